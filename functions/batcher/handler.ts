@@ -1,0 +1,32 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
+import { processStreamRecords } from '../core/stream-batch.ts';
+import { createSqsClient, sendDeadLetters, sendPackedMessages } from '../shared/aws.ts';
+import { batcherConfigSchema, parseConfig } from '../shared/config.ts';
+
+const config = parseConfig(batcherConfigSchema);
+const logger = new Logger({ serviceName: 'typesense-sync-batcher' });
+const sqs = createSqsClient();
+
+export const ports = {
+  sendMessages: sendPackedMessages(sqs, config.QUEUE_URL),
+  sendDeadLetters: sendDeadLetters(sqs, config.DLQ_URL),
+  now: Date.now,
+};
+
+const options = {
+  keyAttributes: config.KEY_ATTRIBUTES,
+  sourceTimestampAttribute: config.SOURCE_TIMESTAMP_ATTRIBUTE,
+  buckets: config.MESSAGE_GROUP_BUCKETS,
+  maxMessageBytes: config.MAX_MESSAGE_BYTES,
+};
+
+export const handler = middy(async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
+  const { batchItemFailures, summary } = await processStreamRecords(event.Records, ports, options);
+  if (summary.deadLettered > 0 || summary.failedChanges > 0)
+    logger.warn('stream batch had failures', { summary });
+  else logger.info('stream batch enqueued', { summary });
+  return { batchItemFailures };
+}).use(injectLambdaContext(logger));

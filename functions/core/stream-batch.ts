@@ -1,0 +1,138 @@
+import type { DynamoDBBatchResponse, DynamoDBRecord } from 'aws-lambda';
+import type { Change, DeadLetter } from './change.ts';
+import { coalesce } from './coalesce.ts';
+import { type NormaliseOptions, normaliseRecords } from './normalise.ts';
+import { type PackedMessage, packChanges, toSendBatches } from './pack.ts';
+
+export interface BatcherPorts {
+  /** One SendMessageBatch call (≤ 10 entries, ≤ 1 MiB). Resolves with the entries SQS refused. */
+  sendMessages(messages: PackedMessage[]): Promise<PackedMessage[]>;
+  sendDeadLetters(letters: DeadLetter[]): Promise<void>;
+  now(): number;
+}
+
+export interface BatcherOptions extends NormaliseOptions {
+  buckets: number;
+  maxMessageBytes: number;
+  /** Attempts per SendMessageBatch before its refused entries fail the records (default 3). */
+  maxSendAttempts?: number;
+}
+
+export interface BatcherSummary {
+  records: number;
+  changes: number;
+  messages: number;
+  deadLettered: number;
+  failedChanges: number;
+}
+
+export interface BatcherResult extends DynamoDBBatchResponse {
+  summary: BatcherSummary;
+}
+
+/** Only what identifies a record: images may hold whole documents and must not reach logs or DLQ. */
+function recordReference(record: DynamoDBRecord) {
+  return {
+    eventID: record.eventID,
+    eventName: record.eventName,
+    eventSourceARN: record.eventSourceARN,
+    sequenceNumber: record.dynamodb?.SequenceNumber,
+    keys: record.dynamodb?.Keys,
+  };
+}
+
+async function sendWithRetry(batch: PackedMessage[], ports: BatcherPorts, attempts: number) {
+  let pending = batch;
+  for (let attempt = 1; attempt <= attempts && pending.length > 0; attempt++) {
+    try {
+      pending = await ports.sendMessages(pending);
+    } catch {
+      // The whole call failed (throttling, network): every entry is still pending.
+    }
+  }
+  return pending;
+}
+
+/**
+ * Stream records → packed messages on the changes queue. Records that can never become a change
+ * are dead-lettered with their reason. The response names the first record whose change did not
+ * reach a queue, so Lambda retries from there (ReportBatchItemFailures checkpointing).
+ */
+export async function processStreamRecords(
+  records: readonly DynamoDBRecord[],
+  ports: BatcherPorts,
+  options: BatcherOptions,
+): Promise<BatcherResult> {
+  const { changes, rejected } = normaliseRecords(records, options);
+  const latest = coalesce(changes.map(({ change }) => change));
+  const { messages, oversize } = packChanges(latest, options.buckets, options.maxMessageBytes);
+
+  const now = ports.now();
+  const deadLetters: { letter: DeadLetter; recordIds: Set<string> | undefined; index: number | undefined }[] =
+    [
+      ...rejected.map(({ index, record, error }) => ({
+        letter: {
+          v: 1 as const,
+          kind: 'dead-letter' as const,
+          stage: 'batcher' as const,
+          record: recordReference(record),
+          reason: { code: 'bad-record', message: error.message },
+          firstSeen: now,
+          attempts: 1,
+        },
+        recordIds: undefined,
+        index,
+      })),
+      ...oversize.map((error) => ({
+        letter: {
+          v: 1 as const,
+          kind: 'dead-letter' as const,
+          stage: 'batcher' as const,
+          change: latest.find((change) => change.id === error.id) as Change,
+          id: error.id,
+          reason: { code: 'oversize', message: error.message },
+          firstSeen: now,
+          attempts: 1,
+        },
+        recordIds: new Set([error.id]),
+        index: undefined,
+      })),
+    ];
+
+  const failedIds = new Set<string>();
+  const failedIndexes: number[] = [];
+  const attempts = options.maxSendAttempts ?? 3;
+  const refused = await Promise.all(
+    toSendBatches(messages).map((batch) => sendWithRetry(batch, ports, attempts)),
+  );
+  for (const message of refused.flat()) for (const change of message.changes) failedIds.add(change.id);
+
+  if (deadLetters.length > 0) {
+    try {
+      await ports.sendDeadLetters(deadLetters.map(({ letter }) => letter));
+    } catch {
+      for (const { recordIds, index } of deadLetters) {
+        if (index !== undefined) failedIndexes.push(index);
+        for (const id of recordIds ?? []) failedIds.add(id);
+      }
+    }
+  }
+
+  // Lambda resumes the shard at the reported record, so report the earliest record of any failure:
+  // a failed change's id may stand in several records, the first of which must be replayed.
+  for (const { index, change } of changes) if (failedIds.has(change.id)) failedIndexes.push(index);
+  const firstFailed =
+    failedIndexes.length === 0 ? undefined : records[failedIndexes.reduce((a, b) => Math.min(a, b))];
+  const sequenceNumber = firstFailed?.dynamodb?.SequenceNumber ?? firstFailed?.eventID;
+
+  return {
+    batchItemFailures: sequenceNumber === undefined ? [] : [{ itemIdentifier: sequenceNumber }],
+    summary: {
+      records: records.length,
+      changes: latest.length,
+      messages: messages.length,
+      deadLettered: deadLetters.length,
+      failedChanges: failedIds.size,
+    },
+  };
+}

@@ -1,0 +1,105 @@
+import { createHash } from 'node:crypto';
+import { type AttributeValue, BatchGetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { DeadLetter, MarshalledKey } from '../core/change.ts';
+import { messageGroupOf, type PackedMessage } from '../core/pack.ts';
+
+/** Adapters from the cores' ports to the AWS SDK. Kept tiny: the logic lives in `functions/core`. */
+
+/**
+ * An SQS client. With a custom endpoint (local emulators, LocalStack) the queue URLs' host
+ * (`sqs.<region>.localhost`) may not resolve, so requests go to the configured endpoint instead.
+ */
+export function createSqsClient(env: Record<string, string | undefined> = process.env): SQSClient {
+  const customEndpoint = env.AWS_ENDPOINT_URL_SQS ?? env.AWS_ENDPOINT_URL;
+  return new SQSClient(customEndpoint === undefined ? {} : { useQueueUrlAsEndpoint: false });
+}
+
+/** One SendMessageBatch to a FIFO queue; resolves with the entries SQS refused. */
+export function sendPackedMessages(sqs: SQSClient, queueUrl: string) {
+  return async (messages: PackedMessage[]): Promise<PackedMessage[]> => {
+    const result = await sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: messages.map((message, index) => ({
+          Id: String(index),
+          MessageBody: message.body,
+          MessageGroupId: message.groupId,
+          MessageDeduplicationId: message.deduplicationId,
+        })),
+      }),
+    );
+    return (result.Failed ?? []).map((failure) => messages[Number(failure.Id)] as PackedMessage);
+  };
+}
+
+/** Thrown when dead letters could not all be stored: the caller must not acknowledge their source. */
+export class DeadLetterError extends Error {
+  override name = 'DeadLetterError';
+}
+
+/** Sends dead letters to the FIFO DLQ, 10 per call, retrying refused entries a few times. */
+export function sendDeadLetters(sqs: SQSClient, dlqUrl: string, attempts = 3) {
+  return async (letters: DeadLetter[]): Promise<void> => {
+    for (let start = 0; start < letters.length; start += 10) {
+      let entries = letters.slice(start, start + 10).map((letter, index) => {
+        const body = JSON.stringify(letter);
+        return {
+          Id: String(index),
+          MessageBody: body,
+          // Same group as the change's own messages, so a redrive keeps the key's order.
+          MessageGroupId: messageGroupOf(letter.id ?? 'dead-letters', 1_000_000),
+          MessageDeduplicationId: createHash('sha256').update(body).digest('hex'),
+        };
+      });
+      for (let attempt = 1; attempt <= attempts && entries.length > 0; attempt++) {
+        const result = await sqs.send(new SendMessageBatchCommand({ QueueUrl: dlqUrl, Entries: entries }));
+        const refused = new Set((result.Failed ?? []).map((failure) => failure.Id));
+        entries = entries.filter((entry) => refused.has(entry.Id));
+      }
+      if (entries.length > 0)
+        throw new DeadLetterError(`${entries.length} dead letters were refused by the DLQ`);
+    }
+  };
+}
+
+/** Thrown when DynamoDB keeps returning unprocessed keys (throttling) past the attempts allowed. */
+export class SourceReadError extends Error {
+  override name = 'SourceReadError';
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Strongly consistent BatchGetItem, 100 keys per call, unprocessed keys retried with backoff. */
+export function readItemsConsistently(dynamodb: DynamoDBClient, tableName: string, attempts = 5) {
+  return async (keys: MarshalledKey[]): Promise<Record<string, AttributeValue>[]> => {
+    const items: Record<string, AttributeValue>[] = [];
+    for (let start = 0; start < keys.length; start += 100) {
+      let pending: MarshalledKey[] = keys.slice(start, start + 100);
+      for (let attempt = 1; pending.length > 0; attempt++) {
+        if (attempt > attempts)
+          throw new SourceReadError(`${pending.length} keys still unprocessed after ${attempts} reads`);
+        if (attempt > 1) await sleep(Math.min(1_000, 25 * 2 ** attempt));
+        const result = await dynamodb.send(
+          new BatchGetItemCommand({ RequestItems: { [tableName]: { Keys: pending, ConsistentRead: true } } }),
+        );
+        items.push(...(result.Responses?.[tableName] ?? []));
+        pending = result.UnprocessedKeys?.[tableName]?.Keys ?? [];
+      }
+    }
+    return items;
+  };
+}
+
+/** The Typesense API key from Secrets Manager, cached for `ttlMs` so a rotated key is picked up. */
+export function cachedSecret(secrets: SecretsManagerClient, secretId: string, ttlMs = 300_000) {
+  let cached: { value: string; expires: number } | undefined;
+  return async (): Promise<string> => {
+    if (cached !== undefined && cached.expires > Date.now()) return cached.value;
+    const result = await secrets.send(new GetSecretValueCommand({ SecretId: secretId }));
+    if (result.SecretString === undefined) throw new Error(`secret ${secretId} has no SecretString`);
+    cached = { value: result.SecretString, expires: Date.now() + ttlMs };
+    return cached.value;
+  };
+}

@@ -1,0 +1,92 @@
+import { z } from 'zod';
+
+/** A configuration problem: names the variable and what is wrong with it. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const keyAttributes = z
+  .string()
+  .min(1)
+  .transform((value) => value.split(',').map((name) => name.trim()))
+  .refine((names) => names.length >= 1 && names.length <= 2 && names.every((name) => name.length > 0), {
+    message: 'must be one or two attribute names separated by a comma: partition key first, then sort key',
+  });
+
+const positiveInt = (defaultValue: number) => z.coerce.number().int().positive().default(defaultValue);
+
+const projection = z
+  .string()
+  .optional()
+  .transform((text, ctx) => {
+    if (text === undefined || text === '') return {};
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'is not valid JSON' });
+      return z.NEVER;
+    }
+  })
+  .pipe(
+    z
+      .object({
+        include: z.array(z.string().min(1)).optional(),
+        exclude: z.array(z.string().min(1)).optional(),
+      })
+      .strict(),
+  );
+
+export const batcherConfigSchema = z.object({
+  QUEUE_URL: z.string().url(),
+  DLQ_URL: z.string().url(),
+  KEY_ATTRIBUTES: keyAttributes,
+  /** Number of FIFO message groups keys are hashed into: the writer's maximum parallelism. */
+  MESSAGE_GROUP_BUCKETS: positiveInt(16).pipe(z.number().max(10_000)),
+  /** Must equal the changes queue's `maximumMessageSize` (SQS allows 1 KiB to 1 MiB). */
+  MAX_MESSAGE_BYTES: positiveInt(262_144).pipe(z.number().min(8_192).max(1_048_576)),
+  /** Optional item attribute holding a precise change time (ms epoch number or ISO string). */
+  SOURCE_TIMESTAMP_ATTRIBUTE: z.string().min(1).optional(),
+});
+export type BatcherConfig = z.infer<typeof batcherConfigSchema>;
+
+export const writerConfigSchema = z
+  .object({
+    TABLE_NAME: z.string().min(1),
+    DLQ_URL: z.string().url(),
+    KEY_ATTRIBUTES: keyAttributes,
+    /** Comma-separated node URLs, e.g. `https://xyz.a1.typesense.net:443`. */
+    TYPESENSE_NODES: z
+      .string()
+      .min(1)
+      .transform((value) => value.split(',').map((url) => url.trim()))
+      .pipe(z.array(z.string().url()).min(1)),
+    /** Production: the Secrets Manager secret holding the API key. */
+    TYPESENSE_API_KEY_SECRET_ARN: z.string().min(1).optional(),
+    /** Local stacks only: the API key itself. Never set this in a deployed function. */
+    TYPESENSE_API_KEY: z.string().min(1).optional(),
+    /** The alias (or collection) the writer writes to. */
+    TYPESENSE_COLLECTION: z.string().min(1),
+    TYPESENSE_TIMEOUT_MS: positiveInt(5_000),
+    PROJECTION: projection,
+  })
+  .refine(
+    (config) => config.TYPESENSE_API_KEY_SECRET_ARN !== undefined || config.TYPESENSE_API_KEY !== undefined,
+    {
+      message: 'one of TYPESENSE_API_KEY_SECRET_ARN or TYPESENSE_API_KEY must be set',
+      path: ['TYPESENSE_API_KEY_SECRET_ARN'],
+    },
+  );
+export type WriterConfig = z.infer<typeof writerConfigSchema>;
+
+/** Parses `env` with `schema` once; the error names every bad variable and what is wrong with it. */
+export function parseConfig<T extends z.ZodTypeAny>(
+  schema: T,
+  env: Record<string, string | undefined> = process.env,
+): z.infer<T> {
+  const result = schema.safeParse(env);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map(
+    (issue) => `${issue.path.join('.') || '(config)'}: ${issue.message}`,
+  );
+  throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+}

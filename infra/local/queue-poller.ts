@@ -1,0 +1,137 @@
+import {
+  DeleteMessageBatchCommand,
+  type Message,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { sleep } from './processes.ts';
+
+export type QueueHandler = (event: SQSEvent) => Promise<SQSBatchResponse | undefined>;
+
+export interface QueuePollerOptions {
+  sqs: SQSClient;
+  queueUrl: string;
+  queueArn: string;
+  region: string;
+  handler: QueueHandler;
+  /** Lambda's `BatchSize` (FIFO: at most 10). */
+  batchSize?: number;
+  /** Concurrent pollers, like the Lambda instances an event source mapping runs. */
+  concurrency?: number;
+  /** Called with each message the function finished (deleted from the queue). */
+  onDone?: (records: SQSRecord[], doneAt: number) => void;
+}
+
+/** An SQS message as Lambda hands it to the function. */
+export function toLambdaRecord(message: Message, queueArn: string, region: string): SQSRecord {
+  const attributes = message.Attributes ?? {};
+  return {
+    messageId: message.MessageId ?? '',
+    receiptHandle: message.ReceiptHandle ?? '',
+    body: message.Body ?? '',
+    attributes: {
+      ApproximateReceiveCount: attributes.ApproximateReceiveCount ?? '1',
+      SentTimestamp: attributes.SentTimestamp ?? String(Date.now()),
+      SenderId: attributes.SenderId ?? 'local',
+      ApproximateFirstReceiveTimestamp: attributes.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
+      ...(attributes.MessageGroupId === undefined ? {} : { MessageGroupId: attributes.MessageGroupId }),
+      ...(attributes.MessageDeduplicationId === undefined
+        ? {}
+        : { MessageDeduplicationId: attributes.MessageDeduplicationId }),
+      ...(attributes.SequenceNumber === undefined ? {} : { SequenceNumber: attributes.SequenceNumber }),
+    },
+    messageAttributes: {},
+    md5OfBody: message.MD5OfBody ?? '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: queueArn,
+    awsRegion: region,
+  };
+}
+
+/**
+ * Drives a queue handler the way Lambda's SQS event source mapping does: receive up to BatchSize,
+ * invoke, then delete what succeeded. With ReportBatchItemFailures the listed messages stay and
+ * reappear after their visibility timeout; an unknown identifier or a thrown error keeps the whole
+ * batch. The queue's own redrive policy moves a message to the DLQ after maxReceiveCount.
+ */
+export class QueuePoller {
+  readonly stats = { invocations: 0, messagesDone: 0, messagesFailed: 0, failedInvocations: 0 };
+  private running = false;
+  private loops: Promise<void>[] = [];
+  private active = 0;
+
+  constructor(private readonly options: QueuePollerOptions) {}
+
+  start(): void {
+    this.running = true;
+    this.loops = Array.from({ length: this.options.concurrency ?? 2 }, () => this.run());
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await Promise.all(this.loops);
+  }
+
+  get busy(): boolean {
+    return this.active > 0;
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      const received = await this.options.sqs
+        .send(
+          new ReceiveMessageCommand({
+            QueueUrl: this.options.queueUrl,
+            MaxNumberOfMessages: this.options.batchSize ?? 10,
+            WaitTimeSeconds: 1,
+            MessageSystemAttributeNames: ['All'],
+          }),
+        )
+        .catch(async () => {
+          await sleep(200);
+          return undefined;
+        });
+      const messages = received?.Messages ?? [];
+      if (messages.length === 0) continue;
+      this.active++;
+      try {
+        await this.invoke(
+          messages.map((message) => toLambdaRecord(message, this.options.queueArn, this.options.region)),
+        );
+      } finally {
+        this.active--;
+      }
+    }
+  }
+
+  private async invoke(records: SQSRecord[]): Promise<void> {
+    this.stats.invocations++;
+    let response: SQSBatchResponse | undefined;
+    try {
+      response = await this.options.handler({ Records: records });
+    } catch {
+      this.stats.failedInvocations++;
+      this.stats.messagesFailed += records.length;
+      return;
+    }
+    const failed = new Set((response?.batchItemFailures ?? []).map(({ itemIdentifier }) => itemIdentifier));
+    if ([...failed].some((id) => !records.some((record) => record.messageId === id))) {
+      this.stats.failedInvocations++;
+      this.stats.messagesFailed += records.length;
+      return;
+    }
+    const done = records.filter((record) => !failed.has(record.messageId));
+    this.stats.messagesFailed += failed.size;
+    if (done.length > 0) {
+      await this.options.sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: this.options.queueUrl,
+          Entries: done.map((record, index) => ({ Id: String(index), ReceiptHandle: record.receiptHandle })),
+        }),
+      );
+      this.stats.messagesDone += done.length;
+      this.options.onDone?.(done, Date.now());
+    }
+  }
+}

@@ -1,0 +1,308 @@
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  type KeySchemaElement,
+} from '@aws-sdk/client-dynamodb';
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSRecord } from 'aws-lambda';
+import { startFauxqs } from 'fauxqs';
+import type { ChangeMessage } from '../../functions/core/change.ts';
+import { parseChangeMessage } from '../../functions/core/pack.ts';
+import { type CollectionSchema, TypesenseClient } from '../../functions/shared/typesense.ts';
+import { startDynamoDbLocal } from './dynamodb-local.ts';
+import { sleep } from './processes.ts';
+import { QueuePoller } from './queue-poller.ts';
+import { StreamPoller } from './stream-poller.ts';
+import { startTypesenseEmulator } from './typesense-emulator.ts';
+
+const REGION = 'us-east-1';
+const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+const API_KEY = 'local-typesense-key';
+
+export interface LocalStackOptions {
+  /** Partition key first, then the optional sort key; all typed S here. Default `['pk']`. */
+  keyAttributes?: string[];
+  tableName?: string;
+  /** The alias the writer writes to; the collection behind it is `<alias>_v1`. */
+  alias?: string;
+  /** Collection schema; its name is replaced by `<alias>_v1`. */
+  schema: CollectionSchema;
+  sourceTimestampAttribute?: string;
+  projection?: { include?: string[]; exclude?: string[] };
+  /** Fixed ports; free ones are chosen when absent. */
+  ports?: { dynamodb?: number; sqs?: number; typesense?: number };
+  /** Changes queue visibility timeout: when a failed message is retried. Default 2 s. */
+  visibilityTimeoutSeconds?: number;
+  maxReceiveCount?: number;
+  buckets?: number;
+  maxMessageBytes?: number;
+  streamBatchSize?: number;
+  writerConcurrency?: number;
+  /** Handler log level (powertools): WARN keeps a live status line readable. */
+  logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+}
+
+export interface LocalStatus {
+  /** Stream records the batcher accepted. */
+  changesSeen: number;
+  /** Changes in messages the writer finished. */
+  changesApplied: number;
+  /** Messages waiting or in flight on the changes queue. */
+  pendingMessages: number;
+  dlqDepth: number;
+  /** Largest ingestion delay (item timestamp → applied) over the last second of applies, ms. */
+  lagMs: number | undefined;
+  streamRecordsGivenUp: number;
+}
+
+export interface LocalStack {
+  endpoints: { dynamodb: string; sqs: string; typesense: string };
+  apiKey: string;
+  tableName: string;
+  keyAttributes: string[];
+  alias: string;
+  collection: string;
+  queueUrl: string;
+  dlqUrl: string;
+  dynamodb: DynamoDBClient;
+  sqs: SQSClient;
+  typesense: TypesenseClient;
+  emulator: Awaited<ReturnType<typeof startTypesenseEmulator>>;
+  status(): Promise<LocalStatus>;
+  /** Resolves when the stream is drained and the changes queue is empty (throws after timeoutMs). */
+  waitForIdle(timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+let started = false;
+
+async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<number> {
+  const { Attributes } = await sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: [
+        'ApproximateNumberOfMessages',
+        'ApproximateNumberOfMessagesNotVisible',
+        'ApproximateNumberOfMessagesDelayed',
+      ],
+    }),
+  );
+  return (
+    Number(Attributes?.ApproximateNumberOfMessages ?? 0) +
+    Number(Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0) +
+    Number(Attributes?.ApproximateNumberOfMessagesDelayed ?? 0)
+  );
+}
+
+/**
+ * The embedded stack: DynamoDB Local, the fauxqs SQS emulator, the Typesense emulator, and the
+ * event-source pollers driving the real batcher and writer handlers. One per process, because the
+ * handlers read their configuration from the environment once, at import, as in Lambda.
+ */
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  if (started) throw new Error('one local stack per process: the handlers read their environment at import');
+  started = true;
+  const keyAttributes = options.keyAttributes ?? ['pk'];
+  const tableName = options.tableName ?? 'items';
+  const alias = options.alias ?? 'products';
+  const collection = `${alias}_v1`;
+
+  const [dynamoDbLocal, fauxqs, emulator] = await Promise.all([
+    startDynamoDbLocal(options.ports?.dynamodb),
+    startFauxqs({ port: options.ports?.sqs ?? 0, logger: false }),
+    startTypesenseEmulator({ apiKey: API_KEY, port: options.ports?.typesense ?? 0 }),
+  ]);
+  const endpoints = { dynamodb: dynamoDbLocal.endpoint, sqs: fauxqs.address, typesense: emulator.url };
+  const dynamodb = new DynamoDBClient({
+    endpoint: endpoints.dynamodb,
+    region: REGION,
+    credentials: CREDENTIALS,
+  });
+  const streams = new DynamoDBStreamsClient({
+    endpoint: endpoints.dynamodb,
+    region: REGION,
+    credentials: CREDENTIALS,
+  });
+  const sqs = new SQSClient({
+    endpoint: endpoints.sqs,
+    region: REGION,
+    credentials: CREDENTIALS,
+    useQueueUrlAsEndpoint: false,
+  });
+  const typesense = new TypesenseClient({ nodes: [endpoints.typesense], apiKey: API_KEY });
+
+  const keySchema: KeySchemaElement[] = keyAttributes.map((name, index) => ({
+    AttributeName: name,
+    KeyType: index === 0 ? 'HASH' : 'RANGE',
+  }));
+  await dynamodb.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      KeySchema: keySchema,
+      AttributeDefinitions: keyAttributes.map((name) => ({ AttributeName: name, AttributeType: 'S' })),
+      BillingMode: 'PAY_PER_REQUEST',
+      StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' },
+    }),
+  );
+  const { Table } = await dynamodb.send(new DescribeTableCommand({ TableName: tableName }));
+  const streamArn = Table?.LatestStreamArn as string;
+
+  const dlq = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: `${tableName}-dlq.fifo`,
+      Attributes: { FifoQueue: 'true', MessageRetentionPeriod: '1209600' },
+    }),
+  );
+  const dlqUrl = dlq.QueueUrl as string;
+  const dlqArn = `arn:aws:sqs:${REGION}:000000000000:${tableName}-dlq.fifo`;
+  const maxMessageBytes = options.maxMessageBytes ?? 262_144;
+  const changes = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: `${tableName}-changes.fifo`,
+      Attributes: {
+        FifoQueue: 'true',
+        DeduplicationScope: 'messageGroup',
+        FifoThroughputLimit: 'perMessageGroupId',
+        MaximumMessageSize: String(maxMessageBytes),
+        VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? 2),
+        RedrivePolicy: JSON.stringify({
+          deadLetterTargetArn: dlqArn,
+          maxReceiveCount: options.maxReceiveCount ?? 5,
+        }),
+      },
+    }),
+  );
+  const queueUrl = changes.QueueUrl as string;
+  const queueArn = `arn:aws:sqs:${REGION}:000000000000:${tableName}-changes.fifo`;
+
+  await typesense.createCollection({ ...options.schema, name: collection });
+  await typesense.upsertAlias(alias, collection);
+
+  // The handlers configure themselves from the environment at import, exactly as in Lambda.
+  Object.assign(process.env, {
+    AWS_REGION: REGION,
+    AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+    AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
+    AWS_ENDPOINT_URL_SQS: endpoints.sqs,
+    POWERTOOLS_LOG_LEVEL: options.logLevel ?? 'WARN',
+    QUEUE_URL: queueUrl,
+    DLQ_URL: dlqUrl,
+    TABLE_NAME: tableName,
+    KEY_ATTRIBUTES: keyAttributes.join(','),
+    MESSAGE_GROUP_BUCKETS: String(options.buckets ?? 16),
+    MAX_MESSAGE_BYTES: String(maxMessageBytes),
+    TYPESENSE_NODES: endpoints.typesense,
+    TYPESENSE_API_KEY: API_KEY,
+    TYPESENSE_COLLECTION: alias,
+    PROJECTION: JSON.stringify(options.projection ?? {}),
+    ...(options.sourceTimestampAttribute === undefined
+      ? {}
+      : { SOURCE_TIMESTAMP_ATTRIBUTE: options.sourceTimestampAttribute }),
+  });
+  const [{ handler: batcher }, { handler: writer }] = await Promise.all([
+    import('../../functions/batcher/handler.ts'),
+    import('../../functions/writer/handler.ts'),
+  ]);
+  const context = (name: string) =>
+    ({
+      functionName: name,
+      awsRequestId: `local-${Date.now()}`,
+      getRemainingTimeInMillis: () => 60_000,
+    }) as unknown as import('aws-lambda').Context;
+
+  let changesSeen = 0;
+  let changesApplied = 0;
+  const recentDelays: { at: number; delayMs: number }[] = [];
+  const streamPoller = new StreamPoller({
+    streams,
+    streamArn,
+    region: REGION,
+    batchSize: options.streamBatchSize ?? 100,
+    handler: async (event) => {
+      const response = await batcher(event, context('batcher'));
+      const failedFrom = response?.batchItemFailures[0]?.itemIdentifier;
+      const index = event.Records.findIndex((record) => record.dynamodb?.SequenceNumber === failedFrom);
+      changesSeen += index < 0 ? event.Records.length : index;
+      return response;
+    },
+  });
+  const onDone = (records: SQSRecord[], doneAt: number) => {
+    for (const record of records) {
+      const message: ChangeMessage | undefined = parseChangeMessage(record.body);
+      for (const change of message?.changes ?? []) {
+        changesApplied++;
+        // Only item clocks are precise enough for a live figure (DynamoDB Local floors stream times to the minute).
+        if (change.clock === 'item') recentDelays.push({ at: doneAt, delayMs: doneAt - change.sourceTs });
+      }
+    }
+    while ((recentDelays[0]?.at ?? doneAt) < doneAt - 1_000) recentDelays.shift();
+  };
+  const queuePoller = new QueuePoller({
+    sqs,
+    queueUrl,
+    queueArn,
+    region: REGION,
+    handler: (event) => writer(event, context('writer')),
+    concurrency: options.writerConcurrency ?? 2,
+    onDone,
+  });
+  streamPoller.start();
+  queuePoller.start();
+
+  const stack: LocalStack = {
+    endpoints,
+    apiKey: API_KEY,
+    tableName,
+    keyAttributes,
+    alias,
+    collection,
+    queueUrl,
+    dlqUrl,
+    dynamodb,
+    sqs,
+    typesense,
+    emulator,
+    async status() {
+      const [pendingMessages, dlqDepth] = await Promise.all([
+        queueDepth(sqs, queueUrl),
+        queueDepth(sqs, dlqUrl),
+      ]);
+      const now = Date.now();
+      const recent = recentDelays.filter(({ at }) => at >= now - 1_000);
+      return {
+        changesSeen,
+        changesApplied,
+        pendingMessages,
+        dlqDepth,
+        lagMs: recent.length === 0 ? undefined : Math.max(...recent.map(({ delayMs }) => delayMs)),
+        streamRecordsGivenUp: streamPoller.stats.recordsGivenUp,
+      };
+    },
+    async waitForIdle(timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      let quietChecks = 0;
+      // Two quiet checks in a row: the stream drained, nothing queued or in flight.
+      while (quietChecks < 2) {
+        if (Date.now() > deadline)
+          throw new Error(
+            `local stack not idle after ${timeoutMs} ms: ${JSON.stringify(await stack.status())}`,
+          );
+        await sleep(150);
+        const quiet = streamPoller.caughtUp && !queuePoller.busy && (await queueDepth(sqs, queueUrl)) === 0;
+        quietChecks = quiet ? quietChecks + 1 : 0;
+      }
+    },
+    async stop() {
+      await Promise.all([streamPoller.stop(), queuePoller.stop()]);
+      await Promise.all([dynamoDbLocal.stop(), fauxqs.stop(), emulator.stop()]);
+      dynamodb.destroy();
+      streams.destroy();
+      sqs.destroy();
+      started = false;
+    },
+  };
+  return stack;
+}

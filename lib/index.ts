@@ -1,0 +1,9 @@
+export type { SyncFunctionProps } from './sync-function.ts';
+export { SyncFunction } from './sync-function.ts';
+export type {
+  TypesenseSyncProjection,
+  TypesenseSyncProps,
+  TypesenseSyncTypesenseProps,
+} from './typesense-sync.ts';
+export { TypesenseSync } from './typesense-sync.ts';
+export { CONTEXT_DEFAULTS, TypesenseSyncStack } from './typesense-sync-stack.ts';

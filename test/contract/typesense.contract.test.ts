@@ -1,0 +1,586 @@
+/**
+ * One set of assertions about Typesense's HTTP behaviour, run against the emulator and, when TYPESENSE_URL is
+ * set, against a real server too. Anything the writer relies on belongs here, so the emulator cannot drift
+ * from the real thing unnoticed.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type CollectionSchema,
+  type ImportLineResult,
+  TypesenseClient,
+  TypesenseHttpError,
+} from '../../functions/shared/typesense.ts';
+import { startTypesenseEmulator, type TypesenseEmulator } from '../../infra/local/typesense-emulator.ts';
+
+type Target = {
+  name: string;
+  start(): Promise<{ url: string; apiKey: string }>;
+  stop(): Promise<void>;
+};
+
+function emulatorTarget(): Target {
+  let emulator: TypesenseEmulator | undefined;
+  const apiKey = `contract-${randomBytes(8).toString('hex')}`;
+  return {
+    name: 'emulator',
+    async start() {
+      emulator = await startTypesenseEmulator({ apiKey });
+      return { url: emulator.url, apiKey };
+    },
+    async stop() {
+      await emulator?.stop();
+    },
+  };
+}
+
+function realTarget(url: string, apiKey: string): Target {
+  return { name: `real Typesense at ${url}`, start: async () => ({ url, apiKey }), stop: async () => {} };
+}
+
+const targets: Target[] = [emulatorTarget()];
+const realUrl = process.env.TYPESENSE_URL;
+if (realUrl !== undefined && realUrl !== '') {
+  targets.push(realTarget(realUrl.replace(/\/+$/, ''), process.env.TYPESENSE_API_KEY ?? ''));
+} else {
+  console.info(
+    'Typesense contract suite ran against the emulator only. To also run it against a real server, set ' +
+      'TYPESENSE_URL (e.g. http://127.0.0.1:8108) and TYPESENSE_API_KEY; it creates and deletes its own collections.',
+  );
+}
+
+const FORBIDDEN = 'Forbidden - a valid `x-typesense-api-key` header must be sent.';
+
+describe.each(targets)('Typesense contract: $name', (target) => {
+  const run = `ct_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+  const products = `${run}_products`;
+  const alias = `${run}_alias`;
+  const created: string[] = [];
+  let url = '';
+  let apiKey = '';
+  let client: TypesenseClient;
+
+  const productSchema: CollectionSchema = {
+    name: products,
+    fields: [
+      { name: 'title', type: 'string' },
+      { name: 'brand', type: 'string', facet: true },
+      { name: 'price', type: 'float' },
+      { name: 'tags', type: 'string[]', optional: true },
+      { name: 'in_stock', type: 'bool', optional: true },
+    ],
+  };
+
+  async function raw(method: string, path: string, body?: string, key: string | null = apiKey) {
+    const headers: Record<string, string> = {};
+    if (key !== null) headers['X-TYPESENSE-API-KEY'] = key;
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    const response = await fetch(`${url}${path}`, {
+      method,
+      headers,
+      body,
+      signal: AbortSignal.timeout(10_000),
+    });
+    const text = await response.text();
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    return { status: response.status, text, json: json as Record<string, unknown> };
+  }
+
+  async function createCollection(schema: CollectionSchema) {
+    const info = await client.createCollection(schema);
+    created.push(schema.name);
+    return info;
+  }
+
+  const line = (doc: Record<string, unknown>) => JSON.stringify(doc);
+
+  beforeAll(async () => {
+    ({ url, apiKey } = await target.start());
+    client = new TypesenseClient({ nodes: [url], apiKey, timeoutMs: 10_000 });
+    await createCollection(productSchema);
+  });
+
+  afterAll(async () => {
+    if (client !== undefined) {
+      await client.deleteAlias(alias).catch(() => undefined);
+      for (const name of created) await client.deleteCollection(name).catch(() => undefined);
+    }
+    await target.stop();
+  });
+
+  describe('health and auth', () => {
+    it('GET /health answers {"ok":true} without a key', async () => {
+      const response = await raw('GET', '/health', undefined, null);
+      expect(response.status).toBe(200);
+      expect(response.json).toEqual({ ok: true });
+      expect(await client.health()).toBe(true);
+    });
+
+    it('a missing or wrong key is a 401 with the Typesense message', async () => {
+      for (const key of [null, `${apiKey}-wrong`]) {
+        const response = await raw('GET', '/collections', undefined, key);
+        expect(response.status).toBe(401);
+        expect(response.json).toEqual({ message: FORBIDDEN });
+      }
+    });
+
+    it('the key may also be sent as the x-typesense-api-key query parameter', async () => {
+      const response = await raw(
+        'GET',
+        `/collections/${products}?x-typesense-api-key=${encodeURIComponent(apiKey)}`,
+        undefined,
+        null,
+      );
+      expect(response.status).toBe(200);
+    });
+
+    it('the client reports a 401 as a non-retryable TypesenseHttpError that does not leak the key', async () => {
+      const wrongKey = `${apiKey}-wrong`;
+      const bad = new TypesenseClient({ nodes: [url], apiKey: wrongKey });
+      const error = await bad.getCollection(products).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(TypesenseHttpError);
+      expect(error).toMatchObject({ status: 401, retryable: false, serverMessage: FORBIDDEN });
+      expect(String((error as Error).message)).not.toContain(wrongKey);
+    });
+  });
+
+  describe('collections', () => {
+    it('create answers 201 with the schema, num_documents and created_at', async () => {
+      const name = `${run}_created`;
+      const response = await raw(
+        'POST',
+        '/collections',
+        JSON.stringify({ name, fields: [{ name: 'n', type: 'int32' }], default_sorting_field: 'n' }),
+      );
+      created.push(name);
+      expect(response.status).toBe(201);
+      expect(response.json).toMatchObject({ name, num_documents: 0, default_sorting_field: 'n' });
+      expect(typeof response.json.created_at).toBe('number');
+      expect(response.json.fields).toEqual([
+        expect.objectContaining({ name: 'n', type: 'int32', facet: false, optional: false, index: true }),
+      ]);
+    });
+
+    it('creating an existing collection is a 409', async () => {
+      const error = await client.createCollection(productSchema).catch((e: unknown) => e);
+      expect(error).toMatchObject({
+        status: 409,
+        retryable: false,
+        serverMessage: `A collection with name \`${products}\` already exists.`,
+      });
+    });
+
+    it('an unknown field type is a 400', async () => {
+      const name = `${run}_badtype`;
+      const response = await raw(
+        'POST',
+        '/collections',
+        JSON.stringify({ name, fields: [{ name: 'x', type: 'strong' }] }),
+      );
+      if (response.status === 201) created.push(name);
+      expect(response.status).toBe(400);
+      expect(response.json).toEqual({
+        message: 'Field `x` has an invalid data type `strong`, see docs for supported data types.',
+      });
+    });
+
+    it('get returns the collection with its document count; unknown names are 404 Not Found', async () => {
+      expect(await client.getCollection(products)).toMatchObject({
+        name: products,
+        num_documents: expect.any(Number),
+      });
+      expect(await client.getCollection(`${run}_nope`)).toBeUndefined();
+      const response = await raw('GET', `/collections/${run}_nope`);
+      expect(response.status).toBe(404);
+      expect(response.json).toEqual({ message: 'Not Found' });
+    });
+
+    it('delete returns the collection; deleting an unknown one is a 404', async () => {
+      const name = `${run}_todelete`;
+      await createCollection({ name, fields: [{ name: 't', type: 'string' }] });
+      expect(await client.deleteCollection(name)).toMatchObject({ name });
+      expect(await client.getCollection(name)).toBeUndefined();
+      const response = await raw('DELETE', `/collections/${name}`);
+      expect(response.status).toBe(404);
+      expect(response.json).toEqual({ message: `No collection with name \`${name}\` found.` });
+    });
+  });
+
+  describe('aliases', () => {
+    it('upsert, get and resolve an alias for collection and document requests', async () => {
+      expect(await client.upsertAlias(alias, products)).toEqual({ name: alias, collection_name: products });
+      expect(await client.getAlias(alias)).toEqual({ name: alias, collection_name: products });
+      expect(await client.getCollection(alias)).toMatchObject({ name: products });
+
+      expect(
+        await client.importDocuments(
+          alias,
+          [line({ id: 'via-alias', title: 'Alias', brand: 'Z', price: 1 })],
+          'upsert',
+        ),
+      ).toEqual([{ success: true, id: 'via-alias' }]);
+      expect(await client.getDocument(products, 'via-alias')).toMatchObject({ title: 'Alias' });
+      expect(await client.deleteByIds(alias, ['via-alias'])).toBe(1);
+
+      const list = await raw('GET', '/aliases');
+      expect(list.json.aliases).toEqual(expect.arrayContaining([{ name: alias, collection_name: products }]));
+    });
+
+    it('an unknown alias is a 404', async () => {
+      expect(await client.getAlias(`${run}_noalias`)).toBeUndefined();
+      const response = await raw('GET', `/aliases/${run}_noalias`);
+      expect(response.status).toBe(404);
+      expect(response.json).toEqual({ message: 'Not Found' });
+    });
+  });
+
+  describe('import', () => {
+    const name = `${run}_import`;
+
+    beforeAll(async () => {
+      await createCollection({ ...productSchema, name });
+    });
+
+    it('create imports new documents and reports 409 for an existing id, echoing the line', async () => {
+      const lines = [
+        line({ id: 'i1', title: 'One', brand: 'A', price: 1.5 }),
+        line({ id: 'i2', title: 'Two', brand: 'B', price: 2 }),
+      ];
+      expect(await client.importDocuments(name, lines, 'create')).toEqual([
+        { success: true, id: 'i1' },
+        { success: true, id: 'i2' },
+      ]);
+      const again = line({ id: 'i1', title: 'One again', brand: 'A', price: 1 });
+      expect(await client.importDocuments(name, [again], 'create')).toEqual([
+        { success: false, code: 409, error: 'A document with id i1 already exists.', document: again },
+      ]);
+    });
+
+    it('reports per-line 400s for type errors, missing fields, non-string ids and bad JSON, and keeps going', async () => {
+      const wrongType = line({ id: 'bad1', title: 'T', brand: 'B', price: 'cheap' });
+      const missing = line({ id: 'bad2', brand: 'B', price: 1 });
+      const numericId = line({ id: 3, title: 'T', brand: 'B', price: 1 });
+      const badJson = '{"id": "bad4", "title": ';
+      const wrongArray = line({ id: 'bad5', title: 'T', brand: 'B', price: 1, tags: 'not-an-array' });
+      const good = line({ id: 'good1', title: 'Fine', brand: 'B', price: 1 });
+      const results = await client.importDocuments(
+        name,
+        [wrongType, missing, numericId, badJson, wrongArray, good],
+        'upsert',
+      );
+
+      expect(results[0]).toEqual({
+        success: false,
+        code: 400,
+        error: 'Field `price` must be a float.',
+        document: wrongType,
+      });
+      expect(results[1]).toEqual({
+        success: false,
+        code: 400,
+        error: 'Field `title` has been declared in the schema, but is not found in the document.',
+        document: missing,
+      });
+      expect(results[2]).toEqual({
+        success: false,
+        code: 400,
+        error: "Document's `id` field should be a string.",
+        document: numericId,
+      });
+      expect(results[3]).toMatchObject({ success: false, code: 400, document: badJson });
+      expect((results[3] as Extract<ImportLineResult, { success: false }>).error).toMatch(/^Bad JSON/);
+      expect(results[4]).toEqual({
+        success: false,
+        code: 400,
+        error: 'Field `tags` must be an array.',
+        document: wrongArray,
+      });
+      expect(results[5]).toEqual({ success: true, id: 'good1' });
+      expect(await client.getDocument(name, 'bad1')).toBeUndefined();
+    });
+
+    it('update patches existing documents and reports 404 for missing ones', async () => {
+      const missing = line({ id: 'nope', price: 9 });
+      const results = await client.importDocuments(
+        name,
+        [line({ id: 'i2', price: 3.25 }), missing],
+        'update',
+      );
+      expect(results).toEqual([
+        { success: true, id: 'i2' },
+        { success: false, code: 404, error: 'Could not find a document with id: nope', document: missing },
+      ]);
+      expect(await client.getDocument(name, 'i2')).toEqual({
+        id: 'i2',
+        title: 'Two',
+        brand: 'B',
+        price: 3.25,
+      });
+    });
+
+    it('update still type-checks the fields it is given', async () => {
+      const wrong = line({ id: 'i2', price: 'x' });
+      expect(await client.importDocuments(name, [wrong], 'update')).toEqual([
+        { success: false, code: 400, error: 'Field `price` must be a float.', document: wrong },
+      ]);
+    });
+
+    it('upsert replaces the whole document, dropping fields it does not send', async () => {
+      await client.importDocuments(
+        name,
+        [line({ id: 'u1', title: 'U', brand: 'A', price: 1, tags: ['x'] })],
+        'upsert',
+      );
+      expect(
+        await client.importDocuments(name, [line({ id: 'u1', title: 'U2', brand: 'A', price: 2 })], 'upsert'),
+      ).toEqual([{ success: true, id: 'u1' }]);
+      expect(await client.getDocument(name, 'u1')).toEqual({ id: 'u1', title: 'U2', brand: 'A', price: 2 });
+    });
+
+    it('upsert of a partial document fails on missing required fields', async () => {
+      const partial = line({ id: 'u1', price: 5 });
+      expect(await client.importDocuments(name, [partial], 'upsert')).toEqual([
+        {
+          success: false,
+          code: 400,
+          error: 'Field `title` has been declared in the schema, but is not found in the document.',
+          document: partial,
+        },
+      ]);
+    });
+
+    it('emplace creates when missing (full document required) and patches when present', async () => {
+      const partialNew = line({ id: 'e1', price: 1 });
+      const results = await client.importDocuments(
+        name,
+        [
+          partialNew,
+          line({ id: 'e2', title: 'E', brand: 'C', price: 1, in_stock: true }),
+          line({ id: 'e2', price: 7 }),
+        ],
+        'emplace',
+      );
+      expect(results).toEqual([
+        {
+          success: false,
+          code: 400,
+          error: 'Field `title` has been declared in the schema, but is not found in the document.',
+          document: partialNew,
+        },
+        { success: true, id: 'e2' },
+        { success: true, id: 'e2' },
+      ]);
+      expect(await client.getDocument(name, 'e2')).toEqual({
+        id: 'e2',
+        title: 'E',
+        brand: 'C',
+        price: 7,
+        in_stock: true,
+      });
+    });
+
+    it('a document without an id gets a generated string id', async () => {
+      const [result] = await client.importDocuments(
+        name,
+        [line({ title: 'No id', brand: 'N', price: 0 })],
+        'create',
+      );
+      expect(result).toMatchObject({ success: true, id: expect.any(String) });
+      const id = (result as { id: string }).id;
+      expect(await client.getDocument(name, id)).toMatchObject({ id, title: 'No id' });
+    });
+
+    it('importing into an unknown collection is a 404 for the whole request', async () => {
+      const error = await client
+        .importDocuments(`${run}_missing`, [line({ id: '1' })], 'upsert')
+        .catch((e: unknown) => e);
+      expect(error).toMatchObject({ status: 404, retryable: false, serverMessage: 'Not Found' });
+    });
+  });
+
+  describe('single documents', () => {
+    const name = `${run}_single`;
+
+    beforeAll(async () => {
+      await createCollection({ ...productSchema, name });
+    });
+
+    it('POST creates (201), a second create is a 409, an update of a missing id a 404', async () => {
+      const doc = { id: 's1', title: 'S', brand: 'B', price: 1 };
+      const first = await raw('POST', `/collections/${name}/documents`, JSON.stringify(doc));
+      expect(first.status).toBe(201);
+      expect(first.json).toEqual(doc);
+      const second = await raw('POST', `/collections/${name}/documents`, JSON.stringify(doc));
+      expect(second.status).toBe(409);
+      expect(second.json).toEqual({ message: 'A document with id s1 already exists.' });
+      const update = await raw(
+        'POST',
+        `/collections/${name}/documents?action=update`,
+        JSON.stringify({ id: 'zz', price: 2 }),
+      );
+      expect(update.status).toBe(404);
+      expect(update.json).toEqual({ message: 'Could not find a document with id: zz' });
+    });
+
+    it('GET and DELETE of a missing document are 404 with the document message', async () => {
+      for (const method of ['GET', 'DELETE']) {
+        const response = await raw(method, `/collections/${name}/documents/missing-doc`);
+        expect(response.status).toBe(404);
+        expect(response.json).toEqual({ message: 'Could not find a document with id: missing-doc' });
+      }
+      expect(await client.getDocument(name, 'missing-doc')).toBeUndefined();
+    });
+
+    it('document requests on an unknown collection are 404 Not Found, and getDocument throws', async () => {
+      const response = await raw('GET', `/collections/${run}_nocoll/documents/x`);
+      expect(response.status).toBe(404);
+      expect(response.json).toEqual({ message: 'Not Found' });
+      await expect(client.getDocument(`${run}_nocoll`, 'x')).rejects.toMatchObject({ status: 404 });
+    });
+
+    it('DELETE of one document returns it', async () => {
+      const response = await raw('DELETE', `/collections/${name}/documents/s1`);
+      expect(response.status).toBe(200);
+      expect(response.json).toMatchObject({ id: 's1', title: 'S' });
+    });
+  });
+
+  describe('delete by id filter', () => {
+    const name = `${run}_ids`;
+    const awkward = [
+      'a,b',
+      'with space',
+      'back`tick',
+      'pipe|x',
+      'ünïcødé-日本',
+      'amp&&x',
+      'paren(x)',
+      'slash/x',
+      'percent%20x',
+      'plus+x',
+      'hash#x',
+    ];
+
+    beforeAll(async () => {
+      await createCollection({ name, fields: [{ name: 'title', type: 'string' }] });
+    });
+
+    it('deletes exactly the given ids, whatever characters they contain', async () => {
+      const docs = [...awkward, 'keep-me', 'a', 'b'].map((id) => line({ id, title: id }));
+      const imported = await client.importDocuments(name, docs, 'upsert');
+      expect(imported.every((result) => result.success)).toBe(true);
+
+      expect(await client.deleteByIds(name, [...awkward, 'not-there'])).toBe(awkward.length);
+      const remaining = (await client.exportDocuments(name)).map((doc) => doc.id).sort();
+      expect(remaining).toEqual(['a', 'b', 'keep-me']);
+    });
+
+    it('a "*" id deletes nothing but a document with that id', async () => {
+      expect(await client.deleteByIds(name, ['*'])).toBe(0);
+      expect((await client.exportDocuments(name)).length).toBe(3);
+    });
+
+    it('raw filter: backtick-quoted values, id:= and num_deleted', async () => {
+      await client.importDocuments(
+        name,
+        [line({ id: 'x,y', title: 't' }), line({ id: 'z w', title: 't' })],
+        'upsert',
+      );
+      const list = await raw(
+        'DELETE',
+        `/collections/${name}/documents?filter_by=${encodeURIComponent('id:[`x,y`, `z w`]')}`,
+      );
+      expect(list.status).toBe(200);
+      expect(list.json).toEqual({ num_deleted: 2 });
+      const single = await raw(
+        'DELETE',
+        `/collections/${name}/documents?filter_by=${encodeURIComponent('id:=a')}`,
+      );
+      expect(single.json).toEqual({ num_deleted: 1 });
+      const none = await raw(
+        'DELETE',
+        `/collections/${name}/documents?filter_by=${encodeURIComponent('id:[nope]')}`,
+      );
+      expect(none.json).toEqual({ num_deleted: 0 });
+    });
+
+    it('a delete without filter_by is a 400', async () => {
+      const response = await raw('DELETE', `/collections/${name}/documents`);
+      expect(response.status).toBe(400);
+      expect(response.json).toEqual({ message: 'Parameter `filter_by` must be provided.' });
+    });
+  });
+
+  describe('export and search', () => {
+    const name = `${run}_search`;
+    const docs = [
+      { id: 'p1', title: 'Wireless Mouse', brand: 'Acme', price: 20, tags: ['usb'] },
+      { id: 'p2', title: 'Wired Keyboard', brand: 'Acme', price: 35 },
+      { id: 'p3', title: 'Wireless Headphones', brand: 'Sonic', price: 99.5 },
+    ];
+
+    beforeAll(async () => {
+      await createCollection({ ...productSchema, name });
+      await client.importDocuments(name, docs.map(line), 'create');
+    });
+
+    it('export returns every document as JSONL', async () => {
+      const exported = await client.exportDocuments(name);
+      expect(exported.sort((a, b) => String(a.id).localeCompare(String(b.id)))).toEqual(docs);
+      const response = await raw('GET', `/collections/${name}/documents/export`);
+      expect(response.text.split('\n').filter((row) => row !== '')).toHaveLength(3);
+    });
+
+    it('q=* matches everything, with the documented response shape', async () => {
+      const result = await client.search(name, { q: '*' });
+      expect(result).toMatchObject({ found: 3, out_of: 3, page: 1, facet_counts: [] });
+      expect(result.hits).toHaveLength(3);
+      expect(result.hits[0]).toMatchObject({ document: expect.objectContaining({ id: expect.any(String) }) });
+      expect(typeof result.search_time_ms).toBe('number');
+      expect(result.request_params).toMatchObject({ collection_name: name, per_page: 10, q: '*' });
+    });
+
+    it('q with query_by finds matching words', async () => {
+      const result = await client.search(name, { q: 'wireless', query_by: 'title' });
+      expect(result.found).toBe(2);
+      expect(result.hits.map((hit) => hit.document.id).sort()).toEqual(['p1', 'p3']);
+    });
+
+    it('filter_by narrows by string field and by id', async () => {
+      const byBrand = await client.search(name, { q: '*', filter_by: 'brand:=Acme' });
+      expect(byBrand.hits.map((hit) => hit.document.id).sort()).toEqual(['p1', 'p2']);
+      const combined = await client.search(name, {
+        q: 'wireless',
+        query_by: 'title',
+        filter_by: 'brand:=Acme',
+      });
+      expect(combined.hits.map((hit) => hit.document.id)).toEqual(['p1']);
+      const byId = await client.search(name, { q: '*', filter_by: 'id:[p2,p3]' });
+      expect(byId.hits.map((hit) => hit.document.id).sort()).toEqual(['p2', 'p3']);
+    });
+
+    it('per_page and page paginate', async () => {
+      const first = await client.search(name, { q: '*', per_page: 2, page: 1 });
+      const second = await client.search(name, { q: '*', per_page: 2, page: 2 });
+      expect(first.hits).toHaveLength(2);
+      expect(second.hits).toHaveLength(1);
+      expect(first.found).toBe(3);
+      const ids = [...first.hits, ...second.hits].map((hit) => hit.document.id).sort();
+      expect(ids).toEqual(['p1', 'p2', 'p3']);
+    });
+
+    it('a search without q is a 400; on an unknown collection a 404', async () => {
+      const missingQ = await raw('GET', `/collections/${name}/documents/search?query_by=title`);
+      expect(missingQ.status).toBe(400);
+      expect(missingQ.json).toEqual({ message: 'Parameter `q` is required.' });
+      const unknown = await raw('GET', `/collections/${run}_nosearch/documents/search?q=*`);
+      expect(unknown.status).toBe(404);
+      expect(unknown.json).toEqual({ message: 'Not Found' });
+    });
+  });
+});

@@ -1,0 +1,467 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { App, type CfnElement, Duration, SecretValue, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type { CfnQueue } from 'aws-cdk-lib/aws-sqs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { TypesenseSync, type TypesenseSyncProps } from '../../lib/typesense-sync.ts';
+import { TypesenseSyncStack } from '../../lib/typesense-sync-stack.ts';
+
+const ENV = { account: '123456789012', region: 'eu-west-1' };
+const API_KEY = 'ts-api-key-must-never-reach-lambda-env';
+const STREAM_ARN = 'arn:aws:dynamodb:eu-west-1:123456789012:table/source/stream/2025-01-01T00:00:00.000';
+
+/** An app that skips bundling: for templates whose assets another test already bundles. */
+function appWithoutBundling(): App {
+  return new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+}
+
+function typesenseProps(stack: Stack): TypesenseSyncProps['typesense'] {
+  return {
+    nodes: ['https://a.example.com:443', 'https://b.example.com:443'],
+    apiKeySecret: secretsmanager.Secret.fromSecretNameV2(stack, 'ImportedKey', 'typesense/key'),
+    collection: 'products',
+  };
+}
+
+type Variables = Record<string, unknown>;
+
+function environmentOf(template: Template, logicalId: string): Variables {
+  const fn = template.toJSON().Resources[logicalId];
+  return fn.Properties.Environment.Variables as Variables;
+}
+
+describe('TypesenseSync (fully configured, bundled)', () => {
+  let app: App;
+  let stack: Stack;
+  let sync: TypesenseSync;
+  let template: Template;
+  const id = (element: unknown) => stack.getLogicalId(element as CfnElement);
+
+  beforeAll(() => {
+    // Asset metadata lets the bundling test find the staged bundle in the synth output.
+    app = new App({ context: { 'aws:cdk:enable-asset-metadata': true } });
+    stack = new Stack(app, 'Full', { env: ENV });
+    const apiKeySecret = new secretsmanager.Secret(stack, 'ApiKey', {
+      secretStringValue: SecretValue.unsafePlainText(API_KEY),
+    });
+    sync = new TypesenseSync(stack, 'Sync', {
+      tableProps: {
+        partitionKey: { name: 'tenant', type: dynamodb.AttributeType.STRING },
+        sortKey: { name: 'sku', type: dynamodb.AttributeType.STRING },
+      },
+      typesense: {
+        nodes: ['https://a.example.com:443', 'https://b.example.com:443'],
+        apiKeySecret,
+        collection: 'products',
+      },
+      projection: { exclude: ['internalNotes'] },
+      messageGroupBuckets: 32,
+      maxMessageBytes: 131_072,
+      writerTimeout: Duration.seconds(45),
+      maxReceiveCount: 7,
+      streamBatchSize: 250,
+      streamMaxRecordAge: Duration.hours(2),
+      streamRetryAttempts: 5,
+      parallelizationFactor: 4,
+      sourceTimestampAttribute: 'updatedAt',
+    });
+    template = Template.fromStack(stack);
+  });
+
+  const queueId = () => id(sync.changesQueue.node.defaultChild as CfnQueue);
+  const dlqId = () => id(sync.deadLetterQueue.node.defaultChild as CfnQueue);
+  const tableId = () => id(sync.table.node.defaultChild);
+  const batcherId = () => id(sync.batcher.node.defaultChild as CfnFunction);
+  const writerId = () => id(sync.writer.node.defaultChild as CfnFunction);
+  const roleId = (fn: TypesenseSync['batcher']) => id(fn.role?.node.defaultChild);
+
+  it('creates exactly the expected resources', () => {
+    template.resourceCountIs('AWS::DynamoDB::Table', 1);
+    template.resourceCountIs('AWS::SQS::Queue', 2);
+    template.resourceCountIs('AWS::SQS::QueuePolicy', 2);
+    template.resourceCountIs('AWS::Lambda::Function', 2);
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 2);
+    template.resourceCountIs('AWS::Logs::LogGroup', 2);
+  });
+
+  it('creates the changes queue as high-throughput FIFO sized to the message limit', () => {
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      FifoQueue: true,
+      ContentBasedDeduplication: false,
+      DeduplicationScope: 'messageGroup',
+      FifoThroughputLimit: 'perMessageGroupId',
+      MaximumMessageSize: 131_072,
+      // 6 x the 45 s writer timeout.
+      VisibilityTimeout: 270,
+      SqsManagedSseEnabled: true,
+      KmsMasterKeyId: Match.absent(),
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [dlqId(), 'Arn'] }, maxReceiveCount: 7 },
+    });
+  });
+
+  it('creates a FIFO DLQ keeping messages 14 days', () => {
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      FifoQueue: true,
+      MessageRetentionPeriod: 1_209_600,
+      SqsManagedSseEnabled: true,
+      KmsMasterKeyId: Match.absent(),
+      RedrivePolicy: Match.absent(),
+    });
+    expect(template.toJSON().Resources[dlqId()].Properties.FifoQueue).toBe(true);
+  });
+
+  it('denies non-TLS access to both queues', () => {
+    for (const queue of [queueId(), dlqId()]) {
+      template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        Queues: [{ Ref: queue }],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Effect: 'Deny',
+              Action: 'sqs:*',
+              Principal: { AWS: '*' },
+              Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+            }),
+          ]),
+        },
+      });
+    }
+  });
+
+  it('creates the table with a NEW_AND_OLD_IMAGES stream and the given key schema', () => {
+    template.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      Properties: Match.objectLike({
+        KeySchema: [
+          { AttributeName: 'tenant', KeyType: 'HASH' },
+          { AttributeName: 'sku', KeyType: 'RANGE' },
+        ],
+        BillingMode: 'PAY_PER_REQUEST',
+        StreamSpecification: { StreamViewType: 'NEW_AND_OLD_IMAGES' },
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        SSESpecification: { SSEEnabled: true },
+      }),
+    });
+  });
+
+  it('runs both functions on Node.js 22 / arm64 with source maps and a one-month log group', () => {
+    for (const fnId of [batcherId(), writerId()]) {
+      const fn = template.toJSON().Resources[fnId];
+      expect(fn.Properties).toMatchObject({
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        MemorySize: 512,
+        Handler: 'index.handler',
+        Environment: { Variables: { NODE_OPTIONS: '--enable-source-maps' } },
+      });
+      expect(fn.Properties.LoggingConfig.LogGroup).toEqual({ Ref: expect.any(String) });
+      template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+    }
+    expect(template.toJSON().Resources[batcherId()].Properties.Timeout).toBe(60);
+    expect(template.toJSON().Resources[writerId()].Properties.Timeout).toBe(45);
+  });
+
+  it('gives the batcher its env contract', () => {
+    expect(environmentOf(template, batcherId())).toEqual({
+      NODE_OPTIONS: '--enable-source-maps',
+      POWERTOOLS_SERVICE_NAME: 'typesense-sync-batcher',
+      QUEUE_URL: { Ref: queueId() },
+      DLQ_URL: { Ref: dlqId() },
+      KEY_ATTRIBUTES: 'tenant,sku',
+      MESSAGE_GROUP_BUCKETS: '32',
+      MAX_MESSAGE_BYTES: '131072',
+      SOURCE_TIMESTAMP_ATTRIBUTE: 'updatedAt',
+    });
+  });
+
+  it('gives the writer its env contract, with the secret ARN and never the API key', () => {
+    expect(environmentOf(template, writerId())).toEqual({
+      NODE_OPTIONS: '--enable-source-maps',
+      POWERTOOLS_SERVICE_NAME: 'typesense-sync-writer',
+      TABLE_NAME: { Ref: tableId() },
+      DLQ_URL: { Ref: dlqId() },
+      KEY_ATTRIBUTES: 'tenant,sku',
+      TYPESENSE_NODES: 'https://a.example.com:443,https://b.example.com:443',
+      TYPESENSE_API_KEY_SECRET_ARN: { Ref: id(stack.node.findChild('ApiKey').node.defaultChild) },
+      TYPESENSE_COLLECTION: 'products',
+      PROJECTION: '{"exclude":["internalNotes"]}',
+    });
+  });
+
+  it('puts the API key in no function property (only the secret resource holds it)', () => {
+    const text = JSON.stringify(template.toJSON());
+    expect(text).toContain(API_KEY);
+    for (const fnId of [batcherId(), writerId()]) {
+      const fn = JSON.stringify(template.toJSON().Resources[fnId]);
+      expect(fn).not.toContain(API_KEY);
+      expect(fn).not.toMatch(/resolve:secretsmanager|SecretString/);
+      expect(Object.keys(environmentOf(template, fnId))).not.toContain('TYPESENSE_API_KEY');
+    }
+  });
+
+  it('maps the table stream to the batcher with partial-batch failure handling', () => {
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: batcherId() },
+      EventSourceArn: { 'Fn::GetAtt': [tableId(), 'StreamArn'] },
+      StartingPosition: 'TRIM_HORIZON',
+      BatchSize: 250,
+      BisectBatchOnFunctionError: true,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      MaximumRecordAgeInSeconds: 7_200,
+      MaximumRetryAttempts: 5,
+      ParallelizationFactor: 4,
+    });
+  });
+
+  it('maps the changes queue to the writer with FIFO-maximum batches and partial-batch failures', () => {
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: writerId() },
+      EventSourceArn: { 'Fn::GetAtt': [queueId(), 'Arn'] },
+      BatchSize: 10,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      MaximumBatchingWindowInSeconds: Match.absent(),
+    });
+  });
+
+  /** Whether an Allow statement in the role's policies grants `action` on exactly `resource`. */
+  const allows = (roleLogicalId: string, action: string, resource: unknown) => {
+    const statements = Object.values(
+      template.findResources('AWS::IAM::Policy', {
+        Properties: { Roles: Match.arrayWith([{ Ref: roleLogicalId }]) },
+      }),
+    ).flatMap((policy) => policy.Properties.PolicyDocument.Statement as Record<string, unknown>[]);
+    const found = statements.some(
+      (statement) =>
+        statement.Effect === 'Allow' &&
+        [statement.Action].flat().includes(action) &&
+        [statement.Resource].flat().some((r) => JSON.stringify(r) === JSON.stringify(resource)),
+    );
+    expect(found, `${roleLogicalId} should be allowed ${action} on ${JSON.stringify(resource)}`).toBe(true);
+  };
+
+  it('lets the writer BatchGetItem the table, read the API key secret and send to the DLQ', () => {
+    const writerRole = roleId(sync.writer);
+    allows(writerRole, 'dynamodb:BatchGetItem', { 'Fn::GetAtt': [tableId(), 'Arn'] });
+    const secretRef = { Ref: id(stack.node.findChild('ApiKey').node.defaultChild) };
+    allows(writerRole, 'secretsmanager:GetSecretValue', secretRef);
+    allows(writerRole, 'sqs:SendMessage', { 'Fn::GetAtt': [dlqId(), 'Arn'] });
+    allows(writerRole, 'sqs:ReceiveMessage', { 'Fn::GetAtt': [queueId(), 'Arn'] });
+  });
+
+  it('lets the batcher read the stream and send to the changes queue and the DLQ', () => {
+    const batcherRole = roleId(sync.batcher);
+    allows(batcherRole, 'sqs:SendMessage', { 'Fn::GetAtt': [queueId(), 'Arn'] });
+    allows(batcherRole, 'sqs:SendMessage', { 'Fn::GetAtt': [dlqId(), 'Arn'] });
+    allows(batcherRole, 'dynamodb:GetRecords', { 'Fn::GetAtt': [tableId(), 'StreamArn'] });
+  });
+
+  it('bundles each handler as a minified ESM module with a require shim and a source map', () => {
+    for (const fnId of [batcherId(), writerId()]) {
+      const assetPath = template.toJSON().Resources[fnId].Metadata['aws:asset:path'] as string;
+      const dir = join(app.outdir, assetPath);
+      const code = readFileSync(join(dir, 'index.mjs'), 'utf8');
+      expect(code.startsWith("import { createRequire } from 'module'; const require = createRequire(")).toBe(
+        true,
+      );
+      expect(existsSync(join(dir, 'index.mjs.map'))).toBe(true);
+    }
+  });
+});
+
+describe('TypesenseSync with an existing table', () => {
+  let template: Template;
+  let stack: Stack;
+  let sync: TypesenseSync;
+
+  beforeAll(() => {
+    stack = new Stack(appWithoutBundling(), 'Existing', { env: ENV });
+    const table = dynamodb.Table.fromTableAttributes(stack, 'Source', {
+      tableName: 'source',
+      tableStreamArn: STREAM_ARN,
+    });
+    sync = new TypesenseSync(stack, 'Sync', {
+      existingTableObj: table,
+      keyAttributes: ['pk', 'sk'],
+      typesense: typesenseProps(stack),
+    });
+    template = Template.fromStack(stack);
+  });
+
+  it('creates no table and reads the given stream', () => {
+    template.resourceCountIs('AWS::DynamoDB::Table', 0);
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: STREAM_ARN,
+      StartingPosition: 'TRIM_HORIZON',
+      BatchSize: 100,
+      MaximumRecordAgeInSeconds: 86_400,
+      MaximumRetryAttempts: 10,
+      ParallelizationFactor: 1,
+    });
+  });
+
+  it('passes the given key attributes and the table name through', () => {
+    const writer = environmentOf(template, stack.getLogicalId(sync.writer.node.defaultChild as CfnFunction));
+    expect(writer).toMatchObject({ KEY_ATTRIBUTES: 'pk,sk', TABLE_NAME: 'source', PROJECTION: '{}' });
+    const batcher = environmentOf(
+      template,
+      stack.getLogicalId(sync.batcher.node.defaultChild as CfnFunction),
+    );
+    expect(batcher).toMatchObject({ KEY_ATTRIBUTES: 'pk,sk' });
+    expect(batcher).not.toHaveProperty('SOURCE_TIMESTAMP_ATTRIBUTE');
+  });
+});
+
+describe('TypesenseSyncStack (context defaults)', () => {
+  let template: Template;
+
+  beforeAll(() => {
+    template = Template.fromStack(new TypesenseSyncStack(appWithoutBundling(), 'Ready', { env: ENV }));
+  });
+
+  it('creates a default table: pk, on-demand, NEW_AND_OLD_IMAGES stream, PITR, AWS-managed key, retained', () => {
+    template.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: Match.objectLike({
+        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+        BillingMode: 'PAY_PER_REQUEST',
+        StreamSpecification: { StreamViewType: 'NEW_AND_OLD_IMAGES' },
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        SSESpecification: { SSEEnabled: true },
+      }),
+    });
+  });
+
+  it('applies the tuning defaults', () => {
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      DeduplicationScope: 'messageGroup',
+      MaximumMessageSize: 262_144,
+      VisibilityTimeout: 180,
+      RedrivePolicy: Match.objectLike({ maxReceiveCount: 10 }),
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Timeout: 30,
+      Environment: {
+        Variables: Match.objectLike({
+          TYPESENSE_NODES: 'https://typesense.example.com:443',
+          TYPESENSE_COLLECTION: 'products',
+          KEY_ATTRIBUTES: 'pk',
+          PROJECTION: '{}',
+        }),
+      },
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({ MESSAGE_GROUP_BUCKETS: '16', MAX_MESSAGE_BYTES: '262144' }),
+      },
+    });
+  });
+
+  it('imports the API key secret by name and grants the writer read access to it', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          TYPESENSE_API_KEY_SECRET_ARN: {
+            'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp(':secret:typesense-sync/api-key$')])],
+          },
+        }),
+      },
+    });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: Match.arrayWith(['secretsmanager:GetSecretValue']),
+            Resource: {
+              'Fn::Join': [
+                '',
+                Match.arrayWith([
+                  Match.stringLikeRegexp(':secret:typesense-sync/api-key-\\?\\?\\?\\?\\?\\?$'),
+                ]),
+              ],
+            },
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('outputs the table name and queue URLs', () => {
+    template.hasOutput('TableName', {});
+    template.hasOutput('ChangesQueueUrl', {});
+    template.hasOutput('DeadLetterQueueUrl', {});
+  });
+});
+
+describe('TypesenseSync prop validation', () => {
+  // Validation runs before any resource is created, so none of these bundle anything.
+  const attempt = (props: (stack: Stack) => Partial<TypesenseSyncProps>) => () => {
+    const stack = new Stack(appWithoutBundling(), 'Invalid');
+    const overrides = props(stack);
+    new TypesenseSync(stack, 'Sync', {
+      ...overrides,
+      typesense: overrides.typesense ?? typesenseProps(stack),
+    });
+  };
+  const streamTable = (stack: Stack) =>
+    dynamodb.Table.fromTableAttributes(stack, 'Source', { tableName: 'source', tableStreamArn: STREAM_ARN });
+
+  it('rejects both existingTableObj and tableProps', () => {
+    expect(
+      attempt((stack) => ({ existingTableObj: streamTable(stack), tableProps: {}, keyAttributes: ['pk'] })),
+    ).toThrow('pass either existingTableObj or tableProps, not both');
+  });
+
+  it('rejects an existing table without a stream', () => {
+    expect(
+      attempt((stack) => ({
+        existingTableObj: dynamodb.Table.fromTableName(stack, 'NoStream', 'source'),
+        keyAttributes: ['pk'],
+      })),
+    ).toThrow(/existingTableObj has no stream ARN/);
+  });
+
+  it('requires keyAttributes with an existing table', () => {
+    expect(attempt((stack) => ({ existingTableObj: streamTable(stack) }))).toThrow(
+      /keyAttributes is required with existingTableObj/,
+    );
+  });
+
+  it('rejects keyAttributes that disagree with the created table key schema', () => {
+    expect(attempt(() => ({ keyAttributes: ['id'] }))).toThrow(/do not match the table key schema \["pk"\]/);
+  });
+
+  it('rejects more than two key attributes', () => {
+    expect(
+      attempt((stack) => ({ existingTableObj: streamTable(stack), keyAttributes: ['a', 'b', 'c'] })),
+    ).toThrow(/keyAttributes must be one or two/);
+  });
+
+  it.each([4_096, 1_048_577, 100_000.5])('rejects maxMessageBytes %s', (maxMessageBytes) => {
+    expect(attempt(() => ({ maxMessageBytes }))).toThrow(
+      `maxMessageBytes must be an integer from 8192 to 1048576, got ${maxMessageBytes}`,
+    );
+  });
+
+  it.each([0, 11])('rejects parallelizationFactor %s', (parallelizationFactor) => {
+    expect(attempt(() => ({ parallelizationFactor }))).toThrow(
+      `parallelizationFactor must be an integer from 1 to 10, got ${parallelizationFactor}`,
+    );
+  });
+
+  it('rejects messageGroupBuckets outside the batcher contract', () => {
+    expect(attempt(() => ({ messageGroupBuckets: 0 }))).toThrow(
+      /messageGroupBuckets must be an integer from 1/,
+    );
+  });
+
+  it('rejects a Typesense node that is not a URL', () => {
+    expect(
+      attempt((stack) => ({ typesense: { ...typesenseProps(stack), nodes: ['typesense.example.com'] } })),
+    ).toThrow(/typesense.nodes entry is not a URL/);
+  });
+});

@@ -1,0 +1,310 @@
+import { describe, expect, it } from 'vitest';
+import {
+  chunkIdFilters,
+  isFilterSafeId,
+  MAX_URL_LENGTH,
+  TypesenseClient,
+  TypesenseHttpError,
+  TypesenseProtocolError,
+  TypesenseUnavailableError,
+} from '../../functions/shared/typesense.ts';
+import { splitToValues } from '../../infra/local/typesense-emulator.ts';
+
+const API_KEY = 'sekrit-key-1234567890';
+
+type Call = { url: string; method: string; headers: Record<string, string>; body: string | undefined };
+type Handler = (call: Call, signal: AbortSignal) => Promise<Response> | Response;
+
+function fakeFetch(handler: Handler): { fetch: typeof fetch; calls: Call[] } {
+  const calls: Call[] = [];
+  const impl = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    const call: Call = {
+      url: String(input),
+      method: init?.method ?? 'GET',
+      headers: { ...(init?.headers as Record<string, string>) },
+      body: typeof init?.body === 'string' ? init.body : undefined,
+    };
+    calls.push(call);
+    return handler(call, init?.signal as AbortSignal);
+  };
+  return { fetch: impl as typeof fetch, calls };
+}
+
+const jsonResponse = (status: number, body: unknown) =>
+  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+
+function client(handler: Handler, options: { nodes?: string[]; timeoutMs?: number } = {}) {
+  const fake = fakeFetch(handler);
+  const instance = new TypesenseClient({
+    nodes: options.nodes ?? ['http://ts-a:8108'],
+    apiKey: API_KEY,
+    timeoutMs: options.timeoutMs ?? 1000,
+    fetch: fake.fetch,
+  });
+  return { client: instance, calls: fake.calls };
+}
+
+async function caught(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('TypesenseClient transport', () => {
+  it('sends the API key header and rotates nodes round-robin per request', async () => {
+    const { client: ts, calls } = client(() => jsonResponse(200, { ok: true }), {
+      nodes: ['http://a:8108/', 'http://b:8108', 'http://c:8108'],
+    });
+    for (let i = 0; i < 4; i++) await ts.getCollection('c');
+    expect(calls.map((call) => new URL(call.url).host)).toEqual(['a:8108', 'b:8108', 'c:8108', 'a:8108']);
+    expect(calls[0]?.headers['X-TYPESENSE-API-KEY']).toBe(API_KEY);
+    expect(calls[0]?.url).toBe('http://a:8108/collections/c');
+  });
+
+  it('resolves a key provider for each request', async () => {
+    let n = 0;
+    const fake = fakeFetch(() => jsonResponse(200, { name: 'x' }));
+    const ts = new TypesenseClient({
+      nodes: ['http://a'],
+      apiKey: async () => `key-${++n}`,
+      fetch: fake.fetch,
+    });
+    await ts.getCollection('x');
+    await ts.getCollection('x');
+    expect(fake.calls.map((call) => call.headers['X-TYPESENSE-API-KEY'])).toEqual(['key-1', 'key-2']);
+  });
+
+  it('turns a timeout into a retryable TypesenseUnavailableError and makes exactly one attempt', async () => {
+    const { client: ts, calls } = client(
+      (_call, signal) =>
+        new Promise<Response>((_resolve, reject) => {
+          signal.addEventListener('abort', () => reject(signal.reason));
+        }),
+      { timeoutMs: 50 },
+    );
+    const error = await caught(ts.importDocuments('c', ['{"id":"1"}'], 'upsert'));
+    expect(error).toBeInstanceOf(TypesenseUnavailableError);
+    expect((error as TypesenseUnavailableError).retryable).toBe(true);
+    expect(error.message).toMatch(/timed out after 50 ms/);
+    expect(calls).toHaveLength(1);
+  });
+
+  it('turns a refused connection into TypesenseUnavailableError', async () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
+    const { client: ts } = client(() => Promise.reject(new TypeError('fetch failed', { cause: refused })));
+    const error = await caught(ts.deleteByIds('c', ['a']));
+    expect(error).toBeInstanceOf(TypesenseUnavailableError);
+    expect(error.message).toMatch(/ECONNREFUSED/);
+  });
+
+  it('marks 503, 429 and 408 retryable and 400/401/404/409 not', async () => {
+    for (const [status, retryable] of [
+      [503, true],
+      [500, true],
+      [429, true],
+      [408, true],
+      [400, false],
+      [401, false],
+      [404, false],
+      [409, false],
+    ] as const) {
+      const { client: ts, calls } = client(() => jsonResponse(status, { message: `msg ${status}` }));
+      const error = await caught(ts.importDocuments('c', ['{"id":"1"}'], 'create'));
+      expect(error).toBeInstanceOf(TypesenseHttpError);
+      expect(error).toMatchObject({ status, retryable, serverMessage: `msg ${status}` });
+      expect(calls).toHaveLength(1);
+    }
+  });
+
+  it('keeps the API key out of every error message', async () => {
+    const reasons: Handler[] = [
+      () => jsonResponse(401, { message: 'Forbidden - a valid `x-typesense-api-key` header must be sent.' }),
+      () => new Response('<html>bad gateway</html>', { status: 502 }),
+      () => Promise.reject(new TypeError('fetch failed')),
+      () => new Response('not json at all', { status: 200 }),
+    ];
+    for (const reason of reasons) {
+      const { client: ts } = client(reason);
+      const error = await caught(ts.search('c', { q: '*' }));
+      expect(error.message).not.toContain(API_KEY);
+      expect(String(error.stack)).not.toContain(API_KEY);
+    }
+  });
+
+  it('health() is true only for 200 {ok:true} and never throws', async () => {
+    expect(await client(() => jsonResponse(200, { ok: true })).client.health()).toBe(true);
+    expect(await client(() => jsonResponse(503, { ok: false })).client.health()).toBe(false);
+    expect(await client(() => jsonResponse(200, { ok: false })).client.health()).toBe(false);
+    expect(await client(() => Promise.reject(new TypeError('fetch failed'))).client.health()).toBe(false);
+  });
+
+  it('health() sends no API key', async () => {
+    const { client: ts, calls } = client(() => jsonResponse(200, { ok: true }));
+    await ts.health();
+    expect(calls[0]?.headers['X-TYPESENSE-API-KEY']).toBeUndefined();
+  });
+});
+
+describe('TypesenseClient.importDocuments', () => {
+  it('posts JSONL with the action and parses every result line', async () => {
+    const { client: ts, calls } = client(
+      () =>
+        new Response(
+          [
+            '{"id":"1","success":true}',
+            '{"code":409,"document":"{\\"id\\":\\"2\\"}","error":"A document with id 2 already exists.","success":false}',
+            '{"success":true}',
+          ].join('\n'),
+          { status: 200 },
+        ),
+    );
+    const results = await ts.importDocuments('books', ['{"id":"1"}', '{"id":"2"}', '{"id":"3"}'], 'create');
+    expect(results).toEqual([
+      { success: true, id: '1' },
+      { success: false, code: 409, error: 'A document with id 2 already exists.', document: '{"id":"2"}' },
+      { success: true },
+    ]);
+    const call = calls[0];
+    expect(call?.method).toBe('POST');
+    expect(call?.url).toBe(
+      'http://ts-a:8108/collections/books/documents/import?action=create&return_id=true',
+    );
+    expect(call?.headers['Content-Type']).toBe('text/plain');
+    expect(call?.body).toBe('{"id":"1"}\n{"id":"2"}\n{"id":"3"}');
+  });
+
+  it('throws TypesenseProtocolError when the result count differs from the input', async () => {
+    const { client: ts } = client(() => new Response('{"success":true}\n', { status: 200 }));
+    const error = await caught(ts.importDocuments('c', ['{"id":"1"}', '{"id":"2"}'], 'upsert'));
+    expect(error).toBeInstanceOf(TypesenseProtocolError);
+    expect((error as TypesenseProtocolError).retryable).toBe(false);
+  });
+
+  it('throws TypesenseProtocolError on a malformed result line', async () => {
+    const { client: ts } = client(() => new Response('{"success":false}', { status: 200 }));
+    expect(await caught(ts.importDocuments('c', ['{"id":"1"}'], 'upsert'))).toBeInstanceOf(
+      TypesenseProtocolError,
+    );
+  });
+
+  it('refuses lines that would change the line count, without sending anything', async () => {
+    const { client: ts, calls } = client(() => new Response('', { status: 200 }));
+    await expect(ts.importDocuments('c', ['{"a":1}\n{"b":2}'], 'upsert')).rejects.toThrow(TypeError);
+    await expect(ts.importDocuments('c', ['  '], 'upsert')).rejects.toThrow(TypeError);
+    expect(await ts.importDocuments('c', [], 'upsert')).toEqual([]);
+    expect(calls).toHaveLength(0);
+  });
+
+  it('url-encodes the collection name', async () => {
+    const { client: ts, calls } = client(() => new Response('{"success":true}', { status: 200 }));
+    await ts.importDocuments('a b/c', ['{"id":"1"}'], 'emplace');
+    expect(calls[0]?.url).toContain('/collections/a%20b%2Fc/documents/import?action=emplace');
+  });
+});
+
+describe('TypesenseClient.deleteByIds', () => {
+  const filterOf = (call: Call | undefined) => new URL(String(call?.url)).searchParams.get('filter_by');
+
+  it('backtick-quotes ids so commas, spaces, pipes and unicode survive the filter parser', async () => {
+    const ids = ['a,b', 'with space', 'pipe|x', 'amp&&x', 'paren(x)', 'ünï-日本', 'plain'];
+    const { client: ts, calls } = client(() => jsonResponse(200, { num_deleted: 7 }));
+    expect(await ts.deleteByIds('c', ids)).toBe(7);
+    expect(calls).toHaveLength(1);
+    expect(calls[0]?.method).toBe('DELETE');
+    const filter = filterOf(calls[0]);
+    expect(filter).toBe(`id:[${ids.map((id) => `\`${id}\``).join(',')}]`);
+    // The emulator reimplements Typesense's value splitter; the filter must round-trip through it exactly.
+    expect(splitToValues(String(filter).slice('id:['.length, -1))).toEqual(ids);
+    // The raw URL must not contain characters a server could misread before decoding.
+    expect(calls[0]?.url).not.toMatch(/[ `|&()]/u);
+  });
+
+  it('deletes ids a filter cannot express one by one, counting 404s as already gone', async () => {
+    const { client: ts, calls } = client((call) => {
+      if (call.url.includes('filter_by')) return jsonResponse(200, { num_deleted: 1 });
+      if (call.url.endsWith('/documents/gone%60')) {
+        return jsonResponse(404, { message: 'Could not find a document with id: gone`' });
+      }
+      return jsonResponse(200, { id: 'x' });
+    });
+    const count = await ts.deleteByIds('c', ['ok', 'back`tick', '*', ' padded', 'gone`', '']);
+    expect(count).toBe(1 + 3);
+    expect(filterOf(calls[0])).toBe('id:[`ok`]');
+    expect(
+      calls.slice(1).map((call) => call.url.replace('http://ts-a:8108/collections/c/documents/', '')),
+    ).toEqual(['back%60tick', '%2A', '%20padded', 'gone%60']);
+  });
+
+  it('never lets a lone "*" reach filter_by, where it would match every document', () => {
+    expect(isFilterSafeId('*')).toBe(false);
+    expect(isFilterSafeId('a*')).toBe(true);
+  });
+
+  it('a missing collection on a per-id delete is an error, not a zero count', async () => {
+    const { client: ts } = client(() => jsonResponse(404, { message: 'Not Found' }));
+    const error = await caught(ts.deleteByIds('nope', ['back`tick']));
+    expect(error).toMatchObject({ status: 404 });
+  });
+
+  it('chunks long id lists so every URL stays under the limit and sums the counts', async () => {
+    const ids = Array.from({ length: 600 }, (_, i) => `id-${i}-ß-${'x'.repeat(i % 40)}`);
+    const { client: ts, calls } = client((call) => {
+      const filter = filterOf(call);
+      return jsonResponse(200, { num_deleted: splitToValues(String(filter).slice(4, -1)).length });
+    });
+    expect(await ts.deleteByIds('c', [...ids, ...ids.slice(0, 10)])).toBe(600);
+    expect(calls.length).toBeGreaterThan(1);
+    for (const call of calls) expect(call.url.length).toBeLessThanOrEqual(MAX_URL_LENGTH);
+    const sent = calls.flatMap((call) => splitToValues(String(filterOf(call)).slice(4, -1)));
+    expect(sent).toEqual(ids);
+  });
+
+  it('sends nothing for an empty list', async () => {
+    const { client: ts, calls } = client(() => jsonResponse(200, { num_deleted: 0 }));
+    expect(await ts.deleteByIds('c', [])).toBe(0);
+    expect(calls).toHaveLength(0);
+  });
+
+  it('rejects a delete answer without num_deleted', async () => {
+    const { client: ts } = client(() => jsonResponse(200, { ok: true }));
+    expect(await caught(ts.deleteByIds('c', ['a']))).toBeInstanceOf(TypesenseProtocolError);
+  });
+
+  it('chunkIdFilters gives an oversized id a filter of its own', () => {
+    const filters = chunkIdFilters(['a', 'b'.repeat(50), 'c'], 30);
+    expect(filters).toEqual(['id:[`a`]', `id:[\`${'b'.repeat(50)}\`]`, 'id:[`c`]']);
+  });
+});
+
+describe('TypesenseClient reads', () => {
+  it('getDocument returns undefined for a missing document but throws for a missing collection', async () => {
+    const missingDoc = client(() => jsonResponse(404, { message: 'Could not find a document with id: a|b' }));
+    expect(await missingDoc.client.getDocument('c', 'a|b')).toBeUndefined();
+    expect(missingDoc.calls[0]?.url).toBe('http://ts-a:8108/collections/c/documents/a%7Cb');
+
+    const missingCollection = client(() => jsonResponse(404, { message: 'Not Found' }));
+    expect(await caught(missingCollection.client.getDocument('c', 'x'))).toBeInstanceOf(TypesenseHttpError);
+  });
+
+  it('getCollection and getAlias return undefined on 404', async () => {
+    const { client: ts } = client(() => jsonResponse(404, { message: 'Not Found' }));
+    expect(await ts.getCollection('x')).toBeUndefined();
+    expect(await ts.getAlias('x')).toBeUndefined();
+  });
+
+  it('exportDocuments parses JSONL', async () => {
+    const { client: ts } = client(() => new Response('{"id":"1"}\n{"id":"2","n":3}\n', { status: 200 }));
+    expect(await ts.exportDocuments('c')).toEqual([{ id: '1' }, { id: '2', n: 3 }]);
+  });
+
+  it('search passes parameters in the query string', async () => {
+    const { client: ts, calls } = client(() => jsonResponse(200, { found: 0, hits: [], page: 1 }));
+    await ts.search('c', { q: 'a b', query_by: 'title', per_page: 5 });
+    expect(calls[0]?.url).toBe(
+      'http://ts-a:8108/collections/c/documents/search?q=a%20b&query_by=title&per_page=5',
+    );
+  });
+});
