@@ -106,7 +106,10 @@ export function toSendBatches(messages: readonly PackedMessage[]): PackedMessage
   let current: PackedMessage[] = [];
   let bytes = 0;
   for (const message of messages) {
-    if (current.length === MAX_BATCH_ENTRIES || bytes + message.bytes > MAX_BATCH_BYTES) {
+    if (
+      current.length === MAX_BATCH_ENTRIES ||
+      (current.length > 0 && bytes + message.bytes > MAX_BATCH_BYTES)
+    ) {
       batches.push(current);
       current = [];
       bytes = 0;

@@ -22,24 +22,33 @@ function significantDigits(text: string): number {
 
 /**
  * DynamoDB numbers have 38 digits of precision; JSON consumers read doubles. A number becomes a
- * JSON number when that is exact (safe integers, decimals of ≤ 15 significant digits), otherwise
- * its exact decimal text, so no digit is ever silently changed.
+ * JSON number only when that is exact: safe integers, and decimals of ≤ 15 significant digits
+ * (which always round-trip through a double). Anything else keeps its exact decimal text, so no
+ * digit is silently changed: integers beyond 2^53, and long decimals even when their double is a
+ * whole number (1.0000000000000000001 must not become 1).
  */
 function numberValue(text: string): number | string {
   const value = Number(text);
-  if (Number.isSafeInteger(value)) return value;
-  if (!Number.isInteger(value) && Number.isFinite(value) && significantDigits(text) <= 15) return value;
-  return text;
+  const exact = /^-?\d+$/.test(text) || significantDigits(text) <= 15;
+  if (!exact || !Number.isFinite(value)) return text;
+  return Number.isInteger(value) && !Number.isSafeInteger(value) ? text : value;
+}
+
+/**
+ * A total order on set members, so the same set always yields the same array whatever order
+ * DynamoDB lists it in. Number sets order by value (exact text breaks ties between numbers too
+ * long for a double); string and binary sets by text.
+ */
+function compareMembers(numeric: boolean) {
+  const byText = (a: unknown, b: unknown) => (String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0);
+  return numeric ? (a: unknown, b: unknown) => Number(a) - Number(b) || byText(a, b) : byText;
 }
 
 function toDocumentValue(value: unknown): unknown {
   if (value instanceof Uint8Array) return Buffer.from(value).toString('base64');
   if (value instanceof Set) {
-    // Sets are unordered in DynamoDB: sort them so the document is the same for the same item.
     const members = [...value].map(toDocumentValue);
-    return members.sort((a, b) =>
-      typeof a === 'number' && typeof b === 'number' ? a - b : String(a) < String(b) ? -1 : 1,
-    );
+    return members.sort(compareMembers(members.some((member) => typeof member === 'number')));
   }
   if (Array.isArray(value)) return value.map(toDocumentValue);
   if (value !== null && typeof value === 'object') {

@@ -165,9 +165,11 @@ export async function processChangeMessages(
         ? Promise.resolve()
         : ports.importDocuments(upserts.map(({ line }) => line)).then(
             (outcomes) =>
-              outcomes.forEach((outcome, index) => {
-                const { entry } = upserts[index] as { entry: Pending };
-                if (outcome.success) {
+              upserts.forEach(({ entry }, index) => {
+                const outcome = outcomes[index];
+                // A line without an answer was not confirmed: retry it rather than acknowledge it.
+                if (outcome === undefined) failAll([entry], 'import answered fewer lines than were sent');
+                else if (outcome.success) {
                   upserted++;
                   applied.push(entry);
                 } else if (isRetryableStatus(outcome.code))

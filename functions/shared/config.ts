@@ -49,33 +49,40 @@ export const batcherConfigSchema = z.object({
 });
 export type BatcherConfig = z.infer<typeof batcherConfigSchema>;
 
-export const writerConfigSchema = z
-  .object({
-    TABLE_NAME: z.string().min(1),
-    DLQ_URL: z.string().url(),
-    KEY_ATTRIBUTES: keyAttributes,
-    /** Comma-separated node URLs, e.g. `https://xyz.a1.typesense.net:443`. */
-    TYPESENSE_NODES: z
-      .string()
-      .min(1)
-      .transform((value) => value.split(',').map((url) => url.trim()))
-      .pipe(z.array(z.string().url()).min(1)),
-    /** Production: the Secrets Manager secret holding the API key. */
-    TYPESENSE_API_KEY_SECRET_ARN: z.string().min(1).optional(),
-    /** Local stacks only: the API key itself. Never set this in a deployed function. */
-    TYPESENSE_API_KEY: z.string().min(1).optional(),
-    /** The alias (or collection) the writer writes to. */
-    TYPESENSE_COLLECTION: z.string().min(1),
-    TYPESENSE_TIMEOUT_MS: positiveInt(5_000),
-    PROJECTION: projection,
-  })
-  .refine(
-    (config) => config.TYPESENSE_API_KEY_SECRET_ARN !== undefined || config.TYPESENSE_API_KEY !== undefined,
-    {
-      message: 'one of TYPESENSE_API_KEY_SECRET_ARN or TYPESENSE_API_KEY must be set',
-      path: ['TYPESENSE_API_KEY_SECRET_ARN'],
-    },
-  );
+const API_KEY_SOURCE = 'TYPESENSE_API_KEY_SECRET_ARN or TYPESENSE_API_KEY';
+
+/**
+ * The API key source is checked as a field of its own (not an object-level refine, which zod runs
+ * only when every field parsed), so a missing key is reported together with every other problem.
+ */
+export const writerConfigSchema = z.preprocess(
+  (env) => {
+    const vars = env as Record<string, string | undefined>;
+    return { ...vars, [API_KEY_SOURCE]: vars.TYPESENSE_API_KEY_SECRET_ARN ?? vars.TYPESENSE_API_KEY };
+  },
+  z
+    .object({
+      TABLE_NAME: z.string().min(1),
+      DLQ_URL: z.string().url(),
+      KEY_ATTRIBUTES: keyAttributes,
+      /** Comma-separated node URLs, e.g. `https://xyz.a1.typesense.net:443`. */
+      TYPESENSE_NODES: z
+        .string()
+        .min(1)
+        .transform((value) => value.split(',').map((url) => url.trim()))
+        .pipe(z.array(z.string().url()).min(1)),
+      /** Production: the Secrets Manager secret holding the API key. */
+      TYPESENSE_API_KEY_SECRET_ARN: z.string().min(1).optional(),
+      /** Local stacks only: the API key itself. Never set this in a deployed function. */
+      TYPESENSE_API_KEY: z.string().min(1).optional(),
+      /** The alias (or collection) the writer writes to. */
+      TYPESENSE_COLLECTION: z.string().min(1),
+      TYPESENSE_TIMEOUT_MS: positiveInt(5_000),
+      PROJECTION: projection,
+      [API_KEY_SOURCE]: z.string({ required_error: 'one of them must be set' }).min(1),
+    })
+    .transform(({ [API_KEY_SOURCE]: _checked, ...config }) => config),
+);
 export type WriterConfig = z.infer<typeof writerConfigSchema>;
 
 /** Parses `env` with `schema` once; the error names every bad variable and what is wrong with it. */

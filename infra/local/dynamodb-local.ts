@@ -40,20 +40,32 @@ export async function startDynamoDbLocal(port?: number): Promise<DynamoDbLocal> 
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
   });
   let exited = false;
-  child.once('exit', () => {
-    exited = true;
-  });
-  await waitFor(
+  const exit = new Promise<never>((_resolve, reject) =>
+    child.once('exit', (code) => {
+      exited = true;
+      reject(
+        new DynamoDbLocalError(
+          `DynamoDB Local exited during start-up (code ${code}); is port ${chosen} free?`,
+        ),
+      );
+    }),
+  );
+  exit.catch(() => undefined);
+  const ready = waitFor(
     `DynamoDB Local on ${endpoint}`,
     async () => {
-      if (exited) throw new DynamoDbLocalError('DynamoDB Local exited during start-up');
-      await probe.send(new ListTablesCommand({}));
+      // Once the process is gone the race below has already failed: stop polling.
+      if (!exited) await probe.send(new ListTablesCommand({}));
       return true;
     },
     60_000,
     200,
   );
-  probe.destroy();
+  try {
+    await Promise.race([ready, exit]);
+  } finally {
+    probe.destroy();
+  }
   return {
     endpoint,
     stop: () =>

@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { type Document, diffDocuments, sameValue } from '../../functions/core/diff.ts';
+
+const docs = (...entries: Document[]) => new Map(entries.map((doc) => [doc.id as string, doc]));
+
+describe('sameValue', () => {
+  it('compares scalars strictly', () => {
+    expect(sameValue(1, 1)).toBe(true);
+    expect(sameValue('a', 'a')).toBe(true);
+    expect(sameValue(null, null)).toBe(true);
+    expect(sameValue(1, '1')).toBe(false);
+    expect(sameValue(0, false)).toBe(false);
+    expect(sameValue(null, undefined)).toBe(false);
+    expect(sameValue(null, {})).toBe(false);
+  });
+
+  it('ignores the order of object keys, at any depth', () => {
+    expect(sameValue({ a: 1, b: { c: 2, d: [1] } }, { b: { d: [1], c: 2 }, a: 1 })).toBe(true);
+  });
+
+  it('sees a missing, extra or changed key', () => {
+    expect(sameValue({ a: 1 }, { a: 1, b: 2 })).toBe(false);
+    expect(sameValue({ a: 1, b: 2 }, { a: 1 })).toBe(false);
+    expect(sameValue({ a: 1, b: 2 }, { a: 1, c: 2 })).toBe(false);
+    expect(sameValue({ a: { b: 1 } }, { a: { b: 2 } })).toBe(false);
+  });
+
+  it('is sensitive to array order and length', () => {
+    expect(sameValue([1, 2], [1, 2])).toBe(true);
+    expect(sameValue([1, 2], [2, 1])).toBe(false);
+    expect(sameValue([1, 2], [1, 2, 3])).toBe(false);
+    expect(sameValue([{ a: 1 }], [{ a: 1 }])).toBe(true);
+  });
+
+  it('does not confuse an array with an object of the same indexes', () => {
+    expect(sameValue([1], { 0: 1 })).toBe(false);
+    expect(sameValue({ 0: 1 }, [1])).toBe(false);
+  });
+});
+
+describe('diffDocuments', () => {
+  it('finds nothing when the index matches the table, key order aside', () => {
+    const expected = docs({ id: '1', a: 1, tags: ['x', 'y'] }, { id: '2', m: { p: 1, q: 2 } });
+    const actual = docs({ tags: ['x', 'y'], a: 1, id: '1' }, { id: '2', m: { q: 2, p: 1 } });
+    expect(diffDocuments(expected, actual)).toEqual({ missing: [], extra: [], stale: [] });
+  });
+
+  it('reports documents missing from the index and extra ones in it', () => {
+    const expected = docs({ id: '1' }, { id: '2' }, { id: '3' });
+    const actual = docs({ id: '2' }, { id: '4' }, { id: '5' });
+    const drift = diffDocuments(expected, actual);
+    expect(drift.missing).toEqual(['1', '3']);
+    expect(drift.extra).toEqual(['4', '5']);
+    expect(drift.stale).toEqual([]);
+  });
+
+  it('names the stale fields, sorted, including fields only one side has', () => {
+    const expected = docs({ id: '1', title: 'new', price: 2, same: true, onlyInTable: 1 });
+    const actual = docs({ id: '1', title: 'old', price: 2, same: true, onlyInIndex: 'x' });
+    expect(diffDocuments(expected, actual).stale).toEqual([
+      { id: '1', fields: ['onlyInIndex', 'onlyInTable', 'title'] },
+    ]);
+  });
+
+  it('treats a reordered array as stale', () => {
+    const drift = diffDocuments(docs({ id: '1', tags: ['a', 'b'] }), docs({ id: '1', tags: ['b', 'a'] }));
+    expect(drift.stale).toEqual([{ id: '1', fields: ['tags'] }]);
+  });
+
+  it('reports each kind of drift in one pass', () => {
+    const drift = diffDocuments(
+      docs({ id: 'same', v: 1 }, { id: 'stale', v: 1 }, { id: 'missing', v: 1 }),
+      docs({ id: 'same', v: 1 }, { id: 'stale', v: 2 }, { id: 'extra', v: 1 }),
+    );
+    expect(drift).toEqual({
+      missing: ['missing'],
+      extra: ['extra'],
+      stale: [{ id: 'stale', fields: ['v'] }],
+    });
+  });
+
+  it('handles empty sides', () => {
+    expect(diffDocuments(new Map(), new Map())).toEqual({ missing: [], extra: [], stale: [] });
+    expect(diffDocuments(docs({ id: 'a' }), new Map()).missing).toEqual(['a']);
+    expect(diffDocuments(new Map(), docs({ id: 'a' })).extra).toEqual(['a']);
+  });
+});
