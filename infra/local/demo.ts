@@ -1,5 +1,5 @@
 import { verifyIndex } from '../../lib/operations/verify.ts';
-import { sleep } from './processes.ts';
+import { exitOnSignals } from './processes.ts';
 import { type LocalStack, type LocalStatus, startLocalStack } from './stack.ts';
 import { productSchema, runWorkload } from './workload.ts';
 
@@ -26,7 +26,10 @@ function statusTicker(stack: LocalStack, progress: () => string) {
   const tty = process.stdout.isTTY === true;
   let last = 0;
   const timer = setInterval(async () => {
-    const line = formatStatus(await stack.status(), progress());
+    // A poll that fails (the stack is stopping) just skips a tick.
+    const status = await stack.status().catch(() => undefined);
+    if (status === undefined) return;
+    const line = formatStatus(status, progress());
     if (tty) process.stdout.write(`\r\x1b[2K${line}`);
     else if (Date.now() - last >= 2_000) {
       last = Date.now();
@@ -49,14 +52,16 @@ export async function runLocalDemo(options: DemoOptions): Promise<number> {
     ports: { dynamodb: options.dynamodbPort, sqs: options.sqsPort, typesense: options.typesensePort },
   });
   let stopping = false;
+  let stopLiveTicker: (() => Promise<void>) | undefined;
   const shutdown = async () => {
     if (stopping) return;
     stopping = true;
+    await stopLiveTicker?.();
     await stack.stop();
   };
-  process.once('SIGINT', () => {
+  exitOnSignals(async () => {
     console.log('\nstopping…');
-    void shutdown().then(() => process.exit(130));
+    await shutdown();
   });
   console.log(`  DynamoDB Local  ${stack.endpoints.dynamodb}  table '${stack.tableName}'`);
   console.log(`  SQS emulator    ${stack.endpoints.sqs}  queue ${stack.queueUrl}`);
@@ -115,11 +120,9 @@ export async function runLocalDemo(options: DemoOptions): Promise<number> {
     console.log(
       'keep-running: the stack stays up; write to the table with any DynamoDB client. Ctrl-C stops.',
     );
-    const stopLive = statusTicker(stack, () => '');
-    for (;;) {
-      await sleep(60_000);
-      if (stopping) await stopLive();
-    }
+    stopLiveTicker = statusTicker(stack, () => '');
+    // Runs until SIGINT, whose handler stops the stack and exits.
+    await new Promise<never>(() => undefined);
   }
   await shutdown();
   return drift === 0 ? 0 : 1;

@@ -25,9 +25,39 @@ export function ownChild(child: ChildProcess): ChildProcess {
   return child;
 }
 
-process.once('exit', () => {
+/** Kills every registered child at once (synchronously): the last resort before exiting. */
+export function killChildren(): void {
   for (const child of children) child.kill('SIGKILL');
-});
+}
+
+process.once('exit', killChildren);
+
+/**
+ * Ctrl-C / SIGTERM: the first runs `graceful` (bounded by `graceMs`), a second one or the deadline
+ * forces. Either way children are killed before exiting, since a process ended by a signal's
+ * default action never runs its 'exit' handlers.
+ */
+export function exitOnSignals(graceful: () => Promise<void>, graceMs = 10_000): void {
+  let signalled = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    const code = signal === 'SIGINT' ? 130 : 143;
+    if (signalled) {
+      killChildren();
+      process.exit(code);
+    }
+    signalled = true;
+    const force = setTimeout(() => {
+      killChildren();
+      process.exit(code);
+    }, graceMs);
+    void graceful().finally(() => {
+      clearTimeout(force);
+      process.exit(code);
+    });
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
