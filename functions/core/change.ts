@@ -30,6 +30,10 @@ export interface Change {
 export interface ChangeMessage {
   v: 1;
   changes: Change[];
+  /** Set when the writer re-sent the message: when its changes were first enqueued, ms. */
+  since?: number;
+  /** How often the writer re-sent it (an outage kept it failing at the receive limit). */
+  requeues?: number;
 }
 
 /** What the writer or batcher sends to the DLQ for a change it can never apply. */

@@ -132,6 +132,8 @@ export function parseChangeMessage(body: string): ChangeMessage | undefined {
   if (typeof parsed !== 'object' || parsed === null) return undefined;
   const message = parsed as Partial<ChangeMessage>;
   if (message.v !== 1 || !Array.isArray(message.changes)) return undefined;
+  if (message.since !== undefined && typeof message.since !== 'number') return undefined;
+  if (message.requeues !== undefined && typeof message.requeues !== 'number') return undefined;
   const valid = message.changes.every(
     (change) =>
       typeof change === 'object' &&

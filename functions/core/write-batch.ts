@@ -1,12 +1,14 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
-import type { Change, DeadLetter, MarshalledKey } from './change.ts';
+import type { CircuitBreaker, CircuitState } from './breaker.ts';
+import type { Change, ChangeMessage, DeadLetter, MarshalledKey } from './change.ts';
 import { isRetryableStatus } from './classify.ts';
 import { coalesce } from './coalesce.ts';
 import { ProjectionError } from './errors.ts';
 import { documentId } from './keys.ts';
 import { parseChangeMessage } from './pack.ts';
 import { type Projection, projectItem } from './project.ts';
+import { type FailedMessage, planRetries, type RetryPolicy } from './retry.ts';
 
 /** One line of a Typesense import answer (the HTTP status is 200 whatever the lines say). */
 export type ImportOutcome = { success: true } | { success: false; code: number; error: string };
@@ -18,12 +20,22 @@ export interface WriterPorts {
   importDocuments(jsonLines: string[]): Promise<ImportOutcome[]>;
   deleteDocuments(ids: string[]): Promise<number>;
   sendDeadLetters(letters: DeadLetter[]): Promise<void>;
+  /** Typesense `/health`; used to probe a half-open circuit. Never throws. */
+  health?(): Promise<boolean>;
+  /** Keeps messages invisible for their backoff (ChangeMessageVisibility). Best effort. */
+  changeVisibility?(entries: { receiptHandle: string; seconds: number }[]): Promise<void>;
+  /** Sends messages back to the changes queue, each to its message group. */
+  requeue?(messages: { groupId: string; body: string }[]): Promise<void>;
   now(): number;
 }
 
 export interface WriterOptions {
   keyAttributes: readonly string[];
   projection?: Projection;
+  /** Backoff, receive limit and retry budget; without it failed messages simply return to SQS. */
+  retry?: RetryPolicy;
+  /** Shared across the batches of one writer instance. */
+  breaker?: CircuitBreaker;
 }
 
 export interface WriterSummary {
@@ -33,9 +45,11 @@ export interface WriterSummary {
   deleted: number;
   deadLettered: number;
   retrying: number;
+  requeued: number;
+  circuit: CircuitState | undefined;
   /** Largest `now − sourceTs` over the changes applied by this batch, ms. */
   maxIngestionDelayMs: number | undefined;
-  /** The reason of the first retryable failure, for the log. */
+  /** The reason of the first failure, for the log. */
   retryReason?: string;
 }
 
@@ -48,15 +62,26 @@ interface Pending {
   messageIds: Set<string>;
 }
 
+interface Failure {
+  reason: string;
+  retryable: boolean;
+}
+
 const reasonOf = (error: unknown) =>
   error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+
+/** Errors that mean "Typesense is unreachable or overloaded", as opposed to "this request is wrong". */
+const isOutage = (error: unknown) => (error as { retryable?: unknown } | null)?.retryable === true;
+
+const attemptsOf = (record: SQSRecord) => Number(record.attributes.ApproximateReceiveCount) || 1;
 
 /**
  * Applies a batch of change messages to Typesense. For every changed key it writes the item's
  * current state, read with a strongly consistent read: present → upsert, absent → delete. So an
  * old, duplicated or redriven change can only ever (re)write the newest state (see README).
- * Changes Typesense will never accept are dead-lettered with their reason; messages with a change
- * that failed retryably are returned in `batchItemFailures` so SQS redelivers them.
+ * Changes Typesense will never accept are dead-lettered with their reason; messages whose changes
+ * failed for a passing reason back off and are retried, and never reach the DLQ through the
+ * receive limit (see `planRetries`). An open circuit skips Typesense altogether.
  */
 export async function processChangeMessages(
   records: readonly SQSRecord[],
@@ -64,12 +89,12 @@ export async function processChangeMessages(
   options: WriterOptions,
 ): Promise<WriterResult> {
   const now = ports.now();
-  const failedMessages = new Set<string>();
+  const failures = new Map<string, Failure>();
   const deadLetters: { letter: DeadLetter; messageIds: Set<string> }[] = [];
-  let retryReason: string | undefined;
   const pendingById = new Map<string, Pending>();
+  const messages = new Map<string, ChangeMessage>();
+  const { breaker } = options;
 
-  const attemptsOf = (record: SQSRecord) => Number(record.attributes.ApproximateReceiveCount) || 1;
   const firstSeenOf = (record: SQSRecord) =>
     Number(record.attributes.ApproximateFirstReceiveTimestamp) ||
     Number(record.attributes.SentTimestamp) ||
@@ -96,6 +121,7 @@ export async function processChangeMessages(
       });
       continue;
     }
+    messages.set(record.messageId, message);
     for (const change of message.changes) {
       const pending = pendingById.get(change.id);
       if (pending === undefined)
@@ -107,9 +133,11 @@ export async function processChangeMessages(
     }
   }
 
-  const failAll = (entries: Iterable<Pending>, reason: string) => {
-    retryReason ??= reason;
-    for (const entry of entries) for (const messageId of entry.messageIds) failedMessages.add(messageId);
+  const fail = (entries: Iterable<Pending>, reason: string, retryable = true) => {
+    for (const entry of entries) {
+      for (const messageId of entry.messageIds)
+        if (!failures.has(messageId)) failures.set(messageId, { reason, retryable });
+    }
   };
   const deadLetter = (entry: Pending, code: number | string, message: string) => {
     const record = recordsById.get([...entry.messageIds][0] as string) as SQSRecord;
@@ -132,12 +160,30 @@ export async function processChangeMessages(
   const applied: Pending[] = [];
   let upserted = 0;
   let deleted = 0;
+  let typesenseAnswered = false;
+  let typesenseOutage = false;
+
+  let mayWrite = pending.length > 0;
+  if (mayWrite && breaker !== undefined && !breaker.allowRequest()) mayWrite = false;
+  else if (
+    mayWrite &&
+    breaker?.state === 'half-open' &&
+    ports.health !== undefined &&
+    !(await ports.health())
+  ) {
+    breaker.recordOutage();
+    mayWrite = false;
+  }
+  if (!mayWrite) fail(pending, 'circuit open: Typesense is unavailable, waiting for the next health probe');
+
   let current: Map<string, Record<string, AttributeValue>> | undefined;
-  try {
-    const items = await ports.readItems(pending.map(({ change }) => change.key));
-    current = new Map(items.map((item) => [documentId(item, options.keyAttributes), item]));
-  } catch (error) {
-    failAll(pending, `reading the source failed: ${reasonOf(error)}`);
+  if (mayWrite) {
+    try {
+      const items = await ports.readItems(pending.map(({ change }) => change.key));
+      current = new Map(items.map((item) => [documentId(item, options.keyAttributes), item]));
+    } catch (error) {
+      fail(pending, `reading the source failed: ${reasonOf(error)}`);
+    }
   }
 
   if (current !== undefined) {
@@ -160,64 +206,144 @@ export async function processChangeMessages(
       }
     }
 
+    const typesenseFailed = (entries: Pending[], what: string) => (error: unknown) => {
+      typesenseOutage ||= isOutage(error);
+      fail(entries, `${what} failed: ${reasonOf(error)}`, isOutage(error));
+    };
     const importing =
       upserts.length === 0
         ? Promise.resolve()
         : ports.importDocuments(upserts.map(({ line }) => line)).then(
-            (outcomes) =>
+            (outcomes) => {
+              typesenseAnswered = outcomes.some(
+                (outcome) => outcome.success || !isRetryableStatus(outcome.code),
+              );
+              typesenseOutage ||= !typesenseAnswered && outcomes.length > 0;
               upserts.forEach(({ entry }, index) => {
                 const outcome = outcomes[index];
                 // A line without an answer was not confirmed: retry it rather than acknowledge it.
-                if (outcome === undefined) failAll([entry], 'import answered fewer lines than were sent');
+                if (outcome === undefined) fail([entry], 'import answered fewer lines than were sent');
                 else if (outcome.success) {
                   upserted++;
                   applied.push(entry);
                 } else if (isRetryableStatus(outcome.code))
-                  failAll([entry], `import ${outcome.code}: ${outcome.error}`);
+                  fail([entry], `import ${outcome.code}: ${outcome.error}`);
                 else deadLetter(entry, outcome.code, outcome.error);
-              }),
-            (error: unknown) =>
-              failAll(
-                upserts.map(({ entry }) => entry),
-                `import failed: ${reasonOf(error)}`,
-              ),
+              });
+            },
+            typesenseFailed(
+              upserts.map(({ entry }) => entry),
+              'import',
+            ),
           );
     const deleting =
       deletes.length === 0
         ? Promise.resolve()
         : ports.deleteDocuments(deletes.map(({ change }) => change.id)).then(
             () => {
+              typesenseAnswered = true;
               deleted += deletes.length;
               applied.push(...deletes);
             },
-            (error: unknown) => failAll(deletes, `delete failed: ${reasonOf(error)}`),
+            typesenseFailed(deletes, 'delete'),
           );
     await Promise.all([importing, deleting]);
   }
-
-  if (deadLetters.length > 0) {
-    try {
-      await ports.sendDeadLetters(deadLetters.map(({ letter }) => letter));
-    } catch (error) {
-      retryReason ??= `dead-lettering failed: ${reasonOf(error)}`;
-      for (const { messageIds } of deadLetters)
-        for (const messageId of messageIds) failedMessages.add(messageId);
-    }
+  if (breaker !== undefined && mayWrite) {
+    if (typesenseAnswered) breaker.recordSuccess();
+    else if (typesenseOutage) breaker.recordOutage();
   }
+
+  // Dead letters are stored before anything is acknowledged; a message whose letter could not be
+  // stored fails (and blocks its group) like any other failure.
+  const storeDeadLetters = async (letters: typeof deadLetters): Promise<boolean> => {
+    if (letters.length === 0) return true;
+    try {
+      await ports.sendDeadLetters(letters.map(({ letter }) => letter));
+      return true;
+    } catch (error) {
+      for (const { messageIds } of letters) {
+        for (const messageId of messageIds) {
+          failures.set(messageId, { reason: `dead-lettering failed: ${reasonOf(error)}`, retryable: true });
+        }
+      }
+      return false;
+    }
+  };
+  await storeDeadLetters(deadLetters);
 
   // FIFO: a message group must not move past a failed message, so every later message of that
   // group in this batch fails too (AWS: return the failed message and all after it).
-  const blockedGroups = new Set<string>();
-  const batchItemFailures: { itemIdentifier: string }[] = [];
+  const blockedGroups = new Map<string, string>();
   for (const record of records) {
     const group = record.attributes.MessageGroupId;
-    if (failedMessages.has(record.messageId) || (group !== undefined && blockedGroups.has(group))) {
-      if (group !== undefined) blockedGroups.add(group);
-      batchItemFailures.push({ itemIdentifier: record.messageId });
+    const blockedBy = group === undefined ? undefined : blockedGroups.get(group);
+    if (!failures.has(record.messageId) && blockedBy !== undefined) {
+      failures.set(record.messageId, {
+        reason: `waits behind failed message ${blockedBy} of its group`,
+        retryable: true,
+      });
+    }
+    if (failures.has(record.messageId) && group !== undefined && !blockedGroups.has(group)) {
+      blockedGroups.set(group, record.messageId);
     }
   }
 
+  const failed: FailedMessage[] = records.flatMap((record) => {
+    const failure = failures.get(record.messageId);
+    if (failure === undefined) return [];
+    const since = messages.get(record.messageId)?.since ?? (Number(record.attributes.SentTimestamp) || now);
+    return [{ record, since, ...failure }];
+  });
+  const stillFailing = new Set(failed.map(({ record }) => record.messageId));
+  let requeued = 0;
+
+  if (options.retry !== undefined && failed.length > 0) {
+    const plan = planRetries(
+      failed,
+      options.retry,
+      now,
+      breaker?.state === 'open' ? breaker.retryAfterMs() : 0,
+    );
+    if (plan.requeue.length > 0 && ports.requeue !== undefined) {
+      try {
+        await ports.requeue(
+          plan.requeue.map(({ record, since }) => {
+            const message = messages.get(record.messageId) as ChangeMessage;
+            const body: ChangeMessage = { ...message, since, requeues: (message.requeues ?? 0) + 1 };
+            return { groupId: record.attributes.MessageGroupId ?? 'requeued', body: JSON.stringify(body) };
+          }),
+        );
+        for (const { record } of plan.requeue) stillFailing.delete(record.messageId);
+        requeued = plan.requeue.length;
+      } catch {
+        // Not re-sent: the message stays failed, and SQS's redrive policy is the last resort.
+      }
+    }
+    const alreadyLettered = deadLetters.length;
+    for (const { record, reason } of plan.expire) {
+      for (const change of messages.get(record.messageId)?.changes ?? []) {
+        deadLetter({ change, messageIds: new Set([record.messageId]) }, 'retry-budget-exhausted', reason);
+      }
+    }
+    if (await storeDeadLetters(deadLetters.slice(alreadyLettered))) {
+      for (const { record } of plan.expire) stillFailing.delete(record.messageId);
+    }
+    const delays = plan.delay.filter(({ record }) => stillFailing.has(record.messageId));
+    if (delays.length > 0 && ports.changeVisibility !== undefined) {
+      await ports
+        .changeVisibility(
+          delays.map(({ record, seconds }) => ({ receiptHandle: record.receiptHandle, seconds })),
+        )
+        .catch(() => undefined); // Best effort: without it the message returns after the queue's visibility timeout.
+    }
+  }
+
+  const batchItemFailures = records
+    .filter((record) => stillFailing.has(record.messageId))
+    .map((record) => ({ itemIdentifier: record.messageId }));
   const delays = applied.map(({ change }) => ports.now() - change.sourceTs);
+  const firstReason = [...failures.values()][0]?.reason;
   return {
     batchItemFailures,
     summary: {
@@ -227,8 +353,10 @@ export async function processChangeMessages(
       deleted,
       deadLettered: deadLetters.length,
       retrying: batchItemFailures.length,
+      requeued,
+      circuit: breaker?.state,
       maxIngestionDelayMs: delays.length === 0 ? undefined : Math.max(...delays),
-      ...(retryReason === undefined ? {} : { retryReason }),
+      ...(firstReason === undefined ? {} : { retryReason: firstReason }),
     },
   };
 }

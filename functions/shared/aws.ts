@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type AttributeValue, BatchGetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityBatchCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { DeadLetter, MarshalledKey } from '../core/change.ts';
 import { messageGroupOf, type PackedMessage } from '../core/pack.ts';
 
@@ -31,6 +31,51 @@ export function sendPackedMessages(sqs: SQSClient, queueUrl: string) {
       }),
     );
     return (result.Failed ?? []).map((failure) => messages[Number(failure.Id)] as PackedMessage);
+  };
+}
+
+/** Backoff: keeps received messages invisible for their delay, 10 per call. */
+export function changeVisibility(sqs: SQSClient, queueUrl: string) {
+  return async (entries: { receiptHandle: string; seconds: number }[]): Promise<void> => {
+    for (let start = 0; start < entries.length; start += 10) {
+      await sqs.send(
+        new ChangeMessageVisibilityBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: entries.slice(start, start + 10).map(({ receiptHandle, seconds }, index) => ({
+            Id: String(index),
+            ReceiptHandle: receiptHandle,
+            VisibilityTimeout: seconds,
+          })),
+        }),
+      );
+    }
+  };
+}
+
+/** Thrown when a requeue could not send every message: the caller must keep the originals. */
+export class RequeueError extends Error {
+  override name = 'RequeueError';
+}
+
+/** Re-sends messages to the FIFO changes queue, each to its group, with a fresh deduplication id. */
+export function requeueMessages(sqs: SQSClient, queueUrl: string) {
+  return async (messages: { groupId: string; body: string }[]): Promise<void> => {
+    for (let start = 0; start < messages.length; start += 10) {
+      const result = await sqs.send(
+        new SendMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: messages.slice(start, start + 10).map(({ groupId, body }, index) => ({
+            Id: String(index),
+            MessageBody: body,
+            MessageGroupId: groupId,
+            // The body carries the requeue count, so the id differs from the original's.
+            MessageDeduplicationId: createHash('sha256').update(groupId).update(body).digest('hex'),
+          })),
+        }),
+      );
+      if ((result.Failed ?? []).length > 0)
+        throw new RequeueError(`${result.Failed?.length} messages not requeued`);
+    }
   };
 }
 

@@ -63,7 +63,21 @@ export const writerConfigSchema = z.preprocess(
   z
     .object({
       TABLE_NAME: z.string().min(1),
+      /** The changes queue itself: retryable messages near the receive limit are re-sent to it. */
+      QUEUE_URL: z.string().url(),
       DLQ_URL: z.string().url(),
+      /** Must equal the changes queue's redrive `maxReceiveCount`. */
+      MAX_RECEIVE_COUNT: positiveInt(10),
+      /** Backoff of a retried message: base × 2^(receives−1), capped, with jitter (SQS allows ≤ 12 h). */
+      RETRY_BASE_SECONDS: positiveInt(2),
+      RETRY_MAX_SECONDS: positiveInt(300).pipe(z.number().max(43_200)),
+      /** How long a change may keep failing retryably before it is dead-lettered anyway. */
+      RETRY_BUDGET_HOURS: positiveInt(72),
+      /** Consecutive batches failing for outage reasons that open the circuit. */
+      CIRCUIT_FAILURE_THRESHOLD: positiveInt(3),
+      /** First wait before probing Typesense's health while open; doubles up to the max. */
+      CIRCUIT_PROBE_SECONDS: positiveInt(15),
+      CIRCUIT_MAX_PROBE_SECONDS: positiveInt(300).pipe(z.number().max(43_200)),
       KEY_ATTRIBUTES: keyAttributes,
       /** Comma-separated node URLs, e.g. `https://xyz.a1.typesense.net:443`. */
       TYPESENSE_NODES: z

@@ -4,8 +4,16 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { CircuitBreaker } from '../core/breaker.ts';
 import { processChangeMessages } from '../core/write-batch.ts';
-import { cachedSecret, createSqsClient, readItemsConsistently, sendDeadLetters } from '../shared/aws.ts';
+import {
+  cachedSecret,
+  changeVisibility,
+  createSqsClient,
+  readItemsConsistently,
+  requeueMessages,
+  sendDeadLetters,
+} from '../shared/aws.ts';
 import { parseConfig, writerConfigSchema } from '../shared/config.ts';
 import { TypesenseClient } from '../shared/typesense.ts';
 
@@ -28,14 +36,39 @@ export const ports = {
     typesense.importDocuments(config.TYPESENSE_COLLECTION, lines, 'upsert'),
   deleteDocuments: (ids: string[]) => typesense.deleteByIds(config.TYPESENSE_COLLECTION, ids),
   sendDeadLetters: sendDeadLetters(sqs, config.DLQ_URL),
+  health: () => typesense.health(),
+  changeVisibility: changeVisibility(sqs, config.QUEUE_URL),
+  requeue: requeueMessages(sqs, config.QUEUE_URL),
   now: Date.now,
 };
 
-const options = { keyAttributes: config.KEY_ATTRIBUTES, projection: config.PROJECTION };
+/** Lives as long as the Lambda instance: an outage seen by one batch keeps the next ones off Typesense. */
+export const breaker = new CircuitBreaker({
+  failureThreshold: config.CIRCUIT_FAILURE_THRESHOLD,
+  probeMs: config.CIRCUIT_PROBE_SECONDS * 1000,
+  maxProbeMs: config.CIRCUIT_MAX_PROBE_SECONDS * 1000,
+  now: Date.now,
+});
+
+const options = {
+  keyAttributes: config.KEY_ATTRIBUTES,
+  projection: config.PROJECTION,
+  breaker,
+  retry: {
+    baseSeconds: config.RETRY_BASE_SECONDS,
+    maxSeconds: config.RETRY_MAX_SECONDS,
+    maxReceiveCount: config.MAX_RECEIVE_COUNT,
+    budgetMs: config.RETRY_BUDGET_HOURS * 3_600_000,
+    random: Math.random,
+  },
+};
 
 export const handler = middy(async (event: SQSEvent): Promise<SQSBatchResponse> => {
   const { batchItemFailures, summary } = await processChangeMessages(event.Records, ports, options);
-  if (summary.retrying > 0 || summary.deadLettered > 0) logger.warn('change batch had failures', { summary });
+  if (summary.circuit === 'open')
+    logger.warn('circuit open: Typesense unavailable, batch deferred', { summary });
+  else if (summary.retrying > 0 || summary.deadLettered > 0)
+    logger.warn('change batch had failures', { summary });
   else logger.info('change batch applied', { summary });
   return { batchItemFailures };
 }).use(injectLambdaContext(logger));

@@ -18,7 +18,7 @@ export function formatStatus(status: LocalStatus, progress: string): string {
   const lag = status.lagMs === undefined ? 'idle' : `${status.lagMs} ms`;
   return (
     `${progress}seen ${status.changesSeen} | applied ${status.changesApplied} | ` +
-    `pending ${status.pendingMessages} msg | DLQ ${status.dlqDepth} | lag ${lag}`
+    `pending ${status.pendingMessages} msg | DLQ ${status.dlqDepth} | lag ${lag} | circuit ${status.circuit}`
   );
 }
 

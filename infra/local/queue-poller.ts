@@ -21,6 +21,16 @@ export interface QueuePollerOptions {
   concurrency?: number;
   /** Called with each message the function finished (deleted from the queue). */
   onDone?: (records: SQSRecord[], doneAt: number) => void;
+  faults?: PollerFaults;
+}
+
+/** Faults the pollers inject, decided by a seeded `random` so a run can be replayed. */
+export interface PollerFaults {
+  random: () => number;
+  /** The function ran (its writes happened) but the instance died before answering: nothing is acknowledged. */
+  crashAfterInvokeRate?: number;
+  /** The same batch is handed to the function twice (at-least-once delivery). */
+  duplicateDeliveryRate?: number;
 }
 
 /** An SQS message as Lambda hands it to the function. */
@@ -56,7 +66,14 @@ export function toLambdaRecord(message: Message, queueArn: string, region: strin
  * batch. The queue's own redrive policy moves a message to the DLQ after maxReceiveCount.
  */
 export class QueuePoller {
-  readonly stats = { invocations: 0, messagesDone: 0, messagesFailed: 0, failedInvocations: 0 };
+  readonly stats = {
+    invocations: 0,
+    messagesDone: 0,
+    messagesFailed: 0,
+    failedInvocations: 0,
+    injectedCrashes: 0,
+    injectedDuplicates: 0,
+  };
   private running = false;
   private loops: Promise<void>[] = [];
   private active = 0;
@@ -107,11 +124,21 @@ export class QueuePoller {
 
   private async invoke(records: SQSRecord[]): Promise<void> {
     this.stats.invocations++;
+    const faults = this.options.faults;
     let response: SQSBatchResponse | undefined;
     try {
+      if (faults !== undefined && faults.random() < (faults.duplicateDeliveryRate ?? 0)) {
+        this.stats.injectedDuplicates++;
+        await this.options.handler({ Records: records });
+      }
       response = await this.options.handler({ Records: records });
     } catch {
       this.stats.failedInvocations++;
+      this.stats.messagesFailed += records.length;
+      return;
+    }
+    if (faults !== undefined && faults.random() < (faults.crashAfterInvokeRate ?? 0)) {
+      this.stats.injectedCrashes++;
       this.stats.messagesFailed += records.length;
       return;
     }

@@ -8,12 +8,13 @@ import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import { startFauxqs } from 'fauxqs';
+import type { CircuitState } from '../../functions/core/breaker.ts';
 import type { ChangeMessage } from '../../functions/core/change.ts';
 import { parseChangeMessage } from '../../functions/core/pack.ts';
 import { type CollectionSchema, TypesenseClient } from '../../functions/shared/typesense.ts';
 import { startDynamoDbLocal } from './dynamodb-local.ts';
 import { sleep } from './processes.ts';
-import { QueuePoller } from './queue-poller.ts';
+import { type PollerFaults, QueuePoller } from './queue-poller.ts';
 import { StreamPoller } from './stream-poller.ts';
 import { startTypesenseEmulator } from './typesense-emulator.ts';
 
@@ -42,6 +43,12 @@ export interface LocalStackOptions {
   writerConcurrency?: number;
   /** Handler log level (powertools): WARN keeps a live status line readable. */
   logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  /** Writer backoff in compressed local time (defaults: 1 s base, 4 s cap, 72 h budget). */
+  retry?: { baseSeconds?: number; maxSeconds?: number; budgetHours?: number };
+  /** Writer circuit breaker (defaults: 3 failures, probe after 1 s, at most 4 s). */
+  circuit?: { failureThreshold?: number; probeSeconds?: number; maxProbeSeconds?: number };
+  /** Crashes and duplicate deliveries injected by the event-source pollers. */
+  pollerFaults?: PollerFaults;
 }
 
 export interface LocalStatus {
@@ -55,6 +62,8 @@ export interface LocalStatus {
   /** Largest ingestion delay (item timestamp → applied) over the last second of applies, ms. */
   lagMs: number | undefined;
   streamRecordsGivenUp: number;
+  /** The writer's circuit breaker. */
+  circuit: CircuitState;
 }
 
 export interface LocalStack {
@@ -70,6 +79,8 @@ export interface LocalStack {
   sqs: SQSClient;
   typesense: TypesenseClient;
   emulator: Awaited<ReturnType<typeof startTypesenseEmulator>>;
+  streamPoller: StreamPoller;
+  queuePoller: QueuePoller;
   status(): Promise<LocalStatus>;
   /** Resolves when the stream is drained and the changes queue is empty (throws after timeoutMs). */
   waitForIdle(timeoutMs?: number): Promise<void>;
@@ -158,6 +169,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const dlqUrl = dlq.QueueUrl as string;
   const dlqArn = `arn:aws:sqs:${REGION}:000000000000:${tableName}-dlq.fifo`;
   const maxMessageBytes = options.maxMessageBytes ?? 262_144;
+  const maxReceiveCount = options.maxReceiveCount ?? 5;
   const changes = await sqs.send(
     new CreateQueueCommand({
       QueueName: `${tableName}-changes.fifo`,
@@ -169,7 +181,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? 2),
         RedrivePolicy: JSON.stringify({
           deadLetterTargetArn: dlqArn,
-          maxReceiveCount: options.maxReceiveCount ?? 5,
+          maxReceiveCount,
         }),
       },
     }),
@@ -193,6 +205,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     TABLE_NAME: tableName,
     KEY_ATTRIBUTES: keyAttributes.join(','),
     MESSAGE_GROUP_BUCKETS: String(options.buckets ?? 16),
+    MAX_RECEIVE_COUNT: String(maxReceiveCount),
+    RETRY_BASE_SECONDS: String(options.retry?.baseSeconds ?? 1),
+    RETRY_MAX_SECONDS: String(options.retry?.maxSeconds ?? 4),
+    RETRY_BUDGET_HOURS: String(options.retry?.budgetHours ?? 72),
+    CIRCUIT_FAILURE_THRESHOLD: String(options.circuit?.failureThreshold ?? 3),
+    CIRCUIT_PROBE_SECONDS: String(options.circuit?.probeSeconds ?? 1),
+    CIRCUIT_MAX_PROBE_SECONDS: String(options.circuit?.maxProbeSeconds ?? 4),
     MAX_MESSAGE_BYTES: String(maxMessageBytes),
     TYPESENSE_NODES: endpoints.typesense,
     TYPESENSE_API_KEY: API_KEY,
@@ -202,7 +221,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ? {}
       : { SOURCE_TIMESTAMP_ATTRIBUTE: options.sourceTimestampAttribute }),
   });
-  const [{ handler: batcher }, { handler: writer }] = await Promise.all([
+  const [{ handler: batcher }, { handler: writer, breaker }] = await Promise.all([
     import('../../functions/batcher/handler.ts'),
     import('../../functions/writer/handler.ts'),
   ]);
@@ -221,6 +240,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     streamArn,
     region: REGION,
     batchSize: options.streamBatchSize ?? 100,
+    ...(options.pollerFaults === undefined ? {} : { faults: options.pollerFaults }),
     handler: async (event) => {
       const response = await batcher(event, context('batcher'));
       const failedFrom = response?.batchItemFailures[0]?.itemIdentifier;
@@ -247,6 +267,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     region: REGION,
     handler: (event) => writer(event, context('writer')),
     concurrency: options.writerConcurrency ?? 2,
+    ...(options.pollerFaults === undefined ? {} : { faults: options.pollerFaults }),
     onDone,
   });
   streamPoller.start();
@@ -265,6 +286,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     sqs,
     typesense,
     emulator,
+    streamPoller,
+    queuePoller,
     async status() {
       const [pendingMessages, dlqDepth] = await Promise.all([
         queueDepth(sqs, queueUrl),
@@ -279,6 +302,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         dlqDepth,
         lagMs: recent.length === 0 ? undefined : Math.max(...recent.map(({ delayMs }) => delayMs)),
         streamRecordsGivenUp: streamPoller.stats.recordsGivenUp,
+        circuit: breaker.state,
       };
     },
     async waitForIdle(timeoutMs = 60_000) {

@@ -7,6 +7,7 @@ import {
 } from '@aws-sdk/client-dynamodb-streams';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { sleep } from './processes.ts';
+import type { PollerFaults } from './queue-poller.ts';
 
 export type StreamHandler = (event: DynamoDBStreamEvent) => Promise<DynamoDBBatchResponse | undefined>;
 
@@ -24,6 +25,8 @@ export interface StreamPollerOptions {
   pollIntervalMs?: number;
   /** Records given up on after the retries, as Lambda's on-failure destination would receive them. */
   onFailure?: (records: DynamoDBRecord[], reason: string) => void;
+  /** `crashAfterInvokeRate`: the batch was handled but the answer lost, so Lambda retries it. */
+  faults?: Pick<PollerFaults, 'random' | 'crashAfterInvokeRate'>;
 }
 
 /**
@@ -61,7 +64,13 @@ interface ShardState {
  * from the first failed record on a partial batch response, then the on-failure destination.
  */
 export class StreamPoller {
-  readonly stats = { invocations: 0, records: 0, failedInvocations: 0, recordsGivenUp: 0 };
+  readonly stats = {
+    invocations: 0,
+    records: 0,
+    failedInvocations: 0,
+    recordsGivenUp: 0,
+    injectedCrashes: 0,
+  };
   private readonly shards = new Map<string, ShardState>();
   private running = false;
   private loop: Promise<void> | undefined;
@@ -157,6 +166,11 @@ export class StreamPoller {
     let response: DynamoDBBatchResponse | undefined;
     try {
       response = await this.options.handler({ Records: records });
+      const faults = this.options.faults;
+      if (faults !== undefined && faults.random() < (faults.crashAfterInvokeRate ?? 0)) {
+        this.stats.injectedCrashes++;
+        throw new Error('injected crash after the handler ran');
+      }
     } catch (error) {
       this.stats.failedInvocations++;
       if (attemptsLeft <= 0)

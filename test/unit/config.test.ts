@@ -14,6 +14,7 @@ const batcherEnv = {
 
 const writerEnv = {
   TABLE_NAME: 'orders',
+  QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/changes.fifo',
   DLQ_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/dlq.fifo',
   KEY_ATTRIBUTES: 'pk',
   TYPESENSE_NODES: 'https://xyz-1.a1.typesense.net:443',
@@ -132,7 +133,20 @@ describe('writer config', () => {
       TYPESENSE_NODES: ['https://a.example:443', 'https://b.example:443'],
       TYPESENSE_TIMEOUT_MS: 5_000,
       PROJECTION: {},
+      MAX_RECEIVE_COUNT: 10,
+      RETRY_BASE_SECONDS: 2,
+      RETRY_MAX_SECONDS: 300,
+      RETRY_BUDGET_HOURS: 72,
+      CIRCUIT_FAILURE_THRESHOLD: 3,
+      CIRCUIT_PROBE_SECONDS: 15,
+      CIRCUIT_MAX_PROBE_SECONDS: 300,
     });
+  });
+
+  it('rejects a retry backoff beyond the 12 h SQS visibility limit, naming the variable', () => {
+    expect(() => parseConfig(writerConfigSchema, { ...writerEnv, RETRY_MAX_SECONDS: '43201' })).toThrow(
+      /RETRY_MAX_SECONDS: Number must be less than or equal to 43200/,
+    );
   });
 
   it('parses a PROJECTION with include and exclude', () => {

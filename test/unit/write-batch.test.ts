@@ -108,6 +108,8 @@ describe('processChangeMessages: applying the current state', () => {
       deleted: 1,
       deadLettered: 0,
       retrying: 0,
+      requeued: 0,
+      circuit: undefined,
       // order-3's change is the oldest applied one (sourceTs 1699999989000).
       maxIngestionDelayMs: NOW - 1_699_999_989_000,
     });

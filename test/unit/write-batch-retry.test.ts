@@ -1,0 +1,187 @@
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { describe, expect, it } from 'vitest';
+import { CircuitBreaker } from '../../functions/core/breaker.ts';
+import type { ChangeMessage, DeadLetter, MarshalledKey } from '../../functions/core/change.ts';
+import type { RetryPolicy } from '../../functions/core/retry.ts';
+import {
+  type ImportOutcome,
+  processChangeMessages,
+  type WriterPorts,
+} from '../../functions/core/write-batch.ts';
+import { change, pkOf, sqsRecord } from '../helpers/factories.ts';
+
+const NOW = 1_700_000_010_000;
+
+/** An error as our Typesense client raises it: `retryable` says whether it is an outage. */
+const typesenseError = (retryable: boolean) =>
+  Object.assign(new Error(retryable ? 'connect ECONNREFUSED' : 'HTTP 404'), { retryable });
+
+function ports(
+  behaviour: {
+    importError?: Error;
+    outcomes?: ImportOutcome[];
+    healthy?: boolean;
+    requeueFails?: boolean;
+  } = {},
+) {
+  const calls = {
+    read: 0,
+    import: 0,
+    health: 0,
+    visibility: [] as { receiptHandle: string; seconds: number }[],
+    requeue: [] as { groupId: string; body: string }[],
+    deadLetters: [] as DeadLetter[],
+  };
+  const writerPorts: WriterPorts = {
+    async readItems(keys: MarshalledKey[]) {
+      calls.read++;
+      return keys.map((key): Record<string, AttributeValue> => ({ pk: { S: pkOf(key) }, title: { S: 't' } }));
+    },
+    async importDocuments(lines: string[]) {
+      calls.import++;
+      if (behaviour.importError !== undefined) throw behaviour.importError;
+      return behaviour.outcomes ?? lines.map(() => ({ success: true }) as const);
+    },
+    async deleteDocuments(ids: string[]) {
+      return ids.length;
+    },
+    async sendDeadLetters(letters: DeadLetter[]) {
+      calls.deadLetters.push(...letters);
+    },
+    async health() {
+      calls.health++;
+      return behaviour.healthy ?? true;
+    },
+    async changeVisibility(entries) {
+      calls.visibility.push(...entries);
+    },
+    async requeue(messages) {
+      if (behaviour.requeueFails === true) throw new Error('SQS refused');
+      calls.requeue.push(...messages);
+    },
+    now: () => NOW,
+  };
+  return { writerPorts, calls };
+}
+
+const retry: RetryPolicy = {
+  baseSeconds: 2,
+  maxSeconds: 300,
+  maxReceiveCount: 10,
+  budgetMs: 3_600_000,
+  random: () => 0,
+};
+const clock = { now: NOW };
+const newBreaker = () =>
+  new CircuitBreaker({ failureThreshold: 2, probeMs: 30_000, maxProbeMs: 300_000, now: () => clock.now });
+const batch = (receiveCount = 1) => [
+  sqsRecord({ messageId: 'm1', groupId: 'b1', changes: [change('a')], receiveCount }),
+  sqsRecord({ messageId: 'm2', groupId: 'b2', changes: [change('b')], receiveCount }),
+];
+const failedIds = (result: { batchItemFailures: { itemIdentifier: string }[] }) =>
+  result.batchItemFailures.map(({ itemIdentifier }) => itemIdentifier);
+
+describe('processChangeMessages: backoff', () => {
+  it('keeps retryably failed messages invisible for their backoff', async () => {
+    const { writerPorts, calls } = ports({
+      outcomes: [{ success: true }, { success: false, code: 503, error: 'lagging' }],
+    });
+    const result = await processChangeMessages(batch(3), writerPorts, { keyAttributes: ['pk'], retry });
+    expect(failedIds(result)).toEqual(['m2']);
+    expect(calls.visibility).toEqual([{ receiptHandle: 'AQEB-m2', seconds: 4 }]);
+  });
+
+  it('re-sends a retryably failing message on its last receives, to its own group, and acknowledges it', async () => {
+    const { writerPorts, calls } = ports({ importError: typesenseError(true) });
+    const result = await processChangeMessages(batch(9), writerPorts, { keyAttributes: ['pk'], retry });
+    expect(failedIds(result)).toEqual([]);
+    expect(result.summary.requeued).toBe(2);
+    expect(calls.requeue.map(({ groupId }) => groupId)).toEqual(['b1', 'b2']);
+    const body = JSON.parse(calls.requeue[0]?.body ?? '') as ChangeMessage;
+    expect(body).toMatchObject({ v: 1, requeues: 1, since: 1_700_000_001_000, changes: [{ id: 'a' }] });
+    expect(calls.deadLetters).toEqual([]);
+  });
+
+  it('keeps a message failed when re-sending it fails, so it is never lost', async () => {
+    const { writerPorts } = ports({ importError: typesenseError(true), requeueFails: true });
+    const result = await processChangeMessages(batch(9), writerPorts, { keyAttributes: ['pk'], retry });
+    expect(failedIds(result)).toEqual(['m1', 'm2']);
+  });
+
+  it('does not re-send a message failing for a reason that will not pass (it may reach the DLQ)', async () => {
+    const { writerPorts, calls } = ports({ importError: typesenseError(false) });
+    const result = await processChangeMessages(batch(9), writerPorts, { keyAttributes: ['pk'], retry });
+    expect(failedIds(result)).toEqual(['m1', 'm2']);
+    expect(calls.requeue).toEqual([]);
+  });
+
+  it('dead-letters the changes of a message that failed retryably beyond the budget', async () => {
+    const { writerPorts, calls } = ports({ importError: typesenseError(true) });
+    const result = await processChangeMessages(batch(2), writerPorts, {
+      keyAttributes: ['pk'],
+      retry: { ...retry, budgetMs: NOW - 1_700_000_001_000 - 1 },
+    });
+    expect(failedIds(result)).toEqual([]);
+    expect(calls.deadLetters.map(({ id, reason }) => [id, reason.code])).toEqual([
+      ['a', 'retry-budget-exhausted'],
+      ['b', 'retry-budget-exhausted'],
+    ]);
+    expect(calls.deadLetters[0]?.reason.message).toContain('ECONNREFUSED');
+  });
+});
+
+describe('processChangeMessages: circuit breaker', () => {
+  it('opens after consecutive outages, then skips Typesense and the source until the probe time', async () => {
+    clock.now = NOW;
+    const breaker = newBreaker();
+    const down = ports({ importError: typesenseError(true) });
+    await processChangeMessages(batch(), down.writerPorts, { keyAttributes: ['pk'], retry, breaker });
+    expect(breaker.state).toBe('closed');
+    await processChangeMessages(batch(), down.writerPorts, { keyAttributes: ['pk'], retry, breaker });
+    expect(breaker.state).toBe('open');
+
+    const later = ports();
+    clock.now = NOW + 10_000;
+    const result = await processChangeMessages(batch(), later.writerPorts, {
+      keyAttributes: ['pk'],
+      retry,
+      breaker,
+    });
+    expect(failedIds(result)).toEqual(['m1', 'm2']);
+    expect(result.summary.circuit).toBe('open');
+    expect(result.summary.retryReason).toMatch(/circuit open/);
+    expect([later.calls.read, later.calls.import, later.calls.health]).toEqual([0, 0, 0]);
+    // Invisible until the probe is due (20 s left), not just the short backoff.
+    expect(later.calls.visibility.map(({ seconds }) => seconds)).toEqual([20, 20]);
+  });
+
+  it('does not open on non-outage failures (a 404 is a configuration problem, not an outage)', async () => {
+    const breaker = newBreaker();
+    const wrong = ports({ importError: typesenseError(false) });
+    for (let i = 0; i < 3; i++)
+      await processChangeMessages(batch(), wrong.writerPorts, { keyAttributes: ['pk'], breaker });
+    expect(breaker.state).toBe('closed');
+  });
+
+  it('probes health when half-open: unhealthy reopens without touching the source, healthy resumes and closes', async () => {
+    clock.now = NOW;
+    const breaker = newBreaker();
+    const down = ports({ importError: typesenseError(true) });
+    for (let i = 0; i < 2; i++)
+      await processChangeMessages(batch(), down.writerPorts, { keyAttributes: ['pk'], breaker });
+
+    clock.now += 30_000;
+    const stillDown = ports({ healthy: false });
+    await processChangeMessages(batch(), stillDown.writerPorts, { keyAttributes: ['pk'], breaker });
+    expect([stillDown.calls.health, stillDown.calls.read]).toEqual([1, 0]);
+    expect(breaker.state).toBe('open');
+    expect(breaker.retryAfterMs()).toBe(60_000);
+
+    clock.now += 60_000;
+    const back = ports({ healthy: true });
+    const result = await processChangeMessages(batch(), back.writerPorts, { keyAttributes: ['pk'], breaker });
+    expect(failedIds(result)).toEqual([]);
+    expect([back.calls.health, back.calls.import]).toEqual([1, 1]);
+    expect(breaker.state).toBe('closed');
+  });
+});
