@@ -1,8 +1,10 @@
 export type { SyncFunctionProps } from './sync-function.ts';
 export { SyncFunction } from './sync-function.ts';
 export type {
+  TypesenseSyncCircuitBreakerProps,
   TypesenseSyncProjection,
   TypesenseSyncProps,
+  TypesenseSyncRetryProps,
   TypesenseSyncTypesenseProps,
 } from './typesense-sync.ts';
 export { TypesenseSync } from './typesense-sync.ts';

@@ -62,5 +62,6 @@ export class TypesenseSyncStack extends Stack {
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.sync.deadLetterQueue.queueUrl });
     new CfnOutput(this, 'BatcherFunctionName', { value: this.sync.batcher.functionName });
     new CfnOutput(this, 'WriterFunctionName', { value: this.sync.writer.functionName });
+    new CfnOutput(this, 'StreamFailureBucketName', { value: this.sync.failureBucket.bucketName });
   }
 }

@@ -2,7 +2,12 @@ import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { DynamoEventSource, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import {
+  DynamoEventSource,
+  S3OnFailureDestination,
+  SqsEventSource,
+} from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -20,6 +25,35 @@ export interface TypesenseSyncTypesenseProps {
 export interface TypesenseSyncProjection {
   readonly include?: string[];
   readonly exclude?: string[];
+}
+
+/**
+ * Backoff of changes that failed retryably. Unset fields keep the writer's defaults (its env contract
+ * in functions/shared/config.ts).
+ */
+export interface TypesenseSyncRetryProps {
+  /** First backoff; it doubles per receive (with jitter) up to `maxDelay`. Whole seconds. @default 2 s */
+  readonly baseDelay?: Duration;
+  /** Backoff cap, at most 12 hours (the SQS visibility timeout maximum). Whole seconds. @default 5 min */
+  readonly maxDelay?: Duration;
+  /**
+   * How long a change may keep failing retryably before it is dead-lettered anyway. Whole hours, at
+   * least 1, shorter than the changes queue retention (14 days). @default 72 h
+   */
+  readonly budget?: Duration;
+}
+
+/**
+ * The writer's circuit breaker around Typesense. Unset fields keep the writer's defaults (its env
+ * contract in functions/shared/config.ts).
+ */
+export interface TypesenseSyncCircuitBreakerProps {
+  /** Consecutive batches failing for outage reasons that open the circuit. @default 3 */
+  readonly failureThreshold?: number;
+  /** First wait before probing Typesense's health while open; doubles up to the max. Whole seconds. @default 15 s */
+  readonly probeInterval?: Duration;
+  /** Probe interval cap, at most 12 hours. Whole seconds. @default 5 min */
+  readonly maxProbeInterval?: Duration;
 }
 
 export interface TypesenseSyncProps {
@@ -41,8 +75,15 @@ export interface TypesenseSyncProps {
   readonly maxMessageBytes?: number;
   /** @default Duration.seconds(30) */
   readonly writerTimeout?: Duration;
-  /** Receives of one changes message before SQS moves it to the DLQ. @default 10 */
+  /**
+   * Receives of one changes message before SQS moves it to the DLQ. Also passed to the writer, which
+   * re-sends a message failing for a retryable reason before it reaches this limit. @default 10
+   */
   readonly maxReceiveCount?: number;
+  /** Writer backoff for retryable failures. @default the writer's defaults */
+  readonly retry?: TypesenseSyncRetryProps;
+  /** Writer circuit breaker around Typesense. @default the writer's defaults */
+  readonly circuitBreaker?: TypesenseSyncCircuitBreakerProps;
   /** @default 100 */
   readonly streamBatchSize?: number;
   /** @default Duration.days(1) */
@@ -53,6 +94,14 @@ export interface TypesenseSyncProps {
   readonly parallelizationFactor?: number;
   /** Item attribute holding a precise change time (ms epoch number or ISO string). */
   readonly sourceTimestampAttribute?: string;
+  /**
+   * Bucket receiving stream batches the batcher failed to process (after the retry attempts or the
+   * maximum record age): the S3 on-failure destination, which gets the full records, not only
+   * metadata. Mutually exclusive with `failureRetention`. @default a new bucket
+   */
+  readonly existingFailureBucketObj?: s3.IBucket;
+  /** How long the created failure bucket keeps failed batches. Whole days. @default Duration.days(30) */
+  readonly failureRetention?: Duration;
 }
 
 // The batcher's env contract (functions/shared/config.ts) rejects anything outside these ranges, so a
@@ -60,6 +109,12 @@ export interface TypesenseSyncProps {
 const MAX_MESSAGE_BYTES_RANGE = [8_192, 1_048_576] as const;
 const MESSAGE_GROUP_BUCKETS_RANGE = [1, 10_000] as const;
 const PARALLELIZATION_FACTOR_RANGE = [1, 10] as const;
+/** SQS's maximum visibility timeout, which bounds every writer backoff. */
+const MAX_VISIBILITY_SECONDS = 43_200;
+const CHANGES_QUEUE_RETENTION = Duration.days(14);
+// The writer's own defaults (functions/shared/config.ts), used only to validate combinations.
+const WRITER_DEFAULT_MAX_DELAY_SECONDS = 300;
+const WRITER_DEFAULT_MAX_PROBE_SECONDS = 300;
 
 function checkIntRange(name: string, value: number, [min, max]: readonly [number, number]): void {
   if (Token.isUnresolved(value)) return;
@@ -67,6 +122,31 @@ function checkIntRange(name: string, value: number, [min, max]: readonly [number
     throw new Error(`TypesenseSync: ${name} must be an integer from ${min} to ${max}, got ${value}`);
   }
 }
+
+/** A Duration in whole `unit`s within [min, max]; undefined stays undefined, tokens are not checked. */
+function wholeUnits(
+  name: string,
+  duration: Duration | undefined,
+  unit: 'seconds' | 'hours' | 'days',
+  [min, max]: readonly [number, number],
+): number | undefined {
+  if (duration === undefined) return undefined;
+  const value =
+    unit === 'seconds'
+      ? duration.toSeconds({ integral: false })
+      : unit === 'hours'
+        ? duration.toHours({ integral: false })
+        : duration.toDays({ integral: false });
+  if (Token.isUnresolved(value)) return value;
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(
+      `TypesenseSync: ${name} must be a whole number of ${unit} from ${min} to ${max}, got ${duration.toHumanString()}`,
+    );
+  }
+  return value;
+}
+
+const resolved = (...values: number[]) => values.every((value) => !Token.isUnresolved(value));
 
 function sameNames(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((name, index) => name === b[index]);
@@ -82,6 +162,8 @@ export class TypesenseSync extends Construct {
   public readonly deadLetterQueue: sqs.Queue;
   public readonly batcher: SyncFunction;
   public readonly writer: SyncFunction;
+  /** Where failed stream batches land, with their full records. */
+  public readonly failureBucket: s3.IBucket;
 
   constructor(scope: Construct, id: string, props: TypesenseSyncProps) {
     super(scope, id);
@@ -109,6 +191,14 @@ export class TypesenseSync extends Construct {
     if (!Token.isUnresolved(props.typesense.collection) && props.typesense.collection.length === 0) {
       throw new Error('TypesenseSync: typesense.collection must not be empty');
     }
+    const writerTuning = this.writerTuningEnv(props, maxReceiveCount);
+    if (props.existingFailureBucketObj !== undefined && props.failureRetention !== undefined) {
+      throw new Error(
+        'TypesenseSync: failureRetention applies only to the created failure bucket, not to existingFailureBucketObj',
+      );
+    }
+    const failureRetention = props.failureRetention ?? Duration.days(30);
+    wholeUnits('failureRetention', failureRetention, 'days', [1, 36_500]);
 
     const { table, keyAttributes } = this.resolveTable(props);
     this.table = table;
@@ -135,11 +225,27 @@ export class TypesenseSync extends Construct {
       // retried after throttling are not made visible again while still in flight.
       visibilityTimeout: Duration.seconds(writerTimeout.toSeconds() * 6),
       // Outlive a long indexing outage rather than silently expiring unapplied changes.
-      retentionPeriod: Duration.days(14),
+      retentionPeriod: CHANGES_QUEUE_RETENTION,
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount },
     });
+
+    this.failureBucket =
+      props.existingFailureBucketObj ??
+      new s3.Bucket(this, 'StreamFailureBucket', {
+        enforceSSL: true,
+        blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+        encryption: s3.BucketEncryption.S3_MANAGED,
+        // Versioning keeps a batch that a replay overwrote or deleted by mistake.
+        versioned: true,
+        lifecycleRules: [
+          { expiration: failureRetention, noncurrentVersionExpiration: failureRetention },
+          { expiredObjectDeleteMarker: true },
+        ],
+        // Failed batches are unapplied changes: deleting the stack must not delete them.
+        removalPolicy: RemovalPolicy.RETAIN,
+      });
 
     const keyAttributesEnv = keyAttributes.join(',');
 
@@ -169,6 +275,10 @@ export class TypesenseSync extends Construct {
         maxRecordAge: props.streamMaxRecordAge ?? Duration.days(1),
         retryAttempts: props.streamRetryAttempts ?? 10,
         parallelizationFactor,
+        // An SQS or SNS destination would only receive the batch's metadata (shard and sequence
+        // numbers), useless once the stream's 24 h retention has passed; S3 receives the records too.
+        // Grants the batcher read/write on the bucket.
+        onFailure: new S3OnFailureDestination(this.failureBucket),
       }),
     );
     this.changesQueue.grantSendMessages(this.batcher);
@@ -181,7 +291,11 @@ export class TypesenseSync extends Construct {
       timeout: writerTimeout,
       environment: {
         TABLE_NAME: this.table.tableName,
+        QUEUE_URL: this.changesQueue.queueUrl,
         DLQ_URL: this.deadLetterQueue.queueUrl,
+        // The same number as the redrive policy above: one source of truth.
+        MAX_RECEIVE_COUNT: String(maxReceiveCount),
+        ...writerTuning,
         KEY_ATTRIBUTES: keyAttributesEnv,
         TYPESENSE_NODES: props.typesense.nodes.join(','),
         // The key is fetched at runtime: a value in the environment would be readable by anyone
@@ -200,8 +314,69 @@ export class TypesenseSync extends Construct {
     );
     // BatchGetItem for the strongly consistent re-read.
     this.table.grantReadData(this.writer);
+    // Re-sends of retryable messages near the receive limit. ChangeMessageVisibility (the backoff)
+    // is already part of the event source's consume grant.
+    this.changesQueue.grantSendMessages(this.writer);
     this.deadLetterQueue.grantSendMessages(this.writer);
     props.typesense.apiKeySecret.grantRead(this.writer);
+  }
+
+  /** Validates the retry and circuit breaker props; returns the env variables of those that are set. */
+  private writerTuningEnv(props: TypesenseSyncProps, maxReceiveCount: number): Record<string, string> {
+    const { retry = {}, circuitBreaker = {} } = props;
+    const retentionHours = CHANGES_QUEUE_RETENTION.toHours();
+    const baseDelay = wholeUnits('retry.baseDelay', retry.baseDelay, 'seconds', [1, MAX_VISIBILITY_SECONDS]);
+    const maxDelay = wholeUnits('retry.maxDelay', retry.maxDelay, 'seconds', [1, MAX_VISIBILITY_SECONDS]);
+    // Below the queue retention, so a change still retrying is dead-lettered before it can expire.
+    const budget = wholeUnits('retry.budget', retry.budget, 'hours', [1, retentionHours - 1]);
+    const probe = wholeUnits('circuitBreaker.probeInterval', circuitBreaker.probeInterval, 'seconds', [
+      1,
+      MAX_VISIBILITY_SECONDS,
+    ]);
+    const maxProbe = wholeUnits(
+      'circuitBreaker.maxProbeInterval',
+      circuitBreaker.maxProbeInterval,
+      'seconds',
+      [1, MAX_VISIBILITY_SECONDS],
+    );
+    const threshold = circuitBreaker.failureThreshold;
+    if (threshold !== undefined) checkIntRange('circuitBreaker.failureThreshold', threshold, [1, 1_000]);
+
+    if (
+      baseDelay !== undefined &&
+      maxDelay !== undefined &&
+      resolved(baseDelay, maxDelay) &&
+      baseDelay > maxDelay
+    ) {
+      throw new Error('TypesenseSync: retry.baseDelay must not exceed retry.maxDelay');
+    }
+    if (probe !== undefined && maxProbe !== undefined && resolved(probe, maxProbe) && probe > maxProbe) {
+      throw new Error(
+        'TypesenseSync: circuitBreaker.probeInterval must not exceed circuitBreaker.maxProbeInterval',
+      );
+    }
+    // Each receive of one message waits at most the larger cap; all receives of it must fit in the
+    // queue retention, or a message still backing off could expire before reaching the limit.
+    const caps = [maxDelay ?? WRITER_DEFAULT_MAX_DELAY_SECONDS, maxProbe ?? WRITER_DEFAULT_MAX_PROBE_SECONDS];
+    const longestWait = Math.max(...caps);
+    if (resolved(...caps, maxReceiveCount) && maxReceiveCount * longestWait >= retentionHours * 3_600) {
+      throw new Error(
+        `TypesenseSync: maxReceiveCount (${maxReceiveCount}) × the longest backoff (${longestWait} s) must stay ` +
+          `below the changes queue retention (${retentionHours} h), or a retried message could expire first`,
+      );
+    }
+
+    const env: Record<string, string> = {};
+    const set = (name: string, value: number | undefined) => {
+      if (value !== undefined) env[name] = Token.isUnresolved(value) ? Token.asString(value) : String(value);
+    };
+    set('RETRY_BASE_SECONDS', baseDelay);
+    set('RETRY_MAX_SECONDS', maxDelay);
+    set('RETRY_BUDGET_HOURS', budget);
+    set('CIRCUIT_FAILURE_THRESHOLD', threshold);
+    set('CIRCUIT_PROBE_SECONDS', probe);
+    set('CIRCUIT_MAX_PROBE_SECONDS', maxProbe);
+    return env;
   }
 
   private resolveTable(props: TypesenseSyncProps): { table: dynamodb.ITable; keyAttributes: string[] } {

@@ -4,9 +4,11 @@ import { App, type CfnElement, Duration, SecretValue, Stack } from 'aws-cdk-lib'
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { CfnQueue } from 'aws-cdk-lib/aws-sqs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { batcherConfigSchema, parseConfig, writerConfigSchema } from '../../functions/shared/config.ts';
 import { TypesenseSync, type TypesenseSyncProps } from '../../lib/typesense-sync.ts';
 import { TypesenseSyncStack } from '../../lib/typesense-sync-stack.ts';
 
@@ -68,6 +70,13 @@ describe('TypesenseSync (fully configured, bundled)', () => {
       streamRetryAttempts: 5,
       parallelizationFactor: 4,
       sourceTimestampAttribute: 'updatedAt',
+      retry: { baseDelay: Duration.seconds(5), maxDelay: Duration.minutes(15), budget: Duration.days(2) },
+      circuitBreaker: {
+        failureThreshold: 5,
+        probeInterval: Duration.seconds(20),
+        maxProbeInterval: Duration.minutes(10),
+      },
+      failureRetention: Duration.days(45),
     });
     template = Template.fromStack(stack);
   });
@@ -78,6 +87,7 @@ describe('TypesenseSync (fully configured, bundled)', () => {
   const batcherId = () => id(sync.batcher.node.defaultChild as CfnFunction);
   const writerId = () => id(sync.writer.node.defaultChild as CfnFunction);
   const roleId = (fn: TypesenseSync['batcher']) => id(fn.role?.node.defaultChild);
+  const bucketId = () => id(sync.failureBucket.node.defaultChild);
 
   it('creates exactly the expected resources', () => {
     template.resourceCountIs('AWS::DynamoDB::Table', 1);
@@ -86,6 +96,8 @@ describe('TypesenseSync (fully configured, bundled)', () => {
     template.resourceCountIs('AWS::Lambda::Function', 2);
     template.resourceCountIs('AWS::Lambda::EventSourceMapping', 2);
     template.resourceCountIs('AWS::Logs::LogGroup', 2);
+    template.resourceCountIs('AWS::S3::Bucket', 1);
+    template.resourceCountIs('AWS::S3::BucketPolicy', 1);
   });
 
   it('creates the changes queue as high-throughput FIFO sized to the message limit', () => {
@@ -183,12 +195,53 @@ describe('TypesenseSync (fully configured, bundled)', () => {
       NODE_OPTIONS: '--enable-source-maps',
       POWERTOOLS_SERVICE_NAME: 'typesense-sync-writer',
       TABLE_NAME: { Ref: tableId() },
+      QUEUE_URL: { Ref: queueId() },
       DLQ_URL: { Ref: dlqId() },
+      MAX_RECEIVE_COUNT: '7',
+      RETRY_BASE_SECONDS: '5',
+      RETRY_MAX_SECONDS: '900',
+      RETRY_BUDGET_HOURS: '48',
+      CIRCUIT_FAILURE_THRESHOLD: '5',
+      CIRCUIT_PROBE_SECONDS: '20',
+      CIRCUIT_MAX_PROBE_SECONDS: '600',
       KEY_ATTRIBUTES: 'tenant,sku',
       TYPESENSE_NODES: 'https://a.example.com:443,https://b.example.com:443',
       TYPESENSE_API_KEY_SECRET_ARN: { Ref: id(stack.node.findChild('ApiKey').node.defaultChild) },
       TYPESENSE_COLLECTION: 'products',
       PROJECTION: '{"exclude":["internalNotes"]}',
+    });
+  });
+
+  it("passes the writer the redrive policy's maxReceiveCount (one source of truth)", () => {
+    const redrive = template.toJSON().Resources[queueId()].Properties.RedrivePolicy;
+    expect(environmentOf(template, writerId()).MAX_RECEIVE_COUNT).toBe(String(redrive.maxReceiveCount));
+  });
+
+  it('gives both functions an environment their config contract accepts', () => {
+    // Stand-ins for the values CloudFormation resolves at deploy time (Ref, Fn::GetAtt).
+    const resolved = (variables: Variables) =>
+      Object.fromEntries(
+        Object.entries(variables).map(([name, value]) => [
+          name,
+          typeof value === 'string'
+            ? value
+            : name.endsWith('_URL')
+              ? 'https://sqs.eu-west-1.amazonaws.com/123456789012/queue.fifo'
+              : 'resolved-at-deploy',
+        ]),
+      );
+    expect(parseConfig(batcherConfigSchema, resolved(environmentOf(template, batcherId())))).toMatchObject({
+      MESSAGE_GROUP_BUCKETS: 32,
+      MAX_MESSAGE_BYTES: 131_072,
+    });
+    expect(parseConfig(writerConfigSchema, resolved(environmentOf(template, writerId())))).toMatchObject({
+      MAX_RECEIVE_COUNT: 7,
+      RETRY_BASE_SECONDS: 5,
+      RETRY_MAX_SECONDS: 900,
+      RETRY_BUDGET_HOURS: 48,
+      CIRCUIT_FAILURE_THRESHOLD: 5,
+      CIRCUIT_PROBE_SECONDS: 20,
+      CIRCUIT_MAX_PROBE_SECONDS: 600,
     });
   });
 
@@ -214,6 +267,56 @@ describe('TypesenseSync (fully configured, bundled)', () => {
       MaximumRecordAgeInSeconds: 7_200,
       MaximumRetryAttempts: 5,
       ParallelizationFactor: 4,
+    });
+  });
+
+  it('sends failed stream batches, with their records, to the failure bucket', () => {
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: batcherId() },
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [bucketId(), 'Arn'] } } },
+    });
+  });
+
+  it('creates the failure bucket encrypted, private, versioned, expiring and retained', () => {
+    template.hasResource('AWS::S3::Bucket', {
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: {
+        BucketEncryption: {
+          ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+        },
+        PublicAccessBlockConfiguration: {
+          BlockPublicAcls: true,
+          BlockPublicPolicy: true,
+          IgnorePublicAcls: true,
+          RestrictPublicBuckets: true,
+        },
+        VersioningConfiguration: { Status: 'Enabled' },
+        LifecycleConfiguration: {
+          Rules: [
+            { Status: 'Enabled', ExpirationInDays: 45, NoncurrentVersionExpiration: { NoncurrentDays: 45 } },
+            { Status: 'Enabled', ExpiredObjectDeleteMarker: true },
+          ],
+        },
+      },
+    });
+  });
+
+  it('denies non-TLS access to the failure bucket', () => {
+    const bucketArn = { 'Fn::GetAtt': [bucketId(), 'Arn'] };
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: bucketId() },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Deny',
+            Action: 's3:*',
+            Principal: { AWS: '*' },
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+            Resource: [bucketArn, { 'Fn::Join': ['', [bucketArn, '/*']] }],
+          }),
+        ]),
+      },
     });
   });
 
@@ -252,6 +355,20 @@ describe('TypesenseSync (fully configured, bundled)', () => {
     allows(writerRole, 'sqs:ReceiveMessage', { 'Fn::GetAtt': [queueId(), 'Arn'] });
   });
 
+  it('lets the writer re-send to the changes queue and change message visibility on it (backoff)', () => {
+    const writerRole = roleId(sync.writer);
+    allows(writerRole, 'sqs:SendMessage', { 'Fn::GetAtt': [queueId(), 'Arn'] });
+    allows(writerRole, 'sqs:ChangeMessageVisibility', { 'Fn::GetAtt': [queueId(), 'Arn'] });
+  });
+
+  it('lets the batcher write failed batches to the failure bucket (what S3OnFailureDestination grants)', () => {
+    // Lambda needs s3:PutObject on the objects and s3:ListBucket on the bucket; CDK grants read/write.
+    const batcherRole = roleId(sync.batcher);
+    const bucketArn = { 'Fn::GetAtt': [bucketId(), 'Arn'] };
+    allows(batcherRole, 's3:PutObject', { 'Fn::Join': ['', [bucketArn, '/*']] });
+    allows(batcherRole, 's3:List*', bucketArn);
+  });
+
   it('lets the batcher read the stream and send to the changes queue and the DLQ', () => {
     const batcherRole = roleId(sync.batcher);
     allows(batcherRole, 'sqs:SendMessage', { 'Fn::GetAtt': [queueId(), 'Arn'] });
@@ -287,6 +404,7 @@ describe('TypesenseSync with an existing table', () => {
       existingTableObj: table,
       keyAttributes: ['pk', 'sk'],
       typesense: typesenseProps(stack),
+      existingFailureBucketObj: s3.Bucket.fromBucketName(stack, 'Failures', 'stream-failures'),
     });
     template = Template.fromStack(stack);
   });
@@ -312,6 +430,35 @@ describe('TypesenseSync with an existing table', () => {
     );
     expect(batcher).toMatchObject({ KEY_ATTRIBUTES: 'pk,sk' });
     expect(batcher).not.toHaveProperty('SOURCE_TIMESTAMP_ATTRIBUTE');
+  });
+
+  it('leaves the retry and circuit breaker tuning to the writer defaults when unset', () => {
+    const writer = environmentOf(template, stack.getLogicalId(sync.writer.node.defaultChild as CfnFunction));
+    expect(writer).toMatchObject({ MAX_RECEIVE_COUNT: '10' });
+    for (const name of [
+      'RETRY_BASE_SECONDS',
+      'RETRY_MAX_SECONDS',
+      'RETRY_BUDGET_HOURS',
+      'CIRCUIT_FAILURE_THRESHOLD',
+      'CIRCUIT_PROBE_SECONDS',
+      'CIRCUIT_MAX_PROBE_SECONDS',
+    ]) {
+      expect(writer).not.toHaveProperty(name);
+    }
+  });
+
+  it('uses the given failure bucket instead of creating one', () => {
+    template.resourceCountIs('AWS::S3::Bucket', 0);
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: STREAM_ARN,
+      DestinationConfig: {
+        OnFailure: {
+          Destination: {
+            'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::stream-failures']],
+          },
+        },
+      },
+    });
   });
 });
 
@@ -390,10 +537,23 @@ describe('TypesenseSyncStack (context defaults)', () => {
     });
   });
 
-  it('outputs the table name and queue URLs', () => {
+  it('creates the failure bucket keeping failed batches 30 days', () => {
+    template.hasResource('AWS::S3::Bucket', {
+      DeletionPolicy: 'Retain',
+      Properties: Match.objectLike({
+        LifecycleConfiguration: {
+          Rules: Match.arrayWith([Match.objectLike({ ExpirationInDays: 30 })]),
+        },
+      }),
+    });
+  });
+
+  it('outputs the table name, queue URLs and the failure bucket name', () => {
     template.hasOutput('TableName', {});
     template.hasOutput('ChangesQueueUrl', {});
     template.hasOutput('DeadLetterQueueUrl', {});
+    const [bucketId] = Object.keys(template.findResources('AWS::S3::Bucket'));
+    template.hasOutput('StreamFailureBucketName', { Value: { Ref: bucketId } });
   });
 });
 
@@ -456,6 +616,78 @@ describe('TypesenseSync prop validation', () => {
   it('rejects messageGroupBuckets outside the batcher contract', () => {
     expect(attempt(() => ({ messageGroupBuckets: 0 }))).toThrow(
       /messageGroupBuckets must be an integer from 1/,
+    );
+  });
+
+  it('rejects a retry maxDelay above the 12 h SQS visibility maximum', () => {
+    expect(attempt(() => ({ retry: { maxDelay: Duration.hours(13) } }))).toThrow(
+      'retry.maxDelay must be a whole number of seconds from 1 to 43200, got 13 hours',
+    );
+  });
+
+  it.each([Duration.days(14), Duration.hours(336), Duration.days(20)])(
+    'rejects a retry budget of %s, not below the 14-day changes queue retention',
+    (budget) => {
+      expect(attempt(() => ({ retry: { budget } }))).toThrow(
+        /retry.budget must be a whole number of hours from 1 to 335/,
+      );
+    },
+  );
+
+  it.each([Duration.minutes(90), Duration.minutes(30)])(
+    'rejects a retry budget of %s (not whole hours, at least one)',
+    (budget) => {
+      expect(attempt(() => ({ retry: { budget } }))).toThrow(/retry.budget must be a whole number of hours/);
+    },
+  );
+
+  it('accepts the longest retry budget below the queue retention', () => {
+    expect(attempt(() => ({ retry: { budget: Duration.hours(335) } }))).not.toThrow();
+  });
+
+  it('rejects a retry baseDelay above maxDelay, and fractional seconds', () => {
+    expect(
+      attempt(() => ({ retry: { baseDelay: Duration.minutes(10), maxDelay: Duration.minutes(5) } })),
+    ).toThrow('retry.baseDelay must not exceed retry.maxDelay');
+    expect(attempt(() => ({ retry: { baseDelay: Duration.millis(1_500) } }))).toThrow(
+      /retry.baseDelay must be a whole number of seconds/,
+    );
+  });
+
+  it('rejects backoff caps so long that a message could expire before reaching maxReceiveCount', () => {
+    // 28 receives × 12 h = 336 h = the 14-day retention.
+    expect(attempt(() => ({ maxReceiveCount: 28, retry: { maxDelay: Duration.hours(12) } }))).toThrow(
+      /maxReceiveCount \(28\) × the longest backoff \(43200 s\) must stay below the changes queue retention/,
+    );
+    expect(
+      attempt(() => ({ maxReceiveCount: 28, circuitBreaker: { maxProbeInterval: Duration.hours(12) } })),
+    ).toThrow(/must stay below the changes queue retention/);
+    expect(attempt(() => ({ maxReceiveCount: 27, retry: { maxDelay: Duration.hours(12) } }))).not.toThrow();
+  });
+
+  it('rejects invalid circuit breaker settings', () => {
+    expect(attempt(() => ({ circuitBreaker: { failureThreshold: 0 } }))).toThrow(
+      'circuitBreaker.failureThreshold must be an integer from 1 to 1000, got 0',
+    );
+    expect(attempt(() => ({ circuitBreaker: { maxProbeInterval: Duration.hours(13) } }))).toThrow(
+      /circuitBreaker.maxProbeInterval must be a whole number of seconds from 1 to 43200/,
+    );
+    expect(
+      attempt(() => ({
+        circuitBreaker: { probeInterval: Duration.minutes(2), maxProbeInterval: Duration.minutes(1) },
+      })),
+    ).toThrow('circuitBreaker.probeInterval must not exceed circuitBreaker.maxProbeInterval');
+  });
+
+  it('rejects failureRetention with an existing failure bucket, and in fractional days', () => {
+    expect(
+      attempt((stack) => ({
+        existingFailureBucketObj: s3.Bucket.fromBucketName(stack, 'Failures', 'stream-failures'),
+        failureRetention: Duration.days(7),
+      })),
+    ).toThrow(/failureRetention applies only to the created failure bucket/);
+    expect(attempt(() => ({ failureRetention: Duration.hours(36) }))).toThrow(
+      /failureRetention must be a whole number of days/,
     );
   });
 
