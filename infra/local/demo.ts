@@ -15,7 +15,13 @@ export interface DemoOptions {
 }
 
 export function formatStatus(status: LocalStatus, progress: string): string {
-  const lag = status.lagMs === undefined ? 'idle' : `${status.lagMs} ms`;
+  // While changes are stuck (retrying, circuit open) their age is the lag; otherwise the latest applied delay.
+  const lag =
+    status.oldestPendingAgeMs !== undefined && status.oldestPendingAgeMs > (status.lagMs ?? 0)
+      ? `${status.oldestPendingAgeMs} ms (pending)`
+      : status.lagMs === undefined
+        ? 'idle'
+        : `${status.lagMs} ms`;
   return (
     `${progress}seen ${status.changesSeen} | applied ${status.changesApplied} | ` +
     `pending ${status.pendingMessages} msg | DLQ ${status.dlqDepth} | lag ${lag} | circuit ${status.circuit}`

@@ -19,6 +19,8 @@ export interface QueuePollerOptions {
   batchSize?: number;
   /** Concurrent pollers, like the Lambda instances an event source mapping runs. */
   concurrency?: number;
+  /** Called with each batch received, before the function runs. */
+  onReceive?: (records: SQSRecord[]) => void;
   /** Called with each message the function finished (deleted from the queue). */
   onDone?: (records: SQSRecord[], doneAt: number) => void;
   faults?: PollerFaults;
@@ -124,6 +126,7 @@ export class QueuePoller {
 
   private async invoke(records: SQSRecord[]): Promise<void> {
     this.stats.invocations++;
+    this.options.onReceive?.(records);
     const faults = this.options.faults;
     let response: SQSBatchResponse | undefined;
     try {

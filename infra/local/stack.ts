@@ -49,6 +49,8 @@ export interface LocalStackOptions {
   circuit?: { failureThreshold?: number; probeSeconds?: number; maxProbeSeconds?: number };
   /** Crashes and duplicate deliveries injected by the event-source pollers. */
   pollerFaults?: PollerFaults;
+  /** The writer's Typesense request timeout (default 2 s locally). */
+  typesenseTimeoutMs?: number;
 }
 
 export interface LocalStatus {
@@ -61,6 +63,11 @@ export interface LocalStatus {
   dlqDepth: number;
   /** Largest ingestion delay (item timestamp → applied) over the last second of applies, ms. */
   lagMs: number | undefined;
+  /**
+   * Age of the oldest change the writer has received but not finished (failing, backing off, or
+   * waiting for the circuit), ms: how far behind the index is while it cannot catch up.
+   */
+  oldestPendingAgeMs: number | undefined;
   streamRecordsGivenUp: number;
   /** The writer's circuit breaker. */
   circuit: CircuitState;
@@ -215,6 +222,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     MAX_MESSAGE_BYTES: String(maxMessageBytes),
     TYPESENSE_NODES: endpoints.typesense,
     TYPESENSE_API_KEY: API_KEY,
+    TYPESENSE_TIMEOUT_MS: String(options.typesenseTimeoutMs ?? 2_000),
     TYPESENSE_COLLECTION: alias,
     PROJECTION: JSON.stringify(options.projection ?? {}),
     ...(options.sourceTimestampAttribute === undefined
@@ -235,6 +243,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   let changesSeen = 0;
   let changesApplied = 0;
   const recentDelays: { at: number; delayMs: number }[] = [];
+  const unfinished = new Map<string, number>();
   const streamPoller = new StreamPoller({
     streams,
     streamArn,
@@ -249,8 +258,17 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       return response;
     },
   });
+  const onReceive = (records: SQSRecord[]) => {
+    for (const record of records) {
+      const message = parseChangeMessage(record.body);
+      const precise = (message?.changes ?? []).filter((change) => change.clock === 'item');
+      const oldest = Math.min(...precise.map((change) => change.sourceTs));
+      if (Number.isFinite(oldest)) unfinished.set(record.messageId, oldest);
+    }
+  };
   const onDone = (records: SQSRecord[], doneAt: number) => {
     for (const record of records) {
+      unfinished.delete(record.messageId);
       const message: ChangeMessage | undefined = parseChangeMessage(record.body);
       for (const change of message?.changes ?? []) {
         changesApplied++;
@@ -268,6 +286,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     handler: (event) => writer(event, context('writer')),
     concurrency: options.writerConcurrency ?? 2,
     ...(options.pollerFaults === undefined ? {} : { faults: options.pollerFaults }),
+    onReceive,
     onDone,
   });
   streamPoller.start();
@@ -301,6 +320,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         pendingMessages,
         dlqDepth,
         lagMs: recent.length === 0 ? undefined : Math.max(...recent.map(({ delayMs }) => delayMs)),
+        oldestPendingAgeMs: unfinished.size === 0 ? undefined : now - Math.min(...unfinished.values()),
         streamRecordsGivenUp: streamPoller.stats.recordsGivenUp,
         circuit: breaker.state,
       };
