@@ -75,6 +75,7 @@ export class QueuePoller {
     failedInvocations: 0,
     injectedCrashes: 0,
     injectedDuplicates: 0,
+    recordsHit: 0,
   };
   private running = false;
   private loops: Promise<void>[] = [];
@@ -132,6 +133,7 @@ export class QueuePoller {
     try {
       if (faults !== undefined && faults.random() < (faults.duplicateDeliveryRate ?? 0)) {
         this.stats.injectedDuplicates++;
+        this.stats.recordsHit += records.length;
         await this.options.handler({ Records: records });
       }
       response = await this.options.handler({ Records: records });
@@ -142,6 +144,7 @@ export class QueuePoller {
     }
     if (faults !== undefined && faults.random() < (faults.crashAfterInvokeRate ?? 0)) {
       this.stats.injectedCrashes++;
+      this.stats.recordsHit += records.length;
       this.stats.messagesFailed += records.length;
       return;
     }

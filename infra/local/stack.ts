@@ -13,6 +13,7 @@ import type { ChangeMessage } from '../../functions/core/change.ts';
 import { parseChangeMessage } from '../../functions/core/pack.ts';
 import { type CollectionSchema, TypesenseClient } from '../../functions/shared/typesense.ts';
 import { startDynamoDbLocal } from './dynamodb-local.ts';
+import { type FaultProxy, startFaultProxy } from './fault-proxy.ts';
 import { sleep } from './processes.ts';
 import { type PollerFaults, QueuePoller } from './queue-poller.ts';
 import { StreamPoller } from './stream-poller.ts';
@@ -51,6 +52,8 @@ export interface LocalStackOptions {
   pollerFaults?: PollerFaults;
   /** The writer's Typesense request timeout (default 2 s locally). */
   typesenseTimeoutMs?: number;
+  /** Route the writer through a fault-injecting proxy (`stack.faults`); reads stay direct. */
+  faultInjection?: boolean;
 }
 
 export interface LocalStatus {
@@ -88,6 +91,8 @@ export interface LocalStack {
   emulator: Awaited<ReturnType<typeof startTypesenseEmulator>>;
   streamPoller: StreamPoller;
   queuePoller: QueuePoller;
+  /** Present with `faultInjection`: Typesense faults as the writer sees them. */
+  faults: FaultProxy | undefined;
   status(): Promise<LocalStatus>;
   /** Resolves when the stream is drained and the changes queue is empty (throws after timeoutMs). */
   waitForIdle(timeoutMs?: number): Promise<void>;
@@ -133,6 +138,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     startTypesenseEmulator({ apiKey: API_KEY, port: options.ports?.typesense ?? 0 }),
   ]);
   const endpoints = { dynamodb: dynamoDbLocal.endpoint, sqs: fauxqs.address, typesense: emulator.url };
+  const faults = options.faultInjection === true ? await startFaultProxy(emulator.url) : undefined;
   const dynamodb = new DynamoDBClient({
     endpoint: endpoints.dynamodb,
     region: REGION,
@@ -220,7 +226,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     CIRCUIT_PROBE_SECONDS: String(options.circuit?.probeSeconds ?? 1),
     CIRCUIT_MAX_PROBE_SECONDS: String(options.circuit?.maxProbeSeconds ?? 4),
     MAX_MESSAGE_BYTES: String(maxMessageBytes),
-    TYPESENSE_NODES: endpoints.typesense,
+    TYPESENSE_NODES: faults?.url ?? endpoints.typesense,
     TYPESENSE_API_KEY: API_KEY,
     TYPESENSE_TIMEOUT_MS: String(options.typesenseTimeoutMs ?? 2_000),
     TYPESENSE_COLLECTION: alias,
@@ -307,6 +313,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     emulator,
     streamPoller,
     queuePoller,
+    faults,
     async status() {
       const [pendingMessages, dlqDepth] = await Promise.all([
         queueDepth(sqs, queueUrl),
@@ -341,7 +348,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     },
     async stop() {
       await Promise.all([streamPoller.stop(), queuePoller.stop()]);
-      await Promise.all([dynamoDbLocal.stop(), fauxqs.stop(), emulator.stop()]);
+      await Promise.all([dynamoDbLocal.stop(), fauxqs.stop(), emulator.stop(), faults?.stop()]);
       dynamodb.destroy();
       streams.destroy();
       sqs.destroy();

@@ -70,6 +70,7 @@ export class StreamPoller {
     failedInvocations: 0,
     recordsGivenUp: 0,
     injectedCrashes: 0,
+    recordsHit: 0,
   };
   private readonly shards = new Map<string, ShardState>();
   private running = false;
@@ -169,6 +170,7 @@ export class StreamPoller {
       const faults = this.options.faults;
       if (faults !== undefined && faults.random() < (faults.crashAfterInvokeRate ?? 0)) {
         this.stats.injectedCrashes++;
+        this.stats.recordsHit += records.length;
         throw new Error('injected crash after the handler ran');
       }
     } catch (error) {

@@ -1,0 +1,29 @@
+#!/usr/bin/env -S npx tsx
+import { Command, InvalidArgumentError } from 'commander';
+import { formatChaosReport, runChaos } from '../infra/local/chaos.ts';
+
+const count = (name: string, min: number) => (value: string) => {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < min)
+    throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}`);
+  return parsed;
+};
+
+const options = new Command('npm run chaos --')
+  .description('Runs the chaos convergence scenario on the embedded stack and prints its figures.')
+  .option('--ops <n>', 'operations after the initial inserts', count('--ops', 1), 1_500)
+  .option('--keys <n>', 'distinct keys (small = hot keys)', count('--keys', 1), 40)
+  .option('--seed <n>', 'seed of the workload and of every injected fault', count('--seed', 0), 1)
+  .option('--poison <n>', 'items the schema rejects', count('--poison', 0), 3)
+  .option('--outage-ms <ms>', 'a Typesense outage in the middle of the run', count('--outage-ms', 0), 3_000)
+  .option('--rate <n>', 'source writes per second', count('--rate', 1), 150)
+  .addHelpText('after', '\nExamples:\n  npm run chaos\n  npm run chaos -- --ops 50000 --keys 5000 --seed 7')
+  .parse()
+  .opts<{ ops: number; keys: number; seed: number; poison: number; outageMs: number; rate: number }>();
+
+const report = await runChaos({ ...options, onStatus: (line) => process.stderr.write(`\r\x1b[2K${line}`) });
+process.stderr.write('\n');
+console.log(formatChaosReport(report));
+const converged = report.lost.length + report.stale.length + report.resurrected.length === 0;
+const onlyPoison = report.deadLetters.every(({ id }) => id !== undefined && report.poisonIds.includes(id));
+process.exit(converged && onlyPoison ? 0 : 1);

@@ -1,0 +1,219 @@
+import { createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { seededRandom } from './workload.ts';
+
+/** Injected Typesense faults. Probabilities apply per write request, or per import line. */
+export interface FaultPlan {
+  seed: number;
+  /** Answer the whole request with this status instead of forwarding it. */
+  httpErrors?: Partial<Record<503 | 429 | 500, number>>;
+  /** Hold the request for `hangMs`, then drop the connection unanswered; nothing is written. */
+  timeouts?: number;
+  hangMs?: number;
+  /** Fail single import lines with a transient 503 while the other lines are written. */
+  importLineFailures?: number;
+  /** Forward the request (it is written) but drop the connection before the answer arrives. */
+  lostResponses?: number;
+}
+
+export interface FaultStats {
+  http503: number;
+  http429: number;
+  http500: number;
+  timeouts: number;
+  importLineFailures: number;
+  lostResponses: number;
+  downRejections: number;
+  /** Documents in faulted write requests (a 503 on an import of 40 lines hits 40 changes). */
+  documentsHit: number;
+}
+
+export interface FaultProxy {
+  /** Point the writer here; reads for verification go to the emulator directly. */
+  url: string;
+  setFaults(plan: FaultPlan | undefined): void;
+  /** Typesense unreachable (every connection dropped, `/health` included) for `ms`. */
+  downFor(ms: number): void;
+  readonly faultStats: FaultStats;
+  stop(): Promise<void>;
+}
+
+const BODIES: Record<503 | 429 | 500, string> = {
+  503: '{"message": "Not Ready or Lagging"}',
+  429: '{"message": "Rate limit exceeded or blocked"}',
+  500: '{"message": "Internal Server Error (injected)"}',
+};
+
+/** How many documents a write request carries: import lines, or ids in a delete filter. */
+function documentsIn(path: string, body: Buffer): number {
+  if (path.includes('/documents/import')) return body.toString('utf8').split('\n').filter(Boolean).length;
+  const filter = new URL(path, 'http://local').searchParams.get('filter_by') ?? '';
+  return filter.startsWith('id:[') ? filter.split(',').length : 1;
+}
+
+const isWrite = (method: string | undefined, path: string) =>
+  path.startsWith('/collections/') && path.includes('/documents') && method !== 'GET';
+
+function readBody(incoming: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
+    incoming.on('end', () => resolve(Buffer.concat(chunks)));
+    incoming.on('error', reject);
+  });
+}
+
+function forward(
+  target: URL,
+  incoming: IncomingMessage,
+  body: Buffer,
+): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const headers = { ...incoming.headers, host: target.host, 'content-length': String(body.length) };
+    const outgoing = request(
+      { host: target.hostname, port: target.port, method: incoming.method, path: incoming.url, headers },
+      async (response) => {
+        const answer = await readBody(response);
+        resolve({
+          status: response.statusCode ?? 502,
+          headers: { 'content-type': 'application/json' },
+          body: answer,
+        });
+      },
+    );
+    outgoing.on('error', reject);
+    outgoing.end(body);
+  });
+}
+
+/**
+ * A Typesense fault injector: an HTTP proxy in front of the emulator (or a real server) that
+ * misbehaves the way Typesense and networks do, decided by one seeded RNG stream, so the same seed
+ * and request sequence replay the same faults. Reads are never faulted, so tests can always verify.
+ */
+export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
+  const target = new URL(targetUrl);
+  let plan: FaultPlan | undefined;
+  let random: () => number = () => 1;
+  let downUntil = 0;
+  const faultStats: FaultStats = {
+    http503: 0,
+    http429: 0,
+    http500: 0,
+    timeouts: 0,
+    importLineFailures: 0,
+    lostResponses: 0,
+    downRejections: 0,
+    documentsHit: 0,
+  };
+  const sockets = new Set<Socket>();
+  const timers = new Set<NodeJS.Timeout>();
+
+  const roll = (probability: number | undefined) =>
+    probability !== undefined && probability > 0 && random() < probability;
+
+  async function handle(incoming: IncomingMessage, outgoing: ServerResponse): Promise<void> {
+    if (Date.now() < downUntil) {
+      faultStats.downRejections++;
+      incoming.socket.destroy();
+      return;
+    }
+    const path = incoming.url ?? '/';
+    const body = await readBody(incoming);
+    if (plan !== undefined && isWrite(incoming.method, path)) {
+      const hit = documentsIn(path, body);
+      for (const status of [503, 429, 500] as const) {
+        if (roll(plan.httpErrors?.[status])) {
+          faultStats[`http${status}`]++;
+          faultStats.documentsHit += hit;
+          outgoing.writeHead(status, { 'content-type': 'application/json' }).end(BODIES[status]);
+          return;
+        }
+      }
+      if (roll(plan.timeouts)) {
+        faultStats.timeouts++;
+        faultStats.documentsHit += hit;
+        const timer = setTimeout(() => {
+          timers.delete(timer);
+          incoming.socket.destroy();
+        }, plan.hangMs ?? 10_000);
+        timers.add(timer);
+        return;
+      }
+      const lost = roll(plan.lostResponses);
+      const answer = path.includes('/documents/import')
+        ? await importWithLineFailures(incoming, body)
+        : await forward(target, incoming, body);
+      if (lost) {
+        faultStats.lostResponses++;
+        faultStats.documentsHit += hit;
+        incoming.socket.destroy();
+        return;
+      }
+      outgoing.writeHead(answer.status, answer.headers).end(answer.body);
+      return;
+    }
+    const answer = await forward(target, incoming, body);
+    outgoing.writeHead(answer.status, answer.headers).end(answer.body);
+  }
+
+  /** Forwards only the lines that survive, then answers in the original line order. */
+  async function importWithLineFailures(incoming: IncomingMessage, body: Buffer) {
+    const lines = body.toString('utf8').split('\n');
+    const failing = lines.map(() => roll(plan?.importLineFailures));
+    const kept = lines.filter((_line, index) => !failing[index]);
+    if (kept.length === lines.length) return forward(target, incoming, body);
+    faultStats.importLineFailures += lines.length - kept.length;
+    faultStats.documentsHit += lines.length - kept.length;
+    const answer =
+      kept.length === 0
+        ? { status: 200, headers: { 'content-type': 'text/plain' }, body: Buffer.alloc(0) }
+        : await forward(target, incoming, Buffer.from(kept.join('\n')));
+    if (answer.status !== 200) return answer;
+    const results = answer.body
+      .toString('utf8')
+      .split('\n')
+      .filter((line) => line.length > 0);
+    const merged = lines.map((line, index) =>
+      failing[index]
+        ? JSON.stringify({
+            success: false,
+            code: 503,
+            error: 'Not Ready or Lagging (injected)',
+            document: line,
+          })
+        : (results.shift() as string),
+    );
+    return { status: 200, headers: { 'content-type': 'text/plain' }, body: Buffer.from(merged.join('\n')) };
+  }
+
+  const server = createServer((incoming, outgoing) => {
+    handle(incoming, outgoing).catch(() => incoming.socket.destroy());
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    faultStats,
+    setFaults(next) {
+      plan = next;
+      random = next === undefined ? () => 1 : seededRandom(next.seed);
+    },
+    downFor(ms) {
+      downUntil = Date.now() + ms;
+      // Connections already open (keep-alive) break too, as when a server dies.
+      for (const socket of sockets) socket.destroy();
+    },
+    stop: () =>
+      new Promise<void>((resolve) => {
+        for (const timer of timers) clearTimeout(timer);
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
