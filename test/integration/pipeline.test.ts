@@ -1,8 +1,9 @@
-import { PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { DeleteItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DeadLetter } from '../../functions/core/change.ts';
+import type { ChangeMessage, DeadLetter } from '../../functions/core/change.ts';
 import { documentId } from '../../functions/core/keys.ts';
+import { messageGroupOf } from '../../functions/core/pack.ts';
 import { type LocalStack, startLocalStack } from '../../infra/local/stack.ts';
 import {
   itemKey,
@@ -112,6 +113,63 @@ describe('the embedded pipeline', () => {
       stale: [],
     });
     expect(report.indexDocuments).toBe(report.tableItems);
+  });
+
+  it('never lets a late, old change resurrect a deleted document or overwrite a newer one (as a redrive would)', async () => {
+    const random = seededRandom(23);
+    const keyed = (n: number) => {
+      const key = itemKey(KEY_ATTRIBUTES, n);
+      return { n, key, id: documentId(key, KEY_ATTRIBUTES) };
+    };
+    const deleted = keyed(200_001);
+    const updated = keyed(200_002);
+    for (const { n } of [deleted, updated]) {
+      await stack.dynamodb.send(
+        new PutItemCommand({
+          TableName: stack.tableName,
+          Item: productItem(random, KEY_ATTRIBUTES, n, 1, Date.now()),
+        }),
+      );
+    }
+    // Each key's first change, as it sat on the queue back then.
+    const staleMessages = [deleted, updated].map(
+      ({ key, id }): ChangeMessage => ({
+        v: 1,
+        changes: [{ id, key, op: 'upsert', version: '1', sourceTs: Date.now(), clock: 'item' }],
+      }),
+    );
+    // Then the source moves on: one item is deleted, the other gets a newer revision.
+    await stack.dynamodb.send(new DeleteItemCommand({ TableName: stack.tableName, Key: deleted.key }));
+    await stack.dynamodb.send(
+      new PutItemCommand({
+        TableName: stack.tableName,
+        Item: productItem(random, KEY_ATTRIBUTES, updated.n, 9, Date.now()),
+      }),
+    );
+    await stack.waitForIdle(60_000);
+    expect(await stack.typesense.getDocument(stack.alias, deleted.id)).toBeUndefined();
+
+    // The old messages arrive late (a DLQ redrive, a duplicate): they must not undo anything.
+    for (const message of staleMessages) {
+      const id = message.changes[0]?.id as string;
+      await stack.sqs.send(
+        new SendMessageCommand({
+          QueueUrl: stack.queueUrl,
+          MessageBody: JSON.stringify(message),
+          MessageGroupId: messageGroupOf(id, 16),
+          MessageDeduplicationId: `late-${id}`,
+        }),
+      );
+    }
+    await stack.waitForIdle(60_000);
+    expect(await stack.typesense.getDocument(stack.alias, deleted.id)).toBeUndefined();
+    expect(await stack.typesense.getDocument(stack.alias, updated.id)).toMatchObject({ revision: 9 });
+    const report = await verify();
+    expect({ missing: report.missing, extra: report.extra, stale: report.stale }).toEqual({
+      missing: [],
+      extra: [],
+      stale: [],
+    });
   });
 
   it('answers searches on the alias with documents shaped by the projection', async () => {
