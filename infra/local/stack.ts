@@ -5,6 +5,7 @@ import {
   type KeySchemaElement,
 } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import { S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import { startFauxqs } from 'fauxqs';
@@ -16,6 +17,7 @@ import { startDynamoDbLocal } from './dynamodb-local.ts';
 import { type FaultProxy, startFaultProxy } from './fault-proxy.ts';
 import { sleep } from './processes.ts';
 import { type PollerFaults, QueuePoller } from './queue-poller.ts';
+import { s3FailureDestination } from './s3-failure-destination.ts';
 import { StreamPoller } from './stream-poller.ts';
 import { startTypesenseEmulator } from './typesense-emulator.ts';
 
@@ -85,6 +87,9 @@ export interface LocalStack {
   collection: string;
   queueUrl: string;
   dlqUrl: string;
+  /** Where stream batches the batcher gave up on land, full records included (fauxqs S3). */
+  failureBucket: string;
+  s3: S3Client;
   dynamodb: DynamoDBClient;
   sqs: SQSClient;
   typesense: TypesenseClient;
@@ -156,6 +161,19 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     useQueueUrlAsEndpoint: false,
   });
   const typesense = new TypesenseClient({ nodes: [endpoints.typesense], apiKey: API_KEY });
+  const s3 = new S3Client({
+    endpoint: endpoints.sqs,
+    region: REGION,
+    credentials: CREDENTIALS,
+    forcePathStyle: true,
+  });
+  const failureBucket = `${tableName}-stream-failures`;
+  fauxqs.createBucket(failureBucket);
+  const failures = s3FailureDestination(
+    s3,
+    failureBucket,
+    `arn:aws:lambda:${REGION}:000000000000:function:batcher`,
+  );
 
   const keySchema: KeySchemaElement[] = keyAttributes.map((name, index) => ({
     AttributeName: name,
@@ -255,6 +273,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     streamArn,
     region: REGION,
     batchSize: options.streamBatchSize ?? 100,
+    onFailure: failures.onFailure,
     ...(options.pollerFaults === undefined ? {} : { faults: options.pollerFaults }),
     handler: async (event) => {
       const response = await batcher(event, context('batcher'));
@@ -307,6 +326,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     collection,
     queueUrl,
     dlqUrl,
+    failureBucket,
+    s3,
     dynamodb,
     sqs,
     typesense,
@@ -348,10 +369,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     },
     async stop() {
       await Promise.all([streamPoller.stop(), queuePoller.stop()]);
+      await failures.flush();
       await Promise.all([dynamoDbLocal.stop(), fauxqs.stop(), emulator.stop(), faults?.stop()]);
       dynamodb.destroy();
       streams.destroy();
       sqs.destroy();
+      s3.destroy();
       started = false;
     },
   };

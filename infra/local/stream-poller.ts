@@ -24,7 +24,7 @@ export interface StreamPollerOptions {
   bisectOnError?: boolean;
   pollIntervalMs?: number;
   /** Records given up on after the retries, as Lambda's on-failure destination would receive them. */
-  onFailure?: (records: DynamoDBRecord[], reason: string) => void;
+  onFailure?: (records: DynamoDBRecord[], reason: string, shardId: string) => void;
   /** `crashAfterInvokeRate`: the batch was handled but the answer lost, so Lambda retries it. */
   faults?: Pick<PollerFaults, 'random' | 'crashAfterInvokeRate'>;
 }
@@ -179,9 +179,10 @@ export class StreamPoller {
         return this.giveUp(records, `function error: ${(error as Error).message}`, shardId);
       await sleep(20);
       if ((this.options.bisectOnError ?? true) && records.length > 1) {
+        // As in Lambda, splitting a batch does not consume the retry quota.
         const middle = Math.ceil(records.length / 2);
-        await this.deliver(records.slice(0, middle), attemptsLeft - 1, shardId);
-        return this.deliver(records.slice(middle), attemptsLeft - 1, shardId);
+        await this.deliver(records.slice(0, middle), attemptsLeft, shardId);
+        return this.deliver(records.slice(middle), attemptsLeft, shardId);
       }
       return this.deliver(records, attemptsLeft - 1, shardId);
     }
@@ -203,6 +204,6 @@ export class StreamPoller {
 
   private giveUp(records: DynamoDBRecord[], reason: string, shardId: string): void {
     this.stats.recordsGivenUp += records.length;
-    if (this.options.onFailure !== undefined) this.options.onFailure(records, `${shardId}: ${reason}`);
+    this.options.onFailure?.(records, reason, shardId);
   }
 }

@@ -1,0 +1,71 @@
+import { randomUUID } from 'node:crypto';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { DynamoDBRecord } from 'aws-lambda';
+
+/**
+ * What Lambda writes to an S3 on-failure destination for a DynamoDB stream batch it gave up on:
+ * the invocation metadata plus, unlike SQS/SNS destinations, the whole batch (`payload`), so the
+ * records can be replayed later.
+ */
+export interface StreamFailureRecord {
+  version: '1.0';
+  timestamp: string;
+  requestContext: {
+    requestId: string;
+    functionArn: string;
+    condition: string;
+    approximateInvokeCount: number;
+  };
+  responseContext: { statusCode: number; executedVersion: string; functionError: string };
+  DDBStreamBatchInfo: {
+    shardId: string;
+    startSequenceNumber: string | undefined;
+    endSequenceNumber: string | undefined;
+    batchSize: number;
+    streamArn: string | undefined;
+  };
+  /** The invocation event, as JSON text: `{"Records":[…]}`. */
+  payload: string;
+}
+
+/** The stream poller's `onFailure`, writing each abandoned batch to a bucket as Lambda would. */
+export function s3FailureDestination(s3: S3Client, bucket: string, functionArn: string) {
+  const written: Promise<unknown>[] = [];
+  const onFailure = (records: DynamoDBRecord[], reason: string, shardId: string) => {
+    const now = new Date();
+    const record: StreamFailureRecord = {
+      version: '1.0',
+      timestamp: now.toISOString(),
+      requestContext: {
+        requestId: randomUUID(),
+        functionArn,
+        condition: 'RetryAttemptsExhausted',
+        approximateInvokeCount: 1,
+      },
+      responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: reason },
+      DDBStreamBatchInfo: {
+        shardId,
+        startSequenceNumber: records[0]?.dynamodb?.SequenceNumber,
+        endSequenceNumber: records.at(-1)?.dynamodb?.SequenceNumber,
+        batchSize: records.length,
+        streamArn: records[0]?.eventSourceARN,
+      },
+      payload: JSON.stringify({ Records: records }),
+    };
+    const stamp = now.toISOString().replace(/:/g, '.').slice(0, 19);
+    const key = `aws/lambda/local-batcher/${shardId}/${stamp.slice(0, 10).replace(/-/g, '/')}/${stamp}-${randomUUID()}`;
+    written.push(
+      s3.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          Body: JSON.stringify(record),
+          ContentType: 'application/json',
+        }),
+      ),
+    );
+  };
+  /** Resolves when every record handed over so far is stored. */
+  const flush = () => Promise.all(written);
+  return { onFailure, flush };
+}
