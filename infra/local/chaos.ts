@@ -1,8 +1,6 @@
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { DeadLetter } from '../../functions/core/change.ts';
 import { documentId } from '../../functions/core/keys.ts';
-import { verifyIndex } from '../../lib/operations/verify.ts';
 import { type LocalStack, startLocalStack } from './stack.ts';
 import { itemKey, productItem, productSchema, runWorkload, seededRandom } from './workload.ts';
 
@@ -75,17 +73,6 @@ export const DEFAULT_FAULT_RATES = {
   crashes: 0.05,
   duplicates: 0.08,
 };
-
-async function drainDeadLetters(stack: LocalStack): Promise<DeadLetter[]> {
-  const letters: DeadLetter[] = [];
-  for (;;) {
-    const { Messages } = await stack.sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: stack.dlqUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
-    );
-    if (Messages === undefined || Messages.length === 0) return letters;
-    for (const message of Messages) letters.push(JSON.parse(message.Body ?? '{}') as DeadLetter);
-  }
-}
 
 /**
  * The chaos convergence scenario: a random workload on a hot key space while Typesense and the
@@ -176,13 +163,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const convergeMs = Date.now() - writesDone;
     clearInterval(watcher);
 
-    const report = await verifyIndex({
-      dynamodb: stack.dynamodb,
-      tableName: stack.tableName,
-      keyAttributes: stack.keyAttributes,
-      typesense: stack.typesense,
-      collection: stack.alias,
-    });
+    const report = await stack.verify();
     const poison = new Set(poisonIds);
     const faultCounts: Record<string, number> = {
       ...faults.faultStats,
@@ -202,7 +183,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         stack.streamPoller.stats.recordsHit +
         stack.queuePoller.stats.recordsHit,
       retries: stack.queuePoller.stats.messagesFailed,
-      deadLetters: await drainDeadLetters(stack),
+      deadLetters: await stack.drainDeadLetters(),
       poisonIds,
       convergeMs,
       tableItems: report.tableItems,

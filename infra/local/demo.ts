@@ -1,4 +1,3 @@
-import { verifyIndex } from '../../lib/operations/verify.ts';
 import { exitOnSignals } from './processes.ts';
 import { type LocalStack, type LocalStatus, startLocalStack } from './stack.ts';
 import { productSchema, runWorkload } from './workload.ts';
@@ -101,13 +100,7 @@ export async function runLocalDemo(options: DemoOptions): Promise<number> {
       `and the index caught up in ${seconds.toFixed(1)} s`,
   );
 
-  const report = await verifyIndex({
-    dynamodb: stack.dynamodb,
-    tableName: stack.tableName,
-    keyAttributes: stack.keyAttributes,
-    typesense: stack.typesense,
-    collection: stack.alias,
-  });
+  const report = await stack.verify();
   const drift = report.missing.length + report.extra.length + report.stale.length;
   console.log(
     drift === 0

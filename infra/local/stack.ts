@@ -6,13 +6,19 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { S3Client } from '@aws-sdk/client-s3';
-import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import { startFauxqs } from 'fauxqs';
 import type { CircuitState } from '../../functions/core/breaker.ts';
-import type { ChangeMessage } from '../../functions/core/change.ts';
+import type { ChangeMessage, DeadLetter } from '../../functions/core/change.ts';
 import { parseChangeMessage } from '../../functions/core/pack.ts';
 import { type CollectionSchema, TypesenseClient } from '../../functions/shared/typesense.ts';
+import { type VerifyReport, verifyIndex } from '../../lib/operations/verify.ts';
 import { startDynamoDbLocal } from './dynamodb-local.ts';
 import { type FaultProxy, startFaultProxy } from './fault-proxy.ts';
 import { sleep } from './processes.ts';
@@ -99,6 +105,10 @@ export interface LocalStack {
   /** Present with `faultInjection`: Typesense faults as the writer sees them. */
   faults: FaultProxy | undefined;
   status(): Promise<LocalStatus>;
+  /** Table vs index, field by field, through the writer's projection. */
+  verify(): Promise<VerifyReport>;
+  /** Receives every message on the DLQ (each is gone from the queue afterwards). */
+  drainDeadLetters(): Promise<DeadLetter[]>;
   /** Resolves when the stream is drained and the changes queue is empty (throws after timeoutMs). */
   waitForIdle(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -352,6 +362,25 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         streamRecordsGivenUp: streamPoller.stats.recordsGivenUp,
         circuit: breaker.state,
       };
+    },
+    verify: () =>
+      verifyIndex({
+        dynamodb,
+        tableName,
+        keyAttributes,
+        ...(options.projection === undefined ? {} : { projection: options.projection }),
+        typesense,
+        collection: alias,
+      }),
+    async drainDeadLetters() {
+      const letters: DeadLetter[] = [];
+      for (;;) {
+        const { Messages } = await sqs.send(
+          new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
+        );
+        if (Messages === undefined || Messages.length === 0) return letters;
+        for (const message of Messages) letters.push(JSON.parse(message.Body ?? '{}') as DeadLetter);
+      }
     },
     async waitForIdle(timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;

@@ -1,7 +1,7 @@
 import { DeleteItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ChangeMessage, DeadLetter } from '../../functions/core/change.ts';
+import type { ChangeMessage } from '../../functions/core/change.ts';
 import { documentId } from '../../functions/core/keys.ts';
 import { messageGroupOf } from '../../functions/core/pack.ts';
 import { type LocalStack, startLocalStack } from '../../infra/local/stack.ts';
@@ -12,7 +12,6 @@ import {
   runWorkload,
   seededRandom,
 } from '../../infra/local/workload.ts';
-import { verifyIndex } from '../../lib/operations/verify.ts';
 
 const KEY_ATTRIBUTES = ['pk', 'sk'];
 const POISON = [100_001, 100_002, 100_003];
@@ -32,26 +31,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.stop();
 });
-
-const verify = () =>
-  verifyIndex({
-    dynamodb: stack.dynamodb,
-    tableName: stack.tableName,
-    keyAttributes: KEY_ATTRIBUTES,
-    typesense: stack.typesense,
-    collection: stack.alias,
-  });
-
-async function drainDeadLetters(): Promise<DeadLetter[]> {
-  const letters: DeadLetter[] = [];
-  for (;;) {
-    const { Messages } = await stack.sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: stack.dlqUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
-    );
-    if (Messages === undefined || Messages.length === 0) return letters;
-    for (const message of Messages) letters.push(JSON.parse(message.Body ?? '') as DeadLetter);
-  }
-}
 
 describe('the embedded pipeline', () => {
   it('brings a mixed workload on composite keys into the index field by field, dead-lettering only poison', async () => {
@@ -79,14 +58,14 @@ describe('the embedded pipeline', () => {
     await stack.waitForIdle(120_000);
 
     const poisonIds = POISON.map((n) => documentId(itemKey(KEY_ATTRIBUTES, n), KEY_ATTRIBUTES)).sort();
-    const report = await verify();
+    const report = await stack.verify();
     expect(report.extra).toEqual([]);
     expect(report.stale).toEqual([]);
     expect([...report.missing].sort()).toEqual(poisonIds);
     expect(report.indexDocuments).toBe(report.tableItems - POISON.length);
     expect(report.tableItems).toBeGreaterThan(100);
 
-    const letters = await drainDeadLetters();
+    const letters = await stack.drainDeadLetters();
     expect(letters.map((letter) => letter.id).sort()).toEqual(poisonIds);
     for (const letter of letters) {
       expect(letter).toMatchObject({ kind: 'dead-letter', stage: 'writer', reason: { code: 400 } });
@@ -106,7 +85,7 @@ describe('the embedded pipeline', () => {
       );
     }
     await stack.waitForIdle(60_000);
-    const report = await verify();
+    const report = await stack.verify();
     expect({ missing: report.missing, extra: report.extra, stale: report.stale }).toEqual({
       missing: [],
       extra: [],
@@ -164,7 +143,7 @@ describe('the embedded pipeline', () => {
     await stack.waitForIdle(60_000);
     expect(await stack.typesense.getDocument(stack.alias, deleted.id)).toBeUndefined();
     expect(await stack.typesense.getDocument(stack.alias, updated.id)).toMatchObject({ revision: 9 });
-    const report = await verify();
+    const report = await stack.verify();
     expect({ missing: report.missing, extra: report.extra, stale: report.stale }).toEqual({
       missing: [],
       extra: [],
