@@ -159,7 +159,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const writesDone = Date.now();
     if (outageEnds > writesDone) await new Promise((resolve) => setTimeout(resolve, outageEnds - writesDone));
     faults.setFaults(undefined);
-    await stack.waitForIdle(180_000);
+    // Generous, scaled to the backlog: a timeout here means "did not converge", so it must not bite early.
+    await stack.waitForIdle(Math.max(180_000, (options.keys + options.ops) * 20));
     const convergeMs = Date.now() - writesDone;
     clearInterval(watcher);
 
