@@ -93,7 +93,8 @@ export function sendDeadLetters(sqs: SQSClient, dlqUrl: string, attempts = 3) {
         return {
           Id: String(index),
           MessageBody: body,
-          // Same group as the change's own messages, so a redrive keeps the key's order.
+          // One group per key (near enough): a key's letters stay in order in the DLQ without
+          // serialising unrelated keys. A redrive re-sends to the changes queue's own group.
           MessageGroupId: messageGroupOf(letter.id ?? 'dead-letters', 1_000_000),
           MessageDeduplicationId: createHash('sha256').update(body).digest('hex'),
         };
