@@ -2,6 +2,7 @@ import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
+import { TARGET_OUTPUT } from './operations/target.ts';
 import { TypesenseSync } from './typesense-sync.ts';
 
 /** Context keys and their defaults: the defaults let `cdk synth` run with no context at all. */
@@ -63,5 +64,9 @@ export class TypesenseSyncStack extends Stack {
     new CfnOutput(this, 'BatcherFunctionName', { value: this.sync.batcher.functionName });
     new CfnOutput(this, 'WriterFunctionName', { value: this.sync.writer.functionName });
     new CfnOutput(this, 'StreamFailureBucketName', { value: this.sync.failureBucket.bucketName });
+    new CfnOutput(this, TARGET_OUTPUT, {
+      description: 'What the operator CLI reads with --stack (no secrets: the API key by secret ARN)',
+      value: this.toJsonString(this.sync.operatorTarget),
+    });
   }
 }

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import {
@@ -164,6 +164,12 @@ export class TypesenseSync extends Construct {
   public readonly writer: SyncFunction;
   /** Where failed stream batches land, with their full records. */
   public readonly failureBucket: s3.IBucket;
+  /**
+   * What the operator CLI needs to reach this deployment (`typesense-sync --stack`): resource names,
+   * the Typesense connection by secret ARN (never the key) and the settings that shape messages.
+   * The ready stack publishes it as the `OperatorTarget` output; see lib/operations/target.ts.
+   */
+  public readonly operatorTarget: Record<string, unknown>;
 
   constructor(scope: Construct, id: string, props: TypesenseSyncProps) {
     super(scope, id);
@@ -248,6 +254,25 @@ export class TypesenseSync extends Construct {
       });
 
     const keyAttributesEnv = keyAttributes.join(',');
+    this.operatorTarget = {
+      region: Stack.of(this).region,
+      tableName: this.table.tableName,
+      keyAttributes,
+      queueUrl: this.changesQueue.queueUrl,
+      dlqUrl: this.deadLetterQueue.queueUrl,
+      failureBucket: this.failureBucket.bucketName,
+      messageGroupBuckets,
+      maxMessageBytes,
+      ...(props.sourceTimestampAttribute !== undefined && {
+        sourceTimestampAttribute: props.sourceTimestampAttribute,
+      }),
+      projection: props.projection ?? {},
+      typesense: {
+        nodes: props.typesense.nodes,
+        collection: props.typesense.collection,
+        apiKeySecretArn: props.typesense.apiKeySecret.secretArn,
+      },
+    };
 
     this.batcher = new SyncFunction(this, 'Batcher', {
       entry: fileURLToPath(new URL('../functions/batcher/handler.ts', import.meta.url)),

@@ -41,3 +41,43 @@ export function pickKey(item: MarshalledKey, keyAttributes: readonly string[]): 
   }
   return key;
 }
+
+/** DynamoDB key attribute types, as a table's `AttributeDefinitions` give them. */
+export type KeyType = 'S' | 'N' | 'B';
+
+/**
+ * The key a document id was derived from (the inverse of `documentId`), so an operator can act on a
+ * document the table no longer holds. `keyTypes` follow `keyAttributes` (from the table's definition).
+ */
+export function keyOfDocumentId(
+  id: string,
+  keyAttributes: readonly string[],
+  keyTypes: readonly KeyType[],
+): MarshalledKey {
+  const parts: string[] = [];
+  if (keyAttributes.length === 1) parts.push(id);
+  else {
+    let part = '';
+    for (let index = 0; index < id.length; index++) {
+      const char = id[index] as string;
+      if (char === '\\' && index + 1 < id.length) part += id[++index];
+      else if (char === '|') {
+        parts.push(part);
+        part = '';
+      } else part += char;
+    }
+    parts.push(part);
+  }
+  if (parts.length !== keyAttributes.length)
+    throw new KeyError(`document id '${id}' does not hold ${keyAttributes.length} key parts`);
+  const key: MarshalledKey = {};
+  keyAttributes.forEach((name, index) => {
+    const part = parts[index] as string;
+    const type = keyTypes[index];
+    if (type === 'S') key[name] = { S: part };
+    else if (type === 'N') key[name] = { N: part };
+    else if (type === 'B') key[name] = { B: Buffer.from(part, 'base64') };
+    else throw new KeyError(`key attribute '${name}' has no known type`);
+  });
+  return key;
+}

@@ -5,9 +5,11 @@ import type { Change, ChangeMessage } from './change.ts';
 export const MAX_BATCH_ENTRIES = 10;
 export const MAX_BATCH_BYTES = 1_048_576;
 
-const ENVELOPE_OPEN = '{"v":1,"changes":[';
 const ENVELOPE_CLOSE = ']}';
-const ENVELOPE_BYTES = Buffer.byteLength(ENVELOPE_OPEN) + Buffer.byteLength(ENVELOPE_CLOSE);
+
+/** The message text before the changes; `since` restarts the retry budget of an operator's redrive. */
+const envelopeOpen = (since: number | undefined) =>
+  since === undefined ? '{"v":1,"changes":[' : `{"v":1,"since":${since},"changes":[`;
 
 /** Thrown when a single change cannot fit in one message of the configured size. */
 export class OversizeChangeError extends Error {
@@ -48,8 +50,8 @@ export interface PackedMessage {
   changes: Change[];
 }
 
-function toMessage(groupId: string, changes: Change[], parts: string[]): PackedMessage {
-  const body = `${ENVELOPE_OPEN}${parts.join(',')}${ENVELOPE_CLOSE}`;
+function toMessage(open: string, groupId: string, changes: Change[], parts: string[]): PackedMessage {
+  const body = `${open}${parts.join(',')}${ENVELOPE_CLOSE}`;
   const deduplicationId = createHash('sha256').update(groupId).update(body).digest('hex');
   return { groupId, deduplicationId, body, bytes: Buffer.byteLength(body), changes };
 }
@@ -62,9 +64,18 @@ export interface PackResult {
 
 /**
  * Packs changes into as few messages as fit `maxBytes` each, one message group per message.
- * Order within a group is kept.
+ * Order within a group is kept. `since` (ms) marks messages an operator re-enqueued: it differs per
+ * redrive, so FIFO deduplication never drops a second redrive of the same changes, and it starts
+ * their retry budget afresh.
  */
-export function packChanges(changes: readonly Change[], buckets: number, maxBytes: number): PackResult {
+export function packChanges(
+  changes: readonly Change[],
+  buckets: number,
+  maxBytes: number,
+  since?: number,
+): PackResult {
+  const open = envelopeOpen(since);
+  const envelopeBytes = Buffer.byteLength(open) + Buffer.byteLength(ENVELOPE_CLOSE);
   const byGroup = new Map<string, Change[]>();
   for (const change of changes) {
     const groupId = messageGroupOf(change.id, buckets);
@@ -77,25 +88,25 @@ export function packChanges(changes: readonly Change[], buckets: number, maxByte
   for (const [groupId, groupChanges] of byGroup) {
     let pending: Change[] = [];
     let parts: string[] = [];
-    let bytes = ENVELOPE_BYTES;
+    let bytes = envelopeBytes;
     for (const change of groupChanges) {
       const part = JSON.stringify(change satisfies Change);
       const partBytes = Buffer.byteLength(part);
-      if (ENVELOPE_BYTES + partBytes > maxBytes) {
+      if (envelopeBytes + partBytes > maxBytes) {
         oversize.push(new OversizeChangeError(change.id, partBytes, maxBytes));
         continue;
       }
       if (bytes + (parts.length === 0 ? 0 : 1) + partBytes > maxBytes) {
-        messages.push(toMessage(groupId, pending, parts));
+        messages.push(toMessage(open, groupId, pending, parts));
         pending = [];
         parts = [];
-        bytes = ENVELOPE_BYTES;
+        bytes = envelopeBytes;
       }
       bytes += (parts.length === 0 ? 0 : 1) + partBytes;
       pending.push(change);
       parts.push(part);
     }
-    if (pending.length > 0) messages.push(toMessage(groupId, pending, parts));
+    if (pending.length > 0) messages.push(toMessage(open, groupId, pending, parts));
   }
   return { messages, oversize };
 }

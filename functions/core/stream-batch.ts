@@ -41,7 +41,12 @@ function recordReference(record: DynamoDBRecord) {
   };
 }
 
-async function sendWithRetry(batch: PackedMessage[], ports: BatcherPorts, attempts: number) {
+/** One SendMessageBatch, its refused entries retried; resolves with those still refused after `attempts`. */
+export async function sendWithRetry(
+  batch: PackedMessage[],
+  ports: Pick<BatcherPorts, 'sendMessages'>,
+  attempts: number,
+): Promise<PackedMessage[]> {
   let pending = batch;
   for (let attempt = 1; attempt <= attempts && pending.length > 0; attempt++) {
     try {

@@ -1,3 +1,5 @@
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { ingestionDelayOf } from '../../lib/operations/lag.ts';
 import { exitOnSignals } from './processes.ts';
 import { type LocalStack, type LocalStatus, startLocalStack } from './stack.ts';
 import { productSchema, runWorkload } from './workload.ts';
@@ -14,13 +16,14 @@ export interface DemoOptions {
 }
 
 export function formatStatus(status: LocalStatus, progress: string): string {
-  // While changes are stuck (retrying, circuit open) their age is the lag; otherwise the latest applied delay.
+  // The same figure the ingestion-delay endpoint and `typesense-sync lag` answer.
+  const delay = ingestionDelayOf(status, Date.now());
   const lag =
-    status.oldestPendingAgeMs !== undefined && status.oldestPendingAgeMs > (status.lagMs ?? 0)
-      ? `${status.oldestPendingAgeMs} ms (pending)`
+    delay.oldestPendingChangeAgeMs !== null && delay.oldestPendingChangeAgeMs >= delay.lagMs
+      ? `${delay.lagMs} ms (pending)`
       : status.lagMs === undefined
         ? 'idle'
-        : `${status.lagMs} ms`;
+        : `${delay.lagMs} ms`;
   return (
     `${progress}seen ${status.changesSeen} | applied ${status.changesApplied} | ` +
     `pending ${status.pendingMessages} msg | DLQ ${status.dlqDepth} | lag ${lag} | circuit ${status.circuit}`
@@ -48,6 +51,9 @@ function statusTicker(stack: LocalStack, progress: () => string) {
   };
 }
 
+/** Where `npm start` leaves the operator CLI's target while the stack runs (removed when it stops). */
+export const TARGET_FILE = '.local/target.json';
+
 /** `npm start`: the embedded stack with a demo catalogue flowing through both Lambdas. */
 export async function runLocalDemo(options: DemoOptions): Promise<number> {
   console.log('starting the embedded stack (DynamoDB Local, SQS emulator, Typesense emulator)…');
@@ -62,6 +68,7 @@ export async function runLocalDemo(options: DemoOptions): Promise<number> {
     if (stopping) return;
     stopping = true;
     await stopLiveTicker?.();
+    await rm(TARGET_FILE, { force: true });
     await stack.stop();
   };
   exitOnSignals(async () => {
@@ -73,6 +80,10 @@ export async function runLocalDemo(options: DemoOptions): Promise<number> {
   console.log(
     `  Typesense       ${stack.endpoints.typesense}  alias '${stack.alias}' → '${stack.collection}' (API key: see infra/local/stack.ts)`,
   );
+
+  await mkdir('.local', { recursive: true });
+  await writeFile(TARGET_FILE, `${JSON.stringify(stack.target, null, 2)}\n`);
+  console.log(`  Operator CLI    npm run cli -- --target ${TARGET_FILE} status   (lag: ${stack.ingestionDelayUrl})`);
 
   let done = 0;
   let total = options.items + options.ops;

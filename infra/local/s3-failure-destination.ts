@@ -1,32 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { DynamoDBRecord } from 'aws-lambda';
-
-/**
- * What Lambda writes to an S3 on-failure destination for a DynamoDB stream batch it gave up on:
- * the invocation metadata plus, unlike SQS/SNS destinations, the whole batch (`payload`), so the
- * records can be replayed later.
- */
-export interface StreamFailureRecord {
-  version: '1.0';
-  timestamp: string;
-  requestContext: {
-    requestId: string;
-    functionArn: string;
-    condition: string;
-    approximateInvokeCount: number;
-  };
-  responseContext: { statusCode: number; executedVersion: string; functionError: string };
-  DDBStreamBatchInfo: {
-    shardId: string;
-    startSequenceNumber: string | undefined;
-    endSequenceNumber: string | undefined;
-    batchSize: number;
-    streamArn: string | undefined;
-  };
-  /** The invocation event, as JSON text: `{"Records":[…]}`. */
-  payload: string;
-}
+import type { StreamFailureRecord } from '../../lib/operations/replay.ts';
 
 /** The stream poller's `onFailure`, writing each abandoned batch to a bucket as Lambda would. */
 export function s3FailureDestination(s3: S3Client, bucket: string, functionArn: string) {

@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import {
   CreateTableCommand,
   DescribeTableCommand,
@@ -6,18 +8,16 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { S3Client } from '@aws-sdk/client-s3';
-import {
-  CreateQueueCommand,
-  GetQueueAttributesCommand,
-  ReceiveMessageCommand,
-  SQSClient,
-} from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import { startFauxqs } from 'fauxqs';
 import type { CircuitState } from '../../functions/core/breaker.ts';
 import type { ChangeMessage, DeadLetter } from '../../functions/core/change.ts';
 import { parseChangeMessage } from '../../functions/core/pack.ts';
 import { type CollectionSchema, TypesenseClient } from '../../functions/shared/typesense.ts';
+import { queueDepth } from '../../lib/operations/dead-letters.ts';
+import { ingestionDelayOf } from '../../lib/operations/lag.ts';
+import type { TargetInput } from '../../lib/operations/target.ts';
 import { type VerifyReport, verifyIndex } from '../../lib/operations/verify.ts';
 import { startDynamoDbLocal } from './dynamodb-local.ts';
 import { type FaultProxy, startFaultProxy } from './fault-proxy.ts';
@@ -42,7 +42,7 @@ export interface LocalStackOptions {
   sourceTimestampAttribute?: string;
   projection?: { include?: string[]; exclude?: string[] };
   /** Fixed ports; free ones are chosen when absent. */
-  ports?: { dynamodb?: number; sqs?: number; typesense?: number };
+  ports?: { dynamodb?: number; sqs?: number; typesense?: number; status?: number };
   /** Changes queue visibility timeout: when a failed message is retried. Default 2 s. */
   visibilityTimeoutSeconds?: number;
   maxReceiveCount?: number;
@@ -86,6 +86,10 @@ export interface LocalStatus {
 
 export interface LocalStack {
   endpoints: { dynamodb: string; sqs: string; typesense: string };
+  /** `GET` answers the current ingestion delay, as the deployed endpoint does. */
+  ingestionDelayUrl: string;
+  /** What the operator CLI needs to reach this stack (`--target`). */
+  target: TargetInput;
   apiKey: string;
   tableName: string;
   keyAttributes: string[];
@@ -115,24 +119,6 @@ export interface LocalStack {
 }
 
 let started = false;
-
-async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<number> {
-  const { Attributes } = await sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: queueUrl,
-      AttributeNames: [
-        'ApproximateNumberOfMessages',
-        'ApproximateNumberOfMessagesNotVisible',
-        'ApproximateNumberOfMessagesDelayed',
-      ],
-    }),
-  );
-  return (
-    Number(Attributes?.ApproximateNumberOfMessages ?? 0) +
-    Number(Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0) +
-    Number(Attributes?.ApproximateNumberOfMessagesDelayed ?? 0)
-  );
-}
 
 /**
  * The embedded stack: DynamoDB Local, the fauxqs SQS emulator, the Typesense emulator, and the
@@ -327,8 +313,48 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   streamPoller.start();
   queuePoller.start();
 
+  // The deployed ingestion-delay endpoint's local twin, answering from the pollers' live figures.
+  const statusServer = createServer((request, response) => {
+    if (request.method !== 'GET' || request.url !== '/v1/ingestion-delay') {
+      response.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"Not Found"}');
+      return;
+    }
+    stack.status().then(
+      (status) =>
+        response
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify(ingestionDelayOf(status, Date.now()))),
+      (error: unknown) =>
+        response
+          .writeHead(503, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ message: `status unavailable: ${(error as Error).message}` })),
+    );
+  });
+  await new Promise<void>((resolve) => statusServer.listen(options.ports?.status ?? 0, '127.0.0.1', resolve));
+  const ingestionDelayUrl = `http://127.0.0.1:${(statusServer.address() as AddressInfo).port}/v1/ingestion-delay`;
+
   const stack: LocalStack = {
     endpoints,
+    ingestionDelayUrl,
+    target: {
+      region: REGION,
+      endpoints: { dynamodb: endpoints.dynamodb, sqs: endpoints.sqs, s3: endpoints.sqs },
+      // Copied: the SDK marks the credential objects it was given.
+      credentials: { accessKeyId: CREDENTIALS.accessKeyId, secretAccessKey: CREDENTIALS.secretAccessKey },
+      tableName,
+      keyAttributes,
+      queueUrl,
+      dlqUrl,
+      failureBucket,
+      messageGroupBuckets: options.buckets ?? 16,
+      maxMessageBytes,
+      ...(options.sourceTimestampAttribute === undefined
+        ? {}
+        : { sourceTimestampAttribute: options.sourceTimestampAttribute }),
+      projection: options.projection ?? {},
+      typesense: { nodes: [endpoints.typesense], collection: alias, apiKey: API_KEY },
+      ingestionDelayUrl,
+    },
     apiKey: API_KEY,
     tableName,
     keyAttributes,
@@ -346,17 +372,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     queuePoller,
     faults,
     async status() {
-      const [pendingMessages, dlqDepth] = await Promise.all([
-        queueDepth(sqs, queueUrl),
-        queueDepth(sqs, dlqUrl),
-      ]);
+      const [pending, dlq] = await Promise.all([queueDepth(sqs, queueUrl), queueDepth(sqs, dlqUrl)]);
       const now = Date.now();
       const recent = recentDelays.filter(({ at }) => at >= now - 1_000);
       return {
         changesSeen,
         changesApplied,
-        pendingMessages,
-        dlqDepth,
+        pendingMessages: pending.total,
+        dlqDepth: dlq.total,
         lagMs: recent.length === 0 ? undefined : Math.max(...recent.map(({ delayMs }) => delayMs)),
         oldestPendingAgeMs: unfinished.size === 0 ? undefined : now - Math.min(...unfinished.values()),
         streamRecordsGivenUp: streamPoller.stats.recordsGivenUp,
@@ -392,12 +415,17 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
             `local stack not idle after ${timeoutMs} ms: ${JSON.stringify(await stack.status())}`,
           );
         await sleep(150);
-        const quiet = streamPoller.caughtUp && !queuePoller.busy && (await queueDepth(sqs, queueUrl)) === 0;
+        const quiet =
+          streamPoller.caughtUp && !queuePoller.busy && (await queueDepth(sqs, queueUrl)).total === 0;
         quietChecks = quiet ? quietChecks + 1 : 0;
       }
     },
     async stop() {
-      await Promise.all([streamPoller.stop(), queuePoller.stop()]);
+      await Promise.all([
+        streamPoller.stop(),
+        queuePoller.stop(),
+        new Promise((resolve) => statusServer.close(resolve)),
+      ]);
       await failures.flush();
       await Promise.all([dynamoDbLocal.stop(), fauxqs.stop(), emulator.stop(), faults?.stop()]);
       dynamodb.destroy();

@@ -1,7 +1,15 @@
-import { type AttributeValue, type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import {
+  type AttributeValue,
+  DescribeTableCommand,
+  type DynamoDBClient,
+  ScanCommand,
+} from '@aws-sdk/client-dynamodb';
+import type { MarshalledKey } from '../../functions/core/change.ts';
 import { type Document, type Drift, diffDocuments } from '../../functions/core/diff.ts';
 import { ProjectionError } from '../../functions/core/errors.ts';
+import { documentId, type KeyType, keyOfDocumentId } from '../../functions/core/keys.ts';
 import { type Projection, projectItem } from '../../functions/core/project.ts';
+import { readItemsConsistently } from '../../functions/shared/aws.ts';
 import type { TypesenseClient } from '../../functions/shared/typesense.ts';
 
 export interface VerifyOptions {
@@ -15,10 +23,27 @@ export interface VerifyOptions {
 }
 
 export interface VerifyReport extends Drift {
+  /** Items compared (all of them, or the sample's keys). */
   tableItems: number;
   indexDocuments: number;
   /** Items the projection rejects: they can never be in the index. */
   unprojectable: { id: string; reason: string }[];
+}
+
+/** What the index should hold for these items: each through the same projection the writer uses. */
+function expectedDocuments(items: Iterable<Record<string, AttributeValue>>, options: VerifyOptions) {
+  const expected = new Map<string, Document>();
+  const unprojectable: VerifyReport['unprojectable'] = [];
+  for (const item of items) {
+    try {
+      const document = projectItem(item, options.keyAttributes, options.projection);
+      expected.set(document.id, document);
+    } catch (error) {
+      if (!(error instanceof ProjectionError)) throw error;
+      unprojectable.push({ id: error.id, reason: error.message });
+    }
+  }
+  return { expected, unprojectable };
 }
 
 /**
@@ -26,28 +51,101 @@ export interface VerifyReport extends Drift {
  * item through the same projection the writer uses) against what it holds.
  */
 export async function verifyIndex(options: VerifyOptions): Promise<VerifyReport> {
-  const expected = new Map<string, Document>();
-  const unprojectable: VerifyReport['unprojectable'] = [];
-  let tableItems = 0;
+  const items: Record<string, AttributeValue>[] = [];
   let startKey: Record<string, AttributeValue> | undefined;
   do {
     const page = await options.dynamodb.send(
       new ScanCommand({ TableName: options.tableName, ConsistentRead: true, ExclusiveStartKey: startKey }),
     );
-    for (const item of page.Items ?? []) {
-      tableItems++;
-      try {
-        const document = projectItem(item, options.keyAttributes, options.projection);
-        expected.set(document.id, document);
-      } catch (error) {
-        if (!(error instanceof ProjectionError)) throw error;
-        unprojectable.push({ id: error.id, reason: error.message });
-      }
-    }
+    items.push(...(page.Items ?? []));
     startKey = page.LastEvaluatedKey;
   } while (startKey !== undefined);
+  const { expected, unprojectable } = expectedDocuments(items, options);
 
   const documents = await options.typesense.exportDocuments(options.collection);
   const actual = new Map(documents.map((document) => [String(document.id), document]));
-  return { ...diffDocuments(expected, actual), tableItems, indexDocuments: actual.size, unprojectable };
+  return {
+    ...diffDocuments(expected, actual),
+    tableItems: items.length,
+    indexDocuments: actual.size,
+    unprojectable,
+  };
+}
+
+/** Compares only these keys: their current items (strongly consistent) against their documents. */
+export async function verifyKeys(
+  options: VerifyOptions,
+  keys: readonly MarshalledKey[],
+): Promise<VerifyReport> {
+  // BatchGetItem refuses a request that names a key twice.
+  const keysById = new Map(keys.map((key) => [documentId(key, options.keyAttributes), key]));
+  const ids = [...keysById.keys()];
+  const items = await readItemsConsistently(options.dynamodb, options.tableName)([...keysById.values()]);
+  const { expected, unprojectable } = expectedDocuments(items, options);
+  const actual = new Map<string, Document>();
+  // A few requests at a time: enough to be quick, few enough not to look like a load test.
+  for (let start = 0; start < ids.length; start += 10) {
+    const documents = await Promise.all(
+      ids.slice(start, start + 10).map((id) => options.typesense.getDocument(options.collection, id)),
+    );
+    for (const document of documents) if (document !== undefined) actual.set(String(document.id), document);
+  }
+  return {
+    ...diffDocuments(expected, actual),
+    tableItems: items.length,
+    indexDocuments: actual.size,
+    unprojectable,
+  };
+}
+
+/** The table's key attribute types, in `keyAttributes` order (to turn document ids back into keys). */
+export async function tableKeyTypes(
+  dynamodb: DynamoDBClient,
+  tableName: string,
+  keyAttributes: readonly string[],
+): Promise<KeyType[]> {
+  const { Table } = await dynamodb.send(new DescribeTableCommand({ TableName: tableName }));
+  return keyAttributes.map((name) => {
+    const type = Table?.AttributeDefinitions?.find(
+      ({ AttributeName }) => AttributeName === name,
+    )?.AttributeType;
+    if (type === undefined) throw new Error(`table ${tableName} has no key attribute '${name}'`);
+    return type as KeyType;
+  });
+}
+
+/**
+ * A sample check: `size` items from a random part of the table (missing or stale documents) and
+ * `size` documents from a random page of the index (documents the table no longer holds).
+ */
+export async function verifySample(
+  options: VerifyOptions,
+  size: number,
+  random: () => number = Math.random,
+): Promise<VerifyReport> {
+  const totalSegments = 16;
+  const { Items = [] } = await options.dynamodb.send(
+    new ScanCommand({
+      TableName: options.tableName,
+      Segment: Math.floor(random() * totalSegments),
+      TotalSegments: totalSegments,
+      Limit: size,
+    }),
+  );
+  const perPage = Math.min(size, 250);
+  const firstPage = await options.typesense.search(options.collection, { q: '*', per_page: perPage });
+  const pages = Math.max(1, Math.ceil(firstPage.found / perPage));
+  const page = 1 + Math.floor(random() * pages);
+  const sampled =
+    page === 1
+      ? firstPage
+      : await options.typesense.search(options.collection, { q: '*', per_page: perPage, page });
+  const keyTypes = await tableKeyTypes(options.dynamodb, options.tableName, options.keyAttributes);
+  const keys = [
+    ...Items.map((item) => Object.fromEntries(options.keyAttributes.map((name) => [name, item[name]]))),
+    ...sampled.hits.map(({ document }) =>
+      keyOfDocumentId(String(document.id), options.keyAttributes, keyTypes),
+    ),
+  ] as MarshalledKey[];
+  return verifyKeys(options, keys);
 }

@@ -5,9 +5,9 @@ import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareVersions } from '../../functions/core/coalesce.ts';
 import { waitFor } from '../../infra/local/processes.ts';
-import type { StreamFailureRecord } from '../../infra/local/s3-failure-destination.ts';
 import { type LocalStack, startLocalStack } from '../../infra/local/stack.ts';
 import { productItem, productSchema, seededRandom } from '../../infra/local/workload.ts';
+import type { StreamFailureRecord } from '../../lib/operations/replay.ts';
 
 let stack: LocalStack;
 

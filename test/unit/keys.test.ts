@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { MarshalledKey } from '../../functions/core/change.ts';
-import { documentId, KeyError, pickKey } from '../../functions/core/keys.ts';
+import { documentId, KeyError, keyOfDocumentId, pickKey } from '../../functions/core/keys.ts';
 
 /** An independent reader of the documented id format: `\` escapes the next char, a bare `|` separates. */
 function splitId(id: string): string[] {
@@ -113,5 +113,42 @@ describe('pickKey', () => {
 
   it('throws KeyError naming a missing attribute', () => {
     expect(() => pickKey({ title: { S: 't' } }, ['pk'])).toThrow(/'pk' is missing/);
+  });
+});
+
+describe('keyOfDocumentId', () => {
+  it('property: inverts documentId for simple and composite keys of every key type', () => {
+    const part = fc.oneof(
+      awkward.map((text) => ({ type: 'S' as const, value: { S: text } })),
+      fc.integer().map((n) => ({ type: 'N' as const, value: { N: String(n) } })),
+      fc
+        .uint8Array({ minLength: 1, maxLength: 6 })
+        .map((bytes) => ({ type: 'B' as const, value: { B: bytes } })),
+    );
+    fc.assert(
+      fc.property(fc.array(part, { minLength: 1, maxLength: 2 }), (parts) => {
+        const names = parts.map((_, index) => (index === 0 ? 'pk' : 'sk'));
+        const key: MarshalledKey = Object.fromEntries(parts.map(({ value }, index) => [names[index], value]));
+        const id = documentId(key, names);
+        const back = keyOfDocumentId(
+          id,
+          names,
+          parts.map(({ type }) => type),
+        );
+        expect(documentId(back, names)).toBe(id);
+        for (const [index, { type, value }] of parts.entries()) {
+          const restored = back[names[index] as string];
+          if (type === 'B')
+            expect(Buffer.from(restored?.B as Uint8Array)).toEqual(Buffer.from(value.B as Uint8Array));
+          else expect(restored).toEqual(value);
+        }
+      }),
+    );
+  });
+
+  it('names an id that does not hold as many parts as the key has', () => {
+    expect(() => keyOfDocumentId('just-one', ['pk', 'sk'], ['S', 'S'])).toThrow(
+      new KeyError("document id 'just-one' does not hold 2 key parts"),
+    );
   });
 });

@@ -83,6 +83,19 @@ describe('packChanges', () => {
     expect(packChanges([], 16, 262_144)).toEqual({ messages: [], oversize: [] });
   });
 
+  it('marks re-enqueued messages with since: parsed back, counted in the size, never deduplicated against an earlier redrive', () => {
+    const changes = [change('a', { version: '1' })];
+    const first = packChanges(changes, 16, 262_144, 1_700_000_000_000).messages[0] as PackedMessage;
+    const second = packChanges(changes, 16, 262_144, 1_700_000_060_000).messages[0] as PackedMessage;
+    expect(parseChangeMessage(first.body)).toEqual({ v: 1, since: 1_700_000_000_000, changes });
+    expect(first.bytes).toBe(Buffer.byteLength(first.body));
+    expect(first.deduplicationId).not.toBe(second.deduplicationId);
+    const exact = Buffer.byteLength(first.body);
+    expect(
+      packChanges([...changes, change('a', { version: '2' })], 1, exact, 1_700_000_000_000).messages,
+    ).toHaveLength(2);
+  });
+
   it('splits a group exactly at the byte limit', () => {
     const changes = [change('a', { version: '1' }), change('a', { version: '2' })];
     const one = changeBytes(changes[0] as Change);

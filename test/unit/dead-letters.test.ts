@@ -1,0 +1,144 @@
+import { describe, expect, it } from 'vitest';
+import type { ChangeMessage, DeadLetter } from '../../functions/core/change.ts';
+import {
+  describeDeadLetter,
+  FilterError,
+  groupByReason,
+  matchesFilters,
+  parseFilter,
+} from '../../lib/operations/dead-letters.ts';
+import { change } from '../helpers/factories.ts';
+
+const NOW = 1_700_000_100_000;
+const sqsMessage = (body: unknown, attributes: Record<string, string> = {}) => ({
+  MessageId: 'm-1',
+  ReceiptHandle: 'rh-1',
+  Body: typeof body === 'string' ? body : JSON.stringify(body),
+  Attributes: attributes,
+});
+const letter = (overrides: Partial<DeadLetter>): DeadLetter => ({
+  v: 1,
+  kind: 'dead-letter',
+  stage: 'writer',
+  reason: { code: 400, message: 'Field `price` must be a float.' },
+  firstSeen: 1_700_000_000_000,
+  attempts: 1,
+  ...overrides,
+});
+
+describe('describeDeadLetter', () => {
+  it('reads a writer letter: its key is what a redrive re-applies', () => {
+    const failed = change('p-1');
+    const entry = describeDeadLetter(sqsMessage(letter({ change: failed, id: 'p-1' })), ['pk'], NOW);
+    expect(entry).toMatchObject({
+      kind: 'letter',
+      stage: 'writer',
+      ids: ['p-1'],
+      reason: { code: 400, message: 'Field `price` must be a float.' },
+      firstSeen: 1_700_000_000_000,
+      attempts: 1,
+      changes: [failed],
+    });
+    expect(entry.notRedrivable).toBeUndefined();
+  });
+
+  it('reads a change message the changes queue moved after maxReceiveCount, naming that as the reason', () => {
+    const body: ChangeMessage = { v: 1, changes: [change('a'), change('b')] };
+    const entry = describeDeadLetter(
+      sqsMessage(body, { SentTimestamp: '1700000000500', ApproximateReceiveCount: '10' }),
+      ['pk'],
+      NOW,
+    );
+    expect(entry).toMatchObject({
+      kind: 'moved',
+      stage: 'queue',
+      ids: ['a', 'b'],
+      reason: { code: 'receive-limit' },
+      firstSeen: 1_700_000_000_500,
+      attempts: 10,
+    });
+    expect(entry.changes).toEqual(body.changes);
+  });
+
+  it('makes a batcher letter redrivable when its record keys are usable, re-reading from now', () => {
+    const entry = describeDeadLetter(
+      sqsMessage(
+        letter({
+          stage: 'batcher',
+          reason: { code: 'bad-record', message: 'no new image' },
+          record: { keys: { pk: { S: 'k-9' } }, eventName: 'MODIFY' },
+        }),
+      ),
+      ['pk'],
+      NOW,
+    );
+    expect(entry.ids).toEqual(['k-9']);
+    expect(entry.changes).toEqual([
+      { id: 'k-9', key: { pk: { S: 'k-9' } }, op: 'upsert', version: '0', sourceTs: NOW, clock: 'stream' },
+    ]);
+  });
+
+  it('keeps a batcher letter without a usable key, saying why', () => {
+    const entry = describeDeadLetter(
+      sqsMessage(
+        letter({
+          stage: 'batcher',
+          reason: { code: 'bad-record', message: "key attribute 'pk' must be of type S, N or B" },
+          record: { keys: { pk: { BOOL: true } } },
+        }),
+      ),
+      ['pk'],
+      NOW,
+    );
+    expect(entry.changes).toEqual([]);
+    expect(entry.notRedrivable).toMatch(/no usable key .*'pk' must be of type S, N or B/);
+  });
+
+  it('reports anything else as unreadable, never redrivable', () => {
+    for (const body of ['not json', '{"hello":1}', '[]']) {
+      const entry = describeDeadLetter(sqsMessage(body), ['pk'], NOW);
+      expect(entry).toMatchObject({ kind: 'unreadable', stage: 'unknown', ids: [], changes: [] });
+      expect(entry.notRedrivable).toBeDefined();
+    }
+  });
+});
+
+describe('dead letter filters', () => {
+  const entry = describeDeadLetter(sqsMessage(letter({ change: change('p-7'), id: 'p-7' })), ['pk'], NOW);
+
+  it('parses FIELD=VALUE and FIELD~TEXT', () => {
+    expect(parseFilter('code=400')).toEqual({ field: 'code', op: '=', value: '400' });
+    expect(parseFilter('reason~price')).toEqual({ field: 'reason', op: '~', value: 'price' });
+  });
+
+  it('rejects anything else with a message naming the fields', () => {
+    for (const bad of ['code', 'colour=red', '=400', 'code=']) {
+      expect(() => parseFilter(bad)).toThrow(FilterError);
+    }
+    expect(() => parseFilter('colour=red')).toThrow(/code, stage, id, reason, kind/);
+  });
+
+  it('selects an entry only when every filter matches', () => {
+    const matches = (...filters: string[]) => matchesFilters(entry, filters.map(parseFilter));
+    expect(matches()).toBe(true);
+    expect(matches('code=400', 'stage=writer', 'id=p-7', 'kind=letter', 'reason~price')).toBe(true);
+    expect(matches('code=40')).toBe(false);
+    expect(matches('code~40')).toBe(true);
+    expect(matches('code=400', 'stage=batcher')).toBe(false);
+    expect(matches('id=p-8')).toBe(false);
+  });
+
+  it('groups by stage, code and reason with numbers folded, largest first', () => {
+    const at = (id: string, message: string, code: number | string = 400) =>
+      describeDeadLetter(sqsMessage(letter({ change: change(id), reason: { code, message } })), ['pk'], NOW);
+    const groups = groupByReason([
+      at('a', 'line 1: bad price'),
+      at('b', 'line 22: bad price'),
+      at('c', 'Not Found', 404),
+    ]);
+    expect(groups).toEqual([
+      { stage: 'writer', code: '400', reason: 'line N: bad price', count: 2, ids: ['a', 'b'] },
+      { stage: 'writer', code: '404', reason: 'Not Found', count: 1, ids: ['c'] },
+    ]);
+  });
+});
