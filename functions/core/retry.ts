@@ -35,13 +35,18 @@ export interface RetryPlan {
   requeue: FailedMessage[];
   /** Messages that failed retryably for longer than the budget: dead-letter, then acknowledge. */
   expire: FailedMessage[];
+  /**
+   * Messages failing for a lasting reason on their last receive: dead-letter them with that reason,
+   * then acknowledge, rather than let SQS move them to the DLQ with no reason at all.
+   */
+  deadLetter: FailedMessage[];
 }
 
 /**
  * What to do with each failed message. A retryable failure must never reach the DLQ through the
  * receive limit (an outage is not poison), so a message on its last receive is re-sent as a new
  * message of the same group; the retry budget bounds that. A non-retryable failure just backs off
- * and reaches the DLQ after maxReceiveCount, from where it can be redriven once fixed.
+ * and is dead-lettered with its reason on its last receive, from where it can be redriven once fixed.
  */
 export function planRetries(
   failed: readonly FailedMessage[],
@@ -49,11 +54,12 @@ export function planRetries(
   now: number,
   circuitWaitMs = 0,
 ): RetryPlan {
-  const plan: RetryPlan = { delay: [], requeue: [], expire: [] };
+  const plan: RetryPlan = { delay: [], requeue: [], expire: [], deadLetter: [] };
   for (const message of failed) {
     const receives = Number(message.record.attributes.ApproximateReceiveCount) || 1;
     if (message.retryable && now - message.since > policy.budgetMs) plan.expire.push(message);
     else if (message.retryable && receives >= policy.maxReceiveCount - 1) plan.requeue.push(message);
+    else if (!message.retryable && receives >= policy.maxReceiveCount) plan.deadLetter.push(message);
     else {
       const backoff = backoffSeconds(receives, policy);
       const circuit = Math.ceil(circuitWaitMs / 1000);

@@ -321,13 +321,17 @@ export async function processChangeMessages(
       }
     }
     const alreadyLettered = deadLetters.length;
-    for (const { record, reason } of plan.expire) {
+    const givenUp = [
+      ...plan.expire.map((message) => ({ ...message, code: 'retry-budget-exhausted' })),
+      ...plan.deadLetter.map((message) => ({ ...message, code: 'receive-limit' })),
+    ];
+    for (const { record, reason, code } of givenUp) {
       for (const change of messages.get(record.messageId)?.changes ?? []) {
-        deadLetter({ change, messageIds: new Set([record.messageId]) }, 'retry-budget-exhausted', reason);
+        deadLetter({ change, messageIds: new Set([record.messageId]) }, code, reason);
       }
     }
     if (await storeDeadLetters(deadLetters.slice(alreadyLettered))) {
-      for (const { record } of plan.expire) stillFailing.delete(record.messageId);
+      for (const { record } of givenUp) stillFailing.delete(record.messageId);
     }
     const delays = plan.delay.filter(({ record }) => stillFailing.has(record.messageId));
     if (delays.length > 0 && ports.changeVisibility !== undefined) {

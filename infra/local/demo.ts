@@ -83,7 +83,9 @@ export async function runLocalDemo(options: DemoOptions): Promise<number> {
 
   await mkdir('.local', { recursive: true });
   await writeFile(TARGET_FILE, `${JSON.stringify(stack.target, null, 2)}\n`);
-  console.log(`  Operator CLI    npm run cli -- --target ${TARGET_FILE} status   (lag: ${stack.ingestionDelayUrl})`);
+  console.log(
+    `  Operator CLI    npm run cli -- --target ${TARGET_FILE} status   (lag: ${stack.ingestionDelayUrl})`,
+  );
 
   let done = 0;
   let total = options.items + options.ops;

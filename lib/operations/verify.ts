@@ -3,6 +3,7 @@ import {
   DescribeTableCommand,
   type DynamoDBClient,
   ScanCommand,
+  type TableDescription,
 } from '@aws-sdk/client-dynamodb';
 import type { MarshalledKey } from '../../functions/core/change.ts';
 import { type Document, type Drift, diffDocuments } from '../../functions/core/diff.ts';
@@ -105,8 +106,16 @@ export async function tableKeyTypes(
   keyAttributes: readonly string[],
 ): Promise<KeyType[]> {
   const { Table } = await dynamodb.send(new DescribeTableCommand({ TableName: tableName }));
+  return keyTypesOf(Table, tableName, keyAttributes);
+}
+
+function keyTypesOf(
+  table: TableDescription | undefined,
+  tableName: string,
+  keyAttributes: readonly string[],
+) {
   return keyAttributes.map((name) => {
-    const type = Table?.AttributeDefinitions?.find(
+    const type = table?.AttributeDefinitions?.find(
       ({ AttributeName }) => AttributeName === name,
     )?.AttributeType;
     if (type === undefined) throw new Error(`table ${tableName} has no key attribute '${name}'`);
@@ -123,7 +132,9 @@ export async function verifySample(
   size: number,
   random: () => number = Math.random,
 ): Promise<VerifyReport> {
-  const totalSegments = 16;
+  const { Table } = await options.dynamodb.send(new DescribeTableCommand({ TableName: options.tableName }));
+  // About `size` items per segment, so one random segment is a sample of the asked size.
+  const totalSegments = Math.min(1_000_000, Math.max(1, Math.ceil((Table?.ItemCount ?? 0) / size)));
   const { Items = [] } = await options.dynamodb.send(
     new ScanCommand({
       TableName: options.tableName,
@@ -140,7 +151,7 @@ export async function verifySample(
     page === 1
       ? firstPage
       : await options.typesense.search(options.collection, { q: '*', per_page: perPage, page });
-  const keyTypes = await tableKeyTypes(options.dynamodb, options.tableName, options.keyAttributes);
+  const keyTypes = keyTypesOf(Table, options.tableName, options.keyAttributes);
   const keys = [
     ...Items.map((item) => Object.fromEntries(options.keyAttributes.map((name) => [name, item[name]]))),
     ...sampled.hits.map(({ document }) =>

@@ -64,14 +64,15 @@ describe('planRetries', () => {
     expect(plan.delay).toEqual([]);
   });
 
-  it('lets a non-retryable failure back off towards the DLQ, where it can be redriven once fixed', () => {
+  it('backs a non-retryable failure off, then dead-letters it with its reason on its last receive', () => {
     const plan = planRetries(
-      [failed(9, { retryable: false }), failed(10, { retryable: false })],
+      [failed(9, { retryable: false }), failed(10, { retryable: false }), failed(11, { retryable: false })],
       policy(0),
       now,
     );
     expect(plan.requeue).toEqual([]);
-    expect(plan.delay.map(({ record }) => record.messageId)).toEqual(['m9', 'm10']);
+    expect(plan.delay.map(({ record }) => record.messageId)).toEqual(['m9']);
+    expect(plan.deadLetter.map(({ record }) => record.messageId)).toEqual(['m10', 'm11']);
   });
 
   it('expires a retryable failure older than the budget', () => {

@@ -115,6 +115,19 @@ describe('processChangeMessages: backoff', () => {
     expect(calls.requeue).toEqual([]);
   });
 
+  it('dead-letters a message failing for a lasting reason on its last receive, with that reason, and acknowledges it', async () => {
+    const { writerPorts, calls } = ports({ importError: typesenseError(false) });
+    const result = await processChangeMessages(batch(10), writerPorts, { keyAttributes: ['pk'], retry });
+    expect(failedIds(result)).toEqual([]);
+    expect(calls.requeue).toEqual([]);
+    expect(calls.deadLetters.map(({ id, reason }) => ({ id, code: reason.code }))).toEqual([
+      { id: 'a', code: 'receive-limit' },
+      { id: 'b', code: 'receive-limit' },
+    ]);
+    expect(calls.deadLetters[0]?.reason.message).toMatch(/import failed: .*HTTP 404/);
+    expect(calls.deadLetters[0]).toMatchObject({ stage: 'writer', attempts: 10, change: { id: 'a' } });
+  });
+
   it('dead-letters the changes of a message that failed retryably beyond the budget', async () => {
     const { writerPorts, calls } = ports({ importError: typesenseError(true) });
     const result = await processChangeMessages(batch(2), writerPorts, {
