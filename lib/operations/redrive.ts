@@ -125,59 +125,63 @@ export async function redriveDeadLetters(
   // Hold the letters long enough for a rate-limited run; SQS allows 12 hours.
   const depth = await queueDepth(sqs, target.dlqUrl);
   const holdSeconds = Math.min(43_200, 120 + Math.ceil(depth.visible / rate));
-  const read = await readDeadLetters(sqs, target.dlqUrl, target.keyAttributes, holdSeconds);
-  const selected = read.entries.filter((entry) => matchesFilters(entry, options.filters));
-  const kept: RedriveReport['kept'] = selected
-    .filter((entry) => entry.changes.length === 0)
-    .map(({ messageId, ids, notRedrivable }) => ({
-      messageId,
-      ids,
-      reason: notRedrivable ?? 'nothing to redrive',
-    }));
-  const redrivable = selected.filter((entry) => entry.changes.length > 0);
-  const removed = new Set<DeadLetterEntry>();
-  const enqueued: Change[] = [];
-  try {
-    if (!options.dryRun) {
-      const sliceSize = Math.max(1, Math.min(10, Math.floor(rate)));
-      for (let start = 0; start < redrivable.length; start += sliceSize) {
-        const sliceStarted = Date.now();
-        const slice = redrivable.slice(start, start + sliceSize);
-        const result = await enqueueChanges(
-          sqs,
-          target,
-          slice.flatMap(({ changes }) => changes),
-          Date.now(),
-        );
-        const refused = new Map(result.failed.map(({ id, reason }) => [id, reason]));
-        const done = slice.filter(({ changes }) => changes.every(({ id }) => !refused.has(id)));
-        await read.remove(done);
-        for (const entry of done) removed.add(entry);
-        enqueued.push(...result.enqueued);
-        for (const entry of slice) {
-          if (removed.has(entry)) continue;
-          const reason = entry.ids.map((id) => refused.get(id)).find((text) => text !== undefined);
-          kept.push({ messageId: entry.messageId, ids: entry.ids, reason: reason ?? 'not enqueued' });
-        }
-        options.onProgress?.(Math.min(start + sliceSize, redrivable.length), redrivable.length);
-        if (Number.isFinite(rate))
-          await sleep(Math.max(0, (slice.length / rate) * 1000 - (Date.now() - sliceStarted)));
-      }
-    }
-  } finally {
-    await read.release(read.entries.filter((entry) => !removed.has(entry)));
-  }
-  const settlement =
-    options.dryRun || options.waitMs <= 0 || enqueued.length === 0
-      ? undefined
-      : await waitForSettlement(connection, enqueued, options.waitMs);
-  return {
-    selected: selected.length,
-    redrivable: redrivable.length,
-    redriven: removed.size,
-    kept,
-    unread: read.unread,
-    settlement,
+  const report: RedriveReport = {
+    selected: 0,
+    redrivable: 0,
+    redriven: 0,
+    kept: [],
+    unread: 0,
+    settlement: undefined,
     dryRun: options.dryRun,
   };
+  const enqueued = new Map<string, Change>();
+  // Rounds: on a FIFO DLQ a key's later letters become readable only once its earlier ones are gone.
+  for (;;) {
+    const read = await readDeadLetters(sqs, target.dlqUrl, target.keyAttributes, holdSeconds);
+    const selected = read.entries.filter((entry) => matchesFilters(entry, options.filters));
+    const redrivable = selected.filter((entry) => entry.changes.length > 0);
+    report.selected += selected.length;
+    report.redrivable += redrivable.length;
+    report.unread = read.unread;
+    for (const { messageId, ids, notRedrivable } of selected) {
+      if (notRedrivable !== undefined) report.kept.push({ messageId, ids, reason: notRedrivable });
+    }
+    const removed = new Set<DeadLetterEntry>();
+    try {
+      if (!options.dryRun) {
+        const sliceSize = Math.max(1, Math.min(10, Math.floor(rate)));
+        for (let start = 0; start < redrivable.length; start += sliceSize) {
+          const sliceStarted = Date.now();
+          const slice = redrivable.slice(start, start + sliceSize);
+          // A key already re-enqueued by this run needs no second change: its letter just goes.
+          const changes = slice.flatMap((entry) => entry.changes).filter(({ id }) => !enqueued.has(id));
+          const result = await enqueueChanges(sqs, target, changes, Date.now());
+          for (const change of result.enqueued) enqueued.set(change.id, change);
+          const refused = new Map(result.failed.map(({ id, reason }) => [id, reason]));
+          const done = slice.filter((entry) => entry.changes.every(({ id }) => !refused.has(id)));
+          await read.remove(done);
+          for (const entry of done) removed.add(entry);
+          for (const entry of slice) {
+            if (removed.has(entry)) continue;
+            const reason = entry.ids.map((id) => refused.get(id)).find((text) => text !== undefined);
+            report.kept.push({
+              messageId: entry.messageId,
+              ids: entry.ids,
+              reason: reason ?? 'not enqueued',
+            });
+          }
+          options.onProgress?.(report.redriven + removed.size, report.redriven + redrivable.length);
+          if (Number.isFinite(rate))
+            await sleep(Math.max(0, (slice.length / rate) * 1000 - (Date.now() - sliceStarted)));
+        }
+      }
+    } finally {
+      await read.release(read.entries.filter((entry) => !removed.has(entry)));
+    }
+    report.redriven += removed.size;
+    if (options.dryRun || removed.size === 0 || read.unread === 0) break;
+  }
+  if (!options.dryRun && options.waitMs > 0 && enqueued.size > 0)
+    report.settlement = await waitForSettlement(connection, [...enqueued.values()], options.waitMs);
+  return report;
 }

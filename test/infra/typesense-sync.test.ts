@@ -9,6 +9,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { CfnQueue } from 'aws-cdk-lib/aws-sqs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { batcherConfigSchema, parseConfig, writerConfigSchema } from '../../functions/shared/config.ts';
+import { parseTarget, TARGET_OUTPUT } from '../../lib/operations/target.ts';
 import { TypesenseSync, type TypesenseSyncProps } from '../../lib/typesense-sync.ts';
 import { TypesenseSyncStack } from '../../lib/typesense-sync-stack.ts';
 
@@ -554,6 +555,37 @@ describe('TypesenseSyncStack (context defaults)', () => {
     template.hasOutput('DeadLetterQueueUrl', {});
     const [bucketId] = Object.keys(template.findResources('AWS::S3::Bucket'));
     template.hasOutput('StreamFailureBucketName', { Value: { Ref: bucketId } });
+  });
+
+  it('outputs the operator target the CLI reads with --stack: valid for its schema, the key by secret ARN only', () => {
+    const outputs = template.findOutputs(TARGET_OUTPUT);
+    const value = outputs[TARGET_OUTPUT]?.Value as unknown;
+    const queues = new Set(Object.keys(template.findResources('AWS::SQS::Queue')));
+    // Stand-ins for what CloudFormation substitutes at deploy time: a queue's Ref is its URL.
+    const resolve = (part: unknown): string => {
+      if (typeof part === 'string') return part;
+      const object = part as Record<string, unknown>;
+      if ('Ref' in object) {
+        const id = String(object.Ref);
+        return queues.has(id) ? `https://sqs.eu-west-1.amazonaws.com/123456789012/${id}` : `deployed-${id}`;
+      }
+      if ('Fn::Join' in object) {
+        const [separator, parts] = object['Fn::Join'] as [string, unknown[]];
+        return parts.map(resolve).join(separator);
+      }
+      return `deployed-${JSON.stringify(object).replace(/[^A-Za-z0-9]/g, '')}`;
+    };
+    const target = parseTarget(JSON.parse(resolve(value)), 'the OperatorTarget output');
+    expect(target).toMatchObject({
+      region: 'eu-west-1',
+      keyAttributes: ['pk'],
+      messageGroupBuckets: 16,
+      maxMessageBytes: 262_144,
+      typesense: { nodes: ['https://typesense.example.com:443'], collection: 'products' },
+    });
+    expect(target.typesense.apiKeySecretArn).toMatch(/typesense-sync\/api-key/);
+    expect(target.typesense.apiKey).toBeUndefined();
+    expect(target.queueUrl).not.toBe(target.dlqUrl);
   });
 });
 

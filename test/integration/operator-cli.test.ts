@@ -142,15 +142,23 @@ describe('typesense-sync operator CLI on the embedded stack', () => {
     );
     expect(again.out).not.toContain('call for price');
 
+    // A repair attempt dead-letters it once more: now two letters of one key, which FIFO hands out one at a time.
+    const repair = await cli('verify', '--repair', '--wait', '20');
+    expect(repair.code).toBe(EXIT.problem);
+    expect(repair.out).toMatch(new RegExp(`${id(20)}: dead-lettered again`));
+    await waitFor('the second letter', async () => (await dlqDepth()) >= 2, 10_000);
+
     await put(20, 2);
     await stack.waitForIdle(30_000);
     const dryRun = await cli('dlq', 'redrive', '--dry-run', '--filter', `id=${id(20)}`);
-    expect(dryRun.out).toMatch(/dry run: 1 selected, 1 would be redriven, 0 cannot be/);
-    expect(await dlqDepth()).toBe(1);
+    expect(dryRun.out).toMatch(
+      /dry run: 1 selected, 1 would be redriven, 0 cannot be\n {2}1 dead letters were not readable now/,
+    );
+    expect(await dlqDepth()).toBe(2);
 
     const fixed = await cli('dlq', 'redrive', '--filter', 'stage=writer', '--rate', '5');
     expect(fixed.code).toBe(EXIT.ok);
-    expect(fixed.out).toMatch(/redriven 1 of 1 selected dead letters\napplied 1, still failing 0/);
+    expect(fixed.out).toMatch(/redriven 2 of 2 selected dead letters\napplied 1, still failing 0/);
     expect(await dlqDepth()).toBe(0);
   });
 
