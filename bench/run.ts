@@ -1,0 +1,91 @@
+#!/usr/bin/env -S npx tsx
+import { Command, InvalidArgumentError } from 'commander';
+import { runP1 } from './p1-sqs.ts';
+import { runP2 } from './p2-cpu.ts';
+import { runP3 } from './p3-end-to-end.ts';
+import { runP5 } from './p5-bundle.ts';
+import { renderSection, type Section, writeResults } from './report.ts';
+
+const BENCHMARKS = ['p1', 'p2', 'p3', 'p4', 'p5'] as const;
+type Benchmark = (typeof BENCHMARKS)[number];
+
+const benchmarkList = (value: string): Benchmark[] => {
+  const names = value.split(',').map((name) => name.trim().toLowerCase());
+  const unknown = names.filter((name) => !(BENCHMARKS as readonly string[]).includes(name));
+  if (unknown.length > 0)
+    throw new InvalidArgumentError(`unknown benchmark ${unknown.join(', ')}; choose from ${BENCHMARKS}`);
+  return names as Benchmark[];
+};
+
+const program = new Command('npm run bench --')
+  .description(
+    'Measures the cost and speed claims side by side with a naive anchor (one message and one Typesense\n' +
+      'request per change) and prints Markdown tables; writes them to --out and the raw figures to --json.',
+  )
+  .option('--only <list>', `comma-separated subset of ${BENCHMARKS.join(',')}`, benchmarkList, [
+    ...BENCHMARKS,
+  ])
+  .option('--quick', 'smaller samples and shorter steps (about a minute)', false)
+  .option('--seed <n>', 'random seed of the generated workloads', Number, 1)
+  .option('--out <file>', 'Markdown report', 'bench/RESULTS.md')
+  .option('--json <file>', 'raw figures', 'bench/results.json');
+
+program.parse();
+const options = program.opts<{
+  only: Benchmark[];
+  quick: boolean;
+  seed: number;
+  out: string;
+  json: string;
+}>();
+const quick = options.quick;
+
+const p4: Section = {
+  id: 'P4',
+  title: 'Re-sync items/s vs the slower of scan and import',
+  tables: [],
+  notes: ['Not measured: the re-sync (issue 5) is not built yet.'],
+  data: { measured: false, reason: 're-sync (issue 5) not built yet' },
+};
+
+// P3 runs last: it starts the embedded stack, which configures the handlers through this process's
+// environment and keeps DynamoDB Local busy on the CPU the other benchmarks time.
+const runners: Record<Benchmark, () => Promise<Section>> = {
+  p1: () => runP1({ changes: quick ? 100_000 : 1_000_000, seed: options.seed }),
+  p2: () => runP2({ changes: quick ? 5_000 : 20_000, repetitions: quick ? 3 : 5, seed: options.seed }),
+  p4: async () => p4,
+  p5: () => runP5({ runs: quick ? 3 : 7 }),
+  p3: () =>
+    runP3({
+      rates: quick ? [200, 1_000] : [200, 500, 1_000, 2_000],
+      seconds: quick ? 4 : 10,
+      maxRateWrites: quick ? 3_000 : 10_000,
+      seed: options.seed,
+    }),
+};
+
+const startedAt = new Date();
+const sections: Section[] = [];
+for (const name of ['p1', 'p2', 'p4', 'p5', 'p3'] as const) {
+  if (!options.only.includes(name)) continue;
+  console.error(`running ${name.toUpperCase()}…`);
+  const section = await runners[name]();
+  console.log(`\n${renderSection(section)}\n`);
+  sections.push(section);
+}
+sections.sort((a, b) => a.id.localeCompare(b.id));
+const args = process.argv.slice(2);
+await writeResults(
+  sections,
+  {
+    command: `npm run bench${args.length === 0 ? '' : ` -- ${args.join(' ')}`}`,
+    startedAt,
+    seconds: (Date.now() - startedAt.getTime()) / 1000,
+    quick,
+  },
+  options.out,
+  options.json,
+);
+console.log(`wrote ${options.out} and ${options.json}`);
+// The embedded stack's SDK clients can keep sockets open for a while after it stops.
+process.exit(0);
