@@ -2,7 +2,7 @@ import { MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, type PackedMessage } from '../funct
 import { processStreamRecords } from '../functions/core/stream-batch.ts';
 import { naiveBatcher } from './naive.ts';
 import { num, ratio, type Section } from './report.ts';
-import { changeBatches, itemPool, KEY_ATTRIBUTES, TIMESTAMP_ATTRIBUTE } from './stream.ts';
+import { changeBatches, itemPool, KEY_ATTRIBUTES, TIMESTAMP_ATTRIBUTE, TRAFFIC_SHAPE } from './stream.ts';
 
 /** SQS bills every request, and each 64 KiB chunk of a request's payload as one more request. */
 const CHUNK_BYTES = 65_536;
@@ -87,15 +87,7 @@ export interface P1Options {
  * byte-count lower bound of our own payload.
  */
 export async function runP1({ changes, seed }: P1Options): Promise<Section> {
-  const streamOptions = {
-    changes,
-    keys: 100_000,
-    hotKeys: 100,
-    hotShare: 0.3,
-    deleteShare: 0.1,
-    batchSize: 100,
-    seed,
-  };
+  const streamOptions = { ...TRAFFIC_SHAPE, changes, keys: 100_000, seed };
   const pool = itemPool(400, seed);
   const ours = new Tally();
   const naive = new Tally();

@@ -7,7 +7,15 @@ import { processChangeMessages } from '../functions/core/write-batch.ts';
 import { toLambdaRecord } from '../infra/local/queue-poller.ts';
 import { naiveBatcher, naiveWriter } from './naive.ts';
 import { median, num, ratio, type Section } from './report.ts';
-import { changeBatches, itemOf, itemPool, KEY_ATTRIBUTES, keyOf, TIMESTAMP_ATTRIBUTE } from './stream.ts';
+import {
+  changeBatches,
+  itemOf,
+  itemPool,
+  KEY_ATTRIBUTES,
+  keyOf,
+  TIMESTAMP_ATTRIBUTE,
+  TRAFFIC_SHAPE,
+} from './stream.ts';
 
 const QUEUE_ARN = 'arn:aws:sqs:us-east-1:000000000000:items-changes.fifo';
 const batcherOptions = {
@@ -36,15 +44,7 @@ export interface P2Options {
  * item, build the import (writer). Against the naive anchor's per-change message and request.
  */
 export async function runP2({ changes, repetitions, seed }: P2Options): Promise<Section> {
-  const streamOptions = {
-    changes,
-    keys: 10_000,
-    hotKeys: 100,
-    hotShare: 0.3,
-    deleteShare: 0.1,
-    batchSize: 100,
-    seed,
-  };
+  const streamOptions = { ...TRAFFIC_SHAPE, changes, keys: 10_000, seed };
   const pool = itemPool(400, seed);
   const exists = new Uint8Array(streamOptions.keys);
   const batches: DynamoDBRecord[][] = [...changeBatches(pool, streamOptions, exists)];

@@ -109,6 +109,9 @@ export interface ChangeStreamOptions {
   seed: number;
 }
 
+/** The traffic shape both CPU and SQS benchmarks use: 30% of changes on 100 hot keys, 10% deletes. */
+export const TRAFFIC_SHAPE = { hotKeys: 100, hotShare: 0.3, deleteShare: 0.1, batchSize: 100 } as const;
+
 /**
  * Stream records as Lambda delivers them (NEW_AND_OLD_IMAGES), in invocation batches, generated lazily
  * so a million of them never sit in memory at once. Keys follow a hot-set distribution: `hotShare` of

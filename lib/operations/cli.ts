@@ -7,7 +7,7 @@ import {
   groupByReason,
   matchesFilters,
   parseFilter,
-  readDeadLetters,
+  peekDeadLetters,
 } from './dead-letters.ts';
 import { fetchIngestionDelay, type IngestionDelay, LagUnknownError } from './lag.ts';
 import { redriveDeadLetters, verifyOptionsOf } from './redrive.ts';
@@ -228,16 +228,7 @@ Examples:
       .argParser(collectFilters)
       .default([]);
 
-  const readAll = async (connection: Connection) => {
-    const read = await readDeadLetters(
-      connection.sqs,
-      connection.target.dlqUrl,
-      connection.target.keyAttributes,
-      30,
-    );
-    await read.release(read.entries);
-    return read;
-  };
+  const readAll = ({ sqs, target }: Connection) => peekDeadLetters(sqs, target.dlqUrl, target.keyAttributes);
   const describe = (entry: DeadLetterEntry, now: number) =>
     `${entry.messageId}  ${entry.stage}/${entry.reason.code}  ${entry.ids.join(',') || '-'}  ${ago(entry.firstSeen, now)}  ${entry.reason.message}`;
 

@@ -258,3 +258,14 @@ export async function readDeadLetters(
     },
   };
 }
+
+/** A look at the DLQ that changes nothing: every message read is given straight back. */
+export async function peekDeadLetters(
+  sqs: SQSClient,
+  dlqUrl: string,
+  keyAttributes: readonly string[],
+): Promise<Pick<DeadLetterRead, 'entries' | 'unread'>> {
+  const read = await readDeadLetters(sqs, dlqUrl, keyAttributes, 30);
+  await read.release(read.entries);
+  return { entries: read.entries, unread: read.unread };
+}

@@ -3,6 +3,7 @@ import {
   type DeadLetterEntry,
   type DeadLetterFilter,
   matchesFilters,
+  peekDeadLetters,
   queueDepth,
   readDeadLetters,
 } from './dead-letters.ts';
@@ -59,13 +60,11 @@ export async function waitForSettlement(
     // A key dead-lettered again will not settle by waiting: look for its new letter now and then.
     if (Date.now() - lastDlqLook >= 2_000) {
       lastDlqLook = Date.now();
-      const read = await readDeadLetters(
+      const read = await peekDeadLetters(
         connection.sqs,
         connection.target.dlqUrl,
         connection.target.keyAttributes,
-        30,
       );
-      await read.release(read.entries);
       for (const entry of read.entries) {
         for (const id of entry.ids) {
           if (!pending.has(id)) continue;
