@@ -52,7 +52,7 @@ function statusTicker(stack: LocalStack, progress: () => string) {
 }
 
 /** Where `npm start` leaves the operator CLI's target while the stack runs (removed when it stops). */
-export const TARGET_FILE = '.local/target.json';
+const TARGET_FILE = '.local/target.json';
 
 /** `npm start`: the embedded stack with a demo catalogue flowing through both Lambdas. */
 export async function runLocalDemo(options: DemoOptions): Promise<number> {

@@ -12,7 +12,6 @@ export interface EnqueueResult {
   enqueued: Change[];
   /** Changes that are not, with why. */
   failed: { id: string; reason: string }[];
-  messages: number;
 }
 
 /**
@@ -60,6 +59,5 @@ export async function enqueueChanges(
   return {
     enqueued: changes.filter((change) => !failedIds.has(change.id)),
     failed,
-    messages: messages.length - refused.length,
   };
 }

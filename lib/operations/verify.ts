@@ -8,7 +8,7 @@ import {
 import type { MarshalledKey } from '../../functions/core/change.ts';
 import { type Document, type Drift, diffDocuments } from '../../functions/core/diff.ts';
 import { ProjectionError } from '../../functions/core/errors.ts';
-import { documentId, type KeyType, keyOfDocumentId } from '../../functions/core/keys.ts';
+import { documentId, type KeyType, keyOfDocumentId, pickKey } from '../../functions/core/keys.ts';
 import { type Projection, projectItem } from '../../functions/core/project.ts';
 import { readItemsConsistently } from '../../functions/shared/aws.ts';
 import type { TypesenseClient } from '../../functions/shared/typesense.ts';
@@ -31,8 +31,15 @@ export interface VerifyReport extends Drift {
   unprojectable: { id: string; reason: string }[];
 }
 
-/** What the index should hold for these items: each through the same projection the writer uses. */
-function expectedDocuments(items: Iterable<Record<string, AttributeValue>>, options: VerifyOptions) {
+/**
+ * Compares what the index should hold for these items (each through the same projection the writer
+ * uses) with the documents it holds, field by field.
+ */
+function compare(
+  items: readonly Record<string, AttributeValue>[],
+  actual: ReadonlyMap<string, Document>,
+  options: VerifyOptions,
+): VerifyReport {
   const expected = new Map<string, Document>();
   const unprojectable: VerifyReport['unprojectable'] = [];
   for (const item of items) {
@@ -44,7 +51,12 @@ function expectedDocuments(items: Iterable<Record<string, AttributeValue>>, opti
       unprojectable.push({ id: error.id, reason: error.message });
     }
   }
-  return { expected, unprojectable };
+  return {
+    ...diffDocuments(expected, actual),
+    tableItems: items.length,
+    indexDocuments: actual.size,
+    unprojectable,
+  };
 }
 
 /**
@@ -61,16 +73,8 @@ export async function verifyIndex(options: VerifyOptions): Promise<VerifyReport>
     items.push(...(page.Items ?? []));
     startKey = page.LastEvaluatedKey;
   } while (startKey !== undefined);
-  const { expected, unprojectable } = expectedDocuments(items, options);
-
   const documents = await options.typesense.exportDocuments(options.collection);
-  const actual = new Map(documents.map((document) => [String(document.id), document]));
-  return {
-    ...diffDocuments(expected, actual),
-    tableItems: items.length,
-    indexDocuments: actual.size,
-    unprojectable,
-  };
+  return compare(items, new Map(documents.map((document) => [String(document.id), document])), options);
 }
 
 /** Compares only these keys: their current items (strongly consistent) against their documents. */
@@ -82,7 +86,6 @@ export async function verifyKeys(
   const keysById = new Map(keys.map((key) => [documentId(key, options.keyAttributes), key]));
   const ids = [...keysById.keys()];
   const items = await readItemsConsistently(options.dynamodb, options.tableName)([...keysById.values()]);
-  const { expected, unprojectable } = expectedDocuments(items, options);
   const actual = new Map<string, Document>();
   // A few requests at a time: enough to be quick, few enough not to look like a load test.
   for (let start = 0; start < ids.length; start += 10) {
@@ -91,12 +94,7 @@ export async function verifyKeys(
     );
     for (const document of documents) if (document !== undefined) actual.set(String(document.id), document);
   }
-  return {
-    ...diffDocuments(expected, actual),
-    tableItems: items.length,
-    indexDocuments: actual.size,
-    unprojectable,
-  };
+  return compare(items, actual, options);
 }
 
 /** The table's key attribute types, in `keyAttributes` order (to turn document ids back into keys). */
@@ -153,10 +151,10 @@ export async function verifySample(
       : await options.typesense.search(options.collection, { q: '*', per_page: perPage, page });
   const keyTypes = keyTypesOf(Table, options.tableName, options.keyAttributes);
   const keys = [
-    ...Items.map((item) => Object.fromEntries(options.keyAttributes.map((name) => [name, item[name]]))),
+    ...Items.map((item) => pickKey(item, options.keyAttributes)),
     ...sampled.hits.map(({ document }) =>
       keyOfDocumentId(String(document.id), options.keyAttributes, keyTypes),
     ),
-  ] as MarshalledKey[];
+  ];
   return verifyKeys(options, keys);
 }
