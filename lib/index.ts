@@ -2,8 +2,10 @@ export type { SyncFunctionProps } from './sync-function.ts';
 export { SyncFunction } from './sync-function.ts';
 export type {
   TypesenseSyncCircuitBreakerProps,
+  TypesenseSyncCollectionSchema,
   TypesenseSyncProjection,
   TypesenseSyncProps,
+  TypesenseSyncResyncProps,
   TypesenseSyncRetryProps,
   TypesenseSyncTypesenseProps,
 } from './typesense-sync.ts';

@@ -1,6 +1,9 @@
 import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import {
   DynamoEventSource,
@@ -56,6 +59,30 @@ export interface TypesenseSyncCircuitBreakerProps {
   readonly maxProbeInterval?: Duration;
 }
 
+/** The full re-sync: a zero-downtime rebuild of the index into a new collection, then an alias swap. */
+export interface TypesenseSyncResyncProps {
+  /** When to start a re-sync on its own. @default none: only operators and the triggers below start one */
+  readonly schedule?: events.Schedule;
+  /** Parallel Scan segments, each a task of its own, 1..1000. @default 8 */
+  readonly totalSegments?: number;
+  /** Items per Scan page (one import request and one checkpoint each), 1..10000. @default 500 */
+  readonly pageSize?: number;
+  /** Older collections kept for rollback after a swap, 1..100. @default 2 */
+  readonly keepCollections?: number;
+  /** The re-sync function's timeout, 1 s..15 min. Whole seconds. @default 5 min */
+  readonly timeout?: Duration;
+  /** Start a re-sync when the stream iterator age nears `streamMaxRecordAge`. @default true */
+  readonly onStreamGap?: boolean;
+  /** Concurrent re-sync tasks, 2..1000 (the SQS event source minimum is 2). @default max(2, totalSegments) */
+  readonly maxConcurrency?: number;
+}
+
+/** The Typesense schema of the collections a re-sync creates; the name is generated. */
+export interface TypesenseSyncCollectionSchema {
+  readonly fields: Array<{ name: string; type: string; [k: string]: unknown }>;
+  readonly [k: string]: unknown;
+}
+
 export interface TypesenseSyncProps {
   /** A table to sync from. It must have a stream. Mutually exclusive with `tableProps`. */
   readonly existingTableObj?: dynamodb.ITable;
@@ -102,6 +129,10 @@ export interface TypesenseSyncProps {
   readonly existingFailureBucketObj?: s3.IBucket;
   /** How long the created failure bucket keeps failed batches. Whole days. @default Duration.days(30) */
   readonly failureRetention?: Duration;
+  /** Full re-sync tuning and triggers. @default see TypesenseSyncResyncProps */
+  readonly resync?: TypesenseSyncResyncProps;
+  /** Schema of the collections a re-sync creates. @default the live collection's schema */
+  readonly collectionSchema?: TypesenseSyncCollectionSchema;
 }
 
 // The batcher's env contract (functions/shared/config.ts) rejects anything outside these ranges, so a
@@ -115,6 +146,11 @@ const CHANGES_QUEUE_RETENTION = Duration.days(14);
 // The writer's own defaults (functions/shared/config.ts), used only to validate combinations.
 const WRITER_DEFAULT_MAX_DELAY_SECONDS = 300;
 const WRITER_DEFAULT_MAX_PROBE_SECONDS = 300;
+/**
+ * How much one re-sync task is budgeted to scan and import within its timeout: the re-sync contract's
+ * defaults (200 pages of 500 items) in the default 5-minute timeout.
+ */
+const RESYNC_TASK_BUDGET = { items: 200 * 500, seconds: 300 } as const;
 
 function checkIntRange(name: string, value: number, [min, max]: readonly [number, number]): void {
   if (Token.isUnresolved(value)) return;
@@ -155,6 +191,7 @@ function sameNames(a: readonly string[], b: readonly string[]): boolean {
 /**
  * Keeps a Typesense alias in step with a DynamoDB table:
  * stream -> batcher -> SQS FIFO (keys only) -> writer (consistent re-read) -> Typesense.
+ * A full re-sync rebuilds the index into a new collection from a parallel Scan and swaps the alias.
  */
 export class TypesenseSync extends Construct {
   public readonly table: dynamodb.ITable;
@@ -162,6 +199,15 @@ export class TypesenseSync extends Construct {
   public readonly deadLetterQueue: sqs.Queue;
   public readonly batcher: SyncFunction;
   public readonly writer: SyncFunction;
+  /**
+   * Re-sync bookkeeping: job state, segment checkpoints and the tombstones of keys deleted during a
+   * backfill.
+   */
+  public readonly resyncStateTable: dynamodb.Table;
+  /** The re-sync's work: start, segment and finish tasks. Every trigger goes through it. */
+  public readonly resyncQueue: sqs.Queue;
+  public readonly resyncDeadLetterQueue: sqs.Queue;
+  public readonly resync: SyncFunction;
   /** Where failed stream batches land, with their full records. */
   public readonly failureBucket: s3.IBucket;
   /**
@@ -179,6 +225,7 @@ export class TypesenseSync extends Construct {
     const writerTimeout = props.writerTimeout ?? Duration.seconds(30);
     const maxReceiveCount = props.maxReceiveCount ?? 10;
     const parallelizationFactor = props.parallelizationFactor ?? 1;
+    const streamMaxRecordAge = props.streamMaxRecordAge ?? Duration.days(1);
 
     // Validate everything before creating any resource: a bad prop then costs no bundling.
     checkIntRange('maxMessageBytes', maxMessageBytes, MAX_MESSAGE_BYTES_RANGE);
@@ -205,6 +252,7 @@ export class TypesenseSync extends Construct {
     }
     const failureRetention = props.failureRetention ?? Duration.days(30);
     wholeUnits('failureRetention', failureRetention, 'days', [1, 36_500]);
+    const resync = this.resyncSettings(props);
 
     const { table, keyAttributes } = this.resolveTable(props);
     this.table = table;
@@ -253,6 +301,32 @@ export class TypesenseSync extends Construct {
         removalPolicy: RemovalPolicy.RETAIN,
       });
 
+    this.resyncStateTable = new dynamodb.Table(this, 'ResyncStateTable', {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      // Derived bookkeeping (job state, checkpoints, tombstones), worthless once the stack is gone:
+      // a re-sync can always start over from the source table.
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    this.resyncDeadLetterQueue = new sqs.Queue(this, 'ResyncDeadLetterQueue', {
+      retentionPeriod: Duration.days(14),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+
+    // Standard, not FIFO: segments must run in parallel, and tasks are idempotent against their
+    // checkpoints, so neither ordering nor exactly-once delivery is needed.
+    this.resyncQueue = new sqs.Queue(this, 'ResyncQueue', {
+      // Six times the function timeout, as for the changes queue.
+      visibilityTimeout: Duration.seconds(resync.timeoutSeconds * 6),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      deadLetterQueue: { queue: this.resyncDeadLetterQueue, maxReceiveCount: 5 },
+    });
+
     const keyAttributesEnv = keyAttributes.join(',');
     this.operatorTarget = {
       region: Stack.of(this).region,
@@ -272,6 +346,16 @@ export class TypesenseSync extends Construct {
         collection: props.typesense.collection,
         apiKeySecretArn: props.typesense.apiKeySecret.secretArn,
       },
+      resync: { stateTable: this.resyncStateTable.tableName, queueUrl: this.resyncQueue.queueUrl },
+    };
+    const typesenseEnv = {
+      KEY_ATTRIBUTES: keyAttributesEnv,
+      TYPESENSE_NODES: props.typesense.nodes.join(','),
+      // The key is fetched at runtime: a value in the environment would be readable by anyone
+      // allowed lambda:GetFunctionConfiguration.
+      TYPESENSE_API_KEY_SECRET_ARN: props.typesense.apiKeySecret.secretArn,
+      TYPESENSE_COLLECTION: props.typesense.collection,
+      PROJECTION: JSON.stringify(props.projection ?? {}),
     };
 
     this.batcher = new SyncFunction(this, 'Batcher', {
@@ -297,7 +381,7 @@ export class TypesenseSync extends Construct {
         batchSize: props.streamBatchSize ?? 100,
         bisectBatchOnError: true,
         reportBatchItemFailures: true,
-        maxRecordAge: props.streamMaxRecordAge ?? Duration.days(1),
+        maxRecordAge: streamMaxRecordAge,
         retryAttempts: props.streamRetryAttempts ?? 10,
         parallelizationFactor,
         // An SQS or SNS destination would only receive the batch's metadata (shard and sequence
@@ -321,13 +405,9 @@ export class TypesenseSync extends Construct {
         // The same number as the redrive policy above: one source of truth.
         MAX_RECEIVE_COUNT: String(maxReceiveCount),
         ...writerTuning,
-        KEY_ATTRIBUTES: keyAttributesEnv,
-        TYPESENSE_NODES: props.typesense.nodes.join(','),
-        // The key is fetched at runtime: a value in the environment would be readable by anyone
-        // allowed lambda:GetFunctionConfiguration.
-        TYPESENSE_API_KEY_SECRET_ARN: props.typesense.apiKeySecret.secretArn,
-        TYPESENSE_COLLECTION: props.typesense.collection,
-        PROJECTION: JSON.stringify(props.projection ?? {}),
+        ...typesenseEnv,
+        // While a re-sync runs, the writer also applies changes to its new collection.
+        RESYNC_STATE_TABLE: this.resyncStateTable.tableName,
       },
     });
     this.writer.addEventSource(
@@ -344,6 +424,121 @@ export class TypesenseSync extends Construct {
     this.changesQueue.grantSendMessages(this.writer);
     this.deadLetterQueue.grantSendMessages(this.writer);
     props.typesense.apiKeySecret.grantRead(this.writer);
+    // Reads the active re-sync; writes tombstones of deletes and rejections of the new collection.
+    this.resyncStateTable.grantReadWriteData(this.writer);
+
+    this.resync = new SyncFunction(this, 'Resync', {
+      entry: fileURLToPath(new URL('../functions/resync/handler.ts', import.meta.url)),
+      serviceName: 'typesense-sync-resync',
+      description: 'Full re-sync: parallel Scan -> new Typesense collection -> alias swap',
+      timeout: Duration.seconds(resync.timeoutSeconds),
+      memorySize: 1024,
+      environment: {
+        ...typesenseEnv,
+        TABLE_NAME: this.table.tableName,
+        RESYNC_STATE_TABLE: this.resyncStateTable.tableName,
+        RESYNC_QUEUE_URL: this.resyncQueue.queueUrl,
+        QUEUE_URL: this.changesQueue.queueUrl,
+        MESSAGE_GROUP_BUCKETS: String(messageGroupBuckets),
+        MAX_MESSAGE_BYTES: String(maxMessageBytes),
+        ...(props.collectionSchema !== undefined && {
+          COLLECTION_SCHEMA: JSON.stringify(props.collectionSchema),
+        }),
+        ...resync.env,
+      },
+    });
+    this.resync.addEventSource(
+      new SqsEventSource(this.resyncQueue, {
+        // One task per invocation: a task already runs for up to the whole timeout.
+        batchSize: 1,
+        reportBatchItemFailures: true,
+        maxConcurrency: resync.maxConcurrency,
+      }),
+    );
+    // Scan and DescribeTable; the re-sync never writes to the source table.
+    this.table.grantReadData(this.resync);
+    this.resyncStateTable.grantReadWriteData(this.resync);
+    // Continuations: the next page range of a segment, and the finish task.
+    this.resyncQueue.grantSendMessages(this.resync);
+    // Keys deleted during the backfill are re-applied through the changes queue, in their group.
+    this.changesQueue.grantSendMessages(this.resync);
+    props.typesense.apiKeySecret.grantRead(this.resync);
+
+    // Every trigger only enqueues a start task, so all of them take the same path as an operator's.
+    if (resync.schedule !== undefined) {
+      new events.Rule(this, 'ResyncSchedule', {
+        description: 'Starts a full re-sync of the Typesense index on a schedule',
+        schedule: resync.schedule,
+        targets: [this.resyncStart('schedule')],
+      });
+    }
+    if (resync.onStreamGap) {
+      // Records older than the stream's retention are gone from it, so changes the batcher has not
+      // read by then are lost to the pipeline: only a full re-sync recovers them. Alarm before that.
+      const alarm = new cloudwatch.Alarm(this, 'StreamIteratorAgeAlarm', {
+        alarmDescription: 'The batcher is falling behind the stream: unread records are about to expire',
+        metric: this.batcher.metric('IteratorAge', {
+          statistic: cloudwatch.Stats.MAXIMUM,
+          period: Duration.minutes(5),
+        }),
+        threshold: (streamMaxRecordAge.toMilliseconds() * 4) / 5,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+      new events.Rule(this, 'StreamGapRule', {
+        description: 'Starts a full re-sync when the stream iterator age alarm fires',
+        eventPattern: {
+          source: ['aws.cloudwatch'],
+          detailType: ['CloudWatch Alarm State Change'],
+          resources: [alarm.alarmArn],
+          detail: { state: { value: ['ALARM'] } },
+        },
+        targets: [this.resyncStart('stream-gap')],
+      });
+    }
+  }
+
+  /** A rule target enqueueing a re-sync start task; it also grants EventBridge SendMessage on the queue. */
+  private resyncStart(trigger: 'schedule' | 'stream-gap'): targets.SqsQueue {
+    return new targets.SqsQueue(this.resyncQueue, {
+      message: events.RuleTargetInput.fromObject({ action: 'start', trigger }),
+    });
+  }
+
+  /** Validates the re-sync props and the collection schema; returns the settings and their env variables. */
+  private resyncSettings(props: TypesenseSyncProps) {
+    const {
+      schedule,
+      totalSegments = 8,
+      pageSize = 500,
+      keepCollections = 2,
+      timeout = Duration.minutes(5),
+      onStreamGap = true,
+      maxConcurrency = Math.max(2, totalSegments),
+    } = props.resync ?? {};
+    checkIntRange('resync.totalSegments', totalSegments, [1, 1_000]);
+    checkIntRange('resync.pageSize', pageSize, [1, 10_000]);
+    checkIntRange('resync.keepCollections', keepCollections, [1, 100]);
+    checkIntRange('resync.maxConcurrency', maxConcurrency, [2, 1_000]);
+    const timeoutSeconds = wholeUnits('resync.timeout', timeout, 'seconds', [1, 900]) as number;
+    if (props.collectionSchema !== undefined && props.collectionSchema.fields.length === 0) {
+      throw new Error('TypesenseSync: collectionSchema.fields must list at least one field');
+    }
+
+    const env: Record<string, string> = {
+      RESYNC_TOTAL_SEGMENTS: String(totalSegments),
+      RESYNC_PAGE_SIZE: String(pageSize),
+      RESYNC_KEEP_COLLECTIONS: String(keepCollections),
+    };
+    // A task hands its segment on after this many pages; scaling it with the timeout and the page
+    // size keeps one task's work inside its timeout when either is tuned.
+    if (resolved(timeoutSeconds, pageSize)) {
+      const { items, seconds } = RESYNC_TASK_BUDGET;
+      const pagesPerTask = Math.floor((timeoutSeconds * items) / (seconds * pageSize));
+      env.RESYNC_PAGES_PER_TASK = String(Math.max(1, pagesPerTask));
+    }
+    return { schedule, onStreamGap, maxConcurrency, timeoutSeconds, env };
   }
 
   /** Validates the retry and circuit breaker props; returns the env variables of those that are set. */

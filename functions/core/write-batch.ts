@@ -8,6 +8,7 @@ import { ProjectionError } from './errors.ts';
 import { documentId } from './keys.ts';
 import { parseChangeMessage } from './pack.ts';
 import { type Projection, projectItem } from './project.ts';
+import type { ActiveResync, DeletedKey, Rejection } from './resync.ts';
 import { type FailedMessage, planRetries, type RetryPolicy } from './retry.ts';
 
 /** One line of a Typesense import answer (the HTTP status is 200 whatever the lines say). */
@@ -26,7 +27,22 @@ export interface WriterPorts {
   changeVisibility?(entries: { receiptHandle: string; seconds: number }[]): Promise<void>;
   /** Sends messages back to the changes queue, each to its message group. */
   requeue?(messages: { groupId: string; body: string }[]): Promise<void>;
+  /** Present when re-syncs are configured: the writer also writes to a running re-sync's collection. */
+  resync?: ResyncWriterPorts;
   now(): number;
+}
+
+/** What the writer does for a running re-sync (see functions/core/resync.ts for why it is safe). */
+export interface ResyncWriterPorts {
+  /** The running re-sync, read strongly consistently once per batch. */
+  active(): Promise<ActiveResync | undefined>;
+  /** JSONL import with action=upsert into the re-sync's collection. */
+  importDocuments(collection: string, jsonLines: string[]): Promise<ImportOutcome[]>;
+  deleteDocuments(collection: string, ids: string[]): Promise<number>;
+  /** Tombstones: the re-sync re-checks these keys before it swaps the alias. */
+  recordDeletes(jobId: string, keys: DeletedKey[]): Promise<void>;
+  /** Documents the new collection refused: they fail the re-sync before its swap. */
+  recordRejections(jobId: string, rejections: Rejection[]): Promise<void>;
 }
 
 export interface WriterOptions {
@@ -69,6 +85,58 @@ interface Failure {
 
 const reasonOf = (error: unknown) =>
   error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+
+/**
+ * Writes the batch's upserts and deletes to a running re-sync's collection too, whatever the live
+ * collection answered: a re-sync may bring the schema that fixes a live rejection. A failure here
+ * retries the change (both writes are idempotent); a rejection is recorded against the re-sync.
+ */
+async function applyToResync(
+  ports: ResyncWriterPorts,
+  active: ActiveResync,
+  upserts: readonly { entry: Pending; line: string }[],
+  deletes: readonly Pending[],
+  fail: (entries: Iterable<Pending>, reason: string) => void,
+): Promise<void> {
+  const importing = async () => {
+    if (upserts.length === 0) return;
+    const outcomes = await ports.importDocuments(
+      active.collection,
+      upserts.map(({ line }) => line),
+    );
+    const rejections: Rejection[] = [];
+    upserts.forEach(({ entry }, index) => {
+      const outcome = outcomes[index];
+      if (outcome === undefined) fail([entry], 're-sync import answered fewer lines than were sent');
+      else if (outcome.success) return;
+      else if (isRetryableStatus(outcome.code))
+        fail([entry], `re-sync import ${outcome.code}: ${outcome.error}`);
+      else rejections.push({ id: entry.change.id, reason: `${outcome.code}: ${outcome.error}` });
+    });
+    if (rejections.length > 0) await ports.recordRejections(active.jobId, rejections);
+  };
+  const deleting = async () => {
+    if (deletes.length === 0) return;
+    // The tombstone first: a delete that lands before the backfill's older copy must be re-checked.
+    await ports.recordDeletes(
+      active.jobId,
+      deletes.map(({ change }) => ({ id: change.id, key: change.key })),
+    );
+    await ports.deleteDocuments(
+      active.collection,
+      deletes.map(({ change }) => change.id),
+    );
+  };
+  await Promise.all([
+    importing().catch((error: unknown) =>
+      fail(
+        upserts.map(({ entry }) => entry),
+        `re-sync import failed: ${reasonOf(error)}`,
+      ),
+    ),
+    deleting().catch((error: unknown) => fail(deletes, `re-sync delete failed: ${reasonOf(error)}`)),
+  ]);
+}
 
 /** Errors that mean "Typesense is unreachable or overloaded", as opposed to "this request is wrong". */
 const isOutage = (error: unknown) => (error as { retryable?: unknown } | null)?.retryable === true;
@@ -177,12 +245,19 @@ export async function processChangeMessages(
   if (!mayWrite) fail(pending, 'circuit open: Typesense is unavailable, waiting for the next health probe');
 
   let current: Map<string, Record<string, AttributeValue>> | undefined;
+  let resync: ActiveResync | undefined;
   if (mayWrite) {
     try {
-      const items = await ports.readItems(pending.map(({ change }) => change.key));
+      // The re-sync pointer is read after these messages were received, so any change newer than
+      // what a re-sync scanned is also written to its collection (see functions/core/resync.ts).
+      const [items, active] = await Promise.all([
+        ports.readItems(pending.map(({ change }) => change.key)),
+        ports.resync?.active(),
+      ]);
       current = new Map(items.map((item) => [documentId(item, options.keyAttributes), item]));
+      resync = active;
     } catch (error) {
-      fail(pending, `reading the source failed: ${reasonOf(error)}`);
+      fail(pending, `reading the source or the re-sync state failed: ${reasonOf(error)}`);
     }
   }
 
@@ -247,7 +322,11 @@ export async function processChangeMessages(
             },
             typesenseFailed(deletes, 'delete'),
           );
-    await Promise.all([importing, deleting]);
+    const resyncing =
+      resync === undefined || ports.resync === undefined
+        ? Promise.resolve()
+        : applyToResync(ports.resync, resync, upserts, deletes, fail);
+    await Promise.all([importing, deleting, resyncing]);
   }
   if (breaker !== undefined && mayWrite) {
     if (typesenseAnswered) breaker.recordSuccess();

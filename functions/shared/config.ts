@@ -51,53 +51,111 @@ export type BatcherConfig = z.infer<typeof batcherConfigSchema>;
 
 const API_KEY_SOURCE = 'TYPESENSE_API_KEY_SECRET_ARN or TYPESENSE_API_KEY';
 
+/** How a function reaches Typesense; shared by every function that writes to it. */
+const typesenseFields = {
+  /** Comma-separated node URLs, e.g. `https://xyz.a1.typesense.net:443`. */
+  TYPESENSE_NODES: z
+    .string()
+    .min(1)
+    .transform((value) => value.split(',').map((url) => url.trim()))
+    .pipe(z.array(z.string().url()).min(1)),
+  /** Production: the Secrets Manager secret holding the API key. */
+  TYPESENSE_API_KEY_SECRET_ARN: z.string().min(1).optional(),
+  /** Local stacks only: the API key itself. Never set this in a deployed function. */
+  TYPESENSE_API_KEY: z.string().min(1).optional(),
+  /** The alias (or collection) the writer writes to. */
+  TYPESENSE_COLLECTION: z.string().min(1),
+  TYPESENSE_TIMEOUT_MS: positiveInt(5_000),
+  KEY_ATTRIBUTES: keyAttributes,
+  PROJECTION: projection,
+  /** The re-sync state table: while a re-sync runs, the writer also writes to its new collection. */
+  RESYNC_STATE_TABLE: z.string().min(1).optional(),
+};
+
 /**
- * The API key source is checked as a field of its own (not an object-level refine, which zod runs
- * only when every field parsed), so a missing key is reported together with every other problem.
+ * Adds the check that one API key source is set. It is checked as a field of its own (not an
+ * object-level refine, which zod runs only when every field parsed), so a missing key is reported
+ * together with every other problem.
  */
-export const writerConfigSchema = z.preprocess(
-  (env) => {
-    const vars = env as Record<string, string | undefined>;
-    return { ...vars, [API_KEY_SOURCE]: vars.TYPESENSE_API_KEY_SECRET_ARN ?? vars.TYPESENSE_API_KEY };
-  },
-  z
-    .object({
-      TABLE_NAME: z.string().min(1),
-      /** The changes queue itself: retryable messages near the receive limit are re-sent to it. */
-      QUEUE_URL: z.string().url(),
-      DLQ_URL: z.string().url(),
-      /** Must equal the changes queue's redrive `maxReceiveCount`. */
-      MAX_RECEIVE_COUNT: positiveInt(10),
-      /** Backoff of a retried message: base × 2^(receives−1), capped, with jitter (SQS allows ≤ 12 h). */
-      RETRY_BASE_SECONDS: positiveInt(2),
-      RETRY_MAX_SECONDS: positiveInt(300).pipe(z.number().max(43_200)),
-      /** How long a change may keep failing retryably before it is dead-lettered anyway. */
-      RETRY_BUDGET_HOURS: positiveInt(72),
-      /** Consecutive batches failing for outage reasons that open the circuit. */
-      CIRCUIT_FAILURE_THRESHOLD: positiveInt(3),
-      /** First wait before probing Typesense's health while open; doubles up to the max. */
-      CIRCUIT_PROBE_SECONDS: positiveInt(15),
-      CIRCUIT_MAX_PROBE_SECONDS: positiveInt(300).pipe(z.number().max(43_200)),
-      KEY_ATTRIBUTES: keyAttributes,
-      /** Comma-separated node URLs, e.g. `https://xyz.a1.typesense.net:443`. */
-      TYPESENSE_NODES: z
-        .string()
-        .min(1)
-        .transform((value) => value.split(',').map((url) => url.trim()))
-        .pipe(z.array(z.string().url()).min(1)),
-      /** Production: the Secrets Manager secret holding the API key. */
-      TYPESENSE_API_KEY_SECRET_ARN: z.string().min(1).optional(),
-      /** Local stacks only: the API key itself. Never set this in a deployed function. */
-      TYPESENSE_API_KEY: z.string().min(1).optional(),
-      /** The alias (or collection) the writer writes to. */
-      TYPESENSE_COLLECTION: z.string().min(1),
-      TYPESENSE_TIMEOUT_MS: positiveInt(5_000),
-      PROJECTION: projection,
-      [API_KEY_SOURCE]: z.string({ required_error: 'one of them must be set' }).min(1),
-    })
-    .transform(({ [API_KEY_SOURCE]: _checked, ...config }) => config),
-);
+function withApiKeySource<T extends z.ZodRawShape>(shape: T) {
+  return z.preprocess(
+    (env) => {
+      const vars = env as Record<string, string | undefined>;
+      return { ...vars, [API_KEY_SOURCE]: vars.TYPESENSE_API_KEY_SECRET_ARN ?? vars.TYPESENSE_API_KEY };
+    },
+    z
+      .object({
+        ...shape,
+        [API_KEY_SOURCE]: z.string({ required_error: 'one of them must be set' }).min(1),
+      })
+      .transform(({ [API_KEY_SOURCE]: _checked, ...config }) => config as z.infer<z.ZodObject<T>>),
+  );
+}
+
+export const writerConfigSchema = withApiKeySource({
+  ...typesenseFields,
+  TABLE_NAME: z.string().min(1),
+  /** The changes queue itself: retryable messages near the receive limit are re-sent to it. */
+  QUEUE_URL: z.string().url(),
+  DLQ_URL: z.string().url(),
+  /** Must equal the changes queue's redrive `maxReceiveCount`. */
+  MAX_RECEIVE_COUNT: positiveInt(10),
+  /** Backoff of a retried message: base × 2^(receives−1), capped, with jitter (SQS allows ≤ 12 h). */
+  RETRY_BASE_SECONDS: positiveInt(2),
+  RETRY_MAX_SECONDS: positiveInt(300).pipe(z.number().max(43_200)),
+  /** How long a change may keep failing retryably before it is dead-lettered anyway. */
+  RETRY_BUDGET_HOURS: positiveInt(72),
+  /** Consecutive batches failing for outage reasons that open the circuit. */
+  CIRCUIT_FAILURE_THRESHOLD: positiveInt(3),
+  /** First wait before probing Typesense's health while open; doubles up to the max. */
+  CIRCUIT_PROBE_SECONDS: positiveInt(15),
+  CIRCUIT_MAX_PROBE_SECONDS: positiveInt(300).pipe(z.number().max(43_200)),
+});
 export type WriterConfig = z.infer<typeof writerConfigSchema>;
+
+const collectionSchema = z
+  .string()
+  .optional()
+  .transform((text, ctx) => {
+    if (text === undefined || text === '') return undefined;
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'is not valid JSON' });
+      return z.NEVER;
+    }
+  })
+  .pipe(
+    z
+      .object({
+        fields: z.array(z.object({ name: z.string().min(1), type: z.string().min(1) }).passthrough()),
+      })
+      .passthrough()
+      .optional(),
+  );
+
+export const resyncConfigSchema = withApiKeySource({
+  ...typesenseFields,
+  RESYNC_STATE_TABLE: z.string().min(1),
+  TABLE_NAME: z.string().min(1),
+  /** The re-sync's own work queue: start, segment and finish tasks. */
+  RESYNC_QUEUE_URL: z.string().url(),
+  /** The changes queue: keys deleted during the backfill are re-applied through it, in their group. */
+  QUEUE_URL: z.string().url(),
+  MESSAGE_GROUP_BUCKETS: positiveInt(16).pipe(z.number().max(10_000)),
+  MAX_MESSAGE_BYTES: positiveInt(262_144).pipe(z.number().min(8_192).max(1_048_576)),
+  /** Schema of the new collection (its name is generated). Default: the live collection's. */
+  COLLECTION_SCHEMA: collectionSchema,
+  /** Parallel Scan segments, each a task of its own. */
+  RESYNC_TOTAL_SEGMENTS: positiveInt(8).pipe(z.number().max(1_000)),
+  /** Items per Scan page: one import request and one checkpoint each. */
+  RESYNC_PAGE_SIZE: positiveInt(500).pipe(z.number().max(10_000)),
+  /** Pages one task scans before handing its segment on to a fresh task (bounds a Lambda run). */
+  RESYNC_PAGES_PER_TASK: positiveInt(200),
+  /** Older versioned collections kept for rollback after a swap. */
+  RESYNC_KEEP_COLLECTIONS: positiveInt(2).pipe(z.number().max(100)),
+});
+export type ResyncConfig = z.infer<typeof resyncConfigSchema>;
 
 /** Parses `env` with `schema` once; the error names every bad variable and what is wrong with it. */
 export function parseConfig<T extends z.ZodTypeAny>(

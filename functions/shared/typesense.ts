@@ -245,6 +245,10 @@ export class TypesenseClient {
     }
   }
 
+  async listCollections(): Promise<CollectionInfo[]> {
+    return parseJson(await this.request('GET', '/collections'), 'list collections') as CollectionInfo[];
+  }
+
   async deleteCollection(name: string): Promise<CollectionInfo> {
     const text = await this.request('DELETE', `/collections/${encode(name)}`);
     return parseJson(text, 'delete collection') as CollectionInfo;

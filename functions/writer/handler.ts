@@ -15,6 +15,7 @@ import {
   sendDeadLetters,
 } from '../shared/aws.ts';
 import { parseConfig, writerConfigSchema } from '../shared/config.ts';
+import { dynamoResyncStore } from '../shared/resync-store.ts';
 import { TypesenseClient } from '../shared/typesense.ts';
 
 const config = parseConfig(writerConfigSchema);
@@ -30,6 +31,11 @@ const typesense = new TypesenseClient({
   timeoutMs: config.TYPESENSE_TIMEOUT_MS,
 });
 
+const resyncStore =
+  config.RESYNC_STATE_TABLE === undefined
+    ? undefined
+    : dynamoResyncStore(dynamodb, config.RESYNC_STATE_TABLE);
+
 export const ports = {
   readItems: readItemsConsistently(dynamodb, config.TABLE_NAME),
   importDocuments: (lines: string[]) =>
@@ -39,6 +45,18 @@ export const ports = {
   health: () => typesense.health(),
   changeVisibility: changeVisibility(sqs, config.QUEUE_URL),
   requeue: requeueMessages(sqs, config.QUEUE_URL),
+  ...(resyncStore === undefined
+    ? {}
+    : {
+        resync: {
+          active: () => resyncStore.active(),
+          importDocuments: (collection: string, lines: string[]) =>
+            typesense.importDocuments(collection, lines, 'upsert'),
+          deleteDocuments: (collection: string, ids: string[]) => typesense.deleteByIds(collection, ids),
+          recordDeletes: resyncStore.recordDeletes,
+          recordRejections: resyncStore.recordRejections,
+        },
+      }),
   now: Date.now,
 };
 

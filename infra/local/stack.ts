@@ -62,6 +62,16 @@ export interface LocalStackOptions {
   typesenseTimeoutMs?: number;
   /** Route the writer through a fault-injecting proxy (`stack.faults`); reads stay direct. */
   faultInjection?: boolean;
+  /** Full re-sync tuning (defaults: 4 segments, pages of 250, 20 pages per task, keep 2, 2 workers). */
+  resync?: {
+    totalSegments?: number;
+    pageSize?: number;
+    pagesPerTask?: number;
+    keepCollections?: number;
+    workers?: number;
+    /** When a crashed task is redelivered. Default 2 s. */
+    visibilityTimeoutSeconds?: number;
+  };
 }
 
 export interface LocalStatus {
@@ -106,6 +116,10 @@ export interface LocalStack {
   emulator: Awaited<ReturnType<typeof startTypesenseEmulator>>;
   streamPoller: StreamPoller;
   queuePoller: QueuePoller;
+  /** Drives the re-sync function from its work queue, as its event source mapping does. */
+  resyncPoller: QueuePoller;
+  resyncStateTable: string;
+  resyncQueueUrl: string;
   /** Present with `faultInjection`: Typesense faults as the writer sees them. */
   faults: FaultProxy | undefined;
   status(): Promise<LocalStatus>;
@@ -216,6 +230,29 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const queueUrl = changes.QueueUrl as string;
   const queueArn = `arn:aws:sqs:${REGION}:000000000000:${tableName}-changes.fifo`;
 
+  const resyncStateTable = `${tableName}-resync-state`;
+  await dynamodb.send(
+    new CreateTableCommand({
+      TableName: resyncStateTable,
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      AttributeDefinitions: [
+        { AttributeName: 'pk', AttributeType: 'S' },
+        { AttributeName: 'sk', AttributeType: 'S' },
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
+  const resyncQueue = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: `${tableName}-resync`,
+      Attributes: { VisibilityTimeout: String(options.resync?.visibilityTimeoutSeconds ?? 2) },
+    }),
+  );
+  const resyncQueueUrl = resyncQueue.QueueUrl as string;
+
   await typesense.createCollection({ ...options.schema, name: collection });
   await typesense.upsertAlias(alias, collection);
 
@@ -245,13 +282,20 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     TYPESENSE_TIMEOUT_MS: String(options.typesenseTimeoutMs ?? 2_000),
     TYPESENSE_COLLECTION: alias,
     PROJECTION: JSON.stringify(options.projection ?? {}),
+    RESYNC_STATE_TABLE: resyncStateTable,
+    RESYNC_QUEUE_URL: resyncQueueUrl,
+    RESYNC_TOTAL_SEGMENTS: String(options.resync?.totalSegments ?? 4),
+    RESYNC_PAGE_SIZE: String(options.resync?.pageSize ?? 250),
+    RESYNC_PAGES_PER_TASK: String(options.resync?.pagesPerTask ?? 20),
+    RESYNC_KEEP_COLLECTIONS: String(options.resync?.keepCollections ?? 2),
     ...(options.sourceTimestampAttribute === undefined
       ? {}
       : { SOURCE_TIMESTAMP_ATTRIBUTE: options.sourceTimestampAttribute }),
   });
-  const [{ handler: batcher }, { handler: writer, breaker }] = await Promise.all([
+  const [{ handler: batcher }, { handler: writer, breaker }, { handler: resync }] = await Promise.all([
     import('../../functions/batcher/handler.ts'),
     import('../../functions/writer/handler.ts'),
+    import('../../functions/resync/handler.ts'),
   ]);
   const context = (name: string) =>
     ({
@@ -310,8 +354,19 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     onReceive,
     onDone,
   });
+  const resyncPoller = new QueuePoller({
+    sqs,
+    queueUrl: resyncQueueUrl,
+    queueArn: `arn:aws:sqs:${REGION}:000000000000:${tableName}-resync`,
+    region: REGION,
+    // The deployed mapping's batch size: one task per invocation.
+    batchSize: 1,
+    handler: (event) => resync(event, context('resync')),
+    concurrency: options.resync?.workers ?? 2,
+  });
   streamPoller.start();
   queuePoller.start();
+  resyncPoller.start();
 
   // The deployed ingestion-delay endpoint's local twin, answering from the pollers' live figures.
   const statusServer = createServer((request, response) => {
@@ -353,6 +408,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         : { sourceTimestampAttribute: options.sourceTimestampAttribute }),
       projection: options.projection ?? {},
       typesense: { nodes: [endpoints.typesense], collection: alias, apiKey: API_KEY },
+      resync: { stateTable: resyncStateTable, queueUrl: resyncQueueUrl },
       ingestionDelayUrl,
     },
     apiKey: API_KEY,
@@ -370,6 +426,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     emulator,
     streamPoller,
     queuePoller,
+    resyncPoller,
+    resyncStateTable,
+    resyncQueueUrl,
     faults,
     async status() {
       const [pending, dlq] = await Promise.all([queueDepth(sqs, queueUrl), queueDepth(sqs, dlqUrl)]);
@@ -416,7 +475,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           );
         await sleep(150);
         const quiet =
-          streamPoller.caughtUp && !queuePoller.busy && (await queueDepth(sqs, queueUrl)).total === 0;
+          streamPoller.caughtUp &&
+          !queuePoller.busy &&
+          !resyncPoller.busy &&
+          (await queueDepth(sqs, queueUrl)).total === 0 &&
+          (await queueDepth(sqs, resyncQueueUrl)).total === 0;
         quietChecks = quiet ? quietChecks + 1 : 0;
       }
     },
@@ -424,6 +487,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       await Promise.all([
         streamPoller.stop(),
         queuePoller.stop(),
+        resyncPoller.stop(),
         new Promise((resolve) => statusServer.close(resolve)),
       ]);
       await failures.flush();

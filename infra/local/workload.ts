@@ -1,5 +1,6 @@
 import {
   type AttributeValue,
+  BatchWriteItemCommand,
   DeleteItemCommand,
   type DynamoDBClient,
   PutItemCommand,
@@ -92,6 +93,41 @@ export function productItem(
     revision: { N: String(revision) },
     updatedAt: { N: String(now) },
   };
+}
+
+/**
+ * Bulk-loads `count` product items (keys `first` … `first + count − 1`, revision 1) with
+ * BatchWriteItem, 25 per request and `concurrency` requests in flight, retrying unprocessed items.
+ */
+export async function loadItems(options: {
+  dynamodb: DynamoDBClient;
+  tableName: string;
+  keyAttributes: readonly string[];
+  first: number;
+  count: number;
+  seed?: number;
+  concurrency?: number;
+}): Promise<void> {
+  const random = seededRandom(options.seed ?? 1);
+  let next = options.first;
+  const end = options.first + options.count;
+  const worker = async () => {
+    while (next < end) {
+      const from = next;
+      next = Math.min(end, next + 25);
+      let requests = Array.from({ length: next - from }, (_, index) => ({
+        PutRequest: { Item: productItem(random, options.keyAttributes, from + index, 1, Date.now()) },
+      }));
+      while (requests.length > 0) {
+        const result = await options.dynamodb.send(
+          new BatchWriteItemCommand({ RequestItems: { [options.tableName]: requests } }),
+        );
+        requests = (result.UnprocessedItems?.[options.tableName] ?? []) as typeof requests;
+        if (requests.length > 0) await sleep(20);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: options.concurrency ?? 4 }, worker));
 }
 
 export interface WorkloadOptions {

@@ -1,5 +1,6 @@
 import { SingleBar } from 'cli-progress';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import type { ResyncProgress } from '../../functions/core/resync.ts';
 import {
   type DeadLetterEntry,
   type DeadLetterFilter,
@@ -13,6 +14,13 @@ import { fetchIngestionDelay, type IngestionDelay, LagUnknownError } from './lag
 import { redriveDeadLetters, verifyOptionsOf } from './redrive.ts';
 import { repairDrift } from './repair.ts';
 import { replayStreamFailures } from './replay.ts';
+import {
+  cancelRunningResync,
+  followResync,
+  requestResync,
+  resyncStatus,
+  rollbackLastResync,
+} from './resync.ts';
 import { pipelineStatus } from './status.ts';
 import { type Connection, connect, loadTarget, type TargetSource } from './target.ts';
 import { verifyIndex, verifySample } from './verify.ts';
@@ -47,6 +55,8 @@ const OPERATOR_ERRORS = new Set([
   'NoSuchBucket',
   'TypesenseHttpError',
   'TypesenseUnavailableError',
+  'ResyncError',
+  'ResyncBusyError',
 ]);
 
 function explain(error: unknown): string {
@@ -88,6 +98,21 @@ function formatLag(lag: IngestionDelay): string {
   return `lag ${lag.lagMs} ms (${pending}) | DLQ ${lag.dlqDepth} | circuit ${lag.circuit} | at ${lag.measuredAt}`;
 }
 
+function formatResync(progress: ResyncProgress): string {
+  const { job } = progress;
+  const rate =
+    progress.itemsPerSecond === undefined ? '' : `, ${Math.round(progress.itemsPerSecond)} items/s`;
+  const eta = progress.etaSeconds === undefined ? '' : `, ETA ${Math.ceil(progress.etaSeconds)} s`;
+  return [
+    `re-sync ${job.jobId} (${job.trigger}) ${job.phase}: ${progress.segmentsDone}/${job.totalSegments} segments, ` +
+      `${progress.scanned} scanned, ${progress.indexed} indexed, ${progress.skipped} already newer from the stream${rate}${eta}`,
+    `  collection ${job.collection}${job.previous === undefined ? '' : `, replaced ${job.previous}`}` +
+      (job.rolledBackAt === undefined ? '' : ' (rolled back)'),
+    ...(job.message === undefined ? [] : [`  ${job.message}`]),
+    ...progress.rejections.map(({ id, reason }) => `  rejected ${id}: ${reason}`),
+  ].join('\n');
+}
+
 function progressBar(io: CliIo, json: boolean, label: string) {
   if (json || !io.isTTY) return { update: () => undefined, stop: () => undefined };
   const bar = new SingleBar({
@@ -122,7 +147,7 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
 
   const program = new Command('typesense-sync')
     .description(
-      'Operate a typesense-sync pipeline: status, lag, dead letters, stream failure replay, verify.',
+      'Operate a typesense-sync pipeline: status, lag, dead letters, stream failure replay, verify, re-sync.',
     )
     .addOption(
       new Option('--target <file>', 'target file (npm start writes .local/target.json)').env(
@@ -149,7 +174,8 @@ Examples:
   npm run cli -- --target .local/target.json status
   npm run cli -- --stack TypesenseSync --region eu-west-1 dlq list
   npm run cli -- --target .local/target.json dlq redrive --filter code=404 --rate 50
-  npm run cli -- --target .local/target.json verify --full --repair`,
+  npm run cli -- --target .local/target.json verify --full --repair
+  npm run cli -- --target .local/target.json resync start --wait`,
     );
 
   const sourceOf = (options: GlobalOptions): TargetSource => ({
@@ -388,6 +414,81 @@ Examples:
       });
     });
 
+  const resync = program
+    .command('resync')
+    .description(
+      'full re-sync into a new collection, then an atomic alias swap: start, status, cancel, rollback',
+    );
+  resync
+    .command('start')
+    .description('start a re-sync (one at a time); the stream keeps flowing into both collections meanwhile')
+    .option('--wait', 'follow it to the end with a progress bar; exit 2 unless it swapped', false)
+    .addHelpText('after', '\nExample:\n  npm run cli -- --target .local/target.json resync start --wait')
+    .action(async (options: { wait: boolean }, command: Command) => {
+      await withConnection(command, async (connection, json) => {
+        const job = await requestResync(connection, 'operator');
+        if (!options.wait) {
+          print(
+            json,
+            job,
+            () => `started re-sync ${job.jobId} into ${job.collection}; follow it with: resync status`,
+          );
+          return;
+        }
+        const bar = progressBar(io, json, `re-sync ${job.jobId}`);
+        const final = await followResync(connection, job.jobId, (progress) =>
+          bar.update(progress.scanned, Math.max(progress.scanned, progress.job.estimatedItems ?? 0)),
+        ).finally(bar.stop);
+        if (final.job.phase !== 'done') exitCode = EXIT.problem;
+        print(json, final, () => formatResync(final));
+      });
+    });
+  resync
+    .command('status')
+    .description('the running re-sync, or else the latest one; exit 2 if it failed')
+    .action(async (_options: unknown, command: Command) => {
+      await withConnection(command, async (connection, json) => {
+        const progress = await resyncStatus(connection);
+        if (progress?.job.phase === 'failed') exitCode = EXIT.problem;
+        print(json, progress ?? null, () =>
+          progress === undefined ? 'no re-sync has run yet' : formatResync(progress),
+        );
+      });
+    });
+  resync
+    .command('cancel')
+    .description('cancel the running re-sync: the live alias is untouched, the partial collection dropped')
+    .action(async (_options: unknown, command: Command) => {
+      await withConnection(command, async (connection, json) => {
+        const job = await cancelRunningResync(connection);
+        if (job === undefined) exitCode = EXIT.error;
+        print(json, job ?? null, () =>
+          job === undefined
+            ? 'no re-sync is running'
+            : `cancelled re-sync ${job.jobId}; ${job.collection} dropped`,
+        );
+      });
+    });
+  resync
+    .command('rollback')
+    .description('point the alias back at the collection the last re-sync replaced, then repair it')
+    .option('--wait <seconds>', 'wait this long for the repairs to apply', seconds('--wait'), 60)
+    .action(async (options: { wait: number }, command: Command) => {
+      await withConnection(command, async (connection, json) => {
+        const result = await rollbackLastResync(connection, options.wait * 1000);
+        const stillFailing = result.repair?.settlement?.stillFailing ?? [];
+        if (stillFailing.length > 0 || (result.repair?.failed.length ?? 0) > 0) exitCode = EXIT.problem;
+        print(json, result, () =>
+          [
+            `alias ${connection.target.typesense.collection} points at ${result.job.previous} again (re-sync ${result.job.jobId} rolled back)`,
+            result.repair === undefined
+              ? 'it matches the table'
+              : `repaired ${result.drift} documents it missed since the swap: ${result.repair.enqueued} re-enqueued, ${stillFailing.length} still failing`,
+          ].join('\n'),
+        );
+      });
+    });
+
   program
     .command('verify')
     .description('compare table and index field by field; exit 2 on drift')
@@ -399,6 +500,16 @@ Examples:
     .option('--full', 'check everything (the default)', false)
     .option('--repair', 'put every drifting key back through the pipeline', false)
     .option(
+      '--resync-above <percent>',
+      'start a full re-sync when more than this share of the checked items drifts',
+      (value: string) => {
+        const parsed = Number(value);
+        if (!Number.isFinite(parsed) || parsed < 0 || parsed > 100)
+          throw new InvalidArgumentError('--resync-above must be a percentage from 0 to 100');
+        return parsed;
+      },
+    )
+    .option(
       '--wait <seconds>',
       'with --repair: wait this long for the repairs to apply',
       seconds('--wait'),
@@ -408,48 +519,63 @@ Examples:
       'after',
       '\nExamples:\n  npm run cli -- --target .local/target.json verify\n  npm run cli -- --stack TypesenseSync verify --sample 500 --json\n  npm run cli -- --target .local/target.json verify --repair',
     )
-    .action(async (options: { sample?: number; repair: boolean; wait: number }, command: Command) => {
-      await withConnection(command, async (connection, json) => {
-        const verifyOptions = verifyOptionsOf(connection);
-        const report =
-          options.sample === undefined
-            ? await verifyIndex(verifyOptions)
-            : await verifySample(verifyOptions, options.sample);
-        const drifting = report.missing.length + report.extra.length + report.stale.length;
-        const repair =
-          options.repair && drifting > 0
-            ? await repairDrift(connection, report, options.wait * 1000)
-            : undefined;
-        const unresolved =
-          repair === undefined
-            ? drifting
-            : repair.failed.length + (repair.settlement?.stillFailing.length ?? repair.enqueued);
-        if (unresolved > 0) exitCode = EXIT.problem;
-        const list = (ids: string[]) =>
-          ids.length === 0 ? '' : `: ${ids.slice(0, 20).join(', ')}${ids.length > 20 ? ', …' : ''}`;
-        print(json, { ...report, repair }, () =>
-          [
-            `${options.sample === undefined ? 'full' : `sample of ${options.sample}`}: ${report.tableItems} items, ${report.indexDocuments} documents checked`,
-            `missing ${report.missing.length}${list(report.missing)}`,
-            `extra   ${report.extra.length}${list(report.extra)}`,
-            `stale   ${report.stale.length}${list(report.stale.map(({ id, fields }) => `${id} (${fields.join(',')})`))}`,
-            ...(report.unprojectable.length === 0
-              ? []
-              : [
-                  `items the projection rejects: ${report.unprojectable.length}${list(report.unprojectable.map(({ id }) => id))}`,
-                ]),
-            drifting === 0 ? 'index matches the table' : `drift: ${drifting} documents`,
-            ...(repair === undefined
-              ? []
-              : [
-                  `repair: ${repair.enqueued} keys re-enqueued${repair.settlement === undefined ? '' : `, ${repair.settlement.settled.length} applied, ${repair.settlement.stillFailing.length} still failing`}`,
-                  ...(repair.settlement?.stillFailing ?? []).map(({ id, reason }) => `  ${id}: ${reason}`),
-                  ...repair.failed.map(({ id, reason }) => `  ${id}: ${reason}`),
-                ]),
-          ].join('\n'),
-        );
-      });
-    });
+    .action(
+      async (
+        options: { sample?: number; repair: boolean; wait: number; resyncAbove?: number },
+        command: Command,
+      ) => {
+        await withConnection(command, async (connection, json) => {
+          const verifyOptions = verifyOptionsOf(connection);
+          const report =
+            options.sample === undefined
+              ? await verifyIndex(verifyOptions)
+              : await verifySample(verifyOptions, options.sample);
+          const drifting = report.missing.length + report.extra.length + report.stale.length;
+          const driftPercent = (100 * drifting) / Math.max(1, report.tableItems);
+          const resyncJob =
+            options.resyncAbove !== undefined && driftPercent > options.resyncAbove
+              ? await requestResync(connection, 'drift')
+              : undefined;
+          const repair =
+            options.repair && drifting > 0
+              ? await repairDrift(connection, report, options.wait * 1000)
+              : undefined;
+          const unresolved =
+            repair === undefined
+              ? drifting
+              : repair.failed.length + (repair.settlement?.stillFailing.length ?? repair.enqueued);
+          if (unresolved > 0) exitCode = EXIT.problem;
+          const list = (ids: string[]) =>
+            ids.length === 0 ? '' : `: ${ids.slice(0, 20).join(', ')}${ids.length > 20 ? ', …' : ''}`;
+          print(json, { ...report, repair, resync: resyncJob }, () =>
+            [
+              `${options.sample === undefined ? 'full' : `sample of ${options.sample}`}: ${report.tableItems} items, ${report.indexDocuments} documents checked`,
+              `missing ${report.missing.length}${list(report.missing)}`,
+              `extra   ${report.extra.length}${list(report.extra)}`,
+              `stale   ${report.stale.length}${list(report.stale.map(({ id, fields }) => `${id} (${fields.join(',')})`))}`,
+              ...(report.unprojectable.length === 0
+                ? []
+                : [
+                    `items the projection rejects: ${report.unprojectable.length}${list(report.unprojectable.map(({ id }) => id))}`,
+                  ]),
+              drifting === 0 ? 'index matches the table' : `drift: ${drifting} documents`,
+              ...(resyncJob === undefined
+                ? []
+                : [
+                    `drift ${driftPercent.toFixed(1)} % is above ${options.resyncAbove} %: started re-sync ${resyncJob.jobId}`,
+                  ]),
+              ...(repair === undefined
+                ? []
+                : [
+                    `repair: ${repair.enqueued} keys re-enqueued${repair.settlement === undefined ? '' : `, ${repair.settlement.settled.length} applied, ${repair.settlement.stillFailing.length} still failing`}`,
+                    ...(repair.settlement?.stillFailing ?? []).map(({ id, reason }) => `  ${id}: ${reason}`),
+                    ...repair.failed.map(({ id, reason }) => `  ${id}: ${reason}`),
+                  ]),
+            ].join('\n'),
+          );
+        });
+      },
+    );
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -9,7 +9,7 @@ import type { Change, DeadLetter, MarshalledKey } from '../../functions/core/cha
 import { KeyError } from '../../functions/core/keys.ts';
 import { parseChangeMessage } from '../../functions/core/pack.ts';
 import { changeVisibility } from '../../functions/shared/aws.ts';
-import { changeOfKey } from './enqueue.ts';
+import { changeOfKey } from '../../functions/shared/enqueue.ts';
 
 /** One message on the DLQ, read for an operator: what it is about, why it is there, how to redrive it. */
 export interface DeadLetterEntry {

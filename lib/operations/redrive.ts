@@ -1,4 +1,5 @@
 import type { Change } from '../../functions/core/change.ts';
+import { enqueueChanges } from '../../functions/shared/enqueue.ts';
 import {
   type DeadLetterEntry,
   type DeadLetterFilter,
@@ -7,7 +8,6 @@ import {
   queueDepth,
   readDeadLetters,
 } from './dead-letters.ts';
-import { enqueueChanges } from './enqueue.ts';
 import type { Connection } from './target.ts';
 import { type VerifyOptions, verifyKeys } from './verify.ts';
 

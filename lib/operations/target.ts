@@ -58,6 +58,11 @@ export const targetSchema = z
       .refine((typesense) => typesense.apiKeySecretArn !== undefined || typesense.apiKey !== undefined, {
         message: 'needs apiKeySecretArn (or, for a local stack, apiKey)',
       }),
+    /** The full re-sync: its state table and its work queue (start, segment and finish tasks). */
+    resync: z
+      .object({ stateTable: z.string().min(1), queueUrl: z.string().url() })
+      .strict()
+      .optional(),
     /** Where the current ingestion delay is served (`GET …/v1/ingestion-delay`). */
     ingestionDelayUrl: z.string().url().optional(),
   })

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  type CollectionInfo,
   type CollectionSchema,
   type ImportLineResult,
   TypesenseClient,
@@ -198,6 +199,24 @@ describe.each(targets)('Typesense contract: $name', (target) => {
       const response = await raw('GET', `/collections/${run}_nope`);
       expect(response.status).toBe(404);
       expect(response.json).toEqual({ message: 'Not Found' });
+    });
+
+    it('list names every collection; a fetched schema creates an equal collection (what a re-sync does)', async () => {
+      const names = (await client.listCollections()).map(({ name }) => name);
+      expect(names).toContain(products);
+      const {
+        name: _name,
+        num_documents: _count,
+        created_at: _created,
+        ...schema
+      } = (await client.getCollection(products)) as CollectionInfo;
+      const copy = `${run}_copy`;
+      await createCollection({ ...schema, name: copy });
+      const fieldsOf = (info: CollectionInfo | undefined) =>
+        info?.fields.map(({ name, type, optional, facet }) => ({ name, type, optional, facet }));
+      expect(fieldsOf(await client.getCollection(copy))).toEqual(
+        fieldsOf(await client.getCollection(products)),
+      );
     });
 
     it('delete returns the collection; deleting an unknown one is a 404', async () => {

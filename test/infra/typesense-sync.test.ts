@@ -3,13 +3,19 @@ import { join } from 'node:path';
 import { App, type CfnElement, Duration, SecretValue, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
 import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { CfnQueue } from 'aws-cdk-lib/aws-sqs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { batcherConfigSchema, parseConfig, writerConfigSchema } from '../../functions/shared/config.ts';
-import { parseTarget, TARGET_OUTPUT } from '../../lib/operations/target.ts';
+import {
+  batcherConfigSchema,
+  parseConfig,
+  resyncConfigSchema,
+  writerConfigSchema,
+} from '../../functions/shared/config.ts';
+import { parseTarget, TARGET_OUTPUT, targetSchema } from '../../lib/operations/target.ts';
 import { TypesenseSync, type TypesenseSyncProps } from '../../lib/typesense-sync.ts';
 import { TypesenseSyncStack } from '../../lib/typesense-sync-stack.ts';
 
@@ -35,6 +41,43 @@ type Variables = Record<string, unknown>;
 function environmentOf(template: Template, logicalId: string): Variables {
   const fn = template.toJSON().Resources[logicalId];
   return fn.Properties.Environment.Variables as Variables;
+}
+
+/** Stand-ins for the values CloudFormation resolves at deploy time (Ref, Fn::GetAtt). */
+function resolvedEnvironment(variables: Variables): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(variables).map(([name, value]) => [
+      name,
+      typeof value === 'string'
+        ? value
+        : name.endsWith('_URL')
+          ? 'https://sqs.eu-west-1.amazonaws.com/123456789012/queue.fifo'
+          : 'resolved-at-deploy',
+    ]),
+  );
+}
+
+type Statement = Record<string, unknown>;
+
+/** The Allow statements of the IAM policies attached to a role. */
+function allowStatements(template: Template, roleLogicalId: string): Statement[] {
+  return Object.values(
+    template.findResources('AWS::IAM::Policy', {
+      Properties: { Roles: Match.arrayWith([{ Ref: roleLogicalId }]) },
+    }),
+  )
+    .flatMap((policy) => policy.Properties.PolicyDocument.Statement as Statement[])
+    .filter((statement) => statement.Effect === 'Allow');
+}
+
+/** Whether an Allow statement in the role's policies grants `action` on exactly `resource`. */
+function expectAllowed(template: Template, roleLogicalId: string, action: string, resource: unknown): void {
+  const found = allowStatements(template, roleLogicalId).some(
+    (statement) =>
+      [statement.Action].flat().includes(action) &&
+      [statement.Resource].flat().some((r) => JSON.stringify(r) === JSON.stringify(resource)),
+  );
+  expect(found, `${roleLogicalId} should be allowed ${action} on ${JSON.stringify(resource)}`).toBe(true);
 }
 
 describe('TypesenseSync (fully configured, bundled)', () => {
@@ -87,18 +130,23 @@ describe('TypesenseSync (fully configured, bundled)', () => {
   const tableId = () => id(sync.table.node.defaultChild);
   const batcherId = () => id(sync.batcher.node.defaultChild as CfnFunction);
   const writerId = () => id(sync.writer.node.defaultChild as CfnFunction);
+  const resyncId = () => id(sync.resync.node.defaultChild as CfnFunction);
   const roleId = (fn: TypesenseSync['batcher']) => id(fn.role?.node.defaultChild);
   const bucketId = () => id(sync.failureBucket.node.defaultChild);
 
   it('creates exactly the expected resources', () => {
-    template.resourceCountIs('AWS::DynamoDB::Table', 1);
-    template.resourceCountIs('AWS::SQS::Queue', 2);
-    template.resourceCountIs('AWS::SQS::QueuePolicy', 2);
-    template.resourceCountIs('AWS::Lambda::Function', 2);
-    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 2);
-    template.resourceCountIs('AWS::Logs::LogGroup', 2);
+    // The source and re-sync state tables; changes, re-sync work and their two DLQs; three functions.
+    template.resourceCountIs('AWS::DynamoDB::Table', 2);
+    template.resourceCountIs('AWS::SQS::Queue', 4);
+    template.resourceCountIs('AWS::SQS::QueuePolicy', 4);
+    template.resourceCountIs('AWS::Lambda::Function', 3);
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 3);
+    template.resourceCountIs('AWS::Logs::LogGroup', 3);
     template.resourceCountIs('AWS::S3::Bucket', 1);
     template.resourceCountIs('AWS::S3::BucketPolicy', 1);
+    // The stream gap trigger only: no schedule by default.
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 1);
+    template.resourceCountIs('AWS::Events::Rule', 1);
   });
 
   it('creates the changes queue as high-throughput FIFO sized to the message limit', () => {
@@ -161,13 +209,13 @@ describe('TypesenseSync (fully configured, bundled)', () => {
     });
   });
 
-  it('runs both functions on Node.js 22 / arm64 with source maps and a one-month log group', () => {
-    for (const fnId of [batcherId(), writerId()]) {
+  it('runs all functions on Node.js 22 / arm64 with source maps and a one-month log group', () => {
+    for (const fnId of [batcherId(), writerId(), resyncId()]) {
       const fn = template.toJSON().Resources[fnId];
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs22.x',
         Architectures: ['arm64'],
-        MemorySize: 512,
+        MemorySize: fnId === resyncId() ? 1024 : 512,
         Handler: 'index.handler',
         Environment: { Variables: { NODE_OPTIONS: '--enable-source-maps' } },
       });
@@ -176,6 +224,7 @@ describe('TypesenseSync (fully configured, bundled)', () => {
     }
     expect(template.toJSON().Resources[batcherId()].Properties.Timeout).toBe(60);
     expect(template.toJSON().Resources[writerId()].Properties.Timeout).toBe(45);
+    expect(template.toJSON().Resources[resyncId()].Properties.Timeout).toBe(300);
   });
 
   it('gives the batcher its env contract', () => {
@@ -210,6 +259,7 @@ describe('TypesenseSync (fully configured, bundled)', () => {
       TYPESENSE_API_KEY_SECRET_ARN: { Ref: id(stack.node.findChild('ApiKey').node.defaultChild) },
       TYPESENSE_COLLECTION: 'products',
       PROJECTION: '{"exclude":["internalNotes"]}',
+      RESYNC_STATE_TABLE: { Ref: id(sync.resyncStateTable.node.defaultChild) },
     });
   });
 
@@ -218,24 +268,23 @@ describe('TypesenseSync (fully configured, bundled)', () => {
     expect(environmentOf(template, writerId()).MAX_RECEIVE_COUNT).toBe(String(redrive.maxReceiveCount));
   });
 
-  it('gives both functions an environment their config contract accepts', () => {
-    // Stand-ins for the values CloudFormation resolves at deploy time (Ref, Fn::GetAtt).
-    const resolved = (variables: Variables) =>
-      Object.fromEntries(
-        Object.entries(variables).map(([name, value]) => [
-          name,
-          typeof value === 'string'
-            ? value
-            : name.endsWith('_URL')
-              ? 'https://sqs.eu-west-1.amazonaws.com/123456789012/queue.fifo'
-              : 'resolved-at-deploy',
-        ]),
-      );
-    expect(parseConfig(batcherConfigSchema, resolved(environmentOf(template, batcherId())))).toMatchObject({
+  it('gives every function an environment its config contract accepts', () => {
+    expect(
+      parseConfig(batcherConfigSchema, resolvedEnvironment(environmentOf(template, batcherId()))),
+    ).toMatchObject({
       MESSAGE_GROUP_BUCKETS: 32,
       MAX_MESSAGE_BYTES: 131_072,
     });
-    expect(parseConfig(writerConfigSchema, resolved(environmentOf(template, writerId())))).toMatchObject({
+    expect(
+      parseConfig(resyncConfigSchema, resolvedEnvironment(environmentOf(template, resyncId()))),
+    ).toMatchObject({
+      MESSAGE_GROUP_BUCKETS: 32,
+      MAX_MESSAGE_BYTES: 131_072,
+      RESYNC_TOTAL_SEGMENTS: 8,
+    });
+    expect(
+      parseConfig(writerConfigSchema, resolvedEnvironment(environmentOf(template, writerId()))),
+    ).toMatchObject({
       MAX_RECEIVE_COUNT: 7,
       RETRY_BASE_SECONDS: 5,
       RETRY_MAX_SECONDS: 900,
@@ -249,7 +298,7 @@ describe('TypesenseSync (fully configured, bundled)', () => {
   it('puts the API key in no function property (only the secret resource holds it)', () => {
     const text = JSON.stringify(template.toJSON());
     expect(text).toContain(API_KEY);
-    for (const fnId of [batcherId(), writerId()]) {
+    for (const fnId of [batcherId(), writerId(), resyncId()]) {
       const fn = JSON.stringify(template.toJSON().Resources[fnId]);
       expect(fn).not.toContain(API_KEY);
       expect(fn).not.toMatch(/resolve:secretsmanager|SecretString/);
@@ -331,21 +380,8 @@ describe('TypesenseSync (fully configured, bundled)', () => {
     });
   });
 
-  /** Whether an Allow statement in the role's policies grants `action` on exactly `resource`. */
-  const allows = (roleLogicalId: string, action: string, resource: unknown) => {
-    const statements = Object.values(
-      template.findResources('AWS::IAM::Policy', {
-        Properties: { Roles: Match.arrayWith([{ Ref: roleLogicalId }]) },
-      }),
-    ).flatMap((policy) => policy.Properties.PolicyDocument.Statement as Record<string, unknown>[]);
-    const found = statements.some(
-      (statement) =>
-        statement.Effect === 'Allow' &&
-        [statement.Action].flat().includes(action) &&
-        [statement.Resource].flat().some((r) => JSON.stringify(r) === JSON.stringify(resource)),
-    );
-    expect(found, `${roleLogicalId} should be allowed ${action} on ${JSON.stringify(resource)}`).toBe(true);
-  };
+  const allows = (roleLogicalId: string, action: string, resource: unknown) =>
+    expectAllowed(template, roleLogicalId, action, resource);
 
   it('lets the writer BatchGetItem the table, read the API key secret and send to the DLQ', () => {
     const writerRole = roleId(sync.writer);
@@ -378,7 +414,7 @@ describe('TypesenseSync (fully configured, bundled)', () => {
   });
 
   it('bundles each handler as a minified ESM module with a require shim and a source map', () => {
-    for (const fnId of [batcherId(), writerId()]) {
+    for (const fnId of [batcherId(), writerId(), resyncId()]) {
       const assetPath = template.toJSON().Resources[fnId].Metadata['aws:asset:path'] as string;
       const dir = join(app.outdir, assetPath);
       const code = readFileSync(join(dir, 'index.mjs'), 'utf8');
@@ -410,8 +446,10 @@ describe('TypesenseSync with an existing table', () => {
     template = Template.fromStack(stack);
   });
 
-  it('creates no table and reads the given stream', () => {
-    template.resourceCountIs('AWS::DynamoDB::Table', 0);
+  it('creates no source table (only the re-sync state table) and reads the given stream', () => {
+    expect(Object.keys(template.findResources('AWS::DynamoDB::Table'))).toEqual([
+      stack.getLogicalId(sync.resyncStateTable.node.defaultChild as CfnElement),
+    ]);
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       EventSourceArn: STREAM_ARN,
       StartingPosition: 'TRIM_HORIZON',
@@ -586,6 +624,386 @@ describe('TypesenseSyncStack (context defaults)', () => {
     expect(target.typesense.apiKeySecretArn).toMatch(/typesense-sync\/api-key/);
     expect(target.typesense.apiKey).toBeUndefined();
     expect(target.queueUrl).not.toBe(target.dlqUrl);
+    const [stateTableId] = Object.keys(
+      template.findResources('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete' }),
+    );
+    const [resyncQueueId] = Object.keys(
+      template.findResources('AWS::SQS::Queue', {
+        Properties: { RedrivePolicy: Match.objectLike({ maxReceiveCount: 5 }) },
+      }),
+    );
+    expect(targetSchema.parse(JSON.parse(resolve(value))).resync).toEqual({
+      stateTable: `deployed-${stateTableId}`,
+      queueUrl: `https://sqs.eu-west-1.amazonaws.com/123456789012/${resyncQueueId}`,
+    });
+  });
+});
+
+describe('TypesenseSync full re-sync (configured)', () => {
+  let stack: Stack;
+  let sync: TypesenseSync;
+  let typesense: TypesenseSyncProps['typesense'];
+  let template: Template;
+  const id = (element: unknown) => stack.getLogicalId(element as CfnElement);
+  const collectionSchema = {
+    fields: [
+      { name: 'title', type: 'string' },
+      { name: 'price', type: 'float', sort: true },
+    ],
+    default_sorting_field: 'price',
+  };
+
+  beforeAll(() => {
+    stack = new Stack(appWithoutBundling(), 'Resync', { env: ENV });
+    typesense = typesenseProps(stack);
+    sync = new TypesenseSync(stack, 'Sync', {
+      typesense,
+      projection: { include: ['title', 'price'] },
+      messageGroupBuckets: 32,
+      maxMessageBytes: 131_072,
+      streamMaxRecordAge: Duration.hours(2),
+      collectionSchema,
+      resync: {
+        schedule: events.Schedule.cron({ minute: '0', hour: '3' }),
+        totalSegments: 16,
+        pageSize: 250,
+        keepCollections: 3,
+        timeout: Duration.minutes(10),
+        maxConcurrency: 4,
+      },
+    });
+    template = Template.fromStack(stack);
+  });
+
+  const resourceOf = (logicalId: string) => template.toJSON().Resources[logicalId];
+  const tableId = () => id(sync.table.node.defaultChild);
+  const stateTableId = () => id(sync.resyncStateTable.node.defaultChild);
+  const changesQueueId = () => id(sync.changesQueue.node.defaultChild);
+  const resyncQueueId = () => id(sync.resyncQueue.node.defaultChild);
+  const resyncDlqId = () => id(sync.resyncDeadLetterQueue.node.defaultChild);
+  const resyncId = () => id(sync.resync.node.defaultChild);
+  const alarmId = () => id(sync.node.findChild('StreamIteratorAgeAlarm').node.defaultChild);
+  const roleId = (fn: TypesenseSync['resync']) => id(fn.role?.node.defaultChild);
+  const ruleId = (name: string) => id(sync.node.findChild(name).node.defaultChild);
+
+  it('creates the state table: pk/sk strings, on demand, AWS-managed encryption, deleted with the stack', () => {
+    expect(resourceOf(stateTableId())).toMatchObject({
+      DeletionPolicy: 'Delete',
+      UpdateReplacePolicy: 'Delete',
+      Properties: {
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+        AttributeDefinitions: [
+          { AttributeName: 'pk', AttributeType: 'S' },
+          { AttributeName: 'sk', AttributeType: 'S' },
+        ],
+        BillingMode: 'PAY_PER_REQUEST',
+        SSESpecification: { SSEEnabled: true },
+      },
+    });
+    expect(resourceOf(stateTableId()).Properties.SSESpecification.SSEType).toBeUndefined();
+  });
+
+  it('creates a standard work queue, encrypted, visible again after 6 × the 10-minute timeout, redriven after 5 receives', () => {
+    const queue = resourceOf(resyncQueueId()).Properties;
+    expect(queue).toMatchObject({
+      VisibilityTimeout: 3_600,
+      SqsManagedSseEnabled: true,
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [resyncDlqId(), 'Arn'] }, maxReceiveCount: 5 },
+    });
+    expect(queue.FifoQueue).toBeUndefined();
+    expect(queue.KmsMasterKeyId).toBeUndefined();
+  });
+
+  it('creates a standard, encrypted work DLQ keeping messages 14 days', () => {
+    const dlq = resourceOf(resyncDlqId()).Properties;
+    expect(dlq).toMatchObject({ MessageRetentionPeriod: 1_209_600, SqsManagedSseEnabled: true });
+    expect(dlq.FifoQueue).toBeUndefined();
+    expect(dlq.RedrivePolicy).toBeUndefined();
+  });
+
+  it('denies non-TLS access to the work queue and its DLQ', () => {
+    for (const queue of [resyncQueueId(), resyncDlqId()]) {
+      template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        Queues: [{ Ref: queue }],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Effect: 'Deny',
+              Action: 'sqs:*',
+              Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+            }),
+          ]),
+        },
+      });
+    }
+  });
+
+  it('runs the re-sync function with the given timeout and 1024 MB', () => {
+    expect(resourceOf(resyncId()).Properties).toMatchObject({ Timeout: 600, MemorySize: 1_024 });
+  });
+
+  it('gives the re-sync function its env contract, with the collection schema as JSON', () => {
+    expect(environmentOf(template, resyncId())).toEqual({
+      NODE_OPTIONS: '--enable-source-maps',
+      POWERTOOLS_SERVICE_NAME: 'typesense-sync-resync',
+      RESYNC_STATE_TABLE: { Ref: stateTableId() },
+      TABLE_NAME: { Ref: tableId() },
+      RESYNC_QUEUE_URL: { Ref: resyncQueueId() },
+      QUEUE_URL: { Ref: changesQueueId() },
+      MESSAGE_GROUP_BUCKETS: '32',
+      MAX_MESSAGE_BYTES: '131072',
+      KEY_ATTRIBUTES: 'pk',
+      TYPESENSE_NODES: 'https://a.example.com:443,https://b.example.com:443',
+      TYPESENSE_API_KEY_SECRET_ARN: stack.resolve(typesense.apiKeySecret.secretArn),
+      TYPESENSE_COLLECTION: 'products',
+      PROJECTION: '{"include":["title","price"]}',
+      COLLECTION_SCHEMA: JSON.stringify(collectionSchema),
+      RESYNC_TOTAL_SEGMENTS: '16',
+      RESYNC_PAGE_SIZE: '250',
+      // 200 pages of 500 items per 5 minutes, scaled to 10 minutes of 250-item pages.
+      RESYNC_PAGES_PER_TASK: '800',
+      RESYNC_KEEP_COLLECTIONS: '3',
+    });
+  });
+
+  it('gives the re-sync function an environment its config contract accepts', () => {
+    expect(
+      parseConfig(resyncConfigSchema, resolvedEnvironment(environmentOf(template, resyncId()))),
+    ).toMatchObject({
+      COLLECTION_SCHEMA: collectionSchema,
+      RESYNC_TOTAL_SEGMENTS: 16,
+      RESYNC_PAGE_SIZE: 250,
+      RESYNC_PAGES_PER_TASK: 800,
+      RESYNC_KEEP_COLLECTIONS: 3,
+      MESSAGE_GROUP_BUCKETS: 32,
+    });
+  });
+
+  it('maps the work queue to the re-sync function one task at a time, with partial failures and the concurrency cap', () => {
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: resyncId() },
+      EventSourceArn: { 'Fn::GetAtt': [resyncQueueId(), 'Arn'] },
+      BatchSize: 1,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ScalingConfig: { MaximumConcurrency: 4 },
+    });
+  });
+
+  /** Every action the role is allowed on resources whose expression names `logicalId`. */
+  const actionsOn = (roleLogicalId: string, logicalId: string) =>
+    allowStatements(template, roleLogicalId)
+      .filter((statement) =>
+        [statement.Resource].flat().some((r) => JSON.stringify(r).includes(JSON.stringify(logicalId))),
+      )
+      .flatMap((statement) => [statement.Action].flat() as string[]);
+
+  it('lets the re-sync function Scan the source table but not write to it', () => {
+    const role = roleId(sync.resync);
+    expectAllowed(template, role, 'dynamodb:Scan', { 'Fn::GetAtt': [tableId(), 'Arn'] });
+    expectAllowed(template, role, 'dynamodb:DescribeTable', { 'Fn::GetAtt': [tableId(), 'Arn'] });
+    const onSource = actionsOn(role, tableId());
+    expect(onSource).toContain('dynamodb:Scan');
+    for (const write of [
+      'dynamodb:PutItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:BatchWriteItem',
+    ]) {
+      expect(onSource).not.toContain(write);
+      // The same check finds the write grants on the state table: it is not vacuous.
+      expect(actionsOn(role, stateTableId())).toContain(write);
+    }
+    expect(onSource.filter((action) => action.includes('*'))).toEqual([]);
+  });
+
+  it('lets the re-sync function send to the work and changes queues and read the API key secret', () => {
+    const role = roleId(sync.resync);
+    expectAllowed(template, role, 'sqs:SendMessage', { 'Fn::GetAtt': [resyncQueueId(), 'Arn'] });
+    expectAllowed(template, role, 'sqs:SendMessage', { 'Fn::GetAtt': [changesQueueId(), 'Arn'] });
+    expectAllowed(template, role, 'sqs:ReceiveMessage', { 'Fn::GetAtt': [resyncQueueId(), 'Arn'] });
+    const secretStatements = allowStatements(template, role).filter((statement) =>
+      [statement.Action].flat().includes('secretsmanager:GetSecretValue'),
+    );
+    expect(JSON.stringify(secretStatements)).toContain(':secret:typesense/key-??????');
+  });
+
+  it('gives the writer the state table and lets it read and write it', () => {
+    expect(environmentOf(template, id(sync.writer.node.defaultChild))).toMatchObject({
+      RESYNC_STATE_TABLE: { Ref: stateTableId() },
+    });
+    const stateTableArn = { 'Fn::GetAtt': [stateTableId(), 'Arn'] };
+    expectAllowed(template, roleId(sync.writer), 'dynamodb:GetItem', stateTableArn);
+    expectAllowed(template, roleId(sync.writer), 'dynamodb:PutItem', stateTableArn);
+  });
+
+  it('starts a re-sync on the schedule by sending a start task to the work queue', () => {
+    expect(resourceOf(ruleId('ResyncSchedule')).Properties).toMatchObject({
+      ScheduleExpression: 'cron(0 3 * * ? *)',
+      State: 'ENABLED',
+      Targets: [
+        {
+          Arn: { 'Fn::GetAtt': [resyncQueueId(), 'Arn'] },
+          Input: '{"action":"start","trigger":"schedule"}',
+        },
+      ],
+    });
+  });
+
+  it('alarms when the batcher iterator age reaches 80 % of the stream max record age', () => {
+    expect(resourceOf(alarmId()).Properties).toMatchObject({
+      Namespace: 'AWS/Lambda',
+      MetricName: 'IteratorAge',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: id(sync.batcher.node.defaultChild) } }],
+      Statistic: 'Maximum',
+      Period: 300,
+      EvaluationPeriods: 1,
+      // 80 % of 2 hours, in milliseconds.
+      Threshold: 5_760_000,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+    });
+  });
+
+  it('starts a re-sync through the work queue when the iterator age alarm goes to ALARM', () => {
+    expect(resourceOf(ruleId('StreamGapRule')).Properties).toMatchObject({
+      EventPattern: {
+        source: ['aws.cloudwatch'],
+        'detail-type': ['CloudWatch Alarm State Change'],
+        resources: [{ 'Fn::GetAtt': [alarmId(), 'Arn'] }],
+        detail: { state: { value: ['ALARM'] } },
+      },
+      Targets: [
+        {
+          Arn: { 'Fn::GetAtt': [resyncQueueId(), 'Arn'] },
+          Input: '{"action":"start","trigger":"stream-gap"}',
+        },
+      ],
+    });
+  });
+
+  it('lets EventBridge send to the work queue from each trigger rule only', () => {
+    for (const rule of ['ResyncSchedule', 'StreamGapRule']) {
+      template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        Queues: [{ Ref: resyncQueueId() }],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Effect: 'Allow',
+              Principal: { Service: 'events.amazonaws.com' },
+              Action: Match.arrayWith(['sqs:SendMessage']),
+              Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [ruleId(rule), 'Arn'] } } },
+            }),
+          ]),
+        },
+      });
+    }
+  });
+});
+
+describe('TypesenseSync full re-sync (defaults, existing table)', () => {
+  let stack: Stack;
+  let sync: TypesenseSync;
+  let table: dynamodb.ITable;
+  let template: Template;
+  const id = (element: unknown) => stack.getLogicalId(element as CfnElement);
+
+  beforeAll(() => {
+    stack = new Stack(appWithoutBundling(), 'ResyncDefaults', { env: ENV });
+    table = dynamodb.Table.fromTableAttributes(stack, 'Source', {
+      tableName: 'source',
+      tableStreamArn: STREAM_ARN,
+    });
+    sync = new TypesenseSync(stack, 'Sync', {
+      existingTableObj: table,
+      keyAttributes: ['pk', 'sk'],
+      typesense: typesenseProps(stack),
+    });
+    template = Template.fromStack(stack);
+  });
+
+  const resyncId = () => id(sync.resync.node.defaultChild);
+
+  it('uses the default tuning and no collection schema', () => {
+    const env = environmentOf(template, resyncId());
+    expect(env).toMatchObject({
+      TABLE_NAME: 'source',
+      KEY_ATTRIBUTES: 'pk,sk',
+      RESYNC_TOTAL_SEGMENTS: '8',
+      RESYNC_PAGE_SIZE: '500',
+      RESYNC_PAGES_PER_TASK: '200',
+      RESYNC_KEEP_COLLECTIONS: '2',
+    });
+    expect(env).not.toHaveProperty('COLLECTION_SCHEMA');
+    expect(env).not.toHaveProperty('TYPESENSE_TIMEOUT_MS');
+    expect(template.toJSON().Resources[resyncId()].Properties).toMatchObject({
+      Timeout: 300,
+      MemorySize: 1_024,
+    });
+  });
+
+  it('sizes the work queue visibility to 6 × the 5-minute timeout and caps concurrency at the segment count', () => {
+    expect(template.toJSON().Resources[id(sync.resyncQueue.node.defaultChild)].Properties).toMatchObject({
+      VisibilityTimeout: 1_800,
+    });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: resyncId() },
+      BatchSize: 1,
+      ScalingConfig: { MaximumConcurrency: 8 },
+    });
+  });
+
+  it('lets the re-sync function Scan the imported table', () => {
+    expectAllowed(
+      template,
+      id(sync.resync.role?.node.defaultChild),
+      'dynamodb:Scan',
+      stack.resolve(table.tableArn),
+    );
+  });
+
+  it('creates no schedule rule, only the stream gap rule', () => {
+    const rules = Object.values(template.findResources('AWS::Events::Rule'));
+    expect(rules).toHaveLength(1);
+    expect(rules[0]?.Properties.ScheduleExpression).toBeUndefined();
+    expect(rules[0]?.Properties.Targets[0].Input).toBe('{"action":"start","trigger":"stream-gap"}');
+  });
+
+  it('alarms at 80 % of the default 1-day stream max record age', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'IteratorAge',
+      Threshold: 69_120_000,
+    });
+  });
+});
+
+describe('TypesenseSync full re-sync without the stream gap trigger', () => {
+  let stack: Stack;
+  let sync: TypesenseSync;
+  let template: Template;
+
+  beforeAll(() => {
+    stack = new Stack(appWithoutBundling(), 'ResyncNoGap', { env: ENV });
+    sync = new TypesenseSync(stack, 'Sync', {
+      typesense: typesenseProps(stack),
+      resync: { onStreamGap: false, totalSegments: 1 },
+    });
+    template = Template.fromStack(stack);
+  });
+
+  it('creates no iterator age alarm and no rule', () => {
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 0);
+    template.resourceCountIs('AWS::Events::Rule', 0);
+    expect(JSON.stringify(template.toJSON())).not.toContain('events.amazonaws.com');
+  });
+
+  it('keeps the event source minimum concurrency of 2 for a single segment', () => {
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: stack.getLogicalId(sync.resync.node.defaultChild as CfnElement) },
+      ScalingConfig: { MaximumConcurrency: 2 },
+    });
   });
 });
 
@@ -720,6 +1138,38 @@ describe('TypesenseSync prop validation', () => {
     ).toThrow(/failureRetention applies only to the created failure bucket/);
     expect(attempt(() => ({ failureRetention: Duration.hours(36) }))).toThrow(
       /failureRetention must be a whole number of days/,
+    );
+  });
+
+  it.each([
+    [
+      'totalSegments 0',
+      { totalSegments: 0 },
+      'resync.totalSegments must be an integer from 1 to 1000, got 0',
+    ],
+    ['pageSize 10001', { pageSize: 10_001 }, 'resync.pageSize must be an integer from 1 to 10000, got 10001'],
+    [
+      'keepCollections 0',
+      { keepCollections: 0 },
+      'resync.keepCollections must be an integer from 1 to 100, got 0',
+    ],
+    [
+      'maxConcurrency 1',
+      { maxConcurrency: 1 },
+      'resync.maxConcurrency must be an integer from 2 to 1000, got 1',
+    ],
+    [
+      'timeout 16 minutes',
+      { timeout: Duration.minutes(16) },
+      'resync.timeout must be a whole number of seconds from 1 to 900, got 16 minutes',
+    ],
+  ])('rejects resync.%s', (_case, resync, message) => {
+    expect(attempt(() => ({ resync }))).toThrow(message);
+  });
+
+  it('rejects a collection schema without fields', () => {
+    expect(attempt(() => ({ collectionSchema: { fields: [] } }))).toThrow(
+      'TypesenseSync: collectionSchema.fields must list at least one field',
     );
   });
 

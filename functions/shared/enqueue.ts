@@ -1,11 +1,17 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import type { Change, MarshalledKey } from '../../functions/core/change.ts';
-import { coalesce } from '../../functions/core/coalesce.ts';
-import { documentId, pickKey } from '../../functions/core/keys.ts';
-import { packChanges, toSendBatches } from '../../functions/core/pack.ts';
-import { sendWithRetry } from '../../functions/core/stream-batch.ts';
-import { sendPackedMessages } from '../../functions/shared/aws.ts';
-import type { Target } from './target.ts';
+import type { Change, MarshalledKey } from '../core/change.ts';
+import { coalesce } from '../core/coalesce.ts';
+import { documentId, pickKey } from '../core/keys.ts';
+import { packChanges, toSendBatches } from '../core/pack.ts';
+import { sendWithRetry } from '../core/stream-batch.ts';
+import { sendPackedMessages } from './aws.ts';
+
+/** The changes queue and the settings the batcher packs its messages with. */
+export interface ChangesQueue {
+  queueUrl: string;
+  messageGroupBuckets: number;
+  maxMessageBytes: number;
+}
 
 export interface EnqueueResult {
   /** Changes now on the changes queue. */
@@ -35,7 +41,7 @@ export function changeOfKey(
  */
 export async function enqueueChanges(
   sqs: SQSClient,
-  target: Target,
+  target: ChangesQueue,
   changes: readonly Change[],
   since: number,
 ): Promise<EnqueueResult> {

@@ -1,0 +1,82 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import middy from '@middy/core';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { parseResyncTask, ResyncError, runResyncTask } from '../core/resync.ts';
+import { cachedSecret, createSqsClient } from '../shared/aws.ts';
+import { parseConfig, resyncConfigSchema } from '../shared/config.ts';
+import { resyncPorts } from '../shared/resync-ports.ts';
+import { TypesenseClient } from '../shared/typesense.ts';
+
+const config = parseConfig(resyncConfigSchema);
+const logger = new Logger({ serviceName: 'typesense-sync-resync' });
+const dynamodb = new DynamoDBClient({});
+const sqs = createSqsClient();
+const typesense = new TypesenseClient({
+  nodes: config.TYPESENSE_NODES,
+  apiKey:
+    config.TYPESENSE_API_KEY_SECRET_ARN !== undefined
+      ? cachedSecret(new SecretsManagerClient({}), config.TYPESENSE_API_KEY_SECRET_ARN)
+      : (config.TYPESENSE_API_KEY as string),
+  timeoutMs: config.TYPESENSE_TIMEOUT_MS,
+});
+
+export const ports = resyncPorts({
+  dynamodb,
+  sqs,
+  typesense,
+  tableName: config.TABLE_NAME,
+  keyAttributes: config.KEY_ATTRIBUTES,
+  stateTable: config.RESYNC_STATE_TABLE,
+  resyncQueueUrl: config.RESYNC_QUEUE_URL,
+  changesQueue: {
+    queueUrl: config.QUEUE_URL,
+    messageGroupBuckets: config.MESSAGE_GROUP_BUCKETS,
+    maxMessageBytes: config.MAX_MESSAGE_BYTES,
+  },
+});
+
+export const options = {
+  alias: config.TYPESENSE_COLLECTION,
+  keyAttributes: config.KEY_ATTRIBUTES,
+  projection: config.PROJECTION,
+  ...(config.COLLECTION_SCHEMA === undefined ? {} : { schema: config.COLLECTION_SCHEMA }),
+  totalSegments: config.RESYNC_TOTAL_SEGMENTS,
+  pageSize: config.RESYNC_PAGE_SIZE,
+  pagesPerTask: config.RESYNC_PAGES_PER_TASK,
+  keepCollections: config.RESYNC_KEEP_COLLECTIONS,
+};
+
+/**
+ * Runs re-sync tasks from the work queue: `start` (schedule, operator, stream gap, drift),
+ * `segment` (one Scan segment from its checkpoint) and `finish` (re-check deletes, swap the alias).
+ * A failed task stays on the queue and resumes from its checkpoint when redelivered.
+ */
+export const handler = middy(async (event: SQSEvent): Promise<SQSBatchResponse> => {
+  const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
+  for (const record of event.Records) {
+    let task: ReturnType<typeof parseResyncTask>;
+    try {
+      task = parseResyncTask(record.body);
+    } catch (error) {
+      // Retrying cannot fix a malformed task; nothing but the task is lost, and the log names it.
+      logger.error('dropped a malformed re-sync task', { messageId: record.messageId, error });
+      continue;
+    }
+    try {
+      const outcome = await runResyncTask(task, ports, options);
+      logger.info('re-sync task done', { task, outcome });
+    } catch (error) {
+      if (error instanceof ResyncError && task.action === 'start') {
+        // A start that cannot work (e.g. no alias) is reported, not retried forever.
+        logger.error('re-sync not started', { task, reason: error.message });
+        continue;
+      }
+      logger.warn('re-sync task failed; it will be retried from its checkpoint', { task, error });
+      batchItemFailures.push({ itemIdentifier: record.messageId });
+    }
+  }
+  return { batchItemFailures };
+}).use(injectLambdaContext(logger));

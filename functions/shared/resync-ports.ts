@@ -1,0 +1,91 @@
+import {
+  type AttributeValue,
+  DescribeTableCommand,
+  type DynamoDBClient,
+  ScanCommand,
+} from '@aws-sdk/client-dynamodb';
+import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { MarshalledKey } from '../core/change.ts';
+import type { ResyncPorts, ResyncTask, ResyncTypesense } from '../core/resync.ts';
+import { readItemsConsistently } from './aws.ts';
+import { type ChangesQueue, changeOfKey, enqueueChanges } from './enqueue.ts';
+import { dynamoResyncStore } from './resync-store.ts';
+import type { TypesenseClient } from './typesense.ts';
+
+/** Thrown when the resync work queue or the changes queue keeps refusing messages. */
+export class ResyncQueueError extends Error {
+  override name = 'ResyncQueueError';
+}
+
+export interface ResyncResources {
+  dynamodb: DynamoDBClient;
+  sqs: SQSClient;
+  typesense: TypesenseClient;
+  tableName: string;
+  keyAttributes: readonly string[];
+  stateTable: string;
+  resyncQueueUrl: string;
+  changesQueue: ChangesQueue;
+}
+
+/** The re-sync's ports over AWS clients: one construction for the Lambda and the operator CLI. */
+export function resyncPorts(resources: ResyncResources): ResyncPorts {
+  const { dynamodb, sqs, tableName } = resources;
+  return {
+    store: dynamoResyncStore(dynamodb, resources.stateTable),
+    // The client's schema types are stricter than the re-sync needs; the calls are the same.
+    typesense: resources.typesense as unknown as ResyncTypesense,
+    async scanPage(segment, totalSegments, limit, startKey) {
+      const page = await dynamodb.send(
+        new ScanCommand({
+          TableName: tableName,
+          Segment: segment,
+          TotalSegments: totalSegments,
+          Limit: limit,
+          ConsistentRead: true,
+          ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey }),
+        }),
+      );
+      const items: Record<string, AttributeValue>[] = page.Items ?? [];
+      return page.LastEvaluatedKey === undefined ? { items } : { items, lastKey: page.LastEvaluatedKey };
+    },
+    readItems: readItemsConsistently(dynamodb, tableName),
+    async estimateItemCount() {
+      const { Table } = await dynamodb.send(new DescribeTableCommand({ TableName: tableName }));
+      return Table?.ItemCount;
+    },
+    async sendTasks(tasks, delaySeconds) {
+      await sendTasks(sqs, resources.resyncQueueUrl, tasks, delaySeconds);
+    },
+    async enqueueKeys(keys: readonly MarshalledKey[]) {
+      const now = Date.now();
+      const changes = keys.map((key) => changeOfKey(key, resources.keyAttributes, now));
+      const { failed } = await enqueueChanges(sqs, resources.changesQueue, changes, now);
+      if (failed.length > 0)
+        throw new ResyncQueueError(`${failed.length} keys could not be queued: ${failed[0]?.reason}`);
+    },
+    now: Date.now,
+  };
+}
+
+/** Puts tasks on the re-sync work queue (a standard queue: tasks run in parallel). */
+export async function sendTasks(
+  sqs: SQSClient,
+  queueUrl: string,
+  tasks: readonly ResyncTask[],
+  delaySeconds?: number,
+): Promise<void> {
+  for (let start = 0; start < tasks.length; start += 10) {
+    let entries = tasks.slice(start, start + 10).map((task, index) => ({
+      Id: String(index),
+      MessageBody: JSON.stringify(task),
+      ...(delaySeconds === undefined ? {} : { DelaySeconds: delaySeconds }),
+    }));
+    for (let attempt = 1; entries.length > 0; attempt++) {
+      if (attempt > 3) throw new ResyncQueueError(`the re-sync queue refused ${entries.length} tasks`);
+      const result = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
+      const refused = new Set((result.Failed ?? []).map(({ Id }) => Id));
+      entries = entries.filter(({ Id }) => refused.has(Id));
+    }
+  }
+}

@@ -1,0 +1,236 @@
+import {
+  type AttributeValue,
+  BatchWriteItemCommand,
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  UpdateItemCommand,
+  type WriteRequest,
+} from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import type { MarshalledKey } from '../core/change.ts';
+import type {
+  ActiveResync,
+  DeletedKey,
+  Rejection,
+  ResyncJob,
+  ResyncPhase,
+  ResyncStore,
+  SegmentState,
+} from '../core/resync.ts';
+
+/*
+ * Layout of the state table (partition key `pk`, sort key `sk`):
+ *   active / active           the running re-sync: { jobId, collection } (at most one)
+ *   job / <jobId>             a job (job ids sort by start time)
+ *   segment#<jobId> / <nnnnn> a segment's checkpoint; one item each, so segments never contend
+ *   deleted#<jobId> / <id>    a key the writer deleted during the backfill (tombstone)
+ *   rejected#<jobId> / <id>   a document the new collection rejected, with the reason
+ * Keys of the source table are kept as native maps, exactly as DynamoDB returned them.
+ */
+
+const ACTIVE = { pk: { S: 'active' }, sk: { S: 'active' } };
+const segmentSk = (segment: number) => String(segment).padStart(5, '0');
+
+export class ResyncStoreError extends Error {
+  override name = 'ResyncStoreError';
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export function dynamoResyncStore(dynamodb: DynamoDBClient, tableName: string): ResyncStore {
+  const get = async (pk: string, sk: string) =>
+    (
+      await dynamodb.send(
+        new GetItemCommand({
+          TableName: tableName,
+          Key: { pk: { S: pk }, sk: { S: sk } },
+          ConsistentRead: true,
+        }),
+      )
+    ).Item;
+
+  const query = async (pk: string, options: { limit?: number; newestFirst?: boolean } = {}) => {
+    const items: Record<string, AttributeValue>[] = [];
+    let startKey: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await dynamodb.send(
+        new QueryCommand({
+          TableName: tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': { S: pk } },
+          ConsistentRead: true,
+          ScanIndexForward: options.newestFirst !== true,
+          ...(options.limit === undefined ? {} : { Limit: options.limit - items.length }),
+          ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey }),
+        }),
+      );
+      items.push(...(page.Items ?? []));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey !== undefined && (options.limit === undefined || items.length < options.limit));
+    return items;
+  };
+
+  const writeAll = async (requests: WriteRequest[]) => {
+    for (let start = 0; start < requests.length; start += 25) {
+      let pending = requests.slice(start, start + 25);
+      for (let attempt = 1; pending.length > 0; attempt++) {
+        if (attempt > 5)
+          throw new ResyncStoreError(`${pending.length} state writes unprocessed after 5 tries`);
+        if (attempt > 1) await sleep(Math.min(1_000, 25 * 2 ** attempt));
+        const result = await dynamodb.send(
+          new BatchWriteItemCommand({ RequestItems: { [tableName]: pending } }),
+        );
+        pending = result.UnprocessedItems?.[tableName] ?? [];
+      }
+    }
+  };
+
+  const jobOf = (item: Record<string, AttributeValue>): ResyncJob => {
+    const { pk: _pk, sk: _sk, ...job } = unmarshall(item);
+    return job as ResyncJob;
+  };
+
+  return {
+    async active() {
+      const item = await get('active', 'active');
+      if (item === undefined) return undefined;
+      const { jobId, collection } = unmarshall(item) as ActiveResync;
+      return { jobId, collection };
+    },
+    async claim(active) {
+      for (;;) {
+        try {
+          await dynamodb.send(
+            new PutItemCommand({
+              TableName: tableName,
+              Item: { ...ACTIVE, ...marshall(active) },
+              ConditionExpression: 'attribute_not_exists(pk)',
+            }),
+          );
+          return undefined;
+        } catch (error) {
+          if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        }
+        const holder = await get('active', 'active');
+        // Released between the two requests: try again.
+        if (holder !== undefined) {
+          const { jobId, collection } = unmarshall(holder) as ActiveResync;
+          return { jobId, collection };
+        }
+      }
+    },
+    async release(jobId) {
+      try {
+        await dynamodb.send(
+          new DeleteItemCommand({
+            TableName: tableName,
+            Key: ACTIVE,
+            ConditionExpression: 'jobId = :jobId',
+            ExpressionAttributeValues: { ':jobId': { S: jobId } },
+          }),
+        );
+      } catch (error) {
+        // Held by another job, or already released: nothing of ours to release.
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      }
+    },
+    async putJob(job) {
+      await dynamodb.send(
+        new PutItemCommand({
+          TableName: tableName,
+          Item: { pk: { S: 'job' }, sk: { S: job.jobId }, ...marshall(job, { removeUndefinedValues: true }) },
+        }),
+      );
+    },
+    async getJob(jobId) {
+      const item = await get('job', jobId);
+      return item === undefined ? undefined : jobOf(item);
+    },
+    async latestJobs(limit) {
+      return (await query('job', { limit, newestFirst: true })).map(jobOf);
+    },
+    async transition(jobId, from: readonly ResyncPhase[], fields) {
+      const entries = Object.entries(fields).filter(([, value]) => value !== undefined);
+      const names = Object.fromEntries(entries.map(([name], index) => [`#f${index}`, name]));
+      const values = marshall(
+        {
+          ...Object.fromEntries(entries.map(([, value], index) => [`:f${index}`, value])),
+          ...Object.fromEntries(from.map((phase, index) => [`:from${index}`, phase])),
+        },
+        { removeUndefinedValues: true },
+      );
+      try {
+        await dynamodb.send(
+          new UpdateItemCommand({
+            TableName: tableName,
+            Key: { pk: { S: 'job' }, sk: { S: jobId } },
+            UpdateExpression: `SET ${entries.map((_, index) => `#f${index} = :f${index}`).join(', ')}`,
+            ConditionExpression: `#phase IN (${from.map((_, index) => `:from${index}`).join(', ')})`,
+            ExpressionAttributeNames: { ...names, '#phase': 'phase' },
+            ExpressionAttributeValues: values,
+          }),
+        );
+        return true;
+      } catch (error) {
+        if (error instanceof ConditionalCheckFailedException) return false;
+        throw error;
+      }
+    },
+    async putSegment(jobId, { lastKey, ...segment }) {
+      await dynamodb.send(
+        new PutItemCommand({
+          TableName: tableName,
+          Item: {
+            pk: { S: `segment#${jobId}` },
+            sk: { S: segmentSk(segment.segment) },
+            ...marshall(segment),
+            ...(lastKey === undefined ? {} : { lastKey: { M: lastKey } }),
+          },
+        }),
+      );
+    },
+    async getSegment(jobId, segment) {
+      const item = await get(`segment#${jobId}`, segmentSk(segment));
+      return item === undefined ? undefined : segmentOf(item);
+    },
+    async listSegments(jobId) {
+      return (await query(`segment#${jobId}`)).map(segmentOf);
+    },
+    async recordDeletes(jobId, keys) {
+      await writeAll(
+        keys.map(({ id, key }) => ({
+          PutRequest: { Item: { pk: { S: `deleted#${jobId}` }, sk: { S: id }, key: { M: key } } },
+        })),
+      );
+    },
+    async listDeletes(jobId) {
+      return (await query(`deleted#${jobId}`)).map(
+        (item): DeletedKey => ({ id: item.sk?.S as string, key: item.key?.M as MarshalledKey }),
+      );
+    },
+    async recordRejections(jobId, rejections) {
+      await writeAll(
+        rejections.map(({ id, reason }) => ({
+          PutRequest: {
+            Item: { pk: { S: `rejected#${jobId}` }, sk: { S: id }, reason: { S: reason.slice(0, 1_000) } },
+          },
+        })),
+      );
+    },
+    async listRejections(jobId, limit) {
+      return (await query(`rejected#${jobId}`, { limit })).map(
+        (item): Rejection => ({ id: item.sk?.S as string, reason: item.reason?.S as string }),
+      );
+    },
+  };
+}
+
+function segmentOf(item: Record<string, AttributeValue>): SegmentState {
+  const { pk: _pk, sk: _sk, lastKey, ...rest } = item;
+  const segment = unmarshall(rest) as SegmentState;
+  return lastKey?.M === undefined ? segment : { ...segment, lastKey: lastKey.M };
+}

@@ -1,0 +1,111 @@
+import {
+  cancelResync,
+  type ResyncJob,
+  type ResyncPorts,
+  type ResyncProgress,
+  type ResyncTrigger,
+  resyncProgress,
+  rollbackResync,
+} from '../../functions/core/resync.ts';
+import { resyncPorts, sendTasks } from '../../functions/shared/resync-ports.ts';
+import { verifyOptionsOf } from './redrive.ts';
+import { type RepairReport, repairDrift } from './repair.ts';
+import { type Connection, TargetError } from './target.ts';
+import { verifyIndex } from './verify.ts';
+
+/** A re-sync request that cannot go ahead now: names the re-sync in the way. */
+export class ResyncBusyError extends Error {
+  override name = 'ResyncBusyError';
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const TERMINAL = new Set(['done', 'failed', 'cancelled']);
+
+function portsOf(connection: Connection): ResyncPorts {
+  const { target } = connection;
+  if (target.resync === undefined)
+    throw new TargetError(
+      'the target names no re-sync resources (resync.stateTable, resync.queueUrl): redeploy the stack',
+    );
+  return resyncPorts({
+    dynamodb: connection.dynamodb,
+    sqs: connection.sqs,
+    typesense: connection.typesense,
+    tableName: target.tableName,
+    keyAttributes: target.keyAttributes,
+    stateTable: target.resync.stateTable,
+    resyncQueueUrl: target.resync.queueUrl,
+    changesQueue: target,
+  });
+}
+
+export async function resyncStatus(connection: Connection): Promise<ResyncProgress | undefined> {
+  return resyncProgress(portsOf(connection).store, Date.now());
+}
+
+/**
+ * Asks the re-sync function to start one (the same task a schedule or a stream gap sends) and
+ * waits until it has: resolves with the new job, which then runs on its own.
+ */
+export async function requestResync(
+  connection: Connection,
+  trigger: ResyncTrigger,
+  startTimeoutMs = 60_000,
+): Promise<ResyncJob> {
+  const { store } = portsOf(connection);
+  const running = await resyncProgress(store, Date.now());
+  if (running !== undefined && !TERMINAL.has(running.job.phase))
+    throw new ResyncBusyError(
+      `re-sync ${running.job.jobId} is running (${running.job.phase}, ${running.segmentsDone}/${running.job.totalSegments} segments): wait for it or cancel it`,
+    );
+  const before = running?.job.jobId ?? '';
+  await sendTasks(connection.sqs, (connection.target.resync as { queueUrl: string }).queueUrl, [
+    { action: 'start', trigger },
+  ]);
+  const deadline = Date.now() + startTimeoutMs;
+  while (Date.now() < deadline) {
+    const [latest] = await store.latestJobs(1);
+    if (latest !== undefined && latest.jobId > before) return latest;
+    await sleep(250);
+  }
+  throw new ResyncBusyError(
+    `no re-sync started within ${startTimeoutMs / 1000} s: check the re-sync function's logs (is the alias there?)`,
+  );
+}
+
+/** Polls a job until it is done, failed or cancelled, reporting progress on the way. */
+export async function followResync(
+  connection: Connection,
+  jobId: string,
+  onProgress: (progress: ResyncProgress) => void,
+  pollMs = 500,
+): Promise<ResyncProgress> {
+  const { store } = portsOf(connection);
+  for (;;) {
+    const progress = await resyncProgress(store, Date.now());
+    if (progress === undefined || progress.job.jobId !== jobId)
+      throw new ResyncBusyError(`re-sync ${jobId} is no longer the latest one`);
+    onProgress(progress);
+    if (TERMINAL.has(progress.job.phase)) return progress;
+    await sleep(pollMs);
+  }
+}
+
+export async function cancelRunningResync(connection: Connection): Promise<ResyncJob | undefined> {
+  return cancelResync(portsOf(connection));
+}
+
+/**
+ * Points the alias back at the collection the last re-sync replaced, then repairs it through the
+ * pipeline: it missed every change made since the swap.
+ */
+export async function rollbackLastResync(
+  connection: Connection,
+  waitMs: number,
+): Promise<{ job: ResyncJob; drift: number; repair: RepairReport | undefined }> {
+  const job = await rollbackResync(portsOf(connection), connection.target.typesense.collection);
+  const report = await verifyIndex(verifyOptionsOf(connection));
+  const drift = report.missing.length + report.extra.length + report.stale.length;
+  const repair = drift > 0 ? await repairDrift(connection, report, waitMs) : undefined;
+  return { job, drift, repair };
+}
