@@ -93,7 +93,12 @@ export interface ResyncStore {
   latestJobs(limit: number): Promise<ResyncJob[]>;
   /** Sets `fields` only when the job is in one of `from`; false when it was not. */
   transition(jobId: string, from: readonly ResyncPhase[], fields: Partial<ResyncJob>): Promise<boolean>;
-  putSegment(jobId: string, segment: SegmentState): Promise<void>;
+  /**
+   * Writes a segment's checkpoint. With `previousPages`, only if the stored checkpoint is still at
+   * that page (false otherwise): a duplicate delivery of a segment task then stops instead of
+   * running the segment twice.
+   */
+  putSegment(jobId: string, segment: SegmentState, previousPages?: number): Promise<boolean>;
   getSegment(jobId: string, segment: number): Promise<SegmentState | undefined>;
   listSegments(jobId: string): Promise<SegmentState[]>;
   recordDeletes(jobId: string, keys: readonly DeletedKey[]): Promise<void>;
@@ -354,6 +359,7 @@ export async function runSegment(
       );
       return 'failed';
     }
+    const previousPages = state.pages;
     state = {
       segment: task.segment,
       ...(lastKey === undefined ? {} : { lastKey }),
@@ -363,7 +369,8 @@ export async function runSegment(
       indexed: state.indexed + indexed,
       skipped: state.skipped + skipped,
     };
-    await store.putSegment(task.jobId, state);
+    // Another delivery of this task moved the segment on: it carries on, this one stops.
+    if (!(await store.putSegment(task.jobId, state, previousPages))) return 'stopped';
     job = await store.getJob(task.jobId);
   }
 

@@ -180,18 +180,30 @@ export function dynamoResyncStore(dynamodb: DynamoDBClient, tableName: string): 
         throw error;
       }
     },
-    async putSegment(jobId, { lastKey, ...segment }) {
-      await dynamodb.send(
-        new PutItemCommand({
-          TableName: tableName,
-          Item: {
-            pk: { S: `segment#${jobId}` },
-            sk: { S: segmentSk(segment.segment) },
-            ...marshall(segment),
-            ...(lastKey === undefined ? {} : { lastKey: { M: lastKey } }),
-          },
-        }),
-      );
+    async putSegment(jobId, { lastKey, ...segment }, previousPages) {
+      try {
+        await dynamodb.send(
+          new PutItemCommand({
+            TableName: tableName,
+            Item: {
+              pk: { S: `segment#${jobId}` },
+              sk: { S: segmentSk(segment.segment) },
+              ...marshall(segment),
+              ...(lastKey === undefined ? {} : { lastKey: { M: lastKey } }),
+            },
+            ...(previousPages === undefined
+              ? {}
+              : {
+                  ConditionExpression: 'pages = :previous',
+                  ExpressionAttributeValues: { ':previous': { N: String(previousPages) } },
+                }),
+          }),
+        );
+        return true;
+      } catch (error) {
+        if (error instanceof ConditionalCheckFailedException) return false;
+        throw error;
+      }
     },
     async getSegment(jobId, segment) {
       const item = await get(`segment#${jobId}`, segmentSk(segment));
