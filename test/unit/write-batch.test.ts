@@ -299,7 +299,7 @@ describe('processChangeMessages: Typesense answers', () => {
     expect(failedIds(result)).toEqual(records.map((r) => r.messageId));
     expect(ports.calls.import).toEqual([]);
     expect(ports.calls.delete).toEqual([]);
-    expect(result.summary.retryReason).toMatch(/^reading the source failed: .*ProvisionedThroughputExceeded/);
+    expect(result.summary.retryReason).toMatch(/^reading the source or the re-sync state failed: .*ProvisionedThroughputExceeded/);
   });
 
   it('dead-letters an item that cannot be projected, with reason "projection"', async () => {
@@ -417,5 +417,78 @@ describe('processChangeMessages: dead letters and FIFO order', () => {
       1_700_000_001_000,
       NOW,
     ]);
+  });
+});
+
+describe('processChangeMessages: while a re-sync runs', () => {
+  /** Re-sync ports over the writer fakes; the order of their calls is logged. */
+  function resyncPorts(outcome: (id: string) => ImportOutcome = () => ok, active = true) {
+    const log: string[] = [];
+    const rejections: { id: string; reason: string }[] = [];
+    return {
+      log,
+      rejections,
+      ports: {
+        active: async () => (active ? { jobId: 'r1', collection: 'products_r1' } : undefined),
+        async importDocuments(collection: string, lines: string[]) {
+          const ids = lines.map((line) => (JSON.parse(line) as { id: string }).id);
+          log.push(`import ${collection} ${ids}`);
+          return ids.map(outcome);
+        },
+        async deleteDocuments(collection: string, ids: string[]) {
+          log.push(`delete ${collection} ${ids}`);
+          return ids.length;
+        },
+        async recordDeletes(jobId: string, keys: { id: string }[]) {
+          log.push(`tombstone ${jobId} ${keys.map(({ id }) => id)}`);
+        },
+        async recordRejections(jobId: string, list: { id: string; reason: string }[]) {
+          log.push(`reject ${jobId}`);
+          rejections.push(...list);
+        },
+      },
+    };
+  }
+  const records = () => [
+    sqsRecord({ messageId: 'm1', groupId: 'g1', changes: [change('kept')] }),
+    sqsRecord({ messageId: 'm2', groupId: 'g2', changes: [change('gone', { op: 'delete' })] }),
+  ];
+
+  it('writes upserts and deletes to the live alias and to the new collection, tombstone before delete', async () => {
+    const resync = resyncPorts();
+    const ports = { ...fakePorts([item('kept')]), resync: resync.ports };
+    const result = await processChangeMessages(records(), ports, options);
+    expect(failedIds(result)).toEqual([]);
+    expect(importedIds(ports.calls)).toEqual(['kept']);
+    expect(ports.calls.delete).toEqual([['gone']]);
+    expect(resync.log).toContain('import products_r1 kept');
+    expect(resync.log.filter((entry) => !entry.startsWith('import'))).toEqual([
+      'tombstone r1 gone',
+      'delete products_r1 gone',
+    ]);
+  });
+
+  it('writes nothing extra when no re-sync is active', async () => {
+    const resync = resyncPorts(() => ok, false);
+    const ports = { ...fakePorts([item('kept')]), resync: resync.ports };
+    await processChangeMessages(records(), ports, options);
+    expect(resync.log).toEqual([]);
+  });
+
+  it('a rejection by the new collection is recorded against the re-sync, not dead-lettered', async () => {
+    const resync = resyncPorts(() => fail(400, 'Field `price` must be a float.'));
+    const ports = { ...fakePorts([item('kept')]), resync: resync.ports };
+    const result = await processChangeMessages(records(), ports, options);
+    expect(failedIds(result)).toEqual([]);
+    expect(ports.calls.deadLetters).toEqual([]);
+    expect(resync.rejections).toEqual([{ id: 'kept', reason: '400: Field `price` must be a float.' }]);
+  });
+
+  it('a passing failure of the new collection retries the message, even though the live write worked', async () => {
+    const resync = resyncPorts(() => fail(503, 'Not Ready or Lagging'));
+    const ports = { ...fakePorts([item('kept')]), resync: resync.ports };
+    const result = await processChangeMessages(records(), ports, options);
+    expect(failedIds(result)).toEqual(['m1']);
+    expect(result.summary.retryReason).toBe('re-sync import 503: Not Ready or Lagging');
   });
 });
