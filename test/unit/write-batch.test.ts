@@ -299,7 +299,9 @@ describe('processChangeMessages: Typesense answers', () => {
     expect(failedIds(result)).toEqual(records.map((r) => r.messageId));
     expect(ports.calls.import).toEqual([]);
     expect(ports.calls.delete).toEqual([]);
-    expect(result.summary.retryReason).toMatch(/^reading the source or the re-sync state failed: .*ProvisionedThroughputExceeded/);
+    expect(result.summary.retryReason).toMatch(
+      /^reading the source or the re-sync state failed: .*ProvisionedThroughputExceeded/,
+    );
   });
 
   it('dead-letters an item that cannot be projected, with reason "projection"', async () => {
