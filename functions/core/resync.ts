@@ -27,7 +27,7 @@ export class ResyncError extends Error {
   override name = 'ResyncError';
 }
 
-export type ResyncPhase = 'backfilling' | 'finishing' | 'done' | 'failed' | 'cancelled';
+export type ResyncPhase = 'backfilling' | 'finishing' | 'swapping' | 'done' | 'failed' | 'cancelled';
 export type ResyncTrigger = 'schedule' | 'operator' | 'stream-gap' | 'drift';
 
 /** What the writer needs to know while a re-sync runs. */
@@ -194,6 +194,8 @@ const versionedPattern = (alias: string) =>
 /** How long the finisher waits for re-applied deletes before looking again, and how often. */
 export const FINISH_RECHECK_SECONDS = 5;
 export const MAX_FINISH_CHECKS = 60;
+/** A finisher that claimed the swap and then went silent this long is presumed dead. */
+export const SWAP_LEASE_MS = 60_000;
 
 /** A live collection's schema as a new collection's: without its name and its statistics. */
 export function schemaOf(info: CollectionDefinition & { name: string }): CollectionDefinition {
@@ -395,43 +397,53 @@ export async function finishResync(
   const { store, typesense } = ports;
   await store.transition(jobId, ['backfilling'], { phase: 'finishing', updatedAt: ports.now() });
   const job = await store.getJob(jobId);
-  if (job?.phase !== 'finishing') return 'stopped';
-
-  const rejections = await store.listRejections(jobId, 1);
-  if (rejections.length > 0) {
-    const [first] = rejections as [Rejection];
-    await abandon(
-      ports,
-      job,
-      'failed',
-      `documents were rejected by the new collection; first: ${first.id}: ${first.reason}`,
-    );
-    return 'failed';
-  }
-
-  const resurrected = await resurrectedKeys(job, ports, options);
-  if (resurrected.length > 0) {
-    const checks = (job.finishChecks ?? 0) + 1;
-    if (checks > MAX_FINISH_CHECKS) {
+  if (job?.phase !== 'finishing' && job?.phase !== 'swapping') return 'stopped';
+  if (job.phase === 'finishing') {
+    const rejections = await store.listRejections(jobId, 1);
+    if (rejections.length > 0) {
+      const [first] = rejections as [Rejection];
       await abandon(
         ports,
         job,
         'failed',
-        `${resurrected.length} keys deleted during the backfill are still in the new collection after ${MAX_FINISH_CHECKS} checks (is the writer stuck?)`,
+        `documents were rejected by the new collection; first: ${first.id}: ${first.reason}`,
       );
       return 'failed';
     }
-    await ports.enqueueKeys(resurrected);
-    await store.transition(jobId, ['finishing'], { finishChecks: checks, updatedAt: ports.now() });
-    await ports.sendTasks([{ action: 'finish', jobId }], FINISH_RECHECK_SECONDS);
-    return 'waiting';
+
+    const resurrected = await resurrectedKeys(job, ports, options);
+    if (resurrected.length > 0) {
+      const checks = (job.finishChecks ?? 0) + 1;
+      if (checks > MAX_FINISH_CHECKS) {
+        await abandon(
+          ports,
+          job,
+          'failed',
+          `${resurrected.length} keys deleted during the backfill are still in the new collection after ${MAX_FINISH_CHECKS} checks (is the writer stuck?)`,
+        );
+        return 'failed';
+      }
+      await ports.enqueueKeys(resurrected);
+      await store.transition(jobId, ['finishing'], { finishChecks: checks, updatedAt: ports.now() });
+      await ports.sendTasks([{ action: 'finish', jobId }], FINISH_RECHECK_SECONDS);
+      return 'waiting';
+    }
   }
 
+  // Several finish tasks may run at once (every segment that ends last sends one; SQS may deliver
+  // twice): exactly one claims the swap. The others retry until it is done, or take over a claim
+  // whose finisher died.
+  if (!(await store.transition(jobId, ['finishing'], { phase: 'swapping', updatedAt: ports.now() }))) {
+    const current = await store.getJob(jobId);
+    if (current?.phase !== 'swapping') return 'stopped';
+    if (ports.now() - current.updatedAt < SWAP_LEASE_MS)
+      throw new ResyncError(`re-sync ${jobId} is being swapped by another finish task`);
+  }
   const live = await typesense.getAlias(job.alias);
   await typesense.upsertAlias(job.alias, job.collection);
   const now = ports.now();
   const previous = live?.collection_name;
-  await store.transition(jobId, ['finishing'], {
+  await store.transition(jobId, ['swapping'], {
     phase: 'done',
     swappedAt: now,
     finishedAt: now,

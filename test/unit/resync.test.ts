@@ -133,6 +133,31 @@ describe('full re-sync core', () => {
       expect(outcomes.sort()).toEqual(['continued', 'stopped']);
     });
 
+    it('of two finish tasks running at once, exactly one swaps the alias', async () => {
+      const result = await startResync('operator', env.ports, env.options);
+      const jobId = (result as { started: { jobId: string } }).started.jobId;
+      const segments = env.tasks.splice(0).map(({ task }) => task as { jobId: string; segment: number });
+      for (const task of segments) while ((await runSegment(task, env.ports, env.options)) === 'continued');
+      env.tasks.splice(0);
+      let swaps = 0;
+      const upsertAlias = typesense.upsertAlias.bind(typesense);
+      const counting = Object.create(typesense) as TypesenseClient;
+      counting.upsertAlias = async (alias, collection) => {
+        swaps++;
+        return upsertAlias(alias, collection);
+      };
+      env.ports.typesense = counting as unknown as ResyncPorts['typesense'];
+      const outcomes = await Promise.allSettled([
+        finishResync(jobId, env.ports, env.options),
+        finishResync(jobId, env.ports, env.options),
+      ]);
+      expect(swaps).toBe(1);
+      expect(
+        outcomes.filter((outcome) => outcome.status === 'fulfilled' && outcome.value === 'swapped'),
+      ).toHaveLength(1);
+      expect((await env.store.getJob(jobId))?.phase).toBe('done');
+    });
+
     it('cancel leaves the alias, drops the partial collection, and stops the segments', async () => {
       const result = await startResync('operator', env.ports, env.options);
       const job = (result as { started: { jobId: string; collection: string } }).started;
