@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { runP1 } from './p1-sqs.ts';
 import { runP2 } from './p2-cpu.ts';
 import { runP3 } from './p3-end-to-end.ts';
+import { runP4 } from './p4-resync.ts';
 import { runP5 } from './p5-bundle.ts';
 import { renderSection, type Section, writeResults } from './report.ts';
 
@@ -40,20 +41,13 @@ const options = program.opts<{
 }>();
 const quick = options.quick;
 
-const p4: Section = {
-  id: 'P4',
-  title: 'Re-sync items/s vs the slower of scan and import',
-  tables: [],
-  notes: ['Not measured: the re-sync (issue 5) is not built yet.'],
-  data: { measured: false, reason: 're-sync (issue 5) not built yet' },
-};
-
 // P3 runs last: it starts the embedded stack, which configures the handlers through this process's
-// environment and keeps DynamoDB Local busy on the CPU the other benchmarks time.
+// environment and keeps DynamoDB Local busy on the CPU the other benchmarks time. P4 starts its own
+// stack in a child process, stopped before P5 runs.
 const runners: Record<Benchmark, () => Promise<Section>> = {
   p1: () => runP1({ changes: quick ? 100_000 : 1_000_000, seed: options.seed }),
   p2: () => runP2({ changes: quick ? 5_000 : 20_000, repetitions: quick ? 3 : 5, seed: options.seed }),
-  p4: async () => p4,
+  p4: () => runP4({ items: quick ? 10_000 : 50_000, seed: options.seed }),
   p5: () => runP5({ runs: quick ? 3 : 7 }),
   p3: () =>
     runP3({

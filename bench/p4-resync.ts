@@ -1,0 +1,256 @@
+#!/usr/bin/env -S npx tsx
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { Command } from 'commander';
+import { projectItem } from '../functions/core/project.ts';
+import { resyncProgress, schemaOf } from '../functions/core/resync.ts';
+import { sendTasks } from '../functions/shared/resync-ports.ts';
+import { ownChild, sleep } from '../infra/local/processes.ts';
+import { startLocalStack } from '../infra/local/stack.ts';
+import { loadItems, productSchema } from '../infra/local/workload.ts';
+import { median, num, ratio, renderSection, type Section } from './report.ts';
+
+/** The re-sync's settings; `workers` is also the concurrency of the standalone scan and import. */
+const RESYNC = {
+  totalSegments: 4,
+  pageSize: 500,
+  pagesPerTask: 50,
+  workers: 4,
+  keepCollections: 2,
+  visibilityTimeoutSeconds: 60,
+};
+const GOAL = 0.8;
+const ROUNDS = 3;
+
+export interface P4Options {
+  items: number;
+  seed: number;
+}
+
+/**
+ * P4 in a child process: the embedded stack can start once per process (the handlers read their
+ * environment at import), and P3 starts its own in this one.
+ */
+export async function runP4(options: P4Options): Promise<Section> {
+  const script = fileURLToPath(import.meta.url);
+  const args = ['--import', 'tsx', script, '--items', String(options.items), '--seed', String(options.seed)];
+  const child = ownChild(
+    spawn(process.execPath, [...args, '--json'], { stdio: ['ignore', 'pipe', 'inherit'] }),
+  );
+  let stdout = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+  });
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', resolve);
+  });
+  if (code !== 0) throw new Error(`P4 child process exited with ${code}`);
+  // The last line: handler logs (powertools writes them to stdout) may come before it.
+  return JSON.parse(stdout.trim().split('\n').at(-1) as string) as Section;
+}
+
+/** Runs `work` on every entry with at most `concurrency` in flight, as the re-sync's workers take tasks. */
+async function eachConcurrently<T>(
+  entries: readonly T[],
+  concurrency: number,
+  work: (entry: T) => Promise<void>,
+) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < entries.length) await work(entries[next++] as T);
+    }),
+  );
+}
+
+interface Run {
+  items: number;
+  seconds: number;
+  itemsPerSecond: number;
+}
+
+const timed = async (work: () => Promise<number>): Promise<Run> => {
+  const startedAt = performance.now();
+  const items = await work();
+  const seconds = (performance.now() - startedAt) / 1000;
+  return { items, seconds, itemsPerSecond: items / seconds };
+};
+
+/**
+ * P4: on one embedded stack with an idle stream, the table's parallel Scan rate, Typesense's import
+ * rate and the full re-sync's rate, each over the same items with the re-sync's own settings, in
+ * interleaved rounds so that a slower moment of the machine hits all three alike.
+ */
+async function measureP4({ items, seed }: P4Options): Promise<Section> {
+  const stack = await startLocalStack({ schema: productSchema, logLevel: 'ERROR', resync: RESYNC });
+  try {
+    // The same module instance the stack's re-sync poller runs: its Scan, Typesense client and store.
+    const { ports, options: resyncOptions } = await import('../functions/resync/handler.ts');
+    console.error(`P4: loading ${num(items)} items…`);
+    const { dynamodb, tableName, keyAttributes } = stack;
+    await loadItems({ dynamodb, tableName, keyAttributes, first: 0, count: items, seed });
+    // The stream pipeline indexes the load into the live collection; the re-sync must not compete with it.
+    await stack.waitForIdle(600_000);
+
+    const segments = Array.from({ length: RESYNC.totalSegments }, (_, segment) => segment);
+    const scanTable = async () => {
+      const pages: Record<string, AttributeValue>[][] = [];
+      await eachConcurrently(segments, RESYNC.workers, async (segment) => {
+        let startKey: Record<string, AttributeValue> | undefined;
+        do {
+          const page = await ports.scanPage(segment, RESYNC.totalSegments, RESYNC.pageSize, startKey);
+          pages.push(page.items);
+          startKey = page.lastKey;
+        } while (startKey !== undefined);
+      });
+      return pages;
+    };
+    // Unreported warm-up: DynamoDB Local's first Scan of the table is markedly slower (JIT).
+    const batches = (await scanTable())
+      .filter((page) => page.length > 0)
+      .map((page) =>
+        page.map((item) => JSON.stringify(projectItem(item, keyAttributes, resyncOptions.projection))),
+      );
+    const live = await ports.typesense.getCollection(stack.collection);
+    if (live === undefined) throw new Error(`${stack.collection} is missing`);
+    const importCollection = `${stack.alias}_p4_import`;
+
+    const importAll = async () => {
+      await ports.typesense.createCollection({ ...schemaOf(live), name: importCollection });
+      let imported = 0;
+      try {
+        await eachConcurrently(batches, RESYNC.workers, async (lines) => {
+          const outcomes = await ports.typesense.importDocuments(importCollection, lines, 'create');
+          imported += outcomes.filter((outcome) => outcome.success).length;
+        });
+      } finally {
+        await ports.typesense.deleteCollection(importCollection);
+      }
+      return imported;
+    };
+
+    const resync = async () => {
+      const queuedAt = Date.now();
+      await sendTasks(stack.sqs, stack.resyncQueueUrl, [{ action: 'start', trigger: 'operator' }]);
+      for (;;) {
+        await sleep(250);
+        const progress = await resyncProgress(ports.store, Date.now());
+        // Until the start task has run, the progress is the previous round's job.
+        if (progress === undefined || progress.job.startedAt < queuedAt) continue;
+        const { job } = progress;
+        if (job.phase === 'failed' || job.phase === 'cancelled')
+          throw new Error(`re-sync ${job.jobId} ended ${job.phase}: ${job.message}`);
+        if (job.phase === 'done') {
+          const seconds = ((job.finishedAt as number) - job.startedAt) / 1000;
+          return {
+            items: progress.scanned,
+            seconds,
+            itemsPerSecond: progress.scanned / seconds,
+            indexed: progress.indexed,
+            queuedToDoneSeconds: ((job.finishedAt as number) - queuedAt) / 1000,
+          };
+        }
+        if (Date.now() - queuedAt > 600_000) throw new Error(`re-sync ${job.jobId} took over 10 minutes`);
+      }
+    };
+
+    const runs: { scan: Run; import: Run; resync: Awaited<ReturnType<typeof resync>> }[] = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      console.error(`P4: round ${round} of ${ROUNDS}…`);
+      runs.push({
+        scan: await timed(async () => (await scanTable()).reduce((total, page) => total + page.length, 0)),
+        import: await timed(importAll),
+        resync: await resync(),
+      });
+    }
+
+    const rate = (measured: 'scan' | 'import' | 'resync') =>
+      median(runs.map((run) => run[measured].itemsPerSecond));
+    const scanRate = rate('scan');
+    const importRate = rate('import');
+    const resyncRate = rate('resync');
+    const bottleneck = Math.min(scanRate, importRate);
+    const met = resyncRate / bottleneck >= GOAL;
+    const complete = runs.every(
+      (run) => run.scan.items === items && run.import.items === items && run.resync.indexed === items,
+    );
+    const row = (name: string, measured: 'scan' | 'import' | 'resync', itemsPerSecond: number) => {
+      const all = runs.map((run) => run[measured].itemsPerSecond);
+      return [
+        name,
+        num(median(runs.map((run) => run[measured].seconds)), 2),
+        num(itemsPerSecond),
+        `${num(Math.min(...all))}–${num(Math.max(...all))}`,
+        ratio(itemsPerSecond, bottleneck),
+      ];
+    };
+    return {
+      id: 'P4',
+      title: 'Re-sync items/s vs the slower of scan and import',
+      tables: [
+        {
+          columns: ['measured', 'seconds (median)', 'items/s (median)', 'items/s (range)', '÷ bottleneck'],
+          rows: [
+            row('DynamoDB parallel Scan', 'scan', scanRate),
+            row('Typesense import (create)', 'import', importRate),
+            row('full re-sync (backfill, finish, swap)', 'resync', resyncRate),
+          ],
+        },
+      ],
+      notes: [
+        `Bottleneck = the slower of scan and import: ${scanRate <= importRate ? 'scan' : 'import'}, ` +
+          `${num(bottleneck)} items/s. Re-sync ÷ bottleneck = ${ratio(resyncRate, bottleneck)} ` +
+          `(goal ≥ ${GOAL}×: ${met ? 'met' : 'NOT met'}).`,
+        `${num(items)} items (≈1 KB products, \`loadItems\`), each measured over all of them in ${ROUNDS} ` +
+          'interleaved rounds (scan, import, re-sync), median and range of the rounds, after an unreported ' +
+          'warm-up scan. The stream pipeline had drained after the load, so nothing else ran. Settings: ' +
+          `${RESYNC.totalSegments} segments, pages of ${RESYNC.pageSize}, ${RESYNC.pagesPerTask} pages per task, ` +
+          `${RESYNC.workers} re-sync workers (also the scan and import concurrency).`,
+        "Scan: the re-sync function's own `scanPage` (parallel Scan, consistent reads) over every segment, " +
+          `${RESYNC.workers} at a time. Import: the warm-up scan's pages, projected beforehand (not counted), ` +
+          `imported page by page with \`action=create\`, ${RESYNC.workers} in flight, into a fresh collection ` +
+          'of the live schema (dropped after each round).',
+        'Re-sync: job start → alias swapped (`startedAt` → `finishedAt`), started by an operator task and run by ' +
+          "the stack's re-sync poller. Besides scan and import it projects each page, writes a segment checkpoint " +
+          'and re-reads the job after every page, and waits for its segment and finish tasks to be received from ' +
+          `the work queue (visibility timeout ${RESYNC.visibilityTimeoutSeconds} s: like the deployed queue's, ` +
+          'longer than a task, so no running task is redelivered).',
+        `Every item was scanned, imported and re-indexed in every round: ${complete ? 'yes' : 'NO'}. DynamoDB ` +
+          'Local (Java) and the Typesense emulator (in the Node.js process that runs the re-sync) on this machine ' +
+          "(2 cores): the three compete for the same CPU, so the figures show proportions, not AWS's or Typesense's.",
+      ],
+      data: {
+        items,
+        rounds: ROUNDS,
+        settings: RESYNC,
+        runs,
+        scanRate,
+        importRate,
+        resyncRate,
+        bottleneck,
+        ratio: resyncRate / bottleneck,
+        goal: GOAL,
+        met,
+        complete,
+      },
+    };
+  } finally {
+    await stack.stop();
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const options = new Command('bench/p4-resync.ts')
+    .description('P4 alone: re-sync items/s vs the slower of scan and import, on its own embedded stack.')
+    .option('--items <n>', 'items in the table', Number, 50_000)
+    .option('--seed <n>', 'random seed of the loaded items', Number, 1)
+    .option('--json', 'print the section as JSON (for bench/run.ts) instead of Markdown', false)
+    .parse()
+    .opts<{ items: number; seed: number; json: boolean }>();
+  const section = await measureP4(options);
+  console.log(options.json ? JSON.stringify(section) : renderSection(section));
+  // The embedded stack's SDK clients can keep sockets open for a while after it stops.
+  process.exit(0);
+}
