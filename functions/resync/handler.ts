@@ -1,27 +1,19 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { parseResyncTask, ResyncError, runResyncTask } from '../core/resync.ts';
-import { cachedSecret, createSqsClient } from '../shared/aws.ts';
+import { createSqsClient } from '../shared/aws.ts';
 import { parseConfig, resyncConfigSchema } from '../shared/config.ts';
 import { resyncPorts } from '../shared/resync-ports.ts';
-import { TypesenseClient } from '../shared/typesense.ts';
+import { typesenseClientOf } from '../shared/typesense-client.ts';
 
 const config = parseConfig(resyncConfigSchema);
 const logger = new Logger({ serviceName: 'typesense-sync-resync' });
 const dynamodb = new DynamoDBClient({});
 const sqs = createSqsClient();
-const typesense = new TypesenseClient({
-  nodes: config.TYPESENSE_NODES,
-  apiKey:
-    config.TYPESENSE_API_KEY_SECRET_ARN !== undefined
-      ? cachedSecret(new SecretsManagerClient({}), config.TYPESENSE_API_KEY_SECRET_ARN)
-      : (config.TYPESENSE_API_KEY as string),
-  timeoutMs: config.TYPESENSE_TIMEOUT_MS,
-});
+const typesense = typesenseClientOf(config);
 
 export const ports = resyncPorts({
   dynamodb,

@@ -115,7 +115,7 @@ export class SourceReadError extends Error {
   override name = 'SourceReadError';
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Strongly consistent BatchGetItem, 100 keys per call, unprocessed keys retried with backoff. */
 export function readItemsConsistently(dynamodb: DynamoDBClient, tableName: string, attempts = 5) {

@@ -15,26 +15,29 @@ const keyAttributes = z
 
 const positiveInt = (defaultValue: number) => z.coerce.number().int().positive().default(defaultValue);
 
-const projection = z
-  .string()
-  .optional()
-  .transform((text, ctx) => {
-    if (text === undefined || text === '') return {};
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'is not valid JSON' });
-      return z.NEVER;
-    }
-  })
-  .pipe(
-    z
-      .object({
-        include: z.array(z.string().min(1)).optional(),
-        exclude: z.array(z.string().min(1)).optional(),
-      })
-      .strict(),
-  );
+/** An optional variable holding JSON: `whenEmpty` when unset or empty, else the parsed value. */
+const jsonText = <T>(whenEmpty: T) =>
+  z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined || text === '') return whenEmpty as unknown;
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'is not valid JSON' });
+        return z.NEVER;
+      }
+    });
+
+const projection = jsonText({}).pipe(
+  z
+    .object({
+      include: z.array(z.string().min(1)).optional(),
+      exclude: z.array(z.string().min(1)).optional(),
+    })
+    .strict(),
+);
 
 export const batcherConfigSchema = z.object({
   QUEUE_URL: z.string().url(),
@@ -113,26 +116,14 @@ export const writerConfigSchema = withApiKeySource({
 });
 export type WriterConfig = z.infer<typeof writerConfigSchema>;
 
-const collectionSchema = z
-  .string()
-  .optional()
-  .transform((text, ctx) => {
-    if (text === undefined || text === '') return undefined;
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'is not valid JSON' });
-      return z.NEVER;
-    }
-  })
-  .pipe(
-    z
-      .object({
-        fields: z.array(z.object({ name: z.string().min(1), type: z.string().min(1) }).passthrough()),
-      })
-      .passthrough()
-      .optional(),
-  );
+const collectionSchema = jsonText(undefined).pipe(
+  z
+    .object({
+      fields: z.array(z.object({ name: z.string().min(1), type: z.string().min(1) }).passthrough()),
+    })
+    .passthrough()
+    .optional(),
+);
 
 export const resyncConfigSchema = withApiKeySource({
   ...typesenseFields,

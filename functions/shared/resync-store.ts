@@ -21,6 +21,7 @@ import type {
   ResyncStore,
   SegmentState,
 } from '../core/resync.ts';
+import { sleep } from './aws.ts';
 
 /*
  * Layout of the state table (partition key `pk`, sort key `sk`):
@@ -38,8 +39,6 @@ const segmentSk = (segment: number) => String(segment).padStart(5, '0');
 export class ResyncStoreError extends Error {
   override name = 'ResyncStoreError';
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function dynamoResyncStore(dynamodb: DynamoDBClient, tableName: string): ResyncStore {
   const get = async (pk: string, sk: string) =>

@@ -1,13 +1,11 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { CircuitBreaker } from '../core/breaker.ts';
 import { processChangeMessages } from '../core/write-batch.ts';
 import {
-  cachedSecret,
   changeVisibility,
   createSqsClient,
   readItemsConsistently,
@@ -16,20 +14,13 @@ import {
 } from '../shared/aws.ts';
 import { parseConfig, writerConfigSchema } from '../shared/config.ts';
 import { dynamoResyncStore } from '../shared/resync-store.ts';
-import { TypesenseClient } from '../shared/typesense.ts';
+import { typesenseClientOf } from '../shared/typesense-client.ts';
 
 const config = parseConfig(writerConfigSchema);
 const logger = new Logger({ serviceName: 'typesense-sync-writer' });
 const dynamodb = new DynamoDBClient({});
 const sqs = createSqsClient();
-const typesense = new TypesenseClient({
-  nodes: config.TYPESENSE_NODES,
-  apiKey:
-    config.TYPESENSE_API_KEY_SECRET_ARN !== undefined
-      ? cachedSecret(new SecretsManagerClient({}), config.TYPESENSE_API_KEY_SECRET_ARN)
-      : (config.TYPESENSE_API_KEY as string),
-  timeoutMs: config.TYPESENSE_TIMEOUT_MS,
-});
+const typesense = typesenseClientOf(config);
 
 const resyncStore =
   config.RESYNC_STATE_TABLE === undefined

@@ -1,4 +1,5 @@
 import type { Change } from '../../functions/core/change.ts';
+import { sleep } from '../../functions/shared/aws.ts';
 import { enqueueChanges } from '../../functions/shared/enqueue.ts';
 import {
   type DeadLetterEntry,
@@ -10,8 +11,6 @@ import {
 } from './dead-letters.ts';
 import type { Connection } from './target.ts';
 import { type VerifyOptions, verifyKeys } from './verify.ts';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function verifyOptionsOf({ dynamodb, typesense, target }: Connection): VerifyOptions {
   return {

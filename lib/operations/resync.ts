@@ -7,6 +7,7 @@ import {
   resyncProgress,
   rollbackResync,
 } from '../../functions/core/resync.ts';
+import { sleep } from '../../functions/shared/aws.ts';
 import { resyncPorts, sendTasks } from '../../functions/shared/resync-ports.ts';
 import { verifyOptionsOf } from './redrive.ts';
 import { type RepairReport, repairDrift } from './repair.ts';
@@ -18,7 +19,6 @@ export class ResyncBusyError extends Error {
   override name = 'ResyncBusyError';
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const TERMINAL = new Set(['done', 'failed', 'cancelled']);
 
 function portsOf(connection: Connection): ResyncPorts {

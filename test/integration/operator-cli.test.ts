@@ -12,6 +12,7 @@ import { s3FailureDestination } from '../../infra/local/s3-failure-destination.t
 import { type LocalStack, startLocalStack } from '../../infra/local/stack.ts';
 import { productItem, productSchema, seededRandom } from '../../infra/local/workload.ts';
 import { EXIT, runCli } from '../../lib/operations/cli.ts';
+import { cliAt } from '../helpers/cli.ts';
 
 let stack: LocalStack;
 let targetFile: string;
@@ -32,22 +33,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-/** Runs the CLI in-process against the embedded stack, as `npm run cli -- --target … <args>`. */
-async function cli(...args: string[]) {
-  let out = '';
-  let err = '';
-  const code = await runCli(['--target', targetFile, ...args], {
-    out: (text) => {
-      out += text;
-    },
-    err: (text) => {
-      err += text;
-    },
-    env: {},
-    isTTY: false,
-  });
-  return { code, out, err, json: () => JSON.parse(out) };
-}
+const cli = (...args: string[]) => cliAt(targetFile, ...args);
 
 const id = (n: number) => `p-${String(n).padStart(6, '0')}`;
 const put = (

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ResyncProgress } from '../../functions/core/resync.ts';
 import { type LocalStack, startLocalStack } from '../../infra/local/stack.ts';
 import { itemKey, loadItems, productItem, productSchema, seededRandom } from '../../infra/local/workload.ts';
-import { EXIT, runCli } from '../../lib/operations/cli.ts';
+import { EXIT } from '../../lib/operations/cli.ts';
+import { cliAt } from '../helpers/cli.ts';
 
 /**
  * The full re-sync on the embedded stack. The issue asks for ≥ 100k items; CI runs a scaled-down
@@ -39,21 +40,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-async function cli(...args: string[]) {
-  let out = '';
-  let err = '';
-  const code = await runCli(['--target', targetFile, ...args], {
-    out: (text) => {
-      out += text;
-    },
-    err: (text) => {
-      err += text;
-    },
-    env: {},
-    isTTY: false,
-  });
-  return { code, out, err, json: () => JSON.parse(out) };
-}
+const cli = (...args: string[]) => cliAt(targetFile, ...args);
 
 const status = async () => (await cli('--json', 'resync', 'status')).json() as ResyncProgress;
 const liveCollection = async () => (await stack.typesense.getAlias(stack.alias))?.collection_name;
