@@ -104,8 +104,9 @@ describe('full re-sync on the embedded stack', () => {
     ports.store.putSegment = async (jobId, segment, previousPages) => {
       if (segment.pages === 3 && crashed === undefined) {
         crashes++;
-        const resumeFrom = (await ports.store.getSegment(jobId, segment.segment))?.lastKey;
-        crashed = { segment: segment.segment, resumeFrom };
+        // Claimed before the first await, so segments reaching page 3 together crash only once.
+        crashed = { segment: segment.segment, resumeFrom: undefined };
+        crashed.resumeFrom = (await ports.store.getSegment(jobId, segment.segment))?.lastKey;
         throw new Error('injected crash between a page import and its checkpoint');
       }
       return putSegment(jobId, segment, previousPages);
