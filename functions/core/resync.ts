@@ -308,18 +308,25 @@ export async function runSegment(
   let state = await store.getSegment(task.jobId, task.segment);
   if (job === undefined || state === undefined) return 'stopped';
 
+  const { totalSegments } = job;
+  type ScannedPage = Awaited<ReturnType<ResyncPorts['scanPage']>>;
+  const scan = (startKey: MarshalledKey | undefined): Promise<ScannedPage> => {
+    const scanning = ports.scanPage(task.segment, totalSegments, options.pageSize, startKey);
+    // A prefetched page may be abandoned when the task stops early; its failure is not news then.
+    scanning.catch(() => undefined);
+    return scanning;
+  };
+  let prefetched: Promise<ScannedPage> | undefined;
   for (let page = 0; !state.done; page++) {
     if (job?.phase !== 'backfilling') return 'stopped';
     if (page === options.pagesPerTask) {
       await ports.sendTasks([{ action: 'segment', ...task }]);
       return 'continued';
     }
-    const { items, lastKey } = await ports.scanPage(
-      task.segment,
-      job.totalSegments,
-      options.pageSize,
-      state.lastKey,
-    );
+    const { items, lastKey }: ScannedPage = await (prefetched ?? scan(state.lastKey));
+    // The next page's scan overlaps this page's import and checkpoint: the scan is the slower side,
+    // so this keeps it busy. It is only data; nothing is written before this page's checkpoint.
+    prefetched = lastKey !== undefined && page + 1 < options.pagesPerTask ? scan(lastKey) : undefined;
     const lines: string[] = [];
     const ids: string[] = [];
     const rejections: Rejection[] = [];
@@ -334,13 +341,19 @@ export async function runSegment(
       }
     }
     let outcomes: ImportLine[];
+    let latest: ResyncJob | undefined;
     try {
-      outcomes = lines.length === 0 ? [] : await typesense.importDocuments(job.collection, lines, 'create');
+      // The job is re-read alongside the import so a cancel is seen by the next page.
+      [outcomes, latest] = await Promise.all([
+        lines.length === 0 ? [] : typesense.importDocuments(job.collection, lines, 'create'),
+        store.getJob(task.jobId),
+      ]);
     } catch (error) {
       // A cancelled job's collection is gone: stop quietly rather than retry the task.
       if ((await store.getJob(task.jobId))?.phase !== 'backfilling') return 'stopped';
       throw error;
     }
+    const { collection } = job;
     let indexed = 0;
     let skipped = 0;
     outcomes.forEach((outcome, index) => {
@@ -348,7 +361,7 @@ export async function runSegment(
       else if (outcome.code === 409) skipped++;
       else if (isRetryableStatus(outcome.code))
         // The page is re-run from its checkpoint when the task is redelivered; `create` makes that safe.
-        throw new ResyncError(`import into ${job?.collection} answered ${outcome.code}: ${outcome.error}`);
+        throw new ResyncError(`import into ${collection} answered ${outcome.code}: ${outcome.error}`);
       else rejections.push({ id: ids[index] as string, reason: `${outcome.code}: ${outcome.error}` });
     });
     if (rejections.length > 0) {
@@ -373,7 +386,7 @@ export async function runSegment(
     };
     // Another delivery of this task moved the segment on: it carries on, this one stops.
     if (!(await store.putSegment(task.jobId, state, previousPages))) return 'stopped';
-    job = await store.getJob(task.jobId);
+    job = latest;
   }
 
   const segments = await store.listSegments(task.jobId);

@@ -69,7 +69,10 @@ export interface LocalStackOptions {
     pagesPerTask?: number;
     keepCollections?: number;
     workers?: number;
-    /** When a crashed task is redelivered. Default 2 s. */
+    /**
+     * When a crashed task is redelivered. Default 10 s: longer than one task (20 pages take about
+     * 3–4 s here), so a slow task is not delivered twice while it still runs.
+     */
     visibilityTimeoutSeconds?: number;
   };
 }
@@ -248,7 +251,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const resyncQueue = await sqs.send(
     new CreateQueueCommand({
       QueueName: `${tableName}-resync`,
-      Attributes: { VisibilityTimeout: String(options.resync?.visibilityTimeoutSeconds ?? 2) },
+      Attributes: { VisibilityTimeout: String(options.resync?.visibilityTimeoutSeconds ?? 10) },
     }),
   );
   const resyncQueueUrl = resyncQueue.QueueUrl as string;
