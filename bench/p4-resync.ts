@@ -84,7 +84,15 @@ const timed = async (work: () => Promise<number>): Promise<Run> => {
  * interleaved rounds so that a slower moment of the machine hits all three alike.
  */
 async function measureP4({ items, seed }: P4Options): Promise<Section> {
-  const stack = await startLocalStack({ schema: productSchema, logLevel: 'ERROR', resync: RESYNC });
+  // The emulator in a process of its own, as a real Typesense is a server of its own: in this one, its
+  // import work would take turns on one thread with the re-sync's scanning, though not with the
+  // standalone scan's or import's.
+  const stack = await startLocalStack({
+    schema: productSchema,
+    logLevel: 'ERROR',
+    resync: RESYNC,
+    typesenseProcess: 'child',
+  });
   try {
     // The same module instance the stack's re-sync poller runs: its Scan, Typesense client and store.
     const { ports, options: resyncOptions } = await import('../functions/resync/handler.ts');
@@ -218,8 +226,10 @@ async function measureP4({ items, seed }: P4Options): Promise<Section> {
           `the work queue (visibility timeout ${RESYNC.visibilityTimeoutSeconds} s: like the deployed queue's, ` +
           'longer than a task, so no running task is redelivered).',
         `Every item was scanned, imported and re-indexed in every round: ${complete ? 'yes' : 'NO'}. DynamoDB ` +
-          'Local (Java) and the Typesense emulator (in the Node.js process that runs the re-sync) on this machine ' +
-          "(2 cores): the three compete for the same CPU, so the figures show proportions, not AWS's or Typesense's.",
+          'Local (Java), the Typesense emulator (in a Node.js process of its own, as a real Typesense is a ' +
+          'separate server; scan, import and re-sync all use that same one) and the process that scans, imports ' +
+          "and runs the re-sync share this machine's 2 cores, so the figures show proportions, not AWS's or " +
+          "Typesense's.",
       ],
       data: {
         items,

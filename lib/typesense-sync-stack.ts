@@ -64,6 +64,10 @@ export class TypesenseSyncStack extends Stack {
     new CfnOutput(this, 'BatcherFunctionName', { value: this.sync.batcher.functionName });
     new CfnOutput(this, 'WriterFunctionName', { value: this.sync.writer.functionName });
     new CfnOutput(this, 'StreamFailureBucketName', { value: this.sync.failureBucket.bucketName });
+    new CfnOutput(this, 'IngestionDelayUrl', {
+      description: 'GET it, signed with SigV4, for the current ingestion delay (typesense-sync lag)',
+      value: this.sync.ingestionDelayUrl,
+    });
     new CfnOutput(this, TARGET_OUTPUT, {
       description: 'What the operator CLI reads with --stack (no secrets: the API key by secret ARN)',
       value: this.toJsonString(this.sync.operatorTarget),

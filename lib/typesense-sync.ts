@@ -1,9 +1,10 @@
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import {
   DynamoEventSource,
@@ -14,6 +15,13 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { CANARY_KEY_VALUE } from '../functions/core/canary.ts';
+import { DEFAULT_METRICS_NAMESPACE } from '../functions/shared/metrics.ts';
+import {
+  SyncObservability,
+  type TypesenseSyncAlarms,
+  type TypesenseSyncAlarmsProps,
+} from './observability.ts';
 import { SyncFunction } from './sync-function.ts';
 
 export interface TypesenseSyncTypesenseProps {
@@ -77,6 +85,23 @@ export interface TypesenseSyncResyncProps {
   readonly maxConcurrency?: number;
 }
 
+/** The scheduled lag check: a canary item written to the table and timed until Typesense has it. */
+export interface TypesenseSyncLagCheckProps {
+  /**
+   * How often to check, as a rate (the alarms and the ingestion-delay endpoint need the interval),
+   * 1 minute..1 hour; `false` for no schedule (and then no lag alarms). @default rate(1 minute)
+   */
+  readonly schedule?: events.Schedule | false;
+  /** How long to wait for the canary to reach Typesense, 5 s..10 min. Whole seconds. @default 45 s */
+  readonly canaryTimeout?: Duration;
+}
+
+/** The ingestion-delay endpoint: a Lambda Function URL serving `GET …/v1/ingestion-delay`. */
+export interface TypesenseSyncIngestionDelayEndpointProps {
+  /** `AWS_IAM` requires SigV4-signed requests; `NONE` makes the figures public. @default AWS_IAM */
+  readonly authType?: lambda.FunctionUrlAuthType;
+}
+
 /** The Typesense schema of the collections a re-sync creates; the name is generated. */
 export interface TypesenseSyncCollectionSchema {
   readonly fields: Array<{ name: string; type: string; [k: string]: unknown }>;
@@ -133,6 +158,16 @@ export interface TypesenseSyncProps {
   readonly resync?: TypesenseSyncResyncProps;
   /** Schema of the collections a re-sync creates. @default the live collection's schema */
   readonly collectionSchema?: TypesenseSyncCollectionSchema;
+  /** The CloudWatch namespace of every function's EMF metrics. @default 'TypesenseSync' */
+  readonly metricsNamespace?: string;
+  /** The scheduled lag check. @default see TypesenseSyncLagCheckProps */
+  readonly lagCheck?: TypesenseSyncLagCheckProps;
+  /** The ingestion-delay endpoint. @default see TypesenseSyncIngestionDelayEndpointProps */
+  readonly ingestionDelayEndpoint?: TypesenseSyncIngestionDelayEndpointProps;
+  /** @default a name CloudFormation generates */
+  readonly dashboardName?: string;
+  /** Alarm notifications and thresholds. @default see TypesenseSyncAlarmsProps */
+  readonly alarms?: TypesenseSyncAlarmsProps;
 }
 
 // The batcher's env contract (functions/shared/config.ts) rejects anything outside these ranges, so a
@@ -182,6 +217,33 @@ function wholeUnits(
   return value;
 }
 
+const DEFAULT_LAG_CHECK_INTERVAL = Duration.minutes(1);
+const LAG_CHECK_INTERVAL_RANGE = [60, 3_600] as const;
+/** What the lag check needs beyond waiting for the canary: the CloudWatch, SQS and state table reads. */
+const LAG_CHECK_OVERHEAD_SECONDS = 20;
+
+/** The interval of a `rate(…)` schedule expression in seconds; undefined for cron and at expressions. */
+function rateSeconds(expression: string): number | undefined {
+  const match = /^rate\((\d+) (minute|hour|day)s?\)$/.exec(expression);
+  if (match === null) return undefined;
+  const unitSeconds = { minute: 60, hour: 3_600, day: 86_400 }[match[2] as 'minute' | 'hour' | 'day'];
+  return Number(match[1]) * unitSeconds;
+}
+
+/** CloudWatch's rule for namespaces; `AWS/` is reserved for AWS services. */
+function checkMetricsNamespace(namespace: string): void {
+  if (Token.isUnresolved(namespace)) return;
+  if (
+    !/^[0-9A-Za-z.\-_/#: ]{1,255}$/.test(namespace) ||
+    namespace.trim() === '' ||
+    namespace.startsWith('AWS/')
+  ) {
+    throw new Error(
+      `TypesenseSync: metricsNamespace must be 1 to 255 of the characters 0-9A-Za-z.-_/#: and space, not starting with AWS/, got ${JSON.stringify(namespace)}`,
+    );
+  }
+}
+
 const resolved = (...values: number[]) => values.every((value) => !Token.isUnresolved(value));
 
 function sameNames(a: readonly string[], b: readonly string[]): boolean {
@@ -210,6 +272,14 @@ export class TypesenseSync extends Construct {
   public readonly resync: SyncFunction;
   /** Where failed stream batches land, with their full records. */
   public readonly failureBucket: s3.IBucket;
+  /** Times a canary from the table to Typesense and publishes the lag and pipeline figures. */
+  public readonly lagCheck: SyncFunction;
+  /** Serves the latest lag figures at `ingestionDelayUrl`. */
+  public readonly ingestionDelay: SyncFunction;
+  /** `GET` it for the current ingestion delay (signed with SigV4 unless the endpoint's auth type is NONE). */
+  public readonly ingestionDelayUrl: string;
+  public readonly dashboard: cloudwatch.Dashboard;
+  public readonly alarms: TypesenseSyncAlarms;
   /**
    * What the operator CLI needs to reach this deployment (`typesense-sync --stack`): resource names,
    * the Typesense connection by secret ARN (never the key) and the settings that shape messages.
@@ -253,6 +323,9 @@ export class TypesenseSync extends Construct {
     const failureRetention = props.failureRetention ?? Duration.days(30);
     wholeUnits('failureRetention', failureRetention, 'days', [1, 36_500]);
     const resync = this.resyncSettings(props);
+    const lagCheck = this.lagCheckSettings(props);
+    const metricsNamespace = props.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE;
+    checkMetricsNamespace(metricsNamespace);
 
     const { table, keyAttributes } = this.resolveTable(props);
     this.table = table;
@@ -328,26 +401,11 @@ export class TypesenseSync extends Construct {
     });
 
     const keyAttributesEnv = keyAttributes.join(',');
-    this.operatorTarget = {
-      region: Stack.of(this).region,
-      tableName: this.table.tableName,
-      keyAttributes,
-      queueUrl: this.changesQueue.queueUrl,
-      dlqUrl: this.deadLetterQueue.queueUrl,
-      failureBucket: this.failureBucket.bucketName,
-      messageGroupBuckets,
-      maxMessageBytes,
-      ...(props.sourceTimestampAttribute !== undefined && {
-        sourceTimestampAttribute: props.sourceTimestampAttribute,
-      }),
-      projection: props.projection ?? {},
-      typesense: {
-        nodes: props.typesense.nodes,
-        collection: props.typesense.collection,
-        apiKeySecretArn: props.typesense.apiKeySecret.secretArn,
-      },
-      resync: { stateTable: this.resyncStateTable.tableName, queueUrl: this.resyncQueue.queueUrl },
-    };
+    // Unique per construct instance, so two syncs in one account publish apart: the dashboard selects each
+    // function's metrics by this `service` dimension.
+    const servicePrefix = Names.uniqueResourceName(this, { maxLength: 64, separator: '-' });
+    const serviceName = (role: string) => `${servicePrefix}-${role}`;
+    const metricsEnv = { POWERTOOLS_METRICS_NAMESPACE: metricsNamespace };
     const typesenseEnv = {
       KEY_ATTRIBUTES: keyAttributesEnv,
       TYPESENSE_NODES: props.typesense.nodes.join(','),
@@ -360,7 +418,7 @@ export class TypesenseSync extends Construct {
 
     this.batcher = new SyncFunction(this, 'Batcher', {
       entry: fileURLToPath(new URL('../functions/batcher/handler.ts', import.meta.url)),
-      serviceName: 'typesense-sync-batcher',
+      serviceName: serviceName('batcher'),
       description: 'DynamoDB stream -> packed key-only change messages on the SQS FIFO changes queue',
       timeout: Duration.seconds(60),
       environment: {
@@ -372,6 +430,7 @@ export class TypesenseSync extends Construct {
         ...(props.sourceTimestampAttribute !== undefined && {
           SOURCE_TIMESTAMP_ATTRIBUTE: props.sourceTimestampAttribute,
         }),
+        ...metricsEnv,
       },
     });
     this.batcher.addEventSource(
@@ -395,7 +454,7 @@ export class TypesenseSync extends Construct {
 
     this.writer = new SyncFunction(this, 'Writer', {
       entry: fileURLToPath(new URL('../functions/writer/handler.ts', import.meta.url)),
-      serviceName: 'typesense-sync-writer',
+      serviceName: serviceName('writer'),
       description: 'SQS FIFO changes -> consistent re-read of each key -> Typesense upsert/delete',
       timeout: writerTimeout,
       environment: {
@@ -408,6 +467,7 @@ export class TypesenseSync extends Construct {
         ...typesenseEnv,
         // While a re-sync runs, the writer also applies changes to its new collection.
         RESYNC_STATE_TABLE: this.resyncStateTable.tableName,
+        ...metricsEnv,
       },
     });
     this.writer.addEventSource(
@@ -429,7 +489,7 @@ export class TypesenseSync extends Construct {
 
     this.resync = new SyncFunction(this, 'Resync', {
       entry: fileURLToPath(new URL('../functions/resync/handler.ts', import.meta.url)),
-      serviceName: 'typesense-sync-resync',
+      serviceName: serviceName('resync'),
       description: 'Full re-sync: parallel Scan -> new Typesense collection -> alias swap',
       timeout: Duration.seconds(resync.timeoutSeconds),
       memorySize: 1024,
@@ -445,6 +505,7 @@ export class TypesenseSync extends Construct {
           COLLECTION_SCHEMA: JSON.stringify(props.collectionSchema),
         }),
         ...resync.env,
+        ...metricsEnv,
       },
     });
     this.resync.addEventSource(
@@ -497,6 +558,123 @@ export class TypesenseSync extends Construct {
         targets: [this.resyncStart('stream-gap')],
       });
     }
+
+    this.lagCheck = new SyncFunction(this, 'LagCheck', {
+      entry: fileURLToPath(new URL('../functions/lag-check/handler.ts', import.meta.url)),
+      serviceName: serviceName('lag-check'),
+      description: 'Times a canary item from the table to Typesense; publishes the lag and pipeline figures',
+      timeout: Duration.seconds(lagCheck.canaryTimeoutSeconds + LAG_CHECK_OVERHEAD_SECONDS),
+      // A failed check is not retried: the next scheduled one replaces it, and a retry would overlap it.
+      retryAttempts: 0,
+      environment: {
+        ...typesenseEnv,
+        TABLE_NAME: this.table.tableName,
+        QUEUE_URL: this.changesQueue.queueUrl,
+        DLQ_URL: this.deadLetterQueue.queueUrl,
+        RESYNC_STATE_TABLE: this.resyncStateTable.tableName,
+        BATCHER_FUNCTION_NAME: this.batcher.functionName,
+        WRITER_SERVICE_NAME: serviceName('writer'),
+        CANARY_TIMEOUT_SECONDS: String(lagCheck.canaryTimeoutSeconds),
+        ...(props.sourceTimestampAttribute !== undefined && {
+          SOURCE_TIMESTAMP_ATTRIBUTE: props.sourceTimestampAttribute,
+        }),
+        ...metricsEnv,
+      },
+    });
+    // The canary's own partition only: the check can never overwrite an application item.
+    this.lagCheck.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:PutItem'],
+        resources: [this.table.tableArn],
+        conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [CANARY_KEY_VALUE] } },
+      }),
+    );
+    this.table.encryptionKey?.grantEncryptDecrypt(this.lagCheck);
+    // Publishes the latest figures for the ingestion-delay endpoint; reads the re-sync progress.
+    this.resyncStateTable.grantReadWriteData(this.lagCheck);
+    this.changesQueue.grant(this.lagCheck, 'sqs:GetQueueAttributes');
+    this.deadLetterQueue.grant(this.lagCheck, 'sqs:GetQueueAttributes');
+    // The batcher's IteratorAge and the writer's CircuitOpen. GetMetricData has no resource-level
+    // permissions: `*` is the only resource it accepts.
+    this.lagCheck.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['cloudwatch:GetMetricData'], resources: ['*'] }),
+    );
+    // Looks for the canary in Typesense.
+    props.typesense.apiKeySecret.grantRead(this.lagCheck);
+    if (lagCheck.schedule !== undefined) {
+      new events.Rule(this, 'LagCheckSchedule', {
+        description: 'Runs the Typesense sync lag check',
+        schedule: lagCheck.schedule,
+        targets: [new targets.LambdaFunction(this.lagCheck)],
+      });
+    }
+
+    this.ingestionDelay = new SyncFunction(this, 'IngestionDelay', {
+      entry: fileURLToPath(new URL('../functions/ingestion-delay/handler.ts', import.meta.url)),
+      serviceName: serviceName('ingestion-delay'),
+      description: 'Serves GET /v1/ingestion-delay: the latest lag figures of the lag check',
+      timeout: Duration.seconds(10),
+      environment: {
+        RESYNC_STATE_TABLE: this.resyncStateTable.tableName,
+        DLQ_URL: this.deadLetterQueue.queueUrl,
+        // Tells a fresh reading from a stale one. Without a schedule, whoever runs the check is expected
+        // to run it as often as the default schedule would.
+        LAG_CHECK_INTERVAL_SECONDS: String(
+          lagCheck.intervalSeconds ?? DEFAULT_LAG_CHECK_INTERVAL.toSeconds(),
+        ),
+        ...metricsEnv,
+      },
+    });
+    this.resyncStateTable.grant(this.ingestionDelay, 'dynamodb:GetItem');
+    this.deadLetterQueue.grant(this.ingestionDelay, 'sqs:GetQueueAttributes');
+    const ingestionDelayFunctionUrl = this.ingestionDelay.addFunctionUrl({
+      authType: props.ingestionDelayEndpoint?.authType ?? lambda.FunctionUrlAuthType.AWS_IAM,
+    });
+    // The function URL ends with a slash.
+    this.ingestionDelayUrl = `${ingestionDelayFunctionUrl.url}v1/ingestion-delay`;
+
+    const observability = new SyncObservability(this, 'Observability', {
+      namespace: metricsNamespace,
+      functions: {
+        batcher: { fn: this.batcher, serviceName: serviceName('batcher') },
+        writer: { fn: this.writer, serviceName: serviceName('writer') },
+        resync: { fn: this.resync, serviceName: serviceName('resync') },
+        lagCheck: { fn: this.lagCheck, serviceName: serviceName('lag-check') },
+        ingestionDelay: { fn: this.ingestionDelay, serviceName: serviceName('ingestion-delay') },
+      },
+      changesQueue: this.changesQueue,
+      deadLetterQueue: this.deadLetterQueue,
+      lagCheckInterval:
+        lagCheck.intervalSeconds === undefined ? undefined : Duration.seconds(lagCheck.intervalSeconds),
+      lagThreshold: props.alarms?.lagThreshold ?? Duration.seconds(60),
+      iteratorAgeThreshold: props.alarms?.iteratorAgeThreshold ?? Duration.minutes(5),
+      topic: props.alarms?.topic,
+      dashboardName: props.dashboardName,
+    });
+    this.dashboard = observability.dashboard;
+    this.alarms = observability.alarms;
+
+    this.operatorTarget = {
+      region: Stack.of(this).region,
+      tableName: this.table.tableName,
+      keyAttributes,
+      queueUrl: this.changesQueue.queueUrl,
+      dlqUrl: this.deadLetterQueue.queueUrl,
+      failureBucket: this.failureBucket.bucketName,
+      messageGroupBuckets,
+      maxMessageBytes,
+      ...(props.sourceTimestampAttribute !== undefined && {
+        sourceTimestampAttribute: props.sourceTimestampAttribute,
+      }),
+      projection: props.projection ?? {},
+      typesense: {
+        nodes: props.typesense.nodes,
+        collection: props.typesense.collection,
+        apiKeySecretArn: props.typesense.apiKeySecret.secretArn,
+      },
+      resync: { stateTable: this.resyncStateTable.tableName, queueUrl: this.resyncQueue.queueUrl },
+      ingestionDelayUrl: this.ingestionDelayUrl,
+    };
   }
 
   /** A rule target enqueueing a re-sync start task; it also grants EventBridge SendMessage on the queue. */
@@ -539,6 +717,29 @@ export class TypesenseSync extends Construct {
       env.RESYNC_PAGES_PER_TASK = String(Math.max(1, pagesPerTask));
     }
     return { schedule, onStreamGap, maxConcurrency, timeoutSeconds, env };
+  }
+
+  /** Validates the lag check props; returns its schedule, interval and canary timeout. */
+  private lagCheckSettings(props: TypesenseSyncProps) {
+    const {
+      schedule = events.Schedule.rate(DEFAULT_LAG_CHECK_INTERVAL),
+      canaryTimeout = Duration.seconds(45),
+    } = props.lagCheck ?? {};
+    const canaryTimeoutSeconds = wholeUnits(
+      'lagCheck.canaryTimeout',
+      canaryTimeout,
+      'seconds',
+      [5, 600],
+    ) as number;
+    if (schedule === false) return { schedule: undefined, intervalSeconds: undefined, canaryTimeoutSeconds };
+    const intervalSeconds = rateSeconds(schedule.expressionString);
+    const [min, max] = LAG_CHECK_INTERVAL_RANGE;
+    if (intervalSeconds === undefined || intervalSeconds < min || intervalSeconds > max) {
+      throw new Error(
+        `TypesenseSync: lagCheck.schedule must be a rate from 1 minute to 1 hour (the alarms and the ingestion-delay endpoint need its interval), got ${schedule.expressionString}`,
+      );
+    }
+    return { schedule, intervalSeconds, canaryTimeoutSeconds };
   }
 
   /** Validates the retry and circuit breaker props; returns the env variables of those that are set. */

@@ -1,13 +1,16 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { processStreamRecords } from '../core/stream-batch.ts';
 import { createSqsClient, sendDeadLetters, sendPackedMessages } from '../shared/aws.ts';
 import { batcherConfigSchema, parseConfig } from '../shared/config.ts';
+import { addBatcherMetrics, createMetrics } from '../shared/metrics.ts';
 
 const config = parseConfig(batcherConfigSchema);
 const logger = new Logger({ serviceName: 'typesense-sync-batcher' });
+const metrics = createMetrics();
 const sqs = createSqsClient();
 
 export const ports = {
@@ -25,8 +28,11 @@ const options = {
 
 export const handler = middy(async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
   const { batchItemFailures, summary } = await processStreamRecords(event.Records, ports, options);
+  addBatcherMetrics(metrics, summary);
   if (summary.deadLettered > 0 || summary.failedChanges > 0)
     logger.warn('stream batch had failures', { summary });
   else logger.info('stream batch enqueued', { summary });
   return { batchItemFailures };
-}).use(injectLambdaContext(logger));
+})
+  .use(injectLambdaContext(logger))
+  .use(logMetrics(metrics));

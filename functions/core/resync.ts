@@ -1,5 +1,6 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { z } from 'zod';
+import { isCanaryItem } from './canary.ts';
 import type { MarshalledKey } from './change.ts';
 import { isRetryableStatus } from './classify.ts';
 import { ProjectionError } from './errors.ts';
@@ -323,7 +324,10 @@ export async function runSegment(
       await ports.sendTasks([{ action: 'segment', ...task }]);
       return 'continued';
     }
-    const { items, lastKey }: ScannedPage = await (prefetched ?? scan(state.lastKey));
+    const scanned: ScannedPage = await (prefetched ?? scan(state.lastKey));
+    const { lastKey } = scanned;
+    // The lag check's heartbeat is indexed into its own collection, never into the application's.
+    const items = scanned.items.filter((item) => !isCanaryItem(item, options.keyAttributes));
     // The next page's scan overlaps this page's import and checkpoint: the scan is the slower side,
     // so this keeps it busy. It is only data; nothing is written before this page's checkpoint.
     prefetched = lastKey !== undefined && page + 1 < options.pagesPerTask ? scan(lastKey) : undefined;

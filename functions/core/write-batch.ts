@@ -1,6 +1,7 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import type { CircuitBreaker, CircuitState } from './breaker.ts';
+import { canaryDocument, isCanaryId } from './canary.ts';
 import type { Change, ChangeMessage, DeadLetter, MarshalledKey } from './change.ts';
 import { isRetryableStatus } from './classify.ts';
 import { coalesce } from './coalesce.ts';
@@ -29,6 +30,8 @@ export interface WriterPorts {
   requeue?(messages: { groupId: string; body: string }[]): Promise<void>;
   /** Present when re-syncs are configured: the writer also writes to a running re-sync's collection. */
   resync?: ResyncWriterPorts;
+  /** JSONL upsert into the lag check's canary collection (see functions/core/canary.ts). */
+  importCanaries?(jsonLines: string[]): Promise<unknown>;
   now(): number;
 }
 
@@ -65,6 +68,8 @@ export interface WriterSummary {
   circuit: CircuitState | undefined;
   /** Largest `now − sourceTs` over the changes applied by this batch, ms. */
   maxIngestionDelayMs: number | undefined;
+  /** `now − sourceTs` of each change applied by this batch, ms: one metric value per change. */
+  ingestionDelaysMs: number[];
   /** The reason of the first failure, for the log. */
   retryReason?: string;
 }
@@ -264,8 +269,14 @@ export async function processChangeMessages(
   if (current !== undefined) {
     const upserts: { entry: Pending; line: string }[] = [];
     const deletes: Pending[] = [];
+    const canaries: { entry: Pending; line: string }[] = [];
     for (const entry of pending) {
       const item = current.get(entry.change.id);
+      if (isCanaryId(entry.change.id)) {
+        const document = item === undefined ? undefined : canaryDocument(item, options.keyAttributes);
+        if (document !== undefined) canaries.push({ entry, line: JSON.stringify(document) });
+        continue;
+      }
       if (item === undefined) {
         deletes.push(entry);
         continue;
@@ -326,7 +337,16 @@ export async function processChangeMessages(
       resync === undefined || ports.resync === undefined
         ? Promise.resolve()
         : applyToResync(ports.resync, resync, upserts, deletes, fail);
-    await Promise.all([importing, deleting, resyncing]);
+    const canarying =
+      canaries.length === 0 || ports.importCanaries === undefined
+        ? Promise.resolve()
+        : ports.importCanaries(canaries.map(({ line }) => line)).then(
+            () => applied.push(...canaries.map(({ entry }) => entry)),
+            // A lost heartbeat shows as lag in the next check; retrying or dead-lettering it would only
+            // block its message group.
+            () => undefined,
+          );
+    await Promise.all([importing, deleting, resyncing, canarying]);
   }
   if (breaker !== undefined && mayWrite) {
     if (typesenseAnswered) breaker.recordSuccess();
@@ -439,6 +459,7 @@ export async function processChangeMessages(
       requeued,
       circuit: breaker?.state,
       maxIngestionDelayMs: delays.length === 0 ? undefined : Math.max(...delays),
+      ingestionDelaysMs: delays,
       ...(firstReason === undefined ? {} : { retryReason: firstReason }),
     },
   };

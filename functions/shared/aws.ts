@@ -1,7 +1,12 @@
 import { createHash } from 'node:crypto';
 import { type AttributeValue, BatchGetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { ChangeMessageVisibilityBatchCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  ChangeMessageVisibilityBatchCommand,
+  GetQueueAttributesCommand,
+  SendMessageBatchCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
 import type { DeadLetter, MarshalledKey } from '../core/change.ts';
 import { messageGroupOf, type PackedMessage } from '../core/pack.ts';
 
@@ -148,4 +153,22 @@ export function cachedSecret(secrets: SecretsManagerClient, secretId: string, tt
     cached = { value: result.SecretString, expires: Date.now() + ttlMs };
     return cached.value;
   };
+}
+
+/** Messages on a queue: visible, in flight and delayed (approximate, as SQS counts them). */
+export async function queueDepth(sqs: SQSClient, queueUrl: string) {
+  const { Attributes } = await sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: [
+        'ApproximateNumberOfMessages',
+        'ApproximateNumberOfMessagesNotVisible',
+        'ApproximateNumberOfMessagesDelayed',
+      ],
+    }),
+  );
+  const visible = Number(Attributes?.ApproximateNumberOfMessages ?? 0);
+  const inFlight = Number(Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
+  const delayed = Number(Attributes?.ApproximateNumberOfMessagesDelayed ?? 0);
+  return { visible, inFlight, delayed, total: visible + inFlight + delayed };
 }

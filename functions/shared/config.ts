@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_METRICS_NAMESPACE } from './metrics.ts';
 
 /** A configuration problem: names the variable and what is wrong with it. */
 export class ConfigError extends Error {
@@ -147,6 +148,31 @@ export const resyncConfigSchema = withApiKeySource({
   RESYNC_KEEP_COLLECTIONS: positiveInt(2).pipe(z.number().max(100)),
 });
 export type ResyncConfig = z.infer<typeof resyncConfigSchema>;
+
+export const lagCheckConfigSchema = withApiKeySource({
+  ...typesenseFields,
+  TABLE_NAME: z.string().min(1),
+  /** Where the latest reading is kept for the ingestion-delay endpoint. */
+  RESYNC_STATE_TABLE: z.string().min(1),
+  QUEUE_URL: z.string().url(),
+  DLQ_URL: z.string().url(),
+  /** The batcher, whose Lambda IteratorAge metric says how far behind the stream it reads. */
+  BATCHER_FUNCTION_NAME: z.string().min(1),
+  /** The writer's POWERTOOLS_SERVICE_NAME: the dimension of its CircuitOpen metric. */
+  WRITER_SERVICE_NAME: z.string().min(1),
+  /** How long to wait for the canary to become searchable. */
+  CANARY_TIMEOUT_SECONDS: positiveInt(45).pipe(z.number().max(600)),
+  SOURCE_TIMESTAMP_ATTRIBUTE: z.string().min(1).optional(),
+  POWERTOOLS_METRICS_NAMESPACE: z.string().min(1).default(DEFAULT_METRICS_NAMESPACE),
+});
+export type LagCheckConfig = z.infer<typeof lagCheckConfigSchema>;
+
+export const ingestionDelayConfigSchema = z.object({
+  RESYNC_STATE_TABLE: z.string().min(1),
+  DLQ_URL: z.string().url(),
+  /** How often the lag check runs: a reading older than three intervals is stale. */
+  LAG_CHECK_INTERVAL_SECONDS: positiveInt(60),
+});
 
 /** Parses `env` with `schema` once; the error names every bad variable and what is wrong with it. */
 export function parseConfig<T extends z.ZodTypeAny>(

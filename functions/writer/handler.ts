@@ -1,9 +1,11 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { CircuitBreaker } from '../core/breaker.ts';
+import { canaryCollectionOf } from '../core/canary.ts';
 import { processChangeMessages } from '../core/write-batch.ts';
 import {
   changeVisibility,
@@ -13,11 +15,13 @@ import {
   sendDeadLetters,
 } from '../shared/aws.ts';
 import { parseConfig, writerConfigSchema } from '../shared/config.ts';
+import { addWriterMetrics, createMetrics } from '../shared/metrics.ts';
 import { dynamoResyncStore } from '../shared/resync-store.ts';
 import { typesenseClientOf } from '../shared/typesense-client.ts';
 
 const config = parseConfig(writerConfigSchema);
 const logger = new Logger({ serviceName: 'typesense-sync-writer' });
+const metrics = createMetrics();
 const dynamodb = new DynamoDBClient({});
 const sqs = createSqsClient();
 const typesense = typesenseClientOf(config);
@@ -32,6 +36,8 @@ export const ports = {
   importDocuments: (lines: string[]) =>
     typesense.importDocuments(config.TYPESENSE_COLLECTION, lines, 'upsert'),
   deleteDocuments: (ids: string[]) => typesense.deleteByIds(config.TYPESENSE_COLLECTION, ids),
+  importCanaries: (lines: string[]) =>
+    typesense.importDocuments(canaryCollectionOf(config.TYPESENSE_COLLECTION), lines, 'upsert'),
   sendDeadLetters: sendDeadLetters(sqs, config.DLQ_URL),
   health: () => typesense.health(),
   changeVisibility: changeVisibility(sqs, config.QUEUE_URL),
@@ -73,11 +79,20 @@ const options = {
 };
 
 export const handler = middy(async (event: SQSEvent): Promise<SQSBatchResponse> => {
-  const { batchItemFailures, summary } = await processChangeMessages(event.Records, ports, options);
+  const { batchItemFailures, summary: fullSummary } = await processChangeMessages(
+    event.Records,
+    ports,
+    options,
+  );
+  addWriterMetrics(metrics, fullSummary);
+  // The per-change delays go to the metrics only: a log line must not grow with the batch.
+  const { ingestionDelaysMs: _inMetrics, ...summary } = fullSummary;
   if (summary.circuit === 'open')
     logger.warn('circuit open: Typesense unavailable, batch deferred', { summary });
   else if (summary.retrying > 0 || summary.deadLettered > 0)
     logger.warn('change batch had failures', { summary });
   else logger.info('change batch applied', { summary });
   return { batchItemFailures };
-}).use(injectLambdaContext(logger));
+})
+  .use(injectLambdaContext(logger))
+  .use(logMetrics(metrics));

@@ -86,6 +86,7 @@ export async function runLocalDemo(options: DemoOptions): Promise<number> {
   console.log(
     `  Operator CLI    npm run cli -- --target ${TARGET_FILE} status   (lag: ${stack.ingestionDelayUrl})`,
   );
+  console.log(`  Status page     ${stack.statusPageUrl}  (lag chart, throughput, pending, DLQ, circuit)`);
 
   let done = 0;
   let total = options.items + options.ops;

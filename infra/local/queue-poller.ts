@@ -80,6 +80,8 @@ export class QueuePoller {
   private running = false;
   private loops: Promise<void>[] = [];
   private active = 0;
+  /** Set while paused: received batches wait on it before the function runs. */
+  private paused: { resumed: Promise<void>; resume: () => void } | undefined;
 
   constructor(private readonly options: QueuePollerOptions) {}
 
@@ -90,7 +92,28 @@ export class QueuePoller {
 
   async stop(): Promise<void> {
     this.running = false;
+    // A held batch would keep its loop waiting forever.
+    this.resume();
     await Promise.all(this.loops);
+  }
+
+  /**
+   * Batches received from now on wait before the function runs, as behind a hung writer: their
+   * changes count as received but unfinished, so the lag grows. Messages stay in flight meanwhile;
+   * pause for less than the queue's visibility timeout, or they are delivered again.
+   */
+  pause(): void {
+    if (this.paused !== undefined) return;
+    let resume = () => {};
+    const resumed = new Promise<void>((resolve) => {
+      resume = resolve;
+    });
+    this.paused = { resumed, resume };
+  }
+
+  resume(): void {
+    this.paused?.resume();
+    this.paused = undefined;
   }
 
   get busy(): boolean {
@@ -128,6 +151,7 @@ export class QueuePoller {
   private async invoke(records: SQSRecord[]): Promise<void> {
     this.stats.invocations++;
     this.options.onReceive?.(records);
+    await this.paused?.resumed;
     const faults = this.options.faults;
     let response: SQSBatchResponse | undefined;
     try {

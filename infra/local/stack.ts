@@ -13,9 +13,11 @@ import type { SQSRecord } from 'aws-lambda';
 import { startFauxqs } from 'fauxqs';
 import type { CircuitState } from '../../functions/core/breaker.ts';
 import type { ChangeMessage, DeadLetter } from '../../functions/core/change.ts';
+import { checkLag, type LagReading } from '../../functions/core/lag-check.ts';
 import { parseChangeMessage } from '../../functions/core/pack.ts';
+import { queueDepth } from '../../functions/shared/aws.ts';
+import { canaryPorts } from '../../functions/shared/lag-check-ports.ts';
 import { type CollectionSchema, TypesenseClient } from '../../functions/shared/typesense.ts';
-import { queueDepth } from '../../lib/operations/dead-letters.ts';
 import { ingestionDelayOf } from '../../lib/operations/lag.ts';
 import type { TargetInput } from '../../lib/operations/target.ts';
 import { type VerifyReport, verifyIndex } from '../../lib/operations/verify.ts';
@@ -24,8 +26,14 @@ import { type FaultProxy, startFaultProxy } from './fault-proxy.ts';
 import { sleep } from './processes.ts';
 import { type PollerFaults, QueuePoller } from './queue-poller.ts';
 import { s3FailureDestination } from './s3-failure-destination.ts';
+import { StatusHistory, serveStatusPage } from './status-page.ts';
 import { StreamPoller } from './stream-poller.ts';
-import { startTypesenseEmulator } from './typesense-emulator.ts';
+import {
+  startTypesenseEmulator,
+  startTypesenseEmulatorProcess,
+  type TypesenseEmulator,
+  type TypesenseEmulatorProcess,
+} from './typesense-emulator.ts';
 
 const REGION = 'us-east-1';
 const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
@@ -62,6 +70,12 @@ export interface LocalStackOptions {
   typesenseTimeoutMs?: number;
   /** Route the writer through a fault-injecting proxy (`stack.faults`); reads stay direct. */
   faultInjection?: boolean;
+  /**
+   * Where the Typesense emulator runs. `child`: in a process of its own, so that its work does not
+   * take turns with the handlers' on this process's thread, as with a real server (used by the
+   * benchmarks); `stack.emulator` is then undefined. Default `in-process`.
+   */
+  typesenseProcess?: 'in-process' | 'child';
   /** Full re-sync tuning (defaults: 4 segments, pages of 250, 20 pages per task, keep 2, 2 workers). */
   resync?: {
     totalSegments?: number;
@@ -101,6 +115,8 @@ export interface LocalStack {
   endpoints: { dynamodb: string; sqs: string; typesense: string };
   /** `GET` answers the current ingestion delay, as the deployed endpoint does. */
   ingestionDelayUrl: string;
+  /** The local status page: lag chart, throughput, pending, DLQ and circuit, live. */
+  statusPageUrl: string;
   /** What the operator CLI needs to reach this stack (`--target`). */
   target: TargetInput;
   apiKey: string;
@@ -116,7 +132,8 @@ export interface LocalStack {
   dynamodb: DynamoDBClient;
   sqs: SQSClient;
   typesense: TypesenseClient;
-  emulator: Awaited<ReturnType<typeof startTypesenseEmulator>>;
+  /** The in-process Typesense emulator's fault controls and stats; undefined with `typesenseProcess: 'child'`. */
+  emulator: TypesenseEmulator | undefined;
   streamPoller: StreamPoller;
   queuePoller: QueuePoller;
   /** Drives the re-sync function from its work queue, as its event source mapping does. */
@@ -126,6 +143,11 @@ export interface LocalStack {
   /** Present with `faultInjection`: Typesense faults as the writer sees them. */
   faults: FaultProxy | undefined;
   status(): Promise<LocalStatus>;
+  /**
+   * One lag check as the deployed scheduled function runs it: a canary through the whole pipeline
+   * and the backlog figures. The stream iterator age is not measured locally.
+   */
+  checkLag(canaryTimeoutMs?: number): Promise<LagReading>;
   /** Table vs index, field by field, through the writer's projection. */
   verify(): Promise<VerifyReport>;
   /** Receives every message on the DLQ (each is gone from the queue afterwards). */
@@ -150,10 +172,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const alias = options.alias ?? 'products';
   const collection = `${alias}_v1`;
 
+  const emulatorOptions = { apiKey: API_KEY, port: options.ports?.typesense ?? 0 };
+  // Declared as either: inferred, the union would shrink to the common part and lose the controls.
+  const startingEmulator: Promise<TypesenseEmulator | TypesenseEmulatorProcess> =
+    options.typesenseProcess === 'child'
+      ? startTypesenseEmulatorProcess(emulatorOptions)
+      : startTypesenseEmulator(emulatorOptions);
   const [dynamoDbLocal, fauxqs, emulator] = await Promise.all([
     startDynamoDbLocal(options.ports?.dynamodb),
     startFauxqs({ port: options.ports?.sqs ?? 0, logger: false }),
-    startTypesenseEmulator({ apiKey: API_KEY, port: options.ports?.typesense ?? 0 }),
+    startingEmulator,
   ]);
   const endpoints = { dynamodb: dynamoDbLocal.endpoint, sqs: fauxqs.address, typesense: emulator.url };
   const faults = options.faultInjection === true ? await startFaultProxy(emulator.url) : undefined;
@@ -267,6 +295,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
     AWS_ENDPOINT_URL_SQS: endpoints.sqs,
     POWERTOOLS_LOG_LEVEL: options.logLevel ?? 'WARN',
+    // EMF lines are for CloudWatch; locally the same figures are on the status page.
+    POWERTOOLS_METRICS_DISABLED: 'true',
     QUEUE_URL: queueUrl,
     DLQ_URL: dlqUrl,
     TABLE_NAME: tableName,
@@ -371,8 +401,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   queuePoller.start();
   resyncPoller.start();
 
-  // The deployed ingestion-delay endpoint's local twin, answering from the pollers' live figures.
+  // The deployed ingestion-delay endpoint's local twin, answering from the pollers' live figures,
+  // and the status page with its history.
+  const history = new StatusHistory(() => stack.status());
   const statusServer = createServer((request, response) => {
+    if (serveStatusPage(request, response, history)) return;
     if (request.method !== 'GET' || request.url !== '/v1/ingestion-delay') {
       response.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"Not Found"}');
       return;
@@ -389,11 +422,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     );
   });
   await new Promise<void>((resolve) => statusServer.listen(options.ports?.status ?? 0, '127.0.0.1', resolve));
-  const ingestionDelayUrl = `http://127.0.0.1:${(statusServer.address() as AddressInfo).port}/v1/ingestion-delay`;
+  const statusPageUrl = `http://127.0.0.1:${(statusServer.address() as AddressInfo).port}/`;
+  const ingestionDelayUrl = `${statusPageUrl}v1/ingestion-delay`;
 
   const stack: LocalStack = {
     endpoints,
     ingestionDelayUrl,
+    statusPageUrl,
     target: {
       region: REGION,
       endpoints: { dynamodb: endpoints.dynamodb, sqs: endpoints.sqs, s3: endpoints.sqs },
@@ -426,7 +461,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     dynamodb,
     sqs,
     typesense,
-    emulator,
+    emulator: 'failNext' in emulator ? emulator : undefined,
     streamPoller,
     queuePoller,
     resyncPoller,
@@ -448,6 +483,30 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         circuit: breaker.state,
       };
     },
+    checkLag: (canaryTimeoutMs = 10_000) =>
+      checkLag(
+        {
+          now: Date.now,
+          sleep: async (ms) => {
+            await sleep(ms);
+          },
+          ...canaryPorts({
+            dynamodb,
+            typesense,
+            tableName,
+            keyAttributes,
+            alias,
+            ...(options.sourceTimestampAttribute === undefined
+              ? {}
+              : { sourceTimestampAttribute: options.sourceTimestampAttribute }),
+          }),
+          streamIteratorAgeMs: async () => undefined,
+          oldestMessageAgeMs: async () => (await stack.status()).oldestPendingAgeMs,
+          dlqDepth: async () => (await queueDepth(sqs, dlqUrl)).total,
+          circuit: async () => breaker.state,
+        },
+        { canaryTimeoutMs, pollIntervalMs: 50 },
+      ),
     verify: () =>
       verifyIndex({
         dynamodb,
@@ -487,6 +546,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       }
     },
     async stop() {
+      await history.stop();
       await Promise.all([
         streamPoller.stop(),
         queuePoller.stop(),
@@ -502,5 +562,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       started = false;
     },
   };
+  history.start();
   return stack;
 }

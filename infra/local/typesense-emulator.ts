@@ -6,8 +6,11 @@
  * the Typesense server source and docs. The contract suite runs the same assertions against a real server,
  * so any drift shows up there. Fault controls let tests exercise the writer's retry handling.
  */
+import { spawn } from 'node:child_process';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { ownChild } from './processes.ts';
 
 export type TypesenseEmulatorStats = {
   /** Every request received, including /health and rejected ones. */
@@ -205,6 +208,62 @@ export async function startTypesenseEmulator(opts: TypesenseEmulatorOptions): Pr
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const socket of sockets) socket.destroy();
       await closed;
+    },
+  };
+}
+
+/** The emulator in a child process: a server only, without the in-process fault controls and stats. */
+export type TypesenseEmulatorProcess = Pick<TypesenseEmulator, 'url' | 'port' | 'stop'>;
+
+/** Thrown when the emulator's child process ends before it is listening. */
+export class TypesenseEmulatorProcessError extends Error {
+  override name = 'TypesenseEmulatorProcessError';
+}
+
+/**
+ * Starts the emulator in a child process (`typesense-emulator-main.ts`), so that it has an event loop
+ * and a CPU thread of its own, as a real Typesense server does, instead of taking turns with the
+ * caller's work. The child is killed when this process exits.
+ */
+export async function startTypesenseEmulatorProcess(
+  opts: TypesenseEmulatorOptions,
+): Promise<TypesenseEmulatorProcess> {
+  const main = fileURLToPath(new URL('./typesense-emulator-main.ts', import.meta.url));
+  const args = [
+    '--api-key',
+    opts.apiKey,
+    '--port',
+    String(opts.port ?? 0),
+    '--host',
+    opts.host ?? '127.0.0.1',
+  ];
+  // stdin is a pipe the child watches: it exits when this process dies without stopping it.
+  const child = ownChild(
+    spawn(process.execPath, ['--import', 'tsx', main, ...args], { stdio: ['pipe', 'pipe', 'inherit'] }),
+  );
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const url = await new Promise<string>((resolve, reject) => {
+    let output = '';
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      output += chunk;
+      const newline = output.indexOf('\n');
+      if (newline >= 0) resolve(output.slice(0, newline));
+    });
+    child.once('error', reject);
+    child.once('exit', (code) =>
+      reject(
+        new TypesenseEmulatorProcessError(
+          `the Typesense emulator process exited during start-up (code ${code}); is port ${opts.port ?? 0} free?`,
+        ),
+      ),
+    );
+  });
+  return {
+    url,
+    port: Number(new URL(url).port),
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
     },
   };
 }

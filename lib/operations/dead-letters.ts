@@ -1,6 +1,5 @@
 import {
   DeleteMessageBatchCommand,
-  GetQueueAttributesCommand,
   type Message,
   ReceiveMessageCommand,
   type SQSClient,
@@ -8,7 +7,7 @@ import {
 import type { Change, DeadLetter, MarshalledKey } from '../../functions/core/change.ts';
 import { KeyError } from '../../functions/core/keys.ts';
 import { parseChangeMessage } from '../../functions/core/pack.ts';
-import { changeVisibility } from '../../functions/shared/aws.ts';
+import { changeVisibility, queueDepth } from '../../functions/shared/aws.ts';
 import { changeOfKey } from '../../functions/shared/enqueue.ts';
 
 /** One message on the DLQ, read for an operator: what it is about, why it is there, how to redrive it. */
@@ -179,23 +178,6 @@ export function groupByReason(entries: readonly DeadLetterEntry[]) {
     groups.set(key, group);
   }
   return [...groups.values()].sort((a, b) => b.count - a.count);
-}
-
-export async function queueDepth(sqs: SQSClient, queueUrl: string) {
-  const { Attributes } = await sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: queueUrl,
-      AttributeNames: [
-        'ApproximateNumberOfMessages',
-        'ApproximateNumberOfMessagesNotVisible',
-        'ApproximateNumberOfMessagesDelayed',
-      ],
-    }),
-  );
-  const visible = Number(Attributes?.ApproximateNumberOfMessages ?? 0);
-  const inFlight = Number(Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
-  const delayed = Number(Attributes?.ApproximateNumberOfMessagesDelayed ?? 0);
-  return { visible, inFlight, delayed, total: visible + inFlight + delayed };
 }
 
 /** The DLQ's messages, each held invisible for `holdSeconds` until `release` or `remove`. */

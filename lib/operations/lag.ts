@@ -1,54 +1,75 @@
-import { z } from 'zod';
+import { defaultProvider } from '@aws-sdk/credential-provider-node';
+import { Hash } from '@smithy/hash-node';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { type IngestionDelay, ingestionDelaySchema } from '../../functions/core/ingestion-delay.ts';
 
-/** What `GET /v1/ingestion-delay` answers, and what `lag` and `status` show. */
-export const ingestionDelaySchema = z.object({
-  /** How far behind the index is now, ms: the oldest unapplied change's age, or else the latest applied delay; 0 when idle. */
-  lagMs: z.number(),
-  /** Age of the oldest change received but not applied (failing, backing off, circuit open), ms. */
-  oldestPendingChangeAgeMs: z.number().nullable(),
-  dlqDepth: z.number(),
-  circuit: z.enum(['closed', 'open', 'half-open', 'unknown']),
-  measuredAt: z.string(),
-});
-export type IngestionDelay = z.infer<typeof ingestionDelaySchema>;
-
-export interface PipelineFigures {
-  /** Largest recent `applied − sourceTs`, ms. */
-  lagMs: number | undefined;
-  oldestPendingAgeMs: number | undefined;
-  dlqDepth: number;
-  circuit: IngestionDelay['circuit'];
-}
-
-/**
- * The one lag figure. While changes are stuck their age is the lag (it grows until they apply);
- * otherwise the delay of the changes just applied; 0 when nothing has moved lately.
- */
-export function ingestionDelayOf(figures: PipelineFigures, now: number): IngestionDelay {
-  const pending = figures.oldestPendingAgeMs;
-  return {
-    lagMs: Math.max(pending ?? 0, figures.lagMs ?? 0),
-    oldestPendingChangeAgeMs: pending ?? null,
-    dlqDepth: figures.dlqDepth,
-    circuit: figures.circuit,
-    measuredAt: new Date(now).toISOString(),
-  };
-}
+export {
+  type IngestionDelay,
+  ingestionDelayOf,
+  ingestionDelaySchema,
+  type PipelineFigures,
+} from '../../functions/core/ingestion-delay.ts';
 
 export class LagUnknownError extends Error {
   override name = 'LagUnknownError';
 }
 
+/** A Lambda Function URL's host names its region; IAM-authenticated ones need a SigV4 signature. */
+const FUNCTION_URL_HOST = /\.lambda-url\.([a-z0-9-]+)\.on\.aws$/;
+
+/**
+ * SigV4 headers for a Function URL (service `lambda`), signed with the default credential chain;
+ * none for any other URL (the embedded stack's endpoint). A URL with `authType: NONE` ignores them.
+ */
+export async function signedHeaders(
+  url: URL,
+  credentials: ConstructorParameters<typeof SignatureV4>[0]['credentials'] = defaultProvider(),
+): Promise<Record<string, string>> {
+  const region = FUNCTION_URL_HOST.exec(url.hostname)?.[1];
+  if (region === undefined) return {};
+  const signer = new SignatureV4({
+    service: 'lambda',
+    region,
+    credentials,
+    sha256: Hash.bind(null, 'sha256'),
+  });
+  try {
+    const signed = await signer.sign({
+      method: 'GET',
+      protocol: url.protocol,
+      hostname: url.hostname,
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      headers: { host: url.hostname },
+    });
+    return signed.headers;
+  } catch (error) {
+    throw new LagUnknownError(
+      `lag unknown: no AWS credentials to sign the request to ${url.origin} (${(error as Error).message})`,
+    );
+  }
+}
+
 /** Asks an ingestion-delay endpoint; a failure says why the lag is unknown. */
 export async function fetchIngestionDelay(url: string, timeoutMs = 5_000): Promise<IngestionDelay> {
+  const headers = await signedHeaders(new URL(url));
   let response: Response;
   try {
-    response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    response = await fetch(url, { headers, signal: AbortSignal.timeout(timeoutMs) });
   } catch (error) {
     throw new LagUnknownError(`lag unknown: ${url} did not answer (${(error as Error).message})`);
   }
-  if (!response.ok) throw new LagUnknownError(`lag unknown: ${url} answered HTTP ${response.status}`);
-  const parsed = ingestionDelaySchema.safeParse(await response.json().catch(() => undefined));
+  const body: unknown = await response.json().catch(() => undefined);
+  if (!response.ok) {
+    // The endpoint's 503 says why it cannot give a figure ("lag unknown: ..."); pass that on.
+    const message = (body as { message?: unknown } | undefined)?.message;
+    throw new LagUnknownError(
+      typeof message === 'string' && message.startsWith('lag unknown')
+        ? message
+        : `lag unknown: ${url} answered HTTP ${response.status}`,
+    );
+  }
+  const parsed = ingestionDelaySchema.safeParse(body);
   if (!parsed.success)
     throw new LagUnknownError(`lag unknown: ${url} answered something that is not an ingestion delay`);
   return parsed.data;

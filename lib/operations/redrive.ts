@@ -1,12 +1,11 @@
 import type { Change } from '../../functions/core/change.ts';
-import { sleep } from '../../functions/shared/aws.ts';
+import { queueDepth, sleep } from '../../functions/shared/aws.ts';
 import { enqueueChanges } from '../../functions/shared/enqueue.ts';
 import {
   type DeadLetterEntry,
   type DeadLetterFilter,
   matchesFilters,
   peekDeadLetters,
-  queueDepth,
   readDeadLetters,
 } from './dead-letters.ts';
 import type { Connection } from './target.ts';

@@ -5,6 +5,7 @@ import {
   ScanCommand,
   type TableDescription,
 } from '@aws-sdk/client-dynamodb';
+import { isCanaryItem } from '../../functions/core/canary.ts';
 import type { MarshalledKey } from '../../functions/core/change.ts';
 import { type Document, type Drift, diffDocuments } from '../../functions/core/diff.ts';
 import { ProjectionError } from '../../functions/core/errors.ts';
@@ -42,7 +43,8 @@ function compare(
 ): VerifyReport {
   const expected = new Map<string, Document>();
   const unprojectable: VerifyReport['unprojectable'] = [];
-  for (const item of items) {
+  const sourceItems = items.filter((item) => !isCanaryItem(item, options.keyAttributes));
+  for (const item of sourceItems) {
     try {
       const document = projectItem(item, options.keyAttributes, options.projection);
       expected.set(document.id, document);
@@ -53,7 +55,7 @@ function compare(
   }
   return {
     ...diffDocuments(expected, actual),
-    tableItems: items.length,
+    tableItems: sourceItems.length,
     indexDocuments: actual.size,
     unprojectable,
   };

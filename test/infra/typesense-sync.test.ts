@@ -135,18 +135,22 @@ describe('TypesenseSync (fully configured, bundled)', () => {
   const bucketId = () => id(sync.failureBucket.node.defaultChild);
 
   it('creates exactly the expected resources', () => {
-    // The source and re-sync state tables; changes, re-sync work and their two DLQs; three functions.
+    // The source and re-sync state tables; changes, re-sync work and their two DLQs; five functions
+    // (batcher, writer, re-sync, lag check, ingestion delay).
     template.resourceCountIs('AWS::DynamoDB::Table', 2);
     template.resourceCountIs('AWS::SQS::Queue', 4);
     template.resourceCountIs('AWS::SQS::QueuePolicy', 4);
-    template.resourceCountIs('AWS::Lambda::Function', 3);
+    template.resourceCountIs('AWS::Lambda::Function', 5);
     template.resourceCountIs('AWS::Lambda::EventSourceMapping', 3);
-    template.resourceCountIs('AWS::Logs::LogGroup', 3);
+    template.resourceCountIs('AWS::Lambda::Url', 1);
+    template.resourceCountIs('AWS::Logs::LogGroup', 5);
     template.resourceCountIs('AWS::S3::Bucket', 1);
     template.resourceCountIs('AWS::S3::BucketPolicy', 1);
-    // The stream gap trigger only: no schedule by default.
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 1);
-    template.resourceCountIs('AWS::Events::Rule', 1);
+    // The stream gap trigger; lag, lag unknown, DLQ, iterator age and one errors alarm per function.
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 10);
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    // The stream gap trigger and the lag check schedule: no re-sync schedule by default.
+    template.resourceCountIs('AWS::Events::Rule', 2);
   });
 
   it('creates the changes queue as high-throughput FIFO sized to the message limit', () => {
@@ -230,7 +234,8 @@ describe('TypesenseSync (fully configured, bundled)', () => {
   it('gives the batcher its env contract', () => {
     expect(environmentOf(template, batcherId())).toEqual({
       NODE_OPTIONS: '--enable-source-maps',
-      POWERTOOLS_SERVICE_NAME: 'typesense-sync-batcher',
+      POWERTOOLS_SERVICE_NAME: 'Full-Sync-A4137302-batcher',
+      POWERTOOLS_METRICS_NAMESPACE: 'TypesenseSync',
       QUEUE_URL: { Ref: queueId() },
       DLQ_URL: { Ref: dlqId() },
       KEY_ATTRIBUTES: 'tenant,sku',
@@ -243,7 +248,8 @@ describe('TypesenseSync (fully configured, bundled)', () => {
   it('gives the writer its env contract, with the secret ARN and never the API key', () => {
     expect(environmentOf(template, writerId())).toEqual({
       NODE_OPTIONS: '--enable-source-maps',
-      POWERTOOLS_SERVICE_NAME: 'typesense-sync-writer',
+      POWERTOOLS_SERVICE_NAME: 'Full-Sync-A4137302-writer',
+      POWERTOOLS_METRICS_NAMESPACE: 'TypesenseSync',
       TABLE_NAME: { Ref: tableId() },
       QUEUE_URL: { Ref: queueId() },
       DLQ_URL: { Ref: dlqId() },
@@ -599,7 +605,8 @@ describe('TypesenseSyncStack (context defaults)', () => {
     const outputs = template.findOutputs(TARGET_OUTPUT);
     const value = outputs[TARGET_OUTPUT]?.Value as unknown;
     const queues = new Set(Object.keys(template.findResources('AWS::SQS::Queue')));
-    // Stand-ins for what CloudFormation substitutes at deploy time: a queue's Ref is its URL.
+    // Stand-ins for what CloudFormation substitutes at deploy time: a queue's Ref is its URL, a
+    // function URL's FunctionUrl attribute a URL ending with a slash.
     const resolve = (part: unknown): string => {
       if (typeof part === 'string') return part;
       const object = part as Record<string, unknown>;
@@ -611,6 +618,8 @@ describe('TypesenseSyncStack (context defaults)', () => {
         const [separator, parts] = object['Fn::Join'] as [string, unknown[]];
         return parts.map(resolve).join(separator);
       }
+      const [resource, attribute] = (object['Fn::GetAtt'] ?? []) as string[];
+      if (attribute === 'FunctionUrl') return `https://${resource}.lambda-url.eu-west-1.on.aws/`;
       return `deployed-${JSON.stringify(object).replace(/[^A-Za-z0-9]/g, '')}`;
     };
     const target = parseTarget(JSON.parse(resolve(value)), 'the OperatorTarget output');
@@ -748,7 +757,8 @@ describe('TypesenseSync full re-sync (configured)', () => {
   it('gives the re-sync function its env contract, with the collection schema as JSON', () => {
     expect(environmentOf(template, resyncId())).toEqual({
       NODE_OPTIONS: '--enable-source-maps',
-      POWERTOOLS_SERVICE_NAME: 'typesense-sync-resync',
+      POWERTOOLS_SERVICE_NAME: 'Resync-Sync-2C2ED47B-resync',
+      POWERTOOLS_METRICS_NAMESPACE: 'TypesenseSync',
       RESYNC_STATE_TABLE: { Ref: stateTableId() },
       TABLE_NAME: { Ref: tableId() },
       RESYNC_QUEUE_URL: { Ref: resyncQueueId() },
@@ -965,7 +975,15 @@ describe('TypesenseSync full re-sync (defaults, existing table)', () => {
   });
 
   it('creates no schedule rule, only the stream gap rule', () => {
-    const rules = Object.values(template.findResources('AWS::Events::Rule'));
+    const rules = Object.values(
+      template.findResources('AWS::Events::Rule', {
+        Properties: {
+          Targets: [
+            Match.objectLike({ Arn: { 'Fn::GetAtt': [id(sync.resyncQueue.node.defaultChild), 'Arn'] } }),
+          ],
+        },
+      }),
+    );
     expect(rules).toHaveLength(1);
     expect(rules[0]?.Properties.ScheduleExpression).toBeUndefined();
     expect(rules[0]?.Properties.Targets[0].Input).toBe('{"action":"start","trigger":"stream-gap"}');
@@ -993,10 +1011,20 @@ describe('TypesenseSync full re-sync without the stream gap trigger', () => {
     template = Template.fromStack(stack);
   });
 
-  it('creates no iterator age alarm and no rule', () => {
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 0);
-    template.resourceCountIs('AWS::Events::Rule', 0);
-    expect(JSON.stringify(template.toJSON())).not.toContain('events.amazonaws.com');
+  it('creates no stream gap alarm and no re-sync rule', () => {
+    // The iterator age alarm of the observability alarms (5 min) remains; the one at 80 % of the
+    // stream max record age is gone.
+    expect(
+      template.findResources('AWS::CloudWatch::Alarm', { Properties: { Threshold: 69_120_000 } }),
+    ).toEqual({});
+    const resyncQueue = { Ref: stack.getLogicalId(sync.resyncQueue.node.defaultChild as CfnElement) };
+    const rules = Object.values(template.findResources('AWS::Events::Rule'));
+    expect(rules.map((rule) => rule.Properties.Description)).toEqual(['Runs the Typesense sync lag check']);
+    const resyncQueuePolicies = template.findResources('AWS::SQS::QueuePolicy', {
+      Properties: { Queues: [resyncQueue] },
+    });
+    expect(Object.keys(resyncQueuePolicies)).toHaveLength(1);
+    expect(JSON.stringify(resyncQueuePolicies)).not.toContain('events.amazonaws.com');
   });
 
   it('keeps the event source minimum concurrency of 2 for a single segment', () => {

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { ingestionDelayOf, ingestionDelaySchema } from '../../lib/operations/lag.ts';
+import {
+  ingestionDelayOf,
+  ingestionDelaySchema,
+  LagUnknownError,
+  signedHeaders,
+} from '../../lib/operations/lag.ts';
 
 const NOW = Date.UTC(2026, 10, 23, 12, 0, 0);
 const figures = { dlqDepth: 2, circuit: 'closed' as const };
@@ -23,5 +28,35 @@ describe('ingestionDelayOf', () => {
     const delay = ingestionDelayOf({ ...figures, lagMs: undefined, oldestPendingAgeMs: undefined }, NOW);
     expect(delay).toMatchObject({ lagMs: 0, oldestPendingChangeAgeMs: null });
     expect(ingestionDelaySchema.parse(delay)).toEqual(delay);
+  });
+});
+
+describe('signedHeaders (the CLI asking an IAM-authenticated Function URL)', () => {
+  const credentials = async () => ({ accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret-example' });
+
+  it('signs a Function URL request with SigV4 for lambda in the URL region', async () => {
+    const url = new URL('https://abc123.lambda-url.eu-west-1.on.aws/v1/ingestion-delay');
+    const headers = await signedHeaders(url, credentials);
+    expect(headers.authorization).toMatch(
+      /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/lambda\/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=[0-9a-f]{64}$/,
+    );
+    expect(headers['x-amz-date']).toMatch(/^\d{8}T\d{6}Z$/);
+    expect(JSON.stringify(headers)).not.toContain('secret-example');
+  });
+
+  it('leaves other endpoints (the embedded stack) unsigned', async () => {
+    expect(await signedHeaders(new URL('http://127.0.0.1:4000/v1/ingestion-delay'), credentials)).toEqual({});
+  });
+
+  it('without credentials the lag is unknown, and says why', async () => {
+    const url = new URL('https://abc123.lambda-url.us-east-1.on.aws/v1/ingestion-delay');
+    const none = async () => {
+      throw new Error('Could not load credentials from any providers');
+    };
+    await expect(signedHeaders(url, none)).rejects.toThrow(
+      new LagUnknownError(
+        'lag unknown: no AWS credentials to sign the request to https://abc123.lambda-url.us-east-1.on.aws (Could not load credentials from any providers)',
+      ),
+    );
   });
 });

@@ -1,5 +1,6 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { CANARY_KEY_VALUE, canaryItem } from '../../functions/core/canary.ts';
 import {
   cancelResync,
   FINISH_RECHECK_SECONDS,
@@ -184,6 +185,18 @@ describe('full re-sync core', () => {
       // The collection the alias started on is not ours to drop; the oldest versioned one is pruned.
       expect(names.sort()).toEqual([`${env.alias}_v1`, ...collections.slice(1)].sort());
     });
+  });
+
+  it("leaves the lag check's canary out of the new collection", async () => {
+    env = await setup(5, { totalSegments: 1 });
+    env.table.set(CANARY_KEY_VALUE, canaryItem(['pk'], 1_795_000_000_000));
+    const result = await startResync('operator', env.ports, env.options);
+    const { collection } = (result as { started: { collection: string } }).started;
+    await env.drain();
+    expect(await env.live()).toBe(collection);
+    expect((await typesense.getCollection(collection))?.num_documents).toBe(5);
+    expect(await typesense.getDocument(collection, CANARY_KEY_VALUE)).toBeUndefined();
+    expect(await resyncProgress(env.store, 0)).toMatchObject({ scanned: 5, indexed: 5 });
   });
 
   describe('racing the stream', () => {

@@ -1,6 +1,7 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { SQSRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
+import { CANARY_KEY_VALUE, canaryItem } from '../../functions/core/canary.ts';
 import type { Change, DeadLetter, MarshalledKey } from '../../functions/core/change.ts';
 import { documentId } from '../../functions/core/keys.ts';
 import {
@@ -112,7 +113,14 @@ describe('processChangeMessages: applying the current state', () => {
       circuit: undefined,
       // order-3's change is the oldest applied one (sourceTs 1699999989000).
       maxIngestionDelayMs: NOW - 1_699_999_989_000,
+      ingestionDelaysMs: expect.any(Array),
     });
+    // One delay per applied change; imports and deletes finish in either order.
+    expect(result.summary.ingestionDelaysMs.toSorted((a, b) => a - b)).toEqual([
+      NOW - 1_700_000_000_250,
+      NOW - 1_700_000_000_000,
+      NOW - 1_699_999_989_000,
+    ]);
   });
 
   it('never trusts the op in the message: an "upsert" of a gone item deletes, a "delete" of a present item upserts', async () => {
@@ -125,6 +133,36 @@ describe('processChangeMessages: applying the current state', () => {
     expect(importedIds(ports.calls)).toEqual(['back']);
     expect(ports.calls.delete).toEqual([['gone']]);
     expect(result.summary).toMatchObject({ upserted: 1, deleted: 1 });
+  });
+
+  it("indexes the lag check's canary into its own collection only, and never retries it", async () => {
+    const records = [
+      sqsRecord({ messageId: 'm1', groupId: 'g1', changes: [change(CANARY_KEY_VALUE), change('a')] }),
+    ];
+    const ports = fakePorts([canaryItem(['pk'], 1_700_000_009_000), item('a', { sentAt: { N: '1' } })]);
+    const canaries: string[][] = [];
+    const withCanaries = {
+      ...ports,
+      importCanaries: async (lines: string[]) => {
+        canaries.push(lines);
+      },
+    };
+    const result = await processChangeMessages(records, withCanaries, options);
+    expect(canaries).toEqual([[JSON.stringify({ id: CANARY_KEY_VALUE, sentAt: 1_700_000_009_000 })]]);
+    expect(importedIds(ports.calls)).toEqual(['a']);
+    expect(result.summary).toMatchObject({ upserted: 1, deleted: 0 });
+
+    // A canary that cannot be indexed is simply lost: the next check sends another.
+    const failing = {
+      ...fakePorts([canaryItem(['pk'], 1_700_000_009_000)]),
+      importCanaries: async () => {
+        throw new Error('Typesense 404: collection not found');
+      },
+    };
+    const lost = await processChangeMessages(records.slice(0, 1), failing, options);
+    expect(failedIds(lost)).toEqual([]);
+    expect(failing.calls.deadLetters).toEqual([]);
+    expect(failing.calls.import).toEqual([]);
   });
 
   it('reads and writes an id once, however many messages carry it', async () => {
@@ -178,6 +216,7 @@ describe('processChangeMessages: applying the current state', () => {
     const ports = fakePorts([item('a'), item('b')], { outcome: (doc) => (doc.id === 'b' ? fail(503) : ok) });
     const result = await processChangeMessages(records, ports, options);
     expect(result.summary.maxIngestionDelayMs).toBe(2_000);
+    expect(result.summary.ingestionDelaysMs).toEqual([2_000]);
   });
 
   it('reports no ingestion delay when nothing was applied', async () => {
@@ -188,6 +227,7 @@ describe('processChangeMessages: applying the current state', () => {
       options,
     );
     expect(result.summary.maxIngestionDelayMs).toBeUndefined();
+    expect(result.summary.ingestionDelaysMs).toEqual([]);
   });
 });
 

@@ -1,0 +1,71 @@
+import { z } from 'zod';
+import type { LagReading } from './lag-check.ts';
+
+/** What `GET /v1/ingestion-delay` answers, and what `lag` and `status` show. */
+export const ingestionDelaySchema = z.object({
+  /** How far behind the index is now, ms: the oldest unapplied change's age, or else the latest applied delay; 0 when idle. */
+  lagMs: z.number(),
+  /** Age of the oldest change received but not applied (failing, backing off, circuit open), ms. */
+  oldestPendingChangeAgeMs: z.number().nullable(),
+  dlqDepth: z.number(),
+  circuit: z.enum(['closed', 'open', 'half-open', 'unknown']),
+  measuredAt: z.string(),
+});
+export type IngestionDelay = z.infer<typeof ingestionDelaySchema>;
+
+export interface PipelineFigures {
+  /** Largest recent `applied − sourceTs`, ms. */
+  lagMs: number | undefined;
+  oldestPendingAgeMs: number | undefined;
+  dlqDepth: number;
+  circuit: IngestionDelay['circuit'];
+}
+
+/**
+ * The one lag figure. While changes are stuck their age is the lag (it grows until they apply);
+ * otherwise the delay of the changes just applied; 0 when nothing has moved lately.
+ */
+export function ingestionDelayOf(figures: PipelineFigures, now: number): IngestionDelay {
+  const pending = figures.oldestPendingAgeMs;
+  return {
+    lagMs: Math.max(pending ?? 0, figures.lagMs ?? 0),
+    oldestPendingChangeAgeMs: pending ?? null,
+    dlqDepth: figures.dlqDepth,
+    circuit: figures.circuit,
+    measuredAt: new Date(now).toISOString(),
+  };
+}
+
+/** What the endpoint answers when it cannot give a lag figure. */
+export interface LagUnknown {
+  unknown: string;
+}
+
+/**
+ * The deployed endpoint's answer from the lag check's latest reading and the live DLQ depth. A
+ * reading older than `staleAfterMs` means the lag check stopped reporting: the lag is unknown.
+ */
+export function ingestionDelayOfReading(
+  reading: LagReading | undefined,
+  liveDlqDepth: number | undefined,
+  now: number,
+  staleAfterMs: number,
+): IngestionDelay | LagUnknown {
+  if (reading === undefined) return { unknown: 'lag unknown: the lag check has not reported yet' };
+  const ageMs = now - Date.parse(reading.measuredAt);
+  if (ageMs > staleAfterMs)
+    return {
+      unknown: `lag unknown: the lag check last reported ${Math.round(ageMs / 1000)} s ago (at ${reading.measuredAt})`,
+    };
+  if (reading.lagMs === null)
+    return {
+      unknown: reading.problems.find((problem) => problem.startsWith('lag unknown')) ?? 'lag unknown',
+    };
+  return {
+    lagMs: reading.lagMs,
+    oldestPendingChangeAgeMs: reading.oldestPendingChangeAgeMs,
+    dlqDepth: liveDlqDepth ?? reading.dlqDepth ?? 0,
+    circuit: reading.circuit,
+    measuredAt: reading.measuredAt,
+  };
+}

@@ -1,0 +1,160 @@
+import {
+  type CloudWatchClient,
+  GetMetricDataCommand,
+  type MetricDataQuery,
+} from '@aws-sdk/client-cloudwatch';
+import { type DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import {
+  CANARY_SENT_AT,
+  canaryCollectionOf,
+  canaryCollectionSchema,
+  canaryItem,
+  canaryKey,
+} from '../core/canary.ts';
+import { documentId } from '../core/keys.ts';
+import type { LagCheckPorts, LagReading } from '../core/lag-check.ts';
+import { queueDepth, sleep } from './aws.ts';
+import type { TypesenseClient } from './typesense.ts';
+
+/*
+ * The latest lag reading lives in the re-sync state table (partition `lag`, sort key `latest`):
+ * the lag check writes it once a run and the ingestion-delay endpoint reads it.
+ */
+const LATEST_READING = { pk: { S: 'lag' }, sk: { S: 'latest' } };
+
+export async function saveLagReading(dynamodb: DynamoDBClient, stateTable: string, reading: LagReading) {
+  await dynamodb.send(
+    new PutItemCommand({
+      TableName: stateTable,
+      Item: { ...LATEST_READING, reading: { S: JSON.stringify(reading) } },
+    }),
+  );
+}
+
+export async function latestLagReading(
+  dynamodb: DynamoDBClient,
+  stateTable: string,
+): Promise<LagReading | undefined> {
+  const { Item } = await dynamodb.send(
+    new GetItemCommand({ TableName: stateTable, Key: LATEST_READING, ConsistentRead: true }),
+  );
+  return Item?.reading?.S === undefined ? undefined : (JSON.parse(Item.reading.S) as LagReading);
+}
+
+export interface CanaryResources {
+  dynamodb: DynamoDBClient;
+  typesense: TypesenseClient;
+  tableName: string;
+  keyAttributes: readonly string[];
+  alias: string;
+  sourceTimestampAttribute?: string;
+}
+
+/** The canary's round trip: the same for the deployed lag check and the embedded stack's. */
+export function canaryPorts(
+  resources: CanaryResources,
+): Pick<LagCheckPorts, 'prepareCanary' | 'writeCanary' | 'readCanary'> {
+  const { dynamodb, typesense, keyAttributes } = resources;
+  const canaryCollection = canaryCollectionOf(resources.alias);
+  const canaryId = documentId(canaryKey(keyAttributes), keyAttributes);
+  let canaryCollectionExists = false;
+  return {
+    async prepareCanary() {
+      if (canaryCollectionExists) return;
+      if ((await typesense.getCollection(canaryCollection)) === undefined)
+        await typesense.createCollection(canaryCollectionSchema(resources.alias));
+      canaryCollectionExists = true;
+    },
+    async writeCanary(sentAt) {
+      await dynamodb.send(
+        new PutItemCommand({
+          TableName: resources.tableName,
+          Item: canaryItem(keyAttributes, sentAt, resources.sourceTimestampAttribute),
+        }),
+      );
+    },
+    async readCanary() {
+      const document = await typesense.getDocument(canaryCollection, canaryId);
+      const sentAt = document?.[CANARY_SENT_AT];
+      return typeof sentAt === 'number' ? sentAt : undefined;
+    },
+  };
+}
+
+export interface LagCheckResources extends CanaryResources {
+  sqs: SQSClient;
+  cloudwatch: CloudWatchClient;
+  queueUrl: string;
+  dlqUrl: string;
+  batcherFunctionName: string;
+  writerServiceName: string;
+  metricsNamespace: string;
+}
+
+/** The newest datapoint of each query over the last five minutes (metrics arrive a minute late). */
+async function latestMetrics(cloudwatch: CloudWatchClient, queries: MetricDataQuery[]) {
+  const end = new Date();
+  const { MetricDataResults = [] } = await cloudwatch.send(
+    new GetMetricDataCommand({
+      StartTime: new Date(end.getTime() - 5 * 60_000),
+      EndTime: end,
+      ScanBy: 'TimestampDescending',
+      MetricDataQueries: queries,
+    }),
+  );
+  return new Map(MetricDataResults.map((result) => [result.Id, result.Values?.[0]]));
+}
+
+const maximumOf = (id: string, Namespace: string, MetricName: string, Name: string, Value: string) => ({
+  Id: id,
+  MetricStat: {
+    Metric: { Namespace, MetricName, Dimensions: [{ Name, Value }] },
+    Period: 60,
+    Stat: 'Maximum',
+  },
+});
+
+/**
+ * The deployed lag check's ports, for one check: the three CloudWatch figures come from one
+ * GetMetricData call, made at most once per check.
+ */
+export function lagCheckPorts(resources: LagCheckResources): LagCheckPorts {
+  let metrics: ReturnType<typeof latestMetrics> | undefined;
+  const metric = async (id: string) => {
+    metrics ??= latestMetrics(resources.cloudwatch, [
+      maximumOf('iteratorAge', 'AWS/Lambda', 'IteratorAge', 'FunctionName', resources.batcherFunctionName),
+      maximumOf(
+        'oldestMessageAge',
+        'AWS/SQS',
+        'ApproximateAgeOfOldestMessage',
+        'QueueName',
+        resources.queueUrl.split('/').at(-1) as string,
+      ),
+      maximumOf(
+        'circuitOpen',
+        resources.metricsNamespace,
+        'CircuitOpen',
+        'service',
+        resources.writerServiceName,
+      ),
+    ]);
+    return (await metrics).get(id);
+  };
+  return {
+    now: Date.now,
+    sleep,
+    ...canaryPorts(resources),
+    streamIteratorAgeMs: () => metric('iteratorAge'),
+    async oldestMessageAgeMs() {
+      const seconds = await metric('oldestMessageAge');
+      return seconds === undefined ? undefined : seconds * 1000;
+    },
+    dlqDepth: async () => (await queueDepth(resources.sqs, resources.dlqUrl)).total,
+    async circuit() {
+      const open = await metric('circuitOpen');
+      if (open === undefined) return undefined;
+      return open >= 1 ? 'open' : 'closed';
+    },
+  };
+}

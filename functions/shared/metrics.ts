@@ -1,0 +1,99 @@
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { LagReading } from '../core/lag-check.ts';
+import type { ResyncProgress } from '../core/resync.ts';
+import type { BatcherSummary } from '../core/stream-batch.ts';
+import type { WriterSummary } from '../core/write-batch.ts';
+
+/** The names the functions emit under: the CDK dashboard and alarms are built against them. */
+export const METRIC = {
+  ingestionDelay: 'IngestionDelay',
+  changesApplied: 'ChangesApplied',
+  retries: 'Retries',
+  deadLetters: 'DeadLetters',
+  requeued: 'Requeued',
+  circuitOpen: 'CircuitOpen',
+  streamRecords: 'StreamRecords',
+  changesQueued: 'ChangesQueued',
+  syncLag: 'SyncLagMs',
+  canaryDelay: 'CanaryDelayMs',
+  oldestPendingChangeAge: 'OldestPendingChangeAgeMs',
+  dlqDepth: 'DlqDepth',
+  streamIteratorAge: 'StreamIteratorAgeMs',
+  lagUnknown: 'LagUnknown',
+  resyncActive: 'ResyncActive',
+  resyncSegmentsDone: 'ResyncSegmentsDone',
+  resyncSegmentsTotal: 'ResyncSegmentsTotal',
+  resyncItemsIndexed: 'ResyncItemsIndexed',
+} as const;
+
+/** The namespace when POWERTOOLS_METRICS_NAMESPACE is unset. */
+export const DEFAULT_METRICS_NAMESPACE = 'TypesenseSync';
+
+/**
+ * A function's metrics, created once per Lambda instance and flushed once per invocation by the
+ * `logMetrics` middleware. Powertools reads POWERTOOLS_SERVICE_NAME (the `service` dimension) and
+ * POWERTOOLS_METRICS_NAMESPACE itself; an explicit namespace would outrank the variable, so the
+ * default is passed only in its absence.
+ */
+export function createMetrics(): Metrics {
+  return new Metrics({
+    namespace: process.env.POWERTOOLS_METRICS_NAMESPACE || DEFAULT_METRICS_NAMESPACE,
+  });
+}
+
+/**
+ * One `IngestionDelay` value per applied change, so CloudWatch computes its percentiles over
+ * changes rather than batches. EMF allows 100 values per metric in one record; powertools writes
+ * the record out whenever a metric reaches 100 values, so a larger batch spans several records.
+ * The counts come last so that the middleware's final flush is never empty.
+ */
+export function addWriterMetrics(metrics: Metrics, summary: WriterSummary): void {
+  for (const delay of summary.ingestionDelaysMs)
+    metrics.addMetric(METRIC.ingestionDelay, MetricUnit.Milliseconds, delay);
+  metrics.addMetric(METRIC.changesApplied, MetricUnit.Count, summary.upserted + summary.deleted);
+  metrics.addMetric(METRIC.retries, MetricUnit.Count, summary.retrying);
+  metrics.addMetric(METRIC.deadLetters, MetricUnit.Count, summary.deadLettered);
+  metrics.addMetric(METRIC.requeued, MetricUnit.Count, summary.requeued);
+  metrics.addMetric(METRIC.circuitOpen, MetricUnit.Count, summary.circuit === 'open' ? 1 : 0);
+}
+
+/**
+ * Changes whose message SQS refused are not counted as queued: Lambda replays their records, which
+ * count them when they do reach the queue.
+ */
+export function addBatcherMetrics(metrics: Metrics, summary: BatcherSummary): void {
+  metrics.addMetric(METRIC.streamRecords, MetricUnit.Count, summary.records);
+  metrics.addMetric(METRIC.changesQueued, MetricUnit.Count, summary.changes - summary.failedChanges);
+  metrics.addMetric(METRIC.deadLetters, MetricUnit.Count, summary.deadLettered);
+}
+
+/**
+ * The lag check's figures. A figure it could not read is left out rather than sent as 0, so a graph
+ * shows a gap; `LagUnknown` is 1 whenever anything is missing, which is what the alarm watches.
+ */
+export function addLagMetrics(
+  metrics: Metrics,
+  reading: LagReading,
+  resync: ResyncProgress | undefined,
+): void {
+  const addKnown = (
+    name: string,
+    unit: (typeof MetricUnit)[keyof typeof MetricUnit],
+    value: number | null,
+  ) => {
+    if (value !== null) metrics.addMetric(name, unit, value);
+  };
+  addKnown(METRIC.syncLag, MetricUnit.Milliseconds, reading.lagMs);
+  addKnown(METRIC.canaryDelay, MetricUnit.Milliseconds, reading.canaryDelayMs);
+  addKnown(METRIC.oldestPendingChangeAge, MetricUnit.Milliseconds, reading.oldestPendingChangeAgeMs);
+  addKnown(METRIC.streamIteratorAge, MetricUnit.Milliseconds, reading.streamIteratorAgeMs);
+  addKnown(METRIC.dlqDepth, MetricUnit.Count, reading.dlqDepth);
+  metrics.addMetric(METRIC.lagUnknown, MetricUnit.Count, reading.problems.length > 0 ? 1 : 0);
+  const running = resync !== undefined && ['backfilling', 'finishing', 'swapping'].includes(resync.job.phase);
+  metrics.addMetric(METRIC.resyncActive, MetricUnit.Count, running ? 1 : 0);
+  if (running) {
+    metrics.addMetric(METRIC.resyncSegmentsDone, MetricUnit.Count, resync.segmentsDone);
+    metrics.addMetric(METRIC.resyncSegmentsTotal, MetricUnit.Count, resync.job.totalSegments);
+    metrics.addMetric(METRIC.resyncItemsIndexed, MetricUnit.Count, resync.indexed);
+  }
+}

@@ -1,0 +1,169 @@
+import type { Context, LambdaFunctionURLEvent } from 'aws-lambda';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { LagCheckPorts, LagReading } from '../../functions/core/lag-check.ts';
+import { METRIC } from '../../functions/shared/metrics.ts';
+import { captureEmf, valuesOf } from '../helpers/emf.ts';
+
+const NOW = 1_700_000_000_000;
+const context = { functionName: 'test', awsRequestId: 'r-1' } as Context;
+
+function stubEnv(vars: Record<string, string>) {
+  for (const [name, value] of Object.entries({ AWS_REGION: 'eu-west-1', ...vars })) vi.stubEnv(name, value);
+}
+
+afterEach(() => {
+  vi.unstubAllEnvs();
+  vi.restoreAllMocks();
+});
+
+describe('the ingestion-delay endpoint (Function URL handler)', () => {
+  const request = (rawPath: string, method = 'GET') =>
+    ({ rawPath, requestContext: { http: { method } } }) as unknown as LambdaFunctionURLEvent;
+  const reading: LagReading = {
+    lagMs: 850,
+    canaryDelayMs: 850,
+    oldestPendingChangeAgeMs: null,
+    streamIteratorAgeMs: 0,
+    dlqDepth: 0,
+    circuit: 'closed',
+    problems: [],
+    measuredAt: new Date(NOW - 20_000).toISOString(),
+  };
+
+  async function endpoint() {
+    stubEnv({
+      RESYNC_STATE_TABLE: 'state',
+      DLQ_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/dlq.fifo',
+      LAG_CHECK_INTERVAL_SECONDS: '60',
+    });
+    return import('../../functions/ingestion-delay/handler.ts');
+  }
+
+  it('answers the latest reading as the ingestion-delay JSON the CLI reads', async () => {
+    const { handler, deps } = await endpoint();
+    Object.assign(deps, { latestReading: async () => reading, dlqDepth: async () => 2, now: () => NOW });
+    const response = await handler(request('/v1/ingestion-delay'), context);
+    expect(response).toMatchObject({ statusCode: 200 });
+    expect(JSON.parse((response as { body: string }).body)).toEqual({
+      lagMs: 850,
+      oldestPendingChangeAgeMs: null,
+      dlqDepth: 2,
+      circuit: 'closed',
+      measuredAt: reading.measuredAt,
+    });
+  });
+
+  it('says the lag is unknown, with why, when the reading is stale or unreadable', async () => {
+    const { handler, deps } = await endpoint();
+    Object.assign(deps, {
+      latestReading: async () => reading,
+      dlqDepth: async () => 0,
+      now: () => NOW + 600_000,
+    });
+    const stale = (await handler(request('/v1/ingestion-delay'), context)) as {
+      statusCode: number;
+      body: string;
+    };
+    expect(stale.statusCode).toBe(503);
+    expect(JSON.parse(stale.body).message).toMatch(/^lag unknown: the lag check last reported 620 s ago/);
+
+    Object.assign(deps, {
+      latestReading: async () => {
+        throw new Error('AccessDeniedException: not authorized to perform dynamodb:GetItem');
+      },
+    });
+    const denied = (await handler(request('/v1/ingestion-delay'), context)) as {
+      statusCode: number;
+      body: string;
+    };
+    expect(denied.statusCode).toBe(503);
+    expect(JSON.parse(denied.body).message).toContain('lag unknown: cannot read the latest lag reading');
+  });
+
+  it('refuses other paths and methods by name', async () => {
+    const { handler } = await endpoint();
+    expect(await handler(request('/v1/other'), context)).toMatchObject({ statusCode: 404 });
+    expect(await handler(request('/v1/ingestion-delay', 'POST'), context)).toMatchObject({ statusCode: 405 });
+  });
+});
+
+describe('the lag-check handler', () => {
+  it('publishes the reading as metrics, saves it, and does not fail when it could not measure', async () => {
+    const emf = captureEmf();
+    stubEnv({
+      POWERTOOLS_SERVICE_NAME: 'shop-lag-check',
+      TABLE_NAME: 'orders',
+      KEY_ATTRIBUTES: 'pk',
+      TYPESENSE_NODES: 'http://127.0.0.1:9',
+      TYPESENSE_API_KEY: 'test-key',
+      TYPESENSE_COLLECTION: 'orders',
+      RESYNC_STATE_TABLE: 'state',
+      QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/changes.fifo',
+      DLQ_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/dlq.fifo',
+      BATCHER_FUNCTION_NAME: 'shop-batcher',
+      WRITER_SERVICE_NAME: 'shop-writer',
+      CANARY_TIMEOUT_SECONDS: '5',
+    });
+    const { handler, deps } = await import('../../functions/lag-check/handler.ts');
+    let now = NOW;
+    const saved: LagReading[] = [];
+    const ports = (writeCanary: LagCheckPorts['writeCanary']): LagCheckPorts => ({
+      now: () => now,
+      sleep: async (ms) => {
+        now += ms;
+      },
+      prepareCanary: async () => undefined,
+      writeCanary,
+      readCanary: async () => (now >= NOW + 400 ? NOW : undefined),
+      streamIteratorAgeMs: async () => 2_000,
+      oldestMessageAgeMs: async () => 100,
+      dlqDepth: async () => 3,
+      circuit: async () => 'closed',
+    });
+    Object.assign(deps, {
+      ports: () => ports(async () => undefined),
+      saveReading: async (reading: LagReading) => {
+        saved.push(reading);
+      },
+      resyncProgress: async () => ({
+        job: { phase: 'backfilling', totalSegments: 8 },
+        segmentsDone: 3,
+        indexed: 12_000,
+      }),
+    });
+
+    const reading = await handler(undefined, context);
+    expect(reading).toMatchObject({ lagMs: 2_000, canaryDelayMs: 400, dlqDepth: 3, problems: [] });
+    expect(saved).toEqual([reading]);
+    const published = emf.records();
+    expect(valuesOf(published, METRIC.syncLag)).toEqual([2_000]);
+    expect(valuesOf(published, METRIC.canaryDelay)).toEqual([400]);
+    expect(valuesOf(published, METRIC.dlqDepth)).toEqual([3]);
+    expect(valuesOf(published, METRIC.lagUnknown)).toEqual([0]);
+    expect(valuesOf(published, METRIC.resyncActive)).toEqual([1]);
+    expect(valuesOf(published, METRIC.resyncSegmentsDone)).toEqual([3]);
+    expect(valuesOf(published, METRIC.resyncSegmentsTotal)).toEqual([8]);
+    expect(published.every((record) => record.service === 'shop-lag-check')).toBe(true);
+
+    // Missing permissions: a clear status and LagUnknown = 1, no SyncLagMs, and no thrown error.
+    now = NOW;
+    Object.assign(deps, {
+      ports: () =>
+        ports(async () => {
+          throw new Error('User is not authorized to perform: dynamodb:PutItem');
+        }),
+      saveReading: async () => {
+        throw new Error('ResourceNotFoundException: state');
+      },
+    });
+    const unknown = await handler(undefined, context);
+    expect(unknown.lagMs).toBeNull();
+    expect(unknown.problems).toEqual([
+      'lag unknown: cannot write the canary: User is not authorized to perform: dynamodb:PutItem',
+      'reading not saved: Error: ResourceNotFoundException: state',
+    ]);
+    const after = emf.records().slice(published.length);
+    expect(valuesOf(after, METRIC.lagUnknown)).toEqual([1]);
+    expect(valuesOf(after, METRIC.syncLag)).toEqual([]);
+  });
+});
