@@ -134,7 +134,11 @@ describe('waitForIndexed', () => {
     if (stale.indexed) return;
     expect(stale.detail).toContain("document 'stale' found (waiting for: revision >= 7)");
     expect(stale.requests).toBeGreaterThanOrEqual(1);
-    expect(emulator.stats.requests - before).toBe(stale.requests);
+    // The last request may be cut off at the deadline before or after it reached the server.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const reached = emulator.stats.requests - before;
+    expect(reached).toBeLessThanOrEqual(stale.requests);
+    expect(reached).toBeGreaterThanOrEqual(stale.requests - 1);
 
     // Stopped: no request arrives after it returned.
     const afterReturn = emulator.stats.requests;
