@@ -295,7 +295,8 @@ export type SegmentOutcome = 'continued' | 'segment-done' | 'stopped' | 'failed'
 
 /**
  * Backfills one segment from its checkpoint, page by page: scan, project, import with `create`,
- * checkpoint. A crash or timeout mid-page re-runs that page only (the task is redelivered). After
+ * checkpoint. A page's checkpoint is written while the next page is imported, so a crash or timeout
+ * re-runs at most those two pages (the task is redelivered; `create` makes that safe). After
  * `pagesPerTask` pages the segment continues in a fresh task, which keeps each run well inside
  * the Lambda timeout. The last segment to finish queues the finish task.
  */
@@ -318,9 +319,12 @@ export async function runSegment(
     return scanning;
   };
   let prefetched: Promise<ScannedPage> | undefined;
+  // The previous page's checkpoint: false when another delivery of this task had moved it on.
+  let checkpointed: Promise<boolean> = Promise.resolve(true);
   for (let page = 0; !state.done; page++) {
     if (job?.phase !== 'backfilling') return 'stopped';
     if (page === options.pagesPerTask) {
+      if (!(await checkpointed)) return 'stopped';
       await ports.sendTasks([{ action: 'segment', ...task }]);
       return 'continued';
     }
@@ -346,17 +350,21 @@ export async function runSegment(
     }
     let outcomes: ImportLine[];
     let latest: ResyncJob | undefined;
+    let moved: boolean;
     try {
       // The job is re-read alongside the import so a cancel is seen by the next page.
-      [outcomes, latest] = await Promise.all([
+      [outcomes, latest, moved] = await Promise.all([
         lines.length === 0 ? [] : typesense.importDocuments(job.collection, lines, 'create'),
         store.getJob(task.jobId),
+        checkpointed,
       ]);
     } catch (error) {
       // A cancelled job's collection is gone: stop quietly rather than retry the task.
       if ((await store.getJob(task.jobId))?.phase !== 'backfilling') return 'stopped';
       throw error;
     }
+    // Another delivery of this task moved the segment on: it carries on, this one stops.
+    if (!moved) return 'stopped';
     const { collection } = job;
     let indexed = 0;
     let skipped = 0;
@@ -388,10 +396,14 @@ export async function runSegment(
       indexed: state.indexed + indexed,
       skipped: state.skipped + skipped,
     };
-    // Another delivery of this task moved the segment on: it carries on, this one stops.
-    if (!(await store.putSegment(task.jobId, state, previousPages))) return 'stopped';
+    // Off the page's critical path: a DynamoDB round trip per page that the next import overlaps.
+    // Checkpoints stay in order: each is written after the one before it was.
+    checkpointed = store.putSegment(task.jobId, state, previousPages);
+    // Awaited with the next page; not at all when the task stops early, which needs no checkpoint.
+    checkpointed.catch(() => undefined);
     job = latest;
   }
+  if (!(await checkpointed)) return 'stopped';
 
   const segments = await store.listSegments(task.jobId);
   if (segments.every((segment) => segment.done))
@@ -564,9 +576,16 @@ export interface ResyncProgress {
   rejections: Rejection[];
 }
 
-/** The running re-sync, or else the latest one, with its progress; undefined when there was none. */
-export async function resyncProgress(store: ResyncStore, now: number): Promise<ResyncProgress | undefined> {
-  const active = await store.active();
+/**
+ * A job's progress: the given one, else the running one, else the latest; undefined when there is
+ * none.
+ */
+export async function resyncProgress(
+  store: ResyncStore,
+  now: number,
+  jobId?: string,
+): Promise<ResyncProgress | undefined> {
+  const active = jobId === undefined ? await store.active() : { jobId };
   const job = active === undefined ? (await store.latestJobs(1))[0] : await store.getJob(active.jobId);
   if (job === undefined) return undefined;
   const [segments, rejections] = await Promise.all([

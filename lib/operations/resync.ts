@@ -64,8 +64,11 @@ export async function requestResync(
   ]);
   const deadline = Date.now() + startTimeoutMs;
   while (Date.now() < deadline) {
-    const [latest] = await store.latestJobs(1);
-    if (latest !== undefined && latest.jobId > before) return latest;
+    // A start task delivered twice starts two jobs; the one that lost the claim is cancelled at once.
+    const started = (await store.latestJobs(5)).find(
+      (job) => job.jobId > before && job.phase !== 'cancelled',
+    );
+    if (started !== undefined) return started;
     await sleep(250);
   }
   throw new ResyncBusyError(
@@ -82,9 +85,8 @@ export async function followResync(
 ): Promise<ResyncProgress> {
   const { store } = portsOf(connection);
   for (;;) {
-    const progress = await resyncProgress(store, Date.now());
-    if (progress === undefined || progress.job.jobId !== jobId)
-      throw new ResyncBusyError(`re-sync ${jobId} is no longer the latest one`);
+    const progress = await resyncProgress(store, Date.now(), jobId);
+    if (progress === undefined) throw new ResyncBusyError(`re-sync ${jobId} does not exist`);
     onProgress(progress);
     if (TERMINAL.has(progress.job.phase)) return progress;
     await sleep(pollMs);
