@@ -21,9 +21,16 @@ describe('chaos convergence', () => {
     for (const kind of [...kinds, 'downRejections', 'pollerCrashes', 'duplicateDeliveries']) {
       expect(report.faults[kind], kind).toBeGreaterThan(0);
     }
-    // Only true poison in the DLQ (a poison change may be dead-lettered more than once: at-least-once).
-    expect([...new Set(report.deadLetters.map(({ id }) => id))].sort()).toEqual([...report.poisonIds].sort());
-    for (const letter of report.deadLetters) {
+    // A writer crash on a message's last receive leaves it to SQS's redrive policy, which moves the
+    // raw change message (no letter around it). Its changes converged anyway (nothing lost above).
+    const lettered = report.deadLetters.filter((letter) => {
+      if ('kind' in letter) return true;
+      expect(letter).toMatchObject({ v: 1, changes: expect.any(Array) });
+      return false;
+    });
+    // Only true poison is lettered (a poison change may be dead-lettered more than once: at-least-once).
+    expect([...new Set(lettered.map(({ id }) => id))].sort()).toEqual([...report.poisonIds].sort());
+    for (const letter of lettered) {
       expect(letter).toMatchObject({ kind: 'dead-letter', stage: 'writer', reason: { code: 400 } });
       expect(letter.reason.message).toContain('price');
     }
