@@ -71,6 +71,17 @@ interface Run {
   itemsPerSecond: number;
 }
 
+/**
+ * Scan and import taking turns instead of overlapping: 1/(1/scan + 1/import) items/s, the time of
+ * both. On a CPU that either one alone keeps mostly busy, as here, the re-sync (which does both)
+ * cannot do much better.
+ */
+const sharedCpuBound = (scan: Run, imported: Run): Run => ({
+  items: scan.items,
+  seconds: scan.seconds + imported.seconds,
+  itemsPerSecond: 1 / (1 / scan.itemsPerSecond + 1 / imported.itemsPerSecond),
+});
+
 const timed = async (work: () => Promise<number>): Promise<Run> => {
   const startedAt = performance.now();
   const items = await work();
@@ -164,27 +175,33 @@ async function measureP4({ items, seed }: P4Options): Promise<Section> {
       }
     };
 
-    const runs: { scan: Run; import: Run; resync: Awaited<ReturnType<typeof resync>> }[] = [];
+    const runs: { scan: Run; import: Run; sharedCpu: Run; resync: Awaited<ReturnType<typeof resync>> }[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
       console.error(`P4: round ${round} of ${ROUNDS}…`);
+      const scan = await timed(async () =>
+        (await scanTable()).reduce((total, page) => total + page.length, 0),
+      );
+      const imported = await timed(importAll);
       runs.push({
-        scan: await timed(async () => (await scanTable()).reduce((total, page) => total + page.length, 0)),
-        import: await timed(importAll),
+        scan,
+        import: imported,
+        sharedCpu: sharedCpuBound(scan, imported),
         resync: await resync(),
       });
     }
 
-    const rate = (measured: 'scan' | 'import' | 'resync') =>
-      median(runs.map((run) => run[measured].itemsPerSecond));
+    type Measured = 'scan' | 'import' | 'sharedCpu' | 'resync';
+    const rate = (measured: Measured) => median(runs.map((run) => run[measured].itemsPerSecond));
     const scanRate = rate('scan');
     const importRate = rate('import');
+    const sharedCpuRate = rate('sharedCpu');
     const resyncRate = rate('resync');
     const bottleneck = Math.min(scanRate, importRate);
     const met = resyncRate / bottleneck >= GOAL;
     const complete = runs.every(
       (run) => run.scan.items === items && run.import.items === items && run.resync.indexed === items,
     );
-    const row = (name: string, measured: 'scan' | 'import' | 'resync', itemsPerSecond: number) => {
+    const row = (name: string, measured: Measured, itemsPerSecond: number) => {
       const all = runs.map((run) => run[measured].itemsPerSecond);
       return [
         name,
@@ -203,6 +220,7 @@ async function measureP4({ items, seed }: P4Options): Promise<Section> {
           rows: [
             row('DynamoDB parallel Scan', 'scan', scanRate),
             row('Typesense import (create)', 'import', importRate),
+            row('shared-CPU bound: 1/(1/scan + 1/import)', 'sharedCpu', sharedCpuRate),
             row('full re-sync (backfill, finish, swap)', 'resync', resyncRate),
           ],
         },
@@ -211,6 +229,12 @@ async function measureP4({ items, seed }: P4Options): Promise<Section> {
         `Bottleneck = the slower of scan and import: ${scanRate <= importRate ? 'scan' : 'import'}, ` +
           `${num(bottleneck)} items/s. Re-sync ÷ bottleneck = ${ratio(resyncRate, bottleneck)} ` +
           `(goal ≥ ${GOAL}×: ${met ? 'met' : 'NOT met'}).`,
+        'Shared-CPU bound (informative; the goal is measured against the bottleneck above): the rate of ' +
+          'scanning and importing one after the other instead of overlapped, from the same rounds. Here DynamoDB ' +
+          'Local, the Typesense emulator and the re-sync share 2 cores and scan or import alone already keeps ' +
+          'most of them busy, so a re-sync, which does both, can hardly beat it on this machine; with DynamoDB and ' +
+          'Typesense on servers of their own it would approach the bottleneck. Re-sync ÷ shared-CPU bound = ' +
+          `${ratio(resyncRate, sharedCpuRate)}.`,
         `${num(items)} items (≈1 KB products, \`loadItems\`), each measured over all of them in ${ROUNDS} ` +
           'interleaved rounds (scan, import, re-sync), median and range of the rounds, after an unreported ' +
           'warm-up scan. The stream pipeline had drained after the load, so nothing else ran. Settings: ' +
@@ -238,6 +262,7 @@ async function measureP4({ items, seed }: P4Options): Promise<Section> {
         runs,
         scanRate,
         importRate,
+        sharedCpuRate,
         resyncRate,
         bottleneck,
         ratio: resyncRate / bottleneck,
