@@ -31,6 +31,9 @@ export class ResyncError extends Error {
 export type ResyncPhase = 'backfilling' | 'finishing' | 'swapping' | 'done' | 'failed' | 'cancelled';
 export type ResyncTrigger = 'schedule' | 'operator' | 'stream-gap' | 'drift';
 
+/** Phases a job never leaves. */
+export const FINISHED_PHASES: ReadonlySet<ResyncPhase> = new Set(['done', 'failed', 'cancelled']);
+
 /** What the writer needs to know while a re-sync runs. */
 export interface ActiveResync {
   jobId: string;

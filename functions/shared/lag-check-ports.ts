@@ -58,13 +58,10 @@ export function canaryPorts(
   const { dynamodb, typesense, keyAttributes } = resources;
   const canaryCollection = canaryCollectionOf(resources.alias);
   const canaryId = documentId(canaryKey(keyAttributes), keyAttributes);
-  let canaryCollectionExists = false;
   return {
     async prepareCanary() {
-      if (canaryCollectionExists) return;
       if ((await typesense.getCollection(canaryCollection)) === undefined)
         await typesense.createCollection(canaryCollectionSchema(resources.alias));
-      canaryCollectionExists = true;
     },
     async writeCanary(sentAt) {
       await dynamodb.send(

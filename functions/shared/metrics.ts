@@ -1,6 +1,6 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { LagReading } from '../core/lag-check.ts';
-import type { ResyncProgress } from '../core/resync.ts';
+import { FINISHED_PHASES, type ResyncProgress } from '../core/resync.ts';
 import type { BatcherSummary } from '../core/stream-batch.ts';
 import type { WriterSummary } from '../core/write-batch.ts';
 
@@ -89,7 +89,7 @@ export function addLagMetrics(
   addKnown(METRIC.streamIteratorAge, MetricUnit.Milliseconds, reading.streamIteratorAgeMs);
   addKnown(METRIC.dlqDepth, MetricUnit.Count, reading.dlqDepth);
   metrics.addMetric(METRIC.lagUnknown, MetricUnit.Count, reading.problems.length > 0 ? 1 : 0);
-  const running = resync !== undefined && ['backfilling', 'finishing', 'swapping'].includes(resync.job.phase);
+  const running = resync !== undefined && !FINISHED_PHASES.has(resync.job.phase);
   metrics.addMetric(METRIC.resyncActive, MetricUnit.Count, running ? 1 : 0);
   if (running) {
     metrics.addMetric(METRIC.resyncSegmentsDone, MetricUnit.Count, resync.segmentsDone);

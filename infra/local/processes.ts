@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { sleep } from '../../functions/shared/aws.ts';
 
 /** A free TCP port on loopback, chosen by the OS. */
 export function freePort(): Promise<number> {
@@ -59,8 +60,6 @@ export function exitOnSignals(graceful: () => Promise<void>, graceMs = 10_000): 
   process.on('SIGTERM', onSignal);
 }
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** Polls `check` until it resolves true or `timeoutMs` passes; then throws with `what`. */
 export async function waitFor(
   what: string,
@@ -75,3 +74,6 @@ export async function waitFor(
     await sleep(intervalMs);
   }
 }
+
+/** The project's one sleep, re-exported for the local tools that import it from here. */
+export { sleep };

@@ -483,13 +483,17 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         circuit: breaker.state,
       };
     },
-    checkLag: (canaryTimeoutMs = 10_000) =>
-      checkLag(
+    checkLag(canaryTimeoutMs = 10_000) {
+      // One status read serves both backlog figures (it includes the DLQ depth).
+      let figures: Promise<LocalStatus> | undefined;
+      const local = () => {
+        figures ??= stack.status();
+        return figures;
+      };
+      return checkLag(
         {
           now: Date.now,
-          sleep: async (ms) => {
-            await sleep(ms);
-          },
+          sleep,
           ...canaryPorts({
             dynamodb,
             typesense,
@@ -501,12 +505,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
               : { sourceTimestampAttribute: options.sourceTimestampAttribute }),
           }),
           streamIteratorAgeMs: async () => undefined,
-          oldestMessageAgeMs: async () => (await stack.status()).oldestPendingAgeMs,
-          dlqDepth: async () => (await queueDepth(sqs, dlqUrl)).total,
+          oldestMessageAgeMs: async () => (await local()).oldestPendingAgeMs,
+          dlqDepth: async () => (await local()).dlqDepth,
           circuit: async () => breaker.state,
         },
         { canaryTimeoutMs, pollIntervalMs: 50 },
-      ),
+      );
+    },
     verify: () =>
       verifyIndex({
         dynamodb,

@@ -1,5 +1,6 @@
 import {
   cancelResync,
+  FINISHED_PHASES,
   type ResyncJob,
   type ResyncPorts,
   type ResyncProgress,
@@ -18,8 +19,6 @@ import { verifyIndex } from './verify.ts';
 export class ResyncBusyError extends Error {
   override name = 'ResyncBusyError';
 }
-
-const TERMINAL = new Set(['done', 'failed', 'cancelled']);
 
 function portsOf(connection: Connection): ResyncPorts {
   const { target } = connection;
@@ -54,7 +53,7 @@ export async function requestResync(
 ): Promise<ResyncJob> {
   const { store } = portsOf(connection);
   const running = await resyncProgress(store, Date.now());
-  if (running !== undefined && !TERMINAL.has(running.job.phase))
+  if (running !== undefined && !FINISHED_PHASES.has(running.job.phase))
     throw new ResyncBusyError(
       `re-sync ${running.job.jobId} is running (${running.job.phase}, ${running.segmentsDone}/${running.job.totalSegments} segments): wait for it or cancel it`,
     );
@@ -88,7 +87,7 @@ export async function followResync(
     const progress = await resyncProgress(store, Date.now(), jobId);
     if (progress === undefined) throw new ResyncBusyError(`re-sync ${jobId} does not exist`);
     onProgress(progress);
-    if (TERMINAL.has(progress.job.phase)) return progress;
+    if (FINISHED_PHASES.has(progress.job.phase)) return progress;
     await sleep(pollMs);
   }
 }
