@@ -1,5 +1,4 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { MarshalledKey } from './change.ts';
 import { ProjectionError } from './errors.ts';
 import { documentId, KeyError } from './keys.ts';
@@ -20,6 +19,8 @@ function significantDigits(text: string): number {
   return mantissa.includes('.') ? digits.length : digits.replace(/0+$/, '').length || 1;
 }
 
+const SHORT_DECIMAL = /^-?\d+(?:\.\d+)?$/;
+
 /**
  * DynamoDB numbers have 38 digits of precision; JSON consumers read doubles. A number becomes a
  * JSON number only when that is exact: safe integers, and decimals of ≤ 15 significant digits
@@ -28,6 +29,8 @@ function significantDigits(text: string): number {
  * whole number (1.0000000000000000001 must not become 1).
  */
 function numberValue(text: string): number | string {
+  // Fast path for the common case: at most 15 digits without an exponent are always exact.
+  if (text.length <= 15 && SHORT_DECIMAL.test(text)) return Number(text);
   const value = Number(text);
   const exact = /^-?\d+$/.test(text) || significantDigits(text) <= 15;
   if (!exact || !Number.isFinite(value)) return text;
@@ -44,17 +47,60 @@ function compareMembers(numeric: boolean) {
   return numeric ? (a: unknown, b: unknown) => Number(a) - Number(b) || byText(a, b) : byText;
 }
 
-function toDocumentValue(value: unknown): unknown {
-  if (value instanceof Uint8Array) return Buffer.from(value).toString('base64');
-  if (value instanceof Set) {
-    const members = [...value].map(toDocumentValue);
+const base64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
+
+/** Sets a member even when its name is `__proto__`, which plain assignment would take as the prototype. */
+function setMember(target: Record<string, unknown>, name: string, value: unknown): void {
+  if (name === '__proto__') Object.defineProperty(target, name, { value, enumerable: true, writable: true });
+  else target[name] = value;
+}
+
+/**
+ * One attribute value → its document value, in one pass over the marshalled form: the re-sync projects
+ * every item of the table, and unmarshalling first and then copying into document values cost it a
+ * third of its CPU. Numbers as `numberValue`, binary as base64, sets as sorted arrays, maps as objects.
+ */
+function documentValue(value: AttributeValue): unknown {
+  if (value.S !== undefined) return value.S;
+  if (value.N !== undefined) return numberValue(value.N);
+  if (value.BOOL !== undefined) return value.BOOL;
+  if (value.NULL !== undefined) return null;
+  if (value.M !== undefined) {
+    const map: Record<string, unknown> = {};
+    for (const [name, member] of Object.entries(value.M)) setMember(map, name, documentValue(member));
+    return map;
+  }
+  if (value.L !== undefined) return value.L.map(documentValue);
+  if (value.SS !== undefined) return [...value.SS].sort(compareMembers(false));
+  if (value.NS !== undefined) {
+    const members = value.NS.map(numberValue);
     return members.sort(compareMembers(members.some((member) => typeof member === 'number')));
   }
-  if (Array.isArray(value)) return value.map(toDocumentValue);
-  if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([name, member]) => [name, toDocumentValue(member)]));
+  if (value.B !== undefined) return base64(value.B);
+  if (value.BS !== undefined) return value.BS.map(base64).sort(compareMembers(false));
+  throw new Error(`unsupported attribute value type ${JSON.stringify(Object.keys(value))}`);
+}
+
+interface AttributeFilter {
+  include: ReadonlySet<string> | undefined;
+  exclude: ReadonlySet<string>;
+}
+
+const NO_PROJECTION: Projection = {};
+
+/** Built once per projection: a re-sync projects every item of the table with the same one. */
+const attributeFilters = new WeakMap<Projection, AttributeFilter>();
+
+function attributeFilterOf(projection: Projection): AttributeFilter {
+  let filter = attributeFilters.get(projection);
+  if (filter === undefined) {
+    filter = {
+      include: projection.include === undefined ? undefined : new Set(projection.include),
+      exclude: new Set(projection.exclude ?? []),
+    };
+    attributeFilters.set(projection, filter);
   }
-  return value;
+  return filter;
 }
 
 /**
@@ -64,7 +110,7 @@ function toDocumentValue(value: unknown): unknown {
 export function projectItem(
   item: Record<string, AttributeValue>,
   keyAttributes: readonly string[],
-  projection: Projection = {},
+  projection: Projection = NO_PROJECTION,
 ): TypesenseDocument {
   let id: string;
   try {
@@ -74,13 +120,11 @@ export function projectItem(
     throw error;
   }
   try {
-    const plain = unmarshall(item, { wrapNumbers: numberValue }) as Record<string, unknown>;
-    const include = projection.include === undefined ? undefined : new Set(projection.include);
-    const exclude = new Set(projection.exclude ?? []);
+    const { include, exclude } = attributeFilterOf(projection);
     const document: TypesenseDocument = { id };
-    for (const [name, value] of Object.entries(plain)) {
+    for (const [name, value] of Object.entries(item)) {
       if (name === 'id' || exclude.has(name) || (include !== undefined && !include.has(name))) continue;
-      document[name] = toDocumentValue(value);
+      setMember(document, name, documentValue(value));
     }
     return document;
   } catch (error) {

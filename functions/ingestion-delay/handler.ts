@@ -1,16 +1,15 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import middy from '@middy/core';
 import type { APIGatewayProxyResultV2, LambdaFunctionURLEvent } from 'aws-lambda';
 import { ingestionDelayOfReading } from '../core/ingestion-delay.ts';
-import { createSqsClient, queueDepth } from '../shared/aws.ts';
+import { createDynamoDbClient, createSqsClient, queueDepth } from '../shared/aws.ts';
 import { ingestionDelayConfigSchema, parseConfig } from '../shared/config.ts';
 import { latestLagReading } from '../shared/lag-check-ports.ts';
 
 const config = parseConfig(ingestionDelayConfigSchema);
 const logger = new Logger({ serviceName: 'typesense-sync-ingestion-delay' });
-const dynamodb = new DynamoDBClient({});
+const dynamodb = createDynamoDbClient();
 const sqs = createSqsClient();
 
 export const deps = {

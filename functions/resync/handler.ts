@@ -1,21 +1,16 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { parseResyncTask, ResyncError, runResyncTask } from '../core/resync.ts';
-import { createSqsClient } from '../shared/aws.ts';
+import { createDynamoDbClient, createSqsClient } from '../shared/aws.ts';
 import { parseConfig, resyncConfigSchema } from '../shared/config.ts';
 import { resyncPorts } from '../shared/resync-ports.ts';
 import { typesenseClientOf } from '../shared/typesense-client.ts';
 
 const config = parseConfig(resyncConfigSchema);
 const logger = new Logger({ serviceName: 'typesense-sync-resync' });
-const dynamodb = new DynamoDBClient({});
-// The SDK's logger middleware copies every response through its sensitive-data filter even for its
-// default no-op logger; on 500-item Scan pages that copy costs about as much CPU as parsing them.
-// Nothing logs this client's calls.
-dynamodb.middlewareStack.remove('loggerMiddleware');
+const dynamodb = createDynamoDbClient();
 const sqs = createSqsClient();
 const typesense = typesenseClientOf(config);
 

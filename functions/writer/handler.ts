@@ -1,7 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { CircuitBreaker } from '../core/breaker.ts';
@@ -9,6 +8,7 @@ import { canaryCollectionOf } from '../core/canary.ts';
 import { processChangeMessages } from '../core/write-batch.ts';
 import {
   changeVisibility,
+  createDynamoDbClient,
   createSqsClient,
   readItemsConsistently,
   requeueMessages,
@@ -22,7 +22,7 @@ import { typesenseClientOf } from '../shared/typesense-client.ts';
 const config = parseConfig(writerConfigSchema);
 const logger = new Logger({ serviceName: 'typesense-sync-writer' });
 const metrics = createMetrics();
-const dynamodb = new DynamoDBClient({});
+const dynamodb = createDynamoDbClient();
 const sqs = createSqsClient();
 const typesense = typesenseClientOf(config);
 

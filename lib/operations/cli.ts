@@ -562,7 +562,7 @@ Examples:
               ...(resyncJob === undefined
                 ? []
                 : [
-                    `drift ${driftPercent.toFixed(1)} % is above ${options.resyncAbove} %: started re-sync ${resyncJob.jobId}`,
+                    `drift ${driftPercent.toFixed(2)} % is above ${options.resyncAbove} %: started re-sync ${resyncJob.jobId}`,
                   ]),
               ...(repair === undefined
                 ? []

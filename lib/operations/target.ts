@@ -1,11 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
-import { cachedSecret } from '../../functions/shared/aws.ts';
+import { cachedSecret, createDynamoDbClient } from '../../functions/shared/aws.ts';
 import { TypesenseClient } from '../../functions/shared/typesense.ts';
 
 /** The CloudFormation output holding a deployed stack's target (see `TypesenseSync.operatorTarget`). */
@@ -165,7 +165,7 @@ export interface Connection {
 }
 
 export function connect(target: Target, source: { profile?: string } = {}): Connection {
-  const dynamodb = new DynamoDBClient(awsClientConfig(target, source, 'dynamodb'));
+  const dynamodb = createDynamoDbClient(awsClientConfig(target, source, 'dynamodb'));
   // Queue URLs of emulators name hosts (`sqs.<region>.localhost`) that may not resolve: use the endpoint.
   const sqs = new SQSClient({
     ...awsClientConfig(target, source, 'sqs'),

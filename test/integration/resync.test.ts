@@ -15,6 +15,8 @@ import { cliAt } from '../helpers/cli.ts';
  *   RESYNC_TEST_ITEMS=100000 npx vitest run test/integration/resync.test.ts
  */
 const ITEMS = Number(process.env.RESYNC_TEST_ITEMS ?? 10_000);
+/** Rollback's repair and the drift re-sync go over the whole table: their time grows with it. */
+const SLOW = Math.max(1, ITEMS / 10_000);
 
 let stack: LocalStack;
 let targetFile: string;
@@ -219,41 +221,52 @@ describe('full re-sync on the embedded stack', () => {
     }
   }, 120_000);
 
-  it('rollback points the alias at the replaced collection and repairs what it missed', async () => {
-    await put(1, 9);
-    await remove(2);
-    await stack.waitForIdle(30_000);
+  it(
+    'rollback points the alias at the replaced collection and repairs what it missed',
+    async () => {
+      await put(1, 9);
+      await remove(2);
+      await stack.waitForIdle(30_000);
 
-    const rolledBack = await cli('resync', 'rollback');
-    expect(rolledBack.err).toBe('');
-    expect(rolledBack.code).toBe(EXIT.ok);
-    expect(rolledBack.out).toContain('points at products_v1 again');
-    expect(rolledBack.out).toMatch(/repaired \d+ documents/);
-    expect(await liveCollection()).toBe('products_v1');
-    const report = await stack.verify();
-    expect(report.missing.length + report.extra.length + report.stale.length).toBe(0);
+      const rolledBack = await cli('resync', 'rollback');
+      expect(rolledBack.err).toBe('');
+      expect(rolledBack.code).toBe(EXIT.ok);
+      expect(rolledBack.out).toContain('points at products_v1 again');
+      expect(rolledBack.out).toMatch(/repaired \d+ documents/);
+      expect(await liveCollection()).toBe('products_v1');
+      const report = await stack.verify();
+      expect(report.missing.length + report.extra.length + report.stale.length).toBe(0);
 
-    const again = await cli('resync', 'rollback');
-    expect(again.code).toBe(EXIT.error);
-    expect(again.err).toContain('no swapped re-sync to roll back');
-  }, 120_000);
+      const again = await cli('resync', 'rollback');
+      expect(again.code).toBe(EXIT.error);
+      expect(again.err).toContain('no swapped re-sync to roll back');
+    },
+    120_000 * SLOW,
+  );
 
-  it('verify --resync-above starts a re-sync when drift is above the threshold', async () => {
-    const live = (await liveCollection()) as string;
-    const ids = Array.from({ length: 50 }, (_, n) => `p-${String(n + 10).padStart(6, '0')}`);
-    await stack.typesense.deleteByIds(live, ids);
+  it(
+    'verify --resync-above starts a re-sync when drift is above the threshold',
+    async () => {
+      const live = (await liveCollection()) as string;
+      const ids = Array.from({ length: 50 }, (_, n) => `p-${String(n + 10).padStart(6, '0')}`);
+      await stack.typesense.deleteByIds(live, ids);
 
-    const verified = await cli('verify', '--resync-above', '0.1');
-    expect(verified.code).toBe(EXIT.problem);
-    expect(verified.out).toMatch(/drift \d+\.\d % is above 0.1 %: started re-sync r\d{17}/);
-    const deadline = Date.now() + 120_000;
-    while ((await status()).job.phase !== 'done' && Date.now() < deadline)
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    expect((await status()).job).toMatchObject({ trigger: 'drift', phase: 'done' });
-    await stack.waitForIdle(30_000);
-    expect((await stack.verify()).missing).toEqual([]);
-    // Rollback kept products_v1 plus at most `keepCollections` (2) versioned ones.
-    const versioned = (await stack.typesense.listCollections()).filter(({ name }) => /_r\d{17}$/.test(name));
-    expect(versioned.length).toBeLessThanOrEqual(3);
-  }, 180_000);
+      // 50 of 10k items is 0.5 % drift, of 100k 0.05 %: both above the threshold.
+      const verified = await cli('verify', '--resync-above', '0.01');
+      expect(verified.code).toBe(EXIT.problem);
+      expect(verified.out).toMatch(/drift \d+\.\d+ % is above 0.01 %: started re-sync r\d{17}/);
+      const deadline = Date.now() + 120_000 * SLOW;
+      while ((await status()).job.phase !== 'done' && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      expect((await status()).job).toMatchObject({ trigger: 'drift', phase: 'done' });
+      await stack.waitForIdle(30_000);
+      expect((await stack.verify()).missing).toEqual([]);
+      // Rollback kept products_v1 plus at most `keepCollections` (2) versioned ones.
+      const versioned = (await stack.typesense.listCollections()).filter(({ name }) =>
+        /_r\d{17}$/.test(name),
+      );
+      expect(versioned.length).toBeLessThanOrEqual(3);
+    },
+    180_000 * SLOW,
+  );
 });

@@ -1,4 +1,5 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ProjectionError } from '../../functions/core/errors.ts';
@@ -232,6 +233,41 @@ describe('projectItem: sets, lists and maps', () => {
       inner: { tags: ['a', 'b'], blob: 'AA==' },
       flags: [true],
     });
+  });
+});
+
+describe('projectItem: agrees with the SDK', () => {
+  // Strings, booleans, nulls, lists and maps have one obvious JSON form, the SDK's own unmarshall.
+  // Except for a member named __proto__, which unmarshall takes as the prototype (tested below).
+  const name = fc.string().filter((text) => text !== '__proto__');
+  const plainValue: fc.Arbitrary<AttributeValue> = fc.letrec<{ value: AttributeValue }>((tie) => ({
+    value: fc.oneof(
+      { depthSize: 'small' },
+      fc.string().map((S) => ({ S })),
+      fc.boolean().map((BOOL) => ({ BOOL })),
+      fc.constant({ NULL: true }),
+      fc.array(tie('value'), { maxLength: 4 }).map((L) => ({ L })),
+      fc.dictionary(name, tie('value'), { maxKeys: 4 }).map((M) => ({ M })),
+    ),
+  })).value;
+
+  it('property: items of strings, booleans, nulls, lists and maps project to what unmarshall gives', () => {
+    fc.assert(
+      fc.property(fc.dictionary(name, plainValue, { maxKeys: 6 }), (attributes) => {
+        const item: Item = { ...attributes, pk: { S: 'p1' } };
+        const { id: _itemId, ...expected } = unmarshall(item);
+        expect(projectItem(item, ['pk'])).toStrictEqual({ id: 'p1', ...expected });
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('keeps a member named __proto__ as a field, not as the prototype', () => {
+    const doc = project({ ['__proto__']: { M: { ['__proto__']: { S: 'inner' } } } });
+    expect(Object.keys(doc)).toContain('__proto__');
+    expect(JSON.parse(JSON.stringify(doc))).toEqual(
+      JSON.parse('{"id":"p1","pk":"p1","__proto__":{"__proto__":"inner"}}'),
+    );
   });
 });
 
