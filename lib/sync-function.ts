@@ -2,27 +2,44 @@ import { Duration } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, type NodejsFunctionProps, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import { NagSuppressions } from 'cdk-nag';
 import type { Construct } from 'constructs';
 
 export interface SyncFunctionProps extends Omit<NodejsFunctionProps, 'entry'> {
   /** Absolute path of the handler module. */
   readonly entry: string;
-  /** POWERTOOLS_SERVICE_NAME, so the two functions' logs can be told apart in one query. */
+  /** POWERTOOLS_SERVICE_NAME, so the functions' logs can be told apart in one query. */
   readonly serviceName: string;
+  /**
+   * Retention of the function's log group, which the stack creates (not the deprecated log-retention
+   * custom resource). Ignored when `logGroup` is given. @default one month
+   */
+  readonly logRetention?: logs.RetentionDays;
 }
 
+/** The AWS managed policies CDK attaches to a function's role, and why each is acceptable. */
+const MANAGED_POLICY_REASONS = {
+  AWSLambdaBasicExecutionRole:
+    'The standard Lambda logging policy: it only allows creating log streams and putting log events, which every ' +
+    'function needs to write to its own log group.',
+  AWSLambdaVPCAccessExecutionRole:
+    'The standard policy for functions placed in a VPC: Lambda needs its ec2 network interface actions, which have ' +
+    'no resource-level permissions, to attach the function to the chosen subnets.',
+} as const;
+
 /**
- * NodejsFunction with the defaults both sync functions share: Node.js 22 on Graviton, an ESM bundle
- * with source maps, and a log group whose retention is managed by the stack.
+ * NodejsFunction with the defaults every sync function shares: Node.js 22 on Graviton, an ESM bundle
+ * with source maps, a log group whose retention is managed by the stack, and the cdk-nag suppressions
+ * of what CDK itself gives every function (so a new function inherits them).
  */
 export class SyncFunction extends NodejsFunction {
   constructor(scope: Construct, id: string, props: SyncFunctionProps) {
-    const { serviceName, bundling, environment, ...rest } = props;
+    const { serviceName, bundling, environment, logRetention, ...rest } = props;
     // Created in the parent scope because `this` does not exist before super(); passing the log group
     // explicitly (instead of the deprecated logRetention) avoids the log-retention custom resource.
     const logGroup =
       props.logGroup ??
-      new logs.LogGroup(scope, `${id}LogGroup`, { retention: logs.RetentionDays.ONE_MONTH });
+      new logs.LogGroup(scope, `${id}LogGroup`, { retention: logRetention ?? logs.RetentionDays.ONE_MONTH });
     super(scope, id, {
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
@@ -51,5 +68,20 @@ export class SyncFunction extends NodejsFunction {
         ...environment,
       },
     });
+    if (this.role !== undefined) {
+      const policies =
+        props.vpc === undefined
+          ? (['AWSLambdaBasicExecutionRole'] as const)
+          : (['AWSLambdaBasicExecutionRole', 'AWSLambdaVPCAccessExecutionRole'] as const);
+      NagSuppressions.addResourceSuppressions(this.role, [
+        {
+          id: 'AwsSolutions-IAM4',
+          reason: policies.map((policy) => MANAGED_POLICY_REASONS[policy]).join(' '),
+          appliesTo: policies.map(
+            (policy) => `Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/${policy}`,
+          ),
+        },
+      ]);
+    }
   }
 }

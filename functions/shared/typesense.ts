@@ -47,11 +47,18 @@ export type SearchResponse = {
   [key: string]: unknown;
 };
 
+/**
+ * Supplies the API key per request, so it should cache. `invalidate` drops a cached key: the client
+ * calls it when Typesense answers 401, so a rotated key is fetched at once instead of after the cache
+ * expires.
+ */
+export type ApiKeyProvider = (() => Promise<string>) & { invalidate?: () => void };
+
 export type TypesenseClientOptions = {
   /** Base URLs such as `http://127.0.0.1:8108`; requests rotate over them round-robin. */
   nodes: string[];
-  /** The key itself, or a provider (e.g. a Secrets Manager lookup). A provider is called per request, so it should cache. */
-  apiKey: string | (() => Promise<string>);
+  /** The key itself, or a provider (e.g. a cached Secrets Manager lookup). */
+  apiKey: string | ApiKeyProvider;
   /** Per-request timeout covering connect, headers and body. Default 5000. */
   timeoutMs?: number;
   fetch?: typeof fetch;
@@ -106,7 +113,7 @@ const DOCUMENT_NOT_FOUND_PREFIX = 'Could not find a document with id';
 
 export class TypesenseClient {
   private readonly nodes: string[];
-  private readonly apiKey: string | (() => Promise<string>);
+  private readonly apiKey: string | ApiKeyProvider;
   private readonly timeoutMs: number;
   private readonly fetchImpl: typeof fetch;
   private nextNode = 0;
@@ -121,7 +128,8 @@ export class TypesenseClient {
 
   async health(): Promise<boolean> {
     try {
-      const response = await this.send('GET', '/health', {}, false);
+      // Unauthenticated: health must not depend on the key (or on Secrets Manager).
+      const response = await this.send('GET', '/health', {}, undefined);
       if (response.status !== 200) return false;
       const body = JSON.parse(response.text) as { ok?: unknown };
       return body.ok === true;
@@ -276,7 +284,15 @@ export class TypesenseClient {
   }
 
   private async request(method: string, path: string, options: RequestOptions = {}): Promise<string> {
-    const response = await this.send(method, path, options, true);
+    const apiKey = await this.resolveApiKey();
+    let response = await this.send(method, path, options, apiKey);
+    if (response.status === 401 && typeof this.apiKey !== 'string' && this.apiKey.invalidate !== undefined) {
+      // The key may have been rotated since it was cached. Typesense rejects a bad key before doing
+      // anything, so one retry with a fresh key is safe, and pointless if the key did not change.
+      this.apiKey.invalidate();
+      const freshKey = await this.resolveApiKey();
+      if (freshKey !== apiKey) response = await this.send(method, path, options, freshKey);
+    }
     if (response.status >= 400) {
       throw new TypesenseHttpError(response.status, serverMessage(response.text), method, path);
     }
@@ -287,13 +303,13 @@ export class TypesenseClient {
     method: string,
     path: string,
     options: RequestOptions,
-    authenticate: boolean,
+    apiKey: string | undefined,
   ): Promise<RawResponse> {
     const node = this.nodes[this.nextNode % this.nodes.length] as string;
     this.nextNode = (this.nextNode + 1) % this.nodes.length;
 
     const headers: Record<string, string> = {};
-    if (authenticate) headers['X-TYPESENSE-API-KEY'] = await this.resolveApiKey();
+    if (apiKey !== undefined) headers['X-TYPESENSE-API-KEY'] = apiKey;
     if (options.contentType !== undefined) headers['Content-Type'] = options.contentType;
 
     let url = `${node}${path}`;

@@ -3,11 +3,14 @@ import { join } from 'node:path';
 import { App, type CfnElement, Duration, SecretValue, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import type { CfnQueue } from 'aws-cdk-lib/aws-sqs';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { TypesenseSync as PackageTypesenseSync } from 'typesense-sync';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   batcherConfigSchema,
@@ -18,15 +21,9 @@ import {
 import { parseTarget, TARGET_OUTPUT, targetSchema } from '../../lib/operations/target.ts';
 import { TypesenseSync, type TypesenseSyncProps } from '../../lib/typesense-sync.ts';
 import { TypesenseSyncStack } from '../../lib/typesense-sync-stack.ts';
+import { appWithoutBundling, ENV, fullyFeaturedStack, STREAM_ARN } from './stacks.ts';
 
-const ENV = { account: '123456789012', region: 'eu-west-1' };
 const API_KEY = 'ts-api-key-must-never-reach-lambda-env';
-const STREAM_ARN = 'arn:aws:dynamodb:eu-west-1:123456789012:table/source/stream/2025-01-01T00:00:00.000';
-
-/** An app that skips bundling: for templates whose assets another test already bundles. */
-function appWithoutBundling(): App {
-  return new App({ context: { 'aws:cdk:bundling-stacks': [] } });
-}
 
 function typesenseProps(stack: Stack): TypesenseSyncProps['typesense'] {
   return {
@@ -125,8 +122,8 @@ describe('TypesenseSync (fully configured, bundled)', () => {
     template = Template.fromStack(stack);
   });
 
-  const queueId = () => id(sync.changesQueue.node.defaultChild as CfnQueue);
-  const dlqId = () => id(sync.deadLetterQueue.node.defaultChild as CfnQueue);
+  const queueId = () => id(sync.changesQueue.node.defaultChild as sqs.CfnQueue);
+  const dlqId = () => id(sync.deadLetterQueue.node.defaultChild as sqs.CfnQueue);
   const tableId = () => id(sync.table.node.defaultChild);
   const batcherId = () => id(sync.batcher.node.defaultChild as CfnFunction);
   const writerId = () => id(sync.writer.node.defaultChild as CfnFunction);
@@ -304,7 +301,10 @@ describe('TypesenseSync (fully configured, bundled)', () => {
   it('puts the API key in no function property (only the secret resource holds it)', () => {
     const text = JSON.stringify(template.toJSON());
     expect(text).toContain(API_KEY);
-    for (const fnId of [batcherId(), writerId(), resyncId()]) {
+    const functionIds = [sync.batcher, sync.writer, sync.resync, sync.lagCheck, sync.ingestionDelay].map(
+      (fn) => id(fn.node.defaultChild),
+    );
+    for (const fnId of functionIds) {
       const fn = JSON.stringify(template.toJSON().Resources[fnId]);
       expect(fn).not.toContain(API_KEY);
       expect(fn).not.toMatch(/resolve:secretsmanager|SecretString/);
@@ -404,12 +404,25 @@ describe('TypesenseSync (fully configured, bundled)', () => {
     allows(writerRole, 'sqs:ChangeMessageVisibility', { 'Fn::GetAtt': [queueId(), 'Arn'] });
   });
 
-  it('lets the batcher write failed batches to the failure bucket (what S3OnFailureDestination grants)', () => {
-    // Lambda needs s3:PutObject on the objects and s3:ListBucket on the bucket; CDK grants read/write.
+  it('lets the batcher write failed batches to the failure bucket, and only that', () => {
+    // What Lambda needs for an S3 on-failure destination: s3:PutObject on the objects, s3:ListBucket.
     const batcherRole = roleId(sync.batcher);
     const bucketArn = { 'Fn::GetAtt': [bucketId(), 'Arn'] };
     allows(batcherRole, 's3:PutObject', { 'Fn::Join': ['', [bucketArn, '/*']] });
-    allows(batcherRole, 's3:List*', bucketArn);
+    allows(batcherRole, 's3:ListBucket', bucketArn);
+    const s3Actions = allowStatements(template, batcherRole)
+      .flatMap((statement) => [statement.Action].flat())
+      .filter((action) => String(action).startsWith('s3:'));
+    expect(s3Actions.sort()).toEqual(['s3:ListBucket', 's3:PutObject']);
+    // The mapping is created after the policy: Lambda checks the destination permissions then.
+    const mapping = Object.values(
+      template.findResources('AWS::Lambda::EventSourceMapping', {
+        Properties: { FunctionName: { Ref: batcherId() } },
+      }),
+    )[0];
+    expect(mapping?.DependsOn).toContain(
+      id(sync.batcher.node.findChild('FailureDestinationPolicy').node.defaultChild),
+    );
   });
 
   it('lets the batcher read the stream and send to the changes queue and the DLQ', () => {
@@ -840,13 +853,13 @@ describe('TypesenseSync full re-sync (configured)', () => {
     expect(JSON.stringify(secretStatements)).toContain(':secret:typesense/key-??????');
   });
 
-  it('gives the writer the state table and lets it read and write it', () => {
+  it('gives the writer the state table: it reads the active re-sync and batch-writes tombstones and rejections', () => {
     expect(environmentOf(template, id(sync.writer.node.defaultChild))).toMatchObject({
       RESYNC_STATE_TABLE: { Ref: stateTableId() },
     });
     const stateTableArn = { 'Fn::GetAtt': [stateTableId(), 'Arn'] };
     expectAllowed(template, roleId(sync.writer), 'dynamodb:GetItem', stateTableArn);
-    expectAllowed(template, roleId(sync.writer), 'dynamodb:PutItem', stateTableArn);
+    expectAllowed(template, roleId(sync.writer), 'dynamodb:BatchWriteItem', stateTableArn);
   });
 
   it('starts a re-sync on the schedule by sending a start task to the work queue', () => {
@@ -1205,5 +1218,208 @@ describe('TypesenseSync prop validation', () => {
     expect(
       attempt((stack) => ({ typesense: { ...typesenseProps(stack), nodes: ['typesense.example.com'] } })),
     ).toThrow(/typesense.nodes entry is not a URL/);
+  });
+
+  it.each<[string, (stack: Stack) => Partial<sqs.QueueProps>, string]>([
+    ['fifo: false', () => ({ fifo: false }), 'queueProps.fifo must not be false'],
+    [
+      'a deadLetterQueue',
+      (stack) => ({ deadLetterQueue: { queue: new sqs.Queue(stack, 'Dlq'), maxReceiveCount: 3 } }),
+      'queueProps.deadLetterQueue is not supported',
+    ],
+    [
+      'an encryption',
+      () => ({ encryption: sqs.QueueEncryption.KMS_MANAGED }),
+      'queueProps.encryption is not supported',
+    ],
+    ['enforceSSL: false', () => ({ enforceSSL: false }), 'queueProps.enforceSSL must not be false'],
+    ['a maxMessageSizeBytes', () => ({ maxMessageSizeBytes: 1_024 }), 'use maxMessageBytes'],
+    [
+      'a 4-day retention',
+      () => ({ retentionPeriod: Duration.days(4) }),
+      'queueProps.retentionPeriod must stay 14 days',
+    ],
+    [
+      'a visibility timeout below 6 × the writer timeout',
+      () => ({ visibilityTimeout: Duration.seconds(179) }),
+      'queueProps.visibilityTimeout must be at least 6 × writerTimeout (180 s), got 2 minutes 59 seconds',
+    ],
+  ])('rejects queueProps with %s', (_case, queueProps, message) => {
+    expect(attempt((stack) => ({ queueProps: queueProps(stack) }))).toThrow(message);
+  });
+
+  it('rejects deadLetterQueueProps that would break the FIFO DLQ or its encryption', () => {
+    expect(attempt(() => ({ deadLetterQueueProps: { fifo: false } }))).toThrow(
+      'TypesenseSync: deadLetterQueueProps.fifo must not be false',
+    );
+    expect(
+      attempt((stack) => ({ deadLetterQueueProps: { encryptionMasterKey: new kms.Key(stack, 'K') } })),
+    ).toThrow('deadLetterQueueProps.encryption is not supported: pass encryptionKey');
+  });
+
+  it('accepts a longer visibility timeout and harmless queue overrides', () => {
+    expect(
+      attempt(() => ({
+        queueProps: { visibilityTimeout: Duration.minutes(5), receiveMessageWaitTime: Duration.seconds(5) },
+      })),
+    ).not.toThrow();
+  });
+
+  it.each([
+    [{ writer: { maxConcurrency: 1 } }, 'writer.maxConcurrency must be an integer from 2 to 1000, got 1'],
+    [
+      { writer: { maxConcurrency: 8, reservedConcurrentExecutions: 4 } },
+      'writer.reservedConcurrentExecutions (4) must be at least writer.maxConcurrency (8)',
+    ],
+    [
+      { batcher: { reservedConcurrentExecutions: 0 } },
+      'batcher.reservedConcurrentExecutions must be an integer from 1',
+    ],
+    [
+      { resync: { reservedConcurrentExecutions: 4 } },
+      'resync.reservedConcurrentExecutions (4) must be at least resync.maxConcurrency (8)',
+    ],
+  ] as Array<[Partial<TypesenseSyncProps>, string]>)('rejects the concurrency %o', (props, message) => {
+    expect(attempt(() => props)).toThrow(message);
+  });
+});
+
+describe('TypesenseSync security and concurrency options', () => {
+  let built: ReturnType<typeof fullyFeaturedStack>;
+  let template: Template;
+  const id = (element: unknown) => built.stack.getLogicalId(element as CfnElement);
+  const keyArn = () => ({ 'Fn::GetAtt': [id(built.key.node.defaultChild), 'Arn'] });
+  const propertiesOf = (element: unknown) => template.toJSON().Resources[id(element)].Properties;
+  const fnProperties = (fn: TypesenseSync['writer']) => propertiesOf(fn.node.defaultChild);
+
+  beforeAll(() => {
+    built = fullyFeaturedStack();
+    template = Template.fromStack(built.stack);
+  });
+
+  it('encrypts all four queues with the customer managed key instead of SQS-managed SSE', () => {
+    const { changesQueue, deadLetterQueue, resyncQueue, resyncDeadLetterQueue } = built.sync;
+    for (const queue of [changesQueue, deadLetterQueue, resyncQueue, resyncDeadLetterQueue]) {
+      const properties = propertiesOf(queue.node.defaultChild);
+      expect(properties.KmsMasterKeyId).toEqual(keyArn());
+      expect(properties.SqsManagedSseEnabled).toBeUndefined();
+    }
+  });
+
+  it('encrypts the re-sync state table and the failure bucket with the key', () => {
+    expect(propertiesOf(built.sync.resyncStateTable.node.defaultChild).SSESpecification).toEqual({
+      SSEEnabled: true,
+      SSEType: 'KMS',
+      KMSMasterKeyId: keyArn(),
+    });
+    expect(propertiesOf(built.sync.failureBucket.node.defaultChild).BucketEncryption).toEqual({
+      ServerSideEncryptionConfiguration: [
+        {
+          BucketKeyEnabled: true,
+          ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: keyArn() },
+        },
+      ],
+    });
+  });
+
+  it('lets EventBridge use the key, so the re-sync schedule can enqueue to the encrypted work queue', () => {
+    const statements = propertiesOf(built.key.node.defaultChild).KeyPolicy.Statement as Array<{
+      Principal?: { Service?: string };
+      Action: string[];
+    }>;
+    const events = statements.find((statement) => statement.Principal?.Service === 'events.amazonaws.com');
+    expect(events?.Action).toEqual(expect.arrayContaining(['kms:GenerateDataKey*', 'kms:Decrypt']));
+  });
+
+  it('places only the functions that talk to Typesense in the VPC private subnets', () => {
+    const privateSubnets = built.vpc.privateSubnets.map((subnet) => ({ Ref: id(subnet.node.defaultChild) }));
+    const { batcher, writer, resync, lagCheck, ingestionDelay } = built.sync;
+    for (const fn of [writer, resync, lagCheck]) {
+      expect(fnProperties(fn).VpcConfig.SubnetIds).toEqual(privateSubnets);
+    }
+    for (const fn of [batcher, ingestionDelay]) expect(fnProperties(fn).VpcConfig).toBeUndefined();
+  });
+
+  it('reserves concurrency and caps the writer event source', () => {
+    const { batcher, writer, resync } = built.sync;
+    expect(fnProperties(writer).ReservedConcurrentExecutions).toBe(10);
+    expect(fnProperties(batcher).ReservedConcurrentExecutions).toBe(4);
+    expect(fnProperties(resync).ReservedConcurrentExecutions).toBe(8);
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: id(writer.node.defaultChild) },
+      ScalingConfig: { MaximumConcurrency: 8 },
+    });
+  });
+
+  it('applies the queue overrides and keeps what the design needs', () => {
+    expect(propertiesOf(built.sync.changesQueue.node.defaultChild)).toMatchObject({
+      ReceiveMessageWaitTimeSeconds: 20,
+      FifoQueue: true,
+      MessageRetentionPeriod: 1_209_600,
+      VisibilityTimeout: 180,
+    });
+    expect(propertiesOf(built.sync.deadLetterQueue.node.defaultChild)).toMatchObject({
+      MessageRetentionPeriod: 604_800,
+      FifoQueue: true,
+    });
+  });
+
+  it('sets the log retention of every function', () => {
+    const { batcher, writer, resync, lagCheck, ingestionDelay } = built.sync;
+    for (const fn of [batcher, writer, resync, lagCheck, ingestionDelay]) {
+      const logGroupId = fnProperties(fn).LoggingConfig.LogGroup.Ref as string;
+      expect(template.toJSON().Resources[logGroupId].Properties.RetentionInDays).toBe(90);
+    }
+  });
+});
+
+describe('TypesenseSync with an encryption key and a created table', () => {
+  it('encrypts the created source table with the key, unless tableProps choose their own encryption', () => {
+    const sseOf = (tableProps: TypesenseSyncProps['tableProps']) => {
+      const stack = new Stack(appWithoutBundling(), 'CreatedTableKey', { env: ENV });
+      const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
+      const sync = new TypesenseSync(stack, 'Sync', {
+        typesense: typesenseProps(stack),
+        encryptionKey: key,
+        tableProps,
+      });
+      const tableId = stack.getLogicalId(sync.table.node.defaultChild as CfnElement);
+      return {
+        sse: Template.fromStack(stack).toJSON().Resources[tableId].Properties.SSESpecification,
+        keyArn: { 'Fn::GetAtt': [stack.getLogicalId(key.node.defaultChild as CfnElement), 'Arn'] },
+      };
+    };
+    const withKey = sseOf(undefined);
+    expect(withKey.sse).toEqual({ SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: withKey.keyArn });
+    expect(sseOf({ encryption: dynamodb.TableEncryption.AWS_MANAGED }).sse).toEqual({ SSEEnabled: true });
+  });
+});
+
+describe('TypesenseSync through the package entry point (the README example)', () => {
+  it('is the same construct when imported as typesense-sync, and synthesizes the example', () => {
+    expect(PackageTypesenseSync).toBe(TypesenseSync);
+    const stack = new Stack(appWithoutBundling(), 'Example', { env: ENV });
+    const table = dynamodb.Table.fromTableAttributes(stack, 'Table', {
+      tableName: 'source',
+      tableStreamArn: STREAM_ARN,
+    });
+    const secret = secretsmanager.Secret.fromSecretNameV2(stack, 'ApiKey', 'typesense-sync/api-key');
+    const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
+    const vpc = new ec2.Vpc(stack, 'Vpc');
+
+    new PackageTypesenseSync(stack, 'Search', {
+      existingTableObj: table, // must have a stream (NEW_AND_OLD_IMAGES)
+      keyAttributes: ['pk', 'sk'],
+      typesense: { nodes: ['https://typesense.internal:8108'], apiKeySecret: secret, collection: 'products' },
+      projection: { exclude: ['internalNotes'] },
+      encryptionKey: key,
+      vpc: { vpc },
+      writer: { maxConcurrency: 10, reservedConcurrentExecutions: 10 },
+    });
+
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('AWS::Lambda::Function', 5);
+    template.resourceCountIs('AWS::SQS::Queue', 4);
+    template.allResourcesProperties('AWS::SQS::Queue', { KmsMasterKeyId: Match.anyValue() });
   });
 });

@@ -1,4 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { describe, expect, it, vi } from 'vitest';
+import { cachedSecret } from '../../functions/shared/aws.ts';
 import {
   chunkIdFilters,
   isFilterSafeId,
@@ -145,6 +147,115 @@ describe('TypesenseClient transport', () => {
     const { client: ts, calls } = client(() => jsonResponse(200, { ok: true }));
     await ts.health();
     expect(calls[0]?.headers['X-TYPESENSE-API-KEY']).toBeUndefined();
+  });
+});
+
+describe('TypesenseClient API key rotation', () => {
+  const OLD_KEY = 'old-key-0123456789';
+  const NEW_KEY = 'new-key-9876543210';
+
+  /** A Secrets Manager stand-in whose secret value the test rotates; counts GetSecretValue calls. */
+  function rotatingSecret(initial: string) {
+    const state = { value: initial, reads: 0 };
+    const secrets = {
+      send: async (command: unknown) => {
+        expect(command).toBeInstanceOf(GetSecretValueCommand);
+        state.reads += 1;
+        return { SecretString: state.value };
+      },
+    } as unknown as SecretsManagerClient;
+    return { state, getKey: cachedSecret(secrets, 'arn:secret', 300_000) };
+  }
+
+  /** A Typesense stand-in accepting only `accepted.key`, answering 401 like Typesense otherwise. */
+  function typesenseAccepting(accepted: { key: string }) {
+    return fakeFetch((call) =>
+      call.headers['X-TYPESENSE-API-KEY'] === accepted.key
+        ? jsonResponse(200, { name: 'products' })
+        : jsonResponse(401, { message: 'Forbidden - a valid `x-typesense-api-key` header must be sent.' }),
+    );
+  }
+
+  it('on a 401 refreshes a rotated key once and retries the request with it, within the cache TTL', async () => {
+    const { state, getKey } = rotatingSecret(OLD_KEY);
+    const server = { key: OLD_KEY };
+    const fake = typesenseAccepting(server);
+    const ts = new TypesenseClient({ nodes: ['http://a'], apiKey: getKey, fetch: fake.fetch });
+
+    expect(await ts.getCollection('products')).toMatchObject({ name: 'products' });
+    // Rotation: the secret and the server change; the client still caches the old key.
+    state.value = NEW_KEY;
+    server.key = NEW_KEY;
+
+    expect(await ts.getCollection('products')).toMatchObject({ name: 'products' });
+    expect(fake.calls.map((call) => call.headers['X-TYPESENSE-API-KEY'])).toEqual([
+      OLD_KEY,
+      OLD_KEY,
+      NEW_KEY,
+    ]);
+    expect(state.reads).toBe(2);
+
+    // The fresh key is cached again: no further Secrets Manager reads.
+    await ts.getCollection('products');
+    expect(state.reads).toBe(2);
+    expect(fake.calls.at(-1)?.headers['X-TYPESENSE-API-KEY']).toBe(NEW_KEY);
+  });
+
+  it('fails with the 401 after one refresh when the current key is still rejected, without resending it', async () => {
+    const { state, getKey } = rotatingSecret(OLD_KEY);
+    const fake = typesenseAccepting({ key: NEW_KEY });
+    const ts = new TypesenseClient({ nodes: ['http://a'], apiKey: getKey, fetch: fake.fetch });
+
+    const error = await caught(ts.importDocuments('products', ['{"id":"1"}'], 'upsert'));
+    expect(error).toMatchObject({ name: 'TypesenseHttpError', status: 401, retryable: false });
+    // The refreshed key equals the rejected one, so the request is not sent a second time.
+    expect(fake.calls).toHaveLength(1);
+    expect(state.reads).toBe(2);
+  });
+
+  it('retries at most once, even when the refreshed key is rejected too', async () => {
+    let version = 0;
+    const getKey = Object.assign(async () => `key-${version}`, { invalidate: () => void version++ });
+    const fake = fakeFetch(() => jsonResponse(401, { message: 'Forbidden' }));
+    const ts = new TypesenseClient({ nodes: ['http://a'], apiKey: getKey, fetch: fake.fetch });
+
+    expect(await caught(ts.search('products', { q: '*' }))).toMatchObject({ status: 401 });
+    expect(fake.calls.map((call) => call.headers['X-TYPESENSE-API-KEY'])).toEqual(['key-0', 'key-1']);
+  });
+
+  it('does not retry a 401 for a fixed key or a provider that cannot refresh', async () => {
+    for (const apiKey of [API_KEY, async () => API_KEY]) {
+      const fake = fakeFetch(() => jsonResponse(401, { message: 'Forbidden' }));
+      const ts = new TypesenseClient({ nodes: ['http://a'], apiKey, fetch: fake.fetch });
+      expect(await caught(ts.getCollection('products'))).toMatchObject({ status: 401 });
+      expect(fake.calls).toHaveLength(1);
+    }
+  });
+
+  it('never writes a key to the console while refreshing', async () => {
+    const printed: unknown[][] = [];
+    const spies = (['log', 'info', 'warn', 'error', 'debug'] as const).map((level) =>
+      vi.spyOn(console, level).mockImplementation((...args: unknown[]) => void printed.push(args)),
+    );
+    try {
+      const { state, getKey } = rotatingSecret(OLD_KEY);
+      const server = { key: NEW_KEY };
+      const ts = new TypesenseClient({
+        nodes: ['http://a'],
+        apiKey: getKey,
+        fetch: typesenseAccepting(server).fetch,
+      });
+      await getKey();
+      state.value = NEW_KEY;
+      await ts.getCollection('products');
+      server.key = 'yet-another-key';
+      await caught(ts.getCollection('products'));
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+    const text = JSON.stringify(printed);
+    expect(text).not.toContain(OLD_KEY);
+    expect(text).not.toContain(NEW_KEY);
   });
 });
 

@@ -1,0 +1,69 @@
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { TypesenseSync } from '../../lib/typesense-sync.ts';
+import { TypesenseSyncStack } from '../../lib/typesense-sync-stack.ts';
+
+/** The stacks the infra tests share: the ready stack with its defaults, and a sync with every option on. */
+
+export const ENV = { account: '123456789012', region: 'eu-west-1' };
+export const STREAM_ARN =
+  'arn:aws:dynamodb:eu-west-1:123456789012:table/source/stream/2025-01-01T00:00:00.000';
+
+/** An app that skips bundling: for templates whose assets another test already bundles. */
+export function appWithoutBundling(): App {
+  return new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+}
+
+/** `TypesenseSyncStack` with no context at all: what `cdk synth` deploys by default. */
+export function defaultStack(): TypesenseSyncStack {
+  return new TypesenseSyncStack(appWithoutBundling(), 'Default', { env: ENV });
+}
+
+/**
+ * A sync with every optional feature on: a customer managed key, VPC placement, reserved and capped
+ * concurrency, queue overrides, a re-sync schedule, an alarms topic, an existing (KMS-encrypted) table
+ * and a custom log retention. Its own resources (key, VPC, topic) are compliant, so that cdk-nag
+ * findings can only come from the construct.
+ */
+export function fullyFeaturedStack(): { stack: Stack; sync: TypesenseSync; key: kms.Key; vpc: ec2.Vpc } {
+  const stack = new Stack(appWithoutBundling(), 'FullyFeatured', { env: ENV });
+  const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
+  const vpc = new ec2.Vpc(stack, 'Vpc', {
+    maxAzs: 2,
+    natGateways: 1,
+    flowLogs: { all: { trafficType: ec2.FlowLogTrafficType.ALL } },
+  });
+  const topic = new sns.Topic(stack, 'Alarms', { masterKey: key, enforceSSL: true });
+  const table = dynamodb.Table.fromTableAttributes(stack, 'Source', {
+    tableName: 'source',
+    tableStreamArn: STREAM_ARN,
+    encryptionKey: key,
+  });
+  const sync = new TypesenseSync(stack, 'Sync', {
+    existingTableObj: table,
+    keyAttributes: ['pk', 'sk'],
+    typesense: {
+      nodes: ['https://typesense.internal:443'],
+      apiKeySecret: secretsmanager.Secret.fromSecretNameV2(stack, 'ApiKey', 'typesense/key'),
+      collection: 'products',
+    },
+    encryptionKey: key,
+    vpc: { vpc, vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS } },
+    writer: { maxConcurrency: 8, reservedConcurrentExecutions: 10 },
+    batcher: { reservedConcurrentExecutions: 4 },
+    resync: { schedule: events.Schedule.rate(Duration.days(7)), reservedConcurrentExecutions: 8 },
+    queueProps: { receiveMessageWaitTime: Duration.seconds(20) },
+    deadLetterQueueProps: { retentionPeriod: Duration.days(7) },
+    alarms: { topic },
+    logRetention: logs.RetentionDays.THREE_MONTHS,
+    collectionSchema: { fields: [{ name: '.*', type: 'auto' }] },
+    projection: { exclude: ['internalNotes'] },
+  });
+  return { stack, sync, key, vpc };
+}
