@@ -1,8 +1,10 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // test/localstack/ needs a stack deployed to LocalStack: `npm run test:localstack` runs it.
+    exclude: [...configDefaults.exclude, 'test/localstack/**'],
     // Integration suites start Java (DynamoDB Local) and HTTP servers: give them room on 2 cores.
     testTimeout: 60_000,
     hookTimeout: 120_000,

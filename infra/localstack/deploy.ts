@@ -1,0 +1,100 @@
+import { spawnSync } from 'node:child_process';
+import { parseTarget, TARGET_OUTPUT, type Target } from '../../lib/operations/target.ts';
+import type { CONTEXT_DEFAULTS } from '../../lib/typesense-sync-stack.ts';
+
+/** What `npm run test:localstack` deploys and how the host reaches it (see docker-compose.yml). */
+export const STACK_NAME = 'TypesenseSync';
+export const LOCALSTACK_ENDPOINT = 'http://localhost:4566';
+export const LOCALSTACK_REGION = 'us-east-1';
+export const LOCALSTACK_ACCOUNT = '000000000000';
+/** Typesense as the host sees it (the published port). */
+export const TYPESENSE_HOST_URL = 'http://localhost:8108';
+/** Typesense as the Lambda containers see it, on the compose network. */
+export const TYPESENSE_NETWORK_URL = 'http://typesense:8108';
+/** The compose file's default: a development key for a throwaway local server. */
+export const DEV_TYPESENSE_API_KEY = 'typesense-sync-localstack-dev';
+export const ALIAS = 'products';
+
+/** The runner's exit code when the suite could not run at all: never 0, never vitest's 1. */
+export const EXIT_NOT_RUN = 3;
+
+/**
+ * The real app's context for LocalStack: the writer reaches Typesense by its compose service name,
+ * and composite keys make every path carry escaped document ids.
+ */
+export const LOCALSTACK_CONTEXT = {
+  typesenseNodes: TYPESENSE_NETWORK_URL,
+  typesenseApiKeySecretName: 'typesense-sync/api-key',
+  collection: ALIAS,
+  keyAttributes: 'pk,sk',
+} as const satisfies Record<keyof typeof CONTEXT_DEFAULTS, string>;
+
+/** `cdklocal` arguments that deploy the app unattended and write its outputs to `outputsFile`. */
+export function deployArgs(outputsFile: string): string[] {
+  return [
+    'deploy',
+    STACK_NAME,
+    '--require-approval',
+    'never',
+    '--outputs-file',
+    outputsFile,
+    ...Object.entries(LOCALSTACK_CONTEXT).flatMap(([key, value]) => ['-c', `${key}=${value}`]),
+  ];
+}
+
+/** A deployment that did not give what the suite needs. */
+export class LocalStackSetupError extends Error {
+  override name = 'LocalStackSetupError';
+}
+
+/** The stack's `OperatorTarget` output from a `cdk deploy --outputs-file` file (`{ stack: { key: value } }`). */
+export function operatorTargetOf(outputs: unknown, stackName = STACK_NAME): unknown {
+  const value = (outputs as Record<string, Record<string, unknown> | undefined> | null)?.[stackName]?.[
+    TARGET_OUTPUT
+  ];
+  if (typeof value !== 'string')
+    throw new LocalStackSetupError(`the deploy outputs have no ${stackName}.${TARGET_OUTPUT}`);
+  return JSON.parse(value) as unknown;
+}
+
+/**
+ * The deployed target as the host reaches it. The deployed one names AWS resources, the Typesense
+ * node inside the compose network and the API key's secret ARN; the host reaches LocalStack and
+ * Typesense on their published ports and knows the development key, so no Secrets Manager client
+ * (which would not know LocalStack's endpoint) is needed.
+ */
+export function hostTarget(deployed: unknown, apiKey: string): Target {
+  const target = parseTarget(deployed, `stack ${STACK_NAME} output ${TARGET_OUTPUT}`);
+  return parseTarget(
+    {
+      ...target,
+      region: target.region ?? LOCALSTACK_REGION,
+      endpoints: { dynamodb: LOCALSTACK_ENDPOINT, sqs: LOCALSTACK_ENDPOINT, s3: LOCALSTACK_ENDPOINT },
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+      typesense: { nodes: [TYPESENSE_HOST_URL], collection: target.typesense.collection, apiKey },
+    },
+    'the LocalStack host target',
+  );
+}
+
+/**
+ * Why Docker cannot run the suite here, or undefined when it can: the `docker` CLI is on PATH, the
+ * daemon answers, and Compose v2 is installed.
+ */
+export function dockerProblem(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const docker = (args: string[]) => spawnSync('docker', args, { env, encoding: 'utf8', timeout: 30_000 });
+  const info = docker(['info', '--format', '{{.ServerVersion}}']);
+  if ((info.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return 'docker not found on PATH';
+  if (info.error !== undefined) return `docker info failed: ${info.error.message}`;
+  if (info.status !== 0) return `docker info failed: ${firstLine(info.stderr) ?? `exit code ${info.status}`}`;
+  const compose = docker(['compose', 'version']);
+  if (compose.error !== undefined || compose.status !== 0)
+    return `docker compose (v2) not available: ${firstLine(compose.stderr) ?? compose.error?.message ?? `exit code ${compose.status}`}`;
+  return undefined;
+}
+
+const firstLine = (text: string | null | undefined) =>
+  text
+    ?.split('\n')
+    .map((line) => line.trim())
+    .find((line) => line !== '');
