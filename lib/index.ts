@@ -1,3 +1,5 @@
+export type { AtlasSourceProps } from './atlas-source.ts';
+export { AtlasSource } from './atlas-source.ts';
 export type {
   SyncFunctionRole,
   SyncObservabilityProps,
@@ -8,15 +10,19 @@ export { SyncObservability } from './observability.ts';
 export type { SyncFunctionProps } from './sync-function.ts';
 export { SyncFunction } from './sync-function.ts';
 export type {
+  TypesenseSyncBatcherProps,
   TypesenseSyncCircuitBreakerProps,
   TypesenseSyncCollectionSchema,
   TypesenseSyncIngestionDelayEndpointProps,
   TypesenseSyncLagCheckProps,
+  TypesenseSyncMongoAtlasProps,
   TypesenseSyncProjection,
   TypesenseSyncProps,
   TypesenseSyncResyncProps,
   TypesenseSyncRetryProps,
   TypesenseSyncTypesenseProps,
+  TypesenseSyncVpcProps,
+  TypesenseSyncWriterProps,
 } from './typesense-sync.ts';
 export { TypesenseSync } from './typesense-sync.ts';
 export { CONTEXT_DEFAULTS, TypesenseSyncStack } from './typesense-sync-stack.ts';

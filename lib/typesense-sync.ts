@@ -2,21 +2,22 @@ import { fileURLToPath } from 'node:url';
 import { Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import {
-  DynamoEventSource,
-  S3OnFailureDestination,
-  SqsEventSource,
-} from 'aws-cdk-lib/aws-lambda-event-sources';
+import { DynamoEventSource, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import { CANARY_KEY_VALUE } from '../functions/core/canary.ts';
 import { DEFAULT_METRICS_NAMESPACE } from '../functions/shared/metrics.ts';
+import { AtlasSource, checkAtlasSourceProps } from './atlas-source.ts';
 import {
   SyncObservability,
   type TypesenseSyncAlarms,
@@ -83,6 +84,44 @@ export interface TypesenseSyncResyncProps {
   readonly onStreamGap?: boolean;
   /** Concurrent re-sync tasks, 2..1000 (the SQS event source minimum is 2). @default max(2, totalSegments) */
   readonly maxConcurrency?: number;
+  /** Concurrency reserved for the re-sync function; at least `maxConcurrency`. @default none reserved */
+  readonly reservedConcurrentExecutions?: number;
+}
+
+/** The writer's concurrency. */
+export interface TypesenseSyncWriterProps {
+  /**
+   * Concurrent writer invocations the changes queue's event source may run, 2..1000: a cap on the
+   * load on Typesense. FIFO message groups bound it too (`messageGroupBuckets`). @default no cap
+   */
+  readonly maxConcurrency?: number;
+  /**
+   * Concurrency reserved for the writer, at least `maxConcurrency` (a throttled batch returns to the
+   * queue and its receive counts towards the DLQ). @default none reserved
+   */
+  readonly reservedConcurrentExecutions?: number;
+}
+
+/** The batcher's concurrency. */
+export interface TypesenseSyncBatcherProps {
+  /**
+   * Concurrency reserved for the batcher: at least shards × `parallelizationFactor`, or the stream
+   * falls behind. @default none reserved
+   */
+  readonly reservedConcurrentExecutions?: number;
+}
+
+/**
+ * Where the functions that talk to Typesense (writer, re-sync, lag check) run, e.g. to reach a private
+ * Typesense. The subnets need a route to DynamoDB, SQS, Secrets Manager and CloudWatch (a NAT gateway
+ * or VPC endpoints); the batcher and the ingestion-delay function only call AWS and stay outside.
+ */
+export interface TypesenseSyncVpcProps {
+  readonly vpc: ec2.IVpc;
+  /** @default the VPC's private subnets */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+  /** @default one security group per function, allowing all outbound traffic */
+  readonly securityGroups?: ec2.ISecurityGroup[];
 }
 
 /** The scheduled lag check: a canary item written to the table and timed until Typesense has it. */
@@ -106,6 +145,18 @@ export interface TypesenseSyncIngestionDelayEndpointProps {
 export interface TypesenseSyncCollectionSchema {
   readonly fields: Array<{ name: string; type: string; [k: string]: unknown }>;
   readonly [k: string]: unknown;
+}
+
+/** A MongoDB Atlas Database Trigger as the source (see lib/atlas-source.ts). */
+export interface TypesenseSyncMongoAtlasProps {
+  /** The trigger's partner event source: `aws.partner/mongodb.com/stitch.trigger/<trigger id>`. */
+  readonly eventSourceName: string;
+  /** Only events of this database. @default any */
+  readonly database?: string;
+  /** Only events of this collection. @default any */
+  readonly collection?: string;
+  /** How long a document's version outlives its last event, 15..365 whole days. @default 30 days */
+  readonly versionRetention?: Duration;
 }
 
 export interface TypesenseSyncProps {
@@ -168,6 +219,39 @@ export interface TypesenseSyncProps {
   readonly dashboardName?: string;
   /** Alarm notifications and thresholds. @default see TypesenseSyncAlarmsProps */
   readonly alarms?: TypesenseSyncAlarmsProps;
+  /**
+   * Also sync a MongoDB collection, through an Atlas Database Trigger's EventBridge events mirrored
+   * into the table (keyed by `_id`). See README, "MongoDB Atlas source". @default no Atlas source
+   */
+  readonly mongoAtlas?: TypesenseSyncMongoAtlasProps;
+  /**
+   * A customer managed KMS key for every queue (changes, re-sync work and both DLQs), the created
+   * tables and the created failure bucket; each function is granted only the use of it its resources
+   * need. The key policy must let EventBridge use it for the re-sync triggers (CDK adds that to a key
+   * defined in the same app). @default SQS-managed SSE, AWS managed table keys and S3-managed bucket
+   * encryption
+   */
+  readonly encryptionKey?: kms.IKey;
+  /**
+   * Overrides of the changes queue's props. Rejected: `fifo: false`, `deadLetterQueue`, `encryption`
+   * and `encryptionMasterKey` (use `encryptionKey`), `enforceSSL: false`, `maxMessageSizeBytes` (use
+   * `maxMessageBytes`), a `retentionPeriod` other than 14 days and a `visibilityTimeout` shorter than
+   * 6 × `writerTimeout`. @default see the README
+   */
+  readonly queueProps?: Partial<sqs.QueueProps>;
+  /**
+   * Overrides of the changes DLQ's props. Rejected: `fifo: false`, `deadLetterQueue`, `encryption`
+   * and `encryptionMasterKey` (use `encryptionKey`) and `enforceSSL: false`. @default FIFO, 14 days
+   */
+  readonly deadLetterQueueProps?: Partial<sqs.QueueProps>;
+  /** Writer concurrency. @default no cap, none reserved */
+  readonly writer?: TypesenseSyncWriterProps;
+  /** Batcher concurrency. @default none reserved */
+  readonly batcher?: TypesenseSyncBatcherProps;
+  /** Runs the writer, re-sync and lag check in a VPC. @default no VPC */
+  readonly vpc?: TypesenseSyncVpcProps;
+  /** Retention of every function's log group. @default one month */
+  readonly logRetention?: logs.RetentionDays;
 }
 
 // The batcher's env contract (functions/shared/config.ts) rejects anything outside these ranges, so a
@@ -246,8 +330,146 @@ function checkMetricsNamespace(namespace: string): void {
 
 const resolved = (...values: number[]) => values.every((value) => !Token.isUnresolved(value));
 
+/** The limit of reserved concurrency the construct accepts; the account's quota may be lower. */
+const RESERVED_CONCURRENCY_RANGE = [1, 100_000] as const;
+/** The SQS event source's maximum concurrency range. */
+const EVENT_SOURCE_CONCURRENCY_RANGE = [2, 1_000] as const;
+
+/**
+ * Validates a function's reserved concurrency against the maximum concurrency of its queue's event
+ * source: fewer reserved executions would throttle batches back to the queue, where each return
+ * counts as a receive towards the DLQ.
+ */
+function checkConcurrency(name: string, reserved: number | undefined, maxConcurrency: number | undefined) {
+  if (reserved === undefined) return;
+  checkIntRange(`${name}.reservedConcurrentExecutions`, reserved, RESERVED_CONCURRENCY_RANGE);
+  if (maxConcurrency !== undefined && resolved(reserved, maxConcurrency) && reserved < maxConcurrency) {
+    throw new Error(
+      `TypesenseSync: ${name}.reservedConcurrentExecutions (${reserved}) must be at least ${name}.maxConcurrency ` +
+        `(${maxConcurrency}), or batches are throttled back to the queue and counted towards the DLQ`,
+    );
+  }
+}
+
+/** Rejects queue prop overrides that would break what every queue of the sync relies on. */
+function checkQueueOverrides(name: string, overrides: Partial<sqs.QueueProps>): void {
+  const reject = (field: string, why: string) => {
+    throw new Error(`TypesenseSync: ${name}.${field} ${why}`);
+  };
+  if (overrides.fifo === false) {
+    reject('fifo', 'must not be false: per-key order needs FIFO queues, and a FIFO queue a FIFO DLQ');
+  }
+  if (overrides.deadLetterQueue !== undefined) {
+    reject(
+      'deadLetterQueue',
+      'is not supported: the construct wires its own DLQ (deadLetterQueueProps, maxReceiveCount)',
+    );
+  }
+  if (overrides.encryption !== undefined || overrides.encryptionMasterKey !== undefined) {
+    reject(
+      'encryption',
+      'is not supported: pass encryptionKey, which encrypts every queue and created table',
+    );
+  }
+  if (overrides.enforceSSL === false)
+    reject('enforceSSL', 'must not be false: the queues deny requests without TLS');
+}
+
 function sameNames(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((name, index) => name === b[index]);
+}
+
+/** DynamoDB actions that write items; a grant of any of them also needs a table key's encrypt side. */
+const TABLE_WRITE_ACTIONS = new Set([
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:BatchWriteItem',
+]);
+
+/**
+ * The use of a table's customer managed key, if it has one: the KMS actions CDK's own table grants
+ * give for reads (decrypt) or writes (encrypt too).
+ */
+function grantTableKey(table: dynamodb.ITable, fn: lambda.IFunction, access: 'read' | 'write'): void {
+  const key = table.encryptionKey;
+  if (key === undefined) return;
+  if (access === 'read') {
+    key.grant(fn, 'kms:Decrypt', 'kms:DescribeKey');
+    return;
+  }
+  key.grantEncryptDecrypt(fn);
+  NagSuppressions.addResourceSuppressions(
+    fn.role as iam.IRole,
+    [
+      {
+        id: 'AwsSolutions-IAM5',
+        reason:
+          "DynamoDB encrypts written items with the table's customer managed key on the caller's behalf; these are the " +
+          "KMS actions of CDK's own table write grants, on that one key only.",
+        appliesTo: ['Action::kms:ReEncrypt*', 'Action::kms:GenerateDataKey*'],
+      },
+    ],
+    true,
+  );
+}
+
+/**
+ * Exactly `actions` on a table, and the use of its key. CDK's grantReadData / grantReadWriteData would
+ * give every read or write action, including Scan on the source table to functions that never scan.
+ */
+function grantTable(table: dynamodb.ITable, fn: lambda.IFunction, actions: string[]): void {
+  table.grant(fn, ...actions);
+  grantTableKey(table, fn, actions.some((action) => TABLE_WRITE_ACTIONS.has(action)) ? 'write' : 'read');
+}
+
+/**
+ * SendMessage (which also authorises SendMessageBatch) on a queue, and with a KMS queue what SQS
+ * requires of a producer: GenerateDataKey and Decrypt. CDK's grantSendMessages adds queue attribute
+ * reads and every encrypt action.
+ */
+function grantSendMessage(queue: sqs.IQueue, fn: lambda.IFunction): void {
+  queue.grant(fn, 'sqs:SendMessage');
+  queue.encryptionMasterKey?.grant(fn, 'kms:GenerateDataKey', 'kms:Decrypt');
+}
+
+/**
+ * The stream's S3 on-failure destination with only what Lambda needs to write there: s3:PutObject on
+ * the objects, s3:ListBucket and, for a KMS bucket, kms:GenerateDataKey. CDK's S3OnFailureDestination
+ * grants read, write and delete on the whole bucket.
+ */
+class FailureBucketDestination implements lambda.IEventSourceDlq {
+  constructor(private readonly bucket: s3.IBucket) {}
+
+  bind(target: lambda.IEventSourceMapping, targetHandler: lambda.IFunction): lambda.DlqDestinationConfig {
+    const statements = [
+      new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [this.bucket.arnForObjects('*')] }),
+      new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.bucket.bucketArn] }),
+    ];
+    if (this.bucket.encryptionKey !== undefined) {
+      statements.push(
+        new iam.PolicyStatement({
+          actions: ['kms:GenerateDataKey'],
+          resources: [this.bucket.encryptionKey.keyArn],
+        }),
+      );
+    }
+    // A policy of its own, so the object wildcard below is suppressed for this policy alone.
+    const policy = new iam.Policy(targetHandler, 'FailureDestinationPolicy', { statements });
+    targetHandler.role?.attachInlinePolicy(policy);
+    // Lambda checks the destination permissions when the mapping is created.
+    target.node.addDependency(policy);
+    NagSuppressions.addResourceSuppressions(policy, [
+      {
+        id: 'AwsSolutions-IAM5',
+        reason:
+          'Lambda names each failed batch object itself (aws/lambda/<mapping id>/<shard>/<date>/...), so s3:PutObject ' +
+          'needs the object wildcard of the failure bucket; nothing may be read or deleted.',
+        appliesTo: [{ regex: '/^Resource::.+\\/\\*$/' }],
+      },
+    ]);
+    return { destination: this.bucket.bucketArn };
+  }
 }
 
 /**
@@ -286,6 +508,8 @@ export class TypesenseSync extends Construct {
    * The ready stack publishes it as the `OperatorTarget` output; see lib/operations/target.ts.
    */
   public readonly operatorTarget: Record<string, unknown>;
+  /** With `mongoAtlas`: the partner bus, rule, ingest queue and function writing the mirror table. */
+  public readonly atlasSource?: AtlasSource;
 
   constructor(scope: Construct, id: string, props: TypesenseSyncProps) {
     super(scope, id);
@@ -326,9 +550,19 @@ export class TypesenseSync extends Construct {
     const lagCheck = this.lagCheckSettings(props);
     const metricsNamespace = props.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE;
     checkMetricsNamespace(metricsNamespace);
+    const queueOverrides = this.changesQueueOverrides(props, writerTimeout);
+    const deadLetterQueueOverrides = props.deadLetterQueueProps ?? {};
+    checkQueueOverrides('deadLetterQueueProps', deadLetterQueueOverrides);
+    const writerConcurrency = this.writerConcurrency(props);
 
     const { table, keyAttributes } = this.resolveTable(props);
     this.table = table;
+
+    // Every queue is encrypted at rest and denies requests without TLS.
+    const queueEncryption =
+      props.encryptionKey === undefined
+        ? { encryption: sqs.QueueEncryption.SQS_MANAGED }
+        : { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: props.encryptionKey };
 
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       // A FIFO source queue can only redrive into a FIFO DLQ.
@@ -337,56 +571,55 @@ export class TypesenseSync extends Construct {
       // deduplication id valid, while an explicit id still takes precedence.
       contentBasedDeduplication: true,
       retentionPeriod: Duration.days(14),
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      ...deadLetterQueueOverrides,
+      ...queueEncryption,
       enforceSSL: true,
     });
 
     this.changesQueue = new sqs.Queue(this, 'ChangesQueue', {
-      fifo: true,
       contentBasedDeduplication: false,
       // High-throughput FIFO: limits apply per message group, so buckets scale throughput.
       deduplicationScope: sqs.DeduplicationScope.MESSAGE_GROUP,
       fifoThroughputLimit: sqs.FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
-      maxMessageSizeBytes: maxMessageBytes,
       // AWS guidance for SQS event sources: at least six times the function timeout, so batches
       // retried after throttling are not made visible again while still in flight.
       visibilityTimeout: Duration.seconds(writerTimeout.toSeconds() * 6),
+      ...queueOverrides,
+      fifo: true,
+      maxMessageSizeBytes: maxMessageBytes,
       // Outlive a long indexing outage rather than silently expiring unapplied changes.
       retentionPeriod: CHANGES_QUEUE_RETENTION,
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      ...queueEncryption,
       enforceSSL: true,
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount },
     });
 
-    this.failureBucket =
-      props.existingFailureBucketObj ??
-      new s3.Bucket(this, 'StreamFailureBucket', {
-        enforceSSL: true,
-        blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-        encryption: s3.BucketEncryption.S3_MANAGED,
-        // Versioning keeps a batch that a replay overwrote or deleted by mistake.
-        versioned: true,
-        lifecycleRules: [
-          { expiration: failureRetention, noncurrentVersionExpiration: failureRetention },
-          { expiredObjectDeleteMarker: true },
-        ],
-        // Failed batches are unapplied changes: deleting the stack must not delete them.
-        removalPolicy: RemovalPolicy.RETAIN,
-      });
+    this.failureBucket = props.existingFailureBucketObj ?? this.createFailureBucket(props, failureRetention);
 
     this.resyncStateTable = new dynamodb.Table(this, 'ResyncStateTable', {
       partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
       sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      ...(props.encryptionKey === undefined
+        ? { encryption: dynamodb.TableEncryption.AWS_MANAGED }
+        : { encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED, encryptionKey: props.encryptionKey }),
       // Derived bookkeeping (job state, checkpoints, tombstones), worthless once the stack is gone:
       // a re-sync can always start over from the source table.
       removalPolicy: RemovalPolicy.DESTROY,
     });
+    NagSuppressions.addResourceSuppressions(this.resyncStateTable, [
+      {
+        id: 'AwsSolutions-DDB3',
+        reason:
+          'The re-sync state table holds derived bookkeeping only (job state, segment checkpoints, tombstones, the ' +
+          'latest lag reading): after a loss, a new re-sync rebuilds everything from the source table, so ' +
+          'point-in-time recovery would cost without protecting anything.',
+      },
+    ]);
 
     this.resyncDeadLetterQueue = new sqs.Queue(this, 'ResyncDeadLetterQueue', {
       retentionPeriod: Duration.days(14),
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      ...queueEncryption,
       enforceSSL: true,
     });
 
@@ -395,7 +628,7 @@ export class TypesenseSync extends Construct {
     this.resyncQueue = new sqs.Queue(this, 'ResyncQueue', {
       // Six times the function timeout, as for the changes queue.
       visibilityTimeout: Duration.seconds(resync.timeoutSeconds * 6),
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      ...queueEncryption,
       enforceSSL: true,
       deadLetterQueue: { queue: this.resyncDeadLetterQueue, maxReceiveCount: 5 },
     });
@@ -406,6 +639,12 @@ export class TypesenseSync extends Construct {
     const servicePrefix = Names.uniqueResourceName(this, { maxLength: 64, separator: '-' });
     const serviceName = (role: string) => `${servicePrefix}-${role}`;
     const metricsEnv = { POWERTOOLS_METRICS_NAMESPACE: metricsNamespace };
+    const logRetention = props.logRetention;
+    // Only the functions that talk to Typesense go into the VPC: the others call AWS alone.
+    const typesenseNetwork =
+      props.vpc === undefined
+        ? {}
+        : { vpc: props.vpc.vpc, vpcSubnets: props.vpc.vpcSubnets, securityGroups: props.vpc.securityGroups };
     const typesenseEnv = {
       KEY_ATTRIBUTES: keyAttributesEnv,
       TYPESENSE_NODES: props.typesense.nodes.join(','),
@@ -421,6 +660,8 @@ export class TypesenseSync extends Construct {
       serviceName: serviceName('batcher'),
       description: 'DynamoDB stream -> packed key-only change messages on the SQS FIFO changes queue',
       timeout: Duration.seconds(60),
+      logRetention,
+      reservedConcurrentExecutions: props.batcher?.reservedConcurrentExecutions,
       environment: {
         QUEUE_URL: this.changesQueue.queueUrl,
         DLQ_URL: this.deadLetterQueue.queueUrl,
@@ -445,18 +686,33 @@ export class TypesenseSync extends Construct {
         parallelizationFactor,
         // An SQS or SNS destination would only receive the batch's metadata (shard and sequence
         // numbers), useless once the stream's 24 h retention has passed; S3 receives the records too.
-        // Grants the batcher read/write on the bucket.
-        onFailure: new S3OnFailureDestination(this.failureBucket),
+        onFailure: new FailureBucketDestination(this.failureBucket),
       }),
     );
-    this.changesQueue.grantSendMessages(this.batcher);
-    this.deadLetterQueue.grantSendMessages(this.batcher);
+    NagSuppressions.addResourceSuppressions(
+      this.batcher.role as iam.IRole,
+      [
+        {
+          id: 'AwsSolutions-IAM5',
+          reason:
+            'dynamodb:ListStreams, which the DynamoDB event source adds, has no resource-level permissions: it only ' +
+            'lists stream ARNs and reads no item data (the stream reads are scoped to the table stream ARN).',
+          appliesTo: ['Resource::*'],
+        },
+      ],
+      true,
+    );
+    grantSendMessage(this.changesQueue, this.batcher);
+    grantSendMessage(this.deadLetterQueue, this.batcher);
 
     this.writer = new SyncFunction(this, 'Writer', {
       entry: fileURLToPath(new URL('../functions/writer/handler.ts', import.meta.url)),
       serviceName: serviceName('writer'),
       description: 'SQS FIFO changes -> consistent re-read of each key -> Typesense upsert/delete',
       timeout: writerTimeout,
+      logRetention,
+      reservedConcurrentExecutions: writerConcurrency.reservedConcurrentExecutions,
+      ...typesenseNetwork,
       environment: {
         TABLE_NAME: this.table.tableName,
         QUEUE_URL: this.changesQueue.queueUrl,
@@ -475,17 +731,18 @@ export class TypesenseSync extends Construct {
         // The maximum for FIFO queues.
         batchSize: 10,
         reportBatchItemFailures: true,
+        maxConcurrency: writerConcurrency.maxConcurrency,
       }),
     );
-    // BatchGetItem for the strongly consistent re-read.
-    this.table.grantReadData(this.writer);
+    // The strongly consistent re-read, and nothing else: the writer never scans or writes the table.
+    grantTable(this.table, this.writer, ['dynamodb:BatchGetItem']);
     // Re-sends of retryable messages near the receive limit. ChangeMessageVisibility (the backoff)
     // is already part of the event source's consume grant.
-    this.changesQueue.grantSendMessages(this.writer);
-    this.deadLetterQueue.grantSendMessages(this.writer);
+    grantSendMessage(this.changesQueue, this.writer);
+    grantSendMessage(this.deadLetterQueue, this.writer);
     props.typesense.apiKeySecret.grantRead(this.writer);
     // Reads the active re-sync; writes tombstones of deletes and rejections of the new collection.
-    this.resyncStateTable.grantReadWriteData(this.writer);
+    grantTable(this.resyncStateTable, this.writer, ['dynamodb:GetItem', 'dynamodb:BatchWriteItem']);
 
     this.resync = new SyncFunction(this, 'Resync', {
       entry: fileURLToPath(new URL('../functions/resync/handler.ts', import.meta.url)),
@@ -493,6 +750,9 @@ export class TypesenseSync extends Construct {
       description: 'Full re-sync: parallel Scan -> new Typesense collection -> alias swap',
       timeout: Duration.seconds(resync.timeoutSeconds),
       memorySize: 1024,
+      logRetention,
+      reservedConcurrentExecutions: resync.reservedConcurrentExecutions,
+      ...typesenseNetwork,
       environment: {
         ...typesenseEnv,
         TABLE_NAME: this.table.tableName,
@@ -516,13 +776,21 @@ export class TypesenseSync extends Construct {
         maxConcurrency: resync.maxConcurrency,
       }),
     );
-    // Scan and DescribeTable; the re-sync never writes to the source table.
-    this.table.grantReadData(this.resync);
-    this.resyncStateTable.grantReadWriteData(this.resync);
+    // The re-sync never writes to the source table.
+    grantTable(this.table, this.resync, ['dynamodb:Scan', 'dynamodb:DescribeTable']);
+    // Jobs, the active pointer, segment checkpoints, tombstones and rejections (functions/shared/resync-store.ts).
+    grantTable(this.resyncStateTable, this.resync, [
+      'dynamodb:GetItem',
+      'dynamodb:Query',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:BatchWriteItem',
+    ]);
     // Continuations: the next page range of a segment, and the finish task.
-    this.resyncQueue.grantSendMessages(this.resync);
+    grantSendMessage(this.resyncQueue, this.resync);
     // Keys deleted during the backfill are re-applied through the changes queue, in their group.
-    this.changesQueue.grantSendMessages(this.resync);
+    grantSendMessage(this.changesQueue, this.resync);
     props.typesense.apiKeySecret.grantRead(this.resync);
 
     // Every trigger only enqueues a start task, so all of them take the same path as an operator's.
@@ -566,6 +834,8 @@ export class TypesenseSync extends Construct {
       timeout: Duration.seconds(lagCheck.canaryTimeoutSeconds + LAG_CHECK_OVERHEAD_SECONDS),
       // A failed check is not retried: the next scheduled one replaces it, and a retry would overlap it.
       retryAttempts: 0,
+      logRetention,
+      ...typesenseNetwork,
       environment: {
         ...typesenseEnv,
         TABLE_NAME: this.table.tableName,
@@ -589,15 +859,32 @@ export class TypesenseSync extends Construct {
         conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [CANARY_KEY_VALUE] } },
       }),
     );
-    this.table.encryptionKey?.grantEncryptDecrypt(this.lagCheck);
+    grantTableKey(this.table, this.lagCheck, 'write');
     // Publishes the latest figures for the ingestion-delay endpoint; reads the re-sync progress.
-    this.resyncStateTable.grantReadWriteData(this.lagCheck);
+    grantTable(this.resyncStateTable, this.lagCheck, [
+      'dynamodb:GetItem',
+      'dynamodb:Query',
+      'dynamodb:PutItem',
+    ]);
     this.changesQueue.grant(this.lagCheck, 'sqs:GetQueueAttributes');
     this.deadLetterQueue.grant(this.lagCheck, 'sqs:GetQueueAttributes');
     // The batcher's IteratorAge and the writer's CircuitOpen. GetMetricData has no resource-level
     // permissions: `*` is the only resource it accepts.
     this.lagCheck.addToRolePolicy(
       new iam.PolicyStatement({ actions: ['cloudwatch:GetMetricData'], resources: ['*'] }),
+    );
+    NagSuppressions.addResourceSuppressions(
+      this.lagCheck.role as iam.IRole,
+      [
+        {
+          id: 'AwsSolutions-IAM5',
+          reason:
+            'cloudwatch:GetMetricData has no resource-level permissions, so * is the only resource it accepts; it ' +
+            "reads the batcher's iterator age and the writer's circuit state.",
+          appliesTo: ['Resource::*'],
+        },
+      ],
+      true,
     );
     // Looks for the canary in Typesense.
     props.typesense.apiKeySecret.grantRead(this.lagCheck);
@@ -614,6 +901,7 @@ export class TypesenseSync extends Construct {
       serviceName: serviceName('ingestion-delay'),
       description: 'Serves GET /v1/ingestion-delay: the latest lag figures of the lag check',
       timeout: Duration.seconds(10),
+      logRetention,
       environment: {
         RESYNC_STATE_TABLE: this.resyncStateTable.tableName,
         DLQ_URL: this.deadLetterQueue.queueUrl,
@@ -625,7 +913,7 @@ export class TypesenseSync extends Construct {
         ...metricsEnv,
       },
     });
-    this.resyncStateTable.grant(this.ingestionDelay, 'dynamodb:GetItem');
+    grantTable(this.resyncStateTable, this.ingestionDelay, ['dynamodb:GetItem']);
     this.deadLetterQueue.grant(this.ingestionDelay, 'sqs:GetQueueAttributes');
     const ingestionDelayFunctionUrl = this.ingestionDelay.addFunctionUrl({
       authType: props.ingestionDelayEndpoint?.authType ?? lambda.FunctionUrlAuthType.AWS_IAM,
@@ -675,6 +963,95 @@ export class TypesenseSync extends Construct {
       resync: { stateTable: this.resyncStateTable.tableName, queueUrl: this.resyncQueue.queueUrl },
       ingestionDelayUrl: this.ingestionDelayUrl,
     };
+
+    if (props.mongoAtlas !== undefined) {
+      this.atlasSource = new AtlasSource(this, 'MongoAtlas', {
+        ...props.mongoAtlas,
+        table: this.table,
+        deadLetterQueue: this.deadLetterQueue,
+        serviceName: serviceName('atlas-ingest'),
+        metricsNamespace,
+      });
+    }
+  }
+
+  /** Validates the writer and batcher concurrency props; returns the writer's. */
+  private writerConcurrency(props: TypesenseSyncProps): TypesenseSyncWriterProps {
+    const writer = props.writer ?? {};
+    if (writer.maxConcurrency !== undefined) {
+      checkIntRange('writer.maxConcurrency', writer.maxConcurrency, EVENT_SOURCE_CONCURRENCY_RANGE);
+    }
+    checkConcurrency('writer', writer.reservedConcurrentExecutions, writer.maxConcurrency);
+    checkConcurrency('batcher', props.batcher?.reservedConcurrentExecutions, undefined);
+    return writer;
+  }
+
+  /** Validates the changes queue overrides; returns them. */
+  private changesQueueOverrides(props: TypesenseSyncProps, writerTimeout: Duration): Partial<sqs.QueueProps> {
+    const overrides = props.queueProps ?? {};
+    checkQueueOverrides('queueProps', overrides);
+    if (overrides.maxMessageSizeBytes !== undefined) {
+      throw new Error(
+        'TypesenseSync: queueProps.maxMessageSizeBytes is not supported: use maxMessageBytes, which the batcher packs messages to',
+      );
+    }
+    const retentionSeconds = overrides.retentionPeriod?.toSeconds();
+    if (
+      retentionSeconds !== undefined &&
+      resolved(retentionSeconds) &&
+      retentionSeconds !== CHANGES_QUEUE_RETENTION.toSeconds()
+    ) {
+      throw new Error(
+        'TypesenseSync: queueProps.retentionPeriod must stay 14 days (the SQS maximum): unapplied changes must ' +
+          'outlive an outage, and the retry budget is validated against it',
+      );
+    }
+    const visibilitySeconds = overrides.visibilityTimeout?.toSeconds();
+    const minimumSeconds = writerTimeout.toSeconds() * 6;
+    if (
+      visibilitySeconds !== undefined &&
+      resolved(visibilitySeconds, minimumSeconds) &&
+      visibilitySeconds < minimumSeconds
+    ) {
+      throw new Error(
+        `TypesenseSync: queueProps.visibilityTimeout must be at least 6 × writerTimeout (${minimumSeconds} s), ` +
+          `got ${overrides.visibilityTimeout?.toHumanString()}: a shorter one redelivers batches still in flight`,
+      );
+    }
+    return overrides;
+  }
+
+  /** The bucket receiving failed stream batches: private, encrypted, TLS-only, versioned, expiring, retained. */
+  private createFailureBucket(props: TypesenseSyncProps, failureRetention: Duration): s3.Bucket {
+    const bucket = new s3.Bucket(this, 'StreamFailureBucket', {
+      enforceSSL: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      ...(props.encryptionKey === undefined
+        ? { encryption: s3.BucketEncryption.S3_MANAGED }
+        : {
+            encryption: s3.BucketEncryption.KMS,
+            encryptionKey: props.encryptionKey,
+            // One data key per bucket, not per object: fewer KMS requests.
+            bucketKeyEnabled: true,
+          }),
+      // Versioning keeps a batch that a replay overwrote or deleted by mistake.
+      versioned: true,
+      lifecycleRules: [
+        { expiration: failureRetention, noncurrentVersionExpiration: failureRetention },
+        { expiredObjectDeleteMarker: true },
+      ],
+      // Failed batches are unapplied changes: deleting the stack must not delete them.
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    NagSuppressions.addResourceSuppressions(bucket, [
+      {
+        id: 'AwsSolutions-S1',
+        reason:
+          'Only the Lambda service (the stream on-failure destination) and operators running replay-stream-failures ' +
+          'use this bucket; CloudTrail records those requests, and an access log bucket would need one of its own.',
+      },
+    ]);
+    return bucket;
   }
 
   /** A rule target enqueueing a re-sync start task; it also grants EventBridge SendMessage on the queue. */
@@ -694,11 +1071,13 @@ export class TypesenseSync extends Construct {
       timeout = Duration.minutes(5),
       onStreamGap = true,
       maxConcurrency = Math.max(2, totalSegments),
+      reservedConcurrentExecutions,
     } = props.resync ?? {};
     checkIntRange('resync.totalSegments', totalSegments, [1, 1_000]);
     checkIntRange('resync.pageSize', pageSize, [1, 10_000]);
     checkIntRange('resync.keepCollections', keepCollections, [1, 100]);
-    checkIntRange('resync.maxConcurrency', maxConcurrency, [2, 1_000]);
+    checkIntRange('resync.maxConcurrency', maxConcurrency, EVENT_SOURCE_CONCURRENCY_RANGE);
+    checkConcurrency('resync', reservedConcurrentExecutions, maxConcurrency);
     const timeoutSeconds = wholeUnits('resync.timeout', timeout, 'seconds', [1, 900]) as number;
     if (props.collectionSchema !== undefined && props.collectionSchema.fields.length === 0) {
       throw new Error('TypesenseSync: collectionSchema.fields must list at least one field');
@@ -716,7 +1095,7 @@ export class TypesenseSync extends Construct {
       const pagesPerTask = Math.floor((timeoutSeconds * items) / (seconds * pageSize));
       env.RESYNC_PAGES_PER_TASK = String(Math.max(1, pagesPerTask));
     }
-    return { schedule, onStreamGap, maxConcurrency, timeoutSeconds, env };
+    return { schedule, onStreamGap, maxConcurrency, reservedConcurrentExecutions, timeoutSeconds, env };
   }
 
   /** Validates the lag check props; returns its schedule, interval and canary timeout. */
@@ -818,6 +1197,24 @@ export class TypesenseSync extends Construct {
       }
     }
 
+    // An Atlas source mirrors MongoDB documents keyed by their `_id` (as a string).
+    const atlas = props.mongoAtlas;
+    if (atlas !== undefined) {
+      checkAtlasSourceProps(atlas);
+      const keys = props.keyAttributes ?? (existingTableObj === undefined ? undefined : []);
+      const partitionKey = tableProps?.partitionKey;
+      if (
+        (keys !== undefined && !sameNames(keys, ['_id'])) ||
+        (partitionKey !== undefined && partitionKey.name !== '_id') ||
+        (partitionKey !== undefined && partitionKey.type !== dynamodb.AttributeType.STRING) ||
+        tableProps?.sortKey !== undefined
+      ) {
+        throw new Error(
+          "TypesenseSync: with mongoAtlas the table must be keyed by '_id' (string) alone: keyAttributes ['_id']",
+        );
+      }
+    }
+
     if (existingTableObj !== undefined) {
       if (existingTableObj.tableStreamArn === undefined) {
         throw new Error(
@@ -833,13 +1230,19 @@ export class TypesenseSync extends Construct {
       return { table: existingTableObj, keyAttributes: [...props.keyAttributes] };
     }
 
-    const partitionKey = tableProps?.partitionKey ?? { name: 'pk', type: dynamodb.AttributeType.STRING };
+    const partitionKey = tableProps?.partitionKey ?? {
+      name: atlas === undefined ? 'pk' : '_id',
+      type: dynamodb.AttributeType.STRING,
+    };
     const derived = [partitionKey.name, ...(tableProps?.sortKey ? [tableProps.sortKey.name] : [])];
     if (props.keyAttributes !== undefined && !sameNames(props.keyAttributes, derived)) {
       throw new Error(
         `TypesenseSync: keyAttributes ${JSON.stringify(props.keyAttributes)} do not match the table key schema ${JSON.stringify(derived)}`,
       );
     }
+    // The construct's key, unless the table props choose their own encryption.
+    const encryptionKey =
+      tableProps?.encryptionKey ?? (tableProps?.encryption === undefined ? props.encryptionKey : undefined);
     // `??` instead of spreading defaults: a key present with the value undefined must not erase a default.
     const table = new dynamodb.Table(this, 'Table', {
       ...tableProps,
@@ -854,9 +1257,10 @@ export class TypesenseSync extends Construct {
       }),
       encryption:
         tableProps?.encryption ??
-        (tableProps?.encryptionKey
+        (encryptionKey !== undefined
           ? dynamodb.TableEncryption.CUSTOMER_MANAGED
           : dynamodb.TableEncryption.AWS_MANAGED),
+      encryptionKey,
       // The table is the source of truth; the index can always be rebuilt from it, not the reverse.
       removalPolicy: tableProps?.removalPolicy ?? RemovalPolicy.RETAIN,
     });

@@ -40,8 +40,11 @@ export interface ChangeMessage {
 export interface DeadLetter {
   v: 1;
   kind: 'dead-letter';
-  /** Which stage gave up: the batcher (could not normalise) or the writer (could not index). */
-  stage: 'batcher' | 'writer';
+  /**
+   * Which stage gave up: the batcher (could not normalise), the writer (could not index) or the Atlas
+   * ingest (a MongoDB Atlas trigger event it could not mirror).
+   */
+  stage: 'batcher' | 'writer' | 'atlas';
   /** The change, or for an unparseable stream record, what could be read of it. */
   change?: Change;
   record?: unknown;

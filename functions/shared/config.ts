@@ -174,6 +174,21 @@ export const ingestionDelayConfigSchema = z.object({
   LAG_CHECK_INTERVAL_SECONDS: positiveInt(60),
 });
 
+export const atlasIngestConfigSchema = z.object({
+  /** The mirror table: the pipeline's source table, keyed by `_id`. */
+  TABLE_NAME: z.string().min(1),
+  /** The last applied version (cluster time) of each document id. */
+  ATLAS_VERSIONS_TABLE: z.string().min(1),
+  /** The changes DLQ (FIFO): events that can never be mirrored go there, with the reason. */
+  DLQ_URL: z.string().url(),
+  /**
+   * How long a document's version outlives its last event: longer than any event can be in flight
+   * (EventBridge retries for 24 h, the ingest queue and its DLQ keep messages 14 days each).
+   */
+  ATLAS_VERSION_TTL_DAYS: positiveInt(30).pipe(z.number().max(365)),
+});
+export type AtlasIngestConfig = z.infer<typeof atlasIngestConfigSchema>;
+
 /** Parses `env` with `schema` once; the error names every bad variable and what is wrong with it. */
 export function parseConfig<T extends z.ZodTypeAny>(
   schema: T,

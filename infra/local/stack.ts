@@ -2,20 +2,24 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   CreateTableCommand,
+  DeleteItemCommand,
   DescribeTableCommand,
-  DynamoDBClient,
+  type DynamoDBClient,
   type KeySchemaElement,
+  PutItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import { startFauxqs } from 'fauxqs';
+import { ATLAS_KEY_ATTRIBUTE } from '../../functions/core/atlas-change.ts';
 import type { CircuitState } from '../../functions/core/breaker.ts';
 import type { ChangeMessage, DeadLetter } from '../../functions/core/change.ts';
 import { checkLag, type LagReading } from '../../functions/core/lag-check.ts';
 import { parseChangeMessage } from '../../functions/core/pack.ts';
-import { queueDepth } from '../../functions/shared/aws.ts';
+import { sendEventBridgeEvents } from '../../functions/shared/atlas-ingest-ports.ts';
+import { createDynamoDbClient, queueDepth } from '../../functions/shared/aws.ts';
 import { canaryPorts } from '../../functions/shared/lag-check-ports.ts';
 import { type CollectionSchema, TypesenseClient } from '../../functions/shared/typesense.ts';
 import { ingestionDelayOf } from '../../lib/operations/lag.ts';
@@ -40,8 +44,14 @@ const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 const API_KEY = 'local-typesense-key';
 
 export interface LocalStackOptions {
-  /** Partition key first, then the optional sort key; all typed S here. Default `['pk']`. */
+  /** Partition key first, then the optional sort key; all typed S here. Default `['pk']` (`['_id']` with `atlas`). */
   keyAttributes?: string[];
+  /**
+   * The MongoDB Atlas source: the table becomes the mirror (keyed by `_id`), with the versions table,
+   * the ingest queue (and its DLQ) and a poller driving the real atlas-ingest handler. `stack.atlas`
+   * injects EventBridge events.
+   */
+  atlas?: boolean;
   tableName?: string;
   /** The alias the writer writes to; the collection behind it is `<alias>_v1`. */
   alias?: string;
@@ -138,6 +148,8 @@ export interface LocalStack {
   queuePoller: QueuePoller;
   /** Drives the re-sync function from its work queue, as its event source mapping does. */
   resyncPoller: QueuePoller;
+  /** Present with `atlas`: the Atlas trigger path into the mirror table. */
+  atlas: LocalAtlasSource | undefined;
   resyncStateTable: string;
   resyncQueueUrl: string;
   /** Present with `faultInjection`: Typesense faults as the writer sees them. */
@@ -157,6 +169,17 @@ export interface LocalStack {
   stop(): Promise<void>;
 }
 
+/** The embedded Atlas source: what EventBridge and the ingest function's event source do on AWS. */
+export interface LocalAtlasSource {
+  ingestQueueUrl: string;
+  /** Where the ingest queue moves messages after 5 failed receives. */
+  ingestDeadLetterQueueUrl: string;
+  versionsTable: string;
+  poller: QueuePoller;
+  /** Sends EventBridge events to the ingest queue as an EventBridge SQS target does (the body is the event). */
+  sendEvents(events: readonly unknown[]): Promise<void>;
+}
+
 let started = false;
 
 /**
@@ -167,7 +190,9 @@ let started = false;
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   if (started) throw new Error('one local stack per process: the handlers read their environment at import');
   started = true;
-  const keyAttributes = options.keyAttributes ?? ['pk'];
+  const keyAttributes = options.keyAttributes ?? (options.atlas === true ? ['_id'] : ['pk']);
+  if (options.atlas === true && keyAttributes.join(',') !== '_id')
+    throw new Error("the Atlas source's mirror table is keyed by '_id' alone");
   const tableName = options.tableName ?? 'items';
   const alias = options.alias ?? 'products';
   const collection = `${alias}_v1`;
@@ -185,7 +210,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   ]);
   const endpoints = { dynamodb: dynamoDbLocal.endpoint, sqs: fauxqs.address, typesense: emulator.url };
   const faults = options.faultInjection === true ? await startFaultProxy(emulator.url) : undefined;
-  const dynamodb = new DynamoDBClient({
+  const dynamodb = createDynamoDbClient({
     endpoint: endpoints.dynamodb,
     region: REGION,
     credentials: CREDENTIALS,
@@ -284,6 +309,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   );
   const resyncQueueUrl = resyncQueue.QueueUrl as string;
 
+  const atlasResources =
+    options.atlas === true ? await createAtlasResources(dynamodb, sqs, tableName) : undefined;
+
   await typesense.createCollection({ ...options.schema, name: collection });
   await typesense.upsertAlias(alias, collection);
 
@@ -324,6 +352,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     ...(options.sourceTimestampAttribute === undefined
       ? {}
       : { SOURCE_TIMESTAMP_ATTRIBUTE: options.sourceTimestampAttribute }),
+    ...(atlasResources === undefined ? {} : { ATLAS_VERSIONS_TABLE: atlasResources.versionsTable }),
   });
   const [{ handler: batcher }, { handler: writer, breaker }, { handler: resync }] = await Promise.all([
     import('../../functions/batcher/handler.ts'),
@@ -397,9 +426,26 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     handler: (event) => resync(event, context('resync')),
     concurrency: options.resync?.workers ?? 2,
   });
+  let atlas: LocalAtlasSource | undefined;
+  if (atlasResources !== undefined) {
+    const { handler: atlasIngest } = await import('../../functions/atlas-ingest/handler.ts');
+    atlas = {
+      ...atlasResources,
+      poller: new QueuePoller({
+        sqs,
+        queueUrl: atlasResources.ingestQueueUrl,
+        queueArn: `arn:aws:sqs:${REGION}:000000000000:${tableName}-atlas-ingest`,
+        region: REGION,
+        handler: (event) => atlasIngest(event, context('atlas-ingest')),
+        ...(options.pollerFaults === undefined ? {} : { faults: options.pollerFaults }),
+      }),
+      sendEvents: sendEventBridgeEvents(sqs, atlasResources.ingestQueueUrl),
+    };
+  }
   streamPoller.start();
   queuePoller.start();
   resyncPoller.start();
+  atlas?.poller.start();
 
   // The deployed ingestion-delay endpoint's local twin, answering from the pollers' live figures,
   // and the status page with its history.
@@ -467,6 +513,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     resyncPoller,
     resyncStateTable,
     resyncQueueUrl,
+    atlas,
     faults,
     async status() {
       const [pending, dlq] = await Promise.all([queueDepth(sqs, queueUrl), queueDepth(sqs, dlqUrl)]);
@@ -545,8 +592,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           streamPoller.caughtUp &&
           !queuePoller.busy &&
           !resyncPoller.busy &&
+          !(atlas?.poller.busy ?? false) &&
           (await queueDepth(sqs, queueUrl)).total === 0 &&
-          (await queueDepth(sqs, resyncQueueUrl)).total === 0;
+          (await queueDepth(sqs, resyncQueueUrl)).total === 0 &&
+          (atlas === undefined || (await queueDepth(sqs, atlas.ingestQueueUrl)).total === 0);
         quietChecks = quiet ? quietChecks + 1 : 0;
       }
     },
@@ -556,6 +605,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         streamPoller.stop(),
         queuePoller.stop(),
         resyncPoller.stop(),
+        atlas?.poller.stop(),
         new Promise((resolve) => statusServer.close(resolve)),
       ]);
       await failures.flush();
@@ -569,4 +619,49 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   };
   history.start();
   return stack;
+}
+
+/** The versions table and the ingest queue with its DLQ, as lib/atlas-source.ts creates them. */
+async function createAtlasResources(dynamodb: DynamoDBClient, sqs: SQSClient, tableName: string) {
+  const versionsTable = `${tableName}-atlas-versions`;
+  await dynamodb.send(
+    new CreateTableCommand({
+      TableName: versionsTable,
+      KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+      AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
+  // DynamoDB Local numbers stream records with one counter across all its tables, and a TRIM_HORIZON
+  // iterator taken on a still empty shard fails (TrimmedDataAccessException) when the first record
+  // of the shard does not get the next number, as when a versions table write came first. A first
+  // record in the mirror's shard before the stream poller starts avoids that; it syncs as a no-op
+  // delete. (On AWS, Lambda's stream event source has no such problem.)
+  const streamStart = { [ATLAS_KEY_ATTRIBUTE]: { S: '__typesense_sync_local_stream_start__' } };
+  await dynamodb.send(new PutItemCommand({ TableName: tableName, Item: streamStart }));
+  await dynamodb.send(new DeleteItemCommand({ TableName: tableName, Key: streamStart }));
+  const deadLetters = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: `${tableName}-atlas-ingest-dlq`,
+      Attributes: { MessageRetentionPeriod: '1209600' },
+    }),
+  );
+  const ingest = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: `${tableName}-atlas-ingest`,
+      Attributes: {
+        // Short, so a failed write is retried quickly in tests.
+        VisibilityTimeout: '2',
+        RedrivePolicy: JSON.stringify({
+          deadLetterTargetArn: `arn:aws:sqs:${REGION}:000000000000:${tableName}-atlas-ingest-dlq`,
+          maxReceiveCount: 5,
+        }),
+      },
+    }),
+  );
+  return {
+    versionsTable,
+    ingestQueueUrl: ingest.QueueUrl as string,
+    ingestDeadLetterQueueUrl: deadLetters.QueueUrl as string,
+  };
 }

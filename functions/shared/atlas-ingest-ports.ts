@@ -1,0 +1,139 @@
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import {
+  type DynamoDBClient,
+  TransactWriteItemsCommand,
+  type TransactWriteItemsCommandInput,
+} from '@aws-sdk/client-dynamodb';
+import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  type ApplyOutcome,
+  ATLAS_KEY_ATTRIBUTE,
+  type AtlasChange,
+  AtlasEventError,
+  type AtlasIngestSummary,
+} from '../core/atlas-change.ts';
+import { METRIC } from './metrics.ts';
+
+/** The Atlas ingest's adapters to DynamoDB, SQS and CloudWatch; the logic lives in core/atlas-change.ts. */
+
+export interface AtlasTables {
+  /** The mirror: the source table of the pipeline, keyed by `_id`. */
+  mirrorTable: string;
+  /** The last applied version of each document id. */
+  versionsTable: string;
+  /** How long a version is kept after its document's last event (DynamoDB TTL). */
+  versionTtlSeconds: number;
+}
+
+/**
+ * One event as one transaction: raise the document's version only if the event is newer (the
+ * condition is `isNewer` in DynamoDB's words), and write the mirror item (Put, or Delete for a delete)
+ * in the same step, so the version and the item can never disagree. The version of a deleted document
+ * stays behind as its tombstone: a late, older update then fails the condition instead of reviving it.
+ */
+export function atlasTransaction(
+  change: AtlasChange,
+  tables: AtlasTables,
+  nowMs: number,
+): TransactWriteItemsCommandInput {
+  const key = { S: change.id };
+  return {
+    TransactItems: [
+      {
+        Update: {
+          TableName: tables.versionsTable,
+          Key: { id: key },
+          UpdateExpression:
+            'SET clusterTime = :t, eventToken = :token, deleted = :deleted, expiresAt = :expires',
+          ConditionExpression:
+            'attribute_not_exists(clusterTime) OR clusterTime < :t OR (clusterTime = :t AND eventToken < :token)',
+          ExpressionAttributeValues: {
+            ':t': { N: change.version.clusterTime.toString() },
+            ':token': { S: change.version.token },
+            ':deleted': { BOOL: change.operation === 'delete' },
+            ':expires': { N: String(Math.floor(nowMs / 1000) + tables.versionTtlSeconds) },
+          },
+        },
+      },
+      change.item === undefined
+        ? { Delete: { TableName: tables.mirrorTable, Key: { [ATLAS_KEY_ATTRIBUTE]: key } } }
+        : { Put: { TableName: tables.mirrorTable, Item: change.item } },
+    ],
+  };
+}
+
+interface CancellationReason {
+  Code?: string;
+  Message?: string;
+}
+
+/**
+ * `apply` for the ingest core. A transaction cancelled by the version condition is a stale or
+ * duplicate event; one cancelled because DynamoDB refuses the mirror item is a dead letter; anything
+ * else (a conflict with a concurrent event of the same document, throttling) is thrown and retried.
+ */
+export function applyAtlasChange(
+  dynamodb: DynamoDBClient,
+  tables: AtlasTables,
+  now: () => number = Date.now,
+) {
+  return async (change: AtlasChange): Promise<ApplyOutcome> => {
+    try {
+      await dynamodb.send(new TransactWriteItemsCommand(atlasTransaction(change, tables, now())));
+      return 'applied';
+    } catch (error) {
+      // By name: DynamoDB Local and the SDK's own class both set it.
+      if ((error as Error).name !== 'TransactionCanceledException') throw error;
+      const [version, mirror] = ((error as { CancellationReasons?: CancellationReason[] })
+        .CancellationReasons ?? []) as (CancellationReason | undefined)[];
+      if (version?.Code === 'ConditionalCheckFailed') return 'stale';
+      if (mirror?.Code === 'ValidationError')
+        throw new AtlasEventError(
+          'rejected-by-dynamodb',
+          `DynamoDB refused the mirror item: ${mirror.Message ?? 'validation error'}`,
+          change.reference,
+          change.id,
+        );
+      throw error;
+    }
+  };
+}
+
+/** Thrown when the ingest queue refused some of the events sent to it. */
+export class AtlasEventSendError extends Error {
+  override name = 'AtlasEventSendError';
+}
+
+/**
+ * Sends EventBridge events to the ingest queue exactly as an EventBridge SQS target does (the body is
+ * the whole event), 10 per call: for the embedded stack and for a one-off backfill.
+ */
+export function sendEventBridgeEvents(sqs: SQSClient, queueUrl: string) {
+  return async (events: readonly unknown[]): Promise<void> => {
+    for (let start = 0; start < events.length; start += 10) {
+      const result = await sqs.send(
+        new SendMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: events.slice(start, start + 10).map((event, index) => ({
+            Id: String(index),
+            MessageBody: JSON.stringify(event),
+          })),
+        }),
+      );
+      if ((result.Failed ?? []).length > 0)
+        throw new AtlasEventSendError(`${result.Failed?.length} events were refused by the ingest queue`);
+    }
+  };
+}
+
+export const ATLAS_METRIC = {
+  eventsApplied: 'AtlasEventsApplied',
+  eventsStale: 'AtlasEventsStale',
+} as const;
+
+export function addAtlasIngestMetrics(metrics: Metrics, summary: AtlasIngestSummary): void {
+  metrics.addMetric(ATLAS_METRIC.eventsApplied, MetricUnit.Count, summary.applied);
+  metrics.addMetric(ATLAS_METRIC.eventsStale, MetricUnit.Count, summary.stale);
+  metrics.addMetric(METRIC.deadLetters, MetricUnit.Count, summary.deadLettered);
+}

@@ -1,0 +1,183 @@
+import { fileURLToPath } from 'node:url';
+import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { NagSuppressions } from 'cdk-nag';
+import { Construct } from 'constructs';
+import { ATLAS_EVENT_SOURCE_PREFIX } from '../functions/core/atlas-change.ts';
+import { SyncFunction } from './sync-function.ts';
+
+export interface AtlasSourceProps {
+  /**
+   * The Atlas trigger's partner event source, `aws.partner/mongodb.com/stitch.trigger/<trigger id>`
+   * (EventBridge console → Partner event sources). It must exist (status Pending) before the deploy.
+   */
+  readonly eventSourceName: string;
+  /** Only events of this database (`detail.ns.db`). @default any */
+  readonly database?: string;
+  /** Only events of this collection (`detail.ns.coll`). @default any */
+  readonly collection?: string;
+  /** The mirror: the pipeline's source table, keyed by `_id` (string). */
+  readonly table: dynamodb.ITable;
+  /** The changes DLQ (FIFO): events that can never be mirrored are dead-lettered there with a reason. */
+  readonly deadLetterQueue: sqs.IQueue;
+  /** The ingest function's POWERTOOLS_SERVICE_NAME. */
+  readonly serviceName: string;
+  /** The CloudWatch namespace of the ingest function's metrics. @default the function's default */
+  readonly metricsNamespace?: string;
+  /**
+   * How long the version of a document outlives its last event, 15..365 whole days. It must exceed
+   * the longest time an event can be in flight: EventBridge retries for 24 h and the ingest queue keeps
+   * messages 14 days (and a redrive from its DLQ up to 14 more). @default 30 days
+   */
+  readonly versionRetention?: Duration;
+}
+
+/** The ingest function's timeout; the ingest queue's visibility timeout is six times it. */
+const INGEST_TIMEOUT = Duration.seconds(30);
+const INGEST_MAX_RECEIVE_COUNT = 5;
+const QUEUE_RETENTION = Duration.days(14);
+const VERSION_RETENTION_DAYS = [15, 365] as const;
+
+/** Validates the props that come from outside (the event source name, the retention). */
+export function checkAtlasSourceProps(props: Pick<AtlasSourceProps, 'eventSourceName' | 'versionRetention'>) {
+  const name = props.eventSourceName;
+  if (!Token.isUnresolved(name) && !name.startsWith(`${ATLAS_EVENT_SOURCE_PREFIX}/`)) {
+    throw new Error(
+      `AtlasSource: eventSourceName must be the Atlas trigger's partner event source, ` +
+        `'${ATLAS_EVENT_SOURCE_PREFIX}/stitch.trigger/<trigger id>', got ${JSON.stringify(name)}`,
+    );
+  }
+  const days = props.versionRetention?.toDays({ integral: false });
+  if (days !== undefined && !Token.isUnresolved(days)) {
+    const [min, max] = VERSION_RETENTION_DAYS;
+    if (!Number.isInteger(days) || days < min || days > max)
+      throw new Error(
+        `AtlasSource: versionRetention must be a whole number of days from ${min} to ${max}, got ${props.versionRetention?.toHumanString()}`,
+      );
+  }
+}
+
+/**
+ * MongoDB Atlas Database Trigger → EventBridge partner bus → rule → SQS ingest queue → ingest function
+ * → the mirror table, whose stream the rest of the pipeline syncs to Typesense unchanged.
+ * See README, "MongoDB Atlas source".
+ */
+export class AtlasSource extends Construct {
+  /** The partner event bus of the Atlas trigger's event source. */
+  public readonly eventBus: events.EventBus;
+  public readonly rule: events.Rule;
+  /** Buffers and batches the events; redelivers those whose write failed. */
+  public readonly ingestQueue: sqs.Queue;
+  /** Events the ingest kept failing on, and events EventBridge could not deliver to the ingest queue. */
+  public readonly ingestDeadLetterQueue: sqs.Queue;
+  /** The cluster time last applied to each document id: what makes a late or duplicate event stale. */
+  public readonly versionsTable: dynamodb.Table;
+  public readonly ingest: SyncFunction;
+  /** The ingest DLQ holds a message: events are not reaching the mirror. */
+  public readonly deadLetterAlarm: cloudwatch.Alarm;
+
+  constructor(scope: Construct, id: string, props: AtlasSourceProps) {
+    super(scope, id);
+    checkAtlasSourceProps(props);
+    const versionRetentionDays = props.versionRetention?.toDays() ?? 30;
+
+    this.eventBus = new events.EventBus(this, 'PartnerEventBus', { eventSourceName: props.eventSourceName });
+
+    this.ingestDeadLetterQueue = new sqs.Queue(this, 'IngestDeadLetterQueue', {
+      retentionPeriod: QUEUE_RETENTION,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+    // Standard, not FIFO: EventBridge delivers in no particular order anyway; the versions table
+    // restores the order per document.
+    this.ingestQueue = new sqs.Queue(this, 'IngestQueue', {
+      visibilityTimeout: Duration.seconds(INGEST_TIMEOUT.toSeconds() * 6),
+      retentionPeriod: QUEUE_RETENTION,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      deadLetterQueue: { queue: this.ingestDeadLetterQueue, maxReceiveCount: INGEST_MAX_RECEIVE_COUNT },
+    });
+
+    const nsFilter = {
+      ...(props.database !== undefined && { db: [props.database] }),
+      ...(props.collection !== undefined && { coll: [props.collection] }),
+    };
+    this.rule = new events.Rule(this, 'Rule', {
+      description: 'MongoDB Atlas trigger events -> the Typesense sync Atlas ingest queue',
+      eventBus: this.eventBus,
+      eventPattern: {
+        source: events.Match.prefix(ATLAS_EVENT_SOURCE_PREFIX),
+        ...(Object.keys(nsFilter).length > 0 && { detail: { ns: nsFilter } }),
+      },
+      // Also adds the queue policies that let EventBridge send to both queues.
+      targets: [new targets.SqsQueue(this.ingestQueue, { deadLetterQueue: this.ingestDeadLetterQueue })],
+    });
+
+    this.versionsTable = new dynamodb.Table(this, 'VersionsTable', {
+      partitionKey: { name: 'id', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      timeToLiveAttribute: 'expiresAt',
+      // Ordering bookkeeping of in-flight events; the mirror and the index do not depend on it.
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    NagSuppressions.addResourceSuppressions(this.versionsTable, [
+      {
+        id: 'AwsSolutions-DDB3',
+        reason:
+          'Versions expire after their retention (TTL); a restore would bring back nothing the mirror or the index needs',
+      },
+    ]);
+
+    this.ingest = new SyncFunction(this, 'Ingest', {
+      entry: fileURLToPath(new URL('../functions/atlas-ingest/handler.ts', import.meta.url)),
+      serviceName: props.serviceName,
+      description:
+        'MongoDB Atlas trigger events -> ordered writes to the mirror table (Typesense sync source)',
+      timeout: INGEST_TIMEOUT,
+      environment: {
+        TABLE_NAME: props.table.tableName,
+        ATLAS_VERSIONS_TABLE: this.versionsTable.tableName,
+        DLQ_URL: props.deadLetterQueue.queueUrl,
+        ATLAS_VERSION_TTL_DAYS: String(versionRetentionDays),
+        ...(props.metricsNamespace !== undefined && { POWERTOOLS_METRICS_NAMESPACE: props.metricsNamespace }),
+      },
+    });
+    this.ingest.addEventSource(
+      new SqsEventSource(this.ingestQueue, { batchSize: 10, reportBatchItemFailures: true }),
+    );
+    // Exactly what the transaction does: raise a version, put or delete a mirror item (IAM checks
+    // TransactWriteItems per contained operation).
+    this.ingest.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['dynamodb:UpdateItem'], resources: [this.versionsTable.tableArn] }),
+    );
+    this.ingest.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:PutItem', 'dynamodb:DeleteItem'],
+        resources: [props.table.tableArn],
+      }),
+    );
+    props.table.encryptionKey?.grantEncryptDecrypt(this.ingest);
+    props.deadLetterQueue.grant(this.ingest, 'sqs:SendMessage');
+    props.deadLetterQueue.encryptionMasterKey?.grant(this.ingest, 'kms:GenerateDataKey', 'kms:Decrypt');
+
+    this.deadLetterAlarm = new cloudwatch.Alarm(this, 'IngestDeadLetterAlarm', {
+      alarmDescription:
+        'Atlas trigger events are failing to reach the mirror table: inspect the Atlas ingest DLQ, fix the cause, redrive it to the ingest queue',
+      metric: this.ingestDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        period: Duration.minutes(1),
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+  }
+}
