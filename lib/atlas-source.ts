@@ -3,13 +3,15 @@ import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
-import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import { ATLAS_EVENT_SOURCE_PREFIX } from '../functions/core/atlas-change.ts';
+import { grantSendMessage, grantTableKey, queueRuleTarget } from './grants.ts';
 import { SyncFunction } from './sync-function.ts';
 
 export interface AtlasSourceProps {
@@ -36,6 +38,15 @@ export interface AtlasSourceProps {
    * messages 14 days (and a redrive from its DLQ up to 14 more). @default 30 days
    */
   readonly versionRetention?: Duration;
+  /**
+   * A customer managed key for the ingest queue, its DLQ and the versions table. EventBridge must be
+   * allowed to use it (GenerateDataKey, Decrypt) to deliver to the queues: added to the policy of a key
+   * defined in the same app, to be added by hand to an imported key's policy (a synth warning says so).
+   * @default SQS-managed SSE and an AWS managed table key
+   */
+  readonly encryptionKey?: kms.IKey;
+  /** Retention of the ingest function's log group. @default one month */
+  readonly logRetention?: logs.RetentionDays;
 }
 
 /** The ingest function's timeout; the ingest queue's visibility timeout is six times it. */
@@ -79,6 +90,8 @@ export class AtlasSource extends Construct {
   /** The cluster time last applied to each document id: what makes a late or duplicate event stale. */
   public readonly versionsTable: dynamodb.Table;
   public readonly ingest: SyncFunction;
+  /** The ingest function's POWERTOOLS_SERVICE_NAME: the `service` dimension of its metrics. */
+  public readonly serviceName: string;
   /** The ingest DLQ holds a message: events are not reaching the mirror. */
   public readonly deadLetterAlarm: cloudwatch.Alarm;
 
@@ -87,11 +100,17 @@ export class AtlasSource extends Construct {
     checkAtlasSourceProps(props);
     const versionRetentionDays = props.versionRetention?.toDays() ?? 30;
 
+    const key = props.encryptionKey;
+
     this.eventBus = new events.EventBus(this, 'PartnerEventBus', { eventSourceName: props.eventSourceName });
 
+    const queueEncryption =
+      key === undefined
+        ? { encryption: sqs.QueueEncryption.SQS_MANAGED }
+        : { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: key };
     this.ingestDeadLetterQueue = new sqs.Queue(this, 'IngestDeadLetterQueue', {
       retentionPeriod: QUEUE_RETENTION,
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      ...queueEncryption,
       enforceSSL: true,
     });
     // Standard, not FIFO: EventBridge delivers in no particular order anyway; the versions table
@@ -99,7 +118,7 @@ export class AtlasSource extends Construct {
     this.ingestQueue = new sqs.Queue(this, 'IngestQueue', {
       visibilityTimeout: Duration.seconds(INGEST_TIMEOUT.toSeconds() * 6),
       retentionPeriod: QUEUE_RETENTION,
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      ...queueEncryption,
       enforceSSL: true,
       deadLetterQueue: { queue: this.ingestDeadLetterQueue, maxReceiveCount: INGEST_MAX_RECEIVE_COUNT },
     });
@@ -115,14 +134,16 @@ export class AtlasSource extends Construct {
         source: events.Match.prefix(ATLAS_EVENT_SOURCE_PREFIX),
         ...(Object.keys(nsFilter).length > 0 && { detail: { ns: nsFilter } }),
       },
-      // Also adds the queue policies that let EventBridge send to both queues.
-      targets: [new targets.SqsQueue(this.ingestQueue, { deadLetterQueue: this.ingestDeadLetterQueue })],
+      // The ingest DLQ also keeps the events EventBridge could not deliver.
+      targets: [queueRuleTarget(this.ingestQueue, { deadLetterQueue: this.ingestDeadLetterQueue })],
     });
 
     this.versionsTable = new dynamodb.Table(this, 'VersionsTable', {
       partitionKey: { name: 'id', type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      ...(key === undefined
+        ? { encryption: dynamodb.TableEncryption.AWS_MANAGED }
+        : { encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED, encryptionKey: key }),
       timeToLiveAttribute: 'expiresAt',
       // Ordering bookkeeping of in-flight events; the mirror and the index do not depend on it.
       removalPolicy: RemovalPolicy.DESTROY,
@@ -135,12 +156,15 @@ export class AtlasSource extends Construct {
       },
     ]);
 
+    this.serviceName = props.serviceName;
+    // No VPC, whatever the sync's `vpc` prop: the ingest calls only AWS APIs (DynamoDB, SQS), never Typesense.
     this.ingest = new SyncFunction(this, 'Ingest', {
       entry: fileURLToPath(new URL('../functions/atlas-ingest/handler.ts', import.meta.url)),
       serviceName: props.serviceName,
       description:
         'MongoDB Atlas trigger events -> ordered writes to the mirror table (Typesense sync source)',
       timeout: INGEST_TIMEOUT,
+      logRetention: props.logRetention,
       environment: {
         TABLE_NAME: props.table.tableName,
         ATLAS_VERSIONS_TABLE: this.versionsTable.tableName,
@@ -163,9 +187,9 @@ export class AtlasSource extends Construct {
         resources: [props.table.tableArn],
       }),
     );
-    props.table.encryptionKey?.grantEncryptDecrypt(this.ingest);
-    props.deadLetterQueue.grant(this.ingest, 'sqs:SendMessage');
-    props.deadLetterQueue.encryptionMasterKey?.grant(this.ingest, 'kms:GenerateDataKey', 'kms:Decrypt');
+    grantTableKey(this.versionsTable, this.ingest, 'write');
+    grantTableKey(props.table, this.ingest, 'write');
+    grantSendMessage(props.deadLetterQueue, this.ingest);
 
     this.deadLetterAlarm = new cloudwatch.Alarm(this, 'IngestDeadLetterAlarm', {
       alarmDescription:

@@ -5,7 +5,9 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { ATLAS_METRIC } from '../functions/shared/atlas-ingest-ports.ts';
 import { METRIC } from '../functions/shared/metrics.ts';
+import type { AtlasSource } from './atlas-source.ts';
 
 /** Where the sync alarms notify, and when the lag and iterator age alarms fire. */
 export interface TypesenseSyncAlarmsProps {
@@ -35,7 +37,20 @@ export interface TypesenseSyncAlarms {
   readonly iteratorAge: cloudwatch.Alarm;
   /** One per function: its invocations fail. */
   readonly functionErrors: Readonly<Record<SyncFunctionRole, cloudwatch.Alarm>>;
+  /** With a MongoDB Atlas source. */
+  readonly atlas?: {
+    /** The Atlas ingest function fails invocations. */
+    readonly ingestErrors: cloudwatch.Alarm;
+    /** The Atlas ingest DLQ holds events (the alarm the AtlasSource creates). */
+    readonly ingestDeadLetters: cloudwatch.Alarm;
+  };
 }
+
+/** What the dashboard and alarms watch of an Atlas source. */
+export type AtlasObservabilityProps = Pick<
+  AtlasSource,
+  'ingest' | 'serviceName' | 'ingestQueue' | 'ingestDeadLetterQueue' | 'deadLetterAlarm'
+>;
 
 export interface SyncObservabilityProps {
   /** The EMF namespace every function publishes its metrics in. */
@@ -50,6 +65,8 @@ export interface SyncObservabilityProps {
   readonly iteratorAgeThreshold: Duration;
   readonly topic?: sns.ITopic;
   readonly dashboardName?: string;
+  /** The MongoDB Atlas source, when there is one: charted, and alarmed on like the functions. */
+  readonly atlas?: AtlasObservabilityProps;
 }
 
 /** The EMF, Lambda and SQS metrics all have one-minute resolution. */
@@ -71,6 +88,11 @@ const FUNCTION_ERROR_ADVICE: Record<SyncFunctionRole, string> = {
   ingestionDelay: 'The ingestion-delay endpoint fails (`typesense-sync lag`): see its logs.',
 };
 
+const ATLAS_INGEST_ERROR_ADVICE =
+  'Atlas events are retried from the ingest queue, then land in the Atlas ingest DLQ: see the ingest logs, fix ' +
+  'the cause (DynamoDB throttling or permissions, a bad deploy), then redrive the ingest DLQ to the ingest queue ' +
+  '(SQS "Start DLQ redrive"). Events it rejects for good are in `typesense-sync dlq list --filter stage=atlas`.';
+
 /**
  * The sync's CloudWatch dashboard and alarms, built from the functions' EMF metrics (dimension
  * `service`), their Lambda metrics and the queues' SQS metrics.
@@ -81,16 +103,18 @@ export class SyncObservability extends Construct {
 
   constructor(scope: Construct, id: string, props: SyncObservabilityProps) {
     super(scope, id);
-    const { functions, changesQueue, deadLetterQueue } = props;
+    const { functions, changesQueue, deadLetterQueue, atlas } = props;
     // Alarms get their metrics without labels: a labelled metric turns into a metric math alarm.
-    const emf = (role: EmfRole, metricName: string, statistic: string) =>
+    const emfOf = (serviceName: string, metricName: string, statistic: string) =>
       new cloudwatch.Metric({
         namespace: props.namespace,
         metricName,
-        dimensionsMap: { service: functions[role].serviceName },
+        dimensionsMap: { service: serviceName },
         statistic,
         period: PERIOD,
       });
+    const emf = (role: EmfRole, metricName: string, statistic: string) =>
+      emfOf(functions[role].serviceName, metricName, statistic);
     const lagMetric = emf('lagCheck', METRIC.syncLag, cloudwatch.Stats.MAXIMUM);
     const lagUnknownMetric = emf('lagCheck', METRIC.lagUnknown, cloudwatch.Stats.MAXIMUM);
     const iteratorAgeMetric = functions.batcher.fn.metric('IteratorAge', {
@@ -198,7 +222,30 @@ export class SyncObservability extends Construct {
       ]),
     ) as Record<SyncFunctionRole, cloudwatch.Alarm>;
 
-    this.alarms = { ...lagAlarms, deadLetters, iteratorAge, functionErrors };
+    const atlasAlarms =
+      atlas === undefined
+        ? undefined
+        : {
+            ingestErrors: notify(
+              new cloudwatch.Alarm(this, 'atlasIngestErrorsAlarm', {
+                alarmDescription: `The ${atlas.serviceName} function failed invocations. ${ATLAS_INGEST_ERROR_ADVICE}`,
+                metric: atlas.ingest.metricErrors({ statistic: cloudwatch.Stats.SUM, period: PERIOD }),
+                threshold: 0,
+                comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluationPeriods: 1,
+                treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+              }),
+            ),
+            ingestDeadLetters: notify(atlas.deadLetterAlarm),
+          };
+
+    this.alarms = {
+      ...lagAlarms,
+      deadLetters,
+      iteratorAge,
+      functionErrors,
+      ...(atlasAlarms !== undefined && { atlas: atlasAlarms }),
+    };
 
     const graph = (
       title: string,
@@ -217,6 +264,7 @@ export class SyncObservability extends Construct {
       deadLetters,
       iteratorAge,
       ...Object.values(functionErrors),
+      ...Object.values(atlasAlarms ?? {}),
     ];
 
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
@@ -321,5 +369,51 @@ export class SyncObservability extends Construct {
         { right: [max(METRIC.resyncItemsIndexed, 'items indexed')] },
       ),
     );
+    if (atlas !== undefined) {
+      const atlasSum = (metricName: string, label: string) =>
+        emfOf(atlas.serviceName, metricName, cloudwatch.Stats.SUM).with({ label });
+      const queueMaximum = { statistic: cloudwatch.Stats.MAXIMUM, period: PERIOD };
+      this.dashboard.addWidgets(
+        graph(
+          'Atlas ingest (events / min)',
+          [
+            atlasSum(ATLAS_METRIC.eventsApplied, 'applied'),
+            atlasSum(ATLAS_METRIC.eventsStale, 'stale (late or duplicate)'),
+            atlasSum(METRIC.deadLetters, 'dead-lettered'),
+          ],
+          {
+            right: [
+              atlas.ingest.metricInvocations({
+                statistic: cloudwatch.Stats.SUM,
+                period: PERIOD,
+                label: 'invocations',
+              }),
+              atlas.ingest.metricErrors({ statistic: cloudwatch.Stats.SUM, period: PERIOD, label: 'errors' }),
+            ],
+          },
+        ),
+        graph(
+          'Atlas ingest queues',
+          [
+            atlas.ingestQueue.metricApproximateNumberOfMessagesVisible({
+              ...queueMaximum,
+              label: 'ingest queue messages',
+            }),
+            atlas.ingestDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
+              ...queueMaximum,
+              label: 'ingest DLQ messages',
+            }),
+          ],
+          {
+            right: [
+              atlas.ingestQueue.metricApproximateAgeOfOldestMessage({
+                ...queueMaximum,
+                label: 'age of oldest ingest message (s)',
+              }),
+            ],
+          },
+        ),
+      );
+    }
   }
 }

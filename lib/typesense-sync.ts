@@ -18,6 +18,7 @@ import { Construct } from 'constructs';
 import { CANARY_KEY_VALUE } from '../functions/core/canary.ts';
 import { DEFAULT_METRICS_NAMESPACE } from '../functions/shared/metrics.ts';
 import { AtlasSource, checkAtlasSourceProps } from './atlas-source.ts';
+import { grantSendMessage, grantTableKey, queueRuleTarget } from './grants.ts';
 import {
   SyncObservability,
   type TypesenseSyncAlarms,
@@ -114,7 +115,8 @@ export interface TypesenseSyncBatcherProps {
 /**
  * Where the functions that talk to Typesense (writer, re-sync, lag check) run, e.g. to reach a private
  * Typesense. The subnets need a route to DynamoDB, SQS, Secrets Manager and CloudWatch (a NAT gateway
- * or VPC endpoints); the batcher and the ingestion-delay function only call AWS and stay outside.
+ * or VPC endpoints); the batcher, the ingestion-delay function and the Atlas ingest only call AWS and
+ * stay outside.
  */
 export interface TypesenseSyncVpcProps {
   readonly vpc: ec2.IVpc;
@@ -225,8 +227,8 @@ export interface TypesenseSyncProps {
    */
   readonly mongoAtlas?: TypesenseSyncMongoAtlasProps;
   /**
-   * A customer managed KMS key for every queue (changes, re-sync work and both DLQs), the created
-   * tables and the created failure bucket; each function is granted only the use of it its resources
+   * A customer managed KMS key for every queue (changes, re-sync work and both DLQs, and the Atlas ingest
+   * queue and its DLQ), the created tables (with the Atlas versions table) and the created failure bucket; each function is granted only the use of it its resources
    * need. The key policy must let EventBridge use it for the re-sync triggers (CDK adds that to a key
    * defined in the same app). @default SQS-managed SSE, AWS managed table keys and S3-managed bucket
    * encryption
@@ -388,49 +390,12 @@ const TABLE_WRITE_ACTIONS = new Set([
 ]);
 
 /**
- * The use of a table's customer managed key, if it has one: the KMS actions CDK's own table grants
- * give for reads (decrypt) or writes (encrypt too).
- */
-function grantTableKey(table: dynamodb.ITable, fn: lambda.IFunction, access: 'read' | 'write'): void {
-  const key = table.encryptionKey;
-  if (key === undefined) return;
-  if (access === 'read') {
-    key.grant(fn, 'kms:Decrypt', 'kms:DescribeKey');
-    return;
-  }
-  key.grantEncryptDecrypt(fn);
-  NagSuppressions.addResourceSuppressions(
-    fn.role as iam.IRole,
-    [
-      {
-        id: 'AwsSolutions-IAM5',
-        reason:
-          "DynamoDB encrypts written items with the table's customer managed key on the caller's behalf; these are the " +
-          "KMS actions of CDK's own table write grants, on that one key only.",
-        appliesTo: ['Action::kms:ReEncrypt*', 'Action::kms:GenerateDataKey*'],
-      },
-    ],
-    true,
-  );
-}
-
-/**
  * Exactly `actions` on a table, and the use of its key. CDK's grantReadData / grantReadWriteData would
  * give every read or write action, including Scan on the source table to functions that never scan.
  */
 function grantTable(table: dynamodb.ITable, fn: lambda.IFunction, actions: string[]): void {
   table.grant(fn, ...actions);
   grantTableKey(table, fn, actions.some((action) => TABLE_WRITE_ACTIONS.has(action)) ? 'write' : 'read');
-}
-
-/**
- * SendMessage (which also authorises SendMessageBatch) on a queue, and with a KMS queue what SQS
- * requires of a producer: GenerateDataKey and Decrypt. CDK's grantSendMessages adds queue attribute
- * reads and every encrypt action.
- */
-function grantSendMessage(queue: sqs.IQueue, fn: lambda.IFunction): void {
-  queue.grant(fn, 'sqs:SendMessage');
-  queue.encryptionMasterKey?.grant(fn, 'kms:GenerateDataKey', 'kms:Decrypt');
 }
 
 /**
@@ -921,6 +886,18 @@ export class TypesenseSync extends Construct {
     // The function URL ends with a slash.
     this.ingestionDelayUrl = `${ingestionDelayFunctionUrl.url}v1/ingestion-delay`;
 
+    if (props.mongoAtlas !== undefined) {
+      this.atlasSource = new AtlasSource(this, 'MongoAtlas', {
+        ...props.mongoAtlas,
+        table: this.table,
+        deadLetterQueue: this.deadLetterQueue,
+        serviceName: serviceName('atlas-ingest'),
+        metricsNamespace,
+        encryptionKey: props.encryptionKey,
+        logRetention,
+      });
+    }
+
     const observability = new SyncObservability(this, 'Observability', {
       namespace: metricsNamespace,
       functions: {
@@ -938,6 +915,7 @@ export class TypesenseSync extends Construct {
       iteratorAgeThreshold: props.alarms?.iteratorAgeThreshold ?? Duration.minutes(5),
       topic: props.alarms?.topic,
       dashboardName: props.dashboardName,
+      atlas: this.atlasSource,
     });
     this.dashboard = observability.dashboard;
     this.alarms = observability.alarms;
@@ -963,16 +941,6 @@ export class TypesenseSync extends Construct {
       resync: { stateTable: this.resyncStateTable.tableName, queueUrl: this.resyncQueue.queueUrl },
       ingestionDelayUrl: this.ingestionDelayUrl,
     };
-
-    if (props.mongoAtlas !== undefined) {
-      this.atlasSource = new AtlasSource(this, 'MongoAtlas', {
-        ...props.mongoAtlas,
-        table: this.table,
-        deadLetterQueue: this.deadLetterQueue,
-        serviceName: serviceName('atlas-ingest'),
-        metricsNamespace,
-      });
-    }
   }
 
   /** Validates the writer and batcher concurrency props; returns the writer's. */
@@ -1054,9 +1022,9 @@ export class TypesenseSync extends Construct {
     return bucket;
   }
 
-  /** A rule target enqueueing a re-sync start task; it also grants EventBridge SendMessage on the queue. */
-  private resyncStart(trigger: 'schedule' | 'stream-gap'): targets.SqsQueue {
-    return new targets.SqsQueue(this.resyncQueue, {
+  /** A rule target enqueueing a re-sync start task; only that rule may send to the work queue. */
+  private resyncStart(trigger: 'schedule' | 'stream-gap'): events.IRuleTarget {
+    return queueRuleTarget(this.resyncQueue, {
       message: events.RuleTargetInput.fromObject({ action: 'start', trigger }),
     });
   }

@@ -2,18 +2,15 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   CreateTableCommand,
-  DeleteItemCommand,
   DescribeTableCommand,
   type DynamoDBClient,
   type KeySchemaElement,
-  PutItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import { startFauxqs } from 'fauxqs';
-import { ATLAS_KEY_ATTRIBUTE } from '../../functions/core/atlas-change.ts';
 import type { CircuitState } from '../../functions/core/breaker.ts';
 import type { ChangeMessage, DeadLetter } from '../../functions/core/change.ts';
 import { checkLag, type LagReading } from '../../functions/core/lag-check.ts';
@@ -632,14 +629,6 @@ async function createAtlasResources(dynamodb: DynamoDBClient, sqs: SQSClient, ta
       BillingMode: 'PAY_PER_REQUEST',
     }),
   );
-  // DynamoDB Local numbers stream records with one counter across all its tables, and a TRIM_HORIZON
-  // iterator taken on a still empty shard fails (TrimmedDataAccessException) when the first record
-  // of the shard does not get the next number, as when a versions table write came first. A first
-  // record in the mirror's shard before the stream poller starts avoids that; it syncs as a no-op
-  // delete. (On AWS, Lambda's stream event source has no such problem.)
-  const streamStart = { [ATLAS_KEY_ATTRIBUTE]: { S: '__typesense_sync_local_stream_start__' } };
-  await dynamodb.send(new PutItemCommand({ TableName: tableName, Item: streamStart }));
-  await dynamodb.send(new DeleteItemCommand({ TableName: tableName, Key: streamStart }));
   const deadLetters = await sqs.send(
     new CreateQueueCommand({
       QueueName: `${tableName}-atlas-ingest-dlq`,

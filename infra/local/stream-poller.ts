@@ -27,6 +27,8 @@ export interface StreamPollerOptions {
   onFailure?: (records: DynamoDBRecord[], reason: string, shardId: string) => void;
   /** `crashAfterInvokeRate`: the batch was handled but the answer lost, so Lambda retries it. */
   faults?: Pick<PollerFaults, 'random' | 'crashAfterInvokeRate'>;
+  /** Where the poller reports what it recovered from (default: stderr). */
+  log?: (line: string) => void;
 }
 
 /**
@@ -56,7 +58,15 @@ interface ShardState {
   iterator: string | undefined;
   parentId: string | undefined;
   closed: boolean;
+  /** The last record handed to the handler (or given up on): where a renewed iterator resumes. */
+  lastSequenceNumber?: string;
 }
+
+/** GetRecords errors after which the iterator can never be used again. */
+const LOST_ITERATOR_ERRORS: ReadonlySet<string> = new Set([
+  'TrimmedDataAccessException',
+  'ExpiredIteratorException',
+]);
 
 /**
  * Drives a stream handler the way Lambda's DynamoDB event source mapping does: each shard in order,
@@ -71,6 +81,7 @@ export class StreamPoller {
     recordsGivenUp: 0,
     injectedCrashes: 0,
     recordsHit: 0,
+    iteratorsRenewed: 0,
   };
   private readonly shards = new Map<string, ShardState>();
   private running = false;
@@ -145,7 +156,12 @@ export class StreamPoller {
   private async pollShard(shardId: string, shard: ShardState): Promise<boolean> {
     const result = await this.options.streams
       .send(new GetRecordsCommand({ ShardIterator: shard.iterator, Limit: this.options.batchSize ?? 100 }))
-      .catch(() => undefined);
+      .catch(async (error: unknown) => {
+        // Any other error (the emulator restarting, a timeout) keeps the iterator for the next poll.
+        const name = (error as Error).name;
+        if (LOST_ITERATOR_ERRORS.has(name)) await this.renewIterator(shardId, shard, name);
+        return undefined;
+      });
     if (result === undefined) return false;
     shard.iterator = result.NextShardIterator;
     if (shard.iterator === undefined) shard.closed = true;
@@ -156,10 +172,52 @@ export class StreamPoller {
     this.busy = true;
     try {
       await this.deliver(records, this.options.retryAttempts ?? 10, shardId);
+      shard.lastSequenceNumber = records.at(-1)?.dynamodb?.SequenceNumber;
     } finally {
       this.busy = false;
     }
     return true;
+  }
+
+  /**
+   * Replaces an iterator GetRecords refuses for good: expired (unused for 15 minutes), or pointing at
+   * trimmed records. DynamoDB Local also calls a TRIM_HORIZON iterator taken on an empty shard trimmed
+   * once the shard's first record arrives numbered past it (one counter numbers the records of all its
+   * tables). Resuming after the last record handled loses nothing and repeats nothing; without one, or
+   * when that record is itself trimmed, TRIM_HORIZON repeats at most what the stream still holds, which
+   * the batcher makes harmless (it is idempotent per key), whereas LATEST could skip changes.
+   */
+  private async renewIterator(shardId: string, shard: ShardState, reason: string): Promise<void> {
+    const iterator = (type: 'AFTER_SEQUENCE_NUMBER' | 'TRIM_HORIZON', sequenceNumber?: string) =>
+      this.options.streams.send(
+        new GetShardIteratorCommand({
+          StreamArn: this.options.streamArn,
+          ShardId: shardId,
+          ShardIteratorType: type,
+          SequenceNumber: sequenceNumber,
+        }),
+      );
+    const log = this.options.log ?? ((line: string) => console.warn(line));
+    try {
+      const after = shard.lastSequenceNumber;
+      const resumed =
+        after === undefined
+          ? undefined
+          : await iterator('AFTER_SEQUENCE_NUMBER', after).catch((error: unknown) => {
+              if ((error as Error).name === 'TrimmedDataAccessException') return undefined;
+              throw error;
+            });
+      const renewed = resumed ?? (await iterator('TRIM_HORIZON'));
+      shard.iterator = renewed.ShardIterator;
+      this.stats.iteratorsRenewed++;
+      log(
+        `stream poller: shard ${shardId}: ${reason}; resuming ` +
+          (resumed === undefined ? 'at TRIM_HORIZON' : `after sequence number ${after}`),
+      );
+    } catch (error) {
+      // The old iterator stays: the next poll fails the same way and tries again.
+      log(`stream poller: shard ${shardId}: ${reason}; no new iterator yet: ${(error as Error).message}`);
+    }
   }
 
   private async deliver(records: DynamoDBRecord[], attemptsLeft: number, shardId: string): Promise<void> {

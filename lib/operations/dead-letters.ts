@@ -15,12 +15,12 @@ export interface DeadLetterEntry {
   messageId: string;
   receiptHandle: string;
   /**
-   * `letter`: written by the batcher or writer with a reason; `moved`: a change message the changes
+   * `letter`: written by the batcher, writer or Atlas ingest with a reason; `moved`: a change message the changes
    * queue moved after maxReceiveCount receives (the writer crashed or timed out on it each time);
    * `unreadable`: anything else.
    */
   kind: 'letter' | 'moved' | 'unreadable';
-  stage: 'batcher' | 'writer' | 'queue' | 'unknown';
+  stage: DeadLetter['stage'] | 'queue' | 'unknown';
   /** Document ids concerned. */
   ids: string[];
   reason: { code: number | string; message: string };
@@ -32,6 +32,19 @@ export interface DeadLetterEntry {
   /** Why it cannot be redriven, when `changes` is empty. */
   notRedrivable?: string;
 }
+
+const LETTER_STAGES: ReadonlySet<string> = new Set<DeadLetter['stage']>(['batcher', 'writer', 'atlas']);
+
+/**
+ * Why an Atlas letter is kept. It stands for an event the ingest could not mirror (no usable `_id`, an
+ * operation that is no document change, a document DynamoDB cannot hold…); the letter carries no
+ * document, and re-applying its key would only re-index what the mirror already has, so the fix is
+ * upstream. Its reason says what was wrong.
+ */
+const ATLAS_NOT_REDRIVABLE =
+  'a MongoDB Atlas trigger event the ingest could not mirror; a redrive cannot change that. Fix what the reason ' +
+  'names (the document, or the trigger settings), then update the document in MongoDB, which triggers a new ' +
+  'event, or send the event to the Atlas ingest queue again. The letter stays on the DLQ until it expires';
 
 const RECEIVE_LIMIT_REASON = {
   code: 'receive-limit',
@@ -90,7 +103,7 @@ export function describeDeadLetter(
   const entry: DeadLetterEntry = {
     ...base,
     kind: 'letter',
-    stage: letter.stage === 'batcher' || letter.stage === 'writer' ? letter.stage : 'unknown',
+    stage: LETTER_STAGES.has(String(letter.stage)) ? (letter.stage as DeadLetter['stage']) : 'unknown',
     ids: [],
     reason: { code: letter.reason.code ?? 'unknown', message: String(letter.reason.message ?? '') },
     firstSeen: letter.firstSeen,
@@ -100,6 +113,11 @@ export function describeDeadLetter(
   if (letter.change !== undefined) {
     entry.changes = [letter.change];
     entry.ids = [letter.change.id];
+    return entry;
+  }
+  if (entry.stage === 'atlas') {
+    entry.ids = typeof letter.id === 'string' ? [letter.id] : [];
+    entry.notRedrivable = ATLAS_NOT_REDRIVABLE;
     return entry;
   }
   // A stream record the batcher could not normalise: redrivable only if its keys are usable now.

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { App, Aspects, type CfnElement, Duration, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -11,9 +12,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { atlasIngestConfigSchema, parseConfig } from '../../functions/shared/config.ts';
 import { AtlasSource } from '../../lib/atlas-source.ts';
 import { TypesenseSync, type TypesenseSyncProps } from '../../lib/typesense-sync.ts';
-import { appWithoutBundling, ENV, STREAM_ARN } from './stacks.ts';
-
-const EVENT_SOURCE = 'aws.partner/mongodb.com/stitch.trigger/65f1c0d2a4b5c6d7e8f90123';
+import {
+  appWithoutBundling,
+  ENV,
+  ATLAS_EVENT_SOURCE as EVENT_SOURCE,
+  fullyFeaturedStack,
+  STREAM_ARN,
+} from './stacks.ts';
 
 function syncStack(overrides: Partial<TypesenseSyncProps> = {}, app: App = appWithoutBundling()) {
   const stack = new Stack(app, 'Atlas', { env: ENV });
@@ -83,10 +88,7 @@ describe('TypesenseSync with mongoAtlas', () => {
       ],
     });
     // EventBridge may send to both queues, only from this rule.
-    for (const [queue, action] of [
-      [source.ingestQueue, ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl']],
-      [source.ingestDeadLetterQueue, 'sqs:SendMessage'],
-    ] as const) {
+    for (const queue of [source.ingestQueue, source.ingestDeadLetterQueue]) {
       template.hasResourceProperties('AWS::SQS::QueuePolicy', {
         Queues: [{ Ref: id(queue.node.defaultChild) }],
         PolicyDocument: {
@@ -94,7 +96,7 @@ describe('TypesenseSync with mongoAtlas', () => {
             Match.objectLike({
               Effect: 'Allow',
               Principal: { Service: 'events.amazonaws.com' },
-              Action: action,
+              Action: 'sqs:SendMessage',
               Condition: { ArnEquals: { 'aws:SourceArn': arnOf(source.rule.node.defaultChild) } },
             }),
           ]),
@@ -235,6 +237,129 @@ describe('TypesenseSync with mongoAtlas', () => {
     Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ TABLE_NAME: 'mirror', ATLAS_VERSION_TTL_DAYS: '60' }) },
     });
+  });
+});
+
+describe('TypesenseSync with mongoAtlas and every optional feature on', () => {
+  let built: ReturnType<typeof fullyFeaturedStack>;
+  let template: Template;
+  let source: AtlasSource;
+  const id = (element: unknown) => built.stack.getLogicalId(element as CfnElement);
+  const propertiesOf = (element: unknown) => template.toJSON().Resources[id(element)].Properties;
+  const keyArn = () => ({ 'Fn::GetAtt': [id(built.key.node.defaultChild), 'Arn'] });
+  type PolicyStatement = {
+    Principal?: { Service?: string };
+    Action: string | string[];
+    Condition?: unknown;
+  };
+  const eventBridgeStatements = (statements: PolicyStatement[]) =>
+    statements.filter((statement) => statement.Principal?.Service === 'events.amazonaws.com');
+
+  beforeAll(() => {
+    built = fullyFeaturedStack();
+    template = Template.fromStack(built.stack);
+    source = built.sync.atlasSource as AtlasSource;
+  });
+
+  it('encrypts the ingest queue, its DLQ and the versions table with the key', () => {
+    for (const queue of [source.ingestQueue, source.ingestDeadLetterQueue]) {
+      const properties = propertiesOf(queue.node.defaultChild);
+      expect(properties.KmsMasterKeyId).toEqual(keyArn());
+      expect(properties.SqsManagedSseEnabled).toBeUndefined();
+    }
+    expect(propertiesOf(source.versionsTable.node.defaultChild).SSESpecification).toEqual({
+      SSEEnabled: true,
+      SSEType: 'KMS',
+      KMSMasterKeyId: keyArn(),
+    });
+  });
+
+  it('lets EventBridge of this account use the key to deliver to the encrypted queues: GenerateDataKey and Decrypt only', () => {
+    const statements = propertiesOf(built.key.node.defaultChild).KeyPolicy.Statement as PolicyStatement[];
+    expect(eventBridgeStatements(statements)).toContainEqual(
+      expect.objectContaining({
+        Effect: 'Allow',
+        Action: ['kms:GenerateDataKey', 'kms:Decrypt'],
+        Resource: '*',
+        Condition: { StringEquals: { 'aws:SourceAccount': '123456789012' } },
+      }),
+    );
+  });
+
+  it('still lets only its rule send to the encrypted queues (CDK’s SQS target would drop that condition)', () => {
+    for (const queue of [source.ingestQueue, source.ingestDeadLetterQueue]) {
+      const [policy] = Object.values(
+        template.findResources('AWS::SQS::QueuePolicy', {
+          Properties: { Queues: [{ Ref: id(queue.node.defaultChild) }] },
+        }),
+      );
+      expect(eventBridgeStatements(policy?.Properties.PolicyDocument.Statement)).toEqual([
+        expect.objectContaining({
+          Action: 'sqs:SendMessage',
+          Condition: {
+            ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [id(source.rule.node.defaultChild), 'Arn'] } },
+          },
+        }),
+      ]);
+    }
+  });
+
+  it('keeps the ingest out of the VPC (it calls only AWS APIs) and applies the log retention', () => {
+    const ingest = propertiesOf(source.ingest.node.defaultChild);
+    expect(ingest.VpcConfig).toBeUndefined();
+    const logGroupId = ingest.LoggingConfig.LogGroup.Ref as string;
+    expect(template.toJSON().Resources[logGroupId].Properties.RetentionInDays).toBe(90);
+  });
+
+  it('alarms on ingest errors and the ingest DLQ like on the other functions, notifying the topic', () => {
+    const atlasAlarms = built.sync.alarms.atlas;
+    expect(atlasAlarms?.ingestDeadLetters).toBe(source.deadLetterAlarm);
+    const errors = propertiesOf(atlasAlarms?.ingestErrors.node.defaultChild);
+    expect(errors).toMatchObject({
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Errors',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: id(source.ingest.node.defaultChild) } }],
+      Statistic: 'Sum',
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+    expect(errors.AlarmDescription).toContain(source.serviceName);
+    expect(errors.AlarmDescription).toContain('ingest DLQ');
+    for (const alarm of [atlasAlarms?.ingestErrors, atlasAlarms?.ingestDeadLetters]) {
+      expect(propertiesOf(alarm?.node.defaultChild)).toMatchObject({
+        AlarmActions: [{ Ref: id(built.topic.node.defaultChild) }],
+        OKActions: [{ Ref: id(built.topic.node.defaultChild) }],
+      });
+    }
+  });
+});
+
+describe('AtlasSource with an imported key', () => {
+  it('warns at synth that the key policy must let EventBridge use the key, which it cannot add itself', () => {
+    const stack = new Stack(appWithoutBundling(), 'ImportedKey', { env: ENV });
+    const key = kms.Key.fromKeyArn(
+      stack,
+      'Key',
+      'arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555',
+    );
+    const sync = new TypesenseSync(stack, 'Sync', {
+      typesense: {
+        nodes: ['https://typesense.example.com:443'],
+        apiKeySecret: secretsmanager.Secret.fromSecretNameV2(stack, 'ApiKey', 'typesense/key'),
+        collection: 'products',
+      },
+      encryptionKey: key,
+      mongoAtlas: { eventSourceName: EVENT_SOURCE },
+    });
+    expect(sync.atlasSource).toBeDefined();
+    const warningOn = (path: string) =>
+      Annotations.fromStack(stack).findWarning(
+        path,
+        Match.stringLikeRegexp('events.amazonaws.com kms:GenerateDataKey and kms:Decrypt'),
+      );
+    expect(warningOn('/ImportedKey/Sync/MongoAtlas/Rule')).toHaveLength(1);
+    // The stream-gap trigger enqueues to the encrypted re-sync queue the same way.
+    expect(warningOn('/ImportedKey/Sync/StreamGapRule')).toHaveLength(1);
   });
 });
 

@@ -46,6 +46,7 @@ function resourceNames(
   secret: secretsmanager.ISecret,
   key?: kms.IKey,
 ): Map<string, string> {
+  const atlas = sync.atlasSource;
   const named: Array<[unknown, string]> = [
     [sync.table.tableArn, 'table'],
     [sync.table.tableStreamArn, 'table stream'],
@@ -59,6 +60,12 @@ function resourceNames(
     // Grants on a secret imported by name match any of its version suffixes.
     [`${secret.secretArn}-??????`, 'API key secret'],
     ...(key === undefined ? [] : [[key.keyArn, 'key'] as [unknown, string]]),
+    ...(atlas === undefined
+      ? []
+      : ([
+          [atlas.ingestQueue.queueArn, 'ingest queue'],
+          [atlas.versionsTable.tableArn, 'versions table'],
+        ] as Array<[unknown, string]>)),
     ['*', '*'],
   ];
   return new Map(named.map(([token, name]) => [JSON.stringify(stack.resolve(token)), name]));
@@ -220,11 +227,32 @@ describe('least privilege: a sync with every optional feature on', () => {
     );
   });
 
+  /**
+   * The Atlas ingest: the transaction (raise a version, put or delete a mirror item), dead letters, its
+   * queue, and the key of both tables, the queue and the DLQ. No VPC: it calls only AWS APIs.
+   */
+  it('gives the Atlas ingest exactly its permissions', () => {
+    const ingest = sync.atlasSource?.ingest;
+    expect(ingest).toBeDefined();
+    expect(permissionsOf(template, stack, roleOf(ingest as lambda.IFunction), names)).toEqual(
+      [
+        ...new Set([
+          'managed AWSLambdaBasicExecutionRole',
+          ...on('versions table', 'dynamodb:UpdateItem'),
+          ...on('table', 'dynamodb:PutItem', 'dynamodb:DeleteItem'),
+          ...on('DLQ', 'sqs:SendMessage'),
+          ...on('ingest queue', ...CONSUME),
+          ...TABLE_WRITE_KEY,
+          ...on('key', 'kms:GenerateDataKey'),
+        ]),
+      ].sort(),
+    );
+  });
+
   it(`allows * only for ${WILDCARD_RESOURCE_ACTIONS.join(' and ')}, whose APIs have no resource-level permissions`, () => {
-    const wildcards = FUNCTIONS.flatMap((name) =>
-      permissionsOf(template, stack, roleOf(sync[name]), names).filter((permission) =>
-        permission.endsWith(' on *'),
-      ),
+    const functions = [...FUNCTIONS.map((name) => sync[name]), sync.atlasSource?.ingest as lambda.IFunction];
+    const wildcards = functions.flatMap((fn) =>
+      permissionsOf(template, stack, roleOf(fn), names).filter((permission) => permission.endsWith(' on *')),
     );
     expect(new Set(wildcards)).toEqual(new Set(WILDCARD_RESOURCE_ACTIONS.map((action) => `${action} on *`)));
   });

@@ -587,6 +587,80 @@ describe('TypesenseSync with no lag check schedule', () => {
   });
 });
 
+describe('TypesenseSync with a MongoDB Atlas source', () => {
+  let s: Synth;
+  let atlas: NonNullable<TypesenseSync['atlasSource']>;
+
+  beforeAll(() => {
+    const stack = new Stack(appWithoutBundling(), 'AtlasObserved', { env: ENV });
+    const sync = new TypesenseSync(stack, 'Sync', {
+      typesense: typesenseProps(stack),
+      mongoAtlas: { eventSourceName: 'aws.partner/mongodb.com/stitch.trigger/65f1c0d2a4b5c6d7e8f90123' },
+    });
+    s = new Synth(stack, sync);
+    atlas = sync.atlasSource as NonNullable<TypesenseSync['atlasSource']>;
+  });
+
+  it('charts the ingest’s EMF metrics by its service name, in the sync’s namespace', () => {
+    const service = s.environment(atlas.ingest).POWERTOOLS_SERVICE_NAME;
+    expect(service).toBe(atlas.serviceName);
+    expect(s.dashboardMetrics('TypesenseSync')).toEqual(
+      expect.arrayContaining([
+        `AtlasEventsApplied @ ${service}: Sum`,
+        `AtlasEventsStale @ ${service}: Sum`,
+        `DeadLetters @ ${service}: Sum`,
+      ]),
+    );
+  });
+
+  it('charts the ingest’s invocations and errors, its queue’s depth and age, and its DLQ’s depth', () => {
+    const widgets = s.dashboardWidgets();
+    const titles = widgets.map((widget) => widget.properties.title);
+    expect(titles.slice(-2)).toEqual(['Atlas ingest (events / min)', 'Atlas ingest queues']);
+    const metrics = widgets
+      .flatMap((widget) => widget.properties.metrics ?? [])
+      .map((metric) => metric.join(' '));
+    // The five functions' errors on the Errors widget, the ingest's beside its invocations.
+    expect(metrics.filter((metric) => metric.startsWith('AWS/Lambda Errors FunctionName'))).toHaveLength(6);
+    expect(metrics.filter((metric) => metric.startsWith('AWS/Lambda Invocations FunctionName'))).toHaveLength(
+      1,
+    );
+    const queues = widgets
+      .filter((widget) => widget.properties.title === 'Atlas ingest queues')
+      .flatMap((widget) => widget.properties.metrics ?? [])
+      .map((metric) => metric.slice(0, 2).join(' '));
+    expect(queues.sort()).toEqual([
+      'AWS/SQS ApproximateAgeOfOldestMessage',
+      'AWS/SQS ApproximateNumberOfMessagesVisible',
+      'AWS/SQS ApproximateNumberOfMessagesVisible',
+    ]);
+  });
+
+  it('alarms on the ingest’s errors and shows both Atlas alarms in the alarm status widget', () => {
+    const alarms = s.sync.alarms.atlas;
+    expect(alarms).toBeDefined();
+    expect(s.properties(alarms?.ingestErrors as NonNullable<typeof alarms>['ingestErrors'])).toMatchObject({
+      MetricName: 'Errors',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: s.id(atlas.ingest) } }],
+    });
+    const body = JSON.stringify(s.properties(s.sync.dashboard).DashboardBody);
+    for (const alarm of [alarms?.ingestErrors, alarms?.ingestDeadLetters]) {
+      expect(body).toContain(s.id(alarm as NonNullable<typeof alarm>));
+    }
+  });
+});
+
+describe('TypesenseSync without a MongoDB Atlas source', () => {
+  it('has no Atlas alarms or widgets', () => {
+    const stack = new Stack(appWithoutBundling(), 'NoAtlas', { env: ENV });
+    const s = new Synth(stack, new TypesenseSync(stack, 'Sync', { typesense: typesenseProps(stack) }));
+    expect(s.sync.alarms.atlas).toBeUndefined();
+    expect(s.dashboardWidgets().map((widget) => widget.properties.title)).not.toContain(
+      'Atlas ingest queues',
+    );
+  });
+});
+
 describe('TypesenseSync service names', () => {
   it('differ between two syncs in one stack', () => {
     const stack = new Stack(appWithoutBundling(), 'Two', { env: ENV });

@@ -14,6 +14,7 @@ import { TypesenseSyncStack } from '../../lib/typesense-sync-stack.ts';
 export const ENV = { account: '123456789012', region: 'eu-west-1' };
 export const STREAM_ARN =
   'arn:aws:dynamodb:eu-west-1:123456789012:table/source/stream/2025-01-01T00:00:00.000';
+export const ATLAS_EVENT_SOURCE = 'aws.partner/mongodb.com/stitch.trigger/65f1c0d2a4b5c6d7e8f90123';
 
 /** An app that skips bundling: for templates whose assets another test already bundles. */
 export function appWithoutBundling(): App {
@@ -27,11 +28,18 @@ export function defaultStack(): TypesenseSyncStack {
 
 /**
  * A sync with every optional feature on: a customer managed key, VPC placement, reserved and capped
- * concurrency, queue overrides, a re-sync schedule, an alarms topic, an existing (KMS-encrypted) table
- * and a custom log retention. Its own resources (key, VPC, topic) are compliant, so that cdk-nag
+ * concurrency, queue overrides, a re-sync schedule, an alarms topic, an existing (KMS-encrypted) table,
+ * a custom log retention and a MongoDB Atlas source (so the table is keyed by `_id`; composite keys are
+ * covered by typesense-sync.test.ts). Its own resources (key, VPC, topic) are compliant, so that cdk-nag
  * findings can only come from the construct.
  */
-export function fullyFeaturedStack(): { stack: Stack; sync: TypesenseSync; key: kms.Key; vpc: ec2.Vpc } {
+export function fullyFeaturedStack(): {
+  stack: Stack;
+  sync: TypesenseSync;
+  key: kms.Key;
+  vpc: ec2.Vpc;
+  topic: sns.Topic;
+} {
   const stack = new Stack(appWithoutBundling(), 'FullyFeatured', { env: ENV });
   const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
   const vpc = new ec2.Vpc(stack, 'Vpc', {
@@ -47,7 +55,7 @@ export function fullyFeaturedStack(): { stack: Stack; sync: TypesenseSync; key: 
   });
   const sync = new TypesenseSync(stack, 'Sync', {
     existingTableObj: table,
-    keyAttributes: ['pk', 'sk'],
+    keyAttributes: ['_id'],
     typesense: {
       nodes: ['https://typesense.internal:443'],
       apiKeySecret: secretsmanager.Secret.fromSecretNameV2(stack, 'ApiKey', 'typesense/key'),
@@ -64,6 +72,7 @@ export function fullyFeaturedStack(): { stack: Stack; sync: TypesenseSync; key: 
     logRetention: logs.RetentionDays.THREE_MONTHS,
     collectionSchema: { fields: [{ name: '.*', type: 'auto' }] },
     projection: { exclude: ['internalNotes'] },
+    mongoAtlas: { eventSourceName: ATLAS_EVENT_SOURCE, database: 'shop', collection: 'products' },
   });
-  return { stack, sync, key, vpc };
+  return { stack, sync, key, vpc, topic };
 }

@@ -916,7 +916,7 @@ describe('TypesenseSync full re-sync (configured)', () => {
             Match.objectLike({
               Effect: 'Allow',
               Principal: { Service: 'events.amazonaws.com' },
-              Action: Match.arrayWith(['sqs:SendMessage']),
+              Action: 'sqs:SendMessage',
               Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [ruleId(rule), 'Arn'] } } },
             }),
           ]),
@@ -1327,8 +1327,37 @@ describe('TypesenseSync security and concurrency options', () => {
       Principal?: { Service?: string };
       Action: string[];
     }>;
-    const events = statements.find((statement) => statement.Principal?.Service === 'events.amazonaws.com');
-    expect(events?.Action).toEqual(expect.arrayContaining(['kms:GenerateDataKey*', 'kms:Decrypt']));
+    const events = statements.filter((statement) => statement.Principal?.Service === 'events.amazonaws.com');
+    // Only what SQS asks of a producer, and only for this account's EventBridge.
+    expect(events).toEqual([
+      {
+        Effect: 'Allow',
+        Principal: { Service: 'events.amazonaws.com' },
+        Action: ['kms:GenerateDataKey', 'kms:Decrypt'],
+        Resource: '*',
+        Condition: { StringEquals: { 'aws:SourceAccount': ENV.account } },
+      },
+    ]);
+  });
+
+  it('lets only the re-sync rules send to the encrypted work queue (targets.SqsQueue would drop the condition)', () => {
+    const queue = { Ref: id(built.sync.resyncQueue.node.defaultChild) };
+    const policies = Object.values(
+      template.findResources('AWS::SQS::QueuePolicy', { Properties: { Queues: [queue] } }),
+    );
+    const fromEventBridge = policies.flatMap((policy) =>
+      (policy.Properties.PolicyDocument.Statement as Array<Record<string, unknown>>).filter(
+        (statement) =>
+          (statement.Principal as { Service?: string } | undefined)?.Service === 'events.amazonaws.com',
+      ),
+    );
+    expect(fromEventBridge.length).toBeGreaterThan(0);
+    for (const statement of fromEventBridge) {
+      expect(statement).toMatchObject({
+        Action: 'sqs:SendMessage',
+        Condition: { ArnEquals: { 'aws:SourceArn': expect.anything() } },
+      });
+    }
   });
 
   it('places only the functions that talk to Typesense in the VPC private subnets', () => {

@@ -5,6 +5,7 @@ import type { DeadLetter } from '../../functions/core/change.ts';
 import { queueDepth } from '../../functions/shared/aws.ts';
 import type { CollectionSchema } from '../../functions/shared/typesense.ts';
 import { type LocalAtlasSource, type LocalStack, startLocalStack } from '../../infra/local/stack.ts';
+import { describeDeadLetter } from '../../lib/operations/dead-letters.ts';
 import { atlasEvent, atlasFixture, malformedAtlasEvents } from '../helpers/atlas-events.ts';
 
 /**
@@ -259,6 +260,16 @@ describe('the MongoDB Atlas source on the embedded pipeline', () => {
       expect(atIngest.find((letter) => letter.reason.code === 'no-full-document')?.reason.message).toContain(
         'Full Document',
       );
+      // The operator CLI reads them as Atlas letters that a redrive cannot fix, with the way out.
+      for (const letter of atIngest) {
+        const entry = describeDeadLetter(
+          { MessageId: 'm', Body: JSON.stringify(letter) },
+          ['_id'],
+          Date.now(),
+        );
+        expect(entry).toMatchObject({ kind: 'letter', stage: 'atlas', changes: [] });
+        expect(entry.notRedrivable).toMatch(/update the document in MongoDB/);
+      }
 
       const atWriter = letters.filter((letter) => letter.stage === 'writer');
       expect(atWriter).toHaveLength(1);

@@ -154,6 +154,118 @@ describe('StreamPoller (Lambda DynamoDB event source)', () => {
     expect([...delivered].sort()).toEqual(['k0', 'k1', 'k2', 'k3', 'k4', 'k6', 'k7']);
     expect(poller.stats.recordsGivenUp).toBe(1);
   });
+
+  it('renews a TRIM_HORIZON iterator that DynamoDB Local calls trimmed once an empty shard gets records, and delivers them', async () => {
+    // The poller takes its iterator while the table is empty; a write to another table then takes the
+    // next stream record number, so the shard's first record is numbered past the iterator.
+    const streamArn = await tableWithItems('starts-empty', 0);
+    const delivered: string[] = [];
+    const log: string[] = [];
+    const poller = new StreamPoller({
+      streams,
+      streamArn,
+      region,
+      log: (line) => log.push(line),
+      handler: async ({ Records }) => {
+        delivered.push(...Records.map(pkOf));
+        return { batchItemFailures: [] };
+      },
+    });
+    poller.start();
+    try {
+      await waitFor('the first poll of the empty shard', async () => poller.caughtUp, 30_000);
+      await tableWithItems('written-first', 1);
+      for (const pk of ['a', 'b', 'c']) {
+        await dynamodb.send(new PutItemCommand({ TableName: 'starts-empty', Item: { pk: { S: pk } } }));
+      }
+      await waitFor('the three records', async () => delivered.length >= 3, 45_000);
+    } finally {
+      await poller.stop();
+    }
+    expect(delivered).toEqual(['a', 'b', 'c']);
+    expect(poller.stats.iteratorsRenewed).toBe(1);
+    expect(log).toEqual([expect.stringMatching(/TrimmedDataAccessException; resuming at TRIM_HORIZON/)]);
+  });
+});
+
+describe('StreamPoller iterator renewal (scripted streams client)', () => {
+  const streamArn = 'arn:aws:dynamodb:us-east-1:000000000000:table/t/stream/x';
+  const record = (n: number) => ({
+    eventName: 'INSERT' as const,
+    dynamodb: { Keys: { pk: { S: `k${n}` } }, SequenceNumber: String(n) },
+  });
+  const lost = (name: string) => Object.assign(new Error(name), { name });
+
+  /** One shard whose GetRecords answers come from `script`, in order; then empty pages. */
+  function scriptedStreams(script: Array<(iterator: string) => unknown>) {
+    const iteratorRequests: Array<{ type: string; after?: string }> = [];
+    const client = {
+      send: async (command: { input: Record<string, unknown>; constructor: { name: string } }) => {
+        const { input } = command;
+        switch (command.constructor.name) {
+          case 'DescribeStreamCommand':
+            return { StreamDescription: { Shards: [{ ShardId: 'shard-1' }] } };
+          case 'GetShardIteratorCommand': {
+            const type = input.ShardIteratorType as string;
+            iteratorRequests.push({
+              type,
+              ...(input.SequenceNumber ? { after: String(input.SequenceNumber) } : {}),
+            });
+            return { ShardIterator: `${type}:${input.SequenceNumber ?? ''}` };
+          }
+          case 'GetRecordsCommand': {
+            const step = script.shift();
+            if (step === undefined) return { Records: [], NextShardIterator: input.ShardIterator };
+            return step(input.ShardIterator as string);
+          }
+          default:
+            throw new Error(`unexpected ${command.constructor.name}`);
+        }
+      },
+    };
+    return { client: client as unknown as DynamoDBStreamsClient, iteratorRequests };
+  }
+
+  it.each(['ExpiredIteratorException', 'TrimmedDataAccessException'])(
+    'after %s resumes right after the last record handled: nothing lost, nothing repeated',
+    async (error) => {
+      const { client, iteratorRequests } = scriptedStreams([
+        () => ({ Records: [record(1), record(2)], NextShardIterator: 'next' }),
+        () => {
+          throw lost(error);
+        },
+        (iterator) => {
+          expect(iterator).toBe('AFTER_SEQUENCE_NUMBER:2');
+          return { Records: [record(3)], NextShardIterator: 'next' };
+        },
+      ]);
+      const delivered: string[] = [];
+      const log: string[] = [];
+      const poller = new StreamPoller({
+        streams: client,
+        streamArn,
+        region,
+        pollIntervalMs: 5,
+        log: (line) => log.push(line),
+        handler: async ({ Records }) => {
+          delivered.push(...Records.map(pkOf));
+          return { batchItemFailures: [] };
+        },
+      });
+      poller.start();
+      try {
+        await waitFor('the record after the renewal', async () => delivered.length >= 3, 10_000);
+      } finally {
+        await poller.stop();
+      }
+      expect(delivered).toEqual(['k1', 'k2', 'k3']);
+      expect(iteratorRequests).toEqual([
+        { type: 'TRIM_HORIZON' },
+        { type: 'AFTER_SEQUENCE_NUMBER', after: '2' },
+      ]);
+      expect(log).toEqual([`stream poller: shard shard-1: ${error}; resuming after sequence number 2`]);
+    },
+  );
 });
 
 describe('QueuePoller (Lambda SQS event source, FIFO)', () => {

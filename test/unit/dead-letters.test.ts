@@ -7,6 +7,8 @@ import {
   matchesFilters,
   parseFilter,
 } from '../../lib/operations/dead-letters.ts';
+import { redriveDeadLetters } from '../../lib/operations/redrive.ts';
+import type { Connection } from '../../lib/operations/target.ts';
 import { change } from '../helpers/factories.ts';
 
 const NOW = 1_700_000_100_000;
@@ -94,6 +96,42 @@ describe('describeDeadLetter', () => {
     expect(entry.notRedrivable).toMatch(/no usable key .*'pk' must be of type S, N or B/);
   });
 
+  it('reads an Atlas ingest letter as stage atlas, not redrivable, saying how to fix it upstream', () => {
+    const atlasLetter = letter({
+      stage: 'atlas',
+      id: '65f1c2a9e4b0a1b2c3d40014',
+      record: { messageId: 'ingest-7', eventId: 'ev-7', operationType: 'insert' },
+      reason: { code: 'too-large', message: 'the converted document is about 500000 bytes' },
+    });
+    const entry = describeDeadLetter(sqsMessage(atlasLetter), ['_id'], NOW);
+    expect(entry).toMatchObject({
+      kind: 'letter',
+      stage: 'atlas',
+      ids: ['65f1c2a9e4b0a1b2c3d40014'],
+      reason: { code: 'too-large' },
+      changes: [],
+    });
+    expect(entry.notRedrivable).toMatch(/Atlas trigger event/);
+    expect(entry.notRedrivable).toMatch(/update the document in MongoDB/);
+    expect(entry.notRedrivable).toMatch(/send the event to the Atlas ingest queue again/);
+    expect(matchesFilters(entry, [parseFilter('stage=atlas')])).toBe(true);
+
+    // An event without a usable _id names no document.
+    const anonymous = describeDeadLetter(
+      sqsMessage(
+        letter({
+          stage: 'atlas',
+          record: { messageId: 'ingest-8' },
+          reason: { code: 'no-id', message: 'no _id' },
+        }),
+      ),
+      ['_id'],
+      NOW,
+    );
+    expect(anonymous).toMatchObject({ stage: 'atlas', ids: [], changes: [] });
+    expect(anonymous.notRedrivable).toBe(entry.notRedrivable);
+  });
+
   it('reports anything else as unreadable, never redrivable', () => {
     for (const body of ['not json', '{"hello":1}', '[]']) {
       const entry = describeDeadLetter(sqsMessage(body), ['pk'], NOW);
@@ -140,5 +178,66 @@ describe('dead letter filters', () => {
       { stage: 'writer', code: '400', reason: 'line N: bad price', count: 2, ids: ['a', 'b'] },
       { stage: 'writer', code: '404', reason: 'Not Found', count: 1, ids: ['c'] },
     ]);
+  });
+});
+
+describe('redriveDeadLetters of Atlas ingest letters', () => {
+  /** A DLQ holding `bodies`, answering what a redrive asks of SQS and recording every call. */
+  function fakeDlq(bodies: unknown[]) {
+    const calls: string[] = [];
+    let unreceived = bodies.map((body, index) => ({
+      MessageId: `m-${index}`,
+      ReceiptHandle: `rh-${index}`,
+      Body: JSON.stringify(body),
+      Attributes: {},
+    }));
+    const released: string[] = [];
+    const sqs = {
+      send: async (command: { constructor: { name: string }; input: Record<string, unknown> }) => {
+        const name = command.constructor.name;
+        calls.push(name);
+        if (name === 'GetQueueAttributesCommand')
+          return { Attributes: { ApproximateNumberOfMessages: String(unreceived.length) } };
+        if (name === 'ReceiveMessageCommand') {
+          const messages = unreceived.slice(0, 10);
+          unreceived = unreceived.slice(10);
+          return { Messages: messages };
+        }
+        if (name === 'ChangeMessageVisibilityBatchCommand') {
+          const entries = command.input.Entries as { ReceiptHandle: string; VisibilityTimeout: number }[];
+          for (const entry of entries) if (entry.VisibilityTimeout === 0) released.push(entry.ReceiptHandle);
+          return { Successful: entries, Failed: [] };
+        }
+        throw new Error(`a redrive of Atlas letters must not call ${name}`);
+      },
+    };
+    return { sqs, calls, released };
+  }
+
+  it('keeps every Atlas letter on the DLQ with its reason, enqueues and deletes nothing, and stops', async () => {
+    const letters = [
+      letter({
+        stage: 'atlas',
+        id: 'doc-1',
+        reason: { code: 'unrepresentable', message: 'fullDocument.x: MinKey' },
+      }),
+      letter({ stage: 'atlas', reason: { code: 'unsupported-operation', message: "operationType 'drop'" } }),
+    ];
+    const { sqs, calls, released } = fakeDlq(letters);
+    const connection = {
+      sqs,
+      target: { dlqUrl: 'https://sqs.local/dlq.fifo', keyAttributes: ['_id'] },
+    } as unknown as Connection;
+
+    const report = await redriveDeadLetters(connection, { filters: [], dryRun: false, waitMs: 0 });
+
+    expect(report).toMatchObject({ selected: 2, redrivable: 0, redriven: 0, settlement: undefined });
+    expect(report.kept).toEqual([
+      { messageId: 'm-0', ids: ['doc-1'], reason: expect.stringMatching(/update the document in MongoDB/) },
+      { messageId: 'm-1', ids: [], reason: expect.stringMatching(/update the document in MongoDB/) },
+    ]);
+    // Given back at once (visibility 0), read once: no deletion, no send, no second round.
+    expect(released.sort()).toEqual(['rh-0', 'rh-1']);
+    expect(calls.filter((name) => /Send|Delete/.test(name))).toEqual([]);
   });
 });

@@ -1,0 +1,100 @@
+import { Annotations, Stack } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { NagSuppressions } from 'cdk-nag';
+
+/** Narrow grants shared by the sync's constructs: exactly what a function does, no CDK grant extras. */
+
+/**
+ * The use of a table's customer managed key, if it has one: the KMS actions CDK's own table grants
+ * give for reads (decrypt) or writes (encrypt too).
+ */
+export function grantTableKey(table: dynamodb.ITable, fn: lambda.IFunction, access: 'read' | 'write'): void {
+  const key = table.encryptionKey;
+  if (key === undefined) return;
+  if (access === 'read') {
+    key.grant(fn, 'kms:Decrypt', 'kms:DescribeKey');
+    return;
+  }
+  key.grantEncryptDecrypt(fn);
+  NagSuppressions.addResourceSuppressions(
+    fn.role as iam.IRole,
+    [
+      {
+        id: 'AwsSolutions-IAM5',
+        reason:
+          "DynamoDB encrypts written items with the table's customer managed key on the caller's behalf; these are the " +
+          "KMS actions of CDK's own table write grants, on that one key only.",
+        appliesTo: ['Action::kms:ReEncrypt*', 'Action::kms:GenerateDataKey*'],
+      },
+    ],
+    true,
+  );
+}
+
+/**
+ * SendMessage (which also authorises SendMessageBatch) on a queue, and with a KMS queue what SQS
+ * requires of a producer: GenerateDataKey and Decrypt. CDK's grantSendMessages adds queue attribute
+ * reads and every encrypt action.
+ */
+export function grantSendMessage(queue: sqs.IQueue, fn: lambda.IFunction): void {
+  queue.grant(fn, 'sqs:SendMessage');
+  queue.encryptionMasterKey?.grant(fn, 'kms:GenerateDataKey', 'kms:Decrypt');
+}
+
+/**
+ * An EventBridge rule target sending to an SQS queue (and to `deadLetterQueue` what it cannot deliver),
+ * which lets only that rule send. Not `targets.SqsQueue`: for a KMS-encrypted queue it drops the
+ * condition naming the rule from the queue policy (EventBridge in any account may then send, unless a
+ * feature flag is set in the app), and grants EventBridge Encrypt and ReEncrypt on the key, which it
+ * never needs. The key policy can only name the account: naming the rule there would make the key depend
+ * on the rule, which depends on the queue, which depends on the key.
+ */
+export function queueRuleTarget(
+  queue: sqs.IQueue,
+  options: { message?: events.RuleTargetInput; deadLetterQueue?: sqs.IQueue } = {},
+): events.IRuleTarget {
+  return {
+    bind: (rule) => {
+      const eventBridge = new iam.ServicePrincipal('events.amazonaws.com');
+      const queues = options.deadLetterQueue === undefined ? [queue] : [queue, options.deadLetterQueue];
+      for (const each of queues) {
+        each.addToResourcePolicy(
+          new iam.PolicyStatement({
+            principals: [eventBridge],
+            actions: ['sqs:SendMessage'],
+            resources: [each.queueArn],
+            conditions: { ArnEquals: { 'aws:SourceArn': rule.ruleArn } },
+          }),
+        );
+        const key = each.encryptionMasterKey;
+        if (key === undefined) continue;
+        const keyUse = new iam.PolicyStatement({
+          principals: [eventBridge],
+          actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+          resources: ['*'],
+          conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(rule).account } },
+        });
+        if (!key.addToResourcePolicy(keyUse, true).statementAdded) {
+          Annotations.of(rule).addWarningV2(
+            'typesense-sync:importedQueueKey',
+            'The queue encryption key is imported, so its policy cannot be changed here. Allow the service principal ' +
+              'events.amazonaws.com kms:GenerateDataKey and kms:Decrypt on it (condition aws:SourceAccount = this ' +
+              "account), or EventBridge cannot deliver this rule's events to the encrypted queue",
+          );
+        }
+      }
+      return {
+        arn: queue.queueArn,
+        targetResource: queue,
+        ...(options.message === undefined ? {} : { input: options.message }),
+        ...(options.deadLetterQueue === undefined
+          ? {}
+          : { deadLetterConfig: { arn: options.deadLetterQueue.queueArn } }),
+      };
+    },
+  };
+}
