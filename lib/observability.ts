@@ -5,7 +5,6 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { ATLAS_METRIC } from '../functions/shared/atlas-ingest-ports.ts';
 import { METRIC } from '../functions/shared/metrics.ts';
 import type { AtlasSource } from './atlas-source.ts';
 
@@ -377,8 +376,8 @@ export class SyncObservability extends Construct {
         graph(
           'Atlas ingest (events / min)',
           [
-            atlasSum(ATLAS_METRIC.eventsApplied, 'applied'),
-            atlasSum(ATLAS_METRIC.eventsStale, 'stale (late or duplicate)'),
+            atlasSum(METRIC.atlasEventsApplied, 'applied'),
+            atlasSum(METRIC.atlasEventsStale, 'stale (late or duplicate)'),
             atlasSum(METRIC.deadLetters, 'dead-lettered'),
           ],
           {

@@ -4,10 +4,10 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { processAtlasMessages } from '../core/atlas-change.ts';
-import { addAtlasIngestMetrics, applyAtlasChange } from '../shared/atlas-ingest-ports.ts';
+import { applyAtlasChange } from '../shared/atlas-ingest-ports.ts';
 import { createDynamoDbClient, createSqsClient, sendDeadLetters } from '../shared/aws.ts';
 import { atlasIngestConfigSchema, parseConfig } from '../shared/config.ts';
-import { createMetrics } from '../shared/metrics.ts';
+import { addAtlasIngestMetrics, createMetrics } from '../shared/metrics.ts';
 
 const config = parseConfig(atlasIngestConfigSchema);
 const logger = new Logger({ serviceName: 'typesense-sync-atlas-ingest' });

@@ -126,14 +126,3 @@ export function sendEventBridgeEvents(sqs: SQSClient, queueUrl: string) {
     }
   };
 }
-
-export const ATLAS_METRIC = {
-  eventsApplied: 'AtlasEventsApplied',
-  eventsStale: 'AtlasEventsStale',
-} as const;
-
-export function addAtlasIngestMetrics(metrics: Metrics, summary: AtlasIngestSummary): void {
-  metrics.addMetric(ATLAS_METRIC.eventsApplied, MetricUnit.Count, summary.applied);
-  metrics.addMetric(ATLAS_METRIC.eventsStale, MetricUnit.Count, summary.stale);
-  metrics.addMetric(METRIC.deadLetters, MetricUnit.Count, summary.deadLettered);
-}

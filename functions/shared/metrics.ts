@@ -1,4 +1,5 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { AtlasIngestSummary } from '../core/atlas-change.ts';
 import type { LagReading } from '../core/lag-check.ts';
 import { FINISHED_PHASES, type ResyncProgress } from '../core/resync.ts';
 import type { BatcherSummary } from '../core/stream-batch.ts';
@@ -24,6 +25,8 @@ export const METRIC = {
   resyncSegmentsDone: 'ResyncSegmentsDone',
   resyncSegmentsTotal: 'ResyncSegmentsTotal',
   resyncItemsIndexed: 'ResyncItemsIndexed',
+  atlasEventsApplied: 'AtlasEventsApplied',
+  atlasEventsStale: 'AtlasEventsStale',
 } as const;
 
 /** The namespace when POWERTOOLS_METRICS_NAMESPACE is unset. */
@@ -96,4 +99,10 @@ export function addLagMetrics(
     metrics.addMetric(METRIC.resyncSegmentsTotal, MetricUnit.Count, resync.job.totalSegments);
     metrics.addMetric(METRIC.resyncItemsIndexed, MetricUnit.Count, resync.indexed);
   }
+}
+
+export function addAtlasIngestMetrics(metrics: Metrics, summary: AtlasIngestSummary): void {
+  metrics.addMetric(METRIC.atlasEventsApplied, MetricUnit.Count, summary.applied);
+  metrics.addMetric(METRIC.atlasEventsStale, MetricUnit.Count, summary.stale);
+  metrics.addMetric(METRIC.deadLetters, MetricUnit.Count, summary.deadLettered);
 }
