@@ -1,5 +1,3 @@
-import type { Metrics } from '@aws-lambda-powertools/metrics';
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import {
   type DynamoDBClient,
   TransactWriteItemsCommand,
@@ -11,9 +9,7 @@ import {
   ATLAS_KEY_ATTRIBUTE,
   type AtlasChange,
   AtlasEventError,
-  type AtlasIngestSummary,
 } from '../core/atlas-change.ts';
-import { METRIC } from './metrics.ts';
 
 /** The Atlas ingest's adapters to DynamoDB, SQS and CloudWatch; the logic lives in core/atlas-change.ts. */
 
