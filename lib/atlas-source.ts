@@ -11,6 +11,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import { ATLAS_EVENT_SOURCE_PREFIX } from '../functions/core/atlas-change.ts';
+import { queueEncryptionOf, tableEncryptionOf } from './encryption.ts';
 import { grantSendMessage, grantTableKey, queueRuleTarget } from './grants.ts';
 import { SyncFunction } from './sync-function.ts';
 
@@ -104,10 +105,7 @@ export class AtlasSource extends Construct {
 
     this.eventBus = new events.EventBus(this, 'PartnerEventBus', { eventSourceName: props.eventSourceName });
 
-    const queueEncryption =
-      key === undefined
-        ? { encryption: sqs.QueueEncryption.SQS_MANAGED }
-        : { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: key };
+    const queueEncryption = queueEncryptionOf(key);
     this.ingestDeadLetterQueue = new sqs.Queue(this, 'IngestDeadLetterQueue', {
       retentionPeriod: QUEUE_RETENTION,
       ...queueEncryption,
@@ -141,9 +139,7 @@ export class AtlasSource extends Construct {
     this.versionsTable = new dynamodb.Table(this, 'VersionsTable', {
       partitionKey: { name: 'id', type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      ...(key === undefined
-        ? { encryption: dynamodb.TableEncryption.AWS_MANAGED }
-        : { encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED, encryptionKey: key }),
+      ...tableEncryptionOf(key),
       timeToLiveAttribute: 'expiresAt',
       // Ordering bookkeeping of in-flight events; the mirror and the index do not depend on it.
       removalPolicy: RemovalPolicy.DESTROY,

@@ -18,6 +18,7 @@ import { Construct } from 'constructs';
 import { CANARY_KEY_VALUE } from '../functions/core/canary.ts';
 import { DEFAULT_METRICS_NAMESPACE } from '../functions/shared/metrics.ts';
 import { AtlasSource, checkAtlasSourceProps } from './atlas-source.ts';
+import { queueEncryptionOf, tableEncryptionOf } from './encryption.ts';
 import { grantSendMessage, grantTableKey, queueRuleTarget } from './grants.ts';
 import {
   SyncObservability,
@@ -524,10 +525,7 @@ export class TypesenseSync extends Construct {
     this.table = table;
 
     // Every queue is encrypted at rest and denies requests without TLS.
-    const queueEncryption =
-      props.encryptionKey === undefined
-        ? { encryption: sqs.QueueEncryption.SQS_MANAGED }
-        : { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: props.encryptionKey };
+    const queueEncryption = queueEncryptionOf(props.encryptionKey);
 
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       // A FIFO source queue can only redrive into a FIFO DLQ.
@@ -565,9 +563,7 @@ export class TypesenseSync extends Construct {
       partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
       sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      ...(props.encryptionKey === undefined
-        ? { encryption: dynamodb.TableEncryption.AWS_MANAGED }
-        : { encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED, encryptionKey: props.encryptionKey }),
+      ...tableEncryptionOf(props.encryptionKey),
       // Derived bookkeeping (job state, checkpoints, tombstones), worthless once the stack is gone:
       // a re-sync can always start over from the source table.
       removalPolicy: RemovalPolicy.DESTROY,
