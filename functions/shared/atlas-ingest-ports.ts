@@ -3,13 +3,14 @@ import {
   TransactWriteItemsCommand,
   type TransactWriteItemsCommandInput,
 } from '@aws-sdk/client-dynamodb';
-import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import {
   type ApplyOutcome,
   ATLAS_KEY_ATTRIBUTE,
   type AtlasChange,
   AtlasEventError,
 } from '../core/atlas-change.ts';
+import { sendJsonMessages } from './aws.ts';
 
 /** The Atlas ingest's adapters to DynamoDB, SQS and CloudWatch; the logic lives in core/atlas-change.ts. */
 
@@ -107,18 +108,8 @@ export class AtlasEventSendError extends Error {
  */
 export function sendEventBridgeEvents(sqs: SQSClient, queueUrl: string) {
   return async (events: readonly unknown[]): Promise<void> => {
-    for (let start = 0; start < events.length; start += 10) {
-      const result = await sqs.send(
-        new SendMessageBatchCommand({
-          QueueUrl: queueUrl,
-          Entries: events.slice(start, start + 10).map((event, index) => ({
-            Id: String(index),
-            MessageBody: JSON.stringify(event),
-          })),
-        }),
-      );
-      if ((result.Failed ?? []).length > 0)
-        throw new AtlasEventSendError(`${result.Failed?.length} events were refused by the ingest queue`);
-    }
+    // One send each, as before: a refused event is the caller's to re-send.
+    const refused = await sendJsonMessages(sqs, queueUrl, events, { attempts: 1 });
+    if (refused > 0) throw new AtlasEventSendError(`${refused} events were refused by the ingest queue`);
   };
 }

@@ -37,6 +37,33 @@ export function createDynamoDbClient(config: DynamoDBClientConfig = {}): DynamoD
   return dynamodb;
 }
 
+/**
+ * JSON message bodies to a standard queue, 10 per SendMessageBatch; entries SQS refuses are sent again,
+ * up to `attempts` sends in all. Resolves with how many were still refused (0 when all went).
+ */
+export async function sendJsonMessages(
+  sqs: SQSClient,
+  queueUrl: string,
+  bodies: readonly unknown[],
+  options: { attempts: number; delaySeconds?: number | undefined },
+): Promise<number> {
+  let refusedInAll = 0;
+  for (let start = 0; start < bodies.length; start += 10) {
+    let entries = bodies.slice(start, start + 10).map((body, index) => ({
+      Id: String(index),
+      MessageBody: JSON.stringify(body),
+      ...(options.delaySeconds === undefined ? {} : { DelaySeconds: options.delaySeconds }),
+    }));
+    for (let attempt = 1; attempt <= options.attempts && entries.length > 0; attempt++) {
+      const result = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
+      const refused = new Set((result.Failed ?? []).map(({ Id }) => Id));
+      entries = entries.filter(({ Id }) => refused.has(Id));
+    }
+    refusedInAll += entries.length;
+  }
+  return refusedInAll;
+}
+
 /** One SendMessageBatch to a FIFO queue; resolves with the entries SQS refused. */
 export function sendPackedMessages(sqs: SQSClient, queueUrl: string) {
   return async (messages: PackedMessage[]): Promise<PackedMessage[]> => {

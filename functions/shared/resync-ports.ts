@@ -4,10 +4,10 @@ import {
   type DynamoDBClient,
   ScanCommand,
 } from '@aws-sdk/client-dynamodb';
-import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { MarshalledKey } from '../core/change.ts';
 import type { ResyncPorts, ResyncTask, ResyncTypesense } from '../core/resync.ts';
-import { readItemsConsistently } from './aws.ts';
+import { readItemsConsistently, sendJsonMessages } from './aws.ts';
 import { type ChangesQueue, changeOfKey, enqueueChanges } from './enqueue.ts';
 import { dynamoResyncStore } from './resync-store.ts';
 import type { TypesenseClient } from './typesense.ts';
@@ -75,17 +75,6 @@ export async function sendTasks(
   tasks: readonly ResyncTask[],
   delaySeconds?: number,
 ): Promise<void> {
-  for (let start = 0; start < tasks.length; start += 10) {
-    let entries = tasks.slice(start, start + 10).map((task, index) => ({
-      Id: String(index),
-      MessageBody: JSON.stringify(task),
-      ...(delaySeconds === undefined ? {} : { DelaySeconds: delaySeconds }),
-    }));
-    for (let attempt = 1; entries.length > 0; attempt++) {
-      if (attempt > 3) throw new ResyncQueueError(`the re-sync queue refused ${entries.length} tasks`);
-      const result = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
-      const refused = new Set((result.Failed ?? []).map(({ Id }) => Id));
-      entries = entries.filter(({ Id }) => refused.has(Id));
-    }
-  }
+  const refused = await sendJsonMessages(sqs, queueUrl, tasks, { attempts: 3, delaySeconds });
+  if (refused > 0) throw new ResyncQueueError(`the re-sync queue refused ${refused} tasks`);
 }
