@@ -25,6 +25,8 @@ export const METRIC = {
   resyncSegmentsDone: 'ResyncSegmentsDone',
   resyncSegmentsTotal: 'ResyncSegmentsTotal',
   resyncItemsIndexed: 'ResyncItemsIndexed',
+  /** Ms since the running re-sync last made progress (a segment page, a finish step); absent when none runs. */
+  resyncProgressAge: 'ResyncProgressAgeMs',
   atlasEventsApplied: 'AtlasEventsApplied',
   atlasEventsStale: 'AtlasEventsStale',
 } as const;
