@@ -100,6 +100,8 @@ describe('deploying the real app to LocalStack', () => {
       'collection=products',
       '-c',
       'keyAttributes=pk,sk',
+      '-c',
+      'allowInsecureHttp=true',
     ]);
   });
 
