@@ -171,7 +171,9 @@ export class TypesenseClient {
    * Ids go into `filter_by=id:[...]` as backtick-quoted values, chunked so each URL stays under MAX_URL_LENGTH.
    * Ids a filter cannot express exactly are deleted one by one through the document endpoint instead:
    * Typesense's filter parser drops backticks (an escaped one keeps its backslash), trims surrounding
-   * whitespace, and treats the value `*` as "every document".
+   * whitespace, and treats the value `*` as "every document". An id ending in `\\` (every composite id
+   * whose last key part ends in `\\`) would escape its own closing backtick and swallow the rest of its
+   * chunk (StringUtils::split_to_values), so such ids go one by one too.
    */
   async deleteByIds(collection: string, ids: string[]): Promise<number> {
     // No document can be addressed by an empty id, so there is nothing to delete for it.
@@ -349,7 +351,7 @@ export class TypesenseClient {
 
 /** Whether `id:[`<id>`]` in a filter matches exactly this id and nothing else. */
 export function isFilterSafeId(id: string): boolean {
-  return id !== '' && id !== '*' && !id.includes('`') && id.trim() === id;
+  return id !== '' && id !== '*' && !id.includes('`') && !id.endsWith('\\') && id.trim() === id;
 }
 
 /**
