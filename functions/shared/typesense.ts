@@ -1,3 +1,5 @@
+import { isRetryableAnswer } from '../core/classify.ts';
+
 /**
  * A deliberately small Typesense HTTP client.
  *
@@ -83,8 +85,9 @@ export class TypesenseHttpError extends TypesenseError {
     readonly path: string,
   ) {
     super(`Typesense ${method} ${path} failed with HTTP ${status}: ${serverMessage}`);
-    // 408/429/5xx are load or leadership conditions (e.g. 503 "Not Ready or Lagging") that pass; the rest won't.
-    this.retryable = status === 408 || status === 429 || status >= 500;
+    // 408/429/5xx are load or leadership conditions (e.g. 503 "Not Ready or Lagging") that pass, and so is a
+    // 422 for a node out of disk or memory; the rest won't.
+    this.retryable = isRetryableAnswer(status, serverMessage);
   }
 }
 
@@ -131,8 +134,9 @@ export class TypesenseClient {
       // Unauthenticated: health must not depend on the key (or on Secrets Manager).
       const response = await this.send('GET', '/health', {}, undefined);
       if (response.status !== 200) return false;
-      const body = JSON.parse(response.text) as { ok?: unknown };
-      return body.ok === true;
+      const body = JSON.parse(response.text) as { ok?: unknown; resource_error?: unknown };
+      // A node short of disk or memory still says `ok` but rejects every write (see classify.ts).
+      return body.ok === true && body.resource_error === undefined;
     } catch {
       return false;
     }
@@ -171,8 +175,8 @@ export class TypesenseClient {
    * Ids go into `filter_by=id:[...]` as backtick-quoted values, chunked so each URL stays under MAX_URL_LENGTH.
    * Ids a filter cannot express exactly are deleted one by one through the document endpoint instead:
    * Typesense's filter parser drops backticks (an escaped one keeps its backslash), trims surrounding
-   * whitespace, and treats the value `*` as "every document". An id ending in `\\` (every composite id
-   * whose last key part ends in `\\`) would escape its own closing backtick and swallow the rest of its
+   * whitespace, and treats the value `*` as "every document". An id ending in `\` (every composite id
+   * whose last key part ends in `\`) would escape its own closing backtick and swallow the rest of its
    * chunk (StringUtils::split_to_values), so such ids go one by one too.
    */
   async deleteByIds(collection: string, ids: string[]): Promise<number> {

@@ -1,11 +1,18 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { afterEach, describe, expect, it } from 'vitest';
+import { CircuitBreaker } from '../../functions/core/breaker.ts';
+import type { DeadLetter, MarshalledKey } from '../../functions/core/change.ts';
 import { documentId } from '../../functions/core/keys.ts';
-import { TypesenseClient } from '../../functions/shared/typesense.ts';
+import { processChangeMessages, type WriterPorts } from '../../functions/core/write-batch.ts';
+import { TypesenseClient, TypesenseHttpError } from '../../functions/shared/typesense.ts';
 import {
   splitToValues,
   startTypesenseEmulator,
   type TypesenseEmulator,
 } from '../../infra/local/typesense-emulator.ts';
+import { change, sqsRecord } from '../helpers/factories.ts';
 
 const API_KEY = 'cluster-unit-key';
 const started: TypesenseEmulator[] = [];
@@ -16,8 +23,32 @@ async function emulator(): Promise<TypesenseEmulator> {
   return instance;
 }
 
+const servers: Server[] = [];
+
+/** A plain HTTP server answering like Typesense would; `answer` decides per request. */
+async function fakeTypesense(
+  answer: (method: string, path: string) => { status: number; body: string },
+): Promise<string> {
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      const { status, body } = answer(req.method ?? 'GET', req.url ?? '/');
+      res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' }).end(body);
+    });
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
 afterEach(async () => {
   await Promise.all(started.splice(0).map((instance) => instance.stop()));
+  await Promise.all(
+    servers.splice(0).map((server) => {
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    }),
+  );
 });
 
 describe('deletes of ids ending in a backslash (Typesense filter parser)', () => {
@@ -47,5 +78,68 @@ describe('deletes of ids ending in a backslash (Typesense filter parser)', () =>
     );
     expect(await ts.deleteByIds('c', ids)).toBe(ids.length);
     expect(await ts.exportDocuments('c')).toEqual([]);
+  });
+});
+
+describe('a node running out of disk (422 "Rejecting write: running out of resource type")', () => {
+  // typesense/typesense src/raft_server.cpp ReplicationState::write and src/batched_indexer.cpp answer the whole
+  // write with set_422("Rejecting write: running out of resource type: " + OUT_OF_DISK|OUT_OF_MEMORY); /health
+  // (src/core_api.cpp get_health) adds "resource_error" to its body while `ok` may stay true.
+  const OUT_OF_DISK = 'Rejecting write: running out of resource type: OUT_OF_DISK';
+
+  it('is a retryable outage: the circuit opens, the probe sees the resource error, nothing is dead-lettered', async () => {
+    const server = { full: true };
+    const url = await fakeTypesense((method, path) => {
+      if (path.startsWith('/health')) {
+        return {
+          status: 200,
+          body: JSON.stringify(server.full ? { ok: true, resource_error: 'OUT_OF_DISK' } : { ok: true }),
+        };
+      }
+      if (server.full) return { status: 422, body: JSON.stringify({ message: OUT_OF_DISK }) };
+      if (method === 'POST') return { status: 200, body: '{"success":true}\n{"success":true}' };
+      return { status: 404, body: '{"message":"Not Found"}' };
+    });
+    const ts = new TypesenseClient({ nodes: [url], apiKey: API_KEY });
+    const thrown = await ts.importDocuments('c', ['{"id":"a"}'], 'upsert').catch((error: unknown) => error);
+    expect(thrown).toBeInstanceOf(TypesenseHttpError);
+    expect(thrown).toMatchObject({ status: 422, retryable: true });
+    expect(await ts.health()).toBe(false);
+
+    const clock = { now: 1_700_000_000_000 };
+    const deadLetters: DeadLetter[] = [];
+    const ports: WriterPorts = {
+      readItems: async (keys: MarshalledKey[]) =>
+        keys.map((key): Record<string, AttributeValue> => ({ pk: key.pk as AttributeValue, n: { N: '1' } })),
+      importDocuments: (lines) => ts.importDocuments('c', lines, 'upsert'),
+      deleteDocuments: (ids) => ts.deleteByIds('c', ids),
+      sendDeadLetters: async (letters) => void deadLetters.push(...letters),
+      health: () => ts.health(),
+      now: () => clock.now,
+    };
+    const breaker = new CircuitBreaker({
+      failureThreshold: 2,
+      probeMs: 1000,
+      maxProbeMs: 8000,
+      now: () => clock.now,
+    });
+    const records = () => [
+      sqsRecord({ messageId: 'm1', groupId: 'g1', changes: [change('a')] }),
+      sqsRecord({ messageId: 'm2', groupId: 'g2', changes: [change('b')] }),
+    ];
+    const run = () => processChangeMessages(records(), ports, { keyAttributes: ['pk'], breaker });
+
+    for (let i = 0; i < 2; i++) expect((await run()).batchItemFailures).toHaveLength(2);
+    expect(breaker.state).toBe('open');
+    clock.now += 1000;
+    // Half-open: /health answers 200 but reports the resource error, so the probe fails and no write is sent.
+    expect((await run()).summary.circuit).toBe('open');
+    server.full = false;
+    clock.now += 2000;
+    const recovered = await run();
+    expect(recovered.batchItemFailures).toEqual([]);
+    expect(recovered.summary.upserted).toBe(2);
+    expect(breaker.state).toBe('closed');
+    expect(deadLetters).toEqual([]);
   });
 });
