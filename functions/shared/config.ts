@@ -63,6 +63,8 @@ const typesenseFields = {
     .min(1)
     .transform((value) => value.split(',').map((url) => url.trim()))
     .pipe(z.array(z.string().url()).min(1)),
+  /** Optional node tried first while healthy (e.g. a Typesense Cloud load-balanced or same-region node). */
+  TYPESENSE_NEAREST_NODE: z.string().url().optional(),
   /** Production: the Secrets Manager secret holding the API key. */
   TYPESENSE_API_KEY_SECRET_ARN: z.string().min(1).optional(),
   /** Local stacks only: the API key itself. Never set this in a deployed function. */

@@ -57,14 +57,26 @@ export type SearchResponse = {
 export type ApiKeyProvider = (() => Promise<string>) & { invalidate?: () => void };
 
 export type TypesenseClientOptions = {
-  /** Base URLs such as `http://127.0.0.1:8108`; requests rotate over them round-robin. */
+  /** Base URLs such as `http://127.0.0.1:8108`; calls rotate over the healthy ones round-robin. */
   nodes: string[];
+  /** Tried first while healthy (e.g. a node in the function's own region), as in typesense-js. */
+  nearestNode?: string | undefined;
   /** The key itself, or a provider (e.g. a cached Secrets Manager lookup). */
   apiKey: string | ApiKeyProvider;
-  /** Per-request timeout covering connect, headers and body. Default 5000. */
+  /** Per-call timeout covering connect, headers and body, failover included. Default 5000. */
   timeoutMs?: number;
+  /** An import's timeout when the call names none: imports take seconds, not one request's 5. Default 60000. */
+  importTimeoutMs?: number;
+  /** A whole export's timeout (it streams, so it is bounded by the collection's size). Default 900000. */
+  exportTimeoutMs?: number;
+  /** How long a node that refused a connection, timed out or answered 503 is skipped. Default 15000. */
+  healthcheckIntervalMs?: number;
   fetch?: typeof fetch;
+  now?: () => number;
 };
+
+/** Per call: an import bounded by what remains of the invocation, say. */
+export type CallOptions = { timeoutMs?: number };
 
 /** Keeps generated URLs well under common proxy/server limits (Typesense itself allows more). */
 export const MAX_URL_LENGTH = 4000;
@@ -107,34 +119,71 @@ type RequestOptions = {
   query?: Record<string, string | number | boolean>;
   body?: string;
   contentType?: string;
+  timeoutMs?: number;
+  /** Whether sending it twice does no harm (default: every method but POST), so a call may fail over after a reset. */
+  idempotent?: boolean;
 };
 
-type RawResponse = { status: number; text: string };
+/** A node's answer whose body has not been read yet; `signal` still bounds the reading. */
+type Exchange = { response: Response; where: string; signal: AbortSignal; timeoutMs: number };
+
+/**
+ * System errors raised while connecting, before any byte of the request was sent: the request cannot
+ * have been applied, so the same call may go to the next node (undici puts them in `cause`).
+ */
+const CONNECT_FAILURES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+/**
+ * A kept-alive connection found dead (the node crashed or restarted): the request may have reached the
+ * node, so only an idempotent call goes to the next node after one of these.
+ */
+const RESET_FAILURES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
 
 /** The only document-level 404 message; every other 404 (e.g. `Not Found`) means the collection is missing. */
 const DOCUMENT_NOT_FOUND_PREFIX = 'Could not find a document with id';
 
 export class TypesenseClient {
   private readonly nodes: string[];
+  private readonly nearestNode: string | undefined;
   private readonly apiKey: string | ApiKeyProvider;
   private readonly timeoutMs: number;
+  private readonly importTimeoutMs: number;
+  private readonly exportTimeoutMs: number;
+  private readonly healthcheckIntervalMs: number;
   private readonly fetchImpl: typeof fetch;
+  private readonly now: () => number;
+  /** Passive health: a node is skipped until this time after it failed; absent means healthy. */
+  private readonly unhealthyUntil = new Map<string, number>();
   private nextNode = 0;
 
   constructor(options: TypesenseClientOptions) {
     if (options.nodes.length === 0) throw new TypeError('TypesenseClient needs at least one node URL');
-    this.nodes = options.nodes.map((node) => node.replace(/\/+$/, ''));
+    const trim = (node: string) => node.replace(/\/+$/, '');
+    this.nodes = options.nodes.map(trim);
+    this.nearestNode = options.nearestNode === undefined ? undefined : trim(options.nearestNode);
     this.apiKey = options.apiKey;
     this.timeoutMs = options.timeoutMs ?? 5000;
+    this.importTimeoutMs = options.importTimeoutMs ?? 60_000;
+    this.exportTimeoutMs = options.exportTimeoutMs ?? 900_000;
+    this.healthcheckIntervalMs = options.healthcheckIntervalMs ?? 15_000;
     this.fetchImpl = options.fetch ?? globalThis.fetch;
+    this.now = options.now ?? Date.now;
   }
 
   async health(): Promise<boolean> {
     try {
       // Unauthenticated: health must not depend on the key (or on Secrets Manager).
-      const response = await this.send('GET', '/health', {}, undefined);
-      if (response.status !== 200) return false;
-      const body = JSON.parse(response.text) as { ok?: unknown; resource_error?: unknown };
+      const exchange = await this.exchange('GET', '/health', {}, undefined);
+      const text = await readText(exchange);
+      if (exchange.response.status !== 200) return false;
+      const body = JSON.parse(text) as { ok?: unknown; resource_error?: unknown };
       // A node short of disk or memory still says `ok` but rejects every write (see classify.ts).
       return body.ok === true && body.resource_error === undefined;
     } catch {
@@ -146,6 +195,7 @@ export class TypesenseClient {
     collection: string,
     jsonLines: string[],
     action: ImportAction,
+    call: CallOptions = {},
   ): Promise<ImportLineResult[]> {
     if (jsonLines.length === 0) return [];
     for (const [index, line] of jsonLines.entries()) {
@@ -159,6 +209,9 @@ export class TypesenseClient {
       query: { action, return_id: true },
       body: jsonLines.join('\n'),
       contentType: 'text/plain',
+      timeoutMs: call.timeoutMs ?? this.importTimeoutMs,
+      // Sent twice, an upsert/update/emplace line lands the same; a create line would answer 409.
+      idempotent: action !== 'create',
     });
     const resultLines = text.split('\n').filter((line) => line.trim() !== '');
     if (resultLines.length !== jsonLines.length) {
@@ -226,11 +279,47 @@ export class TypesenseClient {
   }
 
   async exportDocuments(collection: string): Promise<TypesenseDocument[]> {
-    const text = await this.request('GET', `/collections/${encode(collection)}/documents/export`);
-    return text
-      .split('\n')
-      .filter((line) => line.trim() !== '')
-      .map((line) => parseJson(line, `export of ${collection}`) as TypesenseDocument);
+    const documents: TypesenseDocument[] = [];
+    for await (const document of this.exportDocumentStream(collection)) documents.push(document);
+    return documents;
+  }
+
+  /**
+   * The collection's documents as the export streams them, one JSONL line at a time: memory stays at one
+   * network chunk and one document whatever the collection's size. Bounded by `exportTimeoutMs`.
+   */
+  async *exportDocumentStream(collection: string): AsyncGenerator<TypesenseDocument> {
+    const path = `/collections/${encode(collection)}/documents/export`;
+    const exchange = await this.authorised('GET', path, { timeoutMs: this.exportTimeoutMs });
+    if (exchange.response.status >= 400) {
+      throw new TypesenseHttpError(
+        exchange.response.status,
+        serverMessage(await readText(exchange)),
+        'GET',
+        path,
+      );
+    }
+    const body = exchange.response.body;
+    if (body === null) return;
+    const decoder = new TextDecoder();
+    let pending = '';
+    try {
+      for await (const chunk of body) {
+        pending += decoder.decode(chunk as Uint8Array, { stream: true });
+        let newline = pending.indexOf('\n');
+        while (newline !== -1) {
+          const line = pending.slice(0, newline);
+          pending = pending.slice(newline + 1);
+          if (line.trim() !== '') yield parseJson(line, `export of ${collection}`) as TypesenseDocument;
+          newline = pending.indexOf('\n');
+        }
+      }
+    } catch (error) {
+      if (error instanceof TypesenseError) throw error;
+      throw unavailable(exchange, error);
+    }
+    pending += decoder.decode();
+    if (pending.trim() !== '') yield parseJson(pending, `export of ${collection}`) as TypesenseDocument;
   }
 
   async search(collection: string, params: Record<string, string | number>): Promise<SearchResponse> {
@@ -290,67 +379,142 @@ export class TypesenseClient {
   }
 
   private async request(method: string, path: string, options: RequestOptions = {}): Promise<string> {
+    const exchange = await this.authorised(method, path, options);
+    const text = await readText(exchange);
+    if (exchange.response.status >= 400) {
+      throw new TypesenseHttpError(exchange.response.status, serverMessage(text), method, path);
+    }
+    return text;
+  }
+
+  /** One call with the API key; a 401 refreshes a rotated key once. The body is left to the caller. */
+  private async authorised(method: string, path: string, options: RequestOptions): Promise<Exchange> {
     const apiKey = await this.resolveApiKey();
-    let response = await this.send(method, path, options, apiKey);
-    if (response.status === 401 && typeof this.apiKey !== 'string' && this.apiKey.invalidate !== undefined) {
+    const exchange = await this.exchange(method, path, options, apiKey);
+    if (
+      exchange.response.status === 401 &&
+      typeof this.apiKey !== 'string' &&
+      this.apiKey.invalidate !== undefined
+    ) {
       // The key may have been rotated since it was cached. Typesense rejects a bad key before doing
       // anything, so one retry with a fresh key is safe, and pointless if the key did not change.
       this.apiKey.invalidate();
       const freshKey = await this.resolveApiKey();
-      if (freshKey !== apiKey) response = await this.send(method, path, options, freshKey);
+      if (freshKey !== apiKey) {
+        await exchange.response.body?.cancel();
+        return this.exchange(method, path, options, freshKey);
+      }
     }
-    if (response.status >= 400) {
-      throw new TypesenseHttpError(response.status, serverMessage(response.text), method, path);
-    }
-    return response.text;
+    return exchange;
   }
 
-  private async send(
+  /**
+   * Sends one call to the first usable node. A node that refused the connection (nothing was sent) or
+   * answered 503 (`Not Ready or Lagging`, nothing was applied) is marked unhealthy and the call goes to
+   * the next one, within the same timeout; each node is tried at most once. A reset kept-alive
+   * connection fails over only an idempotent call; any other failure is the caller's to retry: a
+   * non-idempotent request that may have reached the server is never silently sent twice.
+   */
+  private async exchange(
     method: string,
     path: string,
     options: RequestOptions,
     apiKey: string | undefined,
-  ): Promise<RawResponse> {
-    const node = this.nodes[this.nextNode % this.nodes.length] as string;
-    this.nextNode = (this.nextNode + 1) % this.nodes.length;
-
-    const headers: Record<string, string> = {};
-    if (apiKey !== undefined) headers['X-TYPESENSE-API-KEY'] = apiKey;
-    if (options.contentType !== undefined) headers['Content-Type'] = options.contentType;
-
-    let url = `${node}${path}`;
-    if (options.query !== undefined) {
-      const search = Object.entries(options.query)
-        .map(([key, value]) => `${encode(key)}=${encode(String(value))}`)
-        .join('&');
-      if (search !== '') url += `?${search}`;
+  ): Promise<Exchange> {
+    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+    const signal = AbortSignal.timeout(timeoutMs);
+    const candidates = this.candidates();
+    for (const [index, node] of candidates.entries()) {
+      const last = index === candidates.length - 1;
+      // Errors name the node and path only: URLs never carry the key, and query strings may carry document ids.
+      const where = `${method} ${node}${path}`;
+      let response: Response;
+      try {
+        response = await this.fetchImpl(urlOf(node, path, options.query), {
+          method,
+          headers: headersOf(apiKey, options.contentType),
+          body: options.body,
+          signal,
+        });
+      } catch (error) {
+        this.markUnhealthy(node);
+        if (!last && mayFailOver(error, options.idempotent ?? method !== 'POST')) continue;
+        throw unavailable({ where, timeoutMs }, error);
+      }
+      if (response.status === 503) {
+        this.markUnhealthy(node);
+        if (!last) {
+          await response.body?.cancel();
+          continue;
+        }
+      } else this.unhealthyUntil.delete(node);
+      return { response, where, signal, timeoutMs };
     }
+    throw new Error('unreachable: a client always has a node');
+  }
 
-    // Errors name the node and path only: URLs never carry the key, and query strings may carry document ids.
-    const where = `${method} ${node}${path}`;
-    try {
-      const response = await this.fetchImpl(url, {
-        method,
-        headers,
-        body: options.body,
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
-      // The timeout signal also covers reading the body, so a stalled body surfaces here as a timeout.
-      const text = await response.text();
-      return { status: response.status, text };
-    } catch (error) {
-      throw new TypesenseUnavailableError(
-        `Typesense ${where} got no answer: ${describeFetchError(error, this.timeoutMs)}`,
-        {
-          cause: error,
-        },
-      );
-    }
+  /**
+   * The nodes to try for one call, in order: the nearest node while healthy, then the other healthy
+   * nodes round-robin. A node becomes a candidate again once its interval has passed (a passive health
+   * check: the next call is its probe). With no healthy node left, every node is tried.
+   */
+  private candidates(): string[] {
+    const now = this.now();
+    const healthy = (node: string) => (this.unhealthyUntil.get(node) ?? 0) <= now;
+    const rotation = this.nodes.map(
+      (_, offset) => this.nodes[(this.nextNode + offset) % this.nodes.length] as string,
+    );
+    const usable = rotation.filter(healthy);
+    const ordered = usable.length > 0 ? usable : rotation;
+    // The next call starts after this call's first node, so a skipped node does not double its neighbour's share.
+    this.nextNode = (this.nodes.indexOf(ordered[0] as string) + 1) % this.nodes.length;
+    if (this.nearestNode !== undefined && healthy(this.nearestNode)) return [this.nearestNode, ...ordered];
+    return ordered;
+  }
+
+  private markUnhealthy(node: string): void {
+    this.unhealthyUntil.set(node, this.now() + this.healthcheckIntervalMs);
   }
 
   private async resolveApiKey(): Promise<string> {
     return typeof this.apiKey === 'string' ? this.apiKey : await this.apiKey();
   }
+}
+
+function urlOf(node: string, path: string, query: RequestOptions['query']): string {
+  const search = Object.entries(query ?? {})
+    .map(([key, value]) => `${encode(key)}=${encode(String(value))}`)
+    .join('&');
+  return search === '' ? `${node}${path}` : `${node}${path}?${search}`;
+}
+
+function headersOf(apiKey: string | undefined, contentType: string | undefined): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (apiKey !== undefined) headers['X-TYPESENSE-API-KEY'] = apiKey;
+  if (contentType !== undefined) headers['Content-Type'] = contentType;
+  return headers;
+}
+
+/** The body as text; the call's timeout signal also covers it, so a stalled body surfaces as a timeout. */
+async function readText(exchange: Exchange): Promise<string> {
+  try {
+    return await exchange.response.text();
+  } catch (error) {
+    throw unavailable(exchange, error);
+  }
+}
+
+function unavailable(at: { where: string; timeoutMs: number }, error: unknown): TypesenseUnavailableError {
+  return new TypesenseUnavailableError(
+    `Typesense ${at.where} got no answer: ${describeFetchError(error, at.timeoutMs)}`,
+    { cause: error },
+  );
+}
+
+function mayFailOver(error: unknown, idempotent: boolean): boolean {
+  const code = (error as { cause?: { code?: unknown } } | null)?.cause?.code;
+  if (typeof code !== 'string') return false;
+  return CONNECT_FAILURES.has(code) || (idempotent && RESET_FAILURES.has(code));
 }
 
 /** Whether `id:[`<id>`]` in a filter matches exactly this id and nothing else. */

@@ -41,6 +41,9 @@ function client(handler: Handler, options: { nodes?: string[]; timeoutMs?: numbe
     nodes: options.nodes ?? ['http://ts-a:8108'],
     apiKey: API_KEY,
     timeoutMs: options.timeoutMs ?? 1000,
+    // Imports and exports have timeouts of their own; these tests give them the same one.
+    importTimeoutMs: options.timeoutMs ?? 1000,
+    exportTimeoutMs: options.timeoutMs ?? 1000,
     fetch: fake.fetch,
   });
   return { client: instance, calls: fake.calls };

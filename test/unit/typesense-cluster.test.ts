@@ -143,3 +143,137 @@ describe('a node running out of disk (422 "Rejecting write: running out of resou
     expect(deadLetters).toEqual([]);
   });
 });
+
+/** A fetch that counts requests per node (host:port) before passing them on. */
+function countingFetch(): { fetch: typeof fetch; perNode: Map<string, number> } {
+  const perNode = new Map<string, number>();
+  const counted = (input: string | URL | Request, init?: RequestInit) => {
+    const host = new URL(String(input)).host;
+    perNode.set(host, (perNode.get(host) ?? 0) + 1);
+    return fetch(input, init);
+  };
+  return { fetch: counted as typeof fetch, perNode };
+}
+
+const hostOf = (server: TypesenseEmulator) => new URL(server.url).host;
+
+describe('a cluster with one node of three down', () => {
+  async function threeNodes() {
+    const nodes = [await emulator(), await emulator(), await emulator()];
+    // Independent emulators do not replicate: each gets the collection, as a cluster's nodes all would.
+    for (const node of nodes) {
+      await new TypesenseClient({ nodes: [node.url], apiKey: API_KEY }).createCollection({
+        name: 'c',
+        fields: [{ name: 'n', type: 'int32' }],
+      });
+    }
+    return nodes;
+  }
+
+  it('fails over within the call, skips the dead node for a while, and the writer sees no outage', async () => {
+    const nodes = await threeNodes();
+    const [first, second, third] = nodes as [TypesenseEmulator, TypesenseEmulator, TypesenseEmulator];
+    await second.stop();
+    const clock = { now: 1_700_000_000_000 };
+    const counting = countingFetch();
+    const ts = new TypesenseClient({
+      nodes: nodes.map(({ url }) => url),
+      apiKey: API_KEY,
+      fetch: counting.fetch,
+      healthcheckIntervalMs: 60_000,
+      now: () => clock.now,
+    });
+    const deadLetters: DeadLetter[] = [];
+    const ports: WriterPorts = {
+      readItems: async (keys: MarshalledKey[]) =>
+        keys.map((key): Record<string, AttributeValue> => ({ pk: key.pk as AttributeValue, n: { N: '1' } })),
+      importDocuments: (lines) => ts.importDocuments('c', lines, 'upsert'),
+      deleteDocuments: (ids) => ts.deleteByIds('c', ids),
+      sendDeadLetters: async (letters) => void deadLetters.push(...letters),
+      health: () => ts.health(),
+      now: () => clock.now,
+    };
+    const breaker = new CircuitBreaker({
+      failureThreshold: 1,
+      probeMs: 1000,
+      maxProbeMs: 8000,
+      now: () => clock.now,
+    });
+    const batches = 30;
+    for (let i = 0; i < batches; i++) {
+      const result = await processChangeMessages(
+        [sqsRecord({ messageId: `m${i}`, groupId: `g${i}`, changes: [change(`doc-${i}`)] })],
+        ports,
+        { keyAttributes: ['pk'], breaker },
+      );
+      expect(result.batchItemFailures).toEqual([]);
+      expect(breaker.state).toBe('closed');
+    }
+    expect(deadLetters).toEqual([]);
+    // Every batch landed on a live node, and the dead one cost one refused connection, not one per batch.
+    expect(first.stats.importLines + third.stats.importLines).toBe(batches);
+    expect(counting.perNode.get(hostOf(second))).toBe(1);
+    expect(first.stats.importLines).toBe(batches / 2);
+    expect(third.stats.importLines).toBe(batches / 2);
+
+    // After the interval the node is tried again (and, still down, skipped again at once).
+    clock.now += 60_000;
+    await ts.importDocuments('c', ['{"id":"late","n":1}'], 'upsert');
+    await ts.importDocuments('c', ['{"id":"later","n":1}'], 'upsert');
+    expect(counting.perNode.get(hostOf(second))).toBe(2);
+  });
+
+  it('a node answering 503 is skipped for a while and the call goes to the next node', async () => {
+    const nodes = await threeNodes();
+    const [first, second] = nodes as [TypesenseEmulator, TypesenseEmulator, TypesenseEmulator];
+    first.failNext(1, 503);
+    const ts = new TypesenseClient({ nodes: nodes.map(({ url }) => url), apiKey: API_KEY });
+    expect(await ts.importDocuments('c', ['{"id":"a","n":1}'], 'upsert')).toEqual([
+      { success: true, id: 'a' },
+    ]);
+    expect(second.stats.importLines).toBe(1);
+    await ts.importDocuments('c', ['{"id":"b","n":1}'], 'upsert');
+    await ts.importDocuments('c', ['{"id":"c","n":1}'], 'upsert');
+    expect(first.stats.importLines).toBe(0);
+  });
+
+  it('prefers nearestNode while it is healthy and falls back to the others while it is not', async () => {
+    const nodes = await threeNodes();
+    const near = await emulator();
+    await new TypesenseClient({ nodes: [near.url], apiKey: API_KEY }).createCollection({
+      name: 'c',
+      fields: [{ name: 'n', type: 'int32' }],
+    });
+    const clock = { now: 0 };
+    const ts = new TypesenseClient({
+      nodes: nodes.map(({ url }) => url),
+      nearestNode: near.url,
+      apiKey: API_KEY,
+      healthcheckIntervalMs: 10_000,
+      now: () => clock.now,
+    });
+    for (let i = 0; i < 3; i++) await ts.importDocuments('c', [`{"id":"${i}","n":1}`], 'upsert');
+    expect(near.stats.importLines).toBe(3);
+    near.failNext(1, 503);
+    for (let i = 3; i < 6; i++) await ts.importDocuments('c', [`{"id":"${i}","n":1}`], 'upsert');
+    expect(near.stats.importLines).toBe(3);
+    expect(nodes.reduce((sum, node) => sum + node.stats.importLines, 0)).toBe(3);
+    clock.now += 10_000;
+    await ts.importDocuments('c', ['{"id":"6","n":1}'], 'upsert');
+    expect(near.stats.importLines).toBe(4);
+  });
+
+  it('with every node down the call fails as unavailable after one try per node', async () => {
+    const nodes = await threeNodes();
+    for (const node of nodes) await node.stop();
+    const counting = countingFetch();
+    const ts = new TypesenseClient({
+      nodes: nodes.map(({ url }) => url),
+      apiKey: API_KEY,
+      fetch: counting.fetch,
+    });
+    const error = await ts.importDocuments('c', ['{"id":"a"}'], 'upsert').catch((e: unknown) => e);
+    expect(error).toMatchObject({ name: 'TypesenseUnavailableError', retryable: true });
+    expect([...counting.perNode.values()]).toEqual([1, 1, 1]);
+  });
+});
