@@ -20,3 +20,15 @@ export function typesenseClientOf(config: {
     timeoutMs: config.TYPESENSE_TIMEOUT_MS,
   });
 }
+
+/** Kept back from an import's time so the writer can still report the batch (ack, dead letters, visibility). */
+export const REPORTING_RESERVE_MS = 5_000;
+
+/**
+ * An import's timeout within an invocation: what remains of it, less the reporting reserve, but at
+ * least a second. An import cut short by the request timeout (5 s) would fail batches that the
+ * invocation had time for; one cut short by Lambda would lose the whole batch's answer.
+ */
+export function importTimeoutWithin(remainingMs: number): number {
+  return Math.max(1_000, Math.floor(remainingMs) - REPORTING_RESERVE_MS);
+}

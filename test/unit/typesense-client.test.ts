@@ -10,6 +10,7 @@ import {
   TypesenseProtocolError,
   TypesenseUnavailableError,
 } from '../../functions/shared/typesense.ts';
+import { importTimeoutWithin } from '../../functions/shared/typesense-client.ts';
 import { splitToValues } from '../../infra/local/typesense-emulator.ts';
 
 const API_KEY = 'sekrit-key-1234567890';
@@ -420,5 +421,13 @@ describe('TypesenseClient reads', () => {
     expect(calls[0]?.url).toBe(
       'http://ts-a:8108/collections/c/documents/search?q=a%20b&query_by=title&per_page=5',
     );
+  });
+});
+
+describe('importTimeoutWithin', () => {
+  it('gives an import what remains of the invocation less the reporting reserve, at least a second', () => {
+    expect(importTimeoutWithin(900_000)).toBe(895_000);
+    expect(importTimeoutWithin(20_000)).toBe(15_000);
+    expect(importTimeoutWithin(5_500)).toBe(1_000);
   });
 });

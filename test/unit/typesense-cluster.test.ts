@@ -277,3 +277,59 @@ describe('a cluster with one node of three down', () => {
     expect([...counting.perNode.values()]).toEqual([1, 1, 1]);
   });
 });
+
+describe('imports and exports have timeouts of their own', () => {
+  it('an import outlives the per-request timeout, and a per-call timeout bounds it', async () => {
+    const url = await fakeTypesense(() => ({ status: 200, body: '{"success":true}' }));
+    const slow = (inner: typeof fetch): typeof fetch =>
+      (async (input: string | URL | Request, init?: RequestInit) => {
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        init?.signal?.throwIfAborted();
+        return inner(input, init);
+      }) as typeof fetch;
+    const ts = new TypesenseClient({ nodes: [url], apiKey: API_KEY, timeoutMs: 100, fetch: slow(fetch) });
+    expect(await ts.importDocuments('c', ['{"id":"a"}'], 'upsert')).toEqual([{ success: true }]);
+    const error = await ts
+      .importDocuments('c', ['{"id":"a"}'], 'upsert', { timeoutMs: 150 })
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({ name: 'TypesenseUnavailableError' });
+    expect((error as Error).message).toMatch(/timed out after 150 ms/);
+  });
+});
+
+describe('exportDocumentStream', () => {
+  it('yields documents line by line while the server is still sending', async () => {
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const state = { ended: false };
+    const server = createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      // A line split across writes must still come out whole.
+      res.write(
+        `${Array.from({ length: 500 }, (_, i) => JSON.stringify({ id: `a${i}` })).join('\n')}\n{"id":`,
+      );
+      void released.then(() => {
+        res.end(`"b"}\n${JSON.stringify({ id: 'c', s: 'ü' })}`);
+        state.ended = true;
+      });
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const ts = new TypesenseClient({ nodes: [url], apiKey: API_KEY });
+    const ids: string[] = [];
+    for await (const document of ts.exportDocumentStream('c')) {
+      ids.push(String(document.id));
+      if (ids.length === 500) {
+        // Every line sent so far was parsed and handed over before the response ended.
+        expect(state.ended).toBe(false);
+        release();
+      }
+    }
+    expect(ids).toHaveLength(502);
+    expect(ids.slice(-2)).toEqual(['b', 'c']);
+  });
+});
