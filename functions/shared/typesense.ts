@@ -37,6 +37,15 @@ export type CollectionInfo = CollectionSchema & { num_documents: number; created
 
 export type AliasInfo = { name: string; collection_name: string };
 
+/** A v27–v29 per-collection synonym or override (curation) rule, as Typesense lists it. */
+export type SearchRule = { id: string; [key: string]: unknown };
+
+/** v30 moved synonyms and overrides into named sets that collections reference. */
+const SET_REFERENCES = ['synonym_sets', 'curation_sets'] as const;
+
+/** What `copySearchSettings` carried over. */
+export type CopiedSearchSettings = { synonyms: number; overrides: number; setReferences: string[] };
+
 export type TypesenseDocument = Record<string, unknown>;
 
 export type SearchHit = { document: TypesenseDocument; [key: string]: unknown };
@@ -355,6 +364,87 @@ export class TypesenseClient {
   async deleteCollection(name: string): Promise<CollectionInfo> {
     const text = await this.request('DELETE', `/collections/${encode(name)}`);
     return parseJson(text, 'delete collection') as CollectionInfo;
+  }
+
+  async listSynonyms(collection: string): Promise<SearchRule[]> {
+    return this.listRules(collection, 'synonyms');
+  }
+
+  async upsertSynonym(collection: string, rule: SearchRule): Promise<SearchRule> {
+    return this.upsertRule(collection, 'synonyms', rule);
+  }
+
+  async listOverrides(collection: string): Promise<SearchRule[]> {
+    return this.listRules(collection, 'overrides');
+  }
+
+  async upsertOverride(collection: string, rule: SearchRule): Promise<SearchRule> {
+    return this.upsertRule(collection, 'overrides', rule);
+  }
+
+  async updateCollection(name: string, patch: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const text = await this.request('PATCH', `/collections/${encode(name)}`, {
+      body: JSON.stringify(patch),
+      contentType: 'application/json',
+    });
+    return parseJson(text, 'update collection') as Record<string, unknown>;
+  }
+
+  /**
+   * Gives collection `to` the search settings of `from` before a re-sync swaps the alias, or searches
+   * would lose them with the swap. Typesense v30 lists `synonym_sets`/`curation_sets` in a collection:
+   * `to` keeps the references its own schema names, and takes `from`'s where it names none. Before v30
+   * synonyms and overrides belong to the collection and are copied rule by rule (idempotent upserts).
+   */
+  async copySearchSettings(from: string, to: string): Promise<CopiedSearchSettings> {
+    const [source, target] = await Promise.all([this.getCollection(from), this.getCollection(to)]);
+    if (source === undefined)
+      throw new TypesenseProtocolError(`collection ${from} vanished before its settings were copied`);
+    if (target === undefined)
+      throw new TypesenseProtocolError(`collection ${to} vanished before settings were copied to it`);
+    if (SET_REFERENCES.some((key) => key in source)) {
+      const patch: Record<string, unknown> = {};
+      for (const key of SET_REFERENCES) {
+        const wanted = source[key];
+        const own = target[key];
+        if (Array.isArray(wanted) && wanted.length > 0 && !(Array.isArray(own) && own.length > 0))
+          patch[key] = wanted;
+      }
+      if (Object.keys(patch).length > 0) await this.updateCollection(to, patch);
+      return { synonyms: 0, overrides: 0, setReferences: Object.keys(patch) };
+    }
+    // A server without these routes (404; the collection itself exists) has no rules to copy.
+    const orNone = (error: unknown): SearchRule[] => {
+      if (error instanceof TypesenseHttpError && error.status === 404) return [];
+      throw error;
+    };
+    const [synonyms, overrides] = await Promise.all([
+      this.listSynonyms(from).catch(orNone),
+      this.listOverrides(from).catch(orNone),
+    ]);
+    for (const rule of synonyms) await this.upsertSynonym(to, rule);
+    for (const rule of overrides) await this.upsertOverride(to, rule);
+    return { synonyms: synonyms.length, overrides: overrides.length, setReferences: [] };
+  }
+
+  private async listRules(collection: string, kind: 'synonyms' | 'overrides'): Promise<SearchRule[]> {
+    const text = await this.request('GET', `/collections/${encode(collection)}/${kind}`);
+    const rules = (parseJson(text, `list ${kind} of ${collection}`) as Record<string, unknown>)[kind];
+    if (!Array.isArray(rules))
+      throw new TypesenseProtocolError(`Typesense ${kind} of ${collection}: no list`);
+    return rules as SearchRule[];
+  }
+
+  private async upsertRule(
+    collection: string,
+    kind: 'synonyms' | 'overrides',
+    { id, ...rule }: SearchRule,
+  ): Promise<SearchRule> {
+    const text = await this.request('PUT', `/collections/${encode(collection)}/${kind}/${encode(id)}`, {
+      body: JSON.stringify(rule),
+      contentType: 'application/json',
+    });
+    return parseJson(text, `upsert ${kind} of ${collection}`) as SearchRule;
   }
 
   async upsertAlias(alias: string, collectionName: string): Promise<AliasInfo> {
