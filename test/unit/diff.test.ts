@@ -108,10 +108,10 @@ describe('round-trip rule: nulls and schema coercion', () => {
       { name: 'b', type: 'bool' },
       { name: 'tags', type: 'string[]' },
     ];
-    const document = { id: 'a', s: 3.14159265, i: '42', f: '2.5', b: 'TRUE', tags: [1, true, 'x'], other: 1 };
+    const document = { id: 'a', s: 1234.56789, i: '42', f: '2.5', b: 'TRUE', tags: [1, true, 'x'], other: 1 };
     expect(coerceToSchema(document, fields)).toEqual({
       id: 'a',
-      s: '3.14159',
+      s: '1234.57',
       i: 42,
       f: 2.5,
       b: true,
