@@ -26,9 +26,9 @@ export const REPORTING_RESERVE_MS = 5_000;
 
 /**
  * An import's timeout within an invocation: what remains of it, less the reporting reserve, but at
- * least a second. An import cut short by the request timeout (5 s) would fail batches that the
+ * least a second, and at most `capMs` (TYPESENSE_IMPORT_TIMEOUT_MS). An import cut short by the request timeout (5 s) would fail batches that the
  * invocation had time for; one cut short by Lambda would lose the whole batch's answer.
  */
-export function importTimeoutWithin(remainingMs: number): number {
-  return Math.max(1_000, Math.floor(remainingMs) - REPORTING_RESERVE_MS);
+export function importTimeoutWithin(remainingMs: number, capMs = Number.POSITIVE_INFINITY): number {
+  return Math.min(capMs, Math.max(1_000, Math.floor(remainingMs) - REPORTING_RESERVE_MS));
 }

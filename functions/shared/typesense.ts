@@ -558,7 +558,9 @@ export class TypesenseClient {
     const ordered = usable.length > 0 ? usable : rotation;
     // The next call starts after this call's first node, so a skipped node does not double its neighbour's share.
     this.nextNode = (this.nodes.indexOf(ordered[0] as string) + 1) % this.nodes.length;
-    if (this.nearestNode !== undefined && healthy(this.nearestNode)) return [this.nearestNode, ...ordered];
+    const nearest = this.nearestNode;
+    if (nearest !== undefined && healthy(nearest))
+      return [nearest, ...ordered.filter((node) => node !== nearest)];
     return ordered;
   }
 

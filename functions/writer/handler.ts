@@ -29,7 +29,9 @@ const typesense = typesenseClientOf(config);
 /** When the current invocation ends (ms epoch): its imports may run until shortly before. */
 let invocationDeadline: number | undefined;
 const importCall = () =>
-  invocationDeadline === undefined ? {} : { timeoutMs: importTimeoutWithin(invocationDeadline - Date.now()) };
+  invocationDeadline === undefined
+    ? {}
+    : { timeoutMs: importTimeoutWithin(invocationDeadline - Date.now(), config.TYPESENSE_IMPORT_TIMEOUT_MS) };
 
 const resyncStore =
   config.RESYNC_STATE_TABLE === undefined

@@ -429,5 +429,6 @@ describe('importTimeoutWithin', () => {
     expect(importTimeoutWithin(900_000)).toBe(895_000);
     expect(importTimeoutWithin(20_000)).toBe(15_000);
     expect(importTimeoutWithin(5_500)).toBe(1_000);
+    expect(importTimeoutWithin(900_000, 2_000)).toBe(2_000);
   });
 });
