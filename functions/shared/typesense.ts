@@ -1,4 +1,16 @@
 import { isRetryableAnswer } from '../core/classify.ts';
+import {
+  chunkIdFilters,
+  describeFetchError,
+  encode,
+  headersOf,
+  isFilterSafeId,
+  mayFailOver,
+  serverMessage,
+  urlOf,
+} from './typesense-wire.ts';
+
+export { chunkIdFilters, isFilterSafeId } from './typesense-wire.ts';
 
 /**
  * A deliberately small Typesense HTTP client.
@@ -135,25 +147,6 @@ type RequestOptions = {
 
 /** A node's answer whose body has not been read yet; `signal` still bounds the reading. */
 type Exchange = { response: Response; where: string; signal: AbortSignal; timeoutMs: number };
-
-/**
- * System errors raised while connecting, before any byte of the request was sent: the request cannot
- * have been applied, so the same call may go to the next node (undici puts them in `cause`).
- */
-const CONNECT_FAILURES = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
-
-/**
- * A kept-alive connection found dead (the node crashed or restarted): the request may have reached the
- * node, so only an idempotent call goes to the next node after one of these.
- */
-const RESET_FAILURES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
 
 /** The only document-level 404 message; every other 404 (e.g. `Not Found`) means the collection is missing. */
 const DOCUMENT_NOT_FOUND_PREFIX = 'Could not find a document with id';
@@ -573,20 +566,6 @@ export class TypesenseClient {
   }
 }
 
-function urlOf(node: string, path: string, query: RequestOptions['query']): string {
-  const search = Object.entries(query ?? {})
-    .map(([key, value]) => `${encode(key)}=${encode(String(value))}`)
-    .join('&');
-  return search === '' ? `${node}${path}` : `${node}${path}?${search}`;
-}
-
-function headersOf(apiKey: string | undefined, contentType: string | undefined): Record<string, string> {
-  const headers: Record<string, string> = {};
-  if (apiKey !== undefined) headers['X-TYPESENSE-API-KEY'] = apiKey;
-  if (contentType !== undefined) headers['Content-Type'] = contentType;
-  return headers;
-}
-
 /** The body as text; the call's timeout signal also covers it, so a stalled body surfaces as a timeout. */
 async function readText(exchange: Exchange): Promise<string> {
   try {
@@ -600,53 +579,6 @@ function unavailable(at: { where: string; timeoutMs: number }, error: unknown): 
   return new TypesenseUnavailableError(
     `Typesense ${at.where} got no answer: ${describeFetchError(error, at.timeoutMs)}`,
     { cause: error },
-  );
-}
-
-function mayFailOver(error: unknown, idempotent: boolean): boolean {
-  const code = (error as { cause?: { code?: unknown } } | null)?.cause?.code;
-  if (typeof code !== 'string') return false;
-  return CONNECT_FAILURES.has(code) || (idempotent && RESET_FAILURES.has(code));
-}
-
-/** Whether `id:[`<id>`]` in a filter matches exactly this id and nothing else. */
-export function isFilterSafeId(id: string): boolean {
-  return id !== '' && id !== '*' && !id.includes('`') && !id.endsWith('\\') && id.trim() === id;
-}
-
-/**
- * Groups ids into `id:[`a`,`b`]` filters whose URL-encoded length stays within `maxEncodedLength`.
- * An id too long for any budget still gets a filter of its own.
- */
-export function chunkIdFilters(ids: string[], maxEncodedLength: number): string[] {
-  const open = 'id:[';
-  const close = ']';
-  const overhead = encode(open).length + encode(close).length;
-  const separator = encode(',').length;
-  const filters: string[] = [];
-  let current: string[] = [];
-  let length = overhead;
-
-  for (const id of ids) {
-    const value = `\`${id}\``;
-    const valueLength = encode(value).length;
-    if (current.length > 0 && length + separator + valueLength > maxEncodedLength) {
-      filters.push(`${open}${current.join(',')}${close}`);
-      current = [];
-      length = overhead;
-    }
-    length += valueLength + (current.length > 0 ? separator : 0);
-    current.push(value);
-  }
-  if (current.length > 0) filters.push(`${open}${current.join(',')}${close}`);
-  return filters;
-}
-
-/** encodeURIComponent plus RFC 3986's reserved `!'()*`, so ids like `*` or `a(b)` reach the server verbatim. */
-function encode(value: string): string {
-  return encodeURIComponent(value).replace(
-    /[!'()*]/g,
-    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
   );
 }
 
@@ -677,30 +609,4 @@ function parseJson(text: string, what: string): unknown {
   } catch {
     throw new TypesenseProtocolError(`Typesense ${what}: response is not valid JSON`);
   }
-}
-
-function serverMessage(text: string): string {
-  try {
-    const body = JSON.parse(text) as { message?: unknown };
-    if (typeof body.message === 'string') return body.message;
-  } catch {
-    // Not JSON (e.g. a proxy's HTML error page): fall through to a short excerpt.
-  }
-  const excerpt = text.trim().slice(0, 200);
-  return excerpt === '' ? '(empty body)' : excerpt;
-}
-
-function describeFetchError(error: unknown, timeoutMs: number): string {
-  if (error instanceof Error) {
-    if (error.name === 'TimeoutError' || error.name === 'AbortError')
-      return `timed out after ${timeoutMs} ms`;
-    // undici reports network failures as `TypeError: fetch failed` with the system error as its cause.
-    const cause = (error as { cause?: unknown }).cause;
-    if (cause instanceof Error) {
-      const code = (cause as { code?: unknown }).code;
-      return typeof code === 'string' ? `${code} (${cause.message})` : cause.message;
-    }
-    return error.message;
-  }
-  return String(error);
 }
