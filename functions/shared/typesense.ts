@@ -492,11 +492,11 @@ export class TypesenseClient {
   }
 
   /**
-   * Sends one call to the first usable node. A node that refused the connection (nothing was sent) or
-   * answered 503 (`Not Ready or Lagging`, nothing was applied) is marked unhealthy and the call goes to
-   * the next one, within the same timeout; each node is tried at most once. A reset kept-alive
-   * connection fails over only an idempotent call; any other failure is the caller's to retry: a
-   * non-idempotent request that may have reached the server is never silently sent twice.
+   * Sends one call to the first usable node. A node that refused the connection (nothing was sent) is
+   * marked unhealthy and the call goes to the next one, within the same timeout; each node is tried at
+   * most once. A 503 (`Not Ready or Lagging`) or a reset kept-alive connection marks the node too, but
+   * fails over only an idempotent call (every call but POST, and imports other than `create`); any other
+   * failure is the caller's to retry: a request that may have been applied is never silently sent twice.
    */
   private async exchange(
     method: string,
@@ -505,6 +505,7 @@ export class TypesenseClient {
     apiKey: string | undefined,
   ): Promise<Exchange> {
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+    const idempotent = options.idempotent ?? method !== 'POST';
     const signal = AbortSignal.timeout(timeoutMs);
     const candidates = this.candidates();
     for (const [index, node] of candidates.entries()) {
@@ -521,12 +522,14 @@ export class TypesenseClient {
         });
       } catch (error) {
         this.markUnhealthy(node);
-        if (!last && mayFailOver(error, options.idempotent ?? method !== 'POST')) continue;
+        if (!last && mayFailOver(error, idempotent)) continue;
         throw unavailable({ where, timeoutMs }, error);
       }
       if (response.status === 503) {
         this.markUnhealthy(node);
-        if (!last) {
+        // Typesense's 503 comes before it applies anything, but a proxy in front may answer 503 late:
+        // only a call that may be sent twice goes on to the next node.
+        if (!last && idempotent) {
           await response.body?.cancel();
           continue;
         }

@@ -237,6 +237,19 @@ describe('a cluster with one node of three down', () => {
     expect(first.stats.importLines).toBe(0);
   });
 
+  it('a 503 does not resend a call that is not idempotent (an import with action=create) to the next node', async () => {
+    const nodes = await threeNodes();
+    const [first, second] = nodes as [TypesenseEmulator, TypesenseEmulator, TypesenseEmulator];
+    first.failNext(1, 503);
+    const ts = new TypesenseClient({ nodes: nodes.map(({ url }) => url), apiKey: API_KEY });
+    const error = await ts.importDocuments('c', ['{"id":"a","n":1}'], 'create').catch((e: unknown) => e);
+    expect(error).toMatchObject({ status: 503, retryable: true });
+    expect(second.stats.importLines).toBe(0);
+    // The node is skipped for a while all the same.
+    await ts.importDocuments('c', ['{"id":"b","n":1}'], 'create');
+    expect(first.stats.importLines).toBe(0);
+  });
+
   it('prefers nearestNode while it is healthy and falls back to the others while it is not', async () => {
     const nodes = await threeNodes();
     const near = await emulator();
