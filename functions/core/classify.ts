@@ -7,3 +7,16 @@
 export function isRetryableStatus(code: number): boolean {
   return code === 408 || code === 429 || code >= 500;
 }
+
+/**
+ * The 422s that describe the node, not the request: a node short of disk or memory rejects every
+ * write with `Rejecting write: running out of resource type: OUT_OF_DISK|OUT_OF_MEMORY`, and one put
+ * in maintenance with `skip-writes` answers `Skipping write(s).` (typesense src/raft_server.cpp
+ * ReplicationState::write, src/batched_indexer.cpp). Both pass once an operator acts: an outage, like 503.
+ */
+const NODE_CONDITION_422 = /^(?:Rejecting write: running out of resource type|Skipping writes?\.)/;
+
+/** `isRetryableStatus`, plus the 422s that mean the node cannot take writes for now. */
+export function isRetryableAnswer(code: number, message: string): boolean {
+  return isRetryableStatus(code) || (code === 422 && NODE_CONDITION_422.test(message));
+}

@@ -26,6 +26,18 @@ export function sameValue(a: unknown, b: unknown): boolean {
   );
 }
 
+/**
+ * The fields whose values differ, sorted. A field holding `null` counts as absent: Typesense never keeps
+ * a null through an upsert (see projectItem), so an old document stored with one is not stale for it.
+ */
+export function staleFields(want: Document, have: Document): string[] {
+  const present = (document: Document) =>
+    Object.keys(document).filter((field) => document[field] !== null && document[field] !== undefined);
+  return [...new Set([...present(want), ...present(have)])]
+    .filter((field) => !sameValue(want[field] ?? null, have[field] ?? null))
+    .sort();
+}
+
 /** Compares the documents the table implies with those the index holds, field by field. */
 export function diffDocuments(
   expected: ReadonlyMap<string, Document>,
@@ -38,11 +50,82 @@ export function diffDocuments(
       drift.missing.push(id);
       continue;
     }
-    const fields = [...new Set([...Object.keys(want), ...Object.keys(have)])].filter(
-      (field) => !sameValue(want[field], have[field]),
-    );
-    if (fields.length > 0) drift.stale.push({ id, fields: fields.sort() });
+    const fields = staleFields(want, have);
+    if (fields.length > 0) drift.stale.push({ id, fields });
   }
   for (const id of actual.keys()) if (!expected.has(id)) drift.extra.push(id);
   return drift;
+}
+
+/** A collection field as `GET /collections/{name}` lists it. */
+export type SchemaField = { name: string; type: string };
+
+/**
+ * The document as a collection with this schema stores it. A schema with a fallback `.*` or another
+ * pattern field makes Typesense coerce "dirty" values by default (src/collection.cpp: COERCE_OR_REJECT
+ * unless dirty_values says otherwise), so `{"sku": 123}` is stored as `"123"` in a string field; verify
+ * compares after the same coercion, or such a document would look stale for ever and `--repair` loop.
+ * Without a pattern field Typesense rejects such values instead (the writer dead-letters them).
+ * Only top-level fields of a concrete type are coerced; a value that cannot be coerced is left alone.
+ */
+export function coerceToSchema(document: Document, fields: readonly SchemaField[]): Document {
+  if (!fields.some(({ name }) => name.includes('*'))) return document;
+  let coerced: Document | undefined;
+  for (const { name, type } of fields) {
+    if (name.includes('*') || name.includes('.') || name === 'id' || !(name in document)) continue;
+    const value = document[name];
+    const element = type.endsWith('[]') ? type.slice(0, -2) : undefined;
+    const next =
+      element === undefined
+        ? coerceScalar(type, value)
+        : Array.isArray(value)
+          ? value.map((item) => coerceScalar(element, item))
+          : value;
+    if (next !== value && !sameValue(next, value)) {
+      coerced ??= { ...document };
+      coerced[name] = next;
+    }
+  }
+  return coerced ?? document;
+}
+
+/** typesense src/validator.cpp coerce_string/int32_t/int64_t/float/bool (COERCE_OR_REJECT branch). */
+function coerceScalar(type: string, value: unknown): unknown {
+  switch (type) {
+    case 'string':
+      if (typeof value === 'boolean') return value ? 'true' : 'false';
+      if (typeof value === 'number') return Number.isInteger(value) ? String(value) : cppFloatText(value);
+      return value;
+    case 'int32':
+    case 'int64':
+      if (typeof value === 'boolean') return value ? 1 : 0;
+      if (typeof value === 'number' && !Number.isInteger(value)) return Math.trunc(Math.fround(value));
+      if (typeof value === 'string' && /^-?\d+$/.test(value)) return Number(value);
+      return value;
+    case 'float':
+      if (typeof value === 'boolean') return value ? 1 : 0;
+      if (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value)))
+        return Number(value);
+      return value;
+    case 'bool':
+      if (value === 0 || value === 1) return value === 1;
+      if (typeof value === 'string' && /^(?:true|false)$/i.test(value)) return value.toLowerCase() === 'true';
+      return value;
+    default:
+      return value;
+  }
+}
+
+/** A float as C++ `ostream << (float)x` writes it (StringUtils::float_to_str): %g with 6 significant digits. */
+function cppFloatText(value: number): string {
+  const single = Math.fround(value);
+  if (single === 0 || !Number.isFinite(single)) return String(single);
+  const [mantissa = '', exponentText = '0'] = single.toExponential(5).split('e');
+  const exponent = Number(exponentText);
+  const trim = (text: string) => (text.includes('.') ? text.replace(/0+$/, '').replace(/\.$/, '') : text);
+  if (exponent < -4 || exponent >= 6) {
+    const sign = exponent < 0 ? '-' : '+';
+    return `${trim(mantissa)}e${sign}${String(Math.abs(exponent)).padStart(2, '0')}`;
+  }
+  return trim(single.toFixed(Math.max(0, 5 - exponent)));
 }

@@ -59,18 +59,24 @@ function setMember(target: Record<string, unknown>, name: string, value: unknown
  * One attribute value → its document value, in one pass over the marshalled form: the re-sync projects
  * every item of the table, and unmarshalling first and then copying into document values cost it a
  * third of its CPU. Numbers as `numberValue`, binary as base64, sets as sorted arrays, maps as objects.
+ *
+ * A `NULL` is no value at all: a map member or attribute holding it is left out, and a list drops it.
+ * Typesense stores an upsert that way (src/index.cpp get_doc_changes: a null member erases the field,
+ * process_value drops nulls inside objects and arrays), so sending nulls would make what is stored
+ * differ from what was sent, and `verify` report the document stale for ever.
  */
 function documentValue(value: AttributeValue): unknown {
   if (value.S !== undefined) return value.S;
   if (value.N !== undefined) return numberValue(value.N);
   if (value.BOOL !== undefined) return value.BOOL;
-  if (value.NULL !== undefined) return null;
   if (value.M !== undefined) {
     const map: Record<string, unknown> = {};
-    for (const [name, member] of Object.entries(value.M)) setMember(map, name, documentValue(member));
+    for (const [name, member] of Object.entries(value.M)) {
+      if (member.NULL === undefined) setMember(map, name, documentValue(member));
+    }
     return map;
   }
-  if (value.L !== undefined) return value.L.map(documentValue);
+  if (value.L !== undefined) return value.L.filter((member) => member.NULL === undefined).map(documentValue);
   if (value.SS !== undefined) return [...value.SS].sort(compareMembers(false));
   if (value.NS !== undefined) {
     const members = value.NS.map(numberValue);
@@ -124,6 +130,7 @@ export function projectItem(
     const document: TypesenseDocument = { id };
     for (const [name, value] of Object.entries(item)) {
       if (name === 'id' || exclude.has(name) || (include !== undefined && !include.has(name))) continue;
+      if (value.NULL !== undefined) continue; // An absent field, as Typesense would store it (see documentValue).
       setMember(document, name, documentValue(value));
     }
     return document;

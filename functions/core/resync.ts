@@ -126,6 +126,8 @@ export interface ResyncTypesense {
   listCollections(): Promise<{ name: string }[]>;
   getAlias(alias: string): Promise<{ collection_name: string } | undefined>;
   upsertAlias(alias: string, collection: string): Promise<unknown>;
+  /** Synonyms and overrides (or, on v30, set references) of the live collection onto the new one. */
+  copySearchSettings?(from: string, to: string): Promise<unknown>;
   importDocuments(collection: string, lines: string[], action: 'create'): Promise<ImportLine[]>;
   getDocument(collection: string, id: string): Promise<Record<string, unknown> | undefined>;
 }
@@ -472,6 +474,8 @@ export async function finishResync(
       throw new ResyncError(`re-sync ${jobId} is being swapped by another finish task`);
   }
   const live = await typesense.getAlias(job.alias);
+  if (live !== undefined && live.collection_name !== job.collection)
+    await typesense.copySearchSettings?.(live.collection_name, job.collection);
   await typesense.upsertAlias(job.alias, job.collection);
   const now = ports.now();
   const previous = live?.collection_name;

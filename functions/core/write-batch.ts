@@ -3,7 +3,7 @@ import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import type { CircuitBreaker, CircuitState } from './breaker.ts';
 import { canaryDocument, isCanaryId } from './canary.ts';
 import type { Change, ChangeMessage, DeadLetter, MarshalledKey } from './change.ts';
-import { isRetryableStatus } from './classify.ts';
+import { isRetryableAnswer } from './classify.ts';
 import { coalesce } from './coalesce.ts';
 import { ProjectionError } from './errors.ts';
 import { documentId } from './keys.ts';
@@ -114,7 +114,7 @@ async function applyToResync(
       const outcome = outcomes[index];
       if (outcome === undefined) fail([entry], 're-sync import answered fewer lines than were sent');
       else if (outcome.success) return;
-      else if (isRetryableStatus(outcome.code))
+      else if (isRetryableAnswer(outcome.code, outcome.error))
         fail([entry], `re-sync import ${outcome.code}: ${outcome.error}`);
       else rejections.push({ id: entry.change.id, reason: `${outcome.code}: ${outcome.error}` });
     });
@@ -302,7 +302,7 @@ export async function processChangeMessages(
         : ports.importDocuments(upserts.map(({ line }) => line)).then(
             (outcomes) => {
               typesenseAnswered = outcomes.some(
-                (outcome) => outcome.success || !isRetryableStatus(outcome.code),
+                (outcome) => outcome.success || !isRetryableAnswer(outcome.code, outcome.error),
               );
               typesenseOutage ||= !typesenseAnswered && outcomes.length > 0;
               upserts.forEach(({ entry }, index) => {
@@ -312,7 +312,7 @@ export async function processChangeMessages(
                 else if (outcome.success) {
                   upserted++;
                   applied.push(entry);
-                } else if (isRetryableStatus(outcome.code))
+                } else if (isRetryableAnswer(outcome.code, outcome.error))
                   fail([entry], `import ${outcome.code}: ${outcome.error}`);
                 else deadLetter(entry, outcome.code, outcome.error);
               });

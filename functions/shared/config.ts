@@ -63,6 +63,8 @@ const typesenseFields = {
     .min(1)
     .transform((value) => value.split(',').map((url) => url.trim()))
     .pipe(z.array(z.string().url()).min(1)),
+  /** Optional node tried first while healthy (e.g. a Typesense Cloud load-balanced or same-region node). */
+  TYPESENSE_NEAREST_NODE: z.string().url().optional(),
   /** Production: the Secrets Manager secret holding the API key. */
   TYPESENSE_API_KEY_SECRET_ARN: z.string().min(1).optional(),
   /** Local stacks only: the API key itself. Never set this in a deployed function. */
@@ -70,6 +72,12 @@ const typesenseFields = {
   /** The alias (or collection) the writer writes to. */
   TYPESENSE_COLLECTION: z.string().min(1),
   TYPESENSE_TIMEOUT_MS: positiveInt(5_000),
+  /**
+   * A cap on the writer's import timeout, which is otherwise what remains of the invocation less 5 s.
+   * Deployed, that is safe (the queue's visibility is 6 × the function timeout); a runtime whose
+   * visibility timeout is shorter than its invocations (the embedded stack's 2 s) must cap it below.
+   */
+  TYPESENSE_IMPORT_TIMEOUT_MS: z.coerce.number().int().positive().optional(),
   KEY_ATTRIBUTES: keyAttributes,
   PROJECTION: projection,
   /** The re-sync state table: while a re-sync runs, the writer also writes to its new collection. */

@@ -1,3 +1,17 @@
+import { isRetryableAnswer } from '../core/classify.ts';
+import {
+  chunkIdFilters,
+  describeFetchError,
+  encode,
+  headersOf,
+  isFilterSafeId,
+  mayFailOver,
+  serverMessage,
+  urlOf,
+} from './typesense-wire.ts';
+
+export { chunkIdFilters, isFilterSafeId } from './typesense-wire.ts';
+
 /**
  * A deliberately small Typesense HTTP client.
  *
@@ -35,6 +49,15 @@ export type CollectionInfo = CollectionSchema & { num_documents: number; created
 
 export type AliasInfo = { name: string; collection_name: string };
 
+/** A v27–v29 per-collection synonym or override (curation) rule, as Typesense lists it. */
+export type SearchRule = { id: string; [key: string]: unknown };
+
+/** v30 moved synonyms and overrides into named sets that collections reference. */
+const SET_REFERENCES = ['synonym_sets', 'curation_sets'] as const;
+
+/** What `copySearchSettings` carried over. */
+export type CopiedSearchSettings = { synonyms: number; overrides: number; setReferences: string[] };
+
 export type TypesenseDocument = Record<string, unknown>;
 
 export type SearchHit = { document: TypesenseDocument; [key: string]: unknown };
@@ -55,14 +78,26 @@ export type SearchResponse = {
 export type ApiKeyProvider = (() => Promise<string>) & { invalidate?: () => void };
 
 export type TypesenseClientOptions = {
-  /** Base URLs such as `http://127.0.0.1:8108`; requests rotate over them round-robin. */
+  /** Base URLs such as `http://127.0.0.1:8108`; calls rotate over the healthy ones round-robin. */
   nodes: string[];
+  /** Tried first while healthy (e.g. a node in the function's own region), as in typesense-js. */
+  nearestNode?: string | undefined;
   /** The key itself, or a provider (e.g. a cached Secrets Manager lookup). */
   apiKey: string | ApiKeyProvider;
-  /** Per-request timeout covering connect, headers and body. Default 5000. */
+  /** Per-call timeout covering connect, headers and body, failover included. Default 5000. */
   timeoutMs?: number;
+  /** An import's timeout when the call names none: imports take seconds, not one request's 5. Default 60000. */
+  importTimeoutMs?: number;
+  /** A whole export's timeout (it streams, so it is bounded by the collection's size). Default 900000. */
+  exportTimeoutMs?: number;
+  /** How long a node that refused a connection, timed out or answered 503 is skipped. Default 15000. */
+  healthcheckIntervalMs?: number;
   fetch?: typeof fetch;
+  now?: () => number;
 };
+
+/** Per call: an import bounded by what remains of the invocation, say. */
+export type CallOptions = { timeoutMs?: number };
 
 /** Keeps generated URLs well under common proxy/server limits (Typesense itself allows more). */
 export const MAX_URL_LENGTH = 4000;
@@ -83,8 +118,9 @@ export class TypesenseHttpError extends TypesenseError {
     readonly path: string,
   ) {
     super(`Typesense ${method} ${path} failed with HTTP ${status}: ${serverMessage}`);
-    // 408/429/5xx are load or leadership conditions (e.g. 503 "Not Ready or Lagging") that pass; the rest won't.
-    this.retryable = status === 408 || status === 429 || status >= 500;
+    // 408/429/5xx are load or leadership conditions (e.g. 503 "Not Ready or Lagging") that pass, and so is a
+    // 422 for a node out of disk or memory; the rest won't.
+    this.retryable = isRetryableAnswer(status, serverMessage);
   }
 }
 
@@ -104,35 +140,54 @@ type RequestOptions = {
   query?: Record<string, string | number | boolean>;
   body?: string;
   contentType?: string;
+  timeoutMs?: number;
+  /** Whether sending it twice does no harm (default: every method but POST), so a call may fail over after a reset. */
+  idempotent?: boolean;
 };
 
-type RawResponse = { status: number; text: string };
+/** A node's answer whose body has not been read yet; `signal` still bounds the reading. */
+type Exchange = { response: Response; where: string; signal: AbortSignal; timeoutMs: number };
 
 /** The only document-level 404 message; every other 404 (e.g. `Not Found`) means the collection is missing. */
 const DOCUMENT_NOT_FOUND_PREFIX = 'Could not find a document with id';
 
 export class TypesenseClient {
   private readonly nodes: string[];
+  private readonly nearestNode: string | undefined;
   private readonly apiKey: string | ApiKeyProvider;
   private readonly timeoutMs: number;
+  private readonly importTimeoutMs: number;
+  private readonly exportTimeoutMs: number;
+  private readonly healthcheckIntervalMs: number;
   private readonly fetchImpl: typeof fetch;
+  private readonly now: () => number;
+  /** Passive health: a node is skipped until this time after it failed; absent means healthy. */
+  private readonly unhealthyUntil = new Map<string, number>();
   private nextNode = 0;
 
   constructor(options: TypesenseClientOptions) {
     if (options.nodes.length === 0) throw new TypeError('TypesenseClient needs at least one node URL');
-    this.nodes = options.nodes.map((node) => node.replace(/\/+$/, ''));
+    const trim = (node: string) => node.replace(/\/+$/, '');
+    this.nodes = options.nodes.map(trim);
+    this.nearestNode = options.nearestNode === undefined ? undefined : trim(options.nearestNode);
     this.apiKey = options.apiKey;
     this.timeoutMs = options.timeoutMs ?? 5000;
+    this.importTimeoutMs = options.importTimeoutMs ?? 60_000;
+    this.exportTimeoutMs = options.exportTimeoutMs ?? 900_000;
+    this.healthcheckIntervalMs = options.healthcheckIntervalMs ?? 15_000;
     this.fetchImpl = options.fetch ?? globalThis.fetch;
+    this.now = options.now ?? Date.now;
   }
 
   async health(): Promise<boolean> {
     try {
       // Unauthenticated: health must not depend on the key (or on Secrets Manager).
-      const response = await this.send('GET', '/health', {}, undefined);
-      if (response.status !== 200) return false;
-      const body = JSON.parse(response.text) as { ok?: unknown };
-      return body.ok === true;
+      const exchange = await this.exchange('GET', '/health', {}, undefined);
+      const text = await readText(exchange);
+      if (exchange.response.status !== 200) return false;
+      const body = JSON.parse(text) as { ok?: unknown; resource_error?: unknown };
+      // A node short of disk or memory still says `ok` but rejects every write (see classify.ts).
+      return body.ok === true && body.resource_error === undefined;
     } catch {
       return false;
     }
@@ -142,6 +197,7 @@ export class TypesenseClient {
     collection: string,
     jsonLines: string[],
     action: ImportAction,
+    call: CallOptions = {},
   ): Promise<ImportLineResult[]> {
     if (jsonLines.length === 0) return [];
     for (const [index, line] of jsonLines.entries()) {
@@ -155,6 +211,9 @@ export class TypesenseClient {
       query: { action, return_id: true },
       body: jsonLines.join('\n'),
       contentType: 'text/plain',
+      timeoutMs: call.timeoutMs ?? this.importTimeoutMs,
+      // Sent twice, an upsert/update/emplace line lands the same; a create line would answer 409.
+      idempotent: action !== 'create',
     });
     const resultLines = text.split('\n').filter((line) => line.trim() !== '');
     if (resultLines.length !== jsonLines.length) {
@@ -171,7 +230,9 @@ export class TypesenseClient {
    * Ids go into `filter_by=id:[...]` as backtick-quoted values, chunked so each URL stays under MAX_URL_LENGTH.
    * Ids a filter cannot express exactly are deleted one by one through the document endpoint instead:
    * Typesense's filter parser drops backticks (an escaped one keeps its backslash), trims surrounding
-   * whitespace, and treats the value `*` as "every document".
+   * whitespace, and treats the value `*` as "every document". An id ending in `\` (every composite id
+   * whose last key part ends in `\`) would escape its own closing backtick and swallow the rest of its
+   * chunk (StringUtils::split_to_values), so such ids go one by one too.
    */
   async deleteByIds(collection: string, ids: string[]): Promise<number> {
     // No document can be addressed by an empty id, so there is nothing to delete for it.
@@ -220,11 +281,47 @@ export class TypesenseClient {
   }
 
   async exportDocuments(collection: string): Promise<TypesenseDocument[]> {
-    const text = await this.request('GET', `/collections/${encode(collection)}/documents/export`);
-    return text
-      .split('\n')
-      .filter((line) => line.trim() !== '')
-      .map((line) => parseJson(line, `export of ${collection}`) as TypesenseDocument);
+    const documents: TypesenseDocument[] = [];
+    for await (const document of this.exportDocumentStream(collection)) documents.push(document);
+    return documents;
+  }
+
+  /**
+   * The collection's documents as the export streams them, one JSONL line at a time: memory stays at one
+   * network chunk and one document whatever the collection's size. Bounded by `exportTimeoutMs`.
+   */
+  async *exportDocumentStream(collection: string): AsyncGenerator<TypesenseDocument> {
+    const path = `/collections/${encode(collection)}/documents/export`;
+    const exchange = await this.authorised('GET', path, { timeoutMs: this.exportTimeoutMs });
+    if (exchange.response.status >= 400) {
+      throw new TypesenseHttpError(
+        exchange.response.status,
+        serverMessage(await readText(exchange)),
+        'GET',
+        path,
+      );
+    }
+    const body = exchange.response.body;
+    if (body === null) return;
+    const decoder = new TextDecoder();
+    let pending = '';
+    try {
+      for await (const chunk of body) {
+        pending += decoder.decode(chunk as Uint8Array, { stream: true });
+        let newline = pending.indexOf('\n');
+        while (newline !== -1) {
+          const line = pending.slice(0, newline);
+          pending = pending.slice(newline + 1);
+          if (line.trim() !== '') yield parseJson(line, `export of ${collection}`) as TypesenseDocument;
+          newline = pending.indexOf('\n');
+        }
+      }
+    } catch (error) {
+      if (error instanceof TypesenseError) throw error;
+      throw unavailable(exchange, error);
+    }
+    pending += decoder.decode();
+    if (pending.trim() !== '') yield parseJson(pending, `export of ${collection}`) as TypesenseDocument;
   }
 
   async search(collection: string, params: Record<string, string | number>): Promise<SearchResponse> {
@@ -262,6 +359,87 @@ export class TypesenseClient {
     return parseJson(text, 'delete collection') as CollectionInfo;
   }
 
+  async listSynonyms(collection: string): Promise<SearchRule[]> {
+    return this.listRules(collection, 'synonyms');
+  }
+
+  async upsertSynonym(collection: string, rule: SearchRule): Promise<SearchRule> {
+    return this.upsertRule(collection, 'synonyms', rule);
+  }
+
+  async listOverrides(collection: string): Promise<SearchRule[]> {
+    return this.listRules(collection, 'overrides');
+  }
+
+  async upsertOverride(collection: string, rule: SearchRule): Promise<SearchRule> {
+    return this.upsertRule(collection, 'overrides', rule);
+  }
+
+  async updateCollection(name: string, patch: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const text = await this.request('PATCH', `/collections/${encode(name)}`, {
+      body: JSON.stringify(patch),
+      contentType: 'application/json',
+    });
+    return parseJson(text, 'update collection') as Record<string, unknown>;
+  }
+
+  /**
+   * Gives collection `to` the search settings of `from` before a re-sync swaps the alias, or searches
+   * would lose them with the swap. Typesense v30 lists `synonym_sets`/`curation_sets` in a collection:
+   * `to` keeps the references its own schema names, and takes `from`'s where it names none. Before v30
+   * synonyms and overrides belong to the collection and are copied rule by rule (idempotent upserts).
+   */
+  async copySearchSettings(from: string, to: string): Promise<CopiedSearchSettings> {
+    const [source, target] = await Promise.all([this.getCollection(from), this.getCollection(to)]);
+    if (source === undefined)
+      throw new TypesenseProtocolError(`collection ${from} vanished before its settings were copied`);
+    if (target === undefined)
+      throw new TypesenseProtocolError(`collection ${to} vanished before settings were copied to it`);
+    if (SET_REFERENCES.some((key) => key in source)) {
+      const patch: Record<string, unknown> = {};
+      for (const key of SET_REFERENCES) {
+        const wanted = source[key];
+        const own = target[key];
+        if (Array.isArray(wanted) && wanted.length > 0 && !(Array.isArray(own) && own.length > 0))
+          patch[key] = wanted;
+      }
+      if (Object.keys(patch).length > 0) await this.updateCollection(to, patch);
+      return { synonyms: 0, overrides: 0, setReferences: Object.keys(patch) };
+    }
+    // A server without these routes (404; the collection itself exists) has no rules to copy.
+    const orNone = (error: unknown): SearchRule[] => {
+      if (error instanceof TypesenseHttpError && error.status === 404) return [];
+      throw error;
+    };
+    const [synonyms, overrides] = await Promise.all([
+      this.listSynonyms(from).catch(orNone),
+      this.listOverrides(from).catch(orNone),
+    ]);
+    for (const rule of synonyms) await this.upsertSynonym(to, rule);
+    for (const rule of overrides) await this.upsertOverride(to, rule);
+    return { synonyms: synonyms.length, overrides: overrides.length, setReferences: [] };
+  }
+
+  private async listRules(collection: string, kind: 'synonyms' | 'overrides'): Promise<SearchRule[]> {
+    const text = await this.request('GET', `/collections/${encode(collection)}/${kind}`);
+    const rules = (parseJson(text, `list ${kind} of ${collection}`) as Record<string, unknown>)[kind];
+    if (!Array.isArray(rules))
+      throw new TypesenseProtocolError(`Typesense ${kind} of ${collection}: no list`);
+    return rules as SearchRule[];
+  }
+
+  private async upsertRule(
+    collection: string,
+    kind: 'synonyms' | 'overrides',
+    { id, ...rule }: SearchRule,
+  ): Promise<SearchRule> {
+    const text = await this.request('PUT', `/collections/${encode(collection)}/${kind}/${encode(id)}`, {
+      body: JSON.stringify(rule),
+      contentType: 'application/json',
+    });
+    return parseJson(text, `upsert ${kind} of ${collection}`) as SearchRule;
+  }
+
   async upsertAlias(alias: string, collectionName: string): Promise<AliasInfo> {
     const text = await this.request('PUT', `/aliases/${encode(alias)}`, {
       body: JSON.stringify({ collection_name: collectionName }),
@@ -284,62 +462,106 @@ export class TypesenseClient {
   }
 
   private async request(method: string, path: string, options: RequestOptions = {}): Promise<string> {
+    const exchange = await this.authorised(method, path, options);
+    const text = await readText(exchange);
+    if (exchange.response.status >= 400) {
+      throw new TypesenseHttpError(exchange.response.status, serverMessage(text), method, path);
+    }
+    return text;
+  }
+
+  /** One call with the API key; a 401 refreshes a rotated key once. The body is left to the caller. */
+  private async authorised(method: string, path: string, options: RequestOptions): Promise<Exchange> {
     const apiKey = await this.resolveApiKey();
-    let response = await this.send(method, path, options, apiKey);
-    if (response.status === 401 && typeof this.apiKey !== 'string' && this.apiKey.invalidate !== undefined) {
+    const exchange = await this.exchange(method, path, options, apiKey);
+    if (
+      exchange.response.status === 401 &&
+      typeof this.apiKey !== 'string' &&
+      this.apiKey.invalidate !== undefined
+    ) {
       // The key may have been rotated since it was cached. Typesense rejects a bad key before doing
       // anything, so one retry with a fresh key is safe, and pointless if the key did not change.
       this.apiKey.invalidate();
       const freshKey = await this.resolveApiKey();
-      if (freshKey !== apiKey) response = await this.send(method, path, options, freshKey);
+      if (freshKey !== apiKey) {
+        await exchange.response.body?.cancel();
+        return this.exchange(method, path, options, freshKey);
+      }
     }
-    if (response.status >= 400) {
-      throw new TypesenseHttpError(response.status, serverMessage(response.text), method, path);
-    }
-    return response.text;
+    return exchange;
   }
 
-  private async send(
+  /**
+   * Sends one call to the first usable node. A node that refused the connection (nothing was sent) is
+   * marked unhealthy and the call goes to the next one, within the same timeout; each node is tried at
+   * most once. A 503 (`Not Ready or Lagging`) or a reset kept-alive connection marks the node too, but
+   * fails over only an idempotent call (every call but POST, and imports other than `create`); any other
+   * failure is the caller's to retry: a request that may have been applied is never silently sent twice.
+   */
+  private async exchange(
     method: string,
     path: string,
     options: RequestOptions,
     apiKey: string | undefined,
-  ): Promise<RawResponse> {
-    const node = this.nodes[this.nextNode % this.nodes.length] as string;
-    this.nextNode = (this.nextNode + 1) % this.nodes.length;
-
-    const headers: Record<string, string> = {};
-    if (apiKey !== undefined) headers['X-TYPESENSE-API-KEY'] = apiKey;
-    if (options.contentType !== undefined) headers['Content-Type'] = options.contentType;
-
-    let url = `${node}${path}`;
-    if (options.query !== undefined) {
-      const search = Object.entries(options.query)
-        .map(([key, value]) => `${encode(key)}=${encode(String(value))}`)
-        .join('&');
-      if (search !== '') url += `?${search}`;
+  ): Promise<Exchange> {
+    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+    const idempotent = options.idempotent ?? method !== 'POST';
+    const signal = AbortSignal.timeout(timeoutMs);
+    const candidates = this.candidates();
+    for (const [index, node] of candidates.entries()) {
+      const last = index === candidates.length - 1;
+      // Errors name the node and path only: URLs never carry the key, and query strings may carry document ids.
+      const where = `${method} ${node}${path}`;
+      let response: Response;
+      try {
+        response = await this.fetchImpl(urlOf(node, path, options.query), {
+          method,
+          headers: headersOf(apiKey, options.contentType),
+          body: options.body,
+          signal,
+        });
+      } catch (error) {
+        this.markUnhealthy(node);
+        if (!last && mayFailOver(error, idempotent)) continue;
+        throw unavailable({ where, timeoutMs }, error);
+      }
+      if (response.status === 503) {
+        this.markUnhealthy(node);
+        // Typesense's 503 comes before it applies anything, but a proxy in front may answer 503 late:
+        // only a call that may be sent twice goes on to the next node.
+        if (!last && idempotent) {
+          await response.body?.cancel();
+          continue;
+        }
+      } else this.unhealthyUntil.delete(node);
+      return { response, where, signal, timeoutMs };
     }
+    throw new Error('unreachable: a client always has a node');
+  }
 
-    // Errors name the node and path only: URLs never carry the key, and query strings may carry document ids.
-    const where = `${method} ${node}${path}`;
-    try {
-      const response = await this.fetchImpl(url, {
-        method,
-        headers,
-        body: options.body,
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
-      // The timeout signal also covers reading the body, so a stalled body surfaces here as a timeout.
-      const text = await response.text();
-      return { status: response.status, text };
-    } catch (error) {
-      throw new TypesenseUnavailableError(
-        `Typesense ${where} got no answer: ${describeFetchError(error, this.timeoutMs)}`,
-        {
-          cause: error,
-        },
-      );
-    }
+  /**
+   * The nodes to try for one call, in order: the nearest node while healthy, then the other healthy
+   * nodes round-robin. A node becomes a candidate again once its interval has passed (a passive health
+   * check: the next call is its probe). With no healthy node left, every node is tried.
+   */
+  private candidates(): string[] {
+    const now = this.now();
+    const healthy = (node: string) => (this.unhealthyUntil.get(node) ?? 0) <= now;
+    const rotation = this.nodes.map(
+      (_, offset) => this.nodes[(this.nextNode + offset) % this.nodes.length] as string,
+    );
+    const usable = rotation.filter(healthy);
+    const ordered = usable.length > 0 ? usable : rotation;
+    // The next call starts after this call's first node, so a skipped node does not double its neighbour's share.
+    this.nextNode = (this.nodes.indexOf(ordered[0] as string) + 1) % this.nodes.length;
+    const nearest = this.nearestNode;
+    if (nearest !== undefined && healthy(nearest))
+      return [nearest, ...ordered.filter((node) => node !== nearest)];
+    return ordered;
+  }
+
+  private markUnhealthy(node: string): void {
+    this.unhealthyUntil.set(node, this.now() + this.healthcheckIntervalMs);
   }
 
   private async resolveApiKey(): Promise<string> {
@@ -347,44 +569,19 @@ export class TypesenseClient {
   }
 }
 
-/** Whether `id:[`<id>`]` in a filter matches exactly this id and nothing else. */
-export function isFilterSafeId(id: string): boolean {
-  return id !== '' && id !== '*' && !id.includes('`') && id.trim() === id;
-}
-
-/**
- * Groups ids into `id:[`a`,`b`]` filters whose URL-encoded length stays within `maxEncodedLength`.
- * An id too long for any budget still gets a filter of its own.
- */
-export function chunkIdFilters(ids: string[], maxEncodedLength: number): string[] {
-  const open = 'id:[';
-  const close = ']';
-  const overhead = encode(open).length + encode(close).length;
-  const separator = encode(',').length;
-  const filters: string[] = [];
-  let current: string[] = [];
-  let length = overhead;
-
-  for (const id of ids) {
-    const value = `\`${id}\``;
-    const valueLength = encode(value).length;
-    if (current.length > 0 && length + separator + valueLength > maxEncodedLength) {
-      filters.push(`${open}${current.join(',')}${close}`);
-      current = [];
-      length = overhead;
-    }
-    length += valueLength + (current.length > 0 ? separator : 0);
-    current.push(value);
+/** The body as text; the call's timeout signal also covers it, so a stalled body surfaces as a timeout. */
+async function readText(exchange: Exchange): Promise<string> {
+  try {
+    return await exchange.response.text();
+  } catch (error) {
+    throw unavailable(exchange, error);
   }
-  if (current.length > 0) filters.push(`${open}${current.join(',')}${close}`);
-  return filters;
 }
 
-/** encodeURIComponent plus RFC 3986's reserved `!'()*`, so ids like `*` or `a(b)` reach the server verbatim. */
-function encode(value: string): string {
-  return encodeURIComponent(value).replace(
-    /[!'()*]/g,
-    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+function unavailable(at: { where: string; timeoutMs: number }, error: unknown): TypesenseUnavailableError {
+  return new TypesenseUnavailableError(
+    `Typesense ${at.where} got no answer: ${describeFetchError(error, at.timeoutMs)}`,
+    { cause: error },
   );
 }
 
@@ -415,30 +612,4 @@ function parseJson(text: string, what: string): unknown {
   } catch {
     throw new TypesenseProtocolError(`Typesense ${what}: response is not valid JSON`);
   }
-}
-
-function serverMessage(text: string): string {
-  try {
-    const body = JSON.parse(text) as { message?: unknown };
-    if (typeof body.message === 'string') return body.message;
-  } catch {
-    // Not JSON (e.g. a proxy's HTML error page): fall through to a short excerpt.
-  }
-  const excerpt = text.trim().slice(0, 200);
-  return excerpt === '' ? '(empty body)' : excerpt;
-}
-
-function describeFetchError(error: unknown, timeoutMs: number): string {
-  if (error instanceof Error) {
-    if (error.name === 'TimeoutError' || error.name === 'AbortError')
-      return `timed out after ${timeoutMs} ms`;
-    // undici reports network failures as `TypeError: fetch failed` with the system error as its cause.
-    const cause = (error as { cause?: unknown }).cause;
-    if (cause instanceof Error) {
-      const code = (cause as { code?: unknown }).code;
-      return typeof code === 'string' ? `${code} (${cause.message})` : cause.message;
-    }
-    return error.message;
-  }
-  return String(error);
 }

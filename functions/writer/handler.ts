@@ -2,7 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { CircuitBreaker } from '../core/breaker.ts';
 import { canaryCollectionOf } from '../core/canary.ts';
 import { processChangeMessages } from '../core/write-batch.ts';
@@ -17,7 +17,7 @@ import {
 import { parseConfig, writerConfigSchema } from '../shared/config.ts';
 import { addWriterMetrics, createMetrics } from '../shared/metrics.ts';
 import { dynamoResyncStore } from '../shared/resync-store.ts';
-import { typesenseClientOf } from '../shared/typesense-client.ts';
+import { importTimeoutWithin, typesenseClientOf } from '../shared/typesense-client.ts';
 
 const config = parseConfig(writerConfigSchema);
 const logger = new Logger({ serviceName: 'typesense-sync-writer' });
@@ -25,6 +25,13 @@ const metrics = createMetrics();
 const dynamodb = createDynamoDbClient();
 const sqs = createSqsClient();
 const typesense = typesenseClientOf(config);
+
+/** When the current invocation ends (ms epoch): its imports may run until shortly before. */
+let invocationDeadline: number | undefined;
+const importCall = () =>
+  invocationDeadline === undefined
+    ? {}
+    : { timeoutMs: importTimeoutWithin(invocationDeadline - Date.now(), config.TYPESENSE_IMPORT_TIMEOUT_MS) };
 
 const resyncStore =
   config.RESYNC_STATE_TABLE === undefined
@@ -34,10 +41,10 @@ const resyncStore =
 export const ports = {
   readItems: readItemsConsistently(dynamodb, config.TABLE_NAME),
   importDocuments: (lines: string[]) =>
-    typesense.importDocuments(config.TYPESENSE_COLLECTION, lines, 'upsert'),
+    typesense.importDocuments(config.TYPESENSE_COLLECTION, lines, 'upsert', importCall()),
   deleteDocuments: (ids: string[]) => typesense.deleteByIds(config.TYPESENSE_COLLECTION, ids),
   importCanaries: (lines: string[]) =>
-    typesense.importDocuments(canaryCollectionOf(config.TYPESENSE_COLLECTION), lines, 'upsert'),
+    typesense.importDocuments(canaryCollectionOf(config.TYPESENSE_COLLECTION), lines, 'upsert', importCall()),
   sendDeadLetters: sendDeadLetters(sqs, config.DLQ_URL),
   health: () => typesense.health(),
   changeVisibility: changeVisibility(sqs, config.QUEUE_URL),
@@ -48,7 +55,7 @@ export const ports = {
         resync: {
           active: () => resyncStore.active(),
           importDocuments: (collection: string, lines: string[]) =>
-            typesense.importDocuments(collection, lines, 'upsert'),
+            typesense.importDocuments(collection, lines, 'upsert', importCall()),
           deleteDocuments: (collection: string, ids: string[]) => typesense.deleteByIds(collection, ids),
           recordDeletes: resyncStore.recordDeletes,
           recordRejections: resyncStore.recordRejections,
@@ -78,7 +85,8 @@ const options = {
   },
 };
 
-export const handler = middy(async (event: SQSEvent): Promise<SQSBatchResponse> => {
+export const handler = middy(async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+  invocationDeadline = Date.now() + context.getRemainingTimeInMillis();
   const { batchItemFailures, summary: fullSummary } = await processChangeMessages(
     event.Records,
     ports,

@@ -338,6 +338,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     TYPESENSE_NODES: faults?.url ?? endpoints.typesense,
     TYPESENSE_API_KEY: API_KEY,
     TYPESENSE_TIMEOUT_MS: String(options.typesenseTimeoutMs ?? 2_000),
+    // The embedded queue's visibility (2 s) is shorter than the 60 s its invocations are told they have.
+    TYPESENSE_IMPORT_TIMEOUT_MS: String(options.typesenseTimeoutMs ?? 2_000),
     TYPESENSE_COLLECTION: alias,
     PROJECTION: JSON.stringify(options.projection ?? {}),
     RESYNC_STATE_TABLE: resyncStateTable,

@@ -7,7 +7,14 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { isCanaryItem } from '../../functions/core/canary.ts';
 import type { MarshalledKey } from '../../functions/core/change.ts';
-import { type Document, type Drift, diffDocuments } from '../../functions/core/diff.ts';
+import {
+  coerceToSchema,
+  type Document,
+  type Drift,
+  diffDocuments,
+  type SchemaField,
+  staleFields,
+} from '../../functions/core/diff.ts';
 import { ProjectionError } from '../../functions/core/errors.ts';
 import { documentId, type KeyType, keyOfDocumentId, pickKey } from '../../functions/core/keys.ts';
 import { type Projection, projectItem } from '../../functions/core/project.ts';
@@ -32,6 +39,31 @@ export interface VerifyReport extends Drift {
   unprojectable: { id: string; reason: string }[];
 }
 
+/** The collection's fields, to compare documents after the coercion Typesense applies on write. */
+async function schemaFieldsOf(options: VerifyOptions): Promise<SchemaField[]> {
+  return (await options.typesense.getCollection(options.collection))?.fields ?? [];
+}
+
+type Unprojectable = VerifyReport['unprojectable'][number];
+
+/**
+ * What the index should hold for this item: the writer's projection, then the schema's coercion
+ * (see coerceToSchema); or why it cannot be projected; undefined for a lag-check canary.
+ */
+function expectedDocument(
+  item: Record<string, AttributeValue>,
+  options: VerifyOptions,
+  fields: readonly SchemaField[],
+): { document: Document } | { unprojectable: Unprojectable } | undefined {
+  if (isCanaryItem(item, options.keyAttributes)) return undefined;
+  try {
+    return { document: coerceToSchema(projectItem(item, options.keyAttributes, options.projection), fields) };
+  } catch (error) {
+    if (!(error instanceof ProjectionError)) throw error;
+    return { unprojectable: { id: error.id, reason: error.message } };
+  }
+}
+
 /**
  * Compares what the index should hold for these items (each through the same projection the writer
  * uses) with the documents it holds, field by field.
@@ -40,43 +72,63 @@ function compare(
   items: readonly Record<string, AttributeValue>[],
   actual: ReadonlyMap<string, Document>,
   options: VerifyOptions,
+  fields: readonly SchemaField[],
 ): VerifyReport {
   const expected = new Map<string, Document>();
-  const unprojectable: VerifyReport['unprojectable'] = [];
-  const sourceItems = items.filter((item) => !isCanaryItem(item, options.keyAttributes));
-  for (const item of sourceItems) {
-    try {
-      const document = projectItem(item, options.keyAttributes, options.projection);
-      expected.set(document.id, document);
-    } catch (error) {
-      if (!(error instanceof ProjectionError)) throw error;
-      unprojectable.push({ id: error.id, reason: error.message });
-    }
+  const unprojectable: Unprojectable[] = [];
+  let tableItems = 0;
+  for (const item of items) {
+    const outcome = expectedDocument(item, options, fields);
+    if (outcome === undefined) continue;
+    tableItems++;
+    if ('unprojectable' in outcome) unprojectable.push(outcome.unprojectable);
+    else expected.set(String(outcome.document.id), outcome.document);
   }
-  return {
-    ...diffDocuments(expected, actual),
-    tableItems: sourceItems.length,
-    indexDocuments: actual.size,
-    unprojectable,
-  };
+  return { ...diffDocuments(expected, actual), tableItems, indexDocuments: actual.size, unprojectable };
 }
 
 /**
  * Compares the whole table with the whole index, field by field: what the index should hold (each
- * item through the same projection the writer uses) against what it holds.
+ * item through the same projection the writer uses) against what it holds. The table's side is kept as
+ * one JSON text per item; the index's side streams (one export line at a time), so the export adds no
+ * memory however large the collection.
  */
 export async function verifyIndex(options: VerifyOptions): Promise<VerifyReport> {
-  const items: Record<string, AttributeValue>[] = [];
+  const fields = await schemaFieldsOf(options);
+  const expected = new Map<string, string>();
+  const unprojectable: Unprojectable[] = [];
+  let tableItems = 0;
   let startKey: Record<string, AttributeValue> | undefined;
   do {
     const page = await options.dynamodb.send(
       new ScanCommand({ TableName: options.tableName, ConsistentRead: true, ExclusiveStartKey: startKey }),
     );
-    items.push(...(page.Items ?? []));
+    for (const item of page.Items ?? []) {
+      const outcome = expectedDocument(item, options, fields);
+      if (outcome === undefined) continue;
+      tableItems++;
+      if ('unprojectable' in outcome) unprojectable.push(outcome.unprojectable);
+      else expected.set(String(outcome.document.id), JSON.stringify(outcome.document));
+    }
     startKey = page.LastEvaluatedKey;
   } while (startKey !== undefined);
-  const documents = await options.typesense.exportDocuments(options.collection);
-  return compare(items, new Map(documents.map((document) => [String(document.id), document])), options);
+
+  const drift: Drift = { missing: [], extra: [], stale: [] };
+  let indexDocuments = 0;
+  for await (const have of options.typesense.exportDocumentStream(options.collection)) {
+    indexDocuments++;
+    const id = String(have.id);
+    const want = expected.get(id);
+    if (want === undefined) {
+      drift.extra.push(id);
+      continue;
+    }
+    expected.delete(id);
+    const differing = staleFields(JSON.parse(want) as Document, have);
+    if (differing.length > 0) drift.stale.push({ id, fields: differing });
+  }
+  drift.missing.push(...expected.keys());
+  return { ...drift, tableItems, indexDocuments, unprojectable };
 }
 
 /** Compares only these keys: their current items (strongly consistent) against their documents. */
@@ -96,7 +148,7 @@ export async function verifyKeys(
     );
     for (const document of documents) if (document !== undefined) actual.set(String(document.id), document);
   }
-  return compare(items, actual, options);
+  return compare(items, actual, options, await schemaFieldsOf(options));
 }
 
 /** The table's key attribute types, in `keyAttributes` order (to turn document ids back into keys). */

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { type Document, diffDocuments, sameValue } from '../../functions/core/diff.ts';
+import {
+  coerceToSchema,
+  type Document,
+  diffDocuments,
+  sameValue,
+  staleFields,
+} from '../../functions/core/diff.ts';
 
 const docs = (...entries: Document[]) => new Map(entries.map((doc) => [doc.id as string, doc]));
 
@@ -83,5 +89,43 @@ describe('diffDocuments', () => {
     expect(diffDocuments(new Map(), new Map())).toEqual({ missing: [], extra: [], stale: [] });
     expect(diffDocuments(docs({ id: 'a' }), new Map()).missing).toEqual(['a']);
     expect(diffDocuments(new Map(), docs({ id: 'a' })).extra).toEqual(['a']);
+  });
+});
+
+describe('round-trip rule: nulls and schema coercion', () => {
+  it('a null field counts as absent on either side', () => {
+    expect(staleFields({ id: 'a', x: 1 }, { id: 'a', x: 1, gone: null })).toEqual([]);
+    expect(staleFields({ id: 'a', gone: null }, { id: 'a' })).toEqual([]);
+    expect(staleFields({ id: 'a', x: 1 }, { id: 'a', x: null })).toEqual(['x']);
+  });
+
+  it('coerces like Typesense under a schema with a pattern field, and not without one', () => {
+    const fields = [
+      { name: '.*', type: 'auto' },
+      { name: 's', type: 'string' },
+      { name: 'i', type: 'int64' },
+      { name: 'f', type: 'float' },
+      { name: 'b', type: 'bool' },
+      { name: 'tags', type: 'string[]' },
+    ];
+    const document = { id: 'a', s: 1234.56789, i: '42', f: '2.5', b: 'TRUE', tags: [1, true, 'x'], other: 1 };
+    expect(coerceToSchema(document, fields)).toEqual({
+      id: 'a',
+      s: '1234.57',
+      i: 42,
+      f: 2.5,
+      b: true,
+      tags: ['1', 'true', 'x'],
+      other: 1,
+    });
+    expect(coerceToSchema({ id: 'a', s: 1234567.5, i: 9.7 }, fields)).toEqual({
+      id: 'a',
+      s: '1.23457e+06',
+      i: 9,
+    });
+    expect(coerceToSchema({ id: 'a', s: 1e7 }, fields)).toEqual({ id: 'a', s: '10000000' });
+    expect(coerceToSchema({ id: 'a', s: 12 }, fields.slice(1))).toEqual({ id: 'a', s: 12 });
+    // A value that cannot be coerced is left as it is (Typesense would have rejected the document).
+    expect(coerceToSchema({ id: 'a', i: 'x' }, fields)).toEqual({ id: 'a', i: 'x' });
   });
 });

@@ -10,6 +10,7 @@ import {
   TypesenseProtocolError,
   TypesenseUnavailableError,
 } from '../../functions/shared/typesense.ts';
+import { importTimeoutWithin } from '../../functions/shared/typesense-client.ts';
 import { splitToValues } from '../../infra/local/typesense-emulator.ts';
 
 const API_KEY = 'sekrit-key-1234567890';
@@ -41,6 +42,9 @@ function client(handler: Handler, options: { nodes?: string[]; timeoutMs?: numbe
     nodes: options.nodes ?? ['http://ts-a:8108'],
     apiKey: API_KEY,
     timeoutMs: options.timeoutMs ?? 1000,
+    // Imports and exports have timeouts of their own; these tests give them the same one.
+    importTimeoutMs: options.timeoutMs ?? 1000,
+    exportTimeoutMs: options.timeoutMs ?? 1000,
     fetch: fake.fetch,
   });
   return { client: instance, calls: fake.calls };
@@ -417,5 +421,14 @@ describe('TypesenseClient reads', () => {
     expect(calls[0]?.url).toBe(
       'http://ts-a:8108/collections/c/documents/search?q=a%20b&query_by=title&per_page=5',
     );
+  });
+});
+
+describe('importTimeoutWithin', () => {
+  it('gives an import what remains of the invocation less the reporting reserve, at least a second', () => {
+    expect(importTimeoutWithin(900_000)).toBe(895_000);
+    expect(importTimeoutWithin(20_000)).toBe(15_000);
+    expect(importTimeoutWithin(5_500)).toBe(1_000);
+    expect(importTimeoutWithin(900_000, 2_000)).toBe(2_000);
   });
 });
