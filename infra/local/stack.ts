@@ -158,8 +158,11 @@ export interface LocalStack {
   resyncQueueUrl: string;
   /** Present with `faultInjection`: Typesense faults as the writer sees them. */
   faults: FaultProxy | undefined;
-  /** The calls the functions' roles refused, as AWS would have. */
-  iam: { denials: readonly AccessDenial[] };
+  /**
+   * The calls the functions' roles refused, as AWS would have, and the calls IAM could not judge at
+   * all (no mapping, unsupported policy): those make `stop()` throw.
+   */
+  iam: { denials: readonly AccessDenial[]; problems: readonly Error[] };
   status(): Promise<LocalStatus>;
   /**
    * One lag check as the deployed scheduled function runs it: a canary through the whole pipeline
