@@ -23,9 +23,9 @@ import { ingestionDelayOf } from '../../lib/operations/lag.ts';
 import type { TargetInput } from '../../lib/operations/target.ts';
 import { type VerifyReport, verifyIndex } from '../../lib/operations/verify.ts';
 import { startDynamoDbLocal } from './dynamodb-local.ts';
+import { type FaultProxy, startFaultProxy } from './fault-proxy.ts';
 import { type AccessDenial, type LocalIam, localIam, type Revocation } from './iam/enforce.ts';
 import { standIns } from './iam/stand-ins.ts';
-import { type FaultProxy, startFaultProxy } from './fault-proxy.ts';
 import { sleep } from './processes.ts';
 import { type PollerFaults, QueuePoller } from './queue-poller.ts';
 import { s3FailureDestination } from './s3-failure-destination.ts';
@@ -684,7 +684,10 @@ function functionClients(iam: LocalIam, endpoints: { dynamodb: string; sqs: stri
   const common = { region: REGION, credentials: CREDENTIALS };
   return {
     sqs: (fn: Parameters<LocalIam['enforce']>[0]) =>
-      iam.enforce(fn, make(new SQSClient({ ...common, endpoint: endpoints.sqs, useQueueUrlAsEndpoint: false })))[0],
+      iam.enforce(
+        fn,
+        make(new SQSClient({ ...common, endpoint: endpoints.sqs, useQueueUrlAsEndpoint: false })),
+      )[0],
     s3: (fn: Parameters<LocalIam['enforce']>[0]) =>
       iam.enforce(fn, make(new S3Client({ ...common, endpoint: endpoints.sqs, forcePathStyle: true })))[0],
     dynamodb: (fn: Parameters<LocalIam['enforce']>[0]) =>

@@ -40,7 +40,11 @@ afterAll(async () => {
 const cli = (...args: string[]) => cliAt(targetFile, ...args);
 const status = async () => (await cli('--json', 'resync', 'status')).json() as ResyncProgress;
 
-async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs: number): Promise<T> {
+async function waitFor<T>(
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  timeoutMs: number,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await read();
@@ -87,9 +91,14 @@ describe('IAM enforced on the embedded stack', () => {
       const started = await cli('resync', 'start');
       expect(started.err).toBe('');
       const progress = await waitFor(status, (each) => each.job.phase === 'done', 90_000);
-      expect({ phase: progress.job.phase, denials: stack.iam.denials }).toEqual({ phase: 'done', denials: [] });
+      expect({ phase: progress.job.phase, denials: stack.iam.denials }).toEqual({
+        phase: 'done',
+        denials: [],
+      });
       expect(deletedDuringBackfill).toBe(true);
-      expect((await ports.store.listDeletes(progress.job.jobId)).length).toBeGreaterThanOrEqual(deleted.length);
+      expect((await ports.store.listDeletes(progress.job.jobId)).length).toBeGreaterThanOrEqual(
+        deleted.length,
+      );
       expect((await stack.typesense.getAlias(stack.alias))?.collection_name).toBe(progress.job.collection);
       await stack.waitForIdle(60_000);
       const report = await stack.verify();
@@ -136,7 +145,11 @@ describe('IAM enforced on the embedded stack', () => {
       .send(new SendMessageCommand({ QueueUrl: stack.resyncQueueUrl, MessageBody: '{}' }))
       .catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(SQSServiceException);
-    expect(refused).toMatchObject({ name: 'AccessDenied', $fault: 'client', $metadata: { httpStatusCode: 403 } });
+    expect(refused).toMatchObject({
+      name: 'AccessDenied',
+      $fault: 'client',
+      $metadata: { httpStatusCode: 403 },
+    });
     expect((refused as Error).message).toContain(
       `is not authorized to perform: sqs:sendmessage on resource: arn:aws:sqs:us-east-1:000000000000:${stack.tableName}-resync`,
     );

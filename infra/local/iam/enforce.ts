@@ -19,7 +19,11 @@ const DENIALS = {
   // SQS speaks JSON but keeps its query-protocol error code.
   SQS: { name: 'AccessDenied', status: 403, Exception: SQSServiceException },
   S3: { name: 'AccessDenied', status: 403, Exception: S3ServiceException },
-  'Secrets Manager': { name: 'AccessDeniedException', status: 400, Exception: SecretsManagerServiceException },
+  'Secrets Manager': {
+    name: 'AccessDeniedException',
+    status: 400,
+    Exception: SecretsManagerServiceException,
+  },
   CloudWatch: { name: 'AccessDenied', status: 403, Exception: CloudWatchServiceException },
 } as const;
 
@@ -58,7 +62,12 @@ export interface LocalIamOptions {
 const MIDDLEWARE = 'localIamEnforcement';
 
 /** The message AWS gives, with its per-service quirks (SQS lowercases the action, S3 quotes the ARN). */
-function deniedMessage(service: ServiceId, principal: string, request: IamRequest, decision: AccessDenial['decision']) {
+function deniedMessage(
+  service: ServiceId,
+  principal: string,
+  request: IamRequest,
+  decision: AccessDenial['decision'],
+) {
   const action = service === 'SQS' ? request.action.toLowerCase() : request.action;
   const resource = service === 'S3' ? `"${request.resource}"` : request.resource;
   const why =
@@ -80,10 +89,15 @@ export function localIam(options: LocalIamOptions) {
     const known = roles.get(fn);
     if (known !== undefined) return known;
     const role = rolePolicyOf(template, fn, resolver);
-    const revoked = (options.revoke ?? []).filter((each) => each.function === fn).map((each) => each.action.toLowerCase());
+    const revoked = (options.revoke ?? [])
+      .filter((each) => each.function === fn)
+      .map((each) => each.action.toLowerCase());
     const statements = role.statements.map((statement) =>
       statement.effect === 'Allow'
-        ? { ...statement, actions: statement.actions.filter((action) => !revoked.includes(action.toLowerCase())) }
+        ? {
+            ...statement,
+            actions: statement.actions.filter((action) => !revoked.includes(action.toLowerCase())),
+          }
         : statement,
     );
     const policy = { roleName: role.roleName, statements };
@@ -98,7 +112,10 @@ export function localIam(options: LocalIamOptions) {
     const role = roleOf(fn);
     const principal = `arn:aws:sts::${ACCOUNT}:assumed-role/${role.roleName}/${fn}`;
     const middleware =
-      (next: (args: { input: Record<string, unknown> }) => Promise<unknown>, context: { commandName?: string }) =>
+      (
+        next: (args: { input: Record<string, unknown> }) => Promise<unknown>,
+        context: { commandName?: string },
+      ) =>
       async (args: { input: Record<string, unknown> }) => {
         let requests: IamRequest[];
         try {

@@ -34,14 +34,19 @@ const SUPPORTED_KEYS = new Set(['dynamodb:leadingkeys']);
 
 /** IAM wildcards: `*` any run of characters, `?` exactly one. */
 export function wildcardMatch(pattern: string, value: string, ignoreCase = false): boolean {
-  const source = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const source = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${source}$`, ignoreCase ? 'si' : 's').test(value);
 }
 
 function conditionHolds(operator: string, key: string, expected: readonly string[], request: IamRequest) {
   if (!SUPPORTED_KEYS.has(key.toLowerCase()))
     throw new UnsupportedPolicyError(`unsupported condition key ${key} (operator ${operator})`);
-  const entry = Object.entries(request.context ?? {}).find(([name]) => name.toLowerCase() === key.toLowerCase());
+  const entry = Object.entries(request.context ?? {}).find(
+    ([name]) => name.toLowerCase() === key.toLowerCase(),
+  );
   if (entry === undefined)
     throw new UnsupportedPolicyError(
       `condition key ${key} is not known for ${request.action} on ${request.resource}: cannot evaluate ${operator}`,

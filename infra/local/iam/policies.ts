@@ -65,7 +65,10 @@ const PSEUDO: Record<string, string> = {
 
 /** Resolves template values against the local stand-ins. */
 export class Resolver {
-  private readonly byLogicalId = new Map<string, { name: SyncResourceName; physical: PhysicalResource | undefined }>();
+  private readonly byLogicalId = new Map<
+    string,
+    { name: SyncResourceName; physical: PhysicalResource | undefined }
+  >();
 
   constructor(template: SyncTemplate, physical: PhysicalResources) {
     for (const [name, logicalId] of Object.entries(template.logicalIds) as [SyncResourceName, string][])
@@ -112,14 +115,17 @@ export class Resolver {
     if (name === 'AWS::NoValue') return NO_VALUE;
     const pseudo = PSEUDO[name];
     if (pseudo !== undefined) return pseudo;
-    if (name.startsWith('AWS::')) throw new UnresolvableIntrinsicError(`unsupported pseudo parameter ${name}`);
+    if (name.startsWith('AWS::'))
+      throw new UnresolvableIntrinsicError(`unsupported pseudo parameter ${name}`);
     return this.standIn(name, `{"Ref":"${name}"}`).ref;
   }
 
   private getAtt(logicalId: string, attribute: string): string {
     const resolved = this.standIn(logicalId, `Fn::GetAtt ${logicalId}.${attribute}`).attributes[attribute];
     if (resolved === undefined)
-      throw new UnresolvableIntrinsicError(`cannot resolve Fn::GetAtt ${logicalId}.${attribute}: no local value`);
+      throw new UnresolvableIntrinsicError(
+        `cannot resolve Fn::GetAtt ${logicalId}.${attribute}: no local value`,
+      );
     return resolved;
   }
 
@@ -147,17 +153,23 @@ function statementsOf(document: PolicyDocument, resolver: Resolver, origin: stri
       if (unsupported in statement)
         throw new UnsupportedPolicyError(`${origin}: statements with ${unsupported} are not supported`);
     const effect = statement.Effect;
-    if (effect !== 'Allow' && effect !== 'Deny') throw new UnsupportedPolicyError(`${origin}: Effect ${String(effect)}`);
+    if (effect !== 'Allow' && effect !== 'Deny')
+      throw new UnsupportedPolicyError(`${origin}: Effect ${String(effect)}`);
     const resources = list(statement.Resource)
       .map((resource) => resolver.resolve(resource))
       .filter((resource): resource is string => resource !== NO_VALUE);
     const conditions = Object.fromEntries(
-      Object.entries((statement.Condition ?? {}) as Record<string, Record<string, unknown>>).map(([operator, keys]) => [
-        operator,
-        Object.fromEntries(
-          Object.entries(keys).map(([key, values]) => [key, list(values).map((each) => resolver.resolveString(each))]),
-        ),
-      ]),
+      Object.entries((statement.Condition ?? {}) as Record<string, Record<string, unknown>>).map(
+        ([operator, keys]) => [
+          operator,
+          Object.fromEntries(
+            Object.entries(keys).map(([key, values]) => [
+              key,
+              list(values).map((each) => resolver.resolveString(each)),
+            ]),
+          ),
+        ],
+      ),
     );
     return { effect, actions: list(statement.Action).map(String), resources, conditions };
   });
@@ -170,28 +182,41 @@ const attachedTo = (resource: CfnResource, roleId: string) =>
 export function rolePolicyOf(template: SyncTemplate, fn: SyncFunctionName, resolver: Resolver): RolePolicy {
   const functionId = template.functions[fn];
   if (functionId === undefined) throw new Error(`the synthesised template has no ${fn} function`);
-  const roleRef = template.resources[functionId]?.Properties?.Role as { 'Fn::GetAtt'?: [string, string] } | undefined;
+  const roleRef = template.resources[functionId]?.Properties?.Role as
+    | { 'Fn::GetAtt'?: [string, string] }
+    | undefined;
   const roleId = roleRef?.['Fn::GetAtt']?.[0];
   const role = roleId === undefined ? undefined : template.resources[roleId];
   if (roleId === undefined || role?.Type !== 'AWS::IAM::Role')
     throw new UnresolvableIntrinsicError(`${fn} (${functionId}): its Role is not a role of the template`);
   const statements: PolicyStatement[] = [];
-  for (const inline of list(role.Properties?.Policies ?? []) as { PolicyName: string; PolicyDocument: PolicyDocument }[])
-    statements.push(...statementsOf(inline.PolicyDocument, resolver, `${roleId} inline ${inline.PolicyName}`));
+  for (const inline of list(role.Properties?.Policies ?? []) as {
+    PolicyName: string;
+    PolicyDocument: PolicyDocument;
+  }[])
+    statements.push(
+      ...statementsOf(inline.PolicyDocument, resolver, `${roleId} inline ${inline.PolicyName}`),
+    );
   for (const arn of list(role.Properties?.ManagedPolicyArns ?? [])) {
     const logicalId = (arn as { Ref?: string }).Ref;
     const managed = logicalId === undefined ? undefined : template.resources[logicalId];
     if (managed?.Type === 'AWS::IAM::ManagedPolicy') {
-      statements.push(...statementsOf(managed.Properties?.PolicyDocument as PolicyDocument, resolver, logicalId as string));
+      statements.push(
+        ...statementsOf(managed.Properties?.PolicyDocument as PolicyDocument, resolver, logicalId as string),
+      );
       continue;
     }
     const resolved = resolver.resolveString(arn);
     const known = AWS_MANAGED_POLICIES[resolved];
-    if (known === undefined) throw new UnsupportedPolicyError(`${roleId}: unknown managed policy ${resolved}`);
+    if (known === undefined)
+      throw new UnsupportedPolicyError(`${roleId}: unknown managed policy ${resolved}`);
     statements.push(...known);
   }
   for (const [id, resource] of Object.entries(template.resources)) {
-    if (!['AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy'].includes(resource.Type) || !attachedTo(resource, roleId))
+    if (
+      !['AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy'].includes(resource.Type) ||
+      !attachedTo(resource, roleId)
+    )
       continue;
     statements.push(...statementsOf(resource.Properties?.PolicyDocument as PolicyDocument, resolver, id));
   }

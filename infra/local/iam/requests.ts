@@ -62,8 +62,8 @@ function dynamodbRequests(command: string, input: Input, partitionKeys: Partitio
     case 'DescribeTable':
       return [tableRequest(command, table, [], partitionKeys)];
     case 'BatchGetItem':
-      return Object.entries(input.RequestItems as Record<string, { Keys: AttributeMap[] }>).map(([name, request]) =>
-        tableRequest('BatchGetItem', name, request.Keys, partitionKeys),
+      return Object.entries(input.RequestItems as Record<string, { Keys: AttributeMap[] }>).map(
+        ([name, request]) => tableRequest('BatchGetItem', name, request.Keys, partitionKeys),
       );
     case 'BatchWriteItem':
       return Object.entries(input.RequestItems as Record<string, Input[]>).map(([name, requests]) =>
@@ -72,9 +72,8 @@ function dynamodbRequests(command: string, input: Input, partitionKeys: Partitio
           name,
           requests.map(
             (request) =>
-              ((request.PutRequest as Input | undefined)?.Item ?? (request.DeleteRequest as Input | undefined)?.Key) as
-                | AttributeMap
-                | undefined,
+              ((request.PutRequest as Input | undefined)?.Item ??
+                (request.DeleteRequest as Input | undefined)?.Key) as AttributeMap | undefined,
           ),
           partitionKeys,
         ),
@@ -83,10 +82,14 @@ function dynamodbRequests(command: string, input: Input, partitionKeys: Partitio
       // No action of its own: each item needs the permission of the single-item action it performs.
       return (input.TransactItems as Input[]).map((item) => {
         const [kind, operation] = Object.entries(item)[0] as [string, Input];
-        const action = { Put: 'PutItem', Update: 'UpdateItem', Delete: 'DeleteItem', ConditionCheck: 'ConditionCheckItem' }[
-          kind
-        ];
-        if (action === undefined) throw new UnmappedCommandError(`no IAM mapping for TransactWriteItems ${kind}`);
+        const action = {
+          Put: 'PutItem',
+          Update: 'UpdateItem',
+          Delete: 'DeleteItem',
+          ConditionCheck: 'ConditionCheckItem',
+        }[kind];
+        if (action === undefined)
+          throw new UnmappedCommandError(`no IAM mapping for TransactWriteItems ${kind}`);
         const key = (kind === 'Put' ? operation.Item : operation.Key) as AttributeMap;
         return tableRequest(action, operation.TableName as string, [key], partitionKeys);
       });
@@ -135,7 +138,9 @@ function s3Requests(command: string, input: Input): IamRequest[] {
 
 /** Secrets Manager resolves a name to its ARN, which ends in `-` and six random characters. */
 function secretArn(secretId: string) {
-  return secretId.startsWith('arn:') ? secretId : `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${secretId}-Local0`;
+  return secretId.startsWith('arn:')
+    ? secretId
+    : `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${secretId}-Local0`;
 }
 
 /** The IAM requests of one command of one service (`serviceId` as the SDK names it). */
@@ -154,11 +159,13 @@ export function requestsOf(
     case 'S3':
       return s3Requests(command, input);
     case 'Secrets Manager':
-      if (command !== 'GetSecretValue') throw new UnmappedCommandError(`no IAM mapping for Secrets Manager ${command}`);
+      if (command !== 'GetSecretValue')
+        throw new UnmappedCommandError(`no IAM mapping for Secrets Manager ${command}`);
       return [{ action: 'secretsmanager:GetSecretValue', resource: secretArn(input.SecretId as string) }];
     case 'CloudWatch':
       // GetMetricData has no resource-level permissions.
-      if (command !== 'GetMetricData') throw new UnmappedCommandError(`no IAM mapping for CloudWatch ${command}`);
+      if (command !== 'GetMetricData')
+        throw new UnmappedCommandError(`no IAM mapping for CloudWatch ${command}`);
       return [{ action: 'cloudwatch:GetMetricData', resource: '*' }];
     default:
       throw new UnmappedCommandError(`no IAM mapping for ${serviceId} ${command}`);

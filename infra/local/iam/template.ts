@@ -12,7 +12,13 @@ import { ACCOUNT, REGION } from './requests.ts';
  */
 
 /** The construct's functions whose roles the embedded stack enforces. */
-export type SyncFunctionName = 'batcher' | 'writer' | 'resync' | 'lagCheck' | 'ingestionDelay' | 'atlasIngest';
+export type SyncFunctionName =
+  | 'batcher'
+  | 'writer'
+  | 'resync'
+  | 'lagCheck'
+  | 'ingestionDelay'
+  | 'atlasIngest';
 
 /** The construct's resources that the local stack creates under its own names. */
 export type SyncResourceName =
@@ -86,8 +92,9 @@ function synthesise(options: SyncTemplateOptions): SyncTemplate {
     ...(options.projection === undefined ? {} : { projection: options.projection }),
     ...(options.atlas ? { mongoAtlas: { eventSourceName: ATLAS_EVENT_SOURCE } } : {}),
   });
-  const resources = (app.synth().getStackByName(stack.stackName).template as { Resources: Record<string, CfnResource> })
-    .Resources;
+  const resources = (
+    app.synth().getStackByName(stack.stackName).template as { Resources: Record<string, CfnResource> }
+  ).Resources;
   const logicalId = (construct: IConstruct) => stack.getLogicalId(construct.node.defaultChild as never);
   const atlas = sync.atlasSource;
   const functions: SyncTemplate['functions'] = {
