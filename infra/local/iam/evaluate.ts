@@ -32,13 +32,19 @@ export class UnsupportedPolicyError extends Error {
 /** The condition keys the evaluator can supply from a request's input. */
 const SUPPORTED_KEYS = new Set(['dynamodb:leadingkeys']);
 
+const compiled = new Map<string, RegExp>();
+
 /** IAM wildcards: `*` any run of characters, `?` exactly one. */
 export function wildcardMatch(pattern: string, value: string, ignoreCase = false): boolean {
-  const source = pattern
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${source}$`, ignoreCase ? 'si' : 's').test(value);
+  const cacheKey = `${ignoreCase ? 'i' : 's'}${pattern}`;
+  let expression = compiled.get(cacheKey);
+  if (expression === undefined) {
+    const source = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+    // Compiled once: every call of every function is checked against the same few patterns.
+    expression = new RegExp(`^${source}$`, ignoreCase ? 'si' : 's');
+    compiled.set(cacheKey, expression);
+  }
+  return expression.test(value);
 }
 
 function conditionHolds(operator: string, key: string, expected: readonly string[], request: IamRequest) {
