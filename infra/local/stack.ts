@@ -26,6 +26,7 @@ import { startDynamoDbLocal } from './dynamodb-local.ts';
 import { type FaultProxy, startFaultProxy } from './fault-proxy.ts';
 import { type AccessDenial, type LocalIam, localIam, type Revocation } from './iam/enforce.ts';
 import { standIns } from './iam/stand-ins.ts';
+import { syncTemplate } from './iam/template.ts';
 import { sleep } from './processes.ts';
 import { type PollerFaults, QueuePoller } from './queue-poller.ts';
 import { s3FailureDestination } from './s3-failure-destination.ts';
@@ -212,10 +213,28 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     options.typesenseProcess === 'child'
       ? startTypesenseEmulatorProcess(emulatorOptions)
       : startTypesenseEmulator(emulatorOptions);
+  const templateOptions = {
+    keyAttributes,
+    atlas: options.atlas === true,
+    alias,
+    sourceTimestampAttribute: options.sourceTimestampAttribute,
+    projection: options.projection,
+  };
   const [dynamoDbLocal, fauxqs, emulator] = await Promise.all([
     startDynamoDbLocal(options.ports?.dynamodb),
     startFauxqs({ port: options.ports?.sqs ?? 0, logger: false }),
     startingEmulator,
+    // The synthesis (seconds of CPU, cached for localIam below) runs while DynamoDB Local's JVM boots.
+    new Promise<void>((resolve, reject) =>
+      setTimeout(() => {
+        try {
+          syncTemplate(templateOptions);
+          resolve();
+        } catch (error) {
+          reject(error);
+        }
+      }, 50),
+    ),
   ]);
   const endpoints = { dynamodb: dynamoDbLocal.endpoint, sqs: fauxqs.address, typesense: emulator.url };
   const faults = options.faultInjection === true ? await startFaultProxy(emulator.url) : undefined;
@@ -321,13 +340,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
   // Each function's calls are checked against its role in the construct's synthesised template.
   const iam = localIam({
-    template: {
-      keyAttributes,
-      atlas: options.atlas === true,
-      alias,
-      sourceTimestampAttribute: options.sourceTimestampAttribute,
-      projection: options.projection,
-    },
+    template: templateOptions,
     physical: standIns({
       tableName,
       streamArn,

@@ -39,7 +39,10 @@ export function wildcardMatch(pattern: string, value: string, ignoreCase = false
   const cacheKey = `${ignoreCase ? 'i' : 's'}${pattern}`;
   let expression = compiled.get(cacheKey);
   if (expression === undefined) {
-    const source = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+    const source = pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.');
     // Compiled once: every call of every function is checked against the same few patterns.
     expression = new RegExp(`^${source}$`, ignoreCase ? 'si' : 's');
     compiled.set(cacheKey, expression);
