@@ -86,12 +86,12 @@ export interface LocalStackOptions {
    * benchmarks); `stack.emulator` is then undefined. Default `in-process`.
    */
   typesenseProcess?: 'in-process' | 'child';
-  /** Full re-sync tuning (defaults: 4 segments, pages of 250, 20 pages per task, keep 2, 2 workers). */
   /**
    * IAM is always enforced on the functions' calls (README, "IAM on the embedded stack"). `revoke`
    * takes actions away from a function's role, to show that a missing grant is caught.
    */
   iam?: { revoke?: Revocation[] };
+  /** Full re-sync tuning (defaults: 4 segments, pages of 250, 20 pages per task, keep 2, 2 workers). */
   resync?: {
     totalSegments?: number;
     pageSize?: number;
