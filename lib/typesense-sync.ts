@@ -794,8 +794,9 @@ export class TypesenseSync extends Construct {
         maxConcurrency: resync.maxConcurrency,
       }),
     );
-    // The re-sync never writes to the source table.
-    grantTable(this.table, this.resync, ['dynamodb:Scan', 'dynamodb:DescribeTable']);
+    // The re-sync never writes to the source table. BatchGetItem: the finisher re-reads the keys deleted
+    // during the backfill (strongly consistent) before deciding to delete them from the new collection.
+    grantTable(this.table, this.resync, ['dynamodb:Scan', 'dynamodb:DescribeTable', 'dynamodb:BatchGetItem']);
     // Jobs, the active pointer, segment checkpoints, tombstones and rejections (functions/shared/resync-store.ts).
     grantTable(this.resyncStateTable, this.resync, [
       'dynamodb:GetItem',

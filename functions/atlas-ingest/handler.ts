@@ -14,6 +14,8 @@ const logger = new Logger({ serviceName: 'typesense-sync-atlas-ingest' });
 const metrics = createMetrics();
 const dynamodb = createDynamoDbClient();
 const sqs = createSqsClient();
+/** The SDK clients, so that a test harness can observe or police their calls (IAM locally). */
+export const clients = { dynamodb, sqs };
 
 export const ports = {
   apply: applyAtlasChange(dynamodb, {

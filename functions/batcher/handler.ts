@@ -12,6 +12,8 @@ const config = parseConfig(batcherConfigSchema);
 const logger = new Logger({ serviceName: 'typesense-sync-batcher' });
 const metrics = createMetrics();
 const sqs = createSqsClient();
+/** The SDK clients, so that a test harness can observe or police their calls (IAM locally). */
+export const clients = { sqs };
 
 export const ports = {
   sendMessages: sendPackedMessages(sqs, config.QUEUE_URL),

@@ -12,6 +12,8 @@ const config = parseConfig(resyncConfigSchema);
 const logger = new Logger({ serviceName: 'typesense-sync-resync' });
 const dynamodb = createDynamoDbClient();
 const sqs = createSqsClient();
+/** The SDK clients, so that a test harness can observe or police their calls (IAM locally). */
+export const clients = { dynamodb, sqs };
 const typesense = typesenseClientOf(config);
 
 export const ports = resyncPorts({

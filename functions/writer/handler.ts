@@ -24,6 +24,8 @@ const logger = new Logger({ serviceName: 'typesense-sync-writer' });
 const metrics = createMetrics();
 const dynamodb = createDynamoDbClient();
 const sqs = createSqsClient();
+/** The SDK clients, so that a test harness can observe or police their calls (IAM locally). */
+export const clients = { dynamodb, sqs };
 const typesense = typesenseClientOf(config);
 
 /** When the current invocation ends (ms epoch): its imports may run until shortly before. */

@@ -24,6 +24,9 @@ import type { TargetInput } from '../../lib/operations/target.ts';
 import { type VerifyReport, verifyIndex } from '../../lib/operations/verify.ts';
 import { startDynamoDbLocal } from './dynamodb-local.ts';
 import { type FaultProxy, startFaultProxy } from './fault-proxy.ts';
+import { type AccessDenial, type LocalIam, localIam, type Revocation } from './iam/enforce.ts';
+import { standIns } from './iam/stand-ins.ts';
+import { syncTemplate } from './iam/template.ts';
 import { sleep } from './processes.ts';
 import { type PollerFaults, QueuePoller } from './queue-poller.ts';
 import { s3FailureDestination } from './s3-failure-destination.ts';
@@ -83,6 +86,11 @@ export interface LocalStackOptions {
    * benchmarks); `stack.emulator` is then undefined. Default `in-process`.
    */
   typesenseProcess?: 'in-process' | 'child';
+  /**
+   * IAM is always enforced on the functions' calls (README, "IAM on the embedded stack"). `revoke`
+   * takes actions away from a function's role, to show that a missing grant is caught.
+   */
+  iam?: { revoke?: Revocation[] };
   /** Full re-sync tuning (defaults: 4 segments, pages of 250, 20 pages per task, keep 2, 2 workers). */
   resync?: {
     totalSegments?: number;
@@ -151,6 +159,11 @@ export interface LocalStack {
   resyncQueueUrl: string;
   /** Present with `faultInjection`: Typesense faults as the writer sees them. */
   faults: FaultProxy | undefined;
+  /**
+   * The calls the functions' roles refused, as AWS would have, and the calls IAM could not judge at
+   * all (no mapping, unsupported policy): those make `stop()` throw.
+   */
+  iam: { denials: readonly AccessDenial[]; problems: readonly Error[] };
   status(): Promise<LocalStatus>;
   /**
    * One lag check as the deployed scheduled function runs it: a canary through the whole pipeline
@@ -200,10 +213,28 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     options.typesenseProcess === 'child'
       ? startTypesenseEmulatorProcess(emulatorOptions)
       : startTypesenseEmulator(emulatorOptions);
+  const templateOptions = {
+    keyAttributes,
+    atlas: options.atlas === true,
+    alias,
+    sourceTimestampAttribute: options.sourceTimestampAttribute,
+    projection: options.projection,
+  };
   const [dynamoDbLocal, fauxqs, emulator] = await Promise.all([
     startDynamoDbLocal(options.ports?.dynamodb),
     startFauxqs({ port: options.ports?.sqs ?? 0, logger: false }),
     startingEmulator,
+    // The synthesis (seconds of CPU, cached for localIam below) runs while DynamoDB Local's JVM boots.
+    new Promise<void>((resolve, reject) =>
+      setTimeout(() => {
+        try {
+          syncTemplate(templateOptions);
+          resolve();
+        } catch (error) {
+          reject(error);
+        }
+      }, 50),
+    ),
   ]);
   const endpoints = { dynamodb: dynamoDbLocal.endpoint, sqs: fauxqs.address, typesense: emulator.url };
   const faults = options.faultInjection === true ? await startFaultProxy(emulator.url) : undefined;
@@ -232,11 +263,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   });
   const failureBucket = `${tableName}-stream-failures`;
   fauxqs.createBucket(failureBucket);
-  const failures = s3FailureDestination(
-    s3,
-    failureBucket,
-    `arn:aws:lambda:${REGION}:000000000000:function:batcher`,
-  );
 
   const keySchema: KeySchemaElement[] = keyAttributes.map((name, index) => ({
     AttributeName: name,
@@ -312,6 +338,34 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   await typesense.createCollection({ ...options.schema, name: collection });
   await typesense.upsertAlias(alias, collection);
 
+  // Each function's calls are checked against its role in the construct's synthesised template.
+  const iam = localIam({
+    template: templateOptions,
+    physical: standIns({
+      tableName,
+      streamArn,
+      stateTable: resyncStateTable,
+      queueUrl,
+      dlqUrl,
+      resyncQueueUrl,
+      failureBucket,
+      atlas: atlasResources,
+    }),
+    partitionKeys: new Map([
+      [tableName, keyAttributes[0] as string],
+      [resyncStateTable, 'pk'],
+      ...(atlasResources === undefined ? [] : [[atlasResources.versionsTable, 'id'] as [string, string]]),
+    ]),
+    revoke: options.iam?.revoke,
+  });
+  const roleClients = functionClients(iam, endpoints);
+  // Lambda writes the on-failure records with the batcher's execution role.
+  const failures = s3FailureDestination(
+    roleClients.s3('batcher'),
+    failureBucket,
+    `arn:aws:lambda:${REGION}:000000000000:function:batcher`,
+  );
+
   // The handlers configure themselves from the environment at import, exactly as in Lambda.
   Object.assign(process.env, {
     AWS_REGION: REGION,
@@ -353,11 +407,17 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       : { SOURCE_TIMESTAMP_ATTRIBUTE: options.sourceTimestampAttribute }),
     ...(atlasResources === undefined ? {} : { ATLAS_VERSIONS_TABLE: atlasResources.versionsTable }),
   });
-  const [{ handler: batcher }, { handler: writer, breaker }, { handler: resync }] = await Promise.all([
+  const [batcherModule, writerModule, resyncModule] = await Promise.all([
     import('../../functions/batcher/handler.ts'),
     import('../../functions/writer/handler.ts'),
     import('../../functions/resync/handler.ts'),
   ]);
+  const { handler: batcher } = batcherModule;
+  const { handler: writer, breaker } = writerModule;
+  const { handler: resync } = resyncModule;
+  iam.enforce('batcher', batcherModule.clients.sqs);
+  iam.enforce('writer', writerModule.clients.dynamodb, writerModule.clients.sqs);
+  iam.enforce('resync', resyncModule.clients.dynamodb, resyncModule.clients.sqs);
   const context = (name: string) =>
     ({
       functionName: name,
@@ -404,8 +464,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     }
     while ((recentDelays[0]?.at ?? doneAt) < doneAt - 1_000) recentDelays.shift();
   };
+  // The event source mappings receive and delete with the function's execution role.
   const queuePoller = new QueuePoller({
-    sqs,
+    sqs: roleClients.sqs('writer'),
     queueUrl,
     queueArn,
     region: REGION,
@@ -416,7 +477,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     onDone,
   });
   const resyncPoller = new QueuePoller({
-    sqs,
+    sqs: roleClients.sqs('resync'),
     queueUrl: resyncQueueUrl,
     queueArn: `arn:aws:sqs:${REGION}:000000000000:${tableName}-resync`,
     region: REGION,
@@ -427,11 +488,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   });
   let atlas: LocalAtlasSource | undefined;
   if (atlasResources !== undefined) {
-    const { handler: atlasIngest } = await import('../../functions/atlas-ingest/handler.ts');
+    const atlasModule = await import('../../functions/atlas-ingest/handler.ts');
+    const { handler: atlasIngest } = atlasModule;
+    iam.enforce('atlasIngest', atlasModule.clients.dynamodb, atlasModule.clients.sqs);
     atlas = {
       ...atlasResources,
       poller: new QueuePoller({
-        sqs,
+        sqs: roleClients.sqs('atlasIngest'),
         queueUrl: atlasResources.ingestQueueUrl,
         queueArn: `arn:aws:sqs:${REGION}:000000000000:${tableName}-atlas-ingest`,
         region: REGION,
@@ -470,6 +533,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const statusPageUrl = `http://127.0.0.1:${(statusServer.address() as AddressInfo).port}/`;
   const ingestionDelayUrl = `${statusPageUrl}v1/ingestion-delay`;
 
+  // The canary is written as the deployed lag check writes it: with its role.
+  const lagCheckDynamodb = roleClients.dynamodb('lagCheck');
   const stack: LocalStack = {
     endpoints,
     ingestionDelayUrl,
@@ -514,6 +579,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     resyncQueueUrl,
     atlas,
     faults,
+    iam,
     async status() {
       const [pending, dlq] = await Promise.all([queueDepth(sqs, queueUrl), queueDepth(sqs, dlqUrl)]);
       const now = Date.now();
@@ -541,7 +607,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           now: Date.now,
           sleep,
           ...canaryPorts({
-            dynamodb,
+            dynamodb: lagCheckDynamodb,
             typesense,
             tableName,
             keyAttributes,
@@ -613,11 +679,38 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       streams.destroy();
       sqs.destroy();
       s3.destroy();
+      roleClients.destroy();
       started = false;
+      // A call IAM could not judge (no mapping, unsupported policy) fails the test that made it.
+      iam.assertNoProblems();
     },
   };
   history.start();
   return stack;
+}
+
+/** Clients of the stack's own (the pollers', the lag check's), each checked against one function's role. */
+function functionClients(iam: LocalIam, endpoints: { dynamodb: string; sqs: string }) {
+  const created: { destroy(): void }[] = [];
+  const make = <T extends { destroy(): void }>(client: T) => {
+    created.push(client);
+    return client;
+  };
+  const common = { region: REGION, credentials: CREDENTIALS };
+  return {
+    sqs: (fn: Parameters<LocalIam['enforce']>[0]) =>
+      iam.enforce(
+        fn,
+        make(new SQSClient({ ...common, endpoint: endpoints.sqs, useQueueUrlAsEndpoint: false })),
+      )[0],
+    s3: (fn: Parameters<LocalIam['enforce']>[0]) =>
+      iam.enforce(fn, make(new S3Client({ ...common, endpoint: endpoints.sqs, forcePathStyle: true })))[0],
+    dynamodb: (fn: Parameters<LocalIam['enforce']>[0]) =>
+      iam.enforce(fn, make(createDynamoDbClient({ ...common, endpoint: endpoints.dynamodb })))[0],
+    destroy: () => {
+      for (const client of created) client.destroy();
+    },
+  };
 }
 
 /** The versions table and the ingest queue with its DLQ, as lib/atlas-source.ts creates them. */

@@ -131,7 +131,8 @@ const BASE: Record<(typeof FUNCTIONS)[number], string[]> = {
     'managed AWSLambdaBasicExecutionRole',
     ...on('resync queue', ...CONSUME, 'sqs:SendMessage'),
     ...on('changes queue', 'sqs:SendMessage'),
-    ...on('table', 'dynamodb:Scan', 'dynamodb:DescribeTable'),
+    // BatchGetItem: the finisher's consistent re-read of the keys deleted during the backfill.
+    ...on('table', 'dynamodb:Scan', 'dynamodb:DescribeTable', 'dynamodb:BatchGetItem'),
     ...on(
       'state table',
       'dynamodb:GetItem',
