@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -7,8 +6,11 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import { appWithoutBundling } from '../../infra/synth-app.ts';
 import { TypesenseSync } from '../../lib/typesense-sync.ts';
 import { TypesenseSyncStack } from '../../lib/typesense-sync-stack.ts';
+
+export { appWithoutBundling, CDK_JSON_CONTEXT } from '../../infra/synth-app.ts';
 
 /** The stacks the infra tests share: the ready stack with its defaults, and a sync with every option on. */
 
@@ -16,18 +18,6 @@ export const ENV = { account: '123456789012', region: 'eu-west-1' };
 export const STREAM_ARN =
   'arn:aws:dynamodb:eu-west-1:123456789012:table/source/stream/2025-01-01T00:00:00.000';
 export const ATLAS_EVENT_SOURCE = 'aws.partner/mongodb.com/stitch.trigger/65f1c0d2a4b5c6d7e8f90123';
-
-/** The app's context in cdk.json (the feature flags among it), which `cdk synth` reads and `new App()` does not. */
-export const CDK_JSON_CONTEXT = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8'))
-  .context as Record<string, unknown>;
-
-/**
- * An app that skips bundling: for templates whose assets another test already bundles. It has the
- * context `cdk synth` gives the real app (cdk.json), so templates are the ones deployed.
- */
-export function appWithoutBundling(context: Record<string, unknown> = {}): App {
-  return new App({ context: { ...CDK_JSON_CONTEXT, ...context, 'aws:cdk:bundling-stacks': [] } });
-}
 
 /** `TypesenseSyncStack` with no context at all: what `cdk synth` deploys by default. */
 export function defaultStack(): TypesenseSyncStack {

@@ -1,8 +1,9 @@
-import { App, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { IConstruct } from 'constructs';
 import { TypesenseSync } from '../../../lib/typesense-sync.ts';
+import { appWithoutBundling } from '../../synth-app.ts';
 import { ACCOUNT, REGION } from './requests.ts';
 
 /**
@@ -71,7 +72,7 @@ export function syncTemplate(options: SyncTemplateOptions): SyncTemplate {
 
 function synthesise(options: SyncTemplateOptions): SyncTemplate {
   // No bundling: the policies are the same, and esbuild would cost seconds per synthesis.
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const app = appWithoutBundling();
   const stack = new Stack(app, 'Local', { env: { account: ACCOUNT, region: REGION } });
   const [partitionKey, sortKey] = options.keyAttributes;
   if (partitionKey === undefined) throw new Error('syncTemplate: keyAttributes must name the partition key');
@@ -83,6 +84,7 @@ function synthesise(options: SyncTemplateOptions): SyncTemplate {
     keyAttributes: [...options.keyAttributes],
     typesense: {
       nodes: ['http://127.0.0.1:8108'],
+      allowInsecureHttp: true,
       apiKeySecret: secretsmanager.Secret.fromSecretNameV2(stack, 'ApiKey', 'typesense-sync/api-key'),
       collection: options.alias,
     },
