@@ -1,0 +1,185 @@
+/**
+ * JSON as Typesense's nlohmann::json sees it. `JSON.parse` cannot tell `1` from `1.0` and rounds integers
+ * above 2^53, but the server can: `1.0` is a float (refused by an int32 field), and int64 values are exact.
+ * So documents are parsed here with integers as `bigint` and floats as `number`, and written back with the
+ * same distinction (a float keeps its `.0`, as nlohmann's dump does).
+ */
+
+export type JsonValue = null | boolean | bigint | number | string | JsonValue[] | JsonObject;
+export type JsonObject = { [key: string]: JsonValue };
+
+export class JsonSyntaxError extends Error {
+  override name = 'JsonSyntaxError';
+}
+
+export function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** nlohmann's parse error text, close enough to be recognised ("[json.exception.parse_error.101] ..."). */
+function syntaxError(text: string, at: number, what: string): JsonSyntaxError {
+  const column = at - text.lastIndexOf('\n', at - 1);
+  const line = text.slice(0, at).split('\n').length;
+  return new JsonSyntaxError(
+    `[json.exception.parse_error.101] parse error at line ${line}, column ${column}: syntax error while parsing value - ${what}`,
+  );
+}
+
+export function parseJson(text: string): JsonValue {
+  let i = 0;
+  const ws = () => {
+    while (i < text.length && ' \t\n\r'.includes(text[i] as string)) i++;
+  };
+  const value = (): JsonValue => {
+    ws();
+    const c = text[i];
+    if (c === undefined)
+      throw syntaxError(text, i + 1, "unexpected end of input; expected '[', '{', or a literal");
+    if (c === '{') {
+      i++;
+      const out: JsonObject = {};
+      ws();
+      if (text[i] === '}') {
+        i++;
+        return out;
+      }
+      for (;;) {
+        ws();
+        if (text[i] !== '"') throw syntaxError(text, i + 1, 'invalid literal; expected string literal');
+        const key = string();
+        ws();
+        if (text[i] !== ':') throw syntaxError(text, i + 1, "unexpected token; expected ':'");
+        i++;
+        out[key] = value();
+        ws();
+        if (text[i] === ',') {
+          i++;
+          continue;
+        }
+        if (text[i] === '}') {
+          i++;
+          return out;
+        }
+        throw syntaxError(text, i + 1, "unexpected end of input; expected '}'");
+      }
+    }
+    if (c === '[') {
+      i++;
+      const out: JsonValue[] = [];
+      ws();
+      if (text[i] === ']') {
+        i++;
+        return out;
+      }
+      for (;;) {
+        out.push(value());
+        ws();
+        if (text[i] === ',') {
+          i++;
+          continue;
+        }
+        if (text[i] === ']') {
+          i++;
+          return out;
+        }
+        throw syntaxError(text, i + 1, "unexpected end of input; expected ']'");
+      }
+    }
+    if (c === '"') return string();
+    for (const [literal, result] of [
+      ['true', true],
+      ['false', false],
+      ['null', null],
+    ] as const) {
+      if (text.startsWith(literal, i)) {
+        i += literal.length;
+        return result;
+      }
+    }
+    const match = /^-?(?:0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i, i + 400));
+    if (match === null) throw syntaxError(text, i + 1, 'invalid literal');
+    i += match[0].length;
+    // An integer literal stays an integer (bigint), exactly; a fraction or exponent makes a float.
+    if (match[1] === undefined && match[2] === undefined) return BigInt(match[0]);
+    return Number(match[0]);
+  };
+  const string = (): string => {
+    const start = i;
+    i++;
+    let simple = true;
+    while (i < text.length && text[i] !== '"') {
+      if (text[i] === '\\') {
+        simple = false;
+        i += 2;
+      } else i++;
+    }
+    if (i >= text.length) throw syntaxError(text, i + 1, 'invalid string: missing closing quote');
+    i++;
+    const raw = text.slice(start, i);
+    // A raw control character is invalid JSON; JSON.parse below rejects it.
+    if (simple && ![...raw].some((c) => c.charCodeAt(0) < 0x20)) return raw.slice(1, -1);
+    try {
+      return JSON.parse(raw) as string;
+    } catch {
+      throw syntaxError(text, i, 'invalid string');
+    }
+  };
+  const result = value();
+  ws();
+  if (i < text.length) throw syntaxError(text, i + 1, 'unexpected token; expected end of input');
+  return result;
+}
+
+/** nlohmann's dump: floats keep a fractional part or exponent, integers (bigint) are exact. */
+export function stringifyJson(value: JsonValue | undefined): string {
+  if (value === null || value === undefined) return 'null';
+  if (typeof value === 'bigint') return value.toString();
+  if (typeof value === 'number') return formatFloat(value);
+  if (typeof value === 'boolean' || typeof value === 'string') return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(stringifyJson).join(',')}]`;
+  return `{${Object.entries(value)
+    .map(([key, item]) => `${JSON.stringify(key)}:${stringifyJson(item)}`)
+    .join(',')}}`;
+}
+
+function formatFloat(value: number): string {
+  if (!Number.isFinite(value)) return 'null';
+  const text = String(value);
+  if (/[.e]/.test(text)) return text.replace(/e\+?/, (e) => (e === 'e' ? 'e' : 'e+'));
+  return `${text}.0`;
+}
+
+/** Converts a JS value (e.g. from `JSON.parse` in the emulator's own code) to the emulator's model. */
+export function fromJs(value: unknown): JsonValue {
+  if (typeof value === 'number') return Number.isInteger(value) ? BigInt(value) : value;
+  if (Array.isArray(value)) return value.map(fromJs);
+  if (isObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, fromJs(v)]));
+  return value as JsonValue;
+}
+
+/** RFC 7386 merge patch, as nlohmann's `merge_patch`: null deletes, objects merge recursively. */
+export function mergePatch(target: JsonValue | undefined, patch: JsonValue): JsonValue {
+  if (!isObject(patch)) return patch;
+  const out: JsonObject = isObject(target) ? { ...target } : {};
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete out[key];
+    else out[key] = mergePatch(out[key], value);
+  }
+  return out;
+}
+
+/** `%g` with 6 significant digits, as C++'s `ostream << float` prints (StringUtils::float_to_str). */
+export function formatCFloat(value: number): string {
+  const f = Math.fround(value);
+  if (f === 0) return Object.is(f, -0) ? '-0' : '0';
+  if (!Number.isFinite(f)) return Number.isNaN(f) ? 'nan' : f > 0 ? 'inf' : '-inf';
+  const exponent = Math.floor(Math.log10(Math.abs(Number(f.toPrecision(6)))));
+  if (exponent < -4 || exponent >= 6) {
+    const [mantissa, exp] = f.toExponential(5).split('e') as [string, string];
+    const trimmed = mantissa.includes('.') ? mantissa.replace(/\.?0+$/, '') : mantissa;
+    const sign = exp.startsWith('-') ? '-' : '+';
+    return `${trimmed}e${sign}${exp.replace(/^[+-]/, '').padStart(2, '0')}`;
+  }
+  const fixed = f.toFixed(Math.max(0, 5 - exponent));
+  return fixed.includes('.') ? fixed.replace(/\.?0+$/, '') : fixed;
+}
