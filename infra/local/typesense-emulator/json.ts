@@ -106,18 +106,23 @@ export function parseJson(text: string): JsonValue {
   const string = (): string => {
     const start = i;
     i++;
+    // Plain strings (no escapes, no raw control characters) are sliced; others go through JSON.parse.
     let simple = true;
-    while (i < text.length && text[i] !== '"') {
-      if (text[i] === '\\') {
+    for (;;) {
+      const code = text.charCodeAt(i);
+      if (Number.isNaN(code)) throw syntaxError(text, i + 1, 'invalid string: missing closing quote');
+      if (code === 34) break;
+      if (code === 92) {
         simple = false;
         i += 2;
-      } else i++;
+        continue;
+      }
+      if (code < 0x20) simple = false;
+      i++;
     }
-    if (i >= text.length) throw syntaxError(text, i + 1, 'invalid string: missing closing quote');
     i++;
     const raw = text.slice(start, i);
-    // A raw control character is invalid JSON; JSON.parse below rejects it.
-    if (simple && ![...raw].some((c) => c.charCodeAt(0) < 0x20)) return raw.slice(1, -1);
+    if (simple) return raw.slice(1, -1);
     try {
       return JSON.parse(raw) as string;
     } catch {
