@@ -9,7 +9,12 @@ export interface Drift {
   stale: { id: string; fields: string[] }[];
 }
 
-/** Equality of JSON values, blind to the order of object keys. */
+/**
+ * Equality of JSON values, blind to the order of object keys. An object key holding null counts as absent:
+ * Typesense drops null fields when it stores a document (optional top-level nulls always, nested ones on
+ * updates: src/validator.cpp validate_index_in_memory, src/index.cpp Index::get_doc_changes), so a null in
+ * the table and a missing key in the index are the same state.
+ */
 export function sameValue(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (Array.isArray(a) || Array.isArray(b)) {
@@ -18,13 +23,16 @@ export function sameValue(a: unknown, b: unknown): boolean {
     );
   }
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  const keysA = Object.keys(a);
-  const keysB = Object.keys(b);
+  const present = (doc: object) => Object.keys(doc).filter((key) => (doc as Document)[key] !== null);
+  const keysA = present(a);
+  const keysB = present(b);
   return (
     keysA.length === keysB.length &&
     keysA.every((key) => sameValue((a as Document)[key], (b as Document)[key]))
   );
 }
+
+const sameField = (a: unknown, b: unknown) => ((a ?? null) === null ? (b ?? null) === null : sameValue(a, b));
 
 /** Compares the documents the table implies with those the index holds, field by field. */
 export function diffDocuments(
@@ -39,7 +47,7 @@ export function diffDocuments(
       continue;
     }
     const fields = [...new Set([...Object.keys(want), ...Object.keys(have)])].filter(
-      (field) => !sameValue(want[field], have[field]),
+      (field) => !sameField(want[field], have[field]),
     );
     if (fields.length > 0) drift.stale.push({ id, fields: fields.sort() });
   }

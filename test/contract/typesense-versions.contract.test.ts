@@ -198,6 +198,37 @@ describe.each(contractTargets())('Typesense contract (versions): $name', (target
       expect((await raw('GET', `/collections/${nested}/documents/m`)).json).toEqual({ id: 'm', title: 'b' });
     });
 
+    it('a new document keeps nested nulls; an update drops nulls in replaced arrays from v29 (src/index.cpp Index::get_doc_changes, process_value)', async () => {
+      const nested = `${run}_nulls`;
+      await create({
+        name: nested,
+        enable_nested_fields: true,
+        fields: [
+          { name: 'title', type: 'string' },
+          { name: '.*', type: 'auto' },
+        ],
+      });
+      await importLines(nested, '{"id":"k","title":"a","o":{"n":null,"arr":[1,null]}}', 'action=create');
+      expect((await raw('GET', `/collections/${nested}/documents/k`)).json).toEqual({
+        id: 'k',
+        title: 'a',
+        o: { n: null, arr: [1, null] },
+      });
+      await importLines(nested, '{"id":"k","o":{"arr":[2,null]}}', 'action=update');
+      const arr = version >= 29 ? [2] : [2, null];
+      expect((await raw('GET', `/collections/${nested}/documents/k`)).json).toEqual({
+        id: 'k',
+        title: 'a',
+        o: { n: null, arr },
+      });
+      await importLines(nested, '{"id":"k","title":"b","o":{"n":null,"x":1}}', 'action=upsert');
+      expect((await raw('GET', `/collections/${nested}/documents/k`)).json).toEqual({
+        id: 'k',
+        title: 'b',
+        o: { x: 1 },
+      });
+    });
+
     it('a required nested object that is missing is a per-line 404, a wrong type a 400 (src/field.cpp field::flatten_field)', async () => {
       const nested = `${run}_nestreq`;
       await create({ name: nested, enable_nested_fields: true, fields: [{ name: 'addr', type: 'object' }] });

@@ -19,6 +19,8 @@ export function writeDocument(
   operation: Operation,
   pathId: string | undefined,
   dirty: DirtyValues,
+  /** v29+: replaced values lose nulls inside arrays too (see mergePatch). */
+  cleanArrays = false,
 ): WriteOutcome {
   let input: JsonValue;
   try {
@@ -57,10 +59,10 @@ export function writeDocument(
   const invalid = validateDocument(collection, doc, operation, existing !== undefined, dirty);
   if (invalid !== undefined) return fail(invalid.code, invalid.error);
 
-  // get_doc_changes: upsert replaces (its own nulls removed), update and emplace merge-patch the stored doc.
-  const stored = (
-    isUpdate && existing !== undefined ? mergePatch(existing, doc) : mergePatch({}, doc)
-  ) as Doc;
+  // A new document is stored as sent (nested nulls included). For an existing one, Index::get_doc_changes:
+  // upsert replaces it (its own nulls removed), update and emplace merge-patch it.
+  let stored = doc;
+  if (existing !== undefined) stored = mergePatch(isUpdate ? existing : {}, doc, cleanArrays) as Doc;
   if (existing === undefined) collection.nextSeqId += 1;
   collection.docs.set(id, stored);
   return { ok: true, doc: stored };

@@ -162,15 +162,31 @@ export function fromJs(value: unknown): JsonValue {
   return value as JsonValue;
 }
 
-/** RFC 7386 merge patch, as nlohmann's `merge_patch`: null deletes, objects merge recursively. */
-export function mergePatch(target: JsonValue | undefined, patch: JsonValue): JsonValue {
-  if (!isObject(patch)) return patch;
+/**
+ * RFC 7386 merge patch, as nlohmann's `merge_patch` (v27, v28): null deletes, objects merge recursively.
+ * From v29 (src/index.cpp Index::get_doc_changes, apply_merge_patch and process_value) a value that replaces
+ * another also loses its nulls inside arrays (`cleanArrays`).
+ */
+export function mergePatch(target: JsonValue | undefined, patch: JsonValue, cleanArrays = false): JsonValue {
+  if (!isObject(patch)) return cleanArrays ? withoutNulls(patch) : patch;
   const out: JsonObject = isObject(target) ? { ...target } : {};
   for (const [key, value] of Object.entries(patch)) {
     if (value === null) delete out[key];
-    else out[key] = mergePatch(out[key], value);
+    else out[key] = mergePatch(out[key], value, cleanArrays);
   }
   return out;
+}
+
+function withoutNulls(value: JsonValue): JsonValue {
+  if (Array.isArray(value)) return value.filter((item) => item !== null).map(withoutNulls);
+  if (isObject(value)) {
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([, item]) => item !== null)
+        .map(([key, item]) => [key, withoutNulls(item)]),
+    );
+  }
+  return value;
 }
 
 /** `%g` with 6 significant digits, as C++'s `ostream << float` prints (StringUtils::float_to_str). */

@@ -83,6 +83,7 @@ export class EmulatorState {
           parseAction(query),
           undefined,
           dirtyValuesFor(collection, query.get('dirty_values')),
+          this.profile.updateDropsArrayNulls,
         );
         return outcome.ok ? docResult(201, outcome.doc) : json(outcome.code, { message: outcome.error });
       }
@@ -97,6 +98,7 @@ export class EmulatorState {
         'update',
         docId,
         dirtyValuesFor(collection, query.get('dirty_values')),
+        this.profile.updateDropsArrayNulls,
       );
       return outcome.ok ? docResult(200, outcome.doc) : json(outcome.code, { message: outcome.error });
     }
@@ -235,7 +237,14 @@ export class EmulatorState {
     const lines = body.split('\n').filter((line) => line !== '');
     stats.importLines += lines.length;
     const results = lines.map((line) => {
-      const outcome = writeDocument(collection, line, action, undefined, dirty);
+      const outcome = writeDocument(
+        collection,
+        line,
+        action,
+        undefined,
+        dirty,
+        this.profile.updateDropsArrayNulls,
+      );
       // Keys in alphabetical order, as nlohmann::json writes them.
       if (!outcome.ok) {
         const result: Record<string, unknown> = { code: outcome.code };

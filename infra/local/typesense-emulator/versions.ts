@@ -29,6 +29,8 @@ export type VersionProfile = {
    * referenced from the schema's `synonym_sets` / `curation_sets` (src/main/typesense_server.cpp routes).
    */
   globalSynonymSets: boolean;
+  /** Updates drop nulls inside arrays too from v29: src/index.cpp Index::get_doc_changes (process_value). */
+  updateDropsArrayNulls: boolean;
 };
 
 export function versionProfile(version: TypesenseVersion = DEFAULT_TYPESENSE_VERSION): VersionProfile {
@@ -44,6 +46,7 @@ export function versionProfile(version: TypesenseVersion = DEFAULT_TYPESENSE_VER
     searchCollectionNotFound: version >= 29 ? 'Collection not found' : 'Not found.',
     failedLineDocumentAlways: version === 27,
     globalSynonymSets: version >= 30,
+    updateDropsArrayNulls: version >= 29,
   };
 }
 
