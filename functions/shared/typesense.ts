@@ -83,8 +83,14 @@ export class TypesenseHttpError extends TypesenseError {
     readonly path: string,
   ) {
     super(`Typesense ${method} ${path} failed with HTTP ${status}: ${serverMessage}`);
-    // 408/429/5xx are load or leadership conditions (e.g. 503 "Not Ready or Lagging") that pass; the rest won't.
-    this.retryable = status === 408 || status === 429 || status >= 500;
+    // 408/429/5xx are load or leadership conditions (e.g. 503 "Not Ready or Lagging") that pass; so is the 422
+    // a node short of memory or disk answers every write (src/raft_server.cpp ReplicationState::write).
+    // Other 4xx won't pass.
+    this.retryable =
+      status === 408 ||
+      status === 429 ||
+      status >= 500 ||
+      (status === 422 && serverMessage.startsWith(OUT_OF_RESOURCE_PREFIX));
   }
 }
 
@@ -107,6 +113,9 @@ type RequestOptions = {
 };
 
 type RawResponse = { status: number; text: string };
+
+/** Typesense's whole-request 422 while memory or disk is above its limit; passes once it is not. */
+const OUT_OF_RESOURCE_PREFIX = 'Rejecting write: running out of resource type: ';
 
 /** The only document-level 404 message; every other 404 (e.g. `Not Found`) means the collection is missing. */
 const DOCUMENT_NOT_FOUND_PREFIX = 'Could not find a document with id';
