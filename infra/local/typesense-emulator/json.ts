@@ -25,7 +25,31 @@ function syntaxError(text: string, at: number, what: string): JsonSyntaxError {
   );
 }
 
+/**
+ * Parses with the native JSON.parse when no number in the text is ambiguous to it (an integral float such as
+ * `1.0` or `1e3`, or an integer beyond 2^53), which is almost always; otherwise with the exact parser below.
+ */
 export function parseJson(text: string): JsonValue {
+  let native: unknown;
+  try {
+    native = JSON.parse(text);
+  } catch {
+    return parseExact(text);
+  }
+  NUMBER_OR_STRING.lastIndex = 0;
+  for (let match = NUMBER_OR_STRING.exec(text); match !== null; match = NUMBER_OR_STRING.exec(text)) {
+    if (match[1] === undefined) continue;
+    const isFloat = match[2] !== undefined || match[3] !== undefined;
+    const value = Number(match[1]);
+    if (isFloat ? Number.isInteger(value) : !Number.isSafeInteger(value)) return parseExact(text);
+  }
+  return fromJs(native);
+}
+
+/** A JSON string (skipped) or a number literal (group 1; fraction group 2, exponent group 3). */
+const NUMBER_OR_STRING = /"(?:[^"\\]|\\.)*"|(-?(?:0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?)/g;
+
+function parseExact(text: string): JsonValue {
   let i = 0;
   const ws = () => {
     while (i < text.length && ' \t\n\r'.includes(text[i] as string)) i++;
@@ -137,14 +161,13 @@ export function parseJson(text: string): JsonValue {
 
 /** nlohmann's dump: floats keep a fractional part or exponent, integers (bigint) are exact. */
 export function stringifyJson(value: JsonValue | undefined): string {
-  if (value === null || value === undefined) return 'null';
-  if (typeof value === 'bigint') return value.toString();
-  if (typeof value === 'number') return formatFloat(value);
-  if (typeof value === 'boolean' || typeof value === 'string') return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map(stringifyJson).join(',')}]`;
-  return `{${Object.entries(value)
-    .map(([key, item]) => `${JSON.stringify(key)}:${stringifyJson(item)}`)
-    .join(',')}}`;
+  // Native stringify with markers for what it cannot write: bigints, and integral floats (`2.0`).
+  const text = JSON.stringify(value ?? null, (_key, item: unknown) => {
+    if (typeof item === 'bigint') return `\u0000i${item}`;
+    if (typeof item === 'number' && Number.isInteger(item)) return `\u0000f${formatFloat(item)}`;
+    return item;
+  });
+  return text.includes('\\u0000') ? text.replace(/"\\u0000[if]([^"]*)"/g, '$1') : text;
 }
 
 function formatFloat(value: number): string {
