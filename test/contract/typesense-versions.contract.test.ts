@@ -362,7 +362,9 @@ describe.each(contractTargets())('Typesense contract (versions): $name', (target
       expect(write.status).toBe(422);
       expect(write.json).toEqual({ message: 'Rejecting write: running out of resource type: OUT_OF_MEMORY' });
       // The node recovers once memory frees up, so the client must let the writer retry, not dead-letter.
-      const error = await client.importDocuments(name, ['{"id":"2","t":"y"}'], 'upsert').catch((e: unknown) => e);
+      const error = await client
+        .importDocuments(name, ['{"id":"2","t":"y"}'], 'upsert')
+        .catch((e: unknown) => e);
       expect(error).toMatchObject({ status: 422, retryable: true });
       expect(
         (await raw('DELETE', `/collections/${name}/documents?filter_by=${encodeURIComponent('id:[1]')}`))
