@@ -9,7 +9,12 @@ export interface Drift {
   stale: { id: string; fields: string[] }[];
 }
 
-/** Equality of JSON values, blind to the order of object keys. */
+/**
+ * Equality of JSON values, blind to the order of object keys. An object key holding null counts as absent:
+ * Typesense drops null fields when it stores a document (optional top-level nulls always, nested ones on
+ * updates: src/validator.cpp validate_index_in_memory, src/index.cpp Index::get_doc_changes), so a null in
+ * the table and a missing key in the index are the same state.
+ */
 export function sameValue(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (Array.isArray(a) || Array.isArray(b)) {
@@ -18,8 +23,9 @@ export function sameValue(a: unknown, b: unknown): boolean {
     );
   }
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  const keysA = Object.keys(a);
-  const keysB = Object.keys(b);
+  const present = (doc: object) => Object.keys(doc).filter((key) => (doc as Document)[key] !== null);
+  const keysA = present(a);
+  const keysB = present(b);
   return (
     keysA.length === keysB.length &&
     keysA.every((key) => sameValue((a as Document)[key], (b as Document)[key]))

@@ -33,10 +33,12 @@ import { s3FailureDestination } from './s3-failure-destination.ts';
 import { StatusHistory, serveStatusPage } from './status-page.ts';
 import { StreamPoller } from './stream-poller.ts';
 import {
+  DEFAULT_TYPESENSE_VERSION,
   startTypesenseEmulator,
   startTypesenseEmulatorProcess,
   type TypesenseEmulator,
   type TypesenseEmulatorProcess,
+  type TypesenseVersion,
 } from './typesense-emulator.ts';
 
 const REGION = 'us-east-1';
@@ -91,6 +93,14 @@ export interface LocalStackOptions {
    * takes actions away from a function's role, to show that a missing grant is caught.
    */
   iam?: { revoke?: Revocation[] };
+  /** The Typesense version the emulator answers as (27 to 30). Default 30, the current release line. */
+  typesenseVersion?: TypesenseVersion;
+  /**
+   * Typesense nodes. 3 starts three independent in-process emulators (no replication between them: each
+   * holds what was written to it); the handlers get all three and pick one per request. For chaos, take
+   * a node down mid-run with `stack.typesenseNodes[i].setDown(true)`. Default 1.
+   */
+  typesenseNodes?: 1 | 3;
   /** Full re-sync tuning (defaults: 4 segments, pages of 250, 20 pages per task, keep 2, 2 workers). */
   resync?: {
     totalSegments?: number;
@@ -149,6 +159,8 @@ export interface LocalStack {
   typesense: TypesenseClient;
   /** The in-process Typesense emulator's fault controls and stats; undefined with `typesenseProcess: 'child'`. */
   emulator: TypesenseEmulator | undefined;
+  /** Every in-process emulator node (`emulator` is the first); empty with `typesenseProcess: 'child'`. */
+  typesenseNodes: TypesenseEmulator[];
   streamPoller: StreamPoller;
   queuePoller: QueuePoller;
   /** Drives the re-sync function from its work queue, as its event source mapping does. */
@@ -207,7 +219,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const alias = options.alias ?? 'products';
   const collection = `${alias}_v1`;
 
-  const emulatorOptions = { apiKey: API_KEY, port: options.ports?.typesense ?? 0 };
+  const emulatorOptions = {
+    apiKey: API_KEY,
+    port: options.ports?.typesense ?? 0,
+    version: options.typesenseVersion ?? DEFAULT_TYPESENSE_VERSION,
+  };
+  if (options.typesenseNodes === 3 && options.typesenseProcess === 'child')
+    throw new Error('typesenseNodes: 3 runs in-process emulators only');
   // Declared as either: inferred, the union would shrink to the common part and lose the controls.
   const startingEmulator: Promise<TypesenseEmulator | TypesenseEmulatorProcess> =
     options.typesenseProcess === 'child'
@@ -220,23 +238,31 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     sourceTimestampAttribute: options.sourceTimestampAttribute,
     projection: options.projection,
   };
-  const [dynamoDbLocal, fauxqs, emulator] = await Promise.all([
-    startDynamoDbLocal(options.ports?.dynamodb),
-    startFauxqs({ port: options.ports?.sqs ?? 0, logger: false }),
-    startingEmulator,
-    // The synthesis (seconds of CPU, cached for localIam below) runs while DynamoDB Local's JVM boots.
-    new Promise<void>((resolve, reject) =>
-      setTimeout(() => {
-        try {
-          syncTemplate(templateOptions);
-          resolve();
-        } catch (error) {
-          reject(error);
-        }
-      }, 50),
-    ),
+  // The synthesis (seconds of CPU, cached for localIam below) runs while DynamoDB Local's JVM boots.
+  const synthesis = new Promise<void>((resolve, reject) =>
+    setTimeout(() => {
+      try {
+        syncTemplate(templateOptions);
+        resolve();
+      } catch (error) {
+        reject(error);
+      }
+    }, 50),
+  );
+  const [[dynamoDbLocal, fauxqs, emulator, ...moreNodes]] = await Promise.all([
+    Promise.all([
+      startDynamoDbLocal(options.ports?.dynamodb),
+      startFauxqs({ port: options.ports?.sqs ?? 0, logger: false }),
+      startingEmulator,
+      ...(options.typesenseNodes === 3
+        ? [0, 1].map(() => startTypesenseEmulator({ ...emulatorOptions, port: 0 }))
+        : []),
+    ]),
+    synthesis,
   ]);
+  const typesenseNodes = 'failNext' in emulator ? [emulator, ...moreNodes] : [];
   const endpoints = { dynamodb: dynamoDbLocal.endpoint, sqs: fauxqs.address, typesense: emulator.url };
+  const nodeUrls = [emulator.url, ...moreNodes.map((node) => node.url)];
   const faults = options.faultInjection === true ? await startFaultProxy(emulator.url) : undefined;
   const dynamodb = createDynamoDbClient({
     endpoint: endpoints.dynamodb,
@@ -335,8 +361,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const atlasResources =
     options.atlas === true ? await createAtlasResources(dynamodb, sqs, tableName) : undefined;
 
-  await typesense.createCollection({ ...options.schema, name: collection });
-  await typesense.upsertAlias(alias, collection);
+  for (const node of nodeUrls) {
+    const client = new TypesenseClient({ nodes: [node], apiKey: API_KEY });
+    await client.createCollection({ ...options.schema, name: collection });
+    await client.upsertAlias(alias, collection);
+  }
 
   // Each function's calls are checked against its role in the construct's synthesised template.
   const iam = localIam({
@@ -389,7 +418,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     CIRCUIT_PROBE_SECONDS: String(options.circuit?.probeSeconds ?? 1),
     CIRCUIT_MAX_PROBE_SECONDS: String(options.circuit?.maxProbeSeconds ?? 4),
     MAX_MESSAGE_BYTES: String(maxMessageBytes),
-    TYPESENSE_NODES: faults?.url ?? endpoints.typesense,
+    TYPESENSE_NODES: faults?.url ?? nodeUrls.join(','),
     TYPESENSE_API_KEY: API_KEY,
     TYPESENSE_TIMEOUT_MS: String(options.typesenseTimeoutMs ?? 2_000),
     // The embedded queue's visibility (2 s) is shorter than the 60 s its invocations are told they have.
@@ -572,6 +601,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     sqs,
     typesense,
     emulator: 'failNext' in emulator ? emulator : undefined,
+    typesenseNodes,
     streamPoller,
     queuePoller,
     resyncPoller,
@@ -674,7 +704,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         new Promise((resolve) => statusServer.close(resolve)),
       ]);
       await failures.flush();
-      await Promise.all([dynamoDbLocal.stop(), fauxqs.stop(), emulator.stop(), faults?.stop()]);
+      await Promise.all([
+        dynamoDbLocal.stop(),
+        fauxqs.stop(),
+        emulator.stop(),
+        ...moreNodes.map((node) => node.stop()),
+        faults?.stop(),
+      ]);
       dynamodb.destroy();
       streams.destroy();
       sqs.destroy();

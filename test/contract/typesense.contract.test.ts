@@ -12,38 +12,11 @@ import {
   TypesenseClient,
   TypesenseHttpError,
 } from '../../functions/shared/typesense.ts';
-import { startTypesenseEmulator, type TypesenseEmulator } from '../../infra/local/typesense-emulator.ts';
+import type { TypesenseVersion } from '../../infra/local/typesense-emulator.ts';
+import { collectionNotFound, contractTargets, failedLine, searchCollectionNotFound } from './targets.ts';
 
-type Target = {
-  name: string;
-  start(): Promise<{ url: string; apiKey: string }>;
-  stop(): Promise<void>;
-};
-
-function emulatorTarget(): Target {
-  let emulator: TypesenseEmulator | undefined;
-  const apiKey = `contract-${randomBytes(8).toString('hex')}`;
-  return {
-    name: 'emulator',
-    async start() {
-      emulator = await startTypesenseEmulator({ apiKey });
-      return { url: emulator.url, apiKey };
-    },
-    async stop() {
-      await emulator?.stop();
-    },
-  };
-}
-
-function realTarget(url: string, apiKey: string): Target {
-  return { name: `real Typesense at ${url}`, start: async () => ({ url, apiKey }), stop: async () => {} };
-}
-
-const targets: Target[] = [emulatorTarget()];
-const realUrl = process.env.TYPESENSE_URL;
-if (realUrl !== undefined && realUrl !== '') {
-  targets.push(realTarget(realUrl.replace(/\/+$/, ''), process.env.TYPESENSE_API_KEY ?? ''));
-} else {
+const targets = contractTargets();
+if (process.env.TYPESENSE_URL === undefined || process.env.TYPESENSE_URL === '') {
   console.info(
     'Typesense contract suite ran against the emulator only. To also run it against a real server, set ' +
       'TYPESENSE_URL (e.g. http://127.0.0.1:8108) and TYPESENSE_API_KEY; it creates and deletes its own collections.',
@@ -59,6 +32,7 @@ describe.each(targets)('Typesense contract: $name', (target) => {
   const created: string[] = [];
   let url = '';
   let apiKey = '';
+  let version: TypesenseVersion = 30;
   let client: TypesenseClient;
 
   const productSchema: CollectionSchema = {
@@ -101,7 +75,7 @@ describe.each(targets)('Typesense contract: $name', (target) => {
   const line = (doc: Record<string, unknown>) => JSON.stringify(doc);
 
   beforeAll(async () => {
-    ({ url, apiKey } = await target.start());
+    ({ url, apiKey, version } = await target.start());
     client = new TypesenseClient({ nodes: [url], apiKey, timeoutMs: 10_000 });
     await createCollection(productSchema);
   });
@@ -190,7 +164,7 @@ describe.each(targets)('Typesense contract: $name', (target) => {
       });
     });
 
-    it('get returns the collection with its document count; unknown names are 404 Not Found', async () => {
+    it('get returns the collection with its document count; unknown names are 404 (src/core_api.cpp get_collection_summary)', async () => {
       expect(await client.getCollection(products)).toMatchObject({
         name: products,
         num_documents: expect.any(Number),
@@ -198,7 +172,7 @@ describe.each(targets)('Typesense contract: $name', (target) => {
       expect(await client.getCollection(`${run}_nope`)).toBeUndefined();
       const response = await raw('GET', `/collections/${run}_nope`);
       expect(response.status).toBe(404);
-      expect(response.json).toEqual({ message: 'Not Found' });
+      expect(response.json).toEqual({ message: collectionNotFound(version) });
     });
 
     it('list names every collection; a fetched schema creates an equal collection (what a re-sync does)', async () => {
@@ -250,11 +224,11 @@ describe.each(targets)('Typesense contract: $name', (target) => {
       expect(list.json.aliases).toEqual(expect.arrayContaining([{ name: alias, collection_name: products }]));
     });
 
-    it('an unknown alias is a 404', async () => {
+    it('an unknown alias is a 404 (src/core_api.cpp get_alias)', async () => {
       expect(await client.getAlias(`${run}_noalias`)).toBeUndefined();
       const response = await raw('GET', `/aliases/${run}_noalias`);
       expect(response.status).toBe(404);
-      expect(response.json).toEqual({ message: 'Not Found' });
+      expect(response.json).toEqual({ message: collectionNotFound(version) });
     });
   });
 
@@ -265,7 +239,7 @@ describe.each(targets)('Typesense contract: $name', (target) => {
       await createCollection({ ...productSchema, name });
     });
 
-    it('create imports new documents and reports 409 for an existing id, echoing the line', async () => {
+    it('create imports new documents and reports 409 for an existing id (echoing the line in v27: src/collection.cpp Collection::batch_index)', async () => {
       const lines = [
         line({ id: 'i1', title: 'One', brand: 'A', price: 1.5 }),
         line({ id: 'i2', title: 'Two', brand: 'B', price: 2 }),
@@ -276,7 +250,11 @@ describe.each(targets)('Typesense contract: $name', (target) => {
       ]);
       const again = line({ id: 'i1', title: 'One again', brand: 'A', price: 1 });
       expect(await client.importDocuments(name, [again], 'create')).toEqual([
-        { success: false, code: 409, error: 'A document with id i1 already exists.', document: again },
+        failedLine(
+          version,
+          { success: false, code: 409, error: 'A document with id i1 already exists.' },
+          again,
+        ),
       ]);
     });
 
@@ -293,32 +271,46 @@ describe.each(targets)('Typesense contract: $name', (target) => {
         'upsert',
       );
 
-      expect(results[0]).toEqual({
-        success: false,
-        code: 400,
-        error: 'Field `price` must be a float.',
-        document: wrongType,
-      });
-      expect(results[1]).toEqual({
-        success: false,
-        code: 400,
-        error: 'Field `title` has been declared in the schema, but is not found in the document.',
-        document: missing,
-      });
-      expect(results[2]).toEqual({
-        success: false,
-        code: 400,
-        error: "Document's `id` field should be a string.",
-        document: numericId,
-      });
-      expect(results[3]).toMatchObject({ success: false, code: 400, document: badJson });
+      expect(results[0]).toEqual(
+        failedLine(
+          version,
+          { success: false, code: 400, error: 'Field `price` must be a float.' },
+          wrongType,
+        ),
+      );
+      expect(results[1]).toEqual(
+        failedLine(
+          version,
+          {
+            success: false,
+            code: 400,
+            error: 'Field `title` has been declared in the schema, but is not found in the document.',
+          },
+          missing,
+        ),
+      );
+      expect(results[2]).toEqual(
+        failedLine(
+          version,
+          { success: false, code: 400, error: "Document's `id` field should be a string." },
+          numericId,
+        ),
+      );
+      expect(results[3]).toEqual(
+        failedLine(
+          version,
+          { success: false, code: 400, error: expect.stringMatching(/^Bad JSON/) },
+          badJson,
+        ),
+      );
       expect((results[3] as Extract<ImportLineResult, { success: false }>).error).toMatch(/^Bad JSON/);
-      expect(results[4]).toEqual({
-        success: false,
-        code: 400,
-        error: 'Field `tags` must be an array.',
-        document: wrongArray,
-      });
+      expect(results[4]).toEqual(
+        failedLine(
+          version,
+          { success: false, code: 400, error: 'Field `tags` must be an array.' },
+          wrongArray,
+        ),
+      );
       expect(results[5]).toEqual({ success: true, id: 'good1' });
       expect(await client.getDocument(name, 'bad1')).toBeUndefined();
     });
@@ -332,7 +324,11 @@ describe.each(targets)('Typesense contract: $name', (target) => {
       );
       expect(results).toEqual([
         { success: true, id: 'i2' },
-        { success: false, code: 404, error: 'Could not find a document with id: nope', document: missing },
+        failedLine(
+          version,
+          { success: false, code: 404, error: 'Could not find a document with id: nope' },
+          missing,
+        ),
       ]);
       expect(await client.getDocument(name, 'i2')).toEqual({
         id: 'i2',
@@ -345,7 +341,7 @@ describe.each(targets)('Typesense contract: $name', (target) => {
     it('update still type-checks the fields it is given', async () => {
       const wrong = line({ id: 'i2', price: 'x' });
       expect(await client.importDocuments(name, [wrong], 'update')).toEqual([
-        { success: false, code: 400, error: 'Field `price` must be a float.', document: wrong },
+        failedLine(version, { success: false, code: 400, error: 'Field `price` must be a float.' }, wrong),
       ]);
     });
 
@@ -364,12 +360,15 @@ describe.each(targets)('Typesense contract: $name', (target) => {
     it('upsert of a partial document fails on missing required fields', async () => {
       const partial = line({ id: 'u1', price: 5 });
       expect(await client.importDocuments(name, [partial], 'upsert')).toEqual([
-        {
-          success: false,
-          code: 400,
-          error: 'Field `title` has been declared in the schema, but is not found in the document.',
-          document: partial,
-        },
+        failedLine(
+          version,
+          {
+            success: false,
+            code: 400,
+            error: 'Field `title` has been declared in the schema, but is not found in the document.',
+          },
+          partial,
+        ),
       ]);
     });
 
@@ -385,12 +384,15 @@ describe.each(targets)('Typesense contract: $name', (target) => {
         'emplace',
       );
       expect(results).toEqual([
-        {
-          success: false,
-          code: 400,
-          error: 'Field `title` has been declared in the schema, but is not found in the document.',
-          document: partialNew,
-        },
+        failedLine(
+          version,
+          {
+            success: false,
+            code: 400,
+            error: 'Field `title` has been declared in the schema, but is not found in the document.',
+          },
+          partialNew,
+        ),
         { success: true, id: 'e2' },
         { success: true, id: 'e2' },
       ]);
@@ -418,7 +420,11 @@ describe.each(targets)('Typesense contract: $name', (target) => {
       const error = await client
         .importDocuments(`${run}_missing`, [line({ id: '1' })], 'upsert')
         .catch((e: unknown) => e);
-      expect(error).toMatchObject({ status: 404, retryable: false, serverMessage: 'Not Found' });
+      expect(error).toMatchObject({
+        status: 404,
+        retryable: false,
+        serverMessage: collectionNotFound(version),
+      });
     });
   });
 
@@ -455,10 +461,10 @@ describe.each(targets)('Typesense contract: $name', (target) => {
       expect(await client.getDocument(name, 'missing-doc')).toBeUndefined();
     });
 
-    it('document requests on an unknown collection are 404 Not Found, and getDocument throws', async () => {
+    it('document requests on an unknown collection are 404 (src/core_api.cpp get_fetch_document), and getDocument throws', async () => {
       const response = await raw('GET', `/collections/${run}_nocoll/documents/x`);
       expect(response.status).toBe(404);
-      expect(response.json).toEqual({ message: 'Not Found' });
+      expect(response.json).toEqual({ message: collectionNotFound(version) });
       await expect(client.getDocument(`${run}_nocoll`, 'x')).rejects.toMatchObject({ status: 404 });
     });
 
@@ -593,13 +599,13 @@ describe.each(targets)('Typesense contract: $name', (target) => {
       expect(ids).toEqual(['p1', 'p2', 'p3']);
     });
 
-    it('a search without q is a 400; on an unknown collection a 404', async () => {
+    it('a search without q is a 400; on an unknown collection a 404 (src/collection_manager.cpp CollectionManager::do_search)', async () => {
       const missingQ = await raw('GET', `/collections/${name}/documents/search?query_by=title`);
       expect(missingQ.status).toBe(400);
       expect(missingQ.json).toEqual({ message: 'Parameter `q` is required.' });
       const unknown = await raw('GET', `/collections/${run}_nosearch/documents/search?q=*`);
       expect(unknown.status).toBe(404);
-      expect(unknown.json).toEqual({ message: 'Not Found' });
+      expect(unknown.json).toEqual({ message: searchCollectionNotFound(version) });
     });
   });
 });

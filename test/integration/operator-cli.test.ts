@@ -86,7 +86,9 @@ describe('typesense-sync operator CLI on the embedded stack', () => {
         stage: 'writer',
         code: 'receive-limit',
         count: 3,
-        reason: expect.stringContaining('HTTP N: Not Found'),
+        // The stack runs the v30 emulator profile: a missing collection is "Collection not found" from v29
+        // (src/core_api.cpp post_import_documents), "Not Found" before.
+        reason: expect.stringContaining('HTTP N: Collection not found'),
         ids: expect.arrayContaining([id(10), id(11), id(12)]),
       }),
     ]);
@@ -96,7 +98,7 @@ describe('typesense-sync operator CLI on the embedded stack', () => {
     const show = await cli('dlq', 'show', id(11));
     expect(show.code).toBe(EXIT.ok);
     expect(show.out).toMatch(new RegExp(`document ids ${id(11)}`));
-    expect(show.out).toMatch(/reason {7}receive-limit: import failed: .*HTTP 404: Not Found/);
+    expect(show.out).toMatch(/reason {7}receive-limit: import failed: .*HTTP 404: Collection not found/);
     expect(show.out).toMatch(/redrive {6}re-applies 1 key\(s\)/);
 
     // The operator restores the alias; meanwhile one item moved on: the redrive must write its newest state.
@@ -104,7 +106,15 @@ describe('typesense-sync operator CLI on the embedded stack', () => {
     await put(12, 7);
     await stack.waitForIdle(30_000);
 
-    const redrive = await cli('--json', 'dlq', 'redrive', '--filter', 'reason~Not Found', '--wait', '30');
+    const redrive = await cli(
+      '--json',
+      'dlq',
+      'redrive',
+      '--filter',
+      'reason~Collection not found',
+      '--wait',
+      '30',
+    );
     expect(redrive.err).toBe('');
     expect(redrive.code).toBe(EXIT.ok);
     expect(redrive.json()).toMatchObject({ selected: 3, redrivable: 3, redriven: 3, kept: [] });

@@ -38,6 +38,13 @@ describe('sameValue', () => {
     expect(sameValue([{ a: 1 }], [{ a: 1 }])).toBe(true);
   });
 
+  it('treats an object key holding null as absent, as Typesense stores it (src/index.cpp Index::get_doc_changes drops nulls on updates)', () => {
+    expect(sameValue({ a: 1, n: null }, { a: 1 })).toBe(true);
+    expect(sameValue({ a: { b: null, c: 2 } }, { a: { c: 2 } })).toBe(true);
+    expect(sameValue({ a: null }, { a: 1 })).toBe(false);
+    expect(sameValue({ a: 1 }, { a: 1, n: null })).toBe(true);
+  });
+
   it('does not confuse an array with an object of the same indexes', () => {
     expect(sameValue([1], { 0: 1 })).toBe(false);
     expect(sameValue({ 0: 1 }, [1])).toBe(false);
@@ -45,6 +52,12 @@ describe('sameValue', () => {
 });
 
 describe('diffDocuments', () => {
+  it('does not call a document stale for a null the index dropped, at the top or nested', () => {
+    const expected = docs({ id: '1', gone: null, attributes: { note: null, color: 'red' } });
+    const actual = docs({ id: '1', attributes: { color: 'red' } });
+    expect(diffDocuments(expected, actual)).toEqual({ missing: [], extra: [], stale: [] });
+  });
+
   it('finds nothing when the index matches the table, key order aside', () => {
     const expected = docs({ id: '1', a: 1, tags: ['x', 'y'] }, { id: '2', m: { p: 1, q: 2 } });
     const actual = docs({ tags: ['x', 'y'], a: 1, id: '1' }, { id: '2', m: { q: 2, p: 1 } });

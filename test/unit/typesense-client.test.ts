@@ -125,6 +125,19 @@ describe('TypesenseClient transport', () => {
     }
   });
 
+  it('marks the out-of-resource 422 retryable (src/raft_server.cpp ReplicationState::write) and other 422s not', async () => {
+    for (const [message, retryable] of [
+      ['Rejecting write: running out of resource type: OUT_OF_MEMORY', true],
+      ['Rejecting write: running out of resource type: OUT_OF_DISK', true],
+      ['Skipping writes.', false],
+      ['Only upto 250 hits can be fetched per page.', false],
+    ] as const) {
+      const { client: ts } = client(() => jsonResponse(422, { message }));
+      const error = await caught(ts.importDocuments('c', ['{"id":"1"}'], 'upsert'));
+      expect(error).toMatchObject({ status: 422, retryable, serverMessage: message });
+    }
+  });
+
   it('keeps the API key out of every error message', async () => {
     const reasons: Handler[] = [
       () => jsonResponse(401, { message: 'Forbidden - a valid `x-typesense-api-key` header must be sent.' }),

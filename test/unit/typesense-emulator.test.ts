@@ -4,7 +4,13 @@ import {
   TypesenseHttpError,
   TypesenseUnavailableError,
 } from '../../functions/shared/typesense.ts';
-import { startTypesenseEmulator, type TypesenseEmulator } from '../../infra/local/typesense-emulator.ts';
+import {
+  parseTypesenseVersion,
+  startTypesenseEmulator,
+  startTypesenseEmulatorProcess,
+  type TypesenseEmulator,
+  type TypesenseVersion,
+} from '../../infra/local/typesense-emulator.ts';
 
 const API_KEY = 'emulator-unit-key';
 
@@ -85,5 +91,43 @@ describe('Typesense emulator fault controls', () => {
     await other.stop();
     expect(await otherClient.health()).toBe(false);
     await expect(otherClient.getCollection('x')).rejects.toBeInstanceOf(TypesenseUnavailableError);
+  });
+});
+
+describe('Typesense emulator version profiles', () => {
+  const debugVersion = async (url: string) => {
+    const response = await fetch(`${url}/debug`, { headers: { 'X-TYPESENSE-API-KEY': API_KEY } });
+    return ((await response.json()) as { version: string }).version;
+  };
+
+  it('answers as v30 by default and as the version it is given, in-process', async () => {
+    const latest = await startTypesenseEmulator({ apiKey: API_KEY });
+    const old = await startTypesenseEmulator({ apiKey: API_KEY, version: 27 });
+    try {
+      expect(latest.version).toBe(30);
+      expect(await debugVersion(latest.url)).toBe('30.0');
+      expect(await debugVersion(old.url)).toBe('27.1');
+    } finally {
+      await Promise.all([latest.stop(), old.stop()]);
+    }
+  });
+
+  it('passes the version to the child-process emulator', async () => {
+    const child = await startTypesenseEmulatorProcess({ apiKey: API_KEY, version: 28 });
+    try {
+      expect(child.version).toBe(28);
+      expect(await debugVersion(child.url)).toBe('28.0');
+    } finally {
+      await child.stop();
+    }
+  }, 30_000);
+
+  it('refuses a version it does not know, naming the supported ones', async () => {
+    await expect(
+      startTypesenseEmulator({ apiKey: API_KEY, version: 26 as unknown as TypesenseVersion }),
+    ).rejects.toThrow(/unsupported version 26; use one of 27, 28, 29, 30/);
+    expect(() => parseTypesenseVersion('v29.0')).not.toThrow();
+    expect(parseTypesenseVersion('30.1')).toBe(30);
+    expect(() => parseTypesenseVersion('31')).toThrow(/not one of 27, 28, 29, 30/);
   });
 });

@@ -1,0 +1,93 @@
+/**
+ * A simple /documents/search: src/collection_manager.cpp CollectionManager::do_search (parameters and
+ * errors) with a token-match stand-in for ranking.
+ */
+import { compileFilter } from './filter.ts';
+import type { JsonValue } from './json.ts';
+import { type Collection, type Doc, RequestError } from './schema.ts';
+
+export function search(collection: Collection, query: URLSearchParams): unknown {
+  const started = Date.now();
+  const q = query.get('q');
+  if (q === null) throw new RequestError(400, 'Parameter `q` is required.');
+  const queryBy = (query.get('query_by') ?? '')
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
+  const wildcard = q.trim() === '*' || q.trim() === '';
+  if (!wildcard && queryBy.length === 0)
+    throw new RequestError(400, 'No search fields specified for the query.');
+  for (const name of queryBy) {
+    if (!collection.fields.some((field) => field.name === name)) {
+      throw new RequestError(404, `Could not find a field named \`${name}\` in the schema.`);
+    }
+  }
+
+  const perPage = parseIntParam(query, 'per_page', 10);
+  if (perPage > 250) throw new RequestError(422, 'Only upto 250 hits can be fetched per page.');
+  const page = Math.max(1, parseIntParam(query, 'page', 1));
+  const filterBy = query.get('filter_by');
+  const filter =
+    filterBy === null || filterBy.trim() === '' ? () => true : compileFilter(collection, filterBy);
+  const tokens = wildcard
+    ? []
+    : q
+        .toLowerCase()
+        .split(/\s+/)
+        .filter((token) => token !== '');
+
+  const matches: { doc: Doc; order: number }[] = [];
+  let order = 0;
+  for (const doc of collection.docs.values()) {
+    order += 1;
+    if (!filter(doc)) continue;
+    if (!wildcard) {
+      const text = queryBy
+        .map((name) => doc[name])
+        .flatMap((value) => (Array.isArray(value) ? value : [value]))
+        .filter((value) => value !== undefined && value !== null)
+        .map((value) => String(value as JsonValue).toLowerCase())
+        .join(' ');
+      if (!tokens.every((token) => text.includes(token))) continue;
+    }
+    matches.push({ doc, order });
+  }
+
+  const dsf = collection.defaultSortingField;
+  matches.sort((a, b) => {
+    if (dsf !== '') {
+      const difference = Number(b.doc[dsf] ?? 0n) - Number(a.doc[dsf] ?? 0n);
+      if (difference !== 0) return difference;
+    }
+    // Typesense breaks ties by sequence id, newest first.
+    return b.order - a.order;
+  });
+
+  const start = (page - 1) * perPage;
+  const hits = matches.slice(start, start + perPage).map(({ doc }) => ({
+    document: doc,
+    highlight: {},
+    highlights: [],
+    text_match: 100,
+  }));
+  const requestParams: Record<string, unknown> = { collection_name: collection.name, per_page: perPage, q };
+  if (!wildcard) requestParams.first_q = q;
+
+  return {
+    facet_counts: [],
+    found: matches.length,
+    hits,
+    out_of: collection.docs.size,
+    page,
+    request_params: requestParams,
+    search_cutoff: false,
+    search_time_ms: Date.now() - started,
+  };
+}
+
+function parseIntParam(query: URLSearchParams, name: string, fallback: number): number {
+  const raw = query.get(name);
+  if (raw === null || raw === '') return fallback;
+  if (!/^\d+$/.test(raw)) throw new RequestError(400, `Parameter \`${name}\` must be an unsigned integer.`);
+  return Number(raw);
+}
