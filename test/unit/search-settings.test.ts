@@ -74,7 +74,7 @@ function typesenseOf(version: 29 | 30, url: string) {
 }
 
 async function liveCollection(version: 29 | 30) {
-  emulator = await startTypesenseEmulator({ apiKey: API_KEY });
+  emulator = await startTypesenseEmulator({ apiKey: API_KEY, version });
   const typesense = typesenseOf(version, emulator.url);
   await typesense.client.createCollection({
     name: 'products_v1',
