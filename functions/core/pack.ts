@@ -7,9 +7,42 @@ export const MAX_BATCH_BYTES = 1_048_576;
 
 const ENVELOPE_CLOSE = ']}';
 
-/** The message text before the changes; `since` restarts the retry budget of an operator's redrive. */
-const envelopeOpen = (since: number | undefined) =>
-  since === undefined ? '{"v":1,"changes":[' : `{"v":1,"since":${since},"changes":[`;
+/**
+ * The message text before the changes; `since` restarts the retry budget of an operator's redrive,
+ * `requeues` counts the writer's re-sends at the receive limit.
+ */
+const envelopeOpen = (since: number | undefined, requeues?: number) =>
+  `{"v":1,${since === undefined ? '' : `"since":${since},`}${requeues === undefined ? '' : `"requeues":${requeues},`}"changes":[`;
+
+/**
+ * Characters SQS refuses in a message body: it allows only `#x9 | #xA | #xD | #x20–#xD7FF |
+ * #xE000–#xFFFD | #x10000–#x10FFFF` (InvalidMessageContents otherwise). With the `u` flag a lone
+ * surrogate is one code point outside the class, a valid pair one inside it.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: SQS's character set is defined by these code points
+const SQS_EXCLUDED = /[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
+
+/**
+ * JSON text SQS accepts whatever the value's strings hold. JSON.stringify already escapes U+0000–U+001F
+ * and lone surrogates, but not U+FFFE/U+FFFF (DynamoDB strings may hold them): those become `\uXXXX`
+ * escapes, which JSON.parse turns back into the exact original string. Such characters occur in JSON
+ * text only inside strings, so escaping them there is always valid. Binary values (Uint8Array) are
+ * written as base64, the form DynamoDB's JSON uses for B.
+ */
+export function sqsJson(value: unknown): string {
+  return JSON.stringify(value, binaryAsBase64).replace(SQS_EXCLUDED, (char) => {
+    let escaped = '';
+    for (let index = 0; index < char.length; index++)
+      escaped += `\\u${char.charCodeAt(index).toString(16).padStart(4, '0')}`;
+    return escaped;
+  });
+}
+
+/** JSON.stringify calls Buffer#toJSON before a replacer; the holder still has the bytes. */
+function binaryAsBase64(this: unknown, key: string, value: unknown): unknown {
+  const raw = (this as Record<string, unknown>)[key];
+  return raw instanceof Uint8Array ? Buffer.from(raw).toString('base64') : value;
+}
 
 /** Thrown when a single change cannot fit in one message of the configured size. */
 export class OversizeChangeError extends Error {
@@ -56,6 +89,17 @@ function toMessage(open: string, groupId: string, changes: Change[], parts: stri
   return { groupId, deduplicationId, body, bytes: Buffer.byteLength(body), changes };
 }
 
+/** Why SQS refused one entry of a SendMessageBatch (its `Failed` entry). */
+export interface SendRefusal {
+  code: string;
+  message: string;
+  /** SQS blames the entry itself (e.g. InvalidMessageContents): sending the same body again cannot work. */
+  senderFault: boolean;
+}
+
+/** An entry SQS refused; `refusal` is absent when the caller only knows that it was refused. */
+export type RefusedMessage = PackedMessage & { refusal?: SendRefusal };
+
 export interface PackResult {
   messages: PackedMessage[];
   /** Changes that cannot fit in any message of this size, with the reason. */
@@ -74,8 +118,6 @@ export function packChanges(
   maxBytes: number,
   since?: number,
 ): PackResult {
-  const open = envelopeOpen(since);
-  const envelopeBytes = Buffer.byteLength(open) + Buffer.byteLength(ENVELOPE_CLOSE);
   const byGroup = new Map<string, Change[]>();
   for (const change of changes) {
     const groupId = messageGroupOf(change.id, buckets);
@@ -83,31 +125,56 @@ export function packChanges(
     if (group === undefined) byGroup.set(groupId, [change]);
     else group.push(change);
   }
+  const result: PackResult = { messages: [], oversize: [] };
+  for (const [groupId, groupChanges] of byGroup) {
+    const packed = packGroup(groupChanges, groupId, maxBytes, { since });
+    result.messages.push(...packed.messages);
+    result.oversize.push(...packed.oversize);
+  }
+  return result;
+}
+
+/** The envelope fields a message carries besides its changes. */
+export interface Envelope {
+  since?: number | undefined;
+  requeues?: number | undefined;
+}
+
+/**
+ * Packs changes of one message group (kept in order) into as few messages as fit `maxBytes`. The
+ * envelope is counted, so a re-sent message that gained `since` and `requeues` still fits.
+ */
+export function packGroup(
+  changes: readonly Change[],
+  groupId: string,
+  maxBytes: number,
+  envelope: Envelope = {},
+): PackResult {
+  const open = envelopeOpen(envelope.since, envelope.requeues);
+  const envelopeBytes = Buffer.byteLength(open) + Buffer.byteLength(ENVELOPE_CLOSE);
   const messages: PackedMessage[] = [];
   const oversize: OversizeChangeError[] = [];
-  for (const [groupId, groupChanges] of byGroup) {
-    let pending: Change[] = [];
-    let parts: string[] = [];
-    let bytes = envelopeBytes;
-    for (const change of groupChanges) {
-      const part = JSON.stringify(change satisfies Change);
-      const partBytes = Buffer.byteLength(part);
-      if (envelopeBytes + partBytes > maxBytes) {
-        oversize.push(new OversizeChangeError(change.id, partBytes, maxBytes));
-        continue;
-      }
-      if (bytes + (parts.length === 0 ? 0 : 1) + partBytes > maxBytes) {
-        messages.push(toMessage(open, groupId, pending, parts));
-        pending = [];
-        parts = [];
-        bytes = envelopeBytes;
-      }
-      bytes += (parts.length === 0 ? 0 : 1) + partBytes;
-      pending.push(change);
-      parts.push(part);
+  let pending: Change[] = [];
+  let parts: string[] = [];
+  let bytes = envelopeBytes;
+  for (const change of changes) {
+    const part = sqsJson(change satisfies Change);
+    const partBytes = Buffer.byteLength(part);
+    if (envelopeBytes + partBytes > maxBytes) {
+      oversize.push(new OversizeChangeError(change.id, partBytes, maxBytes));
+      continue;
     }
-    if (pending.length > 0) messages.push(toMessage(open, groupId, pending, parts));
+    if (bytes + (parts.length === 0 ? 0 : 1) + partBytes > maxBytes) {
+      messages.push(toMessage(open, groupId, pending, parts));
+      pending = [];
+      parts = [];
+      bytes = envelopeBytes;
+    }
+    bytes += (parts.length === 0 ? 0 : 1) + partBytes;
+    pending.push(change);
+    parts.push(part);
   }
+  if (pending.length > 0) messages.push(toMessage(open, groupId, pending, parts));
   return { messages, oversize };
 }
 

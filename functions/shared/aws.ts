@@ -13,7 +13,7 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { DeadLetter, MarshalledKey } from '../core/change.ts';
-import { messageGroupOf, type PackedMessage } from '../core/pack.ts';
+import { messageGroupOf, type PackedMessage, type RefusedMessage, sqsJson } from '../core/pack.ts';
 
 /** Adapters from the cores' ports to the AWS SDK. Kept tiny: the logic lives in `functions/core`. */
 
@@ -51,7 +51,7 @@ export async function sendJsonMessages(
   for (let start = 0; start < bodies.length; start += 10) {
     let entries = bodies.slice(start, start + 10).map((body, index) => ({
       Id: String(index),
-      MessageBody: JSON.stringify(body),
+      MessageBody: sqsJson(body),
       ...(options.delaySeconds === undefined ? {} : { DelaySeconds: options.delaySeconds }),
     }));
     for (let attempt = 1; attempt <= options.attempts && entries.length > 0; attempt++) {
@@ -64,9 +64,9 @@ export async function sendJsonMessages(
   return refusedInAll;
 }
 
-/** One SendMessageBatch to a FIFO queue; resolves with the entries SQS refused. */
+/** One SendMessageBatch to a FIFO queue; resolves with the entries SQS refused, each with SQS's reason. */
 export function sendPackedMessages(sqs: SQSClient, queueUrl: string) {
-  return async (messages: PackedMessage[]): Promise<PackedMessage[]> => {
+  return async (messages: PackedMessage[]): Promise<RefusedMessage[]> => {
     const result = await sqs.send(
       new SendMessageBatchCommand({
         QueueUrl: queueUrl,
@@ -78,7 +78,14 @@ export function sendPackedMessages(sqs: SQSClient, queueUrl: string) {
         })),
       }),
     );
-    return (result.Failed ?? []).map((failure) => messages[Number(failure.Id)] as PackedMessage);
+    return (result.Failed ?? []).map((failure) => ({
+      ...(messages[Number(failure.Id)] as PackedMessage),
+      refusal: {
+        code: failure.Code ?? 'unknown',
+        message: failure.Message ?? '',
+        senderFault: failure.SenderFault === true,
+      },
+    }));
   };
 }
 
@@ -137,7 +144,7 @@ export function sendDeadLetters(sqs: SQSClient, dlqUrl: string, attempts = 3) {
   return async (letters: DeadLetter[]): Promise<void> => {
     for (let start = 0; start < letters.length; start += 10) {
       let entries = letters.slice(start, start + 10).map((letter, index) => {
-        const body = JSON.stringify(letter);
+        const body = sqsJson(letter);
         return {
           Id: String(index),
           MessageBody: body,
