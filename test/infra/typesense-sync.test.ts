@@ -1145,6 +1145,15 @@ describe('TypesenseSync prop validation', () => {
     );
   });
 
+  it('rejects maxReceiveCount below 3: the writer re-sends at maxReceiveCount − 1, which would loop', () => {
+    for (const maxReceiveCount of [1, 2]) {
+      expect(attempt(() => ({ maxReceiveCount }))).toThrow(
+        `TypesenseSync: maxReceiveCount must be an integer from 3 to 1000, got ${maxReceiveCount}`,
+      );
+    }
+    expect(attempt(() => ({ maxReceiveCount: 3 }))).not.toThrow();
+  });
+
   it('rejects backoff caps so long that a message could expire before reaching maxReceiveCount', () => {
     // 28 receives × 12 h = 336 h = the 14-day retention.
     expect(attempt(() => ({ maxReceiveCount: 28, retry: { maxDelay: Duration.hours(12) } }))).toThrow(
