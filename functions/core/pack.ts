@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Change, ChangeMessage } from './change.ts';
+import { readWireKey } from './keys.ts';
 
 /** SendMessageBatch limits: at most 10 entries and 1 MiB of payload per call. */
 export const MAX_BATCH_ENTRIES = 10;
@@ -225,4 +226,55 @@ export function parseChangeMessage(body: string): ChangeMessage | undefined {
       (change.op === 'upsert' || change.op === 'delete'),
   );
   return valid ? (message as ChangeMessage) : undefined;
+}
+
+/** A change of a message that cannot be applied as it is, with why. */
+export interface MalformedChange {
+  change: unknown;
+  id: string | undefined;
+  reason: string;
+}
+
+const isChangeShape = (change: Partial<Change> | null): boolean =>
+  typeof change === 'object' &&
+  change !== null &&
+  typeof change.id === 'string' &&
+  typeof change.version === 'string' &&
+  typeof change.sourceTs === 'number' &&
+  (change.clock === 'item' || change.clock === 'stream') &&
+  (change.op === 'upsert' || change.op === 'delete');
+
+/**
+ * Reads a message body change by change: the message keeps the changes it can apply (keys checked and
+ * in wire form, see `readWireKey`), and `malformed` names the others, so each fails alone and never
+ * its batch-mates. Undefined when the body is not a change message at all.
+ */
+export function readChangeMessage(
+  body: string,
+): { message: ChangeMessage; malformed: MalformedChange[] } | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null) return undefined;
+  const message = parsed as Partial<ChangeMessage>;
+  if (message.v !== 1 || !Array.isArray(message.changes)) return undefined;
+  if (message.since !== undefined && typeof message.since !== 'number') return undefined;
+  if (message.requeues !== undefined && typeof message.requeues !== 'number') return undefined;
+  const changes: Change[] = [];
+  const malformed: MalformedChange[] = [];
+  for (const change of message.changes as unknown[]) {
+    const candidate = change as Partial<Change> | null;
+    const id = typeof candidate?.id === 'string' ? candidate.id : undefined;
+    if (!isChangeShape(candidate)) {
+      malformed.push({ change, id, reason: 'not a typesense-sync change (v1)' });
+      continue;
+    }
+    const key = readWireKey(candidate?.key);
+    if (key instanceof Error) malformed.push({ change, id, reason: key.message });
+    else changes.push({ ...(candidate as Change), key });
+  }
+  return { message: { ...(message as ChangeMessage), changes }, malformed };
 }

@@ -7,7 +7,7 @@ import { isRetryableStatus } from './classify.ts';
 import { coalesce } from './coalesce.ts';
 import { ProjectionError } from './errors.ts';
 import { documentId } from './keys.ts';
-import { parseChangeMessage } from './pack.ts';
+import { readChangeMessage } from './pack.ts';
 import { type Projection, projectItem } from './project.ts';
 import type { ActiveResync, DeletedKey, Rejection } from './resync.ts';
 import { type FailedMessage, planRetries, type RetryPolicy } from './retry.ts';
@@ -143,6 +143,18 @@ async function applyToResync(
   ]);
 }
 
+/** Why a well-formed change's key does not fit the table (other attributes, or not its id), if it does not. */
+function keyProblem(change: Change, keyAttributes: readonly string[], names: string): string | undefined {
+  if (Object.keys(change.key).sort().join('\u0000') !== names)
+    return `the key names ${Object.keys(change.key).join(', ')}, the table's key is ${keyAttributes.join(', ')}`;
+  if (documentId(change.key, keyAttributes) !== change.id)
+    return `the key is not that of document '${change.id}'`;
+  return undefined;
+}
+
+const isChangeLike = (value: unknown): value is Change =>
+  typeof value === 'object' && value !== null && typeof (value as Change).id === 'string';
+
 /** Errors that mean "Typesense is unreachable or overloaded", as opposed to "this request is wrong". */
 const isOutage = (error: unknown) => (error as { retryable?: unknown } | null)?.retryable === true;
 
@@ -174,9 +186,10 @@ export async function processChangeMessages(
     now;
   const recordsById = new Map(records.map((record) => [record.messageId, record]));
 
+  const keyAttributeNames = [...options.keyAttributes].sort().join('\u0000');
   for (const record of records) {
-    const message = parseChangeMessage(record.body);
-    if (message === undefined) {
+    const read = readChangeMessage(record.body);
+    if (read === undefined) {
       deadLetters.push({
         letter: {
           v: 1,
@@ -194,8 +207,31 @@ export async function processChangeMessages(
       });
       continue;
     }
+    const { message, malformed } = read;
     messages.set(record.messageId, message);
-    for (const change of message.changes) {
+    // A key DynamoDB would refuse fails the one BatchGetItem all keys of the batch share: such a change
+    // is dead-lettered alone instead, before anything is read.
+    const applicable = message.changes.filter((change) => {
+      const problem = keyProblem(change, options.keyAttributes, keyAttributeNames);
+      if (problem !== undefined) malformed.push({ change, id: change.id, reason: problem });
+      return problem === undefined;
+    });
+    for (const { change, id, reason } of malformed) {
+      deadLetters.push({
+        letter: {
+          v: 1,
+          kind: 'dead-letter',
+          stage: 'writer',
+          ...(isChangeLike(change) ? { change } : { record: { messageId: record.messageId } }),
+          ...(id === undefined ? {} : { id }),
+          reason: { code: 'bad-key', message: reason },
+          firstSeen: firstSeenOf(record),
+          attempts: attemptsOf(record),
+        },
+        messageIds: new Set([record.messageId]),
+      });
+    }
+    for (const change of applicable) {
       const pending = pendingById.get(change.id);
       if (pending === undefined)
         pendingById.set(change.id, { change, messageIds: new Set([record.messageId]) });

@@ -13,6 +13,7 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { DeadLetter, MarshalledKey } from '../core/change.ts';
+import { toSdkKey } from '../core/keys.ts';
 import { messageGroupOf, type PackedMessage, type RefusedMessage, sqsJson } from '../core/pack.ts';
 
 /** Adapters from the cores' ports to the AWS SDK. Kept tiny: the logic lives in `functions/core`. */
@@ -177,7 +178,8 @@ export function readItemsConsistently(dynamodb: DynamoDBClient, tableName: strin
   return async (keys: MarshalledKey[]): Promise<Record<string, AttributeValue>[]> => {
     const items: Record<string, AttributeValue>[] = [];
     for (let start = 0; start < keys.length; start += 100) {
-      let pending: MarshalledKey[] = keys.slice(start, start + 100);
+      // Keys from messages carry B as base64 text; the SDK needs the bytes.
+      let pending: MarshalledKey[] = keys.slice(start, start + 100).map(toSdkKey);
       for (let attempt = 1; pending.length > 0; attempt++) {
         if (attempt > attempts)
           throw new SourceReadError(`${pending.length} keys still unprocessed after ${attempts} reads`);

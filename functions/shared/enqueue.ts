@@ -1,7 +1,7 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { Change, MarshalledKey } from '../core/change.ts';
 import { coalesce } from '../core/coalesce.ts';
-import { documentId, pickKey } from '../core/keys.ts';
+import { documentId, pickKey, toWireKey } from '../core/keys.ts';
 import { packChanges } from '../core/pack.ts';
 import { sendSplitting } from '../core/send.ts';
 import { refusalLetter } from '../core/stream-batch.ts';
@@ -35,7 +35,8 @@ export function changeOfKey(
   sourceTs: number,
   op: Change['op'] = 'upsert',
 ): Change {
-  const picked = pickKey(key, keyAttributes);
+  // Wire form (B as base64): the change travels as JSON, on the queue, in letters and redrives.
+  const picked = toWireKey(pickKey(key, keyAttributes));
   return { id: documentId(picked, keyAttributes), key: picked, op, version: '0', sourceTs, clock: 'stream' };
 }
 
