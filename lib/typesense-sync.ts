@@ -683,6 +683,8 @@ export class TypesenseSync extends Construct {
         DLQ_URL: this.deadLetterQueue.queueUrl,
         // The same number as the redrive policy above: one source of truth.
         MAX_RECEIVE_COUNT: String(maxReceiveCount),
+        // Re-sends at the receive limit are packed to fit the queue's message size.
+        MAX_MESSAGE_BYTES: String(maxMessageBytes),
         ...writerTuning,
         ...typesenseEnv,
         // While a re-sync runs, the writer also applies changes to its new collection.

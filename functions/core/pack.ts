@@ -45,6 +45,15 @@ function binaryAsBase64(this: unknown, key: string, value: unknown): unknown {
   return raw instanceof Uint8Array ? Buffer.from(raw).toString('base64') : value;
 }
 
+/**
+ * Room left in every first-sent message for the fields a re-send adds (`since` and `requeues`, at their
+ * longest), so the writer can always re-send a message at the receive limit within the queue's size.
+ */
+export const RESEND_HEADROOM = Buffer.byteLength('"since":9999999999999,"requeues":9999999999,');
+
+/** The size first-sent messages are packed to, for a queue of `maxMessageBytes`. */
+export const packingLimit = (maxMessageBytes: number) => maxMessageBytes - RESEND_HEADROOM;
+
 /** Thrown when a single change cannot fit in one message of the configured size. */
 export class OversizeChangeError extends Error {
   override name = 'OversizeChangeError';

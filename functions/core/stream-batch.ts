@@ -2,7 +2,7 @@ import type { DynamoDBBatchResponse, DynamoDBRecord } from 'aws-lambda';
 import type { Change, DeadLetter } from './change.ts';
 import { coalesce } from './coalesce.ts';
 import { type NormaliseOptions, normaliseRecords } from './normalise.ts';
-import { packChanges } from './pack.ts';
+import { packChanges, packingLimit } from './pack.ts';
 import { type IsolatedRefusal, type SendPorts, sendSplitting } from './send.ts';
 
 export interface BatcherPorts extends SendPorts {
@@ -73,7 +73,8 @@ export async function processStreamRecords(
 ): Promise<BatcherResult> {
   const { changes, rejected } = normaliseRecords(records, options);
   const latest = coalesce(changes.map(({ change }) => change));
-  const { messages, oversize } = packChanges(latest, options.buckets, options.maxMessageBytes);
+  // Room for the fields the writer adds when it re-sends a message at the receive limit.
+  const { messages, oversize } = packChanges(latest, options.buckets, packingLimit(options.maxMessageBytes));
 
   const now = ports.now();
   const deadLetters: { letter: DeadLetter; recordIds: Set<string> | undefined; index: number | undefined }[] =

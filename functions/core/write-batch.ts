@@ -7,10 +7,11 @@ import { isRetryableStatus } from './classify.ts';
 import { coalesce } from './coalesce.ts';
 import { ProjectionError } from './errors.ts';
 import { documentId } from './keys.ts';
-import { readChangeMessage } from './pack.ts';
+import { type PackedMessage, packGroup, readChangeMessage } from './pack.ts';
 import { type Projection, projectItem } from './project.ts';
 import type { ActiveResync, DeletedKey, Rejection } from './resync.ts';
 import { type FailedMessage, planRetries, type RetryPolicy } from './retry.ts';
+import { type SendPorts, sendSplitting } from './send.ts';
 
 /** One line of a Typesense import answer (the HTTP status is 200 whatever the lines say). */
 export type ImportOutcome = { success: true } | { success: false; code: number; error: string };
@@ -26,8 +27,11 @@ export interface WriterPorts {
   health?(): Promise<boolean>;
   /** Keeps messages invisible for their backoff (ChangeMessageVisibility). Best effort. */
   changeVisibility?(entries: { receiptHandle: string; seconds: number }[]): Promise<void>;
-  /** Sends messages back to the changes queue, each to its message group. */
-  requeue?(messages: { groupId: string; body: string }[]): Promise<void>;
+  /**
+   * One SendMessageBatch of re-sent messages to the changes queue (each in its group); resolves with
+   * the entries SQS refused. Re-sends go through the batcher's splitter (`sendSplitting`).
+   */
+  requeue?: SendPorts['sendMessages'];
   /** Present when re-syncs are configured: the writer also writes to a running re-sync's collection. */
   resync?: ResyncWriterPorts;
   /** JSONL upsert into the lag check's canary collection (see functions/core/canary.ts). */
@@ -55,6 +59,8 @@ export interface WriterOptions {
   retry?: RetryPolicy;
   /** Shared across the batches of one writer instance. */
   breaker?: CircuitBreaker;
+  /** The changes queue's maximum message size: re-sends are packed to fit it (default 262144). */
+  maxMessageBytes?: number;
 }
 
 export interface WriterSummary {
@@ -141,6 +147,50 @@ async function applyToResync(
     ),
     deleting().catch((error: unknown) => fail(deletes, `re-sync delete failed: ${reasonOf(error)}`)),
   ]);
+}
+
+/**
+ * Re-sends messages at the receive limit, each to its group with `since` and a higher `requeues`:
+ * repacked to fit the queue's message size (a re-send is longer than the original) and sent through
+ * the splitter, so each SendMessageBatch stays within 1 MiB. A message counts as re-sent when all
+ * its changes are on the queue, or the few SQS refuses alone are to be dead-lettered (`refused`).
+ */
+async function resend(
+  failed: readonly FailedMessage[],
+  messages: ReadonlyMap<string, ChangeMessage>,
+  sendMessages: SendPorts['sendMessages'],
+  maxMessageBytes: number,
+) {
+  const recordOf = new Map<Change, string>();
+  const packed: PackedMessage[] = [];
+  const oversize: { change: Change; code: string; message: string }[] = [];
+  for (const { record, since } of failed) {
+    const message = messages.get(record.messageId) as ChangeMessage;
+    for (const change of message.changes) recordOf.set(change, record.messageId);
+    const repacked = packGroup(
+      message.changes,
+      record.attributes.MessageGroupId ?? 'requeued',
+      maxMessageBytes,
+      {
+        since,
+        requeues: (message.requeues ?? 0) + 1,
+      },
+    );
+    packed.push(...repacked.messages);
+    for (const error of repacked.oversize) {
+      const change = message.changes.find(({ id }) => id === error.id) as Change;
+      oversize.push({ change, code: 'oversize', message: error.message });
+    }
+  }
+  const outcome = await sendSplitting(packed, { sendMessages }, { attempts: 3 });
+  const unsent = new Set(
+    outcome.failed.flatMap(({ changes }) => changes.map((change) => recordOf.get(change))),
+  );
+  return {
+    sent: failed.map(({ record }) => record.messageId).filter((messageId) => !unsent.has(messageId)),
+    refused: [...oversize, ...outcome.isolated],
+    recordOf,
+  };
 }
 
 /** Why a well-formed change's key does not fit the table (other attributes, or not its id), if it does not. */
@@ -440,22 +490,20 @@ export async function processChangeMessages(
       now,
       breaker?.state === 'open' ? breaker.retryAfterMs() : 0,
     );
-    if (plan.requeue.length > 0 && ports.requeue !== undefined) {
-      try {
-        await ports.requeue(
-          plan.requeue.map(({ record, since }) => {
-            const message = messages.get(record.messageId) as ChangeMessage;
-            const body: ChangeMessage = { ...message, since, requeues: (message.requeues ?? 0) + 1 };
-            return { groupId: record.attributes.MessageGroupId ?? 'requeued', body: JSON.stringify(body) };
-          }),
-        );
-        for (const { record } of plan.requeue) stillFailing.delete(record.messageId);
-        requeued = plan.requeue.length;
-      } catch {
-        // Not re-sent: the message stays failed, and SQS's redrive policy is the last resort.
-      }
-    }
     const alreadyLettered = deadLetters.length;
+    if (plan.requeue.length > 0 && ports.requeue !== undefined) {
+      const resent = await resend(plan.requeue, messages, ports.requeue, options.maxMessageBytes ?? 262_144);
+      for (const { change, code, message } of resent.refused) {
+        const record = recordsById.get(resent.recordOf.get(change) ?? '') as SQSRecord;
+        deadLetter({ change, messageIds: new Set([record.messageId]) }, code, message);
+      }
+      // Not re-sent: the message stays failed, and SQS's redrive policy is the last resort.
+      for (const messageId of resent.sent) stillFailing.delete(messageId);
+      requeued = resent.sent.length;
+    }
+    const lettering = new Set(
+      deadLetters.slice(alreadyLettered).flatMap(({ messageIds }) => [...messageIds]),
+    );
     const givenUp = [
       ...plan.expire.map((message) => ({ ...message, code: 'retry-budget-exhausted' })),
       ...plan.deadLetter.map((message) => ({ ...message, code: 'receive-limit' })),
@@ -467,6 +515,12 @@ export async function processChangeMessages(
     }
     if (await storeDeadLetters(deadLetters.slice(alreadyLettered))) {
       for (const { record } of givenUp) stillFailing.delete(record.messageId);
+    } else {
+      // A re-sent message whose refused change has no letter yet must come back.
+      for (const messageId of lettering) {
+        if (!stillFailing.has(messageId)) requeued--;
+        stillFailing.add(messageId);
+      }
     }
     const delays = plan.delay.filter(({ record }) => stillFailing.has(record.messageId));
     if (delays.length > 0 && ports.changeVisibility !== undefined) {

@@ -108,33 +108,6 @@ export function changeVisibility(sqs: SQSClient, queueUrl: string) {
   };
 }
 
-/** Thrown when a requeue could not send every message: the caller must keep the originals. */
-export class RequeueError extends Error {
-  override name = 'RequeueError';
-}
-
-/** Re-sends messages to the FIFO changes queue, each to its group, with a fresh deduplication id. */
-export function requeueMessages(sqs: SQSClient, queueUrl: string) {
-  return async (messages: { groupId: string; body: string }[]): Promise<void> => {
-    for (let start = 0; start < messages.length; start += 10) {
-      const result = await sqs.send(
-        new SendMessageBatchCommand({
-          QueueUrl: queueUrl,
-          Entries: messages.slice(start, start + 10).map(({ groupId, body }, index) => ({
-            Id: String(index),
-            MessageBody: body,
-            MessageGroupId: groupId,
-            // The body carries the requeue count, so the id differs from the original's.
-            MessageDeduplicationId: createHash('sha256').update(groupId).update(body).digest('hex'),
-          })),
-        }),
-      );
-      if ((result.Failed ?? []).length > 0)
-        throw new RequeueError(`${result.Failed?.length} messages not requeued`);
-    }
-  };
-}
-
 /** Thrown when dead letters could not all be stored: the caller must not acknowledge their source. */
 export class DeadLetterError extends Error {
   override name = 'DeadLetterError';

@@ -2,7 +2,7 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { Change, MarshalledKey } from '../core/change.ts';
 import { coalesce } from '../core/coalesce.ts';
 import { documentId, pickKey, toWireKey } from '../core/keys.ts';
-import { packChanges } from '../core/pack.ts';
+import { packChanges, packingLimit } from '../core/pack.ts';
 import { sendSplitting } from '../core/send.ts';
 import { refusalLetter } from '../core/stream-batch.ts';
 import { sendDeadLetters, sendPackedMessages } from './aws.ts';
@@ -54,7 +54,7 @@ export async function enqueueChanges(
   const { messages, oversize } = packChanges(
     coalesce(changes),
     target.messageGroupBuckets,
-    target.maxMessageBytes,
+    packingLimit(target.maxMessageBytes),
     since,
   );
   const sent = await sendSplitting(

@@ -11,8 +11,8 @@ import {
   createDynamoDbClient,
   createSqsClient,
   readItemsConsistently,
-  requeueMessages,
   sendDeadLetters,
+  sendPackedMessages,
 } from '../shared/aws.ts';
 import { parseConfig, writerConfigSchema } from '../shared/config.ts';
 import { addWriterMetrics, createMetrics } from '../shared/metrics.ts';
@@ -41,7 +41,7 @@ export const ports = {
   sendDeadLetters: sendDeadLetters(sqs, config.DLQ_URL),
   health: () => typesense.health(),
   changeVisibility: changeVisibility(sqs, config.QUEUE_URL),
-  requeue: requeueMessages(sqs, config.QUEUE_URL),
+  requeue: sendPackedMessages(sqs, config.QUEUE_URL),
   ...(resyncStore === undefined
     ? {}
     : {
@@ -68,6 +68,7 @@ export const breaker = new CircuitBreaker({
 const options = {
   keyAttributes: config.KEY_ATTRIBUTES,
   projection: config.PROJECTION,
+  maxMessageBytes: config.MAX_MESSAGE_BYTES,
   breaker,
   retry: {
     baseSeconds: config.RETRY_BASE_SECONDS,
