@@ -12,6 +12,7 @@ import { type Projection, projectItem } from './project.ts';
 import type { ActiveResync, DeletedKey, Rejection } from './resync.ts';
 import { type FailedMessage, planRetries, type RetryPolicy } from './retry.ts';
 import { type SendPorts, sendSplitting } from './send.ts';
+import { runWithinBudget } from './time-budget.ts';
 
 /** One line of a Typesense import answer (the HTTP status is 200 whatever the lines say). */
 export type ImportOutcome = { success: true } | { success: false; code: number; error: string };
@@ -61,6 +62,13 @@ export interface WriterOptions {
   breaker?: CircuitBreaker;
   /** The changes queue's maximum message size: re-sends are packed to fit it (default 262144). */
   maxMessageBytes?: number;
+  /**
+   * Time the invocation has left (Lambda's `context.getRemainingTimeInMillis`). With it, deletes run in
+   * chunks and stop while `timeReserveMs` (default 3000) is left; the messages not done go back to SQS
+   * at once (visibility 0), neither backed off nor dead-lettered.
+   */
+  remainingMs?: () => number;
+  timeReserveMs?: number;
 }
 
 export interface WriterSummary {
@@ -78,6 +86,8 @@ export interface WriterSummary {
   ingestionDelaysMs: number[];
   /** The reason of the first failure, for the log. */
   retryReason?: string;
+  /** Messages left for redelivery because the invocation had no time left for them. */
+  deferred?: number;
 }
 
 export interface WriterResult extends SQSBatchResponse {
@@ -92,6 +102,8 @@ interface Pending {
 interface Failure {
   reason: string;
   retryable: boolean;
+  /** Not done for lack of time: redelivered at once, not backed off. */
+  deferred?: boolean;
 }
 
 const reasonOf = (error: unknown) =>
@@ -408,17 +420,34 @@ export async function processChangeMessages(
               'import',
             ),
           );
+    // Deletes of ids Typesense cannot match by filter go one request each: many can outrun the
+    // invocation, so they run within its time budget.
+    const budget =
+      options.remainingMs === undefined
+        ? undefined
+        : { remainingMs: options.remainingMs, reserveMs: options.timeReserveMs ?? 3_000 };
     const deleting =
       deletes.length === 0
         ? Promise.resolve()
-        : ports.deleteDocuments(deletes.map(({ change }) => change.id)).then(
-            () => {
-              typesenseAnswered = true;
-              deleted += deletes.length;
-              applied.push(...deletes);
-            },
-            typesenseFailed(deletes, 'delete'),
-          );
+        : runWithinBudget(
+            deletes,
+            (chunk) => ports.deleteDocuments(chunk.map(({ change }) => change.id)),
+            budget,
+            ports.now,
+          ).then((run) => {
+            typesenseAnswered ||= run.done.length > 0;
+            deleted += run.done.length;
+            applied.push(...run.done);
+            if (run.error !== undefined) typesenseFailed(run.failed, 'delete')(run.error);
+            for (const entry of run.deferred)
+              for (const messageId of entry.messageIds)
+                if (!failures.has(messageId))
+                  failures.set(messageId, {
+                    reason: 'left for redelivery: the invocation had no time left for it',
+                    retryable: true,
+                    deferred: true,
+                  });
+          });
     const resyncing =
       resync === undefined || ports.resync === undefined
         ? Promise.resolve()
@@ -467,6 +496,7 @@ export async function processChangeMessages(
       failures.set(record.messageId, {
         reason: `waits behind failed message ${blockedBy} of its group`,
         retryable: true,
+        ...(failures.get(blockedBy)?.deferred === true ? { deferred: true } : {}),
       });
     }
     if (failures.has(record.messageId) && group !== undefined && !blockedGroups.has(group)) {
@@ -522,7 +552,12 @@ export async function processChangeMessages(
         stillFailing.add(messageId);
       }
     }
-    const delays = plan.delay.filter(({ record }) => stillFailing.has(record.messageId));
+    // Running out of time is no failure of the message: it comes back at once, without backoff.
+    const delays = plan.delay
+      .filter(({ record }) => stillFailing.has(record.messageId))
+      .map((delay) =>
+        failures.get(delay.record.messageId)?.deferred === true ? { ...delay, seconds: 0 } : delay,
+      );
     if (delays.length > 0 && ports.changeVisibility !== undefined) {
       await ports
         .changeVisibility(
@@ -537,6 +572,9 @@ export async function processChangeMessages(
     .map((record) => ({ itemIdentifier: record.messageId }));
   const delays = applied.map(({ change }) => ports.now() - change.sourceTs);
   const firstReason = [...failures.values()][0]?.reason;
+  const deferred = batchItemFailures.filter(
+    ({ itemIdentifier }) => failures.get(itemIdentifier)?.deferred === true,
+  ).length;
   return {
     batchItemFailures,
     summary: {
@@ -551,6 +589,7 @@ export async function processChangeMessages(
       maxIngestionDelayMs: delays.length === 0 ? undefined : Math.max(...delays),
       ingestionDelaysMs: delays,
       ...(firstReason === undefined ? {} : { retryReason: firstReason }),
+      ...(deferred === 0 ? {} : { deferred }),
     },
   };
 }

@@ -2,7 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { CircuitBreaker } from '../core/breaker.ts';
 import { canaryCollectionOf } from '../core/canary.ts';
 import { processChangeMessages } from '../core/write-batch.ts';
@@ -79,12 +79,12 @@ const options = {
   },
 };
 
-export const handler = middy(async (event: SQSEvent): Promise<SQSBatchResponse> => {
-  const { batchItemFailures, summary: fullSummary } = await processChangeMessages(
-    event.Records,
-    ports,
-    options,
-  );
+export const handler = middy(async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+  const { batchItemFailures, summary: fullSummary } = await processChangeMessages(event.Records, ports, {
+    ...options,
+    // The batch's time budget: what does not fit is left to SQS redelivery, not cut off by the timeout.
+    remainingMs: () => context.getRemainingTimeInMillis(),
+  });
   addWriterMetrics(metrics, fullSummary);
   // The per-change delays go to the metrics only: a log line must not grow with the batch.
   const { ingestionDelaysMs: _inMetrics, ...summary } = fullSummary;
