@@ -251,6 +251,7 @@ describe('TypesenseSync (fully configured, bundled)', () => {
       QUEUE_URL: { Ref: queueId() },
       DLQ_URL: { Ref: dlqId() },
       MAX_RECEIVE_COUNT: '7',
+      MAX_MESSAGE_BYTES: '131072',
       RETRY_BASE_SECONDS: '5',
       RETRY_MAX_SECONDS: '900',
       RETRY_BUDGET_HOURS: '48',
@@ -289,6 +290,7 @@ describe('TypesenseSync (fully configured, bundled)', () => {
       parseConfig(writerConfigSchema, resolvedEnvironment(environmentOf(template, writerId()))),
     ).toMatchObject({
       MAX_RECEIVE_COUNT: 7,
+      MAX_MESSAGE_BYTES: 131_072,
       RETRY_BASE_SECONDS: 5,
       RETRY_MAX_SECONDS: 900,
       RETRY_BUDGET_HOURS: 48,
