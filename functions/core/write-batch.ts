@@ -7,11 +7,12 @@ import { isRetryableStatus } from './classify.ts';
 import { coalesce } from './coalesce.ts';
 import { ProjectionError } from './errors.ts';
 import { documentId } from './keys.ts';
-import { type PackedMessage, packGroup, readChangeMessage } from './pack.ts';
+import { readChangeMessage } from './pack.ts';
 import { type Projection, projectItem } from './project.ts';
+import { resend } from './resend.ts';
 import type { ActiveResync, DeletedKey, Rejection } from './resync.ts';
 import { type FailedMessage, planRetries, type RetryPolicy } from './retry.ts';
-import { type SendPorts, sendSplitting } from './send.ts';
+import type { SendPorts } from './send.ts';
 import { runWithinBudget } from './time-budget.ts';
 
 /** One line of a Typesense import answer (the HTTP status is 200 whatever the lines say). */
@@ -159,50 +160,6 @@ async function applyToResync(
     ),
     deleting().catch((error: unknown) => fail(deletes, `re-sync delete failed: ${reasonOf(error)}`)),
   ]);
-}
-
-/**
- * Re-sends messages at the receive limit, each to its group with `since` and a higher `requeues`:
- * repacked to fit the queue's message size (a re-send is longer than the original) and sent through
- * the splitter, so each SendMessageBatch stays within 1 MiB. A message counts as re-sent when all
- * its changes are on the queue, or the few SQS refuses alone are to be dead-lettered (`refused`).
- */
-async function resend(
-  failed: readonly FailedMessage[],
-  messages: ReadonlyMap<string, ChangeMessage>,
-  sendMessages: SendPorts['sendMessages'],
-  maxMessageBytes: number,
-) {
-  const recordOf = new Map<Change, string>();
-  const packed: PackedMessage[] = [];
-  const oversize: { change: Change; code: string; message: string }[] = [];
-  for (const { record, since } of failed) {
-    const message = messages.get(record.messageId) as ChangeMessage;
-    for (const change of message.changes) recordOf.set(change, record.messageId);
-    const repacked = packGroup(
-      message.changes,
-      record.attributes.MessageGroupId ?? 'requeued',
-      maxMessageBytes,
-      {
-        since,
-        requeues: (message.requeues ?? 0) + 1,
-      },
-    );
-    packed.push(...repacked.messages);
-    for (const error of repacked.oversize) {
-      const change = message.changes.find(({ id }) => id === error.id) as Change;
-      oversize.push({ change, code: 'oversize', message: error.message });
-    }
-  }
-  const outcome = await sendSplitting(packed, { sendMessages }, { attempts: 3 });
-  const unsent = new Set(
-    outcome.failed.flatMap(({ changes }) => changes.map((change) => recordOf.get(change))),
-  );
-  return {
-    sent: failed.map(({ record }) => record.messageId).filter((messageId) => !unsent.has(messageId)),
-    refused: [...oversize, ...outcome.isolated],
-    recordOf,
-  };
 }
 
 /** Why a well-formed change's key does not fit the table (other attributes, or not its id), if it does not. */
