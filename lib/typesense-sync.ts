@@ -208,7 +208,8 @@ export interface TypesenseSyncProps {
   readonly writerTimeout?: Duration;
   /**
    * Receives of one changes message before SQS moves it to the DLQ. Also passed to the writer, which
-   * re-sends a message failing for a retryable reason before it reaches this limit. @default 10
+   * re-sends a message failing for a retryable reason before it reaches this limit. 3..1000 (below 3
+   * the re-send would loop without backoff). @default 10
    */
   readonly maxReceiveCount?: number;
   /** Writer backoff for retryable failures. @default the writer's defaults */
@@ -530,7 +531,9 @@ export class TypesenseSync extends Construct {
     checkIntRange('maxMessageBytes', maxMessageBytes, MAX_MESSAGE_BYTES_RANGE);
     checkIntRange('messageGroupBuckets', messageGroupBuckets, MESSAGE_GROUP_BUCKETS_RANGE);
     checkIntRange('parallelizationFactor', parallelizationFactor, PARALLELIZATION_FACTOR_RANGE);
-    checkIntRange('maxReceiveCount', maxReceiveCount, [1, 1_000]);
+    // At least 3: the writer re-sends a retryably failing message at maxReceiveCount − 1 receives, so
+    // below 3 every failure would be re-sent at once, a tight loop instead of a backoff.
+    checkIntRange('maxReceiveCount', maxReceiveCount, [3, 1_000]);
     if (props.typesense.nodes.length === 0) {
       throw new Error('TypesenseSync: typesense.nodes must name at least one Typesense node URL');
     }
@@ -736,6 +739,8 @@ export class TypesenseSync extends Construct {
         DLQ_URL: this.deadLetterQueue.queueUrl,
         // The same number as the redrive policy above: one source of truth.
         MAX_RECEIVE_COUNT: String(maxReceiveCount),
+        // Re-sends at the receive limit are packed to fit the queue's message size.
+        MAX_MESSAGE_BYTES: String(maxMessageBytes),
         ...writerTuning,
         ...typesenseEnv,
         // While a re-sync runs, the writer also applies changes to its new collection.

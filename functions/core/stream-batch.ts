@@ -2,11 +2,10 @@ import type { DynamoDBBatchResponse, DynamoDBRecord } from 'aws-lambda';
 import type { Change, DeadLetter } from './change.ts';
 import { coalesce } from './coalesce.ts';
 import { type NormaliseOptions, normaliseRecords } from './normalise.ts';
-import { type PackedMessage, packChanges, toSendBatches } from './pack.ts';
+import { packChanges, packingLimit } from './pack.ts';
+import { type IsolatedRefusal, type SendPorts, sendSplitting } from './send.ts';
 
-export interface BatcherPorts {
-  /** One SendMessageBatch call (≤ 10 entries, ≤ 1 MiB). Resolves with the entries SQS refused. */
-  sendMessages(messages: PackedMessage[]): Promise<PackedMessage[]>;
+export interface BatcherPorts extends SendPorts {
   sendDeadLetters(letters: DeadLetter[]): Promise<void>;
   now(): number;
 }
@@ -24,6 +23,10 @@ export interface BatcherSummary {
   messages: number;
   deadLettered: number;
   failedChanges: number;
+  /** Changes SQS refused on their own (dead-lettered): key and SQS's reason, never the document. */
+  refusals?: { id: string; code: string; message: string }[];
+  /** Why the last entry was refused, when some changes could not be enqueued. */
+  lastRefusal?: string;
 }
 
 export interface BatcherResult extends DynamoDBBatchResponse {
@@ -41,22 +44,22 @@ function recordReference(record: DynamoDBRecord) {
   };
 }
 
-/** One SendMessageBatch, its refused entries retried; resolves with those still refused after `attempts`. */
-export async function sendWithRetry(
-  batch: PackedMessage[],
-  ports: Pick<BatcherPorts, 'sendMessages'>,
-  attempts: number,
-): Promise<PackedMessage[]> {
-  let pending = batch;
-  for (let attempt = 1; attempt <= attempts && pending.length > 0; attempt++) {
-    try {
-      pending = await ports.sendMessages(pending);
-    } catch {
-      // The whole call failed (throttling, network): every entry is still pending.
-    }
-  }
-  return pending;
+/** A dead letter for a change SQS refused alone, with SQS's code and message as the reason. */
+export function refusalLetter(refusal: IsolatedRefusal, now: number, stage: DeadLetter['stage']): DeadLetter {
+  return {
+    v: 1,
+    kind: 'dead-letter',
+    stage,
+    change: refusal.change,
+    id: refusal.change.id,
+    reason: { code: refusal.code, message: refusal.message },
+    firstSeen: now,
+    attempts: 1,
+  };
 }
+
+/** At most this many refusals are named in a summary, so a log line stays short. */
+const MAX_REFUSALS_NAMED = 10;
 
 /**
  * Stream records → packed messages on the changes queue. Records that can never become a change
@@ -70,7 +73,8 @@ export async function processStreamRecords(
 ): Promise<BatcherResult> {
   const { changes, rejected } = normaliseRecords(records, options);
   const latest = coalesce(changes.map(({ change }) => change));
-  const { messages, oversize } = packChanges(latest, options.buckets, options.maxMessageBytes);
+  // Room for the fields the writer adds when it re-sends a message at the receive limit.
+  const { messages, oversize } = packChanges(latest, options.buckets, packingLimit(options.maxMessageBytes));
 
   const now = ports.now();
   const deadLetters: { letter: DeadLetter; recordIds: Set<string> | undefined; index: number | undefined }[] =
@@ -106,11 +110,15 @@ export async function processStreamRecords(
 
   const failedIds = new Set<string>();
   const failedIndexes: number[] = [];
-  const attempts = options.maxSendAttempts ?? 3;
-  const refused = await Promise.all(
-    toSendBatches(messages).map((batch) => sendWithRetry(batch, ports, attempts)),
-  );
-  for (const message of refused.flat()) for (const change of message.changes) failedIds.add(change.id);
+  const sent = await sendSplitting(messages, ports, { attempts: options.maxSendAttempts ?? 3 });
+  for (const message of sent.failed) for (const change of message.changes) failedIds.add(change.id);
+  for (const refusal of sent.isolated) {
+    deadLetters.push({
+      letter: refusalLetter(refusal, now, 'batcher'),
+      recordIds: new Set([refusal.change.id]),
+      index: undefined,
+    });
+  }
 
   if (deadLetters.length > 0) {
     try {
@@ -138,6 +146,16 @@ export async function processStreamRecords(
       messages: messages.length,
       deadLettered: deadLetters.length,
       failedChanges: failedIds.size,
+      ...(sent.isolated.length === 0
+        ? {}
+        : {
+            refusals: sent.isolated
+              .slice(0, MAX_REFUSALS_NAMED)
+              .map(({ change, code, message }) => ({ id: change.id, code, message })),
+          }),
+      ...(sent.failed.length === 0 || sent.lastRefusal === undefined
+        ? {}
+        : { lastRefusal: `${sent.lastRefusal.code}: ${sent.lastRefusal.message}` }),
     },
   };
 }

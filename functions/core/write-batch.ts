@@ -7,10 +7,13 @@ import { isRetryableAnswer } from './classify.ts';
 import { coalesce } from './coalesce.ts';
 import { ProjectionError } from './errors.ts';
 import { documentId } from './keys.ts';
-import { parseChangeMessage } from './pack.ts';
+import { readChangeMessage } from './pack.ts';
 import { type Projection, projectItem } from './project.ts';
+import { resend } from './resend.ts';
 import type { ActiveResync, DeletedKey, Rejection } from './resync.ts';
 import { type FailedMessage, planRetries, type RetryPolicy } from './retry.ts';
+import type { SendPorts } from './send.ts';
+import { runWithinBudget } from './time-budget.ts';
 
 /** One line of a Typesense import answer (the HTTP status is 200 whatever the lines say). */
 export type ImportOutcome = { success: true } | { success: false; code: number; error: string };
@@ -26,8 +29,11 @@ export interface WriterPorts {
   health?(): Promise<boolean>;
   /** Keeps messages invisible for their backoff (ChangeMessageVisibility). Best effort. */
   changeVisibility?(entries: { receiptHandle: string; seconds: number }[]): Promise<void>;
-  /** Sends messages back to the changes queue, each to its message group. */
-  requeue?(messages: { groupId: string; body: string }[]): Promise<void>;
+  /**
+   * One SendMessageBatch of re-sent messages to the changes queue (each in its group); resolves with
+   * the entries SQS refused. Re-sends go through the batcher's splitter (`sendSplitting`).
+   */
+  requeue?: SendPorts['sendMessages'];
   /** Present when re-syncs are configured: the writer also writes to a running re-sync's collection. */
   resync?: ResyncWriterPorts;
   /** JSONL upsert into the lag check's canary collection (see functions/core/canary.ts). */
@@ -55,6 +61,15 @@ export interface WriterOptions {
   retry?: RetryPolicy;
   /** Shared across the batches of one writer instance. */
   breaker?: CircuitBreaker;
+  /** The changes queue's maximum message size: re-sends are packed to fit it (default 262144). */
+  maxMessageBytes?: number;
+  /**
+   * Time the invocation has left (Lambda's `context.getRemainingTimeInMillis`). With it, deletes run in
+   * chunks and stop while `timeReserveMs` (default 3000) is left; the messages not done go back to SQS
+   * at once (visibility 0), neither backed off nor dead-lettered.
+   */
+  remainingMs?: () => number;
+  timeReserveMs?: number;
 }
 
 export interface WriterSummary {
@@ -72,6 +87,8 @@ export interface WriterSummary {
   ingestionDelaysMs: number[];
   /** The reason of the first failure, for the log. */
   retryReason?: string;
+  /** Messages left for redelivery because the invocation had no time left for them. */
+  deferred?: number;
 }
 
 export interface WriterResult extends SQSBatchResponse {
@@ -86,6 +103,8 @@ interface Pending {
 interface Failure {
   reason: string;
   retryable: boolean;
+  /** Not done for lack of time: redelivered at once, not backed off. */
+  deferred?: boolean;
 }
 
 const reasonOf = (error: unknown) =>
@@ -143,6 +162,18 @@ async function applyToResync(
   ]);
 }
 
+/** Why a well-formed change's key does not fit the table (other attributes, or not its id), if it does not. */
+function keyProblem(change: Change, keyAttributes: readonly string[], names: string): string | undefined {
+  if (Object.keys(change.key).sort().join('\u0000') !== names)
+    return `the key names ${Object.keys(change.key).join(', ')}, the table's key is ${keyAttributes.join(', ')}`;
+  if (documentId(change.key, keyAttributes) !== change.id)
+    return `the key is not that of document '${change.id}'`;
+  return undefined;
+}
+
+const isChangeLike = (value: unknown): value is Change =>
+  typeof value === 'object' && value !== null && typeof (value as Change).id === 'string';
+
 /** Errors that mean "Typesense is unreachable or overloaded", as opposed to "this request is wrong". */
 const isOutage = (error: unknown) => (error as { retryable?: unknown } | null)?.retryable === true;
 
@@ -174,9 +205,10 @@ export async function processChangeMessages(
     now;
   const recordsById = new Map(records.map((record) => [record.messageId, record]));
 
+  const keyAttributeNames = [...options.keyAttributes].sort().join('\u0000');
   for (const record of records) {
-    const message = parseChangeMessage(record.body);
-    if (message === undefined) {
+    const read = readChangeMessage(record.body);
+    if (read === undefined) {
       deadLetters.push({
         letter: {
           v: 1,
@@ -194,8 +226,31 @@ export async function processChangeMessages(
       });
       continue;
     }
+    const { message, malformed } = read;
     messages.set(record.messageId, message);
-    for (const change of message.changes) {
+    // A key DynamoDB would refuse fails the one BatchGetItem all keys of the batch share: such a change
+    // is dead-lettered alone instead, before anything is read.
+    const applicable = message.changes.filter((change) => {
+      const problem = keyProblem(change, options.keyAttributes, keyAttributeNames);
+      if (problem !== undefined) malformed.push({ change, id: change.id, reason: problem });
+      return problem === undefined;
+    });
+    for (const { change, id, reason } of malformed) {
+      deadLetters.push({
+        letter: {
+          v: 1,
+          kind: 'dead-letter',
+          stage: 'writer',
+          ...(isChangeLike(change) ? { change } : { record: { messageId: record.messageId } }),
+          ...(id === undefined ? {} : { id }),
+          reason: { code: 'bad-key', message: reason },
+          firstSeen: firstSeenOf(record),
+          attempts: attemptsOf(record),
+        },
+        messageIds: new Set([record.messageId]),
+      });
+    }
+    for (const change of applicable) {
       const pending = pendingById.get(change.id);
       if (pending === undefined)
         pendingById.set(change.id, { change, messageIds: new Set([record.messageId]) });
@@ -322,17 +377,34 @@ export async function processChangeMessages(
               'import',
             ),
           );
+    // Deletes of ids Typesense cannot match by filter go one request each: many can outrun the
+    // invocation, so they run within its time budget.
+    const budget =
+      options.remainingMs === undefined
+        ? undefined
+        : { remainingMs: options.remainingMs, reserveMs: options.timeReserveMs ?? 3_000 };
     const deleting =
       deletes.length === 0
         ? Promise.resolve()
-        : ports.deleteDocuments(deletes.map(({ change }) => change.id)).then(
-            () => {
-              typesenseAnswered = true;
-              deleted += deletes.length;
-              applied.push(...deletes);
-            },
-            typesenseFailed(deletes, 'delete'),
-          );
+        : runWithinBudget(
+            deletes,
+            (chunk) => ports.deleteDocuments(chunk.map(({ change }) => change.id)),
+            budget,
+            ports.now,
+          ).then((run) => {
+            typesenseAnswered ||= run.done.length > 0;
+            deleted += run.done.length;
+            applied.push(...run.done);
+            if (run.error !== undefined) typesenseFailed(run.failed, 'delete')(run.error);
+            for (const entry of run.deferred)
+              for (const messageId of entry.messageIds)
+                if (!failures.has(messageId))
+                  failures.set(messageId, {
+                    reason: 'left for redelivery: the invocation had no time left for it',
+                    retryable: true,
+                    deferred: true,
+                  });
+          });
     const resyncing =
       resync === undefined || ports.resync === undefined
         ? Promise.resolve()
@@ -381,6 +453,7 @@ export async function processChangeMessages(
       failures.set(record.messageId, {
         reason: `waits behind failed message ${blockedBy} of its group`,
         retryable: true,
+        ...(failures.get(blockedBy)?.deferred === true ? { deferred: true } : {}),
       });
     }
     if (failures.has(record.messageId) && group !== undefined && !blockedGroups.has(group)) {
@@ -404,22 +477,20 @@ export async function processChangeMessages(
       now,
       breaker?.state === 'open' ? breaker.retryAfterMs() : 0,
     );
-    if (plan.requeue.length > 0 && ports.requeue !== undefined) {
-      try {
-        await ports.requeue(
-          plan.requeue.map(({ record, since }) => {
-            const message = messages.get(record.messageId) as ChangeMessage;
-            const body: ChangeMessage = { ...message, since, requeues: (message.requeues ?? 0) + 1 };
-            return { groupId: record.attributes.MessageGroupId ?? 'requeued', body: JSON.stringify(body) };
-          }),
-        );
-        for (const { record } of plan.requeue) stillFailing.delete(record.messageId);
-        requeued = plan.requeue.length;
-      } catch {
-        // Not re-sent: the message stays failed, and SQS's redrive policy is the last resort.
-      }
-    }
     const alreadyLettered = deadLetters.length;
+    if (plan.requeue.length > 0 && ports.requeue !== undefined) {
+      const resent = await resend(plan.requeue, messages, ports.requeue, options.maxMessageBytes ?? 262_144);
+      for (const { change, code, message } of resent.refused) {
+        const record = recordsById.get(resent.recordOf.get(change) ?? '') as SQSRecord;
+        deadLetter({ change, messageIds: new Set([record.messageId]) }, code, message);
+      }
+      // Not re-sent: the message stays failed, and SQS's redrive policy is the last resort.
+      for (const messageId of resent.sent) stillFailing.delete(messageId);
+      requeued = resent.sent.length;
+    }
+    const lettering = new Set(
+      deadLetters.slice(alreadyLettered).flatMap(({ messageIds }) => [...messageIds]),
+    );
     const givenUp = [
       ...plan.expire.map((message) => ({ ...message, code: 'retry-budget-exhausted' })),
       ...plan.deadLetter.map((message) => ({ ...message, code: 'receive-limit' })),
@@ -431,8 +502,19 @@ export async function processChangeMessages(
     }
     if (await storeDeadLetters(deadLetters.slice(alreadyLettered))) {
       for (const { record } of givenUp) stillFailing.delete(record.messageId);
+    } else {
+      // A re-sent message whose refused change has no letter yet must come back.
+      for (const messageId of lettering) {
+        if (!stillFailing.has(messageId)) requeued--;
+        stillFailing.add(messageId);
+      }
     }
-    const delays = plan.delay.filter(({ record }) => stillFailing.has(record.messageId));
+    // Running out of time is no failure of the message: it comes back at once, without backoff.
+    const delays = plan.delay
+      .filter(({ record }) => stillFailing.has(record.messageId))
+      .map((delay) =>
+        failures.get(delay.record.messageId)?.deferred === true ? { ...delay, seconds: 0 } : delay,
+      );
     if (delays.length > 0 && ports.changeVisibility !== undefined) {
       await ports
         .changeVisibility(
@@ -447,6 +529,9 @@ export async function processChangeMessages(
     .map((record) => ({ itemIdentifier: record.messageId }));
   const delays = applied.map(({ change }) => ports.now() - change.sourceTs);
   const firstReason = [...failures.values()][0]?.reason;
+  const deferred = batchItemFailures.filter(
+    ({ itemIdentifier }) => failures.get(itemIdentifier)?.deferred === true,
+  ).length;
   return {
     batchItemFailures,
     summary: {
@@ -461,6 +546,7 @@ export async function processChangeMessages(
       maxIngestionDelayMs: delays.length === 0 ? undefined : Math.max(...delays),
       ingestionDelaysMs: delays,
       ...(firstReason === undefined ? {} : { retryReason: firstReason }),
+      ...(deferred === 0 ? {} : { deferred }),
     },
   };
 }

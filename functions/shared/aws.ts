@@ -13,7 +13,8 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { DeadLetter, MarshalledKey } from '../core/change.ts';
-import { messageGroupOf, type PackedMessage } from '../core/pack.ts';
+import { toSdkKey } from '../core/keys.ts';
+import { messageGroupOf, type PackedMessage, type RefusedMessage, sqsJson } from '../core/pack.ts';
 
 /** Adapters from the cores' ports to the AWS SDK. Kept tiny: the logic lives in `functions/core`. */
 
@@ -51,7 +52,7 @@ export async function sendJsonMessages(
   for (let start = 0; start < bodies.length; start += 10) {
     let entries = bodies.slice(start, start + 10).map((body, index) => ({
       Id: String(index),
-      MessageBody: JSON.stringify(body),
+      MessageBody: sqsJson(body),
       ...(options.delaySeconds === undefined ? {} : { DelaySeconds: options.delaySeconds }),
     }));
     for (let attempt = 1; attempt <= options.attempts && entries.length > 0; attempt++) {
@@ -64,9 +65,9 @@ export async function sendJsonMessages(
   return refusedInAll;
 }
 
-/** One SendMessageBatch to a FIFO queue; resolves with the entries SQS refused. */
+/** One SendMessageBatch to a FIFO queue; resolves with the entries SQS refused, each with SQS's reason. */
 export function sendPackedMessages(sqs: SQSClient, queueUrl: string) {
-  return async (messages: PackedMessage[]): Promise<PackedMessage[]> => {
+  return async (messages: PackedMessage[]): Promise<RefusedMessage[]> => {
     const result = await sqs.send(
       new SendMessageBatchCommand({
         QueueUrl: queueUrl,
@@ -78,7 +79,14 @@ export function sendPackedMessages(sqs: SQSClient, queueUrl: string) {
         })),
       }),
     );
-    return (result.Failed ?? []).map((failure) => messages[Number(failure.Id)] as PackedMessage);
+    return (result.Failed ?? []).map((failure) => ({
+      ...(messages[Number(failure.Id)] as PackedMessage),
+      refusal: {
+        code: failure.Code ?? 'unknown',
+        message: failure.Message ?? '',
+        senderFault: failure.SenderFault === true,
+      },
+    }));
   };
 }
 
@@ -100,33 +108,6 @@ export function changeVisibility(sqs: SQSClient, queueUrl: string) {
   };
 }
 
-/** Thrown when a requeue could not send every message: the caller must keep the originals. */
-export class RequeueError extends Error {
-  override name = 'RequeueError';
-}
-
-/** Re-sends messages to the FIFO changes queue, each to its group, with a fresh deduplication id. */
-export function requeueMessages(sqs: SQSClient, queueUrl: string) {
-  return async (messages: { groupId: string; body: string }[]): Promise<void> => {
-    for (let start = 0; start < messages.length; start += 10) {
-      const result = await sqs.send(
-        new SendMessageBatchCommand({
-          QueueUrl: queueUrl,
-          Entries: messages.slice(start, start + 10).map(({ groupId, body }, index) => ({
-            Id: String(index),
-            MessageBody: body,
-            MessageGroupId: groupId,
-            // The body carries the requeue count, so the id differs from the original's.
-            MessageDeduplicationId: createHash('sha256').update(groupId).update(body).digest('hex'),
-          })),
-        }),
-      );
-      if ((result.Failed ?? []).length > 0)
-        throw new RequeueError(`${result.Failed?.length} messages not requeued`);
-    }
-  };
-}
-
 /** Thrown when dead letters could not all be stored: the caller must not acknowledge their source. */
 export class DeadLetterError extends Error {
   override name = 'DeadLetterError';
@@ -137,7 +118,7 @@ export function sendDeadLetters(sqs: SQSClient, dlqUrl: string, attempts = 3) {
   return async (letters: DeadLetter[]): Promise<void> => {
     for (let start = 0; start < letters.length; start += 10) {
       let entries = letters.slice(start, start + 10).map((letter, index) => {
-        const body = JSON.stringify(letter);
+        const body = sqsJson(letter);
         return {
           Id: String(index),
           MessageBody: body,
@@ -170,7 +151,8 @@ export function readItemsConsistently(dynamodb: DynamoDBClient, tableName: strin
   return async (keys: MarshalledKey[]): Promise<Record<string, AttributeValue>[]> => {
     const items: Record<string, AttributeValue>[] = [];
     for (let start = 0; start < keys.length; start += 100) {
-      let pending: MarshalledKey[] = keys.slice(start, start + 100);
+      // Keys from messages carry B as base64 text; the SDK needs the bytes.
+      let pending: MarshalledKey[] = keys.slice(start, start + 100).map(toSdkKey);
       for (let attempt = 1; pending.length > 0; attempt++) {
         if (attempt > attempts)
           throw new SourceReadError(`${pending.length} keys still unprocessed after ${attempts} reads`);

@@ -112,6 +112,8 @@ export const writerConfigSchema = withApiKeySource({
   DLQ_URL: z.string().url(),
   /** Must equal the changes queue's redrive `maxReceiveCount`. */
   MAX_RECEIVE_COUNT: positiveInt(10),
+  /** The changes queue's `maximumMessageSize`: re-sent messages are packed to fit it. */
+  MAX_MESSAGE_BYTES: positiveInt(262_144).pipe(z.number().min(8_192).max(1_048_576)),
   /** Backoff of a retried message: base × 2^(receives−1), capped, with jitter (SQS allows ≤ 12 h). */
   RETRY_BASE_SECONDS: positiveInt(2),
   RETRY_MAX_SECONDS: positiveInt(300).pipe(z.number().max(43_200)),

@@ -1,16 +1,19 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { Change, MarshalledKey } from '../core/change.ts';
 import { coalesce } from '../core/coalesce.ts';
-import { documentId, pickKey } from '../core/keys.ts';
-import { packChanges, toSendBatches } from '../core/pack.ts';
-import { sendWithRetry } from '../core/stream-batch.ts';
-import { sendPackedMessages } from './aws.ts';
+import { documentId, pickKey, toWireKey } from '../core/keys.ts';
+import { packChanges, packingLimit } from '../core/pack.ts';
+import { sendSplitting } from '../core/send.ts';
+import { refusalLetter } from '../core/stream-batch.ts';
+import { sendDeadLetters, sendPackedMessages } from './aws.ts';
 
 /** The changes queue and the settings the batcher packs its messages with. */
 export interface ChangesQueue {
   queueUrl: string;
   messageGroupBuckets: number;
   maxMessageBytes: number;
+  /** Where a change SQS refuses on its own is dead-lettered; without it, such a change is `failed`. */
+  dlqUrl?: string | undefined;
 }
 
 export interface EnqueueResult {
@@ -18,6 +21,8 @@ export interface EnqueueResult {
   enqueued: Change[];
   /** Changes that are not, with why. */
   failed: { id: string; reason: string }[];
+  /** Changes SQS refused on their own, now on the DLQ with SQS's reason (only with `dlqUrl`). */
+  deadLettered: { id: string; reason: string }[];
 }
 
 /**
@@ -30,7 +35,8 @@ export function changeOfKey(
   sourceTs: number,
   op: Change['op'] = 'upsert',
 ): Change {
-  const picked = pickKey(key, keyAttributes);
+  // Wire form (B as base64): the change travels as JSON, on the queue, in letters and redrives.
+  const picked = toWireKey(pickKey(key, keyAttributes));
   return { id: documentId(picked, keyAttributes), key: picked, op, version: '0', sourceTs, clock: 'stream' };
 }
 
@@ -48,22 +54,51 @@ export async function enqueueChanges(
   const { messages, oversize } = packChanges(
     coalesce(changes),
     target.messageGroupBuckets,
-    target.maxMessageBytes,
+    packingLimit(target.maxMessageBytes),
     since,
   );
-  const ports = { sendMessages: sendPackedMessages(sqs, target.queueUrl) };
-  const refused = (
-    await Promise.all(toSendBatches(messages).map((batch) => sendWithRetry(batch, ports, 3)))
-  ).flat();
+  const sent = await sendSplitting(
+    messages,
+    { sendMessages: sendPackedMessages(sqs, target.queueUrl) },
+    { attempts: 3 },
+  );
+  const lastReason =
+    sent.lastRefusal === undefined ? '' : ` (${sent.lastRefusal.code}: ${sent.lastRefusal.message})`;
   const failed = [
     ...oversize.map((error) => ({ id: error.id, reason: error.message })),
-    ...refused.flatMap((message) =>
-      message.changes.map((change) => ({ id: change.id, reason: 'the changes queue refused the message' })),
+    ...sent.failed.flatMap((message) =>
+      message.changes.map((change) => ({
+        id: change.id,
+        reason: `the changes queue refused the message${lastReason}`,
+      })),
     ),
   ];
-  const failedIds = new Set(failed.map(({ id }) => id));
+  const refusals = sent.isolated.map((refusal) => ({
+    id: refusal.change.id,
+    reason: `the changes queue refused it: ${refusal.code}: ${refusal.message}`,
+  }));
+  let deadLettered: EnqueueResult['deadLettered'] = [];
+  if (refusals.length > 0 && target.dlqUrl !== undefined) {
+    try {
+      const now = Date.now();
+      await sendDeadLetters(
+        sqs,
+        target.dlqUrl,
+      )(sent.isolated.map((refusal) => refusalLetter(refusal, now, 'batcher')));
+      deadLettered = refusals;
+    } catch (error) {
+      failed.push(
+        ...refusals.map(({ id, reason }) => ({
+          id,
+          reason: `${reason}; dead-lettering failed: ${(error as Error).message}`,
+        })),
+      );
+    }
+  } else failed.push(...refusals);
+  const notEnqueued = new Set([...failed, ...deadLettered].map(({ id }) => id));
   return {
-    enqueued: changes.filter((change) => !failedIds.has(change.id)),
+    enqueued: changes.filter((change) => !notEnqueued.has(change.id)),
     failed,
+    deadLettered,
   };
 }

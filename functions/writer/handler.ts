@@ -11,8 +11,8 @@ import {
   createDynamoDbClient,
   createSqsClient,
   readItemsConsistently,
-  requeueMessages,
   sendDeadLetters,
+  sendPackedMessages,
 } from '../shared/aws.ts';
 import { parseConfig, writerConfigSchema } from '../shared/config.ts';
 import { addWriterMetrics, createMetrics } from '../shared/metrics.ts';
@@ -50,7 +50,7 @@ export const ports = {
   sendDeadLetters: sendDeadLetters(sqs, config.DLQ_URL),
   health: () => typesense.health(),
   changeVisibility: changeVisibility(sqs, config.QUEUE_URL),
-  requeue: requeueMessages(sqs, config.QUEUE_URL),
+  requeue: sendPackedMessages(sqs, config.QUEUE_URL),
   ...(resyncStore === undefined
     ? {}
     : {
@@ -77,6 +77,7 @@ export const breaker = new CircuitBreaker({
 const options = {
   keyAttributes: config.KEY_ATTRIBUTES,
   projection: config.PROJECTION,
+  maxMessageBytes: config.MAX_MESSAGE_BYTES,
   breaker,
   retry: {
     baseSeconds: config.RETRY_BASE_SECONDS,
@@ -89,11 +90,11 @@ const options = {
 
 export const handler = middy(async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
   invocationDeadline = Date.now() + context.getRemainingTimeInMillis();
-  const { batchItemFailures, summary: fullSummary } = await processChangeMessages(
-    event.Records,
-    ports,
-    options,
-  );
+  const { batchItemFailures, summary: fullSummary } = await processChangeMessages(event.Records, ports, {
+    ...options,
+    // The batch's time budget: what does not fit is left to SQS redelivery, not cut off by the timeout.
+    remainingMs: () => context.getRemainingTimeInMillis(),
+  });
   addWriterMetrics(metrics, fullSummary);
   // The per-change delays go to the metrics only: a log line must not grow with the batch.
   const { ingestionDelaysMs: _inMetrics, ...summary } = fullSummary;

@@ -13,6 +13,7 @@ import type { SQSRecord } from 'aws-lambda';
 import { startFauxqs } from 'fauxqs';
 import type { CircuitState } from '../../functions/core/breaker.ts';
 import type { ChangeMessage, DeadLetter } from '../../functions/core/change.ts';
+import type { KeyType } from '../../functions/core/keys.ts';
 import { checkLag, type LagReading } from '../../functions/core/lag-check.ts';
 import { parseChangeMessage } from '../../functions/core/pack.ts';
 import { sendEventBridgeEvents } from '../../functions/shared/atlas-ingest-ports.ts';
@@ -46,8 +47,10 @@ const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 const API_KEY = 'local-typesense-key';
 
 export interface LocalStackOptions {
-  /** Partition key first, then the optional sort key; all typed S here. Default `['pk']` (`['_id']` with `atlas`). */
+  /** Partition key first, then the optional sort key. Default `['pk']` (`['_id']` with `atlas`). */
   keyAttributes?: string[];
+  /** The DynamoDB types of `keyAttributes`, in order (S, N or B). Default all S. */
+  keyTypes?: KeyType[];
   /**
    * The MongoDB Atlas source: the table becomes the mirror (keyed by `_id`), with the versions table,
    * the ingest queue (and its DLQ) and a poller driving the real atlas-ingest handler. `stack.atlas`
@@ -213,6 +216,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   if (started) throw new Error('one local stack per process: the handlers read their environment at import');
   started = true;
   const keyAttributes = options.keyAttributes ?? (options.atlas === true ? ['_id'] : ['pk']);
+  if (options.keyTypes !== undefined && options.keyTypes.length !== keyAttributes.length)
+    throw new Error(
+      `keyTypes names ${options.keyTypes.length} types for ${keyAttributes.length} key attributes`,
+    );
   if (options.atlas === true && keyAttributes.join(',') !== '_id')
     throw new Error("the Atlas source's mirror table is keyed by '_id' alone");
   const tableName = options.tableName ?? 'items';
@@ -298,7 +305,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     new CreateTableCommand({
       TableName: tableName,
       KeySchema: keySchema,
-      AttributeDefinitions: keyAttributes.map((name) => ({ AttributeName: name, AttributeType: 'S' })),
+      AttributeDefinitions: keyAttributes.map((name, index) => ({
+        AttributeName: name,
+        AttributeType: options.keyTypes?.[index] ?? 'S',
+      })),
       BillingMode: 'PAY_PER_REQUEST',
       StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' },
     }),

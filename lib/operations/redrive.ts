@@ -132,8 +132,13 @@ export async function redriveDeadLetters(
     dryRun: options.dryRun,
   };
   const enqueued = new Map<string, Change>();
+  // The round in which each key was last re-enqueued. Only a letter read in that same round is known
+  // to be older than the re-enqueue (every letter of a round is read before any of its enqueues); a
+  // letter read in a later round may have been written after it (the key failed again), so it is
+  // re-enqueued again, never just deleted.
+  const enqueuedInRound = new Map<string, number>();
   // Rounds: on a FIFO DLQ a key's later letters become readable only once its earlier ones are gone.
-  for (;;) {
+  for (let round = 0; ; round++) {
     const read = await readDeadLetters(sqs, target.dlqUrl, target.keyAttributes, holdSeconds);
     const selected = read.entries.filter((entry) => matchesFilters(entry, options.filters));
     const redrivable = selected.filter((entry) => entry.changes.length > 0);
@@ -150,10 +155,15 @@ export async function redriveDeadLetters(
         for (let start = 0; start < redrivable.length; start += sliceSize) {
           const sliceStarted = Date.now();
           const slice = redrivable.slice(start, start + sliceSize);
-          // A key already re-enqueued by this run needs no second change: its letter just goes.
-          const changes = slice.flatMap((entry) => entry.changes).filter(({ id }) => !enqueued.has(id));
+          // A key re-enqueued after this letter was read needs no second change: its letter just goes.
+          const changes = slice
+            .flatMap((entry) => entry.changes)
+            .filter(({ id }) => enqueuedInRound.get(id) !== round);
           const result = await enqueueChanges(sqs, target, changes, Date.now());
-          for (const change of result.enqueued) enqueued.set(change.id, change);
+          for (const change of result.enqueued) {
+            enqueued.set(change.id, change);
+            enqueuedInRound.set(change.id, round);
+          }
           const refused = new Map(result.failed.map(({ id, reason }) => [id, reason]));
           const done = slice.filter((entry) => entry.changes.every(({ id }) => !refused.has(id)));
           await read.remove(done);

@@ -252,6 +252,7 @@ describe('TypesenseSync (fully configured, bundled)', () => {
       QUEUE_URL: { Ref: queueId() },
       DLQ_URL: { Ref: dlqId() },
       MAX_RECEIVE_COUNT: '7',
+      MAX_MESSAGE_BYTES: '131072',
       RETRY_BASE_SECONDS: '5',
       RETRY_MAX_SECONDS: '900',
       RETRY_BUDGET_HOURS: '48',
@@ -290,6 +291,7 @@ describe('TypesenseSync (fully configured, bundled)', () => {
       parseConfig(writerConfigSchema, resolvedEnvironment(environmentOf(template, writerId()))),
     ).toMatchObject({
       MAX_RECEIVE_COUNT: 7,
+      MAX_MESSAGE_BYTES: 131_072,
       RETRY_BASE_SECONDS: 5,
       RETRY_MAX_SECONDS: 900,
       RETRY_BUDGET_HOURS: 48,
@@ -1134,6 +1136,15 @@ describe('TypesenseSync prop validation', () => {
     expect(attempt(() => ({ retry: { baseDelay: Duration.millis(1_500) } }))).toThrow(
       /retry.baseDelay must be a whole number of seconds/,
     );
+  });
+
+  it('rejects maxReceiveCount below 3: the writer re-sends at maxReceiveCount − 1, which would loop', () => {
+    for (const maxReceiveCount of [1, 2]) {
+      expect(attempt(() => ({ maxReceiveCount }))).toThrow(
+        `TypesenseSync: maxReceiveCount must be an integer from 3 to 1000, got ${maxReceiveCount}`,
+      );
+    }
+    expect(attempt(() => ({ maxReceiveCount: 3 }))).not.toThrow();
   });
 
   it('rejects backoff caps so long that a message could expire before reaching maxReceiveCount', () => {

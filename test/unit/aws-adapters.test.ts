@@ -95,8 +95,12 @@ describe('sendPackedMessages', () => {
   it('maps the Failed entry ids back to the messages SQS refused', async () => {
     const { client } = fakeClient<SQSClient>(() => failed('2', '0'));
     const refused = await sendPackedMessages(client, QUEUE_URL)(messages);
-    expect(refused).toEqual([messages[2], messages[0]]);
-    expect(refused[0]).toBe(messages[2]);
+    // Each refused entry is the message it stands for, plus SQS's reason (the splitter needs it).
+    const refusal = { code: 'InternalError', message: '', senderFault: false };
+    expect(refused).toEqual([
+      { ...messages[2], refusal },
+      { ...messages[0], refusal },
+    ]);
   });
 
   it('treats a missing Failed list as all sent', async () => {

@@ -134,6 +134,7 @@ describe('writer config', () => {
       TYPESENSE_TIMEOUT_MS: 5_000,
       PROJECTION: {},
       MAX_RECEIVE_COUNT: 10,
+      MAX_MESSAGE_BYTES: 262_144,
       RETRY_BASE_SECONDS: 2,
       RETRY_MAX_SECONDS: 300,
       RETRY_BUDGET_HOURS: 72,

@@ -1,14 +1,22 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { CircuitBreaker } from '../../functions/core/breaker.ts';
-import type { ChangeMessage, DeadLetter, MarshalledKey } from '../../functions/core/change.ts';
+import type { Change, ChangeMessage, DeadLetter, MarshalledKey } from '../../functions/core/change.ts';
+import {
+  MAX_BATCH_BYTES,
+  type PackedMessage,
+  parseChangeMessage,
+  RESEND_HEADROOM,
+  type RefusedMessage,
+} from '../../functions/core/pack.ts';
 import type { RetryPolicy } from '../../functions/core/retry.ts';
+import { processStreamRecords } from '../../functions/core/stream-batch.ts';
 import {
   type ImportOutcome,
   processChangeMessages,
   type WriterPorts,
 } from '../../functions/core/write-batch.ts';
-import { change, pkOf, sqsRecord } from '../helpers/factories.ts';
+import { change, pkOf, seq, sqsRecord, streamRecord } from '../helpers/factories.ts';
 
 const NOW = 1_700_000_010_000;
 
@@ -58,6 +66,7 @@ function ports(
     async requeue(messages) {
       if (behaviour.requeueFails === true) throw new Error('SQS refused');
       calls.requeue.push(...messages);
+      return [];
     },
     now: () => NOW,
   };
@@ -196,5 +205,141 @@ describe('processChangeMessages: circuit breaker', () => {
     expect(failedIds(result)).toEqual([]);
     expect([back.calls.health, back.calls.import]).toEqual([1, 1]);
     expect(breaker.state).toBe('closed');
+  });
+});
+
+/** A changes queue that checks what SQS checks: each body ≤ its maximum size, each call ≤ 1 MiB in all. */
+function sizeCheckingQueue(maxMessageBytes: number) {
+  const accepted: PackedMessage[] = [];
+  const calls: number[] = [];
+  return {
+    accepted,
+    calls,
+    async requeue(messages: PackedMessage[]): Promise<RefusedMessage[]> {
+      const total = messages.reduce((sum, { body }) => sum + Buffer.byteLength(body), 0);
+      calls.push(total);
+      if (total > MAX_BATCH_BYTES)
+        throw Object.assign(new Error('Batch requests cannot be longer than 1048576 bytes.'), {
+          name: 'BatchRequestTooLong',
+        });
+      return messages.flatMap((message): RefusedMessage[] => {
+        if (Buffer.byteLength(message.body) <= maxMessageBytes) {
+          accepted.push(message);
+          return [];
+        }
+        const reason = `Message must be shorter than ${maxMessageBytes} bytes.`;
+        return [
+          { ...message, refusal: { code: 'InvalidParameterValue', message: reason, senderFault: true } },
+        ];
+      });
+    },
+  };
+}
+
+/** Changes (ids of about `idBytes` ASCII characters) whose message body, as first sent, is `bodyBytes` or one less. */
+function nearLimitChanges(prefix: string, bodyBytes: number, idBytes: number): Change[] {
+  const changes: Change[] = [];
+  let bytes = Buffer.byteLength(JSON.stringify({ v: 1, changes: [] }));
+  for (let n = 0; ; n++) {
+    const next = change(`${prefix}-${String(n).padStart(6, '0')}-${'x'.repeat(idBytes)}`);
+    const nextBytes = Buffer.byteLength(JSON.stringify(next)) + (changes.length === 0 ? 0 : 1);
+    if (bytes + nextBytes > bodyBytes) break;
+    changes.push(next);
+    bytes += nextBytes;
+  }
+  // Lengthen the last id (it is also the key's pk: two bytes per character) up to the target.
+  const last = changes.pop() as Change;
+  const id = `${last.id}${'y'.repeat(Math.floor((bodyBytes - bytes) / 2))}`;
+  changes.push(change(id));
+  return changes;
+}
+
+describe('processChangeMessages: re-sends at the receive limit fit SQS limits', () => {
+  const resentIds = (messages: PackedMessage[]) =>
+    messages.flatMap(({ body }) => parseChangeMessage(body)?.changes.map(({ id }) => id) ?? []).sort();
+
+  it('re-sends a message that was near the size limit, repacked so every body fits', async () => {
+    const maxMessageBytes = 8_192;
+    const changes = nearLimitChanges('k', maxMessageBytes - 4, 60);
+    const { writerPorts } = ports({ importError: typesenseError(true) });
+    const queue = sizeCheckingQueue(maxMessageBytes);
+    const record = sqsRecord({ messageId: 'm1', groupId: 'b1', changes, receiveCount: 9 });
+    expect(Buffer.byteLength(record.body)).toBeGreaterThan(maxMessageBytes - 60);
+    const result = await processChangeMessages(
+      [record],
+      { ...writerPorts, requeue: queue.requeue },
+      {
+        keyAttributes: ['pk'],
+        retry,
+        maxMessageBytes,
+      },
+    );
+    expect(failedIds(result)).toEqual([]);
+    expect(result.summary.requeued).toBe(1);
+    expect(resentIds(queue.accepted)).toEqual(changes.map(({ id }) => id).sort());
+    for (const message of queue.accepted) {
+      expect(message.groupId).toBe('b1');
+      expect(parseChangeMessage(message.body)).toMatchObject({ requeues: 1, since: 1_700_000_001_000 });
+    }
+  });
+
+  it('keeps each SendMessageBatch of re-sends within 1 MiB in all', async () => {
+    const maxMessageBytes = 262_144;
+    const records = Array.from({ length: 10 }, (_, n) =>
+      sqsRecord({
+        messageId: `m${n}`,
+        groupId: `b${n}`,
+        changes: nearLimitChanges(`g${n}`, 200_000, 200),
+        receiveCount: 9,
+      }),
+    );
+    const { writerPorts } = ports({ importError: typesenseError(true) });
+    const queue = sizeCheckingQueue(maxMessageBytes);
+    const result = await processChangeMessages(
+      records,
+      { ...writerPorts, requeue: queue.requeue },
+      {
+        keyAttributes: ['pk'],
+        retry,
+        maxMessageBytes,
+      },
+    );
+    expect(failedIds(result)).toEqual([]);
+    expect(result.summary.requeued).toBe(10);
+    expect(Math.max(...queue.calls)).toBeLessThanOrEqual(MAX_BATCH_BYTES);
+    expect(resentIds(queue.accepted)).toEqual(
+      records.flatMap((record) => parseChangeMessage(record.body)?.changes.map(({ id }) => id) ?? []).sort(),
+    );
+  });
+});
+
+describe('processStreamRecords: first sends leave room for a re-send', () => {
+  it('packs every message at least RESEND_HEADROOM under the queue limit', async () => {
+    const maxMessageBytes = 8_192;
+    const sent: PackedMessage[] = [];
+    const records = Array.from({ length: 200 }, (_, n) =>
+      streamRecord({
+        sequenceNumber: seq(n + 1),
+        id: `item-${String(n).padStart(4, '0')}-${'z'.repeat(40)}`,
+      }),
+    );
+    await processStreamRecords(
+      records,
+      {
+        sendMessages: async (messages) => {
+          sent.push(...messages);
+          return [];
+        },
+        sendDeadLetters: async () => undefined,
+        now: () => NOW,
+      },
+      { keyAttributes: ['pk'], buckets: 1, maxMessageBytes },
+    );
+    expect(sent.length).toBeGreaterThan(1);
+    for (const message of sent) expect(message.bytes).toBeLessThanOrEqual(maxMessageBytes - RESEND_HEADROOM);
+    // And the fullest one is close to that: the headroom is all that is given up.
+    expect(Math.max(...sent.map(({ bytes }) => bytes))).toBeGreaterThan(
+      maxMessageBytes - RESEND_HEADROOM - 400,
+    );
   });
 });
