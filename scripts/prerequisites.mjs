@@ -22,7 +22,10 @@ function checkJava(env) {
   const match = /version "(\d+)(?:\.(\d+))?/.exec(`${run.stderr}${run.stdout}`);
   const major = match === null ? Number.NaN : match[1] === '1' ? Number(match[2]) : Number(match[1]);
   if (!(major >= MIN_JAVA))
-    return { what: `Java ${MIN_JAVA}+ (found ${Number.isNaN(major) ? 'an unknown version' : major})`, install };
+    return {
+      what: `Java ${MIN_JAVA}+ (found ${Number.isNaN(major) ? 'an unknown version' : major})`,
+      install,
+    };
   return undefined;
 }
 
