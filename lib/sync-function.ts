@@ -55,7 +55,8 @@ export class SyncFunction extends NodejsFunction {
     // An installed package ships its functions prebuilt (same options as below, see scripts/build.mjs):
     // the app's `cdk synth` then needs neither esbuild nor Docker.
     const prebuilt = prebuiltBundleOf(props.entry);
-    const code = prebuilt === undefined ? {} : { code: lambda.Code.fromAsset(prebuilt), handler: 'index.handler' };
+    const code =
+      prebuilt === undefined ? {} : { code: lambda.Code.fromAsset(prebuilt), handler: 'index.handler' };
     super(scope, id, {
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
