@@ -15,10 +15,11 @@
  * Both library bundles sit in dist/lib/, so `new URL('../functions/<name>/handler.ts', import.meta.url)`
  * in the construct points into dist/functions/<name>/ from either of them.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { build } from 'esbuild';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -97,9 +98,15 @@ async function filesUnder(dir) {
 
 /** Declarations by tsc, then the CommonJS copy that TypeScript reads for `require`. */
 async function buildDeclarations() {
-  execFileSync(join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', join(ROOT, 'tsconfig.build.json')], {
-    stdio: 'inherit',
-  });
+  try {
+    await promisify(execFile)(join(ROOT, 'node_modules', '.bin', 'tsc'), [
+      '-p',
+      join(ROOT, 'tsconfig.build.json'),
+    ]);
+  } catch (error) {
+    // tsc reports type errors on stdout.
+    throw new Error(`tsc -p tsconfig.build.json failed:\n${error.stdout ?? ''}${error.stderr ?? ''}`);
+  }
   for (const file of await filesUnder(join(DIST, 'types'))) {
     const text = await readFile(file, 'utf8');
     // tsc keeps the sources' `.ts` specifiers in declarations; TypeScript before 5.7 rejects them there.
@@ -110,8 +117,8 @@ async function buildDeclarations() {
 }
 
 await rm(DIST, { recursive: true, force: true });
-await Promise.all([buildLibrary(), buildFunctions(), buildCli()]);
-await buildDeclarations();
+// tsc is the slow part: it runs while esbuild bundles.
+await Promise.all([buildLibrary(), buildFunctions(), buildCli(), buildDeclarations()]);
 console.log(
   `built ${DIST}: library (ESM + CommonJS), declarations, ${FUNCTIONS.length} function bundles, CLI`,
 );
