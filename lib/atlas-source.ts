@@ -1,17 +1,17 @@
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
+import { Annotations, Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import { ATLAS_EVENT_SOURCE_PREFIX } from '../functions/core/atlas-change.ts';
-import { queueEncryptionOf, tableEncryptionOf } from './encryption.ts';
+import { allowLogGroupEncryption, queueEncryptionOf, tableEncryptionOf } from './encryption.ts';
 import { grantSendMessage, grantTableKey, queueRuleTarget } from './grants.ts';
 import { SyncFunction } from './sync-function.ts';
 
@@ -103,7 +103,14 @@ export class AtlasSource extends Construct {
 
     const key = props.encryptionKey;
 
-    this.eventBus = new events.EventBus(this, 'PartnerEventBus', { eventSourceName: props.eventSourceName });
+    // The partner bus stores the Atlas events too: encrypted with the key when there is one (EventBridge
+    // encrypts custom and partner events on a bus with a customer managed key:
+    // https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-encryption-event-bus-cmkey.html). CDK adds
+    // the key policy statement (scoped to this bus) to a key defined in the app.
+    this.eventBus = new events.EventBus(this, 'PartnerEventBus', {
+      eventSourceName: props.eventSourceName,
+      ...(key !== undefined && { kmsKey: key }),
+    });
 
     const queueEncryption = queueEncryptionOf(key);
     this.ingestDeadLetterQueue = new sqs.Queue(this, 'IngestDeadLetterQueue', {
@@ -153,6 +160,18 @@ export class AtlasSource extends Construct {
     ]);
 
     this.serviceName = props.serviceName;
+    if (key !== undefined) {
+      allowLogGroupEncryption(this, key);
+      if (!(key instanceof kms.Key)) {
+        Annotations.of(this.eventBus).addWarningV2(
+          'typesense-sync:importedBusKey',
+          'The encryption key is imported, so its policy cannot be changed here. Allow the service principal ' +
+            'events.amazonaws.com kms:Decrypt, kms:GenerateDataKey and kms:DescribeKey on it (conditions ' +
+            'aws:SourceAccount = this account, aws:SourceArn and kms:EncryptionContext:aws:events:event-bus:arn = the ' +
+            'partner bus ARN), or the Atlas events cannot be stored on the encrypted partner bus',
+        );
+      }
+    }
     // No VPC, whatever the sync's `vpc` prop: the ingest calls only AWS APIs (DynamoDB, SQS), never Typesense.
     this.ingest = new SyncFunction(this, 'Ingest', {
       entry: fileURLToPath(new URL('../functions/atlas-ingest/handler.ts', import.meta.url)),
@@ -161,6 +180,7 @@ export class AtlasSource extends Construct {
         'MongoDB Atlas trigger events -> ordered writes to the mirror table (Typesense sync source)',
       timeout: INGEST_TIMEOUT,
       logRetention: props.logRetention,
+      ...(key !== undefined && { logEncryptionKey: key }),
       environment: {
         TABLE_NAME: props.table.tableName,
         ATLAS_VERSIONS_TABLE: this.versionsTable.tableName,

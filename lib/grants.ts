@@ -72,18 +72,31 @@ export function queueRuleTarget(
         );
         const key = each.encryptionMasterKey;
         if (key === undefined) continue;
+        // aws:SourceArn narrows the key use to rules (not buses, pipes or other EventBridge features) of this
+        // account and region, as the confused-deputy guidance for service principals on an encrypted queue's
+        // key recommends (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-least-privilege-policy.html,
+        // https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-encryption-key-policy.html). A pattern,
+        // not the rule's own ARN, which would make the key depend on the rule (see above). A delivery this
+        // refuses shows in the rule's FailedInvocations alarm (lib/alarms.ts).
+        const stack = Stack.of(rule);
         const keyUse = new iam.PolicyStatement({
           principals: [eventBridge],
           actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
           resources: ['*'],
-          conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(rule).account } },
+          conditions: {
+            StringEquals: { 'aws:SourceAccount': stack.account },
+            ArnLike: {
+              'aws:SourceArn': stack.formatArn({ service: 'events', resource: 'rule', resourceName: '*' }),
+            },
+          },
         });
         if (!key.addToResourcePolicy(keyUse, true).statementAdded) {
           Annotations.of(rule).addWarningV2(
             'typesense-sync:importedQueueKey',
             'The queue encryption key is imported, so its policy cannot be changed here. Allow the service principal ' +
-              'events.amazonaws.com kms:GenerateDataKey and kms:Decrypt on it (condition aws:SourceAccount = this ' +
-              "account), or EventBridge cannot deliver this rule's events to the encrypted queue",
+              'events.amazonaws.com kms:GenerateDataKey and kms:Decrypt on it (conditions aws:SourceAccount = this ' +
+              'account, aws:SourceArn like arn:aws:events:<region>:<account>:rule/*), or EventBridge cannot deliver ' +
+              "this rule's events to the encrypted queue",
           );
         }
       }

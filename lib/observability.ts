@@ -6,12 +6,27 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { METRIC } from '../functions/shared/metrics.ts';
+import {
+  createStallAlarms,
+  type RuleDeliveryAlarms,
+  type StallAlarmsProps,
+  type SyncRuleRole,
+} from './alarms.ts';
 import type { AtlasSource } from './atlas-source.ts';
 
 /** Where the sync alarms notify, and when the lag and iterator age alarms fire. */
 export interface TypesenseSyncAlarmsProps {
-  /** Notified when any of the alarms goes to ALARM and back to OK. @default no notifications */
+  /**
+   * Notified when any of the alarms goes to ALARM and back to OK. CloudWatch is allowed to publish to it
+   * (and to use its customer managed key); an imported topic gets a synth warning saying what to add.
+   * Mutually exclusive with `createTopic`. @default no notifications
+   */
   readonly topic?: sns.ITopic;
+  /**
+   * Create a TLS-only alarms topic (encrypted with `encryptionKey` when given) and notify it: a fresh
+   * deploy then has somewhere to send; subscribe to it (`alarmTopic`). @default false
+   */
+  readonly createTopic?: boolean;
   /** End-to-end lag (`SyncLagMs`) above which, for 3 checks in a row, the lag alarm fires. @default 60 s */
   readonly lagThreshold?: Duration;
   /** How far the batcher may fall behind the stream before its alarm fires. @default 5 min */
@@ -34,6 +49,14 @@ export interface TypesenseSyncAlarms {
   readonly deadLetters: cloudwatch.Alarm;
   /** The batcher is falling behind the DynamoDB stream. */
   readonly iteratorAge: cloudwatch.Alarm;
+  /** The re-sync DLQ holds tasks: a re-sync is stuck. */
+  readonly resyncDeadLetters: cloudwatch.Alarm;
+  /** A running re-sync made no progress for `resync.stallAlarmAfter` (with a lag check schedule). */
+  readonly resyncStalled?: cloudwatch.Alarm;
+  /** The stream iterator age nears the stream retention (`resync.onStreamGap`); it also starts a re-sync. */
+  readonly streamGap?: cloudwatch.Alarm;
+  /** Per EventBridge rule the sync creates: delivery failures, and events lost with no DLQ to go to. */
+  readonly ruleDelivery: Readonly<Partial<Record<SyncRuleRole, RuleDeliveryAlarms>>>;
   /** One per function: its invocations fail. */
   readonly functionErrors: Readonly<Record<SyncFunctionRole, cloudwatch.Alarm>>;
   /** With a MongoDB Atlas source. */
@@ -64,6 +87,10 @@ export interface SyncObservabilityProps {
   readonly iteratorAgeThreshold: Duration;
   readonly topic?: sns.ITopic;
   readonly dashboardName?: string;
+  /** The re-sync DLQ, the stall time and the rules to watch (see lib/alarms.ts). */
+  readonly stall: Omit<StallAlarmsProps, 'namespace' | 'lagCheckServiceName' | 'lagCheckInterval'>;
+  /** The stream-gap alarm the sync creates beside its re-sync trigger, to be notified like the others. */
+  readonly streamGapAlarm?: cloudwatch.Alarm;
   /** The MongoDB Atlas source, when there is one: charted, and alarmed on like the functions. */
   readonly atlas?: AtlasObservabilityProps;
 }
@@ -238,10 +265,28 @@ export class SyncObservability extends Construct {
             ingestDeadLetters: notify(atlas.deadLetterAlarm),
           };
 
+    const stall = createStallAlarms(this, {
+      ...props.stall,
+      namespace: props.namespace,
+      lagCheckServiceName: functions.lagCheck.serviceName,
+      lagCheckInterval: props.lagCheckInterval,
+    });
+    const stallAlarms = [
+      stall.resyncDeadLetters,
+      ...(stall.resyncStalled === undefined ? [] : [stall.resyncStalled]),
+      ...Object.values(stall.ruleDelivery).flatMap((rule) => [
+        rule.failedInvocations,
+        rule.failedToDeadLetterQueue,
+      ]),
+      ...(props.streamGapAlarm === undefined ? [] : [props.streamGapAlarm]),
+    ].map(notify);
+
     this.alarms = {
       ...lagAlarms,
       deadLetters,
       iteratorAge,
+      ...stall,
+      ...(props.streamGapAlarm !== undefined && { streamGap: props.streamGapAlarm }),
       functionErrors,
       ...(atlasAlarms !== undefined && { atlas: atlasAlarms }),
     };
@@ -264,6 +309,7 @@ export class SyncObservability extends Construct {
       iteratorAge,
       ...Object.values(functionErrors),
       ...Object.values(atlasAlarms ?? {}),
+      ...stallAlarms,
     ];
 
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
@@ -271,7 +317,7 @@ export class SyncObservability extends Construct {
       defaultInterval: Duration.hours(3),
     });
     this.dashboard.addWidgets(
-      new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: allAlarms, width: 24, height: 3 }),
+      new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: allAlarms, width: 24, height: 6 }),
     );
     this.dashboard.addWidgets(
       graph(

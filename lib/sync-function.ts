@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Duration } from 'aws-cdk-lib';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, type NodejsFunctionProps, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -17,6 +18,12 @@ export interface SyncFunctionProps extends Omit<NodejsFunctionProps, 'entry'> {
    * custom resource). Ignored when `logGroup` is given. @default one month
    */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * A customer managed key for the created log group; its policy must let CloudWatch Logs use it
+   * (`allowLogGroupEncryption` in lib/encryption.ts). Ignored when `logGroup` is given. @default CloudWatch
+   * Logs' own encryption
+   */
+  readonly logEncryptionKey?: kms.IKey;
 }
 
 /** The AWS managed policies CDK attaches to a function's role, and why each is acceptable. */
@@ -46,12 +53,15 @@ export function prebuiltBundleOf(entry: string): string | undefined {
  */
 export class SyncFunction extends NodejsFunction {
   constructor(scope: Construct, id: string, props: SyncFunctionProps) {
-    const { serviceName, bundling, environment, logRetention, ...rest } = props;
+    const { serviceName, bundling, environment, logRetention, logEncryptionKey, ...rest } = props;
     // Created in the parent scope because `this` does not exist before super(); passing the log group
     // explicitly (instead of the deprecated logRetention) avoids the log-retention custom resource.
     const logGroup =
       props.logGroup ??
-      new logs.LogGroup(scope, `${id}LogGroup`, { retention: logRetention ?? logs.RetentionDays.ONE_MONTH });
+      new logs.LogGroup(scope, `${id}LogGroup`, {
+        retention: logRetention ?? logs.RetentionDays.ONE_MONTH,
+        ...(logEncryptionKey !== undefined && { encryptionKey: logEncryptionKey }),
+      });
     // An installed package ships its functions prebuilt (same options as below, see scripts/build.mjs):
     // the app's `cdk synth` then needs neither esbuild nor Docker.
     const prebuilt = prebuiltBundleOf(props.entry);

@@ -11,6 +11,8 @@ export const CONTEXT_DEFAULTS = {
   typesenseApiKeySecretName: 'typesense-sync/api-key',
   collection: 'products',
   keyAttributes: 'pk',
+  /** `true` accepts http:// Typesense nodes (the API key then travels in clear text): local stacks only. */
+  allowInsecureHttp: 'false',
 } as const;
 
 /** Accepts `a,b` (from `-c key=a,b`) or `["a","b"]` (from cdk.json). */
@@ -55,6 +57,7 @@ export class TypesenseSyncStack extends Stack {
         nodes: contextList(this, 'typesenseNodes'),
         apiKeySecret,
         collection: contextString(this, 'collection'),
+        allowInsecureHttp: contextString(this, 'allowInsecureHttp') === 'true',
       },
     });
 

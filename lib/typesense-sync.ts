@@ -12,13 +12,15 @@ import { DynamoEventSource, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import { CANARY_KEY_VALUE } from '../functions/core/canary.ts';
 import { DEFAULT_METRICS_NAMESPACE } from '../functions/shared/metrics.ts';
+import { allowCloudWatchAlarms, createAlarmTopic, type SyncRuleRole } from './alarms.ts';
 import { AtlasSource, checkAtlasSourceProps } from './atlas-source.ts';
-import { queueEncryptionOf, tableEncryptionOf } from './encryption.ts';
+import { allowLogGroupEncryption, queueEncryptionOf, tableEncryptionOf } from './encryption.ts';
 import { grantSendMessage, grantTableKey, queueRuleTarget } from './grants.ts';
 import {
   SyncObservability,
@@ -32,6 +34,17 @@ export interface TypesenseSyncTypesenseProps {
   readonly nodes: string[];
   /** Secret whose value is the Typesense API key; only its ARN reaches the function environment. */
   readonly apiKeySecret: secretsmanager.ISecret;
+  /**
+   * The customer managed key the secret is encrypted with, when it is imported (an imported secret does
+   * not know its key): the functions reading it are granted `kms:Decrypt` on it, through Secrets Manager
+   * only. @default the secret's own `encryptionKey` (a secret defined in the app), else none needed
+   */
+  readonly apiKeySecretKey?: kms.IKey;
+  /**
+   * Accept `http://` nodes, which send the API key in clear text: for local stacks (LocalStack, a private
+   * test network) only. @default false: every node must be `https://`
+   */
+  readonly allowInsecureHttp?: boolean;
   /** The alias the writer writes to. */
   readonly collection: string;
 }
@@ -88,6 +101,11 @@ export interface TypesenseSyncResyncProps {
   readonly maxConcurrency?: number;
   /** Concurrency reserved for the re-sync function; at least `maxConcurrency`. @default none reserved */
   readonly reservedConcurrentExecutions?: number;
+  /**
+   * How long a running re-sync may go without progress before the stall alarm fires (needs the lag check
+   * schedule, which reports the progress age), whole minutes from 5 to 1440. @default 30 minutes
+   */
+  readonly stallAlarmAfter?: Duration;
 }
 
 /** The writer's concurrency. */
@@ -142,6 +160,13 @@ export interface TypesenseSyncLagCheckProps {
 export interface TypesenseSyncIngestionDelayEndpointProps {
   /** `AWS_IAM` requires SigV4-signed requests; `NONE` makes the figures public. @default AWS_IAM */
   readonly authType?: lambda.FunctionUrlAuthType;
+  /**
+   * Concurrency reserved for (and so capping) the endpoint's function, 1..100000, or `false` for none. A
+   * public endpoint is capped so that anyone calling it cannot run up costs or starve the account's other
+   * functions. Reserving needs 100 unreserved executions left in the account (new accounts may have a
+   * quota of 10: then pass `false` or keep `AWS_IAM`). @default 2 with `NONE`, none with `AWS_IAM`
+   */
+  readonly reservedConcurrentExecutions?: number | false;
 }
 
 /** The Typesense schema of the collections a re-sync creates; the name is generated. */
@@ -216,7 +241,7 @@ export interface TypesenseSyncProps {
   readonly metricsNamespace?: string;
   /** The scheduled lag check. @default see TypesenseSyncLagCheckProps */
   readonly lagCheck?: TypesenseSyncLagCheckProps;
-  /** The ingestion-delay endpoint. @default see TypesenseSyncIngestionDelayEndpointProps */
+  /** The ingestion-delay endpoint (see `grantIngestionDelayRead`). @default see TypesenseSyncIngestionDelayEndpointProps */
   readonly ingestionDelayEndpoint?: TypesenseSyncIngestionDelayEndpointProps;
   /** @default a name CloudFormation generates */
   readonly dashboardName?: string;
@@ -229,10 +254,12 @@ export interface TypesenseSyncProps {
   readonly mongoAtlas?: TypesenseSyncMongoAtlasProps;
   /**
    * A customer managed KMS key for every queue (changes, re-sync work and both DLQs, and the Atlas ingest
-   * queue and its DLQ), the created tables (with the Atlas versions table) and the created failure bucket; each function is granted only the use of it its resources
-   * need. The key policy must let EventBridge use it for the re-sync triggers (CDK adds that to a key
-   * defined in the same app). @default SQS-managed SSE, AWS managed table keys and S3-managed bucket
-   * encryption
+   * queue and its DLQ), the created tables (with the Atlas versions table), the created failure bucket,
+   * every function's log group, the Atlas partner event bus and a created alarms topic; each function is
+   * granted only the use of it its resources need. The key policy must let EventBridge (the rules' target
+   * queues, the partner bus), CloudWatch Logs and CloudWatch alarms use it: added to a key defined in the
+   * same app, to be added by hand to an imported key (synth warnings say what). @default SQS-managed SSE,
+   * AWS managed table keys, S3-managed bucket encryption, CloudWatch Logs' and EventBridge's own keys
    */
   readonly encryptionKey?: kms.IKey;
   /**
@@ -265,6 +292,14 @@ const PARALLELIZATION_FACTOR_RANGE = [1, 10] as const;
 /** SQS's maximum visibility timeout, which bounds every writer backoff. */
 const MAX_VISIBILITY_SECONDS = 43_200;
 const CHANGES_QUEUE_RETENTION = Duration.days(14);
+const RESYNC_QUEUE_RETENTION = Duration.days(7);
+/** Concurrency reserved for a public (`authType: NONE`) ingestion-delay endpoint. */
+const PUBLIC_ENDPOINT_RESERVED_CONCURRENCY = 2;
+const ATTRIBUTE_TYPE_NAMES: Record<dynamodb.AttributeType, string> = {
+  [dynamodb.AttributeType.STRING]: 'STRING',
+  [dynamodb.AttributeType.NUMBER]: 'NUMBER',
+  [dynamodb.AttributeType.BINARY]: 'BINARY',
+};
 // The writer's own defaults (functions/shared/config.ts), used only to validate combinations.
 const WRITER_DEFAULT_MAX_DELAY_SECONDS = 300;
 const WRITER_DEFAULT_MAX_PROBE_SECONDS = 300;
@@ -285,16 +320,18 @@ function checkIntRange(name: string, value: number, [min, max]: readonly [number
 function wholeUnits(
   name: string,
   duration: Duration | undefined,
-  unit: 'seconds' | 'hours' | 'days',
+  unit: 'seconds' | 'minutes' | 'hours' | 'days',
   [min, max]: readonly [number, number],
 ): number | undefined {
   if (duration === undefined) return undefined;
   const value =
     unit === 'seconds'
       ? duration.toSeconds({ integral: false })
-      : unit === 'hours'
-        ? duration.toHours({ integral: false })
-        : duration.toDays({ integral: false });
+      : unit === 'minutes'
+        ? duration.toMinutes({ integral: false })
+        : unit === 'hours'
+          ? duration.toHours({ integral: false })
+          : duration.toDays({ integral: false });
   if (Token.isUnresolved(value)) return value;
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new Error(
@@ -468,6 +505,8 @@ export class TypesenseSync extends Construct {
   public readonly ingestionDelayUrl: string;
   public readonly dashboard: cloudwatch.Dashboard;
   public readonly alarms: TypesenseSyncAlarms;
+  /** Where the alarms notify: `alarms.topic`, or the topic created with `alarms.createTopic`. */
+  public readonly alarmTopic?: sns.ITopic;
   /**
    * What the operator CLI needs to reach this deployment (`typesense-sync --stack`): resource names,
    * the Typesense connection by secret ARN (never the key) and the settings that shape messages.
@@ -500,6 +539,15 @@ export class TypesenseSync extends Construct {
       if (!URL.canParse(node) || node.includes(',')) {
         throw new Error(`TypesenseSync: typesense.nodes entry is not a URL: ${JSON.stringify(node)}`);
       }
+      if (new URL(node).protocol === 'http:' && props.typesense.allowInsecureHttp !== true) {
+        throw new Error(
+          `TypesenseSync: typesense.nodes entry ${JSON.stringify(node)} uses http://, which sends the API key in clear ` +
+            'text: use https://, or set typesense.allowInsecureHttp: true (local stacks only)',
+        );
+      }
+    }
+    if (props.alarms?.topic !== undefined && props.alarms.createTopic === true) {
+      throw new Error('TypesenseSync: pass alarms.topic or alarms.createTopic, not both');
     }
     if (!Token.isUnresolved(props.typesense.collection) && props.typesense.collection.length === 0) {
       throw new Error('TypesenseSync: typesense.collection must not be empty');
@@ -520,8 +568,9 @@ export class TypesenseSync extends Construct {
     const deadLetterQueueOverrides = props.deadLetterQueueProps ?? {};
     checkQueueOverrides('deadLetterQueueProps', deadLetterQueueOverrides);
     const writerConcurrency = this.writerConcurrency(props);
+    const ingestionDelayEndpoint = this.ingestionDelayEndpointSettings(props);
 
-    const { table, keyAttributes } = this.resolveTable(props);
+    const { table, keyAttributes } = this.resolveTable(props, lagCheck.schedule !== undefined);
     this.table = table;
 
     // Every queue is encrypted at rest and denies requests without TLS.
@@ -589,6 +638,9 @@ export class TypesenseSync extends Construct {
     this.resyncQueue = new sqs.Queue(this, 'ResyncQueue', {
       // Six times the function timeout, as for the changes queue.
       visibilityTimeout: Duration.seconds(resync.timeoutSeconds * 6),
+      // Explicit, not SQS's 4-day default: a week outlives a long weekend's outage, and stays below the
+      // DLQ's 14 days, because a standard queue's message keeps its first enqueue time in the DLQ.
+      retentionPeriod: RESYNC_QUEUE_RETENTION,
       ...queueEncryption,
       enforceSSL: true,
       deadLetterQueue: { queue: this.resyncDeadLetterQueue, maxReceiveCount: 5 },
@@ -601,6 +653,8 @@ export class TypesenseSync extends Construct {
     const serviceName = (role: string) => `${servicePrefix}-${role}`;
     const metricsEnv = { POWERTOOLS_METRICS_NAMESPACE: metricsNamespace };
     const logRetention = props.logRetention;
+    const logEncryptionKey = props.encryptionKey;
+    if (logEncryptionKey !== undefined) allowLogGroupEncryption(this, logEncryptionKey);
     // Only the functions that talk to Typesense go into the VPC: the others call AWS alone.
     const typesenseNetwork =
       props.vpc === undefined
@@ -622,6 +676,7 @@ export class TypesenseSync extends Construct {
       description: 'DynamoDB stream -> packed key-only change messages on the SQS FIFO changes queue',
       timeout: Duration.seconds(60),
       logRetention,
+      logEncryptionKey,
       reservedConcurrentExecutions: props.batcher?.reservedConcurrentExecutions,
       environment: {
         QUEUE_URL: this.changesQueue.queueUrl,
@@ -672,6 +727,7 @@ export class TypesenseSync extends Construct {
       description: 'SQS FIFO changes -> consistent re-read of each key -> Typesense upsert/delete',
       timeout: writerTimeout,
       logRetention,
+      logEncryptionKey,
       reservedConcurrentExecutions: writerConcurrency.reservedConcurrentExecutions,
       ...typesenseNetwork,
       environment: {
@@ -701,7 +757,7 @@ export class TypesenseSync extends Construct {
     // is already part of the event source's consume grant.
     grantSendMessage(this.changesQueue, this.writer);
     grantSendMessage(this.deadLetterQueue, this.writer);
-    props.typesense.apiKeySecret.grantRead(this.writer);
+    this.grantApiKeyRead(props, this.writer);
     // Reads the active re-sync; writes tombstones of deletes and rejections of the new collection.
     grantTable(this.resyncStateTable, this.writer, ['dynamodb:GetItem', 'dynamodb:BatchWriteItem']);
 
@@ -712,6 +768,7 @@ export class TypesenseSync extends Construct {
       timeout: Duration.seconds(resync.timeoutSeconds),
       memorySize: 1024,
       logRetention,
+      logEncryptionKey,
       reservedConcurrentExecutions: resync.reservedConcurrentExecutions,
       ...typesenseNetwork,
       environment: {
@@ -752,15 +809,19 @@ export class TypesenseSync extends Construct {
     grantSendMessage(this.resyncQueue, this.resync);
     // Keys deleted during the backfill are re-applied through the changes queue, in their group.
     grantSendMessage(this.changesQueue, this.resync);
-    props.typesense.apiKeySecret.grantRead(this.resync);
+    this.grantApiKeyRead(props, this.resync);
 
+    // Every rule gets delivery alarms (lib/alarms.ts): a rule failing to deliver is otherwise silent.
+    const rules: Array<{ role: SyncRuleRole; rule: events.IRule; eventBusName?: string }> = [];
+    let streamGapAlarm: cloudwatch.Alarm | undefined;
     // Every trigger only enqueues a start task, so all of them take the same path as an operator's.
     if (resync.schedule !== undefined) {
-      new events.Rule(this, 'ResyncSchedule', {
+      const rule = new events.Rule(this, 'ResyncSchedule', {
         description: 'Starts a full re-sync of the Typesense index on a schedule',
         schedule: resync.schedule,
         targets: [this.resyncStart('schedule')],
       });
+      rules.push({ role: 'resyncSchedule', rule });
     }
     if (resync.onStreamGap) {
       // Records older than the stream's retention are gone from it, so changes the batcher has not
@@ -776,7 +837,8 @@ export class TypesenseSync extends Construct {
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });
-      new events.Rule(this, 'StreamGapRule', {
+      streamGapAlarm = alarm;
+      const rule = new events.Rule(this, 'StreamGapRule', {
         description: 'Starts a full re-sync when the stream iterator age alarm fires',
         eventPattern: {
           source: ['aws.cloudwatch'],
@@ -786,6 +848,7 @@ export class TypesenseSync extends Construct {
         },
         targets: [this.resyncStart('stream-gap')],
       });
+      rules.push({ role: 'streamGap', rule });
     }
 
     this.lagCheck = new SyncFunction(this, 'LagCheck', {
@@ -796,6 +859,7 @@ export class TypesenseSync extends Construct {
       // A failed check is not retried: the next scheduled one replaces it, and a retry would overlap it.
       retryAttempts: 0,
       logRetention,
+      logEncryptionKey,
       ...typesenseNetwork,
       environment: {
         ...typesenseEnv,
@@ -848,13 +912,14 @@ export class TypesenseSync extends Construct {
       true,
     );
     // Looks for the canary in Typesense.
-    props.typesense.apiKeySecret.grantRead(this.lagCheck);
+    this.grantApiKeyRead(props, this.lagCheck);
     if (lagCheck.schedule !== undefined) {
-      new events.Rule(this, 'LagCheckSchedule', {
+      const rule = new events.Rule(this, 'LagCheckSchedule', {
         description: 'Runs the Typesense sync lag check',
         schedule: lagCheck.schedule,
         targets: [new targets.LambdaFunction(this.lagCheck)],
       });
+      rules.push({ role: 'lagCheckSchedule', rule });
     }
 
     this.ingestionDelay = new SyncFunction(this, 'IngestionDelay', {
@@ -862,7 +927,9 @@ export class TypesenseSync extends Construct {
       serviceName: serviceName('ingestion-delay'),
       description: 'Serves GET /v1/ingestion-delay: the latest lag figures of the lag check',
       timeout: Duration.seconds(10),
+      reservedConcurrentExecutions: ingestionDelayEndpoint.reservedConcurrentExecutions,
       logRetention,
+      logEncryptionKey,
       environment: {
         RESYNC_STATE_TABLE: this.resyncStateTable.tableName,
         DLQ_URL: this.deadLetterQueue.queueUrl,
@@ -877,7 +944,7 @@ export class TypesenseSync extends Construct {
     grantTable(this.resyncStateTable, this.ingestionDelay, ['dynamodb:GetItem']);
     this.deadLetterQueue.grant(this.ingestionDelay, 'sqs:GetQueueAttributes');
     const ingestionDelayFunctionUrl = this.ingestionDelay.addFunctionUrl({
-      authType: props.ingestionDelayEndpoint?.authType ?? lambda.FunctionUrlAuthType.AWS_IAM,
+      authType: ingestionDelayEndpoint.authType,
     });
     // The function URL ends with a slash.
     this.ingestionDelayUrl = `${ingestionDelayFunctionUrl.url}v1/ingestion-delay`;
@@ -892,7 +959,17 @@ export class TypesenseSync extends Construct {
         encryptionKey: props.encryptionKey,
         logRetention,
       });
+      rules.push({
+        role: 'atlas',
+        rule: this.atlasSource.rule,
+        eventBusName: props.mongoAtlas.eventSourceName,
+      });
     }
+
+    this.alarmTopic =
+      props.alarms?.topic ??
+      (props.alarms?.createTopic === true ? createAlarmTopic(this, props.encryptionKey) : undefined);
+    if (this.alarmTopic !== undefined) allowCloudWatchAlarms(this, this.alarmTopic);
 
     const observability = new SyncObservability(this, 'Observability', {
       namespace: metricsNamespace,
@@ -909,9 +986,15 @@ export class TypesenseSync extends Construct {
         lagCheck.intervalSeconds === undefined ? undefined : Duration.seconds(lagCheck.intervalSeconds),
       lagThreshold: props.alarms?.lagThreshold ?? Duration.seconds(60),
       iteratorAgeThreshold: props.alarms?.iteratorAgeThreshold ?? Duration.minutes(5),
-      topic: props.alarms?.topic,
+      topic: this.alarmTopic,
       dashboardName: props.dashboardName,
       atlas: this.atlasSource,
+      stall: {
+        resyncDeadLetterQueue: this.resyncDeadLetterQueue,
+        stallAfter: resync.stallAlarmAfter,
+        rules,
+      },
+      streamGapAlarm,
     });
     this.dashboard = observability.dashboard;
     this.alarms = observability.alarms;
@@ -937,6 +1020,53 @@ export class TypesenseSync extends Construct {
       resync: { stateTable: this.resyncStateTable.tableName, queueUrl: this.resyncQueue.queueUrl },
       ingestionDelayUrl: this.ingestionDelayUrl,
     };
+  }
+
+  /**
+   * Lets `grantee` call the ingestion-delay endpoint (with `AWS_IAM` auth): `lambda:InvokeFunctionUrl`
+   * and, which a Function URL created since October 2025 also needs, `lambda:InvokeFunction` conditioned on
+   * `lambda:InvokedViaFunctionUrl` (https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html).
+   */
+  public grantIngestionDelayRead(grantee: iam.IGrantable): iam.Grant {
+    return this.ingestionDelay.grantInvokeUrl(grantee);
+  }
+
+  /** Read access to the API key secret, and to its imported customer managed key via Secrets Manager only. */
+  private grantApiKeyRead(props: TypesenseSyncProps, fn: lambda.IFunction): void {
+    props.typesense.apiKeySecret.grantRead(fn);
+    const key = props.typesense.apiKeySecretKey;
+    // A secret defined in the app with its own key is covered by grantRead above.
+    if (key === undefined || key === props.typesense.apiKeySecret.encryptionKey) return;
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:Decrypt'],
+        resources: [key.keyArn],
+        conditions: {
+          StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this).region}.amazonaws.com` },
+        },
+      }),
+    );
+  }
+
+  /** Validates the ingestion-delay endpoint props; returns its auth type and reserved concurrency. */
+  private ingestionDelayEndpointSettings(props: TypesenseSyncProps) {
+    const authType = props.ingestionDelayEndpoint?.authType ?? lambda.FunctionUrlAuthType.AWS_IAM;
+    const configured = props.ingestionDelayEndpoint?.reservedConcurrentExecutions;
+    if (typeof configured === 'number') {
+      checkIntRange(
+        'ingestionDelayEndpoint.reservedConcurrentExecutions',
+        configured,
+        RESERVED_CONCURRENCY_RANGE,
+      );
+    }
+    // A public endpoint is capped: anyone may call it, and an uncapped function could use up the
+    // account's concurrency or run up costs. Reads of one item need no more than a couple at a time.
+    const reservedConcurrentExecutions =
+      configured === false
+        ? undefined
+        : (configured ??
+          (authType === lambda.FunctionUrlAuthType.NONE ? PUBLIC_ENDPOINT_RESERVED_CONCURRENCY : undefined));
+    return { authType, reservedConcurrentExecutions };
   }
 
   /** Validates the writer and batcher concurrency props; returns the writer's. */
@@ -1036,7 +1166,9 @@ export class TypesenseSync extends Construct {
       onStreamGap = true,
       maxConcurrency = Math.max(2, totalSegments),
       reservedConcurrentExecutions,
+      stallAlarmAfter = Duration.minutes(30),
     } = props.resync ?? {};
+    wholeUnits('resync.stallAlarmAfter', stallAlarmAfter, 'minutes', [5, 1_440]);
     checkIntRange('resync.totalSegments', totalSegments, [1, 1_000]);
     checkIntRange('resync.pageSize', pageSize, [1, 10_000]);
     checkIntRange('resync.keepCollections', keepCollections, [1, 100]);
@@ -1059,7 +1191,15 @@ export class TypesenseSync extends Construct {
       const pagesPerTask = Math.floor((timeoutSeconds * items) / (seconds * pageSize));
       env.RESYNC_PAGES_PER_TASK = String(Math.max(1, pagesPerTask));
     }
-    return { schedule, onStreamGap, maxConcurrency, reservedConcurrentExecutions, timeoutSeconds, env };
+    return {
+      schedule,
+      onStreamGap,
+      maxConcurrency,
+      reservedConcurrentExecutions,
+      timeoutSeconds,
+      stallAlarmAfter,
+      env,
+    };
   }
 
   /** Validates the lag check props; returns its schedule, interval and canary timeout. */
@@ -1143,7 +1283,10 @@ export class TypesenseSync extends Construct {
     return env;
   }
 
-  private resolveTable(props: TypesenseSyncProps): { table: dynamodb.ITable; keyAttributes: string[] } {
+  private resolveTable(
+    props: TypesenseSyncProps,
+    lagCheckScheduled: boolean,
+  ): { table: dynamodb.ITable; keyAttributes: string[] } {
     const { existingTableObj, tableProps } = props;
     if (existingTableObj !== undefined && tableProps !== undefined) {
       throw new Error('TypesenseSync: pass either existingTableObj or tableProps, not both');
@@ -1199,6 +1342,19 @@ export class TypesenseSync extends Construct {
       type: dynamodb.AttributeType.STRING,
     };
     const derived = [partitionKey.name, ...(tableProps?.sortKey ? [tableProps.sortKey.name] : [])];
+    // The canary's key attributes are strings (functions/core/canary.ts): a key of another type would
+    // make every canary write fail, and the lag alarm fire forever. An imported table's key types are
+    // unknown here: the README says so.
+    if (lagCheckScheduled) {
+      for (const key of [partitionKey, ...(tableProps?.sortKey ? [tableProps.sortKey] : [])]) {
+        if (key.type !== dynamodb.AttributeType.STRING) {
+          throw new Error(
+            `TypesenseSync: the lag check's canary item needs string key attributes, but ${key.name} is ` +
+              `${ATTRIBUTE_TYPE_NAMES[key.type]}: use string keys, or set lagCheck.schedule: false`,
+          );
+        }
+      }
+    }
     if (props.keyAttributes !== undefined && !sameNames(props.keyAttributes, derived)) {
       throw new Error(
         `TypesenseSync: keyAttributes ${JSON.stringify(props.keyAttributes)} do not match the table key schema ${JSON.stringify(derived)}`,

@@ -38,7 +38,26 @@ export function ingestionDelayOf(figures: PipelineFigures, now: number): Ingesti
 
 /** What the endpoint answers when it cannot give a lag figure. */
 export interface LagUnknown {
+  /** Why, in words safe to show anyone: the endpoint may be public. */
   unknown: string;
+  /** The lag check's own words (error text, which can name roles and resources): for the log only. */
+  detail?: string;
+}
+
+const SEE_LOGS = '(details in the lag-check function logs)';
+
+/**
+ * The public answer for a reading without a lag figure: which step failed ("lag unknown: cannot write
+ * the canary: <error>" becomes "lag unknown: cannot write the canary"), never the error text itself.
+ */
+function unmeasured(problems: readonly string[]): LagUnknown {
+  const lagProblem = problems.find((problem) => problem.startsWith('lag unknown'));
+  const step = lagProblem?.split(': ')[1];
+  const detail = lagProblem ?? problems.join('; ');
+  return {
+    unknown: step === undefined ? `lag unknown ${SEE_LOGS}` : `lag unknown: ${step} ${SEE_LOGS}`,
+    ...(detail !== '' && { detail }),
+  };
 }
 
 /**
@@ -57,10 +76,7 @@ export function ingestionDelayOfReading(
     return {
       unknown: `lag unknown: the lag check last reported ${Math.round(ageMs / 1000)} s ago (at ${reading.measuredAt})`,
     };
-  if (reading.lagMs === null)
-    return {
-      unknown: reading.problems.find((problem) => problem.startsWith('lag unknown')) ?? 'lag unknown',
-    };
+  if (reading.lagMs === null) return unmeasured(reading.problems);
   return {
     lagMs: reading.lagMs,
     oldestPendingChangeAgeMs: reading.oldestPendingChangeAgeMs,

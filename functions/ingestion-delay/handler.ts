@@ -35,9 +35,11 @@ export const handler = middy(async (event: LambdaFunctionURLEvent): Promise<APIG
   if (method !== 'GET') return json(405, { message: `${method} not allowed: use GET` });
   const [reading, dlqDepth] = await Promise.allSettled([deps.latestReading(), deps.dlqDepth()]);
   if (reading.status === 'rejected') {
+    // The reason can name roles and resources, and the endpoint may be public: it goes to the log only.
     logger.error('cannot read the latest lag reading', { error: reading.reason });
     return json(503, {
-      message: `lag unknown: cannot read the latest lag reading (${String(reading.reason)})`,
+      message:
+        'lag unknown: cannot read the latest lag reading (details in the ingestion-delay function logs)',
     });
   }
   const answer = ingestionDelayOfReading(
@@ -46,5 +48,8 @@ export const handler = middy(async (event: LambdaFunctionURLEvent): Promise<APIG
     deps.now(),
     3 * config.LAG_CHECK_INTERVAL_SECONDS * 1000,
   );
-  return 'unknown' in answer ? json(503, { message: answer.unknown }) : json(200, answer);
+  if (!('unknown' in answer)) return json(200, answer);
+  if (answer.detail !== undefined)
+    logger.warn('the latest lag reading has no lag figure', { problem: answer.detail });
+  return json(503, { message: answer.unknown });
 }).use(injectLambdaContext(logger));

@@ -25,6 +25,7 @@ fullyFeaturedStack({
   env,
   typesenseNodes: [LOCALSTACK_CONTEXT.typesenseNodes],
   apiKeySecretName: LOCALSTACK_CONTEXT.typesenseApiKeySecretName,
+  allowInsecureHttp: true,
   sourceTable: (stack, key) =>
     new dynamodb.Table(stack, 'Source', {
       partitionKey: { name: '_id', type: dynamodb.AttributeType.STRING },

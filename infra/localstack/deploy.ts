@@ -32,6 +32,8 @@ export const LOCALSTACK_CONTEXT = {
   typesenseApiKeySecretName: 'typesense-sync/api-key',
   collection: ALIAS,
   keyAttributes: 'pk,sk',
+  // Typesense on the compose network speaks plain HTTP; the construct refuses that unless told.
+  allowInsecureHttp: 'true',
 } as const satisfies Record<keyof typeof CONTEXT_DEFAULTS, string>;
 
 /**

@@ -239,7 +239,10 @@ Examples:
         throw new LagUnknownError('lag unknown: the target names no ingestion-delay endpoint');
       const readings = options.watch === undefined ? 1 : (options.count ?? Number.POSITIVE_INFINITY);
       for (let reading = 1; reading <= readings; reading++) {
-        const lag = await fetchIngestionDelay(target.ingestionDelayUrl);
+        const lag = await fetchIngestionDelay(
+          target.ingestionDelayUrl,
+          globals.profile === undefined ? {} : { profile: globals.profile },
+        );
         io.out(globals.json ? `${JSON.stringify(lag)}\n` : `${formatLag(lag)}\n`);
         if (reading < readings) await new Promise((resolve) => setTimeout(resolve, intervalS * 1000));
       }

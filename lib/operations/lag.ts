@@ -50,9 +50,20 @@ export async function signedHeaders(
   }
 }
 
-/** Asks an ingestion-delay endpoint; a failure says why the lag is unknown. */
-export async function fetchIngestionDelay(url: string, timeoutMs = 5_000): Promise<IngestionDelay> {
-  const headers = await signedHeaders(new URL(url));
+/**
+ * Asks an ingestion-delay endpoint; a failure says why the lag is unknown. With `profile` (the CLI's
+ * `--profile`) the request is signed with that profile's credentials, as the CLI's AWS clients are; the
+ * default chain would take the environment's or the default profile's instead.
+ */
+export async function fetchIngestionDelay(
+  url: string,
+  options: { profile?: string; timeoutMs?: number } = {},
+): Promise<IngestionDelay> {
+  const { profile, timeoutMs = 5_000 } = options;
+  const headers = await signedHeaders(
+    new URL(url),
+    defaultProvider(profile === undefined ? {} : { profile }),
+  );
   let response: Response;
   try {
     response = await fetch(url, { headers, signal: AbortSignal.timeout(timeoutMs) });

@@ -62,7 +62,10 @@ export async function pipelineStatus(connection: Connection): Promise<PipelineSt
     })(),
     target.ingestionDelayUrl === undefined
       ? Promise.resolve({ unknown: 'lag unknown: the target names no ingestion-delay endpoint' })
-      : fetchIngestionDelay(target.ingestionDelayUrl).catch((error: unknown) => ({
+      : fetchIngestionDelay(
+          target.ingestionDelayUrl,
+          connection.profile === undefined ? {} : { profile: connection.profile },
+        ).catch((error: unknown) => ({
           unknown: reasonOf(error),
         })),
   ]);

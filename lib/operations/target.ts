@@ -157,6 +157,8 @@ function awsClientConfig(
 /** The clients of one target, created once per command. */
 export interface Connection {
   target: Target;
+  /** The AWS profile the clients use (`--profile`); the lag request is signed with it too. */
+  profile?: string;
   dynamodb: DynamoDBClient;
   sqs: SQSClient;
   s3: S3Client;
@@ -188,6 +190,7 @@ export function connect(target: Target, source: { profile?: string } = {}): Conn
   });
   return {
     target,
+    ...(source.profile === undefined ? {} : { profile: source.profile }),
     dynamodb,
     sqs,
     s3,

@@ -14,6 +14,7 @@ import { AtlasSource } from '../../lib/atlas-source.ts';
 import { TypesenseSync, type TypesenseSyncProps } from '../../lib/typesense-sync.ts';
 import {
   appWithoutBundling,
+  CDK_JSON_CONTEXT,
   ENV,
   ATLAS_EVENT_SOURCE as EVENT_SOURCE,
   fullyFeaturedStack,
@@ -279,9 +280,13 @@ describe('TypesenseSync with mongoAtlas and every optional feature on', () => {
     expect(eventBridgeStatements(statements)).toContainEqual(
       expect.objectContaining({
         Effect: 'Allow',
-        Action: ['kms:GenerateDataKey', 'kms:Decrypt'],
+        // Sorted by @aws-cdk/aws-iam:minimizePolicies.
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
         Resource: '*',
-        Condition: { StringEquals: { 'aws:SourceAccount': '123456789012' } },
+        Condition: {
+          StringEquals: { 'aws:SourceAccount': '123456789012' },
+          ArnLike: { 'aws:SourceArn': 'arn:aws:events:eu-west-1:123456789012:rule/*' },
+        },
       }),
     );
   });
@@ -453,7 +458,7 @@ describe('mongoAtlas props that cannot work', () => {
 
 describe('AtlasSource on its own', () => {
   it('bundles the ingest handler (cdk synth with the option on)', () => {
-    const app = new App({ context: { 'aws:cdk:enable-asset-metadata': true } });
+    const app = new App({ context: { ...CDK_JSON_CONTEXT, 'aws:cdk:enable-asset-metadata': true } });
     const stack = new Stack(app, 'Bundled', { env: ENV });
     const table = new dynamodb.Table(stack, 'Mirror', {
       partitionKey: { name: '_id', type: dynamodb.AttributeType.STRING },

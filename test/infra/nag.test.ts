@@ -1,9 +1,27 @@
-import { Aspects, type Stack } from 'aws-cdk-lib';
+import { Aspects, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { SynthesisMessage } from 'aws-cdk-lib/cx-api';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { defaultStack, fullyFeaturedStack } from './stacks.ts';
+import { TypesenseSync } from '../../lib/typesense-sync.ts';
+import { appWithoutBundling, defaultStack, ENV, fullyFeaturedStack } from './stacks.ts';
+
+/** A sync with the alarms topic it creates (no key: unencrypted) and a public ingestion-delay endpoint. */
+function createdTopicStack(): Stack {
+  const stack = new Stack(appWithoutBundling(), 'CreatedTopic', { env: ENV });
+  new TypesenseSync(stack, 'Sync', {
+    typesense: {
+      nodes: ['https://typesense.example.com:443'],
+      apiKeySecret: secretsmanager.Secret.fromSecretNameV2(stack, 'ApiKey', 'typesense/key'),
+      collection: 'products',
+    },
+    alarms: { createTopic: true },
+    ingestionDelayEndpoint: { authType: lambda.FunctionUrlAuthType.NONE },
+  });
+  return stack;
+}
 
 type Suppression = { id: string; reason: string; applies_to?: unknown[] };
 
@@ -34,6 +52,7 @@ const words = (text: string) => text.split(/\s+/).filter((word) => word.length >
 describe.each([
   ['the ready stack with its defaults', () => defaultStack()],
   ['a sync with every optional feature on', () => fullyFeaturedStack().stack],
+  ['a sync with a created alarms topic and a public endpoint', createdTopicStack],
 ])('cdk-nag AwsSolutions on %s', (_name, build) => {
   let stack: Stack;
   let findings: ReturnType<typeof nagFindings>;

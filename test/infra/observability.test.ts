@@ -16,6 +16,7 @@ import {
 import { TARGET_OUTPUT } from '../../lib/operations/target.ts';
 import { TypesenseSync, type TypesenseSyncProps } from '../../lib/typesense-sync.ts';
 import { TypesenseSyncStack } from '../../lib/typesense-sync-stack.ts';
+import { CDK_JSON_CONTEXT } from './stacks.ts';
 
 const ENV = { account: '123456789012', region: 'eu-west-1' };
 const CANARY_CONDITION = {
@@ -47,7 +48,7 @@ const EMF_METRICS = {
 
 /** An app that skips bundling: every template here but the bundling check. */
 function appWithoutBundling(): App {
-  return new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  return new App({ context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [] } });
 }
 
 function typesenseProps(stack: Stack): TypesenseSyncProps['typesense'] {
@@ -278,7 +279,10 @@ describe('TypesenseSync lag check and ingestion delay (defaults)', () => {
       statements.some(
         (statement) =>
           actionsOf(statement).includes(action) &&
-          JSON.stringify(statement.Resource) === JSON.stringify(resource),
+          // One statement may name several resources (@aws-cdk/aws-iam:minimizePolicies merges them).
+          [statement.Resource]
+            .flat()
+            .some((each) => JSON.stringify(each) === JSON.stringify(resource)),
       );
     expect(grants('sqs:GetQueueAttributes', { 'Fn::GetAtt': [s.id(s.sync.changesQueue), 'Arn'] })).toBe(true);
     expect(grants('sqs:GetQueueAttributes', { 'Fn::GetAtt': [s.id(s.sync.deadLetterQueue), 'Arn'] })).toBe(
@@ -527,7 +531,7 @@ describe('TypesenseSync lag observability (configured)', () => {
     expect(s.properties(s.sync.alarms.iteratorAge)).toMatchObject({ Threshold: 600_000 });
   });
 
-  it('notifies the topic on ALARM and OK from every observability alarm, not from the re-sync trigger', () => {
+  it('notifies the topic on ALARM and OK from every observability alarm, the re-sync trigger included', () => {
     const { lag, lagUnknown, deadLetters, iteratorAge, functionErrors } = s.sync.alarms;
     const notifying = [lag, lagUnknown, deadLetters, iteratorAge, ...Object.values(functionErrors)];
     expect(notifying).toHaveLength(9);
@@ -540,7 +544,14 @@ describe('TypesenseSync lag observability (configured)', () => {
     const silent = s.template.findResources('AWS::CloudWatch::Alarm', {
       Properties: { AlarmActions: Match.absent() },
     });
-    expect(Object.values(silent).map((alarm) => alarm.Properties.Threshold)).toEqual([69_120_000]);
+    // The stream gap alarm (80 % of the 1-day max record age) notifies too: it means changes may be lost.
+    expect(Object.values(silent)).toEqual([]);
+    expect(
+      s.properties(s.sync.alarms.streamGap as NonNullable<typeof s.sync.alarms.streamGap>),
+    ).toMatchObject({
+      Threshold: 69_120_000,
+      AlarmActions: [{ Ref: s.id(topic) }],
+    });
   });
 
   it('names the dashboard and charts the metrics in the given namespace', () => {
@@ -579,7 +590,10 @@ describe('TypesenseSync with no lag check schedule', () => {
     expect(
       s.template.findResources('AWS::CloudWatch::Alarm', { Properties: { MetricName: 'SyncLagMs' } }),
     ).toEqual({});
-    s.template.resourceCountIs('AWS::CloudWatch::Alarm', 8);
+    // DLQ, iterator age, five function errors, re-sync DLQ, the stream gap alarm and its rule's two
+    // delivery alarms; no stall alarm, which needs the lag check's progress figure.
+    s.template.resourceCountIs('AWS::CloudWatch::Alarm', 11);
+    expect(s.sync.alarms.resyncStalled).toBeUndefined();
   });
 
   it('tells the endpoint the default interval', () => {
@@ -735,7 +749,7 @@ describe('TypesenseSync lag check validation', () => {
 
 describe('TypesenseSync lag functions (bundled)', () => {
   it('bundles the lag check and the ingestion-delay handler as ESM modules with source maps', () => {
-    const app = new App({ context: { 'aws:cdk:enable-asset-metadata': true } });
+    const app = new App({ context: { ...CDK_JSON_CONTEXT, 'aws:cdk:enable-asset-metadata': true } });
     const stack = new Stack(app, 'Bundled', { env: ENV });
     const sync = new TypesenseSync(stack, 'Sync', { typesense: typesenseProps(stack) });
     const template = Template.fromStack(stack);

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -16,9 +17,16 @@ export const STREAM_ARN =
   'arn:aws:dynamodb:eu-west-1:123456789012:table/source/stream/2025-01-01T00:00:00.000';
 export const ATLAS_EVENT_SOURCE = 'aws.partner/mongodb.com/stitch.trigger/65f1c0d2a4b5c6d7e8f90123';
 
-/** An app that skips bundling: for templates whose assets another test already bundles. */
-export function appWithoutBundling(): App {
-  return new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+/** The app's context in cdk.json (the feature flags among it), which `cdk synth` reads and `new App()` does not. */
+export const CDK_JSON_CONTEXT = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8'))
+  .context as Record<string, unknown>;
+
+/**
+ * An app that skips bundling: for templates whose assets another test already bundles. It has the
+ * context `cdk synth` gives the real app (cdk.json), so templates are the ones deployed.
+ */
+export function appWithoutBundling(context: Record<string, unknown> = {}): App {
+  return new App({ context: { ...CDK_JSON_CONTEXT, ...context, 'aws:cdk:bundling-stacks': [] } });
 }
 
 /** `TypesenseSyncStack` with no context at all: what `cdk synth` deploys by default. */
@@ -33,6 +41,8 @@ export interface FullyFeaturedOptions {
   readonly env?: { account: string; region: string };
   readonly typesenseNodes?: string[];
   readonly apiKeySecretName?: string;
+  /** For http:// nodes (LocalStack's compose network only). */
+  readonly allowInsecureHttp?: boolean;
   /** The existing source table; by default an imported one with a fixed stream ARN. */
   readonly sourceTable?: (stack: Stack, key: kms.Key) => dynamodb.ITable;
 }
@@ -79,6 +89,7 @@ export function fullyFeaturedStack(options: FullyFeaturedOptions = {}): {
         options.apiKeySecretName ?? 'typesense/key',
       ),
       collection: 'products',
+      ...(options.allowInsecureHttp === true && { allowInsecureHttp: true }),
     },
     encryptionKey: key,
     vpc: { vpc, vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS } },

@@ -21,7 +21,7 @@ import {
 import { parseTarget, TARGET_OUTPUT, targetSchema } from '../../lib/operations/target.ts';
 import { TypesenseSync, type TypesenseSyncProps } from '../../lib/typesense-sync.ts';
 import { TypesenseSyncStack } from '../../lib/typesense-sync-stack.ts';
-import { appWithoutBundling, ENV, fullyFeaturedStack, STREAM_ARN } from './stacks.ts';
+import { appWithoutBundling, CDK_JSON_CONTEXT, ENV, fullyFeaturedStack, STREAM_ARN } from './stacks.ts';
 
 const API_KEY = 'ts-api-key-must-never-reach-lambda-env';
 
@@ -86,7 +86,7 @@ describe('TypesenseSync (fully configured, bundled)', () => {
 
   beforeAll(() => {
     // Asset metadata lets the bundling test find the staged bundle in the synth output.
-    app = new App({ context: { 'aws:cdk:enable-asset-metadata': true } });
+    app = new App({ context: { ...CDK_JSON_CONTEXT, 'aws:cdk:enable-asset-metadata': true } });
     stack = new Stack(app, 'Full', { env: ENV });
     const apiKeySecret = new secretsmanager.Secret(stack, 'ApiKey', {
       secretStringValue: SecretValue.unsafePlainText(API_KEY),
@@ -143,8 +143,9 @@ describe('TypesenseSync (fully configured, bundled)', () => {
     template.resourceCountIs('AWS::Logs::LogGroup', 5);
     template.resourceCountIs('AWS::S3::Bucket', 1);
     template.resourceCountIs('AWS::S3::BucketPolicy', 1);
-    // The stream gap trigger; lag, lag unknown, DLQ, iterator age and one errors alarm per function.
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 10);
+    // The stream gap trigger; lag, lag unknown, DLQ, iterator age and one errors alarm per function;
+    // re-sync DLQ and stall; failed and failed-to-DLQ deliveries of each of the two rules.
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 16);
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
     // The stream gap trigger and the lag check schedule: no re-sync schedule by default.
     template.resourceCountIs('AWS::Events::Rule', 2);
@@ -511,9 +512,8 @@ describe('TypesenseSync with an existing table', () => {
       EventSourceArn: STREAM_ARN,
       DestinationConfig: {
         OnFailure: {
-          Destination: {
-            'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::stream-failures']],
-          },
+          // The partition is a literal in a stack whose region is known (@aws-cdk/core:enablePartitionLiterals).
+          Destination: 'arn:aws:s3:::stream-failures',
         },
       },
     });
@@ -570,9 +570,7 @@ describe('TypesenseSyncStack (context defaults)', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: {
         Variables: Match.objectLike({
-          TYPESENSE_API_KEY_SECRET_ARN: {
-            'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp(':secret:typesense-sync/api-key$')])],
-          },
+          TYPESENSE_API_KEY_SECRET_ARN: Match.stringLikeRegexp(':secret:typesense-sync/api-key$'),
         }),
       },
     });
@@ -581,14 +579,7 @@ describe('TypesenseSyncStack (context defaults)', () => {
         Statement: Match.arrayWith([
           Match.objectLike({
             Action: Match.arrayWith(['secretsmanager:GetSecretValue']),
-            Resource: {
-              'Fn::Join': [
-                '',
-                Match.arrayWith([
-                  Match.stringLikeRegexp(':secret:typesense-sync/api-key-\\?\\?\\?\\?\\?\\?$'),
-                ]),
-              ],
-            },
+            Resource: Match.stringLikeRegexp(':secret:typesense-sync/api-key-\\?\\?\\?\\?\\?\\?$'),
           }),
         ]),
       },
@@ -1327,15 +1318,24 @@ describe('TypesenseSync security and concurrency options', () => {
       Principal?: { Service?: string };
       Action: string[];
     }>;
-    const events = statements.filter((statement) => statement.Principal?.Service === 'events.amazonaws.com');
-    // Only what SQS asks of a producer, and only for this account's EventBridge.
+    // The rules' statement; the Atlas partner bus has one of its own (DescribeKey, scoped to the bus).
+    const events = statements.filter(
+      (statement) =>
+        statement.Principal?.Service === 'events.amazonaws.com' &&
+        !statement.Action.includes('kms:DescribeKey'),
+    );
+    // Only what SQS asks of a producer, and only for this account's EventBridge rules (actions sorted by
+    // @aws-cdk/aws-iam:minimizePolicies).
     expect(events).toEqual([
       {
         Effect: 'Allow',
         Principal: { Service: 'events.amazonaws.com' },
-        Action: ['kms:GenerateDataKey', 'kms:Decrypt'],
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
         Resource: '*',
-        Condition: { StringEquals: { 'aws:SourceAccount': ENV.account } },
+        Condition: {
+          StringEquals: { 'aws:SourceAccount': ENV.account },
+          ArnLike: { 'aws:SourceArn': `arn:aws:events:${ENV.region}:${ENV.account}:rule/*` },
+        },
       },
     ]);
   });
@@ -1447,7 +1447,10 @@ describe('TypesenseSync through the package entry point (the README example)', (
     });
 
     const template = Template.fromStack(stack);
-    template.resourceCountIs('AWS::Lambda::Function', 5);
+    // The sync's five, and the provider of the VPC's default security group restriction
+    // (@aws-cdk/aws-ec2:restrictDefaultSecurityGroup), which belongs to the app's VPC, not to the sync.
+    template.resourceCountIs('AWS::Lambda::Function', 6);
+    template.resourceCountIs('Custom::VpcRestrictDefaultSG', 1);
     template.resourceCountIs('AWS::SQS::Queue', 4);
     template.allResourcesProperties('AWS::SQS::Queue', { KmsMasterKeyId: Match.anyValue() });
   });

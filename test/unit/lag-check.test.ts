@@ -159,10 +159,16 @@ describe('ingestionDelayOfReading (the deployed endpoint)', () => {
     });
   });
 
-  it('a reading without a lag figure passes on why', () => {
+  it('a reading without a lag figure says which step failed; the error text only goes to the log', () => {
     const unknown = { ...reading, lagMs: null, problems: ['lag unknown: cannot write the canary: denied'] };
     expect(ingestionDelayOfReading(unknown, 0, START, staleAfterMs)).toEqual({
-      unknown: 'lag unknown: cannot write the canary: denied',
+      unknown: 'lag unknown: cannot write the canary (details in the lag-check function logs)',
+      detail: 'lag unknown: cannot write the canary: denied',
+    });
+    const other = { ...reading, lagMs: null, problems: ['DLQ depth unknown: timeout'] };
+    expect(ingestionDelayOfReading(other, 0, START, staleAfterMs)).toEqual({
+      unknown: 'lag unknown (details in the lag-check function logs)',
+      detail: 'DLQ depth unknown: timeout',
     });
   });
 });

@@ -80,6 +80,54 @@ describe('the ingestion-delay endpoint (Function URL handler)', () => {
     expect(JSON.parse(denied.body).message).toContain('lag unknown: cannot read the latest lag reading');
   });
 
+  it('answers a generic 503, never internal error text (role ARNs), and logs the details instead', async () => {
+    // Powertools' test mode logs through the global console; a fresh module builds its logger in it.
+    vi.stubEnv('POWERTOOLS_DEV', 'true');
+    vi.resetModules();
+    const printed: unknown[][] = [];
+    for (const level of ['error', 'warn'] as const)
+      vi.spyOn(console, level).mockImplementation((...args: unknown[]) => void printed.push(args));
+    const { handler, deps } = await endpoint();
+    const secret = 'arn:aws:sts::123456789012:assumed-role/Sync-IngestionDelayRole-ABC/fn';
+    Object.assign(deps, {
+      latestReading: async () => {
+        throw new Error(
+          `AccessDeniedException: User: ${secret} is not authorized to perform dynamodb:GetItem`,
+        );
+      },
+      dlqDepth: async () => 0,
+      now: () => NOW,
+    });
+    const denied = (await handler(request('/v1/ingestion-delay'), context)) as {
+      statusCode: number;
+      body: string;
+    };
+    expect(denied.statusCode).toBe(503);
+    expect(denied.body).not.toContain('arn:aws');
+    expect(denied.body).not.toContain('AccessDenied');
+
+    Object.assign(deps, {
+      latestReading: async () => ({
+        ...reading,
+        lagMs: null,
+        problems: [
+          `lag unknown: cannot write the canary: AccessDeniedException: User: ${secret} is not authorized`,
+        ],
+      }),
+    });
+    const unmeasured = (await handler(request('/v1/ingestion-delay'), context)) as {
+      statusCode: number;
+      body: string;
+    };
+    expect(unmeasured.statusCode).toBe(503);
+    expect(JSON.parse(unmeasured.body).message).toBe(
+      'lag unknown: cannot write the canary (details in the lag-check function logs)',
+    );
+    const logs = JSON.stringify(printed);
+    expect(logs).toContain(`cannot write the canary: AccessDeniedException: User: ${secret}`);
+    expect(logs).toContain(`User: ${secret} is not authorized to perform dynamodb:GetItem`);
+  });
+
   it('refuses other paths and methods by name', async () => {
     const { handler } = await endpoint();
     expect(await handler(request('/v1/other'), context)).toMatchObject({ statusCode: 404 });

@@ -1,5 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
+  fetchIngestionDelay,
   ingestionDelayOf,
   ingestionDelaySchema,
   LagUnknownError,
@@ -58,5 +62,45 @@ describe('signedHeaders (the CLI asking an IAM-authenticated Function URL)', () 
         'lag unknown: no AWS credentials to sign the request to https://abc123.lambda-url.us-east-1.on.aws (Could not load credentials from any providers)',
       ),
     );
+  });
+});
+
+describe('fetchIngestionDelay with a named profile (the CLI under --profile)', () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+    vi.unstubAllGlobals();
+  });
+
+  it("signs with the profile's credentials, not the default chain's", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lag-profile-'));
+    const credentialsFile = join(dir, 'credentials');
+    writeFileSync(
+      credentialsFile,
+      '[ops]\naws_access_key_id = AKIDPROFILE\naws_secret_access_key = profile-secret\n',
+    );
+    vi.stubEnv('AWS_SHARED_CREDENTIALS_FILE', credentialsFile);
+    vi.stubEnv('AWS_CONFIG_FILE', join(dir, 'config'));
+    // What the default chain would find first.
+    vi.stubEnv('AWS_ACCESS_KEY_ID', 'AKIDENVIRONMENT');
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'environment-secret');
+    const requests: Array<Record<string, string>> = [];
+    vi.stubGlobal('fetch', async (_url: string, init: { headers: Record<string, string> }) => {
+      requests.push(init.headers);
+      return new Response(
+        JSON.stringify({
+          lagMs: 5,
+          oldestPendingChangeAgeMs: null,
+          dlqDepth: 0,
+          circuit: 'closed',
+          measuredAt: new Date(NOW).toISOString(),
+        }),
+        { status: 200 },
+      );
+    });
+    const url = 'https://abc123.lambda-url.eu-west-1.on.aws/v1/ingestion-delay';
+    await fetchIngestionDelay(url, { profile: 'ops' });
+    expect(requests[0]?.authorization).toMatch(/Credential=AKIDPROFILE\//);
+    await fetchIngestionDelay(url);
+    expect(requests[1]?.authorization).toMatch(/Credential=AKIDENVIRONMENT\//);
   });
 });

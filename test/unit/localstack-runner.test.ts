@@ -109,6 +109,8 @@ describe('deploying the real app to LocalStack', () => {
       'collection=products',
       '-c',
       'keyAttributes=pk,sk',
+      '-c',
+      'allowInsecureHttp=true',
     ]);
   });
 
@@ -255,6 +257,7 @@ describe('the fully featured stack as the LocalStack suite deploys it', () => {
       env: { account: LOCALSTACK_ACCOUNT, region: 'us-east-1' },
       typesenseNodes: [TYPESENSE_NETWORK_URL],
       apiKeySecretName: LOCALSTACK_CONTEXT.typesenseApiKeySecretName,
+      allowInsecureHttp: true,
       sourceTable: (scope) =>
         new dynamodb.Table(scope, 'Source', {
           partitionKey: { name: '_id', type: dynamodb.AttributeType.STRING },

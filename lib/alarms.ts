@@ -1,0 +1,209 @@
+import { Annotations, ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { NagSuppressions } from 'cdk-nag';
+import type { Construct } from 'constructs';
+import { METRIC } from '../functions/shared/metrics.ts';
+
+/**
+ * The alarms that keep a stall from going unnoticed (a dead-lettered re-sync task, a re-sync making no
+ * progress, an EventBridge rule failing to deliver) and the alarm topic: where notifications go, and
+ * what CloudWatch needs to be allowed to deliver them.
+ */
+
+/** The rules a sync creates, by what they do; each gets delivery alarms. */
+export type SyncRuleRole = 'resyncSchedule' | 'streamGap' | 'lagCheckSchedule' | 'atlas';
+
+/** An EventBridge rule's two delivery failure alarms. */
+export interface RuleDeliveryAlarms {
+  /** Invocations that failed for good (after EventBridge's retries), not counting dead-lettered ones. */
+  readonly failedInvocations: cloudwatch.Alarm;
+  /** Events that could not even be sent to the rule's dead-letter queue: lost. */
+  readonly failedToDeadLetterQueue: cloudwatch.Alarm;
+}
+
+export interface StallAlarmsProps {
+  readonly resyncDeadLetterQueue: sqs.IQueue;
+  /** The EMF namespace and service name of the lag check, which publishes `ResyncProgressAgeMs`. */
+  readonly namespace: string;
+  readonly lagCheckServiceName: string;
+  /** How often the lag check runs; undefined when it is not scheduled (then nobody reports progress). */
+  readonly lagCheckInterval: Duration | undefined;
+  readonly stallAfter: Duration;
+  /** The rules to watch, with the bus each one is on when it is not the default bus. */
+  readonly rules: ReadonlyArray<{ role: SyncRuleRole; rule: events.IRule; eventBusName?: string }>;
+}
+
+export interface StallAlarms {
+  readonly resyncDeadLetters: cloudwatch.Alarm;
+  readonly resyncStalled?: cloudwatch.Alarm;
+  readonly ruleDelivery: Partial<Record<SyncRuleRole, RuleDeliveryAlarms>>;
+}
+
+const RULE_ADVICE: Record<SyncRuleRole, string> = {
+  resyncSchedule: 'Scheduled re-syncs are not starting: check the re-sync queue policy and key policy.',
+  streamGap:
+    'A stream gap did not start its re-sync: start one (`typesense-sync resync start`), then check the re-sync ' +
+    'queue policy and key policy.',
+  lagCheckSchedule: 'The lag check is not running: check the lag-check function and its invoke permission.',
+  atlas:
+    'Atlas events are not reaching the ingest queue: check the ingest queue policy and key policy, then the ' +
+    'ingest DLQ.',
+};
+
+/** The stall alarms, created in `scope`. */
+export function createStallAlarms(scope: Construct, props: StallAlarmsProps): StallAlarms {
+  const resyncDeadLetters = new cloudwatch.Alarm(scope, 'ResyncDeadLettersAlarm', {
+    alarmDescription:
+      'Re-sync tasks were dead-lettered after 5 failed receives: the re-sync they belong to is stuck. See the ' +
+      're-sync function logs and `typesense-sync resync status`; fix the cause, then redrive the re-sync DLQ ' +
+      '(SQS "Start DLQ redrive") or start a new re-sync.',
+    metric: props.resyncDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
+      statistic: cloudwatch.Stats.MAXIMUM,
+      period: Duration.minutes(1),
+    }),
+    threshold: 0,
+    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+    evaluationPeriods: 1,
+    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+  });
+
+  // The lag check publishes the age of the running job's last progress once per check, and nothing
+  // while no job runs: missing data is the normal idle state, never a stall.
+  const resyncStalled =
+    props.lagCheckInterval === undefined
+      ? undefined
+      : new cloudwatch.Alarm(scope, 'ResyncStalledAlarm', {
+          alarmDescription:
+            `A running re-sync has made no progress for ${props.stallAfter.toHumanString()}. Run ` +
+            '`typesense-sync resync status`; see the re-sync function logs and errors, the re-sync DLQ, and ' +
+            'Typesense health. A re-sync that cannot finish can be started again (`typesense-sync resync start`).',
+          metric: new cloudwatch.Metric({
+            namespace: props.namespace,
+            metricName: METRIC.resyncProgressAge,
+            dimensionsMap: { service: props.lagCheckServiceName },
+            statistic: cloudwatch.Stats.MAXIMUM,
+            period: props.lagCheckInterval,
+          }),
+          threshold: props.stallAfter.toMilliseconds(),
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+          evaluationPeriods: 1,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        });
+
+  const ruleDelivery: Partial<Record<SyncRuleRole, RuleDeliveryAlarms>> = {};
+  for (const { role, rule, eventBusName } of props.rules) {
+    // Metrics of a rule on a custom (or partner) bus carry EventBusName too; those of the default bus only
+    // RuleName: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-monitoring.html
+    const dimensionsMap = {
+      ...(eventBusName === undefined ? {} : { EventBusName: eventBusName }),
+      RuleName: rule.ruleName,
+    };
+    const alarm = (id: string, metricName: string, what: string) =>
+      new cloudwatch.Alarm(scope, `${role}${id}Alarm`, {
+        alarmDescription: `EventBridge ${what} for the ${role} rule. ${RULE_ADVICE[role]}`,
+        metric: new cloudwatch.Metric({
+          namespace: 'AWS/Events',
+          metricName,
+          dimensionsMap,
+          statistic: cloudwatch.Stats.SUM,
+          period: Duration.minutes(5),
+        }),
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        // EventBridge only publishes these metrics when they are not zero.
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+    ruleDelivery[role] = {
+      failedInvocations: alarm('FailedInvocations', 'FailedInvocations', 'failed to deliver events'),
+      failedToDeadLetterQueue: alarm(
+        'FailedToDlq',
+        'InvocationsFailedToBeSentToDlq',
+        'could neither deliver events nor dead-letter them (they are lost)',
+      ),
+    };
+  }
+  return { resyncDeadLetters, ...(resyncStalled !== undefined && { resyncStalled }), ruleDelivery };
+}
+
+/**
+ * The alarms topic the construct creates on request: TLS only, encrypted with `key` when there is one.
+ * Without a customer managed key it stays unencrypted: CloudWatch cannot use the AWS managed SNS key,
+ * whose policy cannot be changed, so alarms to a topic encrypted with it would never arrive.
+ */
+export function createAlarmTopic(scope: Construct, key: kms.IKey | undefined): sns.Topic {
+  const topic = new sns.Topic(scope, 'AlarmTopic', {
+    displayName: 'Typesense sync alarms',
+    enforceSSL: true,
+    ...(key !== undefined && { masterKey: key }),
+  });
+  if (key === undefined) {
+    NagSuppressions.addResourceSuppressions(topic, [
+      {
+        id: 'AwsSolutions-SNS2',
+        reason:
+          'Alarm notifications carry alarm names and states only. CloudWatch cannot publish to a topic encrypted with ' +
+          'the AWS managed SNS key (its key policy cannot grant CloudWatch), so without encryptionKey the topic stays ' +
+          'unencrypted; pass encryptionKey to encrypt it with a customer managed key.',
+      },
+    ]);
+  }
+  return topic;
+}
+
+/**
+ * Lets CloudWatch alarms of this account and region publish to `topic`: an explicit `sns:Publish` (a
+ * topic policy, such as the one `enforceSSL` creates, replaces the default one), and the use of the
+ * topic's customer managed key. See "Enable compatibility between event sources from AWS services and
+ * encrypted topics": https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html
+ * An imported topic's policy and key policy cannot be changed here: a synth warning says what to add.
+ */
+export function allowCloudWatchAlarms(scope: Construct, topic: sns.ITopic): void {
+  const stack = Stack.of(scope);
+  const cloudwatchPrincipal = new iam.ServicePrincipal('cloudwatch.amazonaws.com');
+  const sourceConditions = {
+    StringEquals: { 'aws:SourceAccount': stack.account },
+    ArnLike: {
+      'aws:SourceArn': stack.formatArn({
+        service: 'cloudwatch',
+        resource: 'alarm',
+        resourceName: '*',
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      }),
+    },
+  };
+  const published = topic.addToResourcePolicy(
+    new iam.PolicyStatement({
+      principals: [cloudwatchPrincipal],
+      actions: ['sns:Publish'],
+      resources: [topic.topicArn],
+      conditions: sourceConditions,
+    }),
+  ).statementAdded;
+  // The documented key policy statement has no conditions; the topic policy above already limits which
+  // alarms may publish, and the key use alone lets CloudWatch read nothing.
+  const keyUsed =
+    topic.masterKey === undefined ||
+    topic.masterKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [cloudwatchPrincipal],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+      }),
+      true,
+    ).statementAdded;
+  if (!published || !keyUsed) {
+    Annotations.of(scope).addWarningV2(
+      'typesense-sync:importedAlarmTopic',
+      'The alarms topic (or its key) is imported, so its policies cannot be changed here. Allow the service principal ' +
+        'cloudwatch.amazonaws.com sns:Publish on the topic (conditions aws:SourceAccount = this account, aws:SourceArn ' +
+        'like arn:aws:cloudwatch:<region>:<account>:alarm:*) and, if the topic is encrypted with a customer managed ' +
+        'key, kms:Decrypt and kms:GenerateDataKey* on that key; otherwise no alarm notification arrives.',
+    );
+  }
+}
