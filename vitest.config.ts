@@ -1,6 +1,17 @@
+import { fileURLToPath } from 'node:url';
 import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  // `import 'typesense-sync'` in the tests resolves to lib/ sources, not to the built dist/ (package.json exports).
+  resolve: {
+    alias: [
+      { find: /^typesense-sync$/, replacement: fileURLToPath(new URL('lib/index.ts', import.meta.url)) },
+      {
+        find: /^typesense-sync\/read-your-writes$/,
+        replacement: fileURLToPath(new URL('lib/read-your-writes.ts', import.meta.url)),
+      },
+    ],
+  },
   test: {
     include: ['test/**/*.test.ts'],
     // test/localstack/ needs a stack deployed to LocalStack: `npm run test:localstack` runs it.

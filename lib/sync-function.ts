@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { Duration } from 'aws-cdk-lib';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -35,6 +37,16 @@ const MANAGED_POLICY_REASONS = {
 } as const;
 
 /**
+ * Where the packaged library keeps a function's prebuilt bundle: `bundle/index.mjs` next to its entry
+ * (`npm run build` writes dist/functions/<name>/bundle/ and the compiled construct points its entries
+ * into dist/functions/). A source checkout has no such directory, so the repo bundles from sources.
+ */
+export function prebuiltBundleOf(entry: string): string | undefined {
+  const dir = join(dirname(entry), 'bundle');
+  return existsSync(join(dir, 'index.mjs')) ? dir : undefined;
+}
+
+/**
  * NodejsFunction with the defaults every sync function shares: Node.js 22 on Graviton, an ESM bundle
  * with source maps, a log group whose retention is managed by the stack, and the cdk-nag suppressions
  * of what CDK itself gives every function (so a new function inherits them).
@@ -50,12 +62,18 @@ export class SyncFunction extends NodejsFunction {
         retention: logRetention ?? logs.RetentionDays.ONE_MONTH,
         ...(logEncryptionKey !== undefined && { encryptionKey: logEncryptionKey }),
       });
+    // An installed package ships its functions prebuilt (same options as below, see scripts/build.mjs):
+    // the app's `cdk synth` then needs neither esbuild nor Docker.
+    const prebuilt = prebuiltBundleOf(props.entry);
+    const code =
+      prebuilt === undefined ? {} : { code: lambda.Code.fromAsset(prebuilt), handler: 'index.handler' };
     super(scope, id, {
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: 512,
       timeout: Duration.seconds(30),
       ...rest,
+      ...code,
       logGroup,
       bundling: {
         minify: true,

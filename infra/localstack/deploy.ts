@@ -4,6 +4,11 @@ import type { CONTEXT_DEFAULTS } from '../../lib/typesense-sync-stack.ts';
 
 /** What `npm run test:localstack` deploys and how the host reaches it (see docker-compose.yml). */
 export const STACK_NAME = 'TypesenseSync';
+/** The sync with every option on (test/infra/stacks.ts), deployed next to it to prove it deploys. */
+export const FULL_STACK_NAME = 'TypesenseSyncFullyFeatured';
+/** The app with both stacks (infra/localstack/app.ts), run as cdk.json runs bin/app.ts. */
+export const LOCALSTACK_APP = 'npx tsx infra/localstack/app.ts';
+/** By `localhost`: cdklocal's default `localhost.localstack.cloud` needs public DNS to resolve. */
 export const LOCALSTACK_ENDPOINT = 'http://localhost:4566';
 export const LOCALSTACK_REGION = 'us-east-1';
 export const LOCALSTACK_ACCOUNT = '000000000000';
@@ -31,11 +36,30 @@ export const LOCALSTACK_CONTEXT = {
   allowInsecureHttp: 'true',
 } as const satisfies Record<keyof typeof CONTEXT_DEFAULTS, string>;
 
-/** `cdklocal` arguments that deploy the app unattended and write its outputs to `outputsFile`. */
+/**
+ * The environment for `cdklocal`: every endpoint (S3 included, path-style, since bucket subdomains of
+ * `localhost` do not resolve) at LOCALSTACK_ENDPOINT. cdklocal drops AWS_* variables that are not
+ * allow-listed before the CLI reads them, hence AWS_ENVAR_ALLOWLIST.
+ */
+export function cdklocalEnv(base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return {
+    ...base,
+    AWS_ENDPOINT_URL: LOCALSTACK_ENDPOINT,
+    AWS_ENDPOINT_URL_S3: LOCALSTACK_ENDPOINT,
+    AWS_S3_FORCE_PATH_STYLE: '1',
+    AWS_REGION: LOCALSTACK_REGION,
+    AWS_ENVAR_ALLOWLIST: 'AWS_REGION,AWS_S3_FORCE_PATH_STYLE',
+  };
+}
+
+/** `cdklocal` arguments that deploy both stacks unattended and write their outputs to `outputsFile`. */
 export function deployArgs(outputsFile: string): string[] {
   return [
     'deploy',
     STACK_NAME,
+    FULL_STACK_NAME,
+    '--app',
+    LOCALSTACK_APP,
     '--require-approval',
     'never',
     '--outputs-file',
@@ -47,6 +71,30 @@ export function deployArgs(outputsFile: string): string[] {
 /** A deployment that did not give what the suite needs. */
 export class LocalStackSetupError extends Error {
   override name = 'LocalStackSetupError';
+}
+
+/**
+ * Waits until Typesense answers `{"ok":true}` on /health, asked from the host: the image has neither
+ * curl nor wget for a compose health check, and a check must not assume a shell in it either.
+ */
+export async function waitForTypesense(
+  url: string,
+  { timeoutMs = 120_000, intervalMs = 1_000, fetchImpl = fetch } = {},
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'no answer yet';
+  while (Date.now() < deadline) {
+    try {
+      const response = await fetchImpl(new URL('/health', url), { signal: AbortSignal.timeout(5_000) });
+      const body = (await response.json().catch(() => undefined)) as { ok?: unknown } | undefined;
+      if (response.ok && body?.ok === true) return;
+      last = `HTTP ${response.status}`;
+    } catch (error) {
+      last = error instanceof Error ? error.message : String(error);
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+  throw new LocalStackSetupError(`Typesense at ${url} not healthy after ${timeoutMs} ms (${last})`);
 }
 
 /** The stack's `OperatorTarget` output from a `cdk deploy --outputs-file` file (`{ stack: { key: value } }`). */

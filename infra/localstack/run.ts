@@ -1,8 +1,9 @@
 /**
  * `npm run test:localstack [-- --keep]`: the shared scenarios against the real CDK app on LocalStack.
  *
- * Starts LocalStack and a Typesense server (docker-compose.yml), stores the API key in LocalStack's
- * Secrets Manager, creates the collection and its alias, deploys the app with `cdklocal`, writes the
+ * Starts LocalStack and a Typesense server (docker-compose.yml), waits for Typesense's /health, stores
+ * the API key in LocalStack's Secrets Manager, creates the collection and its alias, deploys the app
+ * and the fully featured stack (infra/localstack/app.ts) with `cdklocal` by localhost, writes the
  * host's operator target to .local/localstack-target.json and runs vitest on test/localstack/ (and the
  * Typesense contract suite against the real server). `docker compose down -v` at the end unless --keep.
  *
@@ -24,10 +25,12 @@ import { TypesenseClient } from '../../functions/shared/typesense.ts';
 import { productSchema } from '../local/workload.ts';
 import {
   ALIAS,
+  cdklocalEnv,
   DEV_TYPESENSE_API_KEY,
   deployArgs,
   dockerProblem,
   EXIT_NOT_RUN,
+  FULL_STACK_NAME,
   hostTarget,
   LOCALSTACK_ACCOUNT,
   LOCALSTACK_CONTEXT,
@@ -36,6 +39,7 @@ import {
   LocalStackSetupError,
   operatorTargetOf,
   TYPESENSE_HOST_URL,
+  waitForTypesense,
 } from './deploy.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -106,18 +110,23 @@ async function main(argv: readonly string[]): Promise<number> {
   const { TYPESENSE_API_KEY: apiKey } = configSchema.parse(process.env);
   const env = { ...process.env, TYPESENSE_API_KEY: apiKey };
   try {
+    // --wait: LocalStack healthy (its own health check), Typesense running; its /health is asked from here.
     await step('docker compose up', 'docker', [...COMPOSE, 'up', '--detach', '--wait'], env);
+    await waitForTypesense(TYPESENSE_HOST_URL);
     await storeApiKey(apiKey);
     await createIndex(apiKey);
-    // cdklocal points the CDK CLI at LocalStack (http://localhost.localstack.cloud:4566 by default).
+    // cdklocal points the CDK CLI at LocalStack, here by localhost (see cdklocalEnv).
+    const cdk = cdklocalEnv(env);
     await step(
       'cdklocal bootstrap',
       bin('cdklocal'),
       ['bootstrap', `aws://${LOCALSTACK_ACCOUNT}/${LOCALSTACK_REGION}`],
-      env,
+      cdk,
     );
     await mkdir(join(ROOT, '.local'), { recursive: true });
-    await step('cdklocal deploy', bin('cdklocal'), deployArgs(OUTPUTS_FILE), env);
+    await step('cdklocal deploy', bin('cdklocal'), deployArgs(OUTPUTS_FILE), cdk);
+    // The fully featured stack only has to deploy: its OperatorTarget output proves it completed.
+    operatorTargetOf(JSON.parse(await readFile(OUTPUTS_FILE, 'utf8')) as unknown, FULL_STACK_NAME);
     const outputs = JSON.parse(await readFile(OUTPUTS_FILE, 'utf8')) as unknown;
     const target = hostTarget(operatorTargetOf(outputs), apiKey);
     await writeFile(TARGET_FILE, `${JSON.stringify(target, null, 2)}\n`);

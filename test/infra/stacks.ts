@@ -24,6 +24,19 @@ export function defaultStack(): TypesenseSyncStack {
   return new TypesenseSyncStack(appWithoutBundling(), 'Default', { env: ENV });
 }
 
+/** Where the LocalStack suite deploys the fully featured sync (infra/localstack/app.ts); tests use the defaults. */
+export interface FullyFeaturedOptions {
+  readonly app?: App;
+  readonly stackName?: string;
+  readonly env?: { account: string; region: string };
+  readonly typesenseNodes?: string[];
+  readonly apiKeySecretName?: string;
+  /** For http:// nodes (LocalStack's compose network only). */
+  readonly allowInsecureHttp?: boolean;
+  /** The existing source table; by default an imported one with a fixed stream ARN. */
+  readonly sourceTable?: (stack: Stack, key: kms.Key) => dynamodb.ITable;
+}
+
 /**
  * A sync with every optional feature on: a customer managed key, VPC placement, reserved and capped
  * concurrency, queue overrides, a re-sync schedule, an alarms topic, an existing (KMS-encrypted) table,
@@ -31,14 +44,16 @@ export function defaultStack(): TypesenseSyncStack {
  * covered by typesense-sync.test.ts). Its own resources (key, VPC, topic) are compliant, so that cdk-nag
  * findings can only come from the construct.
  */
-export function fullyFeaturedStack(): {
+export function fullyFeaturedStack(options: FullyFeaturedOptions = {}): {
   stack: Stack;
   sync: TypesenseSync;
   key: kms.Key;
   vpc: ec2.Vpc;
   topic: sns.Topic;
 } {
-  const stack = new Stack(appWithoutBundling(), 'FullyFeatured', { env: ENV });
+  const stack = new Stack(options.app ?? appWithoutBundling(), options.stackName ?? 'FullyFeatured', {
+    env: options.env ?? ENV,
+  });
   const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
   const vpc = new ec2.Vpc(stack, 'Vpc', {
     maxAzs: 2,
@@ -46,18 +61,25 @@ export function fullyFeaturedStack(): {
     flowLogs: { all: { trafficType: ec2.FlowLogTrafficType.ALL } },
   });
   const topic = new sns.Topic(stack, 'Alarms', { masterKey: key, enforceSSL: true });
-  const table = dynamodb.Table.fromTableAttributes(stack, 'Source', {
-    tableName: 'source',
-    tableStreamArn: STREAM_ARN,
-    encryptionKey: key,
-  });
+  const table =
+    options.sourceTable?.(stack, key) ??
+    dynamodb.Table.fromTableAttributes(stack, 'Source', {
+      tableName: 'source',
+      tableStreamArn: STREAM_ARN,
+      encryptionKey: key,
+    });
   const sync = new TypesenseSync(stack, 'Sync', {
     existingTableObj: table,
     keyAttributes: ['_id'],
     typesense: {
-      nodes: ['https://typesense.internal:443'],
-      apiKeySecret: secretsmanager.Secret.fromSecretNameV2(stack, 'ApiKey', 'typesense/key'),
+      nodes: options.typesenseNodes ?? ['https://typesense.internal:443'],
+      apiKeySecret: secretsmanager.Secret.fromSecretNameV2(
+        stack,
+        'ApiKey',
+        options.apiKeySecretName ?? 'typesense/key',
+      ),
       collection: 'products',
+      ...(options.allowInsecureHttp === true && { allowInsecureHttp: true }),
     },
     encryptionKey: key,
     vpc: { vpc, vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS } },

@@ -6,13 +6,17 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
+  cdklocalEnv,
   DEV_TYPESENSE_API_KEY,
   deployArgs,
   dockerProblem,
   EXIT_NOT_RUN,
+  FULL_STACK_NAME,
   hostTarget,
+  LOCALSTACK_ACCOUNT,
   LOCALSTACK_CONTEXT,
   LOCALSTACK_ENDPOINT,
   LocalStackSetupError,
@@ -20,9 +24,11 @@ import {
   STACK_NAME,
   TYPESENSE_HOST_URL,
   TYPESENSE_NETWORK_URL,
+  waitForTypesense,
 } from '../../infra/localstack/deploy.ts';
 import { TargetError } from '../../lib/operations/target.ts';
 import { TypesenseSyncStack } from '../../lib/typesense-sync-stack.ts';
+import { fullyFeaturedStack } from '../infra/stacks.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -84,10 +90,13 @@ describe('npm run test:localstack without Docker', () => {
 });
 
 describe('deploying the real app to LocalStack', () => {
-  it('deploys one stack unattended, with the LocalStack context and an outputs file', () => {
+  it('deploys the ready stack and the fully featured one unattended, with the LocalStack context and an outputs file', () => {
     expect(deployArgs('/tmp/outputs.json')).toEqual([
       'deploy',
       'TypesenseSync',
+      'TypesenseSyncFullyFeatured',
+      '--app',
+      'npx tsx infra/localstack/app.ts',
       '--require-approval',
       'never',
       '--outputs-file',
@@ -103,6 +112,41 @@ describe('deploying the real app to LocalStack', () => {
       '-c',
       'allowInsecureHttp=true',
     ]);
+  });
+
+  it('points cdklocal at localhost:4566 for every service, S3 path-style: no public DNS name', () => {
+    const env = cdklocalEnv({ PATH: '/bin', AWS_PROFILE: 'someone' });
+    expect(env).toMatchObject({
+      PATH: '/bin',
+      AWS_ENDPOINT_URL: 'http://localhost:4566',
+      AWS_ENDPOINT_URL_S3: 'http://localhost:4566',
+      AWS_S3_FORCE_PATH_STYLE: '1',
+      AWS_REGION: 'us-east-1',
+    });
+    // cdklocal deletes AWS_* variables that are not allow-listed before the CDK CLI reads them.
+    expect(env.AWS_ENVAR_ALLOWLIST?.split(',')).toEqual(
+      expect.arrayContaining(['AWS_S3_FORCE_PATH_STYLE', 'AWS_REGION']),
+    );
+    expect(JSON.stringify(env)).not.toContain('localstack.cloud');
+  });
+
+  it('waits for Typesense /health from the host, and names the last answer when it never comes', async () => {
+    const answers = [new Error('ECONNREFUSED'), new Response('{"ok":false}', { status: 503 })];
+    const asked: string[] = [];
+    const fetchImpl = async (url: string | URL | Request) => {
+      asked.push(String(url));
+      const next = answers.shift() ?? new Response('{"ok":true}');
+      if (next instanceof Error) throw next;
+      return next;
+    };
+    await waitForTypesense('http://localhost:8108', { intervalMs: 1, fetchImpl: fetchImpl as typeof fetch });
+    expect(asked).toEqual(Array(3).fill('http://localhost:8108/health'));
+    const never = (async () => new Response('{"ok":false}', { status: 503 })) as typeof fetch;
+    await expect(
+      waitForTypesense('http://localhost:8108', { timeoutMs: 20, intervalMs: 1, fetchImpl: never }),
+    ).rejects.toThrow(
+      new LocalStackSetupError('Typesense at http://localhost:8108 not healthy after 20 ms (HTTP 503)'),
+    );
   });
 
   const deployed = {
@@ -166,14 +210,22 @@ describe('infra/localstack/docker-compose.yml', () => {
     expect(lines.some((line) => line.includes('\t'))).toBe(false);
   });
 
-  it('runs LocalStack and a real Typesense server, both pinned and health-checked', () => {
+  it('runs LocalStack (health-checked) and a real Typesense server, both pinned; no shell assumed in Typesense', () => {
     const services = yamlBlock(lines, 'services', 0);
     expect(childKeys(services, 2)).toEqual(['localstack:', 'typesense:']);
     const localstack = yamlBlock(services, 'localstack', 2).join('\n');
     const typesense = yamlBlock(services, 'typesense', 2).join('\n');
     expect(localstack).toMatch(/image: \$\{LOCALSTACK_IMAGE:-localstack\/localstack:\d+\.\d+\.\d+\}/);
-    expect(typesense).toMatch(/image: typesense\/typesense:\d+\.\d+\n/);
-    for (const service of [localstack, typesense]) expect(service).toContain('healthcheck:');
+    expect(typesense).toMatch(/image: \$\{TYPESENSE_IMAGE:-typesense\/typesense:30\.\d+\}\n/);
+    expect(localstack).toContain('healthcheck:');
+    // The typesense image has no curl or wget; its health is asked from the host (waitForTypesense).
+    expect(typesense).not.toMatch(/^\s+healthcheck:/m);
+    const settings = typesense
+      .split('\n')
+      .filter((line) => !line.trim().startsWith('#'))
+      .join('\n');
+    expect(settings).not.toMatch(/\bbash\b|\/dev\/tcp|\bsh -c\b/);
+    expect(localstack).toContain('CFN_IGNORE_UNSUPPORTED_RESOURCE_TYPES: "1"');
     // The ports the runner and the host target use.
     expect(localstack).toContain(`"127.0.0.1:${new URL(LOCALSTACK_ENDPOINT).port}:4566"`);
     expect(typesense).toContain(`"127.0.0.1:${new URL(TYPESENSE_HOST_URL).port}:8108"`);
@@ -193,6 +245,33 @@ describe('infra/localstack/docker-compose.yml', () => {
     // The writer's node (the deploy context) is the Typesense service on that network.
     expect(childKeys(services, 2)).toContain(`${new URL(LOCALSTACK_CONTEXT.typesenseNodes).hostname}:`);
     expect(new URL(TYPESENSE_NETWORK_URL).port).toBe('8108');
+  });
+});
+
+describe('the fully featured stack as the LocalStack suite deploys it', () => {
+  it('uses its own source table (a real stream), the LocalStack account and the compose Typesense', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const { stack } = fullyFeaturedStack({
+      app,
+      stackName: FULL_STACK_NAME,
+      env: { account: LOCALSTACK_ACCOUNT, region: 'us-east-1' },
+      typesenseNodes: [TYPESENSE_NETWORK_URL],
+      apiKeySecretName: LOCALSTACK_CONTEXT.typesenseApiKeySecretName,
+      allowInsecureHttp: true,
+      sourceTable: (scope) =>
+        new dynamodb.Table(scope, 'Source', {
+          partitionKey: { name: '_id', type: dynamodb.AttributeType.STRING },
+          stream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+        }),
+    });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Source'), 'StreamArn'] },
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ TYPESENSE_NODES: TYPESENSE_NETWORK_URL }) },
+    });
+    expect(stack.account).toBe(LOCALSTACK_ACCOUNT);
   });
 });
 
