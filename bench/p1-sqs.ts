@@ -1,5 +1,6 @@
 import { MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, type PackedMessage } from '../functions/core/pack.ts';
 import { processStreamRecords } from '../functions/core/stream-batch.ts';
+import { SQS_CHUNK_BYTES, sqsBilledRequests } from './cost-model.ts';
 import { naiveBatcher } from './naive.ts';
 import { num, ratio, type Section } from './report.ts';
 import { changeBatches, itemPool, KEY_ATTRIBUTES, TIMESTAMP_ATTRIBUTE, TRAFFIC_SHAPE } from './stream.ts';
@@ -11,7 +12,7 @@ const MAX_MESSAGE_BYTES = 262_144;
 const BUCKETS = 16;
 const PER = 1_000_000;
 
-const chunks = (bytes: number) => Math.max(1, Math.ceil(bytes / CHUNK_BYTES));
+const chunks = sqsBilledRequests;
 
 /** Requests one side of the queue makes, and what SQS bills for them. */
 class Tally {
