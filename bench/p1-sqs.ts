@@ -6,7 +6,7 @@ import { num, ratio, type Section } from './report.ts';
 import { changeBatches, itemPool, KEY_ATTRIBUTES, TIMESTAMP_ATTRIBUTE, TRAFFIC_SHAPE } from './stream.ts';
 
 /** SQS bills every request, and each 64 KiB chunk of a request's payload as one more request. */
-const CHUNK_BYTES = 65_536;
+const CHUNK_BYTES = SQS_CHUNK_BYTES;
 const FIFO_USD_PER_MILLION = 0.5;
 const MAX_MESSAGE_BYTES = 262_144;
 const BUCKETS = 16;
