@@ -37,8 +37,12 @@ export interface P1Figures {
 
 /** What P6 reads from P2's results (its `data`). */
 export interface P2Figures {
-  microsPerChange: { oursBatcher: number; oursWriter: number; naiveBatcher: number; naiveWriter: number };
+  microsPerChange: Micros;
+  /** Process CPU time per change (absent from runs before it was measured): priced when present. */
+  cpuMicrosPerChange?: Micros;
 }
+
+type Micros = { oursBatcher: number; oursWriter: number; naiveBatcher: number; naiveWriter: number };
 
 /**
  * Everything P6 cannot measure without AWS: stated, named, and used nowhere else. Latencies are
@@ -104,7 +108,7 @@ function perMillion(p1: P1Figures, p2: P2Figures, w: WriterCounts, facts: StackF
     throw new Error('P6: P1 results lack the ours/naive rows');
   const scale = PER / w.changes;
   const billed = (row: typeof oursRow) => row.sendChunks + row.receiveChunks + row.deletes;
-  const us = p2.microsPerChange;
+  const us = p2.cpuMicrosPerChange ?? p2.microsPerChange;
   const batcherMb = memoryOf(facts, 'batcher');
   const writerMb = memoryOf(facts, 'writer');
   const batcherInvocations = p1.invocations * p1.scale;
@@ -393,7 +397,7 @@ export async function runP6({ changes, seed, p1, p2 }: P6Options): Promise<Secti
         `${facts.alarms.length} alarms (${facts.alarms.reduce((sum, alarm) => sum + alarm.metrics, 0)} alarm metrics), ${facts.dashboards} dashboard, ` +
         `${facts.functionUrls} Function URL, ${facts.kmsKeys} KMS keys, schedules: ${facts.schedules.map((s) => `${s.role ?? s.id} every ${s.seconds ?? '?'} s`).join(', ') || 'none'}; ` +
         `source table billing ${facts.tableBillingMode}.`,
-      `Durations (assumed, not measured on AWS): P2's CPU µs per change × changes per invocation, scaled by ${LAMBDA_MB_PER_VCPU} MB ÷ memory ` +
+      `Durations (assumed, not measured on AWS): P2's ${p2.cpuMicrosPerChange === undefined ? 'wall-time' : 'process CPU'} µs per change × changes per invocation, scaled by ${LAMBDA_MB_PER_VCPU} MB ÷ memory ` +
         `(Lambda gives 1 vCPU at ${LAMBDA_MB_PER_VCPU} MB: https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html), plus I/O waits: ` +
         `SendMessageBatch ${ASSUMPTIONS.sqsSendMs} ms (the batcher's sends run in parallel), BatchGetItem ${ASSUMPTIONS.dynamodbReadMs} ms + Typesense import ` +
         `${ASSUMPTIONS.typesenseImportMs} ms (writer), ${ASSUMPTIONS.typesenseRequestMs} ms for the naive writer's 10 parallel requests. Result: batcher ` +
@@ -405,7 +409,7 @@ export async function runP6({ changes, seed, p1, p2 }: P6Options): Promise<Secti
         'DynamoDB Streams reads by a Lambda trigger are free (price table). A Function URL has no charge of its own.',
       `Idle month: ${MONTH_DAYS} days; the lag check's canary passes through the whole pipeline every run, so the batcher's and writer's ` +
         'metrics are published every hour even with no source changes. Idle SQS polling assumes 5 long-polling pollers per event source.',
-      "Run alone (P1, P2, P6) while other work loaded this 2-core machine: P2's CPU figures, and so the GB-s lines, may read high.",
+      "Prices P2's process CPU time when present: on a loaded machine it grows far less than the wall time.",
     ],
     data: {
       changes: w.changes,
