@@ -306,6 +306,8 @@ function idleMonth(facts: StackFacts, w: WriterCounts): CostLine[] {
   ];
 }
 
+const gbShare = (lines: readonly CostLine[]) =>
+  total(lines.filter((entry) => entry.price === 'lambdaArmGbSecond'));
 const usd = (value: number) =>
   value === 0 ? '$0' : value < 0.01 ? `$${value.toPrecision(2)}` : `$${num(value, 2)}`;
 /** Small unit prices per million, as AWS states them. */
@@ -409,7 +411,9 @@ export async function runP6({ changes, seed, p1, p2 }: P6Options): Promise<Secti
         'DynamoDB Streams reads by a Lambda trigger are free (price table). A Function URL has no charge of its own.',
       `Idle month: ${MONTH_DAYS} days; the lag check's canary passes through the whole pipeline every run, so the batcher's and writer's ` +
         'metrics are published every hour even with no source changes. Idle SQS polling assumes 5 long-polling pollers per event source.',
-      "Prices P2's process CPU time when present: on a loaded machine it grows far less than the wall time.",
+      `Prices P2's process CPU time when present: on a loaded machine it grows less than the wall time, but still grows. ` +
+        `The Lambda GB-s lines are ${num((100 * gbShare(ours)) / oursTotal, 1)}% of the per-change total, so even a CPU figure 2× too high ` +
+        'moves the total by that share at most.',
     ],
     data: {
       changes: w.changes,

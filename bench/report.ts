@@ -75,6 +75,8 @@ export interface RunInfo {
   startedAt: Date;
   seconds: number;
   quick: boolean;
+  /** Why the run was made as it was (`--note`), printed under the command and kept with its sections. */
+  note?: string;
 }
 
 /** How one section was measured, kept with its figures so a merged report still says when and where. */
@@ -83,6 +85,7 @@ interface SectionRun {
   startedAt: string;
   quick: boolean;
   machine: ReturnType<typeof machine>;
+  note?: string;
 }
 
 interface StoredSection {
@@ -170,6 +173,7 @@ export async function writeResults(
     startedAt: run.startedAt.toISOString(),
     quick: run.quick,
     machine: host,
+    ...(run.note === undefined ? {} : { note: run.note }),
   };
   const kept = keepOthers ? await keptSections(out, json, new Set(sections.map(({ id }) => id))) : [];
   const all = [
@@ -190,6 +194,7 @@ export async function writeResults(
       `Date: ${run.startedAt.toISOString()}, total run time ${num(run.seconds)} s  `,
       `Machine: ${host.cpu}, ${host.memory}, ${host.os}, Node.js ${host.node}`,
     ].join('\n'),
+    ...(run.note === undefined ? [] : [`Note: ${run.note}`]),
     ...keptRuns.map(
       (previous) =>
         `This command measured ${sections.map(({ id }) => id).join(', ')} only; ` +
@@ -197,7 +202,7 @@ export async function writeResults(
           .filter(({ section }) => JSON.stringify(section.run) === JSON.stringify(previous))
           .map(({ section }) => section.id)
           .join(', ')} are kept unchanged from \`${previous.command}\` of ${previous.startedAt} ` +
-        `(${previous.machine.cpu}, Node.js ${previous.machine.node}).`,
+        `(${previous.machine.cpu}, Node.js ${previous.machine.node})${previous.note === undefined ? '' : `, run because: ${previous.note}`}.`,
     ),
     'Every ratio compares figures measured side by side in the same run. Nothing here is asserted as a ' +
       'test: the figures depend on the machine. The naive anchor (`bench/naive.ts`) sends one SQS ' +

@@ -31,7 +31,11 @@ const program = new Command('npm run bench --')
   .option('--quick', 'smaller samples and shorter steps (about a minute)', false)
   .option('--seed <n>', 'random seed of the generated workloads', Number, 1)
   .option('--out <file>', 'Markdown report', 'bench/RESULTS.md')
-  .option('--json <file>', 'raw figures', 'bench/results.json');
+  .option('--json <file>', 'raw figures', 'bench/results.json')
+  .option(
+    '--note <text>',
+    'why the run was made as it was, printed in the report (e.g. a subset on a loaded machine)',
+  );
 
 program.parse();
 const options = program.opts<{
@@ -40,6 +44,7 @@ const options = program.opts<{
   seed: number;
   out: string;
   json: string;
+  note?: string;
 }>();
 const quick = options.quick;
 const subset = options.only.length < BENCHMARKS.length;
@@ -103,6 +108,7 @@ await writeResults(
     startedAt,
     seconds: (Date.now() - startedAt.getTime()) / 1000,
     quick,
+    note: options.note,
   },
   options.out,
   options.json,
