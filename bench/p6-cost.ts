@@ -11,6 +11,7 @@ import {
   total,
 } from './cost-model.ts';
 import {
+  type EmfTally,
   lagCheckEmf,
   type Role,
   type StackFacts,
@@ -203,16 +204,31 @@ function perMillion(p1: P1Figures, p2: P2Figures, w: WriterCounts, facts: StackF
   return { ours, naive, durations };
 }
 
-function idleMonth(facts: StackFacts, w: WriterCounts): CostLine[] {
-  const lagRuns = facts.schedules
-    .filter((schedule) => schedule.role === 'lagCheck' && schedule.seconds !== undefined)
-    .reduce((sum, schedule) => sum + MONTH_SECONDS / (schedule.seconds as number), 0);
-  const lag = lagCheckEmf();
+/** CloudWatch's fixed part: one custom metric per EMF name and service, the template's alarms and dashboard. */
+function observabilityMonth(facts: StackFacts, w: WriterCounts, lag: EmfTally): CostLine[] {
   const customMetrics = w.batcherEmf.names.length + w.writerEmf.names.length + lag.names.size;
   const alarmMetrics = (highResolution: boolean) =>
     facts.alarms
       .filter((alarm) => alarm.highResolution === highResolution)
       .reduce((sum, alarm) => sum + alarm.metrics, 0);
+  return [
+    line(
+      `CloudWatch custom metrics (EMF names × service: ${customMetrics})`,
+      customMetrics,
+      'cloudwatchCustomMetric',
+    ),
+    line(
+      `CloudWatch alarms, standard resolution (${facts.alarms.length} alarms in the template)`,
+      alarmMetrics(false),
+      'cloudwatchAlarmMetric',
+    ),
+    line('CloudWatch alarms, high resolution', alarmMetrics(true), 'cloudwatchHighResAlarmMetric'),
+    line('CloudWatch dashboard (counted as beyond the free 3)', facts.dashboards, 'cloudwatchDashboard'),
+  ];
+}
+
+/** What the lag check costs each month: its runs, its canary through the pipeline, and the rest it keeps alive. */
+function scheduledMonth(facts: StackFacts, w: WriterCounts, lag: EmfTally, lagRuns: number): CostLine[] {
   const a = ASSUMPTIONS.lagCheck;
   // Each canary is one change through the pipeline: one batcher and one writer invocation, one
   // message sent, received and deleted, and the writer's two reads (the canary, the re-sync pointer).
@@ -229,18 +245,6 @@ function idleMonth(facts: StackFacts, w: WriterCounts): CostLine[] {
     w.writerEmf.bytes / w.writerEmf.records +
     lag.bytes / lag.records;
   return [
-    line(
-      `CloudWatch custom metrics (EMF names × service: ${customMetrics})`,
-      customMetrics,
-      'cloudwatchCustomMetric',
-    ),
-    line(
-      `CloudWatch alarms, standard resolution (${facts.alarms.length} alarms in the template)`,
-      alarmMetrics(false),
-      'cloudwatchAlarmMetric',
-    ),
-    line('CloudWatch alarms, high resolution', alarmMetrics(true), 'cloudwatchHighResAlarmMetric'),
-    line('CloudWatch dashboard (counted as beyond the free 3)', facts.dashboards, 'cloudwatchDashboard'),
     line(`Lambda requests: lag check (${num(lagRuns)} scheduled runs)`, lagRuns, 'lambdaRequest'),
     line(
       `Lambda GB-s: lag check, ${num(ASSUMPTIONS.lagCheckMs)} ms × ${memoryOf(facts, 'lagCheck')} MB`,
@@ -304,6 +308,14 @@ function idleMonth(facts: StackFacts, w: WriterCounts): CostLine[] {
     ),
     line(`EventBridge scheduled rules (${facts.schedules.length})`, lagRuns, 'eventBridgeScheduledRule'),
   ];
+}
+
+function idleMonth(facts: StackFacts, w: WriterCounts): CostLine[] {
+  const lagRuns = facts.schedules
+    .filter((schedule) => schedule.role === 'lagCheck' && schedule.seconds !== undefined)
+    .reduce((sum, schedule) => sum + MONTH_SECONDS / (schedule.seconds as number), 0);
+  const lag = lagCheckEmf();
+  return [...observabilityMonth(facts, w, lag), ...scheduledMonth(facts, w, lag, lagRuns)];
 }
 
 const gbShare = (lines: readonly CostLine[]) =>
