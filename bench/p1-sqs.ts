@@ -1,17 +1,18 @@
 import { MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, type PackedMessage } from '../functions/core/pack.ts';
 import { processStreamRecords } from '../functions/core/stream-batch.ts';
+import { SQS_CHUNK_BYTES, sqsBilledRequests } from './cost-model.ts';
 import { naiveBatcher } from './naive.ts';
 import { num, ratio, type Section } from './report.ts';
 import { changeBatches, itemPool, KEY_ATTRIBUTES, TIMESTAMP_ATTRIBUTE, TRAFFIC_SHAPE } from './stream.ts';
 
 /** SQS bills every request, and each 64 KiB chunk of a request's payload as one more request. */
-const CHUNK_BYTES = 65_536;
+const CHUNK_BYTES = SQS_CHUNK_BYTES;
 const FIFO_USD_PER_MILLION = 0.5;
 const MAX_MESSAGE_BYTES = 262_144;
 const BUCKETS = 16;
 const PER = 1_000_000;
 
-const chunks = (bytes: number) => Math.max(1, Math.ceil(bytes / CHUNK_BYTES));
+const chunks = sqsBilledRequests;
 
 /** Requests one side of the queue makes, and what SQS bills for them. */
 class Tally {

@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 
 export interface Table {
@@ -75,11 +75,118 @@ export interface RunInfo {
   startedAt: Date;
   seconds: number;
   quick: boolean;
+  /** Why the run was made as it was (`--note`), printed under the command and kept with its sections. */
+  note?: string;
 }
 
-/** Writes the Markdown report (`out`) and the raw figures (`json`); returns the Markdown. */
-export async function writeResults(sections: Section[], run: RunInfo, out: string, json: string) {
+/** How one section was measured, kept with its figures so a merged report still says when and where. */
+interface SectionRun {
+  command: string;
+  startedAt: string;
+  quick: boolean;
+  machine: ReturnType<typeof machine>;
+  note?: string;
+}
+
+interface StoredSection {
+  id: string;
+  run?: SectionRun;
+  [field: string]: unknown;
+}
+
+interface StoredResults extends Partial<SectionRun> {
+  sections?: StoredSection[];
+}
+
+const SECTION_HEADING = /^## (P\d+) — /;
+
+/** The Markdown of each section of an earlier report, by id (`## P3 — …` up to the next heading). */
+export function sectionsOfMarkdown(markdown: string): Map<string, string> {
+  const found = new Map<string, string>();
+  let current: { id: string; lines: string[] } | undefined;
+  const close = () => {
+    if (current !== undefined) found.set(current.id, current.lines.join('\n').trim());
+  };
+  for (const text of markdown.split('\n')) {
+    const id = SECTION_HEADING.exec(text)?.[1];
+    if (id !== undefined) {
+      close();
+      current = { id, lines: [text] };
+    } else if (text.startsWith('## ')) {
+      close();
+      current = undefined;
+    } else current?.lines.push(text);
+  }
+  close();
+  return found;
+}
+
+async function readOptional(file: string): Promise<string | undefined> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+/**
+ * The sections of the earlier report that this run did not measure again, with their Markdown, so a
+ * subset run (`--only`) replaces its own sections and keeps everyone else's figures unchanged.
+ */
+async function keptSections(out: string, json: string, fresh: ReadonlySet<string>) {
+  const [markdown, stored] = await Promise.all([readOptional(out), readOptional(json)]);
+  if (markdown === undefined || stored === undefined) return [];
+  const previous = JSON.parse(stored) as StoredResults;
+  const texts = sectionsOfMarkdown(markdown);
+  const fallback: SectionRun | undefined =
+    previous.command === undefined || previous.startedAt === undefined || previous.machine === undefined
+      ? undefined
+      : {
+          command: previous.command,
+          startedAt: previous.startedAt,
+          quick: previous.quick ?? false,
+          machine: previous.machine,
+        };
+  return (previous.sections ?? []).flatMap((section) => {
+    const text = texts.get(section.id);
+    const run = section.run ?? fallback;
+    if (fresh.has(section.id) || text === undefined || run === undefined) return [];
+    return [{ section: { ...section, run }, markdown: text }];
+  });
+}
+
+/**
+ * Writes the Markdown report (`out`) and the raw figures (`json`); returns the Markdown. With
+ * `keepOthers`, sections of the existing report that this run did not measure are kept as they were.
+ */
+export async function writeResults(
+  sections: Section[],
+  run: RunInfo,
+  out: string,
+  json: string,
+  keepOthers = false,
+) {
   const host = machine();
+  const sectionRun: SectionRun = {
+    command: run.command,
+    startedAt: run.startedAt.toISOString(),
+    quick: run.quick,
+    machine: host,
+    ...(run.note === undefined ? {} : { note: run.note }),
+  };
+  const kept = keepOthers ? await keptSections(out, json, new Set(sections.map(({ id }) => id))) : [];
+  const all = [
+    ...sections.map((section) => ({
+      id: section.id,
+      markdown: renderSection(section),
+      stored: { ...omitTables(section), run: sectionRun } as StoredSection,
+    })),
+    ...kept.map(({ section, markdown }) => ({ id: section.id, markdown, stored: section })),
+  ].sort((a, b) => Number(a.id.slice(1)) - Number(b.id.slice(1)));
+  const keptRuns = [...new Set(kept.map(({ section }) => JSON.stringify(section.run)))].map(
+    (text) => JSON.parse(text) as SectionRun,
+  );
   const markdown = [
     '# Benchmark results',
     [
@@ -87,16 +194,28 @@ export async function writeResults(sections: Section[], run: RunInfo, out: strin
       `Date: ${run.startedAt.toISOString()}, total run time ${num(run.seconds)} s  `,
       `Machine: ${host.cpu}, ${host.memory}, ${host.os}, Node.js ${host.node}`,
     ].join('\n'),
+    ...(run.note === undefined ? [] : [`Note: ${run.note}`]),
+    ...keptRuns.map(
+      (previous) =>
+        `This command measured ${sections.map(({ id }) => id).join(', ')} only; ` +
+        `${kept
+          .filter(({ section }) => JSON.stringify(section.run) === JSON.stringify(previous))
+          .map(({ section }) => section.id)
+          .join(', ')} are kept unchanged from \`${previous.command}\` of ${previous.startedAt} ` +
+        `(${previous.machine.cpu}, Node.js ${previous.machine.node})${previous.note === undefined ? '' : `, run because: ${previous.note}`}.`,
+    ),
     'Every ratio compares figures measured side by side in the same run. Nothing here is asserted as a ' +
       'test: the figures depend on the machine. The naive anchor (`bench/naive.ts`) sends one SQS ' +
       'message per change carrying the full document and makes one Typesense request per change, with ' +
       'no coalescing.',
-    ...sections.map(renderSection),
+    ...all.map((section) => section.markdown),
   ].join('\n\n');
   await writeFile(out, `${markdown}\n`);
   await writeFile(
     json,
-    `${JSON.stringify({ ...run, machine: host, sections: sections.map(({ tables: _, ...rest }) => rest) }, null, 2)}\n`,
+    `${JSON.stringify({ ...sectionRun, seconds: run.seconds, sections: all.map(({ stored }) => stored) }, null, 2)}\n`,
   );
   return markdown;
 }
+
+const omitTables = ({ tables: _, ...rest }: Section) => rest;

@@ -1,13 +1,15 @@
 #!/usr/bin/env -S npx tsx
+import { readFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError } from 'commander';
 import { runP1 } from './p1-sqs.ts';
 import { runP2 } from './p2-cpu.ts';
 import { runP3 } from './p3-end-to-end.ts';
 import { runP4 } from './p4-resync.ts';
 import { runP5 } from './p5-bundle.ts';
+import { type P1Figures, type P2Figures, runP6 } from './p6-cost.ts';
 import { renderSection, type Section, writeResults } from './report.ts';
 
-const BENCHMARKS = ['p1', 'p2', 'p3', 'p4', 'p5'] as const;
+const BENCHMARKS = ['p1', 'p2', 'p3', 'p4', 'p5', 'p6'] as const;
 type Benchmark = (typeof BENCHMARKS)[number];
 
 const benchmarkList = (value: string): Benchmark[] => {
@@ -29,7 +31,11 @@ const program = new Command('npm run bench --')
   .option('--quick', 'smaller samples and shorter steps (about a minute)', false)
   .option('--seed <n>', 'random seed of the generated workloads', Number, 1)
   .option('--out <file>', 'Markdown report', 'bench/RESULTS.md')
-  .option('--json <file>', 'raw figures', 'bench/results.json');
+  .option('--json <file>', 'raw figures', 'bench/results.json')
+  .option(
+    '--note <text>',
+    'why the run was made as it was, printed in the report (e.g. a subset on a loaded machine)',
+  );
 
 program.parse();
 const options = program.opts<{
@@ -38,8 +44,27 @@ const options = program.opts<{
   seed: number;
   out: string;
   json: string;
+  note?: string;
 }>();
 const quick = options.quick;
+const subset = options.only.length < BENCHMARKS.length;
+
+const sections: Section[] = [];
+/**
+ * P6 prices P1's and P2's counts: this run's when it measured them, otherwise the ones in --json
+ * from an earlier run, so `--only p6` recomputes the cost model without re-measuring.
+ */
+async function figuresOf<T>(id: string): Promise<T> {
+  const fresh = sections.find((section) => section.id === id);
+  if (fresh !== undefined) return fresh.data as T;
+  const stored = JSON.parse(await readFile(options.json, 'utf8').catch(() => '{}')) as {
+    sections?: { id: string; data: unknown }[];
+  };
+  const data = stored.sections?.find((section) => section.id === id)?.data;
+  if (data === undefined)
+    throw new Error(`P6 needs ${id}'s figures: run ${id.toLowerCase()} too, or keep them in ${options.json}`);
+  return data as T;
+}
 
 // P3 runs last: it starts the embedded stack, which configures the handlers through this process's
 // environment and keeps DynamoDB Local busy on the CPU the other benchmarks time. P4 starts its own
@@ -56,11 +81,18 @@ const runners: Record<Benchmark, () => Promise<Section>> = {
       maxRateWrites: quick ? 3_000 : 10_000,
       seed: options.seed,
     }),
+  p6: async () =>
+    runP6({
+      changes: quick ? 20_000 : 100_000,
+      seed: options.seed,
+      p1: await figuresOf<P1Figures>('P1'),
+      p2: await figuresOf<P2Figures>('P2'),
+    }),
 };
 
 const startedAt = new Date();
-const sections: Section[] = [];
-for (const name of ['p1', 'p2', 'p4', 'p5', 'p3'] as const) {
+// P6 after P1 and P2, whose figures it prices, and before P3 (see above).
+for (const name of ['p1', 'p2', 'p4', 'p5', 'p6', 'p3'] as const) {
   if (!options.only.includes(name)) continue;
   console.error(`running ${name.toUpperCase()}…`);
   const section = await runners[name]();
@@ -76,9 +108,12 @@ await writeResults(
     startedAt,
     seconds: (Date.now() - startedAt.getTime()) / 1000,
     quick,
+    note: options.note,
   },
   options.out,
   options.json,
+  // A subset run replaces its own sections and keeps the others' figures as they were.
+  subset,
 );
 console.log(`wrote ${options.out} and ${options.json}`);
 // The embedded stack's SDK clients can keep sockets open for a while after it stops.

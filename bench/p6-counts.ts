@@ -1,0 +1,323 @@
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { Template } from 'aws-cdk-lib/assertions';
+import type { DynamoDBRecord, SQSRecord } from 'aws-lambda';
+import type { MarshalledKey } from '../functions/core/change.ts';
+import type { LagReading } from '../functions/core/lag-check.ts';
+import type { PackedMessage } from '../functions/core/pack.ts';
+import type { ResyncProgress } from '../functions/core/resync.ts';
+import { processStreamRecords } from '../functions/core/stream-batch.ts';
+import { processChangeMessages } from '../functions/core/write-batch.ts';
+import { addBatcherMetrics, addLagMetrics, addWriterMetrics } from '../functions/shared/metrics.ts';
+import { toLambdaRecord } from '../infra/local/queue-poller.ts';
+import { defaultStack } from '../test/infra/stacks.ts';
+import { consistentReadUnits, itemBytes } from './cost-model.ts';
+import {
+  changeBatches,
+  itemOf,
+  itemPool,
+  KEY_ATTRIBUTES,
+  keyOf,
+  TIMESTAMP_ATTRIBUTE,
+  TRAFFIC_SHAPE,
+} from './stream.ts';
+
+/**
+ * The counts P6 measures itself: what the default stack deploys (from its synthesized template, so no
+ * count is kept by hand) and what the writer does per change (re-reads, their item sizes, Typesense
+ * requests, the EMF records the functions log), from the real cores on the benchmarks' stream.
+ */
+
+export type Role = 'batcher' | 'writer' | 'resync' | 'lagCheck' | 'ingestionDelay';
+const ROLE_IDS: Record<string, Role> = {
+  Batcher: 'batcher',
+  Writer: 'writer',
+  Resync: 'resync',
+  LagCheck: 'lagCheck',
+  IngestionDelay: 'ingestionDelay',
+};
+
+export interface StackFacts {
+  functions: { id: string; role: Role | undefined; memoryMb: number; architecture: string }[];
+  /** Per alarm: how many metrics it watches (metric math alarms bill each metric) and its resolution. */
+  alarms: { id: string; metrics: number; highResolution: boolean }[];
+  dashboards: number;
+  kmsKeys: number;
+  functionUrls: number;
+  /** `rate(…)` rules, seconds between runs, by the role of the function they target. */
+  schedules: { id: string; role: Role | undefined; seconds: number | undefined }[];
+  /** SQS event sources by queue type: idle, each long-polls its queue all month. */
+  sqsEventSources: { fifo: number; standard: number };
+  tableBillingMode: string;
+}
+
+type Resource = { Type: string; Properties?: Record<string, unknown> };
+
+const RATE = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/;
+const UNIT_SECONDS: Record<string, number> = { minute: 60, hour: 3_600, day: 86_400 };
+
+function rateSeconds(expression: unknown): number | undefined {
+  const match = typeof expression === 'string' ? RATE.exec(expression) : null;
+  if (match === null) return undefined;
+  return Number(match[1]) * (UNIT_SECONDS[(match[2] as string).replace(/s$/, '')] as number);
+}
+
+function sqsEventSources(resources: Record<string, Resource>) {
+  const sources = { fifo: 0, standard: 0 };
+  for (const resource of Object.values(resources)) {
+    if (resource.Type !== 'AWS::Lambda::EventSourceMapping') continue;
+    const arn = resource.Properties?.EventSourceArn as { 'Fn::GetAtt'?: [string, string] } | undefined;
+    const queue = resources[arn?.['Fn::GetAtt']?.[0] ?? ''];
+    if (queue?.Type !== 'AWS::SQS::Queue') continue;
+    if (queue.Properties?.FifoQueue === true) sources.fifo++;
+    else sources.standard++;
+  }
+  return sources;
+}
+
+/** Synthesizes `defaultStack()` (test/infra/stacks.ts: what `cdk synth` deploys) and counts its parts. */
+export function stackFacts(): StackFacts {
+  const resources = Template.fromStack(defaultStack()).toJSON().Resources as Record<string, Resource>;
+  const entries = Object.entries(resources);
+  const ofType = (type: string) => entries.filter(([, resource]) => resource.Type === type);
+  const roleOf = (id: string) => ROLE_IDS[/^Sync([A-Za-z]+?)[0-9A-F]{8}$/.exec(id)?.[1] ?? ''];
+  const functionIds = new Set(ofType('AWS::Lambda::Function').map(([id]) => id));
+  const targetRole = (properties: Record<string, unknown> | undefined) => {
+    const targets = (properties?.Targets ?? []) as { Arn?: { 'Fn::GetAtt'?: [string, string] } }[];
+    const id = targets
+      .map((target) => target.Arn?.['Fn::GetAtt']?.[0])
+      .find((ref) => functionIds.has(ref ?? ''));
+    return id === undefined ? undefined : roleOf(id);
+  };
+  const table = ofType('AWS::DynamoDB::Table').find(([id]) => id.startsWith('SyncTable'));
+  return {
+    functions: ofType('AWS::Lambda::Function').map(([id, resource]) => ({
+      id,
+      role: roleOf(id),
+      memoryMb: Number(resource.Properties?.MemorySize ?? 128),
+      architecture: ((resource.Properties?.Architectures as string[] | undefined) ?? ['x86_64']).join(','),
+    })),
+    alarms: ofType('AWS::CloudWatch::Alarm').map(([id, resource]) => {
+      const metrics = resource.Properties?.Metrics as { MetricStat?: { Period?: number } }[] | undefined;
+      const periods =
+        metrics === undefined
+          ? [Number(resource.Properties?.Period ?? 60)]
+          : metrics.flatMap((query) =>
+              query.MetricStat === undefined ? [] : [query.MetricStat.Period ?? 60],
+            );
+      return { id, metrics: periods.length, highResolution: periods.some((period) => period < 60) };
+    }),
+    dashboards: ofType('AWS::CloudWatch::Dashboard').length,
+    kmsKeys: ofType('AWS::KMS::Key').length,
+    functionUrls: ofType('AWS::Lambda::Url').length,
+    schedules: ofType('AWS::Events::Rule')
+      .filter(([, resource]) => resource.Properties?.ScheduleExpression !== undefined)
+      .map(([id, resource]) => ({
+        id,
+        role: targetRole(resource.Properties),
+        seconds: rateSeconds(resource.Properties?.ScheduleExpression),
+      })),
+    sqsEventSources: sqsEventSources(resources),
+    tableBillingMode: String(table?.[1].Properties?.BillingMode ?? 'PROVISIONED'),
+  };
+}
+
+/** EMF records one function logs: their bytes, and the distinct metric names (one custom metric each). */
+export class EmfTally {
+  records = 0;
+  bytes = 0;
+  readonly names = new Set<string>();
+  readonly metrics: Metrics;
+
+  constructor(serviceName: string) {
+    this.metrics = new Metrics({ namespace: 'TypesenseSync', serviceName });
+    // Powertools writes EMF through its own Console; this one keeps the lines instead.
+    (this.metrics as unknown as { console: { log(line: string): void } }).console = {
+      log: (line: string) => {
+        this.records++;
+        this.bytes += Buffer.byteLength(line) + 1;
+        const record = JSON.parse(line) as { _aws: { CloudWatchMetrics: { Metrics: { Name: string }[] }[] } };
+        for (const { Metrics: defined } of record._aws.CloudWatchMetrics)
+          for (const { Name } of defined) this.names.add(Name);
+      },
+    };
+  }
+
+  /** What the `logMetrics` middleware does at the end of each invocation. */
+  flush() {
+    this.metrics.publishStoredMetrics();
+  }
+}
+
+/** A service name as long as the deployed ones (`<construct path>-<hash>-<role>`). */
+const serviceName = (role: Role) => `Default-Sync-1A2B3C4D-${role}`;
+
+/**
+ * The most metrics one lag check emits: every figure known and a re-sync running, so every
+ * metric name the lag check can publish is counted (each is billed once it has been published).
+ */
+export function lagCheckEmf(): EmfTally {
+  const tally = new EmfTally(serviceName('lagCheck'));
+  const reading: LagReading = {
+    lagMs: 1_500,
+    canaryDelayMs: 1_500,
+    oldestPendingChangeAgeMs: 0,
+    streamIteratorAgeMs: 0,
+    dlqDepth: 0,
+    circuit: 'closed',
+    problems: [],
+    measuredAt: new Date(0).toISOString(),
+  };
+  const running = { job: { phase: 'backfilling', totalSegments: 4 }, segmentsDone: 1, indexed: 10 };
+  addLagMetrics(tally.metrics, reading, running as unknown as ResyncProgress);
+  tally.flush();
+  return tally;
+}
+
+export interface WriterCounts {
+  changes: number;
+  batcherInvocations: number;
+  messages: number;
+  writerInvocations: number;
+  /** Keys the writer re-read (after its own coalescing), and how many had no item (deleted). */
+  keysRead: number;
+  keysMissing: number;
+  batchGetCalls: number;
+  /** Strongly consistent read units of those re-reads: each item rounded up to 4 KB. */
+  readUnits: number;
+  meanItemBytes: number;
+  typesenseImports: number;
+  typesenseDeletes: number;
+  /** The naive anchor's Typesense requests: one per source change. */
+  naiveTypesenseRequests: number;
+  batcherEmf: { records: number; bytes: number; names: string[] };
+  writerEmf: { records: number; bytes: number; names: string[] };
+  /** Mean length of the JSON summary each function logs per invocation (`change batch applied`, …). */
+  batcherSummaryBytes: number;
+  writerSummaryBytes: number;
+}
+
+const QUEUE_ARN = 'arn:aws:sqs:us-east-1:000000000000:items-changes.fifo';
+
+/**
+ * Runs the benchmarks' stream (P1's traffic shape) through the real batcher and writer cores with
+ * counting in-memory ports, as P2 does, and counts what the deployed functions would bill for.
+ */
+export async function writerCounts(changes: number, seed: number): Promise<WriterCounts> {
+  const streamOptions = { ...TRAFFIC_SHAPE, changes, keys: 100_000, seed };
+  const pool = itemPool(400, seed);
+  const exists = new Uint8Array(streamOptions.keys);
+  const batches: DynamoDBRecord[][] = [...changeBatches(pool, streamOptions, exists)];
+  // The table after the stream: the writer's consistent re-read answers from it, as in P2.
+  const table = new Map<string, Record<string, AttributeValue>>();
+  exists.forEach((flag, n) => {
+    if (flag === 1) table.set(keyOf(n), itemOf(pool, n, Date.now()));
+  });
+
+  const batcherEmf = new EmfTally(serviceName('batcher'));
+  const writerEmf = new EmfTally(serviceName('writer'));
+  const sent: PackedMessage[] = [];
+  let batcherSummaryBytes = 0;
+  for (const records of batches) {
+    const { summary } = await processStreamRecords(
+      records,
+      {
+        sendMessages: async (messages) => {
+          sent.push(...messages);
+          return [];
+        },
+        sendDeadLetters: async () => undefined,
+        now: Date.now,
+      },
+      {
+        keyAttributes: KEY_ATTRIBUTES,
+        sourceTimestampAttribute: TIMESTAMP_ATTRIBUTE,
+        buckets: 16,
+        maxMessageBytes: 262_144,
+      },
+    );
+    batcherSummaryBytes += JSON.stringify({ summary }).length;
+    addBatcherMetrics(batcherEmf.metrics, summary);
+    batcherEmf.flush();
+  }
+
+  const counts = { keysRead: 0, keysMissing: 0, batchGetCalls: 0, readUnits: 0, itemBytes: 0, items: 0 };
+  let typesenseImports = 0;
+  let typesenseDeletes = 0;
+  let writerSummaryBytes = 0;
+  const ports = {
+    readItems: async (keys: MarshalledKey[]) => {
+      counts.keysRead += keys.length;
+      counts.batchGetCalls += Math.ceil(keys.length / 100);
+      const items = keys.flatMap((key) => {
+        const item = table.get(key.pk?.S ?? '');
+        return item === undefined ? [] : [item];
+      });
+      const sizes = items.map(itemBytes);
+      counts.keysMissing += keys.length - items.length;
+      counts.readUnits += consistentReadUnits([
+        ...sizes,
+        ...Array(keys.length - items.length).fill(undefined),
+      ]);
+      counts.itemBytes += sizes.reduce((sum, bytes) => sum + bytes, 0);
+      counts.items += items.length;
+      return items;
+    },
+    importDocuments: async (lines: string[]) => {
+      typesenseImports++;
+      return lines.map(() => ({ success: true as const }));
+    },
+    deleteDocuments: async (ids: string[]) => {
+      typesenseDeletes++;
+      return ids.length;
+    },
+    sendDeadLetters: async () => undefined,
+    now: Date.now,
+  };
+  const records: SQSRecord[] = sent.map((message, index) =>
+    toLambdaRecord(
+      {
+        MessageId: `m${index}`,
+        ReceiptHandle: `r${index}`,
+        Body: message.body,
+        Attributes: { MessageGroupId: message.groupId, ApproximateReceiveCount: '1' },
+      },
+      QUEUE_ARN,
+      'us-east-1',
+    ),
+  );
+  // The FIFO event source hands the writer up to 10 messages per invocation (a backlog, as in P1).
+  let writerInvocations = 0;
+  for (let start = 0; start < records.length; start += 10) {
+    writerInvocations++;
+    const { summary } = await processChangeMessages(records.slice(start, start + 10), ports, {
+      keyAttributes: KEY_ATTRIBUTES,
+    });
+    writerSummaryBytes += JSON.stringify({ summary: { ...summary, ingestionDelaysMs: undefined } }).length;
+    addWriterMetrics(writerEmf.metrics, summary);
+    writerEmf.flush();
+  }
+  const emf = (tally: EmfTally) => ({
+    records: tally.records,
+    bytes: tally.bytes,
+    names: [...tally.names].sort(),
+  });
+  return {
+    changes,
+    batcherInvocations: batches.length,
+    messages: sent.length,
+    writerInvocations,
+    keysRead: counts.keysRead,
+    keysMissing: counts.keysMissing,
+    batchGetCalls: counts.batchGetCalls,
+    readUnits: counts.readUnits,
+    meanItemBytes: counts.items === 0 ? 0 : counts.itemBytes / counts.items,
+    typesenseImports,
+    typesenseDeletes,
+    naiveTypesenseRequests: changes,
+    batcherEmf: emf(batcherEmf),
+    writerEmf: emf(writerEmf),
+    batcherSummaryBytes: batcherSummaryBytes / batches.length,
+    writerSummaryBytes: writerSummaryBytes / Math.max(1, writerInvocations),
+  };
+}
