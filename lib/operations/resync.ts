@@ -1,4 +1,5 @@
 import {
+  type CancelOutcome,
   cancelResync,
   FINISHED_PHASES,
   type ResyncJob,
@@ -92,7 +93,8 @@ export async function followResync(
   }
 }
 
-export async function cancelRunningResync(connection: Connection): Promise<ResyncJob | undefined> {
+/** Cancels the running re-sync in any phase, or releases the pointer a finished one left behind. */
+export async function cancelRunningResync(connection: Connection): Promise<CancelOutcome | undefined> {
   return cancelResync(portsOf(connection));
 }
 
