@@ -355,7 +355,7 @@ export async function runSegment(
   ports: ResyncPorts,
   options: ResyncOptions,
 ): Promise<SegmentOutcome> {
-  const { store, typesense } = ports;
+  const { store } = ports;
   let job = await store.getJob(task.jobId);
   let state = await store.getSegment(task.jobId, task.segment);
   if (job === undefined || state === undefined) return 'stopped';
@@ -490,7 +490,7 @@ export async function finishResync(
   ports: ResyncPorts,
   options: ResyncOptions,
 ): Promise<FinishOutcome> {
-  const { store, typesense } = ports;
+  const { store } = ports;
   const started = ports.now();
   await store.transition(jobId, ['backfilling'], {
     phase: 'finishing',
