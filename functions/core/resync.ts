@@ -698,7 +698,10 @@ export interface ResyncProgress {
   rejections: Rejection[];
   /** What an unfinished job is waiting for, e.g. "segments 3/8 backfilling"; else its phase. */
   waitingFor: string;
-  /** Ms since its last progress (`lastProgressAt`, else its start); undefined once finished. */
+  /**
+   * Ms since its last progress (`lastProgressAt`, else its start); undefined once finished, unless
+   * the finished job still holds the active pointer.
+   */
   progressAgeMs: number | undefined;
 }
 
@@ -734,6 +737,7 @@ export async function resyncProgress(
   const active = jobId === undefined ? await store.active() : { jobId };
   const job = active === undefined ? (await store.latestJobs(1))[0] : await store.getJob(active.jobId);
   if (job === undefined) return undefined;
+  const leaked = jobId === undefined && active !== undefined && FINISHED_PHASES.has(job.phase);
   const [segments, rejections] = await Promise.all([
     store.listSegments(job.jobId),
     store.listRejections(job.jobId, 10),
@@ -757,10 +761,14 @@ export async function resyncProgress(
         ? Math.max(0, (job.estimatedItems - scanned) / itemsPerSecond)
         : undefined,
     rejections,
-    waitingFor: waitingFor(job, segmentsDone),
-    progressAgeMs: FINISHED_PHASES.has(job.phase)
-      ? undefined
-      : Math.max(0, now - (job.lastProgressAt ?? job.startedAt)),
+    waitingFor: leaked
+      ? `ended (${job.phase}) but still holds the active pointer: run resync cancel`
+      : waitingFor(job, segmentsDone),
+    // A finished job that still holds the pointer blocks every later re-sync: a stall too.
+    progressAgeMs:
+      FINISHED_PHASES.has(job.phase) && !leaked
+        ? undefined
+        : Math.max(0, now - (job.lastProgressAt ?? job.finishedAt ?? job.startedAt)),
   };
 }
 

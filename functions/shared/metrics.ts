@@ -100,10 +100,11 @@ export function addLagMetrics(
     metrics.addMetric(METRIC.resyncSegmentsDone, MetricUnit.Count, resync.segmentsDone);
     metrics.addMetric(METRIC.resyncSegmentsTotal, MetricUnit.Count, resync.job.totalSegments);
     metrics.addMetric(METRIC.resyncItemsIndexed, MetricUnit.Count, resync.indexed);
-    // Absent rather than 0 when nothing runs: the stall alarm must not see a finished job as healthy.
-    if (resync.progressAgeMs !== undefined)
-      metrics.addMetric(METRIC.resyncProgressAge, MetricUnit.Milliseconds, resync.progressAgeMs);
   }
+  // Absent when nothing runs. Present for a finished job that still holds the active pointer: every
+  // later re-sync is refused, which is a stall the alarm must see.
+  if (resync?.progressAgeMs !== undefined)
+    metrics.addMetric(METRIC.resyncProgressAge, MetricUnit.Milliseconds, resync.progressAgeMs);
 }
 
 export function addAtlasIngestMetrics(metrics: Metrics, summary: AtlasIngestSummary): void {

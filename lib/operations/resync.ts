@@ -58,6 +58,9 @@ export async function requestResync(
     throw new ResyncBusyError(
       `re-sync ${running.job.jobId} is running (${running.job.phase}, ${running.segmentsDone}/${running.job.totalSegments} segments): wait for it or cancel it`,
     );
+  // A finished job whose pointer leaked (a crash between the two writes) refuses every start.
+  if (running?.progressAgeMs !== undefined)
+    throw new ResyncBusyError(`re-sync ${running.job.jobId} ${running.waitingFor}`);
   const before = running?.job.jobId ?? '';
   await sendTasks(connection.sqs, (connection.target.resync as { queueUrl: string }).queueUrl, [
     { action: 'start', trigger },

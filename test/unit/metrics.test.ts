@@ -209,6 +209,10 @@ describe('addLagMetrics: the re-sync progress age', () => {
     }
   });
 
+  it('emits it for a finished job that still holds the active pointer (every later re-sync is refused)', () => {
+    expect(emitted(progress('done', 120_000)).values).toEqual([120_000]);
+  });
+
   it('leaves it out when no re-sync runs or the last one finished', () => {
     expect(emitted(undefined).values).toEqual([]);
     expect(emitted(progress('done', undefined)).values).toEqual([]);

@@ -127,6 +127,10 @@ describe('resync cancel in every unfinished phase', () => {
     await env.store.claim({ jobId: job.jobId, collection: job.collection });
     env.tick();
     expect(await startResync('schedule', env.ports, env.options)).toEqual({ running: expect.anything() });
+    // Not silent: status names the leak and its age counts, so the stall alarm sees it.
+    const leaked = await resyncProgress(env.store, env.now() + 60_000);
+    expect(leaked?.waitingFor).toBe('ended (done) but still holds the active pointer: run resync cancel');
+    expect(leaked?.progressAgeMs).toBe(env.now() + 60_000 - (leaked?.job.lastProgressAt as number));
 
     const released = await cancelResync(env.ports);
     expect(released).toMatchObject({ action: 'released', job: { jobId: job.jobId, phase: 'done' } });
