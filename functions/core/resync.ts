@@ -557,7 +557,9 @@ async function swap(job: ResyncJob, ports: ResyncPorts, options: ResyncOptions):
     if (!(await store.transition(jobId, ['swapping'], renewed, { updatedAt: current.updatedAt })))
       return 'stopped';
   }
-  const claimed = (await store.getJob(jobId)) ?? job;
+  // Looked at once more right before the swap: a cancel that took over an expired claim wins.
+  const claimed = await store.getJob(jobId);
+  if (claimed?.phase !== 'swapping') return 'stopped';
   await typesense.upsertAlias(job.alias, job.collection);
   const now = ports.now();
   await store.transition(jobId, ['swapping'], {

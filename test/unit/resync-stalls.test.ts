@@ -155,6 +155,36 @@ describe('resync cancel in every unfinished phase', () => {
   });
 });
 
+describe('cancel racing a finisher', () => {
+  it.each([0, 1, 2, 3])(
+    'whichever conditional write lands first wins; a cancelled job never moves the alias (delay %i)',
+    async (delay) => {
+      const env = await setup(3);
+      const job = await env.started();
+      await backfill(env);
+      const late = async <T>(run: () => Promise<T>) => {
+        for (let i = 0; i < delay; i++) await Promise.resolve();
+        return run();
+      };
+      const [cancelled, finished] = await Promise.allSettled([
+        late(() => cancelResync(env.ports)),
+        finishResync(job.jobId, env.ports, env.options),
+      ]);
+      const phase = (await env.store.getJob(job.jobId))?.phase;
+      expect(['cancelled', 'done']).toContain(phase);
+      if (phase === 'cancelled') {
+        expect(cancelled).toMatchObject({ status: 'fulfilled', value: { action: 'cancelled' } });
+        expect(finished).toMatchObject({ status: 'fulfilled', value: 'stopped' });
+        expect(await env.live()).toBe(`${env.alias}_v1`);
+      } else {
+        expect(finished).toMatchObject({ status: 'fulfilled', value: 'swapped' });
+        expect(await env.live()).toBe(job.collection);
+      }
+      expect(await env.store.active()).toBeUndefined();
+    },
+  );
+});
+
 describe("the finisher's re-check of deleted keys", () => {
   it('checks the tombstones in parallel chunks, saves its progress and hands on when time runs out', async () => {
     const env = await setup(0);
