@@ -66,6 +66,8 @@ export interface ResyncJob {
   lastProgressAt?: number;
   /** Why the job failed or was cancelled. */
   message?: string;
+  /** Set when this start lost the claim to that running job (a duplicate start): it never ran. */
+  duplicateOf?: string;
 }
 
 export interface RecheckProgress {
@@ -301,6 +303,8 @@ export async function startResync(
   const holder = await store.claim({ jobId, collection });
   if (holder !== undefined) {
     await abandon(ports, job, 'cancelled', `re-sync ${holder.jobId} was already running`);
+    // Marked so `resync status` shows the job that runs, not this one that never did.
+    await store.transition(jobId, ['cancelled'], { duplicateOf: holder.jobId });
     return { running: holder };
   }
   try {
@@ -737,7 +741,11 @@ export async function resyncProgress(
   jobId?: string,
 ): Promise<ResyncProgress | undefined> {
   const active = jobId === undefined ? await store.active() : { jobId };
-  const job = active === undefined ? (await store.latestJobs(1))[0] : await store.getJob(active.jobId);
+  const latest = active === undefined ? await store.latestJobs(5) : [];
+  const job =
+    active === undefined
+      ? (latest.find(({ duplicateOf }) => duplicateOf === undefined) ?? latest[0])
+      : await store.getJob(active.jobId);
   if (job === undefined) return undefined;
   const leaked = jobId === undefined && active !== undefined && FINISHED_PHASES.has(job.phase);
   const [segments, rejections] = await Promise.all([

@@ -346,6 +346,22 @@ describe('pruning', () => {
 });
 
 describe('progress', () => {
+  it('a start delivered twice: status shows the job that runs, not the duplicate that lost the claim', async () => {
+    const env = await setup(3);
+    let clock = env.now();
+    env.ports.now = () => (clock += 1_000);
+    const [first, second] = await Promise.all([
+      startResync('operator', env.ports, env.options),
+      startResync('operator', env.ports, env.options),
+    ]);
+    const winner = 'started' in first ? first.started : (second as { started: { jobId: string } }).started;
+    const jobs = await env.store.latestJobs(5);
+    expect(jobs.map((job) => job.phase).sort()).toEqual(['backfilling', 'cancelled']);
+    await env.drain();
+    const progress = await resyncProgress(env.store, clock);
+    expect(progress?.job).toMatchObject({ jobId: winner.jobId, phase: 'done' });
+  });
+
   it('records lastProgressAt per page and says what a running job waits for', async () => {
     const env = await setup(12);
     const job = await env.started();
