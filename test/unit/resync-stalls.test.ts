@@ -349,7 +349,10 @@ describe('progress', () => {
   it('a start delivered twice: status shows the job that runs, not the duplicate that lost the claim', async () => {
     const env = await setup(3);
     let clock = env.now();
-    env.ports.now = () => (clock += 1_000);
+    env.ports.now = () => {
+      clock += 1_000;
+      return clock;
+    };
     const [first, second] = await Promise.all([
       startResync('operator', env.ports, env.options),
       startResync('operator', env.ports, env.options),
