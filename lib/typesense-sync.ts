@@ -763,8 +763,14 @@ export class TypesenseSync extends Construct {
     grantSendMessage(this.changesQueue, this.writer);
     grantSendMessage(this.deadLetterQueue, this.writer);
     this.grantApiKeyRead(props, this.writer);
-    // Reads the active re-sync; writes tombstones of deletes and rejections of the new collection.
-    grantTable(this.resyncStateTable, this.writer, ['dynamodb:GetItem', 'dynamodb:BatchWriteItem']);
+    // Reads the active re-sync; writes tombstones of deletes and rejections of the new collection;
+    // a successful write clears that id's earlier rejection (Query, DeleteItem).
+    grantTable(this.resyncStateTable, this.writer, [
+      'dynamodb:GetItem',
+      'dynamodb:BatchWriteItem',
+      'dynamodb:Query',
+      'dynamodb:DeleteItem',
+    ]);
 
     this.resync = new SyncFunction(this, 'Resync', {
       entry: fileURLToPath(new URL('../functions/resync/handler.ts', import.meta.url)),

@@ -54,6 +54,11 @@ export interface AtlasChange {
   /** The mirror item (the converted full document, keyed by `_id`); absent for a delete. */
   item?: Record<string, AttributeValue>;
   reference: AtlasEventReference;
+  /**
+   * Set on an update whose `fullDocument` is null: the document was deleted before the trigger looked
+   * it up, and its delete event follows. Nothing to write; it is counted as stale.
+   */
+  stale?: 'deleted-before-lookup';
 }
 
 export type AtlasRejectionCode =
@@ -339,12 +344,15 @@ export function parseAtlasEvent(body: string, messageId: string): AtlasChange {
   const version = { clusterTime, token: detail._id?._data ?? '' };
 
   if (operation === 'delete') return { id, operation, version, reference };
+  // Atlas sends `fullDocument: null` when the update lookup found the document already deleted; a
+  // missing field means the trigger does not look documents up at all (a configuration error).
+  if (operation === 'update' && detail.fullDocument === null)
+    return { id, operation, version, reference, stale: 'deleted-before-lookup' };
   if (detail.fullDocument === undefined || detail.fullDocument === null) {
     return reject(
       'no-full-document',
       operation === 'update'
-        ? 'update event without fullDocument: turn on "Full Document" in the Atlas trigger ' +
-            '(or the document was deleted before the trigger looked it up; its delete event follows)'
+        ? 'update event without fullDocument: turn on "Full Document" in the Atlas trigger'
         : `${operation} event without fullDocument`,
       id,
     );
@@ -452,7 +460,8 @@ export async function processAtlasMessages(
   await Promise.all(
     [...byId.values()].map(async ({ change, records: sources }) => {
       try {
-        const outcome = await ports.apply(change);
+        // Its delete event follows; writing anything for it could only be undone by that delete.
+        const outcome = change.stale === undefined ? await ports.apply(change) : 'stale';
         summary[outcome]++;
         // The batch's older events of this document lost to the one applied.
         summary.stale += sources.length - 1;

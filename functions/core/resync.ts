@@ -2,10 +2,11 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { z } from 'zod';
 import { isCanaryItem } from './canary.ts';
 import type { MarshalledKey } from './change.ts';
-import { isRetryableStatus } from './classify.ts';
 import { ProjectionError } from './errors.ts';
-import { documentId, pickKey } from './keys.ts';
 import { type Projection, projectItem } from './project.ts';
+import { importWithRetries, recheckDeletes, TASK_RESERVE_MS, timeLeft } from './resync-steps.ts';
+
+export { RECHECK_CHUNK, TASK_RESERVE_MS } from './resync-steps.ts';
 
 /*
  * Zero-downtime full re-sync. How it stays consistent with the stream (README, "Full re-sync"):
@@ -59,8 +60,28 @@ export interface ResyncJob {
   rolledBackAt?: number;
   /** Times the finisher found deleted keys back in the new collection and waited for their fix. */
   finishChecks?: number;
+  /** The finisher's re-check of deleted keys, saved after every chunk so a follow-up task resumes it. */
+  recheck?: RecheckProgress;
+  /** When a segment page, a re-check chunk or a finish step last completed: a stall shows as its age. */
+  lastProgressAt?: number;
   /** Why the job failed or was cancelled. */
   message?: string;
+  /** Set when this start lost the claim to that running job (a duplicate start): it never ran. */
+  duplicateOf?: string;
+}
+
+export interface RecheckProgress {
+  /** 1 for the first look at the tombstones; each look after re-applying found keys is a new pass. */
+  pass: number;
+  /** Counts saved chunks: the guard that keeps two finish tasks from both moving the re-check on. */
+  step: number;
+  /** The last tombstone id checked in this pass; absent at its start. */
+  after?: string;
+  checked: number;
+  /** Tombstones when the pass began (the writer may add more; those came after the backfill). */
+  total: number;
+  /** Deleted keys found back in the new collection in this pass, and re-applied. */
+  found: number;
 }
 
 export interface SegmentState {
@@ -78,6 +99,16 @@ export interface SegmentState {
 export interface Rejection {
   id: string;
   reason: string;
+  /** When the rejected state was written (ms): only a later successful write of the id clears it. */
+  at?: number;
+}
+
+/** Extra conditions of a `transition`, for writers that may race (finish tasks, cancel). */
+export interface TransitionGuard {
+  /** The job's `updatedAt` must still be this (a swap claim nobody renewed). */
+  updatedAt?: number;
+  /** The saved re-check must still be at this step; null: none saved yet. */
+  recheckStep?: number | null;
 }
 
 export interface DeletedKey {
@@ -95,8 +126,13 @@ export interface ResyncStore {
   getJob(jobId: string): Promise<ResyncJob | undefined>;
   /** Newest first. */
   latestJobs(limit: number): Promise<ResyncJob[]>;
-  /** Sets `fields` only when the job is in one of `from`; false when it was not. */
-  transition(jobId: string, from: readonly ResyncPhase[], fields: Partial<ResyncJob>): Promise<boolean>;
+  /** Sets `fields` only when the job is in one of `from` (and `guard` holds); false when not. */
+  transition(
+    jobId: string,
+    from: readonly ResyncPhase[],
+    fields: Partial<ResyncJob>,
+    guard?: TransitionGuard,
+  ): Promise<boolean>;
   /**
    * Writes a segment's checkpoint. With `previousPages`, only if the stored checkpoint is still at
    * that page (false otherwise): a duplicate delivery of a segment task then stops instead of
@@ -106,9 +142,16 @@ export interface ResyncStore {
   getSegment(jobId: string, segment: number): Promise<SegmentState | undefined>;
   listSegments(jobId: string): Promise<SegmentState[]>;
   recordDeletes(jobId: string, keys: readonly DeletedKey[]): Promise<void>;
-  listDeletes(jobId: string): Promise<DeletedKey[]>;
+  /** In id order; `after` and `limit` page through them. */
+  listDeletes(jobId: string, page?: { after?: string; limit?: number }): Promise<DeletedKey[]>;
+  countDeletes(jobId: string): Promise<number>;
   recordRejections(jobId: string, rejections: readonly Rejection[]): Promise<void>;
   listRejections(jobId: string, limit: number): Promise<Rejection[]>;
+  /**
+   * Drops the rejections of these ids recorded before `before` (ms): a later successful write of the
+   * id replaced the rejected state. Returns how many it dropped.
+   */
+  clearRejections(jobId: string, ids: readonly string[], before: number): Promise<number>;
 }
 
 type ImportLine = { success: true } | { success: false; code: number; error: string };
@@ -149,6 +192,10 @@ export interface ResyncPorts {
   /** Puts keys on the changes queue, each in its message group, for the writer to re-apply. */
   enqueueKeys(keys: readonly MarshalledKey[]): Promise<void>;
   now(): number;
+  /** What is left of this invocation (Lambda's `getRemainingTimeInMillis`); absent: no limit. */
+  remainingTimeMs?: () => number;
+  /** Waits between retries; real time when absent. */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 export interface ResyncOptions {
@@ -258,6 +305,8 @@ export async function startResync(
   const holder = await store.claim({ jobId, collection });
   if (holder !== undefined) {
     await abandon(ports, job, 'cancelled', `re-sync ${holder.jobId} was already running`);
+    // Marked so `resync status` shows the job that runs, not this one that never did.
+    await store.transition(jobId, ['cancelled'], { duplicateOf: holder.jobId });
     return { running: holder };
   }
   try {
@@ -282,14 +331,15 @@ async function abandon(
   phase: 'failed' | 'cancelled',
   message: string,
   from: readonly ResyncPhase[] = ['backfilling', 'finishing'],
+  guard?: TransitionGuard,
 ): Promise<boolean> {
   const now = ports.now();
-  const moved = await ports.store.transition(job.jobId, from, {
-    phase,
-    message,
-    finishedAt: now,
-    updatedAt: now,
-  });
+  const moved = await ports.store.transition(
+    job.jobId,
+    from,
+    { phase, message, finishedAt: now, updatedAt: now, lastProgressAt: now },
+    guard,
+  );
   if (!moved) return false;
   await ports.store.release(job.jobId);
   await ports.typesense.deleteCollection(job.collection).catch(() => undefined); // Already gone is fine.
@@ -301,24 +351,28 @@ export type SegmentOutcome = 'continued' | 'segment-done' | 'stopped' | 'failed'
 /**
  * Backfills one segment from its checkpoint, page by page: scan, project, import with `create`,
  * checkpoint. A page's checkpoint is written while the next page is imported, so a crash or timeout
- * re-runs at most those two pages (the task is redelivered; `create` makes that safe). After
- * `pagesPerTask` pages the segment continues in a fresh task, which keeps each run well inside
- * the Lambda timeout. The last segment to finish queues the finish task.
+ * re-runs at most those two pages (the task is redelivered; `create` makes that safe). When the
+ * invocation's remaining time falls below a reserve (or after `pagesPerTask` pages) the segment
+ * continues in a fresh task. Transient import failures are retried inside the task. The last
+ * segment to finish queues the finish task.
  */
 export async function runSegment(
   task: { jobId: string; segment: number },
   ports: ResyncPorts,
   options: ResyncOptions,
 ): Promise<SegmentOutcome> {
-  const { store, typesense } = ports;
+  const { store } = ports;
   let job = await store.getJob(task.jobId);
   let state = await store.getSegment(task.jobId, task.segment);
   if (job === undefined || state === undefined) return 'stopped';
 
   const { totalSegments } = job;
-  type ScannedPage = Awaited<ReturnType<ResyncPorts['scanPage']>>;
+  type ScannedPage = Awaited<ReturnType<ResyncPorts['scanPage']>> & { scannedAt: number };
   const scan = (startKey: MarshalledKey | undefined): Promise<ScannedPage> => {
-    const scanning = ports.scanPage(task.segment, totalSegments, options.pageSize, startKey);
+    const scannedAt = ports.now();
+    const scanning = ports
+      .scanPage(task.segment, totalSegments, options.pageSize, startKey)
+      .then((page) => ({ ...page, scannedAt }));
     // A prefetched page may be abandoned when the task stops early; its failure is not news then.
     scanning.catch(() => undefined);
     return scanning;
@@ -326,13 +380,16 @@ export async function runSegment(
   let prefetched: Promise<ScannedPage> | undefined;
   // The previous page's checkpoint: false when another delivery of this task had moved it on.
   let checkpointed: Promise<boolean> = Promise.resolve(true);
+  // The slowest page so far: the reserve must cover one more of those and its checkpoint.
+  let slowestPageMs = 0;
   for (let page = 0; !state.done; page++) {
     if (job?.phase !== 'backfilling') return 'stopped';
-    if (page === options.pagesPerTask) {
+    if (page === options.pagesPerTask || timeLeft(ports) < TASK_RESERVE_MS + 2 * slowestPageMs) {
       if (!(await checkpointed)) return 'stopped';
       await ports.sendTasks([{ action: 'segment', ...task }]);
       return 'continued';
     }
+    const pageStarted = ports.now();
     const scanned: ScannedPage = await (prefetched ?? scan(state.lastKey));
     const { lastKey } = scanned;
     // The lag check's heartbeat is indexed into its own collection, never into the application's.
@@ -350,7 +407,7 @@ export async function runSegment(
         ids.push(document.id);
       } catch (error) {
         if (!(error instanceof ProjectionError)) throw error;
-        rejections.push({ id: error.id, reason: error.message });
+        rejections.push({ id: error.id, reason: error.message, at: ports.now() });
       }
     }
     let outcomes: ImportLine[];
@@ -359,7 +416,7 @@ export async function runSegment(
     try {
       // The job is re-read alongside the import so a cancel is seen by the next page.
       [outcomes, latest, moved] = await Promise.all([
-        lines.length === 0 ? [] : typesense.importDocuments(job.collection, lines, 'create'),
+        lines.length === 0 ? [] : importWithRetries(job.collection, lines, ports),
         store.getJob(task.jobId),
         checkpointed,
       ]);
@@ -370,17 +427,22 @@ export async function runSegment(
     }
     // Another delivery of this task moved the segment on: it carries on, this one stops.
     if (!moved) return 'stopped';
-    const { collection } = job;
-    let indexed = 0;
     let skipped = 0;
+    const imported: string[] = [];
     outcomes.forEach((outcome, index) => {
-      if (outcome.success) indexed++;
+      if (outcome.success) imported.push(ids[index] as string);
       else if (outcome.code === 409) skipped++;
-      else if (isRetryableStatus(outcome.code))
-        // The page is re-run from its checkpoint when the task is redelivered; `create` makes that safe.
-        throw new ResyncError(`import into ${collection} answered ${outcome.code}: ${outcome.error}`);
-      else rejections.push({ id: ids[index] as string, reason: `${outcome.code}: ${outcome.error}` });
+      else
+        rejections.push({
+          id: ids[index] as string,
+          reason: `${outcome.code}: ${outcome.error}`,
+          at: ports.now(),
+        });
     });
+    const indexed = imported.length;
+    // A rejection of an earlier state of these items (by the writer) is fixed by this import, as
+    // long as it was recorded before this page was scanned: the scan then read a later state.
+    if (imported.length > 0) await store.clearRejections(task.jobId, imported, scanned.scannedAt);
     if (rejections.length > 0) {
       await store.recordRejections(task.jobId, rejections.slice(0, 10));
       await abandon(
@@ -403,7 +465,12 @@ export async function runSegment(
     };
     // Off the page's critical path: a DynamoDB round trip per page that the next import overlaps.
     // Checkpoints stay in order: each is written after the one before it was.
-    checkpointed = store.putSegment(task.jobId, state, previousPages);
+    const progressAt = ports.now();
+    checkpointed = store.putSegment(task.jobId, state, previousPages).then(async (saved) => {
+      if (saved) await store.transition(task.jobId, ['backfilling'], { lastProgressAt: progressAt });
+      return saved;
+    });
+    slowestPageMs = Math.max(slowestPageMs, progressAt - pageStarted);
     // Awaited with the next page; not at all when the task stops early, which needs no checkpoint.
     checkpointed.catch(() => undefined);
     job = latest;
@@ -416,23 +483,45 @@ export async function runSegment(
   return 'segment-done';
 }
 
-export type FinishOutcome = 'swapped' | 'waiting' | 'stopped' | 'failed';
+export type FinishOutcome = 'swapped' | 'continued' | 'waiting' | 'stopped' | 'failed';
 
 /**
- * Completes a backfilled job: fails it if anything was rejected, waits until no key deleted during
- * the backfill is back in the new collection, swaps the alias, releases the pointer and drops
- * versioned collections beyond the ones kept for rollback. Safe to run twice.
+ * Completes a backfilled job: waits until no key deleted during the backfill is back in the new
+ * collection (a re-check in saved chunks, handed on to follow-up tasks), fails it if anything is
+ * still rejected, swaps the alias, releases the pointer and drops versioned collections beyond the
+ * ones kept for rollback. Safe to run twice and concurrently.
  */
 export async function finishResync(
   jobId: string,
   ports: ResyncPorts,
   options: ResyncOptions,
 ): Promise<FinishOutcome> {
-  const { store, typesense } = ports;
-  await store.transition(jobId, ['backfilling'], { phase: 'finishing', updatedAt: ports.now() });
+  const { store } = ports;
+  const started = ports.now();
+  await store.transition(jobId, ['backfilling'], {
+    phase: 'finishing',
+    updatedAt: started,
+    lastProgressAt: started,
+  });
   const job = await store.getJob(jobId);
   if (job?.phase !== 'finishing' && job?.phase !== 'swapping') return 'stopped';
   if (job.phase === 'finishing') {
+    const rechecked = await recheckDeletes(job, ports, {
+      keyAttributes: options.keyAttributes,
+      maxPasses: MAX_FINISH_CHECKS,
+      recheckDelaySeconds: FINISH_RECHECK_SECONDS,
+    });
+    if (rechecked.outcome === 'exhausted') {
+      await abandon(
+        ports,
+        job,
+        'failed',
+        `${rechecked.found} keys deleted during the backfill are still in the new collection after ${MAX_FINISH_CHECKS} checks (is the writer stuck?)`,
+      );
+      return 'failed';
+    }
+    if (rechecked.outcome !== 'clear') return rechecked.outcome;
+    // Checked after the re-check: a rejection fixed meanwhile (a later successful write) is gone.
     const rejections = await store.listRejections(jobId, 1);
     if (rejections.length > 0) {
       const [first] = rejections as [Rejection];
@@ -444,104 +533,141 @@ export async function finishResync(
       );
       return 'failed';
     }
-
-    const resurrected = await resurrectedKeys(job, ports, options);
-    if (resurrected.length > 0) {
-      const checks = (job.finishChecks ?? 0) + 1;
-      if (checks > MAX_FINISH_CHECKS) {
-        await abandon(
-          ports,
-          job,
-          'failed',
-          `${resurrected.length} keys deleted during the backfill are still in the new collection after ${MAX_FINISH_CHECKS} checks (is the writer stuck?)`,
-        );
-        return 'failed';
-      }
-      await ports.enqueueKeys(resurrected);
-      await store.transition(jobId, ['finishing'], { finishChecks: checks, updatedAt: ports.now() });
-      await ports.sendTasks([{ action: 'finish', jobId }], FINISH_RECHECK_SECONDS);
-      return 'waiting';
-    }
   }
+  return swap(job, ports, options);
+}
 
-  // Several finish tasks may run at once (every segment that ends last sends one; SQS may deliver
-  // twice): exactly one claims the swap. The others retry until it is done, or take over a claim
-  // whose finisher died.
-  if (!(await store.transition(jobId, ['finishing'], { phase: 'swapping', updatedAt: ports.now() }))) {
+/**
+ * Claims the swap (exactly one finish task wins; a cancel that came first wins over all of them),
+ * then points the alias at the new collection. The replaced collection is recorded with the claim,
+ * so a finisher that takes over a dead one's claim still knows it.
+ */
+async function swap(job: ResyncJob, ports: ResyncPorts, options: ResyncOptions): Promise<FinishOutcome> {
+  const { store, typesense } = ports;
+  const { jobId } = job;
+  const before = (await typesense.getAlias(job.alias))?.collection_name;
+  const claimedAt = ports.now();
+  const claim: Partial<ResyncJob> = {
+    phase: 'swapping',
+    updatedAt: claimedAt,
+    lastProgressAt: claimedAt,
+    ...(before === undefined || before === job.collection ? {} : { previous: before }),
+  };
+  if (!(await store.transition(jobId, ['finishing'], claim))) {
     const current = await store.getJob(jobId);
     if (current?.phase !== 'swapping') return 'stopped';
     if (ports.now() - current.updatedAt < SWAP_LEASE_MS)
       throw new ResyncError(`re-sync ${jobId} is being swapped by another finish task`);
+    // The claim's holder went silent: take it over, unless a cancel or another finisher did first.
+    const renewed = { updatedAt: ports.now() };
+    if (!(await store.transition(jobId, ['swapping'], renewed, { updatedAt: current.updatedAt })))
+      return 'stopped';
   }
-  const live = await typesense.getAlias(job.alias);
-  if (live !== undefined && live.collection_name !== job.collection)
-    await typesense.copySearchSettings?.(live.collection_name, job.collection);
+  // v27-v29 keep synonyms and overrides per collection: the new one gets the live one's before it serves.
+  if (before !== undefined && before !== job.collection)
+    await typesense.copySearchSettings?.(before, job.collection);
+  // Looked at once more right before the swap: a cancel that took over an expired claim wins.
+  const claimed = await store.getJob(jobId);
+  if (claimed?.phase !== 'swapping') return 'stopped';
   await typesense.upsertAlias(job.alias, job.collection);
   const now = ports.now();
-  const previous = live?.collection_name;
   await store.transition(jobId, ['swapping'], {
     phase: 'done',
     swappedAt: now,
     finishedAt: now,
     updatedAt: now,
-    ...(previous === undefined || previous === job.collection ? {} : { previous }),
+    lastProgressAt: now,
   });
   await store.release(jobId);
-  await pruneCollections(job.alias, job.collection, ports, options.keepCollections);
+  await pruneCollections(claimed, ports, options.keepCollections);
   return 'swapped';
 }
 
-/** Keys deleted during the backfill that the table still lacks but the new collection holds. */
-async function resurrectedKeys(
-  job: ResyncJob,
-  ports: ResyncPorts,
-  options: ResyncOptions,
-): Promise<MarshalledKey[]> {
-  const deletes = await ports.store.listDeletes(job.jobId);
-  if (deletes.length === 0) return [];
-  const present = new Set(
-    (await ports.readItems(deletes.map(({ key }) => key))).map((item) =>
-      documentId(pickKey(item, options.keyAttributes), options.keyAttributes),
-    ),
-  );
-  const back: MarshalledKey[] = [];
-  for (const { id, key } of deletes) {
-    if (!present.has(id) && (await ports.typesense.getDocument(job.collection, id)) !== undefined)
-      back.push(key);
-  }
-  return back;
-}
-
-/** Drops versioned collections of this alias beyond the newest `keep` besides the live one. */
-async function pruneCollections(
-  alias: string,
-  live: string,
-  ports: ResyncPorts,
-  keep: number,
-): Promise<string[]> {
-  const pattern = versionedPattern(alias);
+/**
+ * Drops versioned collections of the job's alias beyond the newest `keep` besides the live one. The
+ * job's `previous` collection is never dropped: it is what `resync rollback` returns to, and after
+ * earlier rollbacks it may be older than the ones kept.
+ */
+async function pruneCollections(job: ResyncJob, ports: ResyncPorts, keep: number): Promise<string[]> {
+  const pattern = versionedPattern(job.alias);
   const older = (await ports.typesense.listCollections())
     .map(({ name }) => name)
-    .filter((name) => pattern.test(name) && name !== live)
+    .filter((name) => pattern.test(name) && name !== job.collection)
     .sort()
     .reverse();
-  const dropped = older.slice(keep);
+  const dropped = older.slice(keep).filter((name) => name !== job.previous);
   for (const name of dropped) await ports.typesense.deleteCollection(name);
   return dropped;
 }
 
-/** Cancels the running re-sync: the live alias is untouched and the partial collection dropped. */
-export async function cancelResync(ports: ResyncPorts): Promise<ResyncJob | undefined> {
-  const active = await ports.store.active();
+export interface CancelOutcome {
+  /**
+   * `cancelled`: stopped before its swap; `released`: it had already ended, and only the active
+   * pointer it left behind was released; `completed`: its swap had already happened.
+   */
+  action: 'cancelled' | 'released' | 'completed';
+  job: ResyncJob;
+}
+
+/**
+ * Cancels the running re-sync in any unfinished phase: the live alias is untouched and the partial
+ * collection dropped. Every step is a conditional write, so a finish task running at the same time
+ * either claimed the swap first (then cancel refuses, or completes the job if the alias already
+ * moved) or never swaps. A pointer left behind by a job that already ended is released.
+ */
+export async function cancelResync(ports: ResyncPorts): Promise<CancelOutcome | undefined> {
+  const { store } = ports;
+  const active = await store.active();
   if (active === undefined) return undefined;
-  const job = await ports.store.getJob(active.jobId);
+  const job = await store.getJob(active.jobId);
   if (job === undefined) {
-    await ports.store.release(active.jobId);
+    await store.release(active.jobId);
     return undefined;
   }
-  if (!(await abandon(ports, job, 'cancelled', 'cancelled by the operator', ['backfilling'])))
-    throw new ResyncError(`re-sync ${job.jobId} is already swapping the alias and cannot be cancelled`);
-  return ports.store.getJob(job.jobId);
+  const cancelled = async (from: readonly ResyncPhase[], guard?: TransitionGuard) =>
+    (await abandon(ports, job, 'cancelled', 'cancelled by the operator', from, guard))
+      ? { action: 'cancelled' as const, job: (await store.getJob(job.jobId)) ?? job }
+      : undefined;
+  if (!FINISHED_PHASES.has(job.phase)) {
+    const done = await cancelled(['backfilling', 'finishing']);
+    if (done !== undefined) return done;
+  }
+  const current = (await store.getJob(job.jobId)) ?? job;
+  if (FINISHED_PHASES.has(current.phase)) return releaseLeftover(ports, current);
+  // Swapping: a finish task holds the claim.
+  const live = await ports.typesense.getAlias(current.alias);
+  if (live?.collection_name === current.collection) {
+    const now = ports.now();
+    await store.transition(current.jobId, ['swapping'], {
+      phase: 'done',
+      swappedAt: now,
+      finishedAt: now,
+      updatedAt: now,
+    });
+    await store.release(current.jobId);
+    return { action: 'completed', job: (await store.getJob(current.jobId)) ?? current };
+  }
+  const held = ports.now() - current.updatedAt;
+  if (held < SWAP_LEASE_MS)
+    throw new ResyncError(
+      `re-sync ${current.jobId} is swapping the alias right now: try again in ${Math.ceil((SWAP_LEASE_MS - held) / 1000)} s`,
+    );
+  const taken = await cancelled(['swapping'], { updatedAt: current.updatedAt });
+  if (taken === undefined)
+    throw new ResyncError(`re-sync ${current.jobId} changed while it was being cancelled: try again`);
+  return taken;
+}
+
+/** A job that ended but still holds the pointer (a crash between the two): release it. */
+async function releaseLeftover(ports: ResyncPorts, job: ResyncJob): Promise<CancelOutcome> {
+  await ports.store.release(job.jobId);
+  if (job.phase !== 'done') {
+    // Its collection may have survived the crash too; never drop what the alias serves.
+    const live = await ports.typesense.getAlias(job.alias);
+    if (live?.collection_name !== job.collection)
+      await ports.typesense.deleteCollection(job.collection).catch(() => undefined);
+  }
+  return { action: 'released', job };
 }
 
 /**
@@ -581,6 +707,33 @@ export interface ResyncProgress {
   etaSeconds: number | undefined;
   /** The first rejected documents, with reasons. */
   rejections: Rejection[];
+  /** What an unfinished job is waiting for, e.g. "segments 3/8 backfilling"; else its phase. */
+  waitingFor: string;
+  /**
+   * Ms since its last progress (`lastProgressAt`, else its start); undefined once finished, unless
+   * the finished job still holds the active pointer.
+   */
+  progressAgeMs: number | undefined;
+}
+
+const count = (value: number) => value.toLocaleString('en-US');
+
+/** A running job's current wait, in the words `resync status` prints. */
+function waitingFor(job: ResyncJob, segmentsDone: number): string {
+  switch (job.phase) {
+    case 'backfilling':
+      return `segments ${segmentsDone}/${job.totalSegments} backfilling`;
+    case 'finishing': {
+      const { recheck } = job;
+      if (recheck === undefined) return 'waiting for the finish task to re-check deleted keys';
+      const pass = recheck.pass > 1 ? ` (pass ${recheck.pass}, after re-applying resurrected keys)` : '';
+      return `re-checking ${count(recheck.checked)}/${count(recheck.total)} deleted keys${pass}`;
+    }
+    case 'swapping':
+      return 'waiting for the swap claim';
+    default:
+      return job.phase;
+  }
 }
 
 /**
@@ -593,8 +746,13 @@ export async function resyncProgress(
   jobId?: string,
 ): Promise<ResyncProgress | undefined> {
   const active = jobId === undefined ? await store.active() : { jobId };
-  const job = active === undefined ? (await store.latestJobs(1))[0] : await store.getJob(active.jobId);
+  const latest = active === undefined ? await store.latestJobs(5) : [];
+  const job =
+    active === undefined
+      ? (latest.find(({ duplicateOf }) => duplicateOf === undefined) ?? latest[0])
+      : await store.getJob(active.jobId);
   if (job === undefined) return undefined;
+  const leaked = jobId === undefined && active !== undefined && FINISHED_PHASES.has(job.phase);
   const [segments, rejections] = await Promise.all([
     store.listSegments(job.jobId),
     store.listRejections(job.jobId, 10),
@@ -605,9 +763,10 @@ export async function resyncProgress(
   const elapsedSeconds = ((job.finishedAt ?? now) - job.startedAt) / 1000;
   const itemsPerSecond = elapsedSeconds > 0 && scanned > 0 ? scanned / elapsedSeconds : undefined;
   const running = job.phase === 'backfilling';
+  const segmentsDone = segments.filter((segment) => segment.done).length;
   return {
     job,
-    segmentsDone: segments.filter((segment) => segment.done).length,
+    segmentsDone,
     scanned,
     indexed: sum('indexed'),
     skipped: sum('skipped'),
@@ -617,6 +776,14 @@ export async function resyncProgress(
         ? Math.max(0, (job.estimatedItems - scanned) / itemsPerSecond)
         : undefined,
     rejections,
+    waitingFor: leaked
+      ? `ended (${job.phase}) but still holds the active pointer: run resync cancel`
+      : waitingFor(job, segmentsDone),
+    // A finished job that still holds the pointer blocks every later re-sync: a stall too.
+    progressAgeMs:
+      FINISHED_PHASES.has(job.phase) && !leaked
+        ? undefined
+        : Math.max(0, now - (job.lastProgressAt ?? job.finishedAt ?? job.startedAt)),
   };
 }
 

@@ -52,6 +52,8 @@ export interface ResyncWriterPorts {
   recordDeletes(jobId: string, keys: DeletedKey[]): Promise<void>;
   /** Documents the new collection refused: they fail the re-sync before its swap. */
   recordRejections(jobId: string, rejections: Rejection[]): Promise<void>;
+  /** A later successful write of these ids fixed their rejections recorded before `before` (ms). */
+  clearRejections(jobId: string, ids: readonly string[], before: number): Promise<number>;
 }
 
 export interface WriterOptions {
@@ -121,6 +123,7 @@ async function applyToResync(
   upserts: readonly { entry: Pending; line: string }[],
   deletes: readonly Pending[],
   fail: (entries: Iterable<Pending>, reason: string) => void,
+  clock: { batchStart: number; now: () => number },
 ): Promise<void> {
   const importing = async () => {
     if (upserts.length === 0) return;
@@ -129,15 +132,21 @@ async function applyToResync(
       upserts.map(({ line }) => line),
     );
     const rejections: Rejection[] = [];
+    const written: string[] = [];
+    // Recorded after the source was read: a backfill page scanned later than this reads a later state.
+    const at = clock.now();
     upserts.forEach(({ entry }, index) => {
       const outcome = outcomes[index];
       if (outcome === undefined) fail([entry], 're-sync import answered fewer lines than were sent');
-      else if (outcome.success) return;
+      else if (outcome.success) written.push(entry.change.id);
       else if (isRetryableAnswer(outcome.code, outcome.error))
         fail([entry], `re-sync import ${outcome.code}: ${outcome.error}`);
-      else rejections.push({ id: entry.change.id, reason: `${outcome.code}: ${outcome.error}` });
+      else rejections.push({ id: entry.change.id, reason: `${outcome.code}: ${outcome.error}`, at });
     });
     if (rejections.length > 0) await ports.recordRejections(active.jobId, rejections);
+    // A rejection recorded before this batch began was of an earlier state of the key (per-key
+    // order), which this successful write replaced: it no longer fails the re-sync.
+    if (written.length > 0) await ports.clearRejections(active.jobId, written, clock.batchStart);
   };
   const deleting = async () => {
     if (deletes.length === 0) return;
@@ -408,7 +417,7 @@ export async function processChangeMessages(
     const resyncing =
       resync === undefined || ports.resync === undefined
         ? Promise.resolve()
-        : applyToResync(ports.resync, resync, upserts, deletes, fail);
+        : applyToResync(ports.resync, resync, upserts, deletes, fail, { batchStart: now, now: ports.now });
     const canarying =
       canaries.length === 0 || ports.importCanaries === undefined
         ? Promise.resolve()

@@ -1,7 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { parseResyncTask, ResyncError, runResyncTask } from '../core/resync.ts';
 import { createDynamoDbClient, createSqsClient } from '../shared/aws.ts';
 import { parseConfig, resyncConfigSchema } from '../shared/config.ts';
@@ -45,10 +45,13 @@ export const options = {
 /**
  * Runs re-sync tasks from the work queue: `start` (schedule, operator, stream gap, drift),
  * `segment` (one Scan segment from its checkpoint) and `finish` (re-check deletes, swap the alias).
- * A failed task stays on the queue and resumes from its checkpoint when redelivered.
+ * A failed task stays on the queue and resumes from its checkpoint when redelivered. Long tasks
+ * hand on to a fresh task before this invocation's time runs out.
  */
-export const handler = middy(async (event: SQSEvent): Promise<SQSBatchResponse> => {
+export const handler = middy(async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
   const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
+  // Per invocation: concurrent invocations of one instance (the local poller) each have their own.
+  const invocation = { ...ports, remainingTimeMs: () => context.getRemainingTimeInMillis() };
   for (const record of event.Records) {
     let task: ReturnType<typeof parseResyncTask>;
     try {
@@ -59,7 +62,7 @@ export const handler = middy(async (event: SQSEvent): Promise<SQSBatchResponse> 
       continue;
     }
     try {
-      const outcome = await runResyncTask(task, ports, options);
+      const outcome = await runResyncTask(task, invocation, options);
       logger.info('re-sync task done', { task, outcome });
     } catch (error) {
       if (error instanceof ResyncError && task.action === 'start') {

@@ -101,6 +101,10 @@ export function addLagMetrics(
     metrics.addMetric(METRIC.resyncSegmentsTotal, MetricUnit.Count, resync.job.totalSegments);
     metrics.addMetric(METRIC.resyncItemsIndexed, MetricUnit.Count, resync.indexed);
   }
+  // Absent when nothing runs. Present for a finished job that still holds the active pointer: every
+  // later re-sync is refused, which is a stall the alarm must see.
+  if (resync?.progressAgeMs !== undefined)
+    metrics.addMetric(METRIC.resyncProgressAge, MetricUnit.Milliseconds, resync.progressAgeMs);
 }
 
 export function addAtlasIngestMetrics(metrics: Metrics, summary: AtlasIngestSummary): void {

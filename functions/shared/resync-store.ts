@@ -52,9 +52,14 @@ export function dynamoResyncStore(dynamodb: DynamoDBClient, tableName: string): 
       )
     ).Item;
 
-  const query = async (pk: string, options: { limit?: number; newestFirst?: boolean } = {}) => {
+  const query = async (
+    pk: string,
+    options: { limit?: number; newestFirst?: boolean; after?: string; count?: boolean } = {},
+  ) => {
     const items: Record<string, AttributeValue>[] = [];
-    let startKey: Record<string, AttributeValue> | undefined;
+    let counted = 0;
+    let startKey: Record<string, AttributeValue> | undefined =
+      options.after === undefined ? undefined : { pk: { S: pk }, sk: { S: options.after } };
     do {
       const page = await dynamodb.send(
         new QueryCommand({
@@ -63,14 +68,16 @@ export function dynamoResyncStore(dynamodb: DynamoDBClient, tableName: string): 
           ExpressionAttributeValues: { ':pk': { S: pk } },
           ConsistentRead: true,
           ScanIndexForward: options.newestFirst !== true,
+          ...(options.count === true ? { Select: 'COUNT' as const } : {}),
           ...(options.limit === undefined ? {} : { Limit: options.limit - items.length }),
           ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey }),
         }),
       );
       items.push(...(page.Items ?? []));
+      counted += page.Count ?? 0;
       startKey = page.LastEvaluatedKey;
     } while (startKey !== undefined && (options.limit === undefined || items.length < options.limit));
-    return items;
+    return Object.assign(items, { counted });
   };
 
   const writeAll = async (requests: WriteRequest[]) => {
@@ -152,7 +159,7 @@ export function dynamoResyncStore(dynamodb: DynamoDBClient, tableName: string): 
     async latestJobs(limit) {
       return (await query('job', { limit, newestFirst: true })).map(jobOf);
     },
-    async transition(jobId, from: readonly ResyncPhase[], fields) {
+    async transition(jobId, from: readonly ResyncPhase[], fields, guard) {
       const entries = Object.entries(fields).filter(([, value]) => value !== undefined);
       const names = Object.fromEntries(entries.map(([name], index) => [`#f${index}`, name]));
       const values = marshall(
@@ -162,14 +169,30 @@ export function dynamoResyncStore(dynamodb: DynamoDBClient, tableName: string): 
         },
         { removeUndefinedValues: true },
       );
+      const conditions = [`#phase IN (${from.map((_, index) => `:from${index}`).join(', ')})`];
+      const guardNames: Record<string, string> = {};
+      if (guard?.updatedAt !== undefined) {
+        conditions.push('#gUpdatedAt = :gUpdatedAt');
+        guardNames['#gUpdatedAt'] = 'updatedAt';
+        values[':gUpdatedAt'] = { N: String(guard.updatedAt) };
+      }
+      if (guard?.recheckStep !== undefined) {
+        guardNames['#gRecheck'] = 'recheck';
+        if (guard.recheckStep === null) conditions.push('attribute_not_exists(#gRecheck)');
+        else {
+          conditions.push('#gRecheck.#gStep = :gStep');
+          guardNames['#gStep'] = 'step';
+          values[':gStep'] = { N: String(guard.recheckStep) };
+        }
+      }
       try {
         await dynamodb.send(
           new UpdateItemCommand({
             TableName: tableName,
             Key: { pk: { S: 'job' }, sk: { S: jobId } },
             UpdateExpression: `SET ${entries.map((_, index) => `#f${index} = :f${index}`).join(', ')}`,
-            ConditionExpression: `#phase IN (${from.map((_, index) => `:from${index}`).join(', ')})`,
-            ExpressionAttributeNames: { ...names, '#phase': 'phase' },
+            ConditionExpression: conditions.join(' AND '),
+            ExpressionAttributeNames: { ...names, ...guardNames, '#phase': 'phase' },
             ExpressionAttributeValues: values,
           }),
         );
@@ -218,25 +241,69 @@ export function dynamoResyncStore(dynamodb: DynamoDBClient, tableName: string): 
         })),
       );
     },
-    async listDeletes(jobId) {
-      return (await query(`deleted#${jobId}`)).map(
+    async listDeletes(jobId, page = {}) {
+      return (await query(`deleted#${jobId}`, page)).map(
         (item): DeletedKey => ({ id: item.sk?.S as string, key: item.key?.M as MarshalledKey }),
       );
     },
+    async countDeletes(jobId) {
+      return (await query(`deleted#${jobId}`, { count: true })).counted;
+    },
     async recordRejections(jobId, rejections) {
       await writeAll(
-        rejections.map(({ id, reason }) => ({
+        rejections.map(({ id, reason, at }) => ({
           PutRequest: {
-            Item: { pk: { S: `rejected#${jobId}` }, sk: { S: id }, reason: { S: reason.slice(0, 1_000) } },
+            Item: {
+              pk: { S: `rejected#${jobId}` },
+              sk: { S: id },
+              reason: { S: reason.slice(0, 1_000) },
+              at: { N: String(at ?? Date.now()) },
+            },
           },
         })),
       );
     },
     async listRejections(jobId, limit) {
-      return (await query(`rejected#${jobId}`, { limit })).map(
-        (item): Rejection => ({ id: item.sk?.S as string, reason: item.reason?.S as string }),
-      );
+      return (await query(`rejected#${jobId}`, { limit })).map(({ sk, reason }) => ({
+        id: sk?.S as string,
+        reason: reason?.S as string,
+      }));
     },
+    async clearRejections(jobId, ids, before) {
+      // Rejections are rare: one small Query per call, and a delete only for an id that has one.
+      const wanted = new Set(ids);
+      const stale = (await query(`rejected#${jobId}`))
+        .map(rejectionOf)
+        .filter(({ id, at }) => wanted.has(id) && (at ?? 0) < before);
+      let cleared = 0;
+      for (const { id } of stale) {
+        try {
+          await dynamodb.send(
+            new DeleteItemCommand({
+              TableName: tableName,
+              Key: { pk: { S: `rejected#${jobId}` }, sk: { S: id } },
+              // A rejection recorded again meanwhile (a later state) stays.
+              ConditionExpression: 'attribute_not_exists(#at) OR #at < :before',
+              ExpressionAttributeNames: { '#at': 'at' },
+              ExpressionAttributeValues: { ':before': { N: String(before) } },
+            }),
+          );
+          cleared++;
+        } catch (error) {
+          if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        }
+      }
+      return cleared;
+    },
+  };
+}
+
+function rejectionOf(item: Record<string, AttributeValue>): Rejection {
+  const at = item.at?.N === undefined ? undefined : Number(item.at.N);
+  return {
+    id: item.sk?.S as string,
+    reason: item.reason?.S as string,
+    ...(at === undefined ? {} : { at }),
   };
 }
 

@@ -61,6 +61,7 @@ export const ports = {
           deleteDocuments: (collection: string, ids: string[]) => typesense.deleteByIds(collection, ids),
           recordDeletes: resyncStore.recordDeletes,
           recordRejections: resyncStore.recordRejections,
+          clearRejections: resyncStore.clearRejections,
         },
       }),
   now: Date.now,

@@ -116,6 +116,8 @@ export interface LocalStackOptions {
      * 3–4 s here), so a slow task is not delivered twice while it still runs.
      */
     visibilityTimeoutSeconds?: number;
+    /** The re-sync function's timeout as its context reports it (tasks hand on before it). Default 60. */
+    timeoutSeconds?: number;
   };
 }
 
@@ -457,12 +459,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   iam.enforce('batcher', batcherModule.clients.sqs);
   iam.enforce('writer', writerModule.clients.dynamodb, writerModule.clients.sqs);
   iam.enforce('resync', resyncModule.clients.dynamodb, resyncModule.clients.sqs);
-  const context = (name: string) =>
-    ({
+  // Like Lambda's: the time left counts down from the invocation's start to the function's timeout.
+  const context = (name: string, timeoutMs = 60_000) => {
+    const deadline = Date.now() + timeoutMs;
+    return {
       functionName: name,
       awsRequestId: `local-${Date.now()}`,
-      getRemainingTimeInMillis: () => 60_000,
-    }) as unknown as import('aws-lambda').Context;
+      getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    } as unknown as import('aws-lambda').Context;
+  };
 
   let changesSeen = 0;
   let changesApplied = 0;
@@ -522,7 +527,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     region: REGION,
     // The deployed mapping's batch size: one task per invocation.
     batchSize: 1,
-    handler: (event) => resync(event, context('resync')),
+    handler: (event) => resync(event, context('resync', (options.resync?.timeoutSeconds ?? 60) * 1000)),
     concurrency: options.resync?.workers ?? 2,
   });
   let atlas: LocalAtlasSource | undefined;

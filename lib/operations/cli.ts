@@ -98,6 +98,9 @@ function formatLag(lag: IngestionDelay): string {
   return `lag ${lag.lagMs} ms (${pending}) | DLQ ${lag.dlqDepth} | circuit ${lag.circuit} | at ${lag.measuredAt}`;
 }
 
+/** A running re-sync silent this long is flagged in `resync status` (a page or chunk takes seconds). */
+const STALL_WARNING_MS = 5 * 60_000;
+
 function formatResync(progress: ResyncProgress): string {
   const { job } = progress;
   const rate =
@@ -106,6 +109,14 @@ function formatResync(progress: ResyncProgress): string {
   return [
     `re-sync ${job.jobId} (${job.trigger}) ${job.phase}: ${progress.segmentsDone}/${job.totalSegments} segments, ` +
       `${progress.scanned} scanned, ${progress.indexed} indexed, ${progress.skipped} already newer from the stream${rate}${eta}`,
+    ...(progress.progressAgeMs === undefined
+      ? []
+      : [
+          `  ${progress.waitingFor}; last progress ${Math.round(progress.progressAgeMs / 1000)} s ago` +
+            (progress.progressAgeMs > STALL_WARNING_MS
+              ? ' (stalled? see the re-sync function logs and its DLQ)'
+              : ''),
+        ]),
     `  collection ${job.collection}${job.previous === undefined ? '' : `, replaced ${job.previous}`}` +
       (job.rolledBackAt === undefined ? '' : ' (rolled back)'),
     ...(job.message === undefined ? [] : [`  ${job.message}`]),
@@ -463,13 +474,17 @@ Examples:
     .description('cancel the running re-sync: the live alias is untouched, the partial collection dropped')
     .action(async (_options: unknown, command: Command) => {
       await withConnection(command, async (connection, json) => {
-        const job = await cancelRunningResync(connection);
-        if (job === undefined) exitCode = EXIT.error;
-        print(json, job ?? null, () =>
-          job === undefined
-            ? 'no re-sync is running'
-            : `cancelled re-sync ${job.jobId}; ${job.collection} dropped`,
-        );
+        const outcome = await cancelRunningResync(connection);
+        if (outcome === undefined) exitCode = EXIT.error;
+        print(json, outcome?.job ?? null, () => {
+          if (outcome === undefined) return 'no re-sync is running';
+          const { job } = outcome;
+          if (outcome.action === 'cancelled')
+            return `cancelled re-sync ${job.jobId}; ${job.collection} dropped`;
+          if (outcome.action === 'completed')
+            return `re-sync ${job.jobId} had already swapped the alias to ${job.collection}: marked done, pointer released`;
+          return `re-sync ${job.jobId} had already ended (${job.phase}): released the active pointer it left behind`;
+        });
       });
     });
   resync

@@ -1,4 +1,5 @@
 import {
+  type CancelOutcome,
   cancelResync,
   FINISHED_PHASES,
   type ResyncJob,
@@ -57,6 +58,9 @@ export async function requestResync(
     throw new ResyncBusyError(
       `re-sync ${running.job.jobId} is running (${running.job.phase}, ${running.segmentsDone}/${running.job.totalSegments} segments): wait for it or cancel it`,
     );
+  // A finished job whose pointer leaked (a crash between the two writes) refuses every start.
+  if (running?.progressAgeMs !== undefined)
+    throw new ResyncBusyError(`re-sync ${running.job.jobId} ${running.waitingFor}`);
   const before = running?.job.jobId ?? '';
   await sendTasks(connection.sqs, (connection.target.resync as { queueUrl: string }).queueUrl, [
     { action: 'start', trigger },
@@ -92,7 +96,8 @@ export async function followResync(
   }
 }
 
-export async function cancelRunningResync(connection: Connection): Promise<ResyncJob | undefined> {
+/** Cancels the running re-sync in any phase, or releases the pointer a finished one left behind. */
+export async function cancelRunningResync(connection: Connection): Promise<CancelOutcome | undefined> {
   return cancelResync(portsOf(connection));
 }
 

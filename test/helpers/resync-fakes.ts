@@ -39,9 +39,11 @@ export function memoryResyncStore(): ResyncStore & { deletes: Map<string, Delete
         .sort((a, b) => b.jobId.localeCompare(a.jobId))
         .slice(0, limit)
         .map(copy),
-    async transition(jobId, from, fields) {
+    async transition(jobId, from, fields, guard) {
       const job = jobs.get(jobId);
       if (job === undefined || !from.includes(job.phase)) return false;
+      if (guard?.updatedAt !== undefined && job.updatedAt !== guard.updatedAt) return false;
+      if (guard?.recheckStep !== undefined && (job.recheck?.step ?? null) !== guard.recheckStep) return false;
       jobs.set(jobId, { ...job, ...copy(fields) });
       return true;
     },
@@ -55,13 +57,31 @@ export function memoryResyncStore(): ResyncStore & { deletes: Map<string, Delete
     listSegments: async (jobId) =>
       [...segments.entries()].filter(([key]) => key.startsWith(`${jobId}/`)).map(([, value]) => copy(value)),
     async recordDeletes(jobId, keys) {
-      deletes.set(jobId, [...(deletes.get(jobId) ?? []), ...copy(keys)]);
+      // One item per id, in id order, as the state table keeps them.
+      const byId = new Map((deletes.get(jobId) ?? []).map((entry) => [entry.id, entry]));
+      for (const entry of copy(keys)) byId.set(entry.id, entry);
+      deletes.set(
+        jobId,
+        [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
+      );
     },
-    listDeletes: async (jobId) => copy(deletes.get(jobId) ?? []),
+    listDeletes: async (jobId, page = {}) => {
+      const all = (deletes.get(jobId) ?? []).filter(({ id }) => page.after === undefined || id > page.after);
+      return copy(all.slice(0, page.limit ?? all.length));
+    },
+    countDeletes: async (jobId) => (deletes.get(jobId) ?? []).length,
     async recordRejections(jobId, list) {
-      rejections.set(jobId, [...(rejections.get(jobId) ?? []), ...copy(list)]);
+      const kept = (rejections.get(jobId) ?? []).filter(({ id }) => !list.some((entry) => entry.id === id));
+      rejections.set(jobId, [...kept, ...copy(list)]);
     },
-    listRejections: async (jobId, limit) => copy((rejections.get(jobId) ?? []).slice(0, limit)),
+    listRejections: async (jobId, limit) =>
+      (rejections.get(jobId) ?? []).slice(0, limit).map(({ id, reason }) => ({ id, reason })),
+    async clearRejections(jobId, ids, before) {
+      const list = rejections.get(jobId) ?? [];
+      const kept = list.filter(({ id, at }) => !(ids.includes(id) && (at ?? 0) < before));
+      rejections.set(jobId, kept);
+      return list.length - kept.length;
+    },
   };
 }
 

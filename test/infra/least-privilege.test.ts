@@ -124,7 +124,14 @@ const BASE: Record<(typeof FUNCTIONS)[number], string[]> = {
     ...on('changes queue', ...CONSUME, 'sqs:SendMessage'),
     ...on('DLQ', 'sqs:SendMessage'),
     ...on('table', 'dynamodb:BatchGetItem'),
-    ...on('state table', 'dynamodb:GetItem', 'dynamodb:BatchWriteItem'),
+    // Query + DeleteItem: a successful write clears that id's earlier re-sync rejection.
+    ...on(
+      'state table',
+      'dynamodb:GetItem',
+      'dynamodb:BatchWriteItem',
+      'dynamodb:Query',
+      'dynamodb:DeleteItem',
+    ),
     ...on('API key secret', ...SECRET_READ),
   ],
   resync: [

@@ -245,12 +245,12 @@ describe('parseAtlasEvent: bad input is rejected with a reason', () => {
     expect(rejection(() => parse(event)).code).toBe('unsupported-operation');
   });
 
-  it('an update whose fullDocument is null (deleted before the lookup) names both causes', () => {
+  it('an update whose fullDocument is null (deleted before the lookup) is a stale event, not a rejection', () => {
     const event = atlasEvent({ oid: OID, operation: 'update', t: 5 });
     event.detail.fullDocument = null;
-    const error = rejection(() => parse(event));
-    expect(error).toMatchObject({ code: 'no-full-document', id: OID });
-    expect(error.message).toContain('deleted before the trigger looked it up');
+    const change = parse(event);
+    expect(change).toMatchObject({ id: OID, operation: 'update', stale: 'deleted-before-lookup' });
+    expect(change.item).toBeUndefined();
   });
 
   it('a null _id, an empty string _id and a cluster time beyond 32 bits', () => {
@@ -402,6 +402,17 @@ describe('processAtlasMessages', () => {
       ),
       { numRuns: 60 },
     );
+  });
+
+  it('skips an update whose document was deleted before the lookup and counts it as stale', async () => {
+    const { ports, applied } = memoryMirror();
+    const gone = atlasEvent({ oid: OID, operation: 'update', t: 12 });
+    gone.detail.fullDocument = null;
+    const { summary, batchItemFailures } = await processAtlasMessages([record(gone, 'gone')], ports);
+    expect(batchItemFailures).toEqual([]);
+    expect(applied).toEqual([]);
+    expect(ports.letters).toEqual([]);
+    expect(summary).toEqual({ messages: 1, applied: 0, stale: 1, deadLettered: 0, failed: 0 });
   });
 
   it('applies only the newest event of a document in a batch and counts the others as stale', async () => {

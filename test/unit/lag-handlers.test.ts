@@ -177,6 +177,7 @@ describe('the lag-check handler', () => {
         job: { phase: 'backfilling', totalSegments: 8 },
         segmentsDone: 3,
         indexed: 12_000,
+        progressAgeMs: 42_000,
       }),
     });
 
@@ -191,6 +192,7 @@ describe('the lag-check handler', () => {
     expect(valuesOf(published, METRIC.resyncActive)).toEqual([1]);
     expect(valuesOf(published, METRIC.resyncSegmentsDone)).toEqual([3]);
     expect(valuesOf(published, METRIC.resyncSegmentsTotal)).toEqual([8]);
+    expect(valuesOf(published, METRIC.resyncProgressAge)).toEqual([42_000]);
     expect(published.every((record) => record.service === 'shop-lag-check')).toBe(true);
 
     // Missing permissions: a clear status and LagUnknown = 1, no SyncLagMs, and no thrown error.

@@ -1,9 +1,12 @@
 import type { Context } from 'aws-lambda';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { LagReading } from '../../functions/core/lag-check.ts';
+import type { ResyncProgress } from '../../functions/core/resync.ts';
 import type { BatcherSummary } from '../../functions/core/stream-batch.ts';
 import type { WriterSummary } from '../../functions/core/write-batch.ts';
 import {
   addBatcherMetrics,
+  addLagMetrics,
   addWriterMetrics,
   createMetrics,
   DEFAULT_METRICS_NAMESPACE,
@@ -163,6 +166,56 @@ describe('addBatcherMetrics', () => {
     );
     // Changes whose message SQS refused are replayed with their records, and counted then.
     expect(record).toMatchObject({ StreamRecords: 12, ChangesQueued: 5, DeadLetters: 2 });
+  });
+});
+
+describe('addLagMetrics: the re-sync progress age', () => {
+  const reading: LagReading = {
+    lagMs: 500,
+    canaryDelayMs: 500,
+    oldestPendingChangeAgeMs: null,
+    streamIteratorAgeMs: 0,
+    dlqDepth: 0,
+    circuit: 'closed',
+    problems: [],
+    measuredAt: '2026-11-30T12:00:00.000Z',
+  };
+  const progress = (phase: ResyncProgress['job']['phase'], progressAgeMs: number | undefined) =>
+    ({
+      job: { phase, totalSegments: 8 },
+      segmentsDone: 3,
+      indexed: 1_000,
+      waitingFor: 'segments 3/8 backfilling',
+      progressAgeMs,
+    }) as ResyncProgress;
+  const emitted = (resync: ResyncProgress | undefined) => {
+    const emf = captureEmf();
+    const metrics = createMetrics();
+    addLagMetrics(metrics, reading, resync);
+    metrics.publishStoredMetrics();
+    const records = emf.records();
+    return {
+      values: valuesOf(records, METRIC.resyncProgressAge),
+      definitions: records.flatMap(definitionsOf).filter(({ Name }) => Name === METRIC.resyncProgressAge),
+    };
+  };
+
+  it('emits ResyncProgressAgeMs (milliseconds) while a re-sync is unfinished, in every unfinished phase', () => {
+    for (const phase of ['backfilling', 'finishing', 'swapping'] as const) {
+      const { values, definitions } = emitted(progress(phase, 95_000));
+      expect(values).toEqual([95_000]);
+      expect(definitions).toEqual([{ Name: 'ResyncProgressAgeMs', Unit: 'Milliseconds' }]);
+      vi.restoreAllMocks();
+    }
+  });
+
+  it('emits it for a finished job that still holds the active pointer (every later re-sync is refused)', () => {
+    expect(emitted(progress('done', 120_000)).values).toEqual([120_000]);
+  });
+
+  it('leaves it out when no re-sync runs or the last one finished', () => {
+    expect(emitted(undefined).values).toEqual([]);
+    expect(emitted(progress('done', undefined)).values).toEqual([]);
   });
 });
 

@@ -163,7 +163,8 @@ describe('full re-sync core', () => {
       const result = await startResync('operator', env.ports, env.options);
       const job = (result as { started: { jobId: string; collection: string } }).started;
       const cancelled = await cancelResync(env.ports);
-      expect(cancelled).toMatchObject({ phase: 'cancelled', message: 'cancelled by the operator' });
+      expect(cancelled?.action).toBe('cancelled');
+      expect(cancelled?.job).toMatchObject({ phase: 'cancelled', message: 'cancelled by the operator' });
       expect(await env.drain()).toEqual(['stopped', 'stopped', 'stopped']);
       expect(await env.live()).toBe(`${env.alias}_v1`);
       expect(await typesense.getCollection(job.collection)).toBeUndefined();

@@ -467,9 +467,11 @@ describe('processChangeMessages: while a re-sync runs', () => {
   function resyncPorts(outcome: (id: string) => ImportOutcome = () => ok, active = true) {
     const log: string[] = [];
     const rejections: { id: string; reason: string }[] = [];
+    const cleared: string[] = [];
     return {
       log,
       rejections,
+      cleared,
       ports: {
         active: async () => (active ? { jobId: 'r1', collection: 'products_r1' } : undefined),
         async importDocuments(collection: string, lines: string[]) {
@@ -487,6 +489,10 @@ describe('processChangeMessages: while a re-sync runs', () => {
         async recordRejections(jobId: string, list: { id: string; reason: string }[]) {
           log.push(`reject ${jobId}`);
           rejections.push(...list);
+        },
+        async clearRejections(jobId: string, ids: readonly string[], before: number) {
+          cleared.push(`${jobId} ${ids} before ${before}`);
+          return 0;
         },
       },
     };
@@ -523,7 +529,25 @@ describe('processChangeMessages: while a re-sync runs', () => {
     const result = await processChangeMessages(records(), ports, options);
     expect(failedIds(result)).toEqual([]);
     expect(ports.calls.deadLetters).toEqual([]);
-    expect(resync.rejections).toEqual([{ id: 'kept', reason: '400: Field `price` must be a float.' }]);
+    expect(resync.rejections).toEqual([
+      { id: 'kept', reason: '400: Field `price` must be a float.', at: NOW },
+    ]);
+  });
+
+  it('a successful write to the new collection clears an earlier rejection of the same id', async () => {
+    const resync = resyncPorts();
+    const ports = { ...fakePorts([item('kept')]), resync: resync.ports };
+    const result = await processChangeMessages(records(), ports, options);
+    expect(failedIds(result)).toEqual([]);
+    // Only rejections recorded before this batch read the source: its write is of a later state.
+    expect(resync.cleared).toEqual([`r1 kept before ${NOW}`]);
+  });
+
+  it('a rejected write to the new collection clears nothing', async () => {
+    const resync = resyncPorts(() => fail(400, 'Field `price` must be a float.'));
+    const ports = { ...fakePorts([item('kept')]), resync: resync.ports };
+    await processChangeMessages(records(), ports, options);
+    expect(resync.cleared).toEqual([]);
   });
 
   it('a passing failure of the new collection retries the message, even though the live write worked', async () => {
