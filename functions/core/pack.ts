@@ -209,8 +209,17 @@ export function toSendBatches(messages: readonly PackedMessage[]): PackedMessage
   return batches;
 }
 
-/** Parses a message body written by `packChanges`. Returns undefined for anything else. */
-export function parseChangeMessage(body: string): ChangeMessage | undefined {
+const isChangeShape = (change: Partial<Change> | null): boolean =>
+  typeof change === 'object' &&
+  change !== null &&
+  typeof change.id === 'string' &&
+  typeof change.version === 'string' &&
+  typeof change.sourceTs === 'number' &&
+  (change.clock === 'item' || change.clock === 'stream') &&
+  (change.op === 'upsert' || change.op === 'delete');
+
+/** A change message's envelope (`v`, `since`, `requeues`, an array of changes), its changes not yet checked. */
+function parseEnvelope(body: string): (Omit<ChangeMessage, 'changes'> & { changes: unknown[] }) | undefined {
   let parsed: unknown;
   try {
     parsed = JSON.parse(body);
@@ -222,18 +231,17 @@ export function parseChangeMessage(body: string): ChangeMessage | undefined {
   if (message.v !== 1 || !Array.isArray(message.changes)) return undefined;
   if (message.since !== undefined && typeof message.since !== 'number') return undefined;
   if (message.requeues !== undefined && typeof message.requeues !== 'number') return undefined;
-  const valid = message.changes.every(
-    (change) =>
-      typeof change === 'object' &&
-      change !== null &&
-      typeof change.id === 'string' &&
-      typeof change.key === 'object' &&
-      change.key !== null &&
-      typeof change.version === 'string' &&
-      typeof change.sourceTs === 'number' &&
-      (change.clock === 'item' || change.clock === 'stream') &&
-      (change.op === 'upsert' || change.op === 'delete'),
-  );
+  return message as Omit<ChangeMessage, 'changes'> & { changes: unknown[] };
+}
+
+/** Parses a message body written by `packChanges`. Returns undefined for anything else. */
+export function parseChangeMessage(body: string): ChangeMessage | undefined {
+  const message = parseEnvelope(body);
+  if (message === undefined) return undefined;
+  const valid = message.changes.every((change) => {
+    const candidate = change as Partial<Change> | null;
+    return isChangeShape(candidate) && typeof candidate?.key === 'object' && candidate.key !== null;
+  });
   return valid ? (message as ChangeMessage) : undefined;
 }
 
@@ -244,15 +252,6 @@ export interface MalformedChange {
   reason: string;
 }
 
-const isChangeShape = (change: Partial<Change> | null): boolean =>
-  typeof change === 'object' &&
-  change !== null &&
-  typeof change.id === 'string' &&
-  typeof change.version === 'string' &&
-  typeof change.sourceTs === 'number' &&
-  (change.clock === 'item' || change.clock === 'stream') &&
-  (change.op === 'upsert' || change.op === 'delete');
-
 /**
  * Reads a message body change by change: the message keeps the changes it can apply (keys checked and
  * in wire form, see `readWireKey`), and `malformed` names the others, so each fails alone and never
@@ -261,20 +260,11 @@ const isChangeShape = (change: Partial<Change> | null): boolean =>
 export function readChangeMessage(
   body: string,
 ): { message: ChangeMessage; malformed: MalformedChange[] } | undefined {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body);
-  } catch {
-    return undefined;
-  }
-  if (typeof parsed !== 'object' || parsed === null) return undefined;
-  const message = parsed as Partial<ChangeMessage>;
-  if (message.v !== 1 || !Array.isArray(message.changes)) return undefined;
-  if (message.since !== undefined && typeof message.since !== 'number') return undefined;
-  if (message.requeues !== undefined && typeof message.requeues !== 'number') return undefined;
+  const message = parseEnvelope(body);
+  if (message === undefined) return undefined;
   const changes: Change[] = [];
   const malformed: MalformedChange[] = [];
-  for (const change of message.changes as unknown[]) {
+  for (const change of message.changes) {
     const candidate = change as Partial<Change> | null;
     const id = typeof candidate?.id === 'string' ? candidate.id : undefined;
     if (!isChangeShape(candidate)) {
