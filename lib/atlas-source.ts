@@ -13,6 +13,7 @@ import { Construct } from 'constructs';
 import { ATLAS_EVENT_SOURCE_PREFIX } from '../functions/core/atlas-change.ts';
 import { allowLogGroupEncryption, queueEncryptionOf, tableEncryptionOf } from './encryption.ts';
 import { grantSendMessage, grantTableKey, queueRuleTarget } from './grants.ts';
+import { redriveSource } from './redrive.ts';
 import { SyncFunction } from './sync-function.ts';
 
 export interface AtlasSourceProps {
@@ -113,14 +114,17 @@ export class AtlasSource extends Construct {
     });
 
     const queueEncryption = queueEncryptionOf(key);
+    const ingestSource = redriveSource(this, 'ingest', { fifo: false });
     this.ingestDeadLetterQueue = new sqs.Queue(this, 'IngestDeadLetterQueue', {
       retentionPeriod: QUEUE_RETENTION,
+      ...ingestSource.deadLetterQueueProps,
       ...queueEncryption,
       enforceSSL: true,
     });
     // Standard, not FIFO: EventBridge delivers in no particular order anyway; the versions table
     // restores the order per document.
     this.ingestQueue = new sqs.Queue(this, 'IngestQueue', {
+      queueName: ingestSource.queueName,
       visibilityTimeout: Duration.seconds(INGEST_TIMEOUT.toSeconds() * 6),
       retentionPeriod: QUEUE_RETENTION,
       ...queueEncryption,

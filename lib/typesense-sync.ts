@@ -27,6 +27,7 @@ import {
   type TypesenseSyncAlarms,
   type TypesenseSyncAlarmsProps,
 } from './observability.ts';
+import { redriveSource } from './redrive.ts';
 import { SyncFunction } from './sync-function.ts';
 
 export interface TypesenseSyncTypesenseProps {
@@ -579,9 +580,11 @@ export class TypesenseSync extends Construct {
     // Every queue is encrypted at rest and denies requests without TLS.
     const queueEncryption = queueEncryptionOf(props.encryptionKey);
 
+    const changesSource = redriveSource(this, 'changes', { fifo: true, queueName: queueOverrides.queueName });
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       // A FIFO source queue can only redrive into a FIFO DLQ.
       fifo: true,
+      ...changesSource.deadLetterQueueProps,
       // The functions send their own dead letters; this keeps a SendMessage without an explicit
       // deduplication id valid, while an explicit id still takes precedence.
       contentBasedDeduplication: true,
@@ -600,6 +603,7 @@ export class TypesenseSync extends Construct {
       // retried after throttling are not made visible again while still in flight.
       visibilityTimeout: Duration.seconds(writerTimeout.toSeconds() * 6),
       ...queueOverrides,
+      queueName: changesSource.queueName,
       fifo: true,
       maxMessageSizeBytes: maxMessageBytes,
       // Outlive a long indexing outage rather than silently expiring unapplied changes.
@@ -630,8 +634,10 @@ export class TypesenseSync extends Construct {
       },
     ]);
 
+    const resyncSource = redriveSource(this, 'resync', { fifo: false });
     this.resyncDeadLetterQueue = new sqs.Queue(this, 'ResyncDeadLetterQueue', {
       retentionPeriod: Duration.days(14),
+      ...resyncSource.deadLetterQueueProps,
       ...queueEncryption,
       enforceSSL: true,
     });
@@ -639,6 +645,7 @@ export class TypesenseSync extends Construct {
     // Standard, not FIFO: segments must run in parallel, and tasks are idempotent against their
     // checkpoints, so neither ordering nor exactly-once delivery is needed.
     this.resyncQueue = new sqs.Queue(this, 'ResyncQueue', {
+      queueName: resyncSource.queueName,
       // Six times the function timeout, as for the changes queue.
       visibilityTimeout: Duration.seconds(resync.timeoutSeconds * 6),
       // Explicit, not SQS's 4-day default: a week outlives a long weekend's outage, and stays below the

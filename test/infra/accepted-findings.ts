@@ -136,12 +136,6 @@ export const CFN_GUARD_ACCEPTED: readonly AcceptedFinding[] = [
       'lifecycle expires records after the failure retention, which object lock would block.',
   },
   {
-    rule: 'sqs_dlq_check',
-    resources: /^Sync(ResyncDeadLetterQueue|DeadLetterQueue|MongoAtlasIngestDeadLetterQueue)[0-9A-F]{8}$/,
-    reason:
-      'These are the dead-letter queues themselves: a DLQ of a DLQ would only move the same messages again.',
-  },
-  {
     rule: 'subnet_auto_assign_public_ip_disabled_check',
     resources: /^VpcPublicSubnet[12]Subnet[0-9A-F]{8}$/,
     stacks: FIXTURE,
