@@ -109,6 +109,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       hangMs: 1_500,
       importLineFailures: rates.lines,
       lostResponses: rates.lostResponses,
+      everyKindOnce: true,
     });
 
     let outageStarted = false;

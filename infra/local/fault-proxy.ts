@@ -14,7 +14,14 @@ export interface FaultPlan {
   importLineFailures?: number;
   /** Forward the request (it is written) but drop the connection before the answer arrives. */
   lostResponses?: number;
+  /**
+   * Inject each kind with a rate above 0 once on the first write request it fits, before the rates decide:
+   * a small run may otherwise roll no rare kind at all (3 expected lost responses miss in 5 % of runs).
+   */
+  everyKindOnce?: boolean;
 }
+
+type FaultKind = 503 | 429 | 500 | 'timeout' | 'lostResponse' | 'importLine';
 
 export interface FaultStats {
   http503: number;
@@ -111,6 +118,12 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
 
   const roll = (probability: number | undefined) =>
     probability !== undefined && probability > 0 && random() < probability;
+  let unseen: FaultKind[] = [];
+  /** The first kind still to be shown that fits this request (a line failure needs an import), taken. */
+  const takeUnseen = (path: string): FaultKind | undefined => {
+    const index = unseen.findIndex((kind) => kind !== 'importLine' || path.includes('/documents/import'));
+    return index < 0 ? undefined : unseen.splice(index, 1)[0];
+  };
 
   async function handle(incoming: IncomingMessage, outgoing: ServerResponse): Promise<void> {
     if (Date.now() < downUntil) {
@@ -122,15 +135,16 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
     const body = await readBody(incoming);
     if (plan !== undefined && isWrite(incoming.method, path)) {
       const hit = documentsIn(path, body);
+      const forced = takeUnseen(path);
       for (const status of [503, 429, 500] as const) {
-        if (roll(plan.httpErrors?.[status])) {
+        if (roll(plan.httpErrors?.[status]) || forced === status) {
           faultStats[`http${status}`]++;
           faultStats.documentsHit += hit;
           outgoing.writeHead(status, { 'content-type': 'application/json' }).end(BODIES[status]);
           return;
         }
       }
-      if (roll(plan.timeouts)) {
+      if (roll(plan.timeouts) || forced === 'timeout') {
         faultStats.timeouts++;
         faultStats.documentsHit += hit;
         const timer = setTimeout(() => {
@@ -140,9 +154,9 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
         timers.add(timer);
         return;
       }
-      const lost = roll(plan.lostResponses);
+      const lost = roll(plan.lostResponses) || forced === 'lostResponse';
       const answer = path.includes('/documents/import')
-        ? await importWithLineFailures(incoming, body)
+        ? await importWithLineFailures(incoming, body, forced === 'importLine')
         : await forward(target, incoming, body);
       if (lost) {
         faultStats.lostResponses++;
@@ -158,9 +172,9 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
   }
 
   /** Forwards only the lines that survive, then answers in the original line order. */
-  async function importWithLineFailures(incoming: IncomingMessage, body: Buffer) {
+  async function importWithLineFailures(incoming: IncomingMessage, body: Buffer, failFirst: boolean) {
     const lines = body.toString('utf8').split('\n');
-    const failing = lines.map(() => roll(plan?.importLineFailures));
+    const failing = lines.map((_line, index) => roll(plan?.importLineFailures) || (failFirst && index === 0));
     const kept = lines.filter((_line, index) => !failing[index]);
     if (kept.length === lines.length) return forward(target, incoming, body);
     faultStats.importLineFailures += lines.length - kept.length;
@@ -203,6 +217,16 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
     setFaults(next) {
       plan = next;
       random = next === undefined ? () => 1 : seededRandom(next.seed);
+      const rates: [FaultKind, number | undefined][] = [
+        [503, next?.httpErrors?.[503]],
+        [429, next?.httpErrors?.[429]],
+        [500, next?.httpErrors?.[500]],
+        ['timeout', next?.timeouts],
+        ['lostResponse', next?.lostResponses],
+        ['importLine', next?.importLineFailures],
+      ];
+      unseen =
+        next?.everyKindOnce === true ? rates.filter(([, rate]) => (rate ?? 0) > 0).map(([kind]) => kind) : [];
     },
     downFor(ms) {
       downUntil = Date.now() + ms;

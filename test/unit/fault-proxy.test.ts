@@ -1,0 +1,62 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { startFaultProxy } from '../../infra/local/fault-proxy.ts';
+import { startTypesenseEmulator, type TypesenseEmulator } from '../../infra/local/typesense-emulator.ts';
+
+const API_KEY = 'fault-proxy-key';
+let emulator: TypesenseEmulator | undefined;
+afterEach(async () => {
+  await emulator?.stop();
+  emulator = undefined;
+});
+
+describe('fault proxy', () => {
+  it('everyKindOnce: each kind with a rate shows up on the first writes it fits, however small its rate', async () => {
+    emulator = await startTypesenseEmulator({ apiKey: API_KEY });
+    const headers = { 'x-typesense-api-key': API_KEY, 'content-type': 'application/json' };
+    await fetch(`${emulator.url}/collections`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ name: 'c', fields: [{ name: 'name', type: 'string' }] }),
+    });
+    const proxy = await startFaultProxy(emulator.url);
+    try {
+      const rare = 1e-9;
+      proxy.setFaults({
+        seed: 1,
+        httpErrors: { 503: rare, 429: rare, 500: rare },
+        timeouts: rare,
+        hangMs: 50,
+        importLineFailures: rare,
+        lostResponses: rare,
+        everyKindOnce: true,
+      });
+      const write = (n: number) =>
+        fetch(`${proxy.url}/collections/c/documents/import?action=upsert`, {
+          method: 'POST',
+          headers,
+          body: `{"id":"${n}","name":"a"}\n{"id":"${n}b","name":"b"}`,
+        })
+          .then(async (response) => ({ status: response.status, body: await response.text() }))
+          .catch(() => ({ status: 0, body: '' }));
+      const answers = [];
+      for (let n = 0; n < 8; n++) answers.push(await write(n));
+      expect(answers.slice(0, 3).map(({ status }) => status)).toEqual([503, 429, 500]);
+      // A timeout and a lost response both end with the connection dropped.
+      expect(answers.slice(3, 5).map(({ status }) => status)).toEqual([0, 0]);
+      expect(answers[5]?.body).toContain('"code":503');
+      expect(answers.slice(6).every(({ status, body }) => status === 200 && !body.includes('false'))).toBe(
+        true,
+      );
+      expect(proxy.faultStats).toMatchObject({
+        http503: 1,
+        http429: 1,
+        http500: 1,
+        timeouts: 1,
+        lostResponses: 1,
+        importLineFailures: 1,
+      });
+    } finally {
+      await proxy.stop();
+    }
+  });
+});
