@@ -155,10 +155,10 @@ async function applyToResync(
       active.jobId,
       deletes.map(({ change }) => ({ id: change.id, key: change.key })),
     );
-    await ports.deleteDocuments(
-      active.collection,
-      deletes.map(({ change }) => change.id),
-    );
+    const ids = deletes.map(({ change }) => change.id);
+    await ports.deleteDocuments(active.collection, ids);
+    // A rejected earlier state of a key now deleted has nothing left to fail the re-sync for.
+    await ports.clearRejections(active.jobId, ids, clock.batchStart);
   };
   await Promise.all([
     importing().catch((error: unknown) =>
@@ -236,7 +236,6 @@ export async function processChangeMessages(
       continue;
     }
     const { message, malformed } = read;
-    messages.set(record.messageId, message);
     // A key DynamoDB would refuse fails the one BatchGetItem all keys of the batch share: such a change
     // is dead-lettered alone instead, before anything is read.
     const applicable = message.changes.filter((change) => {
@@ -244,6 +243,8 @@ export async function processChangeMessages(
       if (problem !== undefined) malformed.push({ change, id: change.id, reason: problem });
       return problem === undefined;
     });
+    // Without its lettered changes: a re-send or the receive limit must not letter them again.
+    messages.set(record.messageId, { ...message, changes: applicable });
     for (const { change, id, reason } of malformed) {
       deadLetters.push({
         letter: {

@@ -111,6 +111,20 @@ describe('processChangeMessages: backoff', () => {
     expect(calls.deadLetters).toEqual([]);
   });
 
+  it('re-sends only the changes it can apply: a change lettered for its key is not re-sent or lettered again', async () => {
+    const { writerPorts, calls } = ports({ importError: typesenseError(true) });
+    const badKey = { ...change('bad'), key: { other: { S: 'bad' } } };
+    const records = [
+      sqsRecord({ messageId: 'm1', groupId: 'b1', changes: [badKey, change('a')], receiveCount: 9 }),
+    ];
+    const result = await processChangeMessages(records, writerPorts, { keyAttributes: ['pk'], retry });
+    expect(failedIds(result)).toEqual([]);
+    expect(
+      calls.requeue.flatMap(({ body }) => parseChangeMessage(body)?.changes.map(({ id }) => id)),
+    ).toEqual(['a']);
+    expect(calls.deadLetters.map((letter) => [letter.id, letter.reason.code])).toEqual([['bad', 'bad-key']]);
+  });
+
   it('keeps a message failed when re-sending it fails, so it is never lost', async () => {
     const { writerPorts } = ports({ importError: typesenseError(true), requeueFails: true });
     const result = await processChangeMessages(batch(9), writerPorts, { keyAttributes: ['pk'], retry });

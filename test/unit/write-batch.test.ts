@@ -537,16 +537,24 @@ describe('processChangeMessages: while a re-sync runs', () => {
   it('a successful write to the new collection clears an earlier rejection of the same id', async () => {
     const resync = resyncPorts();
     const ports = { ...fakePorts([item('kept')]), resync: resync.ports };
-    const result = await processChangeMessages(records(), ports, options);
+    const result = await processChangeMessages(records().slice(0, 1), ports, options);
     expect(failedIds(result)).toEqual([]);
     // Only rejections recorded before this batch read the source: its write is of a later state.
     expect(resync.cleared).toEqual([`r1 kept before ${NOW}`]);
   });
 
+  it('a delete from the new collection clears an earlier rejection of the same id (nothing left to reject)', async () => {
+    const resync = resyncPorts();
+    const ports = { ...fakePorts([]), resync: resync.ports };
+    const result = await processChangeMessages(records().slice(1), ports, options);
+    expect(failedIds(result)).toEqual([]);
+    expect(resync.cleared).toEqual([`r1 gone before ${NOW}`]);
+  });
+
   it('a rejected write to the new collection clears nothing', async () => {
     const resync = resyncPorts(() => fail(400, 'Field `price` must be a float.'));
     const ports = { ...fakePorts([item('kept')]), resync: resync.ports };
-    await processChangeMessages(records(), ports, options);
+    await processChangeMessages(records().slice(0, 1), ports, options);
     expect(resync.cleared).toEqual([]);
   });
 
