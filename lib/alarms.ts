@@ -19,11 +19,24 @@ import { METRIC } from '../functions/shared/metrics.ts';
 export type SyncRuleRole = 'resyncSchedule' | 'streamGap' | 'lagCheckSchedule' | 'atlas';
 
 /** An EventBridge rule's two delivery failure alarms. */
+/** A rule the construct creates, for its delivery alarms. */
+export interface SyncRule {
+  readonly role: SyncRuleRole;
+  readonly rule: events.IRule;
+  /** The custom (or partner) bus it is on; the default bus when absent. */
+  readonly eventBusName?: string;
+  /** Whether its target has a dead-letter queue. */
+  readonly hasDeadLetterQueue?: boolean;
+}
+
 export interface RuleDeliveryAlarms {
   /** Invocations that failed for good (after EventBridge's retries), not counting dead-lettered ones. */
   readonly failedInvocations: cloudwatch.Alarm;
-  /** Events that could not even be sent to the rule's dead-letter queue: lost. */
-  readonly failedToDeadLetterQueue: cloudwatch.Alarm;
+  /**
+   * Events that could not even be sent to the rule's dead-letter queue: lost. Only for a rule whose target
+   * has a DLQ: EventBridge publishes the metric for no other, so the alarm could never fire.
+   */
+  readonly failedToDeadLetterQueue?: cloudwatch.Alarm;
 }
 
 export interface StallAlarmsProps {
@@ -35,7 +48,7 @@ export interface StallAlarmsProps {
   readonly lagCheckInterval: Duration | undefined;
   readonly stallAfter: Duration;
   /** The rules to watch, with the bus each one is on when it is not the default bus. */
-  readonly rules: ReadonlyArray<{ role: SyncRuleRole; rule: events.IRule; eventBusName?: string }>;
+  readonly rules: ReadonlyArray<SyncRule>;
 }
 
 export interface StallAlarms {
@@ -91,12 +104,15 @@ export function createStallAlarms(scope: Construct, props: StallAlarmsProps): St
           }),
           threshold: props.stallAfter.toMilliseconds(),
           comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-          evaluationPeriods: 1,
+          // One figure per check: a late check leaves an empty period, which must not flip a real stall
+          // back to OK, so any breaching figure of the last three periods keeps it in alarm.
+          evaluationPeriods: 3,
+          datapointsToAlarm: 1,
           treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
         });
 
   const ruleDelivery: Partial<Record<SyncRuleRole, RuleDeliveryAlarms>> = {};
-  for (const { role, rule, eventBusName } of props.rules) {
+  for (const { role, rule, eventBusName, hasDeadLetterQueue } of props.rules) {
     // Metrics of a rule on a custom (or partner) bus carry EventBusName too; those of the default bus only
     // RuleName: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-monitoring.html
     const dimensionsMap = {
@@ -121,11 +137,13 @@ export function createStallAlarms(scope: Construct, props: StallAlarmsProps): St
       });
     ruleDelivery[role] = {
       failedInvocations: alarm('FailedInvocations', 'FailedInvocations', 'failed to deliver events'),
-      failedToDeadLetterQueue: alarm(
-        'FailedToDlq',
-        'InvocationsFailedToBeSentToDlq',
-        'could neither deliver events nor dead-letter them (they are lost)',
-      ),
+      ...(hasDeadLetterQueue === true && {
+        failedToDeadLetterQueue: alarm(
+          'FailedToDlq',
+          'InvocationsFailedToBeSentToDlq',
+          'could neither deliver events nor dead-letter them (they are lost)',
+        ),
+      }),
     };
   }
   return { resyncDeadLetters, ...(resyncStalled !== undefined && { resyncStalled }), ruleDelivery };

@@ -1,4 +1,4 @@
-export type { RuleDeliveryAlarms, SyncRuleRole } from './alarms.ts';
+export type { RuleDeliveryAlarms, SyncRule, SyncRuleRole } from './alarms.ts';
 export type { AtlasSourceProps } from './atlas-source.ts';
 export { AtlasSource } from './atlas-source.ts';
 export type {

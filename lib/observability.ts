@@ -276,7 +276,7 @@ export class SyncObservability extends Construct {
       ...(stall.resyncStalled === undefined ? [] : [stall.resyncStalled]),
       ...Object.values(stall.ruleDelivery).flatMap((rule) => [
         rule.failedInvocations,
-        rule.failedToDeadLetterQueue,
+        ...(rule.failedToDeadLetterQueue === undefined ? [] : [rule.failedToDeadLetterQueue]),
       ]),
       ...(props.streamGapAlarm === undefined ? [] : [props.streamGapAlarm]),
     ].map(notify);

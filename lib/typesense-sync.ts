@@ -18,7 +18,7 @@ import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import { CANARY_KEY_VALUE } from '../functions/core/canary.ts';
 import { DEFAULT_METRICS_NAMESPACE } from '../functions/shared/metrics.ts';
-import { allowCloudWatchAlarms, createAlarmTopic, type SyncRuleRole } from './alarms.ts';
+import { allowCloudWatchAlarms, createAlarmTopic, type SyncRule } from './alarms.ts';
 import { AtlasSource, checkAtlasSourceProps } from './atlas-source.ts';
 import { allowLogGroupEncryption, queueEncryptionOf, tableEncryptionOf } from './encryption.ts';
 import { grantSendMessage, grantTableKey, queueRuleTarget } from './grants.ts';
@@ -831,7 +831,7 @@ export class TypesenseSync extends Construct {
     this.grantApiKeyRead(props, this.resync);
 
     // Every rule gets delivery alarms (lib/alarms.ts): a rule failing to deliver is otherwise silent.
-    const rules: Array<{ role: SyncRuleRole; rule: events.IRule; eventBusName?: string }> = [];
+    const rules: SyncRule[] = [];
     let streamGapAlarm: cloudwatch.Alarm | undefined;
     // Every trigger only enqueues a start task, so all of them take the same path as an operator's.
     if (resync.schedule !== undefined) {
@@ -982,6 +982,7 @@ export class TypesenseSync extends Construct {
         role: 'atlas',
         rule: this.atlasSource.rule,
         eventBusName: props.mongoAtlas.eventSourceName,
+        hasDeadLetterQueue: true,
       });
     }
 

@@ -103,27 +103,34 @@ describe('stall alarms (defaults)', () => {
       ComparisonOperator: 'GreaterThanThreshold',
       // No job running, no figure: that must not read as a stall.
       TreatMissingData: 'notBreaching',
+      // A late check (an empty period) must not flip a stall back to OK.
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 1,
     });
     expect(properties.Dimensions).toEqual([{ Name: 'service', Value: expect.stringMatching(/-lag-check$/) }]);
   });
 
-  it('alarms when EventBridge fails to deliver, or to dead-letter, for every rule it creates', () => {
+  it('alarms when EventBridge fails to deliver for every rule it creates, and on lost dead letters only where a DLQ is', () => {
     const rules = Object.keys(s.template.findResources('AWS::Events::Rule'));
     // The stream-gap trigger and the lag check schedule.
     expect(rules).toHaveLength(2);
     for (const rule of rules) {
-      for (const metricName of ['FailedInvocations', 'InvocationsFailedToBeSentToDlq']) {
-        s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-          Namespace: 'AWS/Events',
-          MetricName: metricName,
-          Dimensions: [{ Name: 'RuleName', Value: { Ref: rule } }],
-          Statistic: 'Sum',
-          Threshold: 0,
-          ComparisonOperator: 'GreaterThanThreshold',
-          TreatMissingData: 'notBreaching',
-        });
-      }
+      s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'AWS/Events',
+        MetricName: 'FailedInvocations',
+        Dimensions: [{ Name: 'RuleName', Value: { Ref: rule } }],
+        Statistic: 'Sum',
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+        TreatMissingData: 'notBreaching',
+      });
     }
+    // Neither target has a DLQ: EventBridge would never publish InvocationsFailedToBeSentToDlq for them.
+    expect(
+      s.template.findResources('AWS::CloudWatch::Alarm', {
+        Properties: { MetricName: 'InvocationsFailedToBeSentToDlq' },
+      }),
+    ).toEqual({});
   });
 
   it('shows the new alarms in the dashboard alarm status widget', () => {
@@ -133,7 +140,8 @@ describe('stall alarms (defaults)', () => {
       s.sync.alarms.resyncStalled,
       ...Object.values(s.sync.alarms.ruleDelivery).flatMap((rule) => Object.values(rule)),
     ];
-    expect(alarms).toHaveLength(6);
+    // Re-sync DLQ, stall, and failed deliveries of the two rules (neither target has a DLQ to alarm on).
+    expect(alarms).toHaveLength(4);
     for (const alarm of alarms) expect(body).toContain(s.id(alarm as object));
   });
 
@@ -181,6 +189,14 @@ describe('stall alarms (configured)', () => {
         { Name: 'EventBusName', Value: ATLAS_EVENT_SOURCE },
         { Name: 'RuleName', Value: { Ref: s.id(atlas?.rule as object) } },
       ]),
+    });
+    // The Atlas target is the only one with a DLQ: its events lost even to the DLQ alarm too.
+    expect(s.sync.alarms.ruleDelivery.atlas?.failedToDeadLetterQueue).toBeDefined();
+    expect(s.sync.alarms.ruleDelivery.resyncSchedule?.failedToDeadLetterQueue).toBeUndefined();
+    s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/Events',
+      MetricName: 'InvocationsFailedToBeSentToDlq',
+      Dimensions: Match.arrayWith([{ Name: 'RuleName', Value: { Ref: s.id(atlas?.rule as object) } }]),
     });
   });
 });

@@ -590,9 +590,9 @@ describe('TypesenseSync with no lag check schedule', () => {
     expect(
       s.template.findResources('AWS::CloudWatch::Alarm', { Properties: { MetricName: 'SyncLagMs' } }),
     ).toEqual({});
-    // DLQ, iterator age, five function errors, re-sync DLQ, the stream gap alarm and its rule's two
-    // delivery alarms; no stall alarm, which needs the lag check's progress figure.
-    s.template.resourceCountIs('AWS::CloudWatch::Alarm', 11);
+    // DLQ, iterator age, five function errors, re-sync DLQ, the stream gap alarm and its rule's failed
+    // deliveries (its target has no DLQ); no stall alarm, which needs the lag check's progress figure.
+    s.template.resourceCountIs('AWS::CloudWatch::Alarm', 10);
     expect(s.sync.alarms.resyncStalled).toBeUndefined();
   });
 

@@ -88,6 +88,51 @@ describe("a function's role from the synthesised template", () => {
     const sub = 'arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:q';
     expect(resolver.resolve({ 'Fn::Sub': sub })).toBe('arn:aws:sqs:us-east-1:000000000000:q');
   });
+
+  it('fails on a statement left without resources, or a permissions boundary, instead of evaluating less', () => {
+    const writerRole = rolePolicyOf(template, 'writer', resolver);
+    expect(writerRole.statements.length).toBeGreaterThan(0);
+    const roleId = (
+      template.resources[template.functions.writer as string]?.Properties?.Role as {
+        'Fn::GetAtt': [string, string];
+      }
+    )['Fn::GetAtt'][0];
+    const role = template.resources[roleId] as { Type: string; Properties: Record<string, unknown> };
+    const bounded = {
+      ...template,
+      resources: {
+        ...template.resources,
+        [roleId]: {
+          ...role,
+          Properties: { ...role.Properties, PermissionsBoundary: 'arn:aws:iam::000000000000:policy/b' },
+        },
+      },
+    };
+    expect(() => rolePolicyOf(bounded, 'writer', resolver)).toThrow(
+      /permissions boundaries are not supported/,
+    );
+    const noValue = {
+      ...template,
+      resources: {
+        ...template.resources,
+        [roleId]: {
+          ...role,
+          Properties: {
+            ...role.Properties,
+            Policies: [
+              {
+                PolicyName: 'deny-nothing',
+                PolicyDocument: {
+                  Statement: [{ Effect: 'Deny', Action: 'sqs:*', Resource: [{ Ref: 'AWS::NoValue' }] }],
+                },
+              },
+            ],
+          },
+        },
+      },
+    };
+    expect(() => rolePolicyOf(noValue, 'writer', resolver)).toThrow(/resolve to AWS::NoValue/);
+  });
 });
 
 describe('the enforcing middleware', () => {

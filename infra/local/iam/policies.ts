@@ -158,6 +158,9 @@ function statementsOf(document: PolicyDocument, resolver: Resolver, origin: stri
     const resources = list(statement.Resource)
       .map((resource) => resolver.resolve(resource))
       .filter((resource): resource is string => resource !== NO_VALUE);
+    // A statement left with no resource would silently match nothing: a Deny among them would be lost.
+    if (resources.length === 0)
+      throw new UnsupportedPolicyError(`${origin}: a statement whose resources all resolve to AWS::NoValue`);
     const conditions = Object.fromEntries(
       Object.entries((statement.Condition ?? {}) as Record<string, Record<string, unknown>>).map(
         ([operator, keys]) => [
@@ -189,6 +192,9 @@ export function rolePolicyOf(template: SyncTemplate, fn: SyncFunctionName, resol
   const role = roleId === undefined ? undefined : template.resources[roleId];
   if (roleId === undefined || role?.Type !== 'AWS::IAM::Role')
     throw new UnresolvableIntrinsicError(`${fn} (${functionId}): its Role is not a role of the template`);
+  // A boundary narrows what the policies allow; evaluating the policies alone would allow too much.
+  if (role.Properties?.PermissionsBoundary !== undefined)
+    throw new UnsupportedPolicyError(`${roleId}: permissions boundaries are not supported`);
   const statements: PolicyStatement[] = [];
   for (const inline of list(role.Properties?.Policies ?? []) as {
     PolicyName: string;
