@@ -1,4 +1,3 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
@@ -7,10 +6,11 @@ import { processAtlasMessages } from '../core/atlas-change.ts';
 import { applyAtlasChange } from '../shared/atlas-ingest-ports.ts';
 import { createDynamoDbClient, createSqsClient, sendDeadLetters } from '../shared/aws.ts';
 import { atlasIngestConfigSchema, parseConfig } from '../shared/config.ts';
+import { createLogger } from '../shared/logger.ts';
 import { addAtlasIngestMetrics, createMetrics } from '../shared/metrics.ts';
 
 const config = parseConfig(atlasIngestConfigSchema);
-const logger = new Logger({ serviceName: 'typesense-sync-atlas-ingest' });
+const logger = createLogger('atlas-ingest');
 const metrics = createMetrics();
 const dynamodb = createDynamoDbClient();
 const sqs = createSqsClient();

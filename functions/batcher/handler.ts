@@ -1,4 +1,3 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
@@ -6,10 +5,11 @@ import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { processStreamRecords } from '../core/stream-batch.ts';
 import { createSqsClient, sendDeadLetters, sendPackedMessages } from '../shared/aws.ts';
 import { batcherConfigSchema, parseConfig } from '../shared/config.ts';
+import { createLogger } from '../shared/logger.ts';
 import { addBatcherMetrics, createMetrics } from '../shared/metrics.ts';
 
 const config = parseConfig(batcherConfigSchema);
-const logger = new Logger({ serviceName: 'typesense-sync-batcher' });
+const logger = createLogger('batcher');
 const metrics = createMetrics();
 const sqs = createSqsClient();
 /** The SDK clients, so that a test harness can observe or police their calls (IAM locally). */

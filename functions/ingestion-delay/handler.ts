@@ -1,4 +1,3 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyResultV2, LambdaFunctionURLEvent } from 'aws-lambda';
@@ -6,9 +5,10 @@ import { ingestionDelayOfReading } from '../core/ingestion-delay.ts';
 import { createDynamoDbClient, createSqsClient, queueDepth } from '../shared/aws.ts';
 import { ingestionDelayConfigSchema, parseConfig } from '../shared/config.ts';
 import { latestLagReading } from '../shared/lag-check-ports.ts';
+import { createLogger } from '../shared/logger.ts';
 
 const config = parseConfig(ingestionDelayConfigSchema);
-const logger = new Logger({ serviceName: 'typesense-sync-ingestion-delay' });
+const logger = createLogger('ingestion-delay');
 const dynamodb = createDynamoDbClient();
 const sqs = createSqsClient();
 

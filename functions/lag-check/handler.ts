@@ -1,4 +1,3 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
@@ -8,12 +7,13 @@ import { resyncProgress } from '../core/resync.ts';
 import { createDynamoDbClient, createSqsClient } from '../shared/aws.ts';
 import { lagCheckConfigSchema, parseConfig } from '../shared/config.ts';
 import { lagCheckPorts, saveLagReading } from '../shared/lag-check-ports.ts';
+import { createLogger } from '../shared/logger.ts';
 import { addLagMetrics, createMetrics } from '../shared/metrics.ts';
 import { dynamoResyncStore } from '../shared/resync-store.ts';
 import { typesenseClientOf } from '../shared/typesense-client.ts';
 
 const config = parseConfig(lagCheckConfigSchema);
-const logger = new Logger({ serviceName: 'typesense-sync-lag-check' });
+const logger = createLogger('lag-check');
 const metrics = createMetrics();
 const dynamodb = createDynamoDbClient();
 const sqs = createSqsClient();

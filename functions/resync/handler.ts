@@ -1,15 +1,15 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { parseResyncTask, ResyncError, runResyncTask } from '../core/resync.ts';
 import { createDynamoDbClient, createSqsClient } from '../shared/aws.ts';
 import { parseConfig, resyncConfigSchema } from '../shared/config.ts';
+import { createLogger } from '../shared/logger.ts';
 import { resyncPorts } from '../shared/resync-ports.ts';
 import { typesenseClientOf } from '../shared/typesense-client.ts';
 
 const config = parseConfig(resyncConfigSchema);
-const logger = new Logger({ serviceName: 'typesense-sync-resync' });
+const logger = createLogger('resync');
 const dynamodb = createDynamoDbClient();
 const sqs = createSqsClient();
 /** The SDK clients, so that a test harness can observe or police their calls (IAM locally). */

@@ -1,4 +1,3 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
@@ -15,12 +14,13 @@ import {
   sendPackedMessages,
 } from '../shared/aws.ts';
 import { parseConfig, writerConfigSchema } from '../shared/config.ts';
+import { createLogger } from '../shared/logger.ts';
 import { addWriterMetrics, createMetrics } from '../shared/metrics.ts';
 import { dynamoResyncStore } from '../shared/resync-store.ts';
 import { importTimeoutWithin, typesenseClientOf } from '../shared/typesense-client.ts';
 
 const config = parseConfig(writerConfigSchema);
-const logger = new Logger({ serviceName: 'typesense-sync-writer' });
+const logger = createLogger('writer');
 const metrics = createMetrics();
 const dynamodb = createDynamoDbClient();
 const sqs = createSqsClient();

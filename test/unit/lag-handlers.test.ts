@@ -80,6 +80,26 @@ describe('the ingestion-delay endpoint (Function URL handler)', () => {
     expect(JSON.parse(denied.body).message).toContain('lag unknown: cannot read the latest lag reading');
   });
 
+  it("logs under the deployment's POWERTOOLS_SERVICE_NAME, not a fixed name (two syncs in one account log apart)", async () => {
+    vi.stubEnv('POWERTOOLS_DEV', 'true');
+    vi.stubEnv('POWERTOOLS_SERVICE_NAME', 'Stack-SyncA-ingestion-delay');
+    vi.resetModules();
+    const printed: string[] = [];
+    vi.spyOn(console, 'error').mockImplementation((...args: unknown[]) => void printed.push(String(args[0])));
+    const { handler, deps } = await endpoint();
+    Object.assign(deps, {
+      latestReading: async () => {
+        throw new Error('no reading');
+      },
+      dlqDepth: async () => 0,
+      now: () => NOW,
+    });
+    await handler(request('/v1/ingestion-delay'), context);
+    expect(printed.length).toBeGreaterThan(0);
+    for (const line of printed)
+      expect(JSON.parse(line)).toMatchObject({ service: 'Stack-SyncA-ingestion-delay' });
+  });
+
   it('answers a generic 503, never internal error text (role ARNs), and logs the details instead', async () => {
     // Powertools' test mode logs through the global console; a fresh module builds its logger in it.
     vi.stubEnv('POWERTOOLS_DEV', 'true');
