@@ -22,7 +22,8 @@ export interface WriterPorts {
   /** Strongly consistent read of the current items; absent keys are simply missing from the result. */
   readItems(keys: MarshalledKey[]): Promise<Record<string, AttributeValue>[]>;
   /** JSONL import with action=upsert: one outcome per line, in order. */
-  importDocuments(jsonLines: string[]): Promise<ImportOutcome[]>;
+  /** `remainingMs`: what is left of the invocation, which bounds the import (undefined: no bound). */
+  importDocuments(jsonLines: string[], remainingMs?: number): Promise<ImportOutcome[]>;
   deleteDocuments(ids: string[]): Promise<number>;
   sendDeadLetters(letters: DeadLetter[]): Promise<void>;
   /** Typesense `/health`; used to probe a half-open circuit. Never throws. */
@@ -37,7 +38,7 @@ export interface WriterPorts {
   /** Present when re-syncs are configured: the writer also writes to a running re-sync's collection. */
   resync?: ResyncWriterPorts;
   /** JSONL upsert into the lag check's canary collection (see functions/core/canary.ts). */
-  importCanaries?(jsonLines: string[]): Promise<unknown>;
+  importCanaries?(jsonLines: string[], remainingMs?: number): Promise<unknown>;
   now(): number;
 }
 
@@ -46,7 +47,7 @@ export interface ResyncWriterPorts {
   /** The running re-sync, read strongly consistently once per batch. */
   active(): Promise<ActiveResync | undefined>;
   /** JSONL import with action=upsert into the re-sync's collection. */
-  importDocuments(collection: string, jsonLines: string[]): Promise<ImportOutcome[]>;
+  importDocuments(collection: string, jsonLines: string[], remainingMs?: number): Promise<ImportOutcome[]>;
   deleteDocuments(collection: string, ids: string[]): Promise<number>;
   /** Tombstones: the re-sync re-checks these keys before it swaps the alias. */
   recordDeletes(jobId: string, keys: DeletedKey[]): Promise<void>;
@@ -123,13 +124,14 @@ async function applyToResync(
   upserts: readonly { entry: Pending; line: string }[],
   deletes: readonly Pending[],
   fail: (entries: Iterable<Pending>, reason: string) => void,
-  clock: { batchStart: number; now: () => number },
+  clock: { batchStart: number; now: () => number; remainingMs?: (() => number) | undefined },
 ): Promise<void> {
   const importing = async () => {
     if (upserts.length === 0) return;
     const outcomes = await ports.importDocuments(
       active.collection,
       upserts.map(({ line }) => line),
+      clock.remainingMs?.(),
     );
     const rejections: Rejection[] = [];
     const written: string[] = [];
@@ -364,29 +366,34 @@ export async function processChangeMessages(
     const importing =
       upserts.length === 0
         ? Promise.resolve()
-        : ports.importDocuments(upserts.map(({ line }) => line)).then(
-            (outcomes) => {
-              typesenseAnswered = outcomes.some(
-                (outcome) => outcome.success || !isRetryableAnswer(outcome.code, outcome.error),
-              );
-              typesenseOutage ||= !typesenseAnswered && outcomes.length > 0;
-              upserts.forEach(({ entry }, index) => {
-                const outcome = outcomes[index];
-                // A line without an answer was not confirmed: retry it rather than acknowledge it.
-                if (outcome === undefined) fail([entry], 'import answered fewer lines than were sent');
-                else if (outcome.success) {
-                  upserted++;
-                  applied.push(entry);
-                } else if (isRetryableAnswer(outcome.code, outcome.error))
-                  fail([entry], `import ${outcome.code}: ${outcome.error}`);
-                else deadLetter(entry, outcome.code, outcome.error);
-              });
-            },
-            typesenseFailed(
-              upserts.map(({ entry }) => entry),
-              'import',
-            ),
-          );
+        : ports
+            .importDocuments(
+              upserts.map(({ line }) => line),
+              options.remainingMs?.(),
+            )
+            .then(
+              (outcomes) => {
+                typesenseAnswered = outcomes.some(
+                  (outcome) => outcome.success || !isRetryableAnswer(outcome.code, outcome.error),
+                );
+                typesenseOutage ||= !typesenseAnswered && outcomes.length > 0;
+                upserts.forEach(({ entry }, index) => {
+                  const outcome = outcomes[index];
+                  // A line without an answer was not confirmed: retry it rather than acknowledge it.
+                  if (outcome === undefined) fail([entry], 'import answered fewer lines than were sent');
+                  else if (outcome.success) {
+                    upserted++;
+                    applied.push(entry);
+                  } else if (isRetryableAnswer(outcome.code, outcome.error))
+                    fail([entry], `import ${outcome.code}: ${outcome.error}`);
+                  else deadLetter(entry, outcome.code, outcome.error);
+                });
+              },
+              typesenseFailed(
+                upserts.map(({ entry }) => entry),
+                'import',
+              ),
+            );
     // Deletes of ids Typesense cannot match by filter go one request each: many can outrun the
     // invocation, so they run within its time budget.
     const budget =
@@ -418,16 +425,25 @@ export async function processChangeMessages(
     const resyncing =
       resync === undefined || ports.resync === undefined
         ? Promise.resolve()
-        : applyToResync(ports.resync, resync, upserts, deletes, fail, { batchStart: now, now: ports.now });
+        : applyToResync(ports.resync, resync, upserts, deletes, fail, {
+            batchStart: now,
+            now: ports.now,
+            remainingMs: options.remainingMs,
+          });
     const canarying =
       canaries.length === 0 || ports.importCanaries === undefined
         ? Promise.resolve()
-        : ports.importCanaries(canaries.map(({ line }) => line)).then(
-            () => applied.push(...canaries.map(({ entry }) => entry)),
-            // A lost heartbeat shows as lag in the next check; retrying or dead-lettering it would only
-            // block its message group.
-            () => undefined,
-          );
+        : ports
+            .importCanaries(
+              canaries.map(({ line }) => line),
+              options.remainingMs?.(),
+            )
+            .then(
+              () => applied.push(...canaries.map(({ entry }) => entry)),
+              // A lost heartbeat shows as lag in the next check; retrying or dead-lettering it would only
+              // block its message group.
+              () => undefined,
+            );
     await Promise.all([importing, deleting, resyncing, canarying]);
   }
   if (breaker !== undefined && mayWrite) {

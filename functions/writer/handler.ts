@@ -28,12 +28,11 @@ const sqs = createSqsClient();
 export const clients = { dynamodb, sqs };
 const typesense = typesenseClientOf(config);
 
-/** When the current invocation ends (ms epoch): its imports may run until shortly before. */
-let invocationDeadline: number | undefined;
-const importCall = () =>
-  invocationDeadline === undefined
+/** An import may run until shortly before its invocation ends (the core passes what remains of it). */
+const importCall = (remainingMs: number | undefined) =>
+  remainingMs === undefined
     ? {}
-    : { timeoutMs: importTimeoutWithin(invocationDeadline - Date.now(), config.TYPESENSE_IMPORT_TIMEOUT_MS) };
+    : { timeoutMs: importTimeoutWithin(remainingMs, config.TYPESENSE_IMPORT_TIMEOUT_MS) };
 
 const resyncStore =
   config.RESYNC_STATE_TABLE === undefined
@@ -42,11 +41,16 @@ const resyncStore =
 
 export const ports = {
   readItems: readItemsConsistently(dynamodb, config.TABLE_NAME),
-  importDocuments: (lines: string[]) =>
-    typesense.importDocuments(config.TYPESENSE_COLLECTION, lines, 'upsert', importCall()),
+  importDocuments: (lines: string[], remainingMs?: number) =>
+    typesense.importDocuments(config.TYPESENSE_COLLECTION, lines, 'upsert', importCall(remainingMs)),
   deleteDocuments: (ids: string[]) => typesense.deleteByIds(config.TYPESENSE_COLLECTION, ids),
-  importCanaries: (lines: string[]) =>
-    typesense.importDocuments(canaryCollectionOf(config.TYPESENSE_COLLECTION), lines, 'upsert', importCall()),
+  importCanaries: (lines: string[], remainingMs?: number) =>
+    typesense.importDocuments(
+      canaryCollectionOf(config.TYPESENSE_COLLECTION),
+      lines,
+      'upsert',
+      importCall(remainingMs),
+    ),
   sendDeadLetters: sendDeadLetters(sqs, config.DLQ_URL),
   health: () => typesense.health(),
   changeVisibility: changeVisibility(sqs, config.QUEUE_URL),
@@ -56,8 +60,8 @@ export const ports = {
     : {
         resync: {
           active: () => resyncStore.active(),
-          importDocuments: (collection: string, lines: string[]) =>
-            typesense.importDocuments(collection, lines, 'upsert', importCall()),
+          importDocuments: (collection: string, lines: string[], remainingMs?: number) =>
+            typesense.importDocuments(collection, lines, 'upsert', importCall(remainingMs)),
           deleteDocuments: (collection: string, ids: string[]) => typesense.deleteByIds(collection, ids),
           recordDeletes: resyncStore.recordDeletes,
           recordRejections: resyncStore.recordRejections,
@@ -90,7 +94,6 @@ const options = {
 };
 
 export const handler = middy(async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
-  invocationDeadline = Date.now() + context.getRemainingTimeInMillis();
   const { batchItemFailures, summary: fullSummary } = await processChangeMessages(event.Records, ports, {
     ...options,
     // The batch's time budget: what does not fit is left to SQS redelivery, not cut off by the timeout.

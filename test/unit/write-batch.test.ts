@@ -543,6 +543,28 @@ describe('processChangeMessages: while a re-sync runs', () => {
     expect(resync.cleared).toEqual([`r1 kept before ${NOW}`]);
   });
 
+  it('bounds every import, live and new collection, by what remains of the invocation', async () => {
+    const bounds: (number | undefined)[] = [];
+    const resync = resyncPorts();
+    const live = fakePorts([item('kept')]);
+    const ports = {
+      ...live,
+      importDocuments: async (lines: string[], remainingMs?: number) => {
+        bounds.push(remainingMs);
+        return live.importDocuments(lines);
+      },
+      resync: {
+        ...resync.ports,
+        importDocuments: async (collection: string, lines: string[], remainingMs?: number) => {
+          bounds.push(remainingMs);
+          return resync.ports.importDocuments(collection, lines);
+        },
+      },
+    };
+    await processChangeMessages(records().slice(0, 1), ports, { ...options, remainingMs: () => 42_000 });
+    expect(bounds).toEqual([42_000, 42_000]);
+  });
+
   it('a delete from the new collection clears an earlier rejection of the same id (nothing left to reject)', async () => {
     const resync = resyncPorts();
     const ports = { ...fakePorts([]), resync: resync.ports };
