@@ -553,6 +553,7 @@ async function swap(job: ResyncJob, ports: ResyncPorts, options: ResyncOptions):
     lastProgressAt: claimedAt,
     ...(before === undefined || before === job.collection ? {} : { previous: before }),
   };
+  let leaseAt = claimedAt;
   if (!(await store.transition(jobId, ['finishing'], claim))) {
     const current = await store.getJob(jobId);
     if (current?.phase !== 'swapping') return 'stopped';
@@ -562,11 +563,15 @@ async function swap(job: ResyncJob, ports: ResyncPorts, options: ResyncOptions):
     const renewed = { updatedAt: ports.now() };
     if (!(await store.transition(jobId, ['swapping'], renewed, { updatedAt: current.updatedAt })))
       return 'stopped';
+    leaseAt = renewed.updatedAt;
   }
   // v27-v29 keep synonyms and overrides per collection: the new one gets the live one's before it serves.
   if (before !== undefined && before !== job.collection)
     await typesense.copySearchSettings?.(before, job.collection);
-  // Looked at once more right before the swap: a cancel that took over an expired claim wins.
+  // The lease renewed right before the swap, on condition that nobody took the claim meanwhile (the copy
+  // above may outlast the lease): a cancel that took over an expired claim wins.
+  if (!(await store.transition(jobId, ['swapping'], { updatedAt: ports.now() }, { updatedAt: leaseAt })))
+    return 'stopped';
   const claimed = await store.getJob(jobId);
   if (claimed?.phase !== 'swapping') return 'stopped';
   await typesense.upsertAlias(job.alias, job.collection);

@@ -156,6 +156,32 @@ describe('resync cancel in every unfinished phase', () => {
 });
 
 describe('cancel racing a finisher', () => {
+  it('a settings copy that outlasts the lease: the finisher renews its claim before the swap, so a cancel cannot slip in', async () => {
+    const env = await setup(3);
+    const job = await env.started();
+    await backfill(env);
+    const real = env.ports.typesense;
+    let cancel: Promise<unknown> | undefined;
+    // The client's methods live on its prototype: keep them, replace two.
+    env.ports.typesense = Object.assign(Object.create(real) as ResyncPorts['typesense'], {
+      // v27-v29 copy rule by rule: a long copy outlasts the 60 s swap lease.
+      copySearchSettings: async () => {
+        env.tick(61_000);
+        return { synonyms: 0, overrides: 0, setReferences: [] };
+      },
+      // An operator's cancel lands between the finisher's last look and its alias update.
+      upsertAlias: async (alias: string, collection: string) => {
+        cancel ??= cancelResync(env.ports).catch((error: unknown) => error);
+        await cancel;
+        return real.upsertAlias(alias, collection);
+      },
+    });
+    expect(await finishResync(job.jobId, env.ports, env.options)).toBe('swapped');
+    expect(await cancel).toMatchObject({ message: expect.stringMatching(/is swapping the alias right now/) });
+    expect((await env.store.getJob(job.jobId))?.phase).toBe('done');
+    expect(await env.live()).toBe(job.collection);
+  });
+
   it.each([0, 1, 2, 3])(
     'whichever conditional write lands first wins; a cancelled job never moves the alias (delay %i)',
     async (delay) => {
