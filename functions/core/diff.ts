@@ -9,6 +9,10 @@ export interface Drift {
   stale: { id: string; fields: string[] }[];
 }
 
+/** The keys holding a value: Typesense stores no null (see projectItem), so a key holding one counts as absent. */
+const presentKeys = (document: Document): string[] =>
+  Object.keys(document).filter((key) => document[key] !== null && document[key] !== undefined);
+
 /**
  * Equality of JSON values, blind to the order of object keys. An object key holding null counts as absent:
  * Typesense drops null fields when it stores a document (optional top-level nulls always, nested ones on
@@ -23,9 +27,8 @@ export function sameValue(a: unknown, b: unknown): boolean {
     );
   }
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  const present = (doc: object) => Object.keys(doc).filter((key) => (doc as Document)[key] !== null);
-  const keysA = present(a);
-  const keysB = present(b);
+  const keysA = presentKeys(a as Document);
+  const keysB = presentKeys(b as Document);
   return (
     keysA.length === keysB.length &&
     keysA.every((key) => sameValue((a as Document)[key], (b as Document)[key]))
@@ -37,9 +40,7 @@ export function sameValue(a: unknown, b: unknown): boolean {
  * a null through an upsert (see projectItem), so an old document stored with one is not stale for it.
  */
 export function staleFields(want: Document, have: Document): string[] {
-  const present = (document: Document) =>
-    Object.keys(document).filter((field) => document[field] !== null && document[field] !== undefined);
-  return [...new Set([...present(want), ...present(have)])]
+  return [...new Set([...presentKeys(want), ...presentKeys(have)])]
     .filter((field) => !sameValue(want[field] ?? null, have[field] ?? null))
     .sort();
 }
