@@ -39,6 +39,15 @@ const isTransientLine = (line: ImportLine) => !line.success && isRetryableAnswer
 const isTransientError = (error: unknown): boolean =>
   (error as { retryable?: unknown } | undefined)?.retryable === true;
 
+/**
+ * A page import's bound: it must answer while half the task's reserve is left, so the task can still
+ * save its checkpoint and hand on; at least a second. Unbounded (the client's default) without a clock.
+ */
+export const importCallWithin = (remainingMs: number): { timeoutMs?: number } =>
+  Number.isFinite(remainingMs)
+    ? { timeoutMs: Math.max(1_000, Math.floor(remainingMs - TASK_RESERVE_MS / 2)) }
+    : {};
+
 /** Exponential backoff with equal jitter: half fixed, half random, so parallel tasks spread out. */
 const backoffMs = (attempt: number) => {
   const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** (attempt - 1));
@@ -65,6 +74,7 @@ export async function importWithRetries(
         collection,
         pending.map((index) => lines[index] as string),
         'create',
+        importCallWithin(timeLeft(ports)),
       );
       const retry: number[] = [];
       pending.forEach((index, n) => {

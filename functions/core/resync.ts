@@ -171,7 +171,13 @@ export interface ResyncTypesense {
   upsertAlias(alias: string, collection: string): Promise<unknown>;
   /** Synonyms and overrides (or, on v30, set references) of the live collection onto the new one. */
   copySearchSettings?(from: string, to: string): Promise<unknown>;
-  importDocuments(collection: string, lines: string[], action: 'create'): Promise<ImportLine[]>;
+  /** `call.timeoutMs` bounds the import (a page must end before its invocation does). */
+  importDocuments(
+    collection: string,
+    lines: string[],
+    action: 'create',
+    call?: { timeoutMs?: number },
+  ): Promise<ImportLine[]>;
   getDocument(collection: string, id: string): Promise<Record<string, unknown> | undefined>;
 }
 

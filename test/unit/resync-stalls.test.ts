@@ -269,12 +269,42 @@ describe("the finisher's re-check of deleted keys", () => {
 });
 
 describe('backfill segments', () => {
+  it('bounds each page import by what remains of the invocation, less half the reserve', async () => {
+    const env = await setup(3);
+    await env.started();
+    const real = env.ports.typesense;
+    const bounds: unknown[] = [];
+    env.ports.typesense = Object.assign(Object.create(real) as ResyncPorts['typesense'], {
+      importDocuments: (
+        collection: string,
+        lines: string[],
+        action: 'create',
+        call?: { timeoutMs?: number },
+      ) => {
+        bounds.push(call?.timeoutMs);
+        return real.importDocuments(collection, lines, action);
+      },
+    });
+    env.ports.remainingTimeMs = () => 45_000;
+    await backfill(env);
+    expect(bounds.length).toBeGreaterThan(0);
+    expect(new Set(bounds)).toEqual(new Set([45_000 - TASK_RESERVE_MS / 2]));
+  });
+
   it('hand on to a fresh task by remaining time, not only by page count', async () => {
     const env = await setup(20);
     const job = await env.started();
     env.tasks.splice(0);
+    // Time runs low once two pages are imported.
     let pages = 0;
-    env.ports.remainingTimeMs = () => (pages++ < 2 ? 300_000 : TASK_RESERVE_MS - 1);
+    const real = env.ports.typesense;
+    env.ports.typesense = Object.assign(Object.create(real) as ResyncPorts['typesense'], {
+      importDocuments: (collection: string, lines: string[], action: 'create') => {
+        pages++;
+        return real.importDocuments(collection, lines, action);
+      },
+    });
+    env.ports.remainingTimeMs = () => (pages < 2 ? 300_000 : TASK_RESERVE_MS - 1);
     expect(await runSegment({ jobId: job.jobId, segment: 0 }, env.ports, env.options)).toBe('continued');
     expect(env.tasks).toEqual([
       { task: { action: 'segment', jobId: job.jobId, segment: 0 }, delaySeconds: undefined },
