@@ -4,10 +4,10 @@ import type { MarshalledKey } from '../functions/core/change.ts';
 import type { PackedMessage } from '../functions/core/pack.ts';
 import { processStreamRecords } from '../functions/core/stream-batch.ts';
 import { processChangeMessages } from '../functions/core/write-batch.ts';
-import { toLambdaRecord } from '../infra/local/queue-poller.ts';
 import { naiveBatcher, naiveWriter } from './naive.ts';
 import { median, num, ratio, type Section } from './report.ts';
 import {
+  asQueueRecords,
   changeBatches,
   itemOf,
   itemPool,
@@ -17,7 +17,6 @@ import {
   TRAFFIC_SHAPE,
 } from './stream.ts';
 
-const QUEUE_ARN = 'arn:aws:sqs:us-east-1:000000000000:items-changes.fifo';
 const batcherOptions = {
   keyAttributes: KEY_ATTRIBUTES,
   sourceTimestampAttribute: TIMESTAMP_ATTRIBUTE,
@@ -84,20 +83,7 @@ export async function runP2({ changes, repetitions, seed }: P2Options): Promise<
     for (const records of batches) await processStreamRecords(records, batcherPorts, batcherOptions);
   };
   await runOursBatcher();
-  const sqsBatches: SQSRecord[][] = tens(
-    sent.map((message, index) =>
-      toLambdaRecord(
-        {
-          MessageId: `m${index}`,
-          ReceiptHandle: `r${index}`,
-          Body: message.body,
-          Attributes: { MessageGroupId: message.groupId, ApproximateReceiveCount: '1' },
-        },
-        QUEUE_ARN,
-        'us-east-1',
-      ),
-    ),
-  );
+  const sqsBatches: SQSRecord[][] = tens(asQueueRecords(sent));
   const naiveBodies = tens(
     batches.flatMap((records) => naiveBatcher(records, KEY_ATTRIBUTES).map(({ body }) => body)),
   );

@@ -9,10 +9,10 @@ import type { ResyncProgress } from '../functions/core/resync.ts';
 import { processStreamRecords } from '../functions/core/stream-batch.ts';
 import { processChangeMessages } from '../functions/core/write-batch.ts';
 import { addBatcherMetrics, addLagMetrics, addWriterMetrics } from '../functions/shared/metrics.ts';
-import { toLambdaRecord } from '../infra/local/queue-poller.ts';
 import { defaultStack } from '../test/infra/stacks.ts';
 import { consistentReadUnits, itemBytes } from './cost-model.ts';
 import {
+  asQueueRecords,
   changeBatches,
   itemOf,
   itemPool,
@@ -197,8 +197,6 @@ export interface WriterCounts {
   writerSummaryBytes: number;
 }
 
-const QUEUE_ARN = 'arn:aws:sqs:us-east-1:000000000000:items-changes.fifo';
-
 /**
  * Runs the benchmarks' stream (P1's traffic shape) through the real batcher and writer cores with
  * counting in-memory ports, as P2 does, and counts what the deployed functions would bill for.
@@ -274,18 +272,7 @@ export async function writerCounts(changes: number, seed: number): Promise<Write
     sendDeadLetters: async () => undefined,
     now: Date.now,
   };
-  const records: SQSRecord[] = sent.map((message, index) =>
-    toLambdaRecord(
-      {
-        MessageId: `m${index}`,
-        ReceiptHandle: `r${index}`,
-        Body: message.body,
-        Attributes: { MessageGroupId: message.groupId, ApproximateReceiveCount: '1' },
-      },
-      QUEUE_ARN,
-      'us-east-1',
-    ),
-  );
+  const records: SQSRecord[] = asQueueRecords(sent);
   // The FIFO event source hands the writer up to 10 messages per invocation (a backlog, as in P1).
   let writerInvocations = 0;
   for (let start = 0; start < records.length; start += 10) {

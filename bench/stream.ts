@@ -1,6 +1,26 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import type { DynamoDBRecord, AttributeValue as LambdaAttributeValue } from 'aws-lambda';
+import type { DynamoDBRecord, AttributeValue as LambdaAttributeValue, SQSRecord } from 'aws-lambda';
+import type { PackedMessage } from '../functions/core/pack.ts';
+import { toLambdaRecord } from '../infra/local/queue-poller.ts';
 import { productItem, seededRandom } from '../infra/local/workload.ts';
+
+/** The changes queue the batcher's messages land on, as the writer's event source names it. */
+const QUEUE_ARN = 'arn:aws:sqs:us-east-1:000000000000:items-changes.fifo';
+
+/** The batcher's messages as the writer's event source delivers them (first receive). */
+export const asQueueRecords = (sent: readonly PackedMessage[]): SQSRecord[] =>
+  sent.map((message, index) =>
+    toLambdaRecord(
+      {
+        MessageId: `m${index}`,
+        ReceiptHandle: `r${index}`,
+        Body: message.body,
+        Attributes: { MessageGroupId: message.groupId, ApproximateReceiveCount: '1' },
+      },
+      QUEUE_ARN,
+      'us-east-1',
+    ),
+  );
 
 /** The benchmarks' table: a simple key `pk`, with the item clock `updatedAt` the demo uses. */
 export const KEY_ATTRIBUTES = ['pk'];
