@@ -28,7 +28,7 @@ import {
 } from '../../infra/localstack/deploy.ts';
 import { TargetError } from '../../lib/operations/target.ts';
 import { TypesenseSyncStack } from '../../lib/typesense-sync-stack.ts';
-import { fullyFeaturedStack } from '../infra/stacks.ts';
+import { fullyFeaturedStack } from '../construct/stacks.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
