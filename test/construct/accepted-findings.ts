@@ -1,12 +1,12 @@
 /**
  * Every finding of the external template validators that is not fixed, with the reason it stands: one
- * place for cfn-lint (test/infra/cfn-lint.test.ts) and for the Control Tower proactive controls of
- * @cdklabs/cdk-validator-cfnguard (test/infra/cfn-guard.test.ts). An entry matches findings by rule and
+ * place for cfn-lint (test/construct/cfn-lint.test.ts) and for the Control Tower proactive controls of
+ * @cdklabs/cdk-validator-cfnguard (test/construct/cfn-guard.test.ts). An entry matches findings by rule and
  * resource logical id; a finding no entry matches fails the test, and so does an entry that no longer
  * matches anything (fixed findings are removed from here).
  *
  * Stacks: `Default` (TypesenseSyncStack without context), `FullyFeatured` (every option on) and
- * `LocalStack` (the app as the LocalStack suite deploys it), see test/infra/stacks.ts.
+ * `LocalStack` (the app as the LocalStack suite deploys it), see test/construct/stacks.ts.
  */
 export interface AcceptedFinding {
   /** cfn-lint rule id (e.g. W3005) or cfn-guard rule name (e.g. sqs_dlq_check). */

@@ -36,7 +36,7 @@ describe('Control Tower proactive controls (cfn-guard)', () => {
     expect(findings.length).toBeGreaterThan(0);
   });
 
-  it('finds nothing that test/infra/accepted-findings.ts does not explain', () => {
+  it('finds nothing that test/construct/accepted-findings.ts does not explain', () => {
     const unexplained = findings.filter(
       (finding) => acceptedEntry(CFN_GUARD_ACCEPTED, finding) === undefined,
     );

@@ -64,7 +64,7 @@ describe('cfn-lint over the synthesized stacks', () => {
     expect(findings.filter((finding) => finding.level === 'Error')).toEqual([]);
   });
 
-  it('finds no warning that test/infra/accepted-findings.ts does not explain', () => {
+  it('finds no warning that test/construct/accepted-findings.ts does not explain', () => {
     const unexplained = findings.filter((finding) => acceptedEntry(CFN_LINT_ACCEPTED, finding) === undefined);
     expect(unexplained).toEqual([]);
   });
