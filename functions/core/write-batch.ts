@@ -3,20 +3,21 @@ import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import type { CircuitBreaker, CircuitState } from './breaker.ts';
 import { canaryDocument, isCanaryId } from './canary.ts';
 import type { Change, ChangeMessage, DeadLetter, MarshalledKey } from './change.ts';
-import { isRetryableAnswer } from './classify.ts';
+import { isRetryableAnswer, isRetryableError } from './classify.ts';
 import { coalesce } from './coalesce.ts';
 import { ProjectionError } from './errors.ts';
 import { documentId } from './keys.ts';
 import { readChangeMessage } from './pack.ts';
 import { type Projection, projectItem } from './project.ts';
 import { resend } from './resend.ts';
-import type { ActiveResync, DeletedKey, Rejection } from './resync.ts';
+import type { ActiveResync, DeletedKey, Rejection } from './resync/model.ts';
 import { type FailedMessage, planRetries, type RetryPolicy } from './retry.ts';
 import type { SendPorts } from './send.ts';
 import { runWithinBudget } from './time-budget.ts';
+import type { ImportLineResult } from './typesense-port.ts';
 
-/** One line of a Typesense import answer (the HTTP status is 200 whatever the lines say). */
-export type ImportOutcome = { success: true } | { success: false; code: number; error: string };
+/** One line of a Typesense import answer: the port's type (typesense-port.ts), under the writer's name. */
+export type ImportOutcome = ImportLineResult;
 
 export interface WriterPorts {
   /** Strongly consistent read of the current items; absent keys are simply missing from the result. */
@@ -186,7 +187,7 @@ const isChangeLike = (value: unknown): value is Change =>
   typeof value === 'object' && value !== null && typeof (value as Change).id === 'string';
 
 /** Errors that mean "Typesense is unreachable or overloaded", as opposed to "this request is wrong". */
-const isOutage = (error: unknown) => (error as { retryable?: unknown } | null)?.retryable === true;
+const isOutage = isRetryableError;
 
 const attemptsOf = (record: SQSRecord) => Number(record.attributes.ApproximateReceiveCount) || 1;
 
