@@ -6,7 +6,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { MarshalledKey } from '../core/change.ts';
-import type { ResyncPorts, ResyncTask, ResyncTypesense } from '../core/resync.ts';
+import type { ResyncPorts, ResyncTask } from '../core/resync.ts';
 import { readItemsConsistently, sendJsonMessages } from './aws.ts';
 import { type ChangesQueue, changeOfKey, enqueueChanges } from './enqueue.ts';
 import { dynamoResyncStore } from './resync-store.ts';
@@ -33,8 +33,7 @@ export function resyncPorts(resources: ResyncResources): ResyncPorts {
   const { dynamodb, sqs, tableName } = resources;
   return {
     store: dynamoResyncStore(dynamodb, resources.stateTable),
-    // The client's schema types are stricter than the re-sync needs; the calls are the same.
-    typesense: resources.typesense as unknown as ResyncTypesense,
+    typesense: resources.typesense,
     async scanPage(segment, totalSegments, limit, startKey) {
       const page = await dynamodb.send(
         new ScanCommand({
