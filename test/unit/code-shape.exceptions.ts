@@ -6,9 +6,6 @@
  * main at 9402579, while helpers split them in parallel; the integrator trims them after merging.
  */
 export const FILE_EXCEPTIONS: Readonly<Record<string, string>> = {
-  'functions/core/resync.ts': 'issue 22: being split',
-  'functions/core/write-batch.ts': 'issue 22: being split',
-  'functions/shared/typesense.ts': 'issue 22: being split',
   'infra/local/stack.ts': 'issue 22: being split',
   'lib/operations/cli.ts': 'issue 22: being split',
   'lib/typesense-sync.ts': 'issue 22: being split',
@@ -23,10 +20,6 @@ export const FUNCTION_EXCEPTIONS: Readonly<Record<string, string>> = {
   'bench/p6-cost.ts#scheduledMonth': 'issue 22: being split',
   'bench/p6-cost.ts#runP6': 'issue 22: being split',
   'bench/p6-counts.ts#writerCounts': 'issue 22: being split',
-  'functions/core/resync.ts#runSegment': 'issue 22: being split',
-  'functions/core/stream-batch.ts#processStreamRecords': 'issue 22: being split',
-  'functions/core/write-batch.ts#processChangeMessages': 'issue 22: being split',
-  'functions/shared/resync-store.ts#dynamoResyncStore': 'issue 22: being split',
   'infra/local/chaos.ts#runChaos': 'issue 22: being split',
   'infra/local/demo.ts#runLocalDemo': 'issue 22: being split',
   'infra/local/fault-proxy.ts#startFaultProxy': 'issue 22: being split',
