@@ -20,9 +20,9 @@ import { sendEventBridgeEvents } from '../../functions/shared/atlas-ingest-ports
 import { createDynamoDbClient, queueDepth } from '../../functions/shared/aws.ts';
 import { canaryPorts } from '../../functions/shared/lag-check-ports.ts';
 import { type CollectionSchema, TypesenseClient } from '../../functions/shared/typesense.ts';
-import { ingestionDelayOf } from '../../lib/operations/lag.ts';
-import type { TargetInput } from '../../lib/operations/target.ts';
-import { type VerifyReport, verifyIndex } from '../../lib/operations/verify.ts';
+import { ingestionDelayOf } from '../../bin/cli/operations/lag.ts';
+import type { TargetInput } from '../../bin/cli/operations/target.ts';
+import { type VerifyReport, verifyIndex } from '../../bin/cli/operations/verify.ts';
 import { startDynamoDbLocal } from './dynamodb-local.ts';
 import { type FaultProxy, startFaultProxy } from './fault-proxy.ts';
 import { type AccessDenial, type LocalIam, localIam, type Revocation } from './iam/enforce.ts';

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { parseTarget, TARGET_OUTPUT, type Target } from '../../lib/operations/target.ts';
+import { parseTarget, TARGET_OUTPUT, type Target } from '../../bin/cli/operations/target.ts';
 import type { CONTEXT_DEFAULTS } from '../../lib/typesense-sync-stack.ts';
 
 /** What `npm run test:localstack` deploys and how the host reaches it (see docker-compose.yml). */

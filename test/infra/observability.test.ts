@@ -13,7 +13,7 @@ import {
   lagCheckConfigSchema,
   parseConfig,
 } from '../../functions/shared/config.ts';
-import { TARGET_OUTPUT } from '../../lib/operations/target.ts';
+import { TARGET_OUTPUT } from '../../bin/cli/operations/target.ts';
 import { TypesenseSync, type TypesenseSyncProps } from '../../lib/typesense-sync.ts';
 import { TypesenseSyncStack } from '../../lib/typesense-sync-stack.ts';
 import { CDK_JSON_CONTEXT } from './stacks.ts';

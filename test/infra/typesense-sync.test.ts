@@ -18,7 +18,7 @@ import {
   resyncConfigSchema,
   writerConfigSchema,
 } from '../../functions/shared/config.ts';
-import { parseTarget, TARGET_OUTPUT, targetSchema } from '../../lib/operations/target.ts';
+import { parseTarget, TARGET_OUTPUT, targetSchema } from '../../bin/cli/operations/target.ts';
 import { TypesenseSync, type TypesenseSyncProps } from '../../lib/typesense-sync.ts';
 import { TypesenseSyncStack } from '../../lib/typesense-sync-stack.ts';
 import { appWithoutBundling, CDK_JSON_CONTEXT, ENV, fullyFeaturedStack, STREAM_ARN } from './stacks.ts';

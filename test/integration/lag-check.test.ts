@@ -4,7 +4,7 @@ import { CANARY_KEY_VALUE, canaryCollectionOf } from '../../functions/core/canar
 import { waitFor } from '../../infra/local/processes.ts';
 import { type LocalStack, startLocalStack } from '../../infra/local/stack.ts';
 import { productItem, productSchema, seededRandom } from '../../infra/local/workload.ts';
-import { fetchIngestionDelay } from '../../lib/operations/lag.ts';
+import { fetchIngestionDelay } from '../../bin/cli/operations/lag.ts';
 
 let stack: LocalStack;
 

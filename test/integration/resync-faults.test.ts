@@ -7,7 +7,7 @@ import { type ResyncProgress, resyncProgress } from '../../functions/core/resync
 import type { FaultProxy } from '../../infra/local/fault-proxy.ts';
 import { type LocalStack, startLocalStack } from '../../infra/local/stack.ts';
 import { itemKey, loadItems, productItem, productSchema, seededRandom } from '../../infra/local/workload.ts';
-import { EXIT } from '../../lib/operations/cli.ts';
+import { EXIT } from '../../bin/cli/program.ts';
 import { cliAt } from '../helpers/cli.ts';
 
 /**

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ResyncProgress } from '../../functions/core/resync.ts';
 import { type LocalStack, startLocalStack } from '../../infra/local/stack.ts';
 import { itemKey, loadItems, productItem, productSchema, seededRandom } from '../../infra/local/workload.ts';
-import { EXIT } from '../../lib/operations/cli.ts';
+import { EXIT } from '../../bin/cli/program.ts';
 import { cliAt } from '../helpers/cli.ts';
 
 /**

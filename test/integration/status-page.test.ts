@@ -6,7 +6,7 @@ import { waitFor } from '../../infra/local/processes.ts';
 import { type LocalStack, startLocalStack } from '../../infra/local/stack.ts';
 import type { HistorySample } from '../../infra/local/status-page.ts';
 import { productItem, productSchema, runWorkload, seededRandom } from '../../infra/local/workload.ts';
-import { fetchIngestionDelay } from '../../lib/operations/lag.ts';
+import { fetchIngestionDelay } from '../../bin/cli/operations/lag.ts';
 
 let stack: LocalStack;
 let browser: Browser;

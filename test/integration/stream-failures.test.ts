@@ -7,7 +7,7 @@ import { compareVersions } from '../../functions/core/coalesce.ts';
 import { waitFor } from '../../infra/local/processes.ts';
 import { type LocalStack, startLocalStack } from '../../infra/local/stack.ts';
 import { productItem, productSchema, seededRandom } from '../../infra/local/workload.ts';
-import type { StreamFailureRecord } from '../../lib/operations/replay.ts';
+import type { StreamFailureRecord } from '../../bin/cli/operations/replay.ts';
 
 let stack: LocalStack;
 

@@ -26,7 +26,7 @@ import {
   TYPESENSE_NETWORK_URL,
   waitForTypesense,
 } from '../../infra/localstack/deploy.ts';
-import { TargetError } from '../../lib/operations/target.ts';
+import { TargetError } from '../../bin/cli/operations/target.ts';
 import { TypesenseSyncStack } from '../../lib/typesense-sync-stack.ts';
 import { fullyFeaturedStack } from '../infra/stacks.ts';
 

@@ -9,21 +9,21 @@ import {
   matchesFilters,
   parseFilter,
   peekDeadLetters,
-} from './dead-letters.ts';
-import { fetchIngestionDelay, type IngestionDelay, LagUnknownError } from './lag.ts';
-import { redriveDeadLetters, verifyOptionsOf } from './redrive.ts';
-import { repairDrift } from './repair.ts';
-import { replayStreamFailures } from './replay.ts';
+} from './operations/dead-letters.ts';
+import { fetchIngestionDelay, type IngestionDelay, LagUnknownError } from './operations/lag.ts';
+import { redriveDeadLetters, verifyOptionsOf } from './operations/redrive.ts';
+import { repairDrift } from './operations/repair.ts';
+import { replayStreamFailures } from './operations/replay.ts';
 import {
   cancelRunningResync,
   followResync,
   requestResync,
   resyncStatus,
   rollbackLastResync,
-} from './resync.ts';
-import { pipelineStatus } from './status.ts';
-import { type Connection, connect, loadTarget, type TargetSource } from './target.ts';
-import { verifyIndex, verifySample } from './verify.ts';
+} from './operations/resync.ts';
+import { pipelineStatus } from './operations/status.ts';
+import { type Connection, connect, loadTarget, type TargetSource } from './operations/target.ts';
+import { verifyIndex, verifySample } from './operations/verify.ts';
 
 /** Exit codes: 0 all well; 1 the command could not run; 2 it ran and found a problem (drift, failures). */
 export const EXIT = { ok: 0, error: 1, problem: 2 } as const;

@@ -5,8 +5,8 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
-import { cachedSecret, createDynamoDbClient } from '../../functions/shared/aws.ts';
-import { TypesenseClient } from '../../functions/shared/typesense.ts';
+import { cachedSecret, createDynamoDbClient } from '../../../functions/shared/aws.ts';
+import { TypesenseClient } from '../../../functions/shared/typesense.ts';
 
 /** The CloudFormation output holding a deployed stack's target (see `TypesenseSync.operatorTarget`). */
 export const TARGET_OUTPUT = 'OperatorTarget';

@@ -1,14 +1,14 @@
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { Hash } from '@smithy/hash-node';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { type IngestionDelay, ingestionDelaySchema } from '../../functions/core/ingestion-delay.ts';
+import { type IngestionDelay, ingestionDelaySchema } from '../../../functions/core/ingestion-delay.ts';
 
 export {
   type IngestionDelay,
   ingestionDelayOf,
   ingestionDelaySchema,
   type PipelineFigures,
-} from '../../functions/core/ingestion-delay.ts';
+} from '../../../functions/core/ingestion-delay.ts';
 
 export class LagUnknownError extends Error {
   override name = 'LagUnknownError';

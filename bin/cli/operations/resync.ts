@@ -8,9 +8,9 @@ import {
   type ResyncTrigger,
   resyncProgress,
   rollbackResync,
-} from '../../functions/core/resync.ts';
-import { sleep } from '../../functions/shared/aws.ts';
-import { resyncPorts, sendTasks } from '../../functions/shared/resync-ports.ts';
+} from '../../../functions/core/resync.ts';
+import { sleep } from '../../../functions/shared/aws.ts';
+import { resyncPorts, sendTasks } from '../../../functions/shared/resync-ports.ts';
 import { verifyOptionsOf } from './redrive.ts';
 import { type RepairReport, repairDrift } from './repair.ts';
 import { type Connection, TargetError } from './target.ts';
