@@ -1,5 +1,6 @@
 import type { MarshalledKey } from './change.ts';
 import { isRetryableAnswer } from './classify.ts';
+import { SyncError } from './errors.ts';
 import { documentId, pickKey } from './keys.ts';
 import type { DeletedKey, RecheckProgress, ResyncJob, ResyncPorts } from './resync.ts';
 
@@ -23,7 +24,7 @@ const BACKOFF_BASE_MS = 200;
 const BACKOFF_CAP_MS = 5_000;
 
 /** Thrown when a page's import still fails transiently after every attempt the task can afford. */
-export class ResyncImportError extends Error {
+export class ResyncImportError extends SyncError {
   override name = 'ResyncImportError';
 }
 

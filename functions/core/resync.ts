@@ -2,7 +2,7 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { z } from 'zod';
 import { isCanaryItem } from './canary.ts';
 import type { MarshalledKey } from './change.ts';
-import { ProjectionError } from './errors.ts';
+import { OperatorError, ProjectionError } from './errors.ts';
 import { type Projection, projectItem } from './project.ts';
 import { importWithRetries, recheckDeletes, TASK_RESERVE_MS, timeLeft } from './resync-steps.ts';
 
@@ -25,7 +25,7 @@ export { RECHECK_CHUNK, TASK_RESERVE_MS } from './resync-steps.ts';
  */
 
 /** Anything wrong with a re-sync request or its state: says what, and what to do. */
-export class ResyncError extends Error {
+export class ResyncError extends OperatorError {
   override name = 'ResyncError';
 }
 

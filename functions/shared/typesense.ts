@@ -1,4 +1,5 @@
 import { isRetryableAnswer } from '../core/classify.ts';
+import { SyncError } from '../core/errors.ts';
 import {
   chunkIdFilters,
   describeFetchError,
@@ -102,7 +103,7 @@ export type CallOptions = { timeoutMs?: number };
 /** Keeps generated URLs well under common proxy/server limits (Typesense itself allows more). */
 export const MAX_URL_LENGTH = 4000;
 
-export abstract class TypesenseError extends Error {
+export abstract class TypesenseError extends SyncError {
   abstract readonly retryable: boolean;
 }
 

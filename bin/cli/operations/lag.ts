@@ -1,6 +1,7 @@
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { Hash } from '@smithy/hash-node';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { OperatorError } from '../../../functions/core/errors.ts';
 import { type IngestionDelay, ingestionDelaySchema } from '../../../functions/core/ingestion-delay.ts';
 
 export {
@@ -10,7 +11,7 @@ export {
   type PipelineFigures,
 } from '../../../functions/core/ingestion-delay.ts';
 
-export class LagUnknownError extends Error {
+export class LagUnknownError extends OperatorError {
   override name = 'LagUnknownError';
 }
 

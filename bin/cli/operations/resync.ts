@@ -1,3 +1,4 @@
+import { OperatorError } from '../../../functions/core/errors.ts';
 import {
   type CancelOutcome,
   cancelResync,
@@ -17,7 +18,7 @@ import { type Connection, TargetError } from './target.ts';
 import { verifyIndex } from './verify.ts';
 
 /** A re-sync request that cannot go ahead now: names the re-sync in the way. */
-export class ResyncBusyError extends Error {
+export class ResyncBusyError extends OperatorError {
   override name = 'ResyncBusyError';
 }
 
