@@ -38,6 +38,16 @@ describe('runCli', () => {
     expect(out).toContain('Exit codes: 0 all well, 1 the command could not run, 2 it found a problem');
   });
 
+  it.each([
+    ['dlq', ['list', 'show', 'redrive']],
+    ['resync', ['start', 'status', 'cancel', 'rollback']],
+  ])('%s --help lists each of its commands', async (group, commands) => {
+    const { code, out } = await run(group, '--help');
+    expect(code).toBe(EXIT.ok);
+    const listed = [...out.matchAll(/^ {2}(\w+)/gm)].map(([, name]) => name);
+    expect(listed).toEqual([...commands, 'help']);
+  });
+
   it('an operator error is one line after "error: ", exit 1', async () => {
     const { code, err } = await run('status');
     expect(code).toBe(EXIT.error);

@@ -17,7 +17,13 @@ export function addResyncCommands(program: Command, context: CommandContext): vo
     .description(
       'full re-sync into a new collection, then an atomic alias swap: start, status, cancel, rollback',
     );
+  addStart(resync, context);
+  addStatus(resync, context);
+  addCancel(resync, context);
+  addRollback(resync, context);
+}
 
+function addStart(resync: Command, context: CommandContext): void {
   resync
     .command('start')
     .description('start a re-sync (one at a time); the stream keeps flowing into both collections meanwhile')
@@ -38,7 +44,9 @@ export function addResyncCommands(program: Command, context: CommandContext): vo
         context.print(json, final, () => renderResync(final));
       });
     });
+}
 
+function addStatus(resync: Command, context: CommandContext): void {
   resync
     .command('status')
     .description('the running re-sync, or else the latest one; exit 2 if it failed')
@@ -51,7 +59,9 @@ export function addResyncCommands(program: Command, context: CommandContext): vo
         );
       });
     });
+}
 
+function addCancel(resync: Command, context: CommandContext): void {
   resync
     .command('cancel')
     .description('cancel the running re-sync: the live alias is untouched, the partial collection dropped')
@@ -62,7 +72,9 @@ export function addResyncCommands(program: Command, context: CommandContext): vo
         context.print(json, outcome?.job ?? null, () => renderCancel(outcome));
       });
     });
+}
 
+function addRollback(resync: Command, context: CommandContext): void {
   resync
     .command('rollback')
     .description('point the alias back at the collection the last re-sync replaced, then repair it')
