@@ -10,6 +10,7 @@ import {
   type AtlasChange,
   AtlasEventError,
 } from '../core/atlas-change.ts';
+import { SyncError } from '../core/errors.ts';
 import { sendJsonMessages } from './aws.ts';
 
 /** The Atlas ingest's adapters to DynamoDB, SQS and CloudWatch; the logic lives in core/atlas-change.ts. */
@@ -98,7 +99,7 @@ export function applyAtlasChange(
 }
 
 /** Thrown when the ingest queue refused some of the events sent to it. */
-export class AtlasEventSendError extends Error {
+export class AtlasEventSendError extends SyncError {
   override name = 'AtlasEventSendError';
 }
 

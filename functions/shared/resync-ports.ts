@@ -6,6 +6,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { MarshalledKey } from '../core/change.ts';
+import { SyncError } from '../core/errors.ts';
 import type { ResyncPorts, ResyncTask } from '../core/resync.ts';
 import { readItemsConsistently, sendJsonMessages } from './aws.ts';
 import { type ChangesQueue, changeOfKey, enqueueChanges } from './enqueue.ts';
@@ -13,7 +14,7 @@ import { dynamoResyncStore } from './resync-store.ts';
 import type { TypesenseClient } from './typesense.ts';
 
 /** Thrown when the resync work queue or the changes queue keeps refusing messages. */
-export class ResyncQueueError extends Error {
+export class ResyncQueueError extends SyncError {
   override name = 'ResyncQueueError';
 }
 

@@ -12,6 +12,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { MarshalledKey } from '../core/change.ts';
+import { SyncError } from '../core/errors.ts';
 import type {
   ActiveResync,
   DeletedKey,
@@ -36,7 +37,7 @@ import { sleep } from './aws.ts';
 const ACTIVE = { pk: { S: 'active' }, sk: { S: 'active' } };
 const segmentSk = (segment: number) => String(segment).padStart(5, '0');
 
-export class ResyncStoreError extends Error {
+export class ResyncStoreError extends SyncError {
   override name = 'ResyncStoreError';
 }
 

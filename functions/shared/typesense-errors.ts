@@ -1,8 +1,9 @@
 import { isRetryableAnswer } from '../core/classify.ts';
+import { SyncError } from '../core/errors.ts';
 
 /** The Typesense client's errors: each says whether retrying may help (`retryable`, see classify.ts). */
 
-export abstract class TypesenseError extends Error {
+export abstract class TypesenseError extends SyncError {
   abstract readonly retryable: boolean;
 }
 

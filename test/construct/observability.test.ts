@@ -8,12 +8,12 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { TARGET_OUTPUT } from '../../bin/cli/operations/target.ts';
 import {
   ingestionDelayConfigSchema,
   lagCheckConfigSchema,
   parseConfig,
 } from '../../functions/shared/config.ts';
-import { TARGET_OUTPUT } from '../../lib/operations/target.ts';
 import { TypesenseSync, type TypesenseSyncProps } from '../../lib/typesense-sync.ts';
 import { TypesenseSyncStack } from '../../lib/typesense-sync-stack.ts';
 import { CDK_JSON_CONTEXT } from './stacks.ts';

@@ -12,13 +12,13 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { TypesenseSync as PackageTypesenseSync } from 'typesense-sync';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { parseTarget, TARGET_OUTPUT, targetSchema } from '../../bin/cli/operations/target.ts';
 import {
   batcherConfigSchema,
   parseConfig,
   resyncConfigSchema,
   writerConfigSchema,
 } from '../../functions/shared/config.ts';
-import { parseTarget, TARGET_OUTPUT, targetSchema } from '../../lib/operations/target.ts';
 import { TypesenseSync, type TypesenseSyncProps } from '../../lib/typesense-sync.ts';
 import { TypesenseSyncStack } from '../../lib/typesense-sync-stack.ts';
 import { appWithoutBundling, CDK_JSON_CONTEXT, ENV, fullyFeaturedStack, STREAM_ARN } from './stacks.ts';

@@ -7,7 +7,6 @@
  */
 export const FILE_EXCEPTIONS: Readonly<Record<string, string>> = {
   'infra/local/stack.ts': 'issue 22: being split',
-  'lib/operations/cli.ts': 'issue 22: being split',
   'lib/typesense-sync.ts': 'issue 22: being split',
 };
 
@@ -30,7 +29,6 @@ export const FUNCTION_EXCEPTIONS: Readonly<Record<string, string>> = {
   'infra/local/workload.ts#runWorkload': 'issue 22: being split',
   'lib/atlas-source.ts#AtlasSource.constructor': 'issue 22: being split',
   'lib/observability.ts#SyncObservability.constructor': 'issue 22: being split',
-  'lib/operations/cli.ts#runCli': 'issue 22: being split',
   'lib/typesense-sync.ts#TypesenseSync.constructor': 'issue 22: being split',
   'lib/typesense-sync.ts#TypesenseSync.resolveTable': 'issue 22: being split',
 };

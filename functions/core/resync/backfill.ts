@@ -1,7 +1,7 @@
 import { isCanaryItem } from '../canary.ts';
 import type { MarshalledKey } from '../change.ts';
 import { isRetryableError, isRetryableLine } from '../classify.ts';
-import { ProjectionError } from '../errors.ts';
+import { ProjectionError, SyncError } from '../errors.ts';
 import { projectItem } from '../project.ts';
 import { equalJitter } from '../retry.ts';
 import type { ImportLineResult } from '../typesense-port.ts';
@@ -28,7 +28,7 @@ const BACKOFF_BASE_MS = 200;
 const BACKOFF_CAP_MS = 5_000;
 
 /** Thrown when a page's import still fails transiently after every attempt the task can afford. */
-export class ResyncImportError extends Error {
+export class ResyncImportError extends SyncError {
   override name = 'ResyncImportError';
 }
 

@@ -1,6 +1,7 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { z } from 'zod';
 import type { MarshalledKey } from '../change.ts';
+import { OperatorError } from '../errors.ts';
 import type { Projection } from '../project.ts';
 import type {
   CollectionDefinition,
@@ -16,7 +17,7 @@ import type {
  */
 
 /** Anything wrong with a re-sync request or its state: says what, and what to do. */
-export class ResyncError extends Error {
+export class ResyncError extends OperatorError {
   override name = 'ResyncError';
 }
 

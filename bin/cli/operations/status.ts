@@ -1,6 +1,6 @@
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { queueDepth } from '../../functions/shared/aws.ts';
+import { queueDepth } from '../../../functions/shared/aws.ts';
 import { fetchIngestionDelay, type IngestionDelay } from './lag.ts';
 import type { Connection } from './target.ts';
 

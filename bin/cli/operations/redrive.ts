@@ -1,6 +1,6 @@
-import type { Change } from '../../functions/core/change.ts';
-import { queueDepth, sleep } from '../../functions/shared/aws.ts';
-import { enqueueChanges } from '../../functions/shared/enqueue.ts';
+import type { Change } from '../../../functions/core/change.ts';
+import { queueDepth, sleep } from '../../../functions/shared/aws.ts';
+import { enqueueChanges } from '../../../functions/shared/enqueue.ts';
 import {
   type DeadLetterEntry,
   type DeadLetterFilter,

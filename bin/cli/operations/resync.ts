@@ -1,3 +1,4 @@
+import { OperatorError } from '../../../functions/core/errors.ts';
 import {
   type CancelOutcome,
   cancelResync,
@@ -8,16 +9,16 @@ import {
   type ResyncTrigger,
   resyncProgress,
   rollbackResync,
-} from '../../functions/core/resync.ts';
-import { sleep } from '../../functions/shared/aws.ts';
-import { resyncPorts, sendTasks } from '../../functions/shared/resync-ports.ts';
+} from '../../../functions/core/resync.ts';
+import { sleep } from '../../../functions/shared/aws.ts';
+import { resyncPorts, sendTasks } from '../../../functions/shared/resync-ports.ts';
 import { verifyOptionsOf } from './redrive.ts';
 import { type RepairReport, repairDrift } from './repair.ts';
 import { type Connection, TargetError } from './target.ts';
 import { verifyIndex } from './verify.ts';
 
 /** A re-sync request that cannot go ahead now: names the re-sync in the way. */
-export class ResyncBusyError extends Error {
+export class ResyncBusyError extends OperatorError {
   override name = 'ResyncBusyError';
 }
 

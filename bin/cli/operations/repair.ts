@@ -1,6 +1,6 @@
-import type { Drift } from '../../functions/core/diff.ts';
-import { keyOfDocumentId } from '../../functions/core/keys.ts';
-import { changeOfKey, enqueueChanges } from '../../functions/shared/enqueue.ts';
+import type { Drift } from '../../../functions/core/diff.ts';
+import { keyOfDocumentId } from '../../../functions/core/keys.ts';
+import { changeOfKey, enqueueChanges } from '../../../functions/shared/enqueue.ts';
 import { type Settlement, waitForSettlement } from './redrive.ts';
 import type { Connection } from './target.ts';
 import { tableKeyTypes } from './verify.ts';

@@ -5,8 +5,8 @@ import {
   ScanCommand,
   type TableDescription,
 } from '@aws-sdk/client-dynamodb';
-import { isCanaryItem } from '../../functions/core/canary.ts';
-import type { MarshalledKey } from '../../functions/core/change.ts';
+import { isCanaryItem } from '../../../functions/core/canary.ts';
+import type { MarshalledKey } from '../../../functions/core/change.ts';
 import {
   coerceToSchema,
   type Document,
@@ -14,12 +14,12 @@ import {
   diffDocuments,
   type SchemaField,
   staleFields,
-} from '../../functions/core/diff.ts';
-import { ProjectionError } from '../../functions/core/errors.ts';
-import { documentId, type KeyType, keyOfDocumentId, pickKey } from '../../functions/core/keys.ts';
-import { type Projection, projectItem } from '../../functions/core/project.ts';
-import { readItemsConsistently } from '../../functions/shared/aws.ts';
-import type { TypesenseClient } from '../../functions/shared/typesense.ts';
+} from '../../../functions/core/diff.ts';
+import { ProjectionError } from '../../../functions/core/errors.ts';
+import { documentId, type KeyType, keyOfDocumentId, pickKey } from '../../../functions/core/keys.ts';
+import { type Projection, projectItem } from '../../../functions/core/project.ts';
+import { readItemsConsistently } from '../../../functions/shared/aws.ts';
+import type { TypesenseClient } from '../../../functions/shared/typesense.ts';
 
 export interface VerifyOptions {
   dynamodb: DynamoDBClient;

@@ -5,14 +5,15 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
-import { cachedSecret, createDynamoDbClient } from '../../functions/shared/aws.ts';
-import { TypesenseClient } from '../../functions/shared/typesense.ts';
+import { OperatorError } from '../../../functions/core/errors.ts';
+import { cachedSecret, createDynamoDbClient } from '../../../functions/shared/aws.ts';
+import { TypesenseClient } from '../../../functions/shared/typesense.ts';
 
 /** The CloudFormation output holding a deployed stack's target (see `TypesenseSync.operatorTarget`). */
 export const TARGET_OUTPUT = 'OperatorTarget';
 
 /** A target that cannot be found or does not parse: names where it came from and what is wrong. */
-export class TargetError extends Error {
+export class TargetError extends OperatorError {
   override name = 'TargetError';
 }
 

@@ -1,8 +1,8 @@
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
-import { compareVersions } from '../../functions/core/coalesce.ts';
-import { processStreamRecords } from '../../functions/core/stream-batch.ts';
-import { sendDeadLetters, sendPackedMessages } from '../../functions/shared/aws.ts';
+import { compareVersions } from '../../../functions/core/coalesce.ts';
+import { processStreamRecords } from '../../../functions/core/stream-batch.ts';
+import { sendDeadLetters, sendPackedMessages } from '../../../functions/shared/aws.ts';
 import type { Connection } from './target.ts';
 
 /**

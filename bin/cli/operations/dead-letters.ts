@@ -4,11 +4,12 @@ import {
   ReceiveMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import type { Change, DeadLetter, MarshalledKey } from '../../functions/core/change.ts';
-import { KeyError } from '../../functions/core/keys.ts';
-import { parseChangeMessage } from '../../functions/core/pack.ts';
-import { changeVisibility, queueDepth } from '../../functions/shared/aws.ts';
-import { changeOfKey } from '../../functions/shared/enqueue.ts';
+import type { Change, DeadLetter, MarshalledKey } from '../../../functions/core/change.ts';
+import { OperatorError } from '../../../functions/core/errors.ts';
+import { KeyError } from '../../../functions/core/keys.ts';
+import { parseChangeMessage } from '../../../functions/core/pack.ts';
+import { changeVisibility, queueDepth } from '../../../functions/shared/aws.ts';
+import { changeOfKey } from '../../../functions/shared/enqueue.ts';
 
 /** One message on the DLQ, read for an operator: what it is about, why it is there, how to redrive it. */
 export interface DeadLetterEntry {
@@ -141,7 +142,7 @@ export interface DeadLetterFilter {
   value: string;
 }
 
-export class FilterError extends Error {
+export class FilterError extends OperatorError {
   override name = 'FilterError';
 }
 

@@ -1,16 +1,17 @@
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { Hash } from '@smithy/hash-node';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { type IngestionDelay, ingestionDelaySchema } from '../../functions/core/ingestion-delay.ts';
+import { OperatorError } from '../../../functions/core/errors.ts';
+import { type IngestionDelay, ingestionDelaySchema } from '../../../functions/core/ingestion-delay.ts';
 
 export {
   type IngestionDelay,
   ingestionDelayOf,
   ingestionDelaySchema,
   type PipelineFigures,
-} from '../../functions/core/ingestion-delay.ts';
+} from '../../../functions/core/ingestion-delay.ts';
 
-export class LagUnknownError extends Error {
+export class LagUnknownError extends OperatorError {
   override name = 'LagUnknownError';
 }
 
