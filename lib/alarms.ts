@@ -7,7 +7,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { NagSuppressions } from 'cdk-nag';
 import type { Construct } from 'constructs';
-import { METRIC } from '../functions/shared/metrics.ts';
+import { METRIC, SERVICE_DIMENSION } from '../functions/contract/metrics.ts';
 
 /**
  * The alarms that keep a stall from going unnoticed (a dead-lettered re-sync task, a re-sync making no
@@ -98,7 +98,7 @@ export function createStallAlarms(scope: Construct, props: StallAlarmsProps): St
           metric: new cloudwatch.Metric({
             namespace: props.namespace,
             metricName: METRIC.resyncProgressAge,
-            dimensionsMap: { service: props.lagCheckServiceName },
+            dimensionsMap: { [SERVICE_DIMENSION]: props.lagCheckServiceName },
             statistic: cloudwatch.Stats.MAXIMUM,
             period: props.lagCheckInterval,
           }),

@@ -5,7 +5,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { METRIC } from '../functions/shared/metrics.ts';
+import { METRIC, SERVICE_DIMENSION } from '../functions/contract/metrics.ts';
 import {
   createStallAlarms,
   type RuleDeliveryAlarms,
@@ -135,7 +135,7 @@ export class SyncObservability extends Construct {
       new cloudwatch.Metric({
         namespace: props.namespace,
         metricName,
-        dimensionsMap: { service: serviceName },
+        dimensionsMap: { [SERVICE_DIMENSION]: serviceName },
         statistic,
         period: PERIOD,
       });
