@@ -1,4 +1,3 @@
-import { fileURLToPath } from 'node:url';
 import { Annotations, Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -7,14 +6,16 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as logs from 'aws-cdk-lib/aws-logs';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
+import { atlasIngestEnvironment } from '../functions/contract/env-builders.ts';
+import { DEFAULTS, LIMITS } from '../functions/contract/limits.ts';
 import { ATLAS_EVENT_SOURCE_PREFIX } from '../functions/core/atlas-change.ts';
-import { allowLogGroupEncryption, queueEncryptionOf, tableEncryptionOf } from './encryption.ts';
-import { grantSendMessage, grantTableKey, queueRuleTarget } from './grants.ts';
-import { redriveSource } from './redrive.ts';
-import { SyncFunction } from './sync-function.ts';
+import { grantSendMessage, grantTableKey, queueRuleTarget } from './builders/grants.ts';
+import { secureQueueWithDeadLetterQueue } from './builders/queues.ts';
+import { allowLogGroupEncryption, tableEncryptionOf } from './encryption.ts';
+import { type SyncFunction, syncFunction } from './sync-function.ts';
 
 export interface AtlasSourceProps {
   /**
@@ -55,13 +56,17 @@ export interface AtlasSourceProps {
 const INGEST_TIMEOUT = Duration.seconds(30);
 const INGEST_MAX_RECEIVE_COUNT = 5;
 const QUEUE_RETENTION = Duration.days(14);
-const VERSION_RETENTION_DAYS = [15, 365] as const;
+/** At least 15 days: longer than an event can be in flight (see `versionRetention`). */
+const VERSION_RETENTION_DAYS = [15, LIMITS.atlasVersionTtlDays.max] as const;
 
-/** Validates the props that come from outside (the event source name, the retention). */
-export function checkAtlasSourceProps(props: Pick<AtlasSourceProps, 'eventSourceName' | 'versionRetention'>) {
+/** What is wrong with the props that come from outside (the event source name, the retention), one line each. */
+export function atlasSourcePropsProblems(
+  props: Pick<AtlasSourceProps, 'eventSourceName' | 'versionRetention'>,
+): string[] {
+  const problems: string[] = [];
   const name = props.eventSourceName;
   if (!Token.isUnresolved(name) && !name.startsWith(`${ATLAS_EVENT_SOURCE_PREFIX}/`)) {
-    throw new Error(
+    problems.push(
       `AtlasSource: eventSourceName must be the Atlas trigger's partner event source, ` +
         `'${ATLAS_EVENT_SOURCE_PREFIX}/stitch.trigger/<trigger id>', got ${JSON.stringify(name)}`,
     );
@@ -70,10 +75,17 @@ export function checkAtlasSourceProps(props: Pick<AtlasSourceProps, 'eventSource
   if (days !== undefined && !Token.isUnresolved(days)) {
     const [min, max] = VERSION_RETENTION_DAYS;
     if (!Number.isInteger(days) || days < min || days > max)
-      throw new Error(
+      problems.push(
         `AtlasSource: versionRetention must be a whole number of days from ${min} to ${max}, got ${props.versionRetention?.toHumanString()}`,
       );
   }
+  return problems;
+}
+
+/** Validates the props that come from outside: one error listing every problem. */
+export function checkAtlasSourceProps(props: Pick<AtlasSourceProps, 'eventSourceName' | 'versionRetention'>) {
+  const problems = atlasSourcePropsProblems(props);
+  if (problems.length > 0) throw new Error(problems.join('\n'));
 }
 
 /**
@@ -100,7 +112,7 @@ export class AtlasSource extends Construct {
   constructor(scope: Construct, id: string, props: AtlasSourceProps) {
     super(scope, id);
     checkAtlasSourceProps(props);
-    const versionRetentionDays = props.versionRetention?.toDays() ?? 30;
+    const versionRetentionDays = props.versionRetention?.toDays() ?? DEFAULTS.atlasVersionTtlDays;
 
     const key = props.encryptionKey;
 
@@ -113,24 +125,23 @@ export class AtlasSource extends Construct {
       ...(key !== undefined && { kmsKey: key }),
     });
 
-    const queueEncryption = queueEncryptionOf(key);
-    const ingestSource = redriveSource(this, 'ingest', { fifo: false });
-    this.ingestDeadLetterQueue = new sqs.Queue(this, 'IngestDeadLetterQueue', {
-      retentionPeriod: QUEUE_RETENTION,
-      ...ingestSource.deadLetterQueueProps,
-      ...queueEncryption,
-      enforceSSL: true,
+    const queues = secureQueueWithDeadLetterQueue(this, {
+      role: 'ingest',
+      queueId: 'IngestQueue',
+      deadLetterQueueId: 'IngestDeadLetterQueue',
+      // Standard, not FIFO: EventBridge delivers in no particular order anyway; the versions table
+      // restores the order per document.
+      fifo: false,
+      deadLetterQueueProps: { retentionPeriod: QUEUE_RETENTION },
+      queueProps: {
+        visibilityTimeout: Duration.seconds(INGEST_TIMEOUT.toSeconds() * 6),
+        retentionPeriod: QUEUE_RETENTION,
+      },
+      maxReceiveCount: INGEST_MAX_RECEIVE_COUNT,
+      encryptionKey: key,
     });
-    // Standard, not FIFO: EventBridge delivers in no particular order anyway; the versions table
-    // restores the order per document.
-    this.ingestQueue = new sqs.Queue(this, 'IngestQueue', {
-      queueName: ingestSource.queueName,
-      visibilityTimeout: Duration.seconds(INGEST_TIMEOUT.toSeconds() * 6),
-      retentionPeriod: QUEUE_RETENTION,
-      ...queueEncryption,
-      enforceSSL: true,
-      deadLetterQueue: { queue: this.ingestDeadLetterQueue, maxReceiveCount: INGEST_MAX_RECEIVE_COUNT },
-    });
+    this.ingestQueue = queues.queue;
+    this.ingestDeadLetterQueue = queues.deadLetterQueue;
 
     const nsFilter = {
       ...(props.database !== undefined && { db: [props.database] }),
@@ -177,21 +188,18 @@ export class AtlasSource extends Construct {
       }
     }
     // No VPC, whatever the sync's `vpc` prop: the ingest calls only AWS APIs (DynamoDB, SQS), never Typesense.
-    this.ingest = new SyncFunction(this, 'Ingest', {
-      entry: fileURLToPath(new URL('../functions/atlas-ingest/handler.ts', import.meta.url)),
+    this.ingest = syncFunction(this, 'atlasIngest', {
       serviceName: props.serviceName,
-      description:
-        'MongoDB Atlas trigger events -> ordered writes to the mirror table (Typesense sync source)',
       timeout: INGEST_TIMEOUT,
       logRetention: props.logRetention,
       ...(key !== undefined && { logEncryptionKey: key }),
-      environment: {
+      environment: atlasIngestEnvironment({
         TABLE_NAME: props.table.tableName,
         ATLAS_VERSIONS_TABLE: this.versionsTable.tableName,
         DLQ_URL: props.deadLetterQueue.queueUrl,
-        ATLAS_VERSION_TTL_DAYS: String(versionRetentionDays),
-        ...(props.metricsNamespace !== undefined && { POWERTOOLS_METRICS_NAMESPACE: props.metricsNamespace }),
-      },
+        ATLAS_VERSION_TTL_DAYS: versionRetentionDays,
+        POWERTOOLS_METRICS_NAMESPACE: props.metricsNamespace,
+      }),
     });
     this.ingest.addEventSource(
       new SqsEventSource(this.ingestQueue, { batchSize: 10, reportBatchItemFailures: true }),

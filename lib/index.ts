@@ -24,6 +24,6 @@ export type {
   TypesenseSyncTypesenseProps,
   TypesenseSyncVpcProps,
   TypesenseSyncWriterProps,
-} from './typesense-sync.ts';
+} from './typesense-sync-props.ts';
 export { TypesenseSync } from './typesense-sync.ts';
 export { CONTEXT_DEFAULTS, TypesenseSyncStack } from './typesense-sync-stack.ts';

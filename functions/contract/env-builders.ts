@@ -23,7 +23,7 @@ interface MetricsEnv {
 type ApiKeyEnv = { readonly TYPESENSE_API_KEY_SECRET_ARN: string } | { readonly TYPESENSE_API_KEY: string };
 
 /** How a function reaches Typesense (writer, re-sync, lag check). */
-type TypesenseEnv = ApiKeyEnv & {
+export type TypesenseEnv = ApiKeyEnv & {
   readonly TYPESENSE_NODES: readonly string[];
   readonly TYPESENSE_NEAREST_NODE?: string;
   readonly TYPESENSE_COLLECTION: string;
