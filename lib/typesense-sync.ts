@@ -1,6 +1,6 @@
-import { Duration, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import { Duration, Names } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -8,7 +8,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import {
@@ -23,21 +23,15 @@ import { CANARY_KEY_VALUE } from '../functions/core/canary.ts';
 import { allowCloudWatchAlarms, createAlarmTopic, type SyncRule } from './alarms.ts';
 import { AtlasSource } from './atlas-source.ts';
 import { FailureBucketDestination, failureBucket } from './builders/failure-bucket.ts';
-import {
-  grantSecretRead,
-  grantSendMessage,
-  grantTable,
-  grantTableKey,
-  queueRuleTarget,
-} from './builders/grants.ts';
-import { secureQueueWithDeadLetterQueue } from './builders/queues.ts';
-import { allowLogGroupEncryption, tableEncryptionOf } from './encryption.ts';
+import { grantSecretRead, grantSendMessage, grantTable, grantTableKey } from './builders/grants.ts';
+import { resyncTriggers } from './builders/resync-triggers.ts';
+import { changesQueuePair, resyncQueuePair, resyncStateTable, sourceTable } from './builders/sync-stores.ts';
+import { allowLogGroupEncryption } from './encryption.ts';
 import { SyncObservability, type TypesenseSyncAlarms } from './observability.ts';
 import { SYNC_FUNCTIONS, type SyncFunction, type SyncFunctionKind, syncFunction } from './sync-function.ts';
 import type { TypesenseSyncProps } from './typesense-sync-props.ts';
 import { operatorTargetOf } from './typesense-sync-target.ts';
 import {
-  CHANGES_QUEUE_RETENTION,
   DEFAULT_LAG_CHECK_INTERVAL,
   type TypesenseSyncSettings,
   validateTypesenseSyncProps,
@@ -45,7 +39,6 @@ import {
 
 export type * from './typesense-sync-props.ts';
 
-const RESYNC_QUEUE_RETENTION = Duration.days(7);
 /** What the lag check needs beyond waiting for the canary: the CloudWatch, SQS and state table reads. */
 const LAG_CHECK_OVERHEAD_SECONDS = 20;
 
@@ -114,63 +107,15 @@ export class TypesenseSync extends Construct {
     const key = props.encryptionKey;
 
     // Build the stores: the source table, the changes queue and its DLQ, the failure bucket, the re-sync's.
-    this.table = this.sourceTable(props, settings);
-    const changes = secureQueueWithDeadLetterQueue(this, {
-      role: 'changes',
-      queueId: 'ChangesQueue',
-      deadLetterQueueId: 'DeadLetterQueue',
-      fifo: true,
-      queueName: settings.queueOverrides.queueName,
-      deadLetterQueueProps: {
-        // A FIFO source queue can only redrive into a FIFO DLQ.
-        fifo: true,
-        // The functions send their own dead letters; this keeps a SendMessage without an explicit
-        // deduplication id valid, while an explicit id still takes precedence.
-        contentBasedDeduplication: true,
-        retentionPeriod: Duration.days(14),
-        ...settings.deadLetterQueueOverrides,
-      },
-      queueProps: {
-        contentBasedDeduplication: false,
-        // High-throughput FIFO: limits apply per message group, so buckets scale throughput.
-        deduplicationScope: sqs.DeduplicationScope.MESSAGE_GROUP,
-        fifoThroughputLimit: sqs.FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
-        // AWS guidance for SQS event sources: at least six times the function timeout, so batches
-        // retried after throttling are not made visible again while still in flight.
-        visibilityTimeout: Duration.seconds(settings.writerTimeout.toSeconds() * 6),
-        ...settings.queueOverrides,
-        fifo: true,
-        maxMessageSizeBytes: settings.maxMessageBytes,
-        // Outlive a long indexing outage rather than silently expiring unapplied changes.
-        retentionPeriod: CHANGES_QUEUE_RETENTION,
-      },
-      maxReceiveCount: settings.maxReceiveCount,
-      encryptionKey: key,
-    });
+    this.table = sourceTable(this, props, settings);
+    const changes = changesQueuePair(this, settings, key);
     this.changesQueue = changes.queue;
     this.deadLetterQueue = changes.deadLetterQueue;
     this.failureBucket =
       props.existingFailureBucketObj ??
       failureBucket(this, { encryptionKey: key, retention: settings.failureRetention });
-    this.resyncStateTable = this.resyncTable(props);
-    const resyncQueues = secureQueueWithDeadLetterQueue(this, {
-      role: 'resync',
-      queueId: 'ResyncQueue',
-      deadLetterQueueId: 'ResyncDeadLetterQueue',
-      // Standard, not FIFO: segments must run in parallel, and tasks are idempotent against their
-      // checkpoints, so neither ordering nor exactly-once delivery is needed.
-      fifo: false,
-      deadLetterQueueProps: { retentionPeriod: Duration.days(14) },
-      queueProps: {
-        // Six times the function timeout, as for the changes queue.
-        visibilityTimeout: Duration.seconds(settings.resync.timeoutSeconds * 6),
-        // Explicit, not SQS's 4-day default: a week outlives a long weekend's outage, and stays below the
-        // DLQ's 14 days, because a standard queue's message keeps its first enqueue time in the DLQ.
-        retentionPeriod: RESYNC_QUEUE_RETENTION,
-      },
-      maxReceiveCount: 5,
-      encryptionKey: key,
-    });
+    this.resyncStateTable = resyncStateTable(this, props.encryptionKey);
+    const resyncQueues = resyncQueuePair(this, settings, key);
     this.resyncQueue = resyncQueues.queue;
     this.resyncDeadLetterQueue = resyncQueues.deadLetterQueue;
 
@@ -181,7 +126,11 @@ export class TypesenseSync extends Construct {
     this.resync = this.addResync(wiring);
     // Every rule gets delivery alarms (lib/alarms.ts): a rule failing to deliver is otherwise silent.
     const rules: SyncRule[] = [];
-    const streamGapAlarm = this.addResyncTriggers(settings, rules);
+    const streamGapAlarm = resyncTriggers(
+      this,
+      { resyncQueue: this.resyncQueue, batcher: this.batcher, settings },
+      rules,
+    );
     this.lagCheck = this.addLagCheck(wiring, rules);
     this.ingestionDelay = this.addIngestionDelay(wiring);
     // The function URL ends with a slash.
@@ -222,58 +171,6 @@ export class TypesenseSync extends Construct {
    */
   public grantIngestionDelayRead(grantee: iam.IGrantable): iam.Grant {
     return this.ingestionDelay.grantInvokeUrl(grantee);
-  }
-
-  /** The source table: the existing one, or one created with a stream, point-in-time recovery and retention. */
-  private sourceTable(props: TypesenseSyncProps, settings: TypesenseSyncSettings): dynamodb.ITable {
-    if (settings.table.existing !== undefined) return settings.table.existing;
-    const { tableProps } = props;
-    // The construct's key, unless the table props choose their own encryption.
-    const encryptionKey =
-      tableProps?.encryptionKey ?? (tableProps?.encryption === undefined ? props.encryptionKey : undefined);
-    // `??` instead of spreading defaults: a key present with the value undefined must not erase a default.
-    return new dynamodb.Table(this, 'Table', {
-      ...tableProps,
-      partitionKey: settings.table.partitionKey,
-      billingMode: tableProps?.billingMode ?? dynamodb.BillingMode.PAY_PER_REQUEST,
-      stream: tableProps?.stream ?? dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
-      // The deprecated boolean and the specification cannot both be set.
-      ...(tableProps?.pointInTimeRecovery === undefined && {
-        pointInTimeRecoverySpecification: tableProps?.pointInTimeRecoverySpecification ?? {
-          pointInTimeRecoveryEnabled: true,
-        },
-      }),
-      encryption:
-        tableProps?.encryption ??
-        (encryptionKey !== undefined
-          ? dynamodb.TableEncryption.CUSTOMER_MANAGED
-          : dynamodb.TableEncryption.AWS_MANAGED),
-      encryptionKey,
-      // The table is the source of truth; the index can always be rebuilt from it, not the reverse.
-      removalPolicy: tableProps?.removalPolicy ?? RemovalPolicy.RETAIN,
-    });
-  }
-
-  private resyncTable(props: TypesenseSyncProps): dynamodb.Table {
-    const table = new dynamodb.Table(this, 'ResyncStateTable', {
-      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
-      sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
-      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      ...tableEncryptionOf(props.encryptionKey),
-      // Derived bookkeeping (job state, checkpoints, tombstones), worthless once the stack is gone:
-      // a re-sync can always start over from the source table.
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    NagSuppressions.addResourceSuppressions(table, [
-      {
-        id: 'AwsSolutions-DDB3',
-        reason:
-          'The re-sync state table holds derived bookkeeping only (job state, segment checkpoints, tombstones, the ' +
-          'latest lag reading): after a loss, a new re-sync rebuilds everything from the source table, so ' +
-          'point-in-time recovery would cost without protecting anything.',
-      },
-    ]);
-    return table;
   }
 
   private wiring(props: TypesenseSyncProps, settings: TypesenseSyncSettings): Wiring {
@@ -454,56 +351,6 @@ export class TypesenseSync extends Construct {
     grantSendMessage(this.changesQueue, resync);
     grantSecretRead(props.typesense.apiKeySecret, props.typesense.apiKeySecretKey, resync);
     return resync;
-  }
-
-  /**
-   * The re-sync's schedule and stream-gap trigger. Each only enqueues a start task, so all of them take the
-   * same path as an operator's. Returns the stream-gap alarm, to be notified like the others.
-   */
-  private addResyncTriggers(
-    settings: TypesenseSyncSettings,
-    rules: SyncRule[],
-  ): cloudwatch.Alarm | undefined {
-    const { resync } = settings;
-    const start = (trigger: 'schedule' | 'stream-gap') =>
-      // Only that rule may send to the work queue.
-      queueRuleTarget(this.resyncQueue, {
-        message: events.RuleTargetInput.fromObject({ action: 'start', trigger }),
-      });
-    if (resync.schedule !== undefined) {
-      const rule = new events.Rule(this, 'ResyncSchedule', {
-        description: 'Starts a full re-sync of the Typesense index on a schedule',
-        schedule: resync.schedule,
-        targets: [start('schedule')],
-      });
-      rules.push({ role: 'resyncSchedule', rule });
-    }
-    if (!resync.onStreamGap) return undefined;
-    // Records older than the stream's retention are gone from it, so changes the batcher has not
-    // read by then are lost to the pipeline: only a full re-sync recovers them. Alarm before that.
-    const alarm = new cloudwatch.Alarm(this, 'StreamIteratorAgeAlarm', {
-      alarmDescription: 'The batcher is falling behind the stream: unread records are about to expire',
-      metric: this.batcher.metric('IteratorAge', {
-        statistic: cloudwatch.Stats.MAXIMUM,
-        period: Duration.minutes(5),
-      }),
-      threshold: (settings.streamMaxRecordAge.toMilliseconds() * 4) / 5,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-    const rule = new events.Rule(this, 'StreamGapRule', {
-      description: 'Starts a full re-sync when the stream iterator age alarm fires',
-      eventPattern: {
-        source: ['aws.cloudwatch'],
-        detailType: ['CloudWatch Alarm State Change'],
-        resources: [alarm.alarmArn],
-        detail: { state: { value: ['ALARM'] } },
-      },
-      targets: [start('stream-gap')],
-    });
-    rules.push({ role: 'streamGap', rule });
-    return alarm;
   }
 
   private addLagCheck(wiring: Wiring, rules: SyncRule[]): SyncFunction {
