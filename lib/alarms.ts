@@ -68,22 +68,39 @@ const RULE_ADVICE: Record<SyncRuleRole, string> = {
     'ingest DLQ.',
 };
 
-/** The stall alarms, created in `scope`. */
-export function createStallAlarms(scope: Construct, props: StallAlarmsProps): StallAlarms {
-  const resyncDeadLetters = new cloudwatch.Alarm(scope, 'ResyncDeadLettersAlarm', {
-    alarmDescription:
-      'Re-sync tasks were dead-lettered after 5 failed receives: the re-sync they belong to is stuck. See the ' +
-      're-sync function logs and `typesense-sync resync status`; fix the cause, then redrive the re-sync DLQ ' +
-      '(SQS "Start DLQ redrive") or start a new re-sync.',
-    metric: props.resyncDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
-      statistic: cloudwatch.Stats.MAXIMUM,
-      period: Duration.minutes(1),
-    }),
+/**
+ * An alarm on any datapoint above zero in one period (a queue holding messages, a function failing), where
+ * no data means nothing happened.
+ */
+export function anyDatapointAlarm(
+  scope: Construct,
+  id: string,
+  alarmDescription: string,
+  metric: cloudwatch.IMetric,
+): cloudwatch.Alarm {
+  return new cloudwatch.Alarm(scope, id, {
+    alarmDescription,
+    metric,
     threshold: 0,
     comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
     evaluationPeriods: 1,
     treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
   });
+}
+
+/** The stall alarms, created in `scope`. */
+export function createStallAlarms(scope: Construct, props: StallAlarmsProps): StallAlarms {
+  const resyncDeadLetters = anyDatapointAlarm(
+    scope,
+    'ResyncDeadLettersAlarm',
+    'Re-sync tasks were dead-lettered after 5 failed receives: the re-sync they belong to is stuck. See the ' +
+      're-sync function logs and `typesense-sync resync status`; fix the cause, then redrive the re-sync DLQ ' +
+      '(SQS "Start DLQ redrive") or start a new re-sync.',
+    props.resyncDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
+      statistic: cloudwatch.Stats.MAXIMUM,
+      period: Duration.minutes(1),
+    }),
+  );
 
   // The lag check publishes the age of the running job's last progress once per check, and nothing
   // while no job runs: missing data is the normal idle state, never a stall.

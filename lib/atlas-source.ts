@@ -112,19 +112,8 @@ export class AtlasSource extends Construct {
   constructor(scope: Construct, id: string, props: AtlasSourceProps) {
     super(scope, id);
     checkAtlasSourceProps(props);
-    const versionRetentionDays = props.versionRetention?.toDays() ?? DEFAULTS.atlasVersionTtlDays;
-
     const key = props.encryptionKey;
-
-    // The partner bus stores the Atlas events too: encrypted with the key when there is one (EventBridge
-    // encrypts custom and partner events on a bus with a customer managed key:
-    // https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-encryption-event-bus-cmkey.html). CDK adds
-    // the key policy statement (scoped to this bus) to a key defined in the app.
-    this.eventBus = new events.EventBus(this, 'PartnerEventBus', {
-      eventSourceName: props.eventSourceName,
-      ...(key !== undefined && { kmsKey: key }),
-    });
-
+    this.eventBus = this.partnerBus(props.eventSourceName, key);
     const queues = secureQueueWithDeadLetterQueue(this, {
       role: 'ingest',
       queueId: 'IngestQueue',
@@ -143,37 +132,8 @@ export class AtlasSource extends Construct {
     this.ingestQueue = queues.queue;
     this.ingestDeadLetterQueue = queues.deadLetterQueue;
 
-    const nsFilter = {
-      ...(props.database !== undefined && { db: [props.database] }),
-      ...(props.collection !== undefined && { coll: [props.collection] }),
-    };
-    this.rule = new events.Rule(this, 'Rule', {
-      description: 'MongoDB Atlas trigger events -> the Typesense sync Atlas ingest queue',
-      eventBus: this.eventBus,
-      eventPattern: {
-        source: events.Match.prefix(ATLAS_EVENT_SOURCE_PREFIX),
-        ...(Object.keys(nsFilter).length > 0 && { detail: { ns: nsFilter } }),
-      },
-      // The ingest DLQ also keeps the events EventBridge could not deliver.
-      targets: [queueRuleTarget(this.ingestQueue, { deadLetterQueue: this.ingestDeadLetterQueue })],
-    });
-
-    this.versionsTable = new dynamodb.Table(this, 'VersionsTable', {
-      partitionKey: { name: 'id', type: dynamodb.AttributeType.STRING },
-      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      ...tableEncryptionOf(key),
-      timeToLiveAttribute: 'expiresAt',
-      // Ordering bookkeeping of in-flight events; the mirror and the index do not depend on it.
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    NagSuppressions.addResourceSuppressions(this.versionsTable, [
-      {
-        id: 'AwsSolutions-DDB3',
-        reason:
-          'Versions expire after their retention (TTL); a restore would bring back nothing the mirror or the index needs',
-      },
-    ]);
-
+    this.rule = this.ingestRule(props);
+    this.versionsTable = this.createVersionsTable(key);
     this.serviceName = props.serviceName;
     if (key !== undefined) {
       allowLogGroupEncryption(this, key);
@@ -187,38 +147,7 @@ export class AtlasSource extends Construct {
         );
       }
     }
-    // No VPC, whatever the sync's `vpc` prop: the ingest calls only AWS APIs (DynamoDB, SQS), never Typesense.
-    this.ingest = syncFunction(this, 'atlasIngest', {
-      serviceName: props.serviceName,
-      timeout: INGEST_TIMEOUT,
-      logRetention: props.logRetention,
-      ...(key !== undefined && { logEncryptionKey: key }),
-      environment: atlasIngestEnvironment({
-        TABLE_NAME: props.table.tableName,
-        ATLAS_VERSIONS_TABLE: this.versionsTable.tableName,
-        DLQ_URL: props.deadLetterQueue.queueUrl,
-        ATLAS_VERSION_TTL_DAYS: versionRetentionDays,
-        POWERTOOLS_METRICS_NAMESPACE: props.metricsNamespace,
-      }),
-    });
-    this.ingest.addEventSource(
-      new SqsEventSource(this.ingestQueue, { batchSize: 10, reportBatchItemFailures: true }),
-    );
-    // Exactly what the transaction does: raise a version, put or delete a mirror item (IAM checks
-    // TransactWriteItems per contained operation).
-    this.ingest.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ['dynamodb:UpdateItem'], resources: [this.versionsTable.tableArn] }),
-    );
-    this.ingest.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['dynamodb:PutItem', 'dynamodb:DeleteItem'],
-        resources: [props.table.tableArn],
-      }),
-    );
-    grantTableKey(this.versionsTable, this.ingest, 'write');
-    grantTableKey(props.table, this.ingest, 'write');
-    grantSendMessage(props.deadLetterQueue, this.ingest);
-
+    this.ingest = this.createIngest(props);
     this.deadLetterAlarm = new cloudwatch.Alarm(this, 'IngestDeadLetterAlarm', {
       alarmDescription:
         'Atlas trigger events are failing to reach the mirror table: inspect the Atlas ingest DLQ, fix the cause, redrive it to the ingest queue',
@@ -231,5 +160,95 @@ export class AtlasSource extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
+  }
+
+  /**
+   * The partner bus stores the Atlas events too: encrypted with the key when there is one (EventBridge
+   * encrypts custom and partner events on a bus with a customer managed key:
+   * https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-encryption-event-bus-cmkey.html). CDK adds
+   * the key policy statement (scoped to this bus) to a key defined in the app.
+   */
+  private partnerBus(eventSourceName: string, key: kms.IKey | undefined): events.EventBus {
+    return new events.EventBus(this, 'PartnerEventBus', {
+      eventSourceName,
+      ...(key !== undefined && { kmsKey: key }),
+    });
+  }
+
+  /** The Atlas events of the chosen database and collection, to the ingest queue. */
+  private ingestRule(props: AtlasSourceProps): events.Rule {
+    const nsFilter = {
+      ...(props.database !== undefined && { db: [props.database] }),
+      ...(props.collection !== undefined && { coll: [props.collection] }),
+    };
+    return new events.Rule(this, 'Rule', {
+      description: 'MongoDB Atlas trigger events -> the Typesense sync Atlas ingest queue',
+      eventBus: this.eventBus,
+      eventPattern: {
+        source: events.Match.prefix(ATLAS_EVENT_SOURCE_PREFIX),
+        ...(Object.keys(nsFilter).length > 0 && { detail: { ns: nsFilter } }),
+      },
+      // The ingest DLQ also keeps the events EventBridge could not deliver.
+      targets: [queueRuleTarget(this.ingestQueue, { deadLetterQueue: this.ingestDeadLetterQueue })],
+    });
+  }
+
+  private createVersionsTable(key: kms.IKey | undefined): dynamodb.Table {
+    const table = new dynamodb.Table(this, 'VersionsTable', {
+      partitionKey: { name: 'id', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      ...tableEncryptionOf(key),
+      timeToLiveAttribute: 'expiresAt',
+      // Ordering bookkeeping of in-flight events; the mirror and the index do not depend on it.
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    NagSuppressions.addResourceSuppressions(table, [
+      {
+        id: 'AwsSolutions-DDB3',
+        reason:
+          'Versions expire after their retention (TTL); a restore would bring back nothing the mirror or the index needs',
+      },
+    ]);
+
+    return table;
+  }
+
+  /** The ingest function, with exactly the writes of its transaction. */
+  private createIngest(props: AtlasSourceProps): SyncFunction {
+    const key = props.encryptionKey;
+    const versionRetentionDays = props.versionRetention?.toDays() ?? DEFAULTS.atlasVersionTtlDays;
+    // No VPC, whatever the sync's `vpc` prop: the ingest calls only AWS APIs (DynamoDB, SQS), never Typesense.
+    const ingest = syncFunction(this, 'atlasIngest', {
+      serviceName: props.serviceName,
+      timeout: INGEST_TIMEOUT,
+      logRetention: props.logRetention,
+      ...(key !== undefined && { logEncryptionKey: key }),
+      environment: atlasIngestEnvironment({
+        TABLE_NAME: props.table.tableName,
+        ATLAS_VERSIONS_TABLE: this.versionsTable.tableName,
+        DLQ_URL: props.deadLetterQueue.queueUrl,
+        ATLAS_VERSION_TTL_DAYS: versionRetentionDays,
+        POWERTOOLS_METRICS_NAMESPACE: props.metricsNamespace,
+      }),
+    });
+    ingest.addEventSource(
+      new SqsEventSource(this.ingestQueue, { batchSize: 10, reportBatchItemFailures: true }),
+    );
+    // Exactly what the transaction does: raise a version, put or delete a mirror item (IAM checks
+    // TransactWriteItems per contained operation).
+    ingest.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['dynamodb:UpdateItem'], resources: [this.versionsTable.tableArn] }),
+    );
+    ingest.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:PutItem', 'dynamodb:DeleteItem'],
+        resources: [props.table.tableArn],
+      }),
+    );
+    grantTableKey(this.versionsTable, ingest, 'write');
+    grantTableKey(props.table, ingest, 'write');
+    grantSendMessage(props.deadLetterQueue, ingest);
+
+    return ingest;
   }
 }
