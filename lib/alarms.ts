@@ -7,7 +7,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { NagSuppressions } from 'cdk-nag';
 import type { Construct } from 'constructs';
-import { METRIC } from '../functions/shared/metrics.ts';
+import { METRIC, SERVICE_DIMENSION } from '../functions/contract/metrics.ts';
 
 /**
  * The alarms that keep a stall from going unnoticed (a dead-lettered re-sync task, a re-sync making no
@@ -68,22 +68,39 @@ const RULE_ADVICE: Record<SyncRuleRole, string> = {
     'ingest DLQ.',
 };
 
-/** The stall alarms, created in `scope`. */
-export function createStallAlarms(scope: Construct, props: StallAlarmsProps): StallAlarms {
-  const resyncDeadLetters = new cloudwatch.Alarm(scope, 'ResyncDeadLettersAlarm', {
-    alarmDescription:
-      'Re-sync tasks were dead-lettered after 5 failed receives: the re-sync they belong to is stuck. See the ' +
-      're-sync function logs and `typesense-sync resync status`; fix the cause, then redrive the re-sync DLQ ' +
-      '(SQS "Start DLQ redrive") or start a new re-sync.',
-    metric: props.resyncDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
-      statistic: cloudwatch.Stats.MAXIMUM,
-      period: Duration.minutes(1),
-    }),
+/**
+ * An alarm on any datapoint above zero in one period (a queue holding messages, a function failing), where
+ * no data means nothing happened.
+ */
+export function anyDatapointAlarm(
+  scope: Construct,
+  id: string,
+  alarmDescription: string,
+  metric: cloudwatch.IMetric,
+): cloudwatch.Alarm {
+  return new cloudwatch.Alarm(scope, id, {
+    alarmDescription,
+    metric,
     threshold: 0,
     comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
     evaluationPeriods: 1,
     treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
   });
+}
+
+/** The stall alarms, created in `scope`. */
+export function createStallAlarms(scope: Construct, props: StallAlarmsProps): StallAlarms {
+  const resyncDeadLetters = anyDatapointAlarm(
+    scope,
+    'ResyncDeadLettersAlarm',
+    'Re-sync tasks were dead-lettered after 5 failed receives: the re-sync they belong to is stuck. See the ' +
+      're-sync function logs and `typesense-sync resync status`; fix the cause, then redrive the re-sync DLQ ' +
+      '(SQS "Start DLQ redrive") or start a new re-sync.',
+    props.resyncDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
+      statistic: cloudwatch.Stats.MAXIMUM,
+      period: Duration.minutes(1),
+    }),
+  );
 
   // The lag check publishes the age of the running job's last progress once per check, and nothing
   // while no job runs: missing data is the normal idle state, never a stall.
@@ -98,7 +115,7 @@ export function createStallAlarms(scope: Construct, props: StallAlarmsProps): St
           metric: new cloudwatch.Metric({
             namespace: props.namespace,
             metricName: METRIC.resyncProgressAge,
-            dimensionsMap: { service: props.lagCheckServiceName },
+            dimensionsMap: { [SERVICE_DIMENSION]: props.lagCheckServiceName },
             statistic: cloudwatch.Stats.MAXIMUM,
             period: props.lagCheckInterval,
           }),

@@ -1,4 +1,3 @@
-import { fileURLToPath } from 'node:url';
 import { Annotations, Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -7,14 +6,16 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as logs from 'aws-cdk-lib/aws-logs';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
+import { atlasIngestEnvironment } from '../functions/contract/env-builders.ts';
+import { DEFAULTS, LIMITS } from '../functions/contract/limits.ts';
 import { ATLAS_EVENT_SOURCE_PREFIX } from '../functions/core/atlas-change.ts';
-import { allowLogGroupEncryption, queueEncryptionOf, tableEncryptionOf } from './encryption.ts';
-import { grantSendMessage, grantTableKey, queueRuleTarget } from './grants.ts';
-import { redriveSource } from './redrive.ts';
-import { SyncFunction } from './sync-function.ts';
+import { grantSendMessage, grantTableKey, queueRuleTarget } from './builders/grants.ts';
+import { secureQueueWithDeadLetterQueue } from './builders/queues.ts';
+import { allowLogGroupEncryption, tableEncryptionOf } from './encryption.ts';
+import { type SyncFunction, syncFunction } from './sync-function.ts';
 
 export interface AtlasSourceProps {
   /**
@@ -55,13 +56,17 @@ export interface AtlasSourceProps {
 const INGEST_TIMEOUT = Duration.seconds(30);
 const INGEST_MAX_RECEIVE_COUNT = 5;
 const QUEUE_RETENTION = Duration.days(14);
-const VERSION_RETENTION_DAYS = [15, 365] as const;
+/** At least 15 days: longer than an event can be in flight (see `versionRetention`). */
+const VERSION_RETENTION_DAYS = [15, LIMITS.atlasVersionTtlDays.max] as const;
 
-/** Validates the props that come from outside (the event source name, the retention). */
-export function checkAtlasSourceProps(props: Pick<AtlasSourceProps, 'eventSourceName' | 'versionRetention'>) {
+/** What is wrong with the props that come from outside (the event source name, the retention), one line each. */
+export function atlasSourcePropsProblems(
+  props: Pick<AtlasSourceProps, 'eventSourceName' | 'versionRetention'>,
+): string[] {
+  const problems: string[] = [];
   const name = props.eventSourceName;
   if (!Token.isUnresolved(name) && !name.startsWith(`${ATLAS_EVENT_SOURCE_PREFIX}/`)) {
-    throw new Error(
+    problems.push(
       `AtlasSource: eventSourceName must be the Atlas trigger's partner event source, ` +
         `'${ATLAS_EVENT_SOURCE_PREFIX}/stitch.trigger/<trigger id>', got ${JSON.stringify(name)}`,
     );
@@ -70,10 +75,17 @@ export function checkAtlasSourceProps(props: Pick<AtlasSourceProps, 'eventSource
   if (days !== undefined && !Token.isUnresolved(days)) {
     const [min, max] = VERSION_RETENTION_DAYS;
     if (!Number.isInteger(days) || days < min || days > max)
-      throw new Error(
+      problems.push(
         `AtlasSource: versionRetention must be a whole number of days from ${min} to ${max}, got ${props.versionRetention?.toHumanString()}`,
       );
   }
+  return problems;
+}
+
+/** Validates the props that come from outside: one error listing every problem. */
+export function checkAtlasSourceProps(props: Pick<AtlasSourceProps, 'eventSourceName' | 'versionRetention'>) {
+  const problems = atlasSourcePropsProblems(props);
+  if (problems.length > 0) throw new Error(problems.join('\n'));
 }
 
 /**
@@ -100,69 +112,28 @@ export class AtlasSource extends Construct {
   constructor(scope: Construct, id: string, props: AtlasSourceProps) {
     super(scope, id);
     checkAtlasSourceProps(props);
-    const versionRetentionDays = props.versionRetention?.toDays() ?? 30;
-
     const key = props.encryptionKey;
-
-    // The partner bus stores the Atlas events too: encrypted with the key when there is one (EventBridge
-    // encrypts custom and partner events on a bus with a customer managed key:
-    // https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-encryption-event-bus-cmkey.html). CDK adds
-    // the key policy statement (scoped to this bus) to a key defined in the app.
-    this.eventBus = new events.EventBus(this, 'PartnerEventBus', {
-      eventSourceName: props.eventSourceName,
-      ...(key !== undefined && { kmsKey: key }),
-    });
-
-    const queueEncryption = queueEncryptionOf(key);
-    const ingestSource = redriveSource(this, 'ingest', { fifo: false });
-    this.ingestDeadLetterQueue = new sqs.Queue(this, 'IngestDeadLetterQueue', {
-      retentionPeriod: QUEUE_RETENTION,
-      ...ingestSource.deadLetterQueueProps,
-      ...queueEncryption,
-      enforceSSL: true,
-    });
-    // Standard, not FIFO: EventBridge delivers in no particular order anyway; the versions table
-    // restores the order per document.
-    this.ingestQueue = new sqs.Queue(this, 'IngestQueue', {
-      queueName: ingestSource.queueName,
-      visibilityTimeout: Duration.seconds(INGEST_TIMEOUT.toSeconds() * 6),
-      retentionPeriod: QUEUE_RETENTION,
-      ...queueEncryption,
-      enforceSSL: true,
-      deadLetterQueue: { queue: this.ingestDeadLetterQueue, maxReceiveCount: INGEST_MAX_RECEIVE_COUNT },
-    });
-
-    const nsFilter = {
-      ...(props.database !== undefined && { db: [props.database] }),
-      ...(props.collection !== undefined && { coll: [props.collection] }),
-    };
-    this.rule = new events.Rule(this, 'Rule', {
-      description: 'MongoDB Atlas trigger events -> the Typesense sync Atlas ingest queue',
-      eventBus: this.eventBus,
-      eventPattern: {
-        source: events.Match.prefix(ATLAS_EVENT_SOURCE_PREFIX),
-        ...(Object.keys(nsFilter).length > 0 && { detail: { ns: nsFilter } }),
+    this.eventBus = this.partnerBus(props.eventSourceName, key);
+    const queues = secureQueueWithDeadLetterQueue(this, {
+      role: 'ingest',
+      queueId: 'IngestQueue',
+      deadLetterQueueId: 'IngestDeadLetterQueue',
+      // Standard, not FIFO: EventBridge delivers in no particular order anyway; the versions table
+      // restores the order per document.
+      fifo: false,
+      deadLetterQueueProps: { retentionPeriod: QUEUE_RETENTION },
+      queueProps: {
+        visibilityTimeout: Duration.seconds(INGEST_TIMEOUT.toSeconds() * 6),
+        retentionPeriod: QUEUE_RETENTION,
       },
-      // The ingest DLQ also keeps the events EventBridge could not deliver.
-      targets: [queueRuleTarget(this.ingestQueue, { deadLetterQueue: this.ingestDeadLetterQueue })],
+      maxReceiveCount: INGEST_MAX_RECEIVE_COUNT,
+      encryptionKey: key,
     });
+    this.ingestQueue = queues.queue;
+    this.ingestDeadLetterQueue = queues.deadLetterQueue;
 
-    this.versionsTable = new dynamodb.Table(this, 'VersionsTable', {
-      partitionKey: { name: 'id', type: dynamodb.AttributeType.STRING },
-      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      ...tableEncryptionOf(key),
-      timeToLiveAttribute: 'expiresAt',
-      // Ordering bookkeeping of in-flight events; the mirror and the index do not depend on it.
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    NagSuppressions.addResourceSuppressions(this.versionsTable, [
-      {
-        id: 'AwsSolutions-DDB3',
-        reason:
-          'Versions expire after their retention (TTL); a restore would bring back nothing the mirror or the index needs',
-      },
-    ]);
-
+    this.rule = this.ingestRule(props);
+    this.versionsTable = this.createVersionsTable(key);
     this.serviceName = props.serviceName;
     if (key !== undefined) {
       allowLogGroupEncryption(this, key);
@@ -176,41 +147,7 @@ export class AtlasSource extends Construct {
         );
       }
     }
-    // No VPC, whatever the sync's `vpc` prop: the ingest calls only AWS APIs (DynamoDB, SQS), never Typesense.
-    this.ingest = new SyncFunction(this, 'Ingest', {
-      entry: fileURLToPath(new URL('../functions/atlas-ingest/handler.ts', import.meta.url)),
-      serviceName: props.serviceName,
-      description:
-        'MongoDB Atlas trigger events -> ordered writes to the mirror table (Typesense sync source)',
-      timeout: INGEST_TIMEOUT,
-      logRetention: props.logRetention,
-      ...(key !== undefined && { logEncryptionKey: key }),
-      environment: {
-        TABLE_NAME: props.table.tableName,
-        ATLAS_VERSIONS_TABLE: this.versionsTable.tableName,
-        DLQ_URL: props.deadLetterQueue.queueUrl,
-        ATLAS_VERSION_TTL_DAYS: String(versionRetentionDays),
-        ...(props.metricsNamespace !== undefined && { POWERTOOLS_METRICS_NAMESPACE: props.metricsNamespace }),
-      },
-    });
-    this.ingest.addEventSource(
-      new SqsEventSource(this.ingestQueue, { batchSize: 10, reportBatchItemFailures: true }),
-    );
-    // Exactly what the transaction does: raise a version, put or delete a mirror item (IAM checks
-    // TransactWriteItems per contained operation).
-    this.ingest.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ['dynamodb:UpdateItem'], resources: [this.versionsTable.tableArn] }),
-    );
-    this.ingest.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['dynamodb:PutItem', 'dynamodb:DeleteItem'],
-        resources: [props.table.tableArn],
-      }),
-    );
-    grantTableKey(this.versionsTable, this.ingest, 'write');
-    grantTableKey(props.table, this.ingest, 'write');
-    grantSendMessage(props.deadLetterQueue, this.ingest);
-
+    this.ingest = this.createIngest(props);
     this.deadLetterAlarm = new cloudwatch.Alarm(this, 'IngestDeadLetterAlarm', {
       alarmDescription:
         'Atlas trigger events are failing to reach the mirror table: inspect the Atlas ingest DLQ, fix the cause, redrive it to the ingest queue',
@@ -223,5 +160,95 @@ export class AtlasSource extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
+  }
+
+  /**
+   * The partner bus stores the Atlas events too: encrypted with the key when there is one (EventBridge
+   * encrypts custom and partner events on a bus with a customer managed key:
+   * https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-encryption-event-bus-cmkey.html). CDK adds
+   * the key policy statement (scoped to this bus) to a key defined in the app.
+   */
+  private partnerBus(eventSourceName: string, key: kms.IKey | undefined): events.EventBus {
+    return new events.EventBus(this, 'PartnerEventBus', {
+      eventSourceName,
+      ...(key !== undefined && { kmsKey: key }),
+    });
+  }
+
+  /** The Atlas events of the chosen database and collection, to the ingest queue. */
+  private ingestRule(props: AtlasSourceProps): events.Rule {
+    const nsFilter = {
+      ...(props.database !== undefined && { db: [props.database] }),
+      ...(props.collection !== undefined && { coll: [props.collection] }),
+    };
+    return new events.Rule(this, 'Rule', {
+      description: 'MongoDB Atlas trigger events -> the Typesense sync Atlas ingest queue',
+      eventBus: this.eventBus,
+      eventPattern: {
+        source: events.Match.prefix(ATLAS_EVENT_SOURCE_PREFIX),
+        ...(Object.keys(nsFilter).length > 0 && { detail: { ns: nsFilter } }),
+      },
+      // The ingest DLQ also keeps the events EventBridge could not deliver.
+      targets: [queueRuleTarget(this.ingestQueue, { deadLetterQueue: this.ingestDeadLetterQueue })],
+    });
+  }
+
+  private createVersionsTable(key: kms.IKey | undefined): dynamodb.Table {
+    const table = new dynamodb.Table(this, 'VersionsTable', {
+      partitionKey: { name: 'id', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      ...tableEncryptionOf(key),
+      timeToLiveAttribute: 'expiresAt',
+      // Ordering bookkeeping of in-flight events; the mirror and the index do not depend on it.
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    NagSuppressions.addResourceSuppressions(table, [
+      {
+        id: 'AwsSolutions-DDB3',
+        reason:
+          'Versions expire after their retention (TTL); a restore would bring back nothing the mirror or the index needs',
+      },
+    ]);
+
+    return table;
+  }
+
+  /** The ingest function, with exactly the writes of its transaction. */
+  private createIngest(props: AtlasSourceProps): SyncFunction {
+    const key = props.encryptionKey;
+    const versionRetentionDays = props.versionRetention?.toDays() ?? DEFAULTS.atlasVersionTtlDays;
+    // No VPC, whatever the sync's `vpc` prop: the ingest calls only AWS APIs (DynamoDB, SQS), never Typesense.
+    const ingest = syncFunction(this, 'atlasIngest', {
+      serviceName: props.serviceName,
+      timeout: INGEST_TIMEOUT,
+      logRetention: props.logRetention,
+      ...(key !== undefined && { logEncryptionKey: key }),
+      environment: atlasIngestEnvironment({
+        TABLE_NAME: props.table.tableName,
+        ATLAS_VERSIONS_TABLE: this.versionsTable.tableName,
+        DLQ_URL: props.deadLetterQueue.queueUrl,
+        ATLAS_VERSION_TTL_DAYS: versionRetentionDays,
+        POWERTOOLS_METRICS_NAMESPACE: props.metricsNamespace,
+      }),
+    });
+    ingest.addEventSource(
+      new SqsEventSource(this.ingestQueue, { batchSize: 10, reportBatchItemFailures: true }),
+    );
+    // Exactly what the transaction does: raise a version, put or delete a mirror item (IAM checks
+    // TransactWriteItems per contained operation).
+    ingest.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['dynamodb:UpdateItem'], resources: [this.versionsTable.tableArn] }),
+    );
+    ingest.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:PutItem', 'dynamodb:DeleteItem'],
+        resources: [props.table.tableArn],
+      }),
+    );
+    grantTableKey(this.versionsTable, ingest, 'write');
+    grantTableKey(props.table, ingest, 'write');
+    grantSendMessage(props.deadLetterQueue, ingest);
+
+    return ingest;
   }
 }

@@ -10,6 +10,7 @@ export type {
 export { SyncObservability } from './observability.ts';
 export type { SyncFunctionProps } from './sync-function.ts';
 export { SyncFunction } from './sync-function.ts';
+export { TypesenseSync } from './typesense-sync.ts';
 export type {
   TypesenseSyncBatcherProps,
   TypesenseSyncCircuitBreakerProps,
@@ -24,6 +25,5 @@ export type {
   TypesenseSyncTypesenseProps,
   TypesenseSyncVpcProps,
   TypesenseSyncWriterProps,
-} from './typesense-sync.ts';
-export { TypesenseSync } from './typesense-sync.ts';
+} from './typesense-sync-props.ts';
 export { CONTEXT_DEFAULTS, TypesenseSyncStack } from './typesense-sync-stack.ts';

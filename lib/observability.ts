@@ -1,18 +1,20 @@
-import { Duration } from 'aws-cdk-lib';
+import type { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { METRIC } from '../functions/shared/metrics.ts';
 import {
+  anyDatapointAlarm,
   createStallAlarms,
   type RuleDeliveryAlarms,
   type StallAlarmsProps,
   type SyncRuleRole,
 } from './alarms.ts';
 import type { AtlasSource } from './atlas-source.ts';
+import { syncDashboard } from './dashboard.ts';
+import { PERIOD, type SyncMetrics, syncMetrics } from './sync-metrics.ts';
 
 /** Where the sync alarms notify, and when the lag and iterator age alarms fire. */
 export interface TypesenseSyncAlarmsProps {
@@ -37,7 +39,7 @@ export interface TypesenseSyncAlarmsProps {
 export type SyncFunctionRole = 'batcher' | 'writer' | 'resync' | 'lagCheck' | 'ingestionDelay';
 
 /** The functions publishing EMF metrics. */
-type EmfRole = 'batcher' | 'writer' | 'lagCheck';
+export type EmfRole = 'batcher' | 'writer' | 'lagCheck';
 
 /** The alarms an operator acts on; each description says what to do. */
 export interface TypesenseSyncAlarms {
@@ -95,10 +97,6 @@ export interface SyncObservabilityProps {
   readonly atlas?: AtlasObservabilityProps;
 }
 
-/** The EMF, Lambda and SQS metrics all have one-minute resolution. */
-const PERIOD = Duration.minutes(1);
-const WIDGET_WIDTH = 12;
-
 /** What a failing function means for the index, and where to look: the function errors alarms. */
 const FUNCTION_ERROR_ADVICE: Record<SyncFunctionRole, string> = {
   batcher:
@@ -121,7 +119,8 @@ const ATLAS_INGEST_ERROR_ADVICE =
 
 /**
  * The sync's CloudWatch dashboard and alarms, built from the functions' EMF metrics (dimension
- * `service`), their Lambda metrics and the queues' SQS metrics.
+ * `service`), their Lambda metrics and the queues' SQS metrics: metrics, alarms and dashboard apart
+ * (lib/sync-metrics.ts, here and lib/alarms.ts, lib/dashboard.ts).
  */
 export class SyncObservability extends Construct {
   public readonly dashboard: cloudwatch.Dashboard;
@@ -129,32 +128,7 @@ export class SyncObservability extends Construct {
 
   constructor(scope: Construct, id: string, props: SyncObservabilityProps) {
     super(scope, id);
-    const { functions, changesQueue, deadLetterQueue, atlas } = props;
-    // Alarms get their metrics without labels: a labelled metric turns into a metric math alarm.
-    const emfOf = (serviceName: string, metricName: string, statistic: string) =>
-      new cloudwatch.Metric({
-        namespace: props.namespace,
-        metricName,
-        dimensionsMap: { service: serviceName },
-        statistic,
-        period: PERIOD,
-      });
-    const emf = (role: EmfRole, metricName: string, statistic: string) =>
-      emfOf(functions[role].serviceName, metricName, statistic);
-    const lagMetric = emf('lagCheck', METRIC.syncLag, cloudwatch.Stats.MAXIMUM);
-    const lagUnknownMetric = emf('lagCheck', METRIC.lagUnknown, cloudwatch.Stats.MAXIMUM);
-    const iteratorAgeMetric = functions.batcher.fn.metric('IteratorAge', {
-      statistic: cloudwatch.Stats.MAXIMUM,
-      period: PERIOD,
-    });
-    const dlqVisible = deadLetterQueue.metricApproximateNumberOfMessagesVisible({
-      statistic: cloudwatch.Stats.MAXIMUM,
-      period: PERIOD,
-    });
-    const errorsOf = (role: SyncFunctionRole) =>
-      functions[role].fn.metricErrors({ statistic: cloudwatch.Stats.SUM, period: PERIOD });
-    const roles = Object.keys(functions) as SyncFunctionRole[];
-
+    const metrics = syncMetrics(props);
     const notify = (alarm: cloudwatch.Alarm) => {
       if (props.topic !== undefined) {
         alarm.addAlarmAction(new actions.SnsAction(props.topic));
@@ -162,113 +136,12 @@ export class SyncObservability extends Construct {
       }
       return alarm;
     };
-
-    const lagThreshold = props.lagThreshold.toHumanString();
-    // The lag check reports once per interval, so one datapoint per period; without a schedule
-    // nothing reports, and alarms on figures nobody produces would only ever say "missing".
-    const lagAlarms =
-      props.lagCheckInterval === undefined
-        ? {}
-        : {
-            lag: notify(
-              new cloudwatch.Alarm(this, 'LagAlarm', {
-                alarmDescription:
-                  `The index is more than ${lagThreshold} behind the table, or the lag check stopped reporting. ` +
-                  'Run `typesense-sync status`: a growing queue means the writer cannot keep up, an open circuit ' +
-                  'that Typesense is unreachable, DLQ messages that changes failed (`typesense-sync dlq list`). ' +
-                  'No data at all: see the lag-check function logs.',
-                metric: lagMetric.with({ period: props.lagCheckInterval }),
-                threshold: props.lagThreshold.toMilliseconds(),
-                comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                evaluationPeriods: 3,
-                datapointsToAlarm: 3,
-                // A check that does not report leaves the lag unknown, which must not read as healthy.
-                treatMissingData: cloudwatch.TreatMissingData.BREACHING,
-              }),
-            ),
-            lagUnknown: notify(
-              new cloudwatch.Alarm(this, 'LagUnknownAlarm', {
-                alarmDescription:
-                  'The lag check could not measure the lag 3 times in a row (the canary was not indexed in time, ' +
-                  'or Typesense or AWS did not answer). See the lag-check function logs and `typesense-sync status` ' +
-                  '(Typesense health, circuit, queue and DLQ depth).',
-                metric: lagUnknownMetric.with({ period: props.lagCheckInterval }),
-                threshold: 1,
-                comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                evaluationPeriods: 3,
-                datapointsToAlarm: 3,
-                // Missing reports are the lag alarm's concern.
-                treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-              }),
-            ),
-          };
-
-    const deadLetters = notify(
-      new cloudwatch.Alarm(this, 'DeadLettersAlarm', {
-        alarmDescription:
-          'Changes were dead-lettered: the index misses them until they are redriven. Run `typesense-sync dlq list` ' +
-          'for their keys and reasons, fix the cause (schema, mapping, Typesense), then `typesense-sync dlq redrive`.',
-        metric: dlqVisible,
-        threshold: 0,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
-    );
-
-    const iteratorAge = notify(
-      new cloudwatch.Alarm(this, 'IteratorAgeAlarm', {
-        alarmDescription:
-          `The batcher is more than ${props.iteratorAgeThreshold.toHumanString()} behind the DynamoDB stream. ` +
-          'See the batcher errors and throttles on the dashboard and its logs; `typesense-sync status` shows ' +
-          'failed stream batches (replay them with `typesense-sync replay-stream-failures`).',
-        metric: iteratorAgeMetric,
-        threshold: props.iteratorAgeThreshold.toMilliseconds(),
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 3,
-        datapointsToAlarm: 3,
-        // No stream records, no metric: nothing to be behind on.
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
-    );
-
-    const functionErrors = Object.fromEntries(
-      roles.map((role) => [
-        role,
-        notify(
-          new cloudwatch.Alarm(this, `${role}ErrorsAlarm`, {
-            alarmDescription: `The ${functions[role].serviceName} function failed invocations. ${FUNCTION_ERROR_ADVICE[role]}`,
-            metric: errorsOf(role),
-            threshold: 0,
-            comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluationPeriods: 1,
-            treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-          }),
-        ),
-      ]),
-    ) as Record<SyncFunctionRole, cloudwatch.Alarm>;
-
-    const atlasAlarms =
-      atlas === undefined
-        ? undefined
-        : {
-            ingestErrors: notify(
-              new cloudwatch.Alarm(this, 'atlasIngestErrorsAlarm', {
-                alarmDescription: `The ${atlas.serviceName} function failed invocations. ${ATLAS_INGEST_ERROR_ADVICE}`,
-                metric: atlas.ingest.metricErrors({ statistic: cloudwatch.Stats.SUM, period: PERIOD }),
-                threshold: 0,
-                comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                evaluationPeriods: 1,
-                treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-              }),
-            ),
-            ingestDeadLetters: notify(atlas.deadLetterAlarm),
-          };
-
+    const lagAlarms = this.lagAlarms(props, metrics, notify);
+    const pipeline = this.pipelineAlarms(props, metrics, notify);
     const stall = createStallAlarms(this, {
       ...props.stall,
       namespace: props.namespace,
-      lagCheckServiceName: functions.lagCheck.serviceName,
+      lagCheckServiceName: props.functions.lagCheck.serviceName,
       lagCheckInterval: props.lagCheckInterval,
     });
     const stallAlarms = [
@@ -283,182 +156,128 @@ export class SyncObservability extends Construct {
 
     this.alarms = {
       ...lagAlarms,
-      deadLetters,
-      iteratorAge,
+      deadLetters: pipeline.deadLetters,
+      iteratorAge: pipeline.iteratorAge,
       ...stall,
       ...(props.streamGapAlarm !== undefined && { streamGap: props.streamGapAlarm }),
-      functionErrors,
-      ...(atlasAlarms !== undefined && { atlas: atlasAlarms }),
+      functionErrors: pipeline.functionErrors,
+      ...(pipeline.atlas !== undefined && { atlas: pipeline.atlas }),
     };
-
-    const graph = (
-      title: string,
-      left: cloudwatch.IMetric[],
-      extra: Partial<cloudwatch.GraphWidgetProps> = {},
-    ) => new cloudwatch.GraphWidget({ title, left, width: WIDGET_WIDTH, height: 6, ...extra });
-    const charted = (role: EmfRole, metricName: string, statistic: string, label: string) =>
-      emf(role, metricName, statistic).with({ label });
-    const sum = (role: EmfRole, metricName: string, label: string) =>
-      charted(role, metricName, cloudwatch.Stats.SUM, label);
-    // The lag check's figures are gauges: one value per check.
-    const max = (metricName: string, label: string) =>
-      charted('lagCheck', metricName, cloudwatch.Stats.MAXIMUM, label);
     const allAlarms = [
       ...Object.values(lagAlarms),
-      deadLetters,
-      iteratorAge,
-      ...Object.values(functionErrors),
-      ...Object.values(atlasAlarms ?? {}),
+      pipeline.deadLetters,
+      pipeline.iteratorAge,
+      ...Object.values(pipeline.functionErrors),
+      ...Object.values(pipeline.atlas ?? {}),
       ...stallAlarms,
     ];
+    this.dashboard = syncDashboard(this, props, metrics, allAlarms);
+  }
 
-    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
-      ...(props.dashboardName !== undefined && { dashboardName: props.dashboardName }),
-      defaultInterval: Duration.hours(3),
-    });
-    this.dashboard.addWidgets(
-      new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: allAlarms, width: 24, height: 6 }),
-    );
-    this.dashboard.addWidgets(
-      graph(
-        'Lag (ms)',
-        [
-          lagMetric.with({ label: 'sync lag (lag check)' }),
-          charted('writer', METRIC.ingestionDelay, cloudwatch.Stats.p(50), 'ingestion delay p50'),
-          charted('writer', METRIC.ingestionDelay, cloudwatch.Stats.p(99), 'ingestion delay p99'),
-          charted('writer', METRIC.ingestionDelay, cloudwatch.Stats.MAXIMUM, 'ingestion delay max'),
-        ],
-        { leftAnnotations: [{ value: props.lagThreshold.toMilliseconds(), label: 'lag alarm' }] },
+  /**
+   * The lag check reports once per interval, so one datapoint per period; without a schedule nothing
+   * reports, and alarms on figures nobody produces would only ever say "missing".
+   */
+  private lagAlarms(
+    props: SyncObservabilityProps,
+    metrics: SyncMetrics,
+    notify: (alarm: cloudwatch.Alarm) => cloudwatch.Alarm,
+  ): Pick<TypesenseSyncAlarms, 'lag' | 'lagUnknown'> {
+    if (props.lagCheckInterval === undefined) return {};
+    const lagThreshold = props.lagThreshold.toHumanString();
+    return {
+      lag: notify(
+        new cloudwatch.Alarm(this, 'LagAlarm', {
+          alarmDescription:
+            `The index is more than ${lagThreshold} behind the table, or the lag check stopped reporting. ` +
+            'Run `typesense-sync status`: a growing queue means the writer cannot keep up, an open circuit ' +
+            'that Typesense is unreachable, DLQ messages that changes failed (`typesense-sync dlq list`). ' +
+            'No data at all: see the lag-check function logs.',
+          metric: metrics.lag.with({ period: props.lagCheckInterval }),
+          threshold: props.lagThreshold.toMilliseconds(),
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+          evaluationPeriods: 3,
+          datapointsToAlarm: 3,
+          // A check that does not report leaves the lag unknown, which must not read as healthy.
+          treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+        }),
       ),
-      graph(
-        'Lag check (ms)',
-        [
-          max(METRIC.canaryDelay, 'canary delay'),
-          max(METRIC.oldestPendingChangeAge, 'oldest pending change'),
-          max(METRIC.streamIteratorAge, 'stream iterator age'),
-        ],
-        {
-          right: [lagUnknownMetric.with({ label: 'lag unknown' })],
-          rightYAxis: { min: 0, max: 1, label: 'lag unknown' },
-        },
+      lagUnknown: notify(
+        new cloudwatch.Alarm(this, 'LagUnknownAlarm', {
+          alarmDescription:
+            'The lag check could not measure the lag 3 times in a row (the canary was not indexed in time, ' +
+            'or Typesense or AWS did not answer). See the lag-check function logs and `typesense-sync status` ' +
+            '(Typesense health, circuit, queue and DLQ depth).',
+          metric: metrics.lagUnknown.with({ period: props.lagCheckInterval }),
+          threshold: 1,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          evaluationPeriods: 3,
+          datapointsToAlarm: 3,
+          // Missing reports are the lag alarm's concern.
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        }),
+      ),
+    };
+  }
+
+  /** Dead letters, the batcher's iterator age, every function's errors, and the Atlas ingest's. */
+  private pipelineAlarms(
+    props: SyncObservabilityProps,
+    metrics: SyncMetrics,
+    notify: (alarm: cloudwatch.Alarm) => cloudwatch.Alarm,
+  ) {
+    const { functions, atlas } = props;
+    const deadLetters = notify(
+      anyDatapointAlarm(
+        this,
+        'DeadLettersAlarm',
+        'Changes were dead-lettered: the index misses them until they are redriven. Run `typesense-sync dlq list` ' +
+          'for their keys and reasons, fix the cause (schema, mapping, Typesense), then `typesense-sync dlq redrive`.',
+        metrics.dlqVisible,
       ),
     );
-    this.dashboard.addWidgets(
-      graph('Throughput (changes / min)', [
-        sum('batcher', METRIC.streamRecords, 'stream records'),
-        sum('batcher', METRIC.changesQueued, 'changes queued'),
-        sum('writer', METRIC.changesApplied, 'changes applied'),
-      ]),
-      graph(
-        'Errors',
-        roles.map((role) => errorsOf(role).with({ label: `${functions[role].serviceName} errors` })),
-        {
-          right: [
-            sum('batcher', METRIC.deadLetters, 'batcher dead letters'),
-            sum('writer', METRIC.deadLetters, 'writer dead letters'),
-          ],
-        },
-      ),
-    );
-    this.dashboard.addWidgets(
-      graph('Writer retries', [
-        sum('writer', METRIC.retries, 'retries'),
-        sum('writer', METRIC.requeued, 'requeued'),
-      ]),
-      graph('Stream iterator age (ms)', [iteratorAgeMetric.with({ label: 'batcher iterator age' })], {
-        leftAnnotations: [
-          { value: props.iteratorAgeThreshold.toMilliseconds(), label: 'iterator age alarm' },
-        ],
+    const iteratorAge = notify(
+      new cloudwatch.Alarm(this, 'IteratorAgeAlarm', {
+        alarmDescription:
+          `The batcher is more than ${props.iteratorAgeThreshold.toHumanString()} behind the DynamoDB stream. ` +
+          'See the batcher errors and throttles on the dashboard and its logs; `typesense-sync status` shows ' +
+          'failed stream batches (replay them with `typesense-sync replay-stream-failures`).',
+        metric: metrics.iteratorAge,
+        threshold: props.iteratorAgeThreshold.toMilliseconds(),
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 3,
+        datapointsToAlarm: 3,
+        // No stream records, no metric: nothing to be behind on.
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
     );
-    this.dashboard.addWidgets(
-      graph(
-        'Changes queue',
-        [
-          changesQueue.metricApproximateNumberOfMessagesVisible({
-            statistic: cloudwatch.Stats.MAXIMUM,
-            period: PERIOD,
-            label: 'messages waiting',
-          }),
-        ],
-        {
-          right: [
-            changesQueue.metricApproximateAgeOfOldestMessage({
-              statistic: cloudwatch.Stats.MAXIMUM,
-              period: PERIOD,
-              label: 'age of oldest message (s)',
-            }),
-          ],
-        },
-      ),
-      graph('Dead-letter queue', [
-        dlqVisible.with({ label: 'DLQ messages' }),
-        max(METRIC.dlqDepth, 'DLQ depth (lag check)'),
+    const functionErrors = Object.fromEntries(
+      metrics.roles.map((role) => [
+        role,
+        notify(
+          anyDatapointAlarm(
+            this,
+            `${role}ErrorsAlarm`,
+            `The ${functions[role].serviceName} function failed invocations. ${FUNCTION_ERROR_ADVICE[role]}`,
+            metrics.errorsOf(role),
+          ),
+        ),
       ]),
-    );
-    this.dashboard.addWidgets(
-      graph(
-        'Circuit (1 = open)',
-        [charted('writer', METRIC.circuitOpen, cloudwatch.Stats.MAXIMUM, 'circuit open')],
-        {
-          leftYAxis: { min: 0, max: 1 },
-        },
-      ),
-      graph(
-        'Re-sync progress',
-        [
-          max(METRIC.resyncActive, 'active'),
-          max(METRIC.resyncSegmentsDone, 'segments done'),
-          max(METRIC.resyncSegmentsTotal, 'segments total'),
-        ],
-        { right: [max(METRIC.resyncItemsIndexed, 'items indexed')] },
-      ),
-    );
-    if (atlas !== undefined) {
-      const atlasSum = (metricName: string, label: string) =>
-        emfOf(atlas.serviceName, metricName, cloudwatch.Stats.SUM).with({ label });
-      const queueMaximum = { statistic: cloudwatch.Stats.MAXIMUM, period: PERIOD };
-      this.dashboard.addWidgets(
-        graph(
-          'Atlas ingest (events / min)',
-          [
-            atlasSum(METRIC.atlasEventsApplied, 'applied'),
-            atlasSum(METRIC.atlasEventsStale, 'stale (late or duplicate)'),
-            atlasSum(METRIC.deadLetters, 'dead-lettered'),
-          ],
-          {
-            right: [
-              atlas.ingest.metricInvocations({
-                statistic: cloudwatch.Stats.SUM,
-                period: PERIOD,
-                label: 'invocations',
-              }),
-              atlas.ingest.metricErrors({ statistic: cloudwatch.Stats.SUM, period: PERIOD, label: 'errors' }),
-            ],
-          },
-        ),
-        graph(
-          'Atlas ingest queues',
-          [
-            atlas.ingestQueue.metricApproximateNumberOfMessagesVisible({
-              ...queueMaximum,
-              label: 'ingest queue messages',
-            }),
-            atlas.ingestDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
-              ...queueMaximum,
-              label: 'ingest DLQ messages',
-            }),
-          ],
-          {
-            right: [
-              atlas.ingestQueue.metricApproximateAgeOfOldestMessage({
-                ...queueMaximum,
-                label: 'age of oldest ingest message (s)',
-              }),
-            ],
-          },
-        ),
-      );
-    }
+    ) as Record<SyncFunctionRole, cloudwatch.Alarm>;
+    const atlasAlarms =
+      atlas === undefined
+        ? undefined
+        : {
+            ingestErrors: notify(
+              anyDatapointAlarm(
+                this,
+                'atlasIngestErrorsAlarm',
+                `The ${atlas.serviceName} function failed invocations. ${ATLAS_INGEST_ERROR_ADVICE}`,
+                atlas.ingest.metricErrors({ statistic: cloudwatch.Stats.SUM, period: PERIOD }),
+              ),
+            ),
+            ingestDeadLetters: notify(atlas.deadLetterAlarm),
+          };
+    return { deadLetters, iteratorAge, functionErrors, atlas: atlasAlarms };
   }
 }

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Duration } from 'aws-cdk-lib';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -112,4 +113,78 @@ export class SyncFunction extends NodejsFunction {
       ]);
     }
   }
+}
+
+/** Every function of a sync, by role. */
+export type SyncFunctionKind =
+  | 'batcher'
+  | 'writer'
+  | 'resync'
+  | 'lagCheck'
+  | 'ingestionDelay'
+  | 'atlasIngest';
+
+/** What differs between the functions: construct id, handler directory (functions/<dir>/) and description. */
+interface SyncFunctionSpec {
+  readonly id: string;
+  readonly dir: string;
+  readonly description: string;
+}
+
+/**
+ * The function table. The entries are resolved against this file, which is why it lives directly in lib/: the
+ * packaged library bundles lib/ into dist/lib/, next to dist/functions/ (scripts/build.mjs).
+ */
+export const SYNC_FUNCTIONS: Readonly<Record<SyncFunctionKind, SyncFunctionSpec>> = {
+  batcher: {
+    id: 'Batcher',
+    dir: 'batcher',
+    description: 'DynamoDB stream -> packed key-only change messages on the SQS FIFO changes queue',
+  },
+  writer: {
+    id: 'Writer',
+    dir: 'writer',
+    description: 'SQS FIFO changes -> consistent re-read of each key -> Typesense upsert/delete',
+  },
+  resync: {
+    id: 'Resync',
+    dir: 'resync',
+    description: 'Full re-sync: parallel Scan -> new Typesense collection -> alias swap',
+  },
+  lagCheck: {
+    id: 'LagCheck',
+    dir: 'lag-check',
+    description: 'Times a canary item from the table to Typesense; publishes the lag and pipeline figures',
+  },
+  ingestionDelay: {
+    id: 'IngestionDelay',
+    dir: 'ingestion-delay',
+    description: 'Serves GET /v1/ingestion-delay: the latest lag figures of the lag check',
+  },
+  atlasIngest: {
+    id: 'Ingest',
+    dir: 'atlas-ingest',
+    description: 'MongoDB Atlas trigger events -> ordered writes to the mirror table (Typesense sync source)',
+  },
+};
+
+/** The handler module of a function. */
+export const syncFunctionEntry = (kind: SyncFunctionKind): string =>
+  fileURLToPath(new URL(`../functions/${SYNC_FUNCTIONS[kind].dir}/handler.ts`, import.meta.url));
+
+/**
+ * One function of the table: its id, entry and description, with `props` (service name, environment built
+ * through the contract's env builders, timeout, network…).
+ */
+export function syncFunction(
+  scope: Construct,
+  kind: SyncFunctionKind,
+  props: Omit<SyncFunctionProps, 'entry' | 'description'>,
+): SyncFunction {
+  const spec = SYNC_FUNCTIONS[kind];
+  return new SyncFunction(scope, spec.id, {
+    entry: syncFunctionEntry(kind),
+    description: spec.description,
+    ...props,
+  });
 }

@@ -1,204 +1,27 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import { SyncError } from '../core/errors.ts';
-import { DEFAULT_METRICS_NAMESPACE } from './metrics.ts';
+
+// The schemas, limits and defaults are the env contract shared with deploy time (functions/contract/env.ts):
+// this module is where the functions parse them.
+export {
+  type AtlasIngestConfig,
+  atlasIngestConfigSchema,
+  type BatcherConfig,
+  batcherConfigSchema,
+  ingestionDelayConfigSchema,
+  type LagCheckConfig,
+  lagCheckConfigSchema,
+  type ResyncConfig,
+  resyncConfigSchema,
+  type WriterConfig,
+  writerConfigSchema,
+} from '../contract/env.ts';
+export { DEFAULTS, LIMITS } from '../contract/limits.ts';
 
 /** A configuration problem: names the variable and what is wrong with it. */
 export class ConfigError extends SyncError {
   override name = 'ConfigError';
 }
-
-const keyAttributes = z
-  .string()
-  .min(1)
-  .transform((value) => value.split(',').map((name) => name.trim()))
-  .refine((names) => names.length >= 1 && names.length <= 2 && names.every((name) => name.length > 0), {
-    message: 'must be one or two attribute names separated by a comma: partition key first, then sort key',
-  });
-
-const positiveInt = (defaultValue: number) => z.coerce.number().int().positive().default(defaultValue);
-
-/** An optional variable holding JSON: `whenEmpty` when unset or empty, else the parsed value. */
-const jsonText = <T>(whenEmpty: T) =>
-  z
-    .string()
-    .optional()
-    .transform((text, ctx) => {
-      if (text === undefined || text === '') return whenEmpty as unknown;
-      try {
-        return JSON.parse(text) as unknown;
-      } catch {
-        ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'is not valid JSON' });
-        return z.NEVER;
-      }
-    });
-
-const projection = jsonText({}).pipe(
-  z
-    .object({
-      include: z.array(z.string().min(1)).optional(),
-      exclude: z.array(z.string().min(1)).optional(),
-    })
-    .strict(),
-);
-
-export const batcherConfigSchema = z.object({
-  QUEUE_URL: z.string().url(),
-  DLQ_URL: z.string().url(),
-  KEY_ATTRIBUTES: keyAttributes,
-  /** Number of FIFO message groups keys are hashed into: the writer's maximum parallelism. */
-  MESSAGE_GROUP_BUCKETS: positiveInt(16).pipe(z.number().max(10_000)),
-  /** Must equal the changes queue's `maximumMessageSize` (SQS allows 1 KiB to 1 MiB). */
-  MAX_MESSAGE_BYTES: positiveInt(262_144).pipe(z.number().min(8_192).max(1_048_576)),
-  /** Optional item attribute holding a precise change time (ms epoch number or ISO string). */
-  SOURCE_TIMESTAMP_ATTRIBUTE: z.string().min(1).optional(),
-});
-export type BatcherConfig = z.infer<typeof batcherConfigSchema>;
-
-const API_KEY_SOURCE = 'TYPESENSE_API_KEY_SECRET_ARN or TYPESENSE_API_KEY';
-
-/** How a function reaches Typesense; shared by every function that writes to it. */
-const typesenseFields = {
-  /** Comma-separated node URLs, e.g. `https://xyz.a1.typesense.net:443`. */
-  TYPESENSE_NODES: z
-    .string()
-    .min(1)
-    .transform((value) => value.split(',').map((url) => url.trim()))
-    .pipe(z.array(z.string().url()).min(1)),
-  /** Optional node tried first while healthy (e.g. a Typesense Cloud load-balanced or same-region node). */
-  TYPESENSE_NEAREST_NODE: z.string().url().optional(),
-  /** Production: the Secrets Manager secret holding the API key. */
-  TYPESENSE_API_KEY_SECRET_ARN: z.string().min(1).optional(),
-  /** Local stacks only: the API key itself. Never set this in a deployed function. */
-  TYPESENSE_API_KEY: z.string().min(1).optional(),
-  /** The alias (or collection) the writer writes to. */
-  TYPESENSE_COLLECTION: z.string().min(1),
-  TYPESENSE_TIMEOUT_MS: positiveInt(5_000),
-  /**
-   * A cap on the writer's import timeout, which is otherwise what remains of the invocation less 5 s.
-   * Deployed, that is safe (the queue's visibility is 6 × the function timeout); a runtime whose
-   * visibility timeout is shorter than its invocations (the embedded stack's 2 s) must cap it below.
-   */
-  TYPESENSE_IMPORT_TIMEOUT_MS: z.coerce.number().int().positive().optional(),
-  KEY_ATTRIBUTES: keyAttributes,
-  PROJECTION: projection,
-  /** The re-sync state table: while a re-sync runs, the writer also writes to its new collection. */
-  RESYNC_STATE_TABLE: z.string().min(1).optional(),
-};
-
-/**
- * Adds the check that one API key source is set. It is checked as a field of its own (not an
- * object-level refine, which zod runs only when every field parsed), so a missing key is reported
- * together with every other problem.
- */
-function withApiKeySource<T extends z.ZodRawShape>(shape: T) {
-  return z.preprocess(
-    (env) => {
-      const vars = env as Record<string, string | undefined>;
-      return { ...vars, [API_KEY_SOURCE]: vars.TYPESENSE_API_KEY_SECRET_ARN ?? vars.TYPESENSE_API_KEY };
-    },
-    z
-      .object({
-        ...shape,
-        [API_KEY_SOURCE]: z.string({ required_error: 'one of them must be set' }).min(1),
-      })
-      .transform(({ [API_KEY_SOURCE]: _checked, ...config }) => config as z.infer<z.ZodObject<T>>),
-  );
-}
-
-export const writerConfigSchema = withApiKeySource({
-  ...typesenseFields,
-  TABLE_NAME: z.string().min(1),
-  /** The changes queue itself: retryable messages near the receive limit are re-sent to it. */
-  QUEUE_URL: z.string().url(),
-  DLQ_URL: z.string().url(),
-  /** Must equal the changes queue's redrive `maxReceiveCount`. */
-  MAX_RECEIVE_COUNT: positiveInt(10),
-  /** The changes queue's `maximumMessageSize`: re-sent messages are packed to fit it. */
-  MAX_MESSAGE_BYTES: positiveInt(262_144).pipe(z.number().min(8_192).max(1_048_576)),
-  /** Backoff of a retried message: base × 2^(receives−1), capped, with jitter (SQS allows ≤ 12 h). */
-  RETRY_BASE_SECONDS: positiveInt(2),
-  RETRY_MAX_SECONDS: positiveInt(300).pipe(z.number().max(43_200)),
-  /** How long a change may keep failing retryably before it is dead-lettered anyway. */
-  RETRY_BUDGET_HOURS: positiveInt(72),
-  /** Consecutive batches failing for outage reasons that open the circuit. */
-  CIRCUIT_FAILURE_THRESHOLD: positiveInt(3),
-  /** First wait before probing Typesense's health while open; doubles up to the max. */
-  CIRCUIT_PROBE_SECONDS: positiveInt(15),
-  CIRCUIT_MAX_PROBE_SECONDS: positiveInt(300).pipe(z.number().max(43_200)),
-});
-export type WriterConfig = z.infer<typeof writerConfigSchema>;
-
-const collectionSchema = jsonText(undefined).pipe(
-  z
-    .object({
-      fields: z.array(z.object({ name: z.string().min(1), type: z.string().min(1) }).passthrough()),
-    })
-    .passthrough()
-    .optional(),
-);
-
-export const resyncConfigSchema = withApiKeySource({
-  ...typesenseFields,
-  RESYNC_STATE_TABLE: z.string().min(1),
-  TABLE_NAME: z.string().min(1),
-  /** The re-sync's own work queue: start, segment and finish tasks. */
-  RESYNC_QUEUE_URL: z.string().url(),
-  /** The changes queue: keys deleted during the backfill are re-applied through it, in their group. */
-  QUEUE_URL: z.string().url(),
-  MESSAGE_GROUP_BUCKETS: positiveInt(16).pipe(z.number().max(10_000)),
-  MAX_MESSAGE_BYTES: positiveInt(262_144).pipe(z.number().min(8_192).max(1_048_576)),
-  /** Schema of the new collection (its name is generated). Default: the live collection's. */
-  COLLECTION_SCHEMA: collectionSchema,
-  /** Parallel Scan segments, each a task of its own. */
-  RESYNC_TOTAL_SEGMENTS: positiveInt(8).pipe(z.number().max(1_000)),
-  /** Items per Scan page: one import request and one checkpoint each. */
-  RESYNC_PAGE_SIZE: positiveInt(500).pipe(z.number().max(10_000)),
-  /** Pages one task scans before handing its segment on to a fresh task (bounds a Lambda run). */
-  RESYNC_PAGES_PER_TASK: positiveInt(200),
-  /** Older versioned collections kept for rollback after a swap. */
-  RESYNC_KEEP_COLLECTIONS: positiveInt(2).pipe(z.number().max(100)),
-});
-export type ResyncConfig = z.infer<typeof resyncConfigSchema>;
-
-export const lagCheckConfigSchema = withApiKeySource({
-  ...typesenseFields,
-  TABLE_NAME: z.string().min(1),
-  /** Where the latest reading is kept for the ingestion-delay endpoint. */
-  RESYNC_STATE_TABLE: z.string().min(1),
-  QUEUE_URL: z.string().url(),
-  DLQ_URL: z.string().url(),
-  /** The batcher, whose Lambda IteratorAge metric says how far behind the stream it reads. */
-  BATCHER_FUNCTION_NAME: z.string().min(1),
-  /** The writer's POWERTOOLS_SERVICE_NAME: the dimension of its CircuitOpen metric. */
-  WRITER_SERVICE_NAME: z.string().min(1),
-  /** How long to wait for the canary to become searchable. */
-  CANARY_TIMEOUT_SECONDS: positiveInt(45).pipe(z.number().max(600)),
-  SOURCE_TIMESTAMP_ATTRIBUTE: z.string().min(1).optional(),
-  POWERTOOLS_METRICS_NAMESPACE: z.string().min(1).default(DEFAULT_METRICS_NAMESPACE),
-});
-export type LagCheckConfig = z.infer<typeof lagCheckConfigSchema>;
-
-export const ingestionDelayConfigSchema = z.object({
-  RESYNC_STATE_TABLE: z.string().min(1),
-  DLQ_URL: z.string().url(),
-  /** How often the lag check runs: a reading older than three intervals is stale. */
-  LAG_CHECK_INTERVAL_SECONDS: positiveInt(60),
-});
-
-export const atlasIngestConfigSchema = z.object({
-  /** The mirror table: the pipeline's source table, keyed by `_id`. */
-  TABLE_NAME: z.string().min(1),
-  /** The last applied version (cluster time) of each document id. */
-  ATLAS_VERSIONS_TABLE: z.string().min(1),
-  /** The changes DLQ (FIFO): events that can never be mirrored go there, with the reason. */
-  DLQ_URL: z.string().url(),
-  /**
-   * How long a document's version outlives its last event: longer than any event can be in flight
-   * (EventBridge retries for 24 h, the ingest queue and its DLQ keep messages 14 days each).
-   */
-  ATLAS_VERSION_TTL_DAYS: positiveInt(30).pipe(z.number().max(365)),
-});
-export type AtlasIngestConfig = z.infer<typeof atlasIngestConfigSchema>;
 
 /** Parses `env` with `schema` once; the error names every bad variable and what is wrong with it. */
 export function parseConfig<T extends z.ZodTypeAny>(

@@ -1,38 +1,13 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+// The metric names and the default namespace are part of the contract the dashboard and alarms share.
+import { DEFAULT_METRICS_NAMESPACE, METRIC } from '../contract/metrics.ts';
 import type { AtlasIngestSummary } from '../core/atlas-change.ts';
 import type { LagReading } from '../core/lag-check.ts';
 import { FINISHED_PHASES, type ResyncProgress } from '../core/resync.ts';
 import type { BatcherSummary } from '../core/stream-batch.ts';
 import type { WriterSummary } from '../core/write-batch.ts';
 
-/** The names the functions emit under: the CDK dashboard and alarms are built against them. */
-export const METRIC = {
-  ingestionDelay: 'IngestionDelay',
-  changesApplied: 'ChangesApplied',
-  retries: 'Retries',
-  deadLetters: 'DeadLetters',
-  requeued: 'Requeued',
-  circuitOpen: 'CircuitOpen',
-  streamRecords: 'StreamRecords',
-  changesQueued: 'ChangesQueued',
-  syncLag: 'SyncLagMs',
-  canaryDelay: 'CanaryDelayMs',
-  oldestPendingChangeAge: 'OldestPendingChangeAgeMs',
-  dlqDepth: 'DlqDepth',
-  streamIteratorAge: 'StreamIteratorAgeMs',
-  lagUnknown: 'LagUnknown',
-  resyncActive: 'ResyncActive',
-  resyncSegmentsDone: 'ResyncSegmentsDone',
-  resyncSegmentsTotal: 'ResyncSegmentsTotal',
-  resyncItemsIndexed: 'ResyncItemsIndexed',
-  /** Ms since the running re-sync last made progress (a segment page, a finish step); absent when none runs. */
-  resyncProgressAge: 'ResyncProgressAgeMs',
-  atlasEventsApplied: 'AtlasEventsApplied',
-  atlasEventsStale: 'AtlasEventsStale',
-} as const;
-
-/** The namespace when POWERTOOLS_METRICS_NAMESPACE is unset. */
-export const DEFAULT_METRICS_NAMESPACE = 'TypesenseSync';
+export { DEFAULT_METRICS_NAMESPACE, METRIC } from '../contract/metrics.ts';
 
 /**
  * A function's metrics, created once per Lambda instance and flushed once per invocation by the

@@ -21,6 +21,7 @@ import {
 } from '../../functions/shared/config.ts';
 import { TypesenseSync, type TypesenseSyncProps } from '../../lib/typesense-sync.ts';
 import { TypesenseSyncStack } from '../../lib/typesense-sync-stack.ts';
+import { validateTypesenseSyncProps } from '../../lib/validate-props.ts';
 import { appWithoutBundling, CDK_JSON_CONTEXT, ENV, fullyFeaturedStack, STREAM_ARN } from './stacks.ts';
 
 const API_KEY = 'ts-api-key-must-never-reach-lambda-env';
@@ -1053,6 +1054,43 @@ describe('TypesenseSync prop validation', () => {
   };
   const streamTable = (stack: Stack) =>
     dynamodb.Table.fromTableAttributes(stack, 'Source', { tableName: 'source', tableStreamArn: STREAM_ARN });
+
+  it('reports every problem at once, one per line, each naming its prop', () => {
+    let message = '';
+    try {
+      attempt(() => ({
+        maxMessageBytes: 4_096,
+        retry: { baseDelay: Duration.minutes(10), maxDelay: Duration.minutes(5) },
+        lagCheck: { canaryTimeout: Duration.seconds(1) },
+      }))();
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message.split('\n')).toEqual([
+      'TypesenseSync: maxMessageBytes must be an integer from 8192 to 1048576, got 4096',
+      'TypesenseSync: retry.baseDelay must not exceed retry.maxDelay',
+      'TypesenseSync: lagCheck.canaryTimeout must be a whole number of seconds from 5 to 600, got 1 second',
+    ]);
+  });
+
+  it('validates purely: validateTypesenseSyncProps creates nothing, valid or not', () => {
+    const stack = new Stack(appWithoutBundling(), 'Pure');
+    const typesense = typesenseProps(stack);
+    const before = stack.node.findAll().length;
+    const settings = validateTypesenseSyncProps({ typesense, maxReceiveCount: 12 });
+    expect(settings).toMatchObject({
+      maxReceiveCount: 12,
+      messageGroupBuckets: 16,
+      maxMessageBytes: 262_144,
+    });
+    expect(() =>
+      validateTypesenseSyncProps({ typesense, messageGroupBuckets: 0, parallelizationFactor: 11 }),
+    ).toThrow(
+      'TypesenseSync: messageGroupBuckets must be an integer from 1 to 10000, got 0\n' +
+        'TypesenseSync: parallelizationFactor must be an integer from 1 to 10, got 11',
+    );
+    expect(stack.node.findAll()).toHaveLength(before);
+  });
 
   it('rejects both existingTableObj and tableProps', () => {
     expect(

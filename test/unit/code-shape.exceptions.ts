@@ -7,7 +7,6 @@
  */
 export const FILE_EXCEPTIONS: Readonly<Record<string, string>> = {
   'infra/local/stack.ts': 'issue 22: being split',
-  'lib/typesense-sync.ts': 'issue 22: being split',
 };
 
 export const FUNCTION_EXCEPTIONS: Readonly<Record<string, string>> = {
@@ -27,10 +26,6 @@ export const FUNCTION_EXCEPTIONS: Readonly<Record<string, string>> = {
   'infra/local/typesense-emulator/json.ts#parseExact': 'issue 22: being split',
   'infra/local/typesense-emulator/server.ts#startTypesenseEmulator': 'issue 22: being split',
   'infra/local/workload.ts#runWorkload': 'issue 22: being split',
-  'lib/atlas-source.ts#AtlasSource.constructor': 'issue 22: being split',
-  'lib/observability.ts#SyncObservability.constructor': 'issue 22: being split',
-  'lib/typesense-sync.ts#TypesenseSync.constructor': 'issue 22: being split',
-  'lib/typesense-sync.ts#TypesenseSync.resolveTable': 'issue 22: being split',
 };
 
 export const DUPLICATE_EXCEPTIONS: Readonly<Record<string, string>> = {

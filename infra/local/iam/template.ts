@@ -2,6 +2,7 @@ import { Stack } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { IConstruct } from 'constructs';
+import type { SyncFunctionKind } from '../../../lib/sync-function.ts';
 import { TypesenseSync } from '../../../lib/typesense-sync.ts';
 import { appWithoutBundling } from '../../synth-app.ts';
 import { ACCOUNT, REGION } from './requests.ts';
@@ -13,13 +14,7 @@ import { ACCOUNT, REGION } from './requests.ts';
  */
 
 /** The construct's functions whose roles the embedded stack enforces. */
-export type SyncFunctionName =
-  | 'batcher'
-  | 'writer'
-  | 'resync'
-  | 'lagCheck'
-  | 'ingestionDelay'
-  | 'atlasIngest';
+export type SyncFunctionName = SyncFunctionKind;
 
 /** The construct's resources that the local stack creates under its own names. */
 export type SyncResourceName =

@@ -2,7 +2,9 @@ import { Annotations, Stack } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { NagSuppressions } from 'cdk-nag';
 
@@ -32,6 +34,45 @@ export function grantTableKey(table: dynamodb.ITable, fn: lambda.IFunction, acce
       },
     ],
     true,
+  );
+}
+
+/** DynamoDB actions that write items; a grant of any of them also needs a table key's encrypt side. */
+const TABLE_WRITE_ACTIONS = new Set([
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:BatchWriteItem',
+]);
+
+/**
+ * Exactly `actions` on a table, and the use of its key. CDK's grantReadData / grantReadWriteData would
+ * give every read or write action, including Scan on the source table to functions that never scan.
+ */
+export function grantTable(table: dynamodb.ITable, fn: lambda.IFunction, actions: string[]): void {
+  table.grant(fn, ...actions);
+  grantTableKey(table, fn, actions.some((action) => TABLE_WRITE_ACTIONS.has(action)) ? 'write' : 'read');
+}
+
+/**
+ * Read access to the Typesense API key secret, and to its imported customer managed key (`secretKey`) via
+ * Secrets Manager only. A secret defined in the app with its own key is covered by `grantRead`.
+ */
+export function grantSecretRead(
+  secret: secretsmanager.ISecret,
+  secretKey: kms.IKey | undefined,
+  fn: lambda.IFunction,
+): void {
+  secret.grantRead(fn);
+  if (secretKey === undefined || secretKey === secret.encryptionKey) return;
+  fn.addToRolePolicy(
+    new iam.PolicyStatement({
+      actions: ['kms:Decrypt'],
+      resources: [secretKey.keyArn],
+      conditions: {
+        StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(fn).region}.amazonaws.com` },
+      },
+    }),
   );
 }
 
