@@ -1,6 +1,6 @@
 import { canaryCollectionOf } from '../../functions/core/canary.ts';
 import { queueDepth } from '../../functions/shared/aws.ts';
-import { canaryPorts } from '../../functions/shared/lag-check-ports.ts';
+import { canaryPorts } from '../../functions/shared/lag-check-adapters.ts';
 import { waitFor } from '../../infra/local/processes.ts';
 import { type Connection, connect, loadTarget } from '../../lib/operations/target.ts';
 
