@@ -90,6 +90,19 @@ describe('addWriterMetrics', () => {
     ]);
   });
 
+  it('reads the namespace and service from the environment it is given (a handler built from config)', () => {
+    const emf = captureEmf();
+    const metrics = createMetrics({
+      POWERTOOLS_METRICS_NAMESPACE: 'Shop/Orders',
+      POWERTOOLS_SERVICE_NAME: 'Stack-SyncB-writer',
+    });
+    addWriterMetrics(metrics, writerSummary());
+    metrics.publishStoredMetrics();
+    const [record] = emf.records();
+    expect(record?._aws.CloudWatchMetrics[0]?.Namespace).toBe('Shop/Orders');
+    expect(record?.service).toBe('Stack-SyncB-writer');
+  });
+
   it('reports an open circuit as CircuitOpen 1, and no delay values when nothing was applied', () => {
     const emf = captureEmf();
     const metrics = createMetrics();
