@@ -78,7 +78,7 @@ export async function runLocalDemo(options: DemoOptions): Promise<number> {
   console.log(`  DynamoDB Local  ${stack.endpoints.dynamodb}  table '${stack.tableName}'`);
   console.log(`  SQS emulator    ${stack.endpoints.sqs}  queue ${stack.queueUrl}`);
   console.log(
-    `  Typesense       ${stack.endpoints.typesense}  alias '${stack.alias}' → '${stack.collection}' (API key: see infra/local/stack.ts)`,
+    `  Typesense       ${stack.endpoints.typesense}  alias '${stack.alias}' → '${stack.collection}' (API key: see infra/local/stack-options.ts)`,
   );
 
   await mkdir('.local', { recursive: true });

@@ -83,6 +83,8 @@ export interface FunctionResources {
   maxMessageBytes: number;
   resyncStateTable: string;
   resyncQueueUrl: string;
+  /** The alias the functions write to. */
+  alias: string;
   /** The nodes the functions reach Typesense at (the fault proxy's, with `faultInjection`). */
   typesenseNodes: readonly string[];
   atlasVersionsTable: string | undefined;
@@ -116,7 +118,7 @@ export function functionVariables(
     TYPESENSE_TIMEOUT_MS: String(options.typesenseTimeoutMs ?? 2_000),
     // The embedded queue's visibility (2 s) is shorter than the 60 s its invocations are told they have.
     TYPESENSE_IMPORT_TIMEOUT_MS: String(options.typesenseTimeoutMs ?? 2_000),
-    TYPESENSE_COLLECTION: options.alias ?? 'products',
+    TYPESENSE_COLLECTION: resources.alias,
     PROJECTION: JSON.stringify(options.projection ?? {}),
     RESYNC_STATE_TABLE: resources.resyncStateTable,
     RESYNC_QUEUE_URL: resources.resyncQueueUrl,

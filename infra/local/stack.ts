@@ -20,6 +20,7 @@ import { sleep } from './processes.ts';
 import { s3FailureDestination } from './s3-failure-destination.ts';
 import { buildFunctions, type FunctionClients, functionClients } from './stack-functions.ts';
 import {
+  ACCOUNT_ID,
   API_KEY,
   CREDENTIALS,
   type LocalAtlasSource,
@@ -69,7 +70,12 @@ function stackClients(endpoints: LocalServices['endpoints']) {
 }
 
 /** Each function's calls are checked against its role in the construct's synthesised template. */
-function enforceIam(options: LocalStackOptions, template: SyncTemplateOptions, resources: StackResources) {
+function enforceIam(
+  options: LocalStackOptions,
+  template: SyncTemplateOptions,
+  resources: StackResources,
+  failureBucket: string,
+) {
   const { tableName, keyAttributes, resyncStateTable, atlas } = resources;
   return localIam({
     template,
@@ -80,7 +86,7 @@ function enforceIam(options: LocalStackOptions, template: SyncTemplateOptions, r
       queueUrl: resources.queueUrl,
       dlqUrl: resources.dlqUrl,
       resyncQueueUrl: resources.resyncQueueUrl,
-      failureBucket: `${tableName}-stream-failures`,
+      failureBucket,
       atlas,
     }),
     partitionKeys: new Map([
@@ -114,18 +120,19 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   );
   await createCollections(services.nodeUrls, options.schema, alias, collection);
 
-  const iam = enforceIam(options, template, resources);
+  const iam = enforceIam(options, template, resources, failureBucket);
   const roleClients = functionClients(iam, endpoints);
   // Lambda writes the on-failure records with the batcher's execution role.
   const failures = s3FailureDestination(
     roleClients.s3('batcher'),
     failureBucket,
-    `arn:aws:lambda:${REGION}:000000000000:function:batcher`,
+    `arn:aws:lambda:${REGION}:${ACCOUNT_ID}:function:batcher`,
   );
   const functions = buildFunctions(
     options,
     {
       ...resources,
+      alias,
       typesenseNodes: faults === undefined ? services.nodeUrls : [faults.url],
       atlasVersionsTable: resources.atlas?.versionsTable,
     },
