@@ -9,7 +9,7 @@ import type { ResyncProgress } from '../functions/core/resync.ts';
 import { processStreamRecords } from '../functions/core/stream-batch.ts';
 import { processChangeMessages } from '../functions/core/write-batch.ts';
 import { addBatcherMetrics, addLagMetrics, addWriterMetrics } from '../functions/shared/metrics.ts';
-import { defaultStack } from '../test/infra/stacks.ts';
+import { defaultStack } from '../test/construct/stacks.ts';
 import { consistentReadUnits, itemBytes } from './cost-model.ts';
 import {
   asQueueRecords,
@@ -75,7 +75,7 @@ function sqsEventSources(resources: Record<string, Resource>) {
   return sources;
 }
 
-/** Synthesizes `defaultStack()` (test/infra/stacks.ts: what `cdk synth` deploys) and counts its parts. */
+/** Synthesizes `defaultStack()` (test/construct/stacks.ts: what `cdk synth` deploys) and counts its parts. */
 export function stackFacts(): StackFacts {
   const resources = Template.fromStack(defaultStack()).toJSON().Resources as Record<string, Resource>;
   const entries = Object.entries(resources);

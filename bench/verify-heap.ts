@@ -8,8 +8,8 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { verifyIndex } from '../bin/cli/operations/verify.ts';
 import { TypesenseClient } from '../functions/shared/typesense.ts';
-import { verifyIndex } from '../lib/operations/verify.ts';
 
 const count = Number(process.argv[2] ?? 200_000);
 const PAGE = 1_000;

@@ -1,4 +1,4 @@
 #!/usr/bin/env -S npx tsx
-import { runCli } from '../lib/operations/cli.ts';
+import { runCli } from './cli/program.ts';
 
 process.exitCode = await runCli(process.argv.slice(2));

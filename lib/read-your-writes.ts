@@ -8,6 +8,7 @@
  */
 import { marshall, type NativeAttributeValue } from '@aws-sdk/util-dynamodb';
 import type { MarshalledKey } from '../functions/core/change.ts';
+import { SyncError } from '../functions/core/errors.ts';
 import { documentId } from '../functions/core/keys.ts';
 import {
   TypesenseClient,
@@ -116,7 +117,7 @@ export type NotIndexed = {
 };
 
 /** Thrown (as a rejection) for arguments no wait could succeed with; runtime conditions are results instead. */
-export class WaitForIndexedArgumentError extends Error {
+export class WaitForIndexedArgumentError extends SyncError {
   override name = 'WaitForIndexedArgumentError';
 }
 

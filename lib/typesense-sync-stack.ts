@@ -2,7 +2,7 @@ import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import { TARGET_OUTPUT } from './operations/target.ts';
+import { TARGET_OUTPUT } from '../bin/cli/operations/target.ts';
 import { TypesenseSync } from './typesense-sync.ts';
 
 /** Context keys and their defaults: the defaults let `cdk synth` run with no context at all. */

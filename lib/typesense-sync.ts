@@ -512,7 +512,7 @@ export class TypesenseSync extends Construct {
   /**
    * What the operator CLI needs to reach this deployment (`typesense-sync --stack`): resource names,
    * the Typesense connection by secret ARN (never the key) and the settings that shape messages.
-   * The ready stack publishes it as the `OperatorTarget` output; see lib/operations/target.ts.
+   * The ready stack publishes it as the `OperatorTarget` output; see bin/cli/operations/target.ts.
    */
   public readonly operatorTarget: Record<string, unknown>;
   /** With `mongoAtlas`: the partner bus, rule, ingest queue and function writing the mirror table. */

@@ -40,7 +40,7 @@ function checkChromium(env) {
   }
 }
 
-/** cfn-lint (the Python tool, 1.x) for test/infra/cfn-lint.test.ts. */
+/** cfn-lint (the Python tool, 1.x) for test/construct/cfn-lint.test.ts. */
 function checkCfnLint(env) {
   const run = spawnSync('cfn-lint', ['--version'], { env, encoding: 'utf8', timeout: 60_000 });
   if (run.error === undefined && run.status === 0) return undefined;

@@ -2,6 +2,7 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import { z } from 'zod';
 import type { DeadLetter } from './change.ts';
+import { SyncError } from './errors.ts';
 
 /**
  * MongoDB Atlas Database Trigger events (delivered by EventBridge, then SQS) → writes to the mirror
@@ -71,7 +72,7 @@ export type AtlasRejectionCode =
   | 'too-large';
 
 /** An event that can never be applied; it is dead-lettered with `code` and the message. */
-export class AtlasEventError extends Error {
+export class AtlasEventError extends SyncError {
   override name = 'AtlasEventError';
   constructor(
     readonly code: AtlasRejectionCode | 'rejected-by-dynamodb',
@@ -84,7 +85,7 @@ export class AtlasEventError extends Error {
 }
 
 /** A value that has no faithful DynamoDB form (MinKey, nesting beyond DynamoDB's 32 levels, …). */
-class UnrepresentableError extends Error {}
+class UnrepresentableError extends SyncError {}
 
 /** DynamoDB's item size limit. */
 export const MAX_ITEM_BYTES = 400 * 1024;

@@ -1,3 +1,5 @@
+import type { ImportLineResult } from './typesense-port.ts';
+
 /**
  * Whether a failure is worth retrying. Typesense answers 503 when healthy but lagging
  * (backpressure), 429 when rate limited, 408/5xx for transient trouble: all retry later.
@@ -19,4 +21,18 @@ const NODE_CONDITION_422 = /^(?:Rejecting write: running out of resource type|Sk
 /** `isRetryableStatus`, plus the 422s that mean the node cannot take writes for now. */
 export function isRetryableAnswer(code: number, message: string): boolean {
   return isRetryableStatus(code) || (code === 422 && NODE_CONDITION_422.test(message));
+}
+
+/** An import answer line that failed for a passing reason: retried, never dead-lettered or rejected. */
+export function isRetryableLine(line: ImportLineResult): boolean {
+  return !line.success && isRetryableAnswer(line.code, line.error);
+}
+
+/**
+ * A thrown error that may pass: no answer at all (connection refused, reset, timeout) or one of the
+ * answers above. The Typesense client marks its errors `retryable` by `isRetryableAnswer`, so the
+ * callers need not know its error classes.
+ */
+export function isRetryableError(error: unknown): boolean {
+  return (error as { retryable?: unknown } | null | undefined)?.retryable === true;
 }

@@ -1,5 +1,22 @@
+/**
+ * The base of every typesense-sync error: `instanceof SyncError` tells the project's own failures from
+ * the SDKs' and the runtime's. Each subclass sets `name` itself (a field, not the class's name, which a
+ * minified bundle renames); `cause` keeps the error it wraps.
+ */
+export class SyncError extends Error {
+  override name = 'SyncError';
+}
+
+/**
+ * An error whose message alone tells an operator what is wrong and what to do (a bad target or
+ * filter, a re-sync in the way): the CLI prints its message as one line, without class name or stack.
+ */
+export class OperatorError extends SyncError {
+  override name = 'OperatorError';
+}
+
 /** A stream record that cannot be turned into a change; carries what the operator needs to find it. */
-export class RecordError extends Error {
+export class RecordError extends SyncError {
   override name = 'RecordError';
   constructor(
     message: string,
@@ -10,7 +27,7 @@ export class RecordError extends Error {
 }
 
 /** An item that cannot be turned into a Typesense document (bad key, projection failure). */
-export class ProjectionError extends Error {
+export class ProjectionError extends SyncError {
   override name = 'ProjectionError';
   constructor(
     message: string,
@@ -21,6 +38,6 @@ export class ProjectionError extends Error {
 }
 
 /** A queue message whose body is not a change message we understand. */
-export class MessageFormatError extends Error {
+export class MessageFormatError extends SyncError {
   override name = 'MessageFormatError';
 }

@@ -1,8 +1,9 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { MarshalledKey } from './change.ts';
+import { SyncError } from './errors.ts';
 
 /** Thrown when a key attribute is missing or of a type DynamoDB keys cannot have. */
-export class KeyError extends Error {
+export class KeyError extends SyncError {
   override name = 'KeyError';
 }
 

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Change, ChangeMessage } from './change.ts';
+import { SyncError } from './errors.ts';
 import { readWireKey } from './keys.ts';
 
 /** SendMessageBatch limits: at most 10 entries and 1 MiB of payload per call. */
@@ -55,7 +56,7 @@ export const RESEND_HEADROOM = Buffer.byteLength('"since":9999999999999,"requeue
 export const packingLimit = (maxMessageBytes: number) => maxMessageBytes - RESEND_HEADROOM;
 
 /** Thrown when a single change cannot fit in one message of the configured size. */
-export class OversizeChangeError extends Error {
+export class OversizeChangeError extends SyncError {
   override name = 'OversizeChangeError';
   constructor(
     readonly id: string,

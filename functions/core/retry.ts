@@ -16,7 +16,12 @@ export interface RetryPolicy {
  */
 export function backoffSeconds(receiveCount: number, policy: RetryPolicy): number {
   const step = Math.min(policy.maxSeconds, policy.baseSeconds * 2 ** Math.max(0, receiveCount - 1));
-  return Math.max(1, Math.round(step / 2 + (step / 2) * policy.random()));
+  return Math.max(1, Math.round(equalJitter(step, policy.random())));
+}
+
+/** "Equal jitter" of one backoff step: half of it fixed, half scaled by `random` (0..1). */
+export function equalJitter(step: number, random: number): number {
+  return step / 2 + (step / 2) * random;
 }
 
 export interface FailedMessage {

@@ -77,36 +77,7 @@ export async function processStreamRecords(
   const { messages, oversize } = packChanges(latest, options.buckets, packingLimit(options.maxMessageBytes));
 
   const now = ports.now();
-  const deadLetters: { letter: DeadLetter; recordIds: Set<string> | undefined; index: number | undefined }[] =
-    [
-      ...rejected.map(({ index, record, error }) => ({
-        letter: {
-          v: 1 as const,
-          kind: 'dead-letter' as const,
-          stage: 'batcher' as const,
-          record: recordReference(record),
-          reason: { code: 'bad-record', message: error.message },
-          firstSeen: now,
-          attempts: 1,
-        },
-        recordIds: undefined,
-        index,
-      })),
-      ...oversize.map((error) => ({
-        letter: {
-          v: 1 as const,
-          kind: 'dead-letter' as const,
-          stage: 'batcher' as const,
-          change: latest.find((change) => change.id === error.id) as Change,
-          id: error.id,
-          reason: { code: 'oversize', message: error.message },
-          firstSeen: now,
-          attempts: 1,
-        },
-        recordIds: new Set([error.id]),
-        index: undefined,
-      })),
-    ];
+  const deadLetters = stageLetters(rejected, oversize, latest, now);
 
   const failedIds = new Set<string>();
   const failedIndexes: number[] = [];
@@ -158,4 +129,45 @@ export async function processStreamRecords(
         : { lastRefusal: `${sent.lastRefusal.code}: ${sent.lastRefusal.message}` }),
     },
   };
+}
+
+/** A dead letter of the batcher, and what it stands for: stream records by index, or changes by id. */
+type StageLetter = { letter: DeadLetter; recordIds: Set<string> | undefined; index: number | undefined };
+
+/** Letters for the records that are no change, and for the changes too large for any message. */
+function stageLetters(
+  rejected: ReturnType<typeof normaliseRecords>['rejected'],
+  oversize: ReturnType<typeof packChanges>['oversize'],
+  latest: readonly Change[],
+  now: number,
+): StageLetter[] {
+  return [
+    ...rejected.map(({ index, record, error }) => ({
+      letter: {
+        v: 1 as const,
+        kind: 'dead-letter' as const,
+        stage: 'batcher' as const,
+        record: recordReference(record),
+        reason: { code: 'bad-record', message: error.message },
+        firstSeen: now,
+        attempts: 1,
+      },
+      recordIds: undefined,
+      index,
+    })),
+    ...oversize.map((error) => ({
+      letter: {
+        v: 1 as const,
+        kind: 'dead-letter' as const,
+        stage: 'batcher' as const,
+        change: latest.find((change) => change.id === error.id) as Change,
+        id: error.id,
+        reason: { code: 'oversize', message: error.message },
+        firstSeen: now,
+        attempts: 1,
+      },
+      recordIds: new Set([error.id]),
+      index: undefined,
+    })),
+  ];
 }

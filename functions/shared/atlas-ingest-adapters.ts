@@ -11,6 +11,7 @@ import {
   type AtlasChange,
   AtlasEventError,
 } from '../core/atlas-change.ts';
+import { SyncError } from '../core/errors.ts';
 import { sendDeadLetters, sendJsonMessages } from './aws.ts';
 import type { AtlasIngestConfig } from './config.ts';
 
@@ -116,7 +117,7 @@ export function atlasIngestAdapters(
 }
 
 /** Thrown when the ingest queue refused some of the events sent to it. */
-export class AtlasEventSendError extends Error {
+export class AtlasEventSendError extends SyncError {
   override name = 'AtlasEventSendError';
 }
 

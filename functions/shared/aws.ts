@@ -13,6 +13,7 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { DeadLetter, MarshalledKey } from '../core/change.ts';
+import { SyncError } from '../core/errors.ts';
 import { toSdkKey } from '../core/keys.ts';
 import { messageGroupOf, type PackedMessage, type RefusedMessage, sqsJson } from '../core/pack.ts';
 
@@ -109,7 +110,7 @@ export function changeVisibility(sqs: SQSClient, queueUrl: string) {
 }
 
 /** Thrown when dead letters could not all be stored: the caller must not acknowledge their source. */
-export class DeadLetterError extends Error {
+export class DeadLetterError extends SyncError {
   override name = 'DeadLetterError';
 }
 
@@ -140,7 +141,7 @@ export function sendDeadLetters(sqs: SQSClient, dlqUrl: string, attempts = 3) {
 }
 
 /** Thrown when DynamoDB keeps returning unprocessed keys (throttling) past the attempts allowed. */
-export class SourceReadError extends Error {
+export class SourceReadError extends SyncError {
   override name = 'SourceReadError';
 }
 

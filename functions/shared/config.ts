@@ -1,8 +1,9 @@
 import { z } from 'zod';
+import { SyncError } from '../core/errors.ts';
 import { DEFAULT_METRICS_NAMESPACE } from './metrics.ts';
 
 /** A configuration problem: names the variable and what is wrong with it. */
-export class ConfigError extends Error {
+export class ConfigError extends SyncError {
   override name = 'ConfigError';
 }
 

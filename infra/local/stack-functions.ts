@@ -28,6 +28,7 @@ import { writerAdapters } from '../../functions/shared/writer-adapters.ts';
 import { createWriterHandler, type WriterHandler } from '../../functions/writer/handler.ts';
 import type { LocalIam } from './iam/enforce.ts';
 import { API_KEY, CREDENTIALS, type LocalStackOptions, REGION } from './stack-options.ts';
+import type { StackResources } from './stack-resources.ts';
 
 /**
  * The functions of the embedded stack, built as Lambda builds them but from config objects: each
@@ -74,15 +75,18 @@ export interface LocalFunctions {
 }
 
 /** The stack's resources the functions are configured with. */
-export interface FunctionResources {
-  tableName: string;
-  keyAttributes: readonly string[];
-  queueUrl: string;
-  dlqUrl: string;
-  maxReceiveCount: number;
-  maxMessageBytes: number;
-  resyncStateTable: string;
-  resyncQueueUrl: string;
+export interface FunctionResources
+  extends Pick<
+    StackResources,
+    | 'tableName'
+    | 'keyAttributes'
+    | 'queueUrl'
+    | 'dlqUrl'
+    | 'maxReceiveCount'
+    | 'maxMessageBytes'
+    | 'resyncStateTable'
+    | 'resyncQueueUrl'
+  > {
   /** The alias the functions write to. */
   alias: string;
   /** The nodes the functions reach Typesense at (the fault proxy's, with `faultInjection`). */

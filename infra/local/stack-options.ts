@@ -1,13 +1,13 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { TargetInput } from '../../bin/cli/operations/target.ts';
+import type { VerifyReport } from '../../bin/cli/operations/verify.ts';
 import type { CircuitState } from '../../functions/core/breaker.ts';
 import type { DeadLetter } from '../../functions/core/change.ts';
 import type { KeyType } from '../../functions/core/keys.ts';
 import type { LagReading } from '../../functions/core/lag-check.ts';
 import type { CollectionSchema, TypesenseClient } from '../../functions/shared/typesense.ts';
-import type { TargetInput } from '../../lib/operations/target.ts';
-import type { VerifyReport } from '../../lib/operations/verify.ts';
 import type { FaultProxy } from './fault-proxy.ts';
 import type { AccessDenial, Revocation } from './iam/enforce.ts';
 import type { PollerFaults, QueuePoller } from './queue-poller.ts';

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type IngestionDelay, ingestionDelayOf } from '../../lib/operations/lag.ts';
+import { type IngestionDelay, ingestionDelayOf } from '../../bin/cli/operations/lag.ts';
 import type { LocalStatus } from './stack.ts';
 
 /** One second of the embedded stack, as `GET /v1/history` answers it. */

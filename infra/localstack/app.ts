@@ -1,13 +1,13 @@
 /**
  * The CDK app `npm run test:localstack` deploys (`cdklocal deploy --app`): the ready stack the
  * scenarios run against, with the context the runner passes (`-c`, as bin/app.ts reads it), and the
- * sync with every option on from test/infra/stacks.ts (KMS key, VPC, concurrency, schedule, alarms
+ * sync with every option on from test/construct/stacks.ts (KMS key, VPC, concurrency, schedule, alarms
  * topic, Atlas source), on a source table of its own so its stream mapping has a real stream.
  */
 import { App } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { TypesenseSyncStack } from '../../lib/typesense-sync-stack.ts';
-import { fullyFeaturedStack } from '../../test/infra/stacks.ts';
+import { fullyFeaturedStack } from '../../test/construct/stacks.ts';
 import {
   FULL_STACK_NAME,
   LOCALSTACK_ACCOUNT,

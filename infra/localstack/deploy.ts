@@ -1,10 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { parseTarget, TARGET_OUTPUT, type Target } from '../../lib/operations/target.ts';
+import { parseTarget, TARGET_OUTPUT, type Target } from '../../bin/cli/operations/target.ts';
+import { SyncError } from '../../functions/core/errors.ts';
 import type { CONTEXT_DEFAULTS } from '../../lib/typesense-sync-stack.ts';
 
 /** What `npm run test:localstack` deploys and how the host reaches it (see docker-compose.yml). */
 export const STACK_NAME = 'TypesenseSync';
-/** The sync with every option on (test/infra/stacks.ts), deployed next to it to prove it deploys. */
+/** The sync with every option on (test/construct/stacks.ts), deployed next to it to prove it deploys. */
 export const FULL_STACK_NAME = 'TypesenseSyncFullyFeatured';
 /** The app with both stacks (infra/localstack/app.ts), run as cdk.json runs bin/app.ts. */
 export const LOCALSTACK_APP = 'npx tsx infra/localstack/app.ts';
@@ -69,7 +70,7 @@ export function deployArgs(outputsFile: string): string[] {
 }
 
 /** A deployment that did not give what the suite needs. */
-export class LocalStackSetupError extends Error {
+export class LocalStackSetupError extends SyncError {
   override name = 'LocalStackSetupError';
 }
 

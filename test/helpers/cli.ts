@@ -1,4 +1,4 @@
-import { runCli } from '../../lib/operations/cli.ts';
+import { runCli } from '../../bin/cli/program.ts';
 
 /** Runs the operator CLI in-process against a target file, as `npm run cli -- --target … <args>`. */
 export async function cliAt(targetFile: string, ...args: string[]) {

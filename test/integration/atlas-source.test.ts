@@ -1,11 +1,11 @@
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeDeadLetter } from '../../bin/cli/operations/dead-letters.ts';
 import type { DeadLetter } from '../../functions/core/change.ts';
 import { queueDepth } from '../../functions/shared/aws.ts';
 import type { CollectionSchema } from '../../functions/shared/typesense.ts';
 import { type LocalAtlasSource, type LocalStack, startLocalStack } from '../../infra/local/stack.ts';
-import { describeDeadLetter } from '../../lib/operations/dead-letters.ts';
 import { atlasEvent, atlasFixture, malformedAtlasEvents } from '../helpers/atlas-events.ts';
 
 /**

@@ -1,10 +1,10 @@
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fetchIngestionDelay } from '../../bin/cli/operations/lag.ts';
 import { CANARY_KEY_VALUE, canaryCollectionOf } from '../../functions/core/canary.ts';
 import { waitFor } from '../../infra/local/processes.ts';
 import { type LocalStack, startLocalStack } from '../../infra/local/stack.ts';
 import { productItem, productSchema, seededRandom } from '../../infra/local/workload.ts';
-import { fetchIngestionDelay } from '../../lib/operations/lag.ts';
 
 let stack: LocalStack;
 

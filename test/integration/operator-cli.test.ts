@@ -7,11 +7,11 @@ import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXIT, runCli } from '../../bin/cli/program.ts';
 import { waitFor } from '../../infra/local/processes.ts';
 import { s3FailureDestination } from '../../infra/local/s3-failure-destination.ts';
 import { type LocalStack, startLocalStack } from '../../infra/local/stack.ts';
 import { productItem, productSchema, seededRandom } from '../../infra/local/workload.ts';
-import { EXIT, runCli } from '../../lib/operations/cli.ts';
 import { cliAt } from '../helpers/cli.ts';
 
 let stack: LocalStack;

@@ -6,11 +6,11 @@ import {
 } from '@aws-sdk/client-sqs';
 import { startFauxqs } from 'fauxqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { redriveDeadLetters } from '../../bin/cli/operations/redrive.ts';
+import type { Connection, Target } from '../../bin/cli/operations/target.ts';
 import type { DeadLetter } from '../../functions/core/change.ts';
 import { parseChangeMessage } from '../../functions/core/pack.ts';
 import { queueDepth, sendDeadLetters } from '../../functions/shared/aws.ts';
-import { redriveDeadLetters } from '../../lib/operations/redrive.ts';
-import type { Connection, Target } from '../../lib/operations/target.ts';
 import { change } from '../helpers/factories.ts';
 
 let fauxqs: Awaited<ReturnType<typeof startFauxqs>>;

@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeleteItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXIT } from '../../bin/cli/program.ts';
 import { type ResyncProgress, resyncProgress } from '../../functions/core/resync.ts';
 import type { FaultProxy } from '../../infra/local/fault-proxy.ts';
 import { type LocalStack, startLocalStack } from '../../infra/local/stack.ts';
 import { itemKey, loadItems, productItem, productSchema, seededRandom } from '../../infra/local/workload.ts';
-import { EXIT } from '../../lib/operations/cli.ts';
 import { cliAt } from '../helpers/cli.ts';
 
 /**

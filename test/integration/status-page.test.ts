@@ -2,11 +2,11 @@ import { mkdir } from 'node:fs/promises';
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fetchIngestionDelay } from '../../bin/cli/operations/lag.ts';
 import { waitFor } from '../../infra/local/processes.ts';
 import { type LocalStack, startLocalStack } from '../../infra/local/stack.ts';
 import type { HistorySample } from '../../infra/local/status-page.ts';
 import { productItem, productSchema, runWorkload, seededRandom } from '../../infra/local/workload.ts';
-import { fetchIngestionDelay } from '../../lib/operations/lag.ts';
 
 let stack: LocalStack;
 let browser: Browser;

@@ -3,11 +3,11 @@ import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { DeleteQueueCommand } from '@aws-sdk/client-sqs';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { StreamFailureRecord } from '../../bin/cli/operations/replay.ts';
 import { compareVersions } from '../../functions/core/coalesce.ts';
 import { waitFor } from '../../infra/local/processes.ts';
 import { type LocalStack, startLocalStack } from '../../infra/local/stack.ts';
 import { productItem, productSchema, seededRandom } from '../../infra/local/workload.ts';
-import type { StreamFailureRecord } from '../../lib/operations/replay.ts';
 
 let stack: LocalStack;
 

@@ -1,11 +1,11 @@
 import { type AttributeValue, DeleteItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { repairDrift } from '../../bin/cli/operations/repair.ts';
+import { connect, parseTarget } from '../../bin/cli/operations/target.ts';
 import { documentId } from '../../functions/core/keys.ts';
 import { type LocalStack, startLocalStack } from '../../infra/local/stack.ts';
 import { productItem, productSchema, seededRandom } from '../../infra/local/workload.ts';
-import { repairDrift } from '../../lib/operations/repair.ts';
-import { connect, parseTarget } from '../../lib/operations/target.ts';
 
 /**
  * Keys as DynamoDB allows them but SQS does not: a string partition key holding emoji, U+0001,

@@ -1,8 +1,8 @@
+import { type Connection, connect, loadTarget } from '../../bin/cli/operations/target.ts';
 import { canaryCollectionOf } from '../../functions/core/canary.ts';
 import { queueDepth } from '../../functions/shared/aws.ts';
 import { canaryPorts } from '../../functions/shared/lag-check-adapters.ts';
 import { waitFor } from '../../infra/local/processes.ts';
-import { type Connection, connect, loadTarget } from '../../lib/operations/target.ts';
 
 /**
  * One running pipeline the shared scenarios (`test/scenarios/`) drive: the embedded stack, or the

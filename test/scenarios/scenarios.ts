@@ -1,15 +1,15 @@
 import { type AttributeValue, DeleteItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { expect } from 'vitest';
+import type { DeadLetterEntry } from '../../bin/cli/operations/dead-letters.ts';
+import { verifyOptionsOf } from '../../bin/cli/operations/redrive.ts';
+import { type VerifyReport, verifyIndex } from '../../bin/cli/operations/verify.ts';
+import { EXIT } from '../../bin/cli/program.ts';
 import { documentId } from '../../functions/core/keys.ts';
 import type { ResyncProgress } from '../../functions/core/resync.ts';
 import { queueDepth } from '../../functions/shared/aws.ts';
 import { changeOfKey, enqueueChanges } from '../../functions/shared/enqueue.ts';
 import { waitFor } from '../../infra/local/processes.ts';
 import { itemKey, loadItems, productItem, seededRandom } from '../../infra/local/workload.ts';
-import { EXIT } from '../../lib/operations/cli.ts';
-import type { DeadLetterEntry } from '../../lib/operations/dead-letters.ts';
-import { verifyOptionsOf } from '../../lib/operations/redrive.ts';
-import { type VerifyReport, verifyIndex } from '../../lib/operations/verify.ts';
 import { cliAt } from '../helpers/cli.ts';
 import type { SyncBackend } from './backend.ts';
 

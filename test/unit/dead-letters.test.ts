@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import type { ChangeMessage, DeadLetter } from '../../functions/core/change.ts';
 import {
   describeDeadLetter,
   FilterError,
   groupByReason,
   matchesFilters,
   parseFilter,
-} from '../../lib/operations/dead-letters.ts';
-import { redriveDeadLetters } from '../../lib/operations/redrive.ts';
-import type { Connection } from '../../lib/operations/target.ts';
+} from '../../bin/cli/operations/dead-letters.ts';
+import { redriveDeadLetters } from '../../bin/cli/operations/redrive.ts';
+import type { Connection } from '../../bin/cli/operations/target.ts';
+import type { ChangeMessage, DeadLetter } from '../../functions/core/change.ts';
 import { change } from '../helpers/factories.ts';
 
 const NOW = 1_700_000_100_000;

@@ -8,7 +8,7 @@ import {
   ingestionDelaySchema,
   LagUnknownError,
   signedHeaders,
-} from '../../lib/operations/lag.ts';
+} from '../../bin/cli/operations/lag.ts';
 
 const NOW = Date.UTC(2026, 10, 23, 12, 0, 0);
 const figures = { dlqDepth: 2, circuit: 'closed' as const };

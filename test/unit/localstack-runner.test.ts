@@ -8,6 +8,7 @@ import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { TargetError } from '../../bin/cli/operations/target.ts';
 import {
   cdklocalEnv,
   DEV_TYPESENSE_API_KEY,
@@ -26,9 +27,8 @@ import {
   TYPESENSE_NETWORK_URL,
   waitForTypesense,
 } from '../../infra/localstack/deploy.ts';
-import { TargetError } from '../../lib/operations/target.ts';
 import { TypesenseSyncStack } from '../../lib/typesense-sync-stack.ts';
-import { fullyFeaturedStack } from '../infra/stacks.ts';
+import { fullyFeaturedStack } from '../construct/stacks.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 

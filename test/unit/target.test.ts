@@ -2,7 +2,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadTarget, parseTarget, TargetError } from '../../lib/operations/target.ts';
+import { loadTarget, parseTarget, TargetError } from '../../bin/cli/operations/target.ts';
 
 const valid = {
   tableName: 'items',

@@ -1,9 +1,9 @@
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { verifyIndex } from '../../bin/cli/operations/verify.ts';
 import { projectItem } from '../../functions/core/project.ts';
 import { TypesenseClient } from '../../functions/shared/typesense.ts';
 import { startTypesenseEmulator, type TypesenseEmulator } from '../../infra/local/typesense-emulator.ts';
-import { verifyIndex } from '../../lib/operations/verify.ts';
 
 const API_KEY = 'verify-unit-key';
 type Item = Record<string, AttributeValue>;

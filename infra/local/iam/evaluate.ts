@@ -1,3 +1,4 @@
+import { SyncError } from '../../../functions/core/errors.ts';
 /**
  * A small IAM evaluator for the embedded stack: identity policies only (the statements of one
  * function's role), Allow and Deny with `Action` and `Resource` wildcards, and the condition
@@ -25,7 +26,7 @@ export interface IamRequest {
 export type IamDecision = 'allow' | 'implicit-deny' | 'explicit-deny';
 
 /** A policy uses something this evaluator does not implement: evaluating it would be a guess. */
-export class UnsupportedPolicyError extends Error {
+export class UnsupportedPolicyError extends SyncError {
   override name = 'UnsupportedPolicyError';
 }
 

@@ -1,3 +1,4 @@
+import { SyncError } from '../../../functions/core/errors.ts';
 import { type PolicyStatement, UnsupportedPolicyError } from './evaluate.ts';
 import { ACCOUNT, REGION } from './requests.ts';
 import type { CfnResource, SyncFunctionName, SyncResourceName, SyncTemplate } from './template.ts';
@@ -24,7 +25,7 @@ export interface RolePolicy {
 }
 
 /** An intrinsic the embedded stack has no local value for. */
-export class UnresolvableIntrinsicError extends Error {
+export class UnresolvableIntrinsicError extends SyncError {
   override name = 'UnresolvableIntrinsicError';
 }
 

@@ -1,3 +1,4 @@
+import { SyncError } from '../../../functions/core/errors.ts';
 import type { IamRequest } from './evaluate.ts';
 
 /**
@@ -9,7 +10,7 @@ export const REGION = 'us-east-1';
 export const ACCOUNT = '000000000000';
 
 /** Thrown for a command the embedded stack cannot authorise: add its mapping here. */
-export class UnmappedCommandError extends Error {
+export class UnmappedCommandError extends SyncError {
   override name = 'UnmappedCommandError';
 }
 

@@ -1,3 +1,4 @@
+import { SyncError } from '../../../functions/core/errors.ts';
 /**
  * JSON as Typesense's nlohmann::json sees it. `JSON.parse` cannot tell `1` from `1.0` and rounds integers
  * above 2^53, but the server can: `1.0` is a float (refused by an int32 field), and int64 values are exact.
@@ -8,7 +9,7 @@
 export type JsonValue = null | boolean | bigint | number | string | JsonValue[] | JsonObject;
 export type JsonObject = { [key: string]: JsonValue };
 
-export class JsonSyntaxError extends Error {
+export class JsonSyntaxError extends SyncError {
   override name = 'JsonSyntaxError';
 }
 

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { SyncError } from '../../../functions/core/errors.ts';
 import { ownChild } from '../processes.ts';
 import type { TypesenseEmulator, TypesenseEmulatorOptions } from './server.ts';
 import { DEFAULT_TYPESENSE_VERSION } from './versions.ts';
@@ -8,7 +9,7 @@ import { DEFAULT_TYPESENSE_VERSION } from './versions.ts';
 export type TypesenseEmulatorProcess = Pick<TypesenseEmulator, 'url' | 'port' | 'stop' | 'version'>;
 
 /** Thrown when the emulator's child process ends before it is listening. */
-export class TypesenseEmulatorProcessError extends Error {
+export class TypesenseEmulatorProcessError extends SyncError {
   override name = 'TypesenseEmulatorProcessError';
 }
 

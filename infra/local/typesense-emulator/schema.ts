@@ -3,9 +3,12 @@
  * flatten_field), src/collection_manager.cpp (CollectionManager::create_collection) and src/validator.cpp
  * (validate_index_in_memory and the coerce_* functions).
  */
+
+import { SyncError } from '../../../functions/core/errors.ts';
 import { isObject, type JsonObject, type JsonValue } from './json.ts';
 
-export class RequestError extends Error {
+export class RequestError extends SyncError {
+  override name = 'RequestError';
   constructor(
     readonly status: number,
     message: string,

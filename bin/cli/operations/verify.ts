@@ -1,0 +1,214 @@
+import {
+  type AttributeValue,
+  DescribeTableCommand,
+  type DynamoDBClient,
+  ScanCommand,
+  type TableDescription,
+} from '@aws-sdk/client-dynamodb';
+import { isCanaryItem } from '../../../functions/core/canary.ts';
+import type { MarshalledKey } from '../../../functions/core/change.ts';
+import {
+  coerceToSchema,
+  type Document,
+  type Drift,
+  diffDocuments,
+  type SchemaField,
+  staleFields,
+} from '../../../functions/core/diff.ts';
+import { ProjectionError } from '../../../functions/core/errors.ts';
+import { documentId, type KeyType, keyOfDocumentId, pickKey } from '../../../functions/core/keys.ts';
+import { type Projection, projectItem } from '../../../functions/core/project.ts';
+import { readItemsConsistently } from '../../../functions/shared/aws.ts';
+import type { TypesenseClient } from '../../../functions/shared/typesense.ts';
+
+export interface VerifyOptions {
+  dynamodb: DynamoDBClient;
+  tableName: string;
+  keyAttributes: readonly string[];
+  projection?: Projection;
+  typesense: TypesenseClient;
+  /** Alias or collection name. */
+  collection: string;
+}
+
+export interface VerifyReport extends Drift {
+  /** Items compared (all of them, or the sample's keys). */
+  tableItems: number;
+  indexDocuments: number;
+  /** Items the projection rejects: they can never be in the index. */
+  unprojectable: { id: string; reason: string }[];
+}
+
+/** The collection's fields, to compare documents after the coercion Typesense applies on write. */
+async function schemaFieldsOf(options: VerifyOptions): Promise<SchemaField[]> {
+  return (await options.typesense.getCollection(options.collection))?.fields ?? [];
+}
+
+type Unprojectable = VerifyReport['unprojectable'][number];
+
+/**
+ * What the index should hold for this item: the writer's projection, then the schema's coercion
+ * (see coerceToSchema); or why it cannot be projected; undefined for a lag-check canary.
+ */
+function expectedDocument(
+  item: Record<string, AttributeValue>,
+  options: VerifyOptions,
+  fields: readonly SchemaField[],
+): { document: Document } | { unprojectable: Unprojectable } | undefined {
+  if (isCanaryItem(item, options.keyAttributes)) return undefined;
+  try {
+    return { document: coerceToSchema(projectItem(item, options.keyAttributes, options.projection), fields) };
+  } catch (error) {
+    if (!(error instanceof ProjectionError)) throw error;
+    return { unprojectable: { id: error.id, reason: error.message } };
+  }
+}
+
+/**
+ * Compares what the index should hold for these items (each through the same projection the writer
+ * uses) with the documents it holds, field by field.
+ */
+function compare(
+  items: readonly Record<string, AttributeValue>[],
+  actual: ReadonlyMap<string, Document>,
+  options: VerifyOptions,
+  fields: readonly SchemaField[],
+): VerifyReport {
+  const expected = new Map<string, Document>();
+  const unprojectable: Unprojectable[] = [];
+  let tableItems = 0;
+  for (const item of items) {
+    const outcome = expectedDocument(item, options, fields);
+    if (outcome === undefined) continue;
+    tableItems++;
+    if ('unprojectable' in outcome) unprojectable.push(outcome.unprojectable);
+    else expected.set(String(outcome.document.id), outcome.document);
+  }
+  return { ...diffDocuments(expected, actual), tableItems, indexDocuments: actual.size, unprojectable };
+}
+
+/**
+ * Compares the whole table with the whole index, field by field: what the index should hold (each
+ * item through the same projection the writer uses) against what it holds. The table's side is kept as
+ * one JSON text per item; the index's side streams (one export line at a time), so the export adds no
+ * memory however large the collection.
+ */
+export async function verifyIndex(options: VerifyOptions): Promise<VerifyReport> {
+  const fields = await schemaFieldsOf(options);
+  const expected = new Map<string, string>();
+  const unprojectable: Unprojectable[] = [];
+  let tableItems = 0;
+  let startKey: Record<string, AttributeValue> | undefined;
+  do {
+    const page = await options.dynamodb.send(
+      new ScanCommand({ TableName: options.tableName, ConsistentRead: true, ExclusiveStartKey: startKey }),
+    );
+    for (const item of page.Items ?? []) {
+      const outcome = expectedDocument(item, options, fields);
+      if (outcome === undefined) continue;
+      tableItems++;
+      if ('unprojectable' in outcome) unprojectable.push(outcome.unprojectable);
+      else expected.set(String(outcome.document.id), JSON.stringify(outcome.document));
+    }
+    startKey = page.LastEvaluatedKey;
+  } while (startKey !== undefined);
+
+  const drift: Drift = { missing: [], extra: [], stale: [] };
+  let indexDocuments = 0;
+  for await (const have of options.typesense.exportDocumentStream(options.collection)) {
+    indexDocuments++;
+    const id = String(have.id);
+    const want = expected.get(id);
+    if (want === undefined) {
+      drift.extra.push(id);
+      continue;
+    }
+    expected.delete(id);
+    const differing = staleFields(JSON.parse(want) as Document, have);
+    if (differing.length > 0) drift.stale.push({ id, fields: differing });
+  }
+  drift.missing.push(...expected.keys());
+  return { ...drift, tableItems, indexDocuments, unprojectable };
+}
+
+/** Compares only these keys: their current items (strongly consistent) against their documents. */
+export async function verifyKeys(
+  options: VerifyOptions,
+  keys: readonly MarshalledKey[],
+): Promise<VerifyReport> {
+  // BatchGetItem refuses a request that names a key twice.
+  const keysById = new Map(keys.map((key) => [documentId(key, options.keyAttributes), key]));
+  const ids = [...keysById.keys()];
+  const items = await readItemsConsistently(options.dynamodb, options.tableName)([...keysById.values()]);
+  const actual = new Map<string, Document>();
+  // A few requests at a time: enough to be quick, few enough not to look like a load test.
+  for (let start = 0; start < ids.length; start += 10) {
+    const documents = await Promise.all(
+      ids.slice(start, start + 10).map((id) => options.typesense.getDocument(options.collection, id)),
+    );
+    for (const document of documents) if (document !== undefined) actual.set(String(document.id), document);
+  }
+  return compare(items, actual, options, await schemaFieldsOf(options));
+}
+
+/** The table's key attribute types, in `keyAttributes` order (to turn document ids back into keys). */
+export async function tableKeyTypes(
+  dynamodb: DynamoDBClient,
+  tableName: string,
+  keyAttributes: readonly string[],
+): Promise<KeyType[]> {
+  const { Table } = await dynamodb.send(new DescribeTableCommand({ TableName: tableName }));
+  return keyTypesOf(Table, tableName, keyAttributes);
+}
+
+function keyTypesOf(
+  table: TableDescription | undefined,
+  tableName: string,
+  keyAttributes: readonly string[],
+) {
+  return keyAttributes.map((name) => {
+    const type = table?.AttributeDefinitions?.find(
+      ({ AttributeName }) => AttributeName === name,
+    )?.AttributeType;
+    if (type === undefined) throw new Error(`table ${tableName} has no key attribute '${name}'`);
+    return type as KeyType;
+  });
+}
+
+/**
+ * A sample check: `size` items from a random part of the table (missing or stale documents) and
+ * `size` documents from a random page of the index (documents the table no longer holds).
+ */
+export async function verifySample(
+  options: VerifyOptions,
+  size: number,
+  random: () => number = Math.random,
+): Promise<VerifyReport> {
+  const { Table } = await options.dynamodb.send(new DescribeTableCommand({ TableName: options.tableName }));
+  // About `size` items per segment, so one random segment is a sample of the asked size.
+  const totalSegments = Math.min(1_000_000, Math.max(1, Math.ceil((Table?.ItemCount ?? 0) / size)));
+  const { Items = [] } = await options.dynamodb.send(
+    new ScanCommand({
+      TableName: options.tableName,
+      Segment: Math.floor(random() * totalSegments),
+      TotalSegments: totalSegments,
+      Limit: size,
+    }),
+  );
+  const perPage = Math.min(size, 250);
+  const firstPage = await options.typesense.search(options.collection, { q: '*', per_page: perPage });
+  const pages = Math.max(1, Math.ceil(firstPage.found / perPage));
+  const page = 1 + Math.floor(random() * pages);
+  const sampled =
+    page === 1
+      ? firstPage
+      : await options.typesense.search(options.collection, { q: '*', per_page: perPage, page });
+  const keyTypes = keyTypesOf(Table, options.tableName, options.keyAttributes);
+  const keys = [
+    ...Items.map((item) => pickKey(item, options.keyAttributes)),
+    ...sampled.hits.map(({ document }) =>
+      keyOfDocumentId(String(document.id), options.keyAttributes, keyTypes),
+    ),
+  ];
+  return verifyKeys(options, keys);
+}

@@ -1,0 +1,261 @@
+import { isCanaryItem } from '../canary.ts';
+import type { MarshalledKey } from '../change.ts';
+import { isRetryableError, isRetryableLine } from '../classify.ts';
+import { ProjectionError, SyncError } from '../errors.ts';
+import { projectItem } from '../project.ts';
+import { equalJitter } from '../retry.ts';
+import type { ImportLineResult } from '../typesense-port.ts';
+import {
+  abandon,
+  type Rejection,
+  type ResyncJob,
+  type ResyncOptions,
+  type ResyncPorts,
+  sleepOf,
+  TASK_RESERVE_MS,
+  timeLeft,
+} from './model.ts';
+
+/*
+ * The backfill: each segment of the table is scanned page by page and imported with `create`, from
+ * a checkpoint, within the invocation's time; a page import rides out Typesense's transient failures
+ * inside the task, so that it cannot stall silently.
+ */
+
+/** Attempts of one page import before the task fails (and SQS redelivers it from its checkpoint). */
+export const IMPORT_ATTEMPTS = 8;
+const BACKOFF_BASE_MS = 200;
+const BACKOFF_CAP_MS = 5_000;
+
+/** Thrown when a page's import still fails transiently after every attempt the task can afford. */
+export class ResyncImportError extends SyncError {
+  override name = 'ResyncImportError';
+}
+
+/**
+ * A page import's bound: it must answer while half the task's reserve is left, so the task can still
+ * save its checkpoint and hand on; at least a second. Unbounded (the client's default) without a clock.
+ */
+export const importCallWithin = (remainingMs: number): { timeoutMs?: number } =>
+  Number.isFinite(remainingMs)
+    ? { timeoutMs: Math.max(1_000, Math.floor(remainingMs - TASK_RESERVE_MS / 2)) }
+    : {};
+
+/** Exponential backoff with equal jitter (retry.ts), so parallel tasks spread out. */
+const backoffMs = (attempt: number) =>
+  equalJitter(Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** (attempt - 1)), Math.random());
+
+/**
+ * Imports a page with `create`, re-sending only the lines that failed transiently (a line that went
+ * in would answer 409 the second time and be miscounted as "already newer"). Answers one line per
+ * input line. Gives up with `ResyncImportError` after `IMPORT_ATTEMPTS` or when the invocation has
+ * no time left for the next wait; a non-transient error is thrown as is.
+ */
+export async function importWithRetries(
+  collection: string,
+  lines: readonly string[],
+  ports: ResyncPorts,
+): Promise<ImportLineResult[]> {
+  const results: (ImportLineResult | undefined)[] = new Array(lines.length);
+  let pending = lines.map((_, index) => index);
+  for (let attempt = 1; ; attempt++) {
+    let reason: string;
+    try {
+      const answered = await ports.typesense.importDocuments(
+        collection,
+        pending.map((index) => lines[index] as string),
+        'create',
+        importCallWithin(timeLeft(ports)),
+      );
+      const retry: number[] = [];
+      pending.forEach((index, n) => {
+        const line = answered[n];
+        // 408/429/5xx lines and the 422s of a node that cannot take writes for now: the writer's rule.
+        if (line === undefined || isRetryableLine(line)) retry.push(index);
+        else results[index] = line;
+      });
+      if (retry.length === 0) return results as ImportLineResult[];
+      const first = answered[pending.indexOf(retry[0] as number)];
+      reason = first === undefined || first.success ? 'no answer line' : `${first.code}: ${first.error}`;
+      pending = retry;
+    } catch (error) {
+      // Network errors and the answers above: the client marks them `retryable` by the same rule.
+      if (!isRetryableError(error)) throw error;
+      reason = error instanceof Error ? error.message : String(error);
+    }
+    const wait = backoffMs(attempt);
+    if (attempt >= IMPORT_ATTEMPTS || timeLeft(ports) - wait < TASK_RESERVE_MS / 2)
+      throw new ResyncImportError(
+        `import into ${collection}: ${pending.length} documents still failing after ${attempt} attempts (${reason})`,
+      );
+    await sleepOf(ports)(wait);
+  }
+}
+
+export type SegmentOutcome = 'continued' | 'segment-done' | 'stopped' | 'failed';
+
+type SegmentTask = { jobId: string; segment: number };
+type ScannedPage = Awaited<ReturnType<ResyncPorts['scanPage']>> & { scannedAt: number };
+
+/**
+ * Backfills one segment from its checkpoint, page by page: scan, project, import with `create`,
+ * checkpoint. A page's checkpoint is written while the next page is imported, so a crash or timeout
+ * re-runs at most those two pages (the task is redelivered; `create` makes that safe). When the
+ * invocation's remaining time falls below a reserve (or after `pagesPerTask` pages) the segment
+ * continues in a fresh task. Transient import failures are retried inside the task. The last
+ * segment to finish queues the finish task.
+ */
+export async function runSegment(
+  task: SegmentTask,
+  ports: ResyncPorts,
+  options: ResyncOptions,
+): Promise<SegmentOutcome> {
+  const { store } = ports;
+  let job = await store.getJob(task.jobId);
+  let state = await store.getSegment(task.jobId, task.segment);
+  if (job === undefined || state === undefined) return 'stopped';
+
+  const scan = segmentScanner(task, job.totalSegments, ports, options.pageSize);
+  let prefetched: Promise<ScannedPage> | undefined;
+  // The previous page's checkpoint: false when another delivery of this task had moved it on.
+  let checkpointed: Promise<boolean> = Promise.resolve(true);
+  // The slowest page so far: the reserve must cover one more of those and its checkpoint.
+  let slowestPageMs = 0;
+  for (let page = 0; !state.done; page++) {
+    if (job?.phase !== 'backfilling') return 'stopped';
+    if (page === options.pagesPerTask || timeLeft(ports) < TASK_RESERVE_MS + 2 * slowestPageMs) {
+      if (!(await checkpointed)) return 'stopped';
+      await ports.sendTasks([{ action: 'segment', ...task }]);
+      return 'continued';
+    }
+    const pageStarted = ports.now();
+    const scanned: ScannedPage = await (prefetched ?? scan(state.lastKey));
+    const { lastKey } = scanned;
+    // The lag check's heartbeat is indexed into its own collection, never into the application's.
+    const items = scanned.items.filter((item) => !isCanaryItem(item, options.keyAttributes));
+    // The next page's scan overlaps this page's import and checkpoint: the scan is the slower side,
+    // so this keeps it busy. It is only data; nothing is written before this page's checkpoint.
+    prefetched = lastKey !== undefined && page + 1 < options.pagesPerTask ? scan(lastKey) : undefined;
+    const imported = await importPage(job, items, scanned.scannedAt, checkpointed, ports, options);
+    if (typeof imported === 'string') return imported;
+    const previousPages = state.pages;
+    state = {
+      segment: task.segment,
+      ...(lastKey === undefined ? {} : { lastKey }),
+      done: lastKey === undefined,
+      pages: state.pages + 1,
+      scanned: state.scanned + items.length,
+      indexed: state.indexed + imported.indexed,
+      skipped: state.skipped + imported.skipped,
+    };
+    // Off the page's critical path: a DynamoDB round trip per page that the next import overlaps.
+    // Checkpoints stay in order: each is written after the one before it was.
+    const progressAt = ports.now();
+    checkpointed = store.putSegment(task.jobId, state, previousPages).then(async (saved) => {
+      if (saved) await store.transition(task.jobId, ['backfilling'], { lastProgressAt: progressAt });
+      return saved;
+    });
+    slowestPageMs = Math.max(slowestPageMs, progressAt - pageStarted);
+    // Awaited with the next page; not at all when the task stops early, which needs no checkpoint.
+    checkpointed.catch(() => undefined);
+    job = imported.latest;
+  }
+  if (!(await checkpointed)) return 'stopped';
+
+  const segments = await store.listSegments(task.jobId);
+  if (segments.every((segment) => segment.done))
+    await ports.sendTasks([{ action: 'finish', jobId: task.jobId }]);
+  return 'segment-done';
+}
+
+/** Scans pages of the task's segment, each stamped with when its scan began. */
+function segmentScanner(task: SegmentTask, totalSegments: number, ports: ResyncPorts, pageSize: number) {
+  return (startKey: MarshalledKey | undefined): Promise<ScannedPage> => {
+    const scannedAt = ports.now();
+    const scanning = ports
+      .scanPage(task.segment, totalSegments, pageSize, startKey)
+      .then((page) => ({ ...page, scannedAt }));
+    // A prefetched page may be abandoned when the task stops early; its failure is not news then.
+    scanning.catch(() => undefined);
+    return scanning;
+  };
+}
+
+/** A page's items as import lines; the items the projection refuses are rejections. */
+function projectPage(items: ScannedPage['items'], options: ResyncOptions, ports: ResyncPorts) {
+  const lines: string[] = [];
+  const ids: string[] = [];
+  const rejections: Rejection[] = [];
+  for (const item of items) {
+    try {
+      const document = projectItem(item, options.keyAttributes, options.projection);
+      lines.push(JSON.stringify(document));
+      ids.push(document.id);
+    } catch (error) {
+      if (!(error instanceof ProjectionError)) throw error;
+      rejections.push({ id: error.id, reason: error.message, at: ports.now() });
+    }
+  }
+  return { lines, ids, rejections };
+}
+
+type PageImported = { latest: ResyncJob | undefined; indexed: number; skipped: number };
+
+/**
+ * Projects and imports one page, and settles its rejections: any fails the job. Stops when the job
+ * left the backfill or another delivery of this task moved the segment on (`moved` false).
+ */
+async function importPage(
+  job: ResyncJob,
+  items: ScannedPage['items'],
+  scannedAt: number,
+  checkpointed: Promise<boolean>,
+  ports: ResyncPorts,
+  options: ResyncOptions,
+): Promise<PageImported | 'stopped' | 'failed'> {
+  const { store } = ports;
+  const { lines, ids, rejections } = projectPage(items, options, ports);
+  let outcomes: ImportLineResult[];
+  let latest: ResyncJob | undefined;
+  let moved: boolean;
+  try {
+    // The job is re-read alongside the import so a cancel is seen by the next page.
+    [outcomes, latest, moved] = await Promise.all([
+      lines.length === 0 ? [] : importWithRetries(job.collection, lines, ports),
+      store.getJob(job.jobId),
+      checkpointed,
+    ]);
+  } catch (error) {
+    // A cancelled job's collection is gone: stop quietly rather than retry the task.
+    if ((await store.getJob(job.jobId))?.phase !== 'backfilling') return 'stopped';
+    throw error;
+  }
+  // Another delivery of this task moved the segment on: it carries on, this one stops.
+  if (!moved) return 'stopped';
+  let skipped = 0;
+  const imported: string[] = [];
+  outcomes.forEach((outcome, index) => {
+    if (outcome.success) imported.push(ids[index] as string);
+    else if (outcome.code === 409) skipped++;
+    else
+      rejections.push({
+        id: ids[index] as string,
+        reason: `${outcome.code}: ${outcome.error}`,
+        at: ports.now(),
+      });
+  });
+  // A rejection of an earlier state of these items (by the writer) is fixed by this import, as
+  // long as it was recorded before this page was scanned: the scan then read a later state.
+  if (imported.length > 0) await store.clearRejections(job.jobId, imported, scannedAt);
+  if (rejections.length > 0) {
+    await store.recordRejections(job.jobId, rejections.slice(0, 10));
+    await abandon(
+      ports,
+      job,
+      'failed',
+      `${rejections.length} items of one page do not fit the collection schema; first: ${rejections[0]?.id}: ${rejections[0]?.reason}`,
+    );
+    return 'failed';
+  }
+  return { latest, indexed: imported.length, skipped };
+}

@@ -1,0 +1,202 @@
+import { isRetryableAnswer, isRetryableError } from '../classify.ts';
+import type { ActiveResync, Rejection } from '../resync/model.ts';
+import { runWithinBudget } from '../time-budget.ts';
+import type { ResyncWriterPorts, WriterOptions, WriterPorts } from '../write-batch.ts';
+import type { DocumentLine, PlannedWrites } from './documents.ts';
+import { type BatchLedger, type Pending, reasonOf } from './ledger.ts';
+
+/** How the live collection answered the batch: counts for the summary, signals for the circuit. */
+export interface LiveTally {
+  upserted: number;
+  deleted: number;
+  /** Typesense answered something that was no outage: the circuit may close. */
+  answered: boolean;
+  /** Typesense was unreachable or overloaded: the circuit counts an outage. */
+  outage: boolean;
+}
+
+/**
+ * Writes the planned documents: imports and deletes to the live collection, the same to a running
+ * re-sync's collection, heartbeats to the lag check's; all at once. Every answer lands in the ledger.
+ */
+export async function writeDocuments(
+  plan: PlannedWrites,
+  resync: ActiveResync | undefined,
+  ports: WriterPorts,
+  options: WriterOptions,
+  ledger: BatchLedger,
+  batchStart: number,
+): Promise<LiveTally> {
+  const tally: LiveTally = { upserted: 0, deleted: 0, answered: false, outage: false };
+  await Promise.all([
+    importLive(plan.upserts, ports, options, ledger, tally),
+    deleteLive(plan.deletes, ports, options, ledger, tally),
+    resync === undefined || ports.resync === undefined
+      ? Promise.resolve()
+      : applyToResync(ports.resync, resync, plan, ledger, {
+          batchStart,
+          now: ports.now,
+          remainingMs: options.remainingMs,
+        }),
+    importCanaries(plan.canaries, ports, options, ledger),
+  ]);
+  return tally;
+}
+
+/** A failed live request: an outage (retryable, counted by the circuit), or a request Typesense refuses. */
+const typesenseFailed =
+  (ledger: BatchLedger, tally: LiveTally, entries: Pending[], what: string) => (error: unknown) => {
+    tally.outage ||= isRetryableError(error);
+    ledger.fail(entries, `${what} failed: ${reasonOf(error)}`, isRetryableError(error));
+  };
+
+/** Imports the upserts; each line's answer decides: applied, retried (passing reason) or dead-lettered. */
+function importLive(
+  upserts: readonly DocumentLine[],
+  ports: WriterPorts,
+  options: WriterOptions,
+  ledger: BatchLedger,
+  tally: LiveTally,
+): Promise<void> {
+  if (upserts.length === 0) return Promise.resolve();
+  return ports
+    .importDocuments(
+      upserts.map(({ line }) => line),
+      options.remainingMs?.(),
+    )
+    .then(
+      (outcomes) => {
+        tally.answered = outcomes.some(
+          (outcome) => outcome.success || !isRetryableAnswer(outcome.code, outcome.error),
+        );
+        tally.outage ||= !tally.answered && outcomes.length > 0;
+        upserts.forEach(({ entry }, index) => {
+          const outcome = outcomes[index];
+          // A line without an answer was not confirmed: retry it rather than acknowledge it.
+          if (outcome === undefined) ledger.fail([entry], 'import answered fewer lines than were sent');
+          else if (outcome.success) {
+            tally.upserted++;
+            ledger.applied.push(entry);
+          } else if (isRetryableAnswer(outcome.code, outcome.error))
+            ledger.fail([entry], `import ${outcome.code}: ${outcome.error}`);
+          else ledger.deadLetter(entry, outcome.code, outcome.error);
+        });
+      },
+      typesenseFailed(
+        ledger,
+        tally,
+        upserts.map(({ entry }) => entry),
+        'import',
+      ),
+    );
+}
+
+/**
+ * Deletes the gone keys. Deletes of ids Typesense cannot match by filter go one request each: many
+ * can outrun the invocation, so they run within its time budget; what is left over is deferred.
+ */
+function deleteLive(
+  deletes: readonly Pending[],
+  ports: WriterPorts,
+  options: WriterOptions,
+  ledger: BatchLedger,
+  tally: LiveTally,
+): Promise<void> {
+  if (deletes.length === 0) return Promise.resolve();
+  const budget =
+    options.remainingMs === undefined
+      ? undefined
+      : { remainingMs: options.remainingMs, reserveMs: options.timeReserveMs ?? 3_000 };
+  return runWithinBudget(
+    deletes,
+    (chunk) => ports.deleteDocuments(chunk.map(({ change }) => change.id)),
+    budget,
+    ports.now,
+  ).then((run) => {
+    tally.answered ||= run.done.length > 0;
+    tally.deleted += run.done.length;
+    ledger.applied.push(...run.done);
+    if (run.error !== undefined) typesenseFailed(ledger, tally, run.failed, 'delete')(run.error);
+    ledger.defer(run.deferred);
+  });
+}
+
+/** Heartbeats into the lag check's collection, when it is wired. */
+function importCanaries(
+  canaries: readonly DocumentLine[],
+  ports: WriterPorts,
+  options: WriterOptions,
+  ledger: BatchLedger,
+): Promise<unknown> {
+  if (canaries.length === 0 || ports.importCanaries === undefined) return Promise.resolve();
+  return ports
+    .importCanaries(
+      canaries.map(({ line }) => line),
+      options.remainingMs?.(),
+    )
+    .then(
+      () => ledger.applied.push(...canaries.map(({ entry }) => entry)),
+      // A lost heartbeat shows as lag in the next check; retrying or dead-lettering it would only
+      // block its message group.
+      () => undefined,
+    );
+}
+
+/**
+ * Writes the batch's upserts and deletes to a running re-sync's collection too, whatever the live
+ * collection answered: a re-sync may bring the schema that fixes a live rejection. A failure here
+ * retries the change (both writes are idempotent); a rejection is recorded against the re-sync.
+ */
+async function applyToResync(
+  ports: ResyncWriterPorts,
+  active: ActiveResync,
+  { upserts, deletes }: PlannedWrites,
+  ledger: BatchLedger,
+  clock: { batchStart: number; now: () => number; remainingMs?: (() => number) | undefined },
+): Promise<void> {
+  const importing = async () => {
+    if (upserts.length === 0) return;
+    const outcomes = await ports.importDocuments(
+      active.collection,
+      upserts.map(({ line }) => line),
+      clock.remainingMs?.(),
+    );
+    const rejections: Rejection[] = [];
+    const written: string[] = [];
+    // Recorded after the source was read: a backfill page scanned later than this reads a later state.
+    const at = clock.now();
+    upserts.forEach(({ entry }, index) => {
+      const outcome = outcomes[index];
+      if (outcome === undefined) ledger.fail([entry], 're-sync import answered fewer lines than were sent');
+      else if (outcome.success) written.push(entry.change.id);
+      else if (isRetryableAnswer(outcome.code, outcome.error))
+        ledger.fail([entry], `re-sync import ${outcome.code}: ${outcome.error}`);
+      else rejections.push({ id: entry.change.id, reason: `${outcome.code}: ${outcome.error}`, at });
+    });
+    if (rejections.length > 0) await ports.recordRejections(active.jobId, rejections);
+    // A rejection recorded before this batch began was of an earlier state of the key (per-key
+    // order), which this successful write replaced: it no longer fails the re-sync.
+    if (written.length > 0) await ports.clearRejections(active.jobId, written, clock.batchStart);
+  };
+  const deleting = async () => {
+    if (deletes.length === 0) return;
+    // The tombstone first: a delete that lands before the backfill's older copy must be re-checked.
+    await ports.recordDeletes(
+      active.jobId,
+      deletes.map(({ change }) => ({ id: change.id, key: change.key })),
+    );
+    const ids = deletes.map(({ change }) => change.id);
+    await ports.deleteDocuments(active.collection, ids);
+    // A rejected earlier state of a key now deleted has nothing left to fail the re-sync for.
+    await ports.clearRejections(active.jobId, ids, clock.batchStart);
+  };
+  await Promise.all([
+    importing().catch((error: unknown) =>
+      ledger.fail(
+        upserts.map(({ entry }) => entry),
+        `re-sync import failed: ${reasonOf(error)}`,
+      ),
+    ),
+    deleting().catch((error: unknown) => ledger.fail(deletes, `re-sync delete failed: ${reasonOf(error)}`)),
+  ]);
+}

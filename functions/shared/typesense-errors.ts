@@ -1,0 +1,38 @@
+import { isRetryableAnswer } from '../core/classify.ts';
+import { SyncError } from '../core/errors.ts';
+
+/** The Typesense client's errors: each says whether retrying may help (`retryable`, see classify.ts). */
+
+export abstract class TypesenseError extends SyncError {
+  abstract readonly retryable: boolean;
+}
+
+/** Typesense answered with an HTTP error status. */
+export class TypesenseHttpError extends TypesenseError {
+  override name = 'TypesenseHttpError';
+  readonly retryable: boolean;
+
+  constructor(
+    readonly status: number,
+    readonly serverMessage: string,
+    readonly method: string,
+    readonly path: string,
+  ) {
+    super(`Typesense ${method} ${path} failed with HTTP ${status}: ${serverMessage}`);
+    // 408/429/5xx are load or leadership conditions (e.g. 503 "Not Ready or Lagging") that pass, and so is a
+    // 422 for a node out of disk or memory; the rest won't.
+    this.retryable = isRetryableAnswer(status, serverMessage);
+  }
+}
+
+/** No usable answer: connection refused/reset, DNS failure or timeout. The request may or may not have been applied. */
+export class TypesenseUnavailableError extends TypesenseError {
+  override name = 'TypesenseUnavailableError';
+  readonly retryable = true;
+}
+
+/** Typesense answered 2xx with something this client cannot interpret: retrying will not help. */
+export class TypesenseProtocolError extends TypesenseError {
+  override name = 'TypesenseProtocolError';
+  readonly retryable = false;
+}
