@@ -19,7 +19,6 @@ export const FUNCTION_EXCEPTIONS: Readonly<Record<string, string>> = {
   'bench/p6-cost.ts#runP6': 'issue 22: being split',
   'bench/p6-counts.ts#writerCounts': 'issue 22: being split',
   'infra/local/chaos.ts#runChaos': 'issue 22: being split',
-  'infra/local/demo.ts#runLocalDemo': 'issue 22: being split',
   'infra/local/fault-proxy.ts#startFaultProxy': 'issue 22: being split',
   'infra/local/iam/enforce.ts#localIam': 'issue 22: being split',
   'infra/local/typesense-emulator/json.ts#parseExact': 'issue 22: being split',
