@@ -27,15 +27,14 @@ interface Step {
 /**
  * P3: the embedded stack (DynamoDB Local, fauxqs, Typesense emulator, the real handlers driven like
  * their event sources) under the demo workload at increasing source write rates, then unthrottled.
- * Must run last in its process: the stack configures the handlers through the environment, once.
  */
 export async function runP3(options: P3Options): Promise<Section> {
   const stack = await startLocalStack({ schema: productSchema, sourceTimestampAttribute: 'updatedAt' });
   try {
     // The stack's status only keeps the maximum lag over the last second. For percentiles, wrap the
-    // writer's Typesense port (the same module instance the stack imported): when an import answers,
+    // writer's Typesense port (the adapters the stack's writer calls through): when an import answers,
     // each applied document's lag is now − its item timestamp, i.e. source write → visible in search.
-    const { ports } = await import('../functions/writer/handler.ts');
+    const ports = stack.functions.writer.adapters;
     const { importDocuments, deleteDocuments } = ports;
     let lags: number[] = [];
     let lastApplyAt = 0;

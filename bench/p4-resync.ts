@@ -5,7 +5,8 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { Command } from 'commander';
 import { projectItem } from '../functions/core/project.ts';
 import { resyncProgress, schemaOf } from '../functions/core/resync.ts';
-import { sendTasks } from '../functions/shared/resync-ports.ts';
+import { resyncOptionsOf } from '../functions/resync/handler.ts';
+import { sendTasks } from '../functions/shared/resync-adapters.ts';
 import { ownChild, sleep } from '../infra/local/processes.ts';
 import { startLocalStack } from '../infra/local/stack.ts';
 import { loadItems, productSchema } from '../infra/local/workload.ts';
@@ -105,8 +106,9 @@ async function measureP4({ items, seed }: P4Options): Promise<Section> {
     typesenseProcess: 'child',
   });
   try {
-    // The same module instance the stack's re-sync poller runs: its Scan, Typesense client and store.
-    const { ports, options: resyncOptions } = await import('../functions/resync/handler.ts');
+    // The adapters the stack's re-sync poller runs: its Scan, Typesense client and store.
+    const ports = stack.functions.resync.adapters;
+    const resyncOptions = resyncOptionsOf(stack.functions.resync.config);
     console.error(`P4: loading ${num(items)} items…`);
     const { dynamodb, tableName, keyAttributes } = stack;
     await loadItems({ dynamodb, tableName, keyAttributes, first: 0, count: items, seed });

@@ -70,7 +70,7 @@ export const ASSUMPTIONS = {
   secretTtlSeconds: 300,
   /** Warm instances that read the API key in an idle month: the writer (canary) and the lag check. */
   idleSecretReaders: 2,
-  /** Lag check per run, from functions/lag-check and functions/shared/lag-check-ports.ts. */
+  /** Lag check per run, from functions/lag-check and functions/shared/lag-check-adapters.ts. */
   lagCheck: {
     getMetricDataMetrics: 3,
     queueAttributeRequests: 1,

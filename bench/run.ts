@@ -66,9 +66,8 @@ async function figuresOf<T>(id: string): Promise<T> {
   return data as T;
 }
 
-// P3 runs last: it starts the embedded stack, which configures the handlers through this process's
-// environment and keeps DynamoDB Local busy on the CPU the other benchmarks time. P4 starts its own
-// stack in a child process, stopped before P5 runs.
+// P3 runs last: it starts the embedded stack, which keeps DynamoDB Local busy on the CPU the other
+// benchmarks time. P4 starts its own stack in a child process, stopped before P5 runs.
 const runners: Record<Benchmark, () => Promise<Section>> = {
   p1: () => runP1({ changes: quick ? 100_000 : 1_000_000, seed: options.seed }),
   p2: () => runP2({ changes: quick ? 5_000 : 20_000, repetitions: quick ? 3 : 5, seed: options.seed }),

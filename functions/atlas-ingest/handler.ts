@@ -1,38 +1,39 @@
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import middy from '@middy/core';
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { processAtlasMessages } from '../core/atlas-change.ts';
-import { applyAtlasChange } from '../shared/atlas-ingest-ports.ts';
-import { createDynamoDbClient, createSqsClient, sendDeadLetters } from '../shared/aws.ts';
-import { atlasIngestConfigSchema, parseConfig } from '../shared/config.ts';
-import { createLogger } from '../shared/logger.ts';
-import { addAtlasIngestMetrics, createMetrics } from '../shared/metrics.ts';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { type AtlasIngestPorts, processAtlasMessages } from '../core/atlas-change.ts';
+import { atlasIngestAdapters } from '../shared/atlas-ingest-adapters.ts';
+import { createDynamoDbClient, createSqsClient } from '../shared/aws.ts';
+import { type AtlasIngestConfig, atlasIngestConfigSchema, parseConfig } from '../shared/config.ts';
+import {
+  createTelemetry,
+  handlerFromEnvironment,
+  type LambdaHandler,
+  lambdaHandler,
+  type TelemetryOptions,
+} from '../shared/lambda.ts';
+import { addAtlasIngestMetrics } from '../shared/metrics.ts';
 
-const config = parseConfig(atlasIngestConfigSchema);
-const logger = createLogger('atlas-ingest');
-const metrics = createMetrics();
-const dynamodb = createDynamoDbClient();
-const sqs = createSqsClient();
+/** The Atlas ingest over its config and adapters: EventBridge events mirrored into the table. */
+export function createAtlasIngestHandler(
+  _config: AtlasIngestConfig,
+  adapters: AtlasIngestPorts,
+  telemetryOptions: TelemetryOptions = {},
+): LambdaHandler<SQSEvent, SQSBatchResponse> {
+  const telemetry = createTelemetry('atlas-ingest', telemetryOptions);
+  const { logger, metrics } = telemetry;
+  return lambdaHandler(telemetry, async (event: SQSEvent): Promise<SQSBatchResponse> => {
+    const { batchItemFailures, summary } = await processAtlasMessages(event.Records, adapters);
+    addAtlasIngestMetrics(metrics, summary);
+    if (summary.deadLettered > 0 || summary.failed > 0) logger.warn('Atlas events had failures', { summary });
+    else logger.info('Atlas events mirrored', { summary });
+    return { batchItemFailures };
+  });
+}
+
 /** The SDK clients, so that a test harness can observe or police their calls (IAM locally). */
-export const clients = { dynamodb, sqs };
+export const clients = { dynamodb: createDynamoDbClient(), sqs: createSqsClient() };
 
-export const ports = {
-  apply: applyAtlasChange(dynamodb, {
-    mirrorTable: config.TABLE_NAME,
-    versionsTable: config.ATLAS_VERSIONS_TABLE,
-    versionTtlSeconds: config.ATLAS_VERSION_TTL_DAYS * 86_400,
-  }),
-  sendDeadLetters: sendDeadLetters(sqs, config.DLQ_URL),
-  now: Date.now,
-};
-
-export const handler = middy(async (event: SQSEvent): Promise<SQSBatchResponse> => {
-  const { batchItemFailures, summary } = await processAtlasMessages(event.Records, ports);
-  addAtlasIngestMetrics(metrics, summary);
-  if (summary.deadLettered > 0 || summary.failed > 0) logger.warn('Atlas events had failures', { summary });
-  else logger.info('Atlas events mirrored', { summary });
-  return { batchItemFailures };
-})
-  .use(injectLambdaContext(logger))
-  .use(logMetrics(metrics));
+export const handler: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse> =
+  handlerFromEnvironment(() => {
+    const config = parseConfig(atlasIngestConfigSchema);
+    return createAtlasIngestHandler(config, atlasIngestAdapters(clients, config));
+  });

@@ -9,15 +9,19 @@ import type { WriterSummary } from '../core/write-batch.ts';
 
 export { DEFAULT_METRICS_NAMESPACE, METRIC } from '../contract/metrics.ts';
 
+/** What the `add…Metrics` functions need: powertools' `Metrics`, or a sink that drops the figures. */
+export type MetricsSink = Pick<Metrics, 'addMetric'>;
+
 /**
- * A function's metrics, created once per Lambda instance and flushed once per invocation by the
- * `logMetrics` middleware. Powertools reads POWERTOOLS_SERVICE_NAME (the `service` dimension) and
- * POWERTOOLS_METRICS_NAMESPACE itself; an explicit namespace would outrank the variable, so the
- * default is passed only in its absence.
+ * A function's metrics, created once per handler and flushed once per invocation by the `logMetrics`
+ * middleware. The namespace and the `service` dimension come from POWERTOOLS_METRICS_NAMESPACE and
+ * POWERTOOLS_SERVICE_NAME in `env` (the function's environment when deployed), the namespace falling
+ * back to the default; the service is passed only when set, so Powertools' own fallback is unchanged.
  */
-export function createMetrics(): Metrics {
+export function createMetrics(env: Record<string, string | undefined> = process.env): Metrics {
   return new Metrics({
-    namespace: process.env.POWERTOOLS_METRICS_NAMESPACE || DEFAULT_METRICS_NAMESPACE,
+    namespace: env.POWERTOOLS_METRICS_NAMESPACE || DEFAULT_METRICS_NAMESPACE,
+    ...(env.POWERTOOLS_SERVICE_NAME ? { serviceName: env.POWERTOOLS_SERVICE_NAME } : {}),
   });
 }
 
@@ -27,7 +31,7 @@ export function createMetrics(): Metrics {
  * the record out whenever a metric reaches 100 values, so a larger batch spans several records.
  * The counts come last so that the middleware's final flush is never empty.
  */
-export function addWriterMetrics(metrics: Metrics, summary: WriterSummary): void {
+export function addWriterMetrics(metrics: MetricsSink, summary: WriterSummary): void {
   for (const delay of summary.ingestionDelaysMs)
     metrics.addMetric(METRIC.ingestionDelay, MetricUnit.Milliseconds, delay);
   metrics.addMetric(METRIC.changesApplied, MetricUnit.Count, summary.upserted + summary.deleted);
@@ -41,7 +45,7 @@ export function addWriterMetrics(metrics: Metrics, summary: WriterSummary): void
  * Changes whose message SQS refused are not counted as queued: Lambda replays their records, which
  * count them when they do reach the queue.
  */
-export function addBatcherMetrics(metrics: Metrics, summary: BatcherSummary): void {
+export function addBatcherMetrics(metrics: MetricsSink, summary: BatcherSummary): void {
   metrics.addMetric(METRIC.streamRecords, MetricUnit.Count, summary.records);
   metrics.addMetric(METRIC.changesQueued, MetricUnit.Count, summary.changes - summary.failedChanges);
   metrics.addMetric(METRIC.deadLetters, MetricUnit.Count, summary.deadLettered);
@@ -52,7 +56,7 @@ export function addBatcherMetrics(metrics: Metrics, summary: BatcherSummary): vo
  * shows a gap; `LagUnknown` is 1 whenever anything is missing, which is what the alarm watches.
  */
 export function addLagMetrics(
-  metrics: Metrics,
+  metrics: MetricsSink,
   reading: LagReading,
   resync: ResyncProgress | undefined,
 ): void {
@@ -82,7 +86,7 @@ export function addLagMetrics(
     metrics.addMetric(METRIC.resyncProgressAge, MetricUnit.Milliseconds, resync.progressAgeMs);
 }
 
-export function addAtlasIngestMetrics(metrics: Metrics, summary: AtlasIngestSummary): void {
+export function addAtlasIngestMetrics(metrics: MetricsSink, summary: AtlasIngestSummary): void {
   metrics.addMetric(METRIC.atlasEventsApplied, MetricUnit.Count, summary.applied);
   metrics.addMetric(METRIC.atlasEventsStale, MetricUnit.Count, summary.stale);
   metrics.addMetric(METRIC.deadLetters, MetricUnit.Count, summary.deadLettered);

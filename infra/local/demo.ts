@@ -75,10 +75,28 @@ export async function runLocalDemo(options: DemoOptions): Promise<number> {
     console.log('\nstopping…');
     await shutdown();
   });
+  await announce(stack);
+  await writeDemo(stack, options);
+  const drift = await checkIndex(stack);
+
+  if (options.keepRunning) {
+    console.log(
+      'keep-running: the stack stays up; write to the table with any DynamoDB client. Ctrl-C stops.',
+    );
+    stopLiveTicker = statusTicker(stack, () => '');
+    // Runs until SIGINT, whose handler stops the stack and exits.
+    await new Promise<never>(() => undefined);
+  }
+  await shutdown();
+  return drift === 0 ? 0 : 1;
+}
+
+/** Where everything is, and the operator CLI's target file. */
+async function announce(stack: LocalStack): Promise<void> {
   console.log(`  DynamoDB Local  ${stack.endpoints.dynamodb}  table '${stack.tableName}'`);
   console.log(`  SQS emulator    ${stack.endpoints.sqs}  queue ${stack.queueUrl}`);
   console.log(
-    `  Typesense       ${stack.endpoints.typesense}  alias '${stack.alias}' → '${stack.collection}' (API key: see infra/local/stack.ts)`,
+    `  Typesense       ${stack.endpoints.typesense}  alias '${stack.alias}' → '${stack.collection}' (API key: see infra/local/stack-options.ts)`,
   );
 
   await mkdir('.local', { recursive: true });
@@ -87,7 +105,10 @@ export async function runLocalDemo(options: DemoOptions): Promise<number> {
     `  Operator CLI    npm run cli -- --target ${TARGET_FILE} status   (lag: ${stack.ingestionDelayUrl})`,
   );
   console.log(`  Status page     ${stack.statusPageUrl}  (lag chart, throughput, pending, DLQ, circuit)`);
+}
 
+/** The demo workload through the pipeline, with a live status line, until the index has caught up. */
+async function writeDemo(stack: LocalStack, options: DemoOptions): Promise<void> {
   let done = 0;
   let total = options.items + options.ops;
   const stopTicker = statusTicker(stack, () => (done < total ? `writes ${done}/${total} | ` : ''));
@@ -113,7 +134,10 @@ export async function runLocalDemo(options: DemoOptions): Promise<number> {
       `${workload.deletes} deletes, ${workload.expiries} TTL-style expiries, ${workload.recreates} re-creates) ` +
       `and the index caught up in ${seconds.toFixed(1)} s`,
   );
+}
 
+/** Table vs index field by field, and a search; resolves with the drift found (0: none). */
+async function checkIndex(stack: LocalStack): Promise<number> {
   const report = await stack.verify();
   const drift = report.missing.length + report.extra.length + report.stale.length;
   console.log(
@@ -128,15 +152,5 @@ export async function runLocalDemo(options: DemoOptions): Promise<number> {
     const document = hit.document as { id: string; name: string; price: number };
     console.log(`  ${document.id}  ${document.name}  ${document.price}`);
   }
-
-  if (options.keepRunning) {
-    console.log(
-      'keep-running: the stack stays up; write to the table with any DynamoDB client. Ctrl-C stops.',
-    );
-    stopLiveTicker = statusTicker(stack, () => '');
-    // Runs until SIGINT, whose handler stops the stack and exits.
-    await new Promise<never>(() => undefined);
-  }
-  await shutdown();
-  return drift === 0 ? 0 : 1;
+  return drift;
 }

@@ -17,8 +17,6 @@ import { cliAt } from '../helpers/cli.ts';
 const ITEMS = 400;
 let stack: LocalStack;
 let targetFile: string;
-let resync: typeof import('../../functions/resync/handler.ts');
-let writer: typeof import('../../functions/writer/handler.ts');
 
 beforeAll(async () => {
   stack = await startLocalStack({
@@ -29,8 +27,6 @@ beforeAll(async () => {
   });
   targetFile = join(await mkdtemp(join(tmpdir(), 'iam-')), 'target.json');
   await writeFile(targetFile, JSON.stringify(stack.target));
-  resync = await import('../../functions/resync/handler.ts');
-  writer = await import('../../functions/writer/handler.ts');
 }, 120_000);
 
 afterAll(async () => {
@@ -65,7 +61,8 @@ describe('IAM enforced on the embedded stack', () => {
     });
     await stack.waitForIdle(60_000);
 
-    const { ports } = resync;
+    // The adapters the stack's re-sync handler calls through: wrapping one injects into the real path.
+    const ports = stack.functions.resync.adapters;
     const scanPage = ports.scanPage;
     const deleted = [1, 2, 3];
     let deletedDuringBackfill = false;
@@ -115,7 +112,7 @@ describe('IAM enforced on the embedded stack', () => {
 
   it("refuses a DynamoDB call outside the function's role as DynamoDB does", async () => {
     // The writer re-reads keys; it may never scan the table.
-    const refused = await writer.clients.dynamodb
+    const refused = await stack.functions.writer.clients.dynamodb
       .send(new ScanCommand({ TableName: stack.tableName, Limit: 1 }))
       .catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(DynamoDBServiceException);
@@ -141,7 +138,7 @@ describe('IAM enforced on the embedded stack', () => {
 
   it("refuses an SQS call outside the function's role as SQS does", async () => {
     // The writer sends to the changes queue and the DLQ, never to the re-sync work queue.
-    const refused = await writer.clients.sqs
+    const refused = await stack.functions.writer.clients.sqs
       .send(new SendMessageCommand({ QueueUrl: stack.resyncQueueUrl, MessageBody: '{}' }))
       .catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(SQSServiceException);

@@ -10,7 +10,6 @@ import { productItem, productSchema, seededRandom } from '../../infra/local/work
  */
 
 let stack: LocalStack;
-let writer: typeof import('../../functions/writer/handler.ts');
 
 beforeAll(async () => {
   stack = await startLocalStack({
@@ -19,7 +18,6 @@ beforeAll(async () => {
     visibilityTimeoutSeconds: 1,
     iam: { revoke: [{ function: 'writer', action: 'dynamodb:BatchGetItem' }] },
   });
-  writer = await import('../../functions/writer/handler.ts');
 }, 120_000);
 
 afterAll(async () => {
@@ -29,8 +27,9 @@ afterAll(async () => {
 describe('a grant missing from the template', () => {
   it("fails the writer's consistent re-read with DynamoDB's AccessDeniedException, and nothing is indexed", async () => {
     const errors: unknown[] = [];
-    const readItems = writer.ports.readItems;
-    writer.ports.readItems = async (keys) => {
+    const { adapters } = stack.functions.writer;
+    const readItems = adapters.readItems;
+    adapters.readItems = async (keys) => {
       try {
         return await readItems(keys);
       } catch (error) {
@@ -75,7 +74,7 @@ describe('a grant missing from the template', () => {
         missing: 1,
       });
     } finally {
-      writer.ports.readItems = readItems;
+      adapters.readItems = readItems;
     }
   });
 });

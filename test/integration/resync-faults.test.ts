@@ -82,7 +82,7 @@ describe('a re-sync under deletes, expiries and 503 bursts', () => {
     const started = await cli('--json', 'resync', 'start');
     expect(started.err).toBe('');
     const job = started.json() as ResyncProgress['job'];
-    const { store } = (await import('../../functions/resync/handler.ts')).ports;
+    const { store } = stack.functions.resync.adapters;
 
     // While it runs: deletes, expiries, updates, and a burst of 503s straight from Typesense.
     const seen = new Set<string>();

@@ -20,7 +20,6 @@ const SLOW = Math.max(1, ITEMS / 10_000);
 
 let stack: LocalStack;
 let targetFile: string;
-let resync: typeof import('../../functions/resync/handler.ts');
 const random = seededRandom(5);
 
 beforeAll(async () => {
@@ -34,8 +33,6 @@ beforeAll(async () => {
   });
   targetFile = join(await mkdtemp(join(tmpdir(), 'resync-')), 'target.json');
   await writeFile(targetFile, JSON.stringify(stack.target));
-  // The module instance the stack's poller runs: wrapping its ports injects faults into the real path.
-  resync = await import('../../functions/resync/handler.ts');
 }, 60_000);
 
 afterAll(async () => {
@@ -89,7 +86,8 @@ describe('full re-sync on the embedded stack', () => {
       concurrency: 8,
     });
 
-    const { ports } = resync;
+    // The adapters the stack's re-sync handler calls through: wrapping one injects faults into the real path.
+    const ports = stack.functions.resync.adapters;
     let crashes = 0;
     const swaps: string[] = [];
     let crashed: { segment: number; resumeFrom: unknown } | undefined;
@@ -186,7 +184,8 @@ describe('full re-sync on the embedded stack', () => {
   }, 120_000);
 
   it('one re-sync at a time; cancel leaves the live alias untouched and drops the partial collection', async () => {
-    const { ports } = resync;
+    // The adapters the stack's re-sync handler calls through: wrapping one injects faults into the real path.
+    const ports = stack.functions.resync.adapters;
     const scanPage = ports.scanPage;
     let open: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => {

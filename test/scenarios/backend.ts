@@ -1,7 +1,7 @@
 import { type Connection, connect, loadTarget } from '../../bin/cli/operations/target.ts';
 import { canaryCollectionOf } from '../../functions/core/canary.ts';
 import { queueDepth } from '../../functions/shared/aws.ts';
-import { canaryPorts } from '../../functions/shared/lag-check-ports.ts';
+import { canaryPorts } from '../../functions/shared/lag-check-adapters.ts';
 import { waitFor } from '../../infra/local/processes.ts';
 
 /**

@@ -18,7 +18,7 @@ import {
 } from '../../functions/core/atlas-change.ts';
 import type { DeadLetter } from '../../functions/core/change.ts';
 import { projectItem } from '../../functions/core/project.ts';
-import { applyAtlasChange, atlasTransaction } from '../../functions/shared/atlas-ingest-ports.ts';
+import { applyAtlasChange, atlasTransaction } from '../../functions/shared/atlas-ingest-adapters.ts';
 import { atlasEvent, atlasFixture, malformedAtlasEvents } from '../helpers/atlas-events.ts';
 import { sqsRecord } from '../helpers/factories.ts';
 

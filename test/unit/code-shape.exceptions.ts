@@ -6,7 +6,6 @@
  * main at 9402579, while helpers split them in parallel; the integrator trims them after merging.
  */
 export const FILE_EXCEPTIONS: Readonly<Record<string, string>> = {
-  'infra/local/stack.ts': 'issue 22: being split',
 };
 
 export const FUNCTION_EXCEPTIONS: Readonly<Record<string, string>> = {
@@ -19,10 +18,8 @@ export const FUNCTION_EXCEPTIONS: Readonly<Record<string, string>> = {
   'bench/p6-cost.ts#runP6': 'issue 22: being split',
   'bench/p6-counts.ts#writerCounts': 'issue 22: being split',
   'infra/local/chaos.ts#runChaos': 'issue 22: being split',
-  'infra/local/demo.ts#runLocalDemo': 'issue 22: being split',
   'infra/local/fault-proxy.ts#startFaultProxy': 'issue 22: being split',
   'infra/local/iam/enforce.ts#localIam': 'issue 22: being split',
-  'infra/local/stack.ts#startLocalStack': 'issue 22: being split',
   'infra/local/typesense-emulator/json.ts#parseExact': 'issue 22: being split',
   'infra/local/typesense-emulator/server.ts#startTypesenseEmulator': 'issue 22: being split',
   'infra/local/workload.ts#runWorkload': 'issue 22: being split',

@@ -23,10 +23,10 @@ import { KeyError } from '../../functions/core/keys.ts';
 import { OversizeChangeError } from '../../functions/core/pack.ts';
 import { ResyncImportError } from '../../functions/core/resync/backfill.ts';
 import { ResyncError } from '../../functions/core/resync.ts';
-import { AtlasEventSendError } from '../../functions/shared/atlas-ingest-ports.ts';
+import { AtlasEventSendError } from '../../functions/shared/atlas-ingest-adapters.ts';
 import { DeadLetterError, SourceReadError } from '../../functions/shared/aws.ts';
 import { ConfigError } from '../../functions/shared/config.ts';
-import { ResyncQueueError } from '../../functions/shared/resync-ports.ts';
+import { ResyncQueueError } from '../../functions/shared/resync-adapters.ts';
 import { ResyncStoreError } from '../../functions/shared/resync-store.ts';
 import {
   TypesenseError,

@@ -1,6 +1,12 @@
 import type { Context, LambdaFunctionURLEvent } from 'aws-lambda';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { LagCheckPorts, LagReading } from '../../functions/core/lag-check.ts';
+import {
+  ingestionDelayConfigSchema,
+  lagCheckConfigSchema,
+  parseConfig,
+} from '../../functions/shared/config.ts';
+import type { IngestionDelayAdapters, LagCheckAdapters } from '../../functions/shared/lag-check-adapters.ts';
 import { METRIC } from '../../functions/shared/metrics.ts';
 import { captureEmf, valuesOf } from '../helpers/emf.ts';
 
@@ -30,13 +36,22 @@ describe('the ingestion-delay endpoint (Function URL handler)', () => {
     measuredAt: new Date(NOW - 20_000).toISOString(),
   };
 
+  const endpointVars = {
+    RESYNC_STATE_TABLE: 'state',
+    DLQ_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/dlq.fifo',
+    LAG_CHECK_INTERVAL_SECONDS: '60',
+  };
+
+  /** The endpoint from its factory, over adapters the test replaces (`deps`). */
   async function endpoint() {
-    stubEnv({
-      RESYNC_STATE_TABLE: 'state',
-      DLQ_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/dlq.fifo',
-      LAG_CHECK_INTERVAL_SECONDS: '60',
-    });
-    return import('../../functions/ingestion-delay/handler.ts');
+    const { createIngestionDelayHandler } = await import('../../functions/ingestion-delay/handler.ts');
+    const deps: IngestionDelayAdapters = {
+      latestReading: async () => undefined,
+      dlqDepth: async () => 0,
+      now: Date.now,
+    };
+    const config = parseConfig(ingestionDelayConfigSchema, endpointVars);
+    return { handler: createIngestionDelayHandler(config, deps), deps };
   }
 
   it('answers the latest reading as the ingestion-delay JSON the CLI reads', async () => {
@@ -153,13 +168,25 @@ describe('the ingestion-delay endpoint (Function URL handler)', () => {
     expect(await handler(request('/v1/other'), context)).toMatchObject({ statusCode: 404 });
     expect(await handler(request('/v1/ingestion-delay', 'POST'), context)).toMatchObject({ statusCode: 405 });
   });
+
+  it("Lambda's module-level handler builds itself from the function's environment on its first call", async () => {
+    vi.resetModules();
+    const fromEnv = await import('../../functions/ingestion-delay/handler.ts');
+    // Importing reads nothing; the first invocation does, and names every missing variable.
+    await expect(fromEnv.handler(request('/v1/other'), context)).rejects.toThrow(
+      /invalid configuration: RESYNC_STATE_TABLE: Required; DLQ_URL: Required/,
+    );
+    vi.resetModules();
+    stubEnv(endpointVars);
+    const { handler } = await import('../../functions/ingestion-delay/handler.ts');
+    expect(await handler(request('/v1/other'), context)).toMatchObject({ statusCode: 404 });
+  });
 });
 
 describe('the lag-check handler', () => {
   it('publishes the reading as metrics, saves it, and does not fail when it could not measure', async () => {
     const emf = captureEmf();
-    stubEnv({
-      POWERTOOLS_SERVICE_NAME: 'shop-lag-check',
+    const config = parseConfig(lagCheckConfigSchema, {
       TABLE_NAME: 'orders',
       KEY_ATTRIBUTES: 'pk',
       TYPESENSE_NODES: 'http://127.0.0.1:9',
@@ -172,7 +199,18 @@ describe('the lag-check handler', () => {
       WRITER_SERVICE_NAME: 'shop-writer',
       CANARY_TIMEOUT_SECONDS: '5',
     });
-    const { handler, deps } = await import('../../functions/lag-check/handler.ts');
+    const { createLagCheckHandler } = await import('../../functions/lag-check/handler.ts');
+    const deps: LagCheckAdapters = {
+      ports: () => {
+        throw new Error('replaced below');
+      },
+      saveReading: async () => undefined,
+      resyncProgress: async () => undefined,
+    };
+    // The deployment's service name reaches the metrics through the telemetry's environment.
+    const handler = createLagCheckHandler(config, deps, {
+      env: { POWERTOOLS_SERVICE_NAME: 'shop-lag-check' },
+    });
     let now = NOW;
     const saved: LagReading[] = [];
     const ports = (writeCanary: LagCheckPorts['writeCanary']): LagCheckPorts => ({

@@ -25,6 +25,16 @@ describe('createLogger', () => {
     expect(serviceOfLine(() => logger.info('hello'))).toBe('Stack-SyncA-writer');
   });
 
+  it('logs at the level it is given, whatever the environment says (the embedded stack passes one)', () => {
+    vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'DEBUG');
+    try {
+      expect(serviceOfLine(() => createLogger('writer', {}, 'ERROR').info('hello'))).toBeUndefined();
+      expect(serviceOfLine(() => createLogger('writer', {}).info('hello'))).toBe('typesense-sync-writer');
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+
   it('falls back to the role where the variable is unset or empty', () => {
     expect(serviceOfLine(() => createLogger('batcher', {}).info('hello'))).toBe('typesense-sync-batcher');
     expect(serviceOfLine(() => createLogger('batcher', { POWERTOOLS_SERVICE_NAME: '' }).info('hello'))).toBe(

@@ -4,6 +4,7 @@ import type { LagReading } from '../../functions/core/lag-check.ts';
 import type { ResyncProgress } from '../../functions/core/resync.ts';
 import type { BatcherSummary } from '../../functions/core/stream-batch.ts';
 import type { WriterSummary } from '../../functions/core/write-batch.ts';
+import { batcherConfigSchema, parseConfig, writerConfigSchema } from '../../functions/shared/config.ts';
 import {
   addBatcherMetrics,
   addLagMetrics,
@@ -87,6 +88,19 @@ describe('addWriterMetrics', () => {
     expect(emf.records().map((record) => record._aws.CloudWatchMetrics[0]?.Namespace)).toEqual([
       'Shop/Search',
     ]);
+  });
+
+  it('reads the namespace and service from the environment it is given (a handler built from config)', () => {
+    const emf = captureEmf();
+    const metrics = createMetrics({
+      POWERTOOLS_METRICS_NAMESPACE: 'Shop/Orders',
+      POWERTOOLS_SERVICE_NAME: 'Stack-SyncB-writer',
+    });
+    addWriterMetrics(metrics, writerSummary());
+    metrics.publishStoredMetrics();
+    const [record] = emf.records();
+    expect(record?._aws.CloudWatchMetrics[0]?.Namespace).toBe('Shop/Orders');
+    expect(record?.service).toBe('Stack-SyncB-writer');
   });
 
   it('reports an open circuit as CircuitOpen 1, and no delay values when nothing was applied', () => {
@@ -234,31 +248,26 @@ const lambdaContext = (functionName: string): Context => ({
   succeed: () => undefined,
 });
 
-/** What the handlers read at import; no AWS call is made while their ports are replaced. */
-function stubHandlerEnv() {
-  for (const [name, value] of Object.entries({
-    AWS_REGION: 'eu-west-1',
-    QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/changes.fifo',
-    DLQ_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/dlq.fifo',
-    TABLE_NAME: 'orders',
-    KEY_ATTRIBUTES: 'pk',
-    TYPESENSE_NODES: 'http://127.0.0.1:9',
-    TYPESENSE_API_KEY: 'test-key',
-    TYPESENSE_COLLECTION: 'orders',
-  }))
-    vi.stubEnv(name, value);
-}
+/** The handlers' variables; their configs are parsed from these and they are given fake adapters. */
+const HANDLER_VARS = {
+  QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/changes.fifo',
+  DLQ_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/dlq.fifo',
+  TABLE_NAME: 'orders',
+  KEY_ATTRIBUTES: 'pk',
+  TYPESENSE_NODES: 'http://127.0.0.1:9',
+  TYPESENSE_API_KEY: 'test-key',
+  TYPESENSE_COLLECTION: 'orders',
+};
 
 describe('the handlers', () => {
   it('the writer flushes its metrics at the end of the invocation and logs no per-change delays', async () => {
     const emf = captureEmf();
-    stubHandlerEnv();
-    const { handler, ports } = await import('../../functions/writer/handler.ts');
+    const { createWriterHandler } = await import('../../functions/writer/handler.ts');
     const now = 1_700_000_010_000;
     const ids = Array.from({ length: 150 }, (_, index) => `order-${index}`);
-    Object.assign(ports, {
+    const handler = createWriterHandler(parseConfig(writerConfigSchema, HANDLER_VARS), {
       readItems: async () => ids.map((id) => ({ pk: { S: id } })),
-      importDocuments: async (lines: string[]) => lines.map(() => ({ success: true })),
+      importDocuments: async (lines: string[]) => lines.map(() => ({ success: true as const })),
       deleteDocuments: async (deleted: string[]) => deleted.length,
       sendDeadLetters: async () => undefined,
       now: () => now,
@@ -293,10 +302,13 @@ describe('the handlers', () => {
 
   it('the batcher flushes its metrics at the end of the invocation', async () => {
     const emf = captureEmf();
-    stubHandlerEnv();
     vi.stubEnv('POWERTOOLS_SERVICE_NAME', 'typesense-sync-batcher');
-    const { handler, ports } = await import('../../functions/batcher/handler.ts');
-    Object.assign(ports, { sendMessages: async () => [], sendDeadLetters: async () => undefined });
+    const { createBatcherHandler } = await import('../../functions/batcher/handler.ts');
+    const handler = createBatcherHandler(parseConfig(batcherConfigSchema, HANDLER_VARS), {
+      sendMessages: async () => [],
+      sendDeadLetters: async () => undefined,
+      now: Date.now,
+    });
     const records = streamRecords('dynamodb-stream-insert-modify-remove.json');
 
     await handler({ Records: records }, lambdaContext('typesense-sync-batcher'));

@@ -11,7 +11,7 @@ import {
   rollbackResync,
 } from '../../../functions/core/resync.ts';
 import { sleep } from '../../../functions/shared/aws.ts';
-import { resyncPorts, sendTasks } from '../../../functions/shared/resync-ports.ts';
+import { resyncPorts, sendTasks } from '../../../functions/shared/resync-adapters.ts';
 import { verifyOptionsOf } from './redrive.ts';
 import { type RepairReport, repairDrift } from './repair.ts';
 import { type Connection, TargetError } from './target.ts';

@@ -4,6 +4,7 @@ import {
   type TransactWriteItemsCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { AtlasIngestPorts } from '../core/atlas-change.ts';
 import {
   type ApplyOutcome,
   ATLAS_KEY_ATTRIBUTE,
@@ -11,7 +12,8 @@ import {
   AtlasEventError,
 } from '../core/atlas-change.ts';
 import { SyncError } from '../core/errors.ts';
-import { sendJsonMessages } from './aws.ts';
+import { sendDeadLetters, sendJsonMessages } from './aws.ts';
+import type { AtlasIngestConfig } from './config.ts';
 
 /** The Atlas ingest's adapters to DynamoDB, SQS and CloudWatch; the logic lives in core/atlas-change.ts. */
 
@@ -95,6 +97,22 @@ export function applyAtlasChange(
         );
       throw error;
     }
+  };
+}
+
+/** The Atlas ingest function's adapters, for the mirror, versions table and DLQ its config names. */
+export function atlasIngestAdapters(
+  clients: { dynamodb: DynamoDBClient; sqs: SQSClient },
+  config: AtlasIngestConfig,
+): AtlasIngestPorts {
+  return {
+    apply: applyAtlasChange(clients.dynamodb, {
+      mirrorTable: config.TABLE_NAME,
+      versionsTable: config.ATLAS_VERSIONS_TABLE,
+      versionTtlSeconds: config.ATLAS_VERSION_TTL_DAYS * 86_400,
+    }),
+    sendDeadLetters: sendDeadLetters(clients.sqs, config.DLQ_URL),
+    now: Date.now,
   };
 }
 

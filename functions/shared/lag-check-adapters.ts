@@ -5,6 +5,7 @@ import {
 } from '@aws-sdk/client-cloudwatch';
 import { type DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { z } from 'zod';
 import {
   CANARY_SENT_AT,
   canaryCollectionOf,
@@ -14,7 +15,10 @@ import {
 } from '../core/canary.ts';
 import { documentId } from '../core/keys.ts';
 import type { LagCheckPorts, LagReading } from '../core/lag-check.ts';
+import { type ResyncProgress, resyncProgress } from '../core/resync.ts';
 import { queueDepth, sleep } from './aws.ts';
+import type { ingestionDelayConfigSchema, LagCheckConfig } from './config.ts';
+import { dynamoResyncStore } from './resync-store.ts';
 import type { TypesenseClient } from './typesense.ts';
 
 /*
@@ -153,5 +157,65 @@ export function lagCheckPorts(resources: LagCheckResources): LagCheckPorts {
       if (open === undefined) return undefined;
       return open >= 1 ? 'open' : 'closed';
     },
+  };
+}
+
+/** What the lag check handler needs besides its core's ports. */
+export interface LagCheckAdapters {
+  /** Fresh ports per check: they read CloudWatch once per check. */
+  ports(): LagCheckPorts;
+  saveReading(reading: LagReading): Promise<void>;
+  resyncProgress(): Promise<ResyncProgress | undefined>;
+}
+
+/** The lag check function's adapters, for the table, queues, functions and metrics its config names. */
+export function lagCheckAdapters(
+  clients: {
+    dynamodb: DynamoDBClient;
+    sqs: SQSClient;
+    cloudwatch: CloudWatchClient;
+    typesense: TypesenseClient;
+  },
+  config: LagCheckConfig,
+): LagCheckAdapters {
+  const resyncStore = dynamoResyncStore(clients.dynamodb, config.RESYNC_STATE_TABLE);
+  return {
+    ports: () =>
+      lagCheckPorts({
+        ...clients,
+        tableName: config.TABLE_NAME,
+        keyAttributes: config.KEY_ATTRIBUTES,
+        alias: config.TYPESENSE_COLLECTION,
+        queueUrl: config.QUEUE_URL,
+        dlqUrl: config.DLQ_URL,
+        batcherFunctionName: config.BATCHER_FUNCTION_NAME,
+        writerServiceName: config.WRITER_SERVICE_NAME,
+        metricsNamespace: config.POWERTOOLS_METRICS_NAMESPACE,
+        ...(config.SOURCE_TIMESTAMP_ATTRIBUTE === undefined
+          ? {}
+          : { sourceTimestampAttribute: config.SOURCE_TIMESTAMP_ATTRIBUTE }),
+      }),
+    saveReading: (reading) => saveLagReading(clients.dynamodb, config.RESYNC_STATE_TABLE, reading),
+    resyncProgress: () => resyncProgress(resyncStore, Date.now()),
+  };
+}
+
+/** What the ingestion-delay endpoint reads: the latest reading and the live DLQ depth. */
+export interface IngestionDelayAdapters {
+  latestReading(): Promise<LagReading | undefined>;
+  dlqDepth(): Promise<number>;
+  now(): number;
+}
+
+export type IngestionDelayConfig = z.infer<typeof ingestionDelayConfigSchema>;
+
+export function ingestionDelayAdapters(
+  clients: { dynamodb: DynamoDBClient; sqs: SQSClient },
+  config: IngestionDelayConfig,
+): IngestionDelayAdapters {
+  return {
+    latestReading: () => latestLagReading(clients.dynamodb, config.RESYNC_STATE_TABLE),
+    dlqDepth: async () => (await queueDepth(clients.sqs, config.DLQ_URL)).total,
+    now: Date.now,
   };
 }

@@ -9,6 +9,7 @@ import type { MarshalledKey } from '../core/change.ts';
 import { SyncError } from '../core/errors.ts';
 import type { ResyncPorts, ResyncTask } from '../core/resync.ts';
 import { readItemsConsistently, sendJsonMessages } from './aws.ts';
+import type { ResyncConfig } from './config.ts';
 import { type ChangesQueue, changeOfKey, enqueueChanges } from './enqueue.ts';
 import { dynamoResyncStore } from './resync-store.ts';
 import type { TypesenseClient } from './typesense.ts';
@@ -66,6 +67,25 @@ export function resyncPorts(resources: ResyncResources): ResyncPorts {
     },
     now: Date.now,
   };
+}
+
+/** The re-sync function's adapters, for the table, state table and queues its config names. */
+export function resyncAdapters(
+  clients: Pick<ResyncResources, 'dynamodb' | 'sqs' | 'typesense'>,
+  config: ResyncConfig,
+): ResyncPorts {
+  return resyncPorts({
+    ...clients,
+    tableName: config.TABLE_NAME,
+    keyAttributes: config.KEY_ATTRIBUTES,
+    stateTable: config.RESYNC_STATE_TABLE,
+    resyncQueueUrl: config.RESYNC_QUEUE_URL,
+    changesQueue: {
+      queueUrl: config.QUEUE_URL,
+      messageGroupBuckets: config.MESSAGE_GROUP_BUCKETS,
+      maxMessageBytes: config.MAX_MESSAGE_BYTES,
+    },
+  });
 }
 
 /** Puts tasks on the re-sync work queue (a standard queue: tasks run in parallel). */

@@ -1,0 +1,234 @@
+import { S3Client } from '@aws-sdk/client-s3';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { createAtlasIngestHandler } from '../../functions/atlas-ingest/handler.ts';
+import { createBatcherHandler } from '../../functions/batcher/handler.ts';
+import type { AtlasIngestPorts } from '../../functions/core/atlas-change.ts';
+import type { ResyncPorts } from '../../functions/core/resync.ts';
+import type { BatcherPorts } from '../../functions/core/stream-batch.ts';
+import type { WriterPorts } from '../../functions/core/write-batch.ts';
+import { createResyncHandler } from '../../functions/resync/handler.ts';
+import { atlasIngestAdapters } from '../../functions/shared/atlas-ingest-adapters.ts';
+import { createDynamoDbClient } from '../../functions/shared/aws.ts';
+import { batcherAdapters } from '../../functions/shared/batcher-adapters.ts';
+import {
+  type AtlasIngestConfig,
+  atlasIngestConfigSchema,
+  type BatcherConfig,
+  batcherConfigSchema,
+  parseConfig,
+  type ResyncConfig,
+  resyncConfigSchema,
+  type WriterConfig,
+  writerConfigSchema,
+} from '../../functions/shared/config.ts';
+import type { LambdaHandler, TelemetryOptions } from '../../functions/shared/lambda.ts';
+import { resyncAdapters } from '../../functions/shared/resync-adapters.ts';
+import { typesenseClientOf } from '../../functions/shared/typesense-client.ts';
+import { writerAdapters } from '../../functions/shared/writer-adapters.ts';
+import { createWriterHandler, type WriterHandler } from '../../functions/writer/handler.ts';
+import type { LocalIam } from './iam/enforce.ts';
+import { API_KEY, CREDENTIALS, type LocalStackOptions, REGION } from './stack-options.ts';
+import type { StackResources } from './stack-resources.ts';
+
+/**
+ * The functions of the embedded stack, built as Lambda builds them but from config objects: each
+ * function's config is parsed from the variables the construct would give it, its adapters are
+ * made over SDK clients checked against its role, and its handler comes from its factory. Nothing
+ * is read from or written to `process.env`, so two stacks in one process do not share a config.
+ */
+
+type FunctionName = Parameters<LocalIam['enforce']>[0];
+
+/** One function: what its handler was built from, and the handler. */
+export interface LocalFunction<Config, Adapters, Clients, Handler> {
+  config: Config;
+  /** The object the handler calls through: replace a member to inject a fault into the real path. */
+  adapters: Adapters;
+  /** Its SDK clients, each call checked against the function's role in the synthesised template. */
+  clients: Clients;
+  handler: Handler;
+}
+
+export type SqsFunction<Config, Adapters, Clients> = LocalFunction<
+  Config,
+  Adapters,
+  Clients,
+  LambdaHandler<import('aws-lambda').SQSEvent, import('aws-lambda').SQSBatchResponse>
+>;
+
+interface DynamoDbAndSqs {
+  dynamodb: ReturnType<typeof createDynamoDbClient>;
+  sqs: SQSClient;
+}
+
+export interface LocalFunctions {
+  batcher: LocalFunction<
+    BatcherConfig,
+    BatcherPorts,
+    { sqs: SQSClient },
+    ReturnType<typeof createBatcherHandler>
+  >;
+  writer: LocalFunction<WriterConfig, WriterPorts, DynamoDbAndSqs, WriterHandler>;
+  resync: SqsFunction<ResyncConfig, Omit<ResyncPorts, 'remainingTimeMs'>, DynamoDbAndSqs>;
+  /** Present with `atlas`. */
+  atlasIngest: SqsFunction<AtlasIngestConfig, AtlasIngestPorts, DynamoDbAndSqs> | undefined;
+}
+
+/** The stack's resources the functions are configured with. */
+export interface FunctionResources
+  extends Pick<
+    StackResources,
+    | 'tableName'
+    | 'keyAttributes'
+    | 'queueUrl'
+    | 'dlqUrl'
+    | 'maxReceiveCount'
+    | 'maxMessageBytes'
+    | 'resyncStateTable'
+    | 'resyncQueueUrl'
+  > {
+  /** The alias the functions write to. */
+  alias: string;
+  /** The nodes the functions reach Typesense at (the fault proxy's, with `faultInjection`). */
+  typesenseNodes: readonly string[];
+  atlasVersionsTable: string | undefined;
+}
+
+/**
+ * The variables the construct would set on the functions, with the embedded stack's values (its
+ * backoff and circuit in compressed local time). One set serves every function, as before: each
+ * function's schema takes what it needs and applies its own defaults.
+ */
+export function functionVariables(
+  options: LocalStackOptions,
+  resources: FunctionResources,
+): Record<string, string> {
+  return {
+    QUEUE_URL: resources.queueUrl,
+    DLQ_URL: resources.dlqUrl,
+    TABLE_NAME: resources.tableName,
+    KEY_ATTRIBUTES: resources.keyAttributes.join(','),
+    MESSAGE_GROUP_BUCKETS: String(options.buckets ?? 16),
+    MAX_RECEIVE_COUNT: String(resources.maxReceiveCount),
+    RETRY_BASE_SECONDS: String(options.retry?.baseSeconds ?? 1),
+    RETRY_MAX_SECONDS: String(options.retry?.maxSeconds ?? 4),
+    RETRY_BUDGET_HOURS: String(options.retry?.budgetHours ?? 72),
+    CIRCUIT_FAILURE_THRESHOLD: String(options.circuit?.failureThreshold ?? 3),
+    CIRCUIT_PROBE_SECONDS: String(options.circuit?.probeSeconds ?? 1),
+    CIRCUIT_MAX_PROBE_SECONDS: String(options.circuit?.maxProbeSeconds ?? 4),
+    MAX_MESSAGE_BYTES: String(resources.maxMessageBytes),
+    TYPESENSE_NODES: resources.typesenseNodes.join(','),
+    TYPESENSE_API_KEY: API_KEY,
+    TYPESENSE_TIMEOUT_MS: String(options.typesenseTimeoutMs ?? 2_000),
+    // The embedded queue's visibility (2 s) is shorter than the 60 s its invocations are told they have.
+    TYPESENSE_IMPORT_TIMEOUT_MS: String(options.typesenseTimeoutMs ?? 2_000),
+    TYPESENSE_COLLECTION: resources.alias,
+    PROJECTION: JSON.stringify(options.projection ?? {}),
+    RESYNC_STATE_TABLE: resources.resyncStateTable,
+    RESYNC_QUEUE_URL: resources.resyncQueueUrl,
+    RESYNC_TOTAL_SEGMENTS: String(options.resync?.totalSegments ?? 4),
+    RESYNC_PAGE_SIZE: String(options.resync?.pageSize ?? 250),
+    RESYNC_PAGES_PER_TASK: String(options.resync?.pagesPerTask ?? 20),
+    RESYNC_KEEP_COLLECTIONS: String(options.resync?.keepCollections ?? 2),
+    ...(options.sourceTimestampAttribute === undefined
+      ? {}
+      : { SOURCE_TIMESTAMP_ATTRIBUTE: options.sourceTimestampAttribute }),
+    ...(resources.atlasVersionsTable === undefined
+      ? {}
+      : { ATLAS_VERSIONS_TABLE: resources.atlasVersionsTable }),
+  };
+}
+
+/** SDK clients for the stack's endpoints, each checked against one function's role. */
+export function functionClients(iam: LocalIam, endpoints: { dynamodb: string; sqs: string }) {
+  const created: { destroy(): void }[] = [];
+  const make = <T extends { destroy(): void }>(client: T) => {
+    created.push(client);
+    return client;
+  };
+  const common = { region: REGION, credentials: CREDENTIALS };
+  return {
+    sqs: (fn: FunctionName) =>
+      iam.enforce(
+        fn,
+        make(new SQSClient({ ...common, endpoint: endpoints.sqs, useQueueUrlAsEndpoint: false })),
+      )[0],
+    s3: (fn: FunctionName) =>
+      iam.enforce(fn, make(new S3Client({ ...common, endpoint: endpoints.sqs, forcePathStyle: true })))[0],
+    dynamodb: (fn: FunctionName) =>
+      iam.enforce(fn, make(createDynamoDbClient({ ...common, endpoint: endpoints.dynamodb })))[0],
+    destroy: () => {
+      for (const client of created) client.destroy();
+    },
+  };
+}
+
+export type FunctionClients = ReturnType<typeof functionClients>;
+
+/** Builds the batcher, writer, re-sync and (with `atlas`) Atlas ingest functions through their factories. */
+export function buildFunctions(
+  options: LocalStackOptions,
+  resources: FunctionResources,
+  roleClients: FunctionClients,
+): LocalFunctions {
+  const variables = functionVariables(options, resources);
+  // EMF lines are for CloudWatch; locally the same figures are on the status page.
+  const telemetry: TelemetryOptions = { logLevel: options.logLevel ?? 'WARN', metrics: false };
+  const clientsOf = (fn: FunctionName) => ({
+    dynamodb: roleClients.dynamodb(fn),
+    sqs: roleClients.sqs(fn),
+  });
+
+  const batcherConfig = parseConfig(batcherConfigSchema, variables);
+  const batcherClients = { sqs: roleClients.sqs('batcher') };
+  const batcherPorts = batcherAdapters(batcherClients, batcherConfig);
+
+  const writerConfig = parseConfig(writerConfigSchema, variables);
+  const writerClients = clientsOf('writer');
+  const writerPorts = writerAdapters(
+    { ...writerClients, typesense: typesenseClientOf(writerConfig) },
+    writerConfig,
+  );
+
+  const resyncConfig = parseConfig(resyncConfigSchema, variables);
+  const resyncClients = clientsOf('resync');
+  const resyncPorts = resyncAdapters(
+    { ...resyncClients, typesense: typesenseClientOf(resyncConfig) },
+    resyncConfig,
+  );
+
+  return {
+    batcher: {
+      config: batcherConfig,
+      adapters: batcherPorts,
+      clients: batcherClients,
+      handler: createBatcherHandler(batcherConfig, batcherPorts, telemetry),
+    },
+    writer: {
+      config: writerConfig,
+      adapters: writerPorts,
+      clients: writerClients,
+      handler: createWriterHandler(writerConfig, writerPorts, telemetry),
+    },
+    resync: {
+      config: resyncConfig,
+      adapters: resyncPorts,
+      clients: resyncClients,
+      handler: createResyncHandler(resyncConfig, resyncPorts, telemetry),
+    },
+    atlasIngest:
+      resources.atlasVersionsTable === undefined
+        ? undefined
+        : buildAtlasIngest(variables, clientsOf('atlasIngest'), telemetry),
+  };
+}
+
+function buildAtlasIngest(
+  variables: Record<string, string>,
+  clients: DynamoDbAndSqs,
+  telemetry: TelemetryOptions,
+): LocalFunctions['atlasIngest'] {
+  const config = parseConfig(atlasIngestConfigSchema, variables);
+  const adapters = atlasIngestAdapters(clients, config);
+  return { config, adapters, clients, handler: createAtlasIngestHandler(config, adapters, telemetry) };
+}
