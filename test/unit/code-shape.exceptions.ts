@@ -27,5 +27,4 @@ export const FUNCTION_EXCEPTIONS: Readonly<Record<string, string>> = {
   'lib/typesense-sync.ts#TypesenseSync.resolveTable': 'issue 22: being split',
 };
 
-export const DUPLICATE_EXCEPTIONS: Readonly<Record<string, string>> = {
-};
+export const DUPLICATE_EXCEPTIONS: Readonly<Record<string, string>> = {};
