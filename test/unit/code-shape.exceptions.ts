@@ -12,11 +12,6 @@ export const FILE_EXCEPTIONS: Readonly<Record<string, string>> = {
 
 export const FUNCTION_EXCEPTIONS: Readonly<Record<string, string>> = {
   'bench/p1-sqs.ts#runP1': 'issue 22: being split',
-  'bench/p3-end-to-end.ts#runP3': 'issue 22: being split',
-  'bench/p4-resync.ts#measureP4': 'issue 22: being split',
-  'bench/p6-cost.ts#perMillion': 'issue 22: being split',
-  'bench/p6-cost.ts#scheduledMonth': 'issue 22: being split',
-  'bench/p6-cost.ts#runP6': 'issue 22: being split',
   'infra/local/chaos.ts#runChaos': 'issue 22: being split',
   'infra/local/demo.ts#runLocalDemo': 'issue 22: being split',
   'infra/local/fault-proxy.ts#startFaultProxy': 'issue 22: being split',
