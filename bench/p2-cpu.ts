@@ -1,35 +1,12 @@
-import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import type { DynamoDBRecord, SQSRecord } from 'aws-lambda';
+import type { SQSRecord } from 'aws-lambda';
 import type { MarshalledKey } from '../functions/core/change.ts';
 import type { PackedMessage } from '../functions/core/pack.ts';
 import { processStreamRecords } from '../functions/core/stream-batch.ts';
 import { processChangeMessages } from '../functions/core/write-batch.ts';
 import { naiveBatcher, naiveWriter } from './naive.ts';
 import { median, num, ratio, type Section } from './report.ts';
-import {
-  asQueueRecords,
-  changeBatches,
-  itemOf,
-  itemPool,
-  KEY_ATTRIBUTES,
-  keyOf,
-  TIMESTAMP_ATTRIBUTE,
-  TRAFFIC_SHAPE,
-} from './stream.ts';
-
-const batcherOptions = {
-  keyAttributes: KEY_ATTRIBUTES,
-  sourceTimestampAttribute: TIMESTAMP_ATTRIBUTE,
-  buckets: 16,
-  maxMessageBytes: 262_144,
-};
-
-/** Splits into the 10-message batches the FIFO event source hands the writer. */
-function tens<T>(values: readonly T[]): T[][] {
-  return Array.from({ length: Math.ceil(values.length / 10) }, (_, index) =>
-    values.slice(index * 10, index * 10 + 10),
-  );
-}
+import { asQueueRecords, KEY_ATTRIBUTES } from './stream.ts';
+import { BATCHER_OPTIONS, readFrom, streamWithTable, tens } from './stream-fixture.ts';
 
 export interface P2Options {
   changes: number;
@@ -43,16 +20,22 @@ export interface P2Options {
  * item, build the import (writer). Against the naive anchor's per-change message and request.
  */
 export async function runP2({ changes, repetitions, seed }: P2Options): Promise<Section> {
-  const streamOptions = { ...TRAFFIC_SHAPE, changes, keys: 10_000, seed };
-  const pool = itemPool(400, seed);
-  const exists = new Uint8Array(streamOptions.keys);
-  const batches: DynamoDBRecord[][] = [...changeBatches(pool, streamOptions, exists)];
-  // The table after the stream: the writer's strongly consistent re-read answers from it.
-  const table = new Map<string, Record<string, AttributeValue>>();
-  exists.forEach((flag, n) => {
-    if (flag === 1) table.set(keyOf(n), itemOf(pool, n, Date.now()));
-  });
+  const fixture = streamWithTable(changes, 10_000, seed);
+  const { variants, importedBytes } = await p2Variants(fixture);
+  const { timings, cpuTimings } = await timeRounds(variants, repetitions, changes);
+  // This process's CPU time (user + system) over the same rounds: unlike the wall time, it does not
+  // grow when other processes share the cores, so the cost model (P6) prices it.
+  const measured = { us: medians(timings), cpuUs: medians(cpuTimings), timings, cpuTimings };
+  return p2Section({ changes, repetitions }, fixture, measured, importedBytes());
+}
 
+type Fixture = ReturnType<typeof streamWithTable>;
+const VARIANTS = ['oursBatcher', 'naiveBatcher', 'oursWriter', 'naiveWriter'] as const;
+type Variant = (typeof VARIANTS)[number];
+type Timings = Record<Variant, number[]>;
+
+/** The four cores timed, on in-memory ports; the writers get the messages the batchers produce. */
+async function p2Variants({ batches, table }: Fixture) {
   const sent: PackedMessage[] = [];
   const batcherPorts = {
     sendMessages: async (messages: PackedMessage[]) => {
@@ -64,11 +47,7 @@ export async function runP2({ changes, repetitions, seed }: P2Options): Promise<
   };
   let importedBytes = 0;
   const writerPorts = {
-    readItems: async (keys: MarshalledKey[]) =>
-      keys.flatMap((key) => {
-        const item = table.get(key.pk?.S ?? '');
-        return item === undefined ? [] : [item];
-      }),
+    readItems: async (keys: MarshalledKey[]) => readFrom(table, keys),
     importDocuments: async (lines: string[]) => {
       for (const line of lines) importedBytes += line.length;
       return lines.map(() => ({ success: true as const }));
@@ -77,18 +56,16 @@ export async function runP2({ changes, repetitions, seed }: P2Options): Promise<
     sendDeadLetters: async () => undefined,
     now: Date.now,
   };
-
   const runOursBatcher = async () => {
     sent.length = 0;
-    for (const records of batches) await processStreamRecords(records, batcherPorts, batcherOptions);
+    for (const records of batches) await processStreamRecords(records, batcherPorts, BATCHER_OPTIONS);
   };
   await runOursBatcher();
   const sqsBatches: SQSRecord[][] = tens(asQueueRecords(sent));
   const naiveBodies = tens(
     batches.flatMap((records) => naiveBatcher(records, KEY_ATTRIBUTES).map(({ body }) => body)),
   );
-
-  const variants = {
+  const variants: Record<Variant, () => Promise<void>> = {
     oursBatcher: runOursBatcher,
     naiveBatcher: async () => {
       for (const records of batches) naiveBatcher(records, KEY_ATTRIBUTES);
@@ -101,25 +78,24 @@ export async function runP2({ changes, repetitions, seed }: P2Options): Promise<
       for (const bodies of naiveBodies) naiveWriter(bodies, 'products');
     },
   };
-  type Variant = keyof typeof variants;
-  const timings: Record<Variant, number[]> = {
-    oursBatcher: [],
-    naiveBatcher: [],
-    oursWriter: [],
-    naiveWriter: [],
-  };
-  const cpuTimings: Record<Variant, number[]> = {
-    oursBatcher: [],
-    naiveBatcher: [],
-    oursWriter: [],
-    naiveWriter: [],
-  };
+  return { variants, importedBytes: () => importedBytes };
+}
+
+/** Wall and CPU µs per change of each variant, per round. */
+async function timeRounds(
+  variants: Record<Variant, () => Promise<void>>,
+  repetitions: number,
+  changes: number,
+): Promise<{ timings: Timings; cpuTimings: Timings }> {
+  const empty = (): Timings => ({ oursBatcher: [], naiveBatcher: [], oursWriter: [], naiveWriter: [] });
+  const timings = empty();
+  const cpuTimings = empty();
   // One warm-up round (JIT), then the variants interleaved, so drift in machine load hits all alike.
   for (let round = 0; round <= repetitions; round++) {
-    for (const [name, run] of Object.entries(variants) as [Variant, () => Promise<void>][]) {
+    for (const name of VARIANTS) {
       const started = performance.now();
       const cpuStarted = process.cpuUsage();
-      await run();
+      await variants[name]();
       const cpu = process.cpuUsage(cpuStarted);
       const micros = ((performance.now() - started) * 1000) / changes;
       if (round > 0) {
@@ -128,27 +104,36 @@ export async function runP2({ changes, repetitions, seed }: P2Options): Promise<
       }
     }
   }
-  const medians = (values: Record<Variant, number[]>) =>
-    Object.fromEntries(Object.entries(values).map(([name, list]) => [name, median(list)])) as Record<
-      Variant,
-      number
-    >;
-  const us = medians(timings);
-  // This process's CPU time (user + system) over the same rounds: unlike the wall time, it does not
-  // grow when other processes share the cores, so the cost model (P6) prices it.
-  const cpuUs = medians(cpuTimings);
-  const oursTotal = us.oursBatcher + us.oursWriter;
-  const naiveTotal = us.naiveBatcher + us.naiveWriter;
-  const row = (stage: string, ours: number, naive: number, oursCpu: number, naiveCpu: number) => [
-    stage,
-    num(ours, 2),
-    num(naive, 2),
-    ratio(ours, naive),
-    num(oursCpu, 2),
-    num(naiveCpu, 2),
-  ];
-  const averageItem = pool.reduce((sum, { bytes }) => sum + bytes, 0) / pool.length;
+  return { timings, cpuTimings };
+}
 
+const medians = (values: Timings) =>
+  Object.fromEntries(Object.entries(values).map(([name, list]) => [name, median(list)])) as Record<
+    Variant,
+    number
+  >;
+
+const row = (stage: string, ours: number, naive: number, oursCpu: number, naiveCpu: number) => [
+  stage,
+  num(ours, 2),
+  num(naive, 2),
+  ratio(ours, naive),
+  num(oursCpu, 2),
+  num(naiveCpu, 2),
+];
+
+function p2Section(
+  { changes, repetitions }: { changes: number; repetitions: number },
+  { streamOptions, pool }: Fixture,
+  {
+    us,
+    cpuUs,
+    timings,
+    cpuTimings,
+  }: { us: Record<Variant, number>; cpuUs: Record<Variant, number>; timings: Timings; cpuTimings: Timings },
+  importedBytes: number,
+): Section {
+  const averageItem = pool.reduce((sum, { bytes }) => sum + bytes, 0) / pool.length;
   return {
     id: 'P2',
     title: 'CPU per change (µs per source change, median)',
@@ -179,8 +164,8 @@ export async function runP2({ changes, repetitions, seed }: P2Options): Promise<
           ),
           row(
             'both',
-            oursTotal,
-            naiveTotal,
+            us.oursBatcher + us.oursWriter,
+            us.naiveBatcher + us.naiveWriter,
             cpuUs.oursBatcher + cpuUs.oursWriter,
             cpuUs.naiveBatcher + cpuUs.naiveWriter,
           ),

@@ -115,69 +115,16 @@ async function measureP4({ items, seed }: P4Options): Promise<Section> {
     // The stream pipeline indexes the load into the live collection; the re-sync must not compete with it.
     await stack.waitForIdle(600_000);
 
-    const segments = Array.from({ length: RESYNC.totalSegments }, (_, segment) => segment);
-    const scanTable = async () => {
-      const pages: Record<string, AttributeValue>[][] = [];
-      await eachConcurrently(segments, RESYNC.workers, async (segment) => {
-        let startKey: Record<string, AttributeValue> | undefined;
-        do {
-          const page = await ports.scanPage(segment, RESYNC.totalSegments, RESYNC.pageSize, startKey);
-          pages.push(page.items);
-          startKey = page.lastKey;
-        } while (startKey !== undefined);
-      });
-      return pages;
-    };
+    const scanTable = scanner(ports);
     // Unreported warm-up: DynamoDB Local's first Scan of the table is markedly slower (JIT).
     const batches = (await scanTable())
       .filter((page) => page.length > 0)
       .map((page) =>
         page.map((item) => JSON.stringify(projectItem(item, keyAttributes, resyncOptions.projection))),
       );
-    const live = await ports.typesense.getCollection(stack.collection);
-    if (live === undefined) throw new Error(`${stack.collection} is missing`);
-    const importCollection = `${stack.alias}_p4_import`;
-
-    const importAll = async () => {
-      await ports.typesense.createCollection({ ...schemaOf(live), name: importCollection });
-      let imported = 0;
-      try {
-        await eachConcurrently(batches, RESYNC.workers, async (lines) => {
-          const outcomes = await ports.typesense.importDocuments(importCollection, lines, 'create');
-          imported += outcomes.filter((outcome) => outcome.success).length;
-        });
-      } finally {
-        await ports.typesense.deleteCollection(importCollection);
-      }
-      return imported;
-    };
-
-    const resync = async () => {
-      const queuedAt = Date.now();
-      await sendTasks(stack.sqs, stack.resyncQueueUrl, [{ action: 'start', trigger: 'operator' }]);
-      for (;;) {
-        await sleep(250);
-        const progress = await resyncProgress(ports.store, Date.now());
-        // Until the start task has run, the progress is the previous round's job.
-        if (progress === undefined || progress.job.startedAt < queuedAt) continue;
-        const { job } = progress;
-        if (job.phase === 'failed' || job.phase === 'cancelled')
-          throw new Error(`re-sync ${job.jobId} ended ${job.phase}: ${job.message}`);
-        if (job.phase === 'done') {
-          const seconds = ((job.finishedAt as number) - job.startedAt) / 1000;
-          return {
-            items: progress.scanned,
-            seconds,
-            itemsPerSecond: progress.scanned / seconds,
-            indexed: progress.indexed,
-            queuedToDoneSeconds: ((job.finishedAt as number) - queuedAt) / 1000,
-          };
-        }
-        if (Date.now() - queuedAt > 600_000) throw new Error(`re-sync ${job.jobId} took over 10 minutes`);
-      }
-    };
-
-    const runs: { scan: Run; import: Run; sharedCpu: Run; resync: Awaited<ReturnType<typeof resync>> }[] = [];
+    const importAll = await importer(ports, stack, batches);
+    const resync = resyncRunner(ports, stack);
+    const runs: P4Run[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
       console.error(`P4: round ${round} of ${ROUNDS}…`);
       const scan = await timed(async () =>
@@ -191,91 +138,174 @@ async function measureP4({ items, seed }: P4Options): Promise<Section> {
         resync: await resync(),
       });
     }
-
-    type Measured = 'scan' | 'import' | 'sharedCpu' | 'resync';
-    const rate = (measured: Measured) => median(runs.map((run) => run[measured].itemsPerSecond));
-    const scanRate = rate('scan');
-    const importRate = rate('import');
-    const sharedCpuRate = rate('sharedCpu');
-    const resyncRate = rate('resync');
-    const bottleneck = Math.min(scanRate, importRate);
-    const met = resyncRate / bottleneck >= GOAL;
-    const complete = runs.every(
-      (run) => run.scan.items === items && run.import.items === items && run.resync.indexed === items,
-    );
-    const row = (name: string, measured: Measured, itemsPerSecond: number) => {
-      const all = runs.map((run) => run[measured].itemsPerSecond);
-      return [
-        name,
-        num(median(runs.map((run) => run[measured].seconds)), 2),
-        num(itemsPerSecond),
-        `${num(Math.min(...all))}–${num(Math.max(...all))}`,
-        ratio(itemsPerSecond, bottleneck),
-      ];
-    };
-    return {
-      id: 'P4',
-      title: 'Re-sync items/s vs the slower of scan and import',
-      tables: [
-        {
-          columns: ['measured', 'seconds (median)', 'items/s (median)', 'items/s (range)', '÷ bottleneck'],
-          rows: [
-            row('DynamoDB parallel Scan', 'scan', scanRate),
-            row('Typesense import (create)', 'import', importRate),
-            row('shared-CPU bound: 1/(1/scan + 1/import)', 'sharedCpu', sharedCpuRate),
-            row('full re-sync (backfill, finish, swap)', 'resync', resyncRate),
-          ],
-        },
-      ],
-      notes: [
-        `Bottleneck = the slower of scan and import: ${scanRate <= importRate ? 'scan' : 'import'}, ` +
-          `${num(bottleneck)} items/s. Re-sync ÷ bottleneck = ${ratio(resyncRate, bottleneck)} ` +
-          `(goal ≥ ${GOAL}×: ${met ? 'met' : 'NOT met'}).`,
-        'Shared-CPU bound (informative; the goal is measured against the bottleneck above): the rate of ' +
-          'scanning and importing one after the other instead of overlapped, from the same rounds. Here DynamoDB ' +
-          'Local, the Typesense emulator and the re-sync share 2 cores and scan or import alone already keeps ' +
-          'most of them busy, so a re-sync, which does both, can hardly beat it on this machine; with DynamoDB and ' +
-          'Typesense on servers of their own it would approach the bottleneck. Re-sync ÷ shared-CPU bound = ' +
-          `${ratio(resyncRate, sharedCpuRate)}.`,
-        `${num(items)} items (≈1 KB products, \`loadItems\`), each measured over all of them in ${ROUNDS} ` +
-          'interleaved rounds (scan, import, re-sync), median and range of the rounds, after an unreported ' +
-          'warm-up scan. The stream pipeline had drained after the load, so nothing else ran. Settings: ' +
-          `${RESYNC.totalSegments} segments, pages of ${RESYNC.pageSize}, ${RESYNC.pagesPerTask} pages per task, ` +
-          `${RESYNC.workers} re-sync workers (also the scan and import concurrency).`,
-        "Scan: the re-sync function's own `scanPage` (parallel Scan, consistent reads) over every segment, " +
-          `${RESYNC.workers} at a time. Import: the warm-up scan's pages, projected beforehand (not counted), ` +
-          `imported page by page with \`action=create\`, ${RESYNC.workers} in flight, into a fresh collection ` +
-          'of the live schema (dropped after each round).',
-        'Re-sync: job start → alias swapped (`startedAt` → `finishedAt`), started by an operator task and run by ' +
-          "the stack's re-sync poller. Besides scan and import it projects each page, writes a segment checkpoint " +
-          'and re-reads the job after every page, and waits for its segment and finish tasks to be received from ' +
-          `the work queue (visibility timeout ${RESYNC.visibilityTimeoutSeconds} s: like the deployed queue's, ` +
-          'longer than a task, so no running task is redelivered).',
-        `Every item was scanned, imported and re-indexed in every round: ${complete ? 'yes' : 'NO'}. DynamoDB ` +
-          'Local (Java), the Typesense emulator (in a Node.js process of its own, as a real Typesense is a ' +
-          'separate server; scan, import and re-sync all use that same one) and the process that scans, imports ' +
-          "and runs the re-sync share this machine's 2 cores, so the figures show proportions, not AWS's or " +
-          "Typesense's.",
-      ],
-      data: {
-        items,
-        rounds: ROUNDS,
-        settings: RESYNC,
-        runs,
-        scanRate,
-        importRate,
-        sharedCpuRate,
-        resyncRate,
-        bottleneck,
-        ratio: resyncRate / bottleneck,
-        goal: GOAL,
-        met,
-        complete,
-      },
-    };
+    return p4Section(items, runs);
   } finally {
     await stack.stop();
   }
+}
+
+type ResyncPorts = Stack['functions']['resync']['adapters'];
+type Stack = Awaited<ReturnType<typeof startLocalStack>>;
+type Item = Record<string, AttributeValue>;
+type ResyncRun = Run & { indexed: number; queuedToDoneSeconds: number };
+type P4Run = { scan: Run; import: Run; sharedCpu: Run; resync: ResyncRun };
+type Measured = 'scan' | 'import' | 'sharedCpu' | 'resync';
+
+/** The re-sync function's own `scanPage` over every segment, `workers` at a time: every page. */
+function scanner(ports: ResyncPorts) {
+  const segments = Array.from({ length: RESYNC.totalSegments }, (_, segment) => segment);
+  return async () => {
+    const pages: Item[][] = [];
+    await eachConcurrently(segments, RESYNC.workers, async (segment) => {
+      let startKey: Item | undefined;
+      do {
+        const page = await ports.scanPage(segment, RESYNC.totalSegments, RESYNC.pageSize, startKey);
+        pages.push(page.items);
+        startKey = page.lastKey;
+      } while (startKey !== undefined);
+    });
+    return pages;
+  };
+}
+
+/** Imports the projected pages into a fresh collection of the live schema (dropped after): the count imported. */
+async function importer(ports: ResyncPorts, stack: Stack, batches: readonly string[][]) {
+  const live = await ports.typesense.getCollection(stack.collection);
+  if (live === undefined) throw new Error(`${stack.collection} is missing`);
+  const importCollection = `${stack.alias}_p4_import`;
+  return async () => {
+    await ports.typesense.createCollection({ ...schemaOf(live), name: importCollection });
+    let imported = 0;
+    try {
+      await eachConcurrently(batches, RESYNC.workers, async (lines) => {
+        const outcomes = await ports.typesense.importDocuments(importCollection, lines, 'create');
+        imported += outcomes.filter((outcome) => outcome.success).length;
+      });
+    } finally {
+      await ports.typesense.deleteCollection(importCollection);
+    }
+    return imported;
+  };
+}
+
+/** Starts a re-sync as an operator would and waits for it to be done (job start → alias swapped). */
+function resyncRunner(ports: ResyncPorts, stack: Stack) {
+  return async (): Promise<ResyncRun> => {
+    const queuedAt = Date.now();
+    await sendTasks(stack.sqs, stack.resyncQueueUrl, [{ action: 'start', trigger: 'operator' }]);
+    for (;;) {
+      await sleep(250);
+      const progress = await resyncProgress(ports.store, Date.now());
+      // Until the start task has run, the progress is the previous round's job.
+      if (progress === undefined || progress.job.startedAt < queuedAt) continue;
+      const { job } = progress;
+      if (job.phase === 'failed' || job.phase === 'cancelled')
+        throw new Error(`re-sync ${job.jobId} ended ${job.phase}: ${job.message}`);
+      if (job.phase === 'done') {
+        const seconds = ((job.finishedAt as number) - job.startedAt) / 1000;
+        return {
+          items: progress.scanned,
+          seconds,
+          itemsPerSecond: progress.scanned / seconds,
+          indexed: progress.indexed,
+          queuedToDoneSeconds: ((job.finishedAt as number) - queuedAt) / 1000,
+        };
+      }
+      if (Date.now() - queuedAt > 600_000) throw new Error(`re-sync ${job.jobId} took over 10 minutes`);
+    }
+  };
+}
+
+/** The rounds' medians, the bottleneck and whether the goal and completeness were met. */
+function p4Figures(items: number, runs: readonly P4Run[]) {
+  const rate = (measured: Measured) => median(runs.map((run) => run[measured].itemsPerSecond));
+  const scanRate = rate('scan');
+  const importRate = rate('import');
+  const sharedCpuRate = rate('sharedCpu');
+  const resyncRate = rate('resync');
+  const bottleneck = Math.min(scanRate, importRate);
+  const met = resyncRate / bottleneck >= GOAL;
+  const complete = runs.every(
+    (run) => run.scan.items === items && run.import.items === items && run.resync.indexed === items,
+  );
+  return { scanRate, importRate, sharedCpuRate, resyncRate, bottleneck, met, complete };
+}
+
+function p4Section(items: number, runs: P4Run[]): Section {
+  const { scanRate, importRate, sharedCpuRate, resyncRate, bottleneck, met, complete } = p4Figures(
+    items,
+    runs,
+  );
+  const row = (name: string, measured: Measured, itemsPerSecond: number) => {
+    const all = runs.map((run) => run[measured].itemsPerSecond);
+    return [
+      name,
+      num(median(runs.map((run) => run[measured].seconds)), 2),
+      num(itemsPerSecond),
+      `${num(Math.min(...all))}–${num(Math.max(...all))}`,
+      ratio(itemsPerSecond, bottleneck),
+    ];
+  };
+  return {
+    id: 'P4',
+    title: 'Re-sync items/s vs the slower of scan and import',
+    tables: [
+      {
+        columns: ['measured', 'seconds (median)', 'items/s (median)', 'items/s (range)', '÷ bottleneck'],
+        rows: [
+          row('DynamoDB parallel Scan', 'scan', scanRate),
+          row('Typesense import (create)', 'import', importRate),
+          row('shared-CPU bound: 1/(1/scan + 1/import)', 'sharedCpu', sharedCpuRate),
+          row('full re-sync (backfill, finish, swap)', 'resync', resyncRate),
+        ],
+      },
+    ],
+    notes: [
+      `Bottleneck = the slower of scan and import: ${scanRate <= importRate ? 'scan' : 'import'}, ` +
+        `${num(bottleneck)} items/s. Re-sync ÷ bottleneck = ${ratio(resyncRate, bottleneck)} ` +
+        `(goal ≥ ${GOAL}×: ${met ? 'met' : 'NOT met'}).`,
+      'Shared-CPU bound (informative; the goal is measured against the bottleneck above): the rate of ' +
+        'scanning and importing one after the other instead of overlapped, from the same rounds. Here DynamoDB ' +
+        'Local, the Typesense emulator and the re-sync share 2 cores and scan or import alone already keeps ' +
+        'most of them busy, so a re-sync, which does both, can hardly beat it on this machine; with DynamoDB and ' +
+        'Typesense on servers of their own it would approach the bottleneck. Re-sync ÷ shared-CPU bound = ' +
+        `${ratio(resyncRate, sharedCpuRate)}.`,
+      `${num(items)} items (≈1 KB products, \`loadItems\`), each measured over all of them in ${ROUNDS} ` +
+        'interleaved rounds (scan, import, re-sync), median and range of the rounds, after an unreported ' +
+        'warm-up scan. The stream pipeline had drained after the load, so nothing else ran. Settings: ' +
+        `${RESYNC.totalSegments} segments, pages of ${RESYNC.pageSize}, ${RESYNC.pagesPerTask} pages per task, ` +
+        `${RESYNC.workers} re-sync workers (also the scan and import concurrency).`,
+      "Scan: the re-sync function's own `scanPage` (parallel Scan, consistent reads) over every segment, " +
+        `${RESYNC.workers} at a time. Import: the warm-up scan's pages, projected beforehand (not counted), ` +
+        `imported page by page with \`action=create\`, ${RESYNC.workers} in flight, into a fresh collection ` +
+        'of the live schema (dropped after each round).',
+      'Re-sync: job start → alias swapped (`startedAt` → `finishedAt`), started by an operator task and run by ' +
+        "the stack's re-sync poller. Besides scan and import it projects each page, writes a segment checkpoint " +
+        'and re-reads the job after every page, and waits for its segment and finish tasks to be received from ' +
+        `the work queue (visibility timeout ${RESYNC.visibilityTimeoutSeconds} s: like the deployed queue's, ` +
+        'longer than a task, so no running task is redelivered).',
+      `Every item was scanned, imported and re-indexed in every round: ${complete ? 'yes' : 'NO'}. DynamoDB ` +
+        'Local (Java), the Typesense emulator (in a Node.js process of its own, as a real Typesense is a ' +
+        'separate server; scan, import and re-sync all use that same one) and the process that scans, imports ' +
+        "and runs the re-sync share this machine's 2 cores, so the figures show proportions, not AWS's or " +
+        "Typesense's.",
+    ],
+    data: {
+      items,
+      rounds: ROUNDS,
+      settings: RESYNC,
+      runs,
+      scanRate,
+      importRate,
+      sharedCpuRate,
+      resyncRate,
+      bottleneck,
+      ratio: resyncRate / bottleneck,
+      goal: GOAL,
+      met,
+      complete,
+    },
+  };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

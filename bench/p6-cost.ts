@@ -19,6 +19,7 @@ import {
   type WriterCounts,
   writerCounts,
 } from './p6-counts.ts';
+import { ASSUMPTIONS, type P1Figures, type P2Figures } from './p6-inputs.ts';
 import { num, type Section, type Table } from './report.ts';
 
 /**
@@ -28,57 +29,7 @@ import { num, type Section, type Table } from './report.ts';
  * template (functions, memory, alarms, dashboard, schedules). Prices: ONE table, `PRICES`.
  */
 
-/** What P6 reads from P1's results (its `data`). */
-export interface P1Figures {
-  changes: number;
-  scale: number;
-  invocations: number;
-  rows: { variant: string; sendChunks: number; receiveChunks: number; deletes: number; receives: number }[];
-}
-
-/** What P6 reads from P2's results (its `data`). */
-export interface P2Figures {
-  microsPerChange: Micros;
-  /** Process CPU time per change (absent from runs before it was measured): priced when present. */
-  cpuMicrosPerChange?: Micros;
-}
-
-type Micros = { oursBatcher: number; oursWriter: number; naiveBatcher: number; naiveWriter: number };
-
-/**
- * Everything P6 cannot measure without AWS: stated, named, and used nowhere else. Latencies are
- * typical same-region round trips (not measured here); the CPU time P2 measures is scaled by the
- * share of a vCPU the configured memory buys (`LAMBDA_MB_PER_VCPU`), assuming one Lambda arm64 vCPU
- * does the cores' work as fast as one core of the benchmark machine.
- */
-export const ASSUMPTIONS = {
-  sqsSendMs: 20,
-  dynamodbReadMs: 10,
-  typesenseImportMs: 30,
-  /** The naive writer's per-change requests, all 10 of an invocation in flight at once. */
-  typesenseRequestMs: 15,
-  /** The lag check waits for the canary to reach Typesense: about one pass through the pipeline. */
-  lagCheckMs: 2_000,
-  /** Lambda's START, END and REPORT lines per invocation. */
-  platformLogBytes: 350,
-  /** A Powertools log line without its `summary`: level, message, timestamp, function fields. */
-  logLineOverheadBytes: 300,
-  /** Idle SQS event source pollers per queue, each a 20 s long poll (AWS: starts with 5). */
-  idlePollersPerQueue: 5,
-  longPollSeconds: 20,
-  /** The API key cache (functions/shared/aws.ts `cachedSecret`, ttlMs 300 000) per warm instance. */
-  secretTtlSeconds: 300,
-  /** Warm instances that read the API key in an idle month: the writer (canary) and the lag check. */
-  idleSecretReaders: 2,
-  /** Lag check per run, from functions/lag-check and functions/shared/lag-check-adapters.ts. */
-  lagCheck: {
-    getMetricDataMetrics: 3,
-    queueAttributeRequests: 1,
-    stateReads: 2,
-    stateWrites: 1,
-    canaryWrites: 1,
-  },
-} as const;
+export type { P1Figures, P2Figures } from './p6-inputs.ts';
 
 const PER = 1_000_000;
 const MONTH_MINUTES = MONTH_DAYS * 24 * 60;
@@ -103,11 +54,24 @@ interface PerMillion {
   durations: { batcher: number; writer: number; naiveBatcher: number; naiveWriter: number };
 }
 
+/** What the per-1M lines are computed from: invocations, durations and memory, P1's billed requests. */
+interface PerMillionBasis {
+  w: WriterCounts;
+  scale: number;
+  durations: PerMillion['durations'];
+  batcherMb: number;
+  writerMb: number;
+  batcherInvocations: number;
+  writerInvocations: number;
+  naiveWriterInvocations: number;
+  oursBilled: number;
+  naiveBilled: number;
+}
+
 function perMillion(p1: P1Figures, p2: P2Figures, w: WriterCounts, facts: StackFacts): PerMillion {
   const [oursRow, , naiveRow] = p1.rows;
   if (oursRow === undefined || naiveRow === undefined)
     throw new Error('P6: P1 results lack the ours/naive rows');
-  const scale = PER / w.changes;
   const billed = (row: typeof oursRow) => row.sendChunks + row.receiveChunks + row.deletes;
   const us = p2.cpuMicrosPerChange ?? p2.microsPerChange;
   const batcherMb = memoryOf(facts, 'batcher');
@@ -131,12 +95,33 @@ function perMillion(p1: P1Figures, p2: P2Figures, w: WriterCounts, facts: StackF
       ASSUMPTIONS.typesenseRequestMs,
     ),
   };
+  const basis: PerMillionBasis = {
+    w,
+    scale: PER / w.changes,
+    durations,
+    batcherMb,
+    writerMb,
+    batcherInvocations,
+    writerInvocations,
+    naiveWriterInvocations,
+    oursBilled: billed(oursRow),
+    naiveBilled: billed(naiveRow),
+  };
+  return { ours: oursPerMillion(basis), naive: naivePerMillion(basis), durations };
+}
+
+function oursPerMillion(basis: PerMillionBasis): CostLine[] {
+  const { w, scale, durations, batcherMb, writerMb, batcherInvocations, writerInvocations } = basis;
   const logBytes = (summaryBytes: number) =>
     ASSUMPTIONS.platformLogBytes + ASSUMPTIONS.logLineOverheadBytes + summaryBytes;
   const emfPerInvocation = (emf: WriterCounts['batcherEmf'], invocations: number) =>
     (emf.bytes * scale) / invocations;
-  const ours = [
-    line('SQS FIFO billed requests (P1: send + receive chunks + deletes)', billed(oursRow), 'sqsFifoRequest'),
+  return [
+    line(
+      'SQS FIFO billed requests (P1: send + receive chunks + deletes)',
+      basis.oursBilled,
+      'sqsFifoRequest',
+    ),
     line('Lambda requests: batcher (P1 invocations)', batcherInvocations, 'lambdaRequest'),
     line('Lambda requests: writer (P1 receives of 10 messages)', writerInvocations, 'lambdaRequest'),
     line(
@@ -181,8 +166,12 @@ function perMillion(p1: P1Figures, p2: P2Figures, w: WriterCounts, facts: StackF
       'cloudwatchLogsIngestedGb',
     ),
   ];
-  const naive = [
-    line('SQS FIFO billed requests (P1 naive: SendMessage per change)', billed(naiveRow), 'sqsFifoRequest'),
+}
+
+function naivePerMillion(basis: PerMillionBasis): CostLine[] {
+  const { durations, batcherMb, writerMb, batcherInvocations, naiveWriterInvocations } = basis;
+  return [
+    line('SQS FIFO billed requests (P1 naive: SendMessage per change)', basis.naiveBilled, 'sqsFifoRequest'),
     line('Lambda requests: batcher', batcherInvocations, 'lambdaRequest'),
     line('Lambda requests: writer (10 messages per invocation)', naiveWriterInvocations, 'lambdaRequest'),
     line(
@@ -201,7 +190,6 @@ function perMillion(p1: P1Figures, p2: P2Figures, w: WriterCounts, facts: StackF
       'cloudwatchLogsIngestedGb',
     ),
   ];
-  return { ours, naive, durations };
 }
 
 /** CloudWatch's fixed part: one custom metric per EMF name and service, the template's alarms and dashboard. */
@@ -227,8 +215,8 @@ function observabilityMonth(facts: StackFacts, w: WriterCounts, lag: EmfTally): 
   ];
 }
 
-/** What the lag check costs each month: its runs, its canary through the pipeline, and the rest it keeps alive. */
-function scheduledMonth(facts: StackFacts, w: WriterCounts, lag: EmfTally, lagRuns: number): CostLine[] {
+/** The lag check's and its canary's Lambda and SQS lines, and the event sources' idle long polls. */
+function lambdaAndQueueMonth(facts: StackFacts, lagRuns: number): CostLine[] {
   const a = ASSUMPTIONS.lagCheck;
   // Each canary is one change through the pipeline: one batcher and one writer invocation, one
   // message sent, received and deleted, and the writer's two reads (the canary, the re-sync pointer).
@@ -239,11 +227,6 @@ function scheduledMonth(facts: StackFacts, w: WriterCounts, lag: EmfTally, lagRu
     ASSUMPTIONS.dynamodbReadMs + ASSUMPTIONS.typesenseImportMs,
   );
   const pollsPerSource = ASSUMPTIONS.idlePollersPerQueue * (MONTH_SECONDS / ASSUMPTIONS.longPollSeconds);
-  const logBytes = ASSUMPTIONS.platformLogBytes + ASSUMPTIONS.logLineOverheadBytes;
-  const emfBytes =
-    w.batcherEmf.bytes / w.batcherEmf.records +
-    w.writerEmf.bytes / w.writerEmf.records +
-    lag.bytes / lag.records;
   return [
     line(`Lambda requests: lag check (${num(lagRuns)} scheduled runs)`, lagRuns, 'lambdaRequest'),
     line(
@@ -274,6 +257,23 @@ function scheduledMonth(facts: StackFacts, w: WriterCounts, lag: EmfTally, lagRu
       facts.sqsEventSources.standard * pollsPerSource,
       'sqsStandardRequest',
     ),
+  ];
+}
+
+/** The lag check's DynamoDB and CloudWatch lines, and the services the stack keeps all month. */
+function storageAndServicesMonth(
+  facts: StackFacts,
+  w: WriterCounts,
+  lag: EmfTally,
+  lagRuns: number,
+): CostLine[] {
+  const a = ASSUMPTIONS.lagCheck;
+  const logBytes = ASSUMPTIONS.platformLogBytes + ASSUMPTIONS.logLineOverheadBytes;
+  const emfBytes =
+    w.batcherEmf.bytes / w.batcherEmf.records +
+    w.writerEmf.bytes / w.writerEmf.records +
+    lag.bytes / lag.records;
+  return [
     line(
       'DynamoDB WRU: canary write + lag reading',
       lagRuns * (a.canaryWrites + a.stateWrites),
@@ -315,7 +315,12 @@ function idleMonth(facts: StackFacts, w: WriterCounts): CostLine[] {
     .filter((schedule) => schedule.role === 'lagCheck' && schedule.seconds !== undefined)
     .reduce((sum, schedule) => sum + MONTH_SECONDS / (schedule.seconds as number), 0);
   const lag = lagCheckEmf();
-  return [...observabilityMonth(facts, w, lag), ...scheduledMonth(facts, w, lag, lagRuns)];
+  // What the lag check costs each month: its runs, its canary through the pipeline, and the rest it keeps alive.
+  return [
+    ...observabilityMonth(facts, w, lag),
+    ...lambdaAndQueueMonth(facts, lagRuns),
+    ...storageAndServicesMonth(facts, w, lag, lagRuns),
+  ];
 }
 
 const gbShare = (lines: readonly CostLine[]) =>
@@ -349,12 +354,6 @@ export async function runP6({ changes, seed, p1, p2 }: P6Options): Promise<Secti
   const w = await writerCounts(changes, seed);
   const { ours, naive, durations } = perMillion(p1, p2, w, facts);
   const idle = idleMonth(facts, w);
-  const oursTotal = total(ours);
-  const idleTotal = total(idle);
-  const ocuMonth = PRICES.opensearchIngestionOcuHour.usd * MONTH_HOURS;
-  const breakEven = (ocus: number) => (ocus * ocuMonth - idleTotal) / oursTotal;
-  const scale = PER / w.changes;
-  const resyncRru = scanReadUnits(PER * w.meanItemBytes, true);
   const prices = Object.entries(PRICES) as [PriceName, (typeof PRICES)[PriceName]][];
   return {
     id: 'P6',
@@ -363,70 +362,13 @@ export async function runP6({ changes, seed, p1, p2 }: P6Options): Promise<Secti
       billTable(ours, 'ours, per 1M source changes'),
       billTable(naive, 'naive anchor, per 1M source changes'),
       billTable(idle, 'ours, fixed per month (idle: no source changes)'),
-      {
-        columns: ['comparison', 'USD per month', 'note'],
-        rows: [
-          ['ours, idle month', usd(idleTotal), 'fixed part above'],
-          [
-            'ours, idle month + 10M changes',
-            usd(idleTotal + 10 * oursTotal),
-            `${usd(oursTotal)} per 1M changes`,
-          ],
-          [
-            'naive anchor, 10M changes (no fixed part counted)',
-            usd(10 * total(naive)),
-            `${usd(total(naive))} per 1M changes`,
-          ],
-          [
-            'OpenSearch Ingestion, 1 OCU around the clock',
-            usd(ocuMonth),
-            `${MONTH_HOURS} h × ${usd(PRICES.opensearchIngestionOcuHour.usd)}`,
-          ],
-          ['OpenSearch Ingestion, 2 OCUs around the clock', usd(2 * ocuMonth), 'the issue: ≥ 1–2 OCUs'],
-          [
-            'break-even vs 1 OCU',
-            `${num(breakEven(1))}M changes/month`,
-            'changes at which ours costs the OCU minimum',
-          ],
-          ['break-even vs 2 OCUs', `${num(breakEven(2))}M changes/month`, ''],
-          [
-            're-sync per 1M items (consistent Scan)',
-            usd(resyncRru * PRICES.dynamodbReadRequestUnit.usd),
-            `${num(resyncRru)} RRU; not scheduled by default`,
-          ],
-        ],
-      },
+      comparisonTable(ours, naive, idle, w),
       {
         columns: ['unit price (us-east-1)', 'USD', 'source', 'status'],
         rows: prices.map(([, price]) => [price.unit, unitPrice(price.usd), price.source, price.status]),
       },
     ],
-    notes: [
-      `Counts: SQS billed requests and batcher/writer invocations from P1 (${num(p1.changes)} changes, writer receives full batches of 10); CPU per change from P2; ` +
-        `re-reads, item sizes, Typesense requests and EMF records from P6's own run of the real cores on ${num(w.changes)} changes of the same traffic shape ` +
-        `(scaled ×${num(scale, 1)} to 1M): ${num(w.keysRead * scale)} keys re-read per 1M, ${num(w.keysMissing * scale)} of them deleted (1 RRU minimum each, assumed), ` +
-        `${num(w.batchGetCalls * scale)} BatchGetItem calls; Typesense requests per 1M: ours ${num((w.typesenseImports + w.typesenseDeletes) * scale)} ` +
-        `(${num(w.typesenseImports * scale)} imports, ${num(w.typesenseDeletes * scale)} deletes), naive ${num(w.naiveTypesenseRequests * scale)}.`,
-      `Default stack (synthesized, \`defaultStack()\`): ${facts.functions.map((fn) => `${fn.role ?? fn.id} ${fn.memoryMb} MB ${fn.architecture}`).join(', ')}; ` +
-        `${facts.alarms.length} alarms (${facts.alarms.reduce((sum, alarm) => sum + alarm.metrics, 0)} alarm metrics), ${facts.dashboards} dashboard, ` +
-        `${facts.functionUrls} Function URL, ${facts.kmsKeys} KMS keys, schedules: ${facts.schedules.map((s) => `${s.role ?? s.id} every ${s.seconds ?? '?'} s`).join(', ') || 'none'}; ` +
-        `source table billing ${facts.tableBillingMode}.`,
-      `Durations (assumed, not measured on AWS): P2's ${p2.cpuMicrosPerChange === undefined ? 'wall-time' : 'process CPU'} µs per change × changes per invocation, scaled by ${LAMBDA_MB_PER_VCPU} MB ÷ memory ` +
-        `(Lambda gives 1 vCPU at ${LAMBDA_MB_PER_VCPU} MB: https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html), plus I/O waits: ` +
-        `SendMessageBatch ${ASSUMPTIONS.sqsSendMs} ms (the batcher's sends run in parallel), BatchGetItem ${ASSUMPTIONS.dynamodbReadMs} ms + Typesense import ` +
-        `${ASSUMPTIONS.typesenseImportMs} ms (writer), ${ASSUMPTIONS.typesenseRequestMs} ms for the naive writer's 10 parallel requests. Result: batcher ` +
-        `${num(durations.batcher, 1)} ms, writer ${num(durations.writer, 1)} ms per invocation; each billed rounded up to 1 ms.`,
-      'Not counted: free tiers; the ingestion-delay endpoint (only when called); the S3 failure bucket (empty unless batches fail); ' +
-        'DynamoDB writes of the source table (the application pays them with or without sync); Typesense itself (self-hosted or Cloud).',
-      'DynamoDB item size for read units follows the documented rules (attribute names + values, 4 KB per unit, each item of a ' +
-        'BatchGetItem rounded on its own: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html). ' +
-        'DynamoDB Streams reads by a Lambda trigger are free (price table). A Function URL has no charge of its own.',
-      `Idle month: ${MONTH_DAYS} days; the lag check's canary passes through the whole pipeline every run, so the batcher's and writer's ` +
-        'metrics are published every hour even with no source changes. Idle SQS polling assumes 5 long-polling pollers per event source.',
-      `Prices P2's process CPU time when present: on a loaded machine it grows less than the wall time, but still grows. ` +
-        `The Lambda GB-s lines are ${num((100 * gbShare(ours)) / oursTotal, 1)}% of the per-change total, so even a CPU figure 2× too high ` +
-        'moves the total by that share at most.',
-    ],
+    notes: p6Notes({ p1, p2, w, facts, durations, ours }),
     data: {
       changes: w.changes,
       facts,
@@ -438,4 +380,82 @@ export async function runP6({ changes, seed, p1, p2 }: P6Options): Promise<Secti
       prices: PRICES,
     },
   };
+}
+
+/** Ours idle and at 10M changes against the naive anchor and OpenSearch Ingestion's OCU minimum. */
+function comparisonTable(ours: CostLine[], naive: CostLine[], idle: CostLine[], w: WriterCounts): Table {
+  const oursTotal = total(ours);
+  const idleTotal = total(idle);
+  const ocuMonth = PRICES.opensearchIngestionOcuHour.usd * MONTH_HOURS;
+  const breakEven = (ocus: number) => (ocus * ocuMonth - idleTotal) / oursTotal;
+  const resyncRru = scanReadUnits(PER * w.meanItemBytes, true);
+  return {
+    columns: ['comparison', 'USD per month', 'note'],
+    rows: [
+      ['ours, idle month', usd(idleTotal), 'fixed part above'],
+      ['ours, idle month + 10M changes', usd(idleTotal + 10 * oursTotal), `${usd(oursTotal)} per 1M changes`],
+      [
+        'naive anchor, 10M changes (no fixed part counted)',
+        usd(10 * total(naive)),
+        `${usd(total(naive))} per 1M changes`,
+      ],
+      [
+        'OpenSearch Ingestion, 1 OCU around the clock',
+        usd(ocuMonth),
+        `${MONTH_HOURS} h × ${usd(PRICES.opensearchIngestionOcuHour.usd)}`,
+      ],
+      ['OpenSearch Ingestion, 2 OCUs around the clock', usd(2 * ocuMonth), 'the issue: ≥ 1–2 OCUs'],
+      [
+        'break-even vs 1 OCU',
+        `${num(breakEven(1))}M changes/month`,
+        'changes at which ours costs the OCU minimum',
+      ],
+      ['break-even vs 2 OCUs', `${num(breakEven(2))}M changes/month`, ''],
+      [
+        're-sync per 1M items (consistent Scan)',
+        usd(resyncRru * PRICES.dynamodbReadRequestUnit.usd),
+        `${num(resyncRru)} RRU; not scheduled by default`,
+      ],
+    ],
+  };
+}
+
+interface NotesInput {
+  p1: P1Figures;
+  p2: P2Figures;
+  w: WriterCounts;
+  facts: StackFacts;
+  durations: PerMillion['durations'];
+  ours: CostLine[];
+}
+
+function p6Notes({ p1, p2, w, facts, durations, ours }: NotesInput): string[] {
+  const scale = PER / w.changes;
+  const oursTotal = total(ours);
+  return [
+    `Counts: SQS billed requests and batcher/writer invocations from P1 (${num(p1.changes)} changes, writer receives full batches of 10); CPU per change from P2; ` +
+      `re-reads, item sizes, Typesense requests and EMF records from P6's own run of the real cores on ${num(w.changes)} changes of the same traffic shape ` +
+      `(scaled ×${num(scale, 1)} to 1M): ${num(w.keysRead * scale)} keys re-read per 1M, ${num(w.keysMissing * scale)} of them deleted (1 RRU minimum each, assumed), ` +
+      `${num(w.batchGetCalls * scale)} BatchGetItem calls; Typesense requests per 1M: ours ${num((w.typesenseImports + w.typesenseDeletes) * scale)} ` +
+      `(${num(w.typesenseImports * scale)} imports, ${num(w.typesenseDeletes * scale)} deletes), naive ${num(w.naiveTypesenseRequests * scale)}.`,
+    `Default stack (synthesized, \`defaultStack()\`): ${facts.functions.map((fn) => `${fn.role ?? fn.id} ${fn.memoryMb} MB ${fn.architecture}`).join(', ')}; ` +
+      `${facts.alarms.length} alarms (${facts.alarms.reduce((sum, alarm) => sum + alarm.metrics, 0)} alarm metrics), ${facts.dashboards} dashboard, ` +
+      `${facts.functionUrls} Function URL, ${facts.kmsKeys} KMS keys, schedules: ${facts.schedules.map((s) => `${s.role ?? s.id} every ${s.seconds ?? '?'} s`).join(', ') || 'none'}; ` +
+      `source table billing ${facts.tableBillingMode}.`,
+    `Durations (assumed, not measured on AWS): P2's ${p2.cpuMicrosPerChange === undefined ? 'wall-time' : 'process CPU'} µs per change × changes per invocation, scaled by ${LAMBDA_MB_PER_VCPU} MB ÷ memory ` +
+      `(Lambda gives 1 vCPU at ${LAMBDA_MB_PER_VCPU} MB: https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html), plus I/O waits: ` +
+      `SendMessageBatch ${ASSUMPTIONS.sqsSendMs} ms (the batcher's sends run in parallel), BatchGetItem ${ASSUMPTIONS.dynamodbReadMs} ms + Typesense import ` +
+      `${ASSUMPTIONS.typesenseImportMs} ms (writer), ${ASSUMPTIONS.typesenseRequestMs} ms for the naive writer's 10 parallel requests. Result: batcher ` +
+      `${num(durations.batcher, 1)} ms, writer ${num(durations.writer, 1)} ms per invocation; each billed rounded up to 1 ms.`,
+    'Not counted: free tiers; the ingestion-delay endpoint (only when called); the S3 failure bucket (empty unless batches fail); ' +
+      'DynamoDB writes of the source table (the application pays them with or without sync); Typesense itself (self-hosted or Cloud).',
+    'DynamoDB item size for read units follows the documented rules (attribute names + values, 4 KB per unit, each item of a ' +
+      'BatchGetItem rounded on its own: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html). ' +
+      'DynamoDB Streams reads by a Lambda trigger are free (price table). A Function URL has no charge of its own.',
+    `Idle month: ${MONTH_DAYS} days; the lag check's canary passes through the whole pipeline every run, so the batcher's and writer's ` +
+      'metrics are published every hour even with no source changes. Idle SQS polling assumes 5 long-polling pollers per event source.',
+    `Prices P2's process CPU time when present: on a loaded machine it grows less than the wall time, but still grows. ` +
+      `The Lambda GB-s lines are ${num((100 * gbShare(ours)) / oursTotal, 1)}% of the per-change total, so even a CPU figure 2× too high ` +
+      'moves the total by that share at most.',
+  ];
 }

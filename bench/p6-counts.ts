@@ -1,5 +1,4 @@
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { DynamoDBRecord, SQSRecord } from 'aws-lambda';
 import type { MarshalledKey } from '../functions/core/change.ts';
@@ -11,16 +10,8 @@ import { processChangeMessages } from '../functions/core/write-batch.ts';
 import { addBatcherMetrics, addLagMetrics, addWriterMetrics } from '../functions/shared/metrics.ts';
 import { defaultStack } from '../test/construct/stacks.ts';
 import { consistentReadUnits, itemBytes } from './cost-model.ts';
-import {
-  asQueueRecords,
-  changeBatches,
-  itemOf,
-  itemPool,
-  KEY_ATTRIBUTES,
-  keyOf,
-  TIMESTAMP_ATTRIBUTE,
-  TRAFFIC_SHAPE,
-} from './stream.ts';
+import { asQueueRecords, KEY_ATTRIBUTES } from './stream.ts';
+import { BATCHER_OPTIONS, type Item, readFrom, streamWithTable, tens } from './stream-fixture.ts';
 
 /**
  * The counts P6 measures itself: what the default stack deploys (from its synthesized template, so no
@@ -202,55 +193,75 @@ export interface WriterCounts {
  * counting in-memory ports, as P2 does, and counts what the deployed functions would bill for.
  */
 export async function writerCounts(changes: number, seed: number): Promise<WriterCounts> {
-  const streamOptions = { ...TRAFFIC_SHAPE, changes, keys: 100_000, seed };
-  const pool = itemPool(400, seed);
-  const exists = new Uint8Array(streamOptions.keys);
-  const batches: DynamoDBRecord[][] = [...changeBatches(pool, streamOptions, exists)];
   // The table after the stream: the writer's consistent re-read answers from it, as in P2.
-  const table = new Map<string, Record<string, AttributeValue>>();
-  exists.forEach((flag, n) => {
-    if (flag === 1) table.set(keyOf(n), itemOf(pool, n, Date.now()));
+  const { batches, table } = streamWithTable(changes, 100_000, seed);
+  const batcher = await runBatcher(batches);
+  const writer = await runWriter(asQueueRecords(batcher.sent), table);
+  const { counts } = writer;
+  const emf = (tally: EmfTally) => ({
+    records: tally.records,
+    bytes: tally.bytes,
+    names: [...tally.names].sort(),
   });
+  return {
+    changes,
+    batcherInvocations: batches.length,
+    messages: batcher.sent.length,
+    writerInvocations: writer.invocations,
+    keysRead: counts.keysRead,
+    keysMissing: counts.keysMissing,
+    batchGetCalls: counts.batchGetCalls,
+    readUnits: counts.readUnits,
+    meanItemBytes: counts.items === 0 ? 0 : counts.itemBytes / counts.items,
+    typesenseImports: counts.typesenseImports,
+    typesenseDeletes: counts.typesenseDeletes,
+    naiveTypesenseRequests: changes,
+    batcherEmf: emf(batcher.emf),
+    writerEmf: emf(writer.emf),
+    batcherSummaryBytes: batcher.summaryBytes / batches.length,
+    writerSummaryBytes: writer.summaryBytes / Math.max(1, writer.invocations),
+  };
+}
 
-  const batcherEmf = new EmfTally(serviceName('batcher'));
-  const writerEmf = new EmfTally(serviceName('writer'));
+/** The batcher core over every invocation: the messages it sends, its EMF and its summaries' bytes. */
+async function runBatcher(batches: readonly DynamoDBRecord[][]) {
+  const emf = new EmfTally(serviceName('batcher'));
   const sent: PackedMessage[] = [];
-  let batcherSummaryBytes = 0;
+  let summaryBytes = 0;
+  const ports = {
+    sendMessages: async (messages: PackedMessage[]) => {
+      sent.push(...messages);
+      return [];
+    },
+    sendDeadLetters: async () => undefined,
+    now: Date.now,
+  };
   for (const records of batches) {
-    const { summary } = await processStreamRecords(
-      records,
-      {
-        sendMessages: async (messages) => {
-          sent.push(...messages);
-          return [];
-        },
-        sendDeadLetters: async () => undefined,
-        now: Date.now,
-      },
-      {
-        keyAttributes: KEY_ATTRIBUTES,
-        sourceTimestampAttribute: TIMESTAMP_ATTRIBUTE,
-        buckets: 16,
-        maxMessageBytes: 262_144,
-      },
-    );
-    batcherSummaryBytes += JSON.stringify({ summary }).length;
-    addBatcherMetrics(batcherEmf.metrics, summary);
-    batcherEmf.flush();
+    const { summary } = await processStreamRecords(records, ports, BATCHER_OPTIONS);
+    summaryBytes += JSON.stringify({ summary }).length;
+    addBatcherMetrics(emf.metrics, summary);
+    emf.flush();
   }
+  return { sent, emf, summaryBytes };
+}
 
-  const counts = { keysRead: 0, keysMissing: 0, batchGetCalls: 0, readUnits: 0, itemBytes: 0, items: 0 };
-  let typesenseImports = 0;
-  let typesenseDeletes = 0;
-  let writerSummaryBytes = 0;
+/** The writer's ports on the table, counting the re-reads (and their read units) and the Typesense requests. */
+function countingWriterPorts(table: ReadonlyMap<string, Item>) {
+  const counts = {
+    keysRead: 0,
+    keysMissing: 0,
+    batchGetCalls: 0,
+    readUnits: 0,
+    itemBytes: 0,
+    items: 0,
+    typesenseImports: 0,
+    typesenseDeletes: 0,
+  };
   const ports = {
     readItems: async (keys: MarshalledKey[]) => {
       counts.keysRead += keys.length;
       counts.batchGetCalls += Math.ceil(keys.length / 100);
-      const items = keys.flatMap((key) => {
-        const item = table.get(key.pk?.S ?? '');
-        return item === undefined ? [] : [item];
-      });
+      const items = readFrom(table, keys);
       const sizes = items.map(itemBytes);
       counts.keysMissing += keys.length - items.length;
       counts.readUnits += consistentReadUnits([
@@ -262,49 +273,31 @@ export async function writerCounts(changes: number, seed: number): Promise<Write
       return items;
     },
     importDocuments: async (lines: string[]) => {
-      typesenseImports++;
+      counts.typesenseImports++;
       return lines.map(() => ({ success: true as const }));
     },
     deleteDocuments: async (ids: string[]) => {
-      typesenseDeletes++;
+      counts.typesenseDeletes++;
       return ids.length;
     },
     sendDeadLetters: async () => undefined,
     now: Date.now,
   };
-  const records: SQSRecord[] = asQueueRecords(sent);
+  return { ports, counts };
+}
+
+/** The writer core over the messages, 10 per invocation: what it counted, its EMF and its summaries' bytes. */
+async function runWriter(records: readonly SQSRecord[], table: ReadonlyMap<string, Item>) {
+  const emf = new EmfTally(serviceName('writer'));
+  const { ports, counts } = countingWriterPorts(table);
+  let summaryBytes = 0;
   // The FIFO event source hands the writer up to 10 messages per invocation (a backlog, as in P1).
-  let writerInvocations = 0;
-  for (let start = 0; start < records.length; start += 10) {
-    writerInvocations++;
-    const { summary } = await processChangeMessages(records.slice(start, start + 10), ports, {
-      keyAttributes: KEY_ATTRIBUTES,
-    });
-    writerSummaryBytes += JSON.stringify({ summary: { ...summary, ingestionDelaysMs: undefined } }).length;
-    addWriterMetrics(writerEmf.metrics, summary);
-    writerEmf.flush();
+  const invocations = tens(records);
+  for (const batch of invocations) {
+    const { summary } = await processChangeMessages(batch, ports, { keyAttributes: KEY_ATTRIBUTES });
+    summaryBytes += JSON.stringify({ summary: { ...summary, ingestionDelaysMs: undefined } }).length;
+    addWriterMetrics(emf.metrics, summary);
+    emf.flush();
   }
-  const emf = (tally: EmfTally) => ({
-    records: tally.records,
-    bytes: tally.bytes,
-    names: [...tally.names].sort(),
-  });
-  return {
-    changes,
-    batcherInvocations: batches.length,
-    messages: sent.length,
-    writerInvocations,
-    keysRead: counts.keysRead,
-    keysMissing: counts.keysMissing,
-    batchGetCalls: counts.batchGetCalls,
-    readUnits: counts.readUnits,
-    meanItemBytes: counts.items === 0 ? 0 : counts.itemBytes / counts.items,
-    typesenseImports,
-    typesenseDeletes,
-    naiveTypesenseRequests: changes,
-    batcherEmf: emf(batcherEmf),
-    writerEmf: emf(writerEmf),
-    batcherSummaryBytes: batcherSummaryBytes / batches.length,
-    writerSummaryBytes: writerSummaryBytes / Math.max(1, writerInvocations),
-  };
+  return { counts, emf, summaryBytes, invocations: invocations.length };
 }

@@ -45,23 +45,67 @@ export function staleFields(want: Document, have: Document): string[] {
     .sort();
 }
 
-/** Compares the documents the table implies with those the index holds, field by field. */
+/**
+ * The one comparison behind every diff: the index's documents are fed one at a time against the
+ * documents the table implies, which are consumed as they are matched. What is left at the end is
+ * missing from the index. `expected` may hold each document encoded (verify keeps JSON text, a few times
+ * smaller than the parsed object) and `decode` turns it back when its index document comes; the index's
+ * side is never held, so a streamed export adds no memory. Stale and extra ids come in index order.
+ */
+class DriftScan<T> {
+  private readonly drift: Drift = { missing: [], extra: [], stale: [] };
+
+  constructor(
+    private readonly expected: Map<string, T>,
+    private readonly decode: (encoded: T) => Document,
+  ) {}
+
+  /** Compares one document the index holds with what the table implies for its id. */
+  see(id: string, have: Document): void {
+    const want = this.expected.get(id);
+    if (want === undefined) {
+      this.drift.extra.push(id);
+      return;
+    }
+    // Deleted as matched: what stays is what the index misses, and its memory is freed early.
+    this.expected.delete(id);
+    const fields = staleFields(this.decode(want), have);
+    if (fields.length > 0) this.drift.stale.push({ id, fields });
+  }
+
+  /** The drift, once the index's every document has been seen. */
+  finish(): Drift {
+    this.drift.missing.push(...this.expected.keys());
+    return this.drift;
+  }
+}
+
+/**
+ * Compares the documents the table implies (`expected`, by id, encoded as `decode` reads them; consumed:
+ * the map is emptied of every id the index holds) with the index's documents as they stream in.
+ */
+export async function diffStream<T>(
+  expected: Map<string, T>,
+  actual: AsyncIterable<Document> | Iterable<Document>,
+  decode: (encoded: T) => Document,
+): Promise<Drift & { indexDocuments: number }> {
+  const scan = new DriftScan(expected, decode);
+  let indexDocuments = 0;
+  for await (const have of actual) {
+    indexDocuments++;
+    scan.see(String(have.id), have);
+  }
+  return { ...scan.finish(), indexDocuments };
+}
+
+/** Compares the documents the table implies with those the index holds, field by field (both in memory). */
 export function diffDocuments(
   expected: ReadonlyMap<string, Document>,
   actual: ReadonlyMap<string, Document>,
 ): Drift {
-  const drift: Drift = { missing: [], extra: [], stale: [] };
-  for (const [id, want] of expected) {
-    const have = actual.get(id);
-    if (have === undefined) {
-      drift.missing.push(id);
-      continue;
-    }
-    const fields = staleFields(want, have);
-    if (fields.length > 0) drift.stale.push({ id, fields });
-  }
-  for (const id of actual.keys()) if (!expected.has(id)) drift.extra.push(id);
-  return drift;
+  const scan = new DriftScan(new Map(expected), (document: Document) => document);
+  for (const [id, have] of actual) scan.see(id, have);
+  return scan.finish();
 }
 
 /** A collection field as `GET /collections/{name}` lists it. */

@@ -163,28 +163,46 @@ export interface WorkloadResult {
 export async function runWorkload(options: WorkloadOptions): Promise<WorkloadResult> {
   const random = seededRandom(options.seed ?? 1);
   const result: WorkloadResult = { inserts: 0, updates: 0, deletes: 0, recreates: 0, expiries: 0, total: 0 };
+  // The whole plan draws its keys and rolls before any put draws an item: a seed replays exactly.
+  const plan = planOf(options, random, writerOf(options, random), result);
+  await runPlan(plan, options, result);
+  return result;
+}
+
+/** One operation on key `n`. */
+type Step = { n: number; run: () => Promise<void> };
+
+/** Puts and deletes of the workload's items, keeping each key's revision and whether it exists. */
+function writerOf(options: WorkloadOptions, random: () => number) {
   const revisions = new Map<number, number>();
   const exists = new Set<number>();
-  const total = options.keys + options.ops;
-  const busyKeys = new Set<number>();
-  const started = Date.now();
-
-  const put = async (n: number) => {
-    const revision = (revisions.get(n) ?? 0) + 1;
-    revisions.set(n, revision);
-    const item = productItem(random, options.keyAttributes, n, revision, Date.now());
-    if (random() < 0.1) item.expiresAt = { N: String(Math.floor(Date.now() / 1000) - 60) };
-    await options.dynamodb.send(new PutItemCommand({ TableName: options.tableName, Item: item }));
-    exists.add(n);
+  return {
+    exists,
+    put: async (n: number) => {
+      const revision = (revisions.get(n) ?? 0) + 1;
+      revisions.set(n, revision);
+      const item = productItem(random, options.keyAttributes, n, revision, Date.now());
+      if (random() < 0.1) item.expiresAt = { N: String(Math.floor(Date.now() / 1000) - 60) };
+      await options.dynamodb.send(new PutItemCommand({ TableName: options.tableName, Item: item }));
+      exists.add(n);
+    },
+    remove: async (n: number) => {
+      await options.dynamodb.send(
+        new DeleteItemCommand({ TableName: options.tableName, Key: itemKey(options.keyAttributes, n) }),
+      );
+      exists.delete(n);
+    },
   };
-  const remove = async (n: number) => {
-    await options.dynamodb.send(
-      new DeleteItemCommand({ TableName: options.tableName, Key: itemKey(options.keyAttributes, n) }),
-    );
-    exists.delete(n);
-  };
+}
 
-  const plan: { n: number; run: () => Promise<void> }[] = [];
+/** The inserts of every key, then `ops` random operations, each counted in `result` when it runs. */
+function planOf(
+  options: WorkloadOptions,
+  random: () => number,
+  { exists, put, remove }: ReturnType<typeof writerOf>,
+  result: WorkloadResult,
+): Step[] {
+  const plan: Step[] = [];
   for (let n = 0; n < options.keys; n++) {
     plan.push({
       n,
@@ -217,11 +235,22 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
       },
     });
   }
+  return plan;
+}
 
+/** Runs the plan with `concurrency` workers, one operation per key at a time, at `rate` at most. */
+async function runPlan(
+  plan: readonly Step[],
+  options: WorkloadOptions,
+  result: WorkloadResult,
+): Promise<void> {
+  const total = options.keys + options.ops;
+  const busyKeys = new Set<number>();
+  const started = Date.now();
   let next = 0;
   const worker = async () => {
     while (next < plan.length) {
-      const step = plan[next++] as (typeof plan)[number];
+      const step = plan[next++] as Step;
       // One operation per key at a time, so the bookkeeping of which keys exist stays exact.
       while (busyKeys.has(step.n)) await sleep(1);
       busyKeys.add(step.n);
@@ -239,5 +268,4 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
     }
   };
   await Promise.all(Array.from({ length: options.concurrency ?? 4 }, worker));
-  return result;
 }

@@ -3,6 +3,7 @@ import {
   coerceToSchema,
   type Document,
   diffDocuments,
+  diffStream,
   sameValue,
   staleFields,
 } from '../../functions/core/diff.ts';
@@ -102,6 +103,52 @@ describe('diffDocuments', () => {
     expect(diffDocuments(new Map(), new Map())).toEqual({ missing: [], extra: [], stale: [] });
     expect(diffDocuments(docs({ id: 'a' }), new Map()).missing).toEqual(['a']);
     expect(diffDocuments(new Map(), docs({ id: 'a' })).extra).toEqual(['a']);
+  });
+});
+
+describe('diffStream', () => {
+  async function* streamOf(...documents: Document[]): AsyncGenerator<Document> {
+    for (const document of documents) yield document;
+  }
+
+  it('agrees with diffDocuments on the same input, with the expected side kept as JSON text', async () => {
+    const table = docs(
+      { id: 'same', v: 1, gone: null },
+      { id: 'stale', v: 1, w: 'x' },
+      { id: 'missing', v: 1 },
+      { id: 'stale2', tags: ['a', 'b'] },
+    );
+    const index = [
+      { id: 'stale2', tags: ['b', 'a'] },
+      { id: 'extra', v: 1 },
+      { v: 1, id: 'same' },
+      { id: 'stale', v: 2, w: 'x' },
+    ];
+    const encoded = new Map([...table].map(([id, document]) => [id, JSON.stringify(document)]));
+    const streamed = await diffStream(encoded, streamOf(...index), (text) => JSON.parse(text) as Document);
+    const inMemory = diffDocuments(table, docs(...index));
+    expect(streamed).toEqual({ ...inMemory, indexDocuments: 4 });
+    expect(inMemory).toEqual({
+      missing: ['missing'],
+      extra: ['extra'],
+      stale: [
+        { id: 'stale2', fields: ['tags'] },
+        { id: 'stale', fields: ['v'] },
+      ],
+    });
+  });
+
+  it("consumes the expected side as it matches (what is left is missing), and leaves diffDocuments' input alone", async () => {
+    const expected = new Map([
+      ['a', '{"id":"a"}'],
+      ['b', '{"id":"b"}'],
+    ]);
+    const drift = await diffStream(expected, [{ id: 'a' }], (text) => JSON.parse(text) as Document);
+    expect(drift).toEqual({ missing: ['b'], extra: [], stale: [], indexDocuments: 1 });
+    expect([...expected.keys()]).toEqual(['b']);
+    const table = docs({ id: 'a' }, { id: 'b' });
+    diffDocuments(table, docs({ id: 'a' }));
+    expect([...table.keys()]).toEqual(['a', 'b']);
   });
 });
 

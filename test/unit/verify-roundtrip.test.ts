@@ -1,6 +1,6 @@
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { verifyIndex } from '../../bin/cli/operations/verify.ts';
+import { verifyIndex, verifyKeys } from '../../bin/cli/operations/verify.ts';
 import { projectItem } from '../../functions/core/project.ts';
 import { TypesenseClient } from '../../functions/shared/typesense.ts';
 import { startTypesenseEmulator, type TypesenseEmulator } from '../../infra/local/typesense-emulator.ts';
@@ -24,6 +24,20 @@ function scanning(items: Item[]): DynamoDBClient {
         Items: page,
         LastEvaluatedKey: start + 2 < items.length ? { n: { N: String(start + 2) } } : undefined,
       };
+    },
+  } as unknown as DynamoDBClient;
+}
+
+/** A DynamoDB client serving both a paged Scan and BatchGetItem (by `pk`) from `items`. */
+function tableOf(items: Item[]): DynamoDBClient {
+  const scan = scanning(items);
+  return {
+    send: async (command: { input: { RequestItems?: Record<string, { Keys: Item[] }> } }) => {
+      const request = command.input.RequestItems;
+      if (request === undefined) return scan.send(command as never);
+      const [[table, { Keys }] = ['', { Keys: [] }]] = Object.entries(request);
+      const wanted = new Set(Keys.map((key) => key.pk?.S));
+      return { Responses: { [table]: items.filter((item) => wanted.has(item.pk?.S)) } };
     },
   } as unknown as DynamoDBClient;
 }
@@ -128,5 +142,62 @@ describe('what the writer sends round-trips through the index (verify stays clea
       stale: [{ id: 'a', fields: ['title'] }],
       indexDocuments: 3,
     });
+  });
+
+  it('the whole-index diff (streamed) and the by-keys diff (in memory) agree on the same table and index', async () => {
+    const items: Item[] = [
+      { pk: { S: 'same' }, title: { S: 't' }, note: { NULL: true } },
+      { pk: { S: 'stale' }, title: { S: 'new' }, sku: { N: '7' } },
+      { pk: { S: 'missing' }, title: { S: 'm' } },
+      { pk: { S: 'coerced' }, title: { S: 'c' }, sku: { N: '123' } },
+      { pk: { S: 'stale2' }, title: { S: 'x' }, tags: { L: [{ S: 'a' }, { S: 'b' }] } },
+    ];
+    const typesense = await indexWith({
+      name: 'docs',
+      fields: [
+        { name: '.*', type: 'auto' },
+        { name: 'title', type: 'string' },
+        { name: 'sku', type: 'string', optional: true },
+      ],
+    });
+    await typesense.importDocuments(
+      'docs',
+      [
+        '{"id":"same","pk":"same","title":"t"}',
+        '{"id":"stale","pk":"stale","title":"old","sku":"7"}',
+        '{"id":"coerced","pk":"coerced","title":"c","sku":123}',
+        '{"id":"stale2","pk":"stale2","title":"x","tags":["b","a"]}',
+        '{"id":"extra","pk":"extra","title":"e"}',
+      ],
+      'upsert',
+    );
+    const options = {
+      dynamodb: tableOf(items),
+      tableName: 't',
+      keyAttributes: ['pk'],
+      typesense,
+      collection: 'docs',
+    };
+    const whole = await verifyIndex(options);
+    const keys = ['same', 'stale', 'missing', 'coerced', 'stale2', 'extra'].map((pk) => ({ pk: { S: pk } }));
+    const byKeys = await verifyKeys(options, keys);
+    const sorted = (report: typeof whole) => ({
+      ...report,
+      missing: [...report.missing].sort(),
+      extra: [...report.extra].sort(),
+      stale: [...report.stale].sort((a, b) => a.id.localeCompare(b.id)),
+    });
+    expect(sorted(whole)).toEqual({
+      missing: ['missing'],
+      extra: ['extra'],
+      stale: [
+        { id: 'stale', fields: ['title'] },
+        { id: 'stale2', fields: ['tags'] },
+      ],
+      tableItems: 5,
+      indexDocuments: 5,
+      unprojectable: [],
+    });
+    expect(sorted(byKeys)).toEqual(sorted(whole));
   });
 });

@@ -12,8 +12,8 @@ import {
   type Document,
   type Drift,
   diffDocuments,
+  diffStream,
   type SchemaField,
-  staleFields,
 } from '../../../functions/core/diff.ts';
 import { ProjectionError } from '../../../functions/core/errors.ts';
 import { documentId, type KeyType, keyOfDocumentId, pickKey } from '../../../functions/core/keys.ts';
@@ -113,22 +113,12 @@ export async function verifyIndex(options: VerifyOptions): Promise<VerifyReport>
     startKey = page.LastEvaluatedKey;
   } while (startKey !== undefined);
 
-  const drift: Drift = { missing: [], extra: [], stale: [] };
-  let indexDocuments = 0;
-  for await (const have of options.typesense.exportDocumentStream(options.collection)) {
-    indexDocuments++;
-    const id = String(have.id);
-    const want = expected.get(id);
-    if (want === undefined) {
-      drift.extra.push(id);
-      continue;
-    }
-    expected.delete(id);
-    const differing = staleFields(JSON.parse(want) as Document, have);
-    if (differing.length > 0) drift.stale.push({ id, fields: differing });
-  }
-  drift.missing.push(...expected.keys());
-  return { ...drift, tableItems, indexDocuments, unprojectable };
+  const drift = await diffStream(
+    expected,
+    options.typesense.exportDocumentStream(options.collection),
+    (text) => JSON.parse(text) as Document,
+  );
+  return { ...drift, tableItems, unprojectable };
 }
 
 /** Compares only these keys: their current items (strongly consistent) against their documents. */

@@ -77,6 +77,67 @@ function deniedMessage(
   return `User: ${principal} is not authorized to perform: ${action} on resource: ${resource} ${why}`;
 }
 
+/** `fn`'s role in the template, less the actions `revoke` takes away from it. */
+function roleWithout(
+  template: ReturnType<typeof syncTemplate>,
+  fn: SyncFunctionName,
+  resolver: Resolver,
+  revoke: readonly Revocation[],
+): RolePolicy {
+  const role = rolePolicyOf(template, fn, resolver);
+  const revoked = revoke.filter((each) => each.function === fn).map((each) => each.action.toLowerCase());
+  const statements = role.statements.map((statement) =>
+    statement.effect === 'Allow'
+      ? {
+          ...statement,
+          actions: statement.actions.filter((action) => !revoked.includes(action.toLowerCase())),
+        }
+      : statement,
+  );
+  return { roleName: role.roleName, statements };
+}
+
+/** What one client's check needs: whose role, how the service refuses, and where refusals are recorded. */
+interface Guarded {
+  fn: SyncFunctionName;
+  service: ServiceId;
+  role: RolePolicy;
+  partitionKeys: PartitionKeys;
+  denials: AccessDenial[];
+  problems: Error[];
+}
+
+/** The SDK middleware authorising each call against the role before it is sent. */
+function enforcement({ fn, service, role, partitionKeys, denials, problems }: Guarded) {
+  const denial = DENIALS[service];
+  const principal = `arn:aws:sts::${ACCOUNT}:assumed-role/${role.roleName}/${fn}`;
+  return (
+    next: (args: { input: Record<string, unknown> }) => Promise<unknown>,
+    context: { commandName?: string },
+  ) =>
+    async (args: { input: Record<string, unknown> }) => {
+      try {
+        const requests = requestsOf(service, context.commandName ?? '', args.input, partitionKeys);
+        for (const request of requests) {
+          const decision = evaluate(role.statements, request);
+          if (decision === 'allow') continue;
+          denials.push({ function: fn, action: request.action, resource: request.resource, decision });
+          throw new denial.Exception({
+            name: denial.name,
+            $fault: 'client',
+            $metadata: { httpStatusCode: denial.status, attempts: 1, totalRetryDelay: 0 },
+            message: deniedMessage(service, principal, request, decision),
+          });
+        }
+      } catch (error) {
+        // The function's code may swallow what it cannot handle: a call IAM cannot judge also fails the stack.
+        if (!(error instanceof denial.Exception)) problems.push(error as Error);
+        throw error;
+      }
+      return next(args);
+    };
+}
+
 export function localIam(options: LocalIamOptions) {
   const template = syncTemplate(options.template);
   const resolver = new Resolver(template, options.physical);
@@ -88,56 +149,24 @@ export function localIam(options: LocalIamOptions) {
   const roleOf = (fn: SyncFunctionName): RolePolicy => {
     const known = roles.get(fn);
     if (known !== undefined) return known;
-    const role = rolePolicyOf(template, fn, resolver);
-    const revoked = (options.revoke ?? [])
-      .filter((each) => each.function === fn)
-      .map((each) => each.action.toLowerCase());
-    const statements = role.statements.map((statement) =>
-      statement.effect === 'Allow'
-        ? {
-            ...statement,
-            actions: statement.actions.filter((action) => !revoked.includes(action.toLowerCase())),
-          }
-        : statement,
-    );
-    const policy = { roleName: role.roleName, statements };
+    const policy = roleWithout(template, fn, resolver, options.revoke ?? []);
     roles.set(fn, policy);
     return policy;
   };
 
   const guard = (fn: SyncFunctionName, client: SdkClient) => {
     const service = client.config.serviceId as ServiceId;
-    const denial = DENIALS[service];
-    if (denial === undefined) throw new Error(`local IAM: no access-denied shape for service ${service}`);
+    if (DENIALS[service] === undefined)
+      throw new Error(`local IAM: no access-denied shape for service ${service}`);
     const role = roleOf(fn);
-    const principal = `arn:aws:sts::${ACCOUNT}:assumed-role/${role.roleName}/${fn}`;
-    const middleware =
-      (
-        next: (args: { input: Record<string, unknown> }) => Promise<unknown>,
-        context: { commandName?: string },
-      ) =>
-      async (args: { input: Record<string, unknown> }) => {
-        let requests: IamRequest[];
-        try {
-          requests = requestsOf(service, context.commandName ?? '', args.input, options.partitionKeys);
-          for (const request of requests) {
-            const decision = evaluate(role.statements, request);
-            if (decision === 'allow') continue;
-            denials.push({ function: fn, action: request.action, resource: request.resource, decision });
-            throw new denial.Exception({
-              name: denial.name,
-              $fault: 'client',
-              $metadata: { httpStatusCode: denial.status, attempts: 1, totalRetryDelay: 0 },
-              message: deniedMessage(service, principal, request, decision),
-            });
-          }
-        } catch (error) {
-          // The function's code may swallow what it cannot handle: a call IAM cannot judge also fails the stack.
-          if (!(error instanceof denial.Exception)) problems.push(error as Error);
-          throw error;
-        }
-        return next(args);
-      };
+    const middleware = enforcement({
+      fn,
+      service,
+      role,
+      partitionKeys: options.partitionKeys,
+      denials,
+      problems,
+    });
     // A second local stack in the process re-imports nothing: replace the previous stack's check.
     client.middlewareStack.remove(MIDDLEWARE);
     client.middlewareStack.add(middleware, { step: 'initialize', name: MIDDLEWARE, priority: 'high' });

@@ -51,113 +51,130 @@ export function parseJson(text: string): JsonValue {
 const NUMBER_OR_STRING = /"(?:[^"\\]|\\.)*"|(-?(?:0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?)/g;
 
 function parseExact(text: string): JsonValue {
-  let i = 0;
-  const ws = () => {
-    while (i < text.length && ' \t\n\r'.includes(text[i] as string)) i++;
-  };
-  const value = (): JsonValue => {
-    ws();
-    const c = text[i];
+  const parser = new ExactParser(text);
+  const result = parser.value();
+  parser.ws();
+  if (parser.i < text.length)
+    throw syntaxError(text, parser.i + 1, 'unexpected token; expected end of input');
+  return result;
+}
+
+/** A recursive-descent JSON parser keeping integers exact (bigint) and floats as numbers; `i` is the cursor. */
+class ExactParser {
+  i = 0;
+
+  constructor(private readonly text: string) {}
+
+  ws(): void {
+    while (this.i < this.text.length && ' \t\n\r'.includes(this.text[this.i] as string)) this.i++;
+  }
+
+  value(): JsonValue {
+    this.ws();
+    const c = this.text[this.i];
     if (c === undefined)
-      throw syntaxError(text, i + 1, "unexpected end of input; expected '[', '{', or a literal");
-    if (c === '{') {
-      i++;
-      const out: JsonObject = {};
-      ws();
-      if (text[i] === '}') {
-        i++;
-        return out;
-      }
-      for (;;) {
-        ws();
-        if (text[i] !== '"') throw syntaxError(text, i + 1, 'invalid literal; expected string literal');
-        const key = string();
-        ws();
-        if (text[i] !== ':') throw syntaxError(text, i + 1, "unexpected token; expected ':'");
-        i++;
-        out[key] = value();
-        ws();
-        if (text[i] === ',') {
-          i++;
-          continue;
-        }
-        if (text[i] === '}') {
-          i++;
-          return out;
-        }
-        throw syntaxError(text, i + 1, "unexpected end of input; expected '}'");
-      }
+      throw syntaxError(this.text, this.i + 1, "unexpected end of input; expected '[', '{', or a literal");
+    if (c === '{') return this.object();
+    if (c === '[') return this.array();
+    if (c === '"') return this.string();
+    return this.literal();
+  }
+
+  /** Consumes `close` if it comes next (after white space); says whether it did. */
+  private closes(close: string): boolean {
+    this.ws();
+    if (this.text[this.i] !== close) return false;
+    this.i++;
+    return true;
+  }
+
+  /** After a member: a `,` (more follow, true), the closing bracket (false), or a syntax error. */
+  private more(close: string): boolean {
+    this.ws();
+    if (this.text[this.i] === ',') {
+      this.i++;
+      return true;
     }
-    if (c === '[') {
-      i++;
-      const out: JsonValue[] = [];
-      ws();
-      if (text[i] === ']') {
-        i++;
-        return out;
-      }
-      for (;;) {
-        out.push(value());
-        ws();
-        if (text[i] === ',') {
-          i++;
-          continue;
-        }
-        if (text[i] === ']') {
-          i++;
-          return out;
-        }
-        throw syntaxError(text, i + 1, "unexpected end of input; expected ']'");
-      }
+    if (this.text[this.i] === close) {
+      this.i++;
+      return false;
     }
-    if (c === '"') return string();
+    throw syntaxError(this.text, this.i + 1, `unexpected end of input; expected '${close}'`);
+  }
+
+  private object(): JsonObject {
+    this.i++;
+    const out: JsonObject = {};
+    if (this.closes('}')) return out;
+    do {
+      this.ws();
+      if (this.text[this.i] !== '"')
+        throw syntaxError(this.text, this.i + 1, 'invalid literal; expected string literal');
+      const key = this.string();
+      this.ws();
+      if (this.text[this.i] !== ':')
+        throw syntaxError(this.text, this.i + 1, "unexpected token; expected ':'");
+      this.i++;
+      out[key] = this.value();
+    } while (this.more('}'));
+    return out;
+  }
+
+  private array(): JsonValue[] {
+    this.i++;
+    const out: JsonValue[] = [];
+    if (this.closes(']')) return out;
+    do out.push(this.value());
+    while (this.more(']'));
+    return out;
+  }
+
+  private literal(): JsonValue {
     for (const [literal, result] of [
       ['true', true],
       ['false', false],
       ['null', null],
     ] as const) {
-      if (text.startsWith(literal, i)) {
-        i += literal.length;
+      if (this.text.startsWith(literal, this.i)) {
+        this.i += literal.length;
         return result;
       }
     }
-    const match = /^-?(?:0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i, i + 400));
-    if (match === null) throw syntaxError(text, i + 1, 'invalid literal');
-    i += match[0].length;
+    const match = /^-?(?:0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(this.text.slice(this.i, this.i + 400));
+    if (match === null) throw syntaxError(this.text, this.i + 1, 'invalid literal');
+    this.i += match[0].length;
     // An integer literal stays an integer (bigint), exactly; a fraction or exponent makes a float.
     if (match[1] === undefined && match[2] === undefined) return BigInt(match[0]);
     return Number(match[0]);
-  };
-  const string = (): string => {
-    const start = i;
-    i++;
+  }
+
+  private string(): string {
+    const { text } = this;
+    const start = this.i;
+    this.i++;
     // Plain strings (no escapes, no raw control characters) are sliced; others go through JSON.parse.
     let simple = true;
     for (;;) {
-      const code = text.charCodeAt(i);
-      if (Number.isNaN(code)) throw syntaxError(text, i + 1, 'invalid string: missing closing quote');
+      const code = text.charCodeAt(this.i);
+      if (Number.isNaN(code)) throw syntaxError(text, this.i + 1, 'invalid string: missing closing quote');
       if (code === 34) break;
       if (code === 92) {
         simple = false;
-        i += 2;
+        this.i += 2;
         continue;
       }
       if (code < 0x20) simple = false;
-      i++;
+      this.i++;
     }
-    i++;
-    const raw = text.slice(start, i);
+    this.i++;
+    const raw = text.slice(start, this.i);
     if (simple) return raw.slice(1, -1);
     try {
       return JSON.parse(raw) as string;
     } catch {
-      throw syntaxError(text, i, 'invalid string');
+      throw syntaxError(text, this.i, 'invalid string');
     }
-  };
-  const result = value();
-  ws();
-  if (i < text.length) throw syntaxError(text, i + 1, 'unexpected token; expected end of input');
-  return result;
+  }
 }
 
 /** nlohmann's dump: floats keep a fractional part or exponent, integers (bigint) are exact. */

@@ -3,7 +3,7 @@
  * makes them (search query length, route, API key), then the out-of-resource check of writes
  * (src/raft_server.cpp ReplicationState::write), then the handlers (state.ts).
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { RequestError } from './schema.ts';
 import { EmulatorState, type HttpResult, JSON_TYPE, json } from './state.ts';
@@ -56,122 +56,72 @@ const ROUTE_NOT_FOUND: HttpResult = {
   contentType: JSON_TYPE,
 };
 
+/** What the emulator's test hooks change while it runs. */
+type Controls = {
+  down: boolean;
+  resourceError: ResourceError | undefined;
+  failures: { remaining: number; status: number };
+};
+
+/** One emulator's state, settings and test hooks, as its request handling reads them. */
+type Emulator = {
+  apiKey: string;
+  profile: VersionProfile;
+  state: EmulatorState;
+  stats: TypesenseEmulatorStats;
+  startedAt: number;
+  controls: Controls;
+};
+
 export async function startTypesenseEmulator(opts: TypesenseEmulatorOptions): Promise<TypesenseEmulator> {
   const profile = versionProfile(opts.version);
-  const state = new EmulatorState(profile);
-  const stats: TypesenseEmulatorStats = { requests: 0, importLines: 0, deletes: 0 };
+  const emulator: Emulator = {
+    apiKey: opts.apiKey,
+    profile,
+    state: new EmulatorState(profile),
+    stats: { requests: 0, importLines: 0, deletes: 0 },
+    startedAt: Date.now(),
+    controls: { down: false, resourceError: undefined, failures: { remaining: 0, status: 503 } },
+  };
+  const { controls, stats } = emulator;
   const sockets = new Set<Socket>();
-  const startedAt = Date.now();
-  let down = false;
-  let resourceError: ResourceError | undefined;
-  let failures: { remaining: number; status: number } = { remaining: 0, status: 503 };
-
   const server = createServer((req, res) => {
     stats.requests += 1;
-    if (down) {
+    if (controls.down) {
       req.socket.destroy();
       return;
     }
-    handle(req, res).catch(() => {
+    handle(emulator, req, res).catch(() => {
       if (!res.headersSent) send(res, json(500, { message: 'Internal emulator error.' }));
       else res.destroy();
     });
   });
   server.on('connection', (socket) => {
-    if (down) {
+    if (controls.down) {
       socket.destroy();
       return;
     }
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
-
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    // No body limit: Typesense streams large imports in chunks (bodies far above 64 MiB are accepted).
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const body = Buffer.concat(chunks).toString('utf8');
-    send(res, answer(req.method ?? 'GET', req.url ?? '/', req.headers['x-typesense-api-key'], body));
-  }
-
-  function answer(
-    method: string,
-    rawUrl: string,
-    headerKey: string | string[] | undefined,
-    body: string,
-  ): HttpResult {
-    const queryAt = rawUrl.indexOf('?');
-    const path = queryAt === -1 ? rawUrl : rawUrl.slice(0, queryAt);
-    const rawQuery = queryAt === -1 ? '' : rawUrl.slice(queryAt + 1);
-    let segments: string[];
-    try {
-      segments = path
-        .split('/')
-        .filter((part) => part !== '')
-        .map((part) => decodeURIComponent(part));
-    } catch {
-      return json(400, { message: 'Bad request.' });
-    }
-    if (rawQuery.length > 4000 && method === 'GET' && segments.at(-1) === 'search') {
-      return json(400, {
-        message:
-          'Query string exceeds max allowed length of 4000. Use the /multi_search end-point for larger payloads.',
-      });
-    }
-    if (!routeExists(method, segments, profile)) return ROUTE_NOT_FOUND;
-    const query = new URLSearchParams(rawQuery);
-    const root = segments[0];
-    if (root === 'health') {
-      const health: Record<string, unknown> = { ok: true };
-      if (resourceError !== undefined) health.resource_error = resourceError;
-      return json(200, health);
-    }
-    const key = headerKey ?? query.get('x-typesense-api-key');
-    if (key !== opts.apiKey) return json(401, { message: FORBIDDEN });
-    if (resourceError !== undefined && method !== 'GET' && method !== 'DELETE') {
-      return json(422, { message: `Rejecting write: running out of resource type: ${resourceError}` });
-    }
-    if (root === 'debug') return json(200, { state: 1, version: profile.release });
-    if (root === 'metrics.json') return json(200, metrics(startedAt));
-    if (root === 'stats.json') return json(200, serverStats());
-    if (root === 'collections' && segments[2] === 'documents' && failures.remaining > 0) {
-      failures.remaining -= 1;
-      const message = FAILURE_MESSAGES[failures.status] ?? `Emulated failure with HTTP ${failures.status}.`;
-      return json(failures.status, { message });
-    }
-    try {
-      return state.route(method, segments, query, body, stats);
-    } catch (error) {
-      if (error instanceof RequestError) return json(error.status, { message: error.message });
-      throw error;
-    }
-  }
-
   const host = opts.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
+  const port = await listen(server, opts.port ?? 0, host);
   const urlHost = host.includes(':') ? `[${host}]` : host;
   return {
-    url: `http://${urlHost}:${address.port}`,
-    port: address.port,
+    url: `http://${urlHost}:${port}`,
+    port,
     version: profile.version,
     stats,
     failNext(count: number, status: number) {
-      failures = { remaining: count, status };
+      controls.failures = { remaining: count, status };
     },
     setDown(value: boolean) {
-      down = value;
+      controls.down = value;
       // Kept-alive connections would otherwise still reach the handler, which checks `down` too.
       if (value) for (const socket of sockets) socket.destroy();
     },
     setResourceError(error: ResourceError | undefined) {
-      resourceError = error;
+      controls.resourceError = error;
     },
     async stop() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -179,6 +129,89 @@ export async function startTypesenseEmulator(opts: TypesenseEmulatorOptions): Pr
       await closed;
     },
   };
+}
+
+/** Listens on `port` (0: a free one) and resolves with the port bound, or rejects with the listen error. */
+async function listen(server: Server, port: number, host: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+async function handle(emulator: Emulator, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  // No body limit: Typesense streams large imports in chunks (bodies far above 64 MiB are accepted).
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  const body = Buffer.concat(chunks).toString('utf8');
+  send(res, answer(emulator, req.method ?? 'GET', req.url ?? '/', req.headers['x-typesense-api-key'], body));
+}
+
+/** The path's decoded segments and the raw query string, or a 400 for a segment that does not decode. */
+function splitUrl(rawUrl: string): { segments: string[]; rawQuery: string } | HttpResult {
+  const queryAt = rawUrl.indexOf('?');
+  const path = queryAt === -1 ? rawUrl : rawUrl.slice(0, queryAt);
+  const rawQuery = queryAt === -1 ? '' : rawUrl.slice(queryAt + 1);
+  try {
+    const segments = path
+      .split('/')
+      .filter((part) => part !== '')
+      .map((part) => decodeURIComponent(part));
+    return { segments, rawQuery };
+  } catch {
+    return json(400, { message: 'Bad request.' });
+  }
+}
+
+function answer(
+  emulator: Emulator,
+  method: string,
+  rawUrl: string,
+  headerKey: string | string[] | undefined,
+  body: string,
+): HttpResult {
+  const { profile, controls } = emulator;
+  const url = splitUrl(rawUrl);
+  if ('status' in url) return url;
+  const { segments, rawQuery } = url;
+  if (rawQuery.length > 4000 && method === 'GET' && segments.at(-1) === 'search') {
+    return json(400, {
+      message:
+        'Query string exceeds max allowed length of 4000. Use the /multi_search end-point for larger payloads.',
+    });
+  }
+  if (!routeExists(method, segments, profile)) return ROUTE_NOT_FOUND;
+  const query = new URLSearchParams(rawQuery);
+  const root = segments[0];
+  if (root === 'health') {
+    const health: Record<string, unknown> = { ok: true };
+    if (controls.resourceError !== undefined) health.resource_error = controls.resourceError;
+    return json(200, health);
+  }
+  const key = headerKey ?? query.get('x-typesense-api-key');
+  if (key !== emulator.apiKey) return json(401, { message: FORBIDDEN });
+  if (controls.resourceError !== undefined && method !== 'GET' && method !== 'DELETE') {
+    return json(422, { message: `Rejecting write: running out of resource type: ${controls.resourceError}` });
+  }
+  if (root === 'debug') return json(200, { state: 1, version: profile.release });
+  if (root === 'metrics.json') return json(200, metrics(emulator.startedAt));
+  if (root === 'stats.json') return json(200, serverStats());
+  const { failures } = controls;
+  if (root === 'collections' && segments[2] === 'documents' && failures.remaining > 0) {
+    failures.remaining -= 1;
+    const message = FAILURE_MESSAGES[failures.status] ?? `Emulated failure with HTTP ${failures.status}.`;
+    return json(failures.status, { message });
+  }
+  try {
+    return emulator.state.route(method, segments, query, body, emulator.stats);
+  } catch (error) {
+    if (error instanceof RequestError) return json(error.status, { message: error.message });
+    throw error;
+  }
 }
 
 /** The routes src/main/typesense_server.cpp registers that the emulator serves; any other path is a 404. */
