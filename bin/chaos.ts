@@ -1,6 +1,6 @@
 #!/usr/bin/env -S npx tsx
 import { Command, InvalidArgumentError } from 'commander';
-import { formatChaosReport, runChaos } from '../infra/local/chaos.ts';
+import { formatChaosReport, formatPhases, runChaos } from '../infra/local/chaos.ts';
 
 const count = (name: string, min: number) => (value: string) => {
   const parsed = Number(value);
@@ -24,6 +24,7 @@ const options = new Command('npm run chaos --')
 const report = await runChaos({ ...options, onStatus: (line) => process.stderr.write(`\r\x1b[2K${line}`) });
 process.stderr.write('\n');
 console.log(formatChaosReport(report));
+console.log(formatPhases(report));
 const converged = report.lost.length + report.stale.length + report.resurrected.length === 0;
 const onlyPoison = report.deadLetters.every(({ id }) => id !== undefined && report.poisonIds.includes(id));
 process.exit(converged && onlyPoison ? 0 : 1);

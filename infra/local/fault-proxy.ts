@@ -42,6 +42,8 @@ export interface FaultProxy {
   /** Typesense unreachable (every connection dropped, `/health` included) for `ms`. */
   downFor(ms: number): void;
   readonly faultStats: FaultStats;
+  /** Write requests and the time from their arrival to their answer (or dropped connection), ms. */
+  readonly writeTiming: { requests: number; ms: number };
   stop(): Promise<void>;
 }
 
@@ -113,6 +115,7 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
     downRejections: 0,
     documentsHit: 0,
   };
+  const writeTiming = { requests: 0, ms: 0 };
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
 
@@ -202,6 +205,14 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
   }
 
   const server = createServer((incoming, outgoing) => {
+    const started = Date.now();
+    if (isWrite(incoming.method, incoming.url ?? '/')) {
+      writeTiming.requests++;
+      // 'close' fires on an answer and on a dropped connection alike.
+      outgoing.once('close', () => {
+        writeTiming.ms += Date.now() - started;
+      });
+    }
     handle(incoming, outgoing).catch(() => incoming.socket.destroy());
   });
   server.on('connection', (socket) => {
@@ -214,6 +225,7 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
   return {
     url: `http://127.0.0.1:${port}`,
     faultStats,
+    writeTiming,
     setFaults(next) {
       plan = next;
       random = next === undefined ? () => 1 : seededRandom(next.seed);
