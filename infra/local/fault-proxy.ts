@@ -19,6 +19,12 @@ export interface FaultPlan {
    * a small run may otherwise roll no rare kind at all (3 expected lost responses miss in 5 % of runs).
    */
   everyKindOnce?: boolean;
+  /**
+   * With `everyKindOnce`: force the kinds on every n-th write request only (default 1: the first ones).
+   * Forced faults on consecutive first writes look like an outage to the circuit breaker, which has no
+   * success yet to tell it the server works; spaced out, they look like the random faults they stand for.
+   */
+  everyKindSpacing?: number;
 }
 
 type FaultKind = 503 | 429 | 500 | 'timeout' | 'lostResponse' | 'importLine';
@@ -122,8 +128,11 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
   const roll = (probability: number | undefined) =>
     probability !== undefined && probability > 0 && random() < probability;
   let unseen: FaultKind[] = [];
+  let writes = 0;
   /** The first kind still to be shown that fits this request (a line failure needs an import), taken. */
   const takeUnseen = (path: string): FaultKind | undefined => {
+    writes++;
+    if (writes % Math.max(1, plan?.everyKindSpacing ?? 1) !== 0) return undefined;
     const index = unseen.findIndex((kind) => kind !== 'importLine' || path.includes('/documents/import'));
     return index < 0 ? undefined : unseen.splice(index, 1)[0];
   };
@@ -237,6 +246,7 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
         ['lostResponse', next?.lostResponses],
         ['importLine', next?.importLineFailures],
       ];
+      writes = 0;
       unseen =
         next?.everyKindOnce === true ? rates.filter(([, rate]) => (rate ?? 0) > 0).map(([kind]) => kind) : [];
     },
