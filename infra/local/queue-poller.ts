@@ -82,8 +82,9 @@ export class QueuePoller {
   /**
    * Where the pollers' time goes, ms summed over the concurrent pollers (counters, never documents):
    * receives that returned nothing (every group empty, locked or invisible), receives that returned
-   * messages, the function, and deletes. `invisibleMs` is, per reason a message was given back, the
-   * time until it was received again: while a FIFO message is invisible its whole group is blocked.
+   * messages, the function, and deletes. `invisibleMs` is, per reason a batch was given back, the time
+   * until each message group it held was received again, summed over groups: a FIFO group delivers
+   * nothing while a message of it is invisible (on a standard queue each message counts as a group).
    */
   readonly timing = {
     emptyReceives: 0,
@@ -98,7 +99,7 @@ export class QueuePoller {
     redeliveries: { crash: 0, thrown: 0, itemFailure: 0 },
     invisibleMs: { crash: 0, thrown: 0, itemFailure: 0 },
   };
-  /** Messages given back to the queue: when and why, until they are received again. */
+  /** Message groups given back to the queue: when and why, until one of their messages is received again. */
   private readonly givenBack = new Map<string, { at: number; cause: GiveBackCause }>();
   private running = false;
   private loops: Promise<void>[] = [];
@@ -183,12 +184,15 @@ export class QueuePoller {
     timing.receives++;
     timing.receiveMs += ms;
     timing.messagesReceived += messages.length;
-    timing.groupsReceived += new Set(messages.map((message) => message.Attributes?.MessageGroupId)).size;
+    const groups = new Set(
+      messages.map((message) => message.Attributes?.MessageGroupId ?? message.MessageId),
+    );
+    timing.groupsReceived += groups.size;
     const now = Date.now();
-    for (const message of messages) {
-      const back = this.givenBack.get(message.MessageId ?? '');
+    for (const group of groups) {
+      const back = this.givenBack.get(group ?? '');
       if (back === undefined) continue;
-      this.givenBack.delete(message.MessageId ?? '');
+      this.givenBack.delete(group ?? '');
       timing.redeliveries[back.cause]++;
       timing.invisibleMs[back.cause] += now - back.at;
     }
@@ -196,7 +200,10 @@ export class QueuePoller {
 
   private giveBack(records: readonly SQSRecord[], cause: GiveBackCause): void {
     const at = Date.now();
-    for (const record of records) this.givenBack.set(record.messageId, { at, cause });
+    for (const record of records) {
+      const group = record.attributes.MessageGroupId ?? record.messageId;
+      if (!this.givenBack.has(group)) this.givenBack.set(group, { at, cause });
+    }
   }
 
   private async invoke(records: SQSRecord[]): Promise<void> {
