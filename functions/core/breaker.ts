@@ -1,18 +1,13 @@
 export type CircuitState = 'closed' | 'open' | 'half-open';
 
 export interface CircuitOptions {
-  /** Consecutive batches failing for outage reasons, at least, before the circuit may open. */
+  /** Consecutive batches failing for outage reasons before the circuit opens or asks for a health probe. */
   failureThreshold: number;
   /** First wait before a health probe while open; doubles after each failed probe. */
   probeMs: number;
   maxProbeMs: number;
   now: () => number;
-  /**
-   * A run of failures opens the circuit only with evidence that the server is down rather than
-   * lossy: no success for this long (default `probeMs`), or `failureRatio` of the recent window failed.
-   */
-  silenceMs?: number;
-  /** Share of the last `window` batch outcomes that failed, from which the circuit opens (default 0.8). */
+  /** Share of the last `window` batch outcomes that failed, from which a run opens at once (default 0.8). */
   failureRatio?: number;
   /** Batch outcomes the ratio is taken over (default 20). */
   window?: number;
@@ -22,21 +17,23 @@ export interface CircuitOptions {
 
 /**
  * A circuit breaker for Typesense, one per writer instance. Closed: batches call Typesense. It opens
- * on an outage, not on a lossy but working server: after at least `failureThreshold` consecutive
- * outage-type failures, and only if no batch has succeeded for `silenceMs` (a working server answers
- * some batches in that time, a dead one none), or most of the recent window failed, or no batch ever
- * succeeded. Random per-request faults make runs of 3–6 failures common (at 30 % per batch, a run of 3
- * starts once in ~37 batches) while successes keep arriving: the circuit stays closed and those
- * messages back off alone. Open: batches skip Typesense and their messages wait until the next probe
- * time. Then one batch probes (half-open): a healthy answer closes the circuit, a failure reopens it
- * with a doubled wait.
+ * on an outage, not on a lossy but working server. After `failureThreshold` consecutive outage-type
+ * failures it opens at once only on strong evidence: no batch ever succeeded, or `failureRatio` of
+ * the recent window failed. Otherwise (successes keep arriving between runs: random faults at 30 %
+ * per batch start a run of 3 once in ~37 batches) it asks the server: the state reads half-open, so
+ * the next batch checks Typesense's health first. Unhealthy opens the circuit; healthy
+ * (`recordHealthy`) closes it again and the failed messages just back off. Open: batches skip
+ * Typesense and their messages wait until the next probe time. Then one batch probes (half-open): a
+ * healthy answer closes the circuit, a failure reopens it with a doubled wait.
  */
 export class CircuitBreaker {
   private current: CircuitState = 'closed';
+  /** Half-open because a run of failures asks for a health check, not because a probe time came. */
+  private suspect = false;
   private consecutiveFailures = 0;
   private waitMs: number;
   private probeAt = 0;
-  private lastSuccessAt: number | undefined;
+  private succeeded = false;
   /** The last batch outcomes, oldest first: true for an outage-type failure. */
   private readonly outcomes: boolean[] = [];
   /** Times the circuit opened since this instance started (for metrics and status). */
@@ -63,29 +60,58 @@ export class CircuitBreaker {
 
   recordSuccess(): void {
     this.current = 'closed';
+    this.suspect = false;
     this.consecutiveFailures = 0;
     this.waitMs = this.options.probeMs;
-    this.lastSuccessAt = this.options.now();
+    this.succeeded = true;
     this.remember(false);
+  }
+
+  /**
+   * The answer of Typesense's health check, asked for by a half-open state. After a run of failures
+   * (see the class comment), healthy shows a lossy but working server: the circuit closes; unhealthy
+   * opens it. On a probe after an open circuit, unhealthy reopens it with a doubled wait and healthy
+   * leaves the decision to the probing batch's own outcome.
+   */
+  recordHealth(healthy: boolean): void {
+    if (!this.suspect) {
+      if (!healthy) this.recordOutage();
+      return;
+    }
+    this.suspect = false;
+    if (healthy) {
+      this.current = 'closed';
+      this.consecutiveFailures = 0;
+    } else {
+      this.remember(true);
+      this.open();
+    }
   }
 
   recordOutage(): void {
     this.consecutiveFailures++;
     this.remember(true);
-    if (this.current === 'half-open') {
+    if (this.suspect) {
+      // A batch that started before the health check was asked for: only the ratio opens now.
+      if (this.clearlyDown()) {
+        this.suspect = false;
+        this.open();
+      }
+    } else if (this.current === 'half-open') {
       this.waitMs = Math.min(this.options.maxProbeMs, this.waitMs * 2);
       this.open();
-    } else if (this.current === 'closed' && this.looksDown()) {
-      this.open();
+    } else if (this.current === 'closed' && this.consecutiveFailures >= this.options.failureThreshold) {
+      if (this.clearlyDown()) this.open();
+      else {
+        this.suspect = true;
+        this.current = 'half-open';
+      }
     }
   }
 
-  /** Evidence of an outage rather than random faults on a working server (see the class comment). */
-  private looksDown(): boolean {
-    if (this.consecutiveFailures < this.options.failureThreshold) return false;
-    if (this.lastSuccessAt === undefined) return true;
-    if (this.options.now() - this.lastSuccessAt >= (this.options.silenceMs ?? this.options.probeMs))
-      return true;
+  /** Failures no working server explains: it never answered, or most recent batches failed. */
+  private clearlyDown(): boolean {
+    if (!this.succeeded) return true;
     const samples = this.outcomes.length;
     const failures = this.outcomes.filter(Boolean).length;
     return (
