@@ -19,6 +19,11 @@ export interface ChaosOptions {
   rate?: number;
   /** The changes queue's redrive limit (default 5). */
   maxReceiveCount?: number;
+  /**
+   * The writer's Typesense timeout, ms (default 1,000); an injected timeout hangs 500 ms longer. A
+   * longer one keeps a loaded machine's slow answers from counting as failures beside the injected ones.
+   */
+  typesenseTimeoutMs?: number;
   /** Cap of the writer's backoff and of the circuit's probe wait, s (default 2). */
   retryCapSeconds?: number;
   /** Injected fault probabilities (Typesense per write request or import line; pollers per invocation). */
@@ -132,12 +137,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const stack = await startLocalStack({
     schema: productSchema,
     sourceTimestampAttribute: 'updatedAt',
-    // Lambda's rule: visibility ≥ 6 × the function's time (here ≤ ~1 s Typesense timeout + work).
-    visibilityTimeoutSeconds: 6,
+    // Lambda's rule: visibility ≥ 6 × the function's time (here ~ the Typesense timeout + work).
+    visibilityTimeoutSeconds: Math.ceil((6 * (options.typesenseTimeoutMs ?? 1_000)) / 1000),
     maxReceiveCount: options.maxReceiveCount ?? 5,
     retry: { baseSeconds: 1, maxSeconds: options.retryCapSeconds ?? 2 },
     circuit: { failureThreshold: 3, probeSeconds: 1, maxProbeSeconds: options.retryCapSeconds ?? 2 },
-    typesenseTimeoutMs: 1_000,
+    typesenseTimeoutMs: options.typesenseTimeoutMs ?? 1_000,
     writerConcurrency: 3,
     pollerFaults,
     logLevel: 'ERROR',
@@ -165,7 +170,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       seed: options.seed,
       httpErrors: { 503: rates.http503, 429: rates.http429, 500: rates.http500 },
       timeouts: rates.timeouts,
-      hangMs: 1_500,
+      hangMs: (options.typesenseTimeoutMs ?? 1_000) + 500,
       importLineFailures: rates.lines,
       lostResponses: rates.lostResponses,
       everyKindOnce: true,
