@@ -11,7 +11,7 @@ describe('lossy but working Typesense', () => {
     const report = await runChaos({
       seed: 3,
       keys: 40,
-      ops: 600,
+      ops: 1_500,
       poison: 0,
       outageMs: 0,
       rate: 150,
