@@ -1,6 +1,6 @@
 #!/usr/bin/env -S npx tsx
 import { Command, InvalidArgumentError } from 'commander';
-import { formatChaosReport, runChaos } from '../infra/local/chaos.ts';
+import { DEFAULT_FAULT_RATES, formatChaosReport, formatPhases, runChaos } from '../infra/local/chaos.ts';
 
 const count = (name: string, min: number) => (value: string) => {
   const parsed = Number(value);
@@ -17,13 +17,41 @@ const options = new Command('npm run chaos --')
   .option('--poison <n>', 'items the schema rejects', count('--poison', 0), 3)
   .option('--outage-ms <ms>', 'a Typesense outage in the middle of the run', count('--outage-ms', 0), 3_000)
   .option('--rate <n>', 'source writes per second', count('--rate', 1), 150)
+  .option(
+    '--fault-scale <x>',
+    'multiply every default fault rate (0: a fault-free reference run)',
+    (value: string) => {
+      const parsed = Number(value);
+      if (!Number.isFinite(parsed) || parsed < 0 || parsed > 5)
+        throw new InvalidArgumentError('--fault-scale must be a number from 0 to 5');
+      return parsed;
+    },
+    1,
+  )
   .addHelpText('after', '\nExamples:\n  npm run chaos\n  npm run chaos -- --ops 50000 --keys 5000 --seed 7')
   .parse()
-  .opts<{ ops: number; keys: number; seed: number; poison: number; outageMs: number; rate: number }>();
+  .opts<{
+    ops: number;
+    keys: number;
+    seed: number;
+    poison: number;
+    outageMs: number;
+    rate: number;
+    faultScale: number;
+  }>();
 
-const report = await runChaos({ ...options, onStatus: (line) => process.stderr.write(`\r\x1b[2K${line}`) });
+const { faultScale, ...run } = options;
+const faultRates = Object.fromEntries(
+  Object.entries(DEFAULT_FAULT_RATES).map(([kind, rate]) => [kind, rate * faultScale]),
+) as typeof DEFAULT_FAULT_RATES;
+const report = await runChaos({
+  ...run,
+  faultRates,
+  onStatus: (line) => process.stderr.write(`\r\x1b[2K${line}`),
+});
 process.stderr.write('\n');
 console.log(formatChaosReport(report));
+console.log(formatPhases(report));
 const converged = report.lost.length + report.stale.length + report.resurrected.length === 0;
 const onlyPoison = report.deadLetters.every(({ id }) => id !== undefined && report.poisonIds.includes(id));
 process.exit(converged && onlyPoison ? 0 : 1);

@@ -1,25 +1,41 @@
 export type CircuitState = 'closed' | 'open' | 'half-open';
 
 export interface CircuitOptions {
-  /** Consecutive batches failing for outage reasons that open the circuit. */
+  /** Consecutive batches failing for outage reasons before the circuit opens or asks for a health probe. */
   failureThreshold: number;
   /** First wait before a health probe while open; doubles after each failed probe. */
   probeMs: number;
   maxProbeMs: number;
   now: () => number;
+  /** Share of the last `window` batch outcomes that failed, from which a run opens at once (default 0.8). */
+  failureRatio?: number;
+  /** Batch outcomes the ratio is taken over (default 20). */
+  window?: number;
+  /** Outcomes the window must hold before the ratio counts (default 10). */
+  minSamples?: number;
 }
 
 /**
- * A circuit breaker for Typesense, one per writer instance. Closed: batches call Typesense. After
- * `failureThreshold` consecutive outage-type failures it opens: batches skip Typesense entirely and
- * their messages wait until the next probe time. Then one batch probes (half-open): a healthy answer
- * closes the circuit, a failure reopens it with a doubled wait.
+ * A circuit breaker for Typesense, one per writer instance. Closed: batches call Typesense. It opens
+ * on an outage, not on a lossy but working server. After `failureThreshold` consecutive outage-type
+ * failures it opens at once only on strong evidence: no batch ever succeeded, or `failureRatio` of
+ * the recent window failed. Otherwise (successes keep arriving between runs: random faults at 30 %
+ * per batch start a run of 3 once in ~37 batches) it asks the server: the state reads half-open, so
+ * the next batch checks Typesense's health first. Unhealthy opens the circuit; healthy
+ * (`recordHealthy`) closes it again and the failed messages just back off. Open: batches skip
+ * Typesense and their messages wait until the next probe time. Then one batch probes (half-open): a
+ * healthy answer closes the circuit, a failure reopens it with a doubled wait.
  */
 export class CircuitBreaker {
   private current: CircuitState = 'closed';
+  /** Half-open because a run of failures asks for a health check, not because a probe time came. */
+  private suspect = false;
   private consecutiveFailures = 0;
   private waitMs: number;
   private probeAt = 0;
+  private succeeded = false;
+  /** The last batch outcomes, oldest first: true for an outage-type failure. */
+  private readonly outcomes: boolean[] = [];
   /** Times the circuit opened since this instance started (for metrics and status). */
   opened = 0;
 
@@ -44,18 +60,68 @@ export class CircuitBreaker {
 
   recordSuccess(): void {
     this.current = 'closed';
+    this.suspect = false;
     this.consecutiveFailures = 0;
     this.waitMs = this.options.probeMs;
+    this.succeeded = true;
+    this.remember(false);
+  }
+
+  /**
+   * The answer of Typesense's health check, asked for by a half-open state. After a run of failures
+   * (see the class comment), healthy shows a lossy but working server: the circuit closes; unhealthy
+   * opens it. On a probe after an open circuit, unhealthy reopens it with a doubled wait and healthy
+   * leaves the decision to the probing batch's own outcome.
+   */
+  recordHealth(healthy: boolean): void {
+    if (!this.suspect) {
+      if (!healthy) this.recordOutage();
+      return;
+    }
+    this.suspect = false;
+    if (healthy) {
+      this.current = 'closed';
+      this.consecutiveFailures = 0;
+    } else {
+      this.remember(true);
+      this.open();
+    }
   }
 
   recordOutage(): void {
     this.consecutiveFailures++;
-    if (this.current === 'half-open') {
+    this.remember(true);
+    if (this.suspect) {
+      // A batch that started before the health check was asked for: only the ratio opens now.
+      if (this.clearlyDown()) {
+        this.suspect = false;
+        this.open();
+      }
+    } else if (this.current === 'half-open') {
       this.waitMs = Math.min(this.options.maxProbeMs, this.waitMs * 2);
       this.open();
     } else if (this.current === 'closed' && this.consecutiveFailures >= this.options.failureThreshold) {
-      this.open();
+      if (this.clearlyDown()) this.open();
+      else {
+        this.suspect = true;
+        this.current = 'half-open';
+      }
     }
+  }
+
+  /** Failures no working server explains: it never answered, or most recent batches failed. */
+  private clearlyDown(): boolean {
+    if (!this.succeeded) return true;
+    const samples = this.outcomes.length;
+    const failures = this.outcomes.filter(Boolean).length;
+    return (
+      samples >= (this.options.minSamples ?? 10) && failures >= samples * (this.options.failureRatio ?? 0.8)
+    );
+  }
+
+  private remember(failed: boolean): void {
+    this.outcomes.push(failed);
+    if (this.outcomes.length > (this.options.window ?? 20)) this.outcomes.shift();
   }
 
   private open(): void {

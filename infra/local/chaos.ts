@@ -1,6 +1,7 @@
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import type { DeadLetter } from '../../functions/core/change.ts';
 import { documentId } from '../../functions/core/keys.ts';
+import type { QueuePoller } from './queue-poller.ts';
 import { type LocalStack, startLocalStack } from './stack.ts';
 import { itemKey, productItem, productSchema, runWorkload, seededRandom } from './workload.ts';
 
@@ -18,6 +19,11 @@ export interface ChaosOptions {
   rate?: number;
   /** The changes queue's redrive limit (default 5). */
   maxReceiveCount?: number;
+  /**
+   * The writer's Typesense timeout, ms (default 1,000); an injected timeout hangs 500 ms longer. A
+   * longer one keeps a loaded machine's slow answers from counting as failures beside the injected ones.
+   */
+  typesenseTimeoutMs?: number;
   /** Cap of the writer's backoff and of the circuit's probe wait, s (default 2). */
   retryCapSeconds?: number;
   /** Injected fault probabilities (Typesense per write request or import line; pollers per invocation). */
@@ -61,6 +67,38 @@ export interface ChaosReport {
   /** Largest age of a pending change observed while Typesense was down, ms. */
   maxPendingAgeDuringOutageMs: number;
   circuitOpenedDuringOutage: boolean;
+  /** Where the time went while the source wrote under faults, and while the backlog drained after. */
+  phases: { writing: PhaseFigures; draining: PhaseFigures };
+}
+
+/** Counters of one phase of a run (differences between two snapshots), for bench/CONVERGENCE.md. */
+export interface PhaseFigures {
+  ms: number;
+  changesApplied: number;
+  messagesDone: number;
+  invocations: number;
+  /** Times the circuit opened, and the time it was seen open (sampled every 50 ms). */
+  circuitOpened: number;
+  circuitOpenMs: number;
+  poller: QueuePoller['timing'];
+  typesenseWrites: { requests: number; ms: number };
+}
+
+/** The counters at one moment: a phase's figures are the difference of two snapshots (`at` gives `ms`). */
+type Snapshot = Omit<PhaseFigures, 'ms'> & { at: number };
+
+/** `after − before`, field by field, for nested counters. */
+function minus<T>(after: T, before: T): T {
+  if (typeof after === 'number') return (after - (before as number)) as T;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(after as Record<string, unknown>))
+    out[key] = minus(value, (before as Record<string, unknown>)[key]);
+  return out as T;
+}
+
+function phase(before: Snapshot, after: Snapshot): PhaseFigures {
+  const { at, ...counters } = minus(after, before);
+  return { ms: at, ...counters };
 }
 
 export const DEFAULT_FAULT_RATES = {
@@ -82,34 +120,53 @@ export const DEFAULT_FAULT_RATES = {
  */
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const rates = options.faultRates ?? DEFAULT_FAULT_RATES;
+  // The pollers read these rates on every invocation: zeroed when the faults stop.
+  const pollerFaults = {
+    random: seededRandom(options.seed * 7919 + 1),
+    crashAfterInvokeRate: rates.crashes,
+    duplicateDeliveryRate: rates.duplicates,
+  };
   const stack = await startLocalStack({
     schema: productSchema,
     sourceTimestampAttribute: 'updatedAt',
-    // Lambda's rule: visibility ≥ 6 × the function's time (here ≤ ~1 s Typesense timeout + work).
-    visibilityTimeoutSeconds: 6,
+    // Lambda's rule: visibility ≥ 6 × the function's time (here ~ the Typesense timeout + work).
+    visibilityTimeoutSeconds: Math.ceil((6 * (options.typesenseTimeoutMs ?? 1_000)) / 1000),
     maxReceiveCount: options.maxReceiveCount ?? 5,
     retry: { baseSeconds: 1, maxSeconds: options.retryCapSeconds ?? 2 },
     circuit: { failureThreshold: 3, probeSeconds: 1, maxProbeSeconds: options.retryCapSeconds ?? 2 },
-    typesenseTimeoutMs: 1_000,
+    typesenseTimeoutMs: options.typesenseTimeoutMs ?? 1_000,
     writerConcurrency: 3,
-    pollerFaults: {
-      random: seededRandom(options.seed * 7919 + 1),
-      crashAfterInvokeRate: rates.crashes,
-      duplicateDeliveryRate: rates.duplicates,
-    },
+    pollerFaults,
     logLevel: 'ERROR',
     faultInjection: true,
   });
   const faults = stack.faults as NonNullable<LocalStack['faults']>;
+  // The stack's writer handler keeps its breaker between batches: read it for the figures.
+  const { breaker } = stack.functions.writer.handler;
+  let circuitOpenMs = 0;
+  const circuitSampler = setInterval(() => {
+    if (breaker.state === 'open') circuitOpenMs += 50;
+  }, 50);
+  const snapshot = async (): Promise<Snapshot> => ({
+    at: Date.now(),
+    changesApplied: (await stack.status()).changesApplied,
+    messagesDone: stack.queuePoller.stats.messagesDone,
+    invocations: stack.queuePoller.stats.invocations,
+    circuitOpened: breaker.opened,
+    circuitOpenMs,
+    poller: structuredClone(stack.queuePoller.timing),
+    typesenseWrites: { ...faults.writeTiming },
+  });
   try {
     faults.setFaults({
       seed: options.seed,
       httpErrors: { 503: rates.http503, 429: rates.http429, 500: rates.http500 },
       timeouts: rates.timeouts,
-      hangMs: 1_500,
+      hangMs: (options.typesenseTimeoutMs ?? 1_000) + 500,
       importLineFailures: rates.lines,
       lostResponses: rates.lostResponses,
       everyKindOnce: true,
+      everyKindSpacing: 5,
     });
 
     let outageStarted = false;
@@ -130,6 +187,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     }, 250);
 
     const total = options.keys + options.ops;
+    const started = await snapshot();
     const workload = await runWorkload({
       dynamodb: stack.dynamodb,
       tableName: stack.tableName,
@@ -159,12 +217,19 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
     // Quiesce: the outage ends, faults stop, and the pipeline must converge by itself.
     const writesDone = Date.now();
+    const written = await snapshot();
     if (outageEnds > writesDone) await new Promise((resolve) => setTimeout(resolve, outageEnds - writesDone));
     faults.setFaults(undefined);
+    // All faults stop, the pollers' too: a crash keeps on holding its batch's message groups for a
+    // visibility timeout, so crashes left on during the drain measured them, not the pipeline's drain
+    // (bench/CONVERGENCE.md). Their cost is in the writing phase's figures.
+    pollerFaults.crashAfterInvokeRate = 0;
+    pollerFaults.duplicateDeliveryRate = 0;
     // Generous, scaled to the backlog: a timeout here means "did not converge", so it must not bite early.
     await stack.waitForIdle(Math.max(180_000, (options.keys + options.ops) * 20));
     const convergeMs = Date.now() - writesDone;
     clearInterval(watcher);
+    const converged = await snapshot();
 
     const report = await stack.verify();
     const poison = new Set(poisonIds);
@@ -196,8 +261,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       resurrected: report.extra,
       maxPendingAgeDuringOutageMs,
       circuitOpenedDuringOutage,
+      phases: { writing: phase(started, written), draining: phase(written, converged) },
     };
   } finally {
+    clearInterval(circuitSampler);
     await stack.stop();
   }
 }
@@ -221,4 +288,29 @@ export function formatChaosReport(report: ChaosReport): string {
     `  outage: circuit opened ${report.circuitOpenedDuringOutage ? 'yes' : 'no'}, max pending age ${report.maxPendingAgeDuringOutageMs} ms`,
     `  index vs table: ${report.tableItems} items, ${report.indexDocuments} documents — lost ${report.lost.length}, stale ${report.stale.length}, resurrected ${report.resurrected.length}`,
   ].join('\n');
+}
+
+/** One line per phase: throughput, and where the pollers' time went (see bench/CONVERGENCE.md). */
+export function formatPhases(report: ChaosReport): string {
+  const s = (ms: number) => (ms / 1000).toFixed(1);
+  return Object.entries(report.phases)
+    .map(([name, p]) => {
+      const t = p.poller;
+      const perSecond = p.ms > 0 ? (1000 * p.changesApplied) / p.ms : 0;
+      return [
+        `  ${name}: ${s(p.ms)} s, ${p.changesApplied} changes applied (${perSecond.toFixed(1)}/s), ` +
+          `${p.messagesDone} messages done in ${p.invocations} invocations ` +
+          `(${(t.messagesReceived / Math.max(1, t.receives)).toFixed(1)} messages, ` +
+          `${(t.groupsReceived / Math.max(1, t.receives)).toFixed(1)} groups per batch; ` +
+          `${(p.changesApplied / Math.max(1, p.messagesDone)).toFixed(2)} changes per message)`,
+        `    pollers (s, summed): empty receives ${s(t.emptyReceiveMs)} (${t.emptyReceives}), ` +
+          `receives ${s(t.receiveMs)}, invocations ${s(t.handlerMs)} (deletes ${s(t.deleteMs)}); ` +
+          `Typesense writes ${s(p.typesenseWrites.ms)} (${p.typesenseWrites.requests} requests)`,
+        `    invisible until redelivered (s, group-blocking): crash ${s(t.invisibleMs.crash)} (${t.redeliveries.crash}), ` +
+          `item failure ${s(t.invisibleMs.itemFailure)} (${t.redeliveries.itemFailure}), ` +
+          `thrown ${s(t.invisibleMs.thrown)} (${t.redeliveries.thrown}); ` +
+          `circuit opened ${p.circuitOpened}×, open ${s(p.circuitOpenMs)}`,
+      ].join('\n');
+    })
+    .join('\n');
 }

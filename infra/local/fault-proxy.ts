@@ -19,6 +19,12 @@ export interface FaultPlan {
    * a small run may otherwise roll no rare kind at all (3 expected lost responses miss in 5 % of runs).
    */
   everyKindOnce?: boolean;
+  /**
+   * With `everyKindOnce`: force the kinds on every n-th write request only (default 1: the first ones).
+   * Forced faults on consecutive first writes look like an outage to the circuit breaker, which has no
+   * success yet to tell it the server works; spaced out, they look like the random faults they stand for.
+   */
+  everyKindSpacing?: number;
 }
 
 type FaultKind = 503 | 429 | 500 | 'timeout' | 'lostResponse' | 'importLine';
@@ -42,6 +48,8 @@ export interface FaultProxy {
   /** Typesense unreachable (every connection dropped, `/health` included) for `ms`. */
   downFor(ms: number): void;
   readonly faultStats: FaultStats;
+  /** Write requests and the time from their arrival to their answer (or dropped connection), ms. */
+  readonly writeTiming: { requests: number; ms: number };
   stop(): Promise<void>;
 }
 
@@ -113,14 +121,18 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
     downRejections: 0,
     documentsHit: 0,
   };
+  const writeTiming = { requests: 0, ms: 0 };
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
 
   const roll = (probability: number | undefined) =>
     probability !== undefined && probability > 0 && random() < probability;
   let unseen: FaultKind[] = [];
+  let writes = 0;
   /** The first kind still to be shown that fits this request (a line failure needs an import), taken. */
   const takeUnseen = (path: string): FaultKind | undefined => {
+    writes++;
+    if (writes % Math.max(1, plan?.everyKindSpacing ?? 1) !== 0) return undefined;
     const index = unseen.findIndex((kind) => kind !== 'importLine' || path.includes('/documents/import'));
     return index < 0 ? undefined : unseen.splice(index, 1)[0];
   };
@@ -202,6 +214,14 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
   }
 
   const server = createServer((incoming, outgoing) => {
+    const started = Date.now();
+    if (isWrite(incoming.method, incoming.url ?? '/')) {
+      writeTiming.requests++;
+      // 'close' fires on an answer and on a dropped connection alike.
+      outgoing.once('close', () => {
+        writeTiming.ms += Date.now() - started;
+      });
+    }
     handle(incoming, outgoing).catch(() => incoming.socket.destroy());
   });
   server.on('connection', (socket) => {
@@ -214,6 +234,7 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
   return {
     url: `http://127.0.0.1:${port}`,
     faultStats,
+    writeTiming,
     setFaults(next) {
       plan = next;
       random = next === undefined ? () => 1 : seededRandom(next.seed);
@@ -225,6 +246,7 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
         ['lostResponse', next?.lostResponses],
         ['importLine', next?.importLineFailures],
       ];
+      writes = 0;
       unseen =
         next?.everyKindOnce === true ? rates.filter(([, rate]) => (rate ?? 0) > 0).map(([kind]) => kind) : [];
     },

@@ -35,6 +35,8 @@ export interface PollerFaults {
   duplicateDeliveryRate?: number;
 }
 
+type GiveBackCause = 'crash' | 'thrown' | 'itemFailure';
+
 /** An SQS message as Lambda hands it to the function. */
 export function toLambdaRecord(message: Message, queueArn: string, region: string): SQSRecord {
   const attributes = message.Attributes ?? {};
@@ -77,6 +79,28 @@ export class QueuePoller {
     injectedDuplicates: 0,
     recordsHit: 0,
   };
+  /**
+   * Where the pollers' time goes, ms summed over the concurrent pollers (counters, never documents):
+   * receives that returned nothing (every group empty, locked or invisible), receives that returned
+   * messages, the function, and deletes. `invisibleMs` is, per reason a batch was given back, the time
+   * until each message group it held was received again, summed over groups: a FIFO group delivers
+   * nothing while a message of it is invisible (on a standard queue each message counts as a group).
+   */
+  readonly timing = {
+    emptyReceives: 0,
+    emptyReceiveMs: 0,
+    receives: 0,
+    receiveMs: 0,
+    messagesReceived: 0,
+    /** Sum over batches of the distinct message groups in the batch. */
+    groupsReceived: 0,
+    handlerMs: 0,
+    deleteMs: 0,
+    redeliveries: { crash: 0, thrown: 0, itemFailure: 0 },
+    invisibleMs: { crash: 0, thrown: 0, itemFailure: 0 },
+  };
+  /** Message groups given back to the queue: when and why, until one of their messages is received again. */
+  private readonly givenBack = new Map<string, { at: number; cause: GiveBackCause }>();
   private running = false;
   private loops: Promise<void>[] = [];
   private active = 0;
@@ -122,6 +146,7 @@ export class QueuePoller {
 
   private async run(): Promise<void> {
     while (this.running) {
+      const receiveStart = Date.now();
       const received = await this.options.sqs
         .send(
           new ReceiveMessageCommand({
@@ -136,6 +161,7 @@ export class QueuePoller {
           return undefined;
         });
       const messages = received?.Messages ?? [];
+      this.countReceive(messages, Date.now() - receiveStart);
       if (messages.length === 0) continue;
       this.active++;
       try {
@@ -148,7 +174,48 @@ export class QueuePoller {
     }
   }
 
+  private countReceive(messages: Message[], ms: number): void {
+    const timing = this.timing;
+    if (messages.length === 0) {
+      timing.emptyReceives++;
+      timing.emptyReceiveMs += ms;
+      return;
+    }
+    timing.receives++;
+    timing.receiveMs += ms;
+    timing.messagesReceived += messages.length;
+    const groups = new Set(
+      messages.map((message) => message.Attributes?.MessageGroupId ?? message.MessageId),
+    );
+    timing.groupsReceived += groups.size;
+    const now = Date.now();
+    for (const group of groups) {
+      const back = this.givenBack.get(group ?? '');
+      if (back === undefined) continue;
+      this.givenBack.delete(group ?? '');
+      timing.redeliveries[back.cause]++;
+      timing.invisibleMs[back.cause] += now - back.at;
+    }
+  }
+
+  private giveBack(records: readonly SQSRecord[], cause: GiveBackCause): void {
+    const at = Date.now();
+    for (const record of records) {
+      const group = record.attributes.MessageGroupId ?? record.messageId;
+      if (!this.givenBack.has(group)) this.givenBack.set(group, { at, cause });
+    }
+  }
+
   private async invoke(records: SQSRecord[]): Promise<void> {
+    const started = Date.now();
+    try {
+      await this.invokeOnce(records);
+    } finally {
+      this.timing.handlerMs += Date.now() - started;
+    }
+  }
+
+  private async invokeOnce(records: SQSRecord[]): Promise<void> {
     this.stats.invocations++;
     this.options.onReceive?.(records);
     await this.paused?.resumed;
@@ -164,29 +231,38 @@ export class QueuePoller {
     } catch {
       this.stats.failedInvocations++;
       this.stats.messagesFailed += records.length;
+      this.giveBack(records, 'thrown');
       return;
     }
     if (faults !== undefined && faults.random() < (faults.crashAfterInvokeRate ?? 0)) {
       this.stats.injectedCrashes++;
       this.stats.recordsHit += records.length;
       this.stats.messagesFailed += records.length;
+      this.giveBack(records, 'crash');
       return;
     }
     const failed = new Set((response?.batchItemFailures ?? []).map(({ itemIdentifier }) => itemIdentifier));
     if ([...failed].some((id) => !records.some((record) => record.messageId === id))) {
       this.stats.failedInvocations++;
       this.stats.messagesFailed += records.length;
+      this.giveBack(records, 'thrown');
       return;
     }
     const done = records.filter((record) => !failed.has(record.messageId));
     this.stats.messagesFailed += failed.size;
+    this.giveBack(
+      records.filter((record) => failed.has(record.messageId)),
+      'itemFailure',
+    );
     if (done.length > 0) {
+      const deleteStart = Date.now();
       await this.options.sqs.send(
         new DeleteMessageBatchCommand({
           QueueUrl: this.options.queueUrl,
           Entries: done.map((record, index) => ({ Id: String(index), ReceiptHandle: record.receiptHandle })),
         }),
       );
+      this.timing.deleteMs += Date.now() - deleteStart;
       this.stats.messagesDone += done.length;
       this.options.onDone?.(done, Date.now());
     }

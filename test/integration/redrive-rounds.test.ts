@@ -81,8 +81,13 @@ describe('dlq redrive over several rounds', () => {
     } as unknown as Target;
     const connection = { target, sqs } as unknown as Connection;
     const toDlq = sendDeadLetters(sqs, dlqUrl);
-    // Two letters of j share a DLQ group: the second is out of reach in round 1, so a round 2 runs.
-    await toDlq([letter('j', 'first'), letter('j', 'second'), letter('k', 'first')]);
+    // Eleven letters of j share a DLQ group: a receive returns at most 10 messages of a group (SQS, and
+    // the patched emulator, return as many of one group as they can), so the 11th is out of reach in
+    // round 1 and a round 2 runs.
+    await toDlq([
+      ...Array.from({ length: 11 }, (_, n) => letter('j', `letter ${n + 1}`)),
+      letter('k', 'first'),
+    ]);
 
     let wroteLate = false;
     const report = await redriveDeadLetters(connection, {

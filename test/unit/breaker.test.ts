@@ -28,7 +28,6 @@ describe('CircuitBreaker', () => {
     const { breaker, clock } = breakerAt(10_000);
     for (let i = 0; i < 3; i++) breaker.recordOutage();
     expect(breaker.state).toBe('open');
-    expect(breaker.opened).toBe(1);
     expect(breaker.allowRequest()).toBe(false);
     expect(breaker.retryAfterMs()).toBe(1_000);
     clock.now += 400;
@@ -58,5 +57,116 @@ describe('CircuitBreaker', () => {
     // The wait starts small again after a recovery.
     for (let i = 0; i < 3; i++) breaker.recordOutage();
     expect(breaker.retryAfterMs()).toBe(1_000);
+  });
+});
+
+describe('CircuitBreaker: an outage, not a lossy but working server', () => {
+  /**
+   * A writer instance busy with a backlog, as processChangeMessages drives it: one batch every 100 ms;
+   * while half-open the batch asks /health first. Batch failures come from a seeded RNG.
+   */
+  function drive(
+    breaker: CircuitBreaker,
+    clock: { now: number },
+    batches: number,
+    fails: () => boolean,
+    healthy: () => boolean,
+  ) {
+    let maxRun = 0;
+    let run = 0;
+    for (let i = 0; i < batches; i++) {
+      clock.now += 100;
+      if (!breaker.allowRequest()) continue;
+      if (breaker.state === 'half-open') {
+        const ok = healthy();
+        breaker.recordHealth(ok);
+        if (!ok) continue;
+      }
+      if (fails()) {
+        breaker.recordOutage();
+        maxRun = Math.max(maxRun, ++run);
+      } else {
+        breaker.recordSuccess();
+        run = 0;
+      }
+    }
+    return maxRun;
+  }
+  function seeded(seed: number) {
+    let state = seed;
+    return () => {
+      state = (state * 48_271) % 2_147_483_647;
+      return state / 2_147_483_647;
+    };
+  }
+
+  it('stays closed when a third of the batches fail at random and /health answers, runs of failures included', () => {
+    const { breaker, clock } = breakerAt(0);
+    const random = seeded(1);
+    breaker.recordSuccess();
+    // The chaos defaults fail ~30 % of write requests: runs of 3+ failures are common (the old rule opened on them).
+    const maxRun = drive(
+      breaker,
+      clock,
+      5_000,
+      () => random() < 0.35,
+      () => true,
+    );
+    expect(maxRun).toBeGreaterThanOrEqual(5);
+    expect(breaker.opened).toBe(0);
+  });
+
+  it('opens on the health check after a run of failures when the server is down, lossy history or not', () => {
+    const { breaker, clock } = breakerAt(0);
+    const random = seeded(2);
+    breaker.recordSuccess();
+    drive(
+      breaker,
+      clock,
+      200,
+      () => random() < 0.35,
+      () => true,
+    );
+    expect(breaker.opened).toBe(0);
+    // Down: every write fails and so does /health. Open after the threshold's run plus one probe.
+    let batches = 0;
+    while (breaker.state !== 'open' && batches < 50) {
+      drive(
+        breaker,
+        clock,
+        1,
+        () => true,
+        () => false,
+      );
+      batches++;
+    }
+    expect(breaker.state).toBe('open');
+    expect(batches).toBeLessThanOrEqual(3 + 1);
+    expect(breaker.retryAfterMs()).toBe(1_000);
+  });
+
+  it('opens at once when most of a full window of batches fail (a mostly dead server)', () => {
+    const { breaker, clock } = breakerAt(0);
+    for (const outcome of 'SFFFFSFFFFSFFFFSFFFF') {
+      clock.now += 10;
+      if (outcome === 'S') breaker.recordSuccess();
+      else breaker.recordOutage();
+    }
+    // 16 of the last 20 failed (80 %), the last 4 in a row: the ratio opens it, health check or not.
+    expect(breaker.state).toBe('open');
+  });
+
+  it('counts failures of batches already in flight while a health check is pending, without opening', () => {
+    const { breaker } = breakerAt(0);
+    breaker.recordSuccess();
+    for (let i = 0; i < 3; i++) breaker.recordOutage();
+    expect(breaker.state).toBe('half-open');
+    // Two concurrent batches that started before fail too; only the health answer decides.
+    breaker.recordOutage();
+    breaker.recordOutage();
+    expect(breaker.state).toBe('half-open');
+    breaker.recordHealth(true);
+    expect(breaker.state).toBe('closed');
+    expect(breaker.opened).toBe(0);
   });
 });

@@ -59,4 +59,36 @@ describe('fault proxy', () => {
       await proxy.stop();
     }
   });
+  it('everyKindSpacing: the forced kinds land on every n-th write, not on the first ones in a row', async () => {
+    emulator = await startTypesenseEmulator({ apiKey: API_KEY });
+    const headers = { 'x-typesense-api-key': API_KEY, 'content-type': 'application/json' };
+    await fetch(`${emulator.url}/collections`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ name: 'c', fields: [{ name: 'name', type: 'string' }] }),
+    });
+    const proxy = await startFaultProxy(emulator.url);
+    try {
+      const rare = 1e-9;
+      proxy.setFaults({
+        seed: 1,
+        httpErrors: { 503: rare, 429: rare },
+        everyKindOnce: true,
+        everyKindSpacing: 3,
+      });
+      const statuses: number[] = [];
+      for (let n = 0; n < 9; n++) {
+        const response = await fetch(`${proxy.url}/collections/c/documents/import?action=upsert`, {
+          method: 'POST',
+          headers,
+          body: `{"id":"${n}","name":"a"}`,
+        });
+        await response.text();
+        statuses.push(response.status);
+      }
+      expect(statuses).toEqual([200, 200, 503, 200, 200, 429, 200, 200, 200]);
+    } finally {
+      await proxy.stop();
+    }
+  });
 });

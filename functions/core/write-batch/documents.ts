@@ -20,14 +20,11 @@ export async function circuitAllows(
 ): Promise<boolean> {
   let mayWrite = pending.length > 0;
   if (mayWrite && breaker !== undefined && !breaker.allowRequest()) mayWrite = false;
-  else if (
-    mayWrite &&
-    breaker?.state === 'half-open' &&
-    ports.health !== undefined &&
-    !(await ports.health())
-  ) {
-    breaker.recordOutage();
-    mayWrite = false;
+  else if (mayWrite && breaker?.state === 'half-open' && ports.health !== undefined) {
+    // The health answer tells an outage from a lossy but working server (see CircuitBreaker).
+    const healthy = await ports.health();
+    breaker.recordHealth(healthy);
+    if (!healthy) mayWrite = false;
   }
   if (!mayWrite)
     ledger.fail(pending, 'circuit open: Typesense is unavailable, waiting for the next health probe');
