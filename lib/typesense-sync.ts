@@ -28,6 +28,12 @@ import {
   type TypesenseSyncAlarmsProps,
 } from './observability.ts';
 import { redriveSource } from './redrive.ts';
+import {
+  DEFAULT_STREAM_BATCH_SIZE,
+  DEFAULT_STREAM_BATCHING_WINDOW_SECONDS,
+  STREAM_BATCH_SIZE_RANGE,
+  STREAM_BATCHING_WINDOW_SECONDS_RANGE,
+} from './stream-batching.ts';
 import { SyncFunction } from './sync-function.ts';
 
 export interface TypesenseSyncTypesenseProps {
@@ -217,8 +223,20 @@ export interface TypesenseSyncProps {
   readonly retry?: TypesenseSyncRetryProps;
   /** Writer circuit breaker around Typesense. @default the writer's defaults */
   readonly circuitBreaker?: TypesenseSyncCircuitBreakerProps;
-  /** @default 100 */
+  /**
+   * Records per batcher invocation at most (the stream event source's `BatchSize`), 1..10000. Lambda
+   * also stops at its 6 MB invocation payload, so with large items the window and that limit decide.
+   * @default 10000
+   */
   readonly streamBatchSize?: number;
+  /**
+   * How long the stream event source gathers records before invoking the batcher unless the batch fills
+   * first (`MaximumBatchingWindowInSeconds`): whole seconds, 0..300. Fuller batches mean fuller SQS
+   * messages (fewer billed requests); every change may wait up to this long. With
+   * `parallelizationFactor` > 1 each concurrent batch of a shard gathers for its own window.
+   * @default Duration.seconds(1)
+   */
+  readonly streamMaxBatchingWindow?: Duration;
   /** @default Duration.days(1) */
   readonly streamMaxRecordAge?: Duration;
   /** @default 10 */
@@ -527,6 +545,17 @@ export class TypesenseSync extends Construct {
     const maxReceiveCount = props.maxReceiveCount ?? 10;
     const parallelizationFactor = props.parallelizationFactor ?? 1;
     const streamMaxRecordAge = props.streamMaxRecordAge ?? Duration.days(1);
+    // Stream batching (issue 23): how full each batcher invocation, and so each SQS message, gets.
+    const streamBatchSize = props.streamBatchSize ?? DEFAULT_STREAM_BATCH_SIZE;
+    const streamMaxBatchingWindow =
+      props.streamMaxBatchingWindow ?? Duration.seconds(DEFAULT_STREAM_BATCHING_WINDOW_SECONDS);
+    checkIntRange('streamBatchSize', streamBatchSize, STREAM_BATCH_SIZE_RANGE);
+    wholeUnits(
+      'streamMaxBatchingWindow',
+      streamMaxBatchingWindow,
+      'seconds',
+      STREAM_BATCHING_WINDOW_SECONDS_RANGE,
+    );
 
     // Validate everything before creating any resource: a bad prop then costs no bundling.
     checkIntRange('maxMessageBytes', maxMessageBytes, MAX_MESSAGE_BYTES_RANGE);
@@ -704,7 +733,8 @@ export class TypesenseSync extends Construct {
       new DynamoEventSource(this.table, {
         // Start from the oldest retained record so nothing written before deployment is skipped.
         startingPosition: lambda.StartingPosition.TRIM_HORIZON,
-        batchSize: props.streamBatchSize ?? 100,
+        batchSize: streamBatchSize,
+        maxBatchingWindow: streamMaxBatchingWindow,
         bisectBatchOnError: true,
         reportBatchItemFailures: true,
         maxRecordAge: streamMaxRecordAge,

@@ -475,7 +475,7 @@ describe('TypesenseSync with an existing table', () => {
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       EventSourceArn: STREAM_ARN,
       StartingPosition: 'TRIM_HORIZON',
-      BatchSize: 100,
+      BatchSize: 10_000,
       MaximumRecordAgeInSeconds: 86_400,
       MaximumRetryAttempts: 10,
       ParallelizationFactor: 1,
