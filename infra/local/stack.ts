@@ -23,6 +23,10 @@ import { type CollectionSchema, TypesenseClient } from '../../functions/shared/t
 import { ingestionDelayOf } from '../../lib/operations/lag.ts';
 import type { TargetInput } from '../../lib/operations/target.ts';
 import { type VerifyReport, verifyIndex } from '../../lib/operations/verify.ts';
+import {
+  DEFAULT_STREAM_BATCH_SIZE,
+  DEFAULT_STREAM_BATCHING_WINDOW_SECONDS,
+} from '../../lib/stream-batching.ts';
 import { startDynamoDbLocal } from './dynamodb-local.ts';
 import { type FaultProxy, startFaultProxy } from './fault-proxy.ts';
 import { type AccessDenial, type LocalIam, localIam, type Revocation } from './iam/enforce.ts';
@@ -71,7 +75,10 @@ export interface LocalStackOptions {
   maxReceiveCount?: number;
   buckets?: number;
   maxMessageBytes?: number;
+  /** The stream event source's `BatchSize` (default: the construct's, 10,000). */
   streamBatchSize?: number;
+  /** Its `MaximumBatchingWindowInSeconds` (default: the construct's, 1 s). */
+  streamMaxBatchingWindowSeconds?: number;
   writerConcurrency?: number;
   /** Handler log level (powertools): WARN keeps a live status line readable. */
   logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
@@ -477,7 +484,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     streams,
     streamArn,
     region: REGION,
-    batchSize: options.streamBatchSize ?? 100,
+    // The construct's event source defaults, so the embedded stack batches as a deployed one does.
+    batchSize: options.streamBatchSize ?? DEFAULT_STREAM_BATCH_SIZE,
+    maxBatchingWindowMs:
+      1_000 * (options.streamMaxBatchingWindowSeconds ?? DEFAULT_STREAM_BATCHING_WINDOW_SECONDS),
     onFailure: failures.onFailure,
     ...(options.pollerFaults === undefined ? {} : { faults: options.pollerFaults }),
     handler: async (event) => {
