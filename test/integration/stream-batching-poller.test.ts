@@ -86,7 +86,9 @@ describe('StreamPoller batching (as the DynamoDB event source mapping)', () => {
     const { client } = scriptedStream({
       records: records(300),
       page: 10,
-      onGetRecords: () => (clock += 100),
+      onGetRecords: () => {
+        clock += 100;
+      },
     });
     const { poller, batches } = pollerOf(client, {
       batchSize: 10_000,
