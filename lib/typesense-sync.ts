@@ -29,6 +29,7 @@ import {
 } from './observability.ts';
 import { redriveSource } from './redrive.ts';
 import {
+  DEFAULT_MESSAGE_GROUP_BUCKETS,
   DEFAULT_STREAM_BATCH_SIZE,
   DEFAULT_STREAM_BATCHING_WINDOW_SECONDS,
   STREAM_BATCH_SIZE_RANGE,
@@ -207,7 +208,12 @@ export interface TypesenseSyncProps {
   readonly typesense: TypesenseSyncTypesenseProps;
   /** Which item attributes become document fields. Default: all. */
   readonly projection?: TypesenseSyncProjection;
-  /** FIFO message groups keys are hashed into: the writer's maximum parallelism. @default 16 */
+  /**
+   * FIFO message groups keys are hashed into: the writer's maximum parallelism. Fewer groups make
+   * fuller messages (bench P1: 16 groups bill 2.1× the byte-count lower bound of SQS requests, 4 groups
+   * 1.3×, 2 groups 1.2×). Changing it on a deployed stack moves keys to other groups: let the changes
+   * queue drain first, or two changes of a key may be applied at once. @default 4
+   */
   readonly messageGroupBuckets?: number;
   /** Changes queue maximum message size, 8192..1048576. @default 262144 */
   readonly maxMessageBytes?: number;
@@ -539,7 +545,7 @@ export class TypesenseSync extends Construct {
   constructor(scope: Construct, id: string, props: TypesenseSyncProps) {
     super(scope, id);
 
-    const messageGroupBuckets = props.messageGroupBuckets ?? 16;
+    const messageGroupBuckets = props.messageGroupBuckets ?? DEFAULT_MESSAGE_GROUP_BUCKETS;
     const maxMessageBytes = props.maxMessageBytes ?? 262_144;
     const writerTimeout = props.writerTimeout ?? Duration.seconds(30);
     const maxReceiveCount = props.maxReceiveCount ?? 10;

@@ -24,6 +24,7 @@ import { ingestionDelayOf } from '../../lib/operations/lag.ts';
 import type { TargetInput } from '../../lib/operations/target.ts';
 import { type VerifyReport, verifyIndex } from '../../lib/operations/verify.ts';
 import {
+  DEFAULT_MESSAGE_GROUP_BUCKETS,
   DEFAULT_STREAM_BATCH_SIZE,
   DEFAULT_STREAM_BATCHING_WINDOW_SECONDS,
 } from '../../lib/stream-batching.ts';
@@ -428,7 +429,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     DLQ_URL: dlqUrl,
     TABLE_NAME: tableName,
     KEY_ATTRIBUTES: keyAttributes.join(','),
-    MESSAGE_GROUP_BUCKETS: String(options.buckets ?? 16),
+    MESSAGE_GROUP_BUCKETS: String(options.buckets ?? DEFAULT_MESSAGE_GROUP_BUCKETS),
     MAX_RECEIVE_COUNT: String(maxReceiveCount),
     RETRY_BASE_SECONDS: String(options.retry?.baseSeconds ?? 1),
     RETRY_MAX_SECONDS: String(options.retry?.maxSeconds ?? 4),
@@ -603,7 +604,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       queueUrl,
       dlqUrl,
       failureBucket,
-      messageGroupBuckets: options.buckets ?? 16,
+      messageGroupBuckets: options.buckets ?? DEFAULT_MESSAGE_GROUP_BUCKETS,
       maxMessageBytes,
       ...(options.sourceTimestampAttribute === undefined
         ? {}

@@ -563,7 +563,7 @@ describe('TypesenseSyncStack (context defaults)', () => {
     });
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: {
-        Variables: Match.objectLike({ MESSAGE_GROUP_BUCKETS: '16', MAX_MESSAGE_BYTES: '262144' }),
+        Variables: Match.objectLike({ MESSAGE_GROUP_BUCKETS: '4', MAX_MESSAGE_BYTES: '262144' }),
       },
     });
   });
@@ -632,7 +632,7 @@ describe('TypesenseSyncStack (context defaults)', () => {
     expect(target).toMatchObject({
       region: 'eu-west-1',
       keyAttributes: ['pk'],
-      messageGroupBuckets: 16,
+      messageGroupBuckets: 4,
       maxMessageBytes: 262_144,
       typesense: { nodes: ['https://typesense.example.com:443'], collection: 'products' },
     });

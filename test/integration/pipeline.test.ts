@@ -12,6 +12,7 @@ import {
   runWorkload,
   seededRandom,
 } from '../../infra/local/workload.ts';
+import { DEFAULT_MESSAGE_GROUP_BUCKETS } from '../../lib/stream-batching.ts';
 
 const KEY_ATTRIBUTES = ['pk', 'sk'];
 const POISON = [100_001, 100_002, 100_003];
@@ -135,7 +136,7 @@ describe('the embedded pipeline', () => {
         new SendMessageCommand({
           QueueUrl: stack.queueUrl,
           MessageBody: JSON.stringify(message),
-          MessageGroupId: messageGroupOf(id, 16),
+          MessageGroupId: messageGroupOf(id, DEFAULT_MESSAGE_GROUP_BUCKETS),
           MessageDeduplicationId: `late-${id}`,
         }),
       );
