@@ -1,5 +1,9 @@
-import { startLocalStack } from '../infra/local/stack.ts';
+import { type LocalStackOptions, startLocalStack } from '../infra/local/stack.ts';
 import { productSchema, runWorkload } from '../infra/local/workload.ts';
+import {
+  DEFAULT_MESSAGE_GROUP_BUCKETS,
+  DEFAULT_STREAM_BATCHING_WINDOW_SECONDS,
+} from '../lib/stream-batching.ts';
 import { num, percentile, ratio, type Section } from './report.ts';
 
 export interface P3Options {
@@ -9,6 +13,8 @@ export interface P3Options {
   /** Writes of the final unthrottled step, which measures the source's own maximum rate. */
   maxRateWrites: number;
   seed: number;
+  /** Stack settings besides the defaults, e.g. the stream batching window (bench/window-lag.ts). */
+  stack?: Partial<LocalStackOptions>;
 }
 
 interface Step {
@@ -30,7 +36,11 @@ interface Step {
  * Must run last in its process: the stack configures the handlers through the environment, once.
  */
 export async function runP3(options: P3Options): Promise<Section> {
-  const stack = await startLocalStack({ schema: productSchema, sourceTimestampAttribute: 'updatedAt' });
+  const stack = await startLocalStack({
+    ...options.stack,
+    schema: productSchema,
+    sourceTimestampAttribute: 'updatedAt',
+  });
   try {
     // The stack's status only keeps the maximum lag over the last second. For percentiles, wrap the
     // writer's Typesense port (the same module instance the stack imported): when an import answers,
@@ -141,7 +151,9 @@ export async function runP3(options: P3Options): Promise<Section> {
           'apply. Lag = item timestamp (`updatedAt`, set at the write) → the import that made the document ' +
           'searchable answered, for every upserted document (deletes carry no item clock and are not sampled).',
         'Everything shares one Node.js process and 2 cores with DynamoDB Local (Java): the stream poller polls ' +
-          'every 100 ms, the writer runs 2 concurrent pollers over 16 message groups. Figures show the pipeline on ' +
+          `every 100 ms and gathers batches for ${options.stack?.streamMaxBatchingWindowSeconds ?? DEFAULT_STREAM_BATCHING_WINDOW_SECONDS} s ` +
+          `(the batching window), the writer runs 2 concurrent pollers over ${options.stack?.buckets ?? DEFAULT_MESSAGE_GROUP_BUCKETS} ` +
+          'message groups. Figures show the pipeline on ' +
           'this machine, not AWS, where Lambda scales the writer out per message group.',
         `After the run the index matched the table field by field: ${drift === 0 ? 'yes' : `NO (${drift} differences)`} ` +
           `(${num(verify.tableItems)} items). The naive anchor is not run end to end: it needs its own handlers ` +
