@@ -210,8 +210,8 @@ export interface TypesenseSyncProps {
   readonly projection?: TypesenseSyncProjection;
   /**
    * FIFO message groups keys are hashed into: the writer's maximum parallelism. Fewer groups make
-   * fuller messages (bench P1: 16 groups bill 2.1× the byte-count lower bound of SQS requests, 4 groups
-   * 1.3×, 2 groups 1.2×). Changing it on a deployed stack moves keys to other groups: let the changes
+   * fuller messages (bench P1: 16 groups bill 1.9× the byte-count lower bound of SQS requests, 4 groups
+   * 1.4×, 2 groups 1.3×). Changing it on a deployed stack moves keys to other groups: let the changes
    * queue drain first, or two changes of a key may be applied at once. @default 4
    */
   readonly messageGroupBuckets?: number;
