@@ -21,7 +21,7 @@ export const DEFAULT_STREAM_BATCHING_WINDOW_SECONDS = 1;
 /**
  * FIFO message groups keys are hashed into (the construct's `messageGroupBuckets` default). A stream
  * batch becomes at least one message per group it touches, so fewer groups make fuller messages; 4 is
- * the knee of bench P1 (16 → 8 → 4 → 2 groups: 1.9×, 1.6×, 1.4×, 1.3× the lower bound of billed SQS
+ * the knee of bench P1 (16 → 8 → 4 → 2 groups: 1.9×, 1.5×, 1.3×, 1.2× the lower bound of billed SQS
  * requests on full batches) and still lets 4 writer invocations run at once, what Typesense's "at
  * most N − 2 concurrent imports" allows a 6-core node.
  */

@@ -211,7 +211,7 @@ export interface TypesenseSyncProps {
   /**
    * FIFO message groups keys are hashed into: the writer's maximum parallelism. Fewer groups make
    * fuller messages (bench P1: 16 groups bill 1.9× the byte-count lower bound of SQS requests, 4 groups
-   * 1.4×, 2 groups 1.3×). Changing it on a deployed stack moves keys to other groups: let the changes
+   * 1.3×, 2 groups 1.2×). Changing it on a deployed stack moves keys to other groups: let the changes
    * queue drain first, or two changes of a key may be applied at once. @default 4
    */
   readonly messageGroupBuckets?: number;
