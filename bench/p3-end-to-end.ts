@@ -1,4 +1,5 @@
-import { startLocalStack } from '../infra/local/stack.ts';
+import { DEFAULTS } from '../functions/contract/limits.ts';
+import { type LocalStackOptions, startLocalStack } from '../infra/local/stack.ts';
 import { productSchema, runWorkload } from '../infra/local/workload.ts';
 import { num, percentile, ratio, type Section } from './report.ts';
 
@@ -9,6 +10,8 @@ export interface P3Options {
   /** Writes of the final unthrottled step, which measures the source's own maximum rate. */
   maxRateWrites: number;
   seed: number;
+  /** Stack settings besides the defaults, e.g. the stream batching window (bench/window-lag.ts). */
+  stack?: Partial<LocalStackOptions>;
 }
 
 interface Step {
@@ -29,7 +32,11 @@ interface Step {
  * their event sources) under the demo workload at increasing source write rates, then unthrottled.
  */
 export async function runP3(options: P3Options): Promise<Section> {
-  const stack = await startLocalStack({ schema: productSchema, sourceTimestampAttribute: 'updatedAt' });
+  const stack = await startLocalStack({
+    ...options.stack,
+    schema: productSchema,
+    sourceTimestampAttribute: 'updatedAt',
+  });
   try {
     const step = stepRunner(stack, watchApplies(stack));
     // Unreported warm-up, so the first step does not pay for JIT compilation (Node.js and DynamoDB Local's JVM).
@@ -163,7 +170,9 @@ function p3Section(options: P3Options, steps: Step[], verify: Awaited<ReturnType
         'apply. Lag = item timestamp (`updatedAt`, set at the write) → the import that made the document ' +
         'searchable answered, for every upserted document (deletes carry no item clock and are not sampled).',
       'Everything shares one Node.js process and 2 cores with DynamoDB Local (Java): the stream poller polls ' +
-        'every 100 ms, the writer runs 2 concurrent pollers over 16 message groups. Figures show the pipeline on ' +
+        `every 100 ms and gathers batches for ${options.stack?.streamMaxBatchingWindowSeconds ?? DEFAULTS.streamBatchingWindowSeconds} s ` +
+        `(the batching window), the writer runs 2 concurrent pollers over ${options.stack?.buckets ?? DEFAULTS.messageGroupBuckets} ` +
+        'message groups. Figures show the pipeline on ' +
         'this machine, not AWS, where Lambda scales the writer out per message group.',
       `After the run the index matched the table field by field: ${drift === 0 ? 'yes' : `NO (${drift} differences)`} ` +
         `(${num(verify.tableItems)} items). The naive anchor is not run end to end: it needs its own handlers ` +

@@ -94,6 +94,8 @@ export interface ItemTemplate {
   /** As a stream image carries it. */
   image: Record<string, LambdaAttributeValue>;
   bytes: number;
+  /** JSON bytes of a stream image of it (keys and timestamps have fixed widths, so every copy has these). */
+  imageBytes: number;
 }
 
 /**
@@ -104,7 +106,11 @@ export function itemPool(size: number, seed: number): ItemTemplate[] {
   const random = seededRandom(seed);
   return Array.from({ length: size }, (_, n) => {
     const item = realisticItem(random, n, 1024 * 10 ** random());
-    return { item, image: toLambdaImage(item), bytes: Buffer.byteLength(JSON.stringify(item)) };
+    const image = toLambdaImage(item);
+    const imageBytes = Buffer.byteLength(
+      JSON.stringify({ ...image, pk: { S: keyOf(n) }, updatedAt: { N: '0' } }),
+    );
+    return { item, image, bytes: Buffer.byteLength(JSON.stringify(item)), imageBytes };
   });
 }
 
@@ -126,7 +132,28 @@ export interface ChangeStreamOptions {
   deleteShare: number;
   /** Records per invocation, as the event source mapping's BatchSize (100 by default). */
   batchSize: number;
+  /**
+   * Lambda's invocation payload limit: a batch ends before the record that would take its event JSON
+   * (`{"Records":[…]}`) past this many bytes. Absent: only `batchSize` counts.
+   */
+  maxPayloadBytes?: number;
   seed: number;
+}
+
+/** `{"Records":[` + `]}` less the comma the first record does not need. */
+const EVENT_ENVELOPE_BYTES = Buffer.byteLength('{"Records":[]}') - 1;
+
+/** Event JSON bytes of a record carrying `images` copies of the template's image (and a comma). */
+function recordBytes(record: DynamoDBRecord, template: ItemTemplate, images: number): number {
+  const withoutImages = {
+    ...record,
+    dynamodb: { ...record.dynamodb, NewImage: undefined, OldImage: undefined },
+  };
+  // Each image adds `,"NewImage":` (or OldImage) and its JSON; the timestamp's digits differ by record.
+  const imageOverhead = Buffer.byteLength(',"NewImage":') + 13 - 1;
+  return (
+    Buffer.byteLength(JSON.stringify(withoutImages)) + images * (template.imageBytes + imageOverhead) + 1
+  );
 }
 
 /** The traffic shape both CPU and SQS benchmarks use: 30% of changes on 100 hot keys, 10% deletes. */
@@ -146,6 +173,7 @@ export function* changeBatches(
   const random = seededRandom(options.seed);
   const start = 1_700_000_000_000;
   let batch: DynamoDBRecord[] = [];
+  let batchBytes = EVENT_ENVELOPE_BYTES;
   for (let i = 0; i < options.changes; i++) {
     const n = Math.floor(random() * (random() < options.hotShare ? options.hotKeys : options.keys));
     const template = pool[n % pool.length] as ItemTemplate;
@@ -153,7 +181,7 @@ export function* changeBatches(
     const image = { ...template.image, pk: { S: keyOf(n) }, updatedAt: { N: String(now) } };
     const remove = exists[n] === 1 && random() < options.deleteShare;
     const eventName = remove ? 'REMOVE' : exists[n] === 1 ? 'MODIFY' : 'INSERT';
-    batch.push({
+    const record: DynamoDBRecord = {
       eventID: `e${i}`,
       eventName,
       eventVersion: '1.1',
@@ -170,11 +198,24 @@ export function* changeBatches(
         SizeBytes: template.bytes * (eventName === 'MODIFY' ? 2 : 1),
         StreamViewType: 'NEW_AND_OLD_IMAGES',
       },
-    });
+    };
     exists[n] = remove ? 0 : 1;
+    const limit = options.maxPayloadBytes;
+    const bytes =
+      limit === undefined
+        ? 0
+        : recordBytes(record, template, (remove ? 0 : 1) + (eventName === 'INSERT' ? 0 : 1));
+    if (limit !== undefined && batch.length > 0 && batchBytes + bytes > limit) {
+      yield batch;
+      batch = [];
+      batchBytes = EVENT_ENVELOPE_BYTES;
+    }
+    batch.push(record);
+    batchBytes += bytes;
     if (batch.length === options.batchSize) {
       yield batch;
       batch = [];
+      batchBytes = EVENT_ENVELOPE_BYTES;
     }
   }
   if (batch.length > 0) yield batch;

@@ -183,7 +183,12 @@ export interface TypesenseSyncProps {
   readonly typesense: TypesenseSyncTypesenseProps;
   /** Which item attributes become document fields. Default: all. */
   readonly projection?: TypesenseSyncProjection;
-  /** FIFO message groups keys are hashed into: the writer's maximum parallelism. @default 16 */
+  /**
+   * FIFO message groups keys are hashed into: the writer's maximum parallelism. Fewer groups make
+   * fuller messages (bench P1: 16 groups bill 1.9× the byte-count lower bound of SQS requests, 4 groups
+   * 1.3×, 2 groups 1.2×). Changing it on a deployed stack moves keys to other groups: let the changes
+   * queue drain first, or two changes of a key may be applied at once. @default 4
+   */
   readonly messageGroupBuckets?: number;
   /** Changes queue maximum message size, 8192..1048576. @default 262144 */
   readonly maxMessageBytes?: number;
@@ -199,8 +204,20 @@ export interface TypesenseSyncProps {
   readonly retry?: TypesenseSyncRetryProps;
   /** Writer circuit breaker around Typesense. @default the writer's defaults */
   readonly circuitBreaker?: TypesenseSyncCircuitBreakerProps;
-  /** @default 100 */
+  /**
+   * Records per batcher invocation at most (the stream event source's `BatchSize`), 1..10000. Lambda
+   * also stops at its 6 MB invocation payload, so with large items the window and that limit decide.
+   * @default 10000
+   */
   readonly streamBatchSize?: number;
+  /**
+   * How long the stream event source gathers records before invoking the batcher unless the batch fills
+   * first (`MaximumBatchingWindowInSeconds`): whole seconds, 0..300. Fuller batches mean fuller SQS
+   * messages (fewer billed requests); every change may wait up to this long. With
+   * `parallelizationFactor` > 1 each concurrent batch of a shard gathers for its own window.
+   * @default Duration.seconds(1)
+   */
+  readonly streamMaxBatchingWindow?: Duration;
   /** @default Duration.days(1) */
   readonly streamMaxRecordAge?: Duration;
   /** @default 10 */

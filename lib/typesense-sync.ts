@@ -231,7 +231,8 @@ export class TypesenseSync extends Construct {
       new DynamoEventSource(this.table, {
         // Start from the oldest retained record so nothing written before deployment is skipped.
         startingPosition: lambda.StartingPosition.TRIM_HORIZON,
-        batchSize: props.streamBatchSize ?? 100,
+        batchSize: settings.streamBatchSize,
+        maxBatchingWindow: settings.streamMaxBatchingWindow,
         bisectBatchOnError: true,
         reportBatchItemFailures: true,
         maxRecordAge: settings.streamMaxRecordAge,

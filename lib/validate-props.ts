@@ -25,6 +25,11 @@ import { type TableSettings, tableSettings } from './validation/table.ts';
 const MAX_MESSAGE_BYTES_RANGE: Range = [LIMITS.maxMessageBytes.min, LIMITS.maxMessageBytes.max];
 const MESSAGE_GROUP_BUCKETS_RANGE: Range = [LIMITS.messageGroupBuckets.min, LIMITS.messageGroupBuckets.max];
 const PARALLELIZATION_FACTOR_RANGE: Range = [1, 10];
+const STREAM_BATCH_SIZE_RANGE: Range = [LIMITS.streamBatchSize.min, LIMITS.streamBatchSize.max];
+const STREAM_BATCHING_WINDOW_SECONDS_RANGE: Range = [
+  LIMITS.streamBatchingWindowSeconds.min,
+  LIMITS.streamBatchingWindowSeconds.max,
+];
 /** The changes queue keeps messages 14 days, the SQS maximum: the retry budget is validated against it. */
 export const CHANGES_QUEUE_RETENTION = Duration.days(14);
 /** Concurrency reserved for a public (`authType: NONE`) ingestion-delay endpoint. */
@@ -52,6 +57,9 @@ export interface TypesenseSyncSettings {
   readonly maxReceiveCount: number;
   readonly parallelizationFactor: number;
   readonly streamMaxRecordAge: Duration;
+  /** The stream event source's `BatchSize` and `MaximumBatchingWindowInSeconds` (issue 23: fuller messages). */
+  readonly streamBatchSize: number;
+  readonly streamMaxBatchingWindow: Duration;
   readonly failureRetention: Duration;
   readonly metricsNamespace: string;
   /** The writer's retry and circuit breaker variables that the props set. */
@@ -79,6 +87,16 @@ export function validateTypesenseSyncProps(props: TypesenseSyncProps): Typesense
   problems.intRange('maxMessageBytes', maxMessageBytes, MAX_MESSAGE_BYTES_RANGE);
   problems.intRange('messageGroupBuckets', messageGroupBuckets, MESSAGE_GROUP_BUCKETS_RANGE);
   problems.intRange('parallelizationFactor', parallelizationFactor, PARALLELIZATION_FACTOR_RANGE);
+  const streamBatchSize = props.streamBatchSize ?? DEFAULTS.streamBatchSize;
+  problems.intRange('streamBatchSize', streamBatchSize, STREAM_BATCH_SIZE_RANGE);
+  const streamMaxBatchingWindow =
+    props.streamMaxBatchingWindow ?? Duration.seconds(DEFAULTS.streamBatchingWindowSeconds);
+  problems.wholeUnits(
+    'streamMaxBatchingWindow',
+    streamMaxBatchingWindow,
+    'seconds',
+    STREAM_BATCHING_WINDOW_SECONDS_RANGE,
+  );
   // At least 3: the writer re-sends a retryably failing message at maxReceiveCount − 1 receives, so
   // below 3 every failure would be re-sent at once, a tight loop instead of a backoff.
   problems.intRange('maxReceiveCount', maxReceiveCount, [3, 1_000]);
@@ -118,6 +136,8 @@ export function validateTypesenseSyncProps(props: TypesenseSyncProps): Typesense
     maxReceiveCount,
     parallelizationFactor,
     streamMaxRecordAge: props.streamMaxRecordAge ?? Duration.days(1),
+    streamBatchSize,
+    streamMaxBatchingWindow,
     failureRetention,
     metricsNamespace,
     writerTuning: tuning,

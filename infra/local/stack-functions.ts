@@ -2,6 +2,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { createAtlasIngestHandler } from '../../functions/atlas-ingest/handler.ts';
 import { createBatcherHandler } from '../../functions/batcher/handler.ts';
+import { DEFAULTS } from '../../functions/contract/limits.ts';
 import type { AtlasIngestPorts } from '../../functions/core/atlas-change.ts';
 import type { ResyncPorts } from '../../functions/core/resync.ts';
 import type { BatcherPorts } from '../../functions/core/stream-batch.ts';
@@ -108,7 +109,7 @@ export function functionVariables(
     DLQ_URL: resources.dlqUrl,
     TABLE_NAME: resources.tableName,
     KEY_ATTRIBUTES: resources.keyAttributes.join(','),
-    MESSAGE_GROUP_BUCKETS: String(options.buckets ?? 16),
+    MESSAGE_GROUP_BUCKETS: String(options.buckets ?? DEFAULTS.messageGroupBuckets),
     MAX_RECEIVE_COUNT: String(resources.maxReceiveCount),
     RETRY_BASE_SECONDS: String(options.retry?.baseSeconds ?? 1),
     RETRY_MAX_SECONDS: String(options.retry?.maxSeconds ?? 4),

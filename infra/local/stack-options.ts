@@ -47,7 +47,10 @@ export interface LocalStackOptions {
   maxReceiveCount?: number;
   buckets?: number;
   maxMessageBytes?: number;
+  /** The stream event source's `BatchSize` (default: the construct's, 10,000). */
   streamBatchSize?: number;
+  /** Its `MaximumBatchingWindowInSeconds` (default: the construct's, 1 s). */
+  streamMaxBatchingWindowSeconds?: number;
   writerConcurrency?: number;
   /** Handler log level (powertools): WARN keeps a live status line readable. */
   logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';

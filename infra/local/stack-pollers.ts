@@ -1,5 +1,6 @@
 import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import type { Context, SQSRecord } from 'aws-lambda';
+import { DEFAULTS } from '../../functions/contract/limits.ts';
 import type { ChangeMessage } from '../../functions/core/change.ts';
 import { parseChangeMessage } from '../../functions/core/pack.ts';
 import { QueuePoller } from './queue-poller.ts';
@@ -99,7 +100,10 @@ export function createPollers(
     streams: sources.streams,
     streamArn: sources.streamArn,
     region: REGION,
-    batchSize: options.streamBatchSize ?? 100,
+    // The construct's event source defaults, so the embedded stack batches as a deployed one does.
+    batchSize: options.streamBatchSize ?? DEFAULTS.streamBatchSize,
+    maxBatchingWindowMs:
+      1_000 * (options.streamMaxBatchingWindowSeconds ?? DEFAULTS.streamBatchingWindowSeconds),
     onFailure: sources.failures.onFailure,
     ...faults,
     handler: async (event) => {

@@ -6,6 +6,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { ingestionDelayOf } from '../../bin/cli/operations/lag.ts';
 import { verifyIndex } from '../../bin/cli/operations/verify.ts';
+import { DEFAULTS } from '../../functions/contract/limits.ts';
 import type { DeadLetter } from '../../functions/core/change.ts';
 import { checkLag } from '../../functions/core/lag-check.ts';
 import { sendEventBridgeEvents } from '../../functions/shared/atlas-ingest-adapters.ts';
@@ -286,7 +287,7 @@ function targetOf(
     queueUrl: resources.queueUrl,
     dlqUrl: resources.dlqUrl,
     failureBucket: names.failureBucket,
-    messageGroupBuckets: options.buckets ?? 16,
+    messageGroupBuckets: options.buckets ?? DEFAULTS.messageGroupBuckets,
     maxMessageBytes: resources.maxMessageBytes,
     ...(options.sourceTimestampAttribute === undefined
       ? {}

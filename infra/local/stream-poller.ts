@@ -6,6 +6,7 @@ import {
   type _Record as StreamRecord,
 } from '@aws-sdk/client-dynamodb-streams';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import { STREAM_INVOCATION_PAYLOAD_BYTES } from '../../functions/contract/limits.ts';
 import { sleep } from './processes.ts';
 import type { PollerFaults } from './queue-poller.ts';
 
@@ -16,8 +17,14 @@ export interface StreamPollerOptions {
   streamArn: string;
   region: string;
   handler: StreamHandler;
-  /** Lambda's `BatchSize` for the DynamoDB event source (default 100). */
+  /** Lambda's `BatchSize` for the DynamoDB event source, up to 10,000 (default 100, the API's). */
   batchSize?: number;
+  /**
+   * Lambda's `MaximumBatchingWindowInSeconds`, in ms: records are gathered until the batch is full
+   * (`batchSize`, or the 6 MB invocation payload) or this long after the first of them was read
+   * (default 0, the API's: every read is delivered at once).
+   */
+  maxBatchingWindowMs?: number;
   /** Lambda's `MaximumRetryAttempts` (default 10). */
   retryAttempts?: number;
   /** Lambda's `BisectBatchOnFunctionError` (default true). */
@@ -29,7 +36,17 @@ export interface StreamPollerOptions {
   faults?: Pick<PollerFaults, 'random' | 'crashAfterInvokeRate'>;
   /** Where the poller reports what it recovered from (default: stderr). */
   log?: (line: string) => void;
+  /** The clock the batching window is measured on (default: Date.now); tests drive it. */
+  now?: () => number;
 }
+
+/** DynamoDB Streams' GetRecords returns at most 1,000 records per call. */
+const GET_RECORDS_LIMIT = 1_000;
+/** `{"Records":[` and `]}` around the records of an invocation payload. */
+const EVENT_ENVELOPE_BYTES = Buffer.byteLength('{"Records":[]}');
+
+/** Bytes a record adds to the invocation payload (JSON, as Lambda sends it). */
+const payloadBytes = (record: DynamoDBRecord) => Buffer.byteLength(JSON.stringify(record));
 
 /**
  * A stream record as Lambda delivers it: JSON, so binary is base64 and the creation time is epoch
@@ -58,8 +75,15 @@ interface ShardState {
   iterator: string | undefined;
   parentId: string | undefined;
   closed: boolean;
-  /** The last record handed to the handler (or given up on): where a renewed iterator resumes. */
+  /**
+   * The last record read: where a renewed iterator resumes. Records read are always delivered (or given
+   * up on), the gathered ones too, so resuming after it loses and repeats nothing.
+   */
   lastSequenceNumber?: string;
+  /** Records read but not yet delivered: the batch being gathered, with their payload bytes. */
+  gathered: { record: DynamoDBRecord; bytes: number }[];
+  /** When the batching window of the gathered records opened (the first of them was read). */
+  gatheringSince?: number;
 }
 
 /** GetRecords errors after which the iterator can never be used again. */
@@ -70,8 +94,10 @@ const LOST_ITERATOR_ERRORS: ReadonlySet<string> = new Set([
 
 /**
  * Drives a stream handler the way Lambda's DynamoDB event source mapping does: each shard in order,
- * parents before children, batches of up to BatchSize, retries with bisection on error, resumption
- * from the first failed record on a partial batch response, then the on-failure destination.
+ * parents before children, batches gathered until BatchSize records, the 6 MB invocation payload or
+ * the batching window, retries with bisection on error, resumption from the first failed record on a
+ * partial batch response, then the on-failure destination. It never delivers sooner or fuller than
+ * Lambda would: the window is checked between polls, so a batch waits for it at least as long.
  */
 export class StreamPoller {
   readonly stats = {
@@ -101,9 +127,13 @@ export class StreamPoller {
     await this.loop;
   }
 
-  /** True when the last poll of every open shard found nothing and no batch is being handled. */
+  /** True when the last poll of every open shard found nothing, nothing is gathered and none handled. */
   get caughtUp(): boolean {
-    return this.lastPollEmpty && !this.busy;
+    return (
+      this.lastPollEmpty &&
+      !this.busy &&
+      [...this.shards.values()].every(({ gathered }) => gathered.length === 0)
+    );
   }
 
   private async discoverShards(): Promise<void> {
@@ -128,6 +158,7 @@ export class StreamPoller {
           iterator: ShardIterator,
           parentId: shard.ParentShardId,
           closed: false,
+          gathered: [],
         });
       }
       exclusiveStartShardId = StreamDescription?.LastEvaluatedShardId;
@@ -143,9 +174,9 @@ export class StreamPoller {
       }
       let sawRecords = false;
       for (const [shardId, shard] of this.shards) {
-        if (shard.closed || shard.iterator === undefined) continue;
+        if (this.finished(shard)) continue;
         const parent = shard.parentId === undefined ? undefined : this.shards.get(shard.parentId);
-        if (parent !== undefined && !parent.closed) continue;
+        if (parent !== undefined && !this.finished(parent)) continue;
         sawRecords = (await this.pollShard(shardId, shard)) || sawRecords;
       }
       this.lastPollEmpty = !sawRecords;
@@ -153,30 +184,83 @@ export class StreamPoller {
     }
   }
 
+  /** A shard with nothing left to read or deliver: its children may start. */
+  private finished(shard: ShardState): boolean {
+    return (shard.closed || shard.iterator === undefined) && shard.gathered.length === 0;
+  }
+
+  /** Reads more records into the shard's batch, then delivers it if due. True when it delivered. */
   private async pollShard(shardId: string, shard: ShardState): Promise<boolean> {
+    const batchSize = this.options.batchSize ?? 100;
+    const canRead = !shard.closed && shard.iterator !== undefined;
+    if (
+      canRead &&
+      shard.gathered.length < batchSize &&
+      this.gatheredBytes(shard) < STREAM_INVOCATION_PAYLOAD_BYTES
+    ) {
+      await this.read(shardId, shard, Math.min(GET_RECORDS_LIMIT, batchSize - shard.gathered.length));
+    }
+    const batch = this.takeDueBatch(shard, batchSize);
+    if (batch === undefined) return false;
+    this.busy = true;
+    try {
+      await this.deliver(batch, this.options.retryAttempts ?? 10, shardId);
+    } finally {
+      this.busy = false;
+      // What stays gathered (beyond a full batch) starts a new window, as a new batch would.
+      shard.gatheringSince = shard.gathered.length === 0 ? undefined : this.now();
+    }
+    return true;
+  }
+
+  private now(): number {
+    return (this.options.now ?? Date.now)();
+  }
+
+  private gatheredBytes(shard: ShardState): number {
+    // Each entry counts its record and one comma: n records need n − 1 commas.
+    return shard.gathered.reduce((sum, { bytes }) => sum + bytes, EVENT_ENVELOPE_BYTES - 1);
+  }
+
+  private async read(shardId: string, shard: ShardState, limit: number): Promise<void> {
     const result = await this.options.streams
-      .send(new GetRecordsCommand({ ShardIterator: shard.iterator, Limit: this.options.batchSize ?? 100 }))
+      .send(new GetRecordsCommand({ ShardIterator: shard.iterator, Limit: limit }))
       .catch(async (error: unknown) => {
         // Any other error (the emulator restarting, a timeout) keeps the iterator for the next poll.
         const name = (error as Error).name;
         if (LOST_ITERATOR_ERRORS.has(name)) await this.renewIterator(shardId, shard, name);
         return undefined;
       });
-    if (result === undefined) return false;
+    if (result === undefined) return;
     shard.iterator = result.NextShardIterator;
     if (shard.iterator === undefined) shard.closed = true;
     const records = (result.Records ?? []).map((record) =>
       toLambdaRecord(record, this.options.streamArn, this.options.region),
     );
-    if (records.length === 0) return false;
-    this.busy = true;
-    try {
-      await this.deliver(records, this.options.retryAttempts ?? 10, shardId);
-      shard.lastSequenceNumber = records.at(-1)?.dynamodb?.SequenceNumber;
-    } finally {
-      this.busy = false;
+    if (records.length === 0) return;
+    if (shard.gathered.length === 0) shard.gatheringSince = this.now();
+    for (const record of records) shard.gathered.push({ record, bytes: payloadBytes(record) + 1 });
+    shard.lastSequenceNumber = records.at(-1)?.dynamodb?.SequenceNumber;
+  }
+
+  /**
+   * The batch Lambda would invoke with now: once `batchSize` records or the payload limit are gathered,
+   * or the window has passed since the first of them was read. Takes it out of the gathered records.
+   */
+  private takeDueBatch(shard: ShardState, batchSize: number): DynamoDBRecord[] | undefined {
+    if (shard.gathered.length === 0) return undefined;
+    const full =
+      shard.gathered.length >= batchSize || this.gatheredBytes(shard) >= STREAM_INVOCATION_PAYLOAD_BYTES;
+    const windowMs = this.options.maxBatchingWindowMs ?? 0;
+    if (!full && this.now() - (shard.gatheringSince ?? 0) < windowMs) return undefined;
+    let count = 0;
+    let bytes = EVENT_ENVELOPE_BYTES - 1;
+    for (const entry of shard.gathered) {
+      if (count === batchSize || (count > 0 && bytes + entry.bytes > STREAM_INVOCATION_PAYLOAD_BYTES)) break;
+      bytes += entry.bytes;
+      count++;
     }
-    return true;
+    return shard.gathered.splice(0, count).map(({ record }) => record);
   }
 
   /**

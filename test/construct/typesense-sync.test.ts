@@ -476,7 +476,7 @@ describe('TypesenseSync with an existing table', () => {
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       EventSourceArn: STREAM_ARN,
       StartingPosition: 'TRIM_HORIZON',
-      BatchSize: 100,
+      BatchSize: 10_000,
       MaximumRecordAgeInSeconds: 86_400,
       MaximumRetryAttempts: 10,
       ParallelizationFactor: 1,
@@ -564,7 +564,7 @@ describe('TypesenseSyncStack (context defaults)', () => {
     });
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: {
-        Variables: Match.objectLike({ MESSAGE_GROUP_BUCKETS: '16', MAX_MESSAGE_BYTES: '262144' }),
+        Variables: Match.objectLike({ MESSAGE_GROUP_BUCKETS: '4', MAX_MESSAGE_BYTES: '262144' }),
       },
     });
   });
@@ -633,7 +633,7 @@ describe('TypesenseSyncStack (context defaults)', () => {
     expect(target).toMatchObject({
       region: 'eu-west-1',
       keyAttributes: ['pk'],
-      messageGroupBuckets: 16,
+      messageGroupBuckets: 4,
       maxMessageBytes: 262_144,
       typesense: { nodes: ['https://typesense.example.com:443'], collection: 'products' },
     });
@@ -1080,7 +1080,7 @@ describe('TypesenseSync prop validation', () => {
     const settings = validateTypesenseSyncProps({ typesense, maxReceiveCount: 12 });
     expect(settings).toMatchObject({
       maxReceiveCount: 12,
-      messageGroupBuckets: 16,
+      messageGroupBuckets: 4,
       maxMessageBytes: 262_144,
     });
     expect(() =>

@@ -1,6 +1,7 @@
 import { DeleteItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULTS } from '../../functions/contract/limits.ts';
 import type { ChangeMessage } from '../../functions/core/change.ts';
 import { documentId } from '../../functions/core/keys.ts';
 import { messageGroupOf } from '../../functions/core/pack.ts';
@@ -135,7 +136,7 @@ describe('the embedded pipeline', () => {
         new SendMessageCommand({
           QueueUrl: stack.queueUrl,
           MessageBody: JSON.stringify(message),
-          MessageGroupId: messageGroupOf(id, 16),
+          MessageGroupId: messageGroupOf(id, DEFAULTS.messageGroupBuckets),
           MessageDeduplicationId: `late-${id}`,
         }),
       );

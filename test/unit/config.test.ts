@@ -37,7 +37,7 @@ describe('batcher config', () => {
     expect(parseConfig(batcherConfigSchema, batcherEnv)).toEqual({
       ...batcherEnv,
       KEY_ATTRIBUTES: ['pk'],
-      MESSAGE_GROUP_BUCKETS: 16,
+      MESSAGE_GROUP_BUCKETS: 4,
       MAX_MESSAGE_BYTES: 262_144,
     });
   });

@@ -305,3 +305,85 @@ describe('processStreamRecords: dead letters', () => {
     expect(result.summary.failedChanges).toBe(1);
   });
 });
+
+describe('processStreamRecords: full batches (issue 23)', () => {
+  const groups = 4;
+  const full: BatcherOptions = { keyAttributes: ['pk'], buckets: groups, maxMessageBytes: 262_144 };
+  /** `count` records in stream order over `keys` keys, several changes per key. */
+  const records = (count: number, keys: number, from = 0) =>
+    Array.from({ length: count }, (_, n) =>
+      streamRecord({ id: `k${(from + n) % keys}`, sequenceNumber: seq(from + n) }),
+    );
+
+  it('packs a batch of 10,000 records into one message per group, each key once with its latest change', async () => {
+    const ports = fakePorts();
+    const batch = records(10_000, 3_000);
+    const { summary, batchItemFailures } = await processStreamRecords(batch, ports, full);
+    expect(batchItemFailures).toEqual([]);
+    const messages = ports.sendCalls.flat();
+    // 3,000 keys-only changes fit one message per group: as few messages as there are groups.
+    expect(messages).toHaveLength(groups);
+    expect(new Set(messages.map(({ groupId }) => groupId)).size).toBe(groups);
+    expect(summary).toMatchObject({ records: 10_000, changes: 3_000, messages: groups });
+    const seen = new Map<string, string>();
+    for (const message of messages) {
+      for (const change of parseChangeMessage(message.body)?.changes ?? []) {
+        expect(message.groupId).toBe(messageGroupOf(change.id, groups));
+        expect(seen.has(change.id)).toBe(false);
+        seen.set(change.id, change.version);
+      }
+    }
+    expect(seen.size).toBe(3_000);
+    // The last record of key k<n> is record 9,000 + n for n < 1,000, else 6,000 + n.
+    expect(seen.get('k5')).toBe(seq(9_005));
+    expect(seen.get('k2999')).toBe(seq(8_999));
+  });
+
+  it('fills messages: every message of a group but its last has no room for another change', async () => {
+    const ports = fakePorts();
+    const small: BatcherOptions = { ...full, maxMessageBytes: 8_192 };
+    await processStreamRecords(records(2_000, 2_000), ports, small);
+    const byGroup = new Map<string, PackedMessage[]>();
+    for (const message of ports.sendCalls.flat()) {
+      byGroup.set(message.groupId, [...(byGroup.get(message.groupId) ?? []), message]);
+    }
+    expect(byGroup.size).toBe(groups);
+    const { packingLimit } = await import('../../functions/core/pack.ts');
+    for (const messages of byGroup.values()) {
+      expect(messages.length).toBeGreaterThan(1);
+      for (const [index, message] of messages.entries()) {
+        expect(message.bytes).toBeLessThanOrEqual(packingLimit(small.maxMessageBytes));
+        const next = messages[index + 1]?.changes[0];
+        if (next === undefined) continue;
+        // The next message's first change (and its comma) would not have fitted in this one.
+        expect(message.bytes + 1 + Buffer.byteLength(JSON.stringify(next))).toBeGreaterThan(
+          packingLimit(small.maxMessageBytes),
+        );
+      }
+    }
+  });
+
+  it('keeps per-key order across batches: a key always goes to the same group, later batches after earlier ones', async () => {
+    const ports = fakePorts();
+    await processStreamRecords(records(1_000, 50), ports, full);
+    await processStreamRecords(records(1_000, 50, 1_000), ports, full);
+    const versions = new Map<string, { group: string; version: string }[]>();
+    for (const message of ports.sendCalls.flat()) {
+      for (const change of parseChangeMessage(message.body)?.changes ?? []) {
+        versions.set(change.id, [
+          ...(versions.get(change.id) ?? []),
+          { group: message.groupId, version: change.version },
+        ]);
+      }
+    }
+    expect(versions.size).toBe(50);
+    for (const [id, sent] of versions) {
+      expect(sent.map(({ group }) => group)).toEqual([
+        messageGroupOf(id, groups),
+        messageGroupOf(id, groups),
+      ]);
+      const [first, second] = sent.map(({ version }) => BigInt(version));
+      expect((first as bigint) < (second as bigint)).toBe(true);
+    }
+  });
+});
