@@ -1,8 +1,9 @@
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import type { DeadLetter } from '../../functions/core/change.ts';
 import { documentId } from '../../functions/core/keys.ts';
-import type { QueuePoller } from './queue-poller.ts';
-import { type LocalStack, startLocalStack } from './stack.ts';
+import type { FaultPlan } from './fault-proxy.ts';
+import type { PollerFaults, QueuePoller } from './queue-poller.ts';
+import { type LocalStack, type LocalStackOptions, startLocalStack } from './stack.ts';
 import { itemKey, productItem, productSchema, runWorkload, seededRandom } from './workload.ts';
 
 export interface ChaosOptions {
@@ -113,6 +114,175 @@ export const DEFAULT_FAULT_RATES = {
   duplicates: 0.08,
 };
 
+type FaultRates = NonNullable<ChaosOptions['faultRates']>;
+type Faults = NonNullable<LocalStack['faults']>;
+
+/** The embedded stack under chaos, its writer's timings derived from the run's Typesense timeout. */
+function chaosStackOptions(options: ChaosOptions, pollerFaults: PollerFaults): LocalStackOptions {
+  return {
+    schema: productSchema,
+    sourceTimestampAttribute: 'updatedAt',
+    // Lambda's rule: visibility ≥ 6 × the function's time (here ~ the Typesense timeout + work).
+    visibilityTimeoutSeconds: Math.ceil((6 * (options.typesenseTimeoutMs ?? 1_000)) / 1000),
+    maxReceiveCount: options.maxReceiveCount ?? 5,
+    retry: { baseSeconds: 1, maxSeconds: options.retryCapSeconds ?? 2 },
+    circuit: { failureThreshold: 3, probeSeconds: 1, maxProbeSeconds: options.retryCapSeconds ?? 2 },
+    typesenseTimeoutMs: options.typesenseTimeoutMs ?? 1_000,
+    writerConcurrency: 3,
+    pollerFaults,
+    logLevel: 'ERROR',
+    faultInjection: true,
+  };
+}
+
+/** The Typesense faults while the source writes; a hang outlasts the writer's timeout, so it times out. */
+function typesenseFaultPlan(options: ChaosOptions, rates: FaultRates): FaultPlan {
+  return {
+    seed: options.seed,
+    httpErrors: { 503: rates.http503, 429: rates.http429, 500: rates.http500 },
+    timeouts: rates.timeouts,
+    hangMs: (options.typesenseTimeoutMs ?? 1_000) + 500,
+    importLineFailures: rates.lines,
+    lostResponses: rates.lostResponses,
+    everyKindOnce: true,
+    everyKindSpacing: 5,
+  };
+}
+
+/**
+ * Takes the snapshots whose differences are the phases' figures. The stack's writer handler keeps its
+ * breaker between batches: read it for the figures, and sample it for the time it was seen open.
+ */
+function phaseRecorder(stack: LocalStack, faults: Faults) {
+  const { breaker } = stack.functions.writer.handler;
+  let circuitOpenMs = 0;
+  const circuitSampler = setInterval(() => {
+    if (breaker.state === 'open') circuitOpenMs += 50;
+  }, 50);
+  return {
+    snapshot: async (): Promise<Snapshot> => ({
+      at: Date.now(),
+      changesApplied: (await stack.status()).changesApplied,
+      messagesDone: stack.queuePoller.stats.messagesDone,
+      invocations: stack.queuePoller.stats.invocations,
+      circuitOpened: breaker.opened,
+      circuitOpenMs,
+      poller: structuredClone(stack.queuePoller.timing),
+      typesenseWrites: { ...faults.writeTiming },
+    }),
+    stop: () => clearInterval(circuitSampler),
+  };
+}
+
+/** What the status showed while Typesense was down. */
+interface OutageFigures {
+  maxPendingAgeDuringOutageMs: number;
+  circuitOpenedDuringOutage: boolean;
+}
+
+/**
+ * The outage in the middle of the run, started by the workload's progress once 40 % of the writes are
+ * done; and the status, polled every 250 ms for `onStatus` and for what it shows while the outage lasts.
+ */
+function outageWatcher(stack: LocalStack, faults: Faults, options: ChaosOptions) {
+  const outageMs = options.outageMs ?? 0;
+  const total = options.keys + options.ops;
+  let started = false;
+  let endsAt = 0;
+  const figures: OutageFigures = { maxPendingAgeDuringOutageMs: 0, circuitOpenedDuringOutage: false };
+  const watcher = setInterval(async () => {
+    const status = await stack.status().catch(() => undefined);
+    if (status === undefined) return;
+    options.onStatus?.(
+      `applied ${status.changesApplied} | pending ${status.pendingMessages} msg | DLQ ${status.dlqDepth} | ` +
+        `pending age ${status.oldestPendingAgeMs ?? 0} ms | circuit ${status.circuit}`,
+    );
+    if (started && Date.now() < endsAt) {
+      figures.maxPendingAgeDuringOutageMs = Math.max(
+        figures.maxPendingAgeDuringOutageMs,
+        status.oldestPendingAgeMs ?? 0,
+      );
+      figures.circuitOpenedDuringOutage ||= status.circuit === 'open';
+    }
+  }, 250);
+  return {
+    figures,
+    onProgress: (done: number) => {
+      if (!started && outageMs > 0 && done >= total * 0.4) {
+        started = true;
+        endsAt = Date.now() + outageMs;
+        faults.downFor(outageMs);
+      }
+    },
+    /** When the outage ends (0: none started), ms since the epoch. */
+    endsAt: () => endsAt,
+    stop: () => clearInterval(watcher),
+  };
+}
+
+/** Items whose price the collection schema rejects, written after the workload; their document ids. */
+async function writePoisonItems(stack: LocalStack, seed: number, count: number): Promise<string[]> {
+  const random = seededRandom(seed + 17);
+  const poisonIds: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const n = 900_000 + i;
+    const item = productItem(random, stack.keyAttributes, n, 1, Date.now());
+    item.price = { S: 'call for price' };
+    await stack.dynamodb.send(new PutItemCommand({ TableName: stack.tableName, Item: item }));
+    poisonIds.push(documentId(itemKey(stack.keyAttributes, n), stack.keyAttributes));
+  }
+  return poisonIds;
+}
+
+/** What a run measured itself; the report adds the index-vs-table comparison and the counters. */
+interface RunFigures {
+  workload: ChaosReport['workload'];
+  poisonIds: string[];
+  convergeMs: number;
+  outage: OutageFigures;
+  phases: ChaosReport['phases'];
+}
+
+/** Compares the index with the table (poison aside) and gathers the fault and retry counters. */
+async function chaosReport(
+  stack: LocalStack,
+  faults: Faults,
+  options: ChaosOptions,
+  run: RunFigures,
+): Promise<ChaosReport> {
+  const comparison = await stack.verify();
+  const poison = new Set(run.poisonIds);
+  const faultCounts: Record<string, number> = {
+    ...faults.faultStats,
+    documentsHit: 0,
+    pollerCrashes: stack.queuePoller.stats.injectedCrashes + stack.streamPoller.stats.injectedCrashes,
+    duplicateDeliveries: stack.queuePoller.stats.injectedDuplicates,
+  };
+  return {
+    seed: options.seed,
+    keys: options.keys,
+    ops: options.ops,
+    workload: run.workload,
+    faults: faultCounts,
+    totalFaults: Object.values(faultCounts).reduce((sum, count) => sum + count, 0),
+    changesHit:
+      faults.faultStats.documentsHit +
+      stack.streamPoller.stats.recordsHit +
+      stack.queuePoller.stats.recordsHit,
+    retries: stack.queuePoller.stats.messagesFailed,
+    deadLetters: await stack.drainDeadLetters(),
+    poisonIds: run.poisonIds,
+    convergeMs: run.convergeMs,
+    tableItems: comparison.tableItems,
+    indexDocuments: comparison.indexDocuments,
+    lost: comparison.missing.filter((id) => !poison.has(id)),
+    stale: comparison.stale.map(({ id }) => id),
+    resurrected: comparison.extra,
+    ...run.outage,
+    phases: run.phases,
+  };
+}
+
 /**
  * The chaos convergence scenario: a random workload on a hot key space while Typesense and the
  * pollers misbehave (HTTP errors, timeouts, failed lines, lost responses, crashes mid-batch,
@@ -126,68 +296,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     crashAfterInvokeRate: rates.crashes,
     duplicateDeliveryRate: rates.duplicates,
   };
-  const stack = await startLocalStack({
-    schema: productSchema,
-    sourceTimestampAttribute: 'updatedAt',
-    // Lambda's rule: visibility ≥ 6 × the function's time (here ~ the Typesense timeout + work).
-    visibilityTimeoutSeconds: Math.ceil((6 * (options.typesenseTimeoutMs ?? 1_000)) / 1000),
-    maxReceiveCount: options.maxReceiveCount ?? 5,
-    retry: { baseSeconds: 1, maxSeconds: options.retryCapSeconds ?? 2 },
-    circuit: { failureThreshold: 3, probeSeconds: 1, maxProbeSeconds: options.retryCapSeconds ?? 2 },
-    typesenseTimeoutMs: options.typesenseTimeoutMs ?? 1_000,
-    writerConcurrency: 3,
-    pollerFaults,
-    logLevel: 'ERROR',
-    faultInjection: true,
-  });
-  const faults = stack.faults as NonNullable<LocalStack['faults']>;
-  // The stack's writer handler keeps its breaker between batches: read it for the figures.
-  const { breaker } = stack.functions.writer.handler;
-  let circuitOpenMs = 0;
-  const circuitSampler = setInterval(() => {
-    if (breaker.state === 'open') circuitOpenMs += 50;
-  }, 50);
-  const snapshot = async (): Promise<Snapshot> => ({
-    at: Date.now(),
-    changesApplied: (await stack.status()).changesApplied,
-    messagesDone: stack.queuePoller.stats.messagesDone,
-    invocations: stack.queuePoller.stats.invocations,
-    circuitOpened: breaker.opened,
-    circuitOpenMs,
-    poller: structuredClone(stack.queuePoller.timing),
-    typesenseWrites: { ...faults.writeTiming },
-  });
+  const stack = await startLocalStack(chaosStackOptions(options, pollerFaults));
+  const faults = stack.faults as Faults;
+  const phases = phaseRecorder(stack, faults);
   try {
-    faults.setFaults({
-      seed: options.seed,
-      httpErrors: { 503: rates.http503, 429: rates.http429, 500: rates.http500 },
-      timeouts: rates.timeouts,
-      hangMs: (options.typesenseTimeoutMs ?? 1_000) + 500,
-      importLineFailures: rates.lines,
-      lostResponses: rates.lostResponses,
-      everyKindOnce: true,
-      everyKindSpacing: 5,
-    });
-
-    let outageStarted = false;
-    let outageEnds = 0;
-    let maxPendingAgeDuringOutageMs = 0;
-    let circuitOpenedDuringOutage = false;
-    const watcher = setInterval(async () => {
-      const status = await stack.status().catch(() => undefined);
-      if (status === undefined) return;
-      options.onStatus?.(
-        `applied ${status.changesApplied} | pending ${status.pendingMessages} msg | DLQ ${status.dlqDepth} | ` +
-          `pending age ${status.oldestPendingAgeMs ?? 0} ms | circuit ${status.circuit}`,
-      );
-      if (outageStarted && Date.now() < outageEnds) {
-        maxPendingAgeDuringOutageMs = Math.max(maxPendingAgeDuringOutageMs, status.oldestPendingAgeMs ?? 0);
-        circuitOpenedDuringOutage ||= status.circuit === 'open';
-      }
-    }, 250);
-
-    const total = options.keys + options.ops;
-    const started = await snapshot();
+    faults.setFaults(typesenseFaultPlan(options, rates));
+    const outage = outageWatcher(stack, faults, options);
+    const started = await phases.snapshot();
     const workload = await runWorkload({
       dynamodb: stack.dynamodb,
       tableName: stack.tableName,
@@ -197,27 +312,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       seed: options.seed,
       concurrency: 6,
       ...(options.rate === undefined ? {} : { rate: options.rate }),
-      onProgress: (done) => {
-        if (!outageStarted && (options.outageMs ?? 0) > 0 && done >= total * 0.4) {
-          outageStarted = true;
-          outageEnds = Date.now() + (options.outageMs ?? 0);
-          faults.downFor(options.outageMs ?? 0);
-        }
-      },
+      onProgress: outage.onProgress,
     });
-    const random = seededRandom(options.seed + 17);
-    const poisonIds: string[] = [];
-    for (let i = 0; i < (options.poison ?? 0); i++) {
-      const n = 900_000 + i;
-      const item = productItem(random, stack.keyAttributes, n, 1, Date.now());
-      item.price = { S: 'call for price' };
-      await stack.dynamodb.send(new PutItemCommand({ TableName: stack.tableName, Item: item }));
-      poisonIds.push(documentId(itemKey(stack.keyAttributes, n), stack.keyAttributes));
-    }
+    const poisonIds = await writePoisonItems(stack, options.seed, options.poison ?? 0);
 
     // Quiesce: the outage ends, faults stop, and the pipeline must converge by itself.
     const writesDone = Date.now();
-    const written = await snapshot();
+    const written = await phases.snapshot();
+    const outageEnds = outage.endsAt();
     if (outageEnds > writesDone) await new Promise((resolve) => setTimeout(resolve, outageEnds - writesDone));
     faults.setFaults(undefined);
     // All faults stop, the pollers' too: a crash keeps on holding its batch's message groups for a
@@ -228,43 +330,18 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     // Generous, scaled to the backlog: a timeout here means "did not converge", so it must not bite early.
     await stack.waitForIdle(Math.max(180_000, (options.keys + options.ops) * 20));
     const convergeMs = Date.now() - writesDone;
-    clearInterval(watcher);
-    const converged = await snapshot();
-
-    const report = await stack.verify();
-    const poison = new Set(poisonIds);
-    const faultCounts: Record<string, number> = {
-      ...faults.faultStats,
-      documentsHit: 0,
-      pollerCrashes: stack.queuePoller.stats.injectedCrashes + stack.streamPoller.stats.injectedCrashes,
-      duplicateDeliveries: stack.queuePoller.stats.injectedDuplicates,
-    };
-    return {
-      seed: options.seed,
-      keys: options.keys,
-      ops: options.ops,
+    outage.stop();
+    const converged = await phases.snapshot();
+    const phaseFigures = { writing: phase(started, written), draining: phase(written, converged) };
+    return await chaosReport(stack, faults, options, {
       workload,
-      faults: faultCounts,
-      totalFaults: Object.values(faultCounts).reduce((sum, count) => sum + count, 0),
-      changesHit:
-        faults.faultStats.documentsHit +
-        stack.streamPoller.stats.recordsHit +
-        stack.queuePoller.stats.recordsHit,
-      retries: stack.queuePoller.stats.messagesFailed,
-      deadLetters: await stack.drainDeadLetters(),
       poisonIds,
       convergeMs,
-      tableItems: report.tableItems,
-      indexDocuments: report.indexDocuments,
-      lost: report.missing.filter((id) => !poison.has(id)),
-      stale: report.stale.map(({ id }) => id),
-      resurrected: report.extra,
-      maxPendingAgeDuringOutageMs,
-      circuitOpenedDuringOutage,
-      phases: { writing: phase(started, written), draining: phase(written, converged) },
-    };
+      outage: outage.figures,
+      phases: phaseFigures,
+    });
   } finally {
-    clearInterval(circuitSampler);
+    phases.stop();
     await stack.stop();
   }
 }
