@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { seededRandom } from './workload.ts';
 
@@ -101,164 +101,211 @@ function forward(
   });
 }
 
+/** What one proxy holds between requests: the plan and its RNG stream, the counters, what `stop` ends. */
+interface ProxyState {
+  target: URL;
+  plan: FaultPlan | undefined;
+  random: () => number;
+  downUntil: number;
+  faultStats: FaultStats;
+  writeTiming: { requests: number; ms: number };
+  sockets: Set<Socket>;
+  timers: Set<NodeJS.Timeout>;
+  /** With `everyKindOnce`: the kinds still to be forced once, and the write requests seen since the plan. */
+  unseen: FaultKind[];
+  writes: number;
+}
+
+const roll = (state: ProxyState, probability: number | undefined) =>
+  probability !== undefined && probability > 0 && state.random() < probability;
+
+/** The first kind still to be shown that fits this request (a line failure needs an import), taken. */
+function takeUnseen(state: ProxyState, path: string): FaultKind | undefined {
+  state.writes++;
+  if (state.writes % Math.max(1, state.plan?.everyKindSpacing ?? 1) !== 0) return undefined;
+  const index = state.unseen.findIndex((kind) => kind !== 'importLine' || path.includes('/documents/import'));
+  return index < 0 ? undefined : state.unseen.splice(index, 1)[0];
+}
+
+/** A new plan restarts the RNG stream from its seed, and the kinds `everyKindOnce` forces. */
+function applyPlan(state: ProxyState, next: FaultPlan | undefined): void {
+  state.plan = next;
+  state.random = next === undefined ? () => 1 : seededRandom(next.seed);
+  const rates: [FaultKind, number | undefined][] = [
+    [503, next?.httpErrors?.[503]],
+    [429, next?.httpErrors?.[429]],
+    [500, next?.httpErrors?.[500]],
+    ['timeout', next?.timeouts],
+    ['lostResponse', next?.lostResponses],
+    ['importLine', next?.importLineFailures],
+  ];
+  state.writes = 0;
+  state.unseen =
+    next?.everyKindOnce === true ? rates.filter(([, rate]) => (rate ?? 0) > 0).map(([kind]) => kind) : [];
+}
+
+async function handle(state: ProxyState, incoming: IncomingMessage, outgoing: ServerResponse): Promise<void> {
+  if (Date.now() < state.downUntil) {
+    state.faultStats.downRejections++;
+    incoming.socket.destroy();
+    return;
+  }
+  const path = incoming.url ?? '/';
+  const body = await readBody(incoming);
+  if (state.plan !== undefined && isWrite(incoming.method, path)) {
+    await handleWrite(state, state.plan, { incoming, outgoing, path, body });
+    return;
+  }
+  const answer = await forward(state.target, incoming, body);
+  outgoing.writeHead(answer.status, answer.headers).end(answer.body);
+}
+
+interface WriteRequest {
+  incoming: IncomingMessage;
+  outgoing: ServerResponse;
+  path: string;
+  body: Buffer;
+}
+
+/** A write under a plan: an HTTP error, a hang, or forwarded (some import lines failed) and maybe its answer lost. */
+async function handleWrite(state: ProxyState, plan: FaultPlan, request: WriteRequest): Promise<void> {
+  const { incoming, outgoing, path, body } = request;
+  const { faultStats } = state;
+  const hit = documentsIn(path, body);
+  const forced = takeUnseen(state, path);
+  for (const status of [503, 429, 500] as const) {
+    if (roll(state, plan.httpErrors?.[status]) || forced === status) {
+      faultStats[`http${status}`]++;
+      faultStats.documentsHit += hit;
+      outgoing.writeHead(status, { 'content-type': 'application/json' }).end(BODIES[status]);
+      return;
+    }
+  }
+  if (roll(state, plan.timeouts) || forced === 'timeout') {
+    faultStats.timeouts++;
+    faultStats.documentsHit += hit;
+    const timer = setTimeout(() => {
+      state.timers.delete(timer);
+      incoming.socket.destroy();
+    }, plan.hangMs ?? 10_000);
+    state.timers.add(timer);
+    return;
+  }
+  const lost = roll(state, plan.lostResponses) || forced === 'lostResponse';
+  const answer = path.includes('/documents/import')
+    ? await importWithLineFailures(state, incoming, body, forced === 'importLine')
+    : await forward(state.target, incoming, body);
+  if (lost) {
+    faultStats.lostResponses++;
+    faultStats.documentsHit += hit;
+    incoming.socket.destroy();
+    return;
+  }
+  outgoing.writeHead(answer.status, answer.headers).end(answer.body);
+}
+
+/** Forwards only the lines that survive, then answers in the original line order. */
+async function importWithLineFailures(
+  state: ProxyState,
+  incoming: IncomingMessage,
+  body: Buffer,
+  failFirst: boolean,
+) {
+  const lines = body.toString('utf8').split('\n');
+  const failing = lines.map(
+    (_line, index) => roll(state, state.plan?.importLineFailures) || (failFirst && index === 0),
+  );
+  const kept = lines.filter((_line, index) => !failing[index]);
+  if (kept.length === lines.length) return forward(state.target, incoming, body);
+  state.faultStats.importLineFailures += lines.length - kept.length;
+  state.faultStats.documentsHit += lines.length - kept.length;
+  const answer =
+    kept.length === 0
+      ? { status: 200, headers: { 'content-type': 'text/plain' }, body: Buffer.alloc(0) }
+      : await forward(state.target, incoming, Buffer.from(kept.join('\n')));
+  if (answer.status !== 200) return answer;
+  const results = answer.body
+    .toString('utf8')
+    .split('\n')
+    .filter((line) => line.length > 0);
+  const merged = lines.map((line, index) =>
+    failing[index]
+      ? JSON.stringify({
+          success: false,
+          code: 503,
+          error: 'Not Ready or Lagging (injected)',
+          document: line,
+        })
+      : (results.shift() as string),
+  );
+  return { status: 200, headers: { 'content-type': 'text/plain' }, body: Buffer.from(merged.join('\n')) };
+}
+
+/** The HTTP server: times write requests, and tracks open connections so `downFor` and `stop` can break them. */
+function proxyServer(state: ProxyState): Server {
+  const server = createServer((incoming, outgoing) => {
+    const started = Date.now();
+    if (isWrite(incoming.method, incoming.url ?? '/')) {
+      state.writeTiming.requests++;
+      // 'close' fires on an answer and on a dropped connection alike.
+      outgoing.once('close', () => {
+        state.writeTiming.ms += Date.now() - started;
+      });
+    }
+    handle(state, incoming, outgoing).catch(() => incoming.socket.destroy());
+  });
+  server.on('connection', (socket) => {
+    state.sockets.add(socket);
+    socket.once('close', () => state.sockets.delete(socket));
+  });
+  return server;
+}
+
 /**
  * A Typesense fault injector: an HTTP proxy in front of the emulator (or a real server) that
  * misbehaves the way Typesense and networks do, decided by one seeded RNG stream, so the same seed
  * and request sequence replay the same faults. Reads are never faulted, so tests can always verify.
  */
 export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
-  const target = new URL(targetUrl);
-  let plan: FaultPlan | undefined;
-  let random: () => number = () => 1;
-  let downUntil = 0;
-  const faultStats: FaultStats = {
-    http503: 0,
-    http429: 0,
-    http500: 0,
-    timeouts: 0,
-    importLineFailures: 0,
-    lostResponses: 0,
-    downRejections: 0,
-    documentsHit: 0,
+  const state: ProxyState = {
+    target: new URL(targetUrl),
+    plan: undefined,
+    random: () => 1,
+    downUntil: 0,
+    faultStats: {
+      http503: 0,
+      http429: 0,
+      http500: 0,
+      timeouts: 0,
+      importLineFailures: 0,
+      lostResponses: 0,
+      downRejections: 0,
+      documentsHit: 0,
+    },
+    writeTiming: { requests: 0, ms: 0 },
+    sockets: new Set(),
+    timers: new Set(),
+    unseen: [],
+    writes: 0,
   };
-  const writeTiming = { requests: 0, ms: 0 };
-  const sockets = new Set<Socket>();
-  const timers = new Set<NodeJS.Timeout>();
-
-  const roll = (probability: number | undefined) =>
-    probability !== undefined && probability > 0 && random() < probability;
-  let unseen: FaultKind[] = [];
-  let writes = 0;
-  /** The first kind still to be shown that fits this request (a line failure needs an import), taken. */
-  const takeUnseen = (path: string): FaultKind | undefined => {
-    writes++;
-    if (writes % Math.max(1, plan?.everyKindSpacing ?? 1) !== 0) return undefined;
-    const index = unseen.findIndex((kind) => kind !== 'importLine' || path.includes('/documents/import'));
-    return index < 0 ? undefined : unseen.splice(index, 1)[0];
-  };
-
-  async function handle(incoming: IncomingMessage, outgoing: ServerResponse): Promise<void> {
-    if (Date.now() < downUntil) {
-      faultStats.downRejections++;
-      incoming.socket.destroy();
-      return;
-    }
-    const path = incoming.url ?? '/';
-    const body = await readBody(incoming);
-    if (plan !== undefined && isWrite(incoming.method, path)) {
-      const hit = documentsIn(path, body);
-      const forced = takeUnseen(path);
-      for (const status of [503, 429, 500] as const) {
-        if (roll(plan.httpErrors?.[status]) || forced === status) {
-          faultStats[`http${status}`]++;
-          faultStats.documentsHit += hit;
-          outgoing.writeHead(status, { 'content-type': 'application/json' }).end(BODIES[status]);
-          return;
-        }
-      }
-      if (roll(plan.timeouts) || forced === 'timeout') {
-        faultStats.timeouts++;
-        faultStats.documentsHit += hit;
-        const timer = setTimeout(() => {
-          timers.delete(timer);
-          incoming.socket.destroy();
-        }, plan.hangMs ?? 10_000);
-        timers.add(timer);
-        return;
-      }
-      const lost = roll(plan.lostResponses) || forced === 'lostResponse';
-      const answer = path.includes('/documents/import')
-        ? await importWithLineFailures(incoming, body, forced === 'importLine')
-        : await forward(target, incoming, body);
-      if (lost) {
-        faultStats.lostResponses++;
-        faultStats.documentsHit += hit;
-        incoming.socket.destroy();
-        return;
-      }
-      outgoing.writeHead(answer.status, answer.headers).end(answer.body);
-      return;
-    }
-    const answer = await forward(target, incoming, body);
-    outgoing.writeHead(answer.status, answer.headers).end(answer.body);
-  }
-
-  /** Forwards only the lines that survive, then answers in the original line order. */
-  async function importWithLineFailures(incoming: IncomingMessage, body: Buffer, failFirst: boolean) {
-    const lines = body.toString('utf8').split('\n');
-    const failing = lines.map((_line, index) => roll(plan?.importLineFailures) || (failFirst && index === 0));
-    const kept = lines.filter((_line, index) => !failing[index]);
-    if (kept.length === lines.length) return forward(target, incoming, body);
-    faultStats.importLineFailures += lines.length - kept.length;
-    faultStats.documentsHit += lines.length - kept.length;
-    const answer =
-      kept.length === 0
-        ? { status: 200, headers: { 'content-type': 'text/plain' }, body: Buffer.alloc(0) }
-        : await forward(target, incoming, Buffer.from(kept.join('\n')));
-    if (answer.status !== 200) return answer;
-    const results = answer.body
-      .toString('utf8')
-      .split('\n')
-      .filter((line) => line.length > 0);
-    const merged = lines.map((line, index) =>
-      failing[index]
-        ? JSON.stringify({
-            success: false,
-            code: 503,
-            error: 'Not Ready or Lagging (injected)',
-            document: line,
-          })
-        : (results.shift() as string),
-    );
-    return { status: 200, headers: { 'content-type': 'text/plain' }, body: Buffer.from(merged.join('\n')) };
-  }
-
-  const server = createServer((incoming, outgoing) => {
-    const started = Date.now();
-    if (isWrite(incoming.method, incoming.url ?? '/')) {
-      writeTiming.requests++;
-      // 'close' fires on an answer and on a dropped connection alike.
-      outgoing.once('close', () => {
-        writeTiming.ms += Date.now() - started;
-      });
-    }
-    handle(incoming, outgoing).catch(() => incoming.socket.destroy());
-  });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
+  const server = proxyServer(state);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
 
   return {
     url: `http://127.0.0.1:${port}`,
-    faultStats,
-    writeTiming,
-    setFaults(next) {
-      plan = next;
-      random = next === undefined ? () => 1 : seededRandom(next.seed);
-      const rates: [FaultKind, number | undefined][] = [
-        [503, next?.httpErrors?.[503]],
-        [429, next?.httpErrors?.[429]],
-        [500, next?.httpErrors?.[500]],
-        ['timeout', next?.timeouts],
-        ['lostResponse', next?.lostResponses],
-        ['importLine', next?.importLineFailures],
-      ];
-      writes = 0;
-      unseen =
-        next?.everyKindOnce === true ? rates.filter(([, rate]) => (rate ?? 0) > 0).map(([kind]) => kind) : [];
-    },
+    faultStats: state.faultStats,
+    writeTiming: state.writeTiming,
+    setFaults: (next) => applyPlan(state, next),
     downFor(ms) {
-      downUntil = Date.now() + ms;
+      state.downUntil = Date.now() + ms;
       // Connections already open (keep-alive) break too, as when a server dies.
-      for (const socket of sockets) socket.destroy();
+      for (const socket of state.sockets) socket.destroy();
     },
     stop: () =>
       new Promise<void>((resolve) => {
-        for (const timer of timers) clearTimeout(timer);
-        for (const socket of sockets) socket.destroy();
+        for (const timer of state.timers) clearTimeout(timer);
+        for (const socket of state.sockets) socket.destroy();
         server.close(() => resolve());
       }),
   };
