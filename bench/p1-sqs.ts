@@ -4,7 +4,7 @@ import { MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, type PackedMessage } from '../funct
 import { processStreamRecords } from '../functions/core/stream-batch.ts';
 import { SQS_CHUNK_BYTES, sqsBilledRequests } from './cost-model.ts';
 import { naiveBatcher } from './naive.ts';
-import { num, ratio, type Section } from './report.ts';
+import { num, ratio, type Section, type Table } from './report.ts';
 import {
   type ChangeStreamOptions,
   changeBatches,
@@ -165,12 +165,22 @@ const GROUP_COUNTS = [16, 8, 4, 2] as const;
 const RATES = [200, 1_000, 2_000] as const;
 const WINDOWS = [0, 1, 2, 5] as const;
 
-/**
- * P1: SQS requests and billed 64 KiB chunks per million source changes, for the real batcher core
- * (normalise → coalesce → pack → SendMessageBatch groups) against the naive anchor and the
- * byte-count lower bound of our own payload; then how full batches get at a given rate and window.
- */
-export async function runP1({ changes, seed }: P1Options): Promise<Section> {
+/** The naive anchor on `sample`: one SendMessage per change, and the same messages in batches of 10. */
+function measureNaive(pool: ItemTemplate[], sample: ChangeStreamOptions) {
+  const naive = new Tally();
+  const naiveBatched = new Tally();
+  for (const records of changeBatches(pool, { ...sample, batchSize: BEFORE.batchSize })) {
+    const messages = naiveBatcher(records, KEY_ATTRIBUTES).map(({ bytes }) => bytes);
+    for (const bytes of messages) naive.send([bytes]);
+    for (let start = 0; start < messages.length; start += MAX_BATCH_ENTRIES)
+      naiveBatched.send(messages.slice(start, start + MAX_BATCH_ENTRIES));
+  }
+  for (const tally of [naive, naiveBatched]) tally.flush();
+  return { naive, naiveBatched };
+}
+
+/** Everything P1 measures (or reads, for the lag table) before it renders the section. */
+async function measureP1({ changes, seed }: P1Options) {
   const stream = { ...TRAFFIC_SHAPE, changes, keys: 100_000, seed };
   const pool = itemPool(400, seed);
   const scale = PER / changes;
@@ -182,18 +192,9 @@ export async function runP1({ changes, seed }: P1Options): Promise<Section> {
   });
   const ours = await measure(pool, stream, full(DEFAULTS.messageGroupBuckets));
   const before = await measure(pool, stream, BEFORE);
-
-  const naive = new Tally();
-  const naiveBatched = new Tally();
   // The naive anchor bills per change (one message each), so a sample of the stream scales exactly.
   const sample = { ...stream, changes: Math.min(changes, SAMPLE_CHANGES) };
-  for (const records of changeBatches(pool, { ...sample, batchSize: BEFORE.batchSize })) {
-    const messages = naiveBatcher(records, KEY_ATTRIBUTES).map(({ bytes }) => bytes);
-    for (const bytes of messages) naive.send([bytes]);
-    for (let start = 0; start < messages.length; start += MAX_BATCH_ENTRIES)
-      naiveBatched.send(messages.slice(start, start + MAX_BATCH_ENTRIES));
-  }
-  for (const tally of [naive, naiveBatched]) tally.flush();
+  const { naive, naiveBatched } = measureNaive(pool, sample);
 
   const oursRow = rowOf(
     `ours (keys only, coalesced, packed; ${num(DEFAULTS.streamBatchSize)} records ≤ 6 MB, ${DEFAULTS.messageGroupBuckets} groups)`,
@@ -219,77 +220,93 @@ export async function runP1({ changes, seed }: P1Options): Promise<Section> {
   }
   const windows = await windowTable(pool, sample);
   const lag = await measuredLag();
+  return { changes, stream, scale, ours, before, rows, oursRow, naiveRow, beforeRow, windows, lag };
+}
 
+type P1Measured = Awaited<ReturnType<typeof measureP1>>;
+
+/** The main table: each variant's requests and billed chunks per 1M changes, against the bound and the naive anchor. */
+function requestsTable(rows: readonly Row[], naiveRow: Row): Table {
+  return {
+    columns: [
+      'variant',
+      'messages',
+      'payload MiB',
+      'send requests',
+      'send billed',
+      'receives',
+      'receive billed',
+      'deletes',
+      'total billed',
+      'USD (FIFO)',
+      'vs lower bound',
+      'vs naive',
+    ],
+    rows: rows.map((row) => [
+      row.variant,
+      num(row.messages),
+      num(row.bytes / 2 ** 20),
+      num(row.sends),
+      num(row.sendChunks),
+      num(row.receives),
+      num(row.receiveChunks),
+      num(row.deletes),
+      num(billed(row)),
+      `$${num((billed(row) / 1e6) * FIFO_USD_PER_MILLION, 2)}`,
+      `${num(vsBound(row), 2)}×`,
+      ratio(billed(row), billed(naiveRow)),
+    ]),
+  };
+}
+
+/** How the figures were measured, whether issue 23's goals are met, and the billing rule used. */
+function p1Notes({ changes, stream, scale, ours, before, oursRow, beforeRow }: P1Measured): string[] {
+  return [
+    `Measured on ${num(changes)} generated stream changes${scale === 1 ? '' : ` (scaled ×${num(scale, 1)} to 1M)`}: ` +
+      `${num(stream.keys)} keys, ${stream.hotShare * 100}% of changes on ${stream.hotKeys} hot keys, ` +
+      `${stream.deleteShare * 100}% deletes, items 1–10 KB; stream records carry both images (≈ ` +
+      `${num((STREAM_INVOCATION_PAYLOAD_BYTES * ours.invocations) / changes / 1024, 1)} KiB of event JSON per record on average).`,
+    `Ours runs the real batcher core (\`processStreamRecords\`, ${MAX_MESSAGE_BYTES / 1024} KiB messages) on the ` +
+      `batches a backlogged event source hands over with the construct's defaults: up to ${num(DEFAULTS.streamBatchSize)} ` +
+      `records, but never more than Lambda's 6 MB invocation payload, which ends these batches first ` +
+      `(${num(changes / ours.invocations)} records per invocation on average). ` +
+      `${num(ours.coalesced * scale)} changes per 1M remain after coalescing, ` +
+      `${num((ours.coalesced * scale) / oursRow.messages, 1)} per message (before issue 23: ` +
+      `${num((before.coalesced * scale) / beforeRow.messages, 1)}). Messages carry keys only (the writer re-reads the item); ` +
+      "the naive anchor's carry the full document.",
+    `Goals (issue 23): ≤ 3× the lower bound: ${vsBound(oursRow) <= 3 ? 'met' : 'NOT met'} (${num(vsBound(oursRow), 2)}×, from ` +
+      `${num(vsBound(beforeRow), 1)}×); ≤ 1.25×: ${vsBound(oursRow) <= 1.25 ? 'met' : 'NOT met'}. What is left: each stream batch ` +
+      'carries ≈ 90 KiB of changes (the 6 MB payload ends it), so its one SendMessageBatch bills 2 chunks for ≈ 1.4 ' +
+      'chunks of bytes, and each receive of 10 messages adds a DeleteMessageBatch; only fewer groups (2: see its row) ' +
+      'or smaller stream records (more records per 6 MB) move it closer.',
+    "vs lower bound: billed requests ÷ those of the lower bound for the same row's own payload bytes. " +
+      'Every stream batch pays a partly filled last 64 KiB chunk in its SendMessageBatch, every receive of 10 ' +
+      'messages one in its payload and a DeleteMessageBatch: so the fewer and fuller the messages, the closer to the ' +
+      "bound. Fewer message groups make fuller messages but bound the writer's parallelism (one in-flight batch per " +
+      'group on a FIFO queue) and let one failing message hold more keys.',
+    'Billing rule used: every SQS request is billed, and each 64 KiB chunk of its payload counts as one request ' +
+      '(a SendMessageBatch or ReceiveMessage is billed on the total payload of its messages; a 1-byte and a ' +
+      `64 KiB payload both cost 1). Price: FIFO $${num(FIFO_USD_PER_MILLION, 2)} per million billed requests (us-east-1, free tier ignored).`,
+    `The naive rows, the other group counts and the window table run on the first ${num(Math.min(changes, SAMPLE_CHANGES))} changes ` +
+      'of the same stream, scaled to 1M.',
+    'Writer side: the event source receives full batches of 10 messages (a backlog) and deletes each batch with ' +
+      'one DeleteMessageBatch; empty long polls are left out because they do not depend on the change volume.',
+  ];
+}
+
+/**
+ * P1: SQS requests and billed 64 KiB chunks per million source changes, for the real batcher core
+ * (normalise → coalesce → pack → SendMessageBatch groups) against the naive anchor and the
+ * byte-count lower bound of our own payload; then how full batches get at a given rate and window.
+ */
+export async function runP1(options: P1Options): Promise<Section> {
+  const measured = await measureP1(options);
+  const { changes, stream, scale, ours, rows, naiveRow, windows, lag } = measured;
   return {
     id: 'P1',
     title: 'SQS efficiency per 1M changes',
-    tables: [
-      {
-        columns: [
-          'variant',
-          'messages',
-          'payload MiB',
-          'send requests',
-          'send billed',
-          'receives',
-          'receive billed',
-          'deletes',
-          'total billed',
-          'USD (FIFO)',
-          'vs lower bound',
-          'vs naive',
-        ],
-        rows: rows.map((row) => [
-          row.variant,
-          num(row.messages),
-          num(row.bytes / 2 ** 20),
-          num(row.sends),
-          num(row.sendChunks),
-          num(row.receives),
-          num(row.receiveChunks),
-          num(row.deletes),
-          num(billed(row)),
-          `$${num((billed(row) / 1e6) * FIFO_USD_PER_MILLION, 2)}`,
-          `${num(vsBound(row), 2)}×`,
-          ratio(billed(row), billed(naiveRow)),
-        ]),
-      },
-      windows.table,
-      ...(lag === undefined ? [] : [lag.table]),
-    ],
-    notes: [
-      `Measured on ${num(changes)} generated stream changes${scale === 1 ? '' : ` (scaled ×${num(scale, 1)} to 1M)`}: ` +
-        `${num(stream.keys)} keys, ${stream.hotShare * 100}% of changes on ${stream.hotKeys} hot keys, ` +
-        `${stream.deleteShare * 100}% deletes, items 1–10 KB; stream records carry both images (≈ ` +
-        `${num((STREAM_INVOCATION_PAYLOAD_BYTES * ours.invocations) / changes / 1024, 1)} KiB of event JSON per record on average).`,
-      `Ours runs the real batcher core (\`processStreamRecords\`, ${MAX_MESSAGE_BYTES / 1024} KiB messages) on the ` +
-        `batches a backlogged event source hands over with the construct's defaults: up to ${num(DEFAULTS.streamBatchSize)} ` +
-        `records, but never more than Lambda's 6 MB invocation payload, which ends these batches first ` +
-        `(${num(changes / ours.invocations)} records per invocation on average). ` +
-        `${num(ours.coalesced * scale)} changes per 1M remain after coalescing, ` +
-        `${num((ours.coalesced * scale) / oursRow.messages, 1)} per message (before issue 23: ` +
-        `${num((before.coalesced * scale) / beforeRow.messages, 1)}). Messages carry keys only (the writer re-reads the item); ` +
-        "the naive anchor's carry the full document.",
-      `Goals (issue 23): ≤ 3× the lower bound: ${vsBound(oursRow) <= 3 ? 'met' : 'NOT met'} (${num(vsBound(oursRow), 2)}×, from ` +
-        `${num(vsBound(beforeRow), 1)}×); ≤ 1.25×: ${vsBound(oursRow) <= 1.25 ? 'met' : 'NOT met'}. What is left: each stream batch ` +
-        'carries ≈ 90 KiB of changes (the 6 MB payload ends it), so its one SendMessageBatch bills 2 chunks for ≈ 1.4 ' +
-        'chunks of bytes, and each receive of 10 messages adds a DeleteMessageBatch; only fewer groups (2: see its row) ' +
-        'or smaller stream records (more records per 6 MB) move it closer.',
-      "vs lower bound: billed requests ÷ those of the lower bound for the same row's own payload bytes. " +
-        'Every stream batch pays a partly filled last 64 KiB chunk in its SendMessageBatch, every receive of 10 ' +
-        'messages one in its payload and a DeleteMessageBatch: so the fewer and fuller the messages, the closer to the ' +
-        "bound. Fewer message groups make fuller messages but bound the writer's parallelism (one in-flight batch per " +
-        'group on a FIFO queue) and let one failing message hold more keys.',
-      'Billing rule used: every SQS request is billed, and each 64 KiB chunk of its payload counts as one request ' +
-        '(a SendMessageBatch or ReceiveMessage is billed on the total payload of its messages; a 1-byte and a ' +
-        `64 KiB payload both cost 1). Price: FIFO $${num(FIFO_USD_PER_MILLION, 2)} per million billed requests (us-east-1, free tier ignored).`,
-      `The naive rows, the other group counts and the window table run on the first ${num(Math.min(changes, SAMPLE_CHANGES))} changes ` +
-        'of the same stream, scaled to 1M.',
-      'Writer side: the event source receives full batches of 10 messages (a backlog) and deletes each batch with ' +
-        'one DeleteMessageBatch; empty long polls are left out because they do not depend on the change volume.',
-      ...windows.notes,
-      ...(lag === undefined ? [] : lag.notes),
-    ],
+    tables: [requestsTable(rows, naiveRow), windows.table, ...(lag === undefined ? [] : [lag.table])],
+    notes: [...p1Notes(measured), ...windows.notes, ...(lag === undefined ? [] : lag.notes)],
     data: {
       changes,
       scale,

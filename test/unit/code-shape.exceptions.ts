@@ -7,8 +7,6 @@
  */
 export const FILE_EXCEPTIONS: Readonly<Record<string, string>> = {};
 
-export const FUNCTION_EXCEPTIONS: Readonly<Record<string, string>> = {
-  'bench/p1-sqs.ts#runP1': 'issue 22: being split',
-};
+export const FUNCTION_EXCEPTIONS: Readonly<Record<string, string>> = {};
 
 export const DUPLICATE_EXCEPTIONS: Readonly<Record<string, string>> = {};
