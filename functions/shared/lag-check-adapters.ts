@@ -6,6 +6,7 @@ import {
 import { type DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { z } from 'zod';
+import { METRIC, SERVICE_DIMENSION } from '../contract/metrics.ts';
 import {
   CANARY_SENT_AT,
   canaryCollectionOf,
@@ -135,8 +136,8 @@ export function lagCheckPorts(resources: LagCheckResources): LagCheckPorts {
       maximumOf(
         'circuitOpen',
         resources.metricsNamespace,
-        'CircuitOpen',
-        'service',
+        METRIC.circuitOpen,
+        SERVICE_DIMENSION,
         resources.writerServiceName,
       ),
     ]);

@@ -2,6 +2,12 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { createAtlasIngestHandler } from '../../functions/atlas-ingest/handler.ts';
 import { createBatcherHandler } from '../../functions/batcher/handler.ts';
+import {
+  atlasIngestEnvironment,
+  batcherEnvironment,
+  resyncEnvironment,
+  writerEnvironment,
+} from '../../functions/contract/env-builders.ts';
 import { DEFAULTS } from '../../functions/contract/limits.ts';
 import type { AtlasIngestPorts } from '../../functions/core/atlas-change.ts';
 import type { ResyncPorts } from '../../functions/core/resync.ts';
@@ -96,47 +102,67 @@ export interface FunctionResources
 }
 
 /**
- * The variables the construct would set on the functions, with the embedded stack's values (its
- * backoff and circuit in compressed local time). One set serves every function, as before: each
- * function's schema takes what it needs and applies its own defaults.
+ * Each function's variables as the construct sets them, through the same typed env builders
+ * (functions/contract/env-builders.ts), with the embedded stack's values: its backoff and circuit in
+ * compressed local time. A variable a function needs and the stack forgot fails `tsc` here too.
  */
-export function functionVariables(
-  options: LocalStackOptions,
-  resources: FunctionResources,
-): Record<string, string> {
-  return {
-    QUEUE_URL: resources.queueUrl,
-    DLQ_URL: resources.dlqUrl,
-    TABLE_NAME: resources.tableName,
-    KEY_ATTRIBUTES: resources.keyAttributes.join(','),
-    MESSAGE_GROUP_BUCKETS: String(options.buckets ?? DEFAULTS.messageGroupBuckets),
-    MAX_RECEIVE_COUNT: String(resources.maxReceiveCount),
-    RETRY_BASE_SECONDS: String(options.retry?.baseSeconds ?? 1),
-    RETRY_MAX_SECONDS: String(options.retry?.maxSeconds ?? 4),
-    RETRY_BUDGET_HOURS: String(options.retry?.budgetHours ?? 72),
-    CIRCUIT_FAILURE_THRESHOLD: String(options.circuit?.failureThreshold ?? 3),
-    CIRCUIT_PROBE_SECONDS: String(options.circuit?.probeSeconds ?? 1),
-    CIRCUIT_MAX_PROBE_SECONDS: String(options.circuit?.maxProbeSeconds ?? 4),
-    MAX_MESSAGE_BYTES: String(resources.maxMessageBytes),
-    TYPESENSE_NODES: resources.typesenseNodes.join(','),
+export function functionEnvironments(options: LocalStackOptions, resources: FunctionResources) {
+  const typesense = {
+    TYPESENSE_NODES: resources.typesenseNodes,
     TYPESENSE_API_KEY: API_KEY,
-    TYPESENSE_TIMEOUT_MS: String(options.typesenseTimeoutMs ?? 2_000),
+    TYPESENSE_TIMEOUT_MS: options.typesenseTimeoutMs ?? 2_000,
     // The embedded queue's visibility (2 s) is shorter than the 60 s its invocations are told they have.
-    TYPESENSE_IMPORT_TIMEOUT_MS: String(options.typesenseTimeoutMs ?? 2_000),
+    TYPESENSE_IMPORT_TIMEOUT_MS: options.typesenseTimeoutMs ?? 2_000,
     TYPESENSE_COLLECTION: resources.alias,
-    PROJECTION: JSON.stringify(options.projection ?? {}),
-    RESYNC_STATE_TABLE: resources.resyncStateTable,
-    RESYNC_QUEUE_URL: resources.resyncQueueUrl,
-    RESYNC_TOTAL_SEGMENTS: String(options.resync?.totalSegments ?? 4),
-    RESYNC_PAGE_SIZE: String(options.resync?.pageSize ?? 250),
-    RESYNC_PAGES_PER_TASK: String(options.resync?.pagesPerTask ?? 20),
-    RESYNC_KEEP_COLLECTIONS: String(options.resync?.keepCollections ?? 2),
-    ...(options.sourceTimestampAttribute === undefined
-      ? {}
-      : { SOURCE_TIMESTAMP_ATTRIBUTE: options.sourceTimestampAttribute }),
-    ...(resources.atlasVersionsTable === undefined
-      ? {}
-      : { ATLAS_VERSIONS_TABLE: resources.atlasVersionsTable }),
+    KEY_ATTRIBUTES: resources.keyAttributes,
+    PROJECTION: options.projection ?? {},
+  };
+  const queues = { QUEUE_URL: resources.queueUrl, DLQ_URL: resources.dlqUrl };
+  const packing = {
+    MESSAGE_GROUP_BUCKETS: options.buckets ?? DEFAULTS.messageGroupBuckets,
+    MAX_MESSAGE_BYTES: resources.maxMessageBytes,
+  };
+  return {
+    batcher: batcherEnvironment({
+      ...queues,
+      ...packing,
+      KEY_ATTRIBUTES: resources.keyAttributes,
+      SOURCE_TIMESTAMP_ATTRIBUTE: options.sourceTimestampAttribute,
+    }),
+    writer: writerEnvironment({
+      ...typesense,
+      ...queues,
+      TABLE_NAME: resources.tableName,
+      MAX_RECEIVE_COUNT: resources.maxReceiveCount,
+      MAX_MESSAGE_BYTES: resources.maxMessageBytes,
+      RETRY_BASE_SECONDS: options.retry?.baseSeconds ?? 1,
+      RETRY_MAX_SECONDS: options.retry?.maxSeconds ?? 4,
+      RETRY_BUDGET_HOURS: options.retry?.budgetHours ?? 72,
+      CIRCUIT_FAILURE_THRESHOLD: options.circuit?.failureThreshold ?? 3,
+      CIRCUIT_PROBE_SECONDS: options.circuit?.probeSeconds ?? 1,
+      CIRCUIT_MAX_PROBE_SECONDS: options.circuit?.maxProbeSeconds ?? 4,
+      RESYNC_STATE_TABLE: resources.resyncStateTable,
+    }),
+    resync: resyncEnvironment({
+      ...typesense,
+      ...packing,
+      TABLE_NAME: resources.tableName,
+      QUEUE_URL: resources.queueUrl,
+      RESYNC_STATE_TABLE: resources.resyncStateTable,
+      RESYNC_QUEUE_URL: resources.resyncQueueUrl,
+      RESYNC_TOTAL_SEGMENTS: options.resync?.totalSegments ?? 4,
+      RESYNC_PAGE_SIZE: options.resync?.pageSize ?? 250,
+      RESYNC_PAGES_PER_TASK: options.resync?.pagesPerTask ?? 20,
+      RESYNC_KEEP_COLLECTIONS: options.resync?.keepCollections ?? 2,
+    }),
+    atlasIngest:
+      resources.atlasVersionsTable === undefined
+        ? undefined
+        : atlasIngestEnvironment({
+            TABLE_NAME: resources.tableName,
+            ATLAS_VERSIONS_TABLE: resources.atlasVersionsTable,
+            DLQ_URL: resources.dlqUrl,
+          }),
   };
 }
 
@@ -172,7 +198,7 @@ export function buildFunctions(
   resources: FunctionResources,
   roleClients: FunctionClients,
 ): LocalFunctions {
-  const variables = functionVariables(options, resources);
+  const environments = functionEnvironments(options, resources);
   // EMF lines are for CloudWatch; locally the same figures are on the status page.
   const telemetry: TelemetryOptions = { logLevel: options.logLevel ?? 'WARN', metrics: false };
   const clientsOf = (fn: FunctionName) => ({
@@ -180,18 +206,18 @@ export function buildFunctions(
     sqs: roleClients.sqs(fn),
   });
 
-  const batcherConfig = parseConfig(batcherConfigSchema, variables);
+  const batcherConfig = parseConfig(batcherConfigSchema, environments.batcher);
   const batcherClients = { sqs: roleClients.sqs('batcher') };
   const batcherPorts = batcherAdapters(batcherClients, batcherConfig);
 
-  const writerConfig = parseConfig(writerConfigSchema, variables);
+  const writerConfig = parseConfig(writerConfigSchema, environments.writer);
   const writerClients = clientsOf('writer');
   const writerPorts = writerAdapters(
     { ...writerClients, typesense: typesenseClientOf(writerConfig) },
     writerConfig,
   );
 
-  const resyncConfig = parseConfig(resyncConfigSchema, variables);
+  const resyncConfig = parseConfig(resyncConfigSchema, environments.resync);
   const resyncClients = clientsOf('resync');
   const resyncPorts = resyncAdapters(
     { ...resyncClients, typesense: typesenseClientOf(resyncConfig) },
@@ -218,9 +244,9 @@ export function buildFunctions(
       handler: createResyncHandler(resyncConfig, resyncPorts, telemetry),
     },
     atlasIngest:
-      resources.atlasVersionsTable === undefined
+      environments.atlasIngest === undefined
         ? undefined
-        : buildAtlasIngest(variables, clientsOf('atlasIngest'), telemetry),
+        : buildAtlasIngest(environments.atlasIngest, clientsOf('atlasIngest'), telemetry),
   };
 }
 

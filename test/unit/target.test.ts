@@ -19,7 +19,7 @@ const valid = {
 describe('parseTarget', () => {
   it('fills the pipeline defaults the construct uses', () => {
     expect(parseTarget(valid, 'test')).toMatchObject({
-      messageGroupBuckets: 16,
+      messageGroupBuckets: 4,
       maxMessageBytes: 262_144,
       projection: {},
     });
