@@ -129,6 +129,12 @@ function chaosStackOptions(options: ChaosOptions, pollerFaults: PollerFaults): L
     circuit: { failureThreshold: 3, probeSeconds: 1, maxProbeSeconds: options.retryCapSeconds ?? 2 },
     typesenseTimeoutMs: options.typesenseTimeoutMs ?? 1_000,
     writerConcurrency: 3,
+    // Many small messages, as before the fuller-message defaults (1 s window, 4 groups): the most
+    // Typesense requests and group hand-offs for the faults to hit, so every fault kind and the
+    // outage meet live traffic in a CI-sized run. The defaults' fuller messages give faults fewer
+    // targets; test/integration runs the defaults.
+    streamMaxBatchingWindowSeconds: 0,
+    buckets: 16,
     pollerFaults,
     logLevel: 'ERROR',
     faultInjection: true,
