@@ -54,9 +54,11 @@ export async function writeDocuments(
     });
     slowestRoundMs = Math.max(slowestRoundMs, ports.now() - began);
     left.pruneFailed(ledger);
+    if (left.size === 0) return tally;
     const pauseMs = retryPauseMs(options);
+    // A server that took part of the round is working; a whole request failing is the circuit's call.
     const serverWorking = roundTally.answered && !roundTally.threw;
-    if (left.size === 0 || !mayRetry(retries, serverWorking, slowestRoundMs, pauseMs, options)) {
+    if (!mayRetry(retries, serverWorking, slowestRoundMs, pauseMs, options)) {
       left.failAll(ledger);
       return tally;
     }
