@@ -38,6 +38,8 @@ export interface WriterPorts {
   /** JSONL upsert into the lag check's canary collection (see functions/core/canary.ts). */
   importCanaries?(jsonLines: string[], remainingMs?: number): Promise<unknown>;
   now(): number;
+  /** Waits before an in-invocation retry (default: a timer); injectable for tests. */
+  sleep?(ms: number): Promise<void>;
 }
 
 /** What the writer does for a running re-sync (see functions/core/resync.ts for why it is safe). */
@@ -71,6 +73,11 @@ export interface WriterOptions {
    */
   remainingMs?: () => number;
   timeReserveMs?: number;
+  /**
+   * In-invocation retries of a document a working Typesense failed for a passing reason, after a
+   * pause of 125–250 ms, only with `remainingMs` and while the time left covers it (default 1; 0: off).
+   */
+  lineRetries?: number;
 }
 
 export interface WriterSummary {
@@ -101,8 +108,10 @@ export interface WriterResult extends SQSBatchResponse {
  * current state, read with a strongly consistent read: present → upsert, absent → delete. So an
  * old, duplicated or redriven change can only ever (re)write the newest state (see README).
  * Changes Typesense will never accept are dead-lettered with their reason; messages whose changes
- * failed for a passing reason back off and are retried, and never reach the DLQ through the
- * receive limit (see `planRetries`). An open circuit skips Typesense altogether.
+ * failed for a passing reason are first retried once inside the invocation when the server took the
+ * rest of the batch and time allows (write-batch/retry-lines.ts), then back off and are retried, and
+ * never reach the DLQ through the receive limit (see `planRetries`). An open circuit skips Typesense
+ * altogether.
  *
  * The phases (functions/core/write-batch/): read and classify the messages, pass the circuit,
  * re-read the items, plan the documents, write them, then settle every message: dead letters stored,
@@ -118,7 +127,7 @@ export async function processChangeMessages(
   const ledger = new BatchLedger(records, now);
   const { messages, pending } = readBatch(records, options.keyAttributes, ledger);
 
-  let tally: LiveTally = { upserted: 0, deleted: 0, answered: false, outage: false };
+  let tally: LiveTally = { upserted: 0, deleted: 0, answered: false, outage: false, threw: false };
   const mayWrite = await circuitAllows(pending, ports, breaker, ledger);
   const state = mayWrite ? await readCurrent(pending, ports, options.keyAttributes, ledger) : undefined;
   if (state !== undefined) {

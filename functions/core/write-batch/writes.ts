@@ -4,6 +4,7 @@ import { runWithinBudget } from '../time-budget.ts';
 import type { ResyncWriterPorts, WriterOptions, WriterPorts } from '../write-batch.ts';
 import type { DocumentLine, PlannedWrites } from './documents.ts';
 import { type BatchLedger, type Pending, reasonOf } from './ledger.ts';
+import { Leftovers, mayRetry, retryPauseMs, sleepOf, type WriteRound } from './retry-lines.ts';
 
 /** How the live collection answered the batch: counts for the summary, signals for the circuit. */
 export interface LiveTally {
@@ -13,11 +14,14 @@ export interface LiveTally {
   answered: boolean;
   /** Typesense was unreachable or overloaded: the circuit counts an outage. */
   outage: boolean;
+  /** A whole live request failed: no in-invocation retry follows. */
+  threw: boolean;
 }
 
 /**
  * Writes the planned documents: imports and deletes to the live collection, the same to a running
  * re-sync's collection, heartbeats to the lag check's; all at once. Every answer lands in the ledger.
+ * Documents a working server failed for a passing reason get another round (retry-lines.ts).
  */
 export async function writeDocuments(
   plan: PlannedWrites,
@@ -27,26 +31,76 @@ export async function writeDocuments(
   ledger: BatchLedger,
   batchStart: number,
 ): Promise<LiveTally> {
-  const tally: LiveTally = { upserted: 0, deleted: 0, answered: false, outage: false };
-  await Promise.all([
-    importLive(plan.upserts, ports, options, ledger, tally),
-    deleteLive(plan.deletes, ports, options, ledger, tally),
+  const tally: LiveTally = { upserted: 0, deleted: 0, answered: false, outage: false, threw: false };
+  const writeToResync = resync !== undefined && ports.resync !== undefined;
+  let round: WriteRound = {
+    upserts: plan.upserts,
+    deletes: plan.deletes,
+    resyncUpserts: writeToResync ? plan.upserts : [],
+    resyncDeletes: writeToResync ? plan.deletes : [],
+  };
+  let slowestRoundMs = 0;
+  for (let retries = 0; ; retries++) {
+    const began = ports.now();
+    const left = new Leftovers();
+    const roundTally: LiveTally = { ...tally, answered: false, threw: false };
+    await Promise.all([
+      writeRound(round, resync, ports, options, { ledger, left, tally: roundTally, batchStart }),
+      retries === 0 ? importCanaries(plan.canaries, ports, options, ledger) : Promise.resolve(),
+    ]);
+    Object.assign(tally, roundTally, {
+      answered: tally.answered || roundTally.answered,
+      threw: tally.threw || roundTally.threw,
+    });
+    slowestRoundMs = Math.max(slowestRoundMs, ports.now() - began);
+    left.pruneFailed(ledger);
+    if (left.size === 0) return tally;
+    const pauseMs = retryPauseMs(options);
+    // A server that took part of the round is working; a whole request failing is the circuit's call.
+    const serverWorking = roundTally.answered && !roundTally.threw;
+    if (!mayRetry(retries, serverWorking, slowestRoundMs, pauseMs, options)) {
+      left.failAll(ledger);
+      return tally;
+    }
+    await sleepOf(ports)(pauseMs);
+    round = left.round;
+  }
+}
+
+/** Where the writes of one round report: the ledger, what to retry, the counts and signals. */
+interface RoundSink {
+  ledger: BatchLedger;
+  left: Leftovers;
+  tally: LiveTally;
+  batchStart: number;
+}
+
+/** One round of writes, all at once: live imports and deletes, and the re-sync's double writes. */
+function writeRound(
+  round: WriteRound,
+  resync: ActiveResync | undefined,
+  ports: WriterPorts,
+  options: WriterOptions,
+  sink: RoundSink,
+): Promise<unknown> {
+  return Promise.all([
+    importLive(round.upserts, ports, options, sink),
+    deleteLive(round.deletes, ports, options, sink),
     resync === undefined || ports.resync === undefined
       ? Promise.resolve()
-      : applyToResync(ports.resync, resync, plan, ledger, {
-          batchStart,
+      : applyToResync(ports.resync, resync, round, sink, {
+          batchStart: sink.batchStart,
           now: ports.now,
           remainingMs: options.remainingMs,
         }),
-    importCanaries(plan.canaries, ports, options, ledger),
   ]);
-  return tally;
 }
 
 /** A failed live request: an outage (retryable, counted by the circuit), or a request Typesense refuses. */
 const typesenseFailed =
   (ledger: BatchLedger, tally: LiveTally, entries: Pending[], what: string) => (error: unknown) => {
     tally.outage ||= isRetryableError(error);
+    tally.threw = true;
     ledger.fail(entries, `${what} failed: ${reasonOf(error)}`, isRetryableError(error));
   };
 
@@ -55,8 +109,7 @@ function importLive(
   upserts: readonly DocumentLine[],
   ports: WriterPorts,
   options: WriterOptions,
-  ledger: BatchLedger,
-  tally: LiveTally,
+  { ledger, left, tally }: RoundSink,
 ): Promise<void> {
   if (upserts.length === 0) return Promise.resolve();
   return ports
@@ -66,20 +119,21 @@ function importLive(
     )
     .then(
       (outcomes) => {
-        tally.answered = outcomes.some(
+        const answered = outcomes.some(
           (outcome) => outcome.success || !isRetryableAnswer(outcome.code, outcome.error),
         );
-        tally.outage ||= !tally.answered && outcomes.length > 0;
-        upserts.forEach(({ entry }, index) => {
+        tally.answered ||= answered;
+        tally.outage ||= !answered && outcomes.length > 0;
+        upserts.forEach((upsert, index) => {
           const outcome = outcomes[index];
           // A line without an answer was not confirmed: retry it rather than acknowledge it.
-          if (outcome === undefined) ledger.fail([entry], 'import answered fewer lines than were sent');
+          if (outcome === undefined) left.upsert(upsert, 'import answered fewer lines than were sent');
           else if (outcome.success) {
             tally.upserted++;
-            ledger.applied.push(entry);
+            ledger.applied.push(upsert.entry);
           } else if (isRetryableAnswer(outcome.code, outcome.error))
-            ledger.fail([entry], `import ${outcome.code}: ${outcome.error}`);
-          else ledger.deadLetter(entry, outcome.code, outcome.error);
+            left.upsert(upsert, `import ${outcome.code}: ${outcome.error}`);
+          else ledger.deadLetter(upsert.entry, outcome.code, outcome.error);
         });
       },
       typesenseFailed(
@@ -94,13 +148,13 @@ function importLive(
 /**
  * Deletes the gone keys. Deletes of ids Typesense cannot match by filter go one request each: many
  * can outrun the invocation, so they run within its time budget; what is left over is deferred.
+ * A delete has no lines: one failing for a passing reason is retried like an import line.
  */
 function deleteLive(
   deletes: readonly Pending[],
   ports: WriterPorts,
   options: WriterOptions,
-  ledger: BatchLedger,
-  tally: LiveTally,
+  { ledger, left, tally }: RoundSink,
 ): Promise<void> {
   if (deletes.length === 0) return Promise.resolve();
   const budget =
@@ -116,7 +170,10 @@ function deleteLive(
     tally.answered ||= run.done.length > 0;
     tally.deleted += run.done.length;
     ledger.applied.push(...run.done);
-    if (run.error !== undefined) typesenseFailed(ledger, tally, run.failed, 'delete')(run.error);
+    if (run.error !== undefined && isRetryableError(run.error)) {
+      tally.outage = true;
+      left.deletes(run.failed, `delete failed: ${reasonOf(run.error)}`);
+    } else if (run.error !== undefined) typesenseFailed(ledger, tally, run.failed, 'delete')(run.error);
     ledger.defer(run.deferred);
   });
 }
@@ -150,8 +207,8 @@ function importCanaries(
 async function applyToResync(
   ports: ResyncWriterPorts,
   active: ActiveResync,
-  { upserts, deletes }: PlannedWrites,
-  ledger: BatchLedger,
+  { resyncUpserts: upserts, resyncDeletes: deletes }: WriteRound,
+  { ledger, left }: RoundSink,
   clock: { batchStart: number; now: () => number; remainingMs?: (() => number) | undefined },
 ): Promise<void> {
   const importing = async () => {
@@ -165,12 +222,14 @@ async function applyToResync(
     const written: string[] = [];
     // Recorded after the source was read: a backfill page scanned later than this reads a later state.
     const at = clock.now();
-    upserts.forEach(({ entry }, index) => {
+    upserts.forEach((upsert, index) => {
+      const { entry } = upsert;
       const outcome = outcomes[index];
-      if (outcome === undefined) ledger.fail([entry], 're-sync import answered fewer lines than were sent');
+      if (outcome === undefined)
+        left.resyncUpsert(upsert, 're-sync import answered fewer lines than were sent');
       else if (outcome.success) written.push(entry.change.id);
       else if (isRetryableAnswer(outcome.code, outcome.error))
-        ledger.fail([entry], `re-sync import ${outcome.code}: ${outcome.error}`);
+        left.resyncUpsert(upsert, `re-sync import ${outcome.code}: ${outcome.error}`);
       else rejections.push({ id: entry.change.id, reason: `${outcome.code}: ${outcome.error}`, at });
     });
     if (rejections.length > 0) await ports.recordRejections(active.jobId, rejections);
@@ -197,6 +256,10 @@ async function applyToResync(
         `re-sync import failed: ${reasonOf(error)}`,
       ),
     ),
-    deleting().catch((error: unknown) => ledger.fail(deletes, `re-sync delete failed: ${reasonOf(error)}`)),
+    deleting().catch((error: unknown) => {
+      // Tombstone, delete and clearing are idempotent: the whole sequence may run again.
+      if (isRetryableError(error)) left.resyncDeletes(deletes, `re-sync delete failed: ${reasonOf(error)}`);
+      else ledger.fail(deletes, `re-sync delete failed: ${reasonOf(error)}`);
+    }),
   ]);
 }

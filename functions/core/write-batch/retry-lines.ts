@@ -1,0 +1,108 @@
+import type { WriterOptions, WriterPorts } from '../write-batch.ts';
+import type { DocumentLine } from './documents.ts';
+import type { BatchLedger, Pending } from './ledger.ts';
+
+/**
+ * In-invocation retry of the documents a working Typesense failed for a passing reason (one import
+ * line answering 503, a delete answering 503) while it took the rest of the batch. Giving them back
+ * to SQS instead costs their message, and by the FIFO rule every later message of its group in the
+ * batch, a backoff of seconds (bench/CONVERGENCE.md); a short pause and one more request mostly does.
+ *
+ * Consistent by construction: a retry sends the very line (or delete) of the first attempt, the
+ * state read once in this invocation, while the batch still holds its message group. An idempotent
+ * upsert (or delete) of that state can write nothing staler than the first attempt would have.
+ */
+
+/** In-invocation retries of a failed document, by default (0 turns them off). */
+export const LINE_RETRIES = 1;
+/** The pause before a retry is jittered within [½, 1] of this, ms. */
+export const LINE_RETRY_PAUSE_MS = 250;
+
+/** The writes of one round: the batch's plan, then what a round left to retry. */
+export interface WriteRound {
+  upserts: DocumentLine[];
+  deletes: Pending[];
+  /** Writes into a running re-sync's collection (the double writes). */
+  resyncUpserts: DocumentLine[];
+  resyncDeletes: Pending[];
+}
+
+/** What a round left for a retry, each with the reason it failed (kept if no retry follows). */
+export class Leftovers {
+  readonly round: WriteRound = { upserts: [], deletes: [], resyncUpserts: [], resyncDeletes: [] };
+  private readonly reasons = new Map<Pending, string>();
+
+  upsert(line: DocumentLine, reason: string): void {
+    this.round.upserts.push(line);
+    this.reasons.set(line.entry, reason);
+  }
+
+  deletes(entries: readonly Pending[], reason: string): void {
+    this.round.deletes.push(...entries);
+    for (const entry of entries) this.reasons.set(entry, reason);
+  }
+
+  resyncUpsert(line: DocumentLine, reason: string): void {
+    this.round.resyncUpserts.push(line);
+    this.reasons.set(line.entry, reason);
+  }
+
+  resyncDeletes(entries: readonly Pending[], reason: string): void {
+    this.round.resyncDeletes.push(...entries);
+    for (const entry of entries) this.reasons.set(entry, reason);
+  }
+
+  get size(): number {
+    const { upserts, deletes, resyncUpserts, resyncDeletes } = this.round;
+    return upserts.length + deletes.length + resyncUpserts.length + resyncDeletes.length;
+  }
+
+  /**
+   * Leaves out of the next round what its message cannot gain from: a change of a message that failed
+   * already is redelivered anyway. Those fail now, with their reason.
+   */
+  pruneFailed(ledger: BatchLedger): void {
+    const keep = (entry: Pending) => {
+      const failedAlready = [...entry.messageIds].some((messageId) => ledger.failures.has(messageId));
+      if (failedAlready) ledger.fail([entry], this.reasons.get(entry) ?? 'failed');
+      return !failedAlready;
+    };
+    const round = this.round;
+    round.upserts = round.upserts.filter(({ entry }) => keep(entry));
+    round.deletes = round.deletes.filter(keep);
+    round.resyncUpserts = round.resyncUpserts.filter(({ entry }) => keep(entry));
+    round.resyncDeletes = round.resyncDeletes.filter(keep);
+  }
+
+  /** No retry follows: the messages fail as they did before retries existed (backoff, FIFO block). */
+  failAll(ledger: BatchLedger): void {
+    for (const [entry, reason] of this.reasons) ledger.fail([entry], reason);
+  }
+}
+
+/**
+ * Whether one more round fits: a retry left, a server that took part of the last round (no outage:
+ * then the circuit decides, as before), and time for the pause and a round as slow as the slowest so
+ * far, the writer's reserve kept. Without a time budget there is no retry: it could outrun the timeout.
+ */
+export function mayRetry(
+  retriesDone: number,
+  serverWorking: boolean,
+  slowestRoundMs: number,
+  pauseMs: number,
+  options: Pick<WriterOptions, 'remainingMs' | 'timeReserveMs' | 'lineRetries'>,
+): boolean {
+  if (retriesDone >= (options.lineRetries ?? LINE_RETRIES) || !serverWorking) return false;
+  if (options.remainingMs === undefined) return false;
+  const spareMs = options.remainingMs() - (options.timeReserveMs ?? 3_000);
+  return spareMs >= pauseMs + slowestRoundMs;
+}
+
+/** A jittered pause in [½, 1] of the maximum: retries of concurrent writers do not arrive together. */
+export function retryPauseMs(options: Pick<WriterOptions, 'retry'>): number {
+  const random = options.retry?.random ?? Math.random;
+  return Math.round((LINE_RETRY_PAUSE_MS / 2) * (1 + random()));
+}
+
+export const sleepOf = (ports: Pick<WriterPorts, 'sleep'>) =>
+  ports.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
