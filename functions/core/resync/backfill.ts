@@ -95,15 +95,25 @@ export async function importWithRetries(
 export type SegmentOutcome = 'continued' | 'segment-done' | 'stopped' | 'failed';
 
 type SegmentTask = { jobId: string; segment: number };
-type ScannedPage = Awaited<ReturnType<ResyncPorts['scanPage']>> & { scannedAt: number };
+type ScannedPage = Awaited<ReturnType<ResyncPorts['scanPage']>>;
+/** A page scanned (stamped with when its scan began) and projected, ready to import. */
+type ReadPage = {
+  lastKey?: ScannedPage['lastKey'];
+  scannedAt: number;
+  /** The page's items without the lag check's canary. */
+  scanned: number;
+  projected: ReturnType<typeof projectPage>;
+};
 
 /**
  * Backfills one segment from its checkpoint, page by page: scan, project, import with `create`,
- * checkpoint. A page's checkpoint is written while the next page is imported, so a crash or timeout
- * re-runs at most those two pages (the task is redelivered; `create` makes that safe). When the
- * invocation's remaining time falls below a reserve (or after `pagesPerTask` pages) the segment
- * continues in a fresh task. Transient import failures are retried inside the task. The last
- * segment to finish queues the finish task.
+ * checkpoint. The next page is read ahead (scanned and projected) while this one imports, and a
+ * page's checkpoint is written while the next page is imported, so a crash or timeout re-runs at
+ * most those two pages (the task is redelivered; `create` makes that safe); a checkpoint only ever
+ * records a page whose import succeeded. When the invocation's remaining time falls below a reserve
+ * (or after `pagesPerTask` pages) the segment continues in a fresh task; a page read ahead is then
+ * dropped, to be read again by that task. Transient import failures are retried inside the task.
+ * The last segment to finish queues the finish task.
  */
 export async function runSegment(
   task: SegmentTask,
@@ -115,8 +125,8 @@ export async function runSegment(
   let state = await store.getSegment(task.jobId, task.segment);
   if (job === undefined || state === undefined) return 'stopped';
 
-  const scan = segmentScanner(task, job.totalSegments, ports, options.pageSize);
-  let prefetched: Promise<ScannedPage> | undefined;
+  const read = pageReader(task, job.totalSegments, ports, options);
+  let prefetched: Promise<ReadPage> | undefined;
   // The previous page's checkpoint: false when another delivery of this task had moved it on.
   let checkpointed: Promise<boolean> = Promise.resolve(true);
   // The slowest page so far: the reserve must cover one more of those and its checkpoint.
@@ -129,14 +139,13 @@ export async function runSegment(
       return 'continued';
     }
     const pageStarted = ports.now();
-    const scanned: ScannedPage = await (prefetched ?? scan(state.lastKey));
-    const { lastKey } = scanned;
-    // The lag check's heartbeat is indexed into its own collection, never into the application's.
-    const items = scanned.items.filter((item) => !isCanaryItem(item, options.keyAttributes));
-    // The next page's scan overlaps this page's import and checkpoint: the scan is the slower side,
-    // so this keeps it busy. It is only data; nothing is written before this page's checkpoint.
-    prefetched = lastKey !== undefined && page + 1 < options.pagesPerTask ? scan(lastKey) : undefined;
-    const imported = await importPage(job, items, scanned.scannedAt, checkpointed, ports, options);
+    const current: ReadPage = await (prefetched ?? read(state.lastKey));
+    const { lastKey } = current;
+    // The next page's scan and projection overlap this page's import and checkpoint: the scan is
+    // the slower side, so this keeps it busy. It is only data; nothing is written before this
+    // page's checkpoint.
+    prefetched = lastKey !== undefined && page + 1 < options.pagesPerTask ? read(lastKey) : undefined;
+    const imported = await importPage(job, current, checkpointed, ports);
     if (typeof imported === 'string') return imported;
     const previousPages = state.pages;
     state = {
@@ -144,17 +153,22 @@ export async function runSegment(
       ...(lastKey === undefined ? {} : { lastKey }),
       done: lastKey === undefined,
       pages: state.pages + 1,
-      scanned: state.scanned + items.length,
-      indexed: state.indexed + imported.indexed,
+      scanned: state.scanned + current.scanned,
+      indexed: state.indexed + imported.ids.length,
       skipped: state.skipped + imported.skipped,
     };
-    // Off the page's critical path: a DynamoDB round trip per page that the next import overlaps.
-    // Checkpoints stay in order: each is written after the one before it was.
+    // Off the page's critical path: the DynamoDB round trips of a page, which the next import
+    // overlaps. Checkpoints stay in order: each is written after the one before it was, and after
+    // this page's fixed rejections are cleared (a crash in between re-imports the page and clears
+    // them again).
     const progressAt = ports.now();
-    checkpointed = store.putSegment(task.jobId, state, previousPages).then(async (saved) => {
-      if (saved) await store.transition(task.jobId, ['backfilling'], { lastProgressAt: progressAt });
-      return saved;
-    });
+    const saving = state;
+    checkpointed = clearFixed(ports, task.jobId, imported.ids, current.scannedAt)
+      .then(() => store.putSegment(task.jobId, saving, previousPages))
+      .then(async (saved) => {
+        if (saved) await store.transition(task.jobId, ['backfilling'], { lastProgressAt: progressAt });
+        return saved;
+      });
     slowestPageMs = Math.max(slowestPageMs, progressAt - pageStarted);
     // Awaited with the next page; not at all when the task stops early, which needs no checkpoint.
     checkpointed.catch(() => undefined);
@@ -168,16 +182,29 @@ export async function runSegment(
   return 'segment-done';
 }
 
-/** Scans pages of the task's segment, each stamped with when its scan began. */
-function segmentScanner(task: SegmentTask, totalSegments: number, ports: ResyncPorts, pageSize: number) {
-  return (startKey: MarshalledKey | undefined): Promise<ScannedPage> => {
+/**
+ * A rejection of an earlier state of these items (by the writer) is fixed by this page's import, as
+ * long as it was recorded before the page was scanned: the scan then read a later state.
+ */
+async function clearFixed(ports: ResyncPorts, jobId: string, ids: readonly string[], scannedAt: number) {
+  if (ids.length > 0) await ports.store.clearRejections(jobId, ids, scannedAt);
+}
+
+/** Reads pages of the task's segment: scans one (stamped with when its scan began) and projects it. */
+function pageReader(task: SegmentTask, totalSegments: number, ports: ResyncPorts, options: ResyncOptions) {
+  return (startKey: MarshalledKey | undefined): Promise<ReadPage> => {
     const scannedAt = ports.now();
-    const scanning = ports
-      .scanPage(task.segment, totalSegments, pageSize, startKey)
-      .then((page) => ({ ...page, scannedAt }));
-    // A prefetched page may be abandoned when the task stops early; its failure is not news then.
-    scanning.catch(() => undefined);
-    return scanning;
+    const reading = ports
+      .scanPage(task.segment, totalSegments, options.pageSize, startKey)
+      .then(({ items, lastKey }) => {
+        // The lag check's heartbeat is indexed into its own collection, never into the application's.
+        const kept = items.filter((item) => !isCanaryItem(item, options.keyAttributes));
+        const projected = projectPage(kept, options, ports);
+        return { ...(lastKey === undefined ? {} : { lastKey }), scannedAt, scanned: kept.length, projected };
+      });
+    // A page read ahead may be dropped when the task stops early; its failure is not news then.
+    reading.catch(() => undefined);
+    return reading;
   };
 }
 
@@ -199,22 +226,22 @@ function projectPage(items: ScannedPage['items'], options: ResyncOptions, ports:
   return { lines, ids, rejections };
 }
 
-type PageImported = { latest: ResyncJob | undefined; indexed: number; skipped: number };
+/** A page imported: the ids that went in, and the items the stream had already written (409). */
+type PageImported = { latest: ResyncJob | undefined; ids: string[]; skipped: number };
 
 /**
- * Projects and imports one page, and settles its rejections: any fails the job. Stops when the job
+ * Imports one projected page, and settles its rejections: any fails the job. Stops when the job
  * left the backfill or another delivery of this task moved the segment on (`moved` false).
  */
 async function importPage(
   job: ResyncJob,
-  items: ScannedPage['items'],
-  scannedAt: number,
+  page: ReadPage,
   checkpointed: Promise<boolean>,
   ports: ResyncPorts,
-  options: ResyncOptions,
 ): Promise<PageImported | 'stopped' | 'failed'> {
   const { store } = ports;
-  const { lines, ids, rejections } = projectPage(items, options, ports);
+  const { lines, ids } = page.projected;
+  const rejections = [...page.projected.rejections];
   let outcomes: ImportLineResult[];
   let latest: ResyncJob | undefined;
   let moved: boolean;
@@ -244,9 +271,6 @@ async function importPage(
         at: ports.now(),
       });
   });
-  // A rejection of an earlier state of these items (by the writer) is fixed by this import, as
-  // long as it was recorded before this page was scanned: the scan then read a later state.
-  if (imported.length > 0) await store.clearRejections(job.jobId, imported, scannedAt);
   if (rejections.length > 0) {
     await store.recordRejections(job.jobId, rejections.slice(0, 10));
     await abandon(
@@ -257,5 +281,5 @@ async function importPage(
     );
     return 'failed';
   }
-  return { latest, indexed: imported.length, skipped };
+  return { latest, ids: imported, skipped };
 }

@@ -1,0 +1,238 @@
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { MarshalledKey } from '../../functions/core/change.ts';
+import {
+  type ResyncOptions,
+  type ResyncPorts,
+  runSegment,
+  TASK_RESERVE_MS,
+} from '../../functions/core/resync.ts';
+import { memoryResyncStore } from '../helpers/resync-fakes.ts';
+
+/*
+ * The backfill's one-page read-ahead: the next page is scanned and projected while this one is
+ * imported, and the previous page's bookkeeping (rejection clearing, checkpoint) runs beside the
+ * next import, without giving up a guarantee: a checkpoint only records an imported page, cancel
+ * is seen between pages, and a page read ahead that a hand-on drops cannot fail the process.
+ */
+
+type Item = Record<string, AttributeValue>;
+
+function deferred<T = void>() {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((yes, no) => {
+    resolve = yes;
+    reject = no;
+  });
+  return { promise, resolve, reject };
+}
+
+/** Lets every pending promise chain and I/O callback run. */
+const settle = async () => {
+  for (let n = 0; n < 5; n++) await new Promise((resolve) => setImmediate(resolve));
+};
+
+const JOB = 'job-1';
+
+/**
+ * One segment of `items` items in pages of 2, on ports whose scans, imports and rejection clearing
+ * each wait on a gate the test may hold. `events` tells the order things happened in; projecting a
+ * page reads its items' `name`, which logs `project <page>`.
+ */
+async function setup(items: number) {
+  const events: string[] = [];
+  const ids = Array.from({ length: items }, (_, n) => `p-${String(n).padStart(3, '0')}`);
+  const pageOf = (id: string) => Math.floor(ids.indexOf(id) / 2) + 1;
+  const itemOf = (id: string): Item => {
+    const item: Item = { pk: { S: id }, price: { N: '1' } };
+    Object.defineProperty(item, 'name', {
+      enumerable: true,
+      get() {
+        if (!events.includes(`project ${pageOf(id)}`)) events.push(`project ${pageOf(id)}`);
+        return { S: `name of ${id}` };
+      },
+    });
+    return item;
+  };
+  const gates = {
+    scan: undefined as Promise<void> | undefined,
+    import: undefined as Promise<void> | undefined,
+    clear: undefined as Promise<void> | undefined,
+  };
+  const imported: string[][] = [];
+  const scanStarts: (string | undefined)[] = [];
+  const store = memoryResyncStore();
+  const ports: ResyncPorts = {
+    store,
+    typesense: {
+      async importDocuments(_collection: string, lines: string[]) {
+        const page = imported.push(lines.map((line) => (JSON.parse(line) as { id: string }).id));
+        events.push(`import ${page} start`);
+        await gates.import;
+        events.push(`import ${page} done`);
+        return lines.map(() => ({ success: true }));
+      },
+    } as unknown as ResyncPorts['typesense'],
+    async scanPage(_segment: number, _total: number, limit: number, startKey?: MarshalledKey) {
+      const from = startKey === undefined ? 0 : ids.indexOf(startKey.pk?.S as string) + 1;
+      const page = from / 2 + 1;
+      scanStarts.push(startKey?.pk?.S);
+      events.push(`scan ${page} start`);
+      await gates.scan;
+      const slice = ids.slice(from, from + limit);
+      const last = slice.at(-1);
+      return from + limit < ids.length && last !== undefined
+        ? { items: slice.map(itemOf), lastKey: { pk: { S: last } } }
+        : { items: slice.map(itemOf) };
+    },
+    readItems: async () => [],
+    estimateItemCount: async () => items,
+    sendTasks: async () => undefined,
+    enqueueKeys: async () => undefined,
+    now: () => 1_795_000_000_000,
+    sleep: async () => undefined,
+  };
+  const clearRejections = store.clearRejections.bind(store);
+  store.clearRejections = async (jobId, list, before) => {
+    const page = pageOf(list[0] as string);
+    events.push(`clear ${page} start`);
+    await gates.clear;
+    events.push(`clear ${page} done`);
+    return clearRejections(jobId, list, before);
+  };
+  await store.putJob({
+    jobId: JOB,
+    alias: 'products',
+    collection: 'products_v2',
+    phase: 'backfilling',
+    trigger: 'operator',
+    totalSegments: 1,
+    startedAt: 1,
+    updatedAt: 1,
+  });
+  await store.putSegment(JOB, { segment: 0, done: false, pages: 0, scanned: 0, indexed: 0, skipped: 0 });
+  const options: ResyncOptions = {
+    alias: 'products',
+    keyAttributes: ['pk'],
+    totalSegments: 1,
+    pageSize: 2,
+    pagesPerTask: 1_000,
+    keepCollections: 2,
+  };
+  const segment = () => runSegment({ jobId: JOB, segment: 0 }, ports, options);
+  return { events, gates, imported, scanStarts, store, ports, segment, ids };
+}
+
+describe('backfill read-ahead', () => {
+  it("scans and projects the next page while this page's import is still running", async () => {
+    const env = await setup(6);
+    const holdImport = deferred();
+    env.gates.import = holdImport.promise;
+    const running = env.segment();
+    await vi.waitFor(() => expect(env.events).toContain('import 1 start'));
+    await settle();
+    // Page 1's import has not answered, yet page 2 is already scanned and projected.
+    expect(env.events).not.toContain('import 1 done');
+    expect(env.events).toContain('scan 2 start');
+    expect(env.events).toContain('project 2');
+    holdImport.resolve();
+    expect(await running).toBe('segment-done');
+    expect(env.imported).toEqual([env.ids.slice(0, 2), env.ids.slice(2, 4), env.ids.slice(4, 6)]);
+    expect(await env.store.getSegment(JOB, 0)).toMatchObject({ done: true, pages: 3, indexed: 6 });
+  });
+
+  it("starts the next import without waiting for the previous page's rejection clearing and checkpoint", async () => {
+    const env = await setup(6);
+    const holdClear = deferred();
+    env.gates.clear = holdClear.promise;
+    const running = env.segment();
+    await vi.waitFor(() => expect(env.events).toContain('import 2 start'));
+    expect(env.events).toContain('clear 1 start');
+    expect(env.events).not.toContain('clear 1 done');
+    // The checkpoint of page 1 waits for its clearing: it is not written yet.
+    expect((await env.store.getSegment(JOB, 0))?.pages).toBe(0);
+    holdClear.resolve();
+    expect(await running).toBe('segment-done');
+    expect(await env.store.getSegment(JOB, 0)).toMatchObject({ done: true, pages: 3, indexed: 6 });
+  });
+
+  it('a crash after the import of a page but before its checkpoint resumes at that page', async () => {
+    const env = await setup(6);
+    const putSegment = env.store.putSegment.bind(env.store);
+    // The checkpoint of page 2 never lands: the task dies after page 2 was imported.
+    env.store.putSegment = async (jobId, state, previousPages) => {
+      if (state.pages === 2) throw new Error('task died');
+      return putSegment(jobId, state, previousPages);
+    };
+    await expect(env.segment()).rejects.toThrow('task died');
+    expect(env.imported.flat()).toEqual(expect.arrayContaining(env.ids.slice(0, 4)));
+    expect(await env.store.getSegment(JOB, 0)).toMatchObject({
+      pages: 1,
+      lastKey: { pk: { S: env.ids[1] } },
+    });
+
+    // The redelivered task starts where the last checkpoint says: page 2 again, never page 3.
+    env.store.putSegment = putSegment;
+    const before = env.imported.length;
+    env.scanStarts.splice(0);
+    expect(await env.segment()).toBe('segment-done');
+    expect(env.scanStarts[0]).toBe(env.ids[1]);
+    expect(env.imported.slice(before)).toEqual([env.ids.slice(2, 4), env.ids.slice(4, 6)]);
+    expect(await env.store.getSegment(JOB, 0)).toMatchObject({ done: true, pages: 3, indexed: 6 });
+  });
+
+  it('a cancel during a page import stops the segment at the next page boundary', async () => {
+    const env = await setup(8);
+    const holdImport = deferred();
+    env.gates.import = holdImport.promise;
+    const running = env.segment();
+    await vi.waitFor(() => expect(env.events).toContain('import 1 start'));
+    await env.store.transition(JOB, ['backfilling'], { phase: 'cancelled' });
+    holdImport.resolve();
+    expect(await running).toBe('stopped');
+    // The job is re-read alongside each import: page 1's read came before the cancel, page 2's
+    // sees it, so nothing after page 2 is imported (and page 3, read ahead, is dropped).
+    expect(env.imported).toEqual([env.ids.slice(0, 2), env.ids.slice(2, 4)]);
+  });
+});
+
+describe('a page read ahead that a hand-on drops', () => {
+  const unhandled: unknown[] = [];
+  const record = (reason: unknown) => unhandled.push(reason);
+  beforeEach(() => {
+    unhandled.splice(0);
+    process.on('unhandledRejection', record);
+  });
+  afterEach(() => {
+    process.off('unhandledRejection', record);
+  });
+
+  it('fails later without an unhandled rejection, and the next task reads that page again', async () => {
+    const env = await setup(6);
+    const sent: unknown[] = [];
+    env.ports.sendTasks = async (tasks) => {
+      sent.push(...tasks);
+    };
+    // Time runs low once page 1 is imported; page 2's scan, read ahead, is still running then.
+    env.ports.remainingTimeMs = () => (env.imported.length < 1 ? 300_000 : TASK_RESERVE_MS - 1);
+    const holdScan = deferred();
+    let scans = 0;
+    const scanPage = env.ports.scanPage.bind(env.ports);
+    env.ports.scanPage = async (...args) => {
+      if (++scans === 2) await holdScan.promise;
+      return scanPage(...args);
+    };
+    expect(await env.segment()).toBe('continued');
+    expect(scans).toBe(2);
+    expect(sent).toEqual([{ action: 'segment', jobId: JOB, segment: 0 }]);
+    holdScan.reject(new Error('ProvisionedThroughputExceededException'));
+    await settle();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(unhandled).toEqual([]);
+    expect(await env.store.getSegment(JOB, 0)).toMatchObject({
+      pages: 1,
+      lastKey: { pk: { S: env.ids[1] } },
+    });
+  });
+});
