@@ -114,6 +114,8 @@ export class StreamPoller {
   private loop: Promise<void> | undefined;
   private busy = false;
   private lastPollEmpty = false;
+  /** Whether the stream was ever described: before that the poller has no iterator and read nothing. */
+  private described = false;
 
   constructor(private readonly options: StreamPollerOptions) {}
 
@@ -127,9 +129,10 @@ export class StreamPoller {
     await this.loop;
   }
 
-  /** True when the last poll of every open shard found nothing, nothing is gathered and none handled. */
+  /** True once the stream was described and the last poll of every open shard found nothing, nothing is gathered and none handled. */
   get caughtUp(): boolean {
     return (
+      this.described &&
       this.lastPollEmpty &&
       !this.busy &&
       [...this.shards.values()].every(({ gathered }) => gathered.length === 0)
@@ -169,7 +172,12 @@ export class StreamPoller {
     let lastDiscovery = 0;
     while (this.running) {
       if (Date.now() - lastDiscovery > 1_000) {
-        await this.discoverShards().catch(() => undefined);
+        await this.discoverShards().then(
+          () => {
+            this.described = true;
+          },
+          () => undefined,
+        );
         lastDiscovery = Date.now();
       }
       let sawRecords = false;
