@@ -5,6 +5,7 @@
  */
 export * from './env.ts';
 export * from './env-builders.ts';
+export * from './index-resource.ts';
 export * from './limits.ts';
 export * from './metrics.ts';
 export * from './target.ts';
