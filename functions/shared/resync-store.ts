@@ -111,6 +111,11 @@ function stateTable(dynamodb: DynamoDBClient, tableName: string) {
   return { dynamodb, tableName, get, query, writeAll };
 }
 
+const activeOf = (item: Record<string, AttributeValue>): ActiveResync => {
+  const { jobId, collection, firstLoad } = unmarshall(item) as ActiveResync;
+  return firstLoad === true ? { jobId, collection, firstLoad } : { jobId, collection };
+};
+
 /** The active pointer: at most one running re-sync. */
 function activePointer(table: StateTable): Pick<ResyncStore, 'active' | 'claim' | 'release'> {
   const { dynamodb, tableName, get } = table;
@@ -118,8 +123,7 @@ function activePointer(table: StateTable): Pick<ResyncStore, 'active' | 'claim' 
     async active() {
       const item = await get('active', 'active');
       if (item === undefined) return undefined;
-      const { jobId, collection } = unmarshall(item) as ActiveResync;
-      return { jobId, collection };
+      return activeOf(item);
     },
     async claim(active) {
       for (;;) {
@@ -127,7 +131,7 @@ function activePointer(table: StateTable): Pick<ResyncStore, 'active' | 'claim' 
           await dynamodb.send(
             new PutItemCommand({
               TableName: tableName,
-              Item: { ...ACTIVE, ...marshall(active) },
+              Item: { ...ACTIVE, ...marshall(active, { removeUndefinedValues: true }) },
               ConditionExpression: 'attribute_not_exists(pk)',
             }),
           );
@@ -138,8 +142,7 @@ function activePointer(table: StateTable): Pick<ResyncStore, 'active' | 'claim' 
         const holder = await get('active', 'active');
         // Released between the two requests: try again.
         if (holder !== undefined) {
-          const { jobId, collection } = unmarshall(holder) as ActiveResync;
-          return { jobId, collection };
+          return activeOf(holder);
         }
       }
     },

@@ -288,11 +288,11 @@ describe('full re-sync core', () => {
       expect(await env.ports.store.active()).toBeUndefined();
     });
 
-    it('a missing alias is a clear error and creates nothing', async () => {
+    it('a missing alias without a schema is a clear error and creates nothing', async () => {
       env = await setup(1);
       await typesense.deleteAlias(env.alias);
       await expect(startResync('operator', env.ports, env.options)).rejects.toThrow(
-        `alias ${env.alias} does not exist: a re-sync builds a new collection and swaps the alias to it`,
+        `alias ${env.alias} does not exist and no schema was given`,
       );
       expect(await env.ports.store.latestJobs(1)).toEqual([]);
     });

@@ -22,7 +22,7 @@ export class ResyncError extends OperatorError {
 }
 
 export type ResyncPhase = 'backfilling' | 'finishing' | 'swapping' | 'done' | 'failed' | 'cancelled';
-export type ResyncTrigger = 'schedule' | 'operator' | 'stream-gap' | 'drift';
+export type ResyncTrigger = 'schedule' | 'operator' | 'stream-gap' | 'drift' | 'deploy';
 
 /** Phases a job never leaves. */
 export const FINISHED_PHASES: ReadonlySet<ResyncPhase> = new Set(['done', 'failed', 'cancelled']);
@@ -31,6 +31,11 @@ export const FINISHED_PHASES: ReadonlySet<ResyncPhase> = new Set(['done', 'faile
 export interface ActiveResync {
   jobId: string;
   collection: string;
+  /**
+   * The alias does not exist yet: this job's swap creates it. Until then the writer writes into the
+   * job's collection only (there is no live collection to write to).
+   */
+  firstLoad?: boolean;
 }
 
 export interface ResyncJob {
@@ -60,6 +65,8 @@ export interface ResyncJob {
   message?: string;
   /** Set when this start lost the claim to that running job (a duplicate start): it never ran. */
   duplicateOf?: string;
+  /** The alias did not exist when it started: the initial load, whose swap creates the alias. */
+  firstLoad?: boolean;
 }
 
 export interface RecheckProgress {
@@ -187,7 +194,7 @@ export interface ResyncOptions {
   keepCollections: number;
 }
 
-const triggerSchema = z.enum(['schedule', 'operator', 'stream-gap', 'drift']);
+const triggerSchema = z.enum(['schedule', 'operator', 'stream-gap', 'drift', 'deploy']);
 const taskSchema = z.discriminatedUnion('action', [
   z.object({ action: z.literal('start'), trigger: triggerSchema }).strict(),
   z

@@ -45,11 +45,13 @@ export async function startResync(
   if (running !== undefined) return { running };
 
   const live = await typesense.getAlias(options.alias);
-  if (live === undefined)
+  // Without the alias, only a given schema says what to build: the first load, whose swap creates it.
+  if (live === undefined && options.schema === undefined)
     throw new ResyncError(
-      `alias ${options.alias} does not exist: a re-sync builds a new collection and swaps the alias to it`,
+      `alias ${options.alias} does not exist and no schema was given: a re-sync copies the live collection's schema (deploy the index with its schema, or run init)`,
     );
-  const schema = options.schema ?? (await liveSchema(typesense, live.collection_name));
+  const firstLoad = live === undefined;
+  const schema = options.schema ?? (await liveSchema(typesense, live?.collection_name ?? ''));
   const now = ports.now();
   const jobId = jobIdAt(now);
   const collection = `${options.alias}_${jobId}`;
@@ -66,13 +68,14 @@ export async function startResync(
     ...(estimatedItems === undefined ? {} : { estimatedItems }),
     startedAt: now,
     updatedAt: now,
+    ...(firstLoad ? { firstLoad } : {}),
   };
   await store.putJob(job);
   const segments = Array.from({ length: options.totalSegments }, (_, segment) => segment);
   for (const segment of segments)
     await store.putSegment(jobId, { segment, done: false, pages: 0, scanned: 0, indexed: 0, skipped: 0 });
 
-  const holder = await store.claim({ jobId, collection });
+  const holder = await store.claim({ jobId, collection, ...(firstLoad ? { firstLoad } : {}) });
   if (holder !== undefined) {
     await abandon(ports, job, 'cancelled', `re-sync ${holder.jobId} was already running`);
     // Marked so `resync status` shows the job that runs, not this one that never did.

@@ -33,9 +33,11 @@ export async function writeDocuments(
 ): Promise<LiveTally> {
   const tally: LiveTally = { upserted: 0, deleted: 0, answered: false, outage: false, threw: false };
   const writeToResync = resync !== undefined && ports.resync !== undefined;
+  // During a first load there is no alias yet: the job's collection is the only one to write to.
+  const writeLive = !(writeToResync && resync.firstLoad === true);
   let round: WriteRound = {
-    upserts: plan.upserts,
-    deletes: plan.deletes,
+    upserts: writeLive ? plan.upserts : [],
+    deletes: writeLive ? plan.deletes : [],
     resyncUpserts: writeToResync ? plan.upserts : [],
     resyncDeletes: writeToResync ? plan.deletes : [],
   };
@@ -203,14 +205,17 @@ function importCanaries(
  * Writes the batch's upserts and deletes to a running re-sync's collection too, whatever the live
  * collection answered: a re-sync may bring the schema that fixes a live rejection. A failure here
  * retries the change (both writes are idempotent); a rejection is recorded against the re-sync.
+ * During a first load these are the batch's only writes: what they apply counts as applied, and a
+ * document the collection refuses is also dead-lettered with the reason, as a live refusal is.
  */
 async function applyToResync(
   ports: ResyncWriterPorts,
   active: ActiveResync,
   { resyncUpserts: upserts, resyncDeletes: deletes }: WriteRound,
-  { ledger, left }: RoundSink,
+  { ledger, left, tally }: RoundSink,
   clock: { batchStart: number; now: () => number; remainingMs?: (() => number) | undefined },
 ): Promise<void> {
+  const live = active.firstLoad === true;
   const importing = async () => {
     if (upserts.length === 0) return;
     const outcomes = await ports.importDocuments(
@@ -227,11 +232,20 @@ async function applyToResync(
       const outcome = outcomes[index];
       if (outcome === undefined)
         left.resyncUpsert(upsert, 're-sync import answered fewer lines than were sent');
-      else if (outcome.success) written.push(entry.change.id);
-      else if (isRetryableAnswer(outcome.code, outcome.error))
+      else if (outcome.success) {
+        written.push(entry.change.id);
+        if (live) ledger.applied.push(entry);
+      } else if (isRetryableAnswer(outcome.code, outcome.error))
         left.resyncUpsert(upsert, `re-sync import ${outcome.code}: ${outcome.error}`);
-      else rejections.push({ id: entry.change.id, reason: `${outcome.code}: ${outcome.error}`, at });
+      else {
+        rejections.push({ id: entry.change.id, reason: `${outcome.code}: ${outcome.error}`, at });
+        if (live) ledger.deadLetter(entry, outcome.code, outcome.error);
+      }
     });
+    if (live) {
+      tally.upserted += written.length;
+      tally.answered ||= outcomes.length > 0;
+    }
     if (rejections.length > 0) await ports.recordRejections(active.jobId, rejections);
     // A rejection recorded before this batch began was of an earlier state of the key (per-key
     // order), which this successful write replaced: it no longer fails the re-sync.
@@ -248,6 +262,11 @@ async function applyToResync(
     await ports.deleteDocuments(active.collection, ids);
     // A rejected earlier state of a key now deleted has nothing left to fail the re-sync for.
     await ports.clearRejections(active.jobId, ids, clock.batchStart);
+    if (live) {
+      ledger.applied.push(...deletes);
+      tally.deleted += deletes.length;
+      tally.answered = true;
+    }
   };
   await Promise.all([
     importing().catch((error: unknown) =>

@@ -1,0 +1,65 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type ResyncOptions,
+  type ResyncPorts,
+  resyncProgress,
+  runResyncTask,
+  startResync,
+} from '../../functions/core/resync.ts';
+import { TypesenseClient } from '../../functions/shared/typesense.ts';
+import { startTypesenseEmulator, type TypesenseEmulator } from '../../infra/local/typesense-emulator.ts';
+import { memoryResyncPorts } from '../helpers/resync-fakes.ts';
+
+/* The first load (issue 19): a re-sync started without an alias, with a schema, creates the alias. */
+
+const API_KEY = 'first-load-key';
+let emulator: TypesenseEmulator;
+let typesense: TypesenseClient;
+
+beforeAll(async () => {
+  emulator = await startTypesenseEmulator({ apiKey: API_KEY });
+  typesense = new TypesenseClient({ nodes: [emulator.url], apiKey: API_KEY });
+});
+afterAll(async () => {
+  await emulator.stop();
+});
+
+const schema = {
+  fields: [
+    { name: 'name', type: 'string' },
+    { name: 'price', type: 'float' },
+  ],
+};
+
+describe('first load', () => {
+  it('builds the first collection from the schema; its swap creates the alias', async () => {
+    const fakes = memoryResyncPorts(typesense as unknown as ResyncPorts['typesense']);
+    for (let n = 0; n < 12; n++)
+      fakes.table.set(`p-${n}`, { pk: { S: `p-${n}` }, name: { S: `n${n}` }, price: { N: '1.5' } });
+    const options: ResyncOptions = {
+      alias: 'fresh',
+      keyAttributes: ['pk'],
+      schema,
+      totalSegments: 2,
+      pageSize: 5,
+      pagesPerTask: 2,
+      keepCollections: 2,
+    };
+    const result = await startResync('deploy', fakes.ports, options);
+    if (!('started' in result)) throw new Error('not started');
+    const { jobId, collection } = result.started;
+    expect(result.started).toMatchObject({ trigger: 'deploy', firstLoad: true });
+    // The writer reads this pointer: it writes into the new collection only while it says firstLoad.
+    expect(await fakes.store.active()).toEqual({ jobId, collection, firstLoad: true });
+    expect(await typesense.getAlias('fresh')).toBeUndefined();
+
+    for (let next = fakes.tasks.shift(); next !== undefined; next = fakes.tasks.shift())
+      await runResyncTask(next.task, fakes.ports, options);
+    expect((await typesense.getAlias('fresh'))?.collection_name).toBe(collection);
+    expect((await typesense.getCollection(collection))?.num_documents).toBe(12);
+    const progress = await resyncProgress(fakes.store, 0);
+    expect(progress?.job).toMatchObject({ phase: 'done', firstLoad: true });
+    expect(progress?.job.previous).toBeUndefined();
+    expect(await fakes.store.active()).toBeUndefined();
+  });
+});
