@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { diffSchemas } from '../../functions/core/collection-schema-diff.ts';
 import {
   type CollectionInfo,
   type CollectionSchema,
@@ -191,6 +192,61 @@ describe.each(targets)('Typesense contract: $name', (target) => {
       expect(fieldsOf(await client.getCollection(copy))).toEqual(
         fieldsOf(await client.getCollection(products)),
       );
+    });
+
+    it('a stored schema lists each field with the defaults Typesense fills in, and the collection-level ones (src/collection.cpp Collection::get_summary_json, src/field.cpp json_field_to_field)', async () => {
+      const name = `${run}_defaults`;
+      await createCollection({
+        name,
+        fields: [
+          { name: 'title', type: 'string' },
+          { name: 'rank', type: 'int32' },
+          { name: 'attr_.*', type: 'string' },
+        ],
+      });
+      const info = (await client.getCollection(name)) as CollectionInfo;
+      const defaults = { facet: false, index: true, infix: false, locale: '', stem: false, store: true };
+      expect(info.fields).toEqual([
+        expect.objectContaining({ name: 'title', type: 'string', optional: false, sort: false, ...defaults }),
+        expect.objectContaining({ name: 'rank', type: 'int32', optional: false, sort: true, ...defaults }),
+        expect.objectContaining({
+          name: 'attr_.*',
+          type: 'string',
+          optional: true,
+          sort: false,
+          ...defaults,
+        }),
+      ]);
+      expect(info).toMatchObject({
+        default_sorting_field: '',
+        enable_nested_fields: false,
+        token_separators: [],
+        symbols_to_index: [],
+      });
+      // What the index custom resource relies on: the live schema equals the deployed one once normalised.
+      expect(
+        diffSchemas(
+          {
+            fields: [
+              { name: 'rank', type: 'int32' },
+              { name: 'attr_.*', type: 'string' },
+              { name: 'title', type: 'string' },
+            ],
+          },
+          info,
+        ),
+      ).toEqual([]);
+    });
+
+    it('the key is checked before the body: a create whose `fields` is not a list is a 400 with the key, a 401 without (src/http_server.cpp catch_all_handler, src/collection_manager.cpp create_collection)', async () => {
+      const name = `${run}_probe`;
+      const body = JSON.stringify({ name, fields: 'probe' });
+      const refused = await raw('POST', '/collections', body, 'not-the-key');
+      expect(refused.status).toBe(401);
+      const allowed = await raw('POST', '/collections', body);
+      if (allowed.status === 201) created.push(name);
+      expect(allowed.status).toBe(400);
+      expect(await client.getCollection(name)).toBeUndefined();
     });
 
     it('delete returns the collection; deleting an unknown one is a 404', async () => {

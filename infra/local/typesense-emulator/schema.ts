@@ -26,6 +26,8 @@ export type FieldDef = {
   sort: boolean;
   infix: boolean;
   locale: string;
+  stem: boolean;
+  store: boolean;
 };
 
 export type Doc = JsonObject;
@@ -138,9 +140,10 @@ function parseField(raw: unknown, enableNestedFields: boolean): FieldDef {
     index: true,
     sort: NUMERIC.has(type),
     infix: false,
+    stem: false,
     store: true,
   };
-  for (const property of ['store', 'facet', 'optional', 'index', 'sort', 'infix']) {
+  for (const property of ['store', 'facet', 'optional', 'index', 'sort', 'infix', 'stem']) {
     const value = raw[property] ?? defaults[property];
     if (typeof value !== 'boolean') {
       throw new RequestError(
@@ -162,6 +165,8 @@ function parseField(raw: unknown, enableNestedFields: boolean): FieldDef {
     sort: (raw.sort ?? defaults.sort) as boolean,
     infix: (raw.infix ?? defaults.infix) as boolean,
     locale,
+    stem: (raw.stem ?? defaults.stem) as boolean,
+    store: (raw.store ?? defaults.store) as boolean,
   };
   if (name === '.*') {
     if (!field.optional) throw new RequestError(400, 'Field `.*` must be an optional field.');
