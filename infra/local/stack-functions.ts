@@ -2,6 +2,8 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { createAtlasIngestHandler } from '../../functions/atlas-ingest/handler.ts';
 import { createBatcherHandler } from '../../functions/batcher/handler.ts';
+import type { IndexLifecyclePorts } from '../../functions/core/index-lifecycle.ts';
+import { createIndexResourceHandler } from '../../functions/index-resource/handler.ts';
 import {
   atlasIngestEnvironment,
   batcherEnvironment,
@@ -17,6 +19,7 @@ import { createResyncHandler } from '../../functions/resync/handler.ts';
 import { atlasIngestAdapters } from '../../functions/shared/atlas-ingest-adapters.ts';
 import { createDynamoDbClient } from '../../functions/shared/aws.ts';
 import { batcherAdapters } from '../../functions/shared/batcher-adapters.ts';
+import { indexResourceAdapters } from '../../functions/shared/index-resource-adapters.ts';
 import {
   type AtlasIngestConfig,
   atlasIngestConfigSchema,
@@ -77,6 +80,16 @@ export interface LocalFunctions {
   >;
   writer: LocalFunction<WriterConfig, WriterPorts, DynamoDbAndSqs, WriterHandler>;
   resync: SqsFunction<ResyncConfig, Omit<ResyncPorts, 'remainingTimeMs'>, DynamoDbAndSqs>;
+  /**
+   * The index custom resource's handler (issue 19), with the re-sync function's environment. It runs
+   * under the re-sync function's role until the construct's template has a role of its own for it.
+   */
+  indexResource: LocalFunction<
+    ResyncConfig,
+    IndexLifecyclePorts,
+    DynamoDbAndSqs,
+    ReturnType<typeof createIndexResourceHandler>
+  >;
   /** Present with `atlas`. */
   atlasIngest: SqsFunction<AtlasIngestConfig, AtlasIngestPorts, DynamoDbAndSqs> | undefined;
 }
@@ -243,11 +256,21 @@ export function buildFunctions(
       clients: resyncClients,
       handler: createResyncHandler(resyncConfig, resyncPorts, telemetry),
     },
+    indexResource: buildIndexResource(resyncConfig, clientsOf('resync'), telemetry),
     atlasIngest:
       environments.atlasIngest === undefined
         ? undefined
         : buildAtlasIngest(environments.atlasIngest, clientsOf('atlasIngest'), telemetry),
   };
+}
+
+function buildIndexResource(
+  config: ResyncConfig,
+  clients: DynamoDbAndSqs,
+  telemetry: TelemetryOptions,
+): LocalFunctions['indexResource'] {
+  const adapters = indexResourceAdapters({ ...clients, typesense: typesenseClientOf(config) }, config);
+  return { config, adapters, clients, handler: createIndexResourceHandler(config, adapters, telemetry) };
 }
 
 function buildAtlasIngest(

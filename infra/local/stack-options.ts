@@ -7,11 +7,13 @@ import type { CircuitState } from '../../functions/core/breaker.ts';
 import type { DeadLetter } from '../../functions/core/change.ts';
 import type { KeyType } from '../../functions/core/keys.ts';
 import type { LagReading } from '../../functions/core/lag-check.ts';
+import type { IndexResourceResponse } from '../../functions/index-resource/handler.ts';
 import type { CollectionSchema, TypesenseClient } from '../../functions/shared/typesense.ts';
 import type { FaultProxy } from './fault-proxy.ts';
 import type { AccessDenial, Revocation } from './iam/enforce.ts';
 import type { PollerFaults, QueuePoller } from './queue-poller.ts';
 import type { LocalFunctions } from './stack-functions.ts';
+import type { LocalIndexResource } from './stack-index.ts';
 import type { StreamPoller } from './stream-poller.ts';
 import type { TypesenseEmulator, TypesenseVersion } from './typesense-emulator.ts';
 
@@ -36,8 +38,20 @@ export interface LocalStackOptions {
   tableName?: string;
   /** The alias the writer writes to; the collection behind it is `<alias>_v1`. */
   alias?: string;
-  /** Collection schema; its name is replaced by `<alias>_v1`. */
+  /** Collection schema; its name is replaced by `<alias>_v1` (or by the first load's collection). */
   schema: CollectionSchema;
+  /**
+   * How the index is set up. `direct` (default): the collection `<alias>_v1` and the alias are created
+   * on every node before anything runs. `custom-resource`: as `cdk deploy` does it (issue 19): the index
+   * custom resource's handler gets a Create with `schema` once the pollers can run, which starts the
+   * first load; the alias appears at its swap (`stack.index` drives later deploys). One node only.
+   */
+  index?: 'direct' | 'custom-resource';
+  /**
+   * Writes to the table after it exists and before the index is set up and the pollers start: a table
+   * that already holds items when the sync is deployed (`npm start -- --prefill N`).
+   */
+  prefill?: (dynamodb: DynamoDBClient, tableName: string) => Promise<void>;
   sourceTimestampAttribute?: string;
   projection?: { include?: string[]; exclude?: string[] };
   /** Fixed ports; free ones are chosen when absent. */
@@ -118,6 +132,8 @@ export interface LocalStatus {
   streamRecordsGivenUp: number;
   /** The writer's circuit breaker. */
   circuit: CircuitState;
+  /** The running re-sync, if any: a first load (the alias appears at its swap) or a migration. */
+  load?: { jobId: string; firstLoad: boolean; phase: string; scanned: number; estimatedItems?: number };
 }
 
 export interface LocalStack {
@@ -149,6 +165,10 @@ export interface LocalStack {
   queuePoller: QueuePoller;
   /** Drives the re-sync function from its work queue, as its event source mapping does. */
   resyncPoller: QueuePoller;
+  /** The index custom resource as CloudFormation drives it: `deploy(schema)` (an Update), `delete(…)`. */
+  index: LocalIndexResource;
+  /** With `index: 'custom-resource'`: what the Create at start answered (the first load's job). */
+  indexCreated: IndexResourceResponse | undefined;
   /**
    * The functions the pollers drive, each built by its handler factory from a config object: their
    * adapters (replace one to inject a fault into the real path) and their SDK clients, which IAM

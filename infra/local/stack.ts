@@ -9,9 +9,12 @@ import { verifyIndex } from '../../bin/cli/operations/verify.ts';
 import { DEFAULTS } from '../../functions/contract/limits.ts';
 import type { DeadLetter } from '../../functions/core/change.ts';
 import { checkLag } from '../../functions/core/lag-check.ts';
+import { FINISHED_PHASES, resyncProgress } from '../../functions/core/resync.ts';
+import type { IndexResourceResponse } from '../../functions/index-resource/handler.ts';
 import { sendEventBridgeEvents } from '../../functions/shared/atlas-ingest-adapters.ts';
 import { createDynamoDbClient, queueDepth } from '../../functions/shared/aws.ts';
 import { canaryPorts } from '../../functions/shared/lag-check-adapters.ts';
+import { dynamoResyncStore } from '../../functions/shared/resync-store.ts';
 import { TypesenseClient } from '../../functions/shared/typesense.ts';
 import { type FaultProxy, startFaultProxy } from './fault-proxy.ts';
 import { localIam } from './iam/enforce.ts';
@@ -20,6 +23,7 @@ import type { SyncTemplateOptions } from './iam/template.ts';
 import { sleep } from './processes.ts';
 import { s3FailureDestination } from './s3-failure-destination.ts';
 import { buildFunctions, type FunctionClients, functionClients } from './stack-functions.ts';
+import { type LocalIndexResource, localIndexResource } from './stack-index.ts';
 import {
   ACCOUNT_ID,
   API_KEY,
@@ -119,7 +123,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     tableName,
     keyAttributes,
   );
-  await createCollections(services.nodeUrls, options.schema, alias, collection);
+  await options.prefill?.(clients.dynamodb, tableName);
+  const direct = options.index !== 'custom-resource';
+  if (direct) await createCollections(services.nodeUrls, options.schema, alias, collection);
+  else if (services.nodeUrls.length > 1)
+    throw new Error("index: 'custom-resource' runs on one node (the emulated nodes do not replicate)");
 
   const iam = enforceIam(options, template, resources, failureBucket);
   const roleClients = functionClients(iam, endpoints);
@@ -153,6 +161,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           poller: pollers.atlasPoller,
           sendEvents: sendEventBridgeEvents(clients.sqs, resources.atlas.ingestQueueUrl),
         };
+  // As CloudFormation would: the index resource's Create, once the functions exist (it queues the load).
+  const index = localIndexResource(functions.indexResource, alias);
+  const { name: _name, ...definition } = options.schema;
+  const indexCreated = direct ? undefined : await index.create(definition);
   for (const poller of [pollers.streamPoller, pollers.queuePoller, pollers.resyncPoller, atlas?.poller])
     poller?.start();
 
@@ -171,7 +183,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // The canary is written as the deployed lag check writes it: with its role.
     lagCheckDynamodb: roleClients.dynamodb('lagCheck'),
   };
-  return assembleStack(parts, { alias, collection, failureBucket });
+  return assembleStack(parts, {
+    alias,
+    collection: indexCreated?.Data.Collection ?? collection,
+    failureBucket,
+    index,
+    indexCreated,
+  });
 }
 
 interface StackParts {
@@ -216,7 +234,13 @@ async function serveStatus(port: number, status: () => Promise<LocalStatus>) {
 
 async function assembleStack(
   parts: StackParts,
-  names: { alias: string; collection: string; failureBucket: string },
+  names: {
+    alias: string;
+    collection: string;
+    failureBucket: string;
+    index: LocalIndexResource;
+    indexCreated: IndexResourceResponse | undefined;
+  },
 ): Promise<LocalStack> {
   const { options, services, clients, resources, pollers, functions } = parts;
   const { endpoints } = services;
@@ -245,6 +269,8 @@ async function assembleStack(
     queuePoller: pollers.queuePoller,
     resyncPoller: pollers.resyncPoller,
     functions,
+    index: names.index,
+    indexCreated: names.indexCreated,
     resyncStateTable,
     resyncQueueUrl,
     atlas: parts.atlas,
@@ -306,7 +332,25 @@ async function statusOf(parts: StackParts): Promise<LocalStatus> {
     queueDepth(clients.sqs, resources.dlqUrl),
   ]);
   const now = Date.now();
+  const progress = await resyncProgress(
+    dynamoResyncStore(clients.dynamodb, resources.resyncStateTable),
+    now,
+  ).catch(() => undefined);
+  const running = progress === undefined || FINISHED_PHASES.has(progress.job.phase) ? undefined : progress;
   return {
+    ...(running === undefined
+      ? {}
+      : {
+          load: {
+            jobId: running.job.jobId,
+            firstLoad: running.job.firstLoad === true,
+            phase: running.job.phase,
+            scanned: running.scanned,
+            ...(running.job.estimatedItems === undefined
+              ? {}
+              : { estimatedItems: running.job.estimatedItems }),
+          },
+        }),
     changesSeen: pollers.figures.changesSeen,
     changesApplied: pollers.figures.changesApplied,
     pendingMessages: pending.total,

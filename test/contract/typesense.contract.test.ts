@@ -655,6 +655,23 @@ describe.each(targets)('Typesense contract: $name', (target) => {
       expect(ids).toEqual(['p1', 'p2', 'p3']);
     });
 
+    it('facet_by counts the values of facet fields, most frequent first; a field that is no facet is a 404 (src/collection.cpp Collection::search)', async () => {
+      const result = await client.search(name, { q: '*', facet_by: 'brand' });
+      expect(result.facet_counts).toEqual([
+        expect.objectContaining({
+          field_name: 'brand',
+          counts: [
+            expect.objectContaining({ count: 2, value: 'Acme' }),
+            expect.objectContaining({ count: 1, value: 'Sonic' }),
+          ],
+          stats: expect.objectContaining({ total_values: 2 }),
+        }),
+      ]);
+      const notFacet = await raw('GET', `/collections/${name}/documents/search?q=*&facet_by=title`);
+      expect(notFacet.status).toBe(404);
+      expect(notFacet.json).toEqual({ message: 'Could not find a facet field named `title` in the schema.' });
+    });
+
     it('a search without q is a 400; on an unknown collection a 404 (src/collection_manager.cpp CollectionManager::do_search)', async () => {
       const missingQ = await raw('GET', `/collections/${name}/documents/search?query_by=title`);
       expect(missingQ.status).toBe(400);

@@ -23,6 +23,7 @@ export function search(collection: Collection, query: URLSearchParams): unknown 
     }
   }
 
+  const facetBy = facetFields(collection, query.get('facet_by'));
   const perPage = parseIntParam(query, 'per_page', 10);
   if (perPage > 250) throw new RequestError(422, 'Only upto 250 hits can be fetched per page.');
   const page = Math.max(1, parseIntParam(query, 'page', 1));
@@ -74,7 +75,7 @@ export function search(collection: Collection, query: URLSearchParams): unknown 
   if (!wildcard) requestParams.first_q = q;
 
   return {
-    facet_counts: [],
+    facet_counts: facetBy.map((name) => facetCounts(name, matches)),
     found: matches.length,
     hits,
     out_of: collection.docs.size,
@@ -82,6 +83,35 @@ export function search(collection: Collection, query: URLSearchParams): unknown 
     request_params: requestParams,
     search_cutoff: false,
     search_time_ms: Date.now() - started,
+  };
+}
+
+/** The facet_by fields, each a facet of the schema (src/collection.cpp Collection::search). */
+function facetFields(collection: Collection, facetBy: string | null): string[] {
+  const names = (facetBy ?? '')
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
+  for (const name of names)
+    if (!collection.fields.some((field) => field.name === name && field.facet))
+      throw new RequestError(404, `Could not find a facet field named \`${name}\` in the schema.`);
+  return names;
+}
+
+/** The values of a facet over the matches, most frequent first, at most 10 (max_facet_values). */
+function facetCounts(name: string, matches: readonly { doc: Doc }[]) {
+  const counts = new Map<string, number>();
+  for (const { doc } of matches) {
+    const value = doc[name];
+    for (const item of Array.isArray(value) ? value : [value])
+      if (item !== undefined && item !== null) counts.set(String(item), (counts.get(String(item)) ?? 0) + 1);
+  }
+  const top = [...counts].sort(([a, x], [b, y]) => y - x || (a < b ? -1 : 1)).slice(0, 10);
+  return {
+    counts: top.map(([value, count]) => ({ count, highlighted: value, value })),
+    field_name: name,
+    sampled: false,
+    stats: { total_values: counts.size },
   };
 }
 
