@@ -18,6 +18,11 @@ const program = new Command('npm start --')
   .option('--ops <n>', 'updates, deletes and re-creates after the inserts', positiveInt('--ops'), 1200)
   .option('--rate <n>', 'source writes per second', positiveInt('--rate'), 300)
   .option('--seed <n>', 'random seed of the workload', positiveInt('--seed'), 42)
+  .option(
+    '--prefill <n>',
+    'items already in the table when the sync is deployed: the first load indexes them',
+    positiveInt('--prefill'),
+  )
   .option('--keep-running', 'keep the stack and status line up until Ctrl-C', false)
   .option(
     '--dynamodb-port <port>',
@@ -32,7 +37,7 @@ const program = new Command('npm start --')
   )
   .addHelpText(
     'after',
-    '\nExamples:\n  npm start\n  npm start -- --items 2000 --rate 1000\n  npm start -- --keep-running --typesense-port 8108',
+    '\nExamples:\n  npm start\n  npm start -- --items 2000 --rate 1000\n  npm start -- --prefill 20000\n  npm start -- --keep-running --typesense-port 8108',
   );
 
 program.parse();

@@ -1,8 +1,8 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { ingestionDelayOf } from '../../bin/cli/operations/lag.ts';
-import { exitOnSignals } from './processes.ts';
+import { exitOnSignals, sleep } from './processes.ts';
 import { type LocalStack, type LocalStatus, startLocalStack } from './stack.ts';
-import { productSchema, runWorkload } from './workload.ts';
+import { loadItems, productSchema, runWorkload } from './workload.ts';
 
 export interface DemoOptions {
   items: number;
@@ -13,6 +13,8 @@ export interface DemoOptions {
   dynamodbPort?: number;
   sqsPort?: number;
   typesensePort?: number;
+  /** Items already in the table when the sync is deployed: the first load indexes them. */
+  prefill?: number;
 }
 
 export function formatStatus(status: LocalStatus, progress: string): string {
@@ -25,9 +27,16 @@ export function formatStatus(status: LocalStatus, progress: string): string {
         ? 'idle'
         : `${delay.lagMs} ms`;
   return (
-    `${progress}seen ${status.changesSeen} | applied ${status.changesApplied} | ` +
+    `${progress}${formatLoad(status.load)}seen ${status.changesSeen} | applied ${status.changesApplied} | ` +
     `pending ${status.pendingMessages} msg | DLQ ${status.dlqDepth} | lag ${lag} | circuit ${status.circuit}`
   );
+}
+
+/** The running re-sync: the first load (before the alias exists) or a migration. */
+function formatLoad(load: LocalStatus['load']): string {
+  if (load === undefined) return '';
+  const of = load.estimatedItems === undefined ? '' : `/~${load.estimatedItems}`;
+  return `${load.firstLoad ? 'first load' : 're-sync'} ${load.scanned}${of} (${load.phase}) | `;
 }
 
 function statusTicker(stack: LocalStack, progress: () => string) {
@@ -57,8 +66,17 @@ const TARGET_FILE = '.local/target.json';
 /** `npm start`: the embedded stack with a demo catalogue flowing through both Lambdas. */
 export async function runLocalDemo(options: DemoOptions): Promise<number> {
   console.log('starting the embedded stack (DynamoDB Local, SQS emulator, Typesense emulator)…');
+  const prefill = options.prefill ?? 0;
+  // As `cdk deploy` does it: the index custom resource creates the index with a first load.
   const stack = await startLocalStack({
     schema: productSchema,
+    index: 'custom-resource',
+    ...(prefill === 0
+      ? {}
+      : {
+          prefill: (dynamodb, tableName) =>
+            loadItems({ dynamodb, tableName, keyAttributes: ['pk'], first: options.items, count: prefill }),
+        }),
     sourceTimestampAttribute: 'updatedAt',
     ports: { dynamodb: options.dynamodbPort, sqs: options.sqsPort, typesense: options.typesensePort },
   });
@@ -76,6 +94,7 @@ export async function runLocalDemo(options: DemoOptions): Promise<number> {
     await shutdown();
   });
   await announce(stack);
+  await firstLoad(stack);
   await writeDemo(stack, options);
   const drift = await checkIndex(stack);
 
@@ -96,7 +115,7 @@ async function announce(stack: LocalStack): Promise<void> {
   console.log(`  DynamoDB Local  ${stack.endpoints.dynamodb}  table '${stack.tableName}'`);
   console.log(`  SQS emulator    ${stack.endpoints.sqs}  queue ${stack.queueUrl}`);
   console.log(
-    `  Typesense       ${stack.endpoints.typesense}  alias '${stack.alias}' → '${stack.collection}' (API key: see infra/local/stack-options.ts)`,
+    `  Typesense       ${stack.endpoints.typesense}  alias '${stack.alias}' (first load into '${stack.collection}'; API key: see infra/local/stack-options.ts)`,
   );
 
   await mkdir('.local', { recursive: true });
@@ -105,6 +124,18 @@ async function announce(stack: LocalStack): Promise<void> {
     `  Operator CLI    npm run cli -- --target ${TARGET_FILE} status   (lag: ${stack.ingestionDelayUrl})`,
   );
   console.log(`  Status page     ${stack.statusPageUrl}  (lag chart, throughput, pending, DLQ, circuit)`);
+}
+
+/** The first load with a live status line, until its swap creates the alias. */
+async function firstLoad(stack: LocalStack): Promise<void> {
+  const started = Date.now();
+  const stopTicker = statusTicker(stack, () => '');
+  while ((await stack.typesense.getAlias(stack.alias)) === undefined) await sleep(250);
+  await stopTicker();
+  const loaded = await stack.typesense.getCollection(stack.collection);
+  console.log(
+    `first load: ${loaded?.num_documents ?? 0} documents in ${((Date.now() - started) / 1000).toFixed(1)} s; alias '${stack.alias}' → '${stack.collection}'`,
+  );
 }
 
 /** The demo workload through the pipeline, with a live status line, until the index has caught up. */

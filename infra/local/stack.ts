@@ -62,6 +62,25 @@ function resolveNames(options: LocalStackOptions) {
   return { keyAttributes, tableName, alias, collection: `${alias}_v1`, template };
 }
 
+/**
+ * The index set up directly (`index: 'direct'`, the default): the collection and the alias on every
+ * node. False when the custom resource will create it instead.
+ */
+async function createIndexDirectly(
+  options: LocalStackOptions,
+  nodeUrls: readonly string[],
+  alias: string,
+  collection: string,
+): Promise<boolean> {
+  if (options.index !== 'custom-resource') {
+    await createCollections(nodeUrls, options.schema, alias, collection);
+    return true;
+  }
+  if (nodeUrls.length > 1)
+    throw new Error("index: 'custom-resource' runs on one node (the emulated nodes do not replicate)");
+  return false;
+}
+
 /** The stack's own clients (a test's, the CLI's view): not a function's, so not checked by IAM. */
 function stackClients(endpoints: LocalServices['endpoints']) {
   const common = { region: REGION, credentials: CREDENTIALS };
@@ -124,10 +143,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     keyAttributes,
   );
   await options.prefill?.(clients.dynamodb, tableName);
-  const direct = options.index !== 'custom-resource';
-  if (direct) await createCollections(services.nodeUrls, options.schema, alias, collection);
-  else if (services.nodeUrls.length > 1)
-    throw new Error("index: 'custom-resource' runs on one node (the emulated nodes do not replicate)");
+  const direct = await createIndexDirectly(options, services.nodeUrls, alias, collection);
 
   const iam = enforceIam(options, template, resources, failureBucket);
   const roleClients = functionClients(iam, endpoints);

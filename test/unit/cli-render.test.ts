@@ -272,6 +272,14 @@ describe('re-sync renderers', () => {
     ]);
   });
 
+  it('a first load says that the alias appears at its swap', () => {
+    expect(renderResync(progress({ job: job({ trigger: 'deploy', firstLoad: true }) })).split('\n')).toEqual([
+      're-sync j-1 (deploy) backfilling: 3/8 segments, 1000 scanned, 990 indexed, 10 already newer from the stream, 17 items/s, ETA 13 s',
+      '  segments 3/8 backfilling; last progress 4 s ago',
+      '  collection products_v2; first load: the alias products appears at the swap',
+    ]);
+  });
+
   it('flags a re-sync silent for longer than the stall warning', () => {
     expect(renderResync(progress({ progressAgeMs: STALL_WARNING_MS + 1_000 }))).toContain(
       `last progress ${Math.round((STALL_WARNING_MS + 1_000) / 1000)} s ago (stalled? see the re-sync function logs and its DLQ)`,

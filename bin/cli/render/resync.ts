@@ -22,6 +22,7 @@ export function renderResync(progress: ResyncProgress): string {
               : ''),
         ]),
     `  collection ${job.collection}${job.previous === undefined ? '' : `, replaced ${job.previous}`}` +
+      (job.firstLoad === true ? `; first load: the alias ${job.alias} appears at the swap` : '') +
       (job.rolledBackAt === undefined ? '' : ' (rolled back)'),
     ...(job.message === undefined ? [] : [`  ${job.message}`]),
     ...progress.rejections.map(({ id, reason }) => `  rejected ${id}: ${reason}`),
