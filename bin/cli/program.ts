@@ -3,6 +3,7 @@ import { addDlqCommands } from './commands/dlq.ts';
 import { addLagCommand } from './commands/lag.ts';
 import { addReplayCommand } from './commands/replay.ts';
 import { addResyncCommands } from './commands/resync.ts';
+import { addSchemaCommands } from './commands/schema.ts';
 import { addStatusCommand } from './commands/status.ts';
 import { addVerifyCommand } from './commands/verify.ts';
 import { type CliIo, commandContext, EXIT, processIo } from './context.ts';
@@ -24,7 +25,7 @@ Examples:
 function baseProgram(io: CliIo): Command {
   return new Command('typesense-sync')
     .description(
-      'Operate a typesense-sync pipeline: status, lag, dead letters, stream failure replay, verify, re-sync.',
+      'Operate a typesense-sync pipeline: status, lag, dead letters, stream failure replay, verify, re-sync, schema.',
     )
     .addOption(
       new Option('--target <file>', 'target file (npm start writes .local/target.json)').env(
@@ -55,6 +56,7 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
   addReplayCommand(program, context);
   addResyncCommands(program, context);
   addVerifyCommand(program, context);
+  addSchemaCommands(program, context);
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return context.exitCode();

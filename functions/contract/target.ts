@@ -46,6 +46,14 @@ export const targetSchema = z
         apiKeySecretArn: z.string().min(1).optional(),
         /** Local emulators only. */
         apiKey: z.string().min(1).optional(),
+        /**
+         * The deployed collection schema (without its name), for `schema diff` and `init`: what the
+         * index custom resource converges the alias to (issue 19).
+         */
+        schema: z
+          .object({ fields: z.array(z.record(z.unknown())) })
+          .passthrough()
+          .optional(),
       })
       .strict()
       .refine((typesense) => typesense.apiKeySecretArn !== undefined || typesense.apiKey !== undefined, {

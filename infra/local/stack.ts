@@ -179,8 +179,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         };
   // As CloudFormation would: the index resource's Create, once the functions exist (it queues the load).
   const index = localIndexResource(functions.indexResource, alias);
-  const { name: _name, ...definition } = options.schema;
-  const indexCreated = direct ? undefined : await index.create(definition);
+  const indexCreated = direct ? undefined : await index.create(schemaWithoutName(options.schema));
   for (const poller of [pollers.streamPoller, pollers.queuePoller, pollers.resyncPoller, atlas?.poller])
     poller?.start();
 
@@ -311,6 +310,10 @@ async function assembleStack(
   return stack;
 }
 
+function schemaWithoutName({ name: _name, ...definition }: LocalStackOptions['schema']) {
+  return definition;
+}
+
 /** What the operator CLI needs to reach this stack (`--target`). */
 function targetOf(
   parts: StackParts,
@@ -335,7 +338,13 @@ function targetOf(
       ? {}
       : { sourceTimestampAttribute: options.sourceTimestampAttribute }),
     projection: options.projection ?? {},
-    typesense: { nodes: [endpoints.typesense], collection: names.alias, apiKey: API_KEY },
+    typesense: {
+      nodes: [endpoints.typesense],
+      collection: names.alias,
+      apiKey: API_KEY,
+      // The deployed schema, for `schema diff` and `init`.
+      schema: schemaWithoutName(options.schema),
+    },
     resync: { stateTable: resources.resyncStateTable, queueUrl: resources.resyncQueueUrl },
     ingestionDelayUrl,
   };

@@ -28,9 +28,10 @@ beforeAll(async () => {
     prefill: (dynamodb, tableName) =>
       loadItems({ dynamodb, tableName, keyAttributes: ['pk'], first: 0, count: ITEMS, concurrency: 8 }),
     sourceTimestampAttribute: 'updatedAt',
-    // Longer than a writer batch takes on a loaded machine: a message redelivered while its batch still
-    // runs would count receives towards the DLQ, which AWS avoids with a timeout of 6 × the writer's.
-    visibilityTimeoutSeconds: 10,
+    // Longer than a writer batch (up to 10 messages of 500 changes) takes on a loaded machine: a message
+    // redelivered while its batch still runs counts receives towards the DLQ (seen here with 1 s and
+    // 10 s), which AWS avoids with a visibility of 6 × the writer's timeout.
+    visibilityTimeoutSeconds: 60,
     logLevel: 'ERROR',
     writerConcurrency: 4,
     resync: { totalSegments: 4, pageSize: 250, pagesPerTask: 8, workers: 4, visibilityTimeoutSeconds: 1 },

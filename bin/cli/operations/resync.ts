@@ -22,7 +22,8 @@ export class ResyncBusyError extends OperatorError {
   override name = 'ResyncBusyError';
 }
 
-function portsOf(connection: Connection): ResyncPorts {
+/** The re-sync ports over a target's clients (its state table, queues, table and Typesense). */
+export function portsOf(connection: Connection): ResyncPorts {
   const { target } = connection;
   if (target.resync === undefined)
     throw new TargetError(
