@@ -2,8 +2,6 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { createAtlasIngestHandler } from '../../functions/atlas-ingest/handler.ts';
 import { createBatcherHandler } from '../../functions/batcher/handler.ts';
-import type { IndexLifecyclePorts } from '../../functions/core/index-lifecycle.ts';
-import { createIndexResourceHandler } from '../../functions/index-resource/handler.ts';
 import {
   atlasIngestEnvironment,
   batcherEnvironment,
@@ -12,14 +10,15 @@ import {
 } from '../../functions/contract/env-builders.ts';
 import { DEFAULTS } from '../../functions/contract/limits.ts';
 import type { AtlasIngestPorts } from '../../functions/core/atlas-change.ts';
+import type { IndexLifecyclePorts } from '../../functions/core/index-lifecycle.ts';
 import type { ResyncPorts } from '../../functions/core/resync.ts';
 import type { BatcherPorts } from '../../functions/core/stream-batch.ts';
 import type { WriterPorts } from '../../functions/core/write-batch.ts';
+import { createIndexResourceHandler } from '../../functions/index-resource/handler.ts';
 import { createResyncHandler } from '../../functions/resync/handler.ts';
 import { atlasIngestAdapters } from '../../functions/shared/atlas-ingest-adapters.ts';
 import { createDynamoDbClient } from '../../functions/shared/aws.ts';
 import { batcherAdapters } from '../../functions/shared/batcher-adapters.ts';
-import { indexResourceAdapters } from '../../functions/shared/index-resource-adapters.ts';
 import {
   type AtlasIngestConfig,
   atlasIngestConfigSchema,
@@ -31,6 +30,7 @@ import {
   type WriterConfig,
   writerConfigSchema,
 } from '../../functions/shared/config.ts';
+import { indexResourceAdapters } from '../../functions/shared/index-resource-adapters.ts';
 import type { LambdaHandler, TelemetryOptions } from '../../functions/shared/lambda.ts';
 import { resyncAdapters } from '../../functions/shared/resync-adapters.ts';
 import { typesenseClientOf } from '../../functions/shared/typesense-client.ts';
