@@ -2,6 +2,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { ingestionDelayOf } from '../../bin/cli/operations/lag.ts';
 import { exitOnSignals, sleep } from './processes.ts';
 import { type LocalStack, type LocalStatus, startLocalStack } from './stack.ts';
+import { describeLoad } from './status-page.ts';
 import { loadItems, productSchema, runWorkload } from './workload.ts';
 
 export interface DemoOptions {
@@ -34,9 +35,8 @@ export function formatStatus(status: LocalStatus, progress: string): string {
 
 /** The running re-sync: the first load (before the alias exists) or a migration. */
 function formatLoad(load: LocalStatus['load']): string {
-  if (load === undefined) return '';
-  const of = load.estimatedItems === undefined ? '' : `/~${load.estimatedItems}`;
-  return `${load.firstLoad ? 'first load' : 're-sync'} ${load.scanned}${of} (${load.phase}) | `;
+  const described = describeLoad(load);
+  return described === undefined ? '' : `${described} | `;
 }
 
 function statusTicker(stack: LocalStack, progress: () => string) {

@@ -13,6 +13,15 @@ export interface HistorySample {
   pendingMessages: number;
   dlqDepth: number;
   circuit: IngestionDelay['circuit'];
+  /** The running re-sync, e.g. `first load 5000/~20000 (backfilling)`; absent when none runs. */
+  load?: string;
+}
+
+/** The running re-sync in a few words: the first load (before the alias exists) or a migration. */
+export function describeLoad(load: LocalStatus['load']): string | undefined {
+  if (load === undefined) return undefined;
+  const of = load.estimatedItems === undefined ? '' : `/~${load.estimatedItems}`;
+  return `${load.firstLoad ? 'first load' : 're-sync'} ${load.scanned}${of} (${load.phase})`;
 }
 
 export interface StatusHistoryOptions {
@@ -79,6 +88,7 @@ export class StatusHistory {
       pendingMessages: status.pendingMessages,
       dlqDepth: status.dlqDepth,
       circuit: status.circuit,
+      ...(status.load === undefined ? {} : { load: describeLoad(status.load) }),
     });
     if (this.kept.length > this.capacity) this.kept.shift();
   }
@@ -165,6 +175,7 @@ const STATUS_PAGE_HTML = `<!doctype html>
     <div class="figure"><h2>Pending</h2><span class="value" data-testid="pending-messages">—</span><span class="unit">messages</span></div>
     <div class="figure"><h2>DLQ</h2><span class="value" data-testid="dlq-depth">—</span><span class="unit">messages</span></div>
     <div class="figure"><h2>Circuit</h2><span class="value" data-testid="circuit">—</span></div>
+    <div class="figure"><h2>Load</h2><span class="value" data-testid="load">—</span></div>
   </section>
   <section class="chart">
     <h2>Lag over time (item timestamp → applied; age of stuck changes)</h2>
@@ -233,6 +244,8 @@ const STATUS_PAGE_HTML = `<!doctype html>
     const circuit = byTestId('circuit');
     circuit.textContent = latest.circuit;
     circuit.setAttribute('data-state', latest.circuit);
+    // The first load (before the alias exists) or a migration, while one runs.
+    byTestId('load').textContent = latest.load === undefined ? 'none' : latest.load;
   }
 
   async function poll() {
