@@ -1,9 +1,14 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DeleteItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXIT } from '../../bin/cli/program.ts';
 import { resyncProgress } from '../../functions/core/resync.ts';
 import { dynamoResyncStore } from '../../functions/shared/resync-store.ts';
 import { type LocalStack, startLocalStack } from '../../infra/local/stack.ts';
 import { itemKey, loadItems, productItem, productSchema, seededRandom } from '../../infra/local/workload.ts';
+import { cliAt } from '../helpers/cli.ts';
 
 /**
  * The index as code on the embedded stack (issue 19): the custom resource's handler driven as
@@ -19,9 +24,21 @@ const withTagFacet = {
 };
 
 let stack: LocalStack;
+let directory: string;
 const random = seededRandom(19);
+const cli = async (...args: string[]) => {
+  const targetFile = join(directory, 'target.json');
+  await writeFile(targetFile, JSON.stringify(stack.target));
+  return cliAt(targetFile, ...args);
+};
+const schemaFile = async (schema: object) => {
+  const file = join(directory, 'schema.json');
+  await writeFile(file, JSON.stringify(schema));
+  return file;
+};
 
 beforeAll(async () => {
+  directory = await mkdtemp(join(tmpdir(), 'index-lifecycle-'));
   stack = await startLocalStack({
     schema: productSchema,
     index: 'custom-resource',
@@ -109,6 +126,10 @@ describe('index as code on the embedded stack', () => {
       });
       const status = await stack.status();
       expect(status.load).toMatchObject({ jobId: created?.Data.JobId, firstLoad: true });
+      // The operator CLI says the same: a first load, not a missing alias that needs attention.
+      const cliStatus = await cli('status');
+      expect(cliStatus.out).toContain(`alias '${stack.alias}' → first load into ${stack.collection}`);
+      expect(cliStatus.out).not.toContain('missing');
       // The lag check runs during the first load: its canary has a collection of its own, so the
       // missing alias is no failure (a slow answer under this machine's load may still be reported).
       const reading = await stack.checkLag(30_000);
@@ -131,6 +152,10 @@ describe('index as code on the embedded stack', () => {
     'an update adding a facet field migrates with zero downtime while writes go on; search facets on it',
     async () => {
       const before = await liveCollection();
+      // What the deploy will change, as `schema diff` tells it (exit 2: it differs).
+      const diff = await cli('schema', 'diff', '--schema', await schemaFile(withTagFacet));
+      expect(diff.code).toBe(EXIT.problem);
+      expect(diff.out).toContain('  fields.tags.facet: false → true');
       const facetOnTags = () => stack.typesense.search(stack.alias, { q: '*', facet_by: 'tags' });
       await expect(facetOnTags()).rejects.toThrow('Could not find a facet field named `tags`');
       const migration = stack.index.deploy(withTagFacet).then(async (answer) => {

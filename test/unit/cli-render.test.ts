@@ -68,6 +68,19 @@ describe('renderStatus', () => {
     ]);
   });
 
+  it('a first load instead of a missing alias', () => {
+    const typesense = {
+      healthy: true,
+      alias: 'products',
+      collection: undefined,
+      documents: undefined,
+      firstLoad: { jobId: 'r1', collection: 'products_r1', scanned: 5000 },
+    };
+    expect(renderStatus({ ...healthyStatus, typesense })).toContain(
+      "typesense healthy, alias 'products' → first load into products_r1 (re-sync r1, 5000 scanned; the alias appears at its swap)",
+    );
+  });
+
   it('names the command to run for each part that needs attention, and says why what is unknown is', () => {
     const text = renderStatus({
       ...healthyStatus,

@@ -1,7 +1,9 @@
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { FINISHED_PHASES } from '../../../functions/core/resync.ts';
 import { queueDepth } from '../../../functions/shared/aws.ts';
 import { fetchIngestionDelay, type IngestionDelay } from './lag.ts';
+import { resyncStatus } from './resync.ts';
 import type { Connection } from './target.ts';
 
 export interface PipelineStatus {
@@ -21,6 +23,8 @@ export interface PipelineStatus {
     collection: string | undefined;
     documents: number | undefined;
     error?: string;
+    /** While the alias does not exist yet: the first load whose swap creates it. */
+    firstLoad?: { jobId: string; collection: string; scanned: number };
   };
   lag: IngestionDelay | { unknown: string };
   /** Everything looks right: Typesense healthy, nothing dead-lettered, no failed stream batches. */
@@ -69,17 +73,28 @@ export async function pipelineStatus(connection: Connection): Promise<PipelineSt
           unknown: reasonOf(error),
         })),
   ]);
+  const firstLoad = typesenseStatus.collection === undefined ? await runningFirstLoad(connection) : undefined;
   return {
     table,
     queue,
     dlq,
     streamFailures,
-    typesense: typesenseStatus,
+    typesense: firstLoad === undefined ? typesenseStatus : { ...typesenseStatus, firstLoad },
     lag,
     healthy:
       typesenseStatus.healthy &&
-      typesenseStatus.collection !== undefined &&
+      // Before its first load swaps, the alias is missing by design.
+      (typesenseStatus.collection !== undefined || firstLoad !== undefined) &&
       dlq.total === 0 &&
       (streamFailures ?? 0) === 0,
   };
+}
+
+/** The running first load, when the target names the re-sync state; undefined otherwise. */
+async function runningFirstLoad(connection: Connection): Promise<PipelineStatus['typesense']['firstLoad']> {
+  if (connection.target.resync === undefined) return undefined;
+  const progress = await resyncStatus(connection).catch(() => undefined);
+  if (progress === undefined || progress.job.firstLoad !== true || FINISHED_PHASES.has(progress.job.phase))
+    return undefined;
+  return { jobId: progress.job.jobId, collection: progress.job.collection, scanned: progress.scanned };
 }

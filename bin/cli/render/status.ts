@@ -8,7 +8,12 @@ export function renderStatus(status: PipelineStatus): string {
     streamFailures === undefined
       ? 'no failure bucket in the target'
       : `${streamFailures} stream batches to replay${streamFailures > 0 ? ' — see `replay-stream-failures`' : ''}`;
-  const collection = typesense.collection ?? `missing (${typesense.error ?? 'no such alias or collection'})`;
+  const { firstLoad } = typesense;
+  const collection =
+    typesense.collection ??
+    (firstLoad === undefined
+      ? `missing (${typesense.error ?? 'no such alias or collection'})`
+      : `first load into ${firstLoad.collection} (re-sync ${firstLoad.jobId}, ${firstLoad.scanned} scanned; the alias appears at its swap)`);
   const documents = typesense.documents === undefined ? '' : `, ${typesense.documents} documents`;
   return [
     `pipeline  ${status.healthy ? 'healthy' : 'NEEDS ATTENTION'}`,
