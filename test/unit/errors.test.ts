@@ -19,6 +19,7 @@ import {
   RecordError,
   SyncError,
 } from '../../functions/core/errors.ts';
+import { IndexResourceError } from '../../functions/core/index-lifecycle.ts';
 import { KeyError } from '../../functions/core/keys.ts';
 import { OversizeChangeError } from '../../functions/core/pack.ts';
 import { ResyncImportError } from '../../functions/core/resync/backfill.ts';
@@ -67,6 +68,10 @@ const PROJECT_ERRORS: [name: string, make: () => Error][] = [
   ['FilterError', () => new FilterError('bad filter')],
   ['LagUnknownError', () => new LagUnknownError('lag unknown: no endpoint')],
   ['ResyncBusyError', () => new ResyncBusyError('re-sync j-1 is running')],
+  [
+    'IndexResourceError',
+    () => new IndexResourceError('alias products does not exist: give the index a schema'),
+  ],
   ['WaitForIndexedArgumentError', () => new WaitForIndexedArgumentError('timeoutMs must be positive')],
   ['LocalStackSetupError', () => new LocalStackSetupError('no outputs')],
   ['DynamoDbLocalError', () => new DynamoDbLocalError('no java')],
@@ -134,6 +139,7 @@ describe('explain: what the CLI prints after "error: "', () => {
     new LagUnknownError('lag unknown: the target names no ingestion-delay endpoint'),
     new ResyncBusyError('re-sync j-1 is running'),
     new ResyncError('the alias points at x, which does not exist'),
+    new IndexResourceError('re-sync r1 is running: wait for it to finish or cancel it'),
   ];
 
   it.each(operatorErrors.map((error) => [error.name, error] as const))(
