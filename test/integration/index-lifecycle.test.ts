@@ -206,4 +206,18 @@ describe('index as code on the embedded stack', () => {
     expect(await liveCollection()).toBeUndefined();
     expect((await collections()).filter((name) => name.startsWith(`${stack.alias}_`))).toEqual([]);
   }, 60_000);
+
+  it(
+    'typesense-sync init takes the same first-load path for an index managed outside CloudFormation',
+    async () => {
+      const init = await cli('--json', 'init');
+      expect(init.err).toBe('');
+      const started = init.json() as { Action: string; Collection: string; JobId: string };
+      expect(started).toMatchObject({ Action: 'created', JobId: expect.any(String) });
+      await aliasReaches(started.Collection, 240_000 * SLOW);
+      expect((await cli('schema', 'diff')).code).toBe(EXIT.ok);
+      await expectIndexEqualsTable(exists.size);
+    },
+    600_000 * SLOW,
+  );
 });
