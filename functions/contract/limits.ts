@@ -62,6 +62,14 @@ export const DEFAULTS = {
   circuitFailureThreshold: 3,
   circuitProbeSeconds: 15,
   circuitMaxProbeSeconds: 300,
+  /**
+   * Cores of one Typesense node when the props do not say: Typesense asks for at most N − 2
+   * concurrent imports on N cores (docs/configuration.md, "Write concurrency"), so 6 cores allow the
+   * 4 concurrent writer batches that the 4 default message groups allow.
+   */
+  typesenseNodeCores: 6,
+  /** A writer instance's imports in flight, at most: `typesenseNodeCores` − 2. */
+  maxConcurrentImports: 4,
   resyncTotalSegments: 8,
   resyncPageSize: 500,
   resyncPagesPerTask: 200,

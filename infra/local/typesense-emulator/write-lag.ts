@@ -25,15 +25,20 @@ export interface WriteLagStats {
   appliedDocuments: number;
   /** Write requests answered 503 "Not Ready or Lagging". */
   lagRejections: number;
-  /** Time the queue was applying something, ms: applied documents / busy time is the node's rate. */
+  /**
+   * Wall time the node had writes queued, ms: applied documents ÷ busy time is the rate it reached in
+   * this run (below `documentsPerSecond` when the machine is loaded), busy ÷ elapsed its utilisation.
+   */
   busyMs: number;
 }
 
 export const NOT_READY_OR_LAGGING = 'Not Ready or Lagging';
 
 export class WriteLagQueue {
-  readonly stats: WriteLagStats = { appliedDocuments: 0, lagRejections: 0, busyMs: 0 };
+  private readonly counts = { appliedDocuments: 0, lagRejections: 0, busyMs: 0 };
   private queued = 0;
+  /** When the queue last went from empty to busy. */
+  private busySince = 0;
   /** When the last admitted write will have been applied. */
   private freeAt = 0;
 
@@ -42,10 +47,16 @@ export class WriteLagQueue {
       throw new RangeError('write lag: documentsPerSecond must be > 0 and healthyWriteLag ≥ 0');
   }
 
+  /** The counters as of now. */
+  get stats(): WriteLagStats {
+    const busyNow = this.queued > 0 ? Date.now() - this.busySince : 0;
+    return { ...this.counts, busyMs: this.counts.busyMs + busyNow };
+  }
+
   /** Whether the node takes writes now (Typesense's `is_write_caught_up`); counts a refusal. */
   admits(): boolean {
     if (this.queued > this.options.healthyWriteLag) {
-      this.stats.lagRejections++;
+      this.counts.lagRejections++;
       return false;
     }
     return true;
@@ -57,13 +68,14 @@ export class WriteLagQueue {
     const start = Math.max(now, this.freeAt);
     const durationMs = (Math.max(1, documents) * 1000) / this.options.documentsPerSecond;
     this.freeAt = start + durationMs;
+    if (this.queued === 0) this.busySince = now;
     this.queued++;
     try {
       await new Promise((resolve) => setTimeout(resolve, this.freeAt - now));
     } finally {
       this.queued--;
-      this.stats.appliedDocuments += documents;
-      this.stats.busyMs += durationMs;
+      this.counts.appliedDocuments += documents;
+      if (this.queued === 0) this.counts.busyMs += Date.now() - this.busySince;
     }
   }
 }
