@@ -103,6 +103,17 @@ export interface TypesenseSyncWriterProps {
    * queue and its receive counts towards the DLQ). @default none reserved
    */
   readonly reservedConcurrentExecutions?: number;
+  /**
+   * Cores of one Typesense node (N), 3..1024: Typesense asks for at most N − 2 concurrent imports, the
+   * default of `maxConcurrentImports`. @default 6 (4 imports, as many as the 4 default message groups run)
+   */
+  readonly typesenseCores?: number;
+  /**
+   * The most live imports in flight, 1..1000: the cap of each writer instance's adaptive (AIMD) import
+   * limit, and, when below `messageGroupBuckets` and `maxConcurrency` is unset, the event source's
+   * `maxConcurrency` (at least 2), the bound across Lambda instances. @default typesenseCores − 2
+   */
+  readonly maxConcurrentImports?: number;
 }
 
 /** The batcher's concurrency. */

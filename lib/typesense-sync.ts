@@ -275,6 +275,8 @@ export class TypesenseSync extends Construct {
         // Re-sends at the receive limit are packed to fit the queue's message size.
         MAX_MESSAGE_BYTES: settings.maxMessageBytes,
         ...settings.writerTuning,
+        // The cap of the adaptive import limit; unset, the function's default (contract DEFAULTS).
+        TYPESENSE_MAX_CONCURRENT_IMPORTS: settings.writer.maxConcurrentImports,
         ...typesenseEnv,
         // While a re-sync runs, the writer also applies changes to its new collection.
         RESYNC_STATE_TABLE: this.resyncStateTable.tableName,

@@ -14,6 +14,7 @@ import {
   resolved,
 } from './validation/problems.ts';
 import { type TableSettings, tableSettings } from './validation/table.ts';
+import { type WriterSettings, writerSettings } from './validation/writer.ts';
 
 /**
  * The validation of `TypesenseSync`'s props, pure (it creates nothing), in the Solutions Constructs shape:
@@ -68,7 +69,7 @@ export interface TypesenseSyncSettings {
   readonly lagCheck: ReturnType<typeof lagCheckSettings>;
   readonly queueOverrides: Partial<sqs.QueueProps>;
   readonly deadLetterQueueOverrides: Partial<sqs.QueueProps>;
-  readonly writer: { readonly maxConcurrency?: number; readonly reservedConcurrentExecutions?: number };
+  readonly writer: WriterSettings;
   readonly ingestionDelayEndpoint: ReturnType<typeof ingestionDelayEndpointSettings>;
   readonly table: TableSettings;
 }
@@ -119,11 +120,7 @@ export function validateTypesenseSyncProps(props: TypesenseSyncProps): Typesense
   const queueOverrides = changesQueueOverrides(props, writerTimeout, problems);
   const deadLetterQueueOverrides = props.deadLetterQueueProps ?? {};
   problems.queueOverrides('deadLetterQueueProps', deadLetterQueueOverrides);
-  const writer = props.writer ?? {};
-  if (writer.maxConcurrency !== undefined) {
-    problems.intRange('writer.maxConcurrency', writer.maxConcurrency, EVENT_SOURCE_CONCURRENCY_RANGE);
-  }
-  problems.concurrency('writer', writer.reservedConcurrentExecutions, writer.maxConcurrency);
+  const writer = writerSettings(props.writer ?? {}, messageGroupBuckets, problems);
   problems.concurrency('batcher', props.batcher?.reservedConcurrentExecutions, undefined);
   const ingestionDelayEndpoint = ingestionDelayEndpointSettings(props, problems);
   if (props.mongoAtlas !== undefined) problems.addWorded(atlasSourcePropsProblems(props.mongoAtlas));
