@@ -28,7 +28,7 @@ export async function runP7(options: P7Options): Promise<Section> {
   }
   return {
     id: 'P7',
-    title: 'P7 — Writer against a lagging Typesense (503 above a fixed import rate)',
+    title: 'Writer against a lagging Typesense (503 above a fixed import rate)',
     tables: [
       {
         columns: [
