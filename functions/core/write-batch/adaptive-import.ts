@@ -27,7 +27,15 @@ export function isOverloadAnswer(error: unknown): boolean {
   return status === 503 || status === 429;
 }
 
-export async function importWithinLimit(
+/** The live import of `ports` under the writer's adaptive limit, when it has one. */
+export function withinImportLimit(
+  ports: WriterPorts,
+  options: WriterOptions,
+): { importDocuments(lines: string[]): Promise<ImportOutcome[]> } {
+  return { importDocuments: (lines) => importWithinLimit(lines, ports, options) };
+}
+
+async function importWithinLimit(
   lines: string[],
   ports: WriterPorts,
   options: WriterOptions,

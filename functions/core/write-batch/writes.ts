@@ -2,7 +2,7 @@ import { isRetryableAnswer, isRetryableError } from '../classify.ts';
 import type { ActiveResync, Rejection } from '../resync/model.ts';
 import { runWithinBudget } from '../time-budget.ts';
 import type { ResyncWriterPorts, WriterOptions, WriterPorts } from '../write-batch.ts';
-import { importWithinLimit } from './adaptive-import.ts';
+import { withinImportLimit } from './adaptive-import.ts';
 import type { DocumentLine, PlannedWrites } from './documents.ts';
 import { type BatchLedger, type Pending, reasonOf } from './ledger.ts';
 import { Leftovers, mayRetry, retryPauseMs, sleepOf, type WriteRound } from './retry-lines.ts';
@@ -113,36 +113,35 @@ function importLive(
   { ledger, left, tally }: RoundSink,
 ): Promise<void> {
   if (upserts.length === 0) return Promise.resolve();
-  return importWithinLimit(
-    upserts.map(({ line }) => line),
-    ports,
-    options,
-  ).then(
-    (outcomes) => {
-      const answered = outcomes.some(
-        (outcome) => outcome.success || !isRetryableAnswer(outcome.code, outcome.error),
-      );
-      tally.answered ||= answered;
-      tally.outage ||= !answered && outcomes.length > 0;
-      upserts.forEach((upsert, index) => {
-        const outcome = outcomes[index];
-        // A line without an answer was not confirmed: retry it rather than acknowledge it.
-        if (outcome === undefined) left.upsert(upsert, 'import answered fewer lines than were sent');
-        else if (outcome.success) {
-          tally.upserted++;
-          ledger.applied.push(upsert.entry);
-        } else if (isRetryableAnswer(outcome.code, outcome.error))
-          left.upsert(upsert, `import ${outcome.code}: ${outcome.error}`);
-        else ledger.deadLetter(upsert.entry, outcome.code, outcome.error);
-      });
-    },
-    typesenseFailed(
-      ledger,
-      tally,
-      upserts.map(({ entry }) => entry),
-      'import',
-    ),
-  );
+  // Each attempt under the limit reads the time left itself (adaptive-import.ts).
+  return withinImportLimit(ports, options)
+    .importDocuments(upserts.map(({ line }) => line))
+    .then(
+      (outcomes) => {
+        const answered = outcomes.some(
+          (outcome) => outcome.success || !isRetryableAnswer(outcome.code, outcome.error),
+        );
+        tally.answered ||= answered;
+        tally.outage ||= !answered && outcomes.length > 0;
+        upserts.forEach((upsert, index) => {
+          const outcome = outcomes[index];
+          // A line without an answer was not confirmed: retry it rather than acknowledge it.
+          if (outcome === undefined) left.upsert(upsert, 'import answered fewer lines than were sent');
+          else if (outcome.success) {
+            tally.upserted++;
+            ledger.applied.push(upsert.entry);
+          } else if (isRetryableAnswer(outcome.code, outcome.error))
+            left.upsert(upsert, `import ${outcome.code}: ${outcome.error}`);
+          else ledger.deadLetter(upsert.entry, outcome.code, outcome.error);
+        });
+      },
+      typesenseFailed(
+        ledger,
+        tally,
+        upserts.map(({ entry }) => entry),
+        'import',
+      ),
+    );
 }
 
 /**
