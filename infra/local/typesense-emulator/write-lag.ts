@@ -2,14 +2,15 @@
  * A node that can apply only so many documents a second, and says so the way Typesense does. A real
  * node queues writes (raft log entries, then its batched indexer) and applies them one after another;
  * while more writes are queued than `--healthy-write-lag` (default 500), every write request is
- * answered 503 `{ "message": "Not Ready or Lagging"}` before it is read (src/raft_server.cpp
+ * answered 503 `{ "message": "Not Ready or Lagging"}` without being applied (src/raft_server.cpp
  * ReplicationState::refresh_catchup_status sets `write_caught_up`; src/http_server.cpp
  * HttpServer::catch_all_handler answers the 503). Reads and `/health` go on: health follows the read
  * lag, whose default (1000) is above the write lag's.
  *
- * The emulator counts one queued write per request (an import whose body is one raft entry) and
- * answers each admitted request once its documents are applied, at `documentsPerSecond`, as a real
- * import answers after indexing.
+ * The emulator counts one queued write per request (an import whose body is one raft entry), checks the
+ * lag at each request (a real node refreshes `write_caught_up` on a timer, so it answers a little
+ * later), and answers each admitted request once its documents are applied, at `documentsPerSecond`,
+ * as a real import answers after indexing.
  */
 
 export interface WriteLagOptions {
