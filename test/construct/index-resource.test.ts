@@ -8,6 +8,7 @@ import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { indexResourcePropertiesSchema } from '../../functions/contract/index-resource.ts';
 import { TypesenseSync, type TypesenseSyncProps } from '../../lib/typesense-sync.ts';
+import { TypesenseSyncStack } from '../../lib/typesense-sync-stack.ts';
 import { validateTypesenseSyncProps } from '../../lib/validate-props.ts';
 import { appWithoutBundling, ENV, fullyFeaturedStack, PRODUCTS_SCHEMA } from './stacks.ts';
 
@@ -132,6 +133,28 @@ describe('the index custom resource', () => {
     expect(handler.VpcConfig.SubnetIds).toEqual(writer.VpcConfig.SubnetIds);
     const framework = sync.index.provider.node.findChild('framework-onEvent') as lambda.IFunction;
     expect(resources[logicalId(stack, framework)].Properties.VpcConfig).toBeUndefined();
+  });
+});
+
+describe('the ready stack', () => {
+  const readyStack = (schema: unknown) => {
+    const app = appWithoutBundling();
+    app.node.setContext('schema', schema);
+    return new TypesenseSyncStack(app, 'Ready', { env: ENV });
+  };
+
+  it('takes the schema from the schema context, as JSON or as an object, and outputs the collection', () => {
+    for (const schema of [JSON.stringify(PRODUCTS_SCHEMA), PRODUCTS_SCHEMA]) {
+      const template = Template.fromStack(readyStack(schema));
+      expect(resourceOf(template).Properties.Schema).toBe(JSON.stringify(PRODUCTS_SCHEMA));
+      template.hasOutput('IndexCollection', { Value: { 'Fn::GetAtt': [Match.anyValue(), 'Collection'] } });
+    }
+  });
+
+  it('names a schema context that is not JSON', () => {
+    expect(() => readyStack('{fields:')).toThrow(
+      'TypesenseSyncStack: context schema is not valid JSON: {fields:',
+    );
   });
 });
 
