@@ -145,12 +145,4 @@ function acceptProviderFindings(provider: cr.Provider): void {
     ],
     true,
   );
-  NagSuppressions.addResourceSuppressions(framework, [
-    {
-      id: 'AwsSolutions-L1',
-      reason:
-        'The Provider framework function runtime is chosen by aws-cdk-lib (its latest supported Node.js when the ' +
-        'library was released), not by this construct; the index handler itself runs on Node.js 22.',
-    },
-  ]);
 }
