@@ -49,7 +49,7 @@ export interface LocalStackOptions {
   maxMessageBytes?: number;
   /** The stream event source's `BatchSize` (default: the construct's, 10,000). */
   streamBatchSize?: number;
-  /** Its `MaximumBatchingWindowInSeconds` (default: the construct's, 1 s). */
+  /** Its `MaximumBatchingWindowInSeconds` (default: the construct's, 0 s). */
   streamMaxBatchingWindowSeconds?: number;
   writerConcurrency?: number;
   /** Handler log level (powertools): WARN keeps a live status line readable. */
