@@ -2,6 +2,8 @@ import { Duration, Token } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { collectionSchemaProblems } from '../functions/contract/collection-schema.ts';
+import { INDEX_ON_DELETE } from '../functions/contract/index-resource.ts';
 import { DEFAULTS, LIMITS, MAX_VISIBILITY_SECONDS } from '../functions/contract/limits.ts';
 import { atlasSourcePropsProblems } from './atlas-source.ts';
 import type { TypesenseSyncProps } from './typesense-sync-props.ts';
@@ -166,6 +168,30 @@ function checkTypesense(props: TypesenseSyncProps, problems: Problems): void {
   }
   if (!Token.isUnresolved(props.typesense.collection) && props.typesense.collection.length === 0) {
     problems.add('typesense.collection must not be empty');
+  }
+  checkIndexProps(props, problems);
+}
+
+/** The index as code: the schema Typesense must accept, and the props that go with it. */
+function checkIndexProps(props: TypesenseSyncProps, problems: Problems): void {
+  const { schema, onDelete, adminApiKeySecret, adminApiKeySecretKey } = props.typesense;
+  if (schema !== undefined) {
+    for (const problem of collectionSchemaProblems(schema)) problems.add(`typesense.schema ${problem}`);
+    if (props.collectionSchema !== undefined) {
+      problems.add(
+        'pass typesense.schema or collectionSchema, not both: typesense.schema is the schema of every collection',
+      );
+    }
+  }
+  if (onDelete !== undefined && !(INDEX_ON_DELETE as readonly string[]).includes(onDelete)) {
+    problems.add(
+      `typesense.onDelete must be one of ${INDEX_ON_DELETE.join(', ')}, got ${JSON.stringify(onDelete)}`,
+    );
+  }
+  if (adminApiKeySecretKey !== undefined && adminApiKeySecret === undefined) {
+    problems.add(
+      'typesense.adminApiKeySecretKey needs typesense.adminApiKeySecret: it is the key of that secret',
+    );
   }
 }
 
