@@ -81,8 +81,8 @@ export interface LocalFunctions {
   writer: LocalFunction<WriterConfig, WriterPorts, DynamoDbAndSqs, WriterHandler>;
   resync: SqsFunction<ResyncConfig, Omit<ResyncPorts, 'remainingTimeMs'>, DynamoDbAndSqs>;
   /**
-   * The index custom resource's handler (issue 19), with the re-sync function's environment. It runs
-   * under the re-sync function's role until the construct's template has a role of its own for it.
+   * The index custom resource's handler (issue 19), with the re-sync function's environment, under its
+   * own role from the synthesized template.
    */
   indexResource: LocalFunction<
     ResyncConfig,
@@ -154,6 +154,7 @@ export function functionEnvironments(options: LocalStackOptions, resources: Func
       CIRCUIT_FAILURE_THRESHOLD: options.circuit?.failureThreshold ?? 3,
       CIRCUIT_PROBE_SECONDS: options.circuit?.probeSeconds ?? 1,
       CIRCUIT_MAX_PROBE_SECONDS: options.circuit?.maxProbeSeconds ?? 4,
+      TYPESENSE_MAX_CONCURRENT_IMPORTS: options.maxConcurrentImports,
       RESYNC_STATE_TABLE: resources.resyncStateTable,
     }),
     resync: resyncEnvironment({
@@ -256,7 +257,7 @@ export function buildFunctions(
       clients: resyncClients,
       handler: createResyncHandler(resyncConfig, resyncPorts, telemetry),
     },
-    indexResource: buildIndexResource(resyncConfig, clientsOf('resync'), telemetry),
+    indexResource: buildIndexResource(resyncConfig, clientsOf('indexResource'), telemetry),
     atlasIngest:
       environments.atlasIngest === undefined
         ? undefined
