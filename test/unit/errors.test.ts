@@ -39,6 +39,7 @@ import { DynamoDbLocalError } from '../../infra/local/dynamodb-local.ts';
 import { UnsupportedPolicyError } from '../../infra/local/iam/evaluate.ts';
 import { UnresolvableIntrinsicError } from '../../infra/local/iam/policies.ts';
 import { UnmappedCommandError } from '../../infra/local/iam/requests.ts';
+import { OverloadScenarioError } from '../../infra/local/overload.ts';
 import { JsonSyntaxError } from '../../infra/local/typesense-emulator/json.ts';
 import { TypesenseEmulatorProcessError } from '../../infra/local/typesense-emulator/process.ts';
 import { RequestError } from '../../infra/local/typesense-emulator/schema.ts';
@@ -81,6 +82,7 @@ const PROJECT_ERRORS: [name: string, make: () => Error][] = [
   ['TypesenseEmulatorProcessError', () => new TypesenseEmulatorProcessError('exited')],
   ['RequestError', () => new RequestError(400, 'Parameter `name` is required.')],
   ['JsonSyntaxError', () => new JsonSyntaxError('[json.exception.parse_error.101]')],
+  ['OverloadScenarioError', () => new OverloadScenarioError('the writer did not drain the backlog in time')],
 ];
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
