@@ -88,8 +88,10 @@ function durationsOf({ p1, run, facts }: P6Inputs) {
     naiveBatcher: cpu(us.naiveBatcher, invocations.batcher),
     naiveWriter: cpu(us.naiveWriter, invocations.naiveWriter),
   };
-  // The writer's BatchGetItem calls run one after another; its imports and deletes at once.
-  const perWriterInvocation = (count: number) => count / Math.max(1, run.writerInvocations);
+  // The writer's BatchGetItem calls run one after another; its imports and deletes at once. The
+  // run's calls per change, times the changes of one of P1's invocations (the run is a sample of P1's
+  // stream: its first changes, whose records are smaller, fill an invocation with more of them).
+  const perWriterInvocation = (count: number) => (count / run.changes) * (PER / invocations.writer);
   const ioMs: Durations = {
     batcher: ASSUMPTIONS.sqsSendMs,
     writer:
