@@ -4,9 +4,11 @@ import type { BatchLedger, Pending } from './ledger.ts';
 
 /**
  * In-invocation retry of the documents a working Typesense failed for a passing reason (one import
- * line answering 503, a delete answering 503) while it took the rest of the batch. Giving them back
- * to SQS instead costs their message, and by the FIFO rule every later message of its group in the
- * batch, a backoff of seconds (bench/CONVERGENCE.md); a short pause and one more request mostly does.
+ * line answering 503, a delete answering 503) while it took the rest of the batch, and of a whole
+ * request that failed for a passing reason (503/429/5xx answers, a timeout, a lost answer) while the
+ * circuit breaker sees a lossy but working server. Giving them back to SQS instead costs their
+ * message, and by the FIFO rule every later message of its group in the batch, a backoff of seconds
+ * (bench/CONVERGENCE.md); a short pause and one more request mostly does.
  *
  * Consistent by construction: a retry sends the very line (or delete) of the first attempt, the
  * state read once in this invocation, while the batch still holds its message group. An idempotent
@@ -15,7 +17,9 @@ import type { BatchLedger, Pending } from './ledger.ts';
 
 /** In-invocation retries of a failed document, by default (0 turns them off). */
 export const LINE_RETRIES = 1;
-/** The pause before a retry is jittered within [½, 1] of this, ms. */
+/** In-invocation retries of a whole request, by default (0 turns them off). */
+export const REQUEST_RETRIES = 1;
+/** The pause before a retry is jittered within [½, 1] of this, ms; twice this after a whole request failed. */
 export const LINE_RETRY_PAUSE_MS = 250;
 
 /** The writes of one round: the batch's plan, then what a round left to retry. */
@@ -80,28 +84,50 @@ export class Leftovers {
   }
 }
 
+/** How a round went: whether Typesense took part of it, and whether a whole request failed. */
+export interface RoundOutcome {
+  answered: boolean;
+  threw: boolean;
+}
+
 /**
- * Whether one more round fits: a retry left, a server that took part of the last round (no outage:
- * then the circuit decides, as before), and time for the pause and a round as slow as the slowest so
- * far, the writer's reserve kept. Without a time budget there is no retry: it could outrun the timeout.
+ * The retries a round's failures allow. Documents a server failed while it took the rest of the round:
+ * `lineRetries`. A whole request failing (or every line of it): `requestRetries`, and only while the
+ * breaker sees a lossy but working server (`looksWorking`); otherwise an outage is possible, and the
+ * circuit decides. Without a breaker, none.
+ */
+export function retriesAllowed(
+  round: RoundOutcome,
+  options: Pick<WriterOptions, 'breaker' | 'lineRetries' | 'requestRetries'>,
+): number {
+  if (round.answered && !round.threw) return options.lineRetries ?? LINE_RETRIES;
+  return options.breaker?.looksWorking === true ? (options.requestRetries ?? REQUEST_RETRIES) : 0;
+}
+
+/**
+ * Whether one more round fits: a retry left, and time for the pause and a round as slow as the
+ * slowest so far (a timed-out request included), the writer's reserve kept. Without a time budget
+ * there is no retry: it could outrun the invocation's timeout.
  */
 export function mayRetry(
   retriesDone: number,
-  serverWorking: boolean,
+  retriesAllowed: number,
   slowestRoundMs: number,
   pauseMs: number,
-  options: Pick<WriterOptions, 'remainingMs' | 'timeReserveMs' | 'lineRetries'>,
+  options: Pick<WriterOptions, 'remainingMs' | 'timeReserveMs'>,
 ): boolean {
-  if (retriesDone >= (options.lineRetries ?? LINE_RETRIES) || !serverWorking) return false;
-  if (options.remainingMs === undefined) return false;
+  if (retriesDone >= retriesAllowed || options.remainingMs === undefined) return false;
   const spareMs = options.remainingMs() - (options.timeReserveMs ?? 3_000);
   return spareMs >= pauseMs + slowestRoundMs;
 }
 
-/** A jittered pause in [½, 1] of the maximum: retries of concurrent writers do not arrive together. */
-export function retryPauseMs(options: Pick<WriterOptions, 'retry'>): number {
+/**
+ * A jittered pause in [½, 1] of the maximum: retries of concurrent writers do not arrive together.
+ * After a whole request failed, twice as long: the server may be shedding load (503, 429).
+ */
+export function retryPauseMs(options: Pick<WriterOptions, 'retry'>, wholeRequest = false): number {
   const random = options.retry?.random ?? Math.random;
-  return Math.round((LINE_RETRY_PAUSE_MS / 2) * (1 + random()));
+  return Math.round((LINE_RETRY_PAUSE_MS / 2) * (1 + random()) * (wholeRequest ? 2 : 1));
 }
 
 export const sleepOf = (ports: Pick<WriterPorts, 'sleep'>) =>
