@@ -5,6 +5,7 @@ import type { FaultPlan } from './fault-proxy.ts';
 import type { PollerFaults, QueuePoller } from './queue-poller.ts';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from './stack.ts';
 import { itemKey, productItem, productSchema, runWorkload, seededRandom } from './workload.ts';
+import { timeWriterPorts, type WriterTiming } from './writer-timing.ts';
 
 export interface ChaosOptions {
   seed: number;
@@ -83,10 +84,12 @@ export interface PhaseFigures {
   circuitOpenMs: number;
   poller: QueuePoller['timing'];
   typesenseWrites: { requests: number; ms: number };
+  /** The writer's time in each of its ports (source re-read, Typesense, backoffs, retry pauses). */
+  writer: WriterTiming;
 }
 
 /** The counters at one moment: a phase's figures are the difference of two snapshots (`at` gives `ms`). */
-type Snapshot = Omit<PhaseFigures, 'ms'> & { at: number };
+export type Snapshot = Omit<PhaseFigures, 'ms'> & { at: number };
 
 /** `after − before`, field by field, for nested counters. */
 function minus<T>(after: T, before: T): T {
@@ -97,7 +100,7 @@ function minus<T>(after: T, before: T): T {
   return out as T;
 }
 
-function phase(before: Snapshot, after: Snapshot): PhaseFigures {
+export function phase(before: Snapshot, after: Snapshot): PhaseFigures {
   const { at, ...counters } = minus(after, before);
   return { ms: at, ...counters };
 }
@@ -114,11 +117,11 @@ export const DEFAULT_FAULT_RATES = {
   duplicates: 0.08,
 };
 
-type FaultRates = NonNullable<ChaosOptions['faultRates']>;
+export type FaultRates = NonNullable<ChaosOptions['faultRates']>;
 type Faults = NonNullable<LocalStack['faults']>;
 
 /** The embedded stack under chaos, its writer's timings derived from the run's Typesense timeout. */
-function chaosStackOptions(options: ChaosOptions, pollerFaults: PollerFaults): LocalStackOptions {
+export function chaosStackOptions(options: ChaosOptions, pollerFaults: PollerFaults): LocalStackOptions {
   return {
     schema: productSchema,
     sourceTimestampAttribute: 'updatedAt',
@@ -142,7 +145,7 @@ function chaosStackOptions(options: ChaosOptions, pollerFaults: PollerFaults): L
 }
 
 /** The Typesense faults while the source writes; a hang outlasts the writer's timeout, so it times out. */
-function typesenseFaultPlan(options: ChaosOptions, rates: FaultRates): FaultPlan {
+export function typesenseFaultPlan(options: ChaosOptions, rates: FaultRates): FaultPlan {
   return {
     seed: options.seed,
     httpErrors: { 503: rates.http503, 429: rates.http429, 500: rates.http500 },
@@ -159,8 +162,9 @@ function typesenseFaultPlan(options: ChaosOptions, rates: FaultRates): FaultPlan
  * Takes the snapshots whose differences are the phases' figures. The stack's writer handler keeps its
  * breaker between batches: read it for the figures, and sample it for the time it was seen open.
  */
-function phaseRecorder(stack: LocalStack, faults: Faults) {
+export function phaseRecorder(stack: LocalStack, faults: Faults) {
   const { breaker } = stack.functions.writer.handler;
+  const writer = timeWriterPorts(stack.functions.writer.adapters);
   let circuitOpenMs = 0;
   const circuitSampler = setInterval(() => {
     if (breaker.state === 'open') circuitOpenMs += 50;
@@ -175,6 +179,7 @@ function phaseRecorder(stack: LocalStack, faults: Faults) {
       circuitOpenMs,
       poller: structuredClone(stack.queuePoller.timing),
       typesenseWrites: { ...faults.writeTiming },
+      writer: structuredClone(writer),
     }),
     stop: () => clearInterval(circuitSampler),
   };
@@ -374,26 +379,32 @@ export function formatChaosReport(report: ChaosReport): string {
 }
 
 /** One line per phase: throughput, and where the pollers' time went (see bench/CONVERGENCE.md). */
-export function formatPhases(report: ChaosReport): string {
-  const s = (ms: number) => (ms / 1000).toFixed(1);
+export function formatPhases(report: Pick<ChaosReport, 'phases'>): string {
   return Object.entries(report.phases)
-    .map(([name, p]) => {
-      const t = p.poller;
-      const perSecond = p.ms > 0 ? (1000 * p.changesApplied) / p.ms : 0;
-      return [
-        `  ${name}: ${s(p.ms)} s, ${p.changesApplied} changes applied (${perSecond.toFixed(1)}/s), ` +
-          `${p.messagesDone} messages done in ${p.invocations} invocations ` +
-          `(${(t.messagesReceived / Math.max(1, t.receives)).toFixed(1)} messages, ` +
-          `${(t.groupsReceived / Math.max(1, t.receives)).toFixed(1)} groups per batch; ` +
-          `${(p.changesApplied / Math.max(1, p.messagesDone)).toFixed(2)} changes per message)`,
-        `    pollers (s, summed): empty receives ${s(t.emptyReceiveMs)} (${t.emptyReceives}), ` +
-          `receives ${s(t.receiveMs)}, invocations ${s(t.handlerMs)} (deletes ${s(t.deleteMs)}); ` +
-          `Typesense writes ${s(p.typesenseWrites.ms)} (${p.typesenseWrites.requests} requests)`,
-        `    invisible until redelivered (s, group-blocking): crash ${s(t.invisibleMs.crash)} (${t.redeliveries.crash}), ` +
-          `item failure ${s(t.invisibleMs.itemFailure)} (${t.redeliveries.itemFailure}), ` +
-          `thrown ${s(t.invisibleMs.thrown)} (${t.redeliveries.thrown}); ` +
-          `circuit opened ${p.circuitOpened}×, open ${s(p.circuitOpenMs)}`,
-      ].join('\n');
-    })
+    .map(([name, figures]) => formatPhase(name, figures))
     .join('\n');
+}
+
+/** A phase's throughput and where the pollers' time went, three lines. */
+export function formatPhase(name: string, p: PhaseFigures): string {
+  const s = (ms: number) => (ms / 1000).toFixed(1);
+  const t = p.poller;
+  const perSecond = p.ms > 0 ? (1000 * p.changesApplied) / p.ms : 0;
+  return [
+    `  ${name}: ${s(p.ms)} s, ${p.changesApplied} changes applied (${perSecond.toFixed(1)}/s), ` +
+      `${p.messagesDone} messages done in ${p.invocations} invocations ` +
+      `(${(t.messagesReceived / Math.max(1, t.receives)).toFixed(1)} messages, ` +
+      `${(t.groupsReceived / Math.max(1, t.receives)).toFixed(1)} groups per batch; ` +
+      `${(p.changesApplied / Math.max(1, p.messagesDone)).toFixed(2)} changes per message)`,
+    `    pollers (s, summed): empty receives ${s(t.emptyReceiveMs)} (${t.emptyReceives}), ` +
+      `receives ${s(t.receiveMs)}, invocations ${s(t.handlerMs)} (deletes ${s(t.deleteMs)}); ` +
+      `Typesense writes ${s(p.typesenseWrites.ms)} (${p.typesenseWrites.requests} requests)`,
+    `    invisible until redelivered (s, group-blocking): crash ${s(t.invisibleMs.crash)} (${t.redeliveries.crash}), ` +
+      `item failure ${s(t.invisibleMs.itemFailure)} (${t.redeliveries.itemFailure}), ` +
+      `thrown ${s(t.invisibleMs.thrown)} (${t.redeliveries.thrown}); ` +
+      `circuit opened ${p.circuitOpened}×, open ${s(p.circuitOpenMs)}`,
+    `    writer ports (s, summed): ${Object.entries(p.writer)
+      .map(([port, { calls, ms }]) => `${port} ${s(ms)} (${calls})`)
+      .join(', ')}`,
+  ].join('\n');
 }

@@ -1,0 +1,174 @@
+import {
+  chaosStackOptions,
+  DEFAULT_FAULT_RATES,
+  type FaultRates,
+  formatPhase,
+  type PhaseFigures,
+  phase,
+  phaseRecorder,
+  typesenseFaultPlan,
+} from './chaos.ts';
+import { sleep } from './processes.ts';
+import { type LocalStack, startLocalStack } from './stack.ts';
+import { runWorkload, seededRandom } from './workload.ts';
+
+/**
+ * The writer's sustained throughput with and without the chaos faults, in one run (issue 23: "with
+ * the default chaos fault rates and no outage, sustained applied changes/s ≥ 50 % of the fault-free
+ * rate in the same run, and the circuit never opens"). Each phase builds a backlog with the writer
+ * stopped, then starts it and times the drain: the writer's capacity, not the source's write rate.
+ * Phases run fault-free, faulty, fault-free, so the fault-free rate brackets the faulty one on a
+ * machine whose load drifts; the ratio is the faulty rate over the mean of the two fault-free ones.
+ */
+
+export interface ThroughputOptions {
+  seed: number;
+  /** Distinct keys: every phase writes each once, then `ops` random operations on them. */
+  keys: number;
+  ops: number;
+  /** The faulty phase's rates (default: the chaos defaults). */
+  faultRates?: FaultRates;
+  /** The writer's Typesense timeout, ms (default 1,000; see `ChaosOptions`). */
+  typesenseTimeoutMs?: number;
+  onStatus?: (line: string) => void;
+}
+
+/** One drained backlog: the phase's counters and its sustained rate. */
+export interface DrainFigures extends PhaseFigures {
+  faulty: boolean;
+  /** From the writer's start until 90 % of the backlog's changes were applied, ms. */
+  sustainedMs: number;
+  /** 90 % of the backlog's changes over `sustainedMs`, per second: the drain's tail left out. */
+  sustainedPerSecond: number;
+  /** Faults injected during the drain, by kind (pollers' crashes and duplicate deliveries included). */
+  faults: Record<string, number>;
+}
+
+export interface ThroughputReport {
+  phases: DrainFigures[];
+  /** The faulty phase's sustained rate over the mean of the fault-free phases'. */
+  ratio: number;
+}
+
+type Faults = NonNullable<LocalStack['faults']>;
+/** The share of a backlog's changes whose applying time is the sustained rate's. */
+const SUSTAINED_SHARE = 0.9;
+
+/** Resolves once every write of the phase is a queued message: the stream drained, twice in a row. */
+async function backlogQueued(stack: LocalStack): Promise<void> {
+  let quiet = 0;
+  let seen = -1;
+  while (quiet < 2) {
+    await sleep(250);
+    const { changesSeen } = await stack.status();
+    quiet = stack.streamPoller.caughtUp && changesSeen === seen ? quiet + 1 : 0;
+    seen = changesSeen;
+  }
+}
+
+/** Fault counters at one moment, for a phase's difference. */
+function faultCounts(stack: LocalStack, faults: Faults): Record<string, number> {
+  return {
+    ...faults.faultStats,
+    pollerCrashes: stack.queuePoller.stats.injectedCrashes,
+    duplicateDeliveries: stack.queuePoller.stats.injectedDuplicates,
+  };
+}
+
+/** Starts the writer on the backlog, samples the applied count, and stops it once the queue is empty. */
+async function drain(stack: LocalStack, timeoutMs: number) {
+  const startedAt = Date.now();
+  const from = (await stack.status()).changesApplied;
+  const samples: { at: number; applied: number }[] = [];
+  const sampler = setInterval(() => {
+    void stack.status().then(({ changesApplied }) => {
+      samples.push({ at: Date.now(), applied: changesApplied - from });
+    });
+  }, 200);
+  stack.queuePoller.start();
+  try {
+    await stack.waitForIdle(timeoutMs);
+  } finally {
+    clearInterval(sampler);
+    await stack.queuePoller.stop();
+  }
+  const applied = (await stack.status()).changesApplied - from;
+  const reached = samples.find((sample) => sample.applied >= SUSTAINED_SHARE * applied);
+  const sustainedMs = (reached?.at ?? Date.now()) - startedAt;
+  return { sustainedMs, sustainedPerSecond: (1000 * SUSTAINED_SHARE * applied) / Math.max(1, sustainedMs) };
+}
+
+/** Runs the three phases on one embedded stack; see the module comment. */
+export async function runThroughput(options: ThroughputOptions): Promise<ThroughputReport> {
+  const rates = options.faultRates ?? DEFAULT_FAULT_RATES;
+  const pollerFaults = {
+    random: seededRandom(options.seed * 7919 + 1),
+    crashAfterInvokeRate: 0,
+    duplicateDeliveryRate: 0,
+  };
+  const chaos = { ...options, outageMs: 0 };
+  const stack = await startLocalStack(chaosStackOptions(chaos, pollerFaults));
+  const faults = stack.faults as Faults;
+  const recorder = phaseRecorder(stack, faults);
+  const phases: DrainFigures[] = [];
+  try {
+    await stack.queuePoller.stop();
+    for (const [index, faulty] of [false, true, false].entries()) {
+      options.onStatus?.(`phase ${index + 1}/3 (${faulty ? 'faults' : 'no faults'}): writing the backlog`);
+      await runWorkload({
+        dynamodb: stack.dynamodb,
+        tableName: stack.tableName,
+        keyAttributes: stack.keyAttributes,
+        keys: options.keys,
+        ops: options.ops,
+        seed: options.seed + index,
+        concurrency: 6,
+      });
+      await backlogQueued(stack);
+      options.onStatus?.(`phase ${index + 1}/3 (${faulty ? 'faults' : 'no faults'}): draining`);
+      if (faulty) {
+        faults.setFaults(typesenseFaultPlan(chaos, rates));
+        pollerFaults.crashAfterInvokeRate = rates.crashes;
+        pollerFaults.duplicateDeliveryRate = rates.duplicates;
+      }
+      const before = await recorder.snapshot();
+      const faultsBefore = faultCounts(stack, faults);
+      const sustained = await drain(stack, Math.max(180_000, (options.keys + options.ops) * 20));
+      faults.setFaults(undefined);
+      pollerFaults.crashAfterInvokeRate = 0;
+      pollerFaults.duplicateDeliveryRate = 0;
+      const faultsAfter = faultCounts(stack, faults);
+      phases.push({
+        ...phase(before, await recorder.snapshot()),
+        ...sustained,
+        faulty,
+        faults: Object.fromEntries(
+          Object.entries(faultsAfter).map(([kind, count]) => [kind, count - (faultsBefore[kind] ?? 0)]),
+        ),
+      });
+    }
+  } finally {
+    recorder.stop();
+    await stack.stop();
+  }
+  const clean = phases.filter(({ faulty }) => !faulty).map(({ sustainedPerSecond }) => sustainedPerSecond);
+  const faultyRate = phases.find(({ faulty }) => faulty)?.sustainedPerSecond ?? 0;
+  const cleanMean = clean.reduce((sum, rate) => sum + rate, 0) / Math.max(1, clean.length);
+  return { phases, ratio: faultyRate / Math.max(Number.MIN_VALUE, cleanMean) };
+}
+
+export function formatThroughput(report: ThroughputReport): string {
+  const lines = report.phases.map((p, index) => {
+    const faults = Object.entries(p.faults)
+      .filter(([kind, count]) => count > 0 && kind !== 'documentsHit')
+      .map(([kind, count]) => `${kind} ${count}`)
+      .join(', ');
+    return [
+      `phase ${index + 1} (${p.faulty ? 'default chaos faults' : 'no faults'}): sustained ` +
+        `${p.sustainedPerSecond.toFixed(1)} changes/s (${SUSTAINED_SHARE * 100} % of the backlog in ` +
+        `${(p.sustainedMs / 1000).toFixed(1)} s); faults: ${faults || 'none'}`,
+      formatPhase('drain', p),
+    ].join('\n');
+  });
+  return [...lines, `faulty / fault-free sustained rate: ${report.ratio.toFixed(2)}`].join('\n');
+}
