@@ -30,6 +30,16 @@ const options = new Command('npm run chaos --')
     1,
   )
   .option(
+    '--writers <n>',
+    'concurrent writer pollers (Lambda: up to one per message group)',
+    count('--writers', 1),
+    3,
+  )
+  .option(
+    '--default-messages',
+    "the construct's message shape (1 s batching window, 4 groups), not many small messages",
+  )
+  .option(
     '--throughput',
     "instead: the writer's sustained rate on a backlog without faults, with the faults, and without again",
   )
@@ -47,16 +57,23 @@ const options = new Command('npm run chaos --')
     outageMs: number;
     rate: number;
     faultScale: number;
+    writers: number;
+    defaultMessages?: boolean;
     throughput?: boolean;
   }>();
 
-const { faultScale, throughput, ...run } = options;
+const { faultScale, throughput, writers, defaultMessages, ...run } = options;
+const messages = defaultMessages === true ? 'default' : 'small';
 const faultRates = Object.fromEntries(
   Object.entries(DEFAULT_FAULT_RATES).map(([kind, rate]) => [kind, rate * faultScale]),
 ) as typeof DEFAULT_FAULT_RATES;
 const onStatus = (line: string) => process.stderr.write(`\r\x1b[2K${line}`);
 if (throughput === true) {
-  const report = await runThroughput({ seed: run.seed, keys: run.keys, ops: run.ops, faultRates, onStatus });
+  const { seed, keys, ops } = run;
+  const report = await runThroughput({
+    ...{ seed, keys, ops, faultRates, messages, onStatus },
+    writerConcurrency: writers,
+  });
   process.stderr.write('\n');
   console.log(formatThroughput(report));
   process.exit(0);
@@ -64,6 +81,8 @@ if (throughput === true) {
 const report = await runChaos({
   ...run,
   faultRates,
+  writerConcurrency: writers,
+  messages,
   onStatus,
 });
 process.stderr.write('\n');

@@ -26,6 +26,16 @@ export interface ChaosOptions {
    * longer one keeps a loaded machine's slow answers from counting as failures beside the injected ones.
    */
   typesenseTimeoutMs?: number;
+  /**
+   * Concurrent writer pollers (default 3). Lambda runs a FIFO event source's function up to once per
+   * active message group (16 here) unless the mapping's maximum concurrency caps it.
+   */
+  writerConcurrency?: number;
+  /**
+   * `small` (default): many small messages (no batching window, 16 groups), the most requests for the
+   * faults to hit; `default`: the construct's defaults (1 s window, 4 groups), fuller messages.
+   */
+  messages?: 'small' | 'default';
   /** Cap of the writer's backoff and of the circuit's probe wait, s (default 2). */
   retryCapSeconds?: number;
   /** Injected fault probabilities (Typesense per write request or import line; pollers per invocation). */
@@ -102,6 +112,8 @@ function minus<T>(after: T, before: T): T {
 
 export function phase(before: Snapshot, after: Snapshot): PhaseFigures {
   const { at, ...counters } = minus(after, before);
+  // A maximum, not a counter: the snapshot holds the slowest since the one before (see phaseRecorder).
+  counters.poller.slowestHandlerMs = after.poller.slowestHandlerMs;
   return { ms: at, ...counters };
 }
 
@@ -131,13 +143,12 @@ export function chaosStackOptions(options: ChaosOptions, pollerFaults: PollerFau
     retry: { baseSeconds: 1, maxSeconds: options.retryCapSeconds ?? 2 },
     circuit: { failureThreshold: 3, probeSeconds: 1, maxProbeSeconds: options.retryCapSeconds ?? 2 },
     typesenseTimeoutMs: options.typesenseTimeoutMs ?? 1_000,
-    writerConcurrency: 3,
+    writerConcurrency: options.writerConcurrency ?? 3,
     // Many small messages, as before the fuller-message defaults (1 s window, 4 groups): the most
     // Typesense requests and group hand-offs for the faults to hit, so every fault kind and the
     // outage meet live traffic in a CI-sized run. The defaults' fuller messages give faults fewer
     // targets; test/integration runs the defaults.
-    streamMaxBatchingWindowSeconds: 0,
-    buckets: 16,
+    ...(options.messages === 'default' ? {} : { streamMaxBatchingWindowSeconds: 0, buckets: 16 }),
     pollerFaults,
     logLevel: 'ERROR',
     faultInjection: true,
@@ -177,12 +188,19 @@ export function phaseRecorder(stack: LocalStack, faults: Faults) {
       invocations: stack.queuePoller.stats.invocations,
       circuitOpened: breaker.opened,
       circuitOpenMs,
-      poller: structuredClone(stack.queuePoller.timing),
+      poller: takeTiming(stack.queuePoller),
       typesenseWrites: { ...faults.writeTiming },
       writer: structuredClone(writer),
     }),
     stop: () => clearInterval(circuitSampler),
   };
+}
+
+/** The pollers' counters, and the slowest invocation since the last call (which starts the next). */
+function takeTiming(poller: QueuePoller): QueuePoller['timing'] {
+  const timing = structuredClone(poller.timing);
+  poller.timing.slowestHandlerMs = 0;
+  return timing;
 }
 
 /** What the status showed while Typesense was down. */
@@ -374,8 +392,21 @@ export function formatChaosReport(report: ChaosReport): string {
         .join(', '),
     `  writer retries: ${report.retries} messages | DLQ: ${letters.length} (reasons: ${reasons}) | converged ${(report.convergeMs / 1000).toFixed(1)} s after the last write`,
     `  outage: circuit opened ${report.circuitOpenedDuringOutage ? 'yes' : 'no'}, max pending age ${report.maxPendingAgeDuringOutageMs} ms`,
+    ...unexpectedLetters(report),
     `  index vs table: ${report.tableItems} items, ${report.indexDocuments} documents — lost ${report.lost.length}, stale ${report.stale.length}, resurrected ${report.resurrected.length}`,
   ].join('\n');
+}
+
+/** Dead letters that are not poison, one line each: a writer's letter, or a message SQS's redrive moved. */
+function unexpectedLetters(report: ChaosReport): string[] {
+  const poison = new Set(report.poisonIds);
+  return report.deadLetters
+    .filter((letter) => !('kind' in letter && letter.id !== undefined && poison.has(letter.id)))
+    .map((letter) =>
+      'kind' in letter
+        ? `  not poison: ${letter.id} ${letter.reason.code} ${letter.reason.message} (${letter.attempts} receives)`
+        : `  not poison: a change message moved by the redrive policy (${(letter as { changes?: unknown[] }).changes?.length ?? 0} changes)`,
+    );
 }
 
 /** One line per phase: throughput, and where the pollers' time went (see bench/CONVERGENCE.md). */
@@ -397,7 +428,8 @@ export function formatPhase(name: string, p: PhaseFigures): string {
       `${(t.groupsReceived / Math.max(1, t.receives)).toFixed(1)} groups per batch; ` +
       `${(p.changesApplied / Math.max(1, p.messagesDone)).toFixed(2)} changes per message)`,
     `    pollers (s, summed): empty receives ${s(t.emptyReceiveMs)} (${t.emptyReceives}), ` +
-      `receives ${s(t.receiveMs)}, invocations ${s(t.handlerMs)} (deletes ${s(t.deleteMs)}); ` +
+      `receives ${s(t.receiveMs)}, invocations ${s(t.handlerMs)} (deletes ${s(t.deleteMs)}, slowest ${s(t.slowestHandlerMs)}, ` +
+      `${t.receivedWhileInFlight} messages received again while in flight); ` +
       `Typesense writes ${s(p.typesenseWrites.ms)} (${p.typesenseWrites.requests} requests)`,
     `    invisible until redelivered (s, group-blocking): crash ${s(t.invisibleMs.crash)} (${t.redeliveries.crash}), ` +
       `item failure ${s(t.invisibleMs.itemFailure)} (${t.redeliveries.itemFailure}), ` +

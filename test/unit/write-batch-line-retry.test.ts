@@ -138,14 +138,24 @@ describe('processChangeMessages: in-invocation retry of documents a working serv
     // After a short jittered pause.
     expect(fake.pauses).toHaveLength(1);
     expect(fake.pauses[0]).toBeGreaterThan(0);
-    expect(fake.pauses[0]).toBeLessThanOrEqual(250);
+    expect(fake.pauses[0]).toBeLessThanOrEqual(100);
+  });
+
+  it('retries what still fails in up to 3 rounds, each re-sending only those lines, the pause doubling', async () => {
+    const fake = typesense(bFails(3));
+    const result = await processChangeMessages(batch(), fake.ports, writerOptions(fake));
+    expect(failedIds(result)).toEqual([]);
+    expect(fake.imports.map((lines) => lines.map(idOf))).toEqual([['a', 'b', 'c'], ['b'], ['b'], ['b']]);
+    // retry.random is 0.5: ¾ of 100 ms, doubling.
+    expect(fake.pauses).toEqual([75, 150, 300]);
+    expect(fake.reads()).toBe(1);
   });
 
   it('a line failing every time ends as before: backed off, its group blocked behind it', async () => {
     const fake = typesense(bFails(Number.POSITIVE_INFINITY));
     const result = await processChangeMessages(batch(3), fake.ports, writerOptions(fake));
     expect(failedIds(result)).toEqual(['m2', 'm3']);
-    expect(fake.imports.map((lines) => lines.map(idOf))).toEqual([['a', 'b', 'c'], ['b']]);
+    expect(fake.imports.map((lines) => lines.map(idOf))).toEqual([['a', 'b', 'c'], ['b'], ['b'], ['b']]);
     // The same backoff as without the in-invocation retry.
     const before = typesense(bFails(Number.POSITIVE_INFINITY));
     const unretried = await processChangeMessages(
@@ -167,7 +177,7 @@ describe('processChangeMessages: in-invocation retry of documents a working serv
       return [];
     };
     const result = await processChangeMessages(batch(10), fake.ports, writerOptions(fake));
-    expect(fake.imports).toHaveLength(2);
+    expect(fake.imports).toHaveLength(4);
     expect(result.summary.requeued).toBe(2);
     expect(requeued).toEqual(['g1', 'g1']);
     expect(fake.deadLetters).toEqual([]);
@@ -322,10 +332,8 @@ describe('processChangeMessages: in-invocation retry of a whole request that fai
     expect(sent).toHaveLength(2);
     expect(sent[1]).toEqual(sent[0]);
     expect(fake.reads()).toBe(1);
-    // A jittered pause, longer than a line's: the server may be shedding load.
-    const pause = fake.pauses.at(-1) ?? 0;
-    expect(pause).toBeGreaterThan(250);
-    expect(pause).toBeLessThanOrEqual(500);
+    // After a jittered pause, as a line's.
+    expect(fake.pauses).toEqual([75]);
     expect(breaker.state).toBe('closed');
   });
 

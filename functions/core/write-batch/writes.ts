@@ -62,8 +62,9 @@ export async function writeDocuments(
     slowestRoundMs = Math.max(slowestRoundMs, ports.now() - began);
     left.pruneFailed(ledger);
     if (left.size === 0) return tally;
-    const allowed = retriesAllowed(roundTally, options);
-    const pauseMs = retryPauseMs(options, roundTally.threw || !roundTally.answered);
+    // A server that took part of any round is working: a later round of its failed lines alone may fail whole.
+    const allowed = retriesAllowed({ answered: tally.answered, threw: roundTally.threw }, options);
+    const pauseMs = retryPauseMs(options, retries);
     if (!mayRetry(retries, allowed, slowestRoundMs, pauseMs, options)) {
       left.failAll(ledger);
       return tally;
