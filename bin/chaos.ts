@@ -76,7 +76,8 @@ if (throughput === true) {
   });
   process.stderr.write('\n');
   console.log(formatThroughput(report));
-  process.exit(0);
+  const { lost, stale, resurrected } = report.index;
+  process.exit(lost + stale + resurrected === 0 ? 0 : 1);
 }
 const report = await runChaos({
   ...run,

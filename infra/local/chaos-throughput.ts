@@ -53,6 +53,8 @@ export interface ThroughputReport {
   phases: DrainFigures[];
   /** The faulty phase's sustained rate over the mean of the fault-free phases'. */
   ratio: number;
+  /** The index against the table after the last phase: documents lost, stale, resurrected. */
+  index: { lost: number; stale: number; resurrected: number };
 }
 
 type Faults = NonNullable<LocalStack['faults']>;
@@ -115,58 +117,85 @@ async function drain(stack: LocalStack, timeoutMs: number): Promise<number> {
   return Date.now() - startedAt;
 }
 
-/** Runs the three phases on one embedded stack; see the module comment. */
-export async function runThroughput(options: ThroughputOptions): Promise<ThroughputReport> {
+/** The run's moving parts: the stack, its Typesense faults, the pollers' fault rates and the recorder. */
+interface Rig {
+  stack: LocalStack;
+  faults: Faults;
+  pollerFaults: { crashAfterInvokeRate: number; duplicateDeliveryRate: number };
+  recorder: ReturnType<typeof phaseRecorder>;
+}
+
+/** One phase: a backlog written, then drained with or without the faults. */
+async function measurePhase(
+  rig: Rig,
+  options: ThroughputOptions,
+  index: number,
+  faulty: boolean,
+): Promise<DrainFigures> {
+  const { stack, faults, pollerFaults, recorder } = rig;
   const rates = options.faultRates ?? DEFAULT_FAULT_RATES;
+  options.onStatus?.(`phase ${index + 1}/3 (${faulty ? 'faults' : 'no faults'}): writing the backlog`);
+  const backlog = await writeBacklog(stack, options, options.keys, options.ops, index);
+  options.onStatus?.(`phase ${index + 1}/3 (${faulty ? 'faults' : 'no faults'}): draining`);
+  if (faulty) {
+    faults.setFaults(typesenseFaultPlan({ ...options, outageMs: 0 }, rates));
+    pollerFaults.crashAfterInvokeRate = rates.crashes;
+    pollerFaults.duplicateDeliveryRate = rates.duplicates;
+  }
+  const before = await recorder.snapshot();
+  const faultsBefore = faultCounts(stack, faults);
+  const drainMs = await drain(stack, Math.max(180_000, (options.keys + options.ops) * 20));
+  faults.setFaults(undefined);
+  pollerFaults.crashAfterInvokeRate = 0;
+  pollerFaults.duplicateDeliveryRate = 0;
+  const faultsAfter = faultCounts(stack, faults);
+  return {
+    ...phase(before, await recorder.snapshot()),
+    backlog,
+    sustainedPerSecond: (1000 * backlog) / Math.max(1, drainMs),
+    faulty,
+    faults: Object.fromEntries(
+      Object.entries(faultsAfter).map(([kind, count]) => [kind, count - (faultsBefore[kind] ?? 0)]),
+    ),
+  };
+}
+
+/** Runs the phases on one embedded stack (see the module comment), then compares index and table. */
+export async function runThroughput(options: ThroughputOptions): Promise<ThroughputReport> {
   const pollerFaults = {
     random: seededRandom(options.seed * 7919 + 1),
     crashAfterInvokeRate: 0,
     duplicateDeliveryRate: 0,
   };
-  const chaos = { ...options, outageMs: 0 };
-  const stack = await startLocalStack(chaosStackOptions(chaos, pollerFaults));
+  const stack = await startLocalStack(chaosStackOptions({ ...options, outageMs: 0 }, pollerFaults));
   const faults = stack.faults as Faults;
-  const recorder = phaseRecorder(stack, faults);
+  const rig: Rig = { stack, faults, pollerFaults, recorder: phaseRecorder(stack, faults) };
   const phases: DrainFigures[] = [];
+  let comparison: Awaited<ReturnType<LocalStack['verify']>>;
   try {
     await stack.queuePoller.stop();
     // An unmeasured first drain: a fresh process and collection run slow at first (JIT, creates).
     await writeBacklog(stack, options, options.keys, Math.ceil(options.ops / 4), -1);
     await drain(stack, Math.max(180_000, (options.keys + options.ops) * 20));
-    for (const [index, faulty] of [false, true, false].entries()) {
-      options.onStatus?.(`phase ${index + 1}/3 (${faulty ? 'faults' : 'no faults'}): writing the backlog`);
-      const backlog = await writeBacklog(stack, options, options.keys, options.ops, index);
-      options.onStatus?.(`phase ${index + 1}/3 (${faulty ? 'faults' : 'no faults'}): draining`);
-      if (faulty) {
-        faults.setFaults(typesenseFaultPlan(chaos, rates));
-        pollerFaults.crashAfterInvokeRate = rates.crashes;
-        pollerFaults.duplicateDeliveryRate = rates.duplicates;
-      }
-      const before = await recorder.snapshot();
-      const faultsBefore = faultCounts(stack, faults);
-      const drainMs = await drain(stack, Math.max(180_000, (options.keys + options.ops) * 20));
-      faults.setFaults(undefined);
-      pollerFaults.crashAfterInvokeRate = 0;
-      pollerFaults.duplicateDeliveryRate = 0;
-      const faultsAfter = faultCounts(stack, faults);
-      phases.push({
-        ...phase(before, await recorder.snapshot()),
-        backlog,
-        sustainedPerSecond: (1000 * backlog) / Math.max(1, drainMs),
-        faulty,
-        faults: Object.fromEntries(
-          Object.entries(faultsAfter).map(([kind, count]) => [kind, count - (faultsBefore[kind] ?? 0)]),
-        ),
-      });
-    }
+    for (const [index, faulty] of [false, true, false].entries())
+      phases.push(await measurePhase(rig, options, index, faulty));
+    comparison = await stack.verify();
   } finally {
-    recorder.stop();
+    rig.recorder.stop();
     await stack.stop();
   }
   const clean = phases.filter(({ faulty }) => !faulty).map(({ sustainedPerSecond }) => sustainedPerSecond);
   const faultyRate = phases.find(({ faulty }) => faulty)?.sustainedPerSecond ?? 0;
   const cleanMean = clean.reduce((sum, rate) => sum + rate, 0) / Math.max(1, clean.length);
-  return { phases, ratio: faultyRate / Math.max(Number.MIN_VALUE, cleanMean) };
+  return {
+    phases,
+    ratio: faultyRate / Math.max(Number.MIN_VALUE, cleanMean),
+    index: {
+      lost: comparison.missing.length,
+      stale: comparison.stale.length,
+      resurrected: comparison.extra.length,
+    },
+  };
 }
 
 export function formatThroughput(report: ThroughputReport): string {
@@ -182,5 +211,10 @@ export function formatThroughput(report: ThroughputReport): string {
       formatPhase('drain', p),
     ].join('\n');
   });
-  return [...lines, `faulty / fault-free sustained rate: ${report.ratio.toFixed(2)}`].join('\n');
+  const { lost, stale, resurrected } = report.index;
+  return [
+    ...lines,
+    `faulty / fault-free sustained rate: ${report.ratio.toFixed(2)}`,
+    `index vs table after the run: lost ${lost}, stale ${stale}, resurrected ${resurrected}`,
+  ].join('\n');
 }
