@@ -7,9 +7,10 @@ import { runP3 } from './p3-end-to-end.ts';
 import { runP4 } from './p4-resync.ts';
 import { runP5 } from './p5-bundle.ts';
 import { type P1Figures, type P2Figures, runP6 } from './p6-cost.ts';
+import { runP7 } from './p7-overload.ts';
 import { renderSection, type Section, writeResults } from './report.ts';
 
-const BENCHMARKS = ['p1', 'p2', 'p3', 'p4', 'p5', 'p6'] as const;
+const BENCHMARKS = ['p1', 'p2', 'p3', 'p4', 'p5', 'p6', 'p7'] as const;
 type Benchmark = (typeof BENCHMARKS)[number];
 
 const benchmarkList = (value: string): Benchmark[] => {
@@ -87,11 +88,12 @@ const runners: Record<Benchmark, () => Promise<Section>> = {
       p1: await figuresOf<P1Figures>('P1'),
       p2: await figuresOf<P2Figures>('P2'),
     }),
+  p7: () => runP7({ items: quick ? 3_000 : 6_000, writerConcurrency: quick ? [8] : [4, 8] }),
 };
 
 const startedAt = new Date();
-// P6 after P1 and P2, whose figures it prices, and before P3 (see above).
-for (const name of ['p1', 'p2', 'p4', 'p5', 'p6', 'p3'] as const) {
+// P6 after P1 and P2, whose figures it prices, and before P3 and P7, which start the embedded stack.
+for (const name of ['p1', 'p2', 'p4', 'p5', 'p6', 'p3', 'p7'] as const) {
   if (!options.only.includes(name)) continue;
   console.error(`running ${name.toUpperCase()}…`);
   const section = await runners[name]();

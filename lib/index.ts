@@ -1,6 +1,14 @@
+export type {
+  CollectionFieldType,
+  CollectionSchema,
+  CollectionSchemaField,
+} from '../functions/contract/collection-schema.ts';
+export type { IndexOnDelete } from '../functions/contract/index-resource.ts';
 export type { RuleDeliveryAlarms, SyncRule, SyncRuleRole } from './alarms.ts';
 export type { AtlasSourceProps } from './atlas-source.ts';
 export { AtlasSource } from './atlas-source.ts';
+export type { IndexResourceProps } from './index-resource.ts';
+export { IndexResource } from './index-resource.ts';
 export type {
   SyncFunctionRole,
   SyncObservabilityProps,

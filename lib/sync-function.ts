@@ -122,7 +122,8 @@ export type SyncFunctionKind =
   | 'resync'
   | 'lagCheck'
   | 'ingestionDelay'
-  | 'atlasIngest';
+  | 'atlasIngest'
+  | 'indexResource';
 
 /** What differs between the functions: construct id, handler directory (functions/<dir>/) and description. */
 interface SyncFunctionSpec {
@@ -165,6 +166,12 @@ export const SYNC_FUNCTIONS: Readonly<Record<SyncFunctionKind, SyncFunctionSpec>
     id: 'Ingest',
     dir: 'atlas-ingest',
     description: 'MongoDB Atlas trigger events -> ordered writes to the mirror table (Typesense sync source)',
+  },
+  indexResource: {
+    id: 'IndexHandler',
+    dir: 'index-resource',
+    description:
+      'Index custom resource: checks the nodes, then starts the first load or a schema migration re-sync',
   },
 };
 

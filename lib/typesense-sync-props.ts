@@ -8,6 +8,8 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { CollectionSchema } from '../functions/contract/collection-schema.ts';
+import type { IndexOnDelete } from '../functions/contract/index-resource.ts';
 import type { TypesenseSyncAlarmsProps } from './observability.ts';
 
 /** The props of `TypesenseSync` (lib/typesense-sync.ts), validated by lib/validate-props.ts. */
@@ -15,8 +17,39 @@ import type { TypesenseSyncAlarmsProps } from './observability.ts';
 export interface TypesenseSyncTypesenseProps {
   /** Node URLs, e.g. `https://xyz.a1.typesense.net:443`. */
   readonly nodes: string[];
-  /** Secret whose value is the Typesense API key; only its ARN reaches the function environment. */
+  /**
+   * Secret whose value is the Typesense API key; only its ARN reaches the function environment. The
+   * writer and the lag check use it; so do the index custom resource, the re-sync and the operator CLI
+   * unless `adminApiKeySecret` is given (one key for all). With `adminApiKeySecret` it can be a key
+   * scoped to the alias's collections (docs/construct.md, "Scoped API keys").
+   */
   readonly apiKeySecret: secretsmanager.ISecret;
+  /**
+   * A separate secret holding an admin key, for what creates and drops collections and aliases: the index
+   * custom resource, the re-sync and the operator CLI. The writer's and lag check's roles cannot read it,
+   * so a compromised writer cannot drop the index. @default `apiKeySecret` for everything
+   */
+  readonly adminApiKeySecret?: secretsmanager.ISecret;
+  /** The customer managed key of an imported `adminApiKeySecret`, as `apiKeySecretKey`. @default none needed */
+  readonly adminApiKeySecretKey?: kms.IKey;
+  /**
+   * The collection schema without its name: fields, `default_sorting_field`, `enable_nested_fields`,
+   * `token_separators`, `symbols_to_index`… Checked at synth against what Typesense accepts. Deploys
+   * converge Typesense to it: the first deploy creates the first collection and loads the table into it
+   * (the swap creates the alias); a changed schema starts a zero-downtime re-sync. @default none: adopt
+   * the existing alias as it is (re-syncs copy the live collection's schema)
+   */
+  readonly schema?: CollectionSchema;
+  /**
+   * Before anything is created, check that every node answers and the key may do what the sync needs;
+   * `false` for teams that deploy before Typesense exists. @default true
+   */
+  readonly checkNodes?: boolean;
+  /**
+   * What deleting the stack (or the construct) does to the index: `retain` leaves the alias and its
+   * collections in place, `drop` deletes them. @default 'retain'
+   */
+  readonly onDelete?: IndexOnDelete;
   /**
    * The customer managed key the secret is encrypted with, when it is imported (an imported secret does
    * not know its key): the functions reading it are granted `kms:Decrypt` on it, through Secrets Manager
@@ -103,6 +136,17 @@ export interface TypesenseSyncWriterProps {
    * queue and its receive counts towards the DLQ). @default none reserved
    */
   readonly reservedConcurrentExecutions?: number;
+  /**
+   * Cores of one Typesense node (N), 3..1024: Typesense asks for at most N − 2 concurrent imports, the
+   * default of `maxConcurrentImports`. @default 6 (4 imports, as many as the 4 default message groups run)
+   */
+  readonly typesenseCores?: number;
+  /**
+   * The most live imports in flight, 1..1000: the cap of each writer instance's adaptive (AIMD) import
+   * limit, and, when below `messageGroupBuckets` and `maxConcurrency` is unset, the event source's
+   * `maxConcurrency` (at least 2), the bound across Lambda instances. @default typesenseCores − 2
+   */
+  readonly maxConcurrentImports?: number;
 }
 
 /** The batcher's concurrency. */
@@ -214,8 +258,10 @@ export interface TypesenseSyncProps {
    * How long the stream event source gathers records before invoking the batcher unless the batch fills
    * first (`MaximumBatchingWindowInSeconds`): whole seconds, 0..300. Fuller batches mean fuller SQS
    * messages (fewer billed requests); every change may wait up to this long. With
-   * `parallelizationFactor` > 1 each concurrent batch of a shard gathers for its own window.
-   * @default Duration.seconds(1)
+   * `parallelizationFactor` > 1 each concurrent batch of a shard gathers for its own window. None by
+   * default (lag first); at a steady few hundred writes/s, 1 s cuts SQS requests up to 4× for ≤ 1 s
+   * more lag (bench P1 in bench/RESULTS.md).
+   * @default Duration.seconds(0)
    */
   readonly streamMaxBatchingWindow?: Duration;
   /** @default Duration.days(1) */
@@ -236,7 +282,11 @@ export interface TypesenseSyncProps {
   readonly failureRetention?: Duration;
   /** Full re-sync tuning and triggers. @default see TypesenseSyncResyncProps */
   readonly resync?: TypesenseSyncResyncProps;
-  /** Schema of the collections a re-sync creates. @default the live collection's schema */
+  /**
+   * Schema of the collections a re-sync creates. @default the live collection's schema
+   * @deprecated use `typesense.schema`, which also creates and migrates the index on deploy; the two
+   * cannot be combined.
+   */
   readonly collectionSchema?: TypesenseSyncCollectionSchema;
   /** The CloudWatch namespace of every function's EMF metrics. @default 'TypesenseSync' */
   readonly metricsNamespace?: string;

@@ -2,6 +2,7 @@ import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
+import type { CollectionSchema } from '../functions/contract/collection-schema.ts';
 import { TARGET_OUTPUT } from '../functions/contract/target.ts';
 import { TypesenseSync } from './typesense-sync.ts';
 
@@ -25,6 +26,21 @@ function contextList(stack: Stack, key: keyof typeof CONTEXT_DEFAULTS): string[]
 function contextString(stack: Stack, key: keyof typeof CONTEXT_DEFAULTS): string {
   const value: unknown = stack.node.tryGetContext(key) ?? CONTEXT_DEFAULTS[key];
   return String(value);
+}
+
+/**
+ * The `schema` context: the collection schema as JSON (`-c schema='{"fields":[…]}'`) or an object (cdk.json).
+ * Unset: the stack adopts the existing alias as it is.
+ */
+function contextSchema(stack: Stack): CollectionSchema | undefined {
+  const value: unknown = stack.node.tryGetContext('schema');
+  if (value === undefined || value === '') return undefined;
+  if (typeof value !== 'string') return value as CollectionSchema;
+  try {
+    return JSON.parse(value) as CollectionSchema;
+  } catch {
+    throw new Error(`TypesenseSyncStack: context schema is not valid JSON: ${value}`);
+  }
 }
 
 /** A ready-to-deploy stack: a new table synced to the Typesense alias named by context. */
@@ -58,6 +74,7 @@ export class TypesenseSyncStack extends Stack {
         apiKeySecret,
         collection: contextString(this, 'collection'),
         allowInsecureHttp: contextString(this, 'allowInsecureHttp') === 'true',
+        schema: contextSchema(this),
       },
     });
 
@@ -70,6 +87,10 @@ export class TypesenseSyncStack extends Stack {
     new CfnOutput(this, 'IngestionDelayUrl', {
       description: 'GET it, signed with SigV4, for the current ingestion delay (typesense-sync lag)',
       value: this.sync.ingestionDelayUrl,
+    });
+    new CfnOutput(this, 'IndexCollection', {
+      description: 'The collection the alias serves, or will serve once the load this deploy started swaps',
+      value: this.sync.index.collection,
     });
     new CfnOutput(this, TARGET_OUTPUT, {
       description: 'What the operator CLI reads with --stack (no secrets: the API key by secret ARN)',

@@ -31,7 +31,8 @@ export function operatorTargetOf(
     typesense: {
       nodes: props.typesense.nodes,
       collection: props.typesense.collection,
-      apiKeySecretArn: props.typesense.apiKeySecret.secretArn,
+      // The CLI starts, cancels and rolls back re-syncs: it needs the key that may change collections and aliases.
+      apiKeySecretArn: (props.typesense.adminApiKeySecret ?? props.typesense.apiKeySecret).secretArn,
     },
     resync: { stateTable: sync.resyncStateTable.tableName, queueUrl: sync.resyncQueue.queueUrl },
     ingestionDelayUrl: sync.ingestionDelayUrl,

@@ -1,4 +1,4 @@
-import { Duration, Names } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -16,7 +16,6 @@ import {
   ingestionDelayEnvironment,
   lagCheckEnvironment,
   resyncEnvironment,
-  type TypesenseEnv,
   writerEnvironment,
 } from '../functions/contract/env-builders.ts';
 import { CANARY_KEY_VALUE } from '../functions/core/canary.ts';
@@ -26,38 +25,18 @@ import { FailureBucketDestination, failureBucket } from './builders/failure-buck
 import { grantSecretRead, grantSendMessage, grantTable, grantTableKey } from './builders/grants.ts';
 import { resyncTriggers } from './builders/resync-triggers.ts';
 import { changesQueuePair, resyncQueuePair, resyncStateTable, sourceTable } from './builders/sync-stores.ts';
-import { allowLogGroupEncryption } from './encryption.ts';
+import { syncWiring, type Wiring } from './builders/wiring.ts';
+import { INDEX_HANDLER_TIMEOUT, IndexResource } from './index-resource.ts';
 import { SyncObservability, type TypesenseSyncAlarms } from './observability.ts';
-import { SYNC_FUNCTIONS, type SyncFunction, type SyncFunctionKind, syncFunction } from './sync-function.ts';
+import type { SyncFunction, SyncFunctionKind } from './sync-function.ts';
 import type { TypesenseSyncProps } from './typesense-sync-props.ts';
 import { operatorTargetOf } from './typesense-sync-target.ts';
-import {
-  DEFAULT_LAG_CHECK_INTERVAL,
-  type TypesenseSyncSettings,
-  validateTypesenseSyncProps,
-} from './validate-props.ts';
+import { DEFAULT_LAG_CHECK_INTERVAL, validateTypesenseSyncProps } from './validate-props.ts';
 
 export type * from './typesense-sync-props.ts';
 
 /** What the lag check needs beyond waiting for the canary: the CloudWatch, SQS and state table reads. */
 const LAG_CHECK_OVERHEAD_SECONDS = 20;
-
-/** What every function of one sync shares, computed once from the props and settings. */
-interface Wiring {
-  readonly props: TypesenseSyncProps;
-  readonly settings: TypesenseSyncSettings;
-  readonly keyAttributes: string[];
-  /** Each function's POWERTOOLS_SERVICE_NAME: the `service` dimension of its metrics. */
-  readonly serviceName: (kind: SyncFunctionKind) => string;
-  /** A function of the table with the sync's log settings and service name. */
-  readonly fn: (
-    kind: SyncFunctionKind,
-    props: Omit<Parameters<typeof syncFunction>[2], 'serviceName' | 'logRetention' | 'logEncryptionKey'>,
-  ) => SyncFunction;
-  /** The network of the functions that talk to Typesense (the others call AWS alone). */
-  readonly typesenseNetwork: Pick<lambda.FunctionProps, 'vpc' | 'vpcSubnets' | 'securityGroups'>;
-  readonly typesenseEnv: TypesenseEnv;
-}
 
 /**
  * Keeps a Typesense alias in step with a DynamoDB table:
@@ -99,6 +78,11 @@ export class TypesenseSync extends Construct {
   public readonly operatorTarget: Record<string, unknown>;
   /** With `mongoAtlas`: the partner bus, rule, ingest queue and function writing the mirror table. */
   public readonly atlasSource?: AtlasSource;
+  /**
+   * The index custom resource: on every deploy it converges Typesense to `typesense.schema` (first load,
+   * migration, or nothing when unchanged). `index.collection` is the collection the alias serves or will serve.
+   */
+  public readonly index: IndexResource;
 
   constructor(scope: Construct, id: string, props: TypesenseSyncProps) {
     super(scope, id);
@@ -120,10 +104,11 @@ export class TypesenseSync extends Construct {
     this.resyncDeadLetterQueue = resyncQueues.deadLetterQueue;
 
     // Build and wire the functions, each with exactly the grants its code needs.
-    const wiring = this.wiring(props, settings);
+    const wiring = syncWiring(this, props, settings);
     this.batcher = this.addBatcher(wiring);
     this.writer = this.addWriter(wiring);
     this.resync = this.addResync(wiring);
+    this.index = this.addIndex(wiring);
     // Every rule gets delivery alarms (lib/alarms.ts): a rule failing to deliver is otherwise silent.
     const rules: SyncRule[] = [];
     const streamGapAlarm = resyncTriggers(
@@ -171,46 +156,6 @@ export class TypesenseSync extends Construct {
    */
   public grantIngestionDelayRead(grantee: iam.IGrantable): iam.Grant {
     return this.ingestionDelay.grantInvokeUrl(grantee);
-  }
-
-  private wiring(props: TypesenseSyncProps, settings: TypesenseSyncSettings): Wiring {
-    // Unique per construct instance, so two syncs in one account publish apart: the dashboard selects each
-    // function's metrics by this `service` dimension.
-    const servicePrefix = Names.uniqueResourceName(this, { maxLength: 64, separator: '-' });
-    const serviceName = (kind: SyncFunctionKind) => `${servicePrefix}-${SYNC_FUNCTIONS[kind].dir}`;
-    const logEncryptionKey = props.encryptionKey;
-    if (logEncryptionKey !== undefined) allowLogGroupEncryption(this, logEncryptionKey);
-    const keyAttributes = settings.table.keyAttributes;
-    return {
-      props,
-      settings,
-      keyAttributes,
-      serviceName,
-      fn: (kind, fnProps) =>
-        syncFunction(this, kind, {
-          serviceName: serviceName(kind),
-          logRetention: props.logRetention,
-          logEncryptionKey,
-          ...fnProps,
-        }),
-      typesenseNetwork:
-        props.vpc === undefined
-          ? {}
-          : {
-              vpc: props.vpc.vpc,
-              vpcSubnets: props.vpc.vpcSubnets,
-              securityGroups: props.vpc.securityGroups,
-            },
-      typesenseEnv: {
-        KEY_ATTRIBUTES: keyAttributes,
-        TYPESENSE_NODES: props.typesense.nodes,
-        // The key is fetched at runtime: a value in the environment would be readable by anyone
-        // allowed lambda:GetFunctionConfiguration.
-        TYPESENSE_API_KEY_SECRET_ARN: props.typesense.apiKeySecret.secretArn,
-        TYPESENSE_COLLECTION: props.typesense.collection,
-        PROJECTION: props.projection ?? {},
-      },
-    };
   }
 
   private addBatcher({ props, settings, keyAttributes, fn }: Wiring): SyncFunction {
@@ -275,6 +220,8 @@ export class TypesenseSync extends Construct {
         // Re-sends at the receive limit are packed to fit the queue's message size.
         MAX_MESSAGE_BYTES: settings.maxMessageBytes,
         ...settings.writerTuning,
+        // The cap of the adaptive import limit; unset, the function's default (contract DEFAULTS).
+        TYPESENSE_MAX_CONCURRENT_IMPORTS: settings.writer.maxConcurrentImports,
         ...typesenseEnv,
         // While a re-sync runs, the writer also applies changes to its new collection.
         RESYNC_STATE_TABLE: this.resyncStateTable.tableName,
@@ -307,24 +254,31 @@ export class TypesenseSync extends Construct {
     return writer;
   }
 
-  private addResync({ props, settings, fn, typesenseNetwork, typesenseEnv }: Wiring): SyncFunction {
+  /** The re-sync's variables, which the index handler shares: it starts re-syncs. With the admin key. */
+  private resyncEnvironmentOf({ props, settings, typesenseEnv, adminKey }: Wiring): Record<string, string> {
+    return resyncEnvironment({
+      ...typesenseEnv,
+      TYPESENSE_API_KEY_SECRET_ARN: adminKey.secret.secretArn,
+      TABLE_NAME: this.table.tableName,
+      RESYNC_STATE_TABLE: this.resyncStateTable.tableName,
+      RESYNC_QUEUE_URL: this.resyncQueue.queueUrl,
+      QUEUE_URL: this.changesQueue.queueUrl,
+      MESSAGE_GROUP_BUCKETS: settings.messageGroupBuckets,
+      MAX_MESSAGE_BYTES: settings.maxMessageBytes,
+      COLLECTION_SCHEMA: props.typesense.schema ?? props.collectionSchema,
+      ...settings.resync.env,
+      POWERTOOLS_METRICS_NAMESPACE: settings.metricsNamespace,
+    });
+  }
+
+  private addResync(wiring: Wiring): SyncFunction {
+    const { settings, fn, typesenseNetwork, adminKey } = wiring;
     const resync = fn('resync', {
       timeout: Duration.seconds(settings.resync.timeoutSeconds),
       memorySize: 1024,
       reservedConcurrentExecutions: settings.resync.reservedConcurrentExecutions,
       ...typesenseNetwork,
-      environment: resyncEnvironment({
-        ...typesenseEnv,
-        TABLE_NAME: this.table.tableName,
-        RESYNC_STATE_TABLE: this.resyncStateTable.tableName,
-        RESYNC_QUEUE_URL: this.resyncQueue.queueUrl,
-        QUEUE_URL: this.changesQueue.queueUrl,
-        MESSAGE_GROUP_BUCKETS: settings.messageGroupBuckets,
-        MAX_MESSAGE_BYTES: settings.maxMessageBytes,
-        COLLECTION_SCHEMA: props.collectionSchema,
-        ...settings.resync.env,
-        POWERTOOLS_METRICS_NAMESPACE: settings.metricsNamespace,
-      }),
+      environment: this.resyncEnvironmentOf(wiring),
     });
     resync.addEventSource(
       new SqsEventSource(this.resyncQueue, {
@@ -350,8 +304,39 @@ export class TypesenseSync extends Construct {
     grantSendMessage(this.resyncQueue, resync);
     // Keys deleted during the backfill are re-applied through the changes queue, in their group.
     grantSendMessage(this.changesQueue, resync);
-    grantSecretRead(props.typesense.apiKeySecret, props.typesense.apiKeySecretKey, resync);
+    grantSecretRead(adminKey.secret, adminKey.key, resync);
     return resync;
+  }
+
+  /**
+   * The index custom resource (lib/index-resource.ts). Created after the functions its started load relies
+   * on: the re-sync consuming its queue, and the batcher and writer applying the changes made meanwhile.
+   */
+  private addIndex(wiring: Wiring): IndexResource {
+    const { props, fn, typesenseNetwork, adminKey } = wiring;
+    const handler = fn('indexResource', {
+      timeout: INDEX_HANDLER_TIMEOUT,
+      ...typesenseNetwork,
+      environment: this.resyncEnvironmentOf(wiring),
+    });
+    const mappings = [this.batcher, this.writer, this.resync].flatMap((each) =>
+      each.node.children.filter((child) => child instanceof lambda.EventSourceMapping),
+    );
+    return new IndexResource(this, 'Index', {
+      handler,
+      alias: props.typesense.collection,
+      schema: props.typesense.schema,
+      checkNodes: props.typesense.checkNodes,
+      onDelete: props.typesense.onDelete,
+      table: this.table,
+      resyncStateTable: this.resyncStateTable,
+      resyncQueue: this.resyncQueue,
+      adminApiKeySecret: adminKey.secret,
+      adminApiKeySecretKey: adminKey.key,
+      logRetention: props.logRetention,
+      logEncryptionKey: props.encryptionKey,
+      runsAfter: [this.resyncStateTable, this.resyncQueue, ...mappings],
+    });
   }
 
   private addLagCheck(wiring: Wiring, rules: SyncRule[]): SyncFunction {

@@ -2,6 +2,8 @@ import { Duration, Token } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { collectionSchemaProblems } from '../functions/contract/collection-schema.ts';
+import { INDEX_ON_DELETE } from '../functions/contract/index-resource.ts';
 import { DEFAULTS, LIMITS, MAX_VISIBILITY_SECONDS } from '../functions/contract/limits.ts';
 import { atlasSourcePropsProblems } from './atlas-source.ts';
 import type { TypesenseSyncProps } from './typesense-sync-props.ts';
@@ -14,6 +16,7 @@ import {
   resolved,
 } from './validation/problems.ts';
 import { type TableSettings, tableSettings } from './validation/table.ts';
+import { type WriterSettings, writerSettings } from './validation/writer.ts';
 
 /**
  * The validation of `TypesenseSync`'s props, pure (it creates nothing), in the Solutions Constructs shape:
@@ -68,7 +71,7 @@ export interface TypesenseSyncSettings {
   readonly lagCheck: ReturnType<typeof lagCheckSettings>;
   readonly queueOverrides: Partial<sqs.QueueProps>;
   readonly deadLetterQueueOverrides: Partial<sqs.QueueProps>;
-  readonly writer: { readonly maxConcurrency?: number; readonly reservedConcurrentExecutions?: number };
+  readonly writer: WriterSettings;
   readonly ingestionDelayEndpoint: ReturnType<typeof ingestionDelayEndpointSettings>;
   readonly table: TableSettings;
 }
@@ -119,11 +122,7 @@ export function validateTypesenseSyncProps(props: TypesenseSyncProps): Typesense
   const queueOverrides = changesQueueOverrides(props, writerTimeout, problems);
   const deadLetterQueueOverrides = props.deadLetterQueueProps ?? {};
   problems.queueOverrides('deadLetterQueueProps', deadLetterQueueOverrides);
-  const writer = props.writer ?? {};
-  if (writer.maxConcurrency !== undefined) {
-    problems.intRange('writer.maxConcurrency', writer.maxConcurrency, EVENT_SOURCE_CONCURRENCY_RANGE);
-  }
-  problems.concurrency('writer', writer.reservedConcurrentExecutions, writer.maxConcurrency);
+  const writer = writerSettings(props.writer ?? {}, messageGroupBuckets, problems);
   problems.concurrency('batcher', props.batcher?.reservedConcurrentExecutions, undefined);
   const ingestionDelayEndpoint = ingestionDelayEndpointSettings(props, problems);
   if (props.mongoAtlas !== undefined) problems.addWorded(atlasSourcePropsProblems(props.mongoAtlas));
@@ -169,6 +168,30 @@ function checkTypesense(props: TypesenseSyncProps, problems: Problems): void {
   }
   if (!Token.isUnresolved(props.typesense.collection) && props.typesense.collection.length === 0) {
     problems.add('typesense.collection must not be empty');
+  }
+  checkIndexProps(props, problems);
+}
+
+/** The index as code: the schema Typesense must accept, and the props that go with it. */
+function checkIndexProps(props: TypesenseSyncProps, problems: Problems): void {
+  const { schema, onDelete, adminApiKeySecret, adminApiKeySecretKey } = props.typesense;
+  if (schema !== undefined) {
+    for (const problem of collectionSchemaProblems(schema)) problems.add(`typesense.schema ${problem}`);
+    if (props.collectionSchema !== undefined) {
+      problems.add(
+        'pass typesense.schema or collectionSchema, not both: typesense.schema is the schema of every collection',
+      );
+    }
+  }
+  if (onDelete !== undefined && !(INDEX_ON_DELETE as readonly string[]).includes(onDelete)) {
+    problems.add(
+      `typesense.onDelete must be one of ${INDEX_ON_DELETE.join(', ')}, got ${JSON.stringify(onDelete)}`,
+    );
+  }
+  if (adminApiKeySecretKey !== undefined && adminApiKeySecret === undefined) {
+    problems.add(
+      'typesense.adminApiKeySecretKey needs typesense.adminApiKeySecret: it is the key of that secret',
+    );
   }
 }
 

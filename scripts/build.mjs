@@ -24,7 +24,15 @@ import { build } from 'esbuild';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const DIST = join(ROOT, 'dist');
-const FUNCTIONS = ['batcher', 'writer', 'resync', 'lag-check', 'ingestion-delay', 'atlas-ingest'];
+const FUNCTIONS = [
+  'batcher',
+  'writer',
+  'resync',
+  'lag-check',
+  'ingestion-delay',
+  'atlas-ingest',
+  'index-resource',
+];
 const LIBRARY_ENTRIES = ['index', 'read-your-writes'];
 
 /** The library: dependencies external; CommonJS gets import.meta.url from its own file name. */

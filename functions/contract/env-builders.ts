@@ -60,6 +60,9 @@ export type WriterEnv = TypesenseEnv &
     readonly CIRCUIT_FAILURE_THRESHOLD?: Count;
     readonly CIRCUIT_PROBE_SECONDS?: Count;
     readonly CIRCUIT_MAX_PROBE_SECONDS?: Count;
+    /** The cap of the adaptive import limit: N − 2 on a Typesense node of N cores. */
+    readonly TYPESENSE_MAX_CONCURRENT_IMPORTS?: Count;
+    readonly TYPESENSE_IMPORT_LATENCY_TARGET_MS?: Count;
     readonly RESYNC_STATE_TABLE?: string;
   };
 

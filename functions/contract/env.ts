@@ -133,6 +133,13 @@ export const writerConfigSchema = withApiKeySource({
   CIRCUIT_MAX_PROBE_SECONDS: positiveInt(DEFAULTS.circuitMaxProbeSeconds).pipe(
     z.number().max(LIMITS.circuitMaxProbeSeconds.max),
   ),
+  /**
+   * The cap of the writer instance's adaptive import limit (AIMD: halved on 503/429, grown on good
+   * answers): Typesense's N − 2 concurrent imports on a node of N cores.
+   */
+  TYPESENSE_MAX_CONCURRENT_IMPORTS: positiveInt(DEFAULTS.maxConcurrentImports),
+  /** An import slower than this halves the adaptive limit too. Default: only 503/429 do. */
+  TYPESENSE_IMPORT_LATENCY_TARGET_MS: z.coerce.number().int().positive().optional(),
 });
 export type WriterConfig = z.infer<typeof writerConfigSchema>;
 

@@ -1,5 +1,6 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
+import type { AdaptiveLimit } from './adaptive-limit.ts';
 import type { CircuitBreaker, CircuitState } from './breaker.ts';
 import type { DeadLetter, MarshalledKey } from './change.ts';
 import type { Projection } from './project.ts';
@@ -64,6 +65,12 @@ export interface WriterOptions {
   retry?: RetryPolicy;
   /** Shared across the batches of one writer instance. */
   breaker?: CircuitBreaker;
+  /**
+   * Live imports in flight, adapted to Typesense's answers; shared across the batches of one writer
+   * instance. With it, an import answered 503/429 is sent again after a pause while time allows
+   * (write-batch/adaptive-import.ts); without it, imports go at once and such a batch fails.
+   */
+  importLimit?: AdaptiveLimit;
   /** The changes queue's maximum message size: re-sends are packed to fit it (default 262144). */
   maxMessageBytes?: number;
   /**

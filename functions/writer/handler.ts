@@ -1,4 +1,5 @@
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { AdaptiveLimit } from '../core/adaptive-limit.ts';
 import { CircuitBreaker } from '../core/breaker.ts';
 import { processChangeMessages, type WriterPorts } from '../core/write-batch.ts';
 import { createDynamoDbClient, createSqsClient } from '../shared/aws.ts';
@@ -14,8 +15,11 @@ import { addWriterMetrics } from '../shared/metrics.ts';
 import { typesenseClientOf } from '../shared/typesense-client.ts';
 import { writerAdapters } from '../shared/writer-adapters.ts';
 
-/** The writer's handler, with the circuit breaker it keeps between batches (the local status reads it). */
-export type WriterHandler = LambdaHandler<SQSEvent, SQSBatchResponse> & { breaker: CircuitBreaker };
+/** The writer's handler, with the circuit breaker and import limit it keeps between batches (the local status reads them). */
+export type WriterHandler = LambdaHandler<SQSEvent, SQSBatchResponse> & {
+  breaker: CircuitBreaker;
+  importLimit: AdaptiveLimit;
+};
 
 /** The writer over its config and adapters: change messages applied to Typesense. */
 export function createWriterHandler(
@@ -32,11 +36,25 @@ export function createWriterHandler(
     maxProbeMs: config.CIRCUIT_MAX_PROBE_SECONDS * 1000,
     now: Date.now,
   });
+  /**
+   * Lives as long as the handler too: on AWS an instance has one batch, hence one live import, in
+   * flight, and the event source's concurrency (at most the message groups) bounds the instances
+   * (docs/configuration.md, "Write concurrency"); where one handler runs batches side by side, as on
+   * the embedded stack, the limit also sheds concurrency.
+   */
+  const importLimit = new AdaptiveLimit({
+    cap: config.TYPESENSE_MAX_CONCURRENT_IMPORTS,
+    ...(config.TYPESENSE_IMPORT_LATENCY_TARGET_MS === undefined
+      ? {}
+      : { latencyTargetMs: config.TYPESENSE_IMPORT_LATENCY_TARGET_MS }),
+    now: Date.now,
+  });
   const options = {
     keyAttributes: config.KEY_ATTRIBUTES,
     projection: config.PROJECTION,
     maxMessageBytes: config.MAX_MESSAGE_BYTES,
     breaker,
+    importLimit,
     retry: {
       baseSeconds: config.RETRY_BASE_SECONDS,
       maxSeconds: config.RETRY_MAX_SECONDS,
@@ -68,7 +86,7 @@ export function createWriterHandler(
       return { batchItemFailures };
     },
   );
-  return Object.assign(handler, { breaker });
+  return Object.assign(handler, { breaker, importLimit });
 }
 
 const dynamodb = createDynamoDbClient();

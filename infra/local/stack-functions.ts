@@ -141,6 +141,7 @@ export function functionEnvironments(options: LocalStackOptions, resources: Func
       CIRCUIT_FAILURE_THRESHOLD: options.circuit?.failureThreshold ?? 3,
       CIRCUIT_PROBE_SECONDS: options.circuit?.probeSeconds ?? 1,
       CIRCUIT_MAX_PROBE_SECONDS: options.circuit?.maxProbeSeconds ?? 4,
+      TYPESENSE_MAX_CONCURRENT_IMPORTS: options.maxConcurrentImports,
       RESYNC_STATE_TABLE: resources.resyncStateTable,
     }),
     resync: resyncEnvironment({

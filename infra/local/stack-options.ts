@@ -49,9 +49,14 @@ export interface LocalStackOptions {
   maxMessageBytes?: number;
   /** The stream event source's `BatchSize` (default: the construct's, 10,000). */
   streamBatchSize?: number;
-  /** Its `MaximumBatchingWindowInSeconds` (default: the construct's, 1 s). */
+  /** Its `MaximumBatchingWindowInSeconds` (default: the construct's, 0 s). */
   streamMaxBatchingWindowSeconds?: number;
   writerConcurrency?: number;
+  /**
+   * The cap of the writer's adaptive import limit, shared by its `writerConcurrency` pollers as by
+   * batches of one instance (default: the function's, 4 = N − 2 on a 6-core node).
+   */
+  maxConcurrentImports?: number;
   /** Handler log level (powertools): WARN keeps a live status line readable. */
   logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
   /** Writer backoff in compressed local time (defaults: 1 s base, 4 s cap, 72 h budget). */

@@ -376,9 +376,12 @@ async function waitForIdle(parts: StackParts, timeoutMs: number): Promise<void> 
   while (quietChecks < 2) {
     if (Date.now() > deadline)
       throw new Error(`local stack not idle after ${timeoutMs} ms: ${JSON.stringify(await statusOf(parts))}`);
+    // The stream must be found empty by a round begun after this check began: a read in flight
+    // before it could still return the last change written.
+    const checkBegan = Date.now();
     await sleep(150);
     const quiet =
-      pollers.streamPoller.caughtUp &&
+      pollers.streamPoller.caughtUpSince(checkBegan) &&
       !pollers.queuePoller.busy &&
       !pollers.resyncPoller.busy &&
       !(atlas?.poller.busy ?? false) &&

@@ -113,7 +113,8 @@ export class StreamPoller {
   private running = false;
   private loop: Promise<void> | undefined;
   private busy = false;
-  private lastPollEmpty = false;
+  /** When the last round began, if it read every shard and found nothing to deliver. */
+  private lastEmptyRoundBegan: number | undefined;
   /** Whether the stream was ever described: before that the poller has no iterator and read nothing. */
   private described = false;
 
@@ -131,9 +132,18 @@ export class StreamPoller {
 
   /** True once the stream was described and the last poll of every open shard found nothing, nothing is gathered and none handled. */
   get caughtUp(): boolean {
+    return this.caughtUpSince(Number.NEGATIVE_INFINITY);
+  }
+
+  /**
+   * Caught up, by a round that began at `time` or later: a read already in flight at `time` could
+   * still return a record written just before it.
+   */
+  caughtUpSince(time: number): boolean {
     return (
       this.described &&
-      this.lastPollEmpty &&
+      this.lastEmptyRoundBegan !== undefined &&
+      this.lastEmptyRoundBegan >= time &&
       !this.busy &&
       [...this.shards.values()].every(({ gathered }) => gathered.length === 0)
     );
@@ -180,14 +190,19 @@ export class StreamPoller {
         );
         lastDiscovery = Date.now();
       }
+      const began = Date.now();
       let sawRecords = false;
+      let readFailed = false;
       for (const [shardId, shard] of this.shards) {
         if (this.finished(shard)) continue;
         const parent = shard.parentId === undefined ? undefined : this.shards.get(shard.parentId);
         if (parent !== undefined && !this.finished(parent)) continue;
-        sawRecords = (await this.pollShard(shardId, shard)) || sawRecords;
+        const polled = await this.pollShard(shardId, shard);
+        sawRecords = polled === 'delivered' || sawRecords;
+        readFailed = polled === 'read-failed' || readFailed;
       }
-      this.lastPollEmpty = !sawRecords;
+      // A failed read says nothing about what the shard holds: that round is not an empty one.
+      this.lastEmptyRoundBegan = !sawRecords && !readFailed ? began : undefined;
       if (!sawRecords) await sleep(this.options.pollIntervalMs ?? 100);
     }
   }
@@ -197,19 +212,24 @@ export class StreamPoller {
     return (shard.closed || shard.iterator === undefined) && shard.gathered.length === 0;
   }
 
-  /** Reads more records into the shard's batch, then delivers it if due. True when it delivered. */
-  private async pollShard(shardId: string, shard: ShardState): Promise<boolean> {
+  /** Reads more records into the shard's batch, then delivers it if due. */
+  private async pollShard(shardId: string, shard: ShardState): Promise<'delivered' | 'idle' | 'read-failed'> {
     const batchSize = this.options.batchSize ?? 100;
     const canRead = !shard.closed && shard.iterator !== undefined;
+    let readOk = true;
     if (
       canRead &&
       shard.gathered.length < batchSize &&
       this.gatheredBytes(shard) < STREAM_INVOCATION_PAYLOAD_BYTES
     ) {
-      await this.read(shardId, shard, Math.min(GET_RECORDS_LIMIT, batchSize - shard.gathered.length));
+      readOk = await this.read(
+        shardId,
+        shard,
+        Math.min(GET_RECORDS_LIMIT, batchSize - shard.gathered.length),
+      );
     }
     const batch = this.takeDueBatch(shard, batchSize);
-    if (batch === undefined) return false;
+    if (batch === undefined) return readOk ? 'idle' : 'read-failed';
     this.busy = true;
     try {
       await this.deliver(batch, this.options.retryAttempts ?? 10, shardId);
@@ -218,7 +238,7 @@ export class StreamPoller {
       // What stays gathered (beyond a full batch) starts a new window, as a new batch would.
       shard.gatheringSince = shard.gathered.length === 0 ? undefined : this.now();
     }
-    return true;
+    return 'delivered';
   }
 
   private now(): number {
@@ -230,7 +250,8 @@ export class StreamPoller {
     return shard.gathered.reduce((sum, { bytes }) => sum + bytes, EVENT_ENVELOPE_BYTES - 1);
   }
 
-  private async read(shardId: string, shard: ShardState, limit: number): Promise<void> {
+  /** Reads the next records into the shard's batch. False when GetRecords failed (nothing was learnt). */
+  private async read(shardId: string, shard: ShardState, limit: number): Promise<boolean> {
     const result = await this.options.streams
       .send(new GetRecordsCommand({ ShardIterator: shard.iterator, Limit: limit }))
       .catch(async (error: unknown) => {
@@ -239,16 +260,17 @@ export class StreamPoller {
         if (LOST_ITERATOR_ERRORS.has(name)) await this.renewIterator(shardId, shard, name);
         return undefined;
       });
-    if (result === undefined) return;
+    if (result === undefined) return false;
     shard.iterator = result.NextShardIterator;
     if (shard.iterator === undefined) shard.closed = true;
     const records = (result.Records ?? []).map((record) =>
       toLambdaRecord(record, this.options.streamArn, this.options.region),
     );
-    if (records.length === 0) return;
+    if (records.length === 0) return true;
     if (shard.gathered.length === 0) shard.gatheringSince = this.now();
     for (const record of records) shard.gathered.push({ record, bytes: payloadBytes(record) + 1 });
     shard.lastSequenceNumber = records.at(-1)?.dynamodb?.SequenceNumber;
+    return true;
   }
 
   /**

@@ -25,3 +25,4 @@ export {
   TYPESENSE_VERSIONS,
   type TypesenseVersion,
 } from './typesense-emulator/versions.ts';
+export type { WriteLagOptions, WriteLagStats } from './typesense-emulator/write-lag.ts';

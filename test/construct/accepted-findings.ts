@@ -18,9 +18,11 @@ export interface AcceptedFinding {
   readonly reason: string;
 }
 
-const SYNC_FUNCTIONS = /^Sync(Batcher|Writer|Resync|LagCheck|IngestionDelay|MongoAtlasIngest)[0-9A-F]{8}$/;
+/** The sync's functions, with the index custom resource's handler and its Provider framework function. */
+const SYNC_FUNCTIONS =
+  /^Sync(Batcher|Writer|Resync|LagCheck|IngestionDelay|MongoAtlasIngest|IndexHandler|IndexProviderframeworkonEvent)[0-9A-F]{8}$/;
 const SYNC_LOG_GROUPS =
-  /^Sync(Batcher|Writer|Resync|LagCheck|IngestionDelay|MongoAtlasIngest)LogGroup[0-9A-F]{8}$/;
+  /^Sync(Batcher|Writer|Resync|LagCheck|IngestionDelay|MongoAtlasIngest|IndexHandler|IndexProvider)LogGroup[0-9A-F]{8}$/;
 const FIXTURE = ['FullyFeatured'];
 /** The Lambda CDK adds to a VPC under the cdk.json flag @aws-cdk/aws-ec2:restrictDefaultSecurityGroup. */
 const FIXTURE_VPC_PROVIDER = /^CustomVpcRestrictDefaultSGCustomResourceProviderHandler[0-9A-F]{8}$/;
@@ -94,9 +96,10 @@ export const CFN_GUARD_ACCEPTED: readonly AcceptedFinding[] = [
     rule: 'lambda_inside_vpc_check',
     resources: SYNC_FUNCTIONS,
     reason:
-      'Without `vpc` (the default: Typesense Cloud over HTTPS) no function is in a VPC. With `vpc` the writer, re-sync ' +
-      'and lag check are placed in it; the batcher, the ingestion-delay endpoint and the Atlas ingest only call AWS ' +
-      'APIs and stay out, saving NAT traffic and cold-start ENIs.',
+      'Without `vpc` (the default: Typesense Cloud over HTTPS) no function is in a VPC. With `vpc` the writer, re-sync, ' +
+      'lag check and index handler are placed in it; the batcher, the ingestion-delay endpoint and the Atlas ingest ' +
+      'only call AWS APIs and stay out, saving NAT traffic and cold-start ENIs, and so does the index Provider ' +
+      "framework function, which only invokes the handler and answers CloudFormation's pre-signed S3 response URL.",
   },
   {
     rule: 'lambda_inside_vpc_check',

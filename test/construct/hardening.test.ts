@@ -496,7 +496,8 @@ describe('encryption with the customer managed key', () => {
     const groups = Object.entries(template.findResources('AWS::Logs::LogGroup')).filter(
       ([, group]) => group.Properties.RetentionInDays === 90,
     );
-    expect(groups).toHaveLength(6);
+    // The six functions' (with the Atlas ingest), the index handler's and the index Provider framework's.
+    expect(groups).toHaveLength(8);
     for (const [id, group] of groups) expect(group.Properties.KmsKeyId, id).toEqual(keyArn);
     const logs = keyStatements(template).filter(
       (statement) => servicePrincipal(statement) === 'logs.eu-west-1.amazonaws.com',

@@ -57,6 +57,8 @@ function resourceNames(
     [sync.resyncDeadLetterQueue.queueArn, 'resync DLQ'],
     [sync.failureBucket.bucketArn, 'failure bucket'],
     [sync.failureBucket.arnForObjects('*'), 'failure bucket objects'],
+    [sync.index.handler.functionArn, 'index handler'],
+    [`${sync.index.handler.functionArn}:*`, 'index handler versions'],
     // Grants on a secret imported by name match any of its version suffixes.
     [`${secret.secretArn}-??????`, 'API key secret'],
     ...(key === undefined ? [] : [[key.keyArn, 'key'] as [unknown, string]]),
@@ -167,6 +169,29 @@ const BASE: Record<(typeof FUNCTIONS)[number], string[]> = {
   ],
 };
 
+/**
+ * The index custom resource's handler: the re-sync start path (item count, the active pointer and job
+ * written, a failed start released, the segment tasks sent) and the admin key. No Scan, no BatchGetItem.
+ */
+const INDEX_HANDLER = [
+  'managed AWSLambdaBasicExecutionRole',
+  ...on('table', 'dynamodb:DescribeTable'),
+  ...on('state table', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'),
+  ...on('resync queue', 'sqs:SendMessage'),
+  ...on('API key secret', ...SECRET_READ),
+];
+/** The Provider framework's function: it invokes the handler, once GetFunction shows it active. */
+const PROVIDER_FRAMEWORK = [
+  'managed AWSLambdaBasicExecutionRole',
+  ...on('index handler', 'lambda:GetFunction'),
+  ...on('index handler', 'lambda:InvokeFunction'),
+  ...on('index handler versions', 'lambda:InvokeFunction'),
+];
+
+/** The Provider framework's own function (CDK builds it inside the Provider). */
+const providerFrameworkOf = (sync: TypesenseSync) =>
+  sync.index.provider.node.findChild('framework-onEvent') as lambda.IFunction;
+
 function roleOf(fn: lambda.IFunction): iam.IRole {
   expect(fn.role).toBeDefined();
   return fn.role as iam.IRole;
@@ -190,10 +215,24 @@ describe('least privilege: the ready stack with its defaults', () => {
     expect(permissionsOf(template, stack, roleOf(sync[name]), names)).toEqual([...BASE[name]].sort());
   });
 
-  it('creates no IAM role besides the five function roles', () => {
-    const functionRoles = FUNCTIONS.map((name) =>
-      stack.getLogicalId(roleOf(sync[name]).node.defaultChild as CfnElement),
+  it('gives the index handler exactly the re-sync start path and the admin key', () => {
+    expect(permissionsOf(template, stack, roleOf(sync.index.handler), names)).toEqual(
+      [...INDEX_HANDLER].sort(),
     );
+  });
+
+  it('gives the Provider framework function only the reading and invocation of the index handler', () => {
+    expect(permissionsOf(template, stack, roleOf(providerFrameworkOf(sync)), names)).toEqual(
+      [...PROVIDER_FRAMEWORK].sort(),
+    );
+  });
+
+  it('creates no IAM role besides the five function roles, the index handler and its Provider', () => {
+    const functionRoles = [
+      ...FUNCTIONS.map((name) => sync[name]),
+      sync.index.handler,
+      providerFrameworkOf(sync),
+    ].map((fn) => stack.getLogicalId(roleOf(fn).node.defaultChild as CfnElement));
     expect(Object.keys(template.findResources('AWS::IAM::Role')).sort()).toEqual(functionRoles.sort());
   });
 });
@@ -235,6 +274,15 @@ describe('least privilege: a sync with every optional feature on', () => {
     );
   });
 
+  it('gives the index handler, in the VPC, the use of the key for the state table and the resync queue', () => {
+    expect(permissionsOf(template, stack, roleOf(sync.index.handler), names)).toEqual(
+      [...new Set([...INDEX_HANDLER, VPC, ...TABLE_WRITE_KEY, ...on('key', 'kms:GenerateDataKey')])].sort(),
+    );
+    expect(permissionsOf(template, stack, roleOf(providerFrameworkOf(sync)), names)).toEqual(
+      [...PROVIDER_FRAMEWORK].sort(),
+    );
+  });
+
   /**
    * The Atlas ingest: the transaction (raise a version, put or delete a mirror item), dead letters, its
    * queue, and the key of both tables, the queue and the DLQ. No VPC: it calls only AWS APIs.
@@ -258,7 +306,12 @@ describe('least privilege: a sync with every optional feature on', () => {
   });
 
   it(`allows * only for ${WILDCARD_RESOURCE_ACTIONS.join(' and ')}, whose APIs have no resource-level permissions`, () => {
-    const functions = [...FUNCTIONS.map((name) => sync[name]), sync.atlasSource?.ingest as lambda.IFunction];
+    const functions = [
+      ...FUNCTIONS.map((name) => sync[name]),
+      sync.atlasSource?.ingest as lambda.IFunction,
+      sync.index.handler,
+      providerFrameworkOf(sync),
+    ];
     const wildcards = functions.flatMap((fn) =>
       permissionsOf(template, stack, roleOf(fn), names).filter((permission) => permission.endsWith(' on *')),
     );

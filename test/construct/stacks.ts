@@ -19,6 +19,18 @@ export const STREAM_ARN =
   'arn:aws:dynamodb:eu-west-1:123456789012:table/source/stream/2025-01-01T00:00:00.000';
 export const ATLAS_EVENT_SOURCE = 'aws.partner/mongodb.com/stitch.trigger/65f1c0d2a4b5c6d7e8f90123';
 
+/** A collection schema using the common options: facets, a default sorting field, nested fields. */
+export const PRODUCTS_SCHEMA = {
+  fields: [
+    { name: 'title', type: 'string' },
+    { name: 'brand', type: 'string', facet: true },
+    { name: 'price', type: 'float' },
+    { name: 'details', type: 'object', optional: true },
+  ],
+  default_sorting_field: 'price',
+  enable_nested_fields: true,
+};
+
 /** `TypesenseSyncStack` with no context at all: what `cdk synth` deploys by default. */
 export function defaultStack(): TypesenseSyncStack {
   return new TypesenseSyncStack(appWithoutBundling(), 'Default', { env: ENV });
@@ -79,6 +91,7 @@ export function fullyFeaturedStack(options: FullyFeaturedOptions = {}): {
         options.apiKeySecretName ?? 'typesense/key',
       ),
       collection: 'products',
+      schema: { fields: [{ name: '.*', type: 'auto' }] },
       ...(options.allowInsecureHttp === true && { allowInsecureHttp: true }),
     },
     encryptionKey: key,
@@ -90,7 +103,6 @@ export function fullyFeaturedStack(options: FullyFeaturedOptions = {}): {
     deadLetterQueueProps: { retentionPeriod: Duration.days(7) },
     alarms: { topic },
     logRetention: logs.RetentionDays.THREE_MONTHS,
-    collectionSchema: { fields: [{ name: '.*', type: 'auto' }] },
     projection: { exclude: ['internalNotes'] },
     mongoAtlas: { eventSourceName: ATLAS_EVENT_SOURCE, database: 'shop', collection: 'products' },
   });

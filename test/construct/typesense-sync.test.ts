@@ -133,15 +133,17 @@ describe('TypesenseSync (fully configured, bundled)', () => {
   const bucketId = () => id(sync.failureBucket.node.defaultChild);
 
   it('creates exactly the expected resources', () => {
-    // The source and re-sync state tables; changes, re-sync work and their two DLQs; five functions
-    // (batcher, writer, re-sync, lag check, ingestion delay).
+    // The source and re-sync state tables; changes, re-sync work and their two DLQs; seven functions
+    // (batcher, writer, re-sync, lag check, ingestion delay, the index handler and its Provider framework)
+    // and the index custom resource.
     template.resourceCountIs('AWS::DynamoDB::Table', 2);
     template.resourceCountIs('AWS::SQS::Queue', 4);
     template.resourceCountIs('AWS::SQS::QueuePolicy', 4);
-    template.resourceCountIs('AWS::Lambda::Function', 5);
+    template.resourceCountIs('AWS::Lambda::Function', 7);
     template.resourceCountIs('AWS::Lambda::EventSourceMapping', 3);
     template.resourceCountIs('AWS::Lambda::Url', 1);
-    template.resourceCountIs('AWS::Logs::LogGroup', 5);
+    template.resourceCountIs('AWS::Logs::LogGroup', 7);
+    template.resourceCountIs('Custom::TypesenseIndex', 1);
     template.resourceCountIs('AWS::S3::Bucket', 1);
     template.resourceCountIs('AWS::S3::BucketPolicy', 1);
     // The stream gap trigger; lag, lag unknown, DLQ, iterator age and one errors alarm per function;
@@ -1488,7 +1490,19 @@ describe('TypesenseSync through the package entry point (the README example)', (
     new PackageTypesenseSync(stack, 'Search', {
       existingTableObj: table, // must have a stream (NEW_AND_OLD_IMAGES)
       keyAttributes: ['pk', 'sk'],
-      typesense: { nodes: ['https://typesense.internal:8108'], apiKeySecret: secret, collection: 'products' },
+      typesense: {
+        nodes: ['https://typesense.internal:8108'],
+        apiKeySecret: secret,
+        collection: 'products',
+        schema: {
+          fields: [
+            { name: 'title', type: 'string' },
+            { name: 'brand', type: 'string', facet: true },
+            { name: 'price', type: 'float' },
+          ],
+          default_sorting_field: 'price',
+        },
+      },
       projection: { exclude: ['internalNotes'] },
       encryptionKey: key,
       vpc: { vpc },
@@ -1496,9 +1510,11 @@ describe('TypesenseSync through the package entry point (the README example)', (
     });
 
     const template = Template.fromStack(stack);
-    // The sync's five, and the provider of the VPC's default security group restriction
-    // (@aws-cdk/aws-ec2:restrictDefaultSecurityGroup), which belongs to the app's VPC, not to the sync.
-    template.resourceCountIs('AWS::Lambda::Function', 6);
+    // The sync's seven (five, the index handler and its Provider framework), and the provider of the VPC's
+    // default security group restriction (@aws-cdk/aws-ec2:restrictDefaultSecurityGroup), which belongs to the
+    // app's VPC, not to the sync.
+    template.resourceCountIs('AWS::Lambda::Function', 8);
+    template.resourceCountIs('Custom::TypesenseIndex', 1);
     template.resourceCountIs('Custom::VpcRestrictDefaultSG', 1);
     template.resourceCountIs('AWS::SQS::Queue', 4);
     template.allResourcesProperties('AWS::SQS::Queue', { KmsMasterKeyId: Match.anyValue() });

@@ -375,6 +375,46 @@ describe.each(contractTargets())('Typesense contract (versions): $name', (target
     }
   });
 
+  it('a node lagging behind its writes answers writes 503 "Not Ready or Lagging" while reads and /health go on (src/raft_server.cpp ReplicationState::refresh_catchup_status, src/http_server.cpp HttpServer::catch_all_handler)', async () => {
+    const name = `${run}_lag`;
+    await create({ name, fields: [{ name: 't', type: 'string' }] });
+    // A real node lags only under a load this suite will not put on a shared server.
+    if (emulator === undefined) return;
+    emulator.setWriteLag({ documentsPerSecond: 100, healthyWriteLag: 0 });
+    try {
+      const lines = Array.from({ length: 30 }, (_, i) => `{"id":"${i}","t":"x"}`).join('\n');
+      const first = raw('POST', `/collections/${name}/documents/import?action=upsert`, lines);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const refused = await raw(
+        'POST',
+        `/collections/${name}/documents/import?action=upsert`,
+        '{"id":"a","t":"y"}',
+      );
+      expect(refused.status).toBe(503);
+      expect(refused.json).toEqual({ message: 'Not Ready or Lagging' });
+      const error = await client
+        .importDocuments(name, ['{"id":"b","t":"y"}'], 'upsert')
+        .catch((e: unknown) => e);
+      expect(error).toMatchObject({ status: 503, retryable: true });
+      // Health follows the read lag (default 1000), above the write lag (default 500): still healthy.
+      expect((await raw('GET', '/health', undefined, null)).json).toEqual({ ok: true });
+      expect((await raw('GET', `/collections/${name}`)).status).toBe(200);
+      const applied = await first;
+      expect(applied.status).toBe(200);
+      expect(applied.text.split('\n').map((line) => JSON.parse(line))).toEqual(
+        Array.from({ length: 30 }, () => ({ success: true })),
+      );
+      // Caught up again: the next write is taken.
+      expect(
+        (await raw('POST', `/collections/${name}/documents/import?action=upsert`, '{"id":"c","t":"z"}'))
+          .status,
+      ).toBe(200);
+      expect(emulator.writeLag).toMatchObject({ appliedDocuments: 31, lagRejections: 2 });
+    } finally {
+      emulator.setWriteLag(undefined);
+    }
+  });
+
   it('a body far above 64 MiB is accepted (no request size limit in src/http_server.cpp)', async () => {
     if (emulator === undefined) return; // 70 MiB against a shared real server is not polite
     const name = `${run}_big`;

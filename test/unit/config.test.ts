@@ -141,6 +141,22 @@ describe('writer config', () => {
       CIRCUIT_FAILURE_THRESHOLD: 3,
       CIRCUIT_PROBE_SECONDS: 15,
       CIRCUIT_MAX_PROBE_SECONDS: 300,
+      TYPESENSE_MAX_CONCURRENT_IMPORTS: 4,
+    });
+  });
+
+  it('rejects an import cap below 1 and reads a latency target, naming the variable', () => {
+    expect(() =>
+      parseConfig(writerConfigSchema, { ...writerEnv, TYPESENSE_MAX_CONCURRENT_IMPORTS: '0' }),
+    ).toThrow(/TYPESENSE_MAX_CONCURRENT_IMPORTS/);
+    const config = parseConfig(writerConfigSchema, {
+      ...writerEnv,
+      TYPESENSE_MAX_CONCURRENT_IMPORTS: '6',
+      TYPESENSE_IMPORT_LATENCY_TARGET_MS: '8000',
+    });
+    expect(config).toMatchObject({
+      TYPESENSE_MAX_CONCURRENT_IMPORTS: 6,
+      TYPESENSE_IMPORT_LATENCY_TARGET_MS: 8_000,
     });
   });
 

@@ -46,6 +46,21 @@ describe("a function's role from the synthesised template", () => {
     expect(allowed('logs:PutLogEvents', '*')).toBe('allow');
   });
 
+  it("gives the index custom resource's handler the re-sync start path, and no Scan", () => {
+    const index = rolePolicyOf(template, 'indexResource', resolver);
+    expect(index.roleName).toMatch(/^SyncIndexHandlerServiceRole/);
+    const allowed = (action: string, resource: string) => evaluate(index.statements, { action, resource });
+    const stateTable = 'arn:aws:dynamodb:us-east-1:000000000000:table/items-resync-state';
+    expect(allowed('dynamodb:DescribeTable', TABLE)).toBe('allow');
+    expect(allowed('dynamodb:Scan', TABLE)).toBe('implicit-deny');
+    expect(allowed('dynamodb:PutItem', stateTable)).toBe('allow');
+    expect(allowed('sqs:SendMessage', 'arn:aws:sqs:us-east-1:000000000000:items-resync')).toBe('allow');
+    expect(allowed('sqs:SendMessage', 'arn:aws:sqs:us-east-1:000000000000:items-changes.fifo')).toBe(
+      'implicit-deny',
+    );
+    expect(allowed('secretsmanager:GetSecretValue', SECRET)).toBe('allow');
+  });
+
   it("gives the lag check the canary's partition of the table and no other", () => {
     const { statements } = rolePolicyOf(template, 'lagCheck', resolver);
     const put = (key: string) =>

@@ -28,11 +28,27 @@ export class SearchStack extends cdk.Stack {
     const sync = new TypesenseSync(this, 'Search', {
       existingTableObj: table,
       keyAttributes: ['pk'],
-      typesense: { nodes: props.typesenseNodes.split(','), apiKeySecret: apiKey, collection: 'products' },
+      typesense: {
+        nodes: props.typesenseNodes.split(','),
+        apiKeySecret: apiKey,
+        collection: 'products',
+        // The index as code: `cdk deploy` creates the collection and loads the table; a changed schema
+        // migrates with a zero-downtime re-sync.
+        schema: {
+          fields: [
+            { name: 'name', type: 'string' },
+            { name: 'category', type: 'string', facet: true },
+            { name: 'price', type: 'float' },
+            { name: '.*', type: 'auto' },
+          ],
+          default_sorting_field: 'price',
+        },
+      },
     });
 
     new cdk.CfnOutput(this, 'TableName', { value: table.tableName });
     new cdk.CfnOutput(this, 'DeadLetterQueueUrl', { value: sync.deadLetterQueue.queueUrl });
     new cdk.CfnOutput(this, 'IngestionDelayUrl', { value: sync.ingestionDelayUrl });
+    new cdk.CfnOutput(this, 'IndexCollection', { value: sync.index.collection });
   }
 }

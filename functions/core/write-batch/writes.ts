@@ -2,6 +2,7 @@ import { isRetryableAnswer, isRetryableError } from '../classify.ts';
 import type { ActiveResync, Rejection } from '../resync/model.ts';
 import { runWithinBudget } from '../time-budget.ts';
 import type { ResyncWriterPorts, WriterOptions, WriterPorts } from '../write-batch.ts';
+import { withinImportLimit } from './adaptive-import.ts';
 import type { DocumentLine, PlannedWrites } from './documents.ts';
 import { type BatchLedger, type Pending, reasonOf } from './ledger.ts';
 import {
@@ -119,11 +120,9 @@ function importLive(
   { ledger, left, tally }: RoundSink,
 ): Promise<void> {
   if (upserts.length === 0) return Promise.resolve();
-  return ports
-    .importDocuments(
-      upserts.map(({ line }) => line),
-      options.remainingMs?.(),
-    )
+  // Each attempt under the limit reads the time left itself (adaptive-import.ts).
+  return withinImportLimit(ports, options)
+    .importDocuments(upserts.map(({ line }) => line))
     .then(
       (outcomes) => {
         const answered = outcomes.some(

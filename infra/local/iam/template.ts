@@ -100,6 +100,8 @@ function synthesise(options: SyncTemplateOptions): SyncTemplate {
     resync: logicalId(sync.resync),
     lagCheck: logicalId(sync.lagCheck),
     ingestionDelay: logicalId(sync.ingestionDelay),
+    // The index custom resource's handler: the local stack invokes it as CloudFormation would.
+    indexResource: logicalId(sync.index.handler),
     ...(atlas === undefined ? {} : { atlasIngest: logicalId(atlas.ingest) }),
   };
   const logicalIds: SyncTemplate['logicalIds'] = {

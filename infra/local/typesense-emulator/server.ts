@@ -8,6 +8,14 @@ import type { AddressInfo, Socket } from 'node:net';
 import { RequestError } from './schema.ts';
 import { EmulatorState, type HttpResult, JSON_TYPE, json } from './state.ts';
 import { type TypesenseVersion, type VersionProfile, versionProfile } from './versions.ts';
+import {
+  documentsIn,
+  isDocumentWrite,
+  NOT_READY_OR_LAGGING,
+  type WriteLagOptions,
+  WriteLagQueue,
+  type WriteLagStats,
+} from './write-lag.ts';
 
 export type TypesenseEmulatorStats = {
   /** Every request received, including /health and rejected ones. */
@@ -33,6 +41,13 @@ export type TypesenseEmulator = {
   setDown(down: boolean): void;
   /** Simulates a node short of disk or memory: writes get a 422, /health reports `resource_error`. */
   setResourceError(error: ResourceError | undefined): void;
+  /**
+   * Limits the node to a fixed rate of applied documents, answering 503 "Not Ready or Lagging" while
+   * more writes are queued than its healthy write lag (write-lag.ts); undefined lifts the limit.
+   */
+  setWriteLag(options: WriteLagOptions | undefined): void;
+  /** The write queue's counters since the last `setWriteLag`; undefined without a limit. */
+  readonly writeLag: WriteLagStats | undefined;
   readonly stats: TypesenseEmulatorStats;
 };
 
@@ -43,11 +58,13 @@ export type TypesenseEmulatorOptions = {
   host?: string;
   /** The Typesense major version to answer as (27 to 30); default 30, the current release line. */
   version?: TypesenseVersion;
+  /** Start with a write rate limit (see `setWriteLag`). */
+  writeLag?: WriteLagOptions;
 };
 
 const FORBIDDEN = 'Forbidden - a valid `x-typesense-api-key` header must be sent.';
 const FAILURE_MESSAGES: Record<number, string> = {
-  503: 'Not Ready or Lagging',
+  503: NOT_READY_OR_LAGGING,
   429: 'Rate limit exceeded or blocked',
 };
 const ROUTE_NOT_FOUND: HttpResult = {
@@ -61,6 +78,7 @@ type Controls = {
   down: boolean;
   resourceError: ResourceError | undefined;
   failures: { remaining: number; status: number };
+  writeLag: WriteLagQueue | undefined;
 };
 
 /** One emulator's state, settings and test hooks, as its request handling reads them. */
@@ -81,7 +99,12 @@ export async function startTypesenseEmulator(opts: TypesenseEmulatorOptions): Pr
     state: new EmulatorState(profile),
     stats: { requests: 0, importLines: 0, deletes: 0 },
     startedAt: Date.now(),
-    controls: { down: false, resourceError: undefined, failures: { remaining: 0, status: 503 } },
+    controls: {
+      down: false,
+      resourceError: undefined,
+      failures: { remaining: 0, status: 503 },
+      writeLag: opts.writeLag === undefined ? undefined : new WriteLagQueue(opts.writeLag),
+    },
   };
   const { controls, stats } = emulator;
   const sockets = new Set<Socket>();
@@ -123,6 +146,12 @@ export async function startTypesenseEmulator(opts: TypesenseEmulatorOptions): Pr
     setResourceError(error: ResourceError | undefined) {
       controls.resourceError = error;
     },
+    setWriteLag(options: WriteLagOptions | undefined) {
+      controls.writeLag = options === undefined ? undefined : new WriteLagQueue(options);
+    },
+    get writeLag() {
+      return controls.writeLag?.stats;
+    },
     async stop() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const socket of sockets) socket.destroy();
@@ -148,7 +177,17 @@ async function handle(emulator: Emulator, req: IncomingMessage, res: ServerRespo
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
   const body = Buffer.concat(chunks).toString('utf8');
-  send(res, answer(emulator, req.method ?? 'GET', req.url ?? '/', req.headers['x-typesense-api-key'], body));
+  const method = req.method ?? 'GET';
+  const key = req.headers['x-typesense-api-key'];
+  const queue = emulator.controls.writeLag;
+  const url = splitUrl(req.url ?? '/');
+  if (queue !== undefined && key === emulator.apiKey && 'segments' in url) {
+    if (isDocumentWrite(method, url.segments) && routeExists(method, url.segments, emulator.profile)) {
+      if (!queue.admits()) return send(res, json(503, { message: NOT_READY_OR_LAGGING }));
+      await queue.apply(documentsIn(url.segments, body));
+    }
+  }
+  send(res, answer(emulator, method, req.url ?? '/', key, body));
 }
 
 /** The path's decoded segments and the raw query string, or a 400 for a segment that does not decode. */

@@ -1,0 +1,3 @@
+export const handler = async () => {
+  throw new Error('index-resource handler: built on branch index-runtime');
+};

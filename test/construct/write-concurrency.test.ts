@@ -1,0 +1,94 @@
+import { Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { describe, expect, it } from 'vitest';
+import { DEFAULTS } from '../../functions/contract/limits.ts';
+import { TypesenseSync, type TypesenseSyncProps } from '../../lib/typesense-sync.ts';
+import { appWithoutBundling, ENV } from './stacks.ts';
+
+/** A minimal sync with the given props; its stack's template. */
+function synth(props: Partial<TypesenseSyncProps> = {}): Template {
+  const stack = new Stack(appWithoutBundling(), 'Writes', { env: ENV });
+  new TypesenseSync(stack, 'Sync', {
+    tableProps: { partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING } },
+    typesense: {
+      nodes: ['https://a.example.com:443'],
+      apiKeySecret: secretsmanager.Secret.fromSecretNameV2(stack, 'Key', 'typesense/key'),
+      collection: 'products',
+    },
+    ...props,
+  });
+  return Template.fromStack(stack);
+}
+
+type FunctionResource = { Properties: { Environment?: { Variables?: Record<string, unknown> } } };
+type MappingResource = { Properties: { ScalingConfig?: { MaximumConcurrency?: number } } };
+
+/** The writer (the only function with MAX_RECEIVE_COUNT): its environment and its SQS event source. */
+function writer(template: Template) {
+  const functions = Object.entries(
+    template.findResources('AWS::Lambda::Function') as Record<string, FunctionResource>,
+  ).filter(([, resource]) => resource.Properties.Environment?.Variables?.MAX_RECEIVE_COUNT !== undefined);
+  expect(functions).toHaveLength(1);
+  const [id, resource] = functions[0] as [string, FunctionResource];
+  const mappings = Object.values(
+    template.findResources('AWS::Lambda::EventSourceMapping', {
+      Properties: { FunctionName: { Ref: id } },
+    }) as Record<string, MappingResource>,
+  );
+  expect(mappings).toHaveLength(1);
+  return {
+    env: resource.Properties.Environment?.Variables ?? {},
+    maxConcurrency: mappings[0]?.Properties.ScalingConfig?.MaximumConcurrency,
+  };
+}
+
+describe('write concurrency props', () => {
+  it('by default leaves the cap to the function (N − 2 of 6 cores = the 4 message groups) and the event source unbounded', () => {
+    const { env, maxConcurrency } = writer(synth());
+    expect(env.TYPESENSE_MAX_CONCURRENT_IMPORTS).toBeUndefined();
+    expect(maxConcurrency).toBeUndefined();
+    expect(DEFAULTS.maxConcurrentImports).toBe(DEFAULTS.typesenseNodeCores - 2);
+    expect(DEFAULTS.maxConcurrentImports).toBe(DEFAULTS.messageGroupBuckets);
+  });
+
+  it('follows N − 2 of the configured cores, and bounds the event source by it when below the message groups', () => {
+    const { env, maxConcurrency } = writer(synth({ writer: { typesenseCores: 5 } }));
+    expect(env.TYPESENSE_MAX_CONCURRENT_IMPORTS).toBe('3');
+    expect(maxConcurrency).toBe(3);
+  });
+
+  it('never gives the event source less than its minimum of 2', () => {
+    const { env, maxConcurrency } = writer(synth({ writer: { typesenseCores: 3 } }));
+    expect(env.TYPESENSE_MAX_CONCURRENT_IMPORTS).toBe('1');
+    expect(maxConcurrency).toBe(2);
+  });
+
+  it('leaves the event source to the message groups when the cap is not below them', () => {
+    const { env, maxConcurrency } = writer(
+      synth({ messageGroupBuckets: 8, writer: { maxConcurrentImports: 8 } }),
+    );
+    expect(env.TYPESENSE_MAX_CONCURRENT_IMPORTS).toBe('8');
+    expect(maxConcurrency).toBeUndefined();
+  });
+
+  it('keeps an explicit maxConcurrency and an explicit cap over the cores', () => {
+    const { env, maxConcurrency } = writer(
+      synth({ writer: { typesenseCores: 16, maxConcurrentImports: 2, maxConcurrency: 3 } }),
+    );
+    expect(env.TYPESENSE_MAX_CONCURRENT_IMPORTS).toBe('2');
+    expect(maxConcurrency).toBe(3);
+  });
+
+  it.each([
+    [{ typesenseCores: 2 }, 'writer.typesenseCores must be an integer from 3 to 1024, got 2'],
+    [{ maxConcurrentImports: 0 }, 'writer.maxConcurrentImports must be an integer from 1 to 1000, got 0'],
+    [
+      { typesenseCores: 4, reservedConcurrentExecutions: 1 },
+      'writer.reservedConcurrentExecutions (1) must be at least writer.maxConcurrency (2)',
+    ],
+  ])('rejects %o', (props, message) => {
+    expect(() => synth({ writer: props })).toThrow(message);
+  });
+});
