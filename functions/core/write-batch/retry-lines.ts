@@ -27,6 +27,7 @@ export const LINE_RETRIES = 3;
  * src/Typesense/Configuration.ts: `numRetries` defaults to the node count, 100 ms apart).
  */
 export const REQUEST_RETRIES = 1;
+// An import answered 503/429 under the adaptive limit is retried there (adaptive-import.ts), not again here.
 /** The first pause before a retry, jittered within [½, 1] of this, ms; it doubles each round. */
 export const RETRY_PAUSE_MS = 100;
 

@@ -2,7 +2,7 @@ import { isRetryableAnswer, isRetryableError } from '../classify.ts';
 import type { ActiveResync, Rejection } from '../resync/model.ts';
 import { runWithinBudget } from '../time-budget.ts';
 import type { ResyncWriterPorts, WriterOptions, WriterPorts } from '../write-batch.ts';
-import { withinImportLimit } from './adaptive-import.ts';
+import { isOverloadAnswer, withinImportLimit } from './adaptive-import.ts';
 import type { DocumentLine, PlannedWrites } from './documents.ts';
 import { type BatchLedger, type Pending, reasonOf } from './ledger.ts';
 import {
@@ -143,8 +143,10 @@ function importLive(
         });
       },
       (error: unknown) => {
-        // A passing failure may get another round (retry-lines.ts); a refused request fails now.
-        if (!isRetryableError(error))
+        // A passing failure may get another round (retry-lines.ts); a refused request fails now, and
+        // so does an overload the adaptive limit already retried (retries must not compound).
+        const limitRetried = options.importLimit !== undefined && isOverloadAnswer(error);
+        if (!isRetryableError(error) || limitRetried)
           return typesenseFailed(
             ledger,
             tally,
