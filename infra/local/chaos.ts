@@ -144,10 +144,11 @@ export function chaosStackOptions(options: ChaosOptions, pollerFaults: PollerFau
     circuit: { failureThreshold: 3, probeSeconds: 1, maxProbeSeconds: options.retryCapSeconds ?? 2 },
     typesenseTimeoutMs: options.typesenseTimeoutMs ?? 1_000,
     writerConcurrency: options.writerConcurrency ?? 3,
-    // Many small messages, as before the fuller-message defaults (1 s window, 4 groups): the most
-    // Typesense requests and group hand-offs for the faults to hit, so every fault kind and the
-    // outage meet live traffic in a CI-sized run. The defaults' fuller messages give faults fewer
-    // targets; test/integration runs the defaults.
+    // Many small messages, as before the fuller-message defaults (4 groups, batches of up to 10,000
+    // records): the most Typesense requests and group hand-offs for the faults to hit, so every fault
+    // kind and the outage meet live traffic in a CI-sized run. The defaults' fuller messages give
+    // faults fewer targets; test/integration runs the defaults. The window is pinned to none, as the
+    // default now is, so a change of the default does not change the chaos runs.
     ...(options.messages === 'default' ? {} : { streamMaxBatchingWindowSeconds: 0, buckets: 16 }),
     pollerFaults,
     logLevel: 'ERROR',
