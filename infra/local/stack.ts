@@ -128,10 +128,25 @@ function enforceIam(
  * config objects (stack-functions.ts), so the process environment is left alone.
  */
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
-  const { keyAttributes, tableName, alias, collection, template } = resolveNames(options);
-  const services = await startServices(options, template);
-  const { endpoints } = services;
+  const names = resolveNames(options);
+  const services = await startServices(options, names.template);
   const faults = options.faultInjection === true ? await startFaultProxy(services.emulator.url) : undefined;
+  try {
+    return await startOnServices(options, names, services, faults);
+  } catch (error) {
+    // A setup that fails (say, the index resource's Create refused) leaves no process or server behind.
+    await Promise.all([services.stop(), faults?.stop()]).catch(() => undefined);
+    throw error;
+  }
+}
+
+async function startOnServices(
+  options: LocalStackOptions,
+  { keyAttributes, tableName, alias, collection, template }: ReturnType<typeof resolveNames>,
+  services: LocalServices,
+  faults: FaultProxy | undefined,
+): Promise<LocalStack> {
+  const { endpoints } = services;
   const clients = stackClients(endpoints);
   const failureBucket = `${tableName}-stream-failures`;
   services.fauxqs.createBucket(failureBucket);

@@ -78,3 +78,21 @@ describe('a grant missing from the template', () => {
     }
   });
 });
+
+/**
+ * The index custom resource's role (issue 19) is enforced the same way: without its sqs:SendMessage on
+ * the re-sync queue, the Create that starts the first load fails the deploy, naming the call refused.
+ */
+describe("a grant missing from the index custom resource's role", () => {
+  it('fails the Create that starts the first load, and the stack that would deploy it', async () => {
+    const started = startLocalStack({
+      schema: productSchema,
+      index: 'custom-resource',
+      logLevel: 'ERROR',
+      iam: { revoke: [{ function: 'indexResource', action: 'sqs:SendMessage' }] },
+    });
+    await expect(started).rejects.toThrow(
+      /IndexHandler\w*\/indexResource is not authorized to perform: sqs:sendmessage on resource: arn:aws:sqs:us-east-1:000000000000:/i,
+    );
+  }, 120_000);
+});
