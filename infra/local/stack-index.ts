@@ -3,8 +3,10 @@ import { type IndexOnDelete, indexResourceProperties } from '../../functions/con
 import type { CollectionDefinition } from '../../functions/core/typesense-port.ts';
 import type { IndexResourceResponse } from '../../functions/index-resource/handler.ts';
 import type { LocalFunctions } from './stack-functions.ts';
+import type { LocalStackOptions } from './stack-options.ts';
 import { REGION } from './stack-options.ts';
 import { lambdaContext } from './stack-pollers.ts';
+import { createCollections } from './stack-services.ts';
 
 /**
  * The index custom resource driven as CloudFormation drives it (issue 19): a Create when the stack
@@ -84,4 +86,23 @@ export function localIndexResource(fn: LocalFunctions['indexResource'], alias: s
       });
     },
   };
+}
+
+/**
+ * The index set up directly (`index: 'direct'`, the default): the collection and the alias on every
+ * node. False when the custom resource will create it instead.
+ */
+export async function createIndexDirectly(
+  options: LocalStackOptions,
+  nodeUrls: readonly string[],
+  alias: string,
+  collection: string,
+): Promise<boolean> {
+  if (options.index !== 'custom-resource') {
+    await createCollections(nodeUrls, options.schema, alias, collection);
+    return true;
+  }
+  if (nodeUrls.length > 1)
+    throw new Error("index: 'custom-resource' runs on one node (the emulated nodes do not replicate)");
+  return false;
 }

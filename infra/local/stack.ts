@@ -23,7 +23,7 @@ import type { SyncTemplateOptions } from './iam/template.ts';
 import { sleep } from './processes.ts';
 import { s3FailureDestination } from './s3-failure-destination.ts';
 import { buildFunctions, type FunctionClients, functionClients } from './stack-functions.ts';
-import { type LocalIndexResource, localIndexResource } from './stack-index.ts';
+import { createIndexDirectly, type LocalIndexResource, localIndexResource } from './stack-index.ts';
 import {
   ACCOUNT_ID,
   API_KEY,
@@ -36,7 +36,7 @@ import {
 } from './stack-options.ts';
 import { createPollers, type LocalPollers } from './stack-pollers.ts';
 import { createStackResources, type StackResources } from './stack-resources.ts';
-import { createCollections, type LocalServices, startServices } from './stack-services.ts';
+import { type LocalServices, startServices } from './stack-services.ts';
 import { StatusHistory, serveStatusPage } from './status-page.ts';
 
 export type { LocalAtlasSource, LocalStack, LocalStackOptions, LocalStatus } from './stack-options.ts';
@@ -60,25 +60,6 @@ function resolveNames(options: LocalStackOptions) {
     projection: options.projection,
   };
   return { keyAttributes, tableName, alias, collection: `${alias}_v1`, template };
-}
-
-/**
- * The index set up directly (`index: 'direct'`, the default): the collection and the alias on every
- * node. False when the custom resource will create it instead.
- */
-async function createIndexDirectly(
-  options: LocalStackOptions,
-  nodeUrls: readonly string[],
-  alias: string,
-  collection: string,
-): Promise<boolean> {
-  if (options.index !== 'custom-resource') {
-    await createCollections(nodeUrls, options.schema, alias, collection);
-    return true;
-  }
-  if (nodeUrls.length > 1)
-    throw new Error("index: 'custom-resource' runs on one node (the emulated nodes do not replicate)");
-  return false;
 }
 
 /** The stack's own clients (a test's, the CLI's view): not a function's, so not checked by IAM. */
@@ -184,14 +165,7 @@ async function startOnServices(
     functions,
     roleClients,
   );
-  const atlas: LocalAtlasSource | undefined =
-    resources.atlas === undefined || pollers.atlasPoller === undefined
-      ? undefined
-      : {
-          ...resources.atlas,
-          poller: pollers.atlasPoller,
-          sendEvents: sendEventBridgeEvents(clients.sqs, resources.atlas.ingestQueueUrl),
-        };
+  const atlas = localAtlasSource(resources, pollers, clients.sqs);
   // As CloudFormation would: the index resource's Create, once the functions exist (it queues the load).
   const index = localIndexResource(functions.indexResource, alias);
   const indexCreated = direct ? undefined : await index.create(schemaWithoutName(options.schema));
@@ -220,6 +194,20 @@ async function startOnServices(
     index,
     indexCreated,
   });
+}
+
+/** The Atlas source's local parts, when the stack has one. */
+function localAtlasSource(
+  resources: StackResources,
+  pollers: LocalPollers,
+  sqs: SQSClient,
+): LocalAtlasSource | undefined {
+  if (resources.atlas === undefined || pollers.atlasPoller === undefined) return undefined;
+  return {
+    ...resources.atlas,
+    poller: pollers.atlasPoller,
+    sendEvents: sendEventBridgeEvents(sqs, resources.atlas.ingestQueueUrl),
+  };
 }
 
 interface StackParts {
