@@ -109,7 +109,7 @@ const filterValue: fc.Arbitrary<FilterValue> = fc.oneof(
   fc.integer({ min: -3, max: 3 }),
   fc.boolean(),
 );
-const attributeValue: fc.Arbitrary<AttributeValue> = fc.oneof(
+const attributeValue = fc.oneof<fc.Arbitrary<AttributeValue>[]>(
   fc.constantFrom('x', 'xy', 'y', '').map((S) => ({ S })),
   fc.integer({ min: -3, max: 3 }).map((n) => ({ N: String(n) })),
   fc.constantFrom('1.50', '-0', '2e0').map((N) => ({ N })),
@@ -125,7 +125,7 @@ const itemArbitrary: fc.Arbitrary<Item> = fc.record(
     fc.Arbitrary<AttributeValue>
   >,
   { requiredKeys: [] },
-);
+) as fc.Arbitrary<Item>;
 const attribute = fc.constantFrom(...NAMES);
 const number = fc.integer({ min: -3, max: 3 });
 const { filter: filterArbitrary } = fc.letrec<{ filter: ItemFilter }>((tie) => ({
