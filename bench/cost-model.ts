@@ -96,12 +96,16 @@ export interface Price {
   usd: number;
   unit: string;
   source: string;
-  /** `confirmed 2026-11-30` when a stored page stated it; otherwise `assumed, as of 2026-11-30`. */
+  /** `confirmed <date read>` and the page that stated it, or why it is assumed. */
   status: string;
 }
 
-const CHECKED = 'confirmed 2026-11-30';
-const ASSUMED = 'assumed, as of 2026-11-30';
+/** The day the prices below were read (search corpus `pages`/`docs`, us-east-1). */
+export const PRICES_READ_ON = '2026-11-30';
+const CHECKED = `confirmed ${PRICES_READ_ON}`;
+const confirmedBy = (page: string) => `${CHECKED} (stated by ${page})`;
+/** No stored page stated the price: the figure is AWS's list price as last known, unverified here. */
+const NOT_FOUND = `NOT FOUND in the search corpus on ${PRICES_READ_ON}: assumed`;
 
 /** us-east-1 list prices, free tiers ignored. ONE table: every cost in P6 is a count × one of these. */
 export const PRICES = {
@@ -134,13 +138,17 @@ export const PRICES = {
     usd: 0.125 / 1e6,
     unit: 'on-demand read request unit',
     source: 'https://aws.amazon.com/dynamodb/pricing/on-demand/',
-    status: ASSUMED,
+    status: confirmedBy(
+      'airbyte.com/data-engineering-resources/dynamodb-pricing: $0.125 per million RRU, us-east-1',
+    ),
   },
   dynamodbWriteRequestUnit: {
     usd: 0.625 / 1e6,
     unit: 'on-demand write request unit',
     source: 'https://aws.amazon.com/dynamodb/pricing/on-demand/',
-    status: ASSUMED,
+    status: confirmedBy(
+      'airbyte.com/data-engineering-resources/dynamodb-pricing: $0.625 per million WRU, us-east-1',
+    ),
   },
   dynamodbStreamsReadByLambda: {
     usd: 0,
@@ -153,90 +161,99 @@ export const PRICES = {
     usd: 0.3,
     unit: 'custom metric-month (first 10,000)',
     source: 'https://aws.amazon.com/cloudwatch/pricing/',
-    status: ASSUMED,
+    status: confirmedBy(
+      'signoz.io/guides/cloudwatch-pricing, Feb 2026: $0.30 per metric-month for the first 10,000',
+    ),
   },
   cloudwatchAlarmMetric: {
     usd: 0.1,
     unit: 'standard-resolution alarm metric-month',
     source: 'https://aws.amazon.com/cloudwatch/pricing/',
-    status: ASSUMED,
+    status: confirmedBy('c3x.dev/resources/aws/aws_cloudwatch_metric_alarm: $0.10 per standard alarm-month'),
   },
   cloudwatchHighResAlarmMetric: {
     usd: 0.3,
     unit: 'high-resolution (< 60 s) alarm metric-month',
     source: 'https://aws.amazon.com/cloudwatch/pricing/',
-    status: ASSUMED,
+    status: confirmedBy(
+      'c3x.dev/resources/aws/aws_cloudwatch_metric_alarm: $0.30 per high-resolution alarm-month',
+    ),
   },
   cloudwatchDashboard: {
     usd: 3,
     unit: 'dashboard-month beyond the 3 free',
-    source: 'https://aws.amazon.com/cloudwatch/pricing/',
-    status: ASSUMED,
+    source: 'https://aws.amazon.com/cloudwatch/pricing/ (free tier: 3 dashboards)',
+    status: confirmedBy('factualminds.com CloudWatch pricing, June 2026: dashboards at $3 each'),
   },
   cloudwatchGetMetricDataMetric: {
     usd: 0.01 / 1000,
     unit: 'metric requested by GetMetricData',
     source: 'https://aws.amazon.com/cloudwatch/pricing/',
-    status: ASSUMED,
+    status: NOT_FOUND,
   },
   cloudwatchLogsIngestedGb: {
     usd: 0.5,
     unit: 'GB of logs ingested (standard class)',
     source: 'https://aws.amazon.com/cloudwatch/pricing/',
-    status: ASSUMED,
+    status: confirmedBy('factualminds.com CloudWatch pricing, June 2026: Logs ingestion at $0.50/GB'),
   },
   functionUrl: {
     usd: 0,
     unit: 'Function URL (invocations billed as Lambda requests and duration)',
     source: 'https://aws.amazon.com/lambda/pricing/ (no separate line item for function URLs)',
-    status: ASSUMED,
+    status: NOT_FOUND,
   },
   eventBridgeScheduledRule: {
     usd: 0,
     unit: 'scheduled-rule invocation',
     source: 'https://aws.amazon.com/eventbridge/pricing/',
-    status: ASSUMED,
+    status: confirmedBy(
+      'wring.co/blog/aws-eventbridge-pricing-guide and factualminds.com, June 2026: AWS service events free',
+    ),
   },
   secretsManagerSecret: {
     usd: 0.4,
     unit: 'secret-month',
     source: 'https://aws.amazon.com/secrets-manager/pricing/',
-    status: ASSUMED,
+    status: confirmedBy('hivebook.wiki AWS Secrets Manager: $0.40 per secret per month'),
   },
   secretsManagerApiCall: {
     usd: 0.05 / 10_000,
     unit: 'API call',
     source: 'https://aws.amazon.com/secrets-manager/pricing/',
-    status: ASSUMED,
+    status: confirmedBy('hivebook.wiki AWS Secrets Manager: $0.05 per 10k API calls'),
   },
   kmsKey: {
     usd: 1,
     unit: 'customer managed key-month',
     source: 'https://aws.amazon.com/kms/pricing/',
-    status: ASSUMED,
+    status: confirmedBy('https://aws.amazon.com/kms/pricing/: each AWS KMS key costs $1/month'),
   },
   opensearchIngestionOcuHour: {
     usd: 0.24,
     unit: 'OpenSearch Ingestion OCU-hour (minimum 1 OCU per pipeline)',
     source:
       'https://aws.amazon.com/opensearch-service/pricing/; minimum 1 OCU: https://docs.aws.amazon.com/opensearch-service/latest/developerguide/ingestion-scaling.html',
-    status: ASSUMED,
+    status: `${NOT_FOUND} (the price; the 1-OCU minimum and the advice of ≥ 2 OCUs are confirmed by the ingestion-scaling page)`,
   },
 } as const satisfies Record<string, Price>;
 
 export type PriceName = keyof typeof PRICES;
 
-/** One line of a bill: a count of billed units and what they cost. */
+/** One line of a bill: a count of billed units, where the count comes from, and what it costs. */
 export interface CostLine {
   item: string;
   count: number;
+  /** The benchmark and counter (or template fact, or stated assumption) the count is computed from. */
+  from: string;
   price: PriceName;
   usd: number;
 }
 
-export const line = (item: string, count: number, price: PriceName): CostLine => ({
+export const line = (item: string, count: number, price: PriceName, from: string): CostLine => ({
   item,
   count,
+  from,
   price,
   usd: count * PRICES[price].usd,
 });

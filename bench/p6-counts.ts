@@ -10,8 +10,16 @@ import { processChangeMessages } from '../functions/core/write-batch.ts';
 import { addBatcherMetrics, addLagMetrics, addWriterMetrics } from '../functions/shared/metrics.ts';
 import { defaultStack } from '../test/construct/stacks.ts';
 import { consistentReadUnits, itemBytes } from './cost-model.ts';
+import { naiveBatcher, naiveWriter } from './naive.ts';
 import { asQueueRecords, KEY_ATTRIBUTES } from './stream.ts';
-import { BATCHER_OPTIONS, type Item, readFrom, streamWithTable, tens } from './stream-fixture.ts';
+import {
+  BATCHER_OPTIONS,
+  DEFAULT_BATCHING,
+  type Item,
+  readFrom,
+  streamWithTable,
+  tens,
+} from './stream-fixture.ts';
 
 /**
  * The counts P6 measures itself: what the default stack deploys (from its synthesized template, so no
@@ -147,7 +155,7 @@ const serviceName = (role: Role) => `Default-Sync-1A2B3C4D-${role}`;
  * The most metrics one lag check emits: every figure known and a re-sync running, so every
  * metric name the lag check can publish is counted (each is billed once it has been published).
  */
-export function lagCheckEmf(): EmfTally {
+export function lagCheckEmf(): EmfCounts {
   const tally = new EmfTally(serviceName('lagCheck'));
   const reading: LagReading = {
     lagMs: 1_500,
@@ -162,12 +170,35 @@ export function lagCheckEmf(): EmfTally {
   const running = { job: { phase: 'backfilling', totalSegments: 4 }, segmentsDone: 1, indexed: 10 };
   addLagMetrics(tally.metrics, reading, running as unknown as ResyncProgress);
   tally.flush();
-  return tally;
+  return emfCounts(tally);
+}
+
+/** What P6 prices of a function's EMF: records, bytes, and the metric names (one custom metric each). */
+export interface EmfCounts {
+  records: number;
+  bytes: number;
+  names: string[];
+}
+
+const emfCounts = (tally: EmfTally): EmfCounts => ({
+  records: tally.records,
+  bytes: tally.bytes,
+  names: [...tally.names].sort(),
+});
+
+/** Process CPU time (user + system) per source change, µs: the real cores and the naive anchor's. */
+export interface CpuPerChange {
+  oursBatcher: number;
+  oursWriter: number;
+  naiveBatcher: number;
+  naiveWriter: number;
 }
 
 export interface WriterCounts {
   changes: number;
   batcherInvocations: number;
+  /** SendMessageBatch calls the batcher made (≤ 10 messages each; one invocation's run in parallel). */
+  sendBatches: number;
   messages: number;
   writerInvocations: number;
   /** Keys the writer re-read (after its own coalescing), and how many had no item (deleted). */
@@ -178,11 +209,15 @@ export interface WriterCounts {
   readUnits: number;
   meanItemBytes: number;
   typesenseImports: number;
+  /** Documents (JSONL lines) in those imports. */
+  importedDocuments: number;
   typesenseDeletes: number;
   /** The naive anchor's Typesense requests: one per source change. */
   naiveTypesenseRequests: number;
-  batcherEmf: { records: number; bytes: number; names: string[] };
-  writerEmf: { records: number; bytes: number; names: string[] };
+  /** Measured over a second pass of the same invocations (the first warms the JIT up). */
+  cpuMicrosPerChange: CpuPerChange;
+  batcherEmf: EmfCounts;
+  writerEmf: EmfCounts;
   /** Mean length of the JSON summary each function logs per invocation (`change batch applied`, …). */
   batcherSummaryBytes: number;
   writerSummaryBytes: number;
@@ -190,22 +225,23 @@ export interface WriterCounts {
 
 /**
  * Runs the benchmarks' stream (P1's traffic shape) through the real batcher and writer cores with
- * counting in-memory ports, as P2 does, and counts what the deployed functions would bill for.
+ * counting in-memory ports, in the invocations the default stack gets under a backlog (P1's `ours`:
+ * up to `BatchSize` records or 6 MB, the default message groups), and counts what the deployed
+ * functions would bill for. The cores run twice: the first pass warms up, the second is counted.
  */
 export async function writerCounts(changes: number, seed: number): Promise<WriterCounts> {
   // The table after the stream: the writer's consistent re-read answers from it, as in P2.
-  const { batches, table } = streamWithTable(changes, 100_000, seed);
+  const { batches, table } = streamWithTable(changes, 100_000, seed, DEFAULT_BATCHING);
+  await runBatcher(batches).then((warm) => runWriter(asQueueRecords(warm.sent), table));
   const batcher = await runBatcher(batches);
   const writer = await runWriter(asQueueRecords(batcher.sent), table);
+  const naive = naiveCpuMicros(batches);
   const { counts } = writer;
-  const emf = (tally: EmfTally) => ({
-    records: tally.records,
-    bytes: tally.bytes,
-    names: [...tally.names].sort(),
-  });
+  const perChange = (micros: number) => micros / changes;
   return {
     changes,
     batcherInvocations: batches.length,
+    sendBatches: batcher.sendBatches,
     messages: batcher.sent.length,
     writerInvocations: writer.invocations,
     keysRead: counts.keysRead,
@@ -214,22 +250,61 @@ export async function writerCounts(changes: number, seed: number): Promise<Write
     readUnits: counts.readUnits,
     meanItemBytes: counts.items === 0 ? 0 : counts.itemBytes / counts.items,
     typesenseImports: counts.typesenseImports,
+    importedDocuments: counts.importedDocuments,
     typesenseDeletes: counts.typesenseDeletes,
     naiveTypesenseRequests: changes,
-    batcherEmf: emf(batcher.emf),
-    writerEmf: emf(writer.emf),
+    cpuMicrosPerChange: {
+      oursBatcher: perChange(batcher.cpuMicros),
+      oursWriter: perChange(writer.cpuMicros),
+      naiveBatcher: perChange(naive.batcher),
+      naiveWriter: perChange(naive.writer),
+    },
+    batcherEmf: emfCounts(batcher.emf),
+    writerEmf: emfCounts(writer.emf),
     batcherSummaryBytes: batcher.summaryBytes / batches.length,
     writerSummaryBytes: writer.summaryBytes / Math.max(1, writer.invocations),
   };
 }
 
-/** The batcher core over every invocation: the messages it sends, its EMF and its summaries' bytes. */
+/** Process CPU µs (user + system) `work` takes. */
+async function cpuMicrosOf(work: () => unknown): Promise<number> {
+  const started = process.cpuUsage();
+  await work();
+  const { user, system } = process.cpuUsage(started);
+  return user + system;
+}
+
+/** The naive anchor on the same invocations: one message per record, one request per message (warmed up once). */
+function naiveCpuMicros(batches: readonly DynamoDBRecord[][]) {
+  const bodies = () =>
+    tens(batches.flatMap((records) => naiveBatcher(records, KEY_ATTRIBUTES).map(({ body }) => body)));
+  const write = (tensOfBodies: string[][]) => {
+    for (const batch of tensOfBodies) naiveWriter(batch, 'products');
+  };
+  write(bodies());
+  const started = process.cpuUsage();
+  for (const records of batches) naiveBatcher(records, KEY_ATTRIBUTES);
+  const afterBatcher = process.cpuUsage(started);
+  const written = bodies();
+  const writerStarted = process.cpuUsage();
+  write(written);
+  const afterWriter = process.cpuUsage(writerStarted);
+  return {
+    batcher: afterBatcher.user + afterBatcher.system,
+    writer: afterWriter.user + afterWriter.system,
+  };
+}
+
+/** The batcher core over every invocation: the messages it sends, its CPU time, EMF and summaries' bytes. */
 async function runBatcher(batches: readonly DynamoDBRecord[][]) {
   const emf = new EmfTally(serviceName('batcher'));
   const sent: PackedMessage[] = [];
   let summaryBytes = 0;
+  let sendBatches = 0;
+  let cpuMicros = 0;
   const ports = {
     sendMessages: async (messages: PackedMessage[]) => {
+      sendBatches++;
       sent.push(...messages);
       return [];
     },
@@ -237,12 +312,16 @@ async function runBatcher(batches: readonly DynamoDBRecord[][]) {
     now: Date.now,
   };
   for (const records of batches) {
-    const { summary } = await processStreamRecords(records, ports, BATCHER_OPTIONS);
+    let summary: Awaited<ReturnType<typeof processStreamRecords>>['summary'] | undefined;
+    cpuMicros += await cpuMicrosOf(async () => {
+      ({ summary } = await processStreamRecords(records, ports, BATCHER_OPTIONS));
+    });
+    if (summary === undefined) throw new Error('P6: the batcher core returned no summary');
     summaryBytes += JSON.stringify({ summary }).length;
     addBatcherMetrics(emf.metrics, summary);
     emf.flush();
   }
-  return { sent, emf, summaryBytes };
+  return { sent, emf, summaryBytes, sendBatches, cpuMicros };
 }
 
 /** The writer's ports on the table, counting the re-reads (and their read units) and the Typesense requests. */
@@ -255,6 +334,7 @@ function countingWriterPorts(table: ReadonlyMap<string, Item>) {
     itemBytes: 0,
     items: 0,
     typesenseImports: 0,
+    importedDocuments: 0,
     typesenseDeletes: 0,
   };
   const ports = {
@@ -274,6 +354,7 @@ function countingWriterPorts(table: ReadonlyMap<string, Item>) {
     },
     importDocuments: async (lines: string[]) => {
       counts.typesenseImports++;
+      counts.importedDocuments += lines.length;
       return lines.map(() => ({ success: true as const }));
     },
     deleteDocuments: async (ids: string[]) => {
@@ -291,13 +372,18 @@ async function runWriter(records: readonly SQSRecord[], table: ReadonlyMap<strin
   const emf = new EmfTally(serviceName('writer'));
   const { ports, counts } = countingWriterPorts(table);
   let summaryBytes = 0;
+  let cpuMicros = 0;
   // The FIFO event source hands the writer up to 10 messages per invocation (a backlog, as in P1).
   const invocations = tens(records);
   for (const batch of invocations) {
-    const { summary } = await processChangeMessages(batch, ports, { keyAttributes: KEY_ATTRIBUTES });
+    let summary: Awaited<ReturnType<typeof processChangeMessages>>['summary'] | undefined;
+    cpuMicros += await cpuMicrosOf(async () => {
+      ({ summary } = await processChangeMessages(batch, ports, { keyAttributes: KEY_ATTRIBUTES }));
+    });
+    if (summary === undefined) throw new Error('P6: the writer core returned no summary');
     summaryBytes += JSON.stringify({ summary: { ...summary, ingestionDelaysMs: undefined } }).length;
     addWriterMetrics(emf.metrics, summary);
     emf.flush();
   }
-  return { counts, emf, summaryBytes, invocations: invocations.length };
+  return { counts, emf, summaryBytes, cpuMicros, invocations: invocations.length };
 }

@@ -1,4 +1,4 @@
-/** What P6 prices besides its own counts: P1's and P2's figures, and what it assumes without AWS. */
+/** What P6 prices besides its own counts: P1's figures, and what it assumes without AWS. */
 
 /** What P6 reads from P1's results (its `data`). */
 export interface P1Figures {
@@ -8,25 +8,18 @@ export interface P1Figures {
   rows: { variant: string; sendChunks: number; receiveChunks: number; deletes: number; receives: number }[];
 }
 
-/** What P6 reads from P2's results (its `data`). */
-export interface P2Figures {
-  microsPerChange: Micros;
-  /** Process CPU time per change (absent from runs before it was measured): priced when present. */
-  cpuMicrosPerChange?: Micros;
-}
-
-type Micros = { oursBatcher: number; oursWriter: number; naiveBatcher: number; naiveWriter: number };
-
 /**
  * Everything P6 cannot measure without AWS: stated, named, and used nowhere else. Latencies are
- * typical same-region round trips (not measured here); the CPU time P2 measures is scaled by the
+ * typical same-region round trips (not measured here); the CPU time P6 measures is scaled by the
  * share of a vCPU the configured memory buys (`LAMBDA_MB_PER_VCPU`), assuming one Lambda arm64 vCPU
  * does the cores' work as fast as one core of the benchmark machine.
  */
 export const ASSUMPTIONS = {
   sqsSendMs: 20,
   dynamodbReadMs: 10,
+  /** Round trip of one import request, plus the time per document in it (Typesense's indexing rate not measured on a real server). */
   typesenseImportMs: 30,
+  typesenseImportMsPerDocument: 0.1,
   /** The naive writer's per-change requests, all 10 of an invocation in flight at once. */
   typesenseRequestMs: 15,
   /** The lag check waits for the canary to reach Typesense: about one pass through the pipeline. */

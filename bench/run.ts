@@ -6,7 +6,7 @@ import { runP2 } from './p2-cpu.ts';
 import { runP3 } from './p3-end-to-end.ts';
 import { runP4 } from './p4-resync.ts';
 import { runP5 } from './p5-bundle.ts';
-import { type P1Figures, type P2Figures, runP6 } from './p6-cost.ts';
+import { type P1Figures, runP6 } from './p6-cost.ts';
 import { runP7 } from './p7-overload.ts';
 import { renderSection, type Section, writeResults } from './report.ts';
 
@@ -52,7 +52,7 @@ const subset = options.only.length < BENCHMARKS.length;
 
 const sections: Section[] = [];
 /**
- * P6 prices P1's and P2's counts: this run's when it measured them, otherwise the ones in --json
+ * P6 prices P1's counts: this run's when it measured them, otherwise the ones in --json
  * from an earlier run, so `--only p6` recomputes the cost model without re-measuring.
  */
 async function figuresOf<T>(id: string): Promise<T> {
@@ -86,13 +86,12 @@ const runners: Record<Benchmark, () => Promise<Section>> = {
       changes: quick ? 20_000 : 100_000,
       seed: options.seed,
       p1: await figuresOf<P1Figures>('P1'),
-      p2: await figuresOf<P2Figures>('P2'),
     }),
   p7: () => runP7({ items: quick ? 3_000 : 6_000, writerConcurrency: quick ? [8] : [4, 8] }),
 };
 
 const startedAt = new Date();
-// P6 after P1 and P2, whose figures it prices, and before P3 and P7, which start the embedded stack.
+// P6 after P1, whose figures it prices, and before P3 and P7, which start the embedded stack.
 for (const name of ['p1', 'p2', 'p4', 'p5', 'p6', 'p3', 'p7'] as const) {
   if (!options.only.includes(name)) continue;
   console.error(`running ${name.toUpperCase()}…`);

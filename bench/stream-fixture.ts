@@ -1,5 +1,6 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
+import { DEFAULTS, STREAM_INVOCATION_PAYLOAD_BYTES } from '../functions/contract/limits.ts';
 import type { MarshalledKey } from '../functions/core/change.ts';
 import {
   changeBatches,
@@ -20,15 +21,30 @@ import {
 export const BATCHER_OPTIONS = {
   keyAttributes: KEY_ATTRIBUTES,
   sourceTimestampAttribute: TIMESTAMP_ATTRIBUTE,
-  buckets: 16,
-  maxMessageBytes: 262_144,
+  buckets: DEFAULTS.messageGroupBuckets,
+  maxMessageBytes: DEFAULTS.maxMessageBytes,
+};
+
+/** How the stream event source hands records to the batcher: invocations of `batchSize`, or fewer past `maxPayloadBytes`. */
+export interface Batching {
+  batchSize: number;
+  maxPayloadBytes?: number;
+}
+
+/**
+ * A backlog under the default stack: full batches of the default `BatchSize`, ended early by Lambda's
+ * 6 MB invocation payload (as P1's `ours` row).
+ */
+export const DEFAULT_BATCHING: Batching = {
+  batchSize: DEFAULTS.streamBatchSize,
+  maxPayloadBytes: STREAM_INVOCATION_PAYLOAD_BYTES,
 };
 
 export type Item = Record<string, AttributeValue>;
 
-/** `changes` stream changes on `keys` keys in invocations of 100, and the table after them. */
-export function streamWithTable(changes: number, keys: number, seed: number) {
-  const streamOptions = { ...TRAFFIC_SHAPE, changes, keys, seed };
+/** `changes` stream changes on `keys` keys in invocations of 100 (or as `batching` says), and the table after them. */
+export function streamWithTable(changes: number, keys: number, seed: number, batching?: Batching) {
+  const streamOptions = { ...TRAFFIC_SHAPE, ...batching, changes, keys, seed };
   const pool = itemPool(400, seed);
   const exists = new Uint8Array(streamOptions.keys);
   const batches: DynamoDBRecord[][] = [...changeBatches(pool, streamOptions, exists)];

@@ -1,6 +1,7 @@
 #!/usr/bin/env -S npx tsx
 import { Command, InvalidArgumentError } from 'commander';
 import { DEFAULT_FAULT_RATES, formatChaosReport, formatPhases, runChaos } from '../infra/local/chaos.ts';
+import { formatThroughput, runThroughput } from '../infra/local/chaos-throughput.ts';
 
 const count = (name: string, min: number) => (value: string) => {
   const parsed = Number(value);
@@ -28,7 +29,25 @@ const options = new Command('npm run chaos --')
     },
     1,
   )
-  .addHelpText('after', '\nExamples:\n  npm run chaos\n  npm run chaos -- --ops 50000 --keys 5000 --seed 7')
+  .option(
+    '--writers <n>',
+    'concurrent writer pollers (Lambda: up to one per message group)',
+    count('--writers', 1),
+    3,
+  )
+  .option(
+    '--default-messages',
+    "the construct's message shape (1 s batching window, 4 groups), not many small messages",
+  )
+  .option(
+    '--throughput',
+    "instead: the writer's sustained rate on a backlog without faults, with the faults, and without again",
+  )
+  .addHelpText(
+    'after',
+    '\nExamples:\n  npm run chaos\n  npm run chaos -- --ops 50000 --keys 5000 --seed 7\n' +
+      '  npm run chaos -- --throughput --ops 3000 --keys 1000 --seed 7',
+  )
   .parse()
   .opts<{
     ops: number;
@@ -38,16 +57,34 @@ const options = new Command('npm run chaos --')
     outageMs: number;
     rate: number;
     faultScale: number;
+    writers: number;
+    defaultMessages?: boolean;
+    throughput?: boolean;
   }>();
 
-const { faultScale, ...run } = options;
+const { faultScale, throughput, writers, defaultMessages, ...run } = options;
+const messages = defaultMessages === true ? 'default' : 'small';
 const faultRates = Object.fromEntries(
   Object.entries(DEFAULT_FAULT_RATES).map(([kind, rate]) => [kind, rate * faultScale]),
 ) as typeof DEFAULT_FAULT_RATES;
+const onStatus = (line: string) => process.stderr.write(`\r\x1b[2K${line}`);
+if (throughput === true) {
+  const { seed, keys, ops } = run;
+  const report = await runThroughput({
+    ...{ seed, keys, ops, faultRates, messages, onStatus },
+    writerConcurrency: writers,
+  });
+  process.stderr.write('\n');
+  console.log(formatThroughput(report));
+  const { lost, stale, resurrected } = report.index;
+  process.exit(lost + stale + resurrected === 0 ? 0 : 1);
+}
 const report = await runChaos({
   ...run,
   faultRates,
-  onStatus: (line) => process.stderr.write(`\r\x1b[2K${line}`),
+  writerConcurrency: writers,
+  messages,
+  onStatus,
 });
 process.stderr.write('\n');
 console.log(formatChaosReport(report));

@@ -33,6 +33,13 @@ export function operatorTargetOf(
       collection: props.typesense.collection,
       // The CLI starts, cancels and rolls back re-syncs: it needs the key that may change collections and aliases.
       apiKeySecretArn: (props.typesense.adminApiKeySecret ?? props.typesense.apiKeySecret).secretArn,
+      // What `schema diff` and `init` compare the live collection with: the schema this deploy converges to.
+      ...(props.typesense.schema !== undefined && {
+        schema: {
+          ...props.typesense.schema,
+          fields: props.typesense.schema.fields.map((field) => ({ ...field })),
+        },
+      }),
     },
     resync: { stateTable: sync.resyncStateTable.tableName, queueUrl: sync.resyncQueue.queueUrl },
     ingestionDelayUrl: sync.ingestionDelayUrl,

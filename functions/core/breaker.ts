@@ -53,6 +53,16 @@ export class CircuitBreaker {
     return this.current !== 'open';
   }
 
+  /**
+   * Whether the server looks lossy but working: the circuit is closed, a batch succeeded since this
+   * instance started, and the recent window is not mostly failures. Then a whole request that failed
+   * is worth one more try inside the invocation (write-batch/retry-lines.ts); otherwise an outage is
+   * possible, and the circuit decides.
+   */
+  get looksWorking(): boolean {
+    return this.current === 'closed' && !this.clearlyDown();
+  }
+
   /** How long a message should stay invisible while the circuit is open, ms. */
   retryAfterMs(): number {
     return Math.max(0, this.probeAt - this.options.now());

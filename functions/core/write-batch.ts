@@ -81,10 +81,17 @@ export interface WriterOptions {
   remainingMs?: () => number;
   timeReserveMs?: number;
   /**
-   * In-invocation retries of a document a working Typesense failed for a passing reason, after a
-   * pause of 125–250 ms, only with `remainingMs` and while the time left covers it (default 1; 0: off).
+   * In-invocation retry rounds of the documents a working Typesense failed for a passing reason, each
+   * after a pause (50–100 ms, doubling each round), only with `remainingMs` and while the time left
+   * covers it (default 3; 0: off).
    */
   lineRetries?: number;
+  /**
+   * In-invocation retries of a whole request that failed for a passing reason, after the same pause,
+   * only while `breaker` sees a working server and the time left covers a round as slow as the
+   * failed one (default 1; 0: off).
+   */
+  requestRetries?: number;
 }
 
 export interface WriterSummary {
@@ -115,8 +122,9 @@ export interface WriterResult extends SQSBatchResponse {
  * current state, read with a strongly consistent read: present → upsert, absent → delete. So an
  * old, duplicated or redriven change can only ever (re)write the newest state (see README).
  * Changes Typesense will never accept are dead-lettered with their reason; messages whose changes
- * failed for a passing reason are first retried once inside the invocation when the server took the
- * rest of the batch and time allows (write-batch/retry-lines.ts), then back off and are retried, and
+ * failed for a passing reason are first retried inside the invocation when the server took the
+ * rest of the batch, or a whole request failed while the breaker sees a working server, and time
+ * allows (write-batch/retry-lines.ts), then back off and are retried, and
  * never reach the DLQ through the receive limit (see `planRetries`). An open circuit skips Typesense
  * altogether.
  *

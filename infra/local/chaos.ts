@@ -5,6 +5,7 @@ import type { FaultPlan } from './fault-proxy.ts';
 import type { PollerFaults, QueuePoller } from './queue-poller.ts';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from './stack.ts';
 import { itemKey, productItem, productSchema, runWorkload, seededRandom } from './workload.ts';
+import { timeWriterPorts, type WriterTiming } from './writer-timing.ts';
 
 export interface ChaosOptions {
   seed: number;
@@ -25,6 +26,16 @@ export interface ChaosOptions {
    * longer one keeps a loaded machine's slow answers from counting as failures beside the injected ones.
    */
   typesenseTimeoutMs?: number;
+  /**
+   * Concurrent writer pollers (default 3). Lambda runs a FIFO event source's function up to once per
+   * active message group (16 here) unless the mapping's maximum concurrency caps it.
+   */
+  writerConcurrency?: number;
+  /**
+   * `small` (default): many small messages (no batching window, 16 groups), the most requests for the
+   * faults to hit; `default`: the construct's defaults (1 s window, 4 groups), fuller messages.
+   */
+  messages?: 'small' | 'default';
   /** Cap of the writer's backoff and of the circuit's probe wait, s (default 2). */
   retryCapSeconds?: number;
   /** Injected fault probabilities (Typesense per write request or import line; pollers per invocation). */
@@ -83,10 +94,12 @@ export interface PhaseFigures {
   circuitOpenMs: number;
   poller: QueuePoller['timing'];
   typesenseWrites: { requests: number; ms: number };
+  /** The writer's time in each of its ports (source re-read, Typesense, backoffs, retry pauses). */
+  writer: WriterTiming;
 }
 
 /** The counters at one moment: a phase's figures are the difference of two snapshots (`at` gives `ms`). */
-type Snapshot = Omit<PhaseFigures, 'ms'> & { at: number };
+export type Snapshot = Omit<PhaseFigures, 'ms'> & { at: number };
 
 /** `after − before`, field by field, for nested counters. */
 function minus<T>(after: T, before: T): T {
@@ -97,8 +110,10 @@ function minus<T>(after: T, before: T): T {
   return out as T;
 }
 
-function phase(before: Snapshot, after: Snapshot): PhaseFigures {
+export function phase(before: Snapshot, after: Snapshot): PhaseFigures {
   const { at, ...counters } = minus(after, before);
+  // A maximum, not a counter: the snapshot holds the slowest since the one before (see phaseRecorder).
+  counters.poller.slowestHandlerMs = after.poller.slowestHandlerMs;
   return { ms: at, ...counters };
 }
 
@@ -114,11 +129,11 @@ export const DEFAULT_FAULT_RATES = {
   duplicates: 0.08,
 };
 
-type FaultRates = NonNullable<ChaosOptions['faultRates']>;
+export type FaultRates = NonNullable<ChaosOptions['faultRates']>;
 type Faults = NonNullable<LocalStack['faults']>;
 
 /** The embedded stack under chaos, its writer's timings derived from the run's Typesense timeout. */
-function chaosStackOptions(options: ChaosOptions, pollerFaults: PollerFaults): LocalStackOptions {
+export function chaosStackOptions(options: ChaosOptions, pollerFaults: PollerFaults): LocalStackOptions {
   return {
     schema: productSchema,
     sourceTimestampAttribute: 'updatedAt',
@@ -128,13 +143,13 @@ function chaosStackOptions(options: ChaosOptions, pollerFaults: PollerFaults): L
     retry: { baseSeconds: 1, maxSeconds: options.retryCapSeconds ?? 2 },
     circuit: { failureThreshold: 3, probeSeconds: 1, maxProbeSeconds: options.retryCapSeconds ?? 2 },
     typesenseTimeoutMs: options.typesenseTimeoutMs ?? 1_000,
-    writerConcurrency: 3,
-    // Many small messages, as before the fuller-message defaults (1 s window, 4 groups): the most
-    // Typesense requests and group hand-offs for the faults to hit, so every fault kind and the
-    // outage meet live traffic in a CI-sized run. The defaults' fuller messages give faults fewer
-    // targets; test/integration runs the defaults.
-    streamMaxBatchingWindowSeconds: 0,
-    buckets: 16,
+    writerConcurrency: options.writerConcurrency ?? 3,
+    // Many small messages, as before the fuller-message defaults (4 groups, batches of up to 10,000
+    // records): the most Typesense requests and group hand-offs for the faults to hit, so every fault
+    // kind and the outage meet live traffic in a CI-sized run. The defaults' fuller messages give
+    // faults fewer targets; test/integration runs the defaults. The window is pinned to none, as the
+    // default now is, so a change of the default does not change the chaos runs.
+    ...(options.messages === 'default' ? {} : { streamMaxBatchingWindowSeconds: 0, buckets: 16 }),
     pollerFaults,
     logLevel: 'ERROR',
     faultInjection: true,
@@ -142,7 +157,7 @@ function chaosStackOptions(options: ChaosOptions, pollerFaults: PollerFaults): L
 }
 
 /** The Typesense faults while the source writes; a hang outlasts the writer's timeout, so it times out. */
-function typesenseFaultPlan(options: ChaosOptions, rates: FaultRates): FaultPlan {
+export function typesenseFaultPlan(options: ChaosOptions, rates: FaultRates): FaultPlan {
   return {
     seed: options.seed,
     httpErrors: { 503: rates.http503, 429: rates.http429, 500: rates.http500 },
@@ -159,8 +174,9 @@ function typesenseFaultPlan(options: ChaosOptions, rates: FaultRates): FaultPlan
  * Takes the snapshots whose differences are the phases' figures. The stack's writer handler keeps its
  * breaker between batches: read it for the figures, and sample it for the time it was seen open.
  */
-function phaseRecorder(stack: LocalStack, faults: Faults) {
+export function phaseRecorder(stack: LocalStack, faults: Faults) {
   const { breaker } = stack.functions.writer.handler;
+  const writer = timeWriterPorts(stack.functions.writer.adapters);
   let circuitOpenMs = 0;
   const circuitSampler = setInterval(() => {
     if (breaker.state === 'open') circuitOpenMs += 50;
@@ -173,11 +189,19 @@ function phaseRecorder(stack: LocalStack, faults: Faults) {
       invocations: stack.queuePoller.stats.invocations,
       circuitOpened: breaker.opened,
       circuitOpenMs,
-      poller: structuredClone(stack.queuePoller.timing),
+      poller: takeTiming(stack.queuePoller),
       typesenseWrites: { ...faults.writeTiming },
+      writer: structuredClone(writer),
     }),
     stop: () => clearInterval(circuitSampler),
   };
+}
+
+/** The pollers' counters, and the slowest invocation since the last call (which starts the next). */
+function takeTiming(poller: QueuePoller): QueuePoller['timing'] {
+  const timing = structuredClone(poller.timing);
+  poller.timing.slowestHandlerMs = 0;
+  return timing;
 }
 
 /** What the status showed while Typesense was down. */
@@ -369,31 +393,51 @@ export function formatChaosReport(report: ChaosReport): string {
         .join(', '),
     `  writer retries: ${report.retries} messages | DLQ: ${letters.length} (reasons: ${reasons}) | converged ${(report.convergeMs / 1000).toFixed(1)} s after the last write`,
     `  outage: circuit opened ${report.circuitOpenedDuringOutage ? 'yes' : 'no'}, max pending age ${report.maxPendingAgeDuringOutageMs} ms`,
+    ...unexpectedLetters(report),
     `  index vs table: ${report.tableItems} items, ${report.indexDocuments} documents — lost ${report.lost.length}, stale ${report.stale.length}, resurrected ${report.resurrected.length}`,
   ].join('\n');
 }
 
+/** Dead letters that are not poison, one line each: a writer's letter, or a message SQS's redrive moved. */
+function unexpectedLetters(report: ChaosReport): string[] {
+  const poison = new Set(report.poisonIds);
+  return report.deadLetters
+    .filter((letter) => !('kind' in letter && letter.id !== undefined && poison.has(letter.id)))
+    .map((letter) =>
+      'kind' in letter
+        ? `  not poison: ${letter.id} ${letter.reason.code} ${letter.reason.message} (${letter.attempts} receives)`
+        : `  not poison: a change message moved by the redrive policy (${(letter as { changes?: unknown[] }).changes?.length ?? 0} changes)`,
+    );
+}
+
 /** One line per phase: throughput, and where the pollers' time went (see bench/CONVERGENCE.md). */
-export function formatPhases(report: ChaosReport): string {
-  const s = (ms: number) => (ms / 1000).toFixed(1);
+export function formatPhases(report: Pick<ChaosReport, 'phases'>): string {
   return Object.entries(report.phases)
-    .map(([name, p]) => {
-      const t = p.poller;
-      const perSecond = p.ms > 0 ? (1000 * p.changesApplied) / p.ms : 0;
-      return [
-        `  ${name}: ${s(p.ms)} s, ${p.changesApplied} changes applied (${perSecond.toFixed(1)}/s), ` +
-          `${p.messagesDone} messages done in ${p.invocations} invocations ` +
-          `(${(t.messagesReceived / Math.max(1, t.receives)).toFixed(1)} messages, ` +
-          `${(t.groupsReceived / Math.max(1, t.receives)).toFixed(1)} groups per batch; ` +
-          `${(p.changesApplied / Math.max(1, p.messagesDone)).toFixed(2)} changes per message)`,
-        `    pollers (s, summed): empty receives ${s(t.emptyReceiveMs)} (${t.emptyReceives}), ` +
-          `receives ${s(t.receiveMs)}, invocations ${s(t.handlerMs)} (deletes ${s(t.deleteMs)}); ` +
-          `Typesense writes ${s(p.typesenseWrites.ms)} (${p.typesenseWrites.requests} requests)`,
-        `    invisible until redelivered (s, group-blocking): crash ${s(t.invisibleMs.crash)} (${t.redeliveries.crash}), ` +
-          `item failure ${s(t.invisibleMs.itemFailure)} (${t.redeliveries.itemFailure}), ` +
-          `thrown ${s(t.invisibleMs.thrown)} (${t.redeliveries.thrown}); ` +
-          `circuit opened ${p.circuitOpened}×, open ${s(p.circuitOpenMs)}`,
-      ].join('\n');
-    })
+    .map(([name, figures]) => formatPhase(name, figures))
     .join('\n');
+}
+
+/** A phase's throughput and where the pollers' time went, three lines. */
+export function formatPhase(name: string, p: PhaseFigures): string {
+  const s = (ms: number) => (ms / 1000).toFixed(1);
+  const t = p.poller;
+  const perSecond = p.ms > 0 ? (1000 * p.changesApplied) / p.ms : 0;
+  return [
+    `  ${name}: ${s(p.ms)} s, ${p.changesApplied} changes applied (${perSecond.toFixed(1)}/s), ` +
+      `${p.messagesDone} messages done in ${p.invocations} invocations ` +
+      `(${(t.messagesReceived / Math.max(1, t.receives)).toFixed(1)} messages, ` +
+      `${(t.groupsReceived / Math.max(1, t.receives)).toFixed(1)} groups per batch; ` +
+      `${(p.changesApplied / Math.max(1, p.messagesDone)).toFixed(2)} changes per message)`,
+    `    pollers (s, summed): empty receives ${s(t.emptyReceiveMs)} (${t.emptyReceives}), ` +
+      `receives ${s(t.receiveMs)}, invocations ${s(t.handlerMs)} (deletes ${s(t.deleteMs)}, slowest ${s(t.slowestHandlerMs)}, ` +
+      `${t.receivedWhileInFlight} messages received again while in flight); ` +
+      `Typesense writes ${s(p.typesenseWrites.ms)} (${p.typesenseWrites.requests} requests)`,
+    `    invisible until redelivered (s, group-blocking): crash ${s(t.invisibleMs.crash)} (${t.redeliveries.crash}), ` +
+      `item failure ${s(t.invisibleMs.itemFailure)} (${t.redeliveries.itemFailure}), ` +
+      `thrown ${s(t.invisibleMs.thrown)} (${t.redeliveries.thrown}); ` +
+      `circuit opened ${p.circuitOpened}×, open ${s(p.circuitOpenMs)}`,
+    `    writer ports (s, summed): ${Object.entries(p.writer)
+      .map(([port, { calls, ms }]) => `${port} ${s(ms)} (${calls})`)
+      .join(', ')}`,
+  ].join('\n');
 }

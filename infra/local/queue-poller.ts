@@ -92,15 +92,24 @@ export class QueuePoller {
     receives: 0,
     receiveMs: 0,
     messagesReceived: 0,
+    /**
+     * Messages received again while an invocation still held them: it outlived their visibility
+     * timeout (on AWS the function's timeout, at most a sixth of the visibility, rules that out).
+     */
+    receivedWhileInFlight: 0,
     /** Sum over batches of the distinct message groups in the batch. */
     groupsReceived: 0,
     handlerMs: 0,
+    /** The slowest invocation, ms: one longer than the queue's visibility timeout is received twice at once. */
+    slowestHandlerMs: 0,
     deleteMs: 0,
     redeliveries: { crash: 0, thrown: 0, itemFailure: 0 },
     invisibleMs: { crash: 0, thrown: 0, itemFailure: 0 },
   };
   /** Message groups given back to the queue: when and why, until one of their messages is received again. */
   private readonly givenBack = new Map<string, { at: number; cause: GiveBackCause }>();
+  /** Message ids some invocation holds right now. */
+  private readonly inFlight = new Set<string>();
   private running = false;
   private loops: Promise<void>[] = [];
   private active = 0;
@@ -208,10 +217,16 @@ export class QueuePoller {
 
   private async invoke(records: SQSRecord[]): Promise<void> {
     const started = Date.now();
+    const held = records.filter(({ messageId }) => !this.inFlight.has(messageId));
+    this.timing.receivedWhileInFlight += records.length - held.length;
+    for (const { messageId } of held) this.inFlight.add(messageId);
     try {
       await this.invokeOnce(records);
     } finally {
-      this.timing.handlerMs += Date.now() - started;
+      for (const { messageId } of held) this.inFlight.delete(messageId);
+      const ms = Date.now() - started;
+      this.timing.handlerMs += ms;
+      this.timing.slowestHandlerMs = Math.max(this.timing.slowestHandlerMs, ms);
     }
   }
 

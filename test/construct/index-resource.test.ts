@@ -47,6 +47,10 @@ describe('the index custom resource', () => {
       built = syncStack({ schema: PRODUCTS_SCHEMA });
     });
 
+    it('gives the operator target the deployed schema, for schema diff and init', () => {
+      expect(built.sync.operatorTarget.typesense).toMatchObject({ schema: PRODUCTS_SCHEMA });
+    });
+
     it('passes the alias, the schema as JSON and the default flags, as the handler parses them', () => {
       const { Properties } = resourceOf(built.template);
       const { ServiceToken, ...properties } = Properties;

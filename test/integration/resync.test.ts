@@ -26,7 +26,10 @@ beforeAll(async () => {
   stack = await startLocalStack({
     schema: productSchema,
     sourceTimestampAttribute: 'updatedAt',
-    visibilityTimeoutSeconds: 1,
+    // Longer than a writer batch takes on a loaded machine: with 1 s, a full-suite run redelivered
+    // batches still running until 15 changes reached the DLQ (AWS avoids it with a visibility of
+    // 6 × the writer's timeout). Nothing here waits for a changes-queue redelivery.
+    visibilityTimeoutSeconds: 60,
     logLevel: 'ERROR',
     writerConcurrency: 4,
     resync: { totalSegments: 4, pageSize: 250, pagesPerTask: 8, workers: 4, visibilityTimeoutSeconds: 1 },

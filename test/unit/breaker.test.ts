@@ -169,4 +169,19 @@ describe('CircuitBreaker: an outage, not a lossy but working server', () => {
     expect(breaker.state).toBe('closed');
     expect(breaker.opened).toBe(0);
   });
+
+  it('looks working (a whole failed request worth one more try) only when closed, answered before, and mostly fine', () => {
+    const { breaker } = breakerAt(0);
+    expect(breaker.looksWorking).toBe(false); // never answered: it may be down
+    breaker.recordSuccess();
+    expect(breaker.looksWorking).toBe(true);
+    breaker.recordOutage();
+    breaker.recordOutage();
+    expect(breaker.looksWorking).toBe(true); // a lossy server: failures between successes
+    breaker.recordOutage();
+    expect(breaker.state).toBe('half-open');
+    expect(breaker.looksWorking).toBe(false); // a run asks /health first
+    breaker.recordHealth(false);
+    expect(breaker.looksWorking).toBe(false); // open
+  });
 });

@@ -94,18 +94,19 @@ describe('DynamoDB read units', () => {
 
 describe('cost lines', () => {
   it('prices a count with one unit price from the single price table', () => {
-    expect(line('sends', 2_000_000, 'sqsFifoRequest').usd).toBeCloseTo(1, 12);
-    expect(line('free reads', 10_000, 'dynamodbStreamsReadByLambda').usd).toBe(0);
-    expect(total([line('a', 1, 'cloudwatchDashboard'), line('b', 10, 'cloudwatchAlarmMetric')])).toBeCloseTo(
-      PRICES.cloudwatchDashboard.usd + 10 * PRICES.cloudwatchAlarmMetric.usd,
-      12,
-    );
+    expect(line('sends', 2_000_000, 'sqsFifoRequest', 'test').usd).toBeCloseTo(1, 12);
+    expect(line('free reads', 10_000, 'dynamodbStreamsReadByLambda', 'test').usd).toBe(0);
+    expect(
+      total([line('a', 1, 'cloudwatchDashboard', 'test'), line('b', 10, 'cloudwatchAlarmMetric', 'test')]),
+    ).toBeCloseTo(PRICES.cloudwatchDashboard.usd + 10 * PRICES.cloudwatchAlarmMetric.usd, 12);
   });
 
-  it('states for every price where it comes from and whether it was confirmed', () => {
+  it('states for every price where it comes from, the day it was read, and the page that confirmed it or that none did', () => {
     for (const price of Object.values(PRICES)) {
       expect(price.source).toMatch(/https:\/\//);
-      expect(price.status).toMatch(/^(confirmed|assumed, as of) \d{4}-\d{2}-\d{2}$/);
+      expect(price.status).toMatch(
+        /^(confirmed \d{4}-\d{2}-\d{2}( \(stated by .+\))?|NOT FOUND in the search corpus on \d{4}-\d{2}-\d{2}: assumed.*)$/,
+      );
     }
   });
 });

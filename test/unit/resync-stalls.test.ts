@@ -1,5 +1,6 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PROGRESS_EVERY_MS } from '../../functions/core/resync/backfill.ts';
 import {
   cancelResync,
   finishResync,
@@ -421,7 +422,7 @@ describe('progress', () => {
     expect(progress?.job).toMatchObject({ jobId: winner.jobId, phase: 'done' });
   });
 
-  it('records lastProgressAt per page and says what a running job waits for', async () => {
+  it('records lastProgressAt at a task’s first page and says what a running job waits for', async () => {
     const env = await setup(12);
     const job = await env.started();
     env.tasks.splice(0);
@@ -435,5 +436,33 @@ describe('progress', () => {
     expect(progress?.job.lastProgressAt).toBe(pageAt);
     expect(progress?.progressAgeMs).toBe(7_000);
     expect(progress?.waitingFor).toBe('segments 0/1 backfilling');
+  });
+
+  it('refreshes lastProgressAt at most every PROGRESS_EVERY_MS and at the segment’s last page, not at every page', async () => {
+    const env = await setup(40);
+    const job = await env.started();
+    env.tasks.splice(0);
+    const { store } = env.ports;
+    const transition = store.transition.bind(store);
+    const recorded: number[] = [];
+    store.transition = async (...args: Parameters<typeof transition>) => {
+      const progressAt = args[2].lastProgressAt;
+      if (progressAt !== undefined && args[1].includes('backfilling')) recorded.push(progressAt);
+      return transition(...args);
+    };
+    // Each page's scan takes 2 s of the clock: 10 pages of 4 items.
+    const scanPage = env.ports.scanPage;
+    env.ports.scanPage = async (...args: Parameters<typeof scanPage>) => {
+      env.tick(2_000);
+      return scanPage(...args);
+    };
+    expect(await runSegment({ jobId: job.jobId, segment: 0 }, env.ports, env.options)).toBe('segment-done');
+    expect(recorded.length).toBeGreaterThan(2);
+    expect(recorded.length).toBeLessThan(10);
+    // Apart from the last page's, each refresh comes PROGRESS_EVERY_MS or more after the one before.
+    for (let n = 1; n < recorded.length - 1; n++)
+      expect((recorded[n] as number) - (recorded[n - 1] as number)).toBeGreaterThanOrEqual(PROGRESS_EVERY_MS);
+    expect((await env.store.getJob(job.jobId))?.lastProgressAt).toBe(recorded.at(-1));
+    expect(recorded.at(-1)).toBe(env.now());
   });
 });

@@ -81,7 +81,20 @@ function typesense(script: Script, options: { invocationMs?: number; importMs?: 
     now: () => clock.now,
   };
   const remainingMs = () => (options.invocationMs ?? 30_000) - (clock.now - start);
-  return { ports, imports, deletes, pauses, deadLetters, visibility, remainingMs, reads: () => reads };
+  const advance = (ms: number) => {
+    clock.now += ms;
+  };
+  return {
+    ports,
+    imports,
+    deletes,
+    pauses,
+    deadLetters,
+    visibility,
+    remainingMs,
+    advance,
+    reads: () => reads,
+  };
 }
 
 const retry: RetryPolicy = {
@@ -125,14 +138,24 @@ describe('processChangeMessages: in-invocation retry of documents a working serv
     // After a short jittered pause.
     expect(fake.pauses).toHaveLength(1);
     expect(fake.pauses[0]).toBeGreaterThan(0);
-    expect(fake.pauses[0]).toBeLessThanOrEqual(250);
+    expect(fake.pauses[0]).toBeLessThanOrEqual(100);
+  });
+
+  it('retries what still fails in up to 3 rounds, each re-sending only those lines, the pause doubling', async () => {
+    const fake = typesense(bFails(3));
+    const result = await processChangeMessages(batch(), fake.ports, writerOptions(fake));
+    expect(failedIds(result)).toEqual([]);
+    expect(fake.imports.map((lines) => lines.map(idOf))).toEqual([['a', 'b', 'c'], ['b'], ['b'], ['b']]);
+    // retry.random is 0.5: ¾ of 100 ms, doubling.
+    expect(fake.pauses).toEqual([75, 150, 300]);
+    expect(fake.reads()).toBe(1);
   });
 
   it('a line failing every time ends as before: backed off, its group blocked behind it', async () => {
     const fake = typesense(bFails(Number.POSITIVE_INFINITY));
     const result = await processChangeMessages(batch(3), fake.ports, writerOptions(fake));
     expect(failedIds(result)).toEqual(['m2', 'm3']);
-    expect(fake.imports.map((lines) => lines.map(idOf))).toEqual([['a', 'b', 'c'], ['b']]);
+    expect(fake.imports.map((lines) => lines.map(idOf))).toEqual([['a', 'b', 'c'], ['b'], ['b'], ['b']]);
     // The same backoff as without the in-invocation retry.
     const before = typesense(bFails(Number.POSITIVE_INFINITY));
     const unretried = await processChangeMessages(
@@ -154,7 +177,7 @@ describe('processChangeMessages: in-invocation retry of documents a working serv
       return [];
     };
     const result = await processChangeMessages(batch(10), fake.ports, writerOptions(fake));
-    expect(fake.imports).toHaveLength(2);
+    expect(fake.imports).toHaveLength(4);
     expect(result.summary.requeued).toBe(2);
     expect(requeued).toEqual(['g1', 'g1']);
     expect(fake.deadLetters).toEqual([]);
@@ -194,7 +217,7 @@ describe('processChangeMessages: in-invocation retry of documents a working serv
     expect(failedIds(result)).toEqual(['m2', 'm3']);
   });
 
-  it('never retries when every line failed (an outage, the circuit counts it)', async () => {
+  it('never retries when every line failed before the server ever answered (an outage? the circuit decides)', async () => {
     const fake = typesense((_id, attempt) => (attempt < 1 ? lagging : ok));
     const breaker = new CircuitBreaker({
       failureThreshold: 3,
@@ -207,7 +230,7 @@ describe('processChangeMessages: in-invocation retry of documents a working serv
     expect(failedIds(result)).toEqual(['m1', 'm2', 'm3']);
   });
 
-  it('never retries a whole request that failed', async () => {
+  it('never retries a whole request that failed without a breaker to tell an outage', async () => {
     const fake = typesense(() => ok);
     let calls = 0;
     fake.ports.importDocuments = async () => {
@@ -258,5 +281,135 @@ describe('processChangeMessages: in-invocation retry of documents a working serv
     expect(failedIds(result)).toEqual([]);
     expect(resyncImports).toEqual([['a', 'b', 'c'], ['b']]);
     expect(fake.imports.map((lines) => lines.map(idOf))).toEqual([['a', 'b', 'c']]);
+  });
+});
+
+/**
+ * A whole request that failed for a passing reason (503/429/500 answers, a timeout, a lost answer) is
+ * retried once in the invocation too, but only while the circuit breaker sees a lossy but working
+ * server (closed, answered before, recent batches mostly fine): otherwise it may be an outage, and
+ * the circuit decides as before.
+ */
+describe('processChangeMessages: in-invocation retry of a whole request that failed', () => {
+  const lost = () => Object.assign(new Error('socket hang up'), { retryable: true });
+  /** A breaker over the fake's clock that has seen the server answer: it looks working. */
+  const workingBreaker = (fake: ReturnType<typeof typesense>) => {
+    const breaker = new CircuitBreaker({
+      failureThreshold: 3,
+      probeMs: 1_000,
+      maxProbeMs: 2_000,
+      now: fake.ports.now,
+    });
+    breaker.recordSuccess();
+    return breaker;
+  };
+  /** The first `times` imports throw `error` (after `failMs`), later ones go through. */
+  const importFails = (
+    fake: ReturnType<typeof typesense>,
+    times: number,
+    error: () => Error = lost,
+    failMs = 20,
+  ) => {
+    const sent: string[][] = [];
+    const importing = fake.ports.importDocuments;
+    fake.ports.importDocuments = async (lines, remainingMs) => {
+      sent.push(lines);
+      if (sent.length > times) return importing(lines, remainingMs);
+      fake.advance(failMs);
+      throw error();
+    };
+    return sent;
+  };
+
+  it('applies a batch whose import failed whole once: the same lines again, no item failure', async () => {
+    const fake = typesense(() => ok);
+    const sent = importFails(fake, 1);
+    const breaker = workingBreaker(fake);
+    const result = await processChangeMessages(batch(), fake.ports, writerOptions(fake, { breaker }));
+    expect(failedIds(result)).toEqual([]);
+    expect(fake.visibility).toEqual([]);
+    expect(result.summary.upserted).toBe(3);
+    expect(sent).toHaveLength(2);
+    expect(sent[1]).toEqual(sent[0]);
+    expect(fake.reads()).toBe(1);
+    // After a jittered pause, as a line's.
+    expect(fake.pauses).toEqual([75]);
+    expect(breaker.state).toBe('closed');
+  });
+
+  it('retries a timed-out import only when the time left covers another round as slow', async () => {
+    // The import times out after 1 s with 4.6 s left: 3.6 s after it, the reserve (3 s) leaves too little.
+    const short = typesense(() => ok, { invocationMs: 4_600 });
+    const shortSent = importFails(short, 1, lost, 1_000);
+    const shortResult = await processChangeMessages(
+      batch(),
+      short.ports,
+      writerOptions(short, { breaker: workingBreaker(short) }),
+    );
+    expect(shortSent).toHaveLength(1);
+    expect(failedIds(shortResult)).toEqual(['m1', 'm2', 'm3']);
+    const long = typesense(() => ok, { invocationMs: 6_000 });
+    const longSent = importFails(long, 1, lost, 1_000);
+    const longResult = await processChangeMessages(
+      batch(),
+      long.ports,
+      writerOptions(long, { breaker: workingBreaker(long) }),
+    );
+    expect(longSent).toHaveLength(2);
+    expect(failedIds(longResult)).toEqual([]);
+  });
+
+  it('never retries a whole request before the server has answered once (it may be down)', async () => {
+    const fake = typesense(() => ok);
+    const sent = importFails(fake, 1);
+    const breaker = new CircuitBreaker({
+      failureThreshold: 3,
+      probeMs: 1_000,
+      maxProbeMs: 2_000,
+      now: fake.ports.now,
+    });
+    const result = await processChangeMessages(batch(), fake.ports, writerOptions(fake, { breaker }));
+    expect(sent).toHaveLength(1);
+    expect(failedIds(result)).toEqual(['m1', 'm2', 'm3']);
+  });
+
+  it('never retries a whole request Typesense refused for good', async () => {
+    const fake = typesense(() => ok);
+    const refused = () => Object.assign(new Error('HTTP 400: bad request'), { retryable: false });
+    const sent = importFails(fake, 1, refused);
+    const result = await processChangeMessages(
+      batch(),
+      fake.ports,
+      writerOptions(fake, { breaker: workingBreaker(fake) }),
+    );
+    expect(sent).toHaveLength(1);
+    expect(fake.pauses).toEqual([]);
+    expect(failedIds(result)).toEqual(['m1', 'm2', 'm3']);
+  });
+
+  it('a whole request failing again ends as before: the same backoff, counted once by the circuit', async () => {
+    const fake = typesense(() => ok);
+    const breaker = workingBreaker(fake);
+    importFails(fake, Number.POSITIVE_INFINITY);
+    const result = await processChangeMessages(batch(3), fake.ports, writerOptions(fake, { breaker }));
+    const before = typesense(() => ok);
+    const beforeBreaker = workingBreaker(before);
+    const beforeSent = importFails(before, Number.POSITIVE_INFINITY);
+    const unretried = await processChangeMessages(
+      batch(3),
+      before.ports,
+      writerOptions(before, { breaker: beforeBreaker, requestRetries: 0 }),
+    );
+    expect(beforeSent).toHaveLength(1);
+    expect(failedIds(result)).toEqual(['m1', 'm2', 'm3']);
+    expect(fake.visibility).toEqual(before.visibility);
+    expect(result.summary.retryReason).toBe(unretried.summary.retryReason);
+    // One outage each: two more such batches make the third in a row, which asks /health.
+    for (const breakerOf of [breaker, beforeBreaker]) {
+      breakerOf.recordOutage();
+      expect(breakerOf.state).toBe('closed');
+      breakerOf.recordOutage();
+      expect(breakerOf.state).toBe('half-open');
+    }
   });
 });

@@ -130,4 +130,16 @@ describe('processChangeMessages under an adaptive import limit', () => {
     expect(fake.imports).toHaveLength(1);
     expect(failedIds(result)).toEqual(['m1', 'm2']);
   });
+
+  it('an overload the limit gave up on is not retried again by the whole-request retry (no compounding)', async () => {
+    const fake = typesense(() => httpError(503));
+    // A breaker that saw the server work: the whole-request retry would fire for any other failure.
+    fake.breaker.recordSuccess();
+    const result = await processChangeMessages(batch(), fake.ports, {
+      ...fake.options,
+      breaker: fake.breaker,
+    });
+    expect(fake.imports).toHaveLength(1 + OVERLOAD_RETRIES);
+    expect(failedIds(result)).toEqual(['m1', 'm2']);
+  });
 });

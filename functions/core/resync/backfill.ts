@@ -92,6 +92,13 @@ export async function importWithRetries(
   }
 }
 
+/**
+ * How often a segment task refreshes the job's `lastProgressAt` (what the stall alarm watches, in
+ * minutes): at its first page, then at most this often and at its last. Every page would add a third
+ * DynamoDB round trip to each page's checkpoint, which the next page's import waits for (bench P4).
+ */
+export const PROGRESS_EVERY_MS = 5_000;
+
 export type SegmentOutcome = 'continued' | 'segment-done' | 'stopped' | 'failed';
 
 type SegmentTask = { jobId: string; segment: number };
@@ -131,6 +138,7 @@ export async function runSegment(
   let checkpointed: Promise<boolean> = Promise.resolve(true);
   // The slowest page so far: the reserve must cover one more of those and its checkpoint.
   let slowestPageMs = 0;
+  let progressRecordedAt = Number.NEGATIVE_INFINITY;
   for (let page = 0; !state.done; page++) {
     if (job?.phase !== 'backfilling') return 'stopped';
     if (page === options.pagesPerTask || timeLeft(ports) < TASK_RESERVE_MS + 2 * slowestPageMs) {
@@ -164,10 +172,13 @@ export async function runSegment(
     // them again).
     const progressAt = ports.now();
     const saving = state;
+    const recordProgress = state.done || progressAt - progressRecordedAt >= PROGRESS_EVERY_MS;
+    if (recordProgress) progressRecordedAt = progressAt;
     checkpointed = clearFixed(ports, task.jobId, imported.ids, current.scannedAt)
       .then(() => store.putSegment(task.jobId, saving, previousPages))
       .then(async (saved) => {
-        if (saved) await store.transition(task.jobId, ['backfilling'], { lastProgressAt: progressAt });
+        if (saved && recordProgress)
+          await store.transition(task.jobId, ['backfilling'], { lastProgressAt: progressAt });
         return saved;
       });
     slowestPageMs = Math.max(slowestPageMs, progressAt - pageStarted);

@@ -4,19 +4,32 @@ import type { BatchLedger, Pending } from './ledger.ts';
 
 /**
  * In-invocation retry of the documents a working Typesense failed for a passing reason (one import
- * line answering 503, a delete answering 503) while it took the rest of the batch. Giving them back
- * to SQS instead costs their message, and by the FIFO rule every later message of its group in the
- * batch, a backoff of seconds (bench/CONVERGENCE.md); a short pause and one more request mostly does.
+ * line answering 503, a delete answering 503) while it took the rest of the batch, and of a whole
+ * request that failed for a passing reason (503/429/5xx answers, a timeout, a lost answer) while the
+ * circuit breaker sees a lossy but working server. Giving them back to SQS instead costs their
+ * message, and by the FIFO rule every later message of its group in the batch, a backoff of seconds
+ * (bench/CONVERGENCE.md); a short pause and one more request mostly does.
  *
  * Consistent by construction: a retry sends the very line (or delete) of the first attempt, the
  * state read once in this invocation, while the batch still holds its message group. An idempotent
  * upsert (or delete) of that state can write nothing staler than the first attempt would have.
  */
 
-/** In-invocation retries of a failed document, by default (0 turns them off). */
-export const LINE_RETRIES = 1;
-/** The pause before a retry is jittered within [½, 1] of this, ms. */
-export const LINE_RETRY_PAUSE_MS = 250;
+/**
+ * In-invocation retries of a failed document, by default (0 turns them off). Each round re-sends only
+ * what failed, so rounds cost less and less: at a 10 % line failure rate, 800 lines leave ~80, ~8,
+ * then ~1; one round would leave a line (and its group blocked behind it) in almost every big import.
+ */
+export const LINE_RETRIES = 3;
+/**
+ * In-invocation retries of a whole request, by default (0 turns them off): one, as Typesense's own
+ * client retries a failed request once per node of a one-node cluster (typesense-js
+ * src/Typesense/Configuration.ts: `numRetries` defaults to the node count, 100 ms apart).
+ */
+export const REQUEST_RETRIES = 1;
+// An import answered 503/429 under the adaptive limit is retried there (adaptive-import.ts), not again here.
+/** The first pause before a retry, jittered within [½, 1] of this, ms; it doubles each round. */
+export const RETRY_PAUSE_MS = 100;
 
 /** The writes of one round: the batch's plan, then what a round left to retry. */
 export interface WriteRound {
@@ -80,28 +93,50 @@ export class Leftovers {
   }
 }
 
+/** How a round went: whether Typesense took part of it, and whether a whole request failed. */
+export interface RoundOutcome {
+  answered: boolean;
+  threw: boolean;
+}
+
 /**
- * Whether one more round fits: a retry left, a server that took part of the last round (no outage:
- * then the circuit decides, as before), and time for the pause and a round as slow as the slowest so
- * far, the writer's reserve kept. Without a time budget there is no retry: it could outrun the timeout.
+ * The retries a round's failures allow. Documents a server failed while it took the rest of the round:
+ * `lineRetries`. A whole request failing (or every line of it): `requestRetries`, and only while the
+ * breaker sees a lossy but working server (`looksWorking`); otherwise an outage is possible, and the
+ * circuit decides. Without a breaker, none.
+ */
+export function retriesAllowed(
+  round: RoundOutcome,
+  options: Pick<WriterOptions, 'breaker' | 'lineRetries' | 'requestRetries'>,
+): number {
+  if (round.answered && !round.threw) return options.lineRetries ?? LINE_RETRIES;
+  return options.breaker?.looksWorking === true ? (options.requestRetries ?? REQUEST_RETRIES) : 0;
+}
+
+/**
+ * Whether one more round fits: a retry left, and time for the pause and a round as slow as the
+ * slowest so far (a timed-out request included), the writer's reserve kept. Without a time budget
+ * there is no retry: it could outrun the invocation's timeout.
  */
 export function mayRetry(
   retriesDone: number,
-  serverWorking: boolean,
+  retriesAllowed: number,
   slowestRoundMs: number,
   pauseMs: number,
-  options: Pick<WriterOptions, 'remainingMs' | 'timeReserveMs' | 'lineRetries'>,
+  options: Pick<WriterOptions, 'remainingMs' | 'timeReserveMs'>,
 ): boolean {
-  if (retriesDone >= (options.lineRetries ?? LINE_RETRIES) || !serverWorking) return false;
-  if (options.remainingMs === undefined) return false;
+  if (retriesDone >= retriesAllowed || options.remainingMs === undefined) return false;
   const spareMs = options.remainingMs() - (options.timeReserveMs ?? 3_000);
   return spareMs >= pauseMs + slowestRoundMs;
 }
 
-/** A jittered pause in [½, 1] of the maximum: retries of concurrent writers do not arrive together. */
-export function retryPauseMs(options: Pick<WriterOptions, 'retry'>): number {
+/**
+ * The pause before retry round `round` (0-based): 100 ms doubling each round, jittered in [½, 1] so
+ * that the retries of concurrent writers do not arrive together at a server shedding load.
+ */
+export function retryPauseMs(options: Pick<WriterOptions, 'retry'>, round: number): number {
   const random = options.retry?.random ?? Math.random;
-  return Math.round((LINE_RETRY_PAUSE_MS / 2) * (1 + random()));
+  return Math.round((RETRY_PAUSE_MS / 2) * 2 ** round * (1 + random()));
 }
 
 export const sleepOf = (ports: Pick<WriterPorts, 'sleep'>) =>

@@ -2,10 +2,17 @@ import { isRetryableAnswer, isRetryableError } from '../classify.ts';
 import type { ActiveResync, Rejection } from '../resync/model.ts';
 import { runWithinBudget } from '../time-budget.ts';
 import type { ResyncWriterPorts, WriterOptions, WriterPorts } from '../write-batch.ts';
-import { withinImportLimit } from './adaptive-import.ts';
+import { isOverloadAnswer, withinImportLimit } from './adaptive-import.ts';
 import type { DocumentLine, PlannedWrites } from './documents.ts';
 import { type BatchLedger, type Pending, reasonOf } from './ledger.ts';
-import { Leftovers, mayRetry, retryPauseMs, sleepOf, type WriteRound } from './retry-lines.ts';
+import {
+  Leftovers,
+  mayRetry,
+  retriesAllowed,
+  retryPauseMs,
+  sleepOf,
+  type WriteRound,
+} from './retry-lines.ts';
 
 /** How the live collection answered the batch: counts for the summary, signals for the circuit. */
 export interface LiveTally {
@@ -15,7 +22,7 @@ export interface LiveTally {
   answered: boolean;
   /** Typesense was unreachable or overloaded: the circuit counts an outage. */
   outage: boolean;
-  /** A whole live request failed: no in-invocation retry follows. */
+  /** A whole live request failed: another round only while the breaker sees a working server. */
   threw: boolean;
 }
 
@@ -58,10 +65,10 @@ export async function writeDocuments(
     slowestRoundMs = Math.max(slowestRoundMs, ports.now() - began);
     left.pruneFailed(ledger);
     if (left.size === 0) return tally;
-    const pauseMs = retryPauseMs(options);
-    // A server that took part of the round is working; a whole request failing is the circuit's call.
-    const serverWorking = roundTally.answered && !roundTally.threw;
-    if (!mayRetry(retries, serverWorking, slowestRoundMs, pauseMs, options)) {
+    // A server that took part of any round is working: a later round of its failed lines alone may fail whole.
+    const allowed = retriesAllowed({ answered: tally.answered, threw: roundTally.threw }, options);
+    const pauseMs = retryPauseMs(options, retries);
+    if (!mayRetry(retries, allowed, slowestRoundMs, pauseMs, options)) {
       left.failAll(ledger);
       return tally;
     }
@@ -137,12 +144,21 @@ function importLive(
           else ledger.deadLetter(upsert.entry, outcome.code, outcome.error);
         });
       },
-      typesenseFailed(
-        ledger,
-        tally,
-        upserts.map(({ entry }) => entry),
-        'import',
-      ),
+      (error: unknown) => {
+        // A passing failure may get another round (retry-lines.ts); a refused request fails now, and
+        // so does an overload the adaptive limit already retried (retries must not compound).
+        const limitRetried = options.importLimit !== undefined && isOverloadAnswer(error);
+        if (!isRetryableError(error) || limitRetried)
+          return typesenseFailed(
+            ledger,
+            tally,
+            upserts.map(({ entry }) => entry),
+            'import',
+          )(error);
+        tally.outage = true;
+        tally.threw = true;
+        for (const upsert of upserts) left.upsert(upsert, `import failed: ${reasonOf(error)}`);
+      },
     );
 }
 

@@ -1,0 +1,220 @@
+import {
+  chaosStackOptions,
+  DEFAULT_FAULT_RATES,
+  type FaultRates,
+  formatPhase,
+  type PhaseFigures,
+  phase,
+  phaseRecorder,
+  typesenseFaultPlan,
+} from './chaos.ts';
+import { sleep } from './processes.ts';
+import { type LocalStack, startLocalStack } from './stack.ts';
+import { runWorkload, seededRandom } from './workload.ts';
+
+/**
+ * The writer's sustained throughput with and without the chaos faults, in one run (issue 23: "with
+ * the default chaos fault rates and no outage, sustained applied changes/s ≥ 50 % of the fault-free
+ * rate in the same run, and the circuit never opens"). Each phase builds a backlog with the writer
+ * stopped, then starts it and times the drain: the writer's capacity, not the source's write rate.
+ * Phases run fault-free, faulty, fault-free, so the fault-free rate brackets the faulty one on a
+ * machine whose load drifts; the ratio is the faulty rate over the mean of the two fault-free ones.
+ * A smaller unmeasured drain comes first: a fresh process and collection start slow.
+ */
+
+export interface ThroughputOptions {
+  seed: number;
+  /** Distinct keys: every phase writes each once, then `ops` random operations on them. */
+  keys: number;
+  ops: number;
+  /** The faulty phase's rates (default: the chaos defaults). */
+  faultRates?: FaultRates;
+  /** The writer's Typesense timeout, ms (default 1,000; see `ChaosOptions`). */
+  typesenseTimeoutMs?: number;
+  /** Concurrent writer pollers (see `ChaosOptions`). */
+  writerConcurrency?: number;
+  /** The message shape (see `ChaosOptions`). */
+  messages?: 'small' | 'default';
+  onStatus?: (line: string) => void;
+}
+
+/** One drained backlog: the phase's counters and its sustained rate. */
+export interface DrainFigures extends PhaseFigures {
+  faulty: boolean;
+  /** The backlog: the source changes the batcher queued for this phase. */
+  backlog: number;
+  /** The backlog over the time from the writer's start to an empty queue, per second. */
+  sustainedPerSecond: number;
+  /** Faults injected during the drain, by kind (pollers' crashes and duplicate deliveries included). */
+  faults: Record<string, number>;
+}
+
+export interface ThroughputReport {
+  phases: DrainFigures[];
+  /** The faulty phase's sustained rate over the mean of the fault-free phases'. */
+  ratio: number;
+  /** The index against the table after the last phase: documents lost, stale, resurrected. */
+  index: { lost: number; stale: number; resurrected: number };
+}
+
+type Faults = NonNullable<LocalStack['faults']>;
+
+/** Resolves once every write of the phase is a queued message: the stream drained, twice in a row. */
+async function backlogQueued(stack: LocalStack): Promise<void> {
+  let quiet = 0;
+  let seen = -1;
+  while (quiet < 2) {
+    await sleep(250);
+    const { changesSeen } = await stack.status();
+    quiet = stack.streamPoller.caughtUp && changesSeen === seen ? quiet + 1 : 0;
+    seen = changesSeen;
+  }
+}
+
+/** Writes a phase's operations with the writer stopped, and waits until they are queued messages. */
+async function writeBacklog(
+  stack: LocalStack,
+  options: ThroughputOptions,
+  keys: number,
+  ops: number,
+  phaseIndex: number,
+): Promise<number> {
+  const before = (await stack.status()).changesSeen;
+  await runWorkload({
+    dynamodb: stack.dynamodb,
+    tableName: stack.tableName,
+    keyAttributes: stack.keyAttributes,
+    keys,
+    ops,
+    seed: options.seed + phaseIndex + 1,
+    concurrency: 6,
+  });
+  await backlogQueued(stack);
+  return (await stack.status()).changesSeen - before;
+}
+
+/** Fault counters at one moment, for a phase's difference. */
+function faultCounts(stack: LocalStack, faults: Faults): Record<string, number> {
+  return {
+    ...faults.faultStats,
+    pollerCrashes: stack.queuePoller.stats.injectedCrashes,
+    duplicateDeliveries: stack.queuePoller.stats.injectedDuplicates,
+  };
+}
+
+/**
+ * Starts the writer on the backlog and stops it once the queue is empty; the drain's time. Changes
+ * applied (changes in deleted messages) would overcount: a re-sent message carries its changes again.
+ */
+async function drain(stack: LocalStack, timeoutMs: number): Promise<number> {
+  const startedAt = Date.now();
+  stack.queuePoller.start();
+  try {
+    await stack.waitForIdle(timeoutMs);
+  } finally {
+    await stack.queuePoller.stop();
+  }
+  return Date.now() - startedAt;
+}
+
+/** The run's moving parts: the stack, its Typesense faults, the pollers' fault rates and the recorder. */
+interface Rig {
+  stack: LocalStack;
+  faults: Faults;
+  pollerFaults: { crashAfterInvokeRate: number; duplicateDeliveryRate: number };
+  recorder: ReturnType<typeof phaseRecorder>;
+}
+
+/** One phase: a backlog written, then drained with or without the faults. */
+async function measurePhase(
+  rig: Rig,
+  options: ThroughputOptions,
+  index: number,
+  faulty: boolean,
+): Promise<DrainFigures> {
+  const { stack, faults, pollerFaults, recorder } = rig;
+  const rates = options.faultRates ?? DEFAULT_FAULT_RATES;
+  options.onStatus?.(`phase ${index + 1}/3 (${faulty ? 'faults' : 'no faults'}): writing the backlog`);
+  const backlog = await writeBacklog(stack, options, options.keys, options.ops, index);
+  options.onStatus?.(`phase ${index + 1}/3 (${faulty ? 'faults' : 'no faults'}): draining`);
+  if (faulty) {
+    faults.setFaults(typesenseFaultPlan({ ...options, outageMs: 0 }, rates));
+    pollerFaults.crashAfterInvokeRate = rates.crashes;
+    pollerFaults.duplicateDeliveryRate = rates.duplicates;
+  }
+  const before = await recorder.snapshot();
+  const faultsBefore = faultCounts(stack, faults);
+  const drainMs = await drain(stack, Math.max(180_000, (options.keys + options.ops) * 20));
+  faults.setFaults(undefined);
+  pollerFaults.crashAfterInvokeRate = 0;
+  pollerFaults.duplicateDeliveryRate = 0;
+  const faultsAfter = faultCounts(stack, faults);
+  return {
+    ...phase(before, await recorder.snapshot()),
+    backlog,
+    sustainedPerSecond: (1000 * backlog) / Math.max(1, drainMs),
+    faulty,
+    faults: Object.fromEntries(
+      Object.entries(faultsAfter).map(([kind, count]) => [kind, count - (faultsBefore[kind] ?? 0)]),
+    ),
+  };
+}
+
+/** Runs the phases on one embedded stack (see the module comment), then compares index and table. */
+export async function runThroughput(options: ThroughputOptions): Promise<ThroughputReport> {
+  const pollerFaults = {
+    random: seededRandom(options.seed * 7919 + 1),
+    crashAfterInvokeRate: 0,
+    duplicateDeliveryRate: 0,
+  };
+  const stack = await startLocalStack(chaosStackOptions({ ...options, outageMs: 0 }, pollerFaults));
+  const faults = stack.faults as Faults;
+  const rig: Rig = { stack, faults, pollerFaults, recorder: phaseRecorder(stack, faults) };
+  const phases: DrainFigures[] = [];
+  let comparison: Awaited<ReturnType<LocalStack['verify']>>;
+  try {
+    await stack.queuePoller.stop();
+    // An unmeasured first drain: a fresh process and collection run slow at first (JIT, creates).
+    await writeBacklog(stack, options, options.keys, Math.ceil(options.ops / 4), -1);
+    await drain(stack, Math.max(180_000, (options.keys + options.ops) * 20));
+    for (const [index, faulty] of [false, true, false].entries())
+      phases.push(await measurePhase(rig, options, index, faulty));
+    comparison = await stack.verify();
+  } finally {
+    rig.recorder.stop();
+    await stack.stop();
+  }
+  const clean = phases.filter(({ faulty }) => !faulty).map(({ sustainedPerSecond }) => sustainedPerSecond);
+  const faultyRate = phases.find(({ faulty }) => faulty)?.sustainedPerSecond ?? 0;
+  const cleanMean = clean.reduce((sum, rate) => sum + rate, 0) / Math.max(1, clean.length);
+  return {
+    phases,
+    ratio: faultyRate / Math.max(Number.MIN_VALUE, cleanMean),
+    index: {
+      lost: comparison.missing.length,
+      stale: comparison.stale.length,
+      resurrected: comparison.extra.length,
+    },
+  };
+}
+
+export function formatThroughput(report: ThroughputReport): string {
+  const lines = report.phases.map((p, index) => {
+    const faults = Object.entries(p.faults)
+      .filter(([kind, count]) => count > 0 && kind !== 'documentsHit')
+      .map(([kind, count]) => `${kind} ${count}`)
+      .join(', ');
+    return [
+      `phase ${index + 1} (${p.faulty ? 'chaos faults' : 'no faults'}): sustained ` +
+        `${p.sustainedPerSecond.toFixed(1)} changes/s (a backlog of ${p.backlog} changes in ` +
+        `${(p.ms / 1000).toFixed(1)} s); faults: ${faults || 'none'}`,
+      formatPhase('drain', p),
+    ].join('\n');
+  });
+  const { lost, stale, resurrected } = report.index;
+  return [
+    ...lines,
+    `faulty / fault-free sustained rate: ${report.ratio.toFixed(2)}`,
+    `index vs table after the run: lost ${lost}, stale ${stale}, resurrected ${resurrected}`,
+  ].join('\n');
+}
