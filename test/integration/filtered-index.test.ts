@@ -51,6 +51,22 @@ const put = (n: number, type: string, revision: number) =>
     }),
   );
 
+/** Rounds of 40 concurrent writes: random keys flipped to a random type, one in ten deleted. */
+async function flipTypes(rounds: number, firstRevision: number) {
+  for (let round = 0; round < rounds; round++) {
+    await Promise.all(
+      Array.from({ length: 40 }, () => {
+        const n = Math.floor(random() * ITEMS);
+        if (random() < 0.1)
+          return stack.dynamodb.send(
+            new DeleteItemCommand({ TableName: stack.tableName, Key: itemKey(stack.keyAttributes, n) }),
+          );
+        return put(n, random() < 0.5 ? 'order' : 'customer', firstRevision + round);
+      }),
+    );
+  }
+}
+
 /** The ids of the table's items the filter matches: what the index must hold. */
 async function orderIds(): Promise<string[]> {
   const ids: string[] = [];
@@ -90,32 +106,23 @@ describe('a filtered index on the embedded stack', () => {
         Array.from({ length: 10 }, (_, i) => put(n + i, (n + i) % 2 === 0 ? 'order' : 'customer', 1)),
       );
     // While the stream still carries those writes: flips (each key a few times), and some deletes.
-    for (let round = 0; round < 4; round++) {
-      await Promise.all(
-        Array.from({ length: 40 }, () => {
-          const n = Math.floor(random() * ITEMS);
-          if (random() < 0.1)
-            return stack.dynamodb.send(
-              new DeleteItemCommand({ TableName: stack.tableName, Key: itemKey(stack.keyAttributes, n) }),
-            );
-          return put(n, random() < 0.5 ? 'order' : 'customer', 2 + round);
-        }),
-      );
-    }
+    await flipTypes(4, 2);
     await stack.waitForIdle(180_000);
     await expectExactlyTheOrders();
     expect(await stack.drainDeadLetters()).toEqual([]);
   }, 300_000);
 
-  it('a full re-sync rebuilds the index from the matching items only', async () => {
-    const started = await cliAt(targetFile, 'resync', 'start', '--wait');
+  it('a full re-sync while items keep flipping rebuilds the index from the matching items only', async () => {
+    const [started] = await Promise.all([cliAt(targetFile, 'resync', 'start', '--wait'), flipTypes(6, 10)]);
     expect(started.err).toBe('');
     expect(started.code).toBe(EXIT.ok);
     await stack.waitForIdle(120_000);
     const progress = (await cliAt(targetFile, '--json', 'resync', 'status')).json() as ResyncProgress;
     expect(progress.job.phase).toBe('done');
-    const orders = (await orderIds()).length;
-    expect(progress).toMatchObject({ indexed: orders, filtered: progress.scanned - orders });
+    // Every scanned item was imported, found already written by the stream (409), or left out.
+    expect(progress.filtered).toBeGreaterThan(0);
+    expect(progress.indexed + progress.skipped + progress.filtered).toBe(progress.scanned);
     await expectExactlyTheOrders();
+    expect(await stack.drainDeadLetters()).toEqual([]);
   }, 300_000);
 });
