@@ -10,6 +10,7 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { CollectionSchema } from '../functions/contract/collection-schema.ts';
 import type { IndexOnDelete } from '../functions/contract/index-resource.ts';
+import type { ItemFilter } from '../functions/contract/projection.ts';
 import type { TypesenseSyncAlarmsProps } from './observability.ts';
 
 /** The props of `TypesenseSync` (lib/typesense-sync.ts), validated by lib/validate-props.ts. */
@@ -68,6 +69,12 @@ export interface TypesenseSyncTypesenseProps {
 export interface TypesenseSyncProjection {
   readonly include?: string[];
   readonly exclude?: string[];
+  /**
+   * Only the items it matches are indexed; an item that stops matching leaves the index. A JSON tree:
+   * `{ attribute, equals | in | beginsWith | exists | lt | lte | gt | gte }`, `{ and: [...] }`, `{ or: [...] }`,
+   * `{ not: ... }` (docs/configuration.md "Filter"). Checked at synth. @default every item
+   */
+  readonly filter?: ItemFilter;
 }
 
 /**
@@ -225,7 +232,7 @@ export interface TypesenseSyncProps {
    */
   readonly keyAttributes?: string[];
   readonly typesense: TypesenseSyncTypesenseProps;
-  /** Which item attributes become document fields. Default: all. */
+  /** Which items are indexed and which of their attributes become document fields. Default: all. */
   readonly projection?: TypesenseSyncProjection;
   /**
    * FIFO message groups keys are hashed into: the writer's maximum parallelism. Fewer groups make

@@ -1,3 +1,5 @@
+import type { ItemFilter } from './projection.ts';
+
 /**
  * Typed builders of every function's environment. Each takes the function's variables by their names, with
  * every variable the function cannot run without as a required key: a missing or misspelt variable fails
@@ -12,6 +14,7 @@ type Count = number | string;
 export interface ProjectionEnv {
   readonly include?: readonly string[];
   readonly exclude?: readonly string[];
+  readonly filter?: ItemFilter;
 }
 
 /** Every function publishing EMF metrics reads its namespace from here (Powertools). */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DEFAULTS, LIMITS } from './limits.ts';
+import { projectionSchema } from './projection.ts';
 
 /**
  * Every function's environment contract: one zod schema per function. Deploy time (the construct in lib/,
@@ -37,14 +38,7 @@ const jsonText = <T>(whenEmpty: T) =>
       }
     });
 
-const projection = jsonText({}).pipe(
-  z
-    .object({
-      include: z.array(z.string().min(1)).optional(),
-      exclude: z.array(z.string().min(1)).optional(),
-    })
-    .strict(),
-);
+const projection = jsonText({}).pipe(projectionSchema);
 
 export const batcherConfigSchema = z.object({
   QUEUE_URL: z.string().url(),

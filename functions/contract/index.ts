@@ -9,4 +9,5 @@ export * from './env-builders.ts';
 export * from './index-resource.ts';
 export * from './limits.ts';
 export * from './metrics.ts';
+export * from './projection.ts';
 export * from './target.ts';

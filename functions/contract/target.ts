@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DEFAULTS, LIMITS } from './limits.ts';
+import { projectionSchema } from './projection.ts';
 
 /** The CloudFormation output holding a deployed stack's target (see `TypesenseSync.operatorTarget`). */
 export const TARGET_OUTPUT = 'OperatorTarget';
@@ -34,10 +35,7 @@ export const targetSchema = z
       .max(LIMITS.maxMessageBytes.max)
       .default(DEFAULTS.maxMessageBytes),
     sourceTimestampAttribute: z.string().min(1).optional(),
-    projection: z
-      .object({ include: z.array(z.string()).optional(), exclude: z.array(z.string()).optional() })
-      .strict()
-      .default({}),
+    projection: projectionSchema.default({}),
     typesense: z
       .object({
         nodes: z.array(z.string().url()).min(1),

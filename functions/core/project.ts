@@ -1,6 +1,7 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { MarshalledKey } from './change.ts';
 import { ProjectionError } from './errors.ts';
+import { type ItemFilter, matchesFilter } from './filter.ts';
 import { documentId, KeyError } from './keys.ts';
 
 export type TypesenseDocument = { id: string } & Record<string, unknown>;
@@ -10,6 +11,8 @@ export interface Projection {
   include?: string[] | undefined;
   /** Top-level attributes to drop. */
   exclude?: string[] | undefined;
+  /** Only the items it matches are indexed (all when absent); see filter.ts. */
+  filter?: ItemFilter | undefined;
 }
 
 /** Digits that carry value: 0.00120 → 12, 1.5e10 → 15. */
@@ -110,14 +113,25 @@ function attributeFilterOf(projection: Projection): AttributeFilter {
 }
 
 /**
- * A DynamoDB item (marshalled) → the Typesense document that represents it. The document id is
- * derived from the key (an item attribute named `id` is replaced by it).
+ * A DynamoDB item (marshalled) → the Typesense document that represents it, or undefined when the
+ * projection's filter leaves the item out of the index. The document id is derived from the key (an item
+ * attribute named `id` is replaced by it). Without a projection every item has a document.
  */
 export function projectItem(
   item: Record<string, AttributeValue>,
   keyAttributes: readonly string[],
+): TypesenseDocument;
+export function projectItem(
+  item: Record<string, AttributeValue>,
+  keyAttributes: readonly string[],
+  projection: Projection | undefined,
+): TypesenseDocument | undefined;
+export function projectItem(
+  item: Record<string, AttributeValue>,
+  keyAttributes: readonly string[],
   projection: Projection = NO_PROJECTION,
-): TypesenseDocument {
+): TypesenseDocument | undefined {
+  if (projection.filter !== undefined && !matchesFilter(projection.filter, item)) return undefined;
   let id: string;
   try {
     id = documentId(item as MarshalledKey, keyAttributes);

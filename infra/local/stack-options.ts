@@ -9,6 +9,7 @@ import type { KeyType } from '../../functions/core/keys.ts';
 import type { LagReading } from '../../functions/core/lag-check.ts';
 import type { IndexResourceResponse } from '../../functions/index-resource/handler.ts';
 import type { CollectionSchema, TypesenseClient } from '../../functions/shared/typesense.ts';
+import type { TypesenseSyncProjection } from '../../lib/typesense-sync-props.ts';
 import type { FaultProxy } from './fault-proxy.ts';
 import type { AccessDenial, Revocation } from './iam/enforce.ts';
 import type { PollerFaults, QueuePoller } from './queue-poller.ts';
@@ -53,7 +54,7 @@ export interface LocalStackOptions {
    */
   prefill?: (dynamodb: DynamoDBClient, tableName: string) => Promise<void>;
   sourceTimestampAttribute?: string;
-  projection?: { include?: string[]; exclude?: string[] };
+  projection?: TypesenseSyncProjection;
   /** Fixed ports; free ones are chosen when absent. */
   ports?: { dynamodb?: number; sqs?: number; typesense?: number; status?: number };
   /** Changes queue visibility timeout: when a failed message is retried. Default 2 s. */

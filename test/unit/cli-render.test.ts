@@ -268,6 +268,7 @@ const progress = (overrides: Partial<ResyncProgress> = {}): ResyncProgress => ({
   scanned: 1_000,
   indexed: 990,
   skipped: 10,
+  filtered: 0,
   itemsPerSecond: 16.6,
   etaSeconds: 12.2,
   rejections: [],
@@ -283,6 +284,12 @@ describe('re-sync renderers', () => {
       '  segments 3/8 backfilling; last progress 4 s ago',
       '  collection products_v2',
     ]);
+  });
+
+  it("counts the items the projection's filter leaves out", () => {
+    expect(renderResync(progress({ filtered: 250 })).split('\n')[0]).toBe(
+      're-sync j-1 (operator) backfilling: 3/8 segments, 1000 scanned, 990 indexed, 10 already newer from the stream, 250 left out by the filter, 17 items/s, ETA 13 s',
+    );
   });
 
   it('a first load says that the alias appears at its swap', () => {

@@ -48,7 +48,8 @@ type Unprojectable = VerifyReport['unprojectable'][number];
 
 /**
  * What the index should hold for this item: the writer's projection, then the schema's coercion
- * (see coerceToSchema); or why it cannot be projected; undefined for a lag-check canary.
+ * (see coerceToSchema); or why it cannot be projected; undefined for a lag-check canary and an item
+ * the projection's filter leaves out (a document of it in the index is `extra`).
  */
 function expectedDocument(
   item: Record<string, AttributeValue>,
@@ -57,7 +58,8 @@ function expectedDocument(
 ): { document: Document } | { unprojectable: Unprojectable } | undefined {
   if (isCanaryItem(item, options.keyAttributes)) return undefined;
   try {
-    return { document: coerceToSchema(projectItem(item, options.keyAttributes, options.projection), fields) };
+    const document = projectItem(item, options.keyAttributes, options.projection);
+    return document === undefined ? undefined : { document: coerceToSchema(document, fields) };
   } catch (error) {
     if (!(error instanceof ProjectionError)) throw error;
     return { unprojectable: { id: error.id, reason: error.message } };

@@ -12,7 +12,8 @@ export function renderResync(progress: ResyncProgress): string {
   const eta = progress.etaSeconds === undefined ? '' : `, ETA ${Math.ceil(progress.etaSeconds)} s`;
   return [
     `re-sync ${job.jobId} (${job.trigger}) ${job.phase}: ${progress.segmentsDone}/${job.totalSegments} segments, ` +
-      `${progress.scanned} scanned, ${progress.indexed} indexed, ${progress.skipped} already newer from the stream${rate}${eta}`,
+      `${progress.scanned} scanned, ${progress.indexed} indexed, ${progress.skipped} already newer from the stream` +
+      `${progress.filtered > 0 ? `, ${progress.filtered} left out by the filter` : ''}${rate}${eta}`,
     ...(progress.progressAgeMs === undefined
       ? []
       : [

@@ -164,6 +164,7 @@ export async function runSegment(
       scanned: state.scanned + current.scanned,
       indexed: state.indexed + imported.ids.length,
       skipped: state.skipped + imported.skipped,
+      filtered: (state.filtered ?? 0) + current.projected.filtered,
     };
     // Off the page's critical path: the DynamoDB round trips of a page, which the next import
     // overlaps. Checkpoints stay in order: each is written after the one before it was, and after
@@ -219,14 +220,22 @@ function pageReader(task: SegmentTask, totalSegments: number, ports: ResyncPorts
   };
 }
 
-/** A page's items as import lines; the items the projection refuses are rejections. */
+/**
+ * A page's items as import lines; the items the projection refuses are rejections, and those its
+ * filter leaves out are only counted.
+ */
 function projectPage(items: ScannedPage['items'], options: ResyncOptions, ports: ResyncPorts) {
   const lines: string[] = [];
   const ids: string[] = [];
   const rejections: Rejection[] = [];
+  let filtered = 0;
   for (const item of items) {
     try {
       const document = projectItem(item, options.keyAttributes, options.projection);
+      if (document === undefined) {
+        filtered++;
+        continue;
+      }
       lines.push(JSON.stringify(document));
       ids.push(document.id);
     } catch (error) {
@@ -234,7 +243,7 @@ function projectPage(items: ScannedPage['items'], options: ResyncOptions, ports:
       rejections.push({ id: error.id, reason: error.message, at: ports.now() });
     }
   }
-  return { lines, ids, rejections };
+  return { lines, ids, rejections, filtered };
 }
 
 /** A page imported: the ids that went in, and the items the stream had already written (409). */

@@ -1,4 +1,5 @@
 import type { MarshalledKey } from '../change.ts';
+import { matchesFilter } from '../filter.ts';
 import { documentId, pickKey } from '../keys.ts';
 import {
   abandon,
@@ -53,6 +54,7 @@ export async function finishResync(
   if (job.phase === 'finishing') {
     const rechecked = await recheckDeletes(job, ports, {
       keyAttributes: options.keyAttributes,
+      projection: options.projection,
       maxPasses: MAX_FINISH_CHECKS,
       recheckDelaySeconds: FINISH_RECHECK_SECONDS,
     });
@@ -164,18 +166,21 @@ async function inParallel<T, R>(items: readonly T[], limit: number, work: (item:
   return results;
 }
 
-/** The chunk's keys that the table lacks but the new collection holds: deleted, then resurrected. */
+/**
+ * The chunk's keys that the index should not hold but the new collection does: deleted (or left out
+ * by the projection's filter), then resurrected by an older copy from the backfill.
+ */
 async function resurrectedIn(
   job: ResyncJob,
   chunk: readonly DeletedKey[],
   ports: ResyncPorts,
-  keyAttributes: readonly string[],
+  { keyAttributes, projection }: RecheckOptions,
 ): Promise<MarshalledKey[]> {
   if (chunk.length === 0) return [];
   const present = new Set(
-    (await ports.readItems(chunk.map(({ key }) => key))).map((item) =>
-      documentId(pickKey(item, keyAttributes), keyAttributes),
-    ),
+    (await ports.readItems(chunk.map(({ key }) => key)))
+      .filter((item) => projection?.filter === undefined || matchesFilter(projection.filter, item))
+      .map((item) => documentId(pickKey(item, keyAttributes), keyAttributes)),
   );
   const absent = chunk.filter(({ id }) => !present.has(id));
   const held = await inParallel(
@@ -185,6 +190,11 @@ async function resurrectedIn(
   );
   return absent.filter((_, index) => held[index]).map(({ key }) => key);
 }
+
+type RecheckOptions = Pick<ResyncOptions, 'keyAttributes' | 'projection'> & {
+  maxPasses: number;
+  recheckDelaySeconds: number;
+};
 
 export type RecheckOutcome =
   /** A whole pass found no deleted key back: the job may swap. */
@@ -204,7 +214,7 @@ export type RecheckOutcome =
 export async function recheckDeletes(
   job: ResyncJob,
   ports: ResyncPorts,
-  options: { keyAttributes: readonly string[]; maxPasses: number; recheckDelaySeconds: number },
+  options: RecheckOptions,
 ): Promise<RecheckOutcome> {
   const { store } = ports;
   let guard: number | null = job.recheck?.step ?? null;
@@ -236,7 +246,7 @@ export async function recheckDeletes(
       ...(recheck.after === undefined ? {} : { after: recheck.after }),
       limit: RECHECK_CHUNK,
     });
-    const back = await resurrectedIn(job, chunk, ports, options.keyAttributes);
+    const back = await resurrectedIn(job, chunk, ports, options);
     // Put back on the changes queue in their own message groups: serialised with later changes.
     if (back.length > 0) await ports.enqueueKeys(back);
     const found = recheck.found + back.length;

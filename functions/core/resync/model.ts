@@ -93,6 +93,8 @@ export interface SegmentState {
   indexed: number;
   /** Scanned items the stream had already written to the new collection (a newer state). */
   skipped: number;
+  /** Scanned items the projection's filter leaves out of the index; absent in checkpoints from before filters. */
+  filtered?: number;
 }
 
 export interface Rejection {

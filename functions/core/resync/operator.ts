@@ -198,6 +198,8 @@ export interface ResyncProgress {
   scanned: number;
   indexed: number;
   skipped: number;
+  /** Scanned items the projection's filter leaves out of the index. */
+  filtered: number;
   /** Items scanned per second since the start. */
   itemsPerSecond: number | undefined;
   /** From the table's approximate item count; undefined when unknown or finished. */
@@ -254,8 +256,8 @@ export async function resyncProgress(
     store.listSegments(job.jobId),
     store.listRejections(job.jobId, 10),
   ]);
-  const sum = (field: 'scanned' | 'indexed' | 'skipped') =>
-    segments.reduce((total, segment) => total + segment[field], 0);
+  const sum = (field: 'scanned' | 'indexed' | 'skipped' | 'filtered') =>
+    segments.reduce((total, segment) => total + (segment[field] ?? 0), 0);
   const scanned = sum('scanned');
   const elapsedSeconds = ((job.finishedAt ?? now) - job.startedAt) / 1000;
   const itemsPerSecond = elapsedSeconds > 0 && scanned > 0 ? scanned / elapsedSeconds : undefined;
@@ -267,6 +269,7 @@ export async function resyncProgress(
     scanned,
     indexed: sum('indexed'),
     skipped: sum('skipped'),
+    filtered: sum('filtered'),
     itemsPerSecond,
     etaSeconds:
       running && itemsPerSecond !== undefined && job.estimatedItems !== undefined

@@ -68,8 +68,8 @@ export interface PlannedWrites {
 }
 
 /**
- * What each changed key becomes: its item's document (upsert), a delete when the item is gone, or a
- * heartbeat. An item the projection refuses is dead-lettered with the reason.
+ * What each changed key becomes: its item's document (upsert), a delete when the item is gone or the
+ * projection's filter leaves it out, or a heartbeat. An item the projection refuses is dead-lettered with the reason.
  */
 export function planWrites(
   pending: readonly Pending[],
@@ -90,10 +90,11 @@ export function planWrites(
       continue;
     }
     try {
-      plan.upserts.push({
-        entry,
-        line: JSON.stringify(projectItem(item, options.keyAttributes, options.projection)),
-      });
+      const document = projectItem(item, options.keyAttributes, options.projection);
+      // An item the filter leaves out is not in the index: deleting its id (a no-op where absent) takes
+      // out an item that stopped matching.
+      if (document === undefined) plan.deletes.push(entry);
+      else plan.upserts.push({ entry, line: JSON.stringify(document) });
     } catch (error) {
       if (!(error instanceof ProjectionError)) throw error;
       ledger.deadLetter(entry, 'projection', error.message);

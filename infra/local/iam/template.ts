@@ -4,6 +4,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { IConstruct } from 'constructs';
 import type { SyncFunctionKind } from '../../../lib/sync-function.ts';
 import { TypesenseSync } from '../../../lib/typesense-sync.ts';
+import type { TypesenseSyncProjection } from '../../../lib/typesense-sync-props.ts';
 import { appWithoutBundling } from '../../synth-app.ts';
 import { ACCOUNT, REGION } from './requests.ts';
 
@@ -34,7 +35,7 @@ export interface SyncTemplateOptions {
   atlas: boolean;
   alias: string;
   sourceTimestampAttribute?: string | undefined;
-  projection?: { include?: string[]; exclude?: string[] } | undefined;
+  projection?: TypesenseSyncProjection | undefined;
 }
 
 export interface CfnResource {
