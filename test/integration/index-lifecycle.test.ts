@@ -119,6 +119,9 @@ describe('index as code on the embedded stack', () => {
   it(
     `create on a table of ${ITEMS} items: the first load runs while writes go on; the alias appears at its swap`,
     async () => {
+      // Writes start with the load: the checks below can outlast it on a loaded machine (a full-suite
+      // run's lag check took long enough that the load was done before any write began).
+      const load = writeWhile(aliasReaches(stack.collection, 240_000 * SLOW), exists);
       const created = stack.indexCreated;
       expect(created).toEqual({
         PhysicalResourceId: stack.alias,
@@ -135,7 +138,7 @@ describe('index as code on the embedded stack', () => {
       const reading = await stack.checkLag(30_000);
       expect(reading.problems.join('\n')).not.toMatch(/404|not found/i);
 
-      const { writes } = await writeWhile(aliasReaches(stack.collection, 240_000 * SLOW), exists);
+      const { writes } = await load;
       expect(writes).toBeGreaterThan(0);
       const progress = await resyncProgress(
         dynamoResyncStore(stack.dynamodb, stack.resyncStateTable),
