@@ -1,6 +1,34 @@
 import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { describe, expect, it } from 'vitest';
-import { StreamPoller } from '../../infra/local/stream-poller.ts';
+import { StreamPoller, type StreamPollerOptions } from '../../infra/local/stream-poller.ts';
+
+/** A poller over a fake stream client answering `send`, polling every 10 ms. */
+const pollerOver = (
+  send: (command: { constructor: { name: string } }) => Promise<unknown>,
+  handler: StreamPollerOptions['handler'] = async () => ({ batchItemFailures: [] }),
+) =>
+  new StreamPoller({
+    streams: { send } as unknown as DynamoDBStreamsClient,
+    streamArn: 'arn:aws:dynamodb:eu-west-1:000000000000:table/t/stream/1',
+    region: 'eu-west-1',
+    pollIntervalMs: 10,
+    handler,
+  });
+
+/** The fake stream's one shard, described and iterated; GetRecords is the test's. */
+const oneShard =
+  (getRecords: () => Promise<unknown>) => async (command: { constructor: { name: string } }) => {
+    switch (command.constructor.name) {
+      case 'DescribeStreamCommand':
+        return { StreamDescription: { Shards: [{ ShardId: 'shard-1' }] } };
+      case 'GetShardIteratorCommand':
+        return { ShardIterator: 'iterator-1' };
+      case 'GetRecordsCommand':
+        return getRecords();
+      default:
+        throw new Error('unexpected call');
+    }
+  };
 
 /**
  * A poller that has not yet described its stream has read nothing: it must not call itself caught up.
@@ -10,19 +38,10 @@ import { StreamPoller } from '../../infra/local/stream-poller.ts';
 describe('StreamPoller before its first successful stream description', () => {
   it('is not caught up while DescribeStream fails, and is once the stream is described', async () => {
     let describeFails = true;
-    const streams = {
-      send: async (command: { constructor: { name: string } }) => {
-        if (command.constructor.name !== 'DescribeStreamCommand') throw new Error('unexpected call');
-        if (describeFails) throw new Error('ECONNRESET');
-        return { StreamDescription: { Shards: [] } };
-      },
-    } as unknown as DynamoDBStreamsClient;
-    const poller = new StreamPoller({
-      streams,
-      streamArn: 'arn:aws:dynamodb:eu-west-1:000000000000:table/t/stream/1',
-      region: 'eu-west-1',
-      pollIntervalMs: 10,
-      handler: async () => ({ batchItemFailures: [] }),
+    const poller = pollerOver(async (command) => {
+      if (command.constructor.name !== 'DescribeStreamCommand') throw new Error('unexpected call');
+      if (describeFails) throw new Error('ECONNRESET');
+      return { StreamDescription: { Shards: [] } };
     });
     poller.start();
     try {
@@ -46,28 +65,12 @@ describe('StreamPoller before its first successful stream description', () => {
 describe('StreamPoller whose reads fail', () => {
   it('is not caught up while GetRecords fails, and is once a read finds the shard empty', async () => {
     let readsFail = true;
-    const streams = {
-      send: async (command: { constructor: { name: string } }) => {
-        switch (command.constructor.name) {
-          case 'DescribeStreamCommand':
-            return { StreamDescription: { Shards: [{ ShardId: 'shard-1' }] } };
-          case 'GetShardIteratorCommand':
-            return { ShardIterator: 'iterator-1' };
-          case 'GetRecordsCommand':
-            if (readsFail) throw Object.assign(new Error('socket hang up'), { name: 'TimeoutError' });
-            return { Records: [], NextShardIterator: 'iterator-1' };
-          default:
-            throw new Error('unexpected call');
-        }
-      },
-    } as unknown as DynamoDBStreamsClient;
-    const poller = new StreamPoller({
-      streams,
-      streamArn: 'arn:aws:dynamodb:eu-west-1:000000000000:table/t/stream/1',
-      region: 'eu-west-1',
-      pollIntervalMs: 10,
-      handler: async () => ({ batchItemFailures: [] }),
-    });
+    const poller = pollerOver(
+      oneShard(async () => {
+        if (readsFail) throw Object.assign(new Error('socket hang up'), { name: 'TimeoutError' });
+        return { Records: [], NextShardIterator: 'iterator-1' };
+      }),
+    );
     poller.start();
     try {
       await new Promise((resolve) => setTimeout(resolve, 300));
@@ -90,40 +93,24 @@ describe('StreamPoller asked whether it caught up since a moment', () => {
   it('waits for a clean round that began after that moment', async () => {
     let slowRead: Promise<void> | undefined;
     let delivered = 0;
-    const streams = {
-      send: async (command: { constructor: { name: string } }) => {
-        switch (command.constructor.name) {
-          case 'DescribeStreamCommand':
-            return { StreamDescription: { Shards: [{ ShardId: 'shard-1' }] } };
-          case 'GetShardIteratorCommand':
-            return { ShardIterator: 'iterator-1' };
-          case 'GetRecordsCommand': {
-            const slow = slowRead;
-            if (slow === undefined) return { Records: [], NextShardIterator: 'iterator-1' };
-            slowRead = undefined;
-            await slow;
-            const record = {
-              eventID: '1',
-              eventName: 'INSERT',
-              dynamodb: { Keys: { pk: { S: 'k' } }, SequenceNumber: '100', SizeBytes: 10 },
-            };
-            return { Records: [record], NextShardIterator: 'iterator-1' };
-          }
-          default:
-            throw new Error('unexpected call');
-        }
-      },
-    } as unknown as DynamoDBStreamsClient;
-    const poller = new StreamPoller({
-      streams,
-      streamArn: 'arn:aws:dynamodb:eu-west-1:000000000000:table/t/stream/1',
-      region: 'eu-west-1',
-      pollIntervalMs: 10,
-      handler: async ({ Records }) => {
+    const poller = pollerOver(
+      oneShard(async () => {
+        const slow = slowRead;
+        if (slow === undefined) return { Records: [], NextShardIterator: 'iterator-1' };
+        slowRead = undefined;
+        await slow;
+        const record = {
+          eventID: '1',
+          eventName: 'INSERT',
+          dynamodb: { Keys: { pk: { S: 'k' } }, SequenceNumber: '100', SizeBytes: 10 },
+        };
+        return { Records: [record], NextShardIterator: 'iterator-1' };
+      }),
+      async ({ Records }) => {
         delivered += Records.length;
         return { batchItemFailures: [] };
       },
-    });
+    );
     let release: () => void = () => undefined;
     poller.start();
     try {
