@@ -54,6 +54,7 @@ export interface StallAlarmsProps {
 export interface StallAlarms {
   readonly resyncDeadLetters: cloudwatch.Alarm;
   readonly resyncStalled?: cloudwatch.Alarm;
+  readonly resyncFailed?: cloudwatch.Alarm;
   readonly ruleDelivery: Partial<Record<SyncRuleRole, RuleDeliveryAlarms>>;
 }
 
@@ -104,29 +105,7 @@ export function createStallAlarms(scope: Construct, props: StallAlarmsProps): St
 
   // The lag check publishes the age of the running job's last progress once per check, and nothing
   // while no job runs: missing data is the normal idle state, never a stall.
-  const resyncStalled =
-    props.lagCheckInterval === undefined
-      ? undefined
-      : new cloudwatch.Alarm(scope, 'ResyncStalledAlarm', {
-          alarmDescription:
-            `A running re-sync has made no progress for ${props.stallAfter.toHumanString()}. Run ` +
-            '`typesense-sync resync status`; see the re-sync function logs and errors, the re-sync DLQ, and ' +
-            'Typesense health. A re-sync that cannot finish can be started again (`typesense-sync resync start`).',
-          metric: new cloudwatch.Metric({
-            namespace: props.namespace,
-            metricName: METRIC.resyncProgressAge,
-            dimensionsMap: { [SERVICE_DIMENSION]: props.lagCheckServiceName },
-            statistic: cloudwatch.Stats.MAXIMUM,
-            period: props.lagCheckInterval,
-          }),
-          threshold: props.stallAfter.toMilliseconds(),
-          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-          // One figure per check: a late check leaves an empty period, which must not flip a real stall
-          // back to OK, so any breaching figure of the last three periods keeps it in alarm.
-          evaluationPeriods: 3,
-          datapointsToAlarm: 1,
-          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        });
+  const resyncStalled = props.lagCheckInterval === undefined ? undefined : stalledResyncAlarm(scope, props);
 
   const ruleDelivery: Partial<Record<SyncRuleRole, RuleDeliveryAlarms>> = {};
   for (const { role, rule, eventBusName, hasDeadLetterQueue } of props.rules) {
@@ -163,7 +142,64 @@ export function createStallAlarms(scope: Construct, props: StallAlarmsProps): St
       }),
     };
   }
-  return { resyncDeadLetters, ...(resyncStalled !== undefined && { resyncStalled }), ruleDelivery };
+  const resyncFailed =
+    props.lagCheckInterval === undefined ? {} : { resyncFailed: failedResyncAlarm(scope, props) };
+  return {
+    resyncDeadLetters,
+    ...(resyncStalled !== undefined && { resyncStalled }),
+    ...resyncFailed,
+    ruleDelivery,
+  };
+}
+
+/** A running re-sync made no progress for `stallAfter` (the lag check's `ResyncProgressAgeMs`). */
+function stalledResyncAlarm(scope: Construct, props: StallAlarmsProps): cloudwatch.Alarm {
+  return new cloudwatch.Alarm(scope, 'ResyncStalledAlarm', {
+    alarmDescription:
+      `A running re-sync has made no progress for ${props.stallAfter.toHumanString()}. Run ` +
+      '`typesense-sync resync status`; see the re-sync function logs and errors, the re-sync DLQ, and ' +
+      'Typesense health. A re-sync that cannot finish can be started again (`typesense-sync resync start`).',
+    metric: new cloudwatch.Metric({
+      namespace: props.namespace,
+      metricName: METRIC.resyncProgressAge,
+      dimensionsMap: { [SERVICE_DIMENSION]: props.lagCheckServiceName },
+      statistic: cloudwatch.Stats.MAXIMUM,
+      period: props.lagCheckInterval,
+    }),
+    threshold: props.stallAfter.toMilliseconds(),
+    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+    // One figure per check: a late check leaves an empty period, which must not flip a real stall
+    // back to OK, so any breaching figure of the last three periods keeps it in alarm.
+    evaluationPeriods: 3,
+    datapointsToAlarm: 1,
+    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+  });
+}
+
+/**
+ * The latest re-sync failed: it never swapped, so the live collection is the old one and a deployed
+ * schema change (issue 19) is not live. The lag check reports it on every run until a later job starts.
+ */
+function failedResyncAlarm(scope: Construct, props: StallAlarmsProps): cloudwatch.Alarm {
+  return new cloudwatch.Alarm(scope, 'ResyncFailedAlarm', {
+    alarmDescription:
+      'The latest re-sync failed and did not swap: the alias still serves the previous collection (a schema ' +
+      'change deployed with it is not live). `typesense-sync resync status` names the keys the new ' +
+      'collection refused; fix the items or the schema, then deploy again or run `typesense-sync resync start`.',
+    metric: new cloudwatch.Metric({
+      namespace: props.namespace,
+      metricName: METRIC.resyncFailed,
+      dimensionsMap: { [SERVICE_DIMENSION]: props.lagCheckServiceName },
+      statistic: cloudwatch.Stats.MAXIMUM,
+      period: props.lagCheckInterval,
+    }),
+    threshold: 1,
+    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    // As the stall alarm: one figure per check, and a late check must not flip it back to OK.
+    evaluationPeriods: 3,
+    datapointsToAlarm: 1,
+    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+  });
 }
 
 /**

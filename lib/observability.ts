@@ -55,6 +55,8 @@ export interface TypesenseSyncAlarms {
   readonly resyncDeadLetters: cloudwatch.Alarm;
   /** A running re-sync made no progress for `resync.stallAlarmAfter` (with a lag check schedule). */
   readonly resyncStalled?: cloudwatch.Alarm;
+  /** The latest re-sync failed and never swapped (with a lag check schedule). */
+  readonly resyncFailed?: cloudwatch.Alarm;
   /** The stream iterator age nears the stream retention (`resync.onStreamGap`); it also starts a re-sync. */
   readonly streamGap?: cloudwatch.Alarm;
   /** Per EventBridge rule the sync creates: delivery failures, and events lost with no DLQ to go to. */
@@ -147,6 +149,7 @@ export class SyncObservability extends Construct {
     const stallAlarms = [
       stall.resyncDeadLetters,
       ...(stall.resyncStalled === undefined ? [] : [stall.resyncStalled]),
+      ...(stall.resyncFailed === undefined ? [] : [stall.resyncFailed]),
       ...Object.values(stall.ruleDelivery).flatMap((rule) => [
         rule.failedInvocations,
         ...(rule.failedToDeadLetterQueue === undefined ? [] : [rule.failedToDeadLetterQueue]),

@@ -22,6 +22,8 @@ export const METRIC = {
   resyncItemsIndexed: 'ResyncItemsIndexed',
   /** Ms since the running re-sync last made progress (a segment page, a finish step); absent when none runs. */
   resyncProgressAge: 'ResyncProgressAgeMs',
+  /** 1 while the latest re-sync failed (it never swapped: the old collection still serves), else 0. */
+  resyncFailed: 'ResyncFailed',
   atlasEventsApplied: 'AtlasEventsApplied',
   atlasEventsStale: 'AtlasEventsStale',
 } as const;

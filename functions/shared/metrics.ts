@@ -80,6 +80,10 @@ export function addLagMetrics(
     metrics.addMetric(METRIC.resyncSegmentsTotal, MetricUnit.Count, resync.job.totalSegments);
     metrics.addMetric(METRIC.resyncItemsIndexed, MetricUnit.Count, resync.indexed);
   }
+  // The latest job failed (say, a migration whose documents the new schema refuses): the deployed
+  // schema is not live, and `resync status` names the keys. Stays 1 until a later job starts.
+  if (resync !== undefined)
+    metrics.addMetric(METRIC.resyncFailed, MetricUnit.Count, resync.job.phase === 'failed' ? 1 : 0);
   // Absent when nothing runs. Present for a finished job that still holds the active pointer: every
   // later re-sync is refused, which is a stall the alarm must see.
   if (resync?.progressAgeMs !== undefined)

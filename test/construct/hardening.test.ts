@@ -110,6 +110,23 @@ describe('stall alarms (defaults)', () => {
     expect(properties.Dimensions).toEqual([{ Name: 'service', Value: expect.stringMatching(/-lag-check$/) }]);
   });
 
+  it('alarms while the latest re-sync failed (never swapped), from the lag check figure', () => {
+    const alarm = s.sync.alarms.resyncFailed;
+    expect(alarm).toBeDefined();
+    const properties = s.template.toJSON().Resources[s.id(alarm as object)].Properties;
+    expect(properties).toMatchObject({
+      Namespace: 'TypesenseSync',
+      MetricName: 'ResyncFailed',
+      Statistic: 'Maximum',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 1,
+    });
+    expect(properties.Dimensions).toEqual([{ Name: 'service', Value: expect.stringMatching(/-lag-check$/) }]);
+  });
+
   it('alarms when EventBridge fails to deliver for every rule it creates, and on lost dead letters only where a DLQ is', () => {
     const rules = Object.keys(s.template.findResources('AWS::Events::Rule'));
     // The stream-gap trigger and the lag check schedule.
@@ -138,10 +155,11 @@ describe('stall alarms (defaults)', () => {
     const alarms = [
       s.sync.alarms.resyncDeadLetters,
       s.sync.alarms.resyncStalled,
+      s.sync.alarms.resyncFailed,
       ...Object.values(s.sync.alarms.ruleDelivery).flatMap((rule) => Object.values(rule)),
     ];
-    // Re-sync DLQ, stall, and failed deliveries of the two rules (neither target has a DLQ to alarm on).
-    expect(alarms).toHaveLength(4);
+    // Re-sync DLQ, stall, failed re-sync, and failed deliveries of the two rules (neither target has a DLQ).
+    expect(alarms).toHaveLength(5);
     for (const alarm of alarms) expect(body).toContain(s.id(alarm as object));
   });
 

@@ -594,6 +594,7 @@ describe('TypesenseSync with no lag check schedule', () => {
     // deliveries (its target has no DLQ); no stall alarm, which needs the lag check's progress figure.
     s.template.resourceCountIs('AWS::CloudWatch::Alarm', 10);
     expect(s.sync.alarms.resyncStalled).toBeUndefined();
+    expect(s.sync.alarms.resyncFailed).toBeUndefined();
   });
 
   it('tells the endpoint the default interval', () => {

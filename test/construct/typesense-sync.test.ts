@@ -147,8 +147,8 @@ describe('TypesenseSync (fully configured, bundled)', () => {
     template.resourceCountIs('AWS::S3::Bucket', 1);
     template.resourceCountIs('AWS::S3::BucketPolicy', 1);
     // The stream gap trigger; lag, lag unknown, DLQ, iterator age and one errors alarm per function;
-    // re-sync DLQ and stall; failed deliveries of each of the two rules (neither target has a DLQ).
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 14);
+    // re-sync DLQ, stall and failure; failed deliveries of each of the two rules (neither target has a DLQ).
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 15);
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
     // The stream gap trigger and the lag check schedule: no re-sync schedule by default.
     template.resourceCountIs('AWS::Events::Rule', 2);

@@ -231,6 +231,23 @@ describe('addLagMetrics: the re-sync progress age', () => {
     expect(emitted(undefined).values).toEqual([]);
     expect(emitted(progress('done', undefined)).values).toEqual([]);
   });
+
+  it('emits ResyncFailed 1 while the latest job failed, 0 for any other job, and nothing without a job', () => {
+    const failed = (resync: ResyncProgress | undefined) => {
+      const emf = captureEmf();
+      const metrics = createMetrics();
+      addLagMetrics(metrics, reading, resync);
+      metrics.publishStoredMetrics();
+      return valuesOf(emf.records(), METRIC.resyncFailed);
+    };
+    expect(failed(progress('failed', undefined))).toEqual([1]);
+    vi.restoreAllMocks();
+    for (const phase of ['backfilling', 'done', 'cancelled'] as const) {
+      expect(failed(progress(phase, undefined))).toEqual([0]);
+      vi.restoreAllMocks();
+    }
+    expect(failed(undefined)).toEqual([]);
+  });
 });
 
 const lambdaContext = (functionName: string): Context => ({
