@@ -25,10 +25,12 @@ describe('lossy but working Typesense', () => {
       resurrected: [],
     });
     expect(report.indexDocuments).toBe(report.tableItems);
-    // The faults did happen, runs of failed batches included...
+    // The faults did happen, batches given back to the queue included (the writer now rides out most
+    // failed requests and lines inside the invocation, so these are counted over the whole run: a
+    // fresh-clone CI run gave none back while writing and 12 in all; passing runs gave back 12–41)...
     for (const kind of ['http503', 'http429', 'http500', 'timeouts', 'lostResponses'])
       expect(report.faults[kind], kind).toBeGreaterThan(0);
-    expect(report.phases.writing.poller.redeliveries.itemFailure).toBeGreaterThan(0);
+    expect(report.retries).toBeGreaterThan(0);
     // ...and none of them opened the circuit.
     expect(report.phases.writing.circuitOpened + report.phases.draining.circuitOpened).toBe(0);
   }, 300_000);
