@@ -1,4 +1,5 @@
 import { type App, Duration, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -7,7 +8,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { appWithoutBundling } from '../../infra/synth-app.ts';
-import { TypesenseSync } from '../../lib/typesense-sync.ts';
+import { TypesenseSync, type TypesenseSyncProps } from '../../lib/typesense-sync.ts';
 import { TypesenseSyncStack } from '../../lib/typesense-sync-stack.ts';
 
 export { appWithoutBundling, CDK_JSON_CONTEXT } from '../../infra/synth-app.ts';
@@ -107,4 +108,19 @@ export function fullyFeaturedStack(options: FullyFeaturedOptions = {}): {
     mongoAtlas: { eventSourceName: ATLAS_EVENT_SOURCE, database: 'shop', collection: 'products' },
   });
   return { stack, sync, key, vpc, topic };
+}
+
+/** A minimal sync (a table it creates, one node) with the given props, in a stack of `stackId`; its template. */
+export function minimalSyncTemplate(stackId: string, props: Partial<TypesenseSyncProps> = {}): Template {
+  const stack = new Stack(appWithoutBundling(), stackId, { env: ENV });
+  new TypesenseSync(stack, 'Sync', {
+    tableProps: { partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING } },
+    typesense: {
+      nodes: ['https://a.example.com:443'],
+      apiKeySecret: secretsmanager.Secret.fromSecretNameV2(stack, 'Key', 'typesense/key'),
+      collection: 'products',
+    },
+    ...props,
+  });
+  return Template.fromStack(stack);
 }

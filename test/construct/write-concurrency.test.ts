@@ -1,26 +1,10 @@
-import { Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
-import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
-import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../../functions/contract/limits.ts';
-import { TypesenseSync, type TypesenseSyncProps } from '../../lib/typesense-sync.ts';
-import { appWithoutBundling, ENV } from './stacks.ts';
+import type { TypesenseSyncProps } from '../../lib/typesense-sync.ts';
+import { minimalSyncTemplate } from './stacks.ts';
 
-/** A minimal sync with the given props; its stack's template. */
-function synth(props: Partial<TypesenseSyncProps> = {}): Template {
-  const stack = new Stack(appWithoutBundling(), 'Writes', { env: ENV });
-  new TypesenseSync(stack, 'Sync', {
-    tableProps: { partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING } },
-    typesense: {
-      nodes: ['https://a.example.com:443'],
-      apiKeySecret: secretsmanager.Secret.fromSecretNameV2(stack, 'Key', 'typesense/key'),
-      collection: 'products',
-    },
-    ...props,
-  });
-  return Template.fromStack(stack);
-}
+const synth = (props: Partial<TypesenseSyncProps> = {}): Template => minimalSyncTemplate('Writes', props);
 
 type FunctionResource = { Properties: { Environment?: { Variables?: Record<string, unknown> } } };
 type MappingResource = { Properties: { ScalingConfig?: { MaximumConcurrency?: number } } };
