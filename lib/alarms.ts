@@ -154,25 +154,14 @@ export function createStallAlarms(scope: Construct, props: StallAlarmsProps): St
 
 /** A running re-sync made no progress for `stallAfter` (the lag check's `ResyncProgressAgeMs`). */
 function stalledResyncAlarm(scope: Construct, props: StallAlarmsProps): cloudwatch.Alarm {
-  return new cloudwatch.Alarm(scope, 'ResyncStalledAlarm', {
-    alarmDescription:
+  return lagCheckFigureAlarm(scope, props, 'ResyncStalledAlarm', {
+    description:
       `A running re-sync has made no progress for ${props.stallAfter.toHumanString()}. Run ` +
       '`typesense-sync resync status`; see the re-sync function logs and errors, the re-sync DLQ, and ' +
       'Typesense health. A re-sync that cannot finish can be started again (`typesense-sync resync start`).',
-    metric: new cloudwatch.Metric({
-      namespace: props.namespace,
-      metricName: METRIC.resyncProgressAge,
-      dimensionsMap: { [SERVICE_DIMENSION]: props.lagCheckServiceName },
-      statistic: cloudwatch.Stats.MAXIMUM,
-      period: props.lagCheckInterval,
-    }),
+    metricName: METRIC.resyncProgressAge,
     threshold: props.stallAfter.toMilliseconds(),
     comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-    // One figure per check: a late check leaves an empty period, which must not flip a real stall
-    // back to OK, so any breaching figure of the last three periods keeps it in alarm.
-    evaluationPeriods: 3,
-    datapointsToAlarm: 1,
-    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
   });
 }
 
@@ -181,21 +170,43 @@ function stalledResyncAlarm(scope: Construct, props: StallAlarmsProps): cloudwat
  * schema change (issue 19) is not live. The lag check reports it on every run until a later job starts.
  */
 function failedResyncAlarm(scope: Construct, props: StallAlarmsProps): cloudwatch.Alarm {
-  return new cloudwatch.Alarm(scope, 'ResyncFailedAlarm', {
-    alarmDescription:
+  return lagCheckFigureAlarm(scope, props, 'ResyncFailedAlarm', {
+    description:
       'The latest re-sync failed and did not swap: the alias still serves the previous collection (a schema ' +
       'change deployed with it is not live). `typesense-sync resync status` names the keys the new ' +
       'collection refused; fix the items or the schema, then deploy again or run `typesense-sync resync start`.',
+    metricName: METRIC.resyncFailed,
+    threshold: 1,
+    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+  });
+}
+
+/** An alarm on a figure the lag check publishes once per check, under its service name. */
+function lagCheckFigureAlarm(
+  scope: Construct,
+  props: StallAlarmsProps,
+  id: string,
+  alarm: {
+    description: string;
+    metricName: string;
+    threshold: number;
+    comparisonOperator: cloudwatch.ComparisonOperator;
+  },
+): cloudwatch.Alarm {
+  return new cloudwatch.Alarm(scope, id, {
+    alarmDescription: alarm.description,
     metric: new cloudwatch.Metric({
       namespace: props.namespace,
-      metricName: METRIC.resyncFailed,
+      metricName: alarm.metricName,
       dimensionsMap: { [SERVICE_DIMENSION]: props.lagCheckServiceName },
       statistic: cloudwatch.Stats.MAXIMUM,
       period: props.lagCheckInterval,
     }),
-    threshold: 1,
-    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-    // As the stall alarm: one figure per check, and a late check must not flip it back to OK.
+    threshold: alarm.threshold,
+    comparisonOperator: alarm.comparisonOperator,
+    // One figure per check: a late check leaves an empty period, which must not flip a breaching
+    // figure back to OK, so any breaching figure of the last three periods keeps it in alarm; no job,
+    // no figure, which is not a breach.
     evaluationPeriods: 3,
     datapointsToAlarm: 1,
     treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
