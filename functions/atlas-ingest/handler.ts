@@ -2,7 +2,7 @@ import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { type AtlasIngestPorts, processAtlasMessages } from '../core/atlas-change.ts';
 import { atlasIngestAdapters } from '../shared/atlas-ingest-adapters.ts';
 import { createDynamoDbClient, createSqsClient } from '../shared/aws.ts';
-import { type AtlasIngestConfig, atlasIngestConfigSchema, parseConfig } from '../shared/config.ts';
+import { type AtlasIngestConfig, atlasIngestConfigSchema } from '../shared/config.ts';
 import {
   createTelemetry,
   handlerFromEnvironment,
@@ -33,7 +33,6 @@ export function createAtlasIngestHandler(
 export const clients = { dynamodb: createDynamoDbClient(), sqs: createSqsClient() };
 
 export const handler: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse> =
-  handlerFromEnvironment(() => {
-    const config = parseConfig(atlasIngestConfigSchema);
-    return createAtlasIngestHandler(config, atlasIngestAdapters(clients, config));
-  });
+  handlerFromEnvironment(atlasIngestConfigSchema, (config) =>
+    createAtlasIngestHandler(config, atlasIngestAdapters(clients, config)),
+  );

@@ -2,7 +2,7 @@ import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-la
 import { type BatcherPorts, processStreamRecords } from '../core/stream-batch.ts';
 import { createSqsClient } from '../shared/aws.ts';
 import { batcherAdapters } from '../shared/batcher-adapters.ts';
-import { type BatcherConfig, batcherConfigSchema, parseConfig } from '../shared/config.ts';
+import { type BatcherConfig, batcherConfigSchema } from '../shared/config.ts';
 import {
   createTelemetry,
   handlerFromEnvironment,
@@ -40,7 +40,6 @@ export function createBatcherHandler(
 export const clients = { sqs: createSqsClient() };
 
 export const handler: (event: DynamoDBStreamEvent, context: Context) => Promise<DynamoDBBatchResponse> =
-  handlerFromEnvironment(() => {
-    const config = parseConfig(batcherConfigSchema);
-    return createBatcherHandler(config, batcherAdapters(clients, config));
-  });
+  handlerFromEnvironment(batcherConfigSchema, (config) =>
+    createBatcherHandler(config, batcherAdapters(clients, config)),
+  );

@@ -8,7 +8,7 @@ import {
 } from '../core/index-lifecycle.ts';
 import { resyncOptionsOf } from '../resync/handler.ts';
 import { createDynamoDbClient, createSqsClient } from '../shared/aws.ts';
-import { parseConfig, type ResyncConfig, resyncConfigSchema } from '../shared/config.ts';
+import { type ResyncConfig, resyncConfigSchema } from '../shared/config.ts';
 import { indexResourceAdapters } from '../shared/index-resource-adapters.ts';
 import {
   createTelemetry,
@@ -67,18 +67,15 @@ export function createIndexResourceHandler(
   });
 }
 
-const dynamodb = createDynamoDbClient();
-const sqs = createSqsClient();
 /** The SDK clients, so that a test harness can observe or police their calls (IAM locally). */
-export const clients = { dynamodb, sqs };
+export const clients = { dynamodb: createDynamoDbClient(), sqs: createSqsClient() };
 
 export const handler: (
   event: CloudFormationCustomResourceEvent,
   context: Context,
-) => Promise<IndexResourceResponse> = handlerFromEnvironment(() => {
-  const config = parseConfig(resyncConfigSchema);
-  return createIndexResourceHandler(
+) => Promise<IndexResourceResponse> = handlerFromEnvironment(resyncConfigSchema, (config) =>
+  createIndexResourceHandler(
     config,
     indexResourceAdapters({ ...clients, typesense: typesenseClientOf(config) }, config),
-  );
-});
+  ),
+);

@@ -1,7 +1,7 @@
 import type { APIGatewayProxyResultV2, Context, LambdaFunctionURLEvent } from 'aws-lambda';
 import { ingestionDelayOfReading } from '../core/ingestion-delay.ts';
 import { createDynamoDbClient, createSqsClient } from '../shared/aws.ts';
-import { ingestionDelayConfigSchema, parseConfig } from '../shared/config.ts';
+import { ingestionDelayConfigSchema } from '../shared/config.ts';
 import {
   type IngestionDelayAdapters,
   type IngestionDelayConfig,
@@ -63,7 +63,6 @@ export function createIngestionDelayHandler(
 export const clients = { dynamodb: createDynamoDbClient(), sqs: createSqsClient() };
 
 export const handler: (event: LambdaFunctionURLEvent, context: Context) => Promise<APIGatewayProxyResultV2> =
-  handlerFromEnvironment(() => {
-    const config = parseConfig(ingestionDelayConfigSchema);
-    return createIngestionDelayHandler(config, ingestionDelayAdapters(clients, config));
-  });
+  handlerFromEnvironment(ingestionDelayConfigSchema, (config) =>
+    createIngestionDelayHandler(config, ingestionDelayAdapters(clients, config)),
+  );

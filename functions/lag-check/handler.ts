@@ -2,7 +2,7 @@ import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { Context } from 'aws-lambda';
 import { checkLag, type LagReading } from '../core/lag-check.ts';
 import { createDynamoDbClient, createSqsClient } from '../shared/aws.ts';
-import { type LagCheckConfig, lagCheckConfigSchema, parseConfig } from '../shared/config.ts';
+import { type LagCheckConfig, lagCheckConfigSchema } from '../shared/config.ts';
 import { type LagCheckAdapters, lagCheckAdapters } from '../shared/lag-check-adapters.ts';
 import {
   createTelemetry,
@@ -54,11 +54,10 @@ export const clients = {
 };
 
 export const handler: (event: unknown, context: Context) => Promise<LagReading> = handlerFromEnvironment(
-  () => {
-    const config = parseConfig(lagCheckConfigSchema);
-    return createLagCheckHandler(
+  lagCheckConfigSchema,
+  (config) =>
+    createLagCheckHandler(
       config,
       lagCheckAdapters({ ...clients, typesense: typesenseClientOf(config) }, config),
-    );
-  },
+    ),
 );

@@ -7,7 +7,7 @@ import {
   runResyncTask,
 } from '../core/resync.ts';
 import { createDynamoDbClient, createSqsClient } from '../shared/aws.ts';
-import { parseConfig, type ResyncConfig, resyncConfigSchema } from '../shared/config.ts';
+import { type ResyncConfig, resyncConfigSchema } from '../shared/config.ts';
 import {
   createTelemetry,
   handlerFromEnvironment,
@@ -77,16 +77,10 @@ export function createResyncHandler(
   });
 }
 
-const dynamodb = createDynamoDbClient();
-const sqs = createSqsClient();
 /** The SDK clients, so that a test harness can observe or police their calls (IAM locally). */
-export const clients = { dynamodb, sqs };
+export const clients = { dynamodb: createDynamoDbClient(), sqs: createSqsClient() };
 
 export const handler: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse> =
-  handlerFromEnvironment(() => {
-    const config = parseConfig(resyncConfigSchema);
-    return createResyncHandler(
-      config,
-      resyncAdapters({ ...clients, typesense: typesenseClientOf(config) }, config),
-    );
-  });
+  handlerFromEnvironment(resyncConfigSchema, (config) =>
+    createResyncHandler(config, resyncAdapters({ ...clients, typesense: typesenseClientOf(config) }, config)),
+  );

@@ -5,6 +5,8 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
+import type { z } from 'zod';
+import { parseConfig } from './config.ts';
 import { createLogger } from './logger.ts';
 import { createMetrics, type MetricsSink } from './metrics.ts';
 
@@ -60,16 +62,17 @@ export function lambdaHandler<E, R>(
 }
 
 /**
- * Lambda's entry point over a factory: built once, on the first invocation, from the function's
- * environment (a bad variable fails that invocation with a `ConfigError` naming it), then reused
- * for the life of the instance, as module-scope state is.
+ * Lambda's entry point over a factory: built once, on the first invocation, from the config parsed
+ * out of the function's environment by `schema` (a bad variable fails that invocation with a
+ * `ConfigError` naming it), then reused for the life of the instance, as module-scope state is.
  */
-export function handlerFromEnvironment<E, R>(
-  build: () => (event: E, context: Context) => Promise<R>,
+export function handlerFromEnvironment<S extends z.ZodTypeAny, E, R>(
+  schema: S,
+  build: (config: z.infer<S>) => (event: E, context: Context) => Promise<R>,
 ): (event: E, context: Context) => Promise<R> {
   let built: ((event: E, context: Context) => Promise<R>) | undefined;
   return async (event, context) => {
-    built ??= build();
+    built ??= build(parseConfig(schema));
     return built(event, context);
   };
 }

@@ -3,7 +3,7 @@ import { AdaptiveLimit } from '../core/adaptive-limit.ts';
 import { CircuitBreaker } from '../core/breaker.ts';
 import { processChangeMessages, type WriterPorts } from '../core/write-batch.ts';
 import { createDynamoDbClient, createSqsClient } from '../shared/aws.ts';
-import { parseConfig, type WriterConfig, writerConfigSchema } from '../shared/config.ts';
+import { type WriterConfig, writerConfigSchema } from '../shared/config.ts';
 import {
   createTelemetry,
   handlerFromEnvironment,
@@ -89,16 +89,10 @@ export function createWriterHandler(
   return Object.assign(handler, { breaker, importLimit });
 }
 
-const dynamodb = createDynamoDbClient();
-const sqs = createSqsClient();
 /** The SDK clients, so that a test harness can observe or police their calls (IAM locally). */
-export const clients = { dynamodb, sqs };
+export const clients = { dynamodb: createDynamoDbClient(), sqs: createSqsClient() };
 
 export const handler: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse> =
-  handlerFromEnvironment(() => {
-    const config = parseConfig(writerConfigSchema);
-    return createWriterHandler(
-      config,
-      writerAdapters({ ...clients, typesense: typesenseClientOf(config) }, config),
-    );
-  });
+  handlerFromEnvironment(writerConfigSchema, (config) =>
+    createWriterHandler(config, writerAdapters({ ...clients, typesense: typesenseClientOf(config) }, config)),
+  );
