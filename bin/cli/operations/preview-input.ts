@@ -77,7 +77,7 @@ function wireValue(name: string, value: unknown): unknown {
   if (typeof value !== 'number') return value; // the wire form, checked by readWireKey
   if (!Number.isFinite(value) || (Number.isInteger(value) && !Number.isSafeInteger(value)))
     throw new PreviewInputError(
-      `--key ${name}: ${value} is beyond a double's exact integers; give it as {"N":"<digits>"}`,
+      `--key ${name}: a JSON number beyond 2^53 has lost digits already; give it as {"N":"<digits>"}`,
     );
   return { N: String(value) };
 }
