@@ -13,7 +13,13 @@ import {
   parseProjection,
   readInput,
 } from '../../bin/cli/operations/preview-input.ts';
-import { renderPreview, SHOWN_CHARACTERS, SHOWN_MEMBERS, shortened } from '../../bin/cli/render/preview.ts';
+import {
+  renderPreview,
+  SHOWN_CHARACTERS,
+  SHOWN_MEMBERS,
+  shortened,
+  wouldDeadLetter,
+} from '../../bin/cli/render/preview.ts';
 
 const rules: PreviewRules = {
   keyAttributes: ['pk', 'sk'],
@@ -267,6 +273,9 @@ describe('renderPreview', () => {
       ].join('\n'),
     );
     const odd = { ...order, weird: { X: 1 } } as unknown as Item;
+    expect(wouldDeadLetter(previewItem(odd, key, rules, 'stdin'))).toBe(true);
+    expect(wouldDeadLetter(previewItem(undefined, key, rules, 'stdin'))).toBe(false);
+    expect(wouldDeadLetter(previewItem(order, key, rules, 'stdin'))).toBe(false);
     expect(renderPreview(previewItem(odd, key, rules, 'stdin'))).toContain(
       "document id 'ORDER#17|1': would be dead-lettered: projection: cannot project item: unsupported attribute value type",
     );

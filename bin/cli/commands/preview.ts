@@ -15,7 +15,7 @@ import {
   readInput,
 } from '../operations/preview-input.ts';
 import type { Target } from '../operations/target.ts';
-import { renderPreview } from '../render/preview.ts';
+import { renderPreview, wouldDeadLetter } from '../render/preview.ts';
 
 interface PreviewFlags {
   key?: string;
@@ -64,7 +64,7 @@ export function addPreviewCommand(program: Command, context: CommandContext): vo
         index: target.typesense.collection,
       });
       const print = (json: boolean, report: PreviewReport) => {
-        if (report.indexes.some(({ outcome }) => outcome === 'dead-lettered')) context.exitWith(EXIT.problem);
+        if (wouldDeadLetter(report)) context.exitWith(EXIT.problem);
         context.print(json, report, () => renderPreview(report));
       };
       const { item: file, key } = options;

@@ -67,6 +67,10 @@ function indexLines(preview: IndexPreview): string[] {
   return lines;
 }
 
+/** Whether the writer would dead-letter the item somewhere: `preview` then exits 2, so CI can test rules. */
+export const wouldDeadLetter = (report: PreviewReport) =>
+  report.indexes.some(({ outcome }) => outcome === 'dead-lettered');
+
 /** `preview`: per index, what the writer would do with the item, why, and the document it would write. */
 export function renderPreview(report: PreviewReport): string {
   const exists = report.indexes.some(({ outcome }) => outcome !== 'no-item');
