@@ -85,10 +85,15 @@ interface Trace {
   depth: number;
 }
 
-const child = (trace: Trace | undefined, path: string): Trace | undefined =>
+/** The trace of a member: `.not`, or `.and[position]` / `.or[position]`; no path is built without a trace. */
+const child = (trace: Trace | undefined, member: string, position?: number): Trace | undefined =>
   trace === undefined
     ? undefined
-    : { steps: trace.steps, path: `${trace.path}${path}`, depth: trace.depth + 1 };
+    : {
+        steps: trace.steps,
+        path: `${trace.path}.${member}${position === undefined ? '' : `[${position}]`}`,
+        depth: trace.depth + 1,
+      };
 
 const VALUE_CHARACTERS = 60;
 
@@ -130,7 +135,7 @@ function combine(
   const decisive = kind === 'or';
   let result = !decisive;
   for (let position = 0; position < members.length; position++) {
-    if (evaluate(members[position] as ItemFilter, item, child(trace, `.${kind}[${position}]`)) === decisive) {
+    if (evaluate(members[position] as ItemFilter, item, child(trace, kind, position)) === decisive) {
       result = decisive;
       if (trace === undefined) break;
     }
@@ -148,7 +153,7 @@ const combinatorMatches = (
     ? combine('and', filter.and, item, trace)
     : 'or' in filter
       ? combine('or', filter.or, item, trace)
-      : !evaluate(filter.not, item, child(trace, '.not'));
+      : !evaluate(filter.not, item, child(trace, 'not'));
 
 /** The one evaluator of a filter: `matchesFilter` without a trace, `explainFilter` with one. */
 function evaluate(
