@@ -1,11 +1,5 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import {
-  type AttributeFilter,
-  FILTER_COMPARISONS,
-  type FilterComparison,
-  type FilterValue,
-  type ItemFilter,
-} from '../contract/projection.ts';
+import type { AttributeFilter, FilterComparison, FilterValue, ItemFilter } from '../contract/projection.ts';
 
 export type { ItemFilter } from '../contract/projection.ts';
 
@@ -113,7 +107,8 @@ export function describeValue(value: AttributeValue | undefined): string {
 
 function traceAttribute(filter: AttributeFilter, item: Record<string, AttributeValue>, trace: Trace) {
   const matched = compareAttribute(filter, item);
-  const node = FILTER_COMPARISONS.find((comparison) => comparison in filter) as FilterComparison;
+  // A valid attribute node holds `attribute` and exactly one comparison (itemFilterProblems).
+  const node = Object.keys(filter).find((name) => name !== 'attribute') as FilterComparison;
   const { path, depth } = trace;
   const operand = (filter as unknown as Record<FilterComparison, FilterValue | FilterValue[]>)[node];
   const value = describeValue(Object.hasOwn(item, filter.attribute) ? item[filter.attribute] : undefined);
