@@ -1,6 +1,6 @@
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
-import { type Connection, connect, loadTarget, type TargetSource } from './operations/target.ts';
+import { type Connection, connect, loadTarget, type Target, type TargetSource } from './operations/target.ts';
 
 /** Exit codes: 0 all well; 1 the command could not run; 2 it ran and found a problem (drift, failures). */
 export const EXIT = { ok: 0, error: 1, problem: 2 } as const;
@@ -12,6 +12,14 @@ export interface CliIo {
   env: Record<string, string | undefined>;
   /** Progress bars only on a terminal. */
   isTTY: boolean;
+  /** Standard input's whole text, for a file given as `-`; absent where there is none. */
+  readStdin?(): Promise<string>;
+}
+
+async function readProcessStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(Buffer.from(chunk as Buffer));
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 export const processIo: CliIo = {
@@ -19,6 +27,7 @@ export const processIo: CliIo = {
   err: (text) => process.stderr.write(text),
   env: process.env,
   isTTY: process.stderr.isTTY === true,
+  readStdin: readProcessStdin,
 };
 
 /** The options every command takes (given before the command's name). */
@@ -43,6 +52,8 @@ export interface CommandContext {
   exitWith(code: ExitCode): void;
   /** Prints `value` as JSON with `--json`, else the text `render` makes of it. */
   print(json: boolean, value: unknown, render: () => string): void;
+  /** Loads the target and runs `work` with it, connecting to nothing (commands that need no AWS call). */
+  withTarget<T>(command: Command, work: (target: Target, json: boolean) => Promise<T>): Promise<T>;
   /** Loads the target, connects to it, runs `work`, then closes the connection. */
   withConnection<T>(
     command: Command,
@@ -71,6 +82,10 @@ export function commandContext(io: CliIo): CommandContext & { exitCode(): ExitCo
     exitCode: () => exitCode,
     print(json, value, render) {
       io.out(json ? `${JSON.stringify(value, null, 2)}\n` : `${render()}\n`);
+    },
+    async withTarget(command, work) {
+      const options = command.optsWithGlobals<GlobalOptions>();
+      return work(await loadTarget(sourceOf(options)), options.json);
     },
     async withConnection(command, work) {
       const options = command.optsWithGlobals<GlobalOptions>();

@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { addDlqCommands } from './commands/dlq.ts';
 import { addLagCommand } from './commands/lag.ts';
+import { addPreviewCommand } from './commands/preview.ts';
 import { addReplayCommand } from './commands/replay.ts';
 import { addResyncCommands } from './commands/resync.ts';
 import { addSchemaCommands } from './commands/schema.ts';
@@ -19,13 +20,14 @@ Examples:
   npm run cli -- --stack TypesenseSync --region eu-west-1 dlq list
   npm run cli -- --target .local/target.json dlq redrive --filter code=404 --rate 50
   npm run cli -- --target .local/target.json verify --full --repair
-  npm run cli -- --target .local/target.json resync start --wait`;
+  npm run cli -- --target .local/target.json resync start --wait
+  npm run cli -- --target .local/target.json preview --key '{"pk":"p-000042"}'`;
 
 /** The program with its global options; commands are added by the modules in commands/. */
 function baseProgram(io: CliIo): Command {
   return new Command('typesense-sync')
     .description(
-      'Operate a typesense-sync pipeline: status, lag, dead letters, stream failure replay, verify, re-sync, schema.',
+      'Operate a typesense-sync pipeline: status, lag, dead letters, stream failure replay, verify, re-sync, schema, preview.',
     )
     .addOption(
       new Option('--target <file>', 'target file (npm start writes .local/target.json)').env(
@@ -57,6 +59,7 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
   addResyncCommands(program, context);
   addVerifyCommand(program, context);
   addSchemaCommands(program, context);
+  addPreviewCommand(program, context);
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return context.exitCode();

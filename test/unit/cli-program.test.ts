@@ -6,9 +6,14 @@ import { EXIT, runCli } from '../../bin/cli/program.ts';
 
 /** runCli in-process with no AWS behind it: what the dispatcher itself does with arguments and errors. */
 async function run(...argv: string[]) {
+  return runWithStdin(undefined, ...argv);
+}
+
+async function runWithStdin(stdin: string | undefined, ...argv: string[]) {
   let out = '';
   let err = '';
   const code = await runCli(argv, {
+    ...(stdin === undefined ? {} : { readStdin: async () => stdin }),
     out: (text) => {
       out += text;
     },
@@ -78,5 +83,83 @@ describe('runCli', () => {
     const unknown = await run('frobnicate');
     expect(unknown.code).toBe(EXIT.error);
     expect(unknown.err).toContain("unknown command 'frobnicate'");
+  });
+
+  it("preview --item: the item from a file or stdin, with the target's or a given projection, no AWS call", async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'cli-preview-'));
+    const file = (name: string, value: unknown) => {
+      const path = join(directory, name);
+      return writeFile(path, typeof value === 'string' ? value : JSON.stringify(value)).then(() => path);
+    };
+    const targetFile = await file('target.json', {
+      ...target,
+      projection: { filter: { attribute: 'type', equals: 'order' } },
+    });
+    const order = await file('order.json', { Item: { pk: { S: 'o-1' }, type: { S: 'order' } } });
+    const text = await run('--target', targetFile, 'preview', '--item', order);
+    expect(text).toMatchObject({ code: EXIT.ok, err: '' });
+    expect(text.out).toContain("index 'products', document id 'o-1': indexed\n  filter: matches");
+    const json = await run('--target', targetFile, '--json', 'preview', '--item', order);
+    expect(JSON.parse(json.out)).toMatchObject({
+      source: `file ${order}`,
+      key: { pk: { S: 'o-1' } },
+      indexes: [{ index: 'products', id: 'o-1', outcome: 'indexed', document: { id: 'o-1', type: 'order' } }],
+    });
+
+    const tried = await file('projection.json', { filter: { attribute: 'type', equals: 'customer' } });
+    const stdin = await runWithStdin(
+      '{"pk":"c-1","type":"customer"}',
+      '--target',
+      targetFile,
+      'preview',
+      '--plain',
+      '--item',
+      '-',
+      '--projection',
+      tried,
+    );
+    expect(stdin.code).toBe(EXIT.ok);
+    expect(stdin.out).toContain(
+      'item {"pk":{"S":"c-1"}} from stdin\nindex \'products\', document id \'c-1\': indexed',
+    );
+  });
+
+  it('preview: bad input is one line naming what is wrong, exit 1', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'cli-preview-'));
+    const targetFile = join(directory, 'target.json');
+    await writeFile(targetFile, JSON.stringify(target));
+    const badJson = join(directory, 'bad.json');
+    await writeFile(badJson, '{"pk":');
+    const keyless = join(directory, 'keyless.json');
+    await writeFile(keyless, '{"type":{"S":"order"}}');
+    const badProjection = join(directory, 'projection.json');
+    await writeFile(badProjection, '{"filter":{"attribute":"n","gte":"5"}}');
+    const cases: [string[], string][] = [
+      [['preview'], 'error: preview needs --key <json> or --item <file>\n'],
+      [
+        ['preview', '--item', join(directory, 'none.json')],
+        `error: cannot read --item ${join(directory, 'none.json')}: ENOENT`,
+      ],
+      [['preview', '--item', badJson], 'error: --item is not JSON: '],
+      [
+        ['preview', '--item', keyless],
+        `error: --item file ${keyless}: key attribute 'pk' is missing (the table's key is pk)\n`,
+      ],
+      [
+        ['preview', '--item', keyless, '--projection', badProjection],
+        'error: --projection is not a valid projection: filter.gte must be a finite number, got "5"\n',
+      ],
+      [
+        ['preview', '--key', '{"sk":1}'],
+        "error: --key must name the table's key attributes pk, and only them; missing pk; not in the key: sk\n",
+      ],
+    ];
+    for (const [args, message] of cases) {
+      const { code, out, err } = await run('--target', targetFile, ...args);
+      expect({ args, code, out }).toEqual({ args, code: EXIT.error, out: '' });
+      expect(err.startsWith(message)).toBe(true);
+    }
+    const both = await run('--target', targetFile, 'preview', '--key', '{"pk":"a"}', '--item', keyless);
+    expect(both.err).toContain("option '--key <json>' cannot be used with option '--item <file>'");
   });
 });

@@ -7,7 +7,7 @@ import {
   itemFilterProblems,
   projectionSchema,
 } from '../../functions/contract/projection.ts';
-import { matchesFilter } from '../../functions/core/filter.ts';
+import { describeValue, explainFilter, matchesFilter } from '../../functions/core/filter.ts';
 import { projectItem } from '../../functions/core/project.ts';
 
 type Item = Record<string, AttributeValue>;
@@ -198,6 +198,143 @@ describe('matchesFilter: laws (fast-check)', () => {
         expect(itemFilterProblems(f)).toEqual([]);
         const parsed = projectionSchema.parse(JSON.parse(JSON.stringify({ filter: f })));
         expect(matches(parsed.filter as ItemFilter, item)).toBe(matches(f, item));
+      }),
+    );
+  });
+});
+
+/** How many nodes a filter has: an explanation shows each once. */
+const nodeCount = (filter: ItemFilter): number =>
+  'attribute' in filter
+    ? 1
+    : 'not' in filter
+      ? 1 + nodeCount(filter.not)
+      : 1 + ('and' in filter ? filter.and : filter.or).map(nodeCount).reduce((a, b) => a + b, 0);
+
+describe('explainFilter: why an item matches', () => {
+  it('gives every node, combinators before their members, with its path, operand, the item value and outcome', () => {
+    const filter: ItemFilter = {
+      and: [
+        { attribute: 'type', equals: 'order' },
+        {
+          or: [
+            { attribute: 'total', gte: 100 },
+            { attribute: 'paid', equals: true },
+          ],
+        },
+        { not: { attribute: 'pk', beginsWith: 'TEST#' } },
+        { attribute: 'nowhere', exists: false },
+      ],
+    };
+    expect(explainFilter(filter, order)).toEqual({
+      matches: true,
+      steps: [
+        { path: 'filter', depth: 0, node: 'and', matched: true },
+        {
+          path: 'filter.and[0]',
+          depth: 1,
+          node: 'equals',
+          attribute: 'type',
+          operand: 'order',
+          value: '"order"',
+          matched: true,
+        },
+        { path: 'filter.and[1]', depth: 1, node: 'or', matched: true },
+        {
+          path: 'filter.and[1].or[0]',
+          depth: 2,
+          node: 'gte',
+          attribute: 'total',
+          operand: 100,
+          value: '42.50',
+          matched: false,
+        },
+        {
+          path: 'filter.and[1].or[1]',
+          depth: 2,
+          node: 'equals',
+          attribute: 'paid',
+          operand: true,
+          value: 'true',
+          matched: true,
+        },
+        { path: 'filter.and[2]', depth: 1, node: 'not', matched: true },
+        {
+          path: 'filter.and[2].not',
+          depth: 2,
+          node: 'beginsWith',
+          attribute: 'pk',
+          operand: 'TEST#',
+          value: '"ORDER#17"',
+          matched: false,
+        },
+        {
+          path: 'filter.and[3]',
+          depth: 1,
+          node: 'exists',
+          attribute: 'nowhere',
+          operand: false,
+          value: 'absent',
+          matched: true,
+        },
+      ],
+    });
+  });
+
+  it('shows the members after the one that decides an and/or (the result is the same)', () => {
+    const filter: ItemFilter = {
+      or: [
+        { attribute: 'type', in: ['order', 'invoice'] },
+        { attribute: 'total', lt: 1 },
+      ],
+    };
+    const { matches, steps } = explainFilter(filter, order);
+    expect(matches).toBe(true);
+    expect(steps.map(({ path, matched }) => [path, matched])).toEqual([
+      ['filter', true],
+      ['filter.or[0]', true],
+      ['filter.or[1]', false],
+    ]);
+    expect(steps[1]?.operand).toEqual(['order', 'invoice']);
+  });
+
+  it.each<[string, AttributeValue | undefined, string]>([
+    ['absent', undefined, 'absent'],
+    ['NULL', { NULL: true }, 'NULL (absent)'],
+    ['a string, quoted', { S: 'Oslo' }, '"Oslo"'],
+    ['a number as DynamoDB holds it', { N: '1.50' }, '1.50'],
+    ['a boolean', { BOOL: false }, 'false'],
+    ['a set', { SS: ['a', 'b'] }, 'SS of 2'],
+    ['a list', { L: [{ S: 'a' }] }, 'L of 1'],
+    ['a map', { M: { a: { S: 'x' }, b: { S: 'y' } } }, 'a map of 2 attributes'],
+    ['binary', { B: new Uint8Array([1, 2]) }, 'binary'],
+    ['a long string, cut at 60 characters', { S: 'x'.repeat(500) }, `"${'x'.repeat(58)}…`],
+  ])('describes %s', (_, value, described) => {
+    expect(describeValue(value)).toBe(described);
+  });
+});
+
+describe('explainFilter: laws (fast-check)', () => {
+  it('matches exactly when matchesFilter does, shows every node once, and its root carries the outcome', () => {
+    fc.assert(
+      fc.property(filterArbitrary, itemArbitrary, (f, item) => {
+        const { matches: explained, steps } = explainFilter(f, item);
+        expect(explained).toBe(matchesFilter(f, item));
+        expect(steps).toHaveLength(nodeCount(f));
+        expect(steps[0]).toMatchObject({ path: 'filter', depth: 0, matched: explained });
+        expect(new Set(steps.map(({ path }) => path)).size).toBe(steps.length);
+      }),
+    );
+  });
+
+  it('each attribute step is that node evaluated on its own', () => {
+    fc.assert(
+      fc.property(filterArbitrary, itemArbitrary, (f, item) => {
+        for (const step of explainFilter(f, item).steps) {
+          if (step.attribute === undefined) continue;
+          const node = { attribute: step.attribute, [step.node]: step.operand } as ItemFilter;
+          expect(step.matched).toBe(matchesFilter(node, item));
+        }
       }),
     );
   });

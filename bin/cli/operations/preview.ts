@@ -1,0 +1,100 @@
+import { type DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import type { ProjectionConfig } from '../../../functions/contract/projection.ts';
+import type { MarshalledKey } from '../../../functions/core/change.ts';
+import { ProjectionError } from '../../../functions/core/errors.ts';
+import { explainFilter, type FilterExplanation } from '../../../functions/core/filter.ts';
+import { documentId, KeyError, pickKey, toSdkKey, toWireKey } from '../../../functions/core/keys.ts';
+import { projectItem, type TypesenseDocument } from '../../../functions/core/project.ts';
+import { type Item, PreviewInputError } from './preview-input.ts';
+
+/** What decides an item's documents: the target's key attributes and index, and the projection to apply. */
+export interface PreviewRules {
+  keyAttributes: readonly string[];
+  projection: ProjectionConfig;
+  /** The alias (or collection) the writer writes to. */
+  index: string;
+}
+
+/** What the writer does with the item in one index, as the writer decides it (write-batch/documents.ts). */
+export type IndexOutcome =
+  | { outcome: 'indexed'; document: TypesenseDocument }
+  /** The filter leaves the item out: the writer deletes its id (a no-op where absent). */
+  | { outcome: 'filtered-out' }
+  /** The projection cannot make a document of it: the writer dead-letters the change with this reason. */
+  | { outcome: 'dead-lettered'; reason: string }
+  /** The table holds no item with the key: the writer deletes its id. */
+  | { outcome: 'no-item' };
+
+export type IndexPreview = IndexOutcome & {
+  index: string;
+  /** The document id the item's key maps to. */
+  id: string;
+  /** Why the filter routes the item here or not; absent when the projection has no filter (all are in). */
+  filter?: FilterExplanation;
+};
+
+export interface PreviewReport {
+  /** Where the item came from: `table <name>` (a strongly consistent read) or the `--item` file. */
+  source: string;
+  /** The item's key in wire form (binary as base64), as dead letters show keys. */
+  key: MarshalledKey;
+  /** One entry per index of the table (today, the sync's one index). */
+  indexes: IndexPreview[];
+}
+
+function indexPreview(item: Item | undefined, id: string, rules: PreviewRules): IndexPreview {
+  const { index, projection } = rules;
+  if (item === undefined) return { index, id, outcome: 'no-item' };
+  const filter = projection.filter === undefined ? undefined : explainFilter(projection.filter, item);
+  const explained = filter === undefined ? {} : { filter };
+  try {
+    const document = projectItem(item, rules.keyAttributes, projection);
+    if (document === undefined) return { index, id, outcome: 'filtered-out', ...explained };
+    return { index, id, outcome: 'indexed', document, ...explained };
+  } catch (error) {
+    if (!(error instanceof ProjectionError)) throw error;
+    return { index, id, outcome: 'dead-lettered', reason: `projection: ${error.message}`, ...explained };
+  }
+}
+
+/**
+ * What the writer would make of `item` (undefined: the table holds none with `key`) in each index. Pure:
+ * the same projection the writer, the re-sync and `verify` apply (`projectItem`).
+ */
+export function previewItem(
+  item: Item | undefined,
+  key: MarshalledKey,
+  rules: PreviewRules,
+  source: string,
+): PreviewReport {
+  const id = documentId(key, rules.keyAttributes);
+  return { source, key: toWireKey(key), indexes: [indexPreview(item, id, rules)] };
+}
+
+/** `--item`: an item given as JSON, checked to hold the target's key, previewed without any AWS call. */
+export function previewGivenItem(item: Item, rules: PreviewRules, source: string): PreviewReport {
+  let key: MarshalledKey;
+  try {
+    key = pickKey(item, rules.keyAttributes);
+    documentId(key, rules.keyAttributes);
+  } catch (error) {
+    if (!(error instanceof KeyError)) throw error;
+    throw new PreviewInputError(
+      `--item ${source}: ${error.message} (the table's key is ${rules.keyAttributes.join(', ')})`,
+    );
+  }
+  return previewItem(item, key, rules, source);
+}
+
+/** `--key`: the item read as the writer reads it, strongly consistent, then previewed. */
+export async function previewKey(
+  dynamodb: DynamoDBClient,
+  tableName: string,
+  key: MarshalledKey,
+  rules: PreviewRules,
+): Promise<PreviewReport> {
+  const { Item } = await dynamodb.send(
+    new GetItemCommand({ TableName: tableName, Key: toSdkKey(key), ConsistentRead: true }),
+  );
+  return previewItem(Item, key, rules, `table ${tableName}`);
+}
