@@ -1,0 +1,127 @@
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import type { MarshalledKey } from './change.ts';
+import { TransformError } from './errors.ts';
+import { pickKey, toWireKey } from './keys.ts';
+import { type Projection, projectItem, type TypesenseDocument } from './project.ts';
+
+/**
+ * What an app's transform module sees besides the projected document: the document id (derived from the
+ * key, fixed), the key in wire form (DynamoDB JSON, binary as base64) and, read on demand, the whole item
+ * as plain values (every attribute, before include/exclude; an attribute named `id` reads as the id).
+ */
+export interface TransformContext {
+  readonly id: string;
+  readonly key: MarshalledKey;
+  readonly item: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * An app's transform: the projected document (plain JSON values) → the document to index, or `null` to
+ * leave the item out of the index (as a filter does). It runs once per item on the writer's and the
+ * re-sync's hot paths, so it must be synchronous; it may return its input changed.
+ */
+export type Transform = (
+  document: Record<string, unknown>,
+  context: TransformContext,
+) => Record<string, unknown> | null;
+
+/** Why a value cannot go into a document: it would not survive JSON as it is (undefined when it can). */
+function notJson(value: unknown, seen: Set<object>): string | undefined {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return undefined;
+    case 'number':
+      return Number.isFinite(value) ? undefined : `${value} is not a JSON number`;
+    case 'object': {
+      if (value === null) return undefined;
+      if (seen.has(value)) return 'a cycle';
+      if (
+        !Array.isArray(value) &&
+        Object.getPrototypeOf(value) !== Object.prototype &&
+        Object.getPrototypeOf(value) !== null
+      )
+        return `a ${value.constructor?.name ?? 'non-plain'} object`;
+      seen.add(value);
+      for (const [name, member] of Object.entries(value)) {
+        const problem = notJson(member, seen);
+        if (problem !== undefined)
+          return Array.isArray(value) ? `[${name}]: ${problem}` : `${name}: ${problem}`;
+      }
+      seen.delete(value);
+      return undefined;
+    }
+    default:
+      return `a ${typeof value}`;
+  }
+}
+
+/**
+ * The transform's answer checked: a plain object of JSON values whose `id` is absent or the item's own
+ * (ids come from the key: that is what lets a delete, which has only the key, find the document), or null.
+ */
+export function checkTransformResult(result: unknown, id: string): TypesenseDocument | null {
+  if (result === null) return null;
+  if (result instanceof Promise || typeof (result as { then?: unknown } | undefined)?.then === 'function')
+    throw new TransformError('transform returned a Promise: it must be synchronous', id);
+  if (Array.isArray(result))
+    throw new TransformError(
+      'transform returned an array: one item makes at most one document (a delete knows only the key)',
+      id,
+    );
+  if (typeof result !== 'object' || result === undefined)
+    throw new TransformError(
+      `transform returned ${result === undefined ? 'undefined' : `a ${typeof result}`}, not a document or null`,
+      id,
+    );
+  const problem = notJson(result, new Set());
+  if (problem !== undefined)
+    throw new TransformError(`transform returned a document that is not JSON: ${problem}`, id);
+  const document = result as Record<string, unknown>;
+  if (document.id !== undefined && document.id !== id)
+    throw new TransformError(
+      `transform changed the document id to ${JSON.stringify(document.id)}: it must stay ${id}`,
+      id,
+    );
+  return document.id === id ? (document as TypesenseDocument) : { id, ...document };
+}
+
+function contextOf(item: Record<string, AttributeValue>, keyAttributes: readonly string[], id: string) {
+  let whole: Record<string, unknown> | undefined;
+  return {
+    id,
+    key: toWireKey(pickKey(item, keyAttributes)),
+    // Built only when read: most transforms need only the projected document.
+    get item() {
+      whole ??= projectItem(item, keyAttributes);
+      return whole;
+    },
+  };
+}
+
+/**
+ * The document an item becomes, as every builder of documents makes it (writer, re-sync, verify,
+ * preview): `projectItem`, then the app's transform when there is one. Undefined when the filter or the
+ * transform leaves the item out; throws ProjectionError, or TransformError when the transform throws or
+ * answers something that is not a document.
+ */
+export function buildDocument(
+  item: Record<string, AttributeValue>,
+  keyAttributes: readonly string[],
+  projection: Projection | undefined,
+  transform: Transform | undefined,
+): TypesenseDocument | undefined {
+  const projected = projectItem(item, keyAttributes, projection);
+  if (projected === undefined || transform === undefined) return projected;
+  const { id } = projected;
+  let result: unknown;
+  try {
+    result = transform(projected, contextOf(item, keyAttributes, id));
+  } catch (error) {
+    throw new TransformError(
+      `transform threw: ${error instanceof Error ? error.message : String(error)}`,
+      id,
+    );
+  }
+  return checkTransformResult(result, id) ?? undefined;
+}
