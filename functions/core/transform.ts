@@ -62,7 +62,7 @@ function notJson(value: unknown, seen: Set<object>): string | undefined {
  */
 export function checkTransformResult(result: unknown, id: string): TypesenseDocument | null {
   if (result === null) return null;
-  if (result instanceof Promise || typeof (result as { then?: unknown } | undefined)?.then === 'function')
+  if (result instanceof Promise)
     throw new TransformError('transform returned a Promise: it must be synchronous', id);
   if (Array.isArray(result))
     throw new TransformError(
