@@ -7,6 +7,7 @@ import { INDEX_ON_DELETE } from '../functions/contract/index-resource.ts';
 import { DEFAULTS, LIMITS, MAX_VISIBILITY_SECONDS } from '../functions/contract/limits.ts';
 import { itemFilterProblems } from '../functions/contract/projection.ts';
 import { atlasSourcePropsProblems } from './atlas-source.ts';
+import { transformProblems } from './transform-entry.ts';
 import type { TypesenseSyncProps } from './typesense-sync-props.ts';
 import {
   EVENT_SOURCE_CONCURRENCY_RANGE,
@@ -108,6 +109,8 @@ export function validateTypesenseSyncProps(props: TypesenseSyncProps): Typesense
   const filter = props.projection?.filter;
   if (filter !== undefined)
     for (const problem of itemFilterProblems(filter, 'projection.filter')) problems.add(problem);
+  if (props.transform !== undefined)
+    for (const problem of transformProblems(props.transform)) problems.add(problem);
   if (props.alarms?.topic !== undefined && props.alarms.createTopic === true) {
     problems.add('pass alarms.topic or alarms.createTopic, not both');
   }
