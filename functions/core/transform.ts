@@ -25,7 +25,7 @@ export type Transform = (
   context: TransformContext,
 ) => Record<string, unknown> | null;
 
-/** Why a value cannot go into a document: it would not survive JSON as it is (undefined when it can). */
+/** Why a member of a document cannot go into it: it would not survive JSON as it is (undefined when it can). */
 function notJson(value: unknown, seen: Set<object>): string | undefined {
   switch (typeof value) {
     case 'string':
@@ -33,27 +33,40 @@ function notJson(value: unknown, seen: Set<object>): string | undefined {
       return undefined;
     case 'number':
       return Number.isFinite(value) ? undefined : `${value} is not a JSON number`;
-    case 'object': {
-      if (value === null) return undefined;
-      if (seen.has(value)) return 'a cycle';
-      if (
-        !Array.isArray(value) &&
-        Object.getPrototypeOf(value) !== Object.prototype &&
-        Object.getPrototypeOf(value) !== null
-      )
-        return `a ${value.constructor?.name ?? 'non-plain'} object`;
-      seen.add(value);
-      for (const [name, member] of Object.entries(value)) {
-        const problem = notJson(member, seen);
-        if (problem !== undefined)
-          return Array.isArray(value) ? `[${name}]: ${problem}` : `${name}: ${problem}`;
-      }
-      seen.delete(value);
-      return undefined;
-    }
+    case 'object':
+      return value === null ? undefined : notJsonContainer(value, seen);
     default:
       return `a ${typeof value}`;
   }
+}
+
+/**
+ * An array's or a plain object's members, depth first. Loops over indexes and `for…in` rather than
+ * `Object.entries`: this walk runs over every document of a re-sync, and allocating entry pairs doubled
+ * its cost (a plain object's `for…in` sees its own members only, having no enumerable inherited ones).
+ */
+function notJsonContainer(value: object, seen: Set<object>): string | undefined {
+  if (seen.has(value)) return 'a cycle';
+  seen.add(value);
+  let problem: string | undefined;
+  if (Array.isArray(value)) {
+    for (let index = 0; index < value.length && problem === undefined; index++) {
+      const found = notJson(value[index], seen);
+      if (found !== undefined) problem = `[${index}]: ${found}`;
+    }
+  } else {
+    const prototype = Object.getPrototypeOf(value);
+    if (prototype !== Object.prototype && prototype !== null)
+      return `a ${(value as { constructor?: { name?: string } }).constructor?.name ?? 'non-plain'} object`;
+    for (const name in value) {
+      const found = notJson((value as Record<string, unknown>)[name], seen);
+      if (found === undefined) continue;
+      problem = `${name}: ${found}`;
+      break;
+    }
+  }
+  seen.delete(value);
+  return problem;
 }
 
 /**
@@ -86,12 +99,16 @@ export function checkTransformResult(result: unknown, id: string): TypesenseDocu
   return document.id === id ? (document as TypesenseDocument) : { id, ...document };
 }
 
+/** The context of one item; its key and whole item are built only when read (most transforms need neither). */
 function contextOf(item: Record<string, AttributeValue>, keyAttributes: readonly string[], id: string) {
+  let key: MarshalledKey | undefined;
   let whole: Record<string, unknown> | undefined;
   return {
     id,
-    key: toWireKey(pickKey(item, keyAttributes)),
-    // Built only when read: most transforms need only the projected document.
+    get key() {
+      key ??= toWireKey(pickKey(item, keyAttributes));
+      return key;
+    },
     get item() {
       whole ??= projectItem(item, keyAttributes);
       return whole;
