@@ -4,6 +4,11 @@ import { describe, expect, it } from 'vitest';
 import { ProjectionError, TransformError } from '../../functions/core/errors.ts';
 import { projectItem } from '../../functions/core/project.ts';
 import { buildDocument, checkTransformResult, type Transform } from '../../functions/core/transform.ts';
+import {
+  registeredTransform,
+  TRANSFORM_SLOT,
+  TransformModuleError,
+} from '../../functions/shared/transform-registry.ts';
 
 type Item = Record<string, AttributeValue>;
 const ITEM: Item = { pk: { S: 'p1' }, sk: { N: '7' }, title: { S: 'Hello' }, secret: { S: 's' } };
@@ -155,5 +160,24 @@ describe('property: the identity transform', () => {
       ),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('registeredTransform: the slot a deployed entry fills', () => {
+  const slot = Symbol.for(TRANSFORM_SLOT);
+  const global = globalThis as Record<symbol, unknown>;
+
+  it('answers the function registered, none when the slot is empty, and refuses anything else', () => {
+    try {
+      expect(registeredTransform()).toBeUndefined();
+      const transform: Transform = (document) => document;
+      global[slot] = transform;
+      expect(registeredTransform()).toBe(transform);
+      global[slot] = 42;
+      expect(() => registeredTransform()).toThrow(TransformModuleError);
+      expect(() => registeredTransform()).toThrow('the registered transform is a number, not a function');
+    } finally {
+      delete global[slot];
+    }
   });
 });
