@@ -95,6 +95,11 @@ describe('checkTransformResult: every answer that is not a document', () => {
     ['NaN', { n: Number.NaN }, /n: NaN is not a JSON number/],
     ['Infinity deep in a list', { l: [1, { x: Number.POSITIVE_INFINITY }] }, /l: \[1\]: x: Infinity/],
     ['a bigint', { b: 1n }, /b: a bigint/],
+    [
+      'a null in a list, which Typesense drops',
+      { tags: ['a', null] },
+      /tags: \[1\]: null in a list: leave it out/,
+    ],
     ['an undefined member', { u: undefined }, /u: a undefined/],
     ['a Date', { at: new Date(0) }, /at: a Date object/],
     ['a Set', { tags: new Set(['a']) }, /tags: a Set object/],
