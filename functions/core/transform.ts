@@ -53,7 +53,9 @@ function notJsonContainer(value: object, seen: Set<object>): string | undefined 
     for (let index = 0; index < value.length && problem === undefined; index++) {
       // Typesense drops a null list member when it stores the document (see documentValue in
       // project.ts): sent, it would make the stored document differ from the sent one for ever.
-      const found = value[index] === null ? 'null in a list: leave it out' : notJson(value[index], seen);
+      const member: unknown = value[index];
+      const found =
+        member === null || member === undefined ? `${member} in a list: leave it out` : notJson(member, seen);
       if (found !== undefined) problem = `[${index}]: ${found}`;
     }
   } else {
@@ -61,7 +63,10 @@ function notJsonContainer(value: object, seen: Set<object>): string | undefined 
     if (prototype !== Object.prototype && prototype !== null)
       return `a ${(value as { constructor?: { name?: string } }).constructor?.name ?? 'non-plain'} object`;
     for (const name in value) {
-      const found = notJson((value as Record<string, unknown>)[name], seen);
+      const member = (value as Record<string, unknown>)[name];
+      // Left out of the line, as JSON.stringify leaves it out: `{ ...document, extra: maybe }` is fine.
+      if (member === undefined) continue;
+      const found = notJson(member, seen);
       if (found === undefined) continue;
       problem = `${name}: ${found}`;
       break;

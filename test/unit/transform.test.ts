@@ -100,7 +100,7 @@ describe('checkTransformResult: every answer that is not a document', () => {
       { tags: ['a', null] },
       /tags: \[1\]: null in a list: leave it out/,
     ],
-    ['an undefined member', { u: undefined }, /u: a undefined/],
+    ['undefined in a list', { l: [undefined] }, /l: \[0\]: undefined in a list/],
     ['a Date', { at: new Date(0) }, /at: a Date object/],
     ['a Set', { tags: new Set(['a']) }, /tags: a Set object/],
     ['another id', { id: 'other' }, /changed the document id to "other": it must stay p1\|7/],
@@ -119,9 +119,9 @@ describe('checkTransformResult: every answer that is not a document', () => {
     expect(transformError(() => checkTransformResult(doc, ID)).message).toMatch(/self: back: a cycle/);
   });
 
-  it('accepts a value shared twice (not a cycle), null members and its own id', () => {
+  it('accepts a value shared twice (not a cycle), null and undefined members (left out) and its own id', () => {
     const shared = { a: 1 };
-    const doc = { id: ID, x: shared, y: [shared], z: null };
+    const doc = { id: ID, x: shared, y: [shared], z: null, u: undefined };
     expect(checkTransformResult(doc, ID)).toBe(doc);
   });
 
