@@ -65,7 +65,7 @@ describe('rename', () => {
         );
         // A permutation of the names: each renamed to the next.
         const rename = Object.fromEntries(
-          names.map((attribute, n) => [attribute, names[(n + 1) % names.length]]),
+          names.map((attribute, n) => [attribute, names[(n + 1) % names.length] as string]),
         );
         const back = Object.fromEntries(Object.entries(rename).map(([from, to]) => [to, from]));
         const renamed = project(item, { rename }) as Record<string, unknown>;
