@@ -105,8 +105,6 @@ export function validateTypesenseSyncProps(props: TypesenseSyncProps): Typesense
   // below 3 every failure would be re-sent at once, a tight loop instead of a backoff.
   problems.intRange('maxReceiveCount', maxReceiveCount, [3, 1_000]);
   checkTypesense(props, problems);
-  if (props.projection !== undefined)
-    for (const problem of projectionProblems(props.projection)) problems.add(problem);
   if (props.alarms?.topic !== undefined && props.alarms.createTopic === true) {
     problems.add('pass alarms.topic or alarms.createTopic, not both');
   }
@@ -130,6 +128,9 @@ export function validateTypesenseSyncProps(props: TypesenseSyncProps): Typesense
   const ingestionDelayEndpoint = ingestionDelayEndpointSettings(props, problems);
   if (props.mongoAtlas !== undefined) problems.addWorded(atlasSourcePropsProblems(props.mongoAtlas));
   const table = tableSettings(props, lagCheck.schedule !== undefined, problems);
+  if (props.projection !== undefined)
+    for (const problem of projectionProblems(props.projection, 'projection', table.keyAttributes))
+      problems.add(problem);
   problems.throwIfAny();
   return {
     messageGroupBuckets,

@@ -167,7 +167,11 @@ function keptBy(projection: Record<string, unknown>) {
         : undefined;
 }
 
-function renameProblems(projection: Record<string, unknown>, at: string): string[] {
+function renameProblems(
+  projection: Record<string, unknown>,
+  at: string,
+  keyAttributes: readonly string[],
+): string[] {
   const rename = projection.rename;
   const problem = nameRecordProblem(rename, `${at}.rename`);
   if (problem !== undefined || !isRecord(rename)) return problem === undefined ? [] : [problem];
@@ -189,8 +193,13 @@ function renameProblems(projection: Record<string, unknown>, at: string): string
     const earlier = byTarget.get(target);
     if (earlier !== undefined) problems.push(`${here} renames to ${target}, as ${at}.rename.${earlier} does`);
     byTarget.set(target, source);
-    if (include.includes(target) && !Object.hasOwn(rename, target))
+    // A target another attribute keeps under its own name collides with it; known here for the attributes
+    // include lists and the key attributes (every item has them); for any other, per item.
+    if (Object.hasOwn(rename, target) || dropped(target) !== undefined) continue;
+    if (include.includes(target))
       problems.push(`${here} renames to ${target}, an attribute projection.include keeps under that name`);
+    else if (keyAttributes.includes(target))
+      problems.push(`${here} renames to ${target}, a key attribute every item keeps under that name`);
   }
   return problems;
 }
@@ -229,9 +238,14 @@ function convertProblems(projection: Record<string, unknown>, at: string): strin
 /**
  * Every reason `projection` is not a `ProjectionConfig`, each naming its path (`projection.convert.createdAt
  * must be one of …`); empty when it is one. What can be told before any item is seen is told here: a rename
- * to `id`, two attributes renamed to one field, a rename or conversion of an attribute include/exclude drop.
+ * to `id`, two attributes renamed to one field, a rename to a name include or the key (`keyAttributes`, when
+ * known) keeps, a rename or conversion of an attribute include/exclude drop.
  */
-export function projectionProblems(projection: unknown, at = 'projection'): string[] {
+export function projectionProblems(
+  projection: unknown,
+  at = 'projection',
+  keyAttributes: readonly string[] = [],
+): string[] {
   if (!isRecord(projection)) return [`${at} must be an object`];
   const unknown = Object.keys(projection).filter((key) => !PROJECTION_KEYS.includes(key));
   const problems = unknown.map((key) => `${at} has unknown key ${key}: use ${PROJECTION_KEYS.join(', ')}`);
@@ -243,7 +257,7 @@ export function projectionProblems(projection: unknown, at = 'projection'): stri
     problems.push(
       `${at}.nested must be one of ${NESTED_MODES.join(', ')}, got ${JSON.stringify(projection.nested)}`,
     );
-  problems.push(...renameProblems(projection, at), ...convertProblems(projection, at));
+  problems.push(...renameProblems(projection, at, keyAttributes), ...convertProblems(projection, at));
   return problems;
 }
 

@@ -70,6 +70,13 @@ describe('TypesenseSync projection mapping', () => {
     ]);
   });
 
+  it("rejects a rename to the table's key attribute, which every item keeps under its name, unless that one is renamed too", () => {
+    expect(problemsOf({ rename: { sku: 'pk' } })).toEqual([
+      'TypesenseSync: projection.rename.sku renames to pk, a key attribute every item keeps under that name',
+    ]);
+    expect(problemsOf({ rename: { sku: 'pk', pk: 'tenant' } })).toEqual([]);
+  });
+
   it('rejects include/exclude that are not lists of names, and unknown keys, as the functions would', () => {
     expect(problemsOf({ include: 'title', exclude: [''], fields: ['x'] })).toEqual([
       'TypesenseSync: projection has unknown key fields: use include, exclude, filter, rename, nested, convert',
