@@ -271,7 +271,7 @@ export function projectItem(
     }
     return document;
   } catch (error) {
-    throw new ProjectionError(`cannot project item ${id}: ${(error as Error).message}`, id);
+    throw new ProjectionError(`cannot project item: ${(error as Error).message}`, id);
   }
 }
 
@@ -280,19 +280,21 @@ const BIGINT_MARK = `\u0000${Math.random().toString(36).slice(2)}:`;
 const BIGINT_MARKS = new RegExp(`"\\\\u0000${BIGINT_MARK.slice(1)}(-?\\d+)"`, 'g');
 
 /**
- * A document as the JSON line Typesense is sent. An int64 beyond 2^53 (a `bigint`, from an `int64`
- * conversion) is written as its bare digits, which Typesense reads and stores as that exact int64;
- * `JSON.stringify` alone cannot write it.
+ * A document as the JSON line Typesense is sent (or, with `indent`, a report holding documents as the CLI
+ * prints it). An int64 beyond 2^53 (a `bigint`, from an `int64` conversion) is written as its bare digits,
+ * which Typesense reads and stores as that exact int64; `JSON.stringify` alone cannot write it.
  */
-export function documentJson(document: Record<string, unknown>): string {
+export function documentJson(value: unknown, indent?: number): string {
   try {
     // The common case, at full speed: a replacer would cost the re-sync a third more CPU per document.
-    return JSON.stringify(document);
+    return JSON.stringify(value, null, indent);
   } catch (error) {
     if (!(error instanceof TypeError)) throw error; // A bigint: written below.
   }
-  const text = JSON.stringify(document, (_name, value) =>
-    typeof value === 'bigint' ? `${BIGINT_MARK}${value}` : value,
+  const text = JSON.stringify(
+    value,
+    (_name, member) => (typeof member === 'bigint' ? `${BIGINT_MARK}${member}` : member),
+    indent,
   );
   return text.replace(BIGINT_MARKS, '$1');
 }

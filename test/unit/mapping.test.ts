@@ -1,6 +1,9 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { commandContext } from '../../bin/cli/context.ts';
+import { type PreviewRules, previewItem } from '../../bin/cli/operations/preview.ts';
+import { renderPreview } from '../../bin/cli/render/preview.ts';
 import {
   type Conversion,
   projectionProblems,
@@ -51,7 +54,7 @@ describe('rename', () => {
   it('an attribute renamed to the name of another kept attribute is a per-item error naming the field', () => {
     const error = projectionError({ a: { S: 'x' }, b: { S: 'y' } }, { rename: { a: 'b' } });
     expect(error.message).toBe(
-      'cannot project item k1: field b is produced twice (by a rename or a flattened map): rename one of them',
+      'cannot project item: field b is produced twice (by a rename or a flattened map): rename one of them',
     );
     expect(error.id).toBe('k1');
   });
@@ -138,7 +141,7 @@ describe("nested: 'flatten'", () => {
   it('a list mixing maps and other values is a per-item error', () => {
     const error = projectionError({ lines: { L: [{ M: { a: { N: '1' } } }, { S: 'x' }] } }, flatten);
     expect(error.message).toBe(
-      'cannot project item k1: cannot flatten lines: its list holds maps beside other values',
+      'cannot project item: cannot flatten lines: its list holds maps beside other values',
     );
   });
 
@@ -276,7 +279,7 @@ describe('convert', () => {
     ],
   ])('refuses %s, naming the field, the conversion and the item', (_, value, conversion, reason) => {
     const error = projectionError({ f: value }, { convert: { f: conversion } });
-    expect(error.message).toBe(`cannot project item k1: ${reason}`);
+    expect(error.message).toBe(`cannot project item: ${reason}`);
     expect(error.id).toBe('k1');
   });
 
@@ -443,5 +446,23 @@ describe('projectionProblems: mapping checked before any item is seen', () => {
         'convert.at must be one of epochSeconds, epochMillis, int64, float, string, stringArray, got "date"',
       ],
     ]);
+  });
+});
+
+describe('preview of a mapped item (the CLI prints what the writer sends)', () => {
+  const rules: PreviewRules = {
+    keyAttributes: ['pk'],
+    projection: { convert: { n: 'int64' } },
+    index: 'orders',
+  };
+  const item = { pk: { S: 'k1' }, n: { N: '9223372036854775807' } };
+
+  it('renders an int64 beyond 2^53 as its exact digits, as text and as --json', () => {
+    const report = previewItem(item, { pk: { S: 'k1' } }, rules, 'file item.json');
+    expect(renderPreview(report)).toContain('"n": 9223372036854775807');
+    const printed: string[] = [];
+    const io = { out: (text: string) => printed.push(text), err: () => {}, env: {}, isTTY: false };
+    commandContext(io).print(true, report, () => '');
+    expect(printed.join('')).toContain('"n": 9223372036854775807');
   });
 });

@@ -74,7 +74,7 @@ describe('the writer with a mapping projection', () => {
       reason: {
         code: 'projection',
         message:
-          'cannot project item o2: field createdAt: epochSeconds needs an ISO-8601 date/time string, got "not a date"',
+          'cannot project item: field createdAt: epochSeconds needs an ISO-8601 date/time string, got "not a date"',
       },
     });
     expect(result.summary).toMatchObject({ upserted: 2, deadLettered: 1 });
