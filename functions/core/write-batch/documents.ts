@@ -3,7 +3,7 @@ import type { CircuitBreaker } from '../breaker.ts';
 import { canaryDocument, isCanaryId } from '../canary.ts';
 import { ProjectionError } from '../errors.ts';
 import { documentId } from '../keys.ts';
-import { projectItem } from '../project.ts';
+import { documentJson, projectItem } from '../project.ts';
 import type { ActiveResync } from '../resync/model.ts';
 import type { WriterOptions, WriterPorts } from '../write-batch.ts';
 import { type BatchLedger, type Pending, reasonOf } from './ledger.ts';
@@ -94,7 +94,7 @@ export function planWrites(
       // An item the filter leaves out is not in the index: deleting its id (a no-op where absent) takes
       // out an item that stopped matching.
       if (document === undefined) plan.deletes.push(entry);
-      else plan.upserts.push({ entry, line: JSON.stringify(document) });
+      else plan.upserts.push({ entry, line: documentJson(document) });
     } catch (error) {
       if (!(error instanceof ProjectionError)) throw error;
       ledger.deadLetter(entry, 'projection', error.message);
