@@ -1,0 +1,69 @@
+/**
+ * A write request's client timeout, adapted to how fast Typesense has been answering: a multiple of
+ * the p99 latency of recent successful requests, within [floor, ceiling], the ceiling being the
+ * configured timeout (TYPESENSE_TIMEOUT_MS, or an import's own). A request that hangs is abandoned after ~10× the normal
+ * latency instead of the whole configured timeout; a hung request holds its invocation, and its FIFO
+ * group, for as long as its timeout (bench/CONVERGENCE.md: 53 injected hangs cost a writer under
+ * chaos faults as much time as all its other work).
+ *
+ * It must not cause false timeouts on a slow or loaded machine, so it errs long:
+ * - until `minSamples` successes are seen, and whenever the p99 times the factor exceeds it, the ceiling;
+ * - a request larger than every remembered one gets proportionally more time (latency grows with lines);
+ * - every timeout doubles the next requests' time (up to the ceiling), every success halves that back:
+ *   a machine that slowed down all at once gets its full timeout after a timeout or two, and its slow
+ *   successes then raise the p99.
+ * A timed-out write is retryable and idempotent (the same state, see write-batch/retry-lines.ts), so a
+ * false timeout costs a retry, never a change.
+ */
+
+export interface AdaptiveTimeoutOptions {
+  /** The least a request is given, ms (default 250: above a loaded machine's scheduling hiccups). */
+  floorMs?: number;
+  /** The timeout as a multiple of the recent p99 (default 10). */
+  factor?: number;
+  /** Successful requests remembered (default 200). */
+  window?: number;
+  /** Successes needed before the timeout adapts (default 20). */
+  minSamples?: number;
+}
+
+/** Defaults, documented in docs/configuration.md ("Timeouts"). */
+export const ADAPTIVE_TIMEOUT_FLOOR_MS = 250;
+export const ADAPTIVE_TIMEOUT_FACTOR = 10;
+
+/** One per writer instance and kind of request (imports, deletes): their latencies differ. */
+export class AdaptiveTimeout {
+  /** Recent successes, oldest first: latency and request size (lines or ids). */
+  private readonly samples: { ms: number; size: number }[] = [];
+  /** Doubles on a timeout, halves back on a success: ≥ 1. */
+  private stretch = 1;
+
+  constructor(private readonly options: AdaptiveTimeoutOptions = {}) {}
+
+  /** The timeout for a request of `size` lines or ids, at most `ceilingMs` (the configured one), ms. */
+  timeoutMs(size: number, ceilingMs: number): number {
+    const { floorMs = ADAPTIVE_TIMEOUT_FLOOR_MS, factor = ADAPTIVE_TIMEOUT_FACTOR } = this.options;
+    if (this.samples.length < (this.options.minSamples ?? 20)) return ceilingMs;
+    const largest = Math.max(...this.samples.map((sample) => sample.size));
+    const sizeFactor = Math.max(1, size / Math.max(1, largest));
+    const adapted = Math.max(floorMs, factor * this.p99() * sizeFactor) * this.stretch;
+    return Math.round(Math.min(ceilingMs, adapted));
+  }
+
+  /** A request of `size` answered successfully after `ms`. */
+  succeeded(ms: number, size = 1): void {
+    this.samples.push({ ms, size });
+    if (this.samples.length > (this.options.window ?? 200)) this.samples.shift();
+    this.stretch = Math.max(1, this.stretch / 2);
+  }
+
+  /** A request timed out: the next ones get twice the time, up to the ceiling. */
+  timedOut(): void {
+    this.stretch = Math.min(this.stretch * 2, 1_024);
+  }
+
+  private p99(): number {
+    const sorted = this.samples.map(({ ms }) => ms).sort((a, b) => a - b);
+    return sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.99) - 1)] ?? 0;
+  }
+}
