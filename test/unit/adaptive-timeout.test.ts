@@ -15,10 +15,13 @@ describe('AdaptiveTimeout: a hung write is abandoned after ~10× the normal late
     expect(timeout.timeoutMs(10, 1_000)).toBe(300);
   });
 
-  it('follows the p99, not the mean: one slow answer in fifty sets it', () => {
-    const timeout = seen(new AdaptiveTimeout(), 49, 30);
-    timeout.succeeded(70, 10);
-    expect(timeout.timeoutMs(10, 5_000)).toBe(700);
+  it('is 10× the median latency, or 3× the p99 when a slow tail makes that longer', () => {
+    const steady = seen(new AdaptiveTimeout(), 49, 30);
+    steady.succeeded(70, 10);
+    expect(steady.timeoutMs(10, 5_000)).toBe(300);
+    const tailed = seen(new AdaptiveTimeout(), 49, 30);
+    tailed.succeeded(200, 10);
+    expect(tailed.timeoutMs(10, 5_000)).toBe(600);
   });
 
   it('never goes below the floor nor above the configured timeout', () => {
@@ -46,9 +49,12 @@ describe('AdaptiveTimeout: a hung write is abandoned after ~10× the normal late
   });
 
   it('forgets old latencies: the p99 is over the last `window` successes', () => {
-    const timeout = seen(new AdaptiveTimeout({ window: 50 }), 50, 90);
-    expect(timeout.timeoutMs(10, 5_000)).toBe(900);
-    seen(timeout, 50, 30);
+    const timeout = seen(new AdaptiveTimeout({ window: 50 }), 50, 200);
+    expect(timeout.timeoutMs(10, 5_000)).toBe(2_000);
+    seen(timeout, 49, 30);
+    // One of the slow ones is still among the last 50: 3 × 200 ms.
+    expect(timeout.timeoutMs(10, 5_000)).toBe(600);
+    seen(timeout, 1, 30);
     expect(timeout.timeoutMs(10, 5_000)).toBe(300);
   });
 });
