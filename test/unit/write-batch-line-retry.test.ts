@@ -337,9 +337,9 @@ describe('processChangeMessages: in-invocation retry of a whole request that fai
     expect(breaker.state).toBe('closed');
   });
 
-  it('retries a whole request twice: one failing twice in a row is applied on the third attempt', async () => {
+  it('retries a whole request 3 times: one failing 3 times in a row is applied on the fourth attempt', async () => {
     const fake = typesense(() => ok);
-    const sent = importFails(fake, 2);
+    const sent = importFails(fake, 3);
     const result = await processChangeMessages(
       batch(),
       fake.ports,
@@ -347,10 +347,10 @@ describe('processChangeMessages: in-invocation retry of a whole request that fai
     );
     expect(failedIds(result)).toEqual([]);
     expect(fake.visibility).toEqual([]);
-    expect(sent).toHaveLength(3);
-    expect(sent[2]).toEqual(sent[0]);
+    expect(sent).toHaveLength(4);
+    expect(sent[3]).toEqual(sent[0]);
     expect(fake.reads()).toBe(1);
-    expect(fake.pauses).toEqual([8, 15]);
+    expect(fake.pauses).toEqual([8, 15, 30]);
   });
 
   it('pauses 5–10 ms before a line retry while the breaker sees a lossy but working server, doubling', async () => {

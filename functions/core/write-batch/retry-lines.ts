@@ -25,12 +25,14 @@ export const LINE_RETRIES = 3;
  * In-invocation retries of a whole request, by default (0 turns them off), only while the breaker sees
  * a lossy but working server. Typesense's own client retries a failed request once per node of a
  * one-node cluster (typesense-js src/Typesense/Configuration.ts: `numRetries` defaults to the node
- * count, 100 ms apart); two here, because a request failing for a passing reason gives its message
+ * count, 100 ms apart); three here, because a request failing for a passing reason gives its message
  * (and its group) back to SQS for a backoff of seconds, while a retry costs a short pause and, with the
  * adaptive timeout (core/adaptive-timeout.ts), ~10× a normal request at worst. At the chaos run's
- * ~30 % whole-request failures, one retry left 9 % of such batches to a backoff, two leave 3 %.
+ * ~35 % whole-request failures, one retry left 12 % of such requests to a backoff, three leave 1.5 %
+ * (bench/CONVERGENCE.md). An outage is not retried into: the breaker stops looking working after a
+ * run of failed batches, each batch counting one failure however many retries it made.
  */
-export const REQUEST_RETRIES = 2;
+export const REQUEST_RETRIES = 3;
 // An import answered 503/429 under the adaptive limit is retried there (adaptive-import.ts), not again here.
 /** The first pause before a retry, jittered within [½, 1] of this, ms; it doubles each round. */
 export const RETRY_PAUSE_MS = 100;
