@@ -223,7 +223,10 @@ export async function runThroughput(options: ThroughputOptions): Promise<Through
 }
 
 /** The faulty phase's rate over the mean of the fault-free phases'. */
-function faultyOverClean(phases: readonly DrainFigures[], rate: (phase: DrainFigures) => number): number {
+export function faultyOverClean(
+  phases: readonly DrainFigures[],
+  rate: (phase: DrainFigures) => number,
+): number {
   const clean = phases.filter(({ faulty }) => !faulty).map(rate);
   const faulty = phases.find((phase) => phase.faulty);
   const cleanMean = clean.reduce((sum, value) => sum + value, 0) / Math.max(1, clean.length);
