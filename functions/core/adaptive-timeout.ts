@@ -1,10 +1,10 @@
 /**
  * A write request's client timeout, adapted to how fast Typesense has been answering: 10× the median
  * latency of recent successful requests, or 3× their p99 if longer, within [floor, ceiling], the
- * ceiling being the configured timeout (TYPESENSE_TIMEOUT_MS, or an import's own). A request that hangs is abandoned after ~10× the normal
- * latency instead of the whole configured timeout; a hung request holds its invocation, and its FIFO
- * group, for as long as its timeout (bench/CONVERGENCE.md: 53 injected hangs cost a writer under
- * chaos faults as much time as all its other work).
+ * ceiling being the configured timeout (TYPESENSE_TIMEOUT_MS, or an import's own). A request that
+ * hangs is abandoned after ~10× the normal latency instead of the whole configured timeout: a hung
+ * request holds its invocation, and its FIFO group, for as long as its timeout (bench/CONVERGENCE.md:
+ * ~60 injected hangs cost a writer under the chaos faults ~60 s, nearly all its Typesense time).
  *
  * It must not cause false timeouts on a slow or loaded machine, so it errs long:
  * - until `minSamples` successes are seen, and whenever the rule asks for more, the ceiling;
@@ -12,7 +12,7 @@
  * - a request larger than every remembered one gets proportionally more time (latency grows with lines);
  * - every timeout doubles the next requests' time (up to the ceiling), every success halves that back:
  *   a machine that slowed down all at once gets its full timeout after a timeout or two, and its slow
- *   successes then raise the p99.
+ *   successes then raise the median.
  * A timed-out write is retryable and idempotent (the same state, see write-batch/retry-lines.ts), so a
  * false timeout costs a retry, never a change.
  */
@@ -30,7 +30,7 @@ export interface AdaptiveTimeoutOptions {
   minSamples?: number;
 }
 
-/** Defaults, documented in docs/configuration.md ("Timeouts"). */
+/** Defaults, documented in docs/configuration.md (`TYPESENSE_TIMEOUT_MS`). */
 export const ADAPTIVE_TIMEOUT_FLOOR_MS = 250;
 export const ADAPTIVE_TIMEOUT_FACTOR = 10;
 export const ADAPTIVE_TIMEOUT_TAIL_FACTOR = 3;

@@ -77,7 +77,7 @@ export function writerAdapters(clients: WriterClients, config: WriterConfig): Wr
 
 /**
  * Live writes under an adaptive timeout (core/adaptive-timeout.ts): each request of `size` lines or ids
- * gets a multiple of the recent p99 latency, at most `ceilingMs`; its success or timeout adapts the next.
+ * gets ~10× the recent latency, at most `ceilingMs`; its success or timeout adapts the next ones.
  */
 function timedWrites(timeout: AdaptiveTimeout) {
   return async <T>(size: number, ceilingMs: number, write: (call: CallOptions) => Promise<T>): Promise<T> => {
