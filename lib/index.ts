@@ -4,7 +4,7 @@ export type {
   CollectionSchemaField,
 } from '../functions/contract/collection-schema.ts';
 export type { IndexOnDelete } from '../functions/contract/index-resource.ts';
-export type { FilterValue, ItemFilter } from '../functions/contract/projection.ts';
+export type { Conversion, FilterValue, ItemFilter, NestedMode } from '../functions/contract/projection.ts';
 export type { Transform, TransformContext } from '../functions/core/transform.ts';
 export type { RuleDeliveryAlarms, SyncRule, SyncRuleRole } from './alarms.ts';
 export type { AtlasSourceProps } from './atlas-source.ts';

@@ -10,7 +10,7 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { CollectionSchema } from '../functions/contract/collection-schema.ts';
 import type { IndexOnDelete } from '../functions/contract/index-resource.ts';
-import type { ItemFilter } from '../functions/contract/projection.ts';
+import type { Conversion, ItemFilter, NestedMode } from '../functions/contract/projection.ts';
 import type { TypesenseSyncAlarmsProps } from './observability.ts';
 
 /** The props of `TypesenseSync` (lib/typesense-sync.ts), validated by lib/validate-props.ts. */
@@ -75,6 +75,22 @@ export interface TypesenseSyncProjection {
    * `{ not: ... }` (docs/configuration.md "Filter"). Checked at synth. @default every item
    */
   readonly filter?: ItemFilter;
+  /**
+   * Top-level attribute → its document field's name, e.g. `{ created_at: 'createdAt' }` (docs/configuration.md
+   * "Mapping"). Checked at synth: no rename to `id`, no two attributes to one field. @default none
+   */
+  readonly rename?: Record<string, string>;
+  /**
+   * Nested maps as objects (the collection needs `enable_nested_fields`) or flattened to dotted field names
+   * (`address.city`), lists of maps to arrays per dotted name as Typesense flattens them. @default 'object'
+   */
+  readonly nested?: NestedMode;
+  /**
+   * Document field (named after rename, dotted under `nested: 'flatten'`) → its conversion: `epochSeconds`,
+   * `epochMillis`, `int64`, `float`, `string`, `stringArray`. A value that does not convert dead-letters its
+   * change with the reason. @default none
+   */
+  readonly convert?: Record<string, Conversion>;
 }
 
 /**

@@ -5,7 +5,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { collectionSchemaProblems } from '../functions/contract/collection-schema.ts';
 import { INDEX_ON_DELETE } from '../functions/contract/index-resource.ts';
 import { DEFAULTS, LIMITS, MAX_VISIBILITY_SECONDS } from '../functions/contract/limits.ts';
-import { itemFilterProblems } from '../functions/contract/projection.ts';
+import { projectionProblems } from '../functions/contract/projection.ts';
 import { atlasSourcePropsProblems } from './atlas-source.ts';
 import { transformProblems } from './transform-entry.ts';
 import type { TypesenseSyncProps } from './typesense-sync-props.ts';
@@ -106,9 +106,6 @@ export function validateTypesenseSyncProps(props: TypesenseSyncProps): Typesense
   // below 3 every failure would be re-sent at once, a tight loop instead of a backoff.
   problems.intRange('maxReceiveCount', maxReceiveCount, [3, 1_000]);
   checkTypesense(props, problems);
-  const filter = props.projection?.filter;
-  if (filter !== undefined)
-    for (const problem of itemFilterProblems(filter, 'projection.filter')) problems.add(problem);
   if (props.transform !== undefined)
     for (const problem of transformProblems(props.transform)) problems.add(problem);
   if (props.alarms?.topic !== undefined && props.alarms.createTopic === true) {
@@ -134,6 +131,9 @@ export function validateTypesenseSyncProps(props: TypesenseSyncProps): Typesense
   const ingestionDelayEndpoint = ingestionDelayEndpointSettings(props, problems);
   if (props.mongoAtlas !== undefined) problems.addWorded(atlasSourcePropsProblems(props.mongoAtlas));
   const table = tableSettings(props, lagCheck.schedule !== undefined, problems);
+  if (props.projection !== undefined)
+    for (const problem of projectionProblems(props.projection, 'projection', table.keyAttributes))
+      problems.add(problem);
   problems.throwIfAny();
   return {
     messageGroupBuckets,

@@ -1,5 +1,6 @@
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
+import { documentJson } from '../../functions/core/project.ts';
 import { type Connection, connect, loadTarget, type Target, type TargetSource } from './operations/target.ts';
 
 /** Exit codes: 0 all well; 1 the command could not run; 2 it ran and found a problem (drift, failures). */
@@ -81,7 +82,7 @@ export function commandContext(io: CliIo): CommandContext & { exitCode(): ExitCo
     },
     exitCode: () => exitCode,
     print(json, value, render) {
-      io.out(json ? `${JSON.stringify(value, null, 2)}\n` : `${render()}\n`);
+      io.out(json ? `${documentJson(value, 2)}\n` : `${render()}\n`);
     },
     async withTarget(command, work) {
       const options = command.optsWithGlobals<GlobalOptions>();

@@ -1,4 +1,4 @@
-import type { ItemFilter } from './projection.ts';
+import type { Conversion, ItemFilter, NestedMode } from './projection.ts';
 
 /**
  * Typed builders of every function's environment. Each takes the function's variables by their names, with
@@ -15,6 +15,9 @@ export interface ProjectionEnv {
   readonly include?: readonly string[];
   readonly exclude?: readonly string[];
   readonly filter?: ItemFilter;
+  readonly rename?: Readonly<Record<string, string>>;
+  readonly nested?: NestedMode;
+  readonly convert?: Readonly<Record<string, Conversion>>;
 }
 
 /** Every function publishing EMF metrics reads its namespace from here (Powertools). */

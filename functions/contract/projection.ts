@@ -1,8 +1,8 @@
 import { z } from 'zod';
 
 /**
- * The projection: which items are indexed (`filter`) and which of their attributes become document
- * fields (`include`/`exclude`). One schema for the `PROJECTION` variable, the operator target and the
+ * The projection: which items are indexed (`filter`), which of their attributes become document fields
+ * (`include`/`exclude`) and how (`rename`, `nested`, `convert`). One schema for the `PROJECTION` variable, the operator target and the
  * construct's synth-time check, so a projection the construct accepts is one every function reads alike.
  */
 
@@ -101,18 +101,175 @@ export function itemFilterProblems(filter: unknown, at = 'filter'): string[] {
   );
 }
 
-/** Parses a filter, reporting every bad node at once (each with its path, see `itemFilterProblems`). */
-export const itemFilterSchema = z.unknown().transform((value, context): ItemFilter => {
-  for (const message of itemFilterProblems(value)) context.addIssue({ code: z.ZodIssueCode.custom, message });
-  return value as ItemFilter;
-});
+/** How nested maps become fields: kept as objects (the collection needs `enable_nested_fields`) or flattened to dotted names. */
+export const NESTED_MODES = ['object', 'flatten'] as const;
+export type NestedMode = (typeof NESTED_MODES)[number];
 
-export const projectionSchema = z
-  .object({
-    include: z.array(z.string().min(1)).optional(),
-    exclude: z.array(z.string().min(1)).optional(),
-    /** Only the items it matches are indexed; all when absent. */
-    filter: itemFilterSchema.optional(),
-  })
-  .strict();
-export type ProjectionConfig = z.infer<typeof projectionSchema>;
+/**
+ * Typed conversions of a document field (functions/core/conversions.ts, docs/configuration.md "Mapping"):
+ * an ISO-8601 date/time to epoch seconds or milliseconds, a number or numeric string to an exact int64 or
+ * to a float, a set or list to a sorted string array, a scalar to its text.
+ */
+export const CONVERSIONS = [
+  'epochSeconds',
+  'epochMillis',
+  'int64',
+  'float',
+  'string',
+  'stringArray',
+] as const;
+export type Conversion = (typeof CONVERSIONS)[number];
+
+export interface ProjectionConfig {
+  /** Top-level attributes to keep (all when absent). */
+  include?: string[] | undefined;
+  /** Top-level attributes to drop. */
+  exclude?: string[] | undefined;
+  /** Only the items it matches are indexed; all when absent. */
+  filter?: ItemFilter | undefined;
+  /** Top-level attribute → the name of its document field. */
+  rename?: Record<string, string> | undefined;
+  /** Nested maps as objects (default) or as dotted field names. */
+  nested?: NestedMode | undefined;
+  /** Document field (its name after rename and flatten) → its conversion. */
+  convert?: Record<string, Conversion> | undefined;
+}
+
+const PROJECTION_KEYS = ['include', 'exclude', 'filter', 'rename', 'nested', 'convert'];
+
+/** The problems of `include` or `exclude`: a list of non-empty attribute names. */
+function attributeListProblems(list: unknown, at: string): string[] {
+  if (list === undefined) return [];
+  if (!Array.isArray(list)) return [`${at} must be a list of attribute names`];
+  return list.flatMap((name, position) =>
+    typeof name === 'string' && name.length > 0
+      ? []
+      : [`${at}[${position}] must be a non-empty attribute name`],
+  );
+}
+
+/** A record of non-empty names to values, as `rename` and `convert` hold; the problem when it is not one. */
+function nameRecordProblem(record: unknown, at: string): string | undefined {
+  if (record === undefined) return undefined;
+  if (!isRecord(record)) return `${at} must be an object of field names`;
+  return Object.hasOwn(record, '') ? `${at} has an empty name` : undefined;
+}
+
+/** Which top-level attributes become fields, as include and exclude say, for the checks of rename and convert. */
+function keptBy(projection: Record<string, unknown>) {
+  const include = Array.isArray(projection.include) ? new Set(projection.include as unknown[]) : undefined;
+  const exclude = new Set(Array.isArray(projection.exclude) ? (projection.exclude as unknown[]) : []);
+  return (name: string) =>
+    exclude.has(name)
+      ? 'projection.exclude drops it'
+      : include !== undefined && !include.has(name)
+        ? 'it is not in projection.include'
+        : undefined;
+}
+
+function renameProblems(
+  projection: Record<string, unknown>,
+  at: string,
+  keyAttributes: readonly string[],
+): string[] {
+  const rename = projection.rename;
+  const problem = nameRecordProblem(rename, `${at}.rename`);
+  if (problem !== undefined || !isRecord(rename)) return problem === undefined ? [] : [problem];
+  const problems: string[] = [];
+  const dropped = keptBy(projection);
+  const include = Array.isArray(projection.include) ? (projection.include as unknown[]) : [];
+  const byTarget = new Map<string, string>();
+  for (const [source, target] of Object.entries(rename)) {
+    const here = `${at}.rename.${source}`;
+    if (typeof target !== 'string' || target.length === 0) {
+      problems.push(`${here} must be a non-empty field name`);
+      continue;
+    }
+    if (source === 'id')
+      problems.push(`${here}: the attribute id is replaced by the key-derived id, it cannot be renamed`);
+    if (target === 'id') problems.push(`${here} must not be id: that field is the key-derived document id`);
+    const why = dropped(source);
+    if (why !== undefined) problems.push(`${here} renames an attribute no document has: ${why}`);
+    const earlier = byTarget.get(target);
+    if (earlier !== undefined) problems.push(`${here} renames to ${target}, as ${at}.rename.${earlier} does`);
+    byTarget.set(target, source);
+    // A target another attribute keeps under its own name collides with it; known here for the attributes
+    // include lists and the key attributes (every item has them); for any other, per item.
+    if (Object.hasOwn(rename, target) || dropped(target) !== undefined) continue;
+    if (include.includes(target))
+      problems.push(`${here} renames to ${target}, an attribute projection.include keeps under that name`);
+    else if (keyAttributes.includes(target))
+      problems.push(`${here} renames to ${target}, a key attribute every item keeps under that name`);
+  }
+  return problems;
+}
+
+function convertProblems(projection: Record<string, unknown>, at: string): string[] {
+  const convert = projection.convert;
+  const problem = nameRecordProblem(convert, `${at}.convert`);
+  if (problem !== undefined || !isRecord(convert)) return problem === undefined ? [] : [problem];
+  const rename = isRecord(projection.rename) ? projection.rename : {};
+  const targets = new Set(Object.values(rename));
+  const dropped = keptBy(projection);
+  const problems: string[] = [];
+  const renamedAway = (name: string) => Object.hasOwn(rename, name) && !targets.has(name);
+  for (const [field, conversion] of Object.entries(convert)) {
+    const here = `${at}.convert.${field}`;
+    // Under `nested: 'flatten'` a dotted name reaches into a map: its first part is the top-level field.
+    const root = field.split('.')[0] ?? field;
+    if (!(CONVERSIONS as readonly unknown[]).includes(conversion))
+      problems.push(`${here} must be one of ${CONVERSIONS.join(', ')}, got ${JSON.stringify(conversion)}`);
+    if (field === 'id')
+      problems.push(`${here}: the document id is the key-derived text, it cannot be converted`);
+    else if (renamedAway(field) || renamedAway(root)) {
+      const source = renamedAway(field) ? field : root;
+      problems.push(
+        `${here} names an attribute renamed to ${String(rename[source])}: convert applies after rename`,
+      );
+    } else if (!targets.has(field) && !targets.has(root)) {
+      const why = dropped(root);
+      if (why !== undefined && dropped(field) !== undefined)
+        problems.push(`${here} converts a field no document has: ${why}`);
+    }
+  }
+  return problems;
+}
+
+/**
+ * Every reason `projection` is not a `ProjectionConfig`, each naming its path (`projection.convert.createdAt
+ * must be one of …`); empty when it is one. What can be told before any item is seen is told here: a rename
+ * to `id`, two attributes renamed to one field, a rename to a name include or the key (`keyAttributes`, when
+ * known) keeps, a rename or conversion of an attribute include/exclude drop.
+ */
+export function projectionProblems(
+  projection: unknown,
+  at = 'projection',
+  keyAttributes: readonly string[] = [],
+): string[] {
+  if (!isRecord(projection)) return [`${at} must be an object`];
+  const unknown = Object.keys(projection).filter((key) => !PROJECTION_KEYS.includes(key));
+  const problems = unknown.map((key) => `${at} has unknown key ${key}: use ${PROJECTION_KEYS.join(', ')}`);
+  problems.push(...attributeListProblems(projection.include, `${at}.include`));
+  problems.push(...attributeListProblems(projection.exclude, `${at}.exclude`));
+  if (projection.filter !== undefined)
+    problems.push(...itemFilterProblems(projection.filter, `${at}.filter`));
+  if (projection.nested !== undefined && !(NESTED_MODES as readonly unknown[]).includes(projection.nested))
+    problems.push(
+      `${at}.nested must be one of ${NESTED_MODES.join(', ')}, got ${JSON.stringify(projection.nested)}`,
+    );
+  problems.push(...renameProblems(projection, at, keyAttributes), ...convertProblems(projection, at));
+  return problems;
+}
+
+/**
+ * Parses a projection, reporting every problem at once (see `projectionProblems`), each at the key it is
+ * about: `PROJECTION.filter: filter.or[0].gt must be a finite number`.
+ */
+export const projectionSchema = z.unknown().transform((value, context): ProjectionConfig => {
+  for (const problem of projectionProblems(value)) {
+    const key = /^projection\.(\w+)/.exec(problem)?.[1];
+    const message = key === undefined ? problem : problem.slice('projection.'.length);
+    context.addIssue({ code: z.ZodIssueCode.custom, message, path: key === undefined ? [] : [key] });
+  }
+  return value as ProjectionConfig;
+});

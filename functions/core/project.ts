@@ -1,5 +1,7 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import type { Conversion, NestedMode } from '../contract/projection.ts';
 import type { MarshalledKey } from './change.ts';
+import { convertValue, Refusal } from './conversions.ts';
 import { ProjectionError } from './errors.ts';
 import { type ItemFilter, matchesFilter } from './filter.ts';
 import { documentId, KeyError } from './keys.ts';
@@ -13,6 +15,12 @@ export interface Projection {
   exclude?: string[] | undefined;
   /** Only the items it matches are indexed (all when absent); see filter.ts. */
   filter?: ItemFilter | undefined;
+  /** Top-level attribute → its field's name. */
+  rename?: Readonly<Record<string, string>> | undefined;
+  /** Nested maps kept as objects (default) or flattened to dotted names. */
+  nested?: NestedMode | undefined;
+  /** Field (after rename and flatten) → its conversion (conversions.ts). */
+  convert?: Readonly<Record<string, Conversion>> | undefined;
 }
 
 /** Digits that carry value: 0.00120 → 12, 1.5e10 → 15. */
@@ -90,32 +98,144 @@ function documentValue(value: AttributeValue): unknown {
   throw new Error(`unsupported attribute value type ${JSON.stringify(Object.keys(value))}`);
 }
 
-interface AttributeFilter {
+/** The projection compiled once: a re-sync projects every item of the table with the same one. */
+interface CompiledProjection {
   include: ReadonlySet<string> | undefined;
   exclude: ReadonlySet<string>;
+  rename: ReadonlyMap<string, string>;
+  flatten: boolean;
+  convert: ReadonlyMap<string, Conversion>;
+  /** Whether rename, flatten or convert apply at all; without them the plain copy is the fast path. */
+  mapped: boolean;
 }
 
 const NO_PROJECTION: Projection = {};
 
-/** Built once per projection: a re-sync projects every item of the table with the same one. */
-const attributeFilters = new WeakMap<Projection, AttributeFilter>();
+const compiledProjections = new WeakMap<Projection, CompiledProjection>();
 
-function attributeFilterOf(projection: Projection): AttributeFilter {
-  let filter = attributeFilters.get(projection);
-  if (filter === undefined) {
-    filter = {
+function compiledOf(projection: Projection): CompiledProjection {
+  let compiled = compiledProjections.get(projection);
+  if (compiled === undefined) {
+    const rename = new Map(Object.entries(projection.rename ?? {}));
+    const convert = new Map(Object.entries(projection.convert ?? {}));
+    const flatten = projection.nested === 'flatten';
+    compiled = {
       include: projection.include === undefined ? undefined : new Set(projection.include),
       exclude: new Set(projection.exclude ?? []),
+      rename,
+      flatten,
+      convert,
+      mapped: rename.size > 0 || convert.size > 0 || flatten,
     };
-    attributeFilters.set(projection, filter);
+    compiledProjections.set(projection, compiled);
   }
-  return filter;
+  return compiled;
+}
+
+/** A leaf of a flattened map: one value, or (under a list of maps) the values gathered from every member. */
+type Leaf = { gathered: boolean; values: AttributeValue[] };
+
+const isMap = (value: AttributeValue) => value.M !== undefined;
+
+/** The members of a list holding maps; undefined when it holds none; an error when it mixes maps with other values. */
+function mapMembers(value: AttributeValue, path: string): AttributeValue[] | undefined {
+  const members = value.L?.filter((member) => member.NULL === undefined);
+  if (members === undefined || !members.some(isMap)) return undefined;
+  if (!members.every(isMap))
+    throw new Error(`cannot flatten ${path}: its list holds maps beside other values`);
+  return members;
+}
+
+function addLeaf(leaves: Map<string, Leaf>, path: string, value: AttributeValue, gathered: boolean): void {
+  const leaf = leaves.get(path);
+  if (leaf === undefined) leaves.set(path, { gathered, values: [value] });
+  else if (gathered && leaf.gathered) leaf.values.push(value);
+  else throw new Error(`field ${path} is produced twice: a map member's name holds a dot`);
+}
+
+/**
+ * Collects the leaves of `value` under dotted names, as Typesense flattens a document with nested fields
+ * (src/field.cpp field::flatten_obj): a map member is `path.member`; under a list of maps every member's
+ * values gather, in order, into one array per dotted name (lists inside concatenated), so
+ * `lines: [{ sku: 'a' }, { sku: 'b' }]` gives `lines.sku: ['a', 'b']`. A list without maps is a leaf.
+ */
+function flattenInto(
+  leaves: Map<string, Leaf>,
+  path: string,
+  value: AttributeValue,
+  gathered: boolean,
+): void {
+  if (value.NULL !== undefined) return;
+  if (value.M !== undefined) {
+    for (const [name, member] of Object.entries(value.M))
+      flattenInto(leaves, `${path}.${name}`, member, gathered);
+    return;
+  }
+  const maps = mapMembers(value, path);
+  if (maps !== undefined) {
+    for (const member of maps) flattenInto(leaves, path, member, true);
+  } else if (!gathered) addLeaf(leaves, path, value, false);
+  else if (value.L !== undefined) {
+    for (const member of value.L) flattenInto(leaves, path, member, true);
+  } else {
+    const members = (value.SS ?? value.NS ?? value.BS) ? documentMembers(value) : [value];
+    for (const member of members) addLeaf(leaves, path, member, true);
+  }
+}
+
+/** A set's members, in the sorted order projectItem gives sets, as attribute values. */
+const documentMembers = (value: AttributeValue): AttributeValue[] =>
+  (documentValue(value) as (string | number)[]).map((member) =>
+    value.NS !== undefined ? { N: String(member) } : { S: String(member) },
+  );
+
+/** Adds one field to a mapped document, converted when `convert` names it; two values for one field are an error. */
+function addField(
+  document: TypesenseDocument,
+  compiled: CompiledProjection,
+  field: string,
+  value: AttributeValue,
+) {
+  if (Object.hasOwn(document, field))
+    throw new Error(`field ${field} is produced twice (by a rename or a flattened map): rename one of them`);
+  const conversion = compiled.convert.get(field);
+  if (conversion === undefined) return setMember(document, field, documentValue(value));
+  const converted = convertValue(value, conversion);
+  if (converted instanceof Refusal) throw new Error(`field ${field}: ${conversion} ${converted.reason}`);
+  setMember(document, field, converted);
+}
+
+/** The document of an item under rename, flatten and convert (projectItem's slow path). */
+function mappedDocument(item: Record<string, AttributeValue>, compiled: CompiledProjection, id: string) {
+  const { include, exclude, rename, flatten } = compiled;
+  const document: TypesenseDocument = { id };
+  for (const [name, value] of Object.entries(item)) {
+    if (name === 'id' || exclude.has(name) || (include !== undefined && !include.has(name))) continue;
+    if (value.NULL !== undefined) continue;
+    const field = rename.get(name) ?? name;
+    if (!flatten || (value.M === undefined && mapMembers(value, field) === undefined)) {
+      addField(document, compiled, field, value);
+      continue;
+    }
+    const leaves = new Map<string, Leaf>();
+    flattenInto(leaves, field, value, false);
+    for (const [path, leaf] of leaves)
+      addField(
+        document,
+        compiled,
+        path,
+        leaf.gathered ? { L: leaf.values } : (leaf.values[0] as AttributeValue),
+      );
+  }
+  return document;
 }
 
 /**
  * A DynamoDB item (marshalled) → the Typesense document that represents it, or undefined when the
  * projection's filter leaves the item out of the index. The document id is derived from the key (an item
- * attribute named `id` is replaced by it). Without a projection every item has a document.
+ * attribute named `id` is replaced by it). Without a projection every item has a document. Mapping runs
+ * in this order: filter (on the item), include/exclude (attribute names), rename, flatten, convert (on
+ * the field names rename and flatten give).
  */
 export function projectItem(
   item: Record<string, AttributeValue>,
@@ -140,7 +260,9 @@ export function projectItem(
     throw error;
   }
   try {
-    const { include, exclude } = attributeFilterOf(projection);
+    const compiled = compiledOf(projection);
+    if (compiled.mapped) return mappedDocument(item, compiled, id);
+    const { include, exclude } = compiled;
     const document: TypesenseDocument = { id };
     for (const [name, value] of Object.entries(item)) {
       if (name === 'id' || exclude.has(name) || (include !== undefined && !include.has(name))) continue;
@@ -151,4 +273,28 @@ export function projectItem(
   } catch (error) {
     throw new ProjectionError(`cannot project item: ${(error as Error).message}`, id);
   }
+}
+
+/** Marks a bigint inside JSON text; the nonce keeps a string value from ever passing for one. */
+const BIGINT_MARK = `\u0000${Math.random().toString(36).slice(2)}:`;
+const BIGINT_MARKS = new RegExp(`"\\\\u0000${BIGINT_MARK.slice(1)}(-?\\d+)"`, 'g');
+
+/**
+ * A document as the JSON line Typesense is sent (or, with `indent`, a report holding documents as the CLI
+ * prints it). An int64 beyond 2^53 (a `bigint`, from an `int64` conversion) is written as its bare digits,
+ * which Typesense reads and stores as that exact int64; `JSON.stringify` alone cannot write it.
+ */
+export function documentJson(value: unknown, indent?: number): string {
+  try {
+    // The common case, at full speed: a replacer would cost the re-sync a third more CPU per document.
+    return JSON.stringify(value, null, indent);
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error; // A bigint: written below.
+  }
+  const text = JSON.stringify(
+    value,
+    (_name, member) => (typeof member === 'bigint' ? `${BIGINT_MARK}${member}` : member),
+    indent,
+  );
+  return text.replace(BIGINT_MARKS, '$1');
 }

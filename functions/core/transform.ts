@@ -30,6 +30,7 @@ function notJson(value: unknown, seen: Set<object>): string | undefined {
   switch (typeof value) {
     case 'string':
     case 'boolean':
+    case 'bigint': // An int64 beyond 2^53, as the int64 conversion gives it: documentJson writes it exactly.
       return undefined;
     case 'number':
       return Number.isFinite(value) ? undefined : `${value} is not a JSON number`;

@@ -47,5 +47,5 @@ export interface TypesenseDocumentsPort {
   /** Undefined when the collection has no document with that id. */
   getDocument(collection: string, id: string): Promise<Record<string, unknown> | undefined>;
   /** How many of the ids were removed. */
-  deleteByIds(collection: string, ids: string[]): Promise<number>;
+  deleteByIds(collection: string, ids: string[], call?: CallOptions): Promise<number>;
 }

@@ -85,14 +85,14 @@ export interface WriterOptions {
   timeReserveMs?: number;
   /**
    * In-invocation retry rounds of the documents a working Typesense failed for a passing reason, each
-   * after a pause (50–100 ms, doubling each round), only with `remainingMs` and while the time left
+   * after a pause (50–100 ms, 5–10 ms while `breaker` sees a lossy but working server; doubling each round), only with `remainingMs` and while the time left
    * covers it (default 3; 0: off).
    */
   lineRetries?: number;
   /**
    * In-invocation retries of a whole request that failed for a passing reason, after the same pause,
    * only while `breaker` sees a working server and the time left covers a round as slow as the
-   * failed one (default 1; 0: off).
+   * failed one (default 3; 0: off).
    */
   requestRetries?: number;
 }

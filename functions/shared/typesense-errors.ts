@@ -31,6 +31,12 @@ export class TypesenseUnavailableError extends TypesenseError {
   readonly retryable = true;
 }
 
+/** The request was given up at its timeout (the client's `AbortSignal.timeout`), not refused or reset. */
+export function isTimeout(error: unknown): boolean {
+  const cause = error instanceof TypesenseUnavailableError ? error.cause : undefined;
+  return cause instanceof Error && (cause.name === 'TimeoutError' || cause.name === 'AbortError');
+}
+
 /** Typesense answered 2xx with something this client cannot interpret: retrying will not help. */
 export class TypesenseProtocolError extends TypesenseError {
   override name = 'TypesenseProtocolError';

@@ -45,6 +45,9 @@ export type RequestOptions = {
 /** A node's answer whose body has not been read yet; `signal` still bounds the reading. */
 export type Exchange = { response: Response; where: string; signal: AbortSignal; timeoutMs: number };
 
+/** An import's timeout when neither the call nor the client names one, ms. */
+export const IMPORT_TIMEOUT_MS = 60_000;
+
 /** The transport under `TypesenseClient`: node choice, failover, passive health, the API key. */
 export class TypesenseNodes {
   protected readonly nodes: string[];
@@ -67,7 +70,7 @@ export class TypesenseNodes {
     this.nearestNode = options.nearestNode === undefined ? undefined : trim(options.nearestNode);
     this.apiKey = options.apiKey;
     this.timeoutMs = options.timeoutMs ?? 5000;
-    this.importTimeoutMs = options.importTimeoutMs ?? 60_000;
+    this.importTimeoutMs = options.importTimeoutMs ?? IMPORT_TIMEOUT_MS;
     this.exportTimeoutMs = options.exportTimeoutMs ?? 900_000;
     this.healthcheckIntervalMs = options.healthcheckIntervalMs ?? 15_000;
     this.fetchImpl = options.fetch ?? globalThis.fetch;

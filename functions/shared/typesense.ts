@@ -120,9 +120,9 @@ export class TypesenseClient
    * Typesense's filter parser drops backticks (an escaped one keeps its backslash), trims surrounding
    * whitespace, and treats the value `*` as "every document". An id ending in `\` (every composite id
    * whose last key part ends in `\`) would escape its own closing backtick and swallow the rest of its
-   * chunk (StringUtils::split_to_values), so such ids go one by one too.
+   * chunk (StringUtils::split_to_values), so such ids go one by one too. `call.timeoutMs` bounds each request.
    */
-  async deleteByIds(collection: string, ids: string[]): Promise<number> {
+  async deleteByIds(collection: string, ids: string[], call: CallOptions = {}): Promise<number> {
     // No document can be addressed by an empty id, so there is nothing to delete for it.
     const unique = [...new Set(ids)].filter((id) => id !== '');
     const viaFilter = unique.filter(isFilterSafeId);
@@ -135,7 +135,10 @@ export class TypesenseClient
       viaFilter,
       MAX_URL_LENGTH - longestNode - basePath.length - '?filter_by='.length,
     )) {
-      const text = await this.request('DELETE', basePath, { query: { filter_by: chunk } });
+      const text = await this.request('DELETE', basePath, {
+        query: { filter_by: chunk },
+        ...(call.timeoutMs === undefined ? {} : { timeoutMs: call.timeoutMs }),
+      });
       const body = parseJson(text, `delete from ${collection}`) as { num_deleted?: unknown };
       if (typeof body.num_deleted !== 'number') {
         throw new TypesenseProtocolError(`Typesense delete from ${collection} answered without num_deleted`);
@@ -145,7 +148,11 @@ export class TypesenseClient
 
     for (const id of oneByOne) {
       try {
-        await this.request('DELETE', `${basePath}/${encode(id)}`);
+        await this.request(
+          'DELETE',
+          `${basePath}/${encode(id)}`,
+          call.timeoutMs === undefined ? {} : { timeoutMs: call.timeoutMs },
+        );
         deleted += 1;
       } catch (error) {
         if (!isDocumentNotFound(error)) throw error;

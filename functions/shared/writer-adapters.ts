@@ -1,12 +1,15 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
+import { AdaptiveTimeout } from '../core/adaptive-timeout.ts';
 import { canaryCollectionOf } from '../core/canary.ts';
 import type { WriterPorts } from '../core/write-batch.ts';
 import { changeVisibility, readItemsConsistently, sendDeadLetters, sendPackedMessages } from './aws.ts';
 import type { WriterConfig } from './config.ts';
 import { dynamoResyncStore } from './resync-store.ts';
-import type { TypesenseClient } from './typesense.ts';
+import type { CallOptions, TypesenseClient } from './typesense.ts';
 import { importTimeoutWithin } from './typesense-client.ts';
+import { isTimeout } from './typesense-errors.ts';
+import { IMPORT_TIMEOUT_MS } from './typesense-nodes.ts';
 
 /** The writer's clients: one set per Lambda instance, or per function on the embedded stack. */
 export interface WriterClients {
@@ -26,6 +29,10 @@ export function writerAdapters(clients: WriterClients, config: WriterConfig): Wr
     remainingMs === undefined
       ? {}
       : { timeoutMs: importTimeoutWithin(remainingMs, config.TYPESENSE_IMPORT_TIMEOUT_MS) };
+  const liveImportCeiling = (remainingMs: number | undefined) =>
+    importCall(remainingMs).timeoutMs ?? config.TYPESENSE_IMPORT_TIMEOUT_MS ?? IMPORT_TIMEOUT_MS;
+  const liveImports = timedWrites(new AdaptiveTimeout());
+  const liveDeletes = timedWrites(new AdaptiveTimeout());
   const resyncStore =
     config.RESYNC_STATE_TABLE === undefined
       ? undefined
@@ -33,8 +40,13 @@ export function writerAdapters(clients: WriterClients, config: WriterConfig): Wr
   return {
     readItems: readItemsConsistently(dynamodb, config.TABLE_NAME),
     importDocuments: (lines: string[], remainingMs?: number) =>
-      typesense.importDocuments(config.TYPESENSE_COLLECTION, lines, 'upsert', importCall(remainingMs)),
-    deleteDocuments: (ids: string[]) => typesense.deleteByIds(config.TYPESENSE_COLLECTION, ids),
+      liveImports(lines.length, liveImportCeiling(remainingMs), (call) =>
+        typesense.importDocuments(config.TYPESENSE_COLLECTION, lines, 'upsert', call),
+      ),
+    deleteDocuments: (ids: string[]) =>
+      liveDeletes(ids.length, config.TYPESENSE_TIMEOUT_MS, (call) =>
+        typesense.deleteByIds(config.TYPESENSE_COLLECTION, ids, call),
+      ),
     importCanaries: (lines: string[], remainingMs?: number) =>
       typesense.importDocuments(
         canaryCollectionOf(config.TYPESENSE_COLLECTION),
@@ -60,5 +72,23 @@ export function writerAdapters(clients: WriterClients, config: WriterConfig): Wr
           },
         }),
     now: Date.now,
+  };
+}
+
+/**
+ * Live writes under an adaptive timeout (core/adaptive-timeout.ts): each request of `size` lines or ids
+ * gets ~10× the recent latency, at most `ceilingMs`; its success or timeout adapts the next ones.
+ */
+function timedWrites(timeout: AdaptiveTimeout) {
+  return async <T>(size: number, ceilingMs: number, write: (call: CallOptions) => Promise<T>): Promise<T> => {
+    const startedAt = Date.now();
+    try {
+      const result = await write({ timeoutMs: timeout.timeoutMs(size, ceilingMs) });
+      timeout.succeeded(Date.now() - startedAt, size);
+      return result;
+    } catch (error) {
+      if (isTimeout(error)) timeout.timedOut();
+      throw error;
+    }
   };
 }

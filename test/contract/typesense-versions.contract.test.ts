@@ -415,6 +415,40 @@ describe.each(contractTargets())('Typesense contract (versions): $name', (target
     }
   });
 
+  it("flattened documents (projection nested: 'flatten'): without enable_nested_fields a dotted name is one plain field, filterable and a default sorting field, and an int64 up to 2^63 - 1 is exported exactly (src/field.cpp field::json_field_to_field: a name with '.' is nested only with enable_nested_fields)", async () => {
+    const name = `${run}_flat`;
+    expect(
+      await create({
+        name,
+        default_sorting_field: 'createdAt',
+        fields: [
+          { name: 'address.city', type: 'string', facet: true },
+          { name: 'lines.sku', type: 'string[]' },
+          { name: 'createdAt', type: 'int64' },
+          { name: 'big', type: 'int64', optional: true },
+        ],
+      }),
+    ).toMatchObject({ status: 201 });
+    // The first document is the newer one by createdAt, the older one by sequence id.
+    const sent = [
+      '{"id":"1","address.city":"Oslo","lines.sku":["a","b"],"createdAt":1709337600,"big":9223372036854775807}',
+      '{"id":"2","address.city":"Bergen","lines.sku":[],"createdAt":1709294400}',
+    ];
+    expect(await importLines(name, sent.join('\n'))).toEqual([{ success: true }, { success: true }]);
+    const filter = encodeURIComponent('address.city:=Oslo');
+    const found = await raw('GET', `/collections/${name}/documents/search?q=*&filter_by=${filter}`);
+    expect(found.json).toMatchObject({
+      found: 1,
+      hits: [{ document: { id: '1', 'lines.sku': ['a', 'b'] } }],
+    });
+    const ranked = await raw('GET', `/collections/${name}/documents/search?q=*`);
+    const hits = ranked.json.hits as { document: { id: string } }[];
+    expect(hits.map(({ document }) => document.id)).toEqual(['1', '2']);
+    const exported = (await raw('GET', `/collections/${name}/documents/export`)).text;
+    expect(exported).toContain('"big":9223372036854775807');
+    expect(exported).toContain('"address.city":"Oslo"');
+  });
+
   it('a body far above 64 MiB is accepted (no request size limit in src/http_server.cpp)', async () => {
     if (emulator === undefined) return; // 70 MiB against a shared real server is not polite
     const name = `${run}_big`;

@@ -206,10 +206,10 @@ describe('preview input: --key, --item, --projection', () => {
       filter: { attribute: 'type', equals: 'order' },
     });
     expect(() => parseProjection('{"include":"type","filter":{"and":[{"attribute":"n","gt":"1"}]}}')).toThrow(
-      '--projection is not a valid projection: include: Expected array, received string; filter.and[0].gt must be a finite number, got "1"',
+      '--projection is not a valid projection: include must be a list of attribute names; filter.and[0].gt must be a finite number, got "1"',
     );
-    expect(() => parseProjection('{"rename":{}}')).toThrow(
-      /^--projection is not a valid projection: Unrecognized key/,
+    expect(() => parseProjection('{"fields":[]}')).toThrow(
+      /^--projection is not a valid projection: projection has unknown key fields/,
     );
   });
 

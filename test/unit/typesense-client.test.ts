@@ -11,6 +11,7 @@ import {
   TypesenseUnavailableError,
 } from '../../functions/shared/typesense.ts';
 import { importTimeoutWithin } from '../../functions/shared/typesense-client.ts';
+import { isTimeout } from '../../functions/shared/typesense-errors.ts';
 import { splitToValues } from '../../infra/local/typesense-emulator.ts';
 
 const API_KEY = 'sekrit-key-1234567890';
@@ -96,6 +97,20 @@ describe('TypesenseClient transport', () => {
     expect((error as TypesenseUnavailableError).retryable).toBe(true);
     expect(error.message).toMatch(/timed out after 50 ms/);
     expect(calls).toHaveLength(1);
+  });
+
+  it("bounds each delete request by the call's timeout, and tells a timeout from a refused connection", async () => {
+    const hanging: Handler = (_call, signal) =>
+      new Promise<Response>((_resolve, reject) => {
+        signal.addEventListener('abort', () => reject(signal.reason));
+      });
+    const { client: ts } = client(hanging, { timeoutMs: 60_000 });
+    const error = await caught(ts.deleteByIds('c', ['a', 'back`tick'], { timeoutMs: 50 }));
+    expect(error.message).toMatch(/timed out after 50 ms/);
+    expect(isTimeout(error)).toBe(true);
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
+    const { client: down } = client(() => Promise.reject(new TypeError('fetch failed', { cause: refused })));
+    expect(isTimeout(await caught(down.deleteByIds('c', ['a'], { timeoutMs: 50 })))).toBe(false);
   });
 
   it('turns a refused connection into TypesenseUnavailableError', async () => {

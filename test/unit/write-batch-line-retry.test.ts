@@ -332,9 +332,37 @@ describe('processChangeMessages: in-invocation retry of a whole request that fai
     expect(sent).toHaveLength(2);
     expect(sent[1]).toEqual(sent[0]);
     expect(fake.reads()).toBe(1);
-    // After a jittered pause, as a line's.
-    expect(fake.pauses).toEqual([75]);
+    // After a short jittered pause: the breaker sees a lossy but working server (¾ of 10 ms).
+    expect(fake.pauses).toEqual([8]);
     expect(breaker.state).toBe('closed');
+  });
+
+  it('retries a whole request 3 times: one failing 3 times in a row is applied on the fourth attempt', async () => {
+    const fake = typesense(() => ok);
+    const sent = importFails(fake, 3);
+    const result = await processChangeMessages(
+      batch(),
+      fake.ports,
+      writerOptions(fake, { breaker: workingBreaker(fake) }),
+    );
+    expect(failedIds(result)).toEqual([]);
+    expect(fake.visibility).toEqual([]);
+    expect(sent).toHaveLength(4);
+    expect(sent[3]).toEqual(sent[0]);
+    expect(fake.reads()).toBe(1);
+    expect(fake.pauses).toEqual([8, 15, 30]);
+  });
+
+  it('pauses 5–10 ms before a line retry while the breaker sees a lossy but working server, doubling', async () => {
+    const fake = typesense(bFails(3));
+    const result = await processChangeMessages(
+      batch(),
+      fake.ports,
+      writerOptions(fake, { breaker: workingBreaker(fake) }),
+    );
+    expect(failedIds(result)).toEqual([]);
+    expect(fake.imports.map((lines) => lines.map(idOf))).toEqual([['a', 'b', 'c'], ['b'], ['b'], ['b']]);
+    expect(fake.pauses).toEqual([8, 15, 30]);
   });
 
   it('retries a timed-out import only when the time left covers another round as slow', async () => {

@@ -77,6 +77,17 @@ const failedIds = (result: { batchItemFailures: { itemIdentifier: string }[] }) 
   result.batchItemFailures.map(({ itemIdentifier }) => itemIdentifier);
 
 describe('processChangeMessages under an adaptive import limit', () => {
+  it('retries a first 503 from a server that looks lossy but working after 5–10 ms, later ones backing off as before', async () => {
+    const fake = typesense((attempt) => (attempt < 2 ? httpError(503) : undefined));
+    fake.breaker.recordSuccess();
+    const result = await processChangeMessages(batch(), fake.ports, fake.options);
+    expect(failedIds(result)).toEqual([]);
+    expect(fake.imports).toHaveLength(3);
+    // ¾ of 10 ms, then ¾ of 200 ms: a second overload answer in a row is backed off from.
+    expect(fake.pauses).toEqual([8, 150]);
+    expect(fake.importLimit.decreases).toBe(2);
+  });
+
   it.each([503, 429])(
     'sends an import answered %i again after a pause, halving the limit: nothing goes back to SQS',
     async (status) => {

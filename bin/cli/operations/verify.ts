@@ -17,7 +17,7 @@ import {
 } from '../../../functions/core/diff.ts';
 import { ProjectionError } from '../../../functions/core/errors.ts';
 import { documentId, type KeyType, keyOfDocumentId, pickKey } from '../../../functions/core/keys.ts';
-import type { Projection } from '../../../functions/core/project.ts';
+import { documentJson, type Projection } from '../../../functions/core/project.ts';
 import { buildDocument, type Transform } from '../../../functions/core/transform.ts';
 import { readItemsConsistently } from '../../../functions/shared/aws.ts';
 import type { TypesenseClient } from '../../../functions/shared/typesense.ts';
@@ -113,7 +113,7 @@ export async function verifyIndex(options: VerifyOptions): Promise<VerifyReport>
       if (outcome === undefined) continue;
       tableItems++;
       if ('unprojectable' in outcome) unprojectable.push(outcome.unprojectable);
-      else expected.set(String(outcome.document.id), JSON.stringify(outcome.document));
+      else expected.set(String(outcome.document.id), documentJson(outcome.document));
     }
     startKey = page.LastEvaluatedKey;
   } while (startKey !== undefined);

@@ -1,4 +1,5 @@
 import type { FilterExplanation, FilterStep } from '../../../functions/core/filter.ts';
+import { documentJson } from '../../../functions/core/project.ts';
 import type { IndexPreview, PreviewReport } from '../operations/preview.ts';
 
 /** Strings and lists longer than this are cut in the text output (`--json` gives the whole document). */
@@ -65,7 +66,7 @@ function indexLines(preview: IndexPreview): string[] {
   if (preview.outcome === 'no-item') return lines;
   lines.push(...filterLines(preview.filter));
   if (preview.outcome === 'indexed')
-    lines.push('  document:', indent(JSON.stringify(shortened(preview.document), null, 2), 4));
+    lines.push('  document:', indent(documentJson(shortened(preview.document), 2), 4));
   return lines;
 }
 

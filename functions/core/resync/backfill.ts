@@ -2,6 +2,7 @@ import { isCanaryItem } from '../canary.ts';
 import type { MarshalledKey } from '../change.ts';
 import { isRetryableError, isRetryableLine } from '../classify.ts';
 import { ProjectionError, SyncError } from '../errors.ts';
+import { documentJson } from '../project.ts';
 import { equalJitter } from '../retry.ts';
 import { buildDocument } from '../transform.ts';
 import type { ImportLineResult } from '../typesense-port.ts';
@@ -236,7 +237,7 @@ function projectPage(items: ScannedPage['items'], options: ResyncOptions, ports:
         filtered++;
         continue;
       }
-      lines.push(JSON.stringify(document));
+      lines.push(documentJson(document));
       ids.push(document.id);
     } catch (error) {
       if (!(error instanceof ProjectionError)) throw error;

@@ -1,6 +1,6 @@
 import { equalJitter } from '../retry.ts';
 import type { ImportOutcome, WriterOptions, WriterPorts } from '../write-batch.ts';
-import { sleepOf } from './retry-lines.ts';
+import { LOSSY_RETRY_PAUSE_MS, sleepOf } from './retry-lines.ts';
 
 /**
  * The live import under the writer's adaptive limit (adaptive-limit.ts). An import waits for a slot;
@@ -60,8 +60,15 @@ async function importWithinLimit(
   }
 }
 
+/**
+ * The pause after the `retries`-th overload answer. The first is short while the breaker sees a lossy
+ * but working server: one 503/429 among successes is mostly a random loss, and the halved limit already
+ * holds the retry back if it is not; the next ones back off as from a server that asks for it.
+ */
 function overloadPauseMs(retries: number, options: WriterOptions): number {
   const random = options.retry?.random ?? Math.random;
+  if (retries === 0 && options.breaker?.looksWorking === true)
+    return Math.round(equalJitter(LOSSY_RETRY_PAUSE_MS, random()));
   return Math.round(equalJitter(Math.min(OVERLOAD_MAX_PAUSE_MS, OVERLOAD_PAUSE_MS * 2 ** retries), random()));
 }
 

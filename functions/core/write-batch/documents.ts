@@ -3,6 +3,7 @@ import type { CircuitBreaker } from '../breaker.ts';
 import { canaryDocument, isCanaryId } from '../canary.ts';
 import { ProjectionError, TransformError } from '../errors.ts';
 import { documentId } from '../keys.ts';
+import { documentJson } from '../project.ts';
 import type { ActiveResync } from '../resync/model.ts';
 import { buildDocument } from '../transform.ts';
 import type { WriterOptions, WriterPorts } from '../write-batch.ts';
@@ -95,7 +96,7 @@ export function planWrites(
       // An item the filter leaves out is not in the index: deleting its id (a no-op where absent) takes
       // out an item that stopped matching.
       if (document === undefined) plan.deletes.push(entry);
-      else plan.upserts.push({ entry, line: JSON.stringify(document) });
+      else plan.upserts.push({ entry, line: documentJson(document) });
     } catch (error) {
       if (!(error instanceof ProjectionError)) throw error;
       ledger.deadLetter(entry, error instanceof TransformError ? error.code : 'projection', error.message);

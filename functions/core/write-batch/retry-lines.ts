@@ -22,14 +22,27 @@ import type { BatchLedger, Pending } from './ledger.ts';
  */
 export const LINE_RETRIES = 3;
 /**
- * In-invocation retries of a whole request, by default (0 turns them off): one, as Typesense's own
- * client retries a failed request once per node of a one-node cluster (typesense-js
- * src/Typesense/Configuration.ts: `numRetries` defaults to the node count, 100 ms apart).
+ * In-invocation retries of a whole request, by default (0 turns them off), only while the breaker sees
+ * a lossy but working server. Typesense's own client retries a failed request once per node of a
+ * one-node cluster (typesense-js src/Typesense/Configuration.ts: `numRetries` defaults to the node
+ * count, 100 ms apart); three here, because a request failing for a passing reason gives its message
+ * (and its group) back to SQS for a backoff of seconds, while a retry costs a short pause and, with the
+ * adaptive timeout (core/adaptive-timeout.ts), ~10× a normal request at worst. At the chaos run's
+ * ~35 % whole-request failures, one retry left 12 % of such requests to a backoff, three leave 1.5 %
+ * (bench/CONVERGENCE.md). An outage is not retried into: the breaker stops looking working after a
+ * run of failed batches, each batch counting one failure however many retries it made.
  */
-export const REQUEST_RETRIES = 1;
+export const REQUEST_RETRIES = 3;
 // An import answered 503/429 under the adaptive limit is retried there (adaptive-import.ts), not again here.
 /** The first pause before a retry, jittered within [½, 1] of this, ms; it doubles each round. */
 export const RETRY_PAUSE_MS = 100;
+/**
+ * The first pause while the breaker sees a lossy but working server (`looksWorking`), ms: a failed
+ * line or request there is a random loss, which the very next request mostly gets through, and the
+ * pause holds the batch's message group (bench/CONVERGENCE.md: 100 ms pauses were a third of a faulty
+ * invocation's time). An overloaded server answers 503/429, which the adaptive limit paces instead.
+ */
+export const LOSSY_RETRY_PAUSE_MS = 10;
 
 /** The writes of one round: the batch's plan, then what a round left to retry. */
 export interface WriteRound {
@@ -131,12 +144,14 @@ export function mayRetry(
 }
 
 /**
- * The pause before retry round `round` (0-based): 100 ms doubling each round, jittered in [½, 1] so
- * that the retries of concurrent writers do not arrive together at a server shedding load.
+ * The pause before retry round `round` (0-based): 100 ms (10 ms while the breaker sees a lossy but
+ * working server) doubling each round, jittered in [½, 1] so that the retries of concurrent writers
+ * do not arrive together at a server shedding load.
  */
-export function retryPauseMs(options: Pick<WriterOptions, 'retry'>, round: number): number {
+export function retryPauseMs(options: Pick<WriterOptions, 'retry' | 'breaker'>, round: number): number {
   const random = options.retry?.random ?? Math.random;
-  return Math.round((RETRY_PAUSE_MS / 2) * 2 ** round * (1 + random()));
+  const firstMs = options.breaker?.looksWorking === true ? LOSSY_RETRY_PAUSE_MS : RETRY_PAUSE_MS;
+  return Math.round((firstMs / 2) * 2 ** round * (1 + random()));
 }
 
 export const sleepOf = (ports: Pick<WriterPorts, 'sleep'>) =>
