@@ -2,7 +2,7 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ProjectionError, TransformError } from '../../functions/core/errors.ts';
-import { projectItem } from '../../functions/core/project.ts';
+import { documentJson, projectItem } from '../../functions/core/project.ts';
 import { buildDocument, checkTransformResult, type Transform } from '../../functions/core/transform.ts';
 import {
   registeredTransform,
@@ -65,6 +65,23 @@ describe('buildDocument', () => {
       buildDocument(ITEM, KEYS, { filter: { attribute: 'title', equals: 'x' } }, transform),
     ).toBeUndefined();
     expect(calls).toBe(0);
+  });
+
+  it("sees the mapping's document, an int64 beyond 2^53 as a bigint, and sends it back exactly", () => {
+    const item: Item = { pk: { S: 'p1' }, created_at: { S: '2024-03-01' }, big: { N: '9007199254740993' } };
+    const projection = {
+      rename: { created_at: 'createdAt' },
+      convert: { createdAt: 'epochSeconds', big: 'int64' },
+    } as const;
+    const seen: unknown[] = [];
+    const document = buildDocument(item, ['pk'], projection, (doc) => {
+      seen.push(doc.createdAt, doc.big);
+      return doc;
+    });
+    expect(seen).toEqual([1709251200, 9007199254740993n]);
+    expect(documentJson(document)).toBe(
+      '{"id":"p1","pk":"p1","createdAt":1709251200,"big":9007199254740993}',
+    );
   });
 
   it('without a transform is projectItem', () => {
