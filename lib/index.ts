@@ -5,6 +5,7 @@ export type {
 } from '../functions/contract/collection-schema.ts';
 export type { IndexOnDelete } from '../functions/contract/index-resource.ts';
 export type { Conversion, FilterValue, ItemFilter, NestedMode } from '../functions/contract/projection.ts';
+export type { Transform, TransformContext } from '../functions/core/transform.ts';
 export type { RuleDeliveryAlarms, SyncRule, SyncRuleRole } from './alarms.ts';
 export type { AtlasSourceProps } from './atlas-source.ts';
 export { AtlasSource } from './atlas-source.ts';
@@ -31,6 +32,7 @@ export type {
   TypesenseSyncProps,
   TypesenseSyncResyncProps,
   TypesenseSyncRetryProps,
+  TypesenseSyncTransform,
   TypesenseSyncTypesenseProps,
   TypesenseSyncVpcProps,
   TypesenseSyncWriterProps,

@@ -181,12 +181,12 @@ export const syncFunctionEntry = (kind: SyncFunctionKind): string =>
 
 /**
  * One function of the table: its id, entry and description, with `props` (service name, environment built
- * through the contract's env builders, timeout, network…).
+ * through the contract's env builders, timeout, network…, and another entry: lib/transform-entry.ts).
  */
 export function syncFunction(
   scope: Construct,
   kind: SyncFunctionKind,
-  props: Omit<SyncFunctionProps, 'entry' | 'description'>,
+  props: Omit<SyncFunctionProps, 'entry' | 'description'> & { readonly entry?: string },
 ): SyncFunction {
   const spec = SYNC_FUNCTIONS[kind];
   return new SyncFunction(scope, spec.id, {

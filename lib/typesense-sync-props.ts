@@ -237,6 +237,18 @@ export interface TypesenseSyncMongoAtlasProps {
   readonly versionRetention?: Duration;
 }
 
+/**
+ * The app's transform module (docs/configuration.md "Transform"): a TypeScript or JavaScript file exporting
+ * `(document, context) => document | null`, run after the projection by every function that builds
+ * documents. Bundled into the writer and the re-sync at synth, which then needs esbuild in the app.
+ */
+export interface TypesenseSyncTransform {
+  /** Absolute path of the module. */
+  readonly entry: string;
+  /** The export that is the transform. @default 'transform' */
+  readonly exportName?: string;
+}
+
 export interface TypesenseSyncProps {
   /** A table to sync from. It must have a stream. Mutually exclusive with `tableProps`. */
   readonly existingTableObj?: dynamodb.ITable;
@@ -250,6 +262,8 @@ export interface TypesenseSyncProps {
   readonly typesense: TypesenseSyncTypesenseProps;
   /** Which items are indexed and which of their attributes become document fields. Default: all. */
   readonly projection?: TypesenseSyncProjection;
+  /** Computes each document from the projected one, or leaves the item out. @default none */
+  readonly transform?: TypesenseSyncTransform;
   /**
    * FIFO message groups keys are hashed into: the writer's maximum parallelism. Fewer groups make
    * fuller messages (bench P1: 16 groups bill 1.9× the byte-count lower bound of SQS requests, 4 groups

@@ -28,6 +28,10 @@ export function operatorTargetOf(
       sourceTimestampAttribute: props.sourceTimestampAttribute,
     }),
     projection: props.projection ?? {},
+    // The path the app gave at synth: an operator runs the CLI where the app's sources are.
+    ...(props.transform !== undefined && {
+      transform: { module: props.transform.entry, exportName: props.transform.exportName ?? 'transform' },
+    }),
     typesense: {
       nodes: props.typesense.nodes,
       collection: props.typesense.collection,

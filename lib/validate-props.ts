@@ -7,6 +7,7 @@ import { INDEX_ON_DELETE } from '../functions/contract/index-resource.ts';
 import { DEFAULTS, LIMITS, MAX_VISIBILITY_SECONDS } from '../functions/contract/limits.ts';
 import { projectionProblems } from '../functions/contract/projection.ts';
 import { atlasSourcePropsProblems } from './atlas-source.ts';
+import { transformProblems } from './transform-entry.ts';
 import type { TypesenseSyncProps } from './typesense-sync-props.ts';
 import {
   EVENT_SOURCE_CONCURRENCY_RANGE,
@@ -105,6 +106,8 @@ export function validateTypesenseSyncProps(props: TypesenseSyncProps): Typesense
   // below 3 every failure would be re-sent at once, a tight loop instead of a backoff.
   problems.intRange('maxReceiveCount', maxReceiveCount, [3, 1_000]);
   checkTypesense(props, problems);
+  if (props.transform !== undefined)
+    for (const problem of transformProblems(props.transform)) problems.add(problem);
   if (props.alarms?.topic !== undefined && props.alarms.createTopic === true) {
     problems.add('pass alarms.topic or alarms.createTopic, not both');
   }

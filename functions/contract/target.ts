@@ -36,6 +36,14 @@ export const targetSchema = z
       .default(DEFAULTS.maxMessageBytes),
     sourceTimestampAttribute: z.string().min(1).optional(),
     projection: projectionSchema.default({}),
+    /**
+     * The app's transform module (docs/configuration.md "Transform"), which `verify` and `preview` import
+     * to build documents as the functions do: a path (relative: to the working directory) and its export.
+     */
+    transform: z
+      .object({ module: z.string().min(1), exportName: z.string().min(1).optional() })
+      .strict()
+      .optional(),
     typesense: z
       .object({
         nodes: z.array(z.string().url()).min(1),

@@ -41,3 +41,13 @@ export class ProjectionError extends SyncError {
 export class MessageFormatError extends SyncError {
   override name = 'MessageFormatError';
 }
+
+/**
+ * The app's transform module threw or returned something that is not a document (functions/core/transform.ts).
+ * A ProjectionError, so every caller that refuses an unprojectable item refuses it too; the writer
+ * dead-letters it with the reason `transform-error`.
+ */
+export class TransformError extends ProjectionError {
+  override name = 'TransformError';
+  readonly code = 'transform-error';
+}

@@ -7,6 +7,7 @@ import type { Projection } from './project.ts';
 import type { ActiveResync, DeletedKey, Rejection } from './resync/model.ts';
 import type { RetryPolicy } from './retry.ts';
 import type { SendPorts } from './send.ts';
+import type { Transform } from './transform.ts';
 import type { ImportLineResult } from './typesense-port.ts';
 import { circuitAllows, planWrites, readCurrent } from './write-batch/documents.ts';
 import { BatchLedger } from './write-batch/ledger.ts';
@@ -61,6 +62,8 @@ export interface ResyncWriterPorts {
 export interface WriterOptions {
   keyAttributes: readonly string[];
   projection?: Projection;
+  /** The app's transform module, applied after the projection (functions/core/transform.ts). */
+  transform?: Transform;
   /** Backoff, receive limit and retry budget; without it failed messages simply return to SQS. */
   retry?: RetryPolicy;
   /** Shared across the batches of one writer instance. */

@@ -6,6 +6,7 @@ import {
   type ResyncPorts,
   runResyncTask,
 } from '../core/resync.ts';
+import type { Transform } from '../core/transform.ts';
 import { createDynamoDbClient, createSqsClient } from '../shared/aws.ts';
 import { type ResyncConfig, resyncConfigSchema } from '../shared/config.ts';
 import {
@@ -16,6 +17,7 @@ import {
   type TelemetryOptions,
 } from '../shared/lambda.ts';
 import { resyncAdapters } from '../shared/resync-adapters.ts';
+import { registeredTransform } from '../shared/transform-registry.ts';
 import { typesenseClientOf } from '../shared/typesense-client.ts';
 
 /** The core's options from the function's config. */
@@ -43,10 +45,11 @@ export function createResyncHandler(
   config: ResyncConfig,
   adapters: Omit<ResyncPorts, 'remainingTimeMs'>,
   telemetryOptions: TelemetryOptions = {},
+  transform?: Transform,
 ): LambdaHandler<SQSEvent, SQSBatchResponse> {
   const telemetry = createTelemetry('resync', { ...telemetryOptions, metrics: false });
   const { logger } = telemetry;
-  const options = resyncOptionsOf(config);
+  const options = { ...resyncOptionsOf(config), ...(transform === undefined ? {} : { transform }) };
   return lambdaHandler(telemetry, async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
     const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
     // Per invocation: concurrent invocations of one instance (the local poller) each have their own.
@@ -82,5 +85,10 @@ export const clients = { dynamodb: createDynamoDbClient(), sqs: createSqsClient(
 
 export const handler: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse> =
   handlerFromEnvironment(resyncConfigSchema, (config) =>
-    createResyncHandler(config, resyncAdapters({ ...clients, typesense: typesenseClientOf(config) }, config)),
+    createResyncHandler(
+      config,
+      resyncAdapters({ ...clients, typesense: typesenseClientOf(config) }, config),
+      {},
+      registeredTransform(),
+    ),
   );

@@ -1,6 +1,7 @@
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { AdaptiveLimit } from '../core/adaptive-limit.ts';
 import { CircuitBreaker } from '../core/breaker.ts';
+import type { Transform } from '../core/transform.ts';
 import { processChangeMessages, type WriterPorts } from '../core/write-batch.ts';
 import { createDynamoDbClient, createSqsClient } from '../shared/aws.ts';
 import { type WriterConfig, writerConfigSchema } from '../shared/config.ts';
@@ -12,6 +13,7 @@ import {
   type TelemetryOptions,
 } from '../shared/lambda.ts';
 import { addWriterMetrics } from '../shared/metrics.ts';
+import { registeredTransform } from '../shared/transform-registry.ts';
 import { typesenseClientOf } from '../shared/typesense-client.ts';
 import { writerAdapters } from '../shared/writer-adapters.ts';
 
@@ -21,11 +23,12 @@ export type WriterHandler = LambdaHandler<SQSEvent, SQSBatchResponse> & {
   importLimit: AdaptiveLimit;
 };
 
-/** The writer over its config and adapters: change messages applied to Typesense. */
+/** The writer over its config and adapters (and the app's transform): change messages applied to Typesense. */
 export function createWriterHandler(
   config: WriterConfig,
   adapters: WriterPorts,
   telemetryOptions: TelemetryOptions = {},
+  transform?: Transform,
 ): WriterHandler {
   const telemetry = createTelemetry('writer', telemetryOptions);
   const { logger, metrics } = telemetry;
@@ -52,6 +55,7 @@ export function createWriterHandler(
   const options = {
     keyAttributes: config.KEY_ATTRIBUTES,
     projection: config.PROJECTION,
+    ...(transform === undefined ? {} : { transform }),
     maxMessageBytes: config.MAX_MESSAGE_BYTES,
     breaker,
     importLimit,
@@ -94,5 +98,10 @@ export const clients = { dynamodb: createDynamoDbClient(), sqs: createSqsClient(
 
 export const handler: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse> =
   handlerFromEnvironment(writerConfigSchema, (config) =>
-    createWriterHandler(config, writerAdapters({ ...clients, typesense: typesenseClientOf(config) }, config)),
+    createWriterHandler(
+      config,
+      writerAdapters({ ...clients, typesense: typesenseClientOf(config) }, config),
+      {},
+      registeredTransform(),
+    ),
   );

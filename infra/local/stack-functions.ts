@@ -13,6 +13,7 @@ import type { AtlasIngestPorts } from '../../functions/core/atlas-change.ts';
 import type { IndexLifecyclePorts } from '../../functions/core/index-lifecycle.ts';
 import type { ResyncPorts } from '../../functions/core/resync.ts';
 import type { BatcherPorts } from '../../functions/core/stream-batch.ts';
+import type { Transform } from '../../functions/core/transform.ts';
 import type { WriterPorts } from '../../functions/core/write-batch.ts';
 import { createIndexResourceHandler } from '../../functions/index-resource/handler.ts';
 import { createResyncHandler } from '../../functions/resync/handler.ts';
@@ -206,11 +207,15 @@ export function functionClients(iam: LocalIam, endpoints: { dynamodb: string; sq
 
 export type FunctionClients = ReturnType<typeof functionClients>;
 
-/** Builds the batcher, writer, re-sync and (with `atlas`) Atlas ingest functions through their factories. */
+/**
+ * Builds the batcher, writer, re-sync and (with `atlas`) Atlas ingest functions through their factories;
+ * the writer and the re-sync with the app's transform, as the deployed entries register it.
+ */
 export function buildFunctions(
   options: LocalStackOptions,
   resources: FunctionResources,
   roleClients: FunctionClients,
+  transform?: Transform,
 ): LocalFunctions {
   const environments = functionEnvironments(options, resources);
   // EMF lines are for CloudWatch; locally the same figures are on the status page.
@@ -249,13 +254,13 @@ export function buildFunctions(
       config: writerConfig,
       adapters: writerPorts,
       clients: writerClients,
-      handler: createWriterHandler(writerConfig, writerPorts, telemetry),
+      handler: createWriterHandler(writerConfig, writerPorts, telemetry, transform),
     },
     resync: {
       config: resyncConfig,
       adapters: resyncPorts,
       clients: resyncClients,
-      handler: createResyncHandler(resyncConfig, resyncPorts, telemetry),
+      handler: createResyncHandler(resyncConfig, resyncPorts, telemetry, transform),
     },
     indexResource: buildIndexResource(resyncConfig, clientsOf('indexResource'), telemetry),
     atlasIngest:

@@ -7,6 +7,7 @@ import type { CircuitState } from '../../functions/core/breaker.ts';
 import type { DeadLetter } from '../../functions/core/change.ts';
 import type { KeyType } from '../../functions/core/keys.ts';
 import type { LagReading } from '../../functions/core/lag-check.ts';
+import type { Transform } from '../../functions/core/transform.ts';
 import type { IndexResourceResponse } from '../../functions/index-resource/handler.ts';
 import type { CollectionSchema, TypesenseClient } from '../../functions/shared/typesense.ts';
 import type { TypesenseSyncProjection } from '../../lib/typesense-sync-props.ts';
@@ -55,6 +56,12 @@ export interface LocalStackOptions {
   prefill?: (dynamodb: DynamoDBClient, tableName: string) => Promise<void>;
   sourceTimestampAttribute?: string;
   projection?: TypesenseSyncProjection;
+  /**
+   * The app's transform (docs/configuration.md "Transform"), run by the writer and the re-sync after the
+   * projection: a function, or a module imported by path, which `target` also names for `verify` and
+   * `preview`.
+   */
+  transform?: Transform | { module: string; exportName?: string };
   /** Fixed ports; free ones are chosen when absent. */
   ports?: { dynamodb?: number; sqs?: number; typesense?: number; status?: number };
   /** Changes queue visibility timeout: when a failed message is retried. Default 2 s. */

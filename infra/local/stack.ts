@@ -5,11 +5,13 @@ import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { S3Client } from '@aws-sdk/client-s3';
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { ingestionDelayOf } from '../../bin/cli/operations/lag.ts';
+import { loadTransform } from '../../bin/cli/operations/transform.ts';
 import { verifyIndex } from '../../bin/cli/operations/verify.ts';
 import { DEFAULTS } from '../../functions/contract/limits.ts';
 import type { DeadLetter } from '../../functions/core/change.ts';
 import { checkLag } from '../../functions/core/lag-check.ts';
 import { FINISHED_PHASES, resyncProgress } from '../../functions/core/resync.ts';
+import type { Transform } from '../../functions/core/transform.ts';
 import type { IndexResourceResponse } from '../../functions/index-resource/handler.ts';
 import { sendEventBridgeEvents } from '../../functions/shared/atlas-ingest-adapters.ts';
 import { createDynamoDbClient, queueDepth } from '../../functions/shared/aws.ts';
@@ -128,6 +130,8 @@ async function startOnServices(
   faults: FaultProxy | undefined,
 ): Promise<LocalStack> {
   const { endpoints } = services;
+  const transform =
+    typeof options.transform === 'object' ? await loadTransform(options.transform) : options.transform;
   const clients = stackClients(endpoints);
   const failureBucket = `${tableName}-stream-failures`;
   services.fauxqs.createBucket(failureBucket);
@@ -158,6 +162,7 @@ async function startOnServices(
       atlasVersionsTable: resources.atlas?.versionsTable,
     },
     roleClients,
+    transform,
   );
   const pollers = createPollers(
     options,
@@ -183,6 +188,7 @@ async function startOnServices(
     roleClients,
     failures,
     functions,
+    transform,
     iam,
     // The canary is written as the deployed lag check writes it: with its role.
     lagCheckDynamodb: roleClients.dynamodb('lagCheck'),
@@ -221,6 +227,7 @@ interface StackParts {
   roleClients: FunctionClients;
   failures: ReturnType<typeof s3FailureDestination>;
   functions: ReturnType<typeof buildFunctions>;
+  transform: Transform | undefined;
   iam: ReturnType<typeof localIam>;
   lagCheckDynamodb: DynamoDBClient;
 }
@@ -302,6 +309,7 @@ async function assembleStack(
         tableName,
         keyAttributes,
         ...(options.projection === undefined ? {} : { projection: options.projection }),
+        ...(parts.transform === undefined ? {} : { transform: parts.transform }),
         typesense: clients.typesense,
         collection: names.alias,
       }),
@@ -341,6 +349,8 @@ function targetOf(
       ? {}
       : { sourceTimestampAttribute: options.sourceTimestampAttribute }),
     projection: options.projection ?? {},
+    // A module the CLI can import; a function given in code has no path to name.
+    ...(typeof options.transform === 'object' && { transform: options.transform }),
     typesense: {
       nodes: [endpoints.typesense],
       collection: names.alias,

@@ -6,6 +6,7 @@ import type { Construct } from 'constructs';
 import type { TypesenseEnv } from '../../functions/contract/env-builders.ts';
 import { allowLogGroupEncryption } from '../encryption.ts';
 import { SYNC_FUNCTIONS, type SyncFunction, type SyncFunctionKind, syncFunction } from '../sync-function.ts';
+import { TRANSFORMING_FUNCTIONS, writeTransformEntry } from '../transform-entry.ts';
 import type { TypesenseSyncProps } from '../typesense-sync-props.ts';
 import type { TypesenseSyncSettings } from '../validate-props.ts';
 
@@ -53,6 +54,8 @@ export function syncWiring(
         serviceName: serviceName(kind),
         logRetention: props.logRetention,
         logEncryptionKey,
+        ...(props.transform !== undefined &&
+          TRANSFORMING_FUNCTIONS.has(kind) && { entry: writeTransformEntry(scope, kind, props.transform) }),
         ...fnProps,
       }),
     typesenseNetwork:

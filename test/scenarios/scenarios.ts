@@ -60,7 +60,7 @@ async function liveCollection(backend: SyncBackend): Promise<string> {
 
 /** Table and index compared field by field, as `typesense-sync verify` does: no drift at all. */
 async function expectIndexMatchesTable(backend: SyncBackend): Promise<VerifyReport> {
-  const report = await verifyIndex(verifyOptionsOf(backend.connection));
+  const report = await verifyIndex(await verifyOptionsOf(backend.connection));
   expect(
     { missing: report.missing, extra: report.extra, stale: report.stale },
     `${backend.name}: index vs table`,

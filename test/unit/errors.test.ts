@@ -9,8 +9,10 @@ import { describe, expect, it } from 'vitest';
 import { explain } from '../../bin/cli/explain.ts';
 import { FilterError } from '../../bin/cli/operations/dead-letters.ts';
 import { LagUnknownError } from '../../bin/cli/operations/lag.ts';
+import { PreviewInputError } from '../../bin/cli/operations/preview-input.ts';
 import { ResyncBusyError } from '../../bin/cli/operations/resync.ts';
 import { TargetError } from '../../bin/cli/operations/target.ts';
+import { TransformLoadError } from '../../bin/cli/operations/transform.ts';
 import { AtlasEventError } from '../../functions/core/atlas-change.ts';
 import {
   MessageFormatError,
@@ -18,6 +20,7 @@ import {
   ProjectionError,
   RecordError,
   SyncError,
+  TransformError,
 } from '../../functions/core/errors.ts';
 import { IndexResourceError } from '../../functions/core/index-lifecycle.ts';
 import { KeyError } from '../../functions/core/keys.ts';
@@ -29,6 +32,7 @@ import { DeadLetterError, SourceReadError } from '../../functions/shared/aws.ts'
 import { ConfigError } from '../../functions/shared/config.ts';
 import { ResyncQueueError } from '../../functions/shared/resync-adapters.ts';
 import { ResyncStoreError } from '../../functions/shared/resync-store.ts';
+import { TransformModuleError } from '../../functions/shared/transform-registry.ts';
 import {
   TypesenseError,
   TypesenseHttpError,
@@ -51,6 +55,9 @@ const PROJECT_ERRORS: [name: string, make: () => Error][] = [
   ['RecordError', () => new RecordError('no keys', '42')],
   ['ProjectionError', () => new ProjectionError('bad field', 'p-1')],
   ['MessageFormatError', () => new MessageFormatError('not a change message')],
+  ['TransformError', () => new TransformError('transform threw: no title', 'p-1')],
+  ['TransformModuleError', () => new TransformModuleError('the registered transform is a number')],
+  ['TransformLoadError', () => new TransformLoadError('cannot load the transform module /x.ts')],
   ['KeyError', () => new KeyError("key attribute 'pk' is missing")],
   ['OversizeChangeError', () => new OversizeChangeError('p-1', 300_000, 262_144)],
   ['AtlasEventError', () => new AtlasEventError('no-id', 'no _id', { eventId: 'e-1' } as never)],
@@ -66,6 +73,7 @@ const PROJECT_ERRORS: [name: string, make: () => Error][] = [
   ['TypesenseUnavailableError', () => new TypesenseUnavailableError('Typesense unreachable')],
   ['TypesenseProtocolError', () => new TypesenseProtocolError('no list')],
   ['TargetError', () => new TargetError('no target')],
+  ['PreviewInputError', () => new PreviewInputError('preview needs --key <json> or --item <file>')],
   ['FilterError', () => new FilterError('bad filter')],
   ['LagUnknownError', () => new LagUnknownError('lag unknown: no endpoint')],
   ['ResyncBusyError', () => new ResyncBusyError('re-sync j-1 is running')],
@@ -137,6 +145,7 @@ describe('project errors', () => {
 describe('explain: what the CLI prints after "error: "', () => {
   const operatorErrors = [
     new TargetError('target file t.json is not JSON'),
+    new TransformLoadError("the target's transform module /t.ts has no function export 'transform'"),
     new FilterError("bad filter 'colour=red'"),
     new LagUnknownError('lag unknown: the target names no ingestion-delay endpoint'),
     new ResyncBusyError('re-sync j-1 is running'),

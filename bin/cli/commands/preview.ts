@@ -15,6 +15,7 @@ import {
   readInput,
 } from '../operations/preview-input.ts';
 import type { Target } from '../operations/target.ts';
+import { loadTransform } from '../operations/transform.ts';
 import { renderPreview, wouldDeadLetter } from '../render/preview.ts';
 
 interface PreviewFlags {
@@ -58,11 +59,15 @@ export function addPreviewCommand(program: Command, context: CommandContext): vo
         options.projection === undefined
           ? undefined
           : parseProjection(await readInput('--projection', options.projection, readStdin));
-      const rulesOf = (target: Target): PreviewRules => ({
-        keyAttributes: target.keyAttributes,
-        projection: projection ?? (target.projection as ProjectionConfig),
-        index: target.typesense.collection,
-      });
+      const rulesOf = async (target: Target): Promise<PreviewRules> => {
+        const transform = await loadTransform(target.transform);
+        return {
+          keyAttributes: target.keyAttributes,
+          projection: projection ?? (target.projection as ProjectionConfig),
+          ...(transform === undefined ? {} : { transform }),
+          index: target.typesense.collection,
+        };
+      };
       const print = (json: boolean, report: PreviewReport) => {
         if (wouldDeadLetter(report)) context.exitWith(EXIT.problem);
         context.print(json, report, () => renderPreview(report));
@@ -72,12 +77,12 @@ export function addPreviewCommand(program: Command, context: CommandContext): vo
         const item = parseItem(await readInput('--item', file, readStdin), options.plain);
         const source = file === '-' ? 'stdin' : `file ${file}`;
         await context.withTarget(command, async (target, json) =>
-          print(json, previewGivenItem(item, rulesOf(target), source)),
+          print(json, previewGivenItem(item, await rulesOf(target), source)),
         );
         return;
       }
       await context.withConnection(command, async ({ dynamodb, target }, json) => {
-        const rules = rulesOf(target);
+        const rules = await rulesOf(target);
         const parsed = parseKeyOption(key as string, rules.keyAttributes);
         print(json, await previewKey(dynamodb, target.tableName, parsed, rules));
       });

@@ -17,7 +17,7 @@ interface VerifyFlags {
 
 /** Compares, then starts a re-sync above the threshold and repairs when asked, in that order. */
 async function verifyAndAct(connection: Connection, options: VerifyFlags): Promise<VerifyOutcome> {
-  const verifyOptions = verifyOptionsOf(connection);
+  const verifyOptions = await verifyOptionsOf(connection);
   const report =
     options.sample === undefined
       ? await verifyIndex(verifyOptions)

@@ -1,16 +1,19 @@
 import { type DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import type { ProjectionConfig } from '../../../functions/contract/projection.ts';
 import type { MarshalledKey } from '../../../functions/core/change.ts';
-import { ProjectionError } from '../../../functions/core/errors.ts';
+import { ProjectionError, TransformError } from '../../../functions/core/errors.ts';
 import { explainFilter, type FilterExplanation } from '../../../functions/core/filter.ts';
 import { documentId, KeyError, pickKey, toSdkKey, toWireKey } from '../../../functions/core/keys.ts';
-import { projectItem, type TypesenseDocument } from '../../../functions/core/project.ts';
+import type { TypesenseDocument } from '../../../functions/core/project.ts';
+import { buildDocument, type Transform } from '../../../functions/core/transform.ts';
 import { type Item, PreviewInputError } from './preview-input.ts';
 
 /** What decides an item's documents: the target's key attributes and index, and the projection to apply. */
 export interface PreviewRules {
   keyAttributes: readonly string[];
   projection: ProjectionConfig;
+  /** The app's transform module (the target's), applied after the projection. */
+  transform?: Transform;
   /** The alias (or collection) the writer writes to. */
   index: string;
 }
@@ -20,6 +23,8 @@ export type IndexOutcome =
   | { outcome: 'indexed'; document: TypesenseDocument }
   /** The filter leaves the item out: the writer deletes its id (a no-op where absent). */
   | { outcome: 'filtered-out' }
+  /** The app's transform answers null: the writer deletes its id, as for a filtered-out item. */
+  | { outcome: 'left-out-by-transform' }
   /** The projection cannot make a document of it: the writer dead-letters the change with this reason. */
   | { outcome: 'dead-lettered'; reason: string }
   /** The table holds no item with the key: the writer deletes its id. */
@@ -48,18 +53,25 @@ function indexPreview(item: Item | undefined, id: string, rules: PreviewRules): 
   const filter = projection.filter === undefined ? undefined : explainFilter(projection.filter, item);
   const explained = filter === undefined ? {} : { filter };
   try {
-    const document = projectItem(item, rules.keyAttributes, projection);
-    if (document === undefined) return { index, id, outcome: 'filtered-out', ...explained };
+    const document = buildDocument(item, rules.keyAttributes, projection, rules.transform);
+    if (document === undefined)
+      return {
+        index,
+        id,
+        outcome: filter?.matches === false ? 'filtered-out' : 'left-out-by-transform',
+        ...explained,
+      };
     return { index, id, outcome: 'indexed', document, ...explained };
   } catch (error) {
     if (!(error instanceof ProjectionError)) throw error;
-    return { index, id, outcome: 'dead-lettered', reason: `projection: ${error.message}`, ...explained };
+    const code = error instanceof TransformError ? error.code : 'projection';
+    return { index, id, outcome: 'dead-lettered', reason: `${code}: ${error.message}`, ...explained };
   }
 }
 
 /**
  * What the writer would make of `item` (undefined: the table holds none with `key`) in each index. Pure:
- * the same projection the writer, the re-sync and `verify` apply (`projectItem`).
+ * the same projection and transform the writer, the re-sync and `verify` apply (`buildDocument`).
  */
 export function previewItem(
   item: Item | undefined,

@@ -9,15 +9,19 @@ import {
   readDeadLetters,
 } from './dead-letters.ts';
 import type { Connection } from './target.ts';
+import { loadTransform } from './transform.ts';
 import { type VerifyOptions, verifyKeys } from './verify.ts';
 
-export function verifyOptionsOf({ dynamodb, typesense, target }: Connection): VerifyOptions {
+/** How `verify` sees the target: its table, index, projection and transform module (loaded once by import). */
+export async function verifyOptionsOf({ dynamodb, typesense, target }: Connection): Promise<VerifyOptions> {
+  const transform = await loadTransform(target.transform);
   return {
     dynamodb,
     typesense,
     tableName: target.tableName,
     keyAttributes: target.keyAttributes,
     projection: target.projection,
+    ...(transform === undefined ? {} : { transform }),
     collection: target.typesense.collection,
   };
 }
@@ -45,7 +49,7 @@ export async function waitForSettlement(
   const deadline = Date.now() + timeoutMs;
   let lastDlqLook = 0;
   while (pending.size > 0) {
-    const report = await verifyKeys(verifyOptionsOf(connection), [...pending.values()]);
+    const report = await verifyKeys(await verifyOptionsOf(connection), [...pending.values()]);
     const drifting = new Set([...report.missing, ...report.extra, ...report.stale.map(({ id }) => id)]);
     for (const { id, reason } of report.unprojectable) failing.set(id, `projection: ${reason}`);
     for (const id of pending.keys()) {

@@ -112,7 +112,7 @@ export async function rollbackLastResync(
   waitMs: number,
 ): Promise<{ job: ResyncJob; drift: number; repair: RepairReport | undefined }> {
   const job = await rollbackResync(portsOf(connection), connection.target.typesense.collection);
-  const report = await verifyIndex(verifyOptionsOf(connection));
+  const report = await verifyIndex(await verifyOptionsOf(connection));
   const drift = report.missing.length + report.extra.length + report.stale.length;
   const repair = drift > 0 ? await repairDrift(connection, report, waitMs) : undefined;
   return { job, drift, repair };

@@ -17,7 +17,8 @@ import {
 } from '../../../functions/core/diff.ts';
 import { ProjectionError } from '../../../functions/core/errors.ts';
 import { documentId, type KeyType, keyOfDocumentId, pickKey } from '../../../functions/core/keys.ts';
-import { documentJson, type Projection, projectItem } from '../../../functions/core/project.ts';
+import { documentJson, type Projection } from '../../../functions/core/project.ts';
+import { buildDocument, type Transform } from '../../../functions/core/transform.ts';
 import { readItemsConsistently } from '../../../functions/shared/aws.ts';
 import type { TypesenseClient } from '../../../functions/shared/typesense.ts';
 
@@ -26,6 +27,8 @@ export interface VerifyOptions {
   tableName: string;
   keyAttributes: readonly string[];
   projection?: Projection;
+  /** The app's transform module (the target's), applied after the projection as the writer does. */
+  transform?: Transform;
   typesense: TypesenseClient;
   /** Alias or collection name. */
   collection: string;
@@ -49,7 +52,7 @@ type Unprojectable = VerifyReport['unprojectable'][number];
 /**
  * What the index should hold for this item: the writer's projection, then the schema's coercion
  * (see coerceToSchema); or why it cannot be projected; undefined for a lag-check canary and an item
- * the projection's filter leaves out (a document of it in the index is `extra`).
+ * the projection's filter or the transform leaves out (a document of it in the index is `extra`).
  */
 function expectedDocument(
   item: Record<string, AttributeValue>,
@@ -58,7 +61,7 @@ function expectedDocument(
 ): { document: Document } | { unprojectable: Unprojectable } | undefined {
   if (isCanaryItem(item, options.keyAttributes)) return undefined;
   try {
-    const document = projectItem(item, options.keyAttributes, options.projection);
+    const document = buildDocument(item, options.keyAttributes, options.projection, options.transform);
     return document === undefined ? undefined : { document: coerceToSchema(document, fields) };
   } catch (error) {
     if (!(error instanceof ProjectionError)) throw error;

@@ -52,6 +52,8 @@ function outcomeLine(preview: IndexPreview): string {
       return `${at}: indexed`;
     case 'filtered-out':
       return `${at}: not indexed — the filter leaves it out (the writer deletes the id, a no-op where absent)`;
+    case 'left-out-by-transform':
+      return `${at}: not indexed — the transform answers null (the writer deletes the id, a no-op where absent)`;
     case 'dead-lettered':
       return `${at}: would be dead-lettered: ${preview.reason}`;
     case 'no-item':

@@ -2,8 +2,9 @@ import { isCanaryItem } from '../canary.ts';
 import type { MarshalledKey } from '../change.ts';
 import { isRetryableError, isRetryableLine } from '../classify.ts';
 import { ProjectionError, SyncError } from '../errors.ts';
-import { documentJson, projectItem } from '../project.ts';
+import { documentJson } from '../project.ts';
 import { equalJitter } from '../retry.ts';
+import { buildDocument } from '../transform.ts';
 import type { ImportLineResult } from '../typesense-port.ts';
 import {
   abandon,
@@ -222,7 +223,7 @@ function pageReader(task: SegmentTask, totalSegments: number, ports: ResyncPorts
 
 /**
  * A page's items as import lines; the items the projection refuses are rejections, and those its
- * filter leaves out are only counted.
+ * filter (or the transform's null) leaves out are only counted.
  */
 function projectPage(items: ScannedPage['items'], options: ResyncOptions, ports: ResyncPorts) {
   const lines: string[] = [];
@@ -231,7 +232,7 @@ function projectPage(items: ScannedPage['items'], options: ResyncOptions, ports:
   let filtered = 0;
   for (const item of items) {
     try {
-      const document = projectItem(item, options.keyAttributes, options.projection);
+      const document = buildDocument(item, options.keyAttributes, options.projection, options.transform);
       if (document === undefined) {
         filtered++;
         continue;

@@ -1,6 +1,8 @@
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { MarshalledKey } from '../change.ts';
-import { matchesFilter } from '../filter.ts';
+import { ProjectionError } from '../errors.ts';
 import { documentId, pickKey } from '../keys.ts';
+import { buildDocument } from '../transform.ts';
 import {
   abandon,
   type DeletedKey,
@@ -55,6 +57,7 @@ export async function finishResync(
     const rechecked = await recheckDeletes(job, ports, {
       keyAttributes: options.keyAttributes,
       projection: options.projection,
+      transform: options.transform,
       maxPasses: MAX_FINISH_CHECKS,
       recheckDelaySeconds: FINISH_RECHECK_SECONDS,
     });
@@ -168,18 +171,19 @@ async function inParallel<T, R>(items: readonly T[], limit: number, work: (item:
 
 /**
  * The chunk's keys that the index should not hold but the new collection does: deleted (or left out
- * by the projection's filter), then resurrected by an older copy from the backfill.
+ * by the projection's filter or the transform), then resurrected by an older copy from the backfill.
  */
 async function resurrectedIn(
   job: ResyncJob,
   chunk: readonly DeletedKey[],
   ports: ResyncPorts,
-  { keyAttributes, projection }: RecheckOptions,
+  options: RecheckOptions,
 ): Promise<MarshalledKey[]> {
   if (chunk.length === 0) return [];
+  const { keyAttributes } = options;
   const present = new Set(
     (await ports.readItems(chunk.map(({ key }) => key)))
-      .filter((item) => projection?.filter === undefined || matchesFilter(projection.filter, item))
+      .filter((item) => isIndexed(item, options))
       .map((item) => documentId(pickKey(item, keyAttributes), keyAttributes)),
   );
   const absent = chunk.filter(({ id }) => !present.has(id));
@@ -191,7 +195,20 @@ async function resurrectedIn(
   return absent.filter((_, index) => held[index]).map(({ key }) => key);
 }
 
-type RecheckOptions = Pick<ResyncOptions, 'keyAttributes' | 'projection'> & {
+/**
+ * Whether the index should hold this item: it has a document. An item the projection or the transform
+ * refuses counts as held: the writer dead-letters its change and leaves its document as it was.
+ */
+function isIndexed(item: Record<string, AttributeValue>, options: RecheckOptions): boolean {
+  try {
+    return buildDocument(item, options.keyAttributes, options.projection, options.transform) !== undefined;
+  } catch (error) {
+    if (error instanceof ProjectionError) return true;
+    throw error;
+  }
+}
+
+type RecheckOptions = Pick<ResyncOptions, 'keyAttributes' | 'projection' | 'transform'> & {
   maxPasses: number;
   recheckDelaySeconds: number;
 };

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { MarshalledKey } from '../change.ts';
 import { OperatorError } from '../errors.ts';
 import type { Projection } from '../project.ts';
+import type { Transform } from '../transform.ts';
 import type {
   CollectionDefinition,
   NamedCollection,
@@ -188,6 +189,8 @@ export interface ResyncOptions {
   alias: string;
   keyAttributes: readonly string[];
   projection?: Projection;
+  /** The app's transform module, applied after the projection (functions/core/transform.ts). */
+  transform?: Transform;
   /** The new collection's schema; default: the live collection's. */
   schema?: CollectionDefinition;
   totalSegments: number;

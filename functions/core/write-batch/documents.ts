@@ -1,10 +1,11 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { CircuitBreaker } from '../breaker.ts';
 import { canaryDocument, isCanaryId } from '../canary.ts';
-import { ProjectionError } from '../errors.ts';
+import { ProjectionError, TransformError } from '../errors.ts';
 import { documentId } from '../keys.ts';
-import { documentJson, projectItem } from '../project.ts';
+import { documentJson } from '../project.ts';
 import type { ActiveResync } from '../resync/model.ts';
+import { buildDocument } from '../transform.ts';
 import type { WriterOptions, WriterPorts } from '../write-batch.ts';
 import { type BatchLedger, type Pending, reasonOf } from './ledger.ts';
 
@@ -69,12 +70,13 @@ export interface PlannedWrites {
 
 /**
  * What each changed key becomes: its item's document (upsert), a delete when the item is gone or the
- * projection's filter leaves it out, or a heartbeat. An item the projection refuses is dead-lettered with the reason.
+ * projection's filter or the app's transform leaves it out, or a heartbeat. An item the projection or the
+ * transform refuses is dead-lettered with the reason (`projection`, `transform-error`).
  */
 export function planWrites(
   pending: readonly Pending[],
   current: CurrentState['current'],
-  options: Pick<WriterOptions, 'keyAttributes' | 'projection'>,
+  options: Pick<WriterOptions, 'keyAttributes' | 'projection' | 'transform'>,
   ledger: BatchLedger,
 ): PlannedWrites {
   const plan: PlannedWrites = { upserts: [], deletes: [], canaries: [] };
@@ -90,14 +92,14 @@ export function planWrites(
       continue;
     }
     try {
-      const document = projectItem(item, options.keyAttributes, options.projection);
+      const document = buildDocument(item, options.keyAttributes, options.projection, options.transform);
       // An item the filter leaves out is not in the index: deleting its id (a no-op where absent) takes
       // out an item that stopped matching.
       if (document === undefined) plan.deletes.push(entry);
       else plan.upserts.push({ entry, line: documentJson(document) });
     } catch (error) {
       if (!(error instanceof ProjectionError)) throw error;
-      ledger.deadLetter(entry, 'projection', error.message);
+      ledger.deadLetter(entry, error instanceof TransformError ? error.code : 'projection', error.message);
     }
   }
   return plan;
