@@ -288,7 +288,7 @@ describe('re-sync renderers', () => {
 
   it("counts the items the projection's filter leaves out", () => {
     expect(renderResync(progress({ filtered: 250 })).split('\n')[0]).toBe(
-      're-sync j-1 (operator) backfilling: 3/8 segments, 1000 scanned, 990 indexed, 10 already newer from the stream, 250 left out by the filter, 17 items/s, ETA 13 s',
+      're-sync j-1 (operator) backfilling: 3/8 segments, 1000 scanned, 990 indexed, 10 already newer from the stream, 250 left out by the filter or transform, 17 items/s, ETA 13 s',
     );
   });
 

@@ -13,7 +13,7 @@ export function renderResync(progress: ResyncProgress): string {
   return [
     `re-sync ${job.jobId} (${job.trigger}) ${job.phase}: ${progress.segmentsDone}/${job.totalSegments} segments, ` +
       `${progress.scanned} scanned, ${progress.indexed} indexed, ${progress.skipped} already newer from the stream` +
-      `${progress.filtered > 0 ? `, ${progress.filtered} left out by the filter` : ''}${rate}${eta}`,
+      `${progress.filtered > 0 ? `, ${progress.filtered} left out by the filter or transform` : ''}${rate}${eta}`,
     ...(progress.progressAgeMs === undefined
       ? []
       : [
