@@ -88,7 +88,7 @@ const runners: Record<Benchmark, () => Promise<Section>> = {
       seed: options.seed,
       p1: await figuresOf<P1Figures>('P1'),
     }),
-  p8: () => runP8({ changes: quick ? 5_000 : 20_000, repetitions: quick ? 3 : 5, seed: options.seed }),
+  p8: () => runP8({ changes: quick ? 5_000 : 20_000, repetitions: quick ? 3 : 9, seed: options.seed }),
   p7: () => runP7({ items: quick ? 3_000 : 6_000, writerConcurrency: quick ? [8] : [4, 8] }),
 };
 
