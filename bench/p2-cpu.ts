@@ -1,12 +1,12 @@
-import type { SQSRecord } from 'aws-lambda';
+import type { DynamoDBRecord, SQSRecord } from 'aws-lambda';
 import type { MarshalledKey } from '../functions/core/change.ts';
 import type { PackedMessage } from '../functions/core/pack.ts';
 import { processStreamRecords } from '../functions/core/stream-batch.ts';
-import { processChangeMessages } from '../functions/core/write-batch.ts';
+import { processChangeMessages, type WriterPorts } from '../functions/core/write-batch.ts';
 import { naiveBatcher, naiveWriter } from './naive.ts';
 import { median, num, ratio, type Section } from './report.ts';
 import { asQueueRecords, KEY_ATTRIBUTES } from './stream.ts';
-import { BATCHER_OPTIONS, readFrom, streamWithTable, tens } from './stream-fixture.ts';
+import { BATCHER_OPTIONS, type Item, readFrom, streamWithTable, tens } from './stream-fixture.ts';
 
 export interface P2Options {
   changes: number;
@@ -30,14 +30,13 @@ export async function runP2({ changes, repetitions, seed }: P2Options): Promise<
 }
 
 type Fixture = ReturnType<typeof streamWithTable>;
-const VARIANTS = ['oursBatcher', 'naiveBatcher', 'oursWriter', 'naiveWriter'] as const;
-type Variant = (typeof VARIANTS)[number];
+type Variant = 'oursBatcher' | 'naiveBatcher' | 'oursWriter' | 'naiveWriter';
 type Timings = Record<Variant, number[]>;
 
-/** The four cores timed, on in-memory ports; the writers get the messages the batchers produce. */
-async function p2Variants({ batches, table }: Fixture) {
+/** The batcher core on in-memory ports: `run` packs the stream into `sent`, the messages SQS would hold. */
+export function inMemoryBatcher(batches: readonly DynamoDBRecord[][]) {
   const sent: PackedMessage[] = [];
-  const batcherPorts = {
+  const ports = {
     sendMessages: async (messages: PackedMessage[]) => {
       sent.push(...messages);
       return [];
@@ -45,71 +44,97 @@ async function p2Variants({ batches, table }: Fixture) {
     sendDeadLetters: async () => undefined,
     now: Date.now,
   };
-  let importedBytes = 0;
-  const writerPorts = {
+  const run = async () => {
+    sent.length = 0;
+    for (const records of batches) await processStreamRecords(records, ports, BATCHER_OPTIONS);
+  };
+  return { sent, run };
+}
+
+/**
+ * The writer's ports in memory: re-reads answered from `table`, import lines counted (bytes) and
+ * acknowledged, deletes acknowledged; nothing leaves the process, so only the writer core is timed.
+ */
+export function inMemoryWriterPorts(table: ReadonlyMap<string, Item>) {
+  const counted = { importedBytes: 0, importedLines: 0, deletedIds: 0, deadLetters: 0 };
+  const ports: WriterPorts = {
     readItems: async (keys: MarshalledKey[]) => readFrom(table, keys),
     importDocuments: async (lines: string[]) => {
-      for (const line of lines) importedBytes += line.length;
+      counted.importedLines += lines.length;
+      for (const line of lines) counted.importedBytes += line.length;
       return lines.map(() => ({ success: true as const }));
     },
-    deleteDocuments: async (ids: string[]) => ids.length,
-    sendDeadLetters: async () => undefined,
+    deleteDocuments: async (ids: string[]) => {
+      counted.deletedIds += ids.length;
+      return ids.length;
+    },
+    sendDeadLetters: async (letters) => {
+      counted.deadLetters += letters.length;
+    },
     now: Date.now,
   };
-  const runOursBatcher = async () => {
-    sent.length = 0;
-    for (const records of batches) await processStreamRecords(records, batcherPorts, BATCHER_OPTIONS);
-  };
-  await runOursBatcher();
-  const sqsBatches: SQSRecord[][] = tens(asQueueRecords(sent));
+  return { ports, counted };
+}
+
+/** The four cores timed, on in-memory ports; the writers get the messages the batchers produce. */
+async function p2Variants({ batches, table }: Fixture) {
+  const batcher = inMemoryBatcher(batches);
+  const writer = inMemoryWriterPorts(table);
+  await batcher.run();
+  const sqsBatches: SQSRecord[][] = tens(asQueueRecords(batcher.sent));
   const naiveBodies = tens(
     batches.flatMap((records) => naiveBatcher(records, KEY_ATTRIBUTES).map(({ body }) => body)),
   );
   const variants: Record<Variant, () => Promise<void>> = {
-    oursBatcher: runOursBatcher,
+    oursBatcher: batcher.run,
     naiveBatcher: async () => {
       for (const records of batches) naiveBatcher(records, KEY_ATTRIBUTES);
     },
     oursWriter: async () => {
       for (const records of sqsBatches)
-        await processChangeMessages(records, writerPorts, { keyAttributes: KEY_ATTRIBUTES });
+        await processChangeMessages(records, writer.ports, { keyAttributes: KEY_ATTRIBUTES });
     },
     naiveWriter: async () => {
       for (const bodies of naiveBodies) naiveWriter(bodies, 'products');
     },
   };
-  return { variants, importedBytes: () => importedBytes };
+  return { variants, importedBytes: () => writer.counted.importedBytes };
 }
 
-/** Wall and CPU µs per change of each variant, per round. */
-async function timeRounds(
-  variants: Record<Variant, () => Promise<void>>,
+/**
+ * Wall and CPU µs per unit (`units` changes or items per call) of each variant, per round: one warm-up
+ * round (JIT), then `repetitions` rounds with the variants interleaved, so drift in machine load hits all
+ * alike. The CPU time is this process's (user + system, `process.cpuUsage`), which a loaded machine does
+ * not inflate as it does the wall time.
+ */
+export async function timeRounds<V extends string>(
+  variants: Readonly<Record<V, () => Promise<void>>>,
   repetitions: number,
-  changes: number,
-): Promise<{ timings: Timings; cpuTimings: Timings }> {
-  const empty = (): Timings => ({ oursBatcher: [], naiveBatcher: [], oursWriter: [], naiveWriter: [] });
+  units: number,
+): Promise<{ timings: Record<V, number[]>; cpuTimings: Record<V, number[]> }> {
+  const names = Object.keys(variants) as V[];
+  const empty = () => Object.fromEntries(names.map((name) => [name, [] as number[]])) as Record<V, number[]>;
   const timings = empty();
   const cpuTimings = empty();
-  // One warm-up round (JIT), then the variants interleaved, so drift in machine load hits all alike.
   for (let round = 0; round <= repetitions; round++) {
-    for (const name of VARIANTS) {
+    for (const name of names) {
       const started = performance.now();
       const cpuStarted = process.cpuUsage();
       await variants[name]();
       const cpu = process.cpuUsage(cpuStarted);
-      const micros = ((performance.now() - started) * 1000) / changes;
+      const micros = ((performance.now() - started) * 1000) / units;
       if (round > 0) {
         timings[name].push(micros);
-        cpuTimings[name].push((cpu.user + cpu.system) / changes);
+        cpuTimings[name].push((cpu.user + cpu.system) / units);
       }
     }
   }
   return { timings, cpuTimings };
 }
 
-const medians = (values: Timings) =>
-  Object.fromEntries(Object.entries(values).map(([name, list]) => [name, median(list)])) as Record<
-    Variant,
+export const medians = <V extends string>(values: Record<V, number[]>) =>
+  Object.fromEntries(Object.entries<number[]>(values).map(([name, list]) => [name, median(list)])) as Record<
+    V,
     number
   >;
 

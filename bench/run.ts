@@ -8,9 +8,10 @@ import { runP4 } from './p4-resync.ts';
 import { runP5 } from './p5-bundle.ts';
 import { type P1Figures, runP6 } from './p6-cost.ts';
 import { runP7 } from './p7-overload.ts';
+import { runP8 } from './p8-shaping.ts';
 import { renderSection, type Section, writeResults } from './report.ts';
 
-const BENCHMARKS = ['p1', 'p2', 'p3', 'p4', 'p5', 'p6', 'p7'] as const;
+const BENCHMARKS = ['p1', 'p2', 'p3', 'p4', 'p5', 'p6', 'p7', 'p8'] as const;
 type Benchmark = (typeof BENCHMARKS)[number];
 
 const benchmarkList = (value: string): Benchmark[] => {
@@ -87,12 +88,14 @@ const runners: Record<Benchmark, () => Promise<Section>> = {
       seed: options.seed,
       p1: await figuresOf<P1Figures>('P1'),
     }),
+  p8: () => runP8({ changes: quick ? 5_000 : 20_000, repetitions: quick ? 3 : 9, seed: options.seed }),
   p7: () => runP7({ items: quick ? 3_000 : 6_000, writerConcurrency: quick ? [8] : [4, 8] }),
 };
 
 const startedAt = new Date();
-// P6 after P1, whose figures it prices, and before P3 and P7, which start the embedded stack.
-for (const name of ['p1', 'p2', 'p4', 'p5', 'p6', 'p3', 'p7'] as const) {
+// P6 after P1, whose figures it prices, and before P3 and P7, which start the embedded stack; P8
+// (in-process, as P2) before them too.
+for (const name of ['p1', 'p2', 'p8', 'p4', 'p5', 'p6', 'p3', 'p7'] as const) {
   if (!options.only.includes(name)) continue;
   console.error(`running ${name.toUpperCase()}…`);
   const section = await runners[name]();

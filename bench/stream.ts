@@ -47,7 +47,7 @@ const WORDS = [
  * product (sets, map, list, binary, a 23-digit number) plus a description, nested variants and
  * reviews, grown until it reaches the target size.
  */
-function realisticItem(random: () => number, n: number, targetBytes: number): Item {
+export function realisticItem(random: () => number, n: number, targetBytes: number): Item {
   const text = (words: number) =>
     Array.from({ length: words }, () => WORDS[Math.floor(random() * WORDS.length)]).join(' ');
   const item: Item = {
