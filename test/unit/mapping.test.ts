@@ -5,6 +5,7 @@ import { commandContext } from '../../bin/cli/context.ts';
 import { type PreviewRules, previewItem } from '../../bin/cli/operations/preview.ts';
 import { renderPreview } from '../../bin/cli/render/preview.ts';
 import {
+  CONVERSIONS,
   type Conversion,
   projectionProblems,
   projectionSchema,
@@ -364,14 +365,7 @@ describe('convert', () => {
   });
 
   it('property: conversions are deterministic, and a set converts alike whatever order DynamoDB lists it in', () => {
-    const conversion = fc.constantFrom<Conversion>(
-      'epochSeconds',
-      'epochMillis',
-      'int64',
-      'float',
-      'string',
-      'stringArray',
-    );
+    const conversion = fc.constantFrom<Conversion>(...CONVERSIONS);
     fc.assert(
       fc.property(fc.uniqueArray(fc.integer().map(String), { minLength: 1 }), conversion, (members, how) => {
         const once = convertValue({ NS: members }, how);
