@@ -29,6 +29,8 @@ export class RecordError extends SyncError {
 /** An item that cannot be turned into a Typesense document (bad key, projection failure). */
 export class ProjectionError extends SyncError {
   override name = 'ProjectionError';
+  /** The reason code of its dead letter, and of its line in `verify`, redrive and `preview`. */
+  readonly code: string = 'projection';
   constructor(
     message: string,
     readonly id: string,
@@ -49,5 +51,5 @@ export class MessageFormatError extends SyncError {
  */
 export class TransformError extends ProjectionError {
   override name = 'TransformError';
-  readonly code = 'transform-error';
+  override readonly code = 'transform-error';
 }

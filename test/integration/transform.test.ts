@@ -102,7 +102,7 @@ describe('a transform module on the embedded stack', () => {
     // verify through the same module: the refused item is named, nothing else differs.
     const report = await stack.verify();
     expect(report.unprojectable).toEqual([
-      { id: `post-${ITEMS}`, reason: 'transform threw: cannot lower-case boom' },
+      { id: `post-${ITEMS}`, code: 'transform-error', reason: 'transform threw: cannot lower-case boom' },
     ]);
     expect({ missing: report.missing, extra: report.extra, stale: report.stale }).toEqual({
       missing: [],

@@ -392,7 +392,7 @@ describe('renderVerify', () => {
         missing,
         extra: ['x-1'],
         stale: [{ id: 's-1', fields: ['price', 'name'] }],
-        unprojectable: [{ id: 'u-1', reason: 'bad key' }],
+        unprojectable: [{ id: 'u-1', code: 'projection', reason: 'bad key' }],
       }),
       sample: 50,
       repair: {

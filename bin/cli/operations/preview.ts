@@ -1,7 +1,7 @@
 import { type DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import type { ProjectionConfig } from '../../../functions/contract/projection.ts';
 import type { MarshalledKey } from '../../../functions/core/change.ts';
-import { ProjectionError, TransformError } from '../../../functions/core/errors.ts';
+import { ProjectionError } from '../../../functions/core/errors.ts';
 import { explainFilter, type FilterExplanation } from '../../../functions/core/filter.ts';
 import { documentId, KeyError, pickKey, toSdkKey, toWireKey } from '../../../functions/core/keys.ts';
 import type { TypesenseDocument } from '../../../functions/core/project.ts';
@@ -64,8 +64,7 @@ function indexPreview(item: Item | undefined, id: string, rules: PreviewRules): 
     return { index, id, outcome: 'indexed', document, ...explained };
   } catch (error) {
     if (!(error instanceof ProjectionError)) throw error;
-    const code = error instanceof TransformError ? error.code : 'projection';
-    return { index, id, outcome: 'dead-lettered', reason: `${code}: ${error.message}`, ...explained };
+    return { index, id, outcome: 'dead-lettered', reason: `${error.code}: ${error.message}`, ...explained };
   }
 }
 

@@ -51,7 +51,7 @@ export async function waitForSettlement(
   while (pending.size > 0) {
     const report = await verifyKeys(await verifyOptionsOf(connection), [...pending.values()]);
     const drifting = new Set([...report.missing, ...report.extra, ...report.stale.map(({ id }) => id)]);
-    for (const { id, reason } of report.unprojectable) failing.set(id, `projection: ${reason}`);
+    for (const { id, code, reason } of report.unprojectable) failing.set(id, `${code}: ${reason}`);
     for (const id of pending.keys()) {
       if (drifting.has(id) || failing.has(id)) continue;
       settled.push(id);

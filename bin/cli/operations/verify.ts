@@ -39,7 +39,8 @@ export interface VerifyReport extends Drift {
   tableItems: number;
   indexDocuments: number;
   /** Items the projection rejects: they can never be in the index. */
-  unprojectable: { id: string; reason: string }[];
+  /** Items the projection or the transform refuses: their id, reason code (`projection`, `transform-error`) and message. */
+  unprojectable: { id: string; code: string; reason: string }[];
 }
 
 /** The collection's fields, to compare documents after the coercion Typesense applies on write. */
@@ -65,7 +66,7 @@ function expectedDocument(
     return document === undefined ? undefined : { document: coerceToSchema(document, fields) };
   } catch (error) {
     if (!(error instanceof ProjectionError)) throw error;
-    return { unprojectable: { id: error.id, reason: error.message } };
+    return { unprojectable: { id: error.id, code: error.code, reason: error.message } };
   }
 }
 

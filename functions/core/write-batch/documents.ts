@@ -1,7 +1,7 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { CircuitBreaker } from '../breaker.ts';
 import { canaryDocument, isCanaryId } from '../canary.ts';
-import { ProjectionError, TransformError } from '../errors.ts';
+import { ProjectionError } from '../errors.ts';
 import { documentId } from '../keys.ts';
 import { documentJson } from '../project.ts';
 import type { ActiveResync } from '../resync/model.ts';
@@ -99,7 +99,7 @@ export function planWrites(
       else plan.upserts.push({ entry, line: documentJson(document) });
     } catch (error) {
       if (!(error instanceof ProjectionError)) throw error;
-      ledger.deadLetter(entry, error instanceof TransformError ? error.code : 'projection', error.message);
+      ledger.deadLetter(entry, error.code, error.message);
     }
   }
   return plan;
