@@ -1,3 +1,5 @@
+import { isRecord } from './records.ts';
+
 /**
  * The collection schema the construct's `typesense.schema` prop holds (a Typesense collection schema
  * without its name), and the checks of what Typesense's `POST /collections` would reject. Pure and free
@@ -81,9 +83,6 @@ const isOptional = (field: CollectionSchemaField) =>
 /** A field inside an object (src/field.cpp: object types, or a dotted name with nested fields enabled). */
 const isNested = (field: CollectionSchemaField, nestedFields: boolean) =>
   OBJECT_TYPES.has(field.type) || (!isPatternName(field.name) && nestedFields && field.name.includes('.'));
-
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
  * Every reason Typesense would reject creating a collection with `schema`, each naming the field and

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isRecord } from './records.ts';
 
 /**
  * The projection: which items are indexed (`filter`), which of their attributes become document fields
@@ -30,9 +31,6 @@ export type AttributeFilter = { attribute: string } & (
  * Its semantics are those of functions/core/filter.ts and docs/configuration.md.
  */
 export type ItemFilter = AttributeFilter | { and: ItemFilter[] } | { or: ItemFilter[] } | { not: ItemFilter };
-
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 const isFilterValue = (value: unknown) =>
   typeof value === 'string' ||

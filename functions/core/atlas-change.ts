@@ -1,6 +1,7 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import { z } from 'zod';
+import { isRecord } from '../contract/records.ts';
 import type { DeadLetter } from './change.ts';
 import { SyncError } from './errors.ts';
 
@@ -136,10 +137,6 @@ function dateMs(value: unknown, path: string): number {
           : Number.NaN;
   if (!Number.isFinite(ms)) throw new UnrepresentableError(`${path}: not a valid $date`);
   return ms;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** BSON types that have no plain value a search index could use. */

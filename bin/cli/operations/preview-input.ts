@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { type ProjectionConfig, projectionSchema } from '../../../functions/contract/projection.ts';
+import { isRecord } from '../../../functions/contract/records.ts';
 import type { MarshalledKey } from '../../../functions/core/change.ts';
 import { OperatorError } from '../../../functions/core/errors.ts';
 import { readWireKey } from '../../../functions/core/keys.ts';
@@ -16,9 +17,6 @@ export class PreviewInputError extends OperatorError {
 }
 
 export type Item = Record<string, AttributeValue>;
-
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 const shortJson = (value: unknown) => {
   const text = JSON.stringify(value) ?? String(value);
