@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   type IndexOnDelete,
   indexResourcePropertiesSchema,
@@ -12,21 +12,13 @@ import {
 import { type ResyncPorts, runResyncTask, startResync } from '../../functions/core/resync.ts';
 import { nodeProbe } from '../../functions/shared/index-resource-adapters.ts';
 import { TypesenseClient } from '../../functions/shared/typesense.ts';
-import { startTypesenseEmulator, type TypesenseEmulator } from '../../infra/local/typesense-emulator.ts';
+import { startTypesenseEmulator } from '../../infra/local/typesense-emulator.ts';
 import { memoryResyncPorts } from '../helpers/resync-fakes.ts';
+import { typesenseSuite } from '../helpers/typesense-suite.ts';
 
 const API_KEY = 'index-lifecycle-key';
-let emulator: TypesenseEmulator;
-let typesense: TypesenseClient;
+const suite = typesenseSuite(API_KEY);
 let run = 0;
-
-beforeAll(async () => {
-  emulator = await startTypesenseEmulator({ apiKey: API_KEY });
-  typesense = new TypesenseClient({ nodes: [emulator.url], apiKey: API_KEY });
-});
-afterAll(async () => {
-  await emulator.stop();
-});
 
 const schema = {
   fields: [
@@ -43,13 +35,13 @@ const OPTIONS = { keyAttributes: ['pk'], totalSegments: 2, pageSize: 5, pagesPer
 function setup(nodes?: NodeProbe[]) {
   const alias = `idx${++run}`;
   let clock = 1_795_000_000_000;
-  const fakes = memoryResyncPorts(typesense as unknown as ResyncPorts['typesense'], () => clock);
+  const fakes = memoryResyncPorts(suite.typesense as unknown as ResyncPorts['typesense'], () => clock);
   for (let n = 0; n < 8; n++)
     fakes.table.set(`p-${n}`, { pk: { S: `p-${n}` }, name: { S: `n${n}` }, price: { N: '2' } });
   const ports: IndexLifecyclePorts = {
     resync: fakes.ports,
-    deleteAlias: (name) => typesense.deleteAlias(name),
-    nodes: nodes ?? [nodeProbe(typesense, emulator.url)],
+    deleteAlias: (name) => suite.typesense.deleteAlias(name),
+    nodes: nodes ?? [nodeProbe(suite.typesense, suite.emulator.url)],
   };
   const request = (
     requestType: IndexRequestType,
@@ -76,9 +68,9 @@ function setup(nodes?: NodeProbe[]) {
     for (let next = fakes.tasks.shift(); next !== undefined; next = fakes.tasks.shift())
       await runResyncTask(next.task, fakes.ports, { ...OPTIONS, alias });
   };
-  const live = async () => (await typesense.getAlias(alias))?.collection_name;
+  const live = async () => (await suite.typesense.getAlias(alias))?.collection_name;
   const names = async () =>
-    (await typesense.listCollections())
+    (await suite.typesense.listCollections())
       .map(({ name }) => name)
       .filter((name) => name.startsWith(`${alias}_`));
   return { alias, fakes, request, drain, live, names };
@@ -99,7 +91,7 @@ describe('index custom resource: create and update', () => {
     expect(await env.live()).toBeUndefined();
     await env.drain();
     expect(await env.live()).toBe(outcome.data.Collection);
-    expect((await typesense.getCollection(outcome.data.Collection))?.num_documents).toBe(8);
+    expect((await suite.typesense.getCollection(outcome.data.Collection))?.num_documents).toBe(8);
   });
 
   it('an unchanged schema starts nothing, whatever Typesense added to it or the field order', async () => {
@@ -129,7 +121,7 @@ describe('index custom resource: create and update', () => {
     await env.drain();
     expect(await env.live()).toBe(outcome.data.Collection);
     expect(
-      (await typesense.getCollection(outcome.data.Collection))?.fields.map(({ name }) => name),
+      (await suite.typesense.getCollection(outcome.data.Collection))?.fields.map(({ name }) => name),
     ).toContain('brand');
     expect(await env.names()).toContain(before);
   });
@@ -139,8 +131,8 @@ describe('index custom resource: create and update', () => {
     await expect(env.request('Create')).rejects.toThrow(
       `alias ${env.alias} does not exist: give the index a schema`,
     );
-    await typesense.createCollection({ ...schema, name: `${env.alias}_v1` });
-    await typesense.upsertAlias(env.alias, `${env.alias}_v1`);
+    await suite.typesense.createCollection({ ...schema, name: `${env.alias}_v1` });
+    await suite.typesense.upsertAlias(env.alias, `${env.alias}_v1`);
     expect((await env.request('Create')).data).toEqual({ Action: 'adopted', Collection: `${env.alias}_v1` });
     expect(env.fakes.tasks).toEqual([]);
   });
@@ -183,9 +175,9 @@ describe('index custom resource: the node check', () => {
   it('an unreachable node or a refused key fails with one error naming node and reason, before anything is created', async () => {
     const down = await startTypesenseEmulator({ apiKey: API_KEY });
     down.setDown(true);
-    const refusing = new TypesenseClient({ nodes: [emulator.url], apiKey: 'not-the-key' });
+    const refusing = new TypesenseClient({ nodes: [suite.emulator.url], apiKey: 'not-the-key' });
     const env = setup([
-      nodeProbe(typesense, emulator.url),
+      nodeProbe(suite.typesense, suite.emulator.url),
       nodeProbe(new TypesenseClient({ nodes: [down.url], apiKey: API_KEY, timeoutMs: 500 }), down.url),
       nodeProbe(refusing, 'http://refusing'),
     ]);

@@ -1,5 +1,5 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ItemFilter } from '../../functions/contract/projection.ts';
 import { CANARY_KEY_VALUE, canaryItem } from '../../functions/core/canary.ts';
 import {
@@ -11,24 +11,14 @@ import {
   runSegment,
   startResync,
 } from '../../functions/core/resync.ts';
-import { TypesenseClient } from '../../functions/shared/typesense.ts';
-import { startTypesenseEmulator, type TypesenseEmulator } from '../../infra/local/typesense-emulator.ts';
 import { memoryResyncPorts } from '../helpers/resync-fakes.ts';
+import { typesenseSuite } from '../helpers/typesense-suite.ts';
 
 /* The re-sync with a projection filter: only matching items go into the new collection. */
 
 const API_KEY = 'resync-filter-key';
-let emulator: TypesenseEmulator;
-let typesense: TypesenseClient;
+const suite = typesenseSuite(API_KEY);
 let run = 0;
-
-beforeAll(async () => {
-  emulator = await startTypesenseEmulator({ apiKey: API_KEY });
-  typesense = new TypesenseClient({ nodes: [emulator.url], apiKey: API_KEY });
-});
-afterAll(async () => {
-  await emulator.stop();
-});
 
 type Item = Record<string, AttributeValue>;
 const ORDERS: ItemFilter = { attribute: 'type', equals: 'order' };
@@ -37,9 +27,9 @@ const item = (id: string, type: string): Item => ({ pk: { S: id }, type: { S: ty
 /** A fresh alias on `<alias>_v1`; 12 orders and 8 customers (and the canary) in the table. */
 async function setup() {
   const alias = `filtered${++run}`;
-  await typesense.createCollection({ name: `${alias}_v1`, fields: [{ name: 'type', type: 'string' }] });
-  await typesense.upsertAlias(alias, `${alias}_v1`);
-  const fakes = memoryResyncPorts(typesense as unknown as ResyncPorts['typesense']);
+  await suite.typesense.createCollection({ name: `${alias}_v1`, fields: [{ name: 'type', type: 'string' }] });
+  await suite.typesense.upsertAlias(alias, `${alias}_v1`);
+  const fakes = memoryResyncPorts(suite.typesense as unknown as ResyncPorts['typesense']);
   for (let n = 0; n < 20; n++) fakes.table.set(`k-${n}`, item(`k-${n}`, n < 12 ? 'order' : 'customer'));
   fakes.table.set(CANARY_KEY_VALUE, canaryItem(['pk'], 1_795_000_000_000));
   const options: ResyncOptions = {
@@ -57,7 +47,7 @@ async function setup() {
     return result.started;
   };
   const ids = async (collection: string) =>
-    (await typesense.exportDocuments(collection)).map(({ id }) => String(id)).sort();
+    (await suite.typesense.exportDocuments(collection)).map(({ id }) => String(id)).sort();
   return { ...fakes, alias, options, started, ids };
 }
 
@@ -67,7 +57,7 @@ describe('re-sync with a projection filter', () => {
     const job = await env.started();
     for (let next = env.tasks.shift(); next !== undefined; next = env.tasks.shift())
       await runResyncTask(next.task, env.ports, env.options);
-    expect((await typesense.getAlias(env.alias))?.collection_name).toBe(job.collection);
+    expect((await suite.typesense.getAlias(env.alias))?.collection_name).toBe(job.collection);
     expect(await env.ids(job.collection)).toEqual(Array.from({ length: 12 }, (_, n) => `k-${n}`).sort());
     expect(await resyncProgress(env.store, 0)).toMatchObject({ scanned: 20, indexed: 12, filtered: 8 });
   });

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   type ResyncOptions,
   type ResyncPorts,
@@ -6,23 +6,13 @@ import {
   runResyncTask,
   startResync,
 } from '../../functions/core/resync.ts';
-import { TypesenseClient } from '../../functions/shared/typesense.ts';
-import { startTypesenseEmulator, type TypesenseEmulator } from '../../infra/local/typesense-emulator.ts';
 import { memoryResyncPorts } from '../helpers/resync-fakes.ts';
+import { typesenseSuite } from '../helpers/typesense-suite.ts';
 
 /* The first load (issue 19): a re-sync started without an alias, with a schema, creates the alias. */
 
 const API_KEY = 'first-load-key';
-let emulator: TypesenseEmulator;
-let typesense: TypesenseClient;
-
-beforeAll(async () => {
-  emulator = await startTypesenseEmulator({ apiKey: API_KEY });
-  typesense = new TypesenseClient({ nodes: [emulator.url], apiKey: API_KEY });
-});
-afterAll(async () => {
-  await emulator.stop();
-});
+const suite = typesenseSuite(API_KEY);
 
 const schema = {
   fields: [
@@ -33,7 +23,7 @@ const schema = {
 
 describe('first load', () => {
   it('builds the first collection from the schema; its swap creates the alias', async () => {
-    const fakes = memoryResyncPorts(typesense as unknown as ResyncPorts['typesense']);
+    const fakes = memoryResyncPorts(suite.typesense as unknown as ResyncPorts['typesense']);
     for (let n = 0; n < 12; n++)
       fakes.table.set(`p-${n}`, { pk: { S: `p-${n}` }, name: { S: `n${n}` }, price: { N: '1.5' } });
     const options: ResyncOptions = {
@@ -51,12 +41,12 @@ describe('first load', () => {
     expect(result.started).toMatchObject({ trigger: 'deploy', firstLoad: true });
     // The writer reads this pointer: it writes into the new collection only while it says firstLoad.
     expect(await fakes.store.active()).toEqual({ jobId, collection, firstLoad: true });
-    expect(await typesense.getAlias('fresh')).toBeUndefined();
+    expect(await suite.typesense.getAlias('fresh')).toBeUndefined();
 
     for (let next = fakes.tasks.shift(); next !== undefined; next = fakes.tasks.shift())
       await runResyncTask(next.task, fakes.ports, options);
-    expect((await typesense.getAlias('fresh'))?.collection_name).toBe(collection);
-    expect((await typesense.getCollection(collection))?.num_documents).toBe(12);
+    expect((await suite.typesense.getAlias('fresh'))?.collection_name).toBe(collection);
+    expect((await suite.typesense.getCollection(collection))?.num_documents).toBe(12);
     const progress = await resyncProgress(fakes.store, 0);
     expect(progress?.job).toMatchObject({ phase: 'done', firstLoad: true });
     expect(progress?.job.previous).toBeUndefined();

@@ -1,5 +1,5 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PROGRESS_EVERY_MS } from '../../functions/core/resync/backfill.ts';
 import {
   cancelResync,
@@ -14,9 +14,9 @@ import {
   startResync,
   TASK_RESERVE_MS,
 } from '../../functions/core/resync.ts';
-import { TypesenseClient, TypesenseHttpError } from '../../functions/shared/typesense.ts';
-import { startTypesenseEmulator, type TypesenseEmulator } from '../../infra/local/typesense-emulator.ts';
+import { TypesenseHttpError } from '../../functions/shared/typesense.ts';
 import { memoryResyncPorts } from '../helpers/resync-fakes.ts';
+import { typesenseSuite } from '../helpers/typesense-suite.ts';
 
 /*
  * The re-sync must never stall silently: cancel works in every phase, the finisher's re-check is
@@ -25,17 +25,8 @@ import { memoryResyncPorts } from '../helpers/resync-fakes.ts';
  */
 
 const API_KEY = 'resync-stalls-key';
-let emulator: TypesenseEmulator;
-let typesense: TypesenseClient;
+const suite = typesenseSuite(API_KEY);
 let run = 0;
-
-beforeAll(async () => {
-  emulator = await startTypesenseEmulator({ apiKey: API_KEY });
-  typesense = new TypesenseClient({ nodes: [emulator.url], apiKey: API_KEY });
-});
-afterAll(async () => {
-  await emulator.stop();
-});
 
 type Item = Record<string, AttributeValue>;
 const item = (id: string, price: AttributeValue = { N: '9.5' }): Item => ({
@@ -46,16 +37,16 @@ const item = (id: string, price: AttributeValue = { N: '9.5' }): Item => ({
 
 async function setup(items: number, overrides: Partial<ResyncOptions> = {}) {
   const alias = `stalls${++run}`;
-  await typesense.createCollection({
+  await suite.typesense.createCollection({
     name: `${alias}_v1`,
     fields: [
       { name: 'name', type: 'string' },
       { name: 'price', type: 'float' },
     ],
   });
-  await typesense.upsertAlias(alias, `${alias}_v1`);
+  await suite.typesense.upsertAlias(alias, `${alias}_v1`);
   let clock = 1_795_000_000_000;
-  const fakes = memoryResyncPorts(typesense as unknown as ResyncPorts['typesense'], () => clock);
+  const fakes = memoryResyncPorts(suite.typesense as unknown as ResyncPorts['typesense'], () => clock);
   const slept: number[] = [];
   fakes.ports.sleep = async (ms) => {
     slept.push(ms);
@@ -81,7 +72,7 @@ async function setup(items: number, overrides: Partial<ResyncOptions> = {}) {
     if (!('started' in result)) throw new Error('not started');
     return result.started;
   };
-  const live = async () => (await typesense.getAlias(alias))?.collection_name;
+  const live = async () => (await suite.typesense.getAlias(alias))?.collection_name;
   const tick = (ms = 1_000) => {
     clock += ms;
   };
@@ -103,7 +94,7 @@ describe('resync cancel in every unfinished phase', () => {
     // A tombstoned key is back in the new collection: the finisher waits in `finishing` for its fix.
     env.table.delete('p-1');
     await env.store.recordDeletes(job.jobId, [{ id: 'p-1', key: { pk: { S: 'p-1' } } }]);
-    await typesense.importDocuments(
+    await suite.typesense.importDocuments(
       job.collection,
       [JSON.stringify({ id: 'p-1', name: 'x', price: 1 })],
       'upsert',
@@ -116,7 +107,7 @@ describe('resync cancel in every unfinished phase', () => {
     expect(await env.store.active()).toBeUndefined();
     expect(await finishResync(job.jobId, env.ports, env.options)).toBe('stopped');
     expect(await env.live()).toBe(`${env.alias}_v1`);
-    expect(await typesense.getCollection(job.collection)).toBeUndefined();
+    expect(await suite.typesense.getCollection(job.collection)).toBeUndefined();
   });
 
   it('releases a pointer left behind by a job that is already done, and a new re-sync can start', async () => {
@@ -138,7 +129,7 @@ describe('resync cancel in every unfinished phase', () => {
     expect(await env.store.active()).toBeUndefined();
     // A done job's collection is the live one: it stays.
     expect(await env.live()).toBe(job.collection);
-    expect(await typesense.getCollection(job.collection)).toBeDefined();
+    expect(await suite.typesense.getCollection(job.collection)).toBeDefined();
     env.tick();
     expect(await startResync('schedule', env.ports, env.options)).toHaveProperty('started');
   });
@@ -226,7 +217,7 @@ describe("the finisher's re-check of deleted keys", () => {
     const back = [tombstones[5], tombstones[RECHECK_CHUNK + 7], tombstones[RECHECK_CHUNK * 2 + 3]].map(
       (tombstone) => tombstone?.id as string,
     );
-    await typesense.importDocuments(
+    await suite.typesense.importDocuments(
       job.collection,
       back.map((id) => JSON.stringify({ id, name: id, price: 1 })),
       'upsert',
@@ -234,8 +225,8 @@ describe("the finisher's re-check of deleted keys", () => {
     let inFlight = 0;
     let maxInFlight = 0;
     const looked: string[] = [];
-    const getDocument = typesense.getDocument.bind(typesense);
-    env.ports.typesense = Object.assign(Object.create(typesense), {
+    const getDocument = suite.typesense.getDocument.bind(suite.typesense);
+    env.ports.typesense = Object.assign(Object.create(suite.typesense), {
       async getDocument(collection: string, id: string) {
         looked.push(id);
         inFlight++;
@@ -317,7 +308,7 @@ describe('backfill segments', () => {
     const env = await setup(8);
     const job = await env.started();
     env.tasks.splice(0);
-    const importDocuments = typesense.importDocuments.bind(typesense);
+    const importDocuments = suite.typesense.importDocuments.bind(suite.typesense);
     const faults: (() => never | 'lines')[] = [
       () => 'lines',
       () => {
@@ -333,7 +324,7 @@ describe('backfill segments', () => {
       },
     ];
     let calls = 0;
-    env.ports.typesense = Object.assign(Object.create(typesense), {
+    env.ports.typesense = Object.assign(Object.create(suite.typesense), {
       async importDocuments(collection: string, lines: string[], action: 'create') {
         calls++;
         const fault = faults.shift();
@@ -395,7 +386,7 @@ describe('pruning', () => {
     await env.drain();
     expect(await env.live()).toBe(run3.collection);
     expect((await env.store.getJob(run3.jobId))?.previous).toBe(run1.collection);
-    expect(await typesense.getCollection(run1.collection)).toBeDefined();
+    expect(await suite.typesense.getCollection(run1.collection)).toBeDefined();
     await rollbackResync(env.ports, env.alias);
     expect(await env.live()).toBe(run1.collection);
     expect(run2.collection).not.toBe(run1.collection);

@@ -1,5 +1,5 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   finishResync,
   type ResyncOptions,
@@ -10,24 +10,14 @@ import {
   startResync,
 } from '../../functions/core/resync.ts';
 import type { Transform } from '../../functions/core/transform.ts';
-import { TypesenseClient } from '../../functions/shared/typesense.ts';
-import { startTypesenseEmulator, type TypesenseEmulator } from '../../infra/local/typesense-emulator.ts';
 import { memoryResyncPorts } from '../helpers/resync-fakes.ts';
+import { typesenseSuite } from '../helpers/typesense-suite.ts';
 
 /* The re-sync with the app's transform: its documents go in, its nulls are skipped and counted. */
 
 const API_KEY = 'resync-transform-key';
-let emulator: TypesenseEmulator;
-let typesense: TypesenseClient;
+const suite = typesenseSuite(API_KEY);
 let run = 0;
-
-beforeAll(async () => {
-  emulator = await startTypesenseEmulator({ apiKey: API_KEY });
-  typesense = new TypesenseClient({ nodes: [emulator.url], apiKey: API_KEY });
-});
-afterAll(async () => {
-  await emulator.stop();
-});
 
 type Item = Record<string, AttributeValue>;
 const item = (id: string, title: string): Item => ({ pk: { S: id }, title: { S: title } });
@@ -42,9 +32,12 @@ const transform: Transform = (document) => {
 /** A fresh alias on `<alias>_v1`; 12 published items and 8 drafts in the table. */
 async function setup() {
   const alias = `transformed${++run}`;
-  await typesense.createCollection({ name: `${alias}_v1`, fields: [{ name: 'title', type: 'string' }] });
-  await typesense.upsertAlias(alias, `${alias}_v1`);
-  const fakes = memoryResyncPorts(typesense as unknown as ResyncPorts['typesense']);
+  await suite.typesense.createCollection({
+    name: `${alias}_v1`,
+    fields: [{ name: 'title', type: 'string' }],
+  });
+  await suite.typesense.upsertAlias(alias, `${alias}_v1`);
+  const fakes = memoryResyncPorts(suite.typesense as unknown as ResyncPorts['typesense']);
   for (let n = 0; n < 20; n++)
     fakes.table.set(`k-${n}`, item(`k-${n}`, n < 12 ? `Title ${n}` : `draft ${n}`));
   const options: ResyncOptions = {
@@ -73,8 +66,8 @@ describe('re-sync with a transform', () => {
     const env = await setup();
     const job = await env.started();
     await env.runAll();
-    expect((await typesense.getAlias(env.alias))?.collection_name).toBe(job.collection);
-    const documents = await typesense.exportDocuments(job.collection);
+    expect((await suite.typesense.getAlias(env.alias))?.collection_name).toBe(job.collection);
+    const documents = await suite.typesense.exportDocuments(job.collection);
     expect(documents.map(({ id }) => String(id)).sort()).toEqual(
       Array.from({ length: 12 }, (_, n) => `k-${n}`).sort(),
     );
@@ -105,7 +98,7 @@ describe('re-sync with a transform', () => {
     env.table.set('k-5', item('k-5', 'boom'));
     const job = await env.started();
     await env.runAll();
-    expect((await typesense.getAlias(env.alias))?.collection_name).toBe(`${env.alias}_v1`);
+    expect((await suite.typesense.getAlias(env.alias))?.collection_name).toBe(`${env.alias}_v1`);
     const stored = await env.store.getJob(job.jobId);
     expect(stored?.phase).toBe('failed');
     expect(JSON.stringify(stored)).toContain('k-5');

@@ -1,5 +1,5 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { CANARY_KEY_VALUE, canaryItem } from '../../functions/core/canary.ts';
 import {
   cancelResync,
@@ -14,22 +14,13 @@ import {
   runSegment,
   startResync,
 } from '../../functions/core/resync.ts';
-import { TypesenseClient } from '../../functions/shared/typesense.ts';
-import { startTypesenseEmulator, type TypesenseEmulator } from '../../infra/local/typesense-emulator.ts';
+import type { TypesenseClient } from '../../functions/shared/typesense.ts';
 import { memoryResyncPorts } from '../helpers/resync-fakes.ts';
+import { typesenseSuite } from '../helpers/typesense-suite.ts';
 
 const API_KEY = 'resync-unit-key';
-let emulator: TypesenseEmulator;
-let typesense: TypesenseClient;
+const suite = typesenseSuite(API_KEY);
 let run = 0;
-
-beforeAll(async () => {
-  emulator = await startTypesenseEmulator({ apiKey: API_KEY });
-  typesense = new TypesenseClient({ nodes: [emulator.url], apiKey: API_KEY });
-});
-afterAll(async () => {
-  await emulator.stop();
-});
 
 type Item = Record<string, AttributeValue>;
 const item = (id: string, revision: number, price: AttributeValue = { N: '9.5' }): Item => ({
@@ -42,16 +33,16 @@ const item = (id: string, revision: number, price: AttributeValue = { N: '9.5' }
 /** A fresh alias per test, pointing at `<alias>_v1` with a small schema, and a table of `items` items. */
 async function setup(items: number, overrides: Partial<ResyncOptions> = {}) {
   const alias = `products${++run}`;
-  await typesense.createCollection({
+  await suite.typesense.createCollection({
     name: `${alias}_v1`,
     fields: [
       { name: 'name', type: 'string' },
       { name: 'price', type: 'float' },
     ],
   });
-  await typesense.upsertAlias(alias, `${alias}_v1`);
+  await suite.typesense.upsertAlias(alias, `${alias}_v1`);
   let clock = 1_795_000_000_000;
-  const fakes = memoryResyncPorts(typesense as unknown as ResyncPorts['typesense'], () => clock);
+  const fakes = memoryResyncPorts(suite.typesense as unknown as ResyncPorts['typesense'], () => clock);
   for (let n = 0; n < items; n++) fakes.table.set(`p-${n}`, item(`p-${n}`, 1));
   const options: ResyncOptions = {
     alias,
@@ -69,7 +60,7 @@ async function setup(items: number, overrides: Partial<ResyncOptions> = {}) {
       outcomes.push(await runResyncTask(next.task, fakes.ports, options));
     return outcomes;
   };
-  const live = async () => (await typesense.getAlias(alias))?.collection_name;
+  const live = async () => (await suite.typesense.getAlias(alias))?.collection_name;
   const tick = () => {
     clock += 1_000;
   };
@@ -99,7 +90,7 @@ describe('full re-sync core', () => {
       expect(outcomes).toContain('continued');
       expect(outcomes.at(-1)).toBe('swapped');
       expect(await env.live()).toBe(job.collection);
-      expect((await typesense.getCollection(job.collection))?.num_documents).toBe(30);
+      expect((await suite.typesense.getCollection(job.collection))?.num_documents).toBe(30);
       expect(await env.ports.store.active()).toBeUndefined();
       const progress = await resyncProgress(env.store, 0);
       expect(progress).toMatchObject({
@@ -141,8 +132,8 @@ describe('full re-sync core', () => {
       for (const task of segments) while ((await runSegment(task, env.ports, env.options)) === 'continued');
       env.tasks.splice(0);
       let swaps = 0;
-      const upsertAlias = typesense.upsertAlias.bind(typesense);
-      const counting = Object.create(typesense) as TypesenseClient;
+      const upsertAlias = suite.typesense.upsertAlias.bind(suite.typesense);
+      const counting = Object.create(suite.typesense) as TypesenseClient;
       counting.upsertAlias = async (alias, collection) => {
         swaps++;
         return upsertAlias(alias, collection);
@@ -167,7 +158,7 @@ describe('full re-sync core', () => {
       expect(cancelled?.job).toMatchObject({ phase: 'cancelled', message: 'cancelled by the operator' });
       expect(await env.drain()).toEqual(['stopped', 'stopped', 'stopped']);
       expect(await env.live()).toBe(`${env.alias}_v1`);
-      expect(await typesense.getCollection(job.collection)).toBeUndefined();
+      expect(await suite.typesense.getCollection(job.collection)).toBeUndefined();
       expect(await env.ports.store.active()).toBeUndefined();
       expect(await cancelResync(env.ports)).toBeUndefined();
     });
@@ -180,7 +171,7 @@ describe('full re-sync core', () => {
         collections.push((result as { started: { collection: string } }).started.collection);
         await env.drain();
       }
-      const names = (await typesense.listCollections())
+      const names = (await suite.typesense.listCollections())
         .map(({ name }) => name)
         .filter((name) => name.startsWith(`${env.alias}_`));
       // The collection the alias started on is not ours to drop; the oldest versioned one is pruned.
@@ -195,8 +186,8 @@ describe('full re-sync core', () => {
     const { collection } = (result as { started: { collection: string } }).started;
     await env.drain();
     expect(await env.live()).toBe(collection);
-    expect((await typesense.getCollection(collection))?.num_documents).toBe(5);
-    expect(await typesense.getDocument(collection, CANARY_KEY_VALUE)).toBeUndefined();
+    expect((await suite.typesense.getCollection(collection))?.num_documents).toBe(5);
+    expect(await suite.typesense.getDocument(collection, CANARY_KEY_VALUE)).toBeUndefined();
     expect(await resyncProgress(env.store, 0)).toMatchObject({ scanned: 5, indexed: 5 });
   });
 
@@ -210,7 +201,7 @@ describe('full re-sync core', () => {
         const page = await scan(...args);
         // Between the scan and the import, the item changes and the writer applies it to both collections.
         env.table.set('p-0', item('p-0', 2));
-        await typesense.importDocuments(
+        await suite.typesense.importDocuments(
           collection,
           [JSON.stringify({ id: 'p-0', name: 'name of p-0', price: 9.5, revision: 2 })],
           'upsert',
@@ -218,7 +209,7 @@ describe('full re-sync core', () => {
         return page;
       };
       await env.drain();
-      expect(await typesense.getDocument(collection, 'p-0')).toMatchObject({ revision: 2 });
+      expect(await suite.typesense.getDocument(collection, 'p-0')).toMatchObject({ revision: 2 });
       expect(await resyncProgress(env.store, 0)).toMatchObject({
         job: { phase: 'done' },
         indexed: 0,
@@ -236,7 +227,7 @@ describe('full re-sync core', () => {
         // The item is deleted and the writer applies the delete (tombstone, then delete) before the import.
         env.table.delete('p-1');
         await env.store.recordDeletes(jobId, [{ id: 'p-1', key: { pk: { S: 'p-1' } } }]);
-        await typesense.deleteByIds(collection, ['p-1']);
+        await suite.typesense.deleteByIds(collection, ['p-1']);
         return page;
       };
       expect(await runSegment({ jobId, segment: 0 }, env.ports, env.options)).toBe('segment-done');
@@ -247,10 +238,10 @@ describe('full re-sync core', () => {
       expect((await env.store.getJob(jobId))?.finishChecks).toBe(1);
 
       // The writer applies the re-enqueued key: the item is gone, so the document goes too.
-      await typesense.deleteByIds(collection, ['p-1']);
+      await suite.typesense.deleteByIds(collection, ['p-1']);
       expect(await finishResync(jobId, env.ports, env.options)).toBe('swapped');
       expect(await env.live()).toBe(collection);
-      expect(await typesense.getDocument(collection, 'p-1')).toBeUndefined();
+      expect(await suite.typesense.getDocument(collection, 'p-1')).toBeUndefined();
     });
 
     it('the finish re-check is delayed, not spun', async () => {
@@ -284,13 +275,13 @@ describe('full re-sync core', () => {
       });
       expect(progress?.rejections).toEqual([{ id: 'p-3', reason: expect.stringMatching(/^400: .*price/) }]);
       expect(await env.live()).toBe(`${env.alias}_v1`);
-      expect(await typesense.getCollection(collection)).toBeUndefined();
+      expect(await suite.typesense.getCollection(collection)).toBeUndefined();
       expect(await env.ports.store.active()).toBeUndefined();
     });
 
     it('a missing alias without a schema is a clear error and creates nothing', async () => {
       env = await setup(1);
-      await typesense.deleteAlias(env.alias);
+      await suite.typesense.deleteAlias(env.alias);
       await expect(startResync('operator', env.ports, env.options)).rejects.toThrow(
         `alias ${env.alias} does not exist and no schema was given`,
       );
