@@ -2,6 +2,7 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { MarshalledKey } from '../change.ts';
 import { ProjectionError } from '../errors.ts';
 import { documentId, pickKey } from '../keys.ts';
+import { inParallel } from '../parallel.ts';
 import { buildDocument } from '../transform.ts';
 import {
   abandon,
@@ -153,20 +154,6 @@ async function pruneCollections(job: ResyncJob, ports: ResyncPorts, keep: number
   const dropped = older.slice(keep).filter((name) => name !== job.previous);
   for (const name of dropped) await ports.typesense.deleteCollection(name);
   return dropped;
-}
-
-/** Runs `work` over `items` with at most `limit` in flight. */
-async function inParallel<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>) {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await work(items[index] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }
 
 /**
