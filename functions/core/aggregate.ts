@@ -12,6 +12,9 @@ import { type Transform, transformDocument } from './transform.ts';
  * whole partition first, so an aggregate is always that of one consistent read of its items.
  */
 
+/** Partitions read at once, at most, by one writer batch or one re-sync page: each is a Query of its own. */
+export const PARTITION_READS = 16;
+
 /** An aggregation resolved against the table's key: its partition and sort key, its limits applied. */
 export interface Aggregation {
   readonly partitionKey: string;

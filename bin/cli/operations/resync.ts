@@ -1,3 +1,4 @@
+import { changeKeyAttributes } from '../../../functions/contract/aggregate.ts';
 import { OperatorError } from '../../../functions/core/errors.ts';
 import {
   type CancelOutcome,
@@ -34,7 +35,7 @@ export function portsOf(connection: Connection): ResyncPorts {
     sqs: connection.sqs,
     typesense: connection.typesense,
     tableName: target.tableName,
-    keyAttributes: target.keyAttributes,
+    keyAttributes: changeKeyAttributes(target.keyAttributes, target.aggregate),
     stateTable: target.resync.stateTable,
     resyncQueueUrl: target.resync.queueUrl,
     changesQueue: target,

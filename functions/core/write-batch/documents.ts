@@ -1,5 +1,5 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { buildAggregate } from '../aggregate.ts';
+import { buildAggregate, PARTITION_READS } from '../aggregate.ts';
 import type { CircuitBreaker } from '../breaker.ts';
 import { canaryDocument, isCanaryId } from '../canary.ts';
 import { ProjectionError } from '../errors.ts';
@@ -41,9 +41,6 @@ export interface CurrentState {
   partitions?: Map<string, Record<string, AttributeValue>[]>;
   resync: ActiveResync | undefined;
 }
-
-/** Partitions re-read at once, at most: each is a Query of its own. */
-export const PARTITION_READS = 16;
 
 /** The current items of every changed key: one BatchGetItem for them all, or one Query per partition. */
 async function readSource(
