@@ -26,6 +26,11 @@ export interface Aggregation {
 }
 
 /** The aggregation of a table keyed by `keyAttributes` (partition key, sort key); undefined when not aggregated. */
+export function aggregationOf(keyAttributes: readonly string[], config: AggregateConfig): Aggregation;
+export function aggregationOf(
+  keyAttributes: readonly string[],
+  config: AggregateConfig | undefined,
+): Aggregation | undefined;
 export function aggregationOf(
   keyAttributes: readonly string[],
   config: AggregateConfig | undefined,

@@ -21,7 +21,7 @@ import { seq } from '../helpers/factories.ts';
 
 type Item = Record<string, AttributeValue>;
 const ORDERS = { parent: { prefix: 'ORDER#' }, children: { lines: { prefix: 'LINE#' } } };
-const aggregation = aggregationOf(['pk', 'sk'], ORDERS) as NonNullable<ReturnType<typeof aggregationOf>>;
+const aggregation = aggregationOf(['pk', 'sk'], ORDERS);
 const item = (pk: string, sk: string, fields: Item = {}): Item => ({
   pk: { S: pk },
   sk: { S: sk },
