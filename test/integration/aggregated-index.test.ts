@@ -202,6 +202,14 @@ describe('an aggregated index on the embedded stack', () => {
     const verified = await cliAt(targetFile, 'verify');
     expect(verified.code).toBe(EXIT.ok);
   }, 300_000);
+
+  it('carries the lag check’s canary under the table’s whole key, outside the aggregates', async () => {
+    const reading = await stack.checkLag();
+    expect(reading.problems).toEqual([]);
+    expect(reading.canaryDelayMs).not.toBeNull();
+    await expectExactlyTheAggregates([]);
+    expect(await stack.drainDeadLetters()).toEqual([]);
+  }, 120_000);
 });
 
 /** The IAM-true stack proves the writer's dynamodb:Query grant is needed: without it the re-read is refused. */

@@ -6,6 +6,7 @@ import {
   aggregateSchema,
   changeKeyAttributes,
 } from '../../functions/contract/aggregate.ts';
+import { writerEnvironment } from '../../functions/contract/env-builders.ts';
 import {
   AggregateTooLargeError,
   AggregationError,
@@ -17,6 +18,7 @@ import { coalesce } from '../../functions/core/coalesce.ts';
 import { normaliseRecords } from '../../functions/core/normalise.ts';
 import { packChanges } from '../../functions/core/pack.ts';
 import type { TransformContext } from '../../functions/core/transform.ts';
+import { parseConfig, writerConfigSchema } from '../../functions/shared/config.ts';
 import { seq } from '../helpers/factories.ts';
 
 type Item = Record<string, AttributeValue>;
@@ -153,6 +155,25 @@ describe('the aggregate contract', () => {
   it('parses the AGGREGATE variable’s value, and its absence', () => {
     expect(aggregateSchema.parse(undefined)).toBeUndefined();
     expect(aggregateSchema.safeParse({ parent: {} }).success).toBe(false);
+  });
+
+  it('round-trips through the writer’s environment, and a bad one names the variable and the problem', () => {
+    const env = writerEnvironment({
+      TYPESENSE_NODES: ['https://a.example:443'],
+      TYPESENSE_API_KEY: 'k',
+      TYPESENSE_COLLECTION: 'orders',
+      KEY_ATTRIBUTES: ['pk', 'sk'],
+      AGGREGATE: ORDERS,
+      TABLE_NAME: 'orders',
+      QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/1/changes.fifo',
+      DLQ_URL: 'https://sqs.eu-west-1.amazonaws.com/1/dlq.fifo',
+      MAX_RECEIVE_COUNT: 10,
+      MAX_MESSAGE_BYTES: 262_144,
+    });
+    expect(parseConfig(writerConfigSchema, env).AGGREGATE).toEqual(ORDERS);
+    expect(() =>
+      parseConfig(writerConfigSchema, { ...env, AGGREGATE: JSON.stringify({ ...ORDERS, maxItems: -1 }) }),
+    ).toThrow('AGGREGATE: aggregate.maxItems must be a whole number from 1 to 10000, got -1');
   });
 });
 
