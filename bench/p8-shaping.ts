@@ -4,6 +4,7 @@ import { buildDocument, type Transform } from '../functions/core/transform.ts';
 import { processChangeMessages } from '../functions/core/write-batch.ts';
 import { seededRandom } from '../infra/local/workload.ts';
 import { inMemoryBatcher, inMemoryWriterPorts, medians, timeRounds } from './p2-cpu.ts';
+import { type AggregationRow, measureAggregation } from './p8-aggregation.ts';
 import { num, ratio, type Section } from './report.ts';
 import { asQueueRecords, KEY_ATTRIBUTES, keyOf, realisticItem } from './stream.ts';
 import { type Item, streamWithTable, tens } from './stream-fixture.ts';
@@ -12,7 +13,8 @@ import { type Item, streamWithTable, tens } from './stream-fixture.ts';
  * P8: what the document-shaping rules (issue 20) cost the writer per change, against the plain path:
  * the projection's filter, its mapping (rename, flatten, convert) and an app transform, on the same
  * items, with P2's in-memory ports so only our code is timed; and `buildDocument` alone per item, which
- * is what the re-sync pays per scanned item. Routing and aggregation are not built, so not measured.
+ * is what the re-sync pays per scanned item; and an aggregated index against one document per item
+ * (p8-aggregation.ts).
  */
 
 export const SHAPINGS = ['plain', 'filter', 'mapping', 'transform'] as const;
@@ -151,13 +153,19 @@ export async function runP8({ changes, repetitions, seed }: P8Options): Promise<
   }
   const writer = await timeRounds(writers, repetitions, changes);
   const builder = await timeRounds(builders, repetitions, builds);
+  const aggregation = [];
+  for (const lines of [10, 100])
+    aggregation.push(await measureAggregation(lines, { changes, repetitions, seed }));
   const measured = {
     writerCpuUs: medians(writer.cpuTimings),
     buildCpuUs: medians(builder.cpuTimings),
     writerUs: medians(writer.timings),
     buildUs: medians(builder.timings),
   };
-  return p8Section({ changes, repetitions, built }, fixture, writes, measured, { writer, builder });
+  return p8Section({ changes, repetitions, built }, fixture, writes, measured, aggregation, {
+    writer,
+    builder,
+  });
 }
 
 type Medians = Record<'writerCpuUs' | 'buildCpuUs' | 'writerUs' | 'buildUs', Record<ShapingName, number>>;
@@ -167,6 +175,7 @@ function p8Section(
   { items, sqsBatches }: Fixture,
   writes: Awaited<ReturnType<typeof writesOf>>,
   measured: Medians,
+  aggregation: readonly AggregationRow[],
   rounds: unknown,
 ): Section {
   const { writerCpuUs, buildCpuUs } = measured;
@@ -194,6 +203,7 @@ function p8Section(
           `${num(writes[name].upserts)} / ${num(writes[name].deletes)}`,
         ]),
       },
+      aggregationTable(aggregation),
     ],
     notes: [
       `${num(run.changes)} stream changes on 10,000 keys with P2's traffic shape (30% on 100 hot keys, 10% deletes), ` +
@@ -208,8 +218,33 @@ function p8Section(
       `Filter: \`${JSON.stringify(HALF_FILTER)}\` (a filtered-out item becomes a delete). Mapping: ` +
         `\`${JSON.stringify(MAPPING)}\`. Transform: sets \`inStock\` from \`stock\` and returns the document; the ` +
         "writer then checks the transform's answer is JSON (a walk of the whole document).",
-      'Not measured: routing to several indexes and aggregation (issue 20), which are not built.',
+      `Aggregation (second table): orders of 10 and 100 lines in one table keyed \`pk\`, \`sk\` (~10,000 items), ` +
+        `${num(run.changes)} MODIFY records of random items through the real batcher and the writer core; per item: ` +
+        'every item its own document (BatchGetItem re-read); aggregated: `aggregate: ' +
+        `${JSON.stringify({ parent: { prefix: 'ORDER' }, children: { lines: { prefix: 'LINE#' } } })}\`, the batcher keyed ` +
+        'by the partition key, one re-read Query of the whole order per changed order and batch. CPU per source change.',
     ],
-    data: { ...run, averageItemBytes: averageItem, writes, ...measured, rounds },
+    data: { ...run, averageItemBytes: averageItem, writes, ...measured, aggregation, rounds },
+  };
+}
+
+function aggregationTable(rows: readonly AggregationRow[]) {
+  return {
+    columns: [
+      'lines per order',
+      'per item: writer CPU µs/change',
+      'aggregated: writer CPU µs/change',
+      'aggregated ÷ per item',
+      'upserts per pass (per item / aggregated)',
+      'aggregated document bytes',
+    ],
+    rows: rows.map((row) => [
+      num(row.linesPerOrder),
+      num(row.perItemCpuUs, 2),
+      num(row.aggregatedCpuUs, 2),
+      ratio(row.aggregatedCpuUs, row.perItemCpuUs),
+      `${num(row.perItemUpserts)} / ${num(row.aggregatedUpserts)}`,
+      num(row.aggregatedBytesPerUpsert),
+    ]),
   };
 }
