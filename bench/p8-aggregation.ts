@@ -1,11 +1,9 @@
 import type { DynamoDBRecord, SQSRecord } from 'aws-lambda';
 import { type AggregateConfig, changeKeyAttributes } from '../functions/contract/aggregate.ts';
 import { aggregationOf } from '../functions/core/aggregate.ts';
-import type { PackedMessage } from '../functions/core/pack.ts';
-import { processStreamRecords } from '../functions/core/stream-batch.ts';
 import { processChangeMessages, type WriterOptions } from '../functions/core/write-batch.ts';
 import { seededRandom } from '../infra/local/workload.ts';
-import { inMemoryWriterPorts, medians, timeRounds } from './p2-cpu.ts';
+import { inMemoryBatcher, inMemoryWriterPorts, medians, timeRounds } from './p2-cpu.ts';
 import { asQueueRecords } from './stream.ts';
 import { BATCHER_OPTIONS, type Item, tens } from './stream-fixture.ts';
 
@@ -67,18 +65,9 @@ function modifyBatches(items: readonly Item[], changes: number, seed: number): D
 
 /** The writer's batches the real batcher makes of `batches`, keyed by `keyAttributes`. */
 async function writerBatches(batches: readonly DynamoDBRecord[][], keyAttributes: string[]) {
-  const sent: PackedMessage[] = [];
-  const ports = {
-    sendMessages: async (messages: PackedMessage[]) => {
-      sent.push(...messages);
-      return [];
-    },
-    sendDeadLetters: async () => undefined,
-    now: Date.now,
-  };
-  for (const records of batches)
-    await processStreamRecords(records, ports, { ...BATCHER_OPTIONS, keyAttributes });
-  return tens(asQueueRecords(sent));
+  const batcher = inMemoryBatcher(batches, { ...BATCHER_OPTIONS, keyAttributes });
+  await batcher.run();
+  return tens(asQueueRecords(batcher.sent));
 }
 
 const itemKey = (item: Item) => `${item.pk?.S}|${item.sk?.S}`;
