@@ -1,7 +1,7 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { measureAggregation } from '../../bench/p8-aggregation.ts';
-import { SHAPING_OPTIONS, SHAPINGS, shapingFixture } from '../../bench/p8-shaping.ts';
+import { ROUTES, SHAPING_OPTIONS, SHAPINGS, shapingFixture } from '../../bench/p8-shaping.ts';
 import { KEY_ATTRIBUTES } from '../../bench/stream.ts';
 import { readFrom } from '../../bench/stream-fixture.ts';
 import { projectionProblems } from '../../functions/contract/projection.ts';
@@ -45,6 +45,15 @@ describe('P8 shaping fixture', () => {
     expect(kept).toEqual(fixture.items.filter((item) => text(item.status) === 'active'));
     expect(kept.length / fixture.items.length).toBeGreaterThan(0.4);
     expect(kept.length / fixture.items.length).toBeLessThan(0.6);
+  });
+
+  it('routes every item to exactly one of the two indexes', () => {
+    for (const item of fixture.items) {
+      const routed = ROUTES.filter(
+        ({ projection }) => buildDocument(item, KEY_ATTRIBUTES, projection, undefined) !== undefined,
+      );
+      expect(routed).toHaveLength(1);
+    }
   });
 
   it('maps renamed, flattened and converted fields, and the transform adds one field', () => {
