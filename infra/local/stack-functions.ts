@@ -138,7 +138,8 @@ export function functionEnvironments(options: LocalStackOptions, resources: Func
   };
   return {
     batcher: batcherEnvironment({
-      ...queues,
+      QUEUES: [{ queueUrl: resources.queueUrl, deadLetterQueueUrl: resources.dlqUrl }],
+      DLQ_URL: resources.dlqUrl,
       ...packing,
       KEY_ATTRIBUTES: resources.keyAttributes,
       SOURCE_TIMESTAMP_ATTRIBUTE: options.sourceTimestampAttribute,

@@ -2,17 +2,18 @@ import type { DynamoDBRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import type { Change, DeadLetter } from '../../functions/core/change.ts';
 import { messageGroupOf, type PackedMessage, parseChangeMessage } from '../../functions/core/pack.ts';
-import { type BatcherOptions, processStreamRecords } from '../../functions/core/stream-batch.ts';
+import {
+  type BatcherOptions,
+  type BatcherPorts,
+  processStreamRecords,
+} from '../../functions/core/stream-batch.ts';
 import { seq, streamRecord } from '../helpers/factories.ts';
 import { streamRecords } from '../helpers/fixtures.ts';
 
 const NOW = 1_700_000_999_000;
 const options: BatcherOptions = { keyAttributes: ['pk'], buckets: 16, maxMessageBytes: 262_144 };
 
-interface FakeBatcherPorts {
-  sendMessages(messages: PackedMessage[]): Promise<PackedMessage[]>;
-  sendDeadLetters(letters: DeadLetter[]): Promise<void>;
-  now(): number;
+interface FakeBatcherPorts extends BatcherPorts {
   sendCalls: PackedMessage[][];
   deadLetterCalls: DeadLetter[][];
 }
@@ -29,25 +30,32 @@ function fakePorts(
   } = {},
 ): FakeBatcherPorts {
   const attempts = new Map<string, number>();
-  const ports: FakeBatcherPorts = {
-    sendCalls: [],
-    deadLetterCalls: [],
-    async sendMessages(messages) {
-      ports.sendCalls.push([...messages]);
-      if (behaviour.throwOnCall?.(ports.sendCalls.length) === true) throw new Error('ThrottlingException');
-      return messages.filter((message) => {
-        const attempt = (attempts.get(message.deduplicationId) ?? 0) + 1;
-        attempts.set(message.deduplicationId, attempt);
-        return behaviour.refuse?.(message, attempt) ?? false;
-      });
-    },
-    async sendDeadLetters(letters) {
-      ports.deadLetterCalls.push(structuredClone(letters));
-      if (behaviour.deadLettersFail === true) throw new Error('DLQ unavailable');
-    },
+  const sendCalls: PackedMessage[][] = [];
+  const deadLetterCalls: DeadLetter[][] = [];
+  const sendDeadLetters = async (letters: DeadLetter[]) => {
+    deadLetterCalls.push(structuredClone(letters));
+    if (behaviour.deadLettersFail === true) throw new Error('DLQ unavailable');
+  };
+  return {
+    sendCalls,
+    deadLetterCalls,
+    targets: [
+      {
+        async sendMessages(messages) {
+          sendCalls.push([...messages]);
+          if (behaviour.throwOnCall?.(sendCalls.length) === true) throw new Error('ThrottlingException');
+          return messages.filter((message) => {
+            const attempt = (attempts.get(message.deduplicationId) ?? 0) + 1;
+            attempts.set(message.deduplicationId, attempt);
+            return behaviour.refuse?.(message, attempt) ?? false;
+          });
+        },
+        sendDeadLetters,
+      },
+    ],
+    sendDeadLetters,
     now: () => NOW,
   };
-  return ports;
 }
 
 const sentChanges = (ports: FakeBatcherPorts): Change[] =>

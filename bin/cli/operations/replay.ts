@@ -1,7 +1,7 @@
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { compareVersions } from '../../../functions/core/coalesce.ts';
-import { processStreamRecords } from '../../../functions/core/stream-batch.ts';
+import { oneQueuePorts, processStreamRecords } from '../../../functions/core/stream-batch.ts';
 import { sendDeadLetters, sendPackedMessages } from '../../../functions/shared/aws.ts';
 import type { Connection } from './target.ts';
 
@@ -109,7 +109,7 @@ export async function replayStreamFailures(
     maxMessageBytes: target.maxMessageBytes,
   };
   for (const [index, { key, event }] of batches.entries()) {
-    const result = await processStreamRecords(event.Records, ports, batcherOptions);
+    const result = await processStreamRecords(event.Records, oneQueuePorts(ports), batcherOptions);
     report.changes += result.summary.changes;
     report.deadLettered += result.summary.deadLettered;
     if (result.batchItemFailures.length > 0) {
