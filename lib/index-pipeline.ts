@@ -7,6 +7,7 @@ import { resyncEnvironment, writerEnvironment } from '../functions/contract/env-
 import { grantSecretRead, grantSendMessage, grantTable } from './builders/grants.ts';
 import { changesQueuePair, resyncQueuePair, resyncStateTable } from './builders/sync-stores.ts';
 import type { Wiring } from './builders/wiring.ts';
+import type { WatchedIndex } from './index-observability.ts';
 import { INDEX_HANDLER_TIMEOUT, IndexResource } from './index-resource.ts';
 import type { SyncFunction } from './sync-function.ts';
 import type { TypesenseSyncIndex } from './typesense-sync-props.ts';
@@ -40,6 +41,18 @@ export class IndexPipeline {
     this.resyncDeadLetterQueue = resyncQueues.deadLetterQueue;
     this.writer = this.addWriter();
     this.resync = this.addResync();
+  }
+
+  /** What the dashboard and the alarms watch of this index (lib/index-observability.ts). */
+  watched(): WatchedIndex {
+    return {
+      alias: this.wiring.index.collection,
+      id: this.wiring.scope.node.id,
+      writer: { fn: this.writer, serviceName: this.wiring.serviceName('writer') },
+      changesQueue: this.changesQueue,
+      deadLetterQueue: this.deadLetterQueue,
+      resyncDeadLetterQueue: this.resyncDeadLetterQueue,
+    };
   }
 
   /** The index this pipeline serves: its alias, schema, projection and transform. */

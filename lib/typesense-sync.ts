@@ -351,6 +351,7 @@ export class TypesenseSync extends Construct {
         rules,
       },
       streamGapAlarm,
+      furtherIndexes: this.indexes.slice(1).map(({ pipeline }) => pipeline.watched()),
     });
   }
 }
