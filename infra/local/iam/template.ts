@@ -14,11 +14,23 @@ import { ACCOUNT, REGION } from './requests.ts';
  * stands in for. One synthesis per distinct options in a process.
  */
 
-/** The construct's functions whose roles the embedded stack enforces. */
-export type SyncFunctionName = SyncFunctionKind;
+/** The functions of each further index (the first index's are the construct's own). */
+export type IndexFunctionKind = 'writer' | 'resync' | 'indexResource';
+
+/** The construct's functions whose roles the embedded stack enforces: a further index's as `writer:<alias>`. */
+export type SyncFunctionName = SyncFunctionKind | `${IndexFunctionKind}:${string}`;
+
+/** The resources of each further index, named `changesQueue:<alias>` and so on. */
+export type IndexResourceName =
+  | 'stateTable'
+  | 'changesQueue'
+  | 'deadLetterQueue'
+  | 'resyncQueue'
+  | 'resyncDeadLetterQueue';
 
 /** The construct's resources that the local stack creates under its own names. */
 export type SyncResourceName =
+  | `${IndexResourceName}:${string}`
   | 'table'
   | 'stateTable'
   | 'changesQueue'
@@ -36,6 +48,8 @@ export interface SyncTemplateOptions {
   alias: string;
   sourceTimestampAttribute?: string | undefined;
   projection?: TypesenseSyncProjection | undefined;
+  /** Several indexes (the construct's `indexes`; the first is `alias` with `projection`). */
+  indexes?: readonly { alias: string; projection?: TypesenseSyncProjection | undefined }[] | undefined;
 }
 
 export interface CfnResource {
@@ -82,12 +96,21 @@ function synthesise(options: SyncTemplateOptions): SyncTemplate {
       nodes: ['http://127.0.0.1:8108'],
       allowInsecureHttp: true,
       apiKeySecret: secretsmanager.Secret.fromSecretNameV2(stack, 'ApiKey', 'typesense-sync/api-key'),
-      collection: options.alias,
+      ...(options.indexes === undefined && { collection: options.alias }),
     },
     ...(options.sourceTimestampAttribute === undefined
       ? {}
       : { sourceTimestampAttribute: options.sourceTimestampAttribute }),
-    ...(options.projection === undefined ? {} : { projection: options.projection }),
+    ...(options.indexes === undefined
+      ? options.projection === undefined
+        ? {}
+        : { projection: options.projection }
+      : {
+          indexes: options.indexes.map(({ alias, projection }) => ({
+            collection: alias,
+            ...(projection === undefined ? {} : { projection }),
+          })),
+        }),
     ...(options.atlas ? { mongoAtlas: { eventSourceName: ATLAS_EVENT_SOURCE } } : {}),
   });
   const resources = (
@@ -105,6 +128,14 @@ function synthesise(options: SyncTemplateOptions): SyncTemplate {
     indexResource: logicalId(sync.index.handler),
     ...(atlas === undefined ? {} : { atlasIngest: logicalId(atlas.ingest) }),
   };
+  const furtherIndexes = sync.indexes
+    .slice(1)
+    .map(({ pipeline, index }) => ({ alias: pipeline.index.collection, pipeline, index }));
+  for (const { alias, pipeline, index } of furtherIndexes) {
+    functions[`writer:${alias}`] = logicalId(pipeline.writer);
+    functions[`resync:${alias}`] = logicalId(pipeline.resync);
+    functions[`indexResource:${alias}`] = logicalId(index.handler);
+  }
   const logicalIds: SyncTemplate['logicalIds'] = {
     table: logicalId(sync.table),
     stateTable: logicalId(sync.resyncStateTable),
@@ -121,5 +152,12 @@ function synthesise(options: SyncTemplateOptions): SyncTemplate {
           ingestDeadLetterQueue: logicalId(atlas.ingestDeadLetterQueue),
         }),
   };
+  for (const { alias, pipeline } of furtherIndexes) {
+    logicalIds[`stateTable:${alias}`] = logicalId(pipeline.resyncStateTable);
+    logicalIds[`changesQueue:${alias}`] = logicalId(pipeline.changesQueue);
+    logicalIds[`deadLetterQueue:${alias}`] = logicalId(pipeline.deadLetterQueue);
+    logicalIds[`resyncQueue:${alias}`] = logicalId(pipeline.resyncQueue);
+    logicalIds[`resyncDeadLetterQueue:${alias}`] = logicalId(pipeline.resyncDeadLetterQueue);
+  }
   return { resources, functions, logicalIds };
 }

@@ -1,0 +1,181 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { loadTransform } from '../../bin/cli/operations/transform.ts';
+import { verifyIndex } from '../../bin/cli/operations/verify.ts';
+import type { DeadLetter } from '../../functions/core/change.ts';
+import type { Transform } from '../../functions/core/transform.ts';
+import { queueDepth } from '../../functions/shared/aws.ts';
+import type { TypesenseClient } from '../../functions/shared/typesense.ts';
+import { buildIndexFunctions, type FunctionClients, type FunctionResources } from './stack-functions.ts';
+import { createIndexDirectly, localIndexResource } from './stack-index.ts';
+import type { LocalIndex, LocalIndexOptions, LocalStackOptions } from './stack-options.ts';
+import type { LiveFigures } from './stack-pollers.ts';
+import { indexPollers } from './stack-pollers.ts';
+import { createChangeQueues, createResyncResources } from './stack-resources.ts';
+
+/**
+ * Several indexes of the embedded stack's table (issue 20), as the construct's `indexes` builds them: one
+ * stream poller and batcher feeding every index's changes queue, and per index its writer poller, re-sync
+ * (state table, work queue, poller) and index resource handler, each function under its own role from the
+ * synthesized template (`writer:<alias>`…). The first index is the stack's own (its top-level fields).
+ */
+
+/** The indexes the options describe, the first first: `indexes`, or the one of `alias`, `projection`, `transform`. */
+export function indexesOf(options: LocalStackOptions): LocalIndexOptions[] {
+  return (
+    options.indexes ?? [
+      {
+        alias: options.alias ?? 'products',
+        ...(options.projection === undefined ? {} : { projection: options.projection }),
+        ...(options.transform === undefined ? {} : { transform: options.transform }),
+      },
+    ]
+  );
+}
+
+/** The options with the first index's alias, projection, transform and schema at the top level. */
+export function withFirstIndex(options: LocalStackOptions): LocalStackOptions {
+  const [first] = indexesOf(options);
+  if (first === undefined) throw new Error('indexes must list at least one index');
+  const { projection: _projection, transform: _transform, ...rest } = options;
+  return {
+    ...rest,
+    alias: first.alias,
+    schema: first.schema ?? options.schema,
+    ...(first.projection === undefined ? {} : { projection: first.projection }),
+    ...(first.transform === undefined ? {} : { transform: first.transform }),
+  };
+}
+
+/** A further index's tables and queues, named `<table>-<alias>-…`. */
+export interface FurtherIndexResources {
+  alias: string;
+  queueUrl: string;
+  dlqUrl: string;
+  resyncStateTable: string;
+  resyncQueueUrl: string;
+  /** What its queues are named after. */
+  prefix: string;
+}
+
+export async function createFurtherIndexResources(
+  dynamodb: DynamoDBClient,
+  sqs: SQSClient,
+  options: LocalStackOptions,
+  tableName: string,
+): Promise<FurtherIndexResources[]> {
+  return Promise.all(
+    indexesOf(options)
+      .slice(1)
+      .map(async ({ alias }) => {
+        const prefix = `${tableName}-${alias}`;
+        const queues = await createChangeQueues(sqs, options, prefix);
+        const resync = await createResyncResources(dynamodb, sqs, options, prefix);
+        return { alias, prefix, queueUrl: queues.queueUrl, dlqUrl: queues.dlqUrl, ...resync };
+      }),
+  );
+}
+
+/** What a further index is started with: the stack's parts it shares. */
+export interface FurtherIndexContext {
+  options: LocalStackOptions;
+  /** The first index's function resources; each further index replaces its own. */
+  functionResources: FunctionResources;
+  roleClients: FunctionClients;
+  figures: LiveFigures;
+  nodeUrls: readonly string[];
+  dynamodb: DynamoDBClient;
+  sqs: SQSClient;
+  typesense: TypesenseClient;
+}
+
+/**
+ * Builds each further index's functions and pollers (not started) and sets its index up as the first's is
+ * (directly, or through its index resource's Create).
+ */
+export async function startFurtherIndexes(
+  context: FurtherIndexContext,
+  resources: readonly FurtherIndexResources[],
+): Promise<LocalIndex[]> {
+  const listed = indexesOf(context.options).slice(1);
+  return Promise.all(
+    resources.map(async (own, position) => {
+      const index = listed[position] as LocalIndexOptions;
+      const options: LocalStackOptions = {
+        ...withFirstIndex({ ...context.options, indexes: [index] }),
+      };
+      const transform =
+        typeof index.transform === 'object' ? await loadTransform(index.transform) : index.transform;
+      const functions = buildIndexFunctions(
+        options,
+        { ...context.functionResources, ...own },
+        context.roleClients,
+        transform,
+        own.alias,
+      );
+      const pollers = indexPollers(options, own, functions, context.roleClients, context.figures, own.alias);
+      const collection = `${own.alias}_v1`;
+      const direct = await createIndexDirectly(options, context.nodeUrls, own.alias, collection);
+      const resource = localIndexResource(functions.indexResource, own.alias);
+      const created = direct ? undefined : await resource.create(schemaWithoutName(options.schema));
+      return localIndex(context, options, transform, {
+        ...own,
+        collection: created?.Data.Collection ?? collection,
+        functions,
+        ...pollers,
+        index: resource,
+      });
+    }),
+  );
+}
+
+/** One index's public face, with its verify and its dead letters. */
+export function localIndex(
+  context: Pick<FurtherIndexContext, 'dynamodb' | 'sqs' | 'typesense' | 'functionResources'>,
+  options: LocalStackOptions,
+  transform: Transform | undefined,
+  parts: Omit<LocalIndex, 'verify' | 'drainDeadLetters'>,
+): LocalIndex {
+  const { tableName, keyAttributes } = context.functionResources;
+  return {
+    ...parts,
+    verify: () =>
+      verifyIndex({
+        dynamodb: context.dynamodb,
+        tableName,
+        keyAttributes,
+        ...(options.projection === undefined ? {} : { projection: options.projection }),
+        ...(transform === undefined ? {} : { transform }),
+        typesense: context.typesense,
+        collection: parts.alias,
+      }),
+    drainDeadLetters: () => drainDeadLetters(context.sqs, parts.dlqUrl),
+  };
+}
+
+export function schemaWithoutName({ name: _name, ...definition }: LocalStackOptions['schema']) {
+  return definition;
+}
+
+/** Receives every message on the DLQ (each is gone from the queue afterwards). */
+export async function drainDeadLetters(sqs: SQSClient, dlqUrl: string): Promise<DeadLetter[]> {
+  const letters: DeadLetter[] = [];
+  for (;;) {
+    const { Messages } = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
+    );
+    if (Messages === undefined || Messages.length === 0) return letters;
+    for (const message of Messages) letters.push(JSON.parse(message.Body ?? '{}') as DeadLetter);
+  }
+}
+
+/** Messages waiting or in flight on every index's changes and work queues. */
+export async function queueDepths(
+  sqs: SQSClient,
+  indexes: readonly Pick<LocalIndex, 'queueUrl' | 'resyncQueueUrl'>[],
+): Promise<number> {
+  const depths = await Promise.all(
+    indexes.flatMap((index) => [queueDepth(sqs, index.queueUrl), queueDepth(sqs, index.resyncQueueUrl)]),
+  );
+  return depths.reduce((sum, depth) => sum + depth.total, 0);
+}
