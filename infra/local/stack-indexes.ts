@@ -134,11 +134,20 @@ export function localIndex(
   context: Pick<FurtherIndexContext, 'dynamodb' | 'sqs' | 'typesense' | 'functionResources'>,
   options: LocalStackOptions,
   transform: Transform | undefined,
-  parts: Omit<LocalIndex, 'verify' | 'drainDeadLetters'>,
+  parts: Omit<LocalIndex, 'verify' | 'drainDeadLetters' | 'targetEntry'>,
 ): LocalIndex {
   const { tableName, keyAttributes } = context.functionResources;
   return {
     ...parts,
+    targetEntry: {
+      queueUrl: parts.queueUrl,
+      dlqUrl: parts.dlqUrl,
+      projection: options.projection ?? {},
+      // A module the CLI can import; a function given in code has no path to name.
+      ...(typeof options.transform === 'object' && { transform: options.transform }),
+      schema: schemaWithoutName(options.schema),
+      resync: { stateTable: parts.resyncStateTable, queueUrl: parts.resyncQueueUrl },
+    },
     verify: () =>
       verifyIndex({
         dynamodb: context.dynamodb,

@@ -154,6 +154,8 @@ export interface LocalIndex {
   resyncPoller: QueuePoller;
   functions: Pick<LocalFunctions, 'writer' | 'resync' | 'indexResource'>;
   index: LocalIndexResource;
+  /** This index's entry in the target's `indexes` (functions/contract/target.ts). */
+  targetEntry: NonNullable<TargetInput['indexes']>[string];
   /** Table vs this index, through its projection and transform. */
   verify(): Promise<VerifyReport>;
   /** Receives every message on this index's DLQ. */

@@ -378,6 +378,9 @@ function targetOf(
     },
     resync: { stateTable: resources.resyncStateTable, queueUrl: resources.resyncQueueUrl },
     ingestionDelayUrl,
+    ...(parts.indexes.length > 1 && {
+      indexes: Object.fromEntries(parts.indexes.map((index) => [index.alias, index.targetEntry])),
+    }),
   };
 }
 

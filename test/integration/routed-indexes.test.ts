@@ -1,17 +1,21 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   type AttributeValue,
   DeleteItemCommand,
   PutItemCommand,
   ScanCommand,
 } from '@aws-sdk/client-dynamodb';
-import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXIT } from '../../bin/cli/program.ts';
 import { documentId } from '../../functions/core/keys.ts';
-import { FINISHED_PHASES, type ResyncPhase, resyncProgress } from '../../functions/core/resync.ts';
+import { type ResyncProgress, resyncProgress } from '../../functions/core/resync.ts';
 import { dynamoResyncStore } from '../../functions/shared/resync-store.ts';
 import type { CollectionSchema } from '../../functions/shared/typesense.ts';
 import { type LocalIndex, type LocalStack, startLocalStack } from '../../infra/local/stack.ts';
 import { seededRandom } from '../../infra/local/workload.ts';
+import { cliAt } from '../helpers/cli.ts';
 
 /**
  * Two routed indexes of one single-table design table on the embedded stack (issue 20, item 1): customers
@@ -152,26 +156,26 @@ describe('two routed indexes of one table on the embedded stack', () => {
     expect(await idsOfType('order')).not.toContain(moved);
   }, 300_000);
 
-  it('a re-sync of one index while writes run leaves both exact', async () => {
-    const orders = indexOf('orders');
-    const store = dynamoResyncStore(stack.dynamodb, orders.resyncStateTable);
-    await stack.sqs.send(
-      new SendMessageCommand({
-        QueueUrl: orders.resyncQueueUrl,
-        MessageBody: JSON.stringify({ action: 'start', trigger: 'operator' }),
-      }),
-    );
-    await churn(6, 30);
-    let phase: ResyncPhase | undefined;
-    for (let waited = 0; waited < 240 && (phase === undefined || !FINISHED_PHASES.has(phase)); waited++) {
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      phase = (await resyncProgress(store, Date.now()).catch(() => undefined))?.job.phase;
-    }
-    expect(phase).toBe('done');
+  it('a re-sync of one index (the CLI with --index) while writes run leaves both exact', async () => {
+    const targetFile = join(await mkdtemp(join(tmpdir(), 'routed-')), 'target.json');
+    await writeFile(targetFile, JSON.stringify(stack.target));
+    const [started] = await Promise.all([
+      cliAt(targetFile, '--index', 'orders', 'resync', 'start', '--wait'),
+      churn(6, 30),
+    ]);
+    expect(started.err).toBe('');
+    expect(started.code).toBe(EXIT.ok);
+    const progress = (await cliAt(targetFile, '--json', '--index', 'orders', 'resync', 'status')).json();
+    expect((progress as ResyncProgress).job).toMatchObject({ phase: 'done', alias: 'orders' });
     // The customers index had no re-sync: its state table has no job.
     const customers = dynamoResyncStore(stack.dynamodb, indexOf('customers').resyncStateTable);
     expect(await resyncProgress(customers, Date.now()).catch(() => undefined)).toBeUndefined();
     await stack.waitForIdle(180_000);
     await expectEachIndexExact();
+    // `verify` per index through the CLI too: clean in both.
+    for (const alias of ['customers', 'orders']) {
+      const verified = await cliAt(targetFile, '--index', alias, 'verify');
+      expect({ alias, code: verified.code }).toEqual({ alias, code: EXIT.ok });
+    }
   }, 300_000);
 });
