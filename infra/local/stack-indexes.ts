@@ -11,7 +11,7 @@ import { createIndexDirectly, localIndexResource } from './stack-index.ts';
 import type { LocalIndex, LocalIndexOptions, LocalStackOptions } from './stack-options.ts';
 import type { LiveFigures } from './stack-pollers.ts';
 import { indexPollers } from './stack-pollers.ts';
-import { createChangeQueues, createResyncResources } from './stack-resources.ts';
+import { createChangeQueues, createResyncResources, type StackResources } from './stack-resources.ts';
 
 /**
  * Several indexes of the embedded stack's table (issue 20), as the construct's `indexes` builds them: one
@@ -44,6 +44,25 @@ export function withFirstIndex(options: LocalStackOptions): LocalStackOptions {
     schema: first.schema ?? options.schema,
     ...(first.projection === undefined ? {} : { projection: first.projection }),
     ...(first.transform === undefined ? {} : { transform: first.transform }),
+  };
+}
+
+/** What the first index's functions are configured with; the batcher's targets are every index's queues. */
+export function functionResourcesOf(
+  resources: StackResources,
+  further: readonly FurtherIndexResources[],
+  alias: string,
+  typesenseNodes: readonly string[],
+): FunctionResources {
+  return {
+    ...resources,
+    alias,
+    typesenseNodes,
+    atlasVersionsTable: resources.atlas?.versionsTable,
+    changesQueues: [resources, ...further].map(({ queueUrl, dlqUrl }) => ({
+      queueUrl,
+      deadLetterQueueUrl: dlqUrl,
+    })),
   };
 }
 
@@ -127,6 +146,35 @@ export async function startFurtherIndexes(
       });
     }),
   );
+}
+
+/**
+ * Sets every index up: the first's index resource (its Create, as CloudFormation would, once the functions
+ * exist: it queues the load, unless the index was created directly), then each further index. The pollers
+ * are not started.
+ */
+export async function setUpIndexes(
+  context: FurtherIndexContext,
+  first: Pick<LocalIndex, 'functions' | 'queuePoller' | 'resyncPoller'> & {
+    transform: Transform | undefined;
+    direct: boolean;
+    collection: string;
+  },
+  further: readonly FurtherIndexResources[],
+) {
+  const { options, functionResources } = context;
+  const index = localIndexResource(first.functions.indexResource, functionResources.alias);
+  const indexCreated = first.direct ? undefined : await index.create(schemaWithoutName(options.schema));
+  const furtherIndexes = await startFurtherIndexes(context, further);
+  const own = localIndex(context, options, first.transform, {
+    ...functionResources,
+    collection: indexCreated?.Data.Collection ?? first.collection,
+    queuePoller: first.queuePoller,
+    resyncPoller: first.resyncPoller,
+    functions: first.functions,
+    index,
+  });
+  return { indexes: [own, ...furtherIndexes], index, indexCreated };
 }
 
 /** One index's public face, with its verify and its dead letters. */

@@ -23,15 +23,15 @@ import type { SyncTemplateOptions } from './iam/template.ts';
 import { sleep } from './processes.ts';
 import { s3FailureDestination } from './s3-failure-destination.ts';
 import { buildFunctions, type FunctionClients, functionClients } from './stack-functions.ts';
-import { createIndexDirectly, type LocalIndexResource, localIndexResource } from './stack-index.ts';
+import { createIndexDirectly, type LocalIndexResource } from './stack-index.ts';
 import {
   createFurtherIndexResources,
   drainDeadLetters,
   type FurtherIndexResources,
-  localIndex,
+  functionResourcesOf,
   queueDepths,
   schemaWithoutName,
-  startFurtherIndexes,
+  setUpIndexes,
   withFirstIndex,
 } from './stack-indexes.ts';
 import {
@@ -159,7 +159,6 @@ async function startOnServices(
   const further = await createFurtherIndexResources(clients.dynamodb, clients.sqs, options, tableName);
   await options.prefill?.(clients.dynamodb, tableName);
   const direct = await createIndexDirectly(options, services.nodeUrls, alias, collection);
-
   const iam = enforceIam(options, template, resources, failureBucket, further);
   const roleClients = functionClients(iam, endpoints);
   // Lambda writes the on-failure records with the batcher's execution role.
@@ -168,16 +167,8 @@ async function startOnServices(
     failureBucket,
     `arn:aws:lambda:${REGION}:${ACCOUNT_ID}:function:batcher`,
   );
-  const functionResources = {
-    ...resources,
-    alias,
-    typesenseNodes: faults === undefined ? services.nodeUrls : [faults.url],
-    atlasVersionsTable: resources.atlas?.versionsTable,
-    changesQueues: [resources, ...further].map(({ queueUrl, dlqUrl }) => ({
-      queueUrl,
-      deadLetterQueueUrl: dlqUrl,
-    })),
-  };
+  const nodes = faults === undefined ? services.nodeUrls : [faults.url];
+  const functionResources = functionResourcesOf(resources, further, alias, nodes);
   const functions = buildFunctions(options, functionResources, roleClients, transform);
   const pollers = createPollers(
     options,
@@ -186,21 +177,18 @@ async function startOnServices(
     roleClients,
   );
   const atlas = localAtlasSource(resources, pollers, clients.sqs);
-  // As CloudFormation would: the index resource's Create, once the functions exist (it queues the load).
-  const index = localIndexResource(functions.indexResource, alias);
-  const indexCreated = direct ? undefined : await index.create(schemaWithoutName(options.schema));
-  const context = { options, functionResources, roleClients, nodeUrls: services.nodeUrls, ...clients };
-  const furtherIndexes = await startFurtherIndexes({ ...context, figures: pollers.figures }, further);
-  const first = localIndex(context, options, transform, {
-    ...functionResources,
-    collection: indexCreated?.Data.Collection ?? collection,
-    queuePoller: pollers.queuePoller,
-    resyncPoller: pollers.resyncPoller,
-    functions,
-    index,
-  });
-
-  const indexes = [first, ...furtherIndexes];
+  const { indexes, index, indexCreated } = await setUpIndexes(
+    {
+      options,
+      functionResources,
+      roleClients,
+      nodeUrls: services.nodeUrls,
+      ...clients,
+      figures: pollers.figures,
+    },
+    { functions, transform, direct, collection, ...pollers },
+    further,
+  );
   const indexPollers = indexes.flatMap((each) => [each.queuePoller, each.resyncPoller]);
   for (const poller of [pollers.streamPoller, atlas?.poller, ...indexPollers]) poller?.start();
 

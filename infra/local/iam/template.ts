@@ -128,14 +128,6 @@ function synthesise(options: SyncTemplateOptions): SyncTemplate {
     indexResource: logicalId(sync.index.handler),
     ...(atlas === undefined ? {} : { atlasIngest: logicalId(atlas.ingest) }),
   };
-  const furtherIndexes = sync.indexes
-    .slice(1)
-    .map(({ pipeline, index }) => ({ alias: pipeline.index.collection, pipeline, index }));
-  for (const { alias, pipeline, index } of furtherIndexes) {
-    functions[`writer:${alias}`] = logicalId(pipeline.writer);
-    functions[`resync:${alias}`] = logicalId(pipeline.resync);
-    functions[`indexResource:${alias}`] = logicalId(index.handler);
-  }
   const logicalIds: SyncTemplate['logicalIds'] = {
     table: logicalId(sync.table),
     stateTable: logicalId(sync.resyncStateTable),
@@ -152,12 +144,26 @@ function synthesise(options: SyncTemplateOptions): SyncTemplate {
           ingestDeadLetterQueue: logicalId(atlas.ingestDeadLetterQueue),
         }),
   };
-  for (const { alias, pipeline } of furtherIndexes) {
+  addFurtherIndexes(sync, logicalId, functions, logicalIds);
+  return { resources, functions, logicalIds };
+}
+
+/** The functions and resources of each index after the first, named `writer:<alias>`, `changesQueue:<alias>`… */
+function addFurtherIndexes(
+  sync: TypesenseSync,
+  logicalId: (construct: IConstruct) => string,
+  functions: SyncTemplate['functions'],
+  logicalIds: SyncTemplate['logicalIds'],
+): void {
+  for (const { pipeline, index } of sync.indexes.slice(1)) {
+    const alias = pipeline.index.collection;
+    functions[`writer:${alias}`] = logicalId(pipeline.writer);
+    functions[`resync:${alias}`] = logicalId(pipeline.resync);
+    functions[`indexResource:${alias}`] = logicalId(index.handler);
     logicalIds[`stateTable:${alias}`] = logicalId(pipeline.resyncStateTable);
     logicalIds[`changesQueue:${alias}`] = logicalId(pipeline.changesQueue);
     logicalIds[`deadLetterQueue:${alias}`] = logicalId(pipeline.deadLetterQueue);
     logicalIds[`resyncQueue:${alias}`] = logicalId(pipeline.resyncQueue);
     logicalIds[`resyncDeadLetterQueue:${alias}`] = logicalId(pipeline.resyncDeadLetterQueue);
   }
-  return { resources, functions, logicalIds };
 }
