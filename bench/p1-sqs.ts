@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { DEFAULTS, STREAM_INVOCATION_PAYLOAD_BYTES } from '../functions/contract/limits.ts';
 import { MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, type PackedMessage } from '../functions/core/pack.ts';
-import { processStreamRecords } from '../functions/core/stream-batch.ts';
+import { oneQueuePorts, processStreamRecords } from '../functions/core/stream-batch.ts';
 import { SQS_CHUNK_BYTES, sqsBilledRequests } from './cost-model.ts';
 import { naiveBatcher } from './naive.ts';
 import { num, ratio, type Section, type Table } from './report.ts';
@@ -135,7 +135,7 @@ async function measure(pool: ItemTemplate[], stream: ChangeStreamOptions, setup:
   });
   for (const records of batches) {
     invocations++;
-    coalesced += (await processStreamRecords(records, ports, options)).summary.changes;
+    coalesced += (await processStreamRecords(records, oneQueuePorts(ports), options)).summary.changes;
   }
   tally.flush();
   return { tally, invocations, coalesced };

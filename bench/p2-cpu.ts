@@ -1,7 +1,7 @@
 import type { DynamoDBRecord, SQSRecord } from 'aws-lambda';
 import type { MarshalledKey } from '../functions/core/change.ts';
 import type { PackedMessage } from '../functions/core/pack.ts';
-import { processStreamRecords } from '../functions/core/stream-batch.ts';
+import { oneQueuePorts, processStreamRecords } from '../functions/core/stream-batch.ts';
 import { processChangeMessages, type WriterPorts } from '../functions/core/write-batch.ts';
 import { naiveBatcher, naiveWriter } from './naive.ts';
 import { median, num, ratio, type Section } from './report.ts';
@@ -46,7 +46,7 @@ export function inMemoryBatcher(batches: readonly DynamoDBRecord[][], options = 
   };
   const run = async () => {
     sent.length = 0;
-    for (const records of batches) await processStreamRecords(records, ports, options);
+    for (const records of batches) await processStreamRecords(records, oneQueuePorts(ports), options);
   };
   return { sent, run };
 }

@@ -5,7 +5,7 @@ import type { MarshalledKey } from '../functions/core/change.ts';
 import type { LagReading } from '../functions/core/lag-check.ts';
 import type { PackedMessage } from '../functions/core/pack.ts';
 import type { ResyncProgress } from '../functions/core/resync.ts';
-import { processStreamRecords } from '../functions/core/stream-batch.ts';
+import { oneQueuePorts, processStreamRecords } from '../functions/core/stream-batch.ts';
 import { processChangeMessages } from '../functions/core/write-batch.ts';
 import { addBatcherMetrics, addLagMetrics, addWriterMetrics } from '../functions/shared/metrics.ts';
 import { defaultStack } from '../test/construct/stacks.ts';
@@ -314,7 +314,7 @@ async function runBatcher(batches: readonly DynamoDBRecord[][]) {
   for (const records of batches) {
     let summary: Awaited<ReturnType<typeof processStreamRecords>>['summary'] | undefined;
     cpuMicros += await cpuMicrosOf(async () => {
-      ({ summary } = await processStreamRecords(records, ports, BATCHER_OPTIONS));
+      ({ summary } = await processStreamRecords(records, oneQueuePorts(ports), BATCHER_OPTIONS));
     });
     if (summary === undefined) throw new Error('P6: the batcher core returned no summary');
     summaryBytes += JSON.stringify({ summary }).length;

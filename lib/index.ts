@@ -9,6 +9,8 @@ export type { Transform, TransformContext } from '../functions/core/transform.ts
 export type { RuleDeliveryAlarms, SyncRule, SyncRuleRole } from './alarms.ts';
 export type { AtlasSourceProps } from './atlas-source.ts';
 export { AtlasSource } from './atlas-source.ts';
+export type { IndexAlarms, WatchedIndex } from './index-observability.ts';
+export { IndexPipeline } from './index-pipeline.ts';
 export type { IndexResourceProps } from './index-resource.ts';
 export { IndexResource } from './index-resource.ts';
 export type {
@@ -25,6 +27,7 @@ export type {
   TypesenseSyncBatcherProps,
   TypesenseSyncCircuitBreakerProps,
   TypesenseSyncCollectionSchema,
+  TypesenseSyncIndex,
   TypesenseSyncIngestionDelayEndpointProps,
   TypesenseSyncLagCheckProps,
   TypesenseSyncMongoAtlasProps,

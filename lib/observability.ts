@@ -14,6 +14,7 @@ import {
 } from './alarms.ts';
 import type { AtlasSource } from './atlas-source.ts';
 import { syncDashboard } from './dashboard.ts';
+import { type IndexAlarms, indexAlarms, indexWidgets, type WatchedIndex } from './index-observability.ts';
 import { PERIOD, type SyncMetrics, syncMetrics } from './sync-metrics.ts';
 
 /** Where the sync alarms notify, and when the lag and iterator age alarms fire. */
@@ -63,6 +64,8 @@ export interface TypesenseSyncAlarms {
   readonly ruleDelivery: Readonly<Partial<Record<SyncRuleRole, RuleDeliveryAlarms>>>;
   /** One per function: its invocations fail. */
   readonly functionErrors: Readonly<Record<SyncFunctionRole, cloudwatch.Alarm>>;
+  /** The alarms of each index after the first, by alias. */
+  readonly indexes?: Readonly<Record<string, IndexAlarms>>;
   /** With a MongoDB Atlas source. */
   readonly atlas?: {
     /** The Atlas ingest function fails invocations. */
@@ -97,6 +100,8 @@ export interface SyncObservabilityProps {
   readonly streamGapAlarm?: cloudwatch.Alarm;
   /** The MongoDB Atlas source, when there is one: charted, and alarmed on like the functions. */
   readonly atlas?: AtlasObservabilityProps;
+  /** The indexes after the first, each alarmed on and charted on a row of its own (lib/index-observability.ts). */
+  readonly furtherIndexes?: readonly WatchedIndex[];
 }
 
 /** What a failing function means for the index, and where to look: the function errors alarms. */
@@ -157,6 +162,13 @@ export class SyncObservability extends Construct {
       ...(props.streamGapAlarm === undefined ? [] : [props.streamGapAlarm]),
     ].map(notify);
 
+    const furtherIndexes = props.furtherIndexes ?? [];
+    const perIndex = furtherIndexes.map((index) => {
+      const alarms = indexAlarms(this, index);
+      for (const alarm of Object.values(alarms)) notify(alarm);
+      return [index.alias, alarms] as const;
+    });
+
     this.alarms = {
       ...lagAlarms,
       deadLetters: pipeline.deadLetters,
@@ -165,6 +177,7 @@ export class SyncObservability extends Construct {
       ...(props.streamGapAlarm !== undefined && { streamGap: props.streamGapAlarm }),
       functionErrors: pipeline.functionErrors,
       ...(pipeline.atlas !== undefined && { atlas: pipeline.atlas }),
+      ...(perIndex.length > 0 && { indexes: Object.fromEntries(perIndex) }),
     };
     const allAlarms = [
       ...Object.values(lagAlarms),
@@ -173,8 +186,10 @@ export class SyncObservability extends Construct {
       ...Object.values(pipeline.functionErrors),
       ...Object.values(pipeline.atlas ?? {}),
       ...stallAlarms,
+      ...perIndex.flatMap(([, alarms]) => Object.values(alarms)),
     ];
     this.dashboard = syncDashboard(this, props, metrics, allAlarms);
+    for (const index of furtherIndexes) indexWidgets(this.dashboard, metrics, index);
   }
 
   /**

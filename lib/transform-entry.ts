@@ -13,17 +13,17 @@ export const TRANSFORMING_FUNCTIONS: ReadonlySet<SyncFunctionKind> = new Set(['w
 const EXPORT_NAME = /^[A-Za-z_$][\w$]*$/;
 
 /** What is wrong with the `transform` prop: a missing module or an export name that cannot be imported. */
-export function transformProblems(transform: TypesenseSyncTransform): string[] {
+export function transformProblems(transform: TypesenseSyncTransform, at = 'transform'): string[] {
   const problems: string[] = [];
   if (!isAbsolute(transform.entry))
     problems.push(
-      `transform.entry must be an absolute path (e.g. path.join(__dirname, …)), got ${transform.entry}`,
+      `${at}.entry must be an absolute path (e.g. path.join(__dirname, …)), got ${transform.entry}`,
     );
   else if (!statSync(transform.entry, { throwIfNoEntry: false })?.isFile())
-    problems.push(`transform.entry ${transform.entry} is not a file`);
+    problems.push(`${at}.entry ${transform.entry} is not a file`);
   if (transform.exportName !== undefined && !EXPORT_NAME.test(transform.exportName))
     problems.push(
-      `transform.exportName must be an export's name (or 'default'), got ${JSON.stringify(transform.exportName)}`,
+      `${at}.exportName must be an export's name (or 'default'), got ${JSON.stringify(transform.exportName)}`,
     );
   return problems;
 }

@@ -63,8 +63,11 @@ export interface TypesenseSyncTypesenseProps {
    * test network) only. @default false: every node must be `https://`
    */
   readonly allowInsecureHttp?: boolean;
-  /** The alias the writer writes to. */
-  readonly collection: string;
+  /**
+   * The alias the writer writes to: the first (and only) index's, when `indexes` is not given. With
+   * `indexes`, leave it (and `schema`, `projection`, `transform`) unset: each index names its own.
+   */
+  readonly collection?: string;
 }
 
 export interface TypesenseSyncProjection {
@@ -250,6 +253,25 @@ export interface TypesenseSyncTransform {
   readonly exportName?: string;
 }
 
+/**
+ * One index of the table: a Typesense alias with its schema, the items it holds (`projection.filter`), their
+ * fields and transform. Each index gets its own pipeline (changes queue and DLQ, writer, re-sync, index custom
+ * resource); the batcher sends every change to every index, and each writer upserts an item its filter
+ * matches and deletes one it does not (the routing rule).
+ */
+export interface TypesenseSyncIndex {
+  /** The alias this index's writer writes to; distinct across the indexes. */
+  readonly collection: string;
+  /** As `typesense.schema`, for this index. @default adopt the existing alias as it is */
+  readonly schema?: CollectionSchema;
+  /** Which items this index holds and which of their attributes become fields. @default all, as they are */
+  readonly projection?: TypesenseSyncProjection;
+  /** Computes each of this index's documents from the projected one. @default none */
+  readonly transform?: TypesenseSyncTransform;
+  /** One document per partition key for this index, as the top-level `aggregate`. @default none */
+  readonly aggregate?: AggregateConfig;
+}
+
 export interface TypesenseSyncProps {
   /** A table to sync from. It must have a stream. Mutually exclusive with `tableProps`. */
   readonly existingTableObj?: dynamodb.ITable;
@@ -261,6 +283,13 @@ export interface TypesenseSyncProps {
    */
   readonly keyAttributes?: string[];
   readonly typesense: TypesenseSyncTypesenseProps;
+  /**
+   * Several indexes of the table, at most 5 (an EventBridge rule, which starts every index's re-sync on a
+   * stream gap, has at most 5 targets). The first keeps the construct ids of a single-index sync. Without
+   * it, `typesense.collection`, `typesense.schema`, `projection`, `transform` and `aggregate` are the one index.
+   * @default one index, from the top-level props
+   */
+  readonly indexes?: TypesenseSyncIndex[];
   /** Which items are indexed and which of their attributes become document fields. Default: all. */
   readonly projection?: TypesenseSyncProjection;
   /** Computes each document from the projected one, or leaves the item out. @default none */

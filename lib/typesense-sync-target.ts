@@ -1,5 +1,6 @@
 import { Stack } from 'aws-cdk-lib';
 import type { TargetInput } from '../functions/contract/target.ts';
+import type { IndexPipeline } from './index-pipeline.ts';
 import type { TypesenseSync } from './typesense-sync.ts';
 import type { TypesenseSyncProps } from './typesense-sync-props.ts';
 import type { TypesenseSyncSettings } from './validate-props.ts';
@@ -15,38 +16,57 @@ export function operatorTargetOf(
   settings: TypesenseSyncSettings,
   keyAttributes: string[],
 ): TargetInput & Record<string, unknown> {
+  const [first, ...further] = sync.indexes.map(({ pipeline }) => indexTargetOf(pipeline));
+  if (first === undefined) throw new Error('TypesenseSync: no index');
   return {
     region: Stack.of(sync).region,
     tableName: sync.table.tableName,
     keyAttributes,
-    queueUrl: sync.changesQueue.queueUrl,
-    dlqUrl: sync.deadLetterQueue.queueUrl,
+    queueUrl: first.queueUrl,
+    dlqUrl: first.dlqUrl,
     failureBucket: sync.failureBucket.bucketName,
     messageGroupBuckets: settings.messageGroupBuckets,
     maxMessageBytes: settings.maxMessageBytes,
     ...(props.sourceTimestampAttribute !== undefined && {
       sourceTimestampAttribute: props.sourceTimestampAttribute,
     }),
-    projection: props.projection ?? {},
-    ...(props.aggregate !== undefined && { aggregate: props.aggregate }),
-    // The path the app gave at synth: an operator runs the CLI where the app's sources are.
-    ...(props.transform !== undefined && {
-      transform: { module: props.transform.entry, exportName: props.transform.exportName ?? 'transform' },
-    }),
+    projection: first.projection,
+    ...(first.transform !== undefined && { transform: first.transform }),
+    ...(first.aggregate !== undefined && { aggregate: first.aggregate }),
     typesense: {
       nodes: props.typesense.nodes,
-      collection: props.typesense.collection,
+      collection: first.alias,
       // The CLI starts, cancels and rolls back re-syncs: it needs the key that may change collections and aliases.
       apiKeySecretArn: (props.typesense.adminApiKeySecret ?? props.typesense.apiKeySecret).secretArn,
       // What `schema diff` and `init` compare the live collection with: the schema this deploy converges to.
-      ...(props.typesense.schema !== undefined && {
-        schema: {
-          ...props.typesense.schema,
-          fields: props.typesense.schema.fields.map((field) => ({ ...field })),
-        },
-      }),
+      ...(first.schema !== undefined && { schema: first.schema }),
     },
-    resync: { stateTable: sync.resyncStateTable.tableName, queueUrl: sync.resyncQueue.queueUrl },
+    resync: first.resync,
     ingestionDelayUrl: sync.ingestionDelayUrl,
+    // Only with several indexes, so that a single-index target stays as it was.
+    ...(further.length > 0 && {
+      indexes: Object.fromEntries([first, ...further].map(({ alias, ...index }) => [alias, index])),
+    }),
+  };
+}
+
+/** What the operator CLI needs of one index: its queues, rules, schema and re-sync. */
+function indexTargetOf(pipeline: IndexPipeline) {
+  const { index } = pipeline;
+  return {
+    alias: index.collection,
+    queueUrl: pipeline.changesQueue.queueUrl,
+    dlqUrl: pipeline.deadLetterQueue.queueUrl,
+    projection: index.projection ?? {},
+    ...(index.aggregate !== undefined && { aggregate: index.aggregate }),
+    // The path the app gave at synth: an operator runs the CLI where the app's sources are.
+    ...(index.transform !== undefined && {
+      transform: { module: index.transform.entry, exportName: index.transform.exportName ?? 'transform' },
+    }),
+    // What `schema diff` and `init` compare the live collection with: the schema this deploy converges to.
+    ...(index.schema !== undefined && {
+      schema: { ...index.schema, fields: index.schema.fields.map((field) => ({ ...field })) },
+    }),
+    resync: { stateTable: pipeline.resyncStateTable.tableName, queueUrl: pipeline.resyncQueue.queueUrl },
   };
 }

@@ -5,7 +5,7 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { DynamoEventSource, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { DynamoEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -16,8 +16,6 @@ import {
   batcherEnvironment,
   ingestionDelayEnvironment,
   lagCheckEnvironment,
-  resyncEnvironment,
-  writerEnvironment,
 } from '../functions/contract/env-builders.ts';
 import { CANARY_KEY_VALUE } from '../functions/core/canary.ts';
 import { allowCloudWatchAlarms, createAlarmTopic, type SyncRule } from './alarms.ts';
@@ -25,14 +23,20 @@ import { AtlasSource } from './atlas-source.ts';
 import { FailureBucketDestination, failureBucket } from './builders/failure-bucket.ts';
 import { grantSecretRead, grantSendMessage, grantTable, grantTableKey } from './builders/grants.ts';
 import { resyncTriggers } from './builders/resync-triggers.ts';
-import { changesQueuePair, resyncQueuePair, resyncStateTable, sourceTable } from './builders/sync-stores.ts';
+import { sourceTable } from './builders/sync-stores.ts';
 import { syncWiring, type Wiring } from './builders/wiring.ts';
-import { INDEX_HANDLER_TIMEOUT, IndexResource } from './index-resource.ts';
+import { IndexPipeline } from './index-pipeline.ts';
+import type { IndexResource } from './index-resource.ts';
 import { SyncObservability, type TypesenseSyncAlarms } from './observability.ts';
 import type { SyncFunction, SyncFunctionKind } from './sync-function.ts';
 import type { TypesenseSyncProps } from './typesense-sync-props.ts';
 import { operatorTargetOf } from './typesense-sync-target.ts';
-import { DEFAULT_LAG_CHECK_INTERVAL, validateTypesenseSyncProps } from './validate-props.ts';
+import {
+  DEFAULT_LAG_CHECK_INTERVAL,
+  type TypesenseSyncSettings,
+  validateTypesenseSyncProps,
+} from './validate-props.ts';
+import { indexConstructId } from './validation/indexes.ts';
 
 export type * from './typesense-sync-props.ts';
 
@@ -84,6 +88,11 @@ export class TypesenseSync extends Construct {
    * migration, or nothing when unchanged). `index.collection` is the collection the alias serves or will serve.
    */
   public readonly index: IndexResource;
+  /**
+   * Every index's pipeline and custom resource, the first first (its resources are also the fields above:
+   * `changesQueue`, `writer`, `index`…). The lag check and the ingestion-delay endpoint watch the first.
+   */
+  public readonly indexes: ReadonlyArray<{ readonly pipeline: IndexPipeline; readonly index: IndexResource }>;
 
   constructor(scope: Construct, id: string, props: TypesenseSyncProps) {
     super(scope, id);
@@ -91,30 +100,41 @@ export class TypesenseSync extends Construct {
     const settings = validateTypesenseSyncProps(props);
     const key = props.encryptionKey;
 
-    // Build the stores: the source table, the changes queue and its DLQ, the failure bucket, the re-sync's.
+    // Build the stores shared by every index (the source table, the failure bucket), then each index's
+    // pipeline: the first in this scope (a single-index sync's ids), each further one in a child construct.
     this.table = sourceTable(this, props, settings);
-    const changes = changesQueuePair(this, settings, key);
-    this.changesQueue = changes.queue;
-    this.deadLetterQueue = changes.deadLetterQueue;
     this.failureBucket =
       props.existingFailureBucketObj ??
       failureBucket(this, { encryptionKey: key, retention: settings.failureRetention });
-    this.resyncStateTable = resyncStateTable(this, props.encryptionKey);
-    const resyncQueues = resyncQueuePair(this, settings, key);
-    this.resyncQueue = resyncQueues.queue;
-    this.resyncDeadLetterQueue = resyncQueues.deadLetterQueue;
+    const wirings = settings.indexes.map((index, position) =>
+      position === 0
+        ? syncWiring(this, props, settings, index)
+        : syncWiring(
+            new Construct(this, indexConstructId(index.collection, position)),
+            props,
+            withGeneratedQueueNames(settings),
+            index,
+          ),
+    );
+    const pipelines = wirings.map((indexWiring) => new IndexPipeline(indexWiring, this.table));
+    const [wiring, first] = [wirings[0] as Wiring, pipelines[0] as IndexPipeline];
+    this.changesQueue = first.changesQueue;
+    this.deadLetterQueue = first.deadLetterQueue;
+    this.writer = first.writer;
+    this.resyncStateTable = first.resyncStateTable;
+    this.resyncQueue = first.resyncQueue;
+    this.resyncDeadLetterQueue = first.resyncDeadLetterQueue;
+    this.resync = first.resync;
 
-    // Build and wire the functions, each with exactly the grants its code needs.
-    const wiring = syncWiring(this, props, settings);
-    this.batcher = this.addBatcher(wiring);
-    this.writer = this.addWriter(wiring);
-    this.resync = this.addResync(wiring);
-    this.index = this.addIndex(wiring);
+    // The batcher feeds every index; each index resource starts its load once the batcher runs.
+    this.batcher = this.addBatcher(wiring, pipelines);
+    this.indexes = pipelines.map((pipeline) => ({ pipeline, index: pipeline.addIndex(this.batcher) }));
+    this.index = (this.indexes[0] as { index: IndexResource }).index;
     // Every rule gets delivery alarms (lib/alarms.ts): a rule failing to deliver is otherwise silent.
     const rules: SyncRule[] = [];
     const streamGapAlarm = resyncTriggers(
       this,
-      { resyncQueue: this.resyncQueue, batcher: this.batcher, settings },
+      { resyncQueues: pipelines.map((pipeline) => pipeline.resyncQueue), batcher: this.batcher, settings },
       rules,
     );
     this.lagCheck = this.addLagCheck(wiring, rules);
@@ -159,15 +179,25 @@ export class TypesenseSync extends Construct {
     return this.ingestionDelay.grantInvokeUrl(grantee);
   }
 
-  private addBatcher({ props, settings, keyAttributes, fn }: Wiring): SyncFunction {
+  /** The batcher: every stream change to every index's changes queue (each writer applies its routing). */
+  private addBatcher(
+    { props, settings, keyAttributes, fn }: Wiring,
+    pipelines: IndexPipeline[],
+  ): SyncFunction {
     const batcher = fn('batcher', {
       timeout: Duration.seconds(60),
       reservedConcurrentExecutions: props.batcher?.reservedConcurrentExecutions,
       environment: batcherEnvironment({
-        QUEUE_URL: this.changesQueue.queueUrl,
+        QUEUES: pipelines.map((pipeline) => ({
+          queueUrl: pipeline.changesQueue.queueUrl,
+          deadLetterQueueUrl: pipeline.deadLetterQueue.queueUrl,
+          // An aggregated index's changes name partitions: one FIFO group and one write per partition.
+          ...(pipeline.index.aggregate !== undefined && {
+            keyAttributes: changeKeyAttributes(keyAttributes, pipeline.index.aggregate),
+          }),
+        })),
         DLQ_URL: this.deadLetterQueue.queueUrl,
-        // An aggregated index's changes name partitions: one FIFO group and one write per partition.
-        KEY_ATTRIBUTES: changeKeyAttributes(keyAttributes, props.aggregate),
+        KEY_ATTRIBUTES: keyAttributes,
         MESSAGE_GROUP_BUCKETS: settings.messageGroupBuckets,
         MAX_MESSAGE_BYTES: settings.maxMessageBytes,
         SOURCE_TIMESTAMP_ATTRIBUTE: props.sourceTimestampAttribute,
@@ -203,150 +233,11 @@ export class TypesenseSync extends Construct {
       ],
       true,
     );
-    grantSendMessage(this.changesQueue, batcher);
-    grantSendMessage(this.deadLetterQueue, batcher);
+    for (const pipeline of pipelines) {
+      grantSendMessage(pipeline.changesQueue, batcher);
+      grantSendMessage(pipeline.deadLetterQueue, batcher);
+    }
     return batcher;
-  }
-
-  private addWriter({ props, settings, fn, typesenseNetwork, typesenseEnv }: Wiring): SyncFunction {
-    const writer = fn('writer', {
-      timeout: settings.writerTimeout,
-      reservedConcurrentExecutions: settings.writer.reservedConcurrentExecutions,
-      ...typesenseNetwork,
-      environment: writerEnvironment({
-        TABLE_NAME: this.table.tableName,
-        QUEUE_URL: this.changesQueue.queueUrl,
-        DLQ_URL: this.deadLetterQueue.queueUrl,
-        // The same number as the redrive policy: one source of truth.
-        MAX_RECEIVE_COUNT: settings.maxReceiveCount,
-        // Re-sends at the receive limit are packed to fit the queue's message size.
-        MAX_MESSAGE_BYTES: settings.maxMessageBytes,
-        ...settings.writerTuning,
-        // The cap of the adaptive import limit; unset, the function's default (contract DEFAULTS).
-        TYPESENSE_MAX_CONCURRENT_IMPORTS: settings.writer.maxConcurrentImports,
-        ...typesenseEnv,
-        // While a re-sync runs, the writer also applies changes to its new collection.
-        RESYNC_STATE_TABLE: this.resyncStateTable.tableName,
-        POWERTOOLS_METRICS_NAMESPACE: settings.metricsNamespace,
-      }),
-    });
-    writer.addEventSource(
-      new SqsEventSource(this.changesQueue, {
-        // The maximum for FIFO queues.
-        batchSize: 10,
-        reportBatchItemFailures: true,
-        maxConcurrency: settings.writer.maxConcurrency,
-      }),
-    );
-    // The strongly consistent re-read, and nothing else: the writer never scans or writes the table. An
-    // aggregated index re-reads whole partitions (Query), never single items.
-    grantTable(this.table, writer, [
-      props.aggregate === undefined ? 'dynamodb:BatchGetItem' : 'dynamodb:Query',
-    ]);
-    // Re-sends of retryable messages near the receive limit. ChangeMessageVisibility (the backoff)
-    // is already part of the event source's consume grant.
-    grantSendMessage(this.changesQueue, writer);
-    grantSendMessage(this.deadLetterQueue, writer);
-    grantSecretRead(props.typesense.apiKeySecret, props.typesense.apiKeySecretKey, writer);
-    // Reads the active re-sync; writes tombstones of deletes and rejections of the new collection;
-    // a successful write clears that id's earlier rejection (Query, DeleteItem).
-    grantTable(this.resyncStateTable, writer, [
-      'dynamodb:GetItem',
-      'dynamodb:BatchWriteItem',
-      'dynamodb:Query',
-      'dynamodb:DeleteItem',
-    ]);
-    return writer;
-  }
-
-  /** The re-sync's variables, which the index handler shares: it starts re-syncs. With the admin key. */
-  private resyncEnvironmentOf({ props, settings, typesenseEnv, adminKey }: Wiring): Record<string, string> {
-    return resyncEnvironment({
-      ...typesenseEnv,
-      TYPESENSE_API_KEY_SECRET_ARN: adminKey.secret.secretArn,
-      TABLE_NAME: this.table.tableName,
-      RESYNC_STATE_TABLE: this.resyncStateTable.tableName,
-      RESYNC_QUEUE_URL: this.resyncQueue.queueUrl,
-      QUEUE_URL: this.changesQueue.queueUrl,
-      MESSAGE_GROUP_BUCKETS: settings.messageGroupBuckets,
-      MAX_MESSAGE_BYTES: settings.maxMessageBytes,
-      COLLECTION_SCHEMA: props.typesense.schema ?? props.collectionSchema,
-      ...settings.resync.env,
-      POWERTOOLS_METRICS_NAMESPACE: settings.metricsNamespace,
-    });
-  }
-
-  private addResync(wiring: Wiring): SyncFunction {
-    const { settings, fn, typesenseNetwork, adminKey } = wiring;
-    const resync = fn('resync', {
-      timeout: Duration.seconds(settings.resync.timeoutSeconds),
-      memorySize: 1024,
-      reservedConcurrentExecutions: settings.resync.reservedConcurrentExecutions,
-      ...typesenseNetwork,
-      environment: this.resyncEnvironmentOf(wiring),
-    });
-    resync.addEventSource(
-      new SqsEventSource(this.resyncQueue, {
-        // One task per invocation: a task already runs for up to the whole timeout.
-        batchSize: 1,
-        reportBatchItemFailures: true,
-        maxConcurrency: settings.resync.maxConcurrency,
-      }),
-    );
-    // The re-sync never writes to the source table. BatchGetItem: the finisher re-reads the keys deleted
-    // during the backfill (strongly consistent) before deciding to delete them from the new collection. An
-    // aggregated index reads partitions instead (Query): the backfill builds each from one, and so does the re-check.
-    grantTable(this.table, resync, [
-      'dynamodb:Scan',
-      'dynamodb:DescribeTable',
-      wiring.props.aggregate === undefined ? 'dynamodb:BatchGetItem' : 'dynamodb:Query',
-    ]);
-    // Jobs, the active pointer, segment checkpoints, tombstones and rejections (functions/shared/resync-store.ts).
-    grantTable(this.resyncStateTable, resync, [
-      'dynamodb:GetItem',
-      'dynamodb:Query',
-      'dynamodb:PutItem',
-      'dynamodb:UpdateItem',
-      'dynamodb:DeleteItem',
-      'dynamodb:BatchWriteItem',
-    ]);
-    // Continuations: the next page range of a segment, and the finish task.
-    grantSendMessage(this.resyncQueue, resync);
-    // Keys deleted during the backfill are re-applied through the changes queue, in their group.
-    grantSendMessage(this.changesQueue, resync);
-    grantSecretRead(adminKey.secret, adminKey.key, resync);
-    return resync;
-  }
-
-  /**
-   * The index custom resource (lib/index-resource.ts). Created after the functions its started load relies
-   * on: the re-sync consuming its queue, and the batcher and writer applying the changes made meanwhile.
-   */
-  private addIndex(wiring: Wiring): IndexResource {
-    const { props, fn, typesenseNetwork, adminKey } = wiring;
-    const handler = fn('indexResource', {
-      timeout: INDEX_HANDLER_TIMEOUT,
-      ...typesenseNetwork,
-      environment: this.resyncEnvironmentOf(wiring),
-    });
-    const mappings = [this.batcher, this.writer, this.resync].flatMap((each) =>
-      each.node.children.filter((child) => child instanceof lambda.EventSourceMapping),
-    );
-    return new IndexResource(this, 'Index', {
-      handler,
-      alias: props.typesense.collection,
-      schema: props.typesense.schema,
-      checkNodes: props.typesense.checkNodes,
-      onDelete: props.typesense.onDelete,
-      table: this.table,
-      resyncStateTable: this.resyncStateTable,
-      resyncQueue: this.resyncQueue,
-      adminApiKeySecret: adminKey.secret,
-      adminApiKeySecretKey: adminKey.key,
-      logRetention: props.logRetention,
-      logEncryptionKey: props.encryptionKey,
-      runsAfter: [this.resyncStateTable, this.resyncQueue, ...mappings],
-    });
   }
 
   private addLagCheck(wiring: Wiring, rules: SyncRule[]): SyncFunction {
@@ -465,6 +356,17 @@ export class TypesenseSync extends Construct {
         rules,
       },
       streamGapAlarm,
+      furtherIndexes: this.indexes.slice(1).map(({ pipeline }) => pipeline.watched()),
     });
   }
+}
+
+/**
+ * The settings of a further index: its queues' names are generated, since a `queueProps.queueName` (or the
+ * DLQ's) can name one queue only, the first index's.
+ */
+function withGeneratedQueueNames(settings: TypesenseSyncSettings): TypesenseSyncSettings {
+  const { queueName: _changes, ...queueOverrides } = settings.queueOverrides;
+  const { queueName: _deadLetters, ...deadLetterQueueOverrides } = settings.deadLetterQueueOverrides;
+  return { ...settings, queueOverrides, deadLetterQueueOverrides };
 }

@@ -2,14 +2,11 @@ import { Duration, Token } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
-import { aggregateProblems } from '../functions/contract/aggregate.ts';
-import { collectionSchemaProblems } from '../functions/contract/collection-schema.ts';
 import { INDEX_ON_DELETE } from '../functions/contract/index-resource.ts';
 import { DEFAULTS, LIMITS, MAX_VISIBILITY_SECONDS } from '../functions/contract/limits.ts';
-import { projectionProblems } from '../functions/contract/projection.ts';
 import { atlasSourcePropsProblems } from './atlas-source.ts';
-import { transformProblems } from './transform-entry.ts';
-import type { TypesenseSyncProps } from './typesense-sync-props.ts';
+import type { TypesenseSyncIndex, TypesenseSyncProps } from './typesense-sync-props.ts';
+import { indexesOf, indexProblems } from './validation/indexes.ts';
 import {
   EVENT_SOURCE_CONCURRENCY_RANGE,
   Problems,
@@ -77,6 +74,8 @@ export interface TypesenseSyncSettings {
   readonly writer: WriterSettings;
   readonly ingestionDelayEndpoint: ReturnType<typeof ingestionDelayEndpointSettings>;
   readonly table: TableSettings;
+  /** The indexes, the first first (lib/validation/indexes.ts). */
+  readonly indexes: readonly TypesenseSyncIndex[];
 }
 
 /**
@@ -107,8 +106,6 @@ export function validateTypesenseSyncProps(props: TypesenseSyncProps): Typesense
   // below 3 every failure would be re-sent at once, a tight loop instead of a backoff.
   problems.intRange('maxReceiveCount', maxReceiveCount, [3, 1_000]);
   checkTypesense(props, problems);
-  if (props.transform !== undefined)
-    for (const problem of transformProblems(props.transform)) problems.add(problem);
   if (props.alarms?.topic !== undefined && props.alarms.createTopic === true) {
     problems.add('pass alarms.topic or alarms.createTopic, not both');
   }
@@ -132,12 +129,7 @@ export function validateTypesenseSyncProps(props: TypesenseSyncProps): Typesense
   const ingestionDelayEndpoint = ingestionDelayEndpointSettings(props, problems);
   if (props.mongoAtlas !== undefined) problems.addWorded(atlasSourcePropsProblems(props.mongoAtlas));
   const table = tableSettings(props, lagCheck.schedule !== undefined, problems);
-  if (props.projection !== undefined)
-    for (const problem of projectionProblems(props.projection, 'projection', table.keyAttributes))
-      problems.add(problem);
-  if (props.aggregate !== undefined)
-    for (const problem of aggregateProblems(props.aggregate, 'aggregate', table.keyAttributes))
-      problems.add(problem);
+  indexProblems(props, table.keyAttributes, problems);
   problems.throwIfAny();
   return {
     messageGroupBuckets,
@@ -158,6 +150,7 @@ export function validateTypesenseSyncProps(props: TypesenseSyncProps): Typesense
     writer,
     ingestionDelayEndpoint,
     table,
+    indexes: indexesOf(props),
   };
 }
 
@@ -177,22 +170,16 @@ function checkTypesense(props: TypesenseSyncProps, problems: Problems): void {
       );
     }
   }
-  if (!Token.isUnresolved(props.typesense.collection) && props.typesense.collection.length === 0) {
-    problems.add('typesense.collection must not be empty');
-  }
   checkIndexProps(props, problems);
 }
 
 /** The index as code: the schema Typesense must accept, and the props that go with it. */
 function checkIndexProps(props: TypesenseSyncProps, problems: Problems): void {
   const { schema, onDelete, adminApiKeySecret, adminApiKeySecretKey } = props.typesense;
-  if (schema !== undefined) {
-    for (const problem of collectionSchemaProblems(schema)) problems.add(`typesense.schema ${problem}`);
-    if (props.collectionSchema !== undefined) {
-      problems.add(
-        'pass typesense.schema or collectionSchema, not both: typesense.schema is the schema of every collection',
-      );
-    }
+  if (schema !== undefined && props.collectionSchema !== undefined) {
+    problems.add(
+      'pass typesense.schema or collectionSchema, not both: typesense.schema is the schema of every collection',
+    );
   }
   if (onDelete !== undefined && !(INDEX_ON_DELETE as readonly string[]).includes(onDelete)) {
     problems.add(

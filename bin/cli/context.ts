@@ -1,7 +1,14 @@
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { documentJson } from '../../functions/core/project.ts';
-import { type Connection, connect, loadTarget, type Target, type TargetSource } from './operations/target.ts';
+import {
+  type Connection,
+  connect,
+  loadTarget,
+  selectIndex,
+  type Target,
+  type TargetSource,
+} from './operations/target.ts';
 
 /** Exit codes: 0 all well; 1 the command could not run; 2 it ran and found a problem (drift, failures). */
 export const EXIT = { ok: 0, error: 1, problem: 2 } as const;
@@ -37,6 +44,8 @@ export interface GlobalOptions {
   stack?: string;
   region?: string;
   profile?: string;
+  /** With several indexes of the table: the one to operate on (default the first). */
+  index?: string;
   json: boolean;
 }
 
@@ -86,11 +95,11 @@ export function commandContext(io: CliIo): CommandContext & { exitCode(): ExitCo
     },
     async withTarget(command, work) {
       const options = command.optsWithGlobals<GlobalOptions>();
-      return work(await loadTarget(sourceOf(options)), options.json);
+      return work(selectIndex(await loadTarget(sourceOf(options)), options.index), options.json);
     },
     async withConnection(command, work) {
       const options = command.optsWithGlobals<GlobalOptions>();
-      const target = await loadTarget(sourceOf(options));
+      const target = selectIndex(await loadTarget(sourceOf(options)), options.index);
       const connection = connect(target, options.profile === undefined ? {} : { profile: options.profile });
       try {
         return await work(connection, options.json);

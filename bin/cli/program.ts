@@ -21,6 +21,7 @@ Examples:
   npm run cli -- --target .local/target.json dlq redrive --filter code=404 --rate 50
   npm run cli -- --target .local/target.json verify --full --repair
   npm run cli -- --target .local/target.json resync start --wait
+  npm run cli -- --target .local/target.json --index orders dlq list
   npm run cli -- --target .local/target.json preview --key '{"pk":"p-000042"}'`;
 
 /** The program with its global options; commands are added by the modules in commands/. */
@@ -41,6 +42,10 @@ function baseProgram(io: CliIo): Command {
     )
     .option('--region <region>', 'AWS region (default: the target’s, then AWS_REGION)')
     .option('--profile <profile>', 'AWS profile')
+    .option(
+      '--index <alias>',
+      'with several indexes of the table: the index to operate on (default: the first; preview: all)',
+    )
     .option('--json', 'machine-readable output', false)
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err })

@@ -43,8 +43,17 @@ export type TypesenseEnv = ApiKeyEnv & {
   readonly AGGREGATE?: AggregateConfig;
 };
 
+/** One changes queue the batcher feeds (an index's). */
+export interface ChangesQueueTargetEnv {
+  readonly queueUrl: string;
+  readonly deadLetterQueueUrl: string;
+  /** @default the table's key (KEY_ATTRIBUTES) */
+  readonly keyAttributes?: readonly string[];
+}
+
 export interface BatcherEnv extends MetricsEnv {
-  readonly QUEUE_URL: string;
+  /** Every index's changes queue: rendered as JSON. */
+  readonly QUEUES: readonly ChangesQueueTargetEnv[];
   readonly DLQ_URL: string;
   readonly KEY_ATTRIBUTES: readonly string[];
   /** Must equal what the re-sync uses, or one key's changes could land in two groups. */
@@ -126,8 +135,8 @@ export interface AtlasIngestEnv extends MetricsEnv {
 type EnvValue = string | number | readonly string[] | object | undefined;
 
 /**
- * The variables as strings: a list comma-separated (node URLs, key attributes), an object as JSON (projection,
- * collection schema), a number in decimal; unset variables are left out.
+ * The variables as strings: a list of strings comma-separated (node URLs, key attributes), an object or a list
+ * of objects as JSON (projection, collection schema, the batcher's queues), a number in decimal; unset variables are left out.
  */
 function render(values: Readonly<Record<string, EnvValue>>): Record<string, string> {
   const env: Record<string, string> = {};
@@ -135,7 +144,8 @@ function render(values: Readonly<Record<string, EnvValue>>): Record<string, stri
     if (value === undefined) continue;
     if (typeof value === 'string') env[name] = value;
     else if (typeof value === 'number') env[name] = String(value);
-    else if (Array.isArray(value)) env[name] = value.join(',');
+    else if (Array.isArray(value) && value.every((each) => typeof each === 'string'))
+      env[name] = value.join(',');
     else env[name] = JSON.stringify(value);
   }
   return env;

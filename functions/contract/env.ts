@@ -41,8 +41,29 @@ const jsonText = <T>(whenEmpty: T) =>
 
 const projection = jsonText({}).pipe(projectionSchema);
 
+/**
+ * The changes queues the batcher sends every change to, one per index: each with its DLQ (where a change
+ * that queue refuses alone is dead-lettered) and the key attributes its changes carry (default the table's
+ * key; a partition key alone makes that index's changes partition-level).
+ */
+const changesQueueTargets = jsonText(undefined).pipe(
+  z
+    .array(
+      z
+        .object({
+          queueUrl: z.string().url(),
+          deadLetterQueueUrl: z.string().url(),
+          keyAttributes: z.array(z.string().min(1)).min(1).max(2).optional(),
+        })
+        .strict(),
+    )
+    .min(1, 'must list at least one changes queue'),
+);
+
 export const batcherConfigSchema = z.object({
-  QUEUE_URL: z.string().url(),
+  /** JSON: `[{ queueUrl, deadLetterQueueUrl, keyAttributes? }]`, one entry per index. */
+  QUEUES: changesQueueTargets,
+  /** Where records that are no change at all (no key, no sequence number) are dead-lettered: the first index's DLQ. */
   DLQ_URL: z.string().url(),
   KEY_ATTRIBUTES: keyAttributes,
   /** Number of FIFO message groups keys are hashed into: the writer's maximum parallelism. */

@@ -12,6 +12,39 @@ export const TARGET_OUTPUT = 'OperatorTarget';
  * schema reads a deployed stack's `OperatorTarget` output and the embedded stack's target file.
  * It never holds a production secret: only the secret's ARN, or a local emulator's key.
  */
+/** The transform module, as the target names it (see `transform` below). */
+const transformSchema = z
+  .object({ module: z.string().min(1), exportName: z.string().min(1).optional() })
+  .strict()
+  .optional();
+
+/** A collection schema without its name, as the index custom resource converges the alias to it. */
+const deployedSchema = z
+  .object({ fields: z.array(z.record(z.unknown())) })
+  .passthrough()
+  .optional();
+
+/** The full re-sync of one index: its state table and its work queue (start, segment and finish tasks). */
+const resyncSchema = z
+  .object({ stateTable: z.string().min(1), queueUrl: z.string().url() })
+  .strict()
+  .optional();
+
+/** What differs from one index of the table to the next: its pipeline's queues, rules and re-sync. */
+const indexSchema = z
+  .object({
+    queueUrl: z.string().url(),
+    dlqUrl: z.string().url(),
+    projection: projectionSchema.default({}),
+    transform: transformSchema,
+    /** An aggregated index (see the top-level `aggregate`). */
+    aggregate: aggregateSchema.optional(),
+    /** The index's collection schema (see `typesense.schema`). */
+    schema: deployedSchema,
+    resync: resyncSchema,
+  })
+  .strict();
+
 export const targetSchema = z
   .object({
     region: z.string().min(1).optional(),
@@ -43,10 +76,7 @@ export const targetSchema = z
      * The app's transform module (docs/configuration.md "Transform"), which `verify` and `preview` import
      * to build documents as the functions do: a path (relative: to the working directory) and its export.
      */
-    transform: z
-      .object({ module: z.string().min(1), exportName: z.string().min(1).optional() })
-      .strict()
-      .optional(),
+    transform: transformSchema,
     typesense: z
       .object({
         nodes: z.array(z.string().url()).min(1),
@@ -59,23 +89,47 @@ export const targetSchema = z
          * The deployed collection schema (without its name), for `schema diff` and `init`: what the
          * index custom resource converges the alias to (issue 19).
          */
-        schema: z
-          .object({ fields: z.array(z.record(z.unknown())) })
-          .passthrough()
-          .optional(),
+        schema: deployedSchema,
       })
       .strict()
       .refine((typesense) => typesense.apiKeySecretArn !== undefined || typesense.apiKey !== undefined, {
         message: 'needs apiKeySecretArn (or, for a local stack, apiKey)',
       }),
-    /** The full re-sync: its state table and its work queue (start, segment and finish tasks). */
-    resync: z
-      .object({ stateTable: z.string().min(1), queueUrl: z.string().url() })
-      .strict()
-      .optional(),
+    resync: resyncSchema,
+    /**
+     * With several indexes of the table: every index by its alias, the first included (the top-level
+     * `queueUrl`, `projection`, `typesense.collection`… are the first index's). `--index <alias>` selects one.
+     */
+    indexes: z.record(indexSchema).optional(),
     /** Where the current ingestion delay is served (`GET …/v1/ingestion-delay`). */
     ingestionDelayUrl: z.string().url().optional(),
   })
   .strict();
 export type Target = z.infer<typeof targetSchema>;
 export type TargetInput = z.input<typeof targetSchema>;
+
+/** The aliases of the target's indexes, the first first. */
+export function indexAliases(target: Target): string[] {
+  return target.indexes === undefined ? [target.typesense.collection] : Object.keys(target.indexes);
+}
+
+/**
+ * The target as seen by one index: its alias, queues, rules and re-sync in the top-level fields every
+ * command reads; undefined when the target has no such index. The first index's alias returns the target
+ * as it is.
+ */
+export function targetOfIndex(target: Target, alias: string): Target | undefined {
+  if (alias === target.typesense.collection) return target;
+  const index = target.indexes?.[alias];
+  if (index === undefined) return undefined;
+  const { schema, ...pipeline } = index;
+  const { schema: _first, ...typesense } = target.typesense;
+  return {
+    ...target,
+    ...pipeline,
+    transform: index.transform,
+    aggregate: index.aggregate,
+    resync: index.resync,
+    typesense: { ...typesense, collection: alias, ...(schema !== undefined && { schema }) },
+  };
+}

@@ -5,9 +5,26 @@ import { type NormaliseOptions, normaliseRecords } from './normalise.ts';
 import { packChanges, packingLimit } from './pack.ts';
 import { type IsolatedRefusal, type SendPorts, sendSplitting } from './send.ts';
 
-export interface BatcherPorts extends SendPorts {
+/** One changes queue the batcher feeds (an index's), with the DLQ for what it refuses. */
+export interface BatcherTarget extends SendPorts {
+  /** The key attributes of this queue's changes. @default the table's (`BatcherOptions.keyAttributes`) */
+  keyAttributes?: readonly string[] | undefined;
+  /** Where a change this queue refuses alone, or one too large for its messages, is dead-lettered. */
+  sendDeadLetters(letters: DeadLetter[]): Promise<void>;
+}
+
+export interface BatcherPorts {
+  /** Every index's changes queue: each change is enqueued on all of them. */
+  targets: readonly BatcherTarget[];
+  /** Where records that are no change at all are dead-lettered. */
   sendDeadLetters(letters: DeadLetter[]): Promise<void>;
   now(): number;
+}
+
+/** The ports of a batcher feeding one changes queue, whose DLQ also takes the records that are no change. */
+export function oneQueuePorts(queue: SendPorts & Omit<BatcherPorts, 'targets'>): BatcherPorts {
+  const { sendMessages, sendDeadLetters, now } = queue;
+  return { targets: [{ sendMessages, sendDeadLetters }], sendDeadLetters, now };
 }
 
 export interface BatcherOptions extends NormaliseOptions {
@@ -61,113 +78,160 @@ export function refusalLetter(refusal: IsolatedRefusal, now: number, stage: Dead
 /** At most this many refusals are named in a summary, so a log line stays short. */
 const MAX_REFUSALS_NAMED = 10;
 
+/** What one target made of its messages: the ids it did not take, and its dead letters. */
+interface TargetOutcome {
+  failedIds: Set<string>;
+  deadLettered: number;
+  sent: Awaited<ReturnType<typeof sendSplitting>>;
+}
+
 /**
- * Stream records → packed messages on the changes queue. Records that can never become a change
- * are dead-lettered with their reason. The response names the first record whose change did not
- * reach a queue, so Lambda retries from there (ReportBatchItemFailures checkpointing).
+ * Sends one key form's packed messages to one target; a change refused alone, or too large for any message,
+ * goes to the target's DLQ. An id fails when its message was not taken or its dead letter not stored.
+ */
+async function sendToTarget(
+  target: BatcherTarget,
+  packed: ReturnType<typeof packChanges>,
+  latest: readonly Change[],
+  now: number,
+  attempts: number,
+): Promise<TargetOutcome> {
+  const sent = await sendSplitting(packed.messages, target, { attempts });
+  const failedIds = new Set(sent.failed.flatMap((message) => message.changes.map(({ id }) => id)));
+  const letters = [
+    ...oversizeLetters(packed.oversize, latest, now),
+    ...sent.isolated.map((refusal) => refusalLetter(refusal, now, 'batcher')),
+  ];
+  if (letters.length > 0) {
+    try {
+      await target.sendDeadLetters(letters);
+    } catch {
+      for (const letter of letters) if (letter.id !== undefined) failedIds.add(letter.id);
+    }
+  }
+  return { failedIds, deadLettered: letters.length, sent };
+}
+
+/**
+ * The targets grouped by the key attributes of their changes: one normalisation, coalescing and packing per
+ * key form, however many targets share it.
+ */
+function targetsByKeyForm(targets: readonly BatcherTarget[], tableKey: readonly string[]) {
+  const forms = new Map<string, { keyAttributes: readonly string[]; targets: BatcherTarget[] }>();
+  for (const target of targets) {
+    const keyAttributes = target.keyAttributes ?? tableKey;
+    const form = keyAttributes.join(',');
+    const group = forms.get(form) ?? { keyAttributes, targets: [] };
+    group.targets.push(target);
+    forms.set(form, group);
+  }
+  return [...forms.values()];
+}
+
+/**
+ * Stream records → packed messages on every target's changes queue. Records that can never become a change
+ * are dead-lettered with their reason. A record counts as enqueued only when every target took its change:
+ * the response names the first record whose change did not reach a queue, so Lambda retries from there
+ * (ReportBatchItemFailures checkpointing); the targets that already took it get it again, which is harmless
+ * (the writer re-reads the item).
  */
 export async function processStreamRecords(
   records: readonly DynamoDBRecord[],
   ports: BatcherPorts,
   options: BatcherOptions,
 ): Promise<BatcherResult> {
-  const { changes, rejected } = normaliseRecords(records, options);
-  const latest = coalesce(changes.map(({ change }) => change));
-  // Room for the fields the writer adds when it re-sends a message at the receive limit.
-  const { messages, oversize } = packChanges(latest, options.buckets, packingLimit(options.maxMessageBytes));
-
   const now = ports.now();
-  const deadLetters = stageLetters(rejected, oversize, latest, now);
-
-  const failedIds = new Set<string>();
+  const attempts = options.maxSendAttempts ?? 3;
   const failedIndexes: number[] = [];
-  const sent = await sendSplitting(messages, ports, { attempts: options.maxSendAttempts ?? 3 });
-  for (const message of sent.failed) for (const change of message.changes) failedIds.add(change.id);
-  for (const refusal of sent.isolated) {
-    deadLetters.push({
-      letter: refusalLetter(refusal, now, 'batcher'),
-      recordIds: new Set([refusal.change.id]),
-      index: undefined,
+  const rejectedRecords = new Map<number, ReturnType<typeof normaliseRecords>['rejected'][number]>();
+  const summary: BatcherSummary = {
+    records: records.length,
+    changes: 0,
+    messages: 0,
+    deadLettered: 0,
+    failedChanges: 0,
+  };
+  const isolated: IsolatedRefusal[] = [];
+  for (const form of targetsByKeyForm(ports.targets, options.keyAttributes)) {
+    const { changes, rejected } = normaliseRecords(records, {
+      ...options,
+      keyAttributes: form.keyAttributes,
     });
+    for (const rejection of rejected) rejectedRecords.set(rejection.index, rejection);
+    const latest = coalesce(changes.map(({ change }) => change));
+    // Room for the fields the writer adds when it re-sends a message at the receive limit.
+    const packed = packChanges(latest, options.buckets, packingLimit(options.maxMessageBytes));
+    const outcomes = await Promise.all(
+      form.targets.map((target) => sendToTarget(target, packed, latest, now, attempts)),
+    );
+    const failedIds = new Set(outcomes.flatMap(({ failedIds }) => [...failedIds]));
+    for (const { index, change } of changes) if (failedIds.has(change.id)) failedIndexes.push(index);
+    summary.changes += latest.length;
+    for (const outcome of outcomes) {
+      summary.messages += packed.messages.length;
+      summary.deadLettered += outcome.deadLettered;
+      isolated.push(...outcome.sent.isolated);
+      if (outcome.sent.failed.length > 0 && outcome.sent.lastRefusal !== undefined)
+        summary.lastRefusal = `${outcome.sent.lastRefusal.code}: ${outcome.sent.lastRefusal.message}`;
+    }
+    summary.failedChanges += failedIds.size;
   }
-
-  if (deadLetters.length > 0) {
+  if (rejectedRecords.size > 0) {
+    summary.deadLettered += rejectedRecords.size;
     try {
-      await ports.sendDeadLetters(deadLetters.map(({ letter }) => letter));
+      await ports.sendDeadLetters(
+        [...rejectedRecords.values()].map((rejection) => badRecordLetter(rejection, now)),
+      );
     } catch {
-      for (const { recordIds, index } of deadLetters) {
-        if (index !== undefined) failedIndexes.push(index);
-        for (const id of recordIds ?? []) failedIds.add(id);
-      }
+      failedIndexes.push(...rejectedRecords.keys());
     }
   }
+  if (isolated.length > 0)
+    summary.refusals = isolated
+      .slice(0, MAX_REFUSALS_NAMED)
+      .map(({ change, code, message }) => ({ id: change.id, code, message }));
 
   // Lambda resumes the shard at the reported record, so report the earliest record of any failure:
   // a failed change's id may stand in several records, the first of which must be replayed.
-  for (const { index, change } of changes) if (failedIds.has(change.id)) failedIndexes.push(index);
   const firstFailed =
     failedIndexes.length === 0 ? undefined : records[failedIndexes.reduce((a, b) => Math.min(a, b))];
   const sequenceNumber = firstFailed?.dynamodb?.SequenceNumber ?? firstFailed?.eventID;
-
   return {
     batchItemFailures: sequenceNumber === undefined ? [] : [{ itemIdentifier: sequenceNumber }],
-    summary: {
-      records: records.length,
-      changes: latest.length,
-      messages: messages.length,
-      deadLettered: deadLetters.length,
-      failedChanges: failedIds.size,
-      ...(sent.isolated.length === 0
-        ? {}
-        : {
-            refusals: sent.isolated
-              .slice(0, MAX_REFUSALS_NAMED)
-              .map(({ change, code, message }) => ({ id: change.id, code, message })),
-          }),
-      ...(sent.failed.length === 0 || sent.lastRefusal === undefined
-        ? {}
-        : { lastRefusal: `${sent.lastRefusal.code}: ${sent.lastRefusal.message}` }),
-    },
+    summary,
   };
 }
 
-/** A dead letter of the batcher, and what it stands for: stream records by index, or changes by id. */
-type StageLetter = { letter: DeadLetter; recordIds: Set<string> | undefined; index: number | undefined };
+/** The letter of a record that is no change: what identifies it and why, never its images. */
+function badRecordLetter(
+  { record, error }: ReturnType<typeof normaliseRecords>['rejected'][number],
+  now: number,
+): DeadLetter {
+  return {
+    v: 1,
+    kind: 'dead-letter',
+    stage: 'batcher',
+    record: recordReference(record),
+    reason: { code: 'bad-record', message: error.message },
+    firstSeen: now,
+    attempts: 1,
+  };
+}
 
-/** Letters for the records that are no change, and for the changes too large for any message. */
-function stageLetters(
-  rejected: ReturnType<typeof normaliseRecords>['rejected'],
+/** The letters of the changes too large for any message, each with its change. */
+function oversizeLetters(
   oversize: ReturnType<typeof packChanges>['oversize'],
   latest: readonly Change[],
   now: number,
-): StageLetter[] {
-  return [
-    ...rejected.map(({ index, record, error }) => ({
-      letter: {
-        v: 1 as const,
-        kind: 'dead-letter' as const,
-        stage: 'batcher' as const,
-        record: recordReference(record),
-        reason: { code: 'bad-record', message: error.message },
-        firstSeen: now,
-        attempts: 1,
-      },
-      recordIds: undefined,
-      index,
-    })),
-    ...oversize.map((error) => ({
-      letter: {
-        v: 1 as const,
-        kind: 'dead-letter' as const,
-        stage: 'batcher' as const,
-        change: latest.find((change) => change.id === error.id) as Change,
-        id: error.id,
-        reason: { code: 'oversize', message: error.message },
-        firstSeen: now,
-        attempts: 1,
-      },
-      recordIds: new Set([error.id]),
-      index: undefined,
-    })),
-  ];
+): DeadLetter[] {
+  return oversize.map((error) => ({
+    v: 1,
+    kind: 'dead-letter',
+    stage: 'batcher',
+    change: latest.find((change) => change.id === error.id) as Change,
+    id: error.id,
+    reason: { code: 'oversize', message: error.message },
+    firstSeen: now,
+    attempts: 1,
+  }));
 }

@@ -3,10 +3,17 @@ import type { BatcherPorts } from '../core/stream-batch.ts';
 import { sendDeadLetters, sendPackedMessages } from './aws.ts';
 import type { BatcherConfig } from './config.ts';
 
-/** The batcher's adapters: its packed messages to the changes queue, its dead letters to the DLQ. */
+/**
+ * The batcher's adapters: its packed messages to every index's changes queue, what one of them refuses to
+ * that queue's DLQ, and records that are no change to DLQ_URL.
+ */
 export function batcherAdapters(clients: { sqs: SQSClient }, config: BatcherConfig): BatcherPorts {
   return {
-    sendMessages: sendPackedMessages(clients.sqs, config.QUEUE_URL),
+    targets: config.QUEUES.map((queue) => ({
+      keyAttributes: queue.keyAttributes,
+      sendMessages: sendPackedMessages(clients.sqs, queue.queueUrl),
+      sendDeadLetters: sendDeadLetters(clients.sqs, queue.deadLetterQueueUrl),
+    })),
     sendDeadLetters: sendDeadLetters(clients.sqs, config.DLQ_URL),
     now: Date.now,
   };

@@ -111,6 +111,8 @@ export interface FunctionResources
   > {
   /** The alias the functions write to. */
   alias: string;
+  /** Every index's changes queue and DLQ, the batcher's targets (default: `queueUrl` and `dlqUrl` alone). */
+  changesQueues?: readonly { queueUrl: string; deadLetterQueueUrl: string }[];
   /** The nodes the functions reach Typesense at (the fault proxy's, with `faultInjection`). */
   typesenseNodes: readonly string[];
   atlasVersionsTable: string | undefined;
@@ -140,10 +142,19 @@ export function functionEnvironments(options: LocalStackOptions, resources: Func
   };
   return {
     batcher: batcherEnvironment({
-      ...queues,
+      QUEUES: resources.changesQueues ?? [
+        {
+          queueUrl: resources.queueUrl,
+          deadLetterQueueUrl: resources.dlqUrl,
+          // As the construct sets it: an aggregated index's changes name partitions.
+          ...(options.aggregate !== undefined && {
+            keyAttributes: changeKeyAttributes(resources.keyAttributes, options.aggregate),
+          }),
+        },
+      ],
+      DLQ_URL: resources.dlqUrl,
       ...packing,
-      // As the construct sets it: an aggregated index's changes name partitions.
-      KEY_ATTRIBUTES: changeKeyAttributes(resources.keyAttributes, options.aggregate),
+      KEY_ATTRIBUTES: resources.keyAttributes,
       SOURCE_TIMESTAMP_ATTRIBUTE: options.sourceTimestampAttribute,
     }),
     writer: writerEnvironment({
@@ -210,49 +221,44 @@ export function functionClients(iam: LocalIam, endpoints: { dynamodb: string; sq
 
 export type FunctionClients = ReturnType<typeof functionClients>;
 
+/** The functions of one index: its writer, re-sync and index custom resource handler. */
+export type IndexFunctions = Pick<LocalFunctions, 'writer' | 'resync' | 'indexResource'>;
+
 /**
- * Builds the batcher, writer, re-sync and (with `atlas`) Atlas ingest functions through their factories;
- * the writer and the re-sync with the app's transform, as the deployed entries register it.
+ * Builds one index's writer, re-sync and index resource handler through their factories, with the app's
+ * transform as the deployed entries register it. A further index's functions run under its own roles
+ * (`writer:<alias>`…, `role` names the alias); the first index's under the construct's own.
  */
-export function buildFunctions(
+export function buildIndexFunctions(
   options: LocalStackOptions,
   resources: FunctionResources,
   roleClients: FunctionClients,
-  transform?: Transform,
-): LocalFunctions {
+  transform: Transform | undefined,
+  role?: string,
+): IndexFunctions {
   const environments = functionEnvironments(options, resources);
-  // EMF lines are for CloudWatch; locally the same figures are on the status page.
   const telemetry: TelemetryOptions = { logLevel: options.logLevel ?? 'WARN', metrics: false };
+  const nameOf = <K extends 'writer' | 'resync' | 'indexResource'>(kind: K): FunctionName =>
+    role === undefined ? kind : `${kind}:${role}`;
   const clientsOf = (fn: FunctionName) => ({
     dynamodb: roleClients.dynamodb(fn),
     sqs: roleClients.sqs(fn),
   });
 
-  const batcherConfig = parseConfig(batcherConfigSchema, environments.batcher);
-  const batcherClients = { sqs: roleClients.sqs('batcher') };
-  const batcherPorts = batcherAdapters(batcherClients, batcherConfig);
-
   const writerConfig = parseConfig(writerConfigSchema, environments.writer);
-  const writerClients = clientsOf('writer');
+  const writerClients = clientsOf(nameOf('writer'));
   const writerPorts = writerAdapters(
     { ...writerClients, typesense: typesenseClientOf(writerConfig) },
     writerConfig,
   );
 
   const resyncConfig = parseConfig(resyncConfigSchema, environments.resync);
-  const resyncClients = clientsOf('resync');
+  const resyncClients = clientsOf(nameOf('resync'));
   const resyncPorts = resyncAdapters(
     { ...resyncClients, typesense: typesenseClientOf(resyncConfig) },
     resyncConfig,
   );
-
   return {
-    batcher: {
-      config: batcherConfig,
-      adapters: batcherPorts,
-      clients: batcherClients,
-      handler: createBatcherHandler(batcherConfig, batcherPorts, telemetry),
-    },
     writer: {
       config: writerConfig,
       adapters: writerPorts,
@@ -265,11 +271,42 @@ export function buildFunctions(
       clients: resyncClients,
       handler: createResyncHandler(resyncConfig, resyncPorts, telemetry, transform),
     },
-    indexResource: buildIndexResource(resyncConfig, clientsOf('indexResource'), telemetry),
+    indexResource: buildIndexResource(resyncConfig, clientsOf(nameOf('indexResource')), telemetry),
+  };
+}
+
+/**
+ * Builds the batcher, the first index's functions and (with `atlas`) the Atlas ingest function through
+ * their factories.
+ */
+export function buildFunctions(
+  options: LocalStackOptions,
+  resources: FunctionResources,
+  roleClients: FunctionClients,
+  transform?: Transform,
+): LocalFunctions {
+  const environments = functionEnvironments(options, resources);
+  // EMF lines are for CloudWatch; locally the same figures are on the status page.
+  const telemetry: TelemetryOptions = { logLevel: options.logLevel ?? 'WARN', metrics: false };
+  const batcherConfig = parseConfig(batcherConfigSchema, environments.batcher);
+  const batcherClients = { sqs: roleClients.sqs('batcher') };
+  const batcherPorts = batcherAdapters(batcherClients, batcherConfig);
+  return {
+    batcher: {
+      config: batcherConfig,
+      adapters: batcherPorts,
+      clients: batcherClients,
+      handler: createBatcherHandler(batcherConfig, batcherPorts, telemetry),
+    },
+    ...buildIndexFunctions(options, resources, roleClients, transform),
     atlasIngest:
       environments.atlasIngest === undefined
         ? undefined
-        : buildAtlasIngest(environments.atlasIngest, clientsOf('atlasIngest'), telemetry),
+        : buildAtlasIngest(
+            environments.atlasIngest,
+            { dynamodb: roleClients.dynamodb('atlasIngest'), sqs: roleClients.sqs('atlasIngest') },
+            telemetry,
+          ),
   };
 }
 

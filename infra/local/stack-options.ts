@@ -27,6 +27,17 @@ export const ACCOUNT_ID = '000000000000';
 export const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 export const API_KEY = 'local-typesense-key';
 
+/** One index of the table (the construct's `indexes` entry): its alias, schema, projection and transform. */
+export interface LocalIndexOptions {
+  alias: string;
+  /** @default the stack's `schema` */
+  schema?: CollectionSchema;
+  projection?: TypesenseSyncProjection;
+  transform?: Transform | { module: string; exportName?: string };
+  /** An aggregated index (the stack's `aggregate`). */
+  aggregate?: AggregateConfig;
+}
+
 export interface LocalStackOptions {
   /** Partition key first, then the optional sort key. Default `['pk']` (`['_id']` with `atlas`). */
   keyAttributes?: string[];
@@ -41,6 +52,12 @@ export interface LocalStackOptions {
   tableName?: string;
   /** The alias the writer writes to; the collection behind it is `<alias>_v1`. */
   alias?: string;
+  /**
+   * Several indexes of the table, as the construct's `indexes`: the first replaces `alias`, `projection` and
+   * `transform` (the stack's top-level fields are its), each further one gets its own queues, writer poller,
+   * re-sync and index, named `<table>-<alias>-…`. `schema` is the default of each index's.
+   */
+  indexes?: LocalIndexOptions[];
   /** Collection schema; its name is replaced by `<alias>_v1` (or by the first load's collection). */
   schema: CollectionSchema;
   /**
@@ -130,6 +147,26 @@ export interface LocalStackOptions {
   };
 }
 
+/** One index of the embedded stack: its pipeline, its functions, and what checks it. */
+export interface LocalIndex {
+  alias: string;
+  collection: string;
+  queueUrl: string;
+  dlqUrl: string;
+  resyncStateTable: string;
+  resyncQueueUrl: string;
+  queuePoller: QueuePoller;
+  resyncPoller: QueuePoller;
+  functions: Pick<LocalFunctions, 'writer' | 'resync' | 'indexResource'>;
+  index: LocalIndexResource;
+  /** This index's entry in the target's `indexes` (functions/contract/target.ts). */
+  targetEntry: NonNullable<TargetInput['indexes']>[string];
+  /** Table vs this index, through its projection and transform. */
+  verify(): Promise<VerifyReport>;
+  /** Receives every message on this index's DLQ. */
+  drainDeadLetters(): Promise<DeadLetter[]>;
+}
+
 export interface LocalStatus {
   /** Stream records the batcher accepted. */
   changesSeen: number;
@@ -193,6 +230,8 @@ export interface LocalStack {
   functions: LocalFunctions;
   /** Present with `atlas`: the Atlas trigger path into the mirror table. */
   atlas: LocalAtlasSource | undefined;
+  /** Every index by its alias, the first (the stack's own fields) included. */
+  indexes: Readonly<Record<string, LocalIndex>>;
   resyncStateTable: string;
   resyncQueueUrl: string;
   /** Present with `faultInjection`: Typesense faults as the writer sees them. */

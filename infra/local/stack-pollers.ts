@@ -5,7 +5,7 @@ import type { ChangeMessage } from '../../functions/core/change.ts';
 import { parseChangeMessage } from '../../functions/core/pack.ts';
 import { QueuePoller } from './queue-poller.ts';
 import type { s3FailureDestination } from './s3-failure-destination.ts';
-import type { FunctionClients, LocalFunctions } from './stack-functions.ts';
+import type { FunctionClients, IndexFunctions, LocalFunctions } from './stack-functions.ts';
 import { ACCOUNT_ID, type LocalStackOptions, REGION } from './stack-options.ts';
 import { StreamPoller } from './stream-poller.ts';
 
@@ -95,7 +95,6 @@ export function createPollers(
 ): LocalPollers {
   const figures = new LiveFigures();
   const faults = options.pollerFaults === undefined ? {} : { faults: options.pollerFaults };
-  const arnOf = (queueName: string) => `arn:aws:sqs:${REGION}:${ACCOUNT_ID}:${queueName}`;
   const streamPoller = new StreamPoller({
     streams: sources.streams,
     streamArn: sources.streamArn,
@@ -114,28 +113,13 @@ export function createPollers(
       return response;
     },
   });
-  const queuePoller = new QueuePoller({
-    sqs: roleClients.sqs('writer'),
-    queueUrl: sources.queueUrl,
-    queueArn: arnOf(`${sources.tableName}-changes.fifo`),
-    region: REGION,
-    handler: (event) => functions.writer.handler(event, lambdaContext('writer')),
-    concurrency: options.writerConcurrency ?? 2,
-    ...faults,
-    onReceive: figures.onReceive,
-    onDone: figures.onDone,
-  });
-  const resyncTimeoutMs = (options.resync?.timeoutSeconds ?? 60) * 1000;
-  const resyncPoller = new QueuePoller({
-    sqs: roleClients.sqs('resync'),
-    queueUrl: sources.resyncQueueUrl,
-    queueArn: arnOf(`${sources.tableName}-resync`),
-    region: REGION,
-    // The deployed mapping's batch size: one task per invocation.
-    batchSize: 1,
-    handler: (event) => functions.resync.handler(event, lambdaContext('resync', resyncTimeoutMs)),
-    concurrency: options.resync?.workers ?? 2,
-  });
+  const { queuePoller, resyncPoller } = indexPollers(
+    options,
+    { queueUrl: sources.queueUrl, resyncQueueUrl: sources.resyncQueueUrl, prefix: sources.tableName },
+    functions,
+    roleClients,
+    figures,
+  );
   const { atlasIngest } = functions;
   const atlasPoller =
     atlasIngest === undefined || sources.ingestQueueUrl === undefined
@@ -143,10 +127,52 @@ export function createPollers(
       : new QueuePoller({
           sqs: roleClients.sqs('atlasIngest'),
           queueUrl: sources.ingestQueueUrl,
-          queueArn: arnOf(`${sources.tableName}-atlas-ingest`),
+          queueArn: queueArnOf(`${sources.tableName}-atlas-ingest`),
           region: REGION,
           handler: (event) => atlasIngest.handler(event, lambdaContext('atlas-ingest')),
           ...faults,
         });
   return { streamPoller, queuePoller, resyncPoller, atlasPoller, figures };
+}
+
+const queueArnOf = (queueName: string) => `arn:aws:sqs:${REGION}:${ACCOUNT_ID}:${queueName}`;
+
+/**
+ * One index's event source mappings: its changes queue driving its writer, its work queue its re-sync, each
+ * receiving and deleting with that function's role (`writer:<alias>`… for a further index, named by `role`).
+ * Their queues are named after `prefix` (stack-resources.ts).
+ */
+export function indexPollers(
+  options: LocalStackOptions,
+  sources: { queueUrl: string; resyncQueueUrl: string; prefix: string },
+  functions: IndexFunctions,
+  roleClients: FunctionClients,
+  figures: LiveFigures,
+  role?: string,
+): { queuePoller: QueuePoller; resyncPoller: QueuePoller } {
+  const faults = options.pollerFaults === undefined ? {} : { faults: options.pollerFaults };
+  const nameOf = (kind: 'writer' | 'resync') => (role === undefined ? kind : (`${kind}:${role}` as const));
+  const queuePoller = new QueuePoller({
+    sqs: roleClients.sqs(nameOf('writer')),
+    queueUrl: sources.queueUrl,
+    queueArn: queueArnOf(`${sources.prefix}-changes.fifo`),
+    region: REGION,
+    handler: (event) => functions.writer.handler(event, lambdaContext(nameOf('writer'))),
+    concurrency: options.writerConcurrency ?? 2,
+    ...faults,
+    onReceive: figures.onReceive,
+    onDone: figures.onDone,
+  });
+  const resyncTimeoutMs = (options.resync?.timeoutSeconds ?? 60) * 1000;
+  const resyncPoller = new QueuePoller({
+    sqs: roleClients.sqs(nameOf('resync')),
+    queueUrl: sources.resyncQueueUrl,
+    queueArn: queueArnOf(`${sources.prefix}-resync`),
+    region: REGION,
+    // The deployed mapping's batch size: one task per invocation.
+    batchSize: 1,
+    handler: (event) => functions.resync.handler(event, lambdaContext(nameOf('resync'), resyncTimeoutMs)),
+    concurrency: options.resync?.workers ?? 2,
+  });
+  return { queuePoller, resyncPoller };
 }

@@ -75,8 +75,11 @@ async function createSourceTable(
   return Table?.LatestStreamArn as string;
 }
 
-/** The FIFO changes queue and its FIFO DLQ. */
-async function createChangeQueues(sqs: SQSClient, options: LocalStackOptions, tableName: string) {
+/**
+ * The FIFO changes queue and its FIFO DLQ, named after `tableName` (the first index) or
+ * `<table>-<alias>` (a further index's).
+ */
+export async function createChangeQueues(sqs: SQSClient, options: LocalStackOptions, tableName: string) {
   const dlq = await sqs.send(
     new CreateQueueCommand({
       QueueName: `${tableName}-dlq.fifo`,
@@ -109,8 +112,8 @@ async function createChangeQueues(sqs: SQSClient, options: LocalStackOptions, ta
   };
 }
 
-/** The re-sync state table and its work queue. */
-async function createResyncResources(
+/** The re-sync state table and its work queue, named as the changes queues are. */
+export async function createResyncResources(
   dynamodb: DynamoDBClient,
   sqs: SQSClient,
   options: LocalStackOptions,

@@ -3,13 +3,10 @@ import type { AddressInfo } from 'node:net';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { S3Client } from '@aws-sdk/client-s3';
-import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { ingestionDelayOf } from '../../bin/cli/operations/lag.ts';
 import { loadTransform } from '../../bin/cli/operations/transform.ts';
-import { verifyIndex } from '../../bin/cli/operations/verify.ts';
 import { DEFAULTS } from '../../functions/contract/limits.ts';
-import { aggregationOf } from '../../functions/core/aggregate.ts';
-import type { DeadLetter } from '../../functions/core/change.ts';
 import { checkLag } from '../../functions/core/lag-check.ts';
 import { FINISHED_PHASES, resyncProgress } from '../../functions/core/resync.ts';
 import type { Transform } from '../../functions/core/transform.ts';
@@ -26,12 +23,23 @@ import type { SyncTemplateOptions } from './iam/template.ts';
 import { sleep } from './processes.ts';
 import { s3FailureDestination } from './s3-failure-destination.ts';
 import { buildFunctions, type FunctionClients, functionClients } from './stack-functions.ts';
-import { createIndexDirectly, type LocalIndexResource, localIndexResource } from './stack-index.ts';
+import { createIndexDirectly, type LocalIndexResource } from './stack-index.ts';
+import {
+  createFurtherIndexResources,
+  drainDeadLetters,
+  type FurtherIndexResources,
+  functionResourcesOf,
+  queueDepths,
+  schemaWithoutName,
+  setUpIndexes,
+  withFirstIndex,
+} from './stack-indexes.ts';
 import {
   ACCOUNT_ID,
   API_KEY,
   CREDENTIALS,
   type LocalAtlasSource,
+  type LocalIndex,
   type LocalStack,
   type LocalStackOptions,
   type LocalStatus,
@@ -42,7 +50,7 @@ import { createStackResources, type StackResources } from './stack-resources.ts'
 import { type LocalServices, startServices } from './stack-services.ts';
 import { StatusHistory, serveStatusPage } from './status-page.ts';
 
-export type { LocalAtlasSource, LocalStack, LocalStackOptions, LocalStatus } from './stack-options.ts';
+export type * from './stack-options.ts';
 
 /** The stack's names and the construct options its IAM template is synthesised with. */
 function resolveNames(options: LocalStackOptions) {
@@ -62,6 +70,7 @@ function resolveNames(options: LocalStackOptions) {
     sourceTimestampAttribute: options.sourceTimestampAttribute,
     projection: options.projection,
     aggregate: options.aggregate,
+    indexes: options.indexes?.map(({ alias, projection, aggregate }) => ({ alias, projection, aggregate })),
   };
   return { keyAttributes, tableName, alias, collection: `${alias}_v1`, template };
 }
@@ -84,6 +93,7 @@ function enforceIam(
   template: SyncTemplateOptions,
   resources: StackResources,
   failureBucket: string,
+  further: readonly FurtherIndexResources[],
 ) {
   const { tableName, keyAttributes, resyncStateTable, atlas } = resources;
   return localIam({
@@ -97,10 +107,12 @@ function enforceIam(
       resyncQueueUrl: resources.resyncQueueUrl,
       failureBucket,
       atlas,
+      indexes: further.map((index) => ({ ...index, stateTable: index.resyncStateTable })),
     }),
     partitionKeys: new Map([
       [tableName, keyAttributes[0] as string],
       [resyncStateTable, 'pk'],
+      ...further.map((index) => [index.resyncStateTable, 'pk'] as [string, string]),
       ...(atlas === undefined ? [] : [[atlas.versionsTable, 'id'] as [string, string]]),
     ]),
     revoke: options.iam?.revoke,
@@ -112,7 +124,8 @@ function enforceIam(
  * event-source pollers driving the real handlers. The handlers are built by their factories from
  * config objects (stack-functions.ts), so the process environment is left alone.
  */
-export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+export async function startLocalStack(given: LocalStackOptions): Promise<LocalStack> {
+  const options = withFirstIndex(given);
   const names = resolveNames(options);
   const services = await startServices(options, names.template);
   const faults = options.faultInjection === true ? await startFaultProxy(services.emulator.url) : undefined;
@@ -144,10 +157,10 @@ async function startOnServices(
     tableName,
     keyAttributes,
   );
+  const further = await createFurtherIndexResources(clients.dynamodb, clients.sqs, options, tableName);
   await options.prefill?.(clients.dynamodb, tableName);
   const direct = await createIndexDirectly(options, services.nodeUrls, alias, collection);
-
-  const iam = enforceIam(options, template, resources, failureBucket);
+  const iam = enforceIam(options, template, resources, failureBucket, further);
   const roleClients = functionClients(iam, endpoints);
   // Lambda writes the on-failure records with the batcher's execution role.
   const failures = s3FailureDestination(
@@ -155,17 +168,9 @@ async function startOnServices(
     failureBucket,
     `arn:aws:lambda:${REGION}:${ACCOUNT_ID}:function:batcher`,
   );
-  const functions = buildFunctions(
-    options,
-    {
-      ...resources,
-      alias,
-      typesenseNodes: faults === undefined ? services.nodeUrls : [faults.url],
-      atlasVersionsTable: resources.atlas?.versionsTable,
-    },
-    roleClients,
-    transform,
-  );
+  const nodes = faults === undefined ? services.nodeUrls : [faults.url];
+  const functionResources = functionResourcesOf(resources, further, options, alias, nodes);
+  const functions = buildFunctions(options, functionResources, roleClients, transform);
   const pollers = createPollers(
     options,
     { ...resources, streams: clients.streams, ingestQueueUrl: resources.atlas?.ingestQueueUrl, failures },
@@ -173,11 +178,20 @@ async function startOnServices(
     roleClients,
   );
   const atlas = localAtlasSource(resources, pollers, clients.sqs);
-  // As CloudFormation would: the index resource's Create, once the functions exist (it queues the load).
-  const index = localIndexResource(functions.indexResource, alias);
-  const indexCreated = direct ? undefined : await index.create(schemaWithoutName(options.schema));
-  for (const poller of [pollers.streamPoller, pollers.queuePoller, pollers.resyncPoller, atlas?.poller])
-    poller?.start();
+  const { indexes, index, indexCreated } = await setUpIndexes(
+    {
+      options,
+      functionResources,
+      roleClients,
+      nodeUrls: services.nodeUrls,
+      ...clients,
+      figures: pollers.figures,
+    },
+    { functions, transform, direct, collection, ...pollers },
+    further,
+  );
+  const indexPollers = indexes.flatMap((each) => [each.queuePoller, each.resyncPoller]);
+  for (const poller of [pollers.streamPoller, atlas?.poller, ...indexPollers]) poller?.start();
 
   const parts: StackParts = {
     options,
@@ -192,6 +206,7 @@ async function startOnServices(
     functions,
     transform,
     iam,
+    indexes,
     // The canary is written as the deployed lag check writes it: with its role.
     lagCheckDynamodb: roleClients.dynamodb('lagCheck'),
   };
@@ -231,6 +246,8 @@ interface StackParts {
   functions: ReturnType<typeof buildFunctions>;
   transform: Transform | undefined;
   iam: ReturnType<typeof localIam>;
+  /** Every index, the first first. */
+  indexes: readonly LocalIndex[];
   lagCheckDynamodb: DynamoDBClient;
 }
 
@@ -301,31 +318,18 @@ async function assembleStack(
     resyncStateTable,
     resyncQueueUrl,
     atlas: parts.atlas,
+    indexes: Object.fromEntries(parts.indexes.map((each) => [each.alias, each])),
     faults: parts.faults,
     iam: parts.iam,
     status: () => statusOf(parts),
     checkLag: (canaryTimeoutMs = 10_000) => checkLocalLag(parts, names.alias, canaryTimeoutMs),
-    verify: () =>
-      verifyIndex({
-        dynamodb: clients.dynamodb,
-        tableName,
-        keyAttributes,
-        ...(options.aggregate && { aggregation: aggregationOf(keyAttributes, options.aggregate) }),
-        ...(options.projection === undefined ? {} : { projection: options.projection }),
-        ...(parts.transform === undefined ? {} : { transform: parts.transform }),
-        typesense: clients.typesense,
-        collection: names.alias,
-      }),
+    verify: () => (parts.indexes[0] as LocalIndex).verify(),
     drainDeadLetters: () => drainDeadLetters(clients.sqs, dlqUrl),
     waitForIdle: (timeoutMs = 60_000) => waitForIdle(parts, timeoutMs),
     stop: () => stopStack(parts, served),
   };
   served.history.start();
   return stack;
-}
-
-function schemaWithoutName({ name: _name, ...definition }: LocalStackOptions['schema']) {
-  return definition;
 }
 
 /** What the operator CLI needs to reach this stack (`--target`). */
@@ -364,6 +368,9 @@ function targetOf(
     },
     resync: { stateTable: resources.resyncStateTable, queueUrl: resources.resyncQueueUrl },
     ingestionDelayUrl,
+    ...(parts.indexes.length > 1 && {
+      indexes: Object.fromEntries(parts.indexes.map((index) => [index.alias, index.targetEntry])),
+    }),
   };
 }
 
@@ -440,21 +447,9 @@ function checkLocalLag(parts: StackParts, alias: string, canaryTimeoutMs: number
   );
 }
 
-/** Receives every message on the DLQ (each is gone from the queue afterwards). */
-async function drainDeadLetters(sqs: SQSClient, dlqUrl: string): Promise<DeadLetter[]> {
-  const letters: DeadLetter[] = [];
-  for (;;) {
-    const { Messages } = await sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
-    );
-    if (Messages === undefined || Messages.length === 0) return letters;
-    for (const message of Messages) letters.push(JSON.parse(message.Body ?? '{}') as DeadLetter);
-  }
-}
-
 /** Resolves when the stream is drained and every queue is empty (throws after timeoutMs). */
 async function waitForIdle(parts: StackParts, timeoutMs: number): Promise<void> {
-  const { pollers, atlas, resources } = parts;
+  const { pollers, atlas } = parts;
   const { sqs } = parts.clients;
   const deadline = Date.now() + timeoutMs;
   let quietChecks = 0;
@@ -468,11 +463,9 @@ async function waitForIdle(parts: StackParts, timeoutMs: number): Promise<void> 
     await sleep(150);
     const quiet =
       pollers.streamPoller.caughtUpSince(checkBegan) &&
-      !pollers.queuePoller.busy &&
-      !pollers.resyncPoller.busy &&
+      parts.indexes.every((index) => !index.queuePoller.busy && !index.resyncPoller.busy) &&
       !(atlas?.poller.busy ?? false) &&
-      (await queueDepth(sqs, resources.queueUrl)).total === 0 &&
-      (await queueDepth(sqs, resources.resyncQueueUrl)).total === 0 &&
+      (await queueDepths(sqs, parts.indexes)) === 0 &&
       (atlas === undefined || (await queueDepth(sqs, atlas.ingestQueueUrl)).total === 0);
     quietChecks = quiet ? quietChecks + 1 : 0;
   }
@@ -483,8 +476,7 @@ async function stopStack(parts: StackParts, served: { history: StatusHistory; se
   await served.history.stop();
   await Promise.all([
     pollers.streamPoller.stop(),
-    pollers.queuePoller.stop(),
-    pollers.resyncPoller.stop(),
+    ...parts.indexes.flatMap((index) => [index.queuePoller.stop(), index.resyncPoller.stop()]),
     parts.atlas?.poller.stop(),
     new Promise((resolve) => served.server.close(resolve)),
   ]);

@@ -9,26 +9,29 @@ import type { TypesenseSyncSettings } from '../validate-props.ts';
 import { queueRuleTarget } from './grants.ts';
 
 /**
- * The re-sync's schedule and stream-gap trigger. Each only enqueues a start task, so all of them take the
- * same path as an operator's. Returns the stream-gap alarm, to be notified like the others.
+ * The re-sync's schedule and stream-gap trigger, each starting the re-sync of every index (one rule target
+ * per index's work queue: a stream gap loses changes for all of them). Each only enqueues a start task, so
+ * all of them take the same path as an operator's. Returns the stream-gap alarm, to be notified like the others.
  */
 export function resyncTriggers(
   scope: Construct,
-  sync: { resyncQueue: sqs.IQueue; batcher: lambda.IFunction; settings: TypesenseSyncSettings },
+  sync: { resyncQueues: readonly sqs.IQueue[]; batcher: lambda.IFunction; settings: TypesenseSyncSettings },
   rules: SyncRule[],
 ): cloudwatch.Alarm | undefined {
   const { settings } = sync;
   const { resync } = settings;
   const start = (trigger: 'schedule' | 'stream-gap') =>
-    // Only that rule may send to the work queue.
-    queueRuleTarget(sync.resyncQueue, {
-      message: events.RuleTargetInput.fromObject({ action: 'start', trigger }),
-    });
+    // Only that rule may send to the work queues.
+    sync.resyncQueues.map((queue) =>
+      queueRuleTarget(queue, {
+        message: events.RuleTargetInput.fromObject({ action: 'start', trigger }),
+      }),
+    );
   if (resync.schedule !== undefined) {
     const rule = new events.Rule(scope, 'ResyncSchedule', {
       description: 'Starts a full re-sync of the Typesense index on a schedule',
       schedule: resync.schedule,
-      targets: [start('schedule')],
+      targets: start('schedule'),
     });
     rules.push({ role: 'resyncSchedule', rule });
   }
@@ -54,7 +57,7 @@ export function resyncTriggers(
       resources: [alarm.alarmArn],
       detail: { state: { value: ['ALARM'] } },
     },
-    targets: [start('stream-gap')],
+    targets: start('stream-gap'),
   });
   rules.push({ role: 'streamGap', rule });
   return alarm;

@@ -7,13 +7,17 @@ import type { TypesenseEnv } from '../../functions/contract/env-builders.ts';
 import { allowLogGroupEncryption } from '../encryption.ts';
 import { SYNC_FUNCTIONS, type SyncFunction, type SyncFunctionKind, syncFunction } from '../sync-function.ts';
 import { TRANSFORMING_FUNCTIONS, writeTransformEntry } from '../transform-entry.ts';
-import type { TypesenseSyncProps } from '../typesense-sync-props.ts';
+import type { TypesenseSyncIndex, TypesenseSyncProps } from '../typesense-sync-props.ts';
 import type { TypesenseSyncSettings } from '../validate-props.ts';
 
-/** What every function of one sync shares, computed once from the props and settings. */
+/** What every function of one index's pipeline shares, computed once from the props and settings. */
 export interface Wiring {
+  /** Where the index's resources and functions are created. */
+  readonly scope: Construct;
   readonly props: TypesenseSyncProps;
   readonly settings: TypesenseSyncSettings;
+  /** The index the functions serve: its alias, projection and transform. */
+  readonly index: TypesenseSyncIndex;
   readonly keyAttributes: string[];
   /** Each function's POWERTOOLS_SERVICE_NAME: the `service` dimension of its metrics. */
   readonly serviceName: (kind: SyncFunctionKind) => string;
@@ -30,11 +34,15 @@ export interface Wiring {
   readonly adminKey: { readonly secret: secretsmanager.ISecret; readonly key?: kms.IKey };
 }
 
-/** The wiring of the sync `scope` (a `TypesenseSync`): its functions are created in its scope. */
+/**
+ * The wiring of `index` in `scope`: its functions are created in that scope, the `TypesenseSync` itself for
+ * the first index (which also holds the functions of the whole table), a child construct for each further one.
+ */
 export function syncWiring(
   scope: Construct,
   props: TypesenseSyncProps,
   settings: TypesenseSyncSettings,
+  index: TypesenseSyncIndex,
 ): Wiring {
   // Unique per construct instance, so two syncs in one account publish apart: the dashboard selects each
   // function's metrics by this `service` dimension.
@@ -45,8 +53,10 @@ export function syncWiring(
   const keyAttributes = settings.table.keyAttributes;
   const { typesense } = props;
   return {
+    scope,
     props,
     settings,
+    index,
     keyAttributes,
     serviceName,
     fn: (kind, fnProps) =>
@@ -54,8 +64,8 @@ export function syncWiring(
         serviceName: serviceName(kind),
         logRetention: props.logRetention,
         logEncryptionKey,
-        ...(props.transform !== undefined &&
-          TRANSFORMING_FUNCTIONS.has(kind) && { entry: writeTransformEntry(scope, kind, props.transform) }),
+        ...(index.transform !== undefined &&
+          TRANSFORMING_FUNCTIONS.has(kind) && { entry: writeTransformEntry(scope, kind, index.transform) }),
         ...fnProps,
       }),
     typesenseNetwork:
@@ -68,9 +78,9 @@ export function syncWiring(
       // The key is fetched at runtime: a value in the environment would be readable by anyone
       // allowed lambda:GetFunctionConfiguration.
       TYPESENSE_API_KEY_SECRET_ARN: typesense.apiKeySecret.secretArn,
-      TYPESENSE_COLLECTION: typesense.collection,
-      PROJECTION: props.projection ?? {},
-      ...(props.aggregate !== undefined && { AGGREGATE: props.aggregate }),
+      TYPESENSE_COLLECTION: index.collection,
+      PROJECTION: index.projection ?? {},
+      ...(index.aggregate !== undefined && { AGGREGATE: index.aggregate }),
     },
     adminKey:
       typesense.adminApiKeySecret === undefined

@@ -6,7 +6,8 @@
  * matches anything (fixed findings are removed from here).
  *
  * Stacks: `Default` (TypesenseSyncStack without context), `FullyFeatured` (every option on) and
- * `LocalStack` (the app as the LocalStack suite deploys it), see test/construct/stacks.ts.
+ * `LocalStack` (the app as the LocalStack suite deploys it) and `TwoIndexes` (a table with two routed indexes),
+ * see test/construct/stacks.ts.
  */
 export interface AcceptedFinding {
   /** cfn-lint rule id (e.g. W3005) or cfn-guard rule name (e.g. sqs_dlq_check). */
@@ -18,11 +19,14 @@ export interface AcceptedFinding {
   readonly reason: string;
 }
 
-/** The sync's functions, with the index custom resource's handler and its Provider framework function. */
+/**
+ * The sync's functions, with the index custom resource's handler and its Provider framework function; those of
+ * a further index under its `Index<Alias>` construct.
+ */
 const SYNC_FUNCTIONS =
-  /^Sync(Batcher|Writer|Resync|LagCheck|IngestionDelay|MongoAtlasIngest|IndexHandler|IndexProviderframeworkonEvent)[0-9A-F]{8}$/;
+  /^Sync(Index[A-Z][A-Za-z0-9]*?)?(Batcher|Writer|Resync|LagCheck|IngestionDelay|MongoAtlasIngest|IndexHandler|IndexProviderframeworkonEvent)[0-9A-F]{8}$/;
 const SYNC_LOG_GROUPS =
-  /^Sync(Batcher|Writer|Resync|LagCheck|IngestionDelay|MongoAtlasIngest|IndexHandler|IndexProvider)LogGroup[0-9A-F]{8}$/;
+  /^Sync(Index[A-Z][A-Za-z0-9]*?)?(Batcher|Writer|Resync|LagCheck|IngestionDelay|MongoAtlasIngest|IndexHandler|IndexProvider)LogGroup[0-9A-F]{8}$/;
 const FIXTURE = ['FullyFeatured'];
 /** The Lambda CDK adds to a VPC under the cdk.json flag @aws-cdk/aws-ec2:restrictDefaultSecurityGroup. */
 const FIXTURE_VPC_PROVIDER = /^CustomVpcRestrictDefaultSGCustomResourceProviderHandler[0-9A-F]{8}$/;
@@ -87,7 +91,7 @@ export const CFN_GUARD_ACCEPTED: readonly AcceptedFinding[] = [
   },
   {
     rule: 'dynamodb_table_pitr_enabled_check',
-    resources: /^Sync(ResyncStateTable|MongoAtlasVersionsTable)[0-9A-F]{8}$/,
+    resources: /^Sync(Index[A-Z][A-Za-z0-9]*?)?(ResyncStateTable|MongoAtlasVersionsTable)[0-9A-F]{8}$/,
     reason:
       'Derived state, not data: the re-sync state table holds checkpoints (a lost one re-runs the re-sync), the Atlas ' +
       'versions table holds TTL-expiring ordering marks. The source table (created by the stack) has PITR.',
@@ -147,7 +151,7 @@ export const CFN_GUARD_ACCEPTED: readonly AcceptedFinding[] = [
   {
     rule: 'kms_create_grant_aws_service_check',
     resources: /^(Key961B73FD|undefined)$/,
-    stacks: FIXTURE,
+    stacks: [...FIXTURE, 'TwoIndexes'],
     reason:
       "The test fixture's kms.Key with CDK's default key policy (the guard rule reports it once more without a " +
       'logical id); an app brings its own key and policy.',

@@ -47,7 +47,16 @@ function synth(props: Partial<TypesenseSyncProps>) {
       .flatMap((statement) => [statement.Action].flat())
       .sort();
   };
-  return { sync, variables, tableActions };
+  /** The batcher's changes queues, their URLs (tokens) replaced by a placeholder so the JSON parses. */
+  const batcherQueues = () => {
+    const queues = variables(sync.batcher).QUEUES as unknown as { 'Fn::Join': [string, unknown[]] };
+    const [, parts] = queues['Fn::Join'];
+    const text = parts
+      .map((part) => (typeof part === 'string' ? part : 'https://sqs.example.com/q'))
+      .join('');
+    return JSON.parse(text) as { keyAttributes?: string[] }[];
+  };
+  return { sync, variables, tableActions, batcherQueues };
 }
 
 const problemsOf = (props: Partial<TypesenseSyncProps>) => {
@@ -61,8 +70,10 @@ const problemsOf = (props: Partial<TypesenseSyncProps>) => {
 
 describe('TypesenseSync aggregate', () => {
   it('keys the batcher’s changes by the partition key and hands the aggregation to the writer, the re-sync and the target', () => {
-    const { sync, variables } = synth({ tableProps: COMPOSITE, aggregate: ORDERS });
-    expect(variables(sync.batcher).KEY_ATTRIBUTES).toBe('pk');
+    const { sync, variables, batcherQueues } = synth({ tableProps: COMPOSITE, aggregate: ORDERS });
+    // The batcher reads records by the table's key; the aggregated index's queue takes partition-level changes.
+    expect(variables(sync.batcher).KEY_ATTRIBUTES).toBe('pk,sk');
+    expect(batcherQueues()).toMatchObject([{ keyAttributes: ['pk'] }]);
     for (const fn of [sync.writer, sync.resync]) {
       expect(variables(fn).KEY_ATTRIBUTES).toBe('pk,sk');
       expect(aggregateSchema.parse(JSON.parse(variables(fn).AGGREGATE as string))).toEqual(ORDERS);
@@ -83,7 +94,54 @@ describe('TypesenseSync aggregate', () => {
     const plain = synth({ tableProps: COMPOSITE });
     expect(plain.tableActions(plain.sync.writer)).toEqual(['dynamodb:BatchGetItem']);
     expect(plain.variables(plain.sync.batcher).KEY_ATTRIBUTES).toBe('pk,sk');
+    expect(plain.batcherQueues()[0]).not.toHaveProperty('keyAttributes');
     expect(plain.variables(plain.sync.writer).AGGREGATE).toBeUndefined();
+  });
+
+  it('aggregates one index of several: only its queue takes partition keys, only its readers Query', () => {
+    const { sync, variables, tableActions, batcherQueues } = synth({
+      tableProps: COMPOSITE,
+      typesense: {
+        nodes: ['https://a.example.com:443'],
+        apiKeySecret: secretsmanager.Secret.fromSecretNameV2(new Stack(), 'Key', 'typesense/key'),
+      },
+      indexes: [
+        { collection: 'lines', projection: { filter: { attribute: 'sk', beginsWith: 'LINE#' } } },
+        { collection: 'orders', aggregate: ORDERS },
+      ],
+    });
+    const [lines, orders] = sync.indexes.map(({ pipeline }) => pipeline);
+    if (lines === undefined || orders === undefined) throw new Error('two pipelines expected');
+    expect(batcherQueues()).toEqual([
+      expect.not.objectContaining({ keyAttributes: expect.anything() }),
+      expect.objectContaining({ keyAttributes: ['pk'] }),
+    ]);
+    expect(tableActions(lines.writer)).toEqual(['dynamodb:BatchGetItem']);
+    expect(tableActions(orders.writer)).toEqual(['dynamodb:Query']);
+    expect(tableActions(orders.resync)).toEqual([
+      'dynamodb:DescribeTable',
+      'dynamodb:Query',
+      'dynamodb:Scan',
+    ]);
+    expect(variables(lines.writer).AGGREGATE).toBeUndefined();
+    expect(aggregateSchema.parse(JSON.parse(variables(orders.writer).AGGREGATE as string))).toEqual(ORDERS);
+    expect(
+      (sync.operatorTarget.indexes as Record<string, { aggregate?: unknown }>).orders?.aggregate,
+    ).toEqual(ORDERS);
+  });
+
+  it('names an aggregation problem of a listed index by its position and alias', () => {
+    expect(
+      problemsOf({
+        typesense: {
+          nodes: ['https://a.example.com:443'],
+          apiKeySecret: secretsmanager.Secret.fromSecretNameV2(new Stack(), 'Key', 'typesense/key'),
+        },
+        indexes: [{ collection: 'orders', aggregate: ORDERS }],
+      }),
+    ).toEqual([
+      'TypesenseSync: indexes[0] (orders).aggregate needs a table with a sort key: items are told apart by its prefixes',
+    ]);
   });
 
   it('rejects an aggregation at synth: without a sort key, or malformed, every problem named', () => {

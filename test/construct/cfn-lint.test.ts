@@ -56,8 +56,8 @@ describe('cfn-lint over the synthesized stacks', () => {
     }));
   }, 180_000);
 
-  it('lints the default, fully featured and LocalStack stacks', () => {
-    expect(stacks).toEqual(['Default', 'FullyFeatured', 'LocalStack']);
+  it('lints the default, fully featured, LocalStack and two-index stacks', () => {
+    expect(stacks).toEqual(['Default', 'FullyFeatured', 'LocalStack', 'TwoIndexes']);
   });
 
   it('finds no error', () => {

@@ -6,7 +6,7 @@ import type { SynthesisMessage } from 'aws-cdk-lib/cx-api';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TypesenseSync } from '../../lib/typesense-sync.ts';
-import { appWithoutBundling, defaultStack, ENV, fullyFeaturedStack } from './stacks.ts';
+import { appWithoutBundling, defaultStack, ENV, fullyFeaturedStack, twoIndexStack } from './stacks.ts';
 
 /** A sync with the alarms topic it creates (no key: unencrypted) and a public ingestion-delay endpoint. */
 function createdTopicStack(): Stack {
@@ -53,6 +53,7 @@ describe.each([
   ['the ready stack with its defaults', () => defaultStack()],
   ['a sync with every optional feature on', () => fullyFeaturedStack().stack],
   ['a sync with a created alarms topic and a public endpoint', createdTopicStack],
+  ['a table with two routed indexes', () => twoIndexStack().stack],
 ])('cdk-nag AwsSolutions on %s', (_name, build) => {
   let stack: Stack;
   let findings: ReturnType<typeof nagFindings>;

@@ -124,3 +124,41 @@ export function minimalSyncTemplate(stackId: string, props: Partial<TypesenseSyn
   });
   return Template.fromStack(stack);
 }
+
+/** The two entity types of the single-table design the routed-indexes tests use: customers and their orders. */
+export const ROUTED_INDEXES = [
+  {
+    collection: 'customers',
+    schema: { fields: [{ name: 'name', type: 'string' }] },
+    projection: { filter: { attribute: 'sk', equals: 'PROFILE' } },
+  },
+  {
+    collection: 'orders',
+    schema: { fields: [{ name: 'total', type: 'float' }] },
+    projection: { filter: { attribute: 'sk', beginsWith: 'ORDER#' }, include: ['total', 'status'] },
+  },
+] as const satisfies TypesenseSyncProps['indexes'];
+
+/**
+ * A single-table design table (pk, sk) with two routed indexes, encrypted with a customer managed key (so
+ * the key grants of every index's pipeline are exercised) and alarming to a topic.
+ */
+export function twoIndexStack(): { stack: Stack; sync: TypesenseSync } {
+  const stack = new Stack(appWithoutBundling(), 'TwoIndexes', { env: ENV });
+  const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
+  const topic = new sns.Topic(stack, 'Alarms', { masterKey: key, enforceSSL: true });
+  const sync = new TypesenseSync(stack, 'Sync', {
+    tableProps: {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+    },
+    typesense: {
+      nodes: ['https://typesense.example.com:443'],
+      apiKeySecret: secretsmanager.Secret.fromSecretNameV2(stack, 'ApiKey', 'typesense/key'),
+    },
+    indexes: ROUTED_INDEXES.map((index) => ({ ...index })),
+    encryptionKey: key,
+    alarms: { topic },
+  });
+  return { stack, sync };
+}

@@ -43,16 +43,16 @@ function environmentOf(template: Template, logicalId: string): Variables {
 
 /** Stand-ins for the values CloudFormation resolves at deploy time (Ref, Fn::GetAtt). */
 function resolvedEnvironment(variables: Variables): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(variables).map(([name, value]) => [
-      name,
-      typeof value === 'string'
-        ? value
-        : name.endsWith('_URL')
-          ? 'https://sqs.eu-west-1.amazonaws.com/123456789012/queue.fifo'
-          : 'resolved-at-deploy',
-    ]),
-  );
+  const QUEUE = 'https://sqs.eu-west-1.amazonaws.com/123456789012/queue.fifo';
+  const resolve = (name: string, value: unknown): string => {
+    if (typeof value === 'string') return value;
+    // A JSON variable with references in it (the batcher's QUEUES): each reference is a queue URL.
+    const join = (value as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
+    if (join !== undefined)
+      return join[1].map((part) => (typeof part === 'string' ? part : QUEUE)).join(join[0]);
+    return name.endsWith('_URL') ? QUEUE : 'resolved-at-deploy';
+  };
+  return Object.fromEntries(Object.entries(variables).map(([name, value]) => [name, resolve(name, value)]));
 }
 
 type Statement = Record<string, unknown>;
@@ -237,7 +237,12 @@ describe('TypesenseSync (fully configured, bundled)', () => {
       NODE_OPTIONS: '--enable-source-maps',
       POWERTOOLS_SERVICE_NAME: 'Full-Sync-A4137302-batcher',
       POWERTOOLS_METRICS_NAMESPACE: 'TypesenseSync',
-      QUEUE_URL: { Ref: queueId() },
+      QUEUES: {
+        'Fn::Join': [
+          '',
+          ['[{"queueUrl":"', { Ref: queueId() }, '","deadLetterQueueUrl":"', { Ref: dlqId() }, '"}]'],
+        ],
+      },
       DLQ_URL: { Ref: dlqId() },
       KEY_ATTRIBUTES: 'tenant,sku',
       MESSAGE_GROUP_BUCKETS: '32',
@@ -280,6 +285,9 @@ describe('TypesenseSync (fully configured, bundled)', () => {
     expect(
       parseConfig(batcherConfigSchema, resolvedEnvironment(environmentOf(template, batcherId()))),
     ).toMatchObject({
+      QUEUES: [
+        { queueUrl: expect.stringMatching(/^https:/), deadLetterQueueUrl: expect.stringMatching(/^https:/) },
+      ],
       MESSAGE_GROUP_BUCKETS: 32,
       MAX_MESSAGE_BYTES: 131_072,
     });

@@ -6,8 +6,15 @@ import {
   writerConfigSchema,
 } from '../../functions/shared/config.ts';
 
+const changesQueues = [
+  {
+    queueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/changes.fifo',
+    deadLetterQueueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/dlq.fifo',
+  },
+];
+
 const batcherEnv = {
-  QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/changes.fifo',
+  QUEUES: JSON.stringify(changesQueues),
   DLQ_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/dlq.fifo',
   KEY_ATTRIBUTES: 'pk',
 };
@@ -36,6 +43,7 @@ describe('batcher config', () => {
   it('applies defaults', () => {
     expect(parseConfig(batcherConfigSchema, batcherEnv)).toEqual({
       ...batcherEnv,
+      QUEUES: changesQueues,
       KEY_ATTRIBUTES: ['pk'],
       MESSAGE_GROUP_BUCKETS: 4,
       MAX_MESSAGE_BYTES: 262_144,
@@ -61,16 +69,40 @@ describe('batcher config', () => {
     });
   });
 
-  it('names a missing QUEUE_URL', () => {
-    const { QUEUE_URL: _omitted, ...env } = batcherEnv;
-    expect(configError(() => parseConfig(batcherConfigSchema, env)).message).toMatch(/QUEUE_URL: Required/);
+  it('names a missing QUEUES', () => {
+    const { QUEUES: _omitted, ...env } = batcherEnv;
+    expect(configError(() => parseConfig(batcherConfigSchema, env)).message).toMatch(/QUEUES: Required/);
   });
 
-  it('names a QUEUE_URL that is not a URL', () => {
+  it.each([
+    [
+      'a queue URL that is not a URL',
+      [{ ...changesQueues[0], queueUrl: 'changes.fifo' }],
+      /QUEUES\.0\.queueUrl/,
+    ],
+    ['no queue', [], /QUEUES: must list at least one changes queue/],
+    [
+      'three key attributes',
+      [{ ...changesQueues[0], keyAttributes: ['a', 'b', 'c'] }],
+      /QUEUES\.0\.keyAttributes/,
+    ],
+    ['an unknown field', [{ ...changesQueues[0], url: 'x' }], /QUEUES\.0/],
+  ])('names QUEUES holding %s', (_case, queues, message) => {
     const error = configError(() =>
-      parseConfig(batcherConfigSchema, { ...batcherEnv, QUEUE_URL: 'changes.fifo' }),
+      parseConfig(batcherConfigSchema, { ...batcherEnv, QUEUES: JSON.stringify(queues) }),
     );
-    expect(error.message).toMatch(/QUEUE_URL/);
+    expect(error.message).toMatch(message);
+  });
+
+  it('names QUEUES that is not JSON', () => {
+    const error = configError(() => parseConfig(batcherConfigSchema, { ...batcherEnv, QUEUES: '[{' }));
+    expect(error.message).toMatch(/QUEUES: is not valid JSON/);
+  });
+
+  it("keeps a queue's own key attributes (an aggregated index's partition key)", () => {
+    const queues = [...changesQueues, { ...changesQueues[0], keyAttributes: ['pk'] }];
+    const config = parseConfig(batcherConfigSchema, { ...batcherEnv, QUEUES: JSON.stringify(queues) });
+    expect(config.QUEUES).toEqual(queues);
   });
 
   it.each(['pk,sk,extra', 'pk,', ',sk', ''])('rejects KEY_ATTRIBUTES=%j, naming it', (value) => {
@@ -110,12 +142,12 @@ describe('batcher config', () => {
   });
 
   it('names every bad variable in one error', () => {
-    const { QUEUE_URL: _omitted, ...env } = batcherEnv;
+    const { QUEUES: _omitted, ...env } = batcherEnv;
     const error = configError(() =>
       parseConfig(batcherConfigSchema, { ...env, KEY_ATTRIBUTES: 'a,b,c', MAX_MESSAGE_BYTES: '100' }),
     );
     expect(error.message).toMatch(/^invalid configuration: /);
-    for (const name of ['QUEUE_URL', 'KEY_ATTRIBUTES', 'MAX_MESSAGE_BYTES'])
+    for (const name of ['QUEUES', 'KEY_ATTRIBUTES', 'MAX_MESSAGE_BYTES'])
       expect(error.message).toContain(name);
     expect(error.message).not.toContain('DLQ_URL');
   });

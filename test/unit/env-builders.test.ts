@@ -69,7 +69,12 @@ describe('env builders: compile-time contract', () => {
       parseConfig(
         batcherConfigSchema,
         // @ts-expect-error KEY_ATTRIBUTES is missing, which the batcher cannot run without.
-        batcherEnvironment({ QUEUE_URL, DLQ_URL, MESSAGE_GROUP_BUCKETS: 16, MAX_MESSAGE_BYTES: 262_144 }),
+        batcherEnvironment({
+          QUEUES: [{ queueUrl: QUEUE_URL, deadLetterQueueUrl: DLQ_URL }],
+          DLQ_URL,
+          MESSAGE_GROUP_BUCKETS: 16,
+          MAX_MESSAGE_BYTES: 262_144,
+        }),
       ),
     ).toThrow(/KEY_ATTRIBUTES: Required/);
     expect(() =>
@@ -97,8 +102,12 @@ describe('env builders: compile-time contract', () => {
 
 describe('env builders: what they write, the functions read', () => {
   it('batcher', () => {
+    const QUEUES = [
+      { queueUrl: QUEUE_URL, deadLetterQueueUrl: DLQ_URL },
+      { queueUrl: `${QUEUE_URL}2`, deadLetterQueueUrl: `${DLQ_URL}2`, keyAttributes: ['pk'] },
+    ];
     const env = batcherEnvironment({
-      QUEUE_URL,
+      QUEUES,
       DLQ_URL,
       KEY_ATTRIBUTES: ['pk', 'sk'],
       MESSAGE_GROUP_BUCKETS: 64,
@@ -106,10 +115,10 @@ describe('env builders: what they write, the functions read', () => {
       SOURCE_TIMESTAMP_ATTRIBUTE: undefined,
       POWERTOOLS_METRICS_NAMESPACE: 'Orders',
     });
-    // Unset variables are left out rather than written as 'undefined'.
+    // Unset variables are left out rather than written as 'undefined'; the queues are JSON.
     expect(env).not.toHaveProperty('SOURCE_TIMESTAMP_ATTRIBUTE');
     expect(parseConfig(batcherConfigSchema, env)).toEqual({
-      QUEUE_URL,
+      QUEUES,
       DLQ_URL,
       KEY_ATTRIBUTES: ['pk', 'sk'],
       MESSAGE_GROUP_BUCKETS: 64,

@@ -13,6 +13,7 @@ import { PreviewInputError } from '../../bin/cli/operations/preview-input.ts';
 import { ResyncBusyError } from '../../bin/cli/operations/resync.ts';
 import { TargetError } from '../../bin/cli/operations/target.ts';
 import { TransformLoadError } from '../../bin/cli/operations/transform.ts';
+import { AggregateTooLargeError, AggregationError } from '../../functions/core/aggregate.ts';
 import { AtlasEventError } from '../../functions/core/atlas-change.ts';
 import {
   MessageFormatError,
@@ -56,6 +57,11 @@ const PROJECT_ERRORS: [name: string, make: () => Error][] = [
   ['ProjectionError', () => new ProjectionError('bad field', 'p-1')],
   ['MessageFormatError', () => new MessageFormatError('not a change message')],
   ['TransformError', () => new TransformError('transform threw: no title', 'p-1')],
+  ['AggregationError', () => new AggregationError('o-1 has two parent items', 'o-1')],
+  [
+    'AggregateTooLargeError',
+    () => new AggregateTooLargeError('o-1 holds 1,001 items, over maxItems 1,000', 'o-1'),
+  ],
   ['TransformModuleError', () => new TransformModuleError('the registered transform is a number')],
   ['TransformLoadError', () => new TransformLoadError('cannot load the transform module /x.ts')],
   ['KeyError', () => new KeyError("key attribute 'pk' is missing")],

@@ -6,6 +6,7 @@ import { createAtlasIngestHandler } from '../../functions/atlas-ingest/handler.t
 import { createBatcherHandler } from '../../functions/batcher/handler.ts';
 import type { LagCheckPorts, LagReading } from '../../functions/core/lag-check.ts';
 import type { ResyncTypesense } from '../../functions/core/resync.ts';
+import { oneQueuePorts } from '../../functions/core/stream-batch.ts';
 import type { WriterPorts } from '../../functions/core/write-batch.ts';
 import { createIngestionDelayHandler } from '../../functions/ingestion-delay/handler.ts';
 import { createLagCheckHandler } from '../../functions/lag-check/handler.ts';
@@ -57,21 +58,21 @@ describe('createBatcherHandler', () => {
     const built = [1, 10_000].map((buckets) => {
       const groups: string[] = [];
       const config = parseConfig(batcherConfigSchema, {
-        QUEUE_URL: QUEUE,
+        QUEUES: JSON.stringify([{ queueUrl: QUEUE, deadLetterQueueUrl: DLQ }]),
         DLQ_URL: DLQ,
         KEY_ATTRIBUTES: 'pk',
         MESSAGE_GROUP_BUCKETS: String(buckets),
       });
       const handler = createBatcherHandler(
         config,
-        {
+        oneQueuePorts({
           sendMessages: async (messages) => {
             groups.push(...messages.map((message) => message.groupId));
             return [];
           },
           sendDeadLetters: async () => undefined,
           now: Date.now,
-        },
+        }),
         quiet,
       );
       return { handler, groups };

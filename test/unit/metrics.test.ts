@@ -2,7 +2,7 @@ import type { Context } from 'aws-lambda';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { LagReading } from '../../functions/core/lag-check.ts';
 import type { ResyncProgress } from '../../functions/core/resync.ts';
-import type { BatcherSummary } from '../../functions/core/stream-batch.ts';
+import { type BatcherSummary, oneQueuePorts } from '../../functions/core/stream-batch.ts';
 import type { WriterSummary } from '../../functions/core/write-batch.ts';
 import { batcherConfigSchema, parseConfig, writerConfigSchema } from '../../functions/shared/config.ts';
 import {
@@ -269,6 +269,12 @@ const lambdaContext = (functionName: string): Context => ({
 const HANDLER_VARS = {
   QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/changes.fifo',
   DLQ_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/dlq.fifo',
+  QUEUES: JSON.stringify([
+    {
+      queueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/changes.fifo',
+      deadLetterQueueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/dlq.fifo',
+    },
+  ]),
   TABLE_NAME: 'orders',
   KEY_ATTRIBUTES: 'pk',
   TYPESENSE_NODES: 'http://127.0.0.1:9',
@@ -321,11 +327,14 @@ describe('the handlers', () => {
     const emf = captureEmf();
     vi.stubEnv('POWERTOOLS_SERVICE_NAME', 'typesense-sync-batcher');
     const { createBatcherHandler } = await import('../../functions/batcher/handler.ts');
-    const handler = createBatcherHandler(parseConfig(batcherConfigSchema, HANDLER_VARS), {
-      sendMessages: async () => [],
-      sendDeadLetters: async () => undefined,
-      now: Date.now,
-    });
+    const handler = createBatcherHandler(
+      parseConfig(batcherConfigSchema, HANDLER_VARS),
+      oneQueuePorts({
+        sendMessages: async () => [],
+        sendDeadLetters: async () => undefined,
+        now: Date.now,
+      }),
+    );
     const records = streamRecords('dynamodb-stream-insert-modify-remove.json');
 
     await handler({ Records: records }, lambdaContext('typesense-sync-batcher'));

@@ -10,7 +10,7 @@ import {
   sqsJson,
 } from '../../functions/core/pack.ts';
 import { sendSplitting } from '../../functions/core/send.ts';
-import { processStreamRecords } from '../../functions/core/stream-batch.ts';
+import { oneQueuePorts, processStreamRecords } from '../../functions/core/stream-batch.ts';
 import { change, seq, streamRecord } from '../helpers/factories.ts';
 
 /** What SQS accepts in a message body (SendMessage: "Valid unicode characters are …"). */
@@ -139,7 +139,7 @@ describe('processStreamRecords: one refused key never blocks the shard', () => {
       },
       now: () => 1_700_000_000_000,
     };
-    const result = await processStreamRecords(records, ports, {
+    const result = await processStreamRecords(records, oneQueuePorts(ports), {
       keyAttributes: ['pk'],
       buckets: 1,
       maxMessageBytes: 262_144,

@@ -2,17 +2,19 @@ import type { DynamoDBRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import type { Change, DeadLetter } from '../../functions/core/change.ts';
 import { messageGroupOf, type PackedMessage, parseChangeMessage } from '../../functions/core/pack.ts';
-import { type BatcherOptions, processStreamRecords } from '../../functions/core/stream-batch.ts';
+import {
+  type BatcherOptions,
+  type BatcherPorts,
+  type BatcherTarget,
+  processStreamRecords,
+} from '../../functions/core/stream-batch.ts';
 import { seq, streamRecord } from '../helpers/factories.ts';
 import { streamRecords } from '../helpers/fixtures.ts';
 
 const NOW = 1_700_000_999_000;
 const options: BatcherOptions = { keyAttributes: ['pk'], buckets: 16, maxMessageBytes: 262_144 };
 
-interface FakeBatcherPorts {
-  sendMessages(messages: PackedMessage[]): Promise<PackedMessage[]>;
-  sendDeadLetters(letters: DeadLetter[]): Promise<void>;
-  now(): number;
+interface FakeBatcherPorts extends BatcherPorts {
   sendCalls: PackedMessage[][];
   deadLetterCalls: DeadLetter[][];
 }
@@ -29,25 +31,32 @@ function fakePorts(
   } = {},
 ): FakeBatcherPorts {
   const attempts = new Map<string, number>();
-  const ports: FakeBatcherPorts = {
-    sendCalls: [],
-    deadLetterCalls: [],
-    async sendMessages(messages) {
-      ports.sendCalls.push([...messages]);
-      if (behaviour.throwOnCall?.(ports.sendCalls.length) === true) throw new Error('ThrottlingException');
-      return messages.filter((message) => {
-        const attempt = (attempts.get(message.deduplicationId) ?? 0) + 1;
-        attempts.set(message.deduplicationId, attempt);
-        return behaviour.refuse?.(message, attempt) ?? false;
-      });
-    },
-    async sendDeadLetters(letters) {
-      ports.deadLetterCalls.push(structuredClone(letters));
-      if (behaviour.deadLettersFail === true) throw new Error('DLQ unavailable');
-    },
+  const sendCalls: PackedMessage[][] = [];
+  const deadLetterCalls: DeadLetter[][] = [];
+  const sendDeadLetters = async (letters: DeadLetter[]) => {
+    deadLetterCalls.push(structuredClone(letters));
+    if (behaviour.deadLettersFail === true) throw new Error('DLQ unavailable');
+  };
+  return {
+    sendCalls,
+    deadLetterCalls,
+    targets: [
+      {
+        async sendMessages(messages) {
+          sendCalls.push([...messages]);
+          if (behaviour.throwOnCall?.(sendCalls.length) === true) throw new Error('ThrottlingException');
+          return messages.filter((message) => {
+            const attempt = (attempts.get(message.deduplicationId) ?? 0) + 1;
+            attempts.set(message.deduplicationId, attempt);
+            return behaviour.refuse?.(message, attempt) ?? false;
+          });
+        },
+        sendDeadLetters,
+      },
+    ],
+    sendDeadLetters,
     now: () => NOW,
   };
-  return ports;
 }
 
 const sentChanges = (ports: FakeBatcherPorts): Change[] =>
@@ -385,5 +394,120 @@ describe('processStreamRecords: full batches (issue 23)', () => {
       const [first, second] = sent.map(({ version }) => BigInt(version));
       expect((first as bigint) < (second as bigint)).toBe(true);
     }
+  });
+});
+
+describe('processStreamRecords: several indexes (issue 20)', () => {
+  /** A changes queue that records what it took; `refusing()` says whether it refuses every send now. */
+  function fakeTarget(refusing: () => boolean = () => false, keyAttributes?: string[]) {
+    const took: Change[] = [];
+    const letters: DeadLetter[] = [];
+    const target: BatcherTarget = {
+      keyAttributes,
+      async sendMessages(messages) {
+        if (refusing()) throw new Error('AWS.SimpleQueueService.NonExistentQueue');
+        for (const message of messages) took.push(...(parseChangeMessage(message.body)?.changes ?? []));
+        return [];
+      },
+      async sendDeadLetters(sent) {
+        letters.push(...sent);
+      },
+    };
+    return { target, took, letters };
+  }
+  const portsOf = (...targets: BatcherTarget[]): BatcherPorts => ({
+    targets,
+    sendDeadLetters: async () => undefined,
+    now: () => NOW,
+  });
+  const ids = (changes: Change[]) => changes.map(({ id }) => id).sort();
+
+  it('sends every change to every target', async () => {
+    const records = [1, 2, 3].map((n) => streamRecord({ sequenceNumber: seq(n), id: `item-${n}` }));
+    const [customers, orders] = [fakeTarget(), fakeTarget()];
+    const result = await processStreamRecords(records, portsOf(customers.target, orders.target), options);
+
+    expect(result.batchItemFailures).toEqual([]);
+    expect(ids(customers.took)).toEqual(['item-1', 'item-2', 'item-3']);
+    expect(orders.took).toEqual(customers.took);
+    expect(result.summary).toMatchObject({ changes: 3, failedChanges: 0 });
+  });
+
+  it('fails the record when one target refuses it, though the other took it; the retry re-sends to both', async () => {
+    const records = [1, 2].map((n) => streamRecord({ sequenceNumber: seq(n), id: `item-${n}` }));
+    let ordersDown = true;
+    const [customers, orders] = [fakeTarget(), fakeTarget(() => ordersDown)];
+    const ports = portsOf(customers.target, orders.target);
+
+    const failed = await processStreamRecords(records, ports, { ...options, maxSendAttempts: 2 });
+    // The stream retries from the first record: nothing counts as enqueued until every index has it.
+    expect(failed.batchItemFailures).toEqual([{ itemIdentifier: seq(1) }]);
+    expect(failed.summary.failedChanges).toBe(2);
+    expect(ids(customers.took)).toEqual(['item-1', 'item-2']);
+    expect(orders.took).toEqual([]);
+
+    ordersDown = false;
+    const retried = await processStreamRecords(records, ports, options);
+    expect(retried.batchItemFailures).toEqual([]);
+    // The index that already took the changes gets them again: harmless, its writer re-reads each key.
+    expect(ids(customers.took)).toEqual(['item-1', 'item-1', 'item-2', 'item-2']);
+    expect(ids(orders.took)).toEqual(['item-1', 'item-2']);
+  });
+
+  it("dead-letters a change one target refuses alone to that target's DLQ only", async () => {
+    const records = [1, 2].map((n) => streamRecord({ sequenceNumber: seq(n), id: `item-${n}` }));
+    const customers = fakeTarget();
+    const refusing: BatcherTarget = {
+      ...customers.target,
+      async sendMessages(messages) {
+        return messages.map((message) => ({
+          ...message,
+          refusal: { code: 'InvalidMessageContents', message: 'refused', senderFault: true },
+        }));
+      },
+    };
+    const orders = fakeTarget();
+    const ordersLetters: DeadLetter[] = [];
+    const result = await processStreamRecords(
+      records,
+      portsOf(orders.target, {
+        ...refusing,
+        sendDeadLetters: async (sent) => void ordersLetters.push(...sent),
+      }),
+      options,
+    );
+    expect(result.batchItemFailures).toEqual([]);
+    expect(ids(orders.took)).toEqual(['item-1', 'item-2']);
+    expect(orders.letters).toEqual([]);
+    expect(ordersLetters.map(({ id }) => id).sort()).toEqual(['item-1', 'item-2']);
+  });
+
+  it('gives a partition-level target one change per partition, packing once per key form', async () => {
+    const itemOf = (n: number, pk: string, sk: string) => {
+      const record = streamRecord({ sequenceNumber: seq(n), id: pk });
+      (record.dynamodb as { Keys: unknown }).Keys = { pk: { S: pk }, sk: { S: sk } };
+      return record;
+    };
+    const records = [
+      itemOf(1, 'CUST#1', 'PROFILE'),
+      itemOf(2, 'CUST#1', 'ORDER#1'),
+      itemOf(3, 'CUST#2', 'PROFILE'),
+    ];
+    const table = { ...options, keyAttributes: ['pk', 'sk'] };
+    const [items, alsoItems, partitions] = [fakeTarget(), fakeTarget(), fakeTarget(undefined, ['pk'])];
+    const result = await processStreamRecords(
+      records,
+      portsOf(items.target, alsoItems.target, partitions.target),
+      table,
+    );
+    expect(result.batchItemFailures).toEqual([]);
+    expect(items.took.map(({ key }) => key)).toHaveLength(3);
+    expect(alsoItems.took).toEqual(items.took);
+    expect(partitions.took.map(({ key }) => key)).toEqual(
+      expect.arrayContaining([{ pk: { S: 'CUST#1' } }, { pk: { S: 'CUST#2' } }]),
+    );
+    expect(partitions.took).toHaveLength(2);
+    // 3 item changes (one packing for both item-level targets) + 2 partition changes.
+    expect(result.summary.changes).toBe(5);
   });
 });

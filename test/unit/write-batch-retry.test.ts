@@ -10,7 +10,7 @@ import {
   type RefusedMessage,
 } from '../../functions/core/pack.ts';
 import type { RetryPolicy } from '../../functions/core/retry.ts';
-import { processStreamRecords } from '../../functions/core/stream-batch.ts';
+import { oneQueuePorts, processStreamRecords } from '../../functions/core/stream-batch.ts';
 import {
   type ImportOutcome,
   processChangeMessages,
@@ -339,14 +339,14 @@ describe('processStreamRecords: first sends leave room for a re-send', () => {
     );
     await processStreamRecords(
       records,
-      {
+      oneQueuePorts({
         sendMessages: async (messages) => {
           sent.push(...messages);
           return [];
         },
         sendDeadLetters: async () => undefined,
         now: () => NOW,
-      },
+      }),
       { keyAttributes: ['pk'], buckets: 1, maxMessageBytes },
     );
     expect(sent.length).toBeGreaterThan(1);

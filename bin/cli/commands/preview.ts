@@ -1,6 +1,7 @@
 import { type Command, Option } from 'commander';
 import type { ProjectionConfig } from '../../../functions/contract/projection.ts';
-import { type CommandContext, EXIT } from '../context.ts';
+import { indexAliases, type Target, targetOfIndex } from '../../../functions/contract/target.ts';
+import { type CommandContext, EXIT, type GlobalOptions } from '../context.ts';
 import {
   type PreviewReport,
   type PreviewRules,
@@ -14,7 +15,6 @@ import {
   parseProjection,
   readInput,
 } from '../operations/preview-input.ts';
-import type { Target } from '../operations/target.ts';
 import { loadTransform } from '../operations/transform.ts';
 import { renderPreview, wouldDeadLetter } from '../render/preview.ts';
 
@@ -59,7 +59,7 @@ export function addPreviewCommand(program: Command, context: CommandContext): vo
         options.projection === undefined
           ? undefined
           : parseProjection(await readInput('--projection', options.projection, readStdin));
-      const rulesOf = async (target: Target): Promise<PreviewRules> => {
+      const rulesOfIndex = async (target: Target): Promise<PreviewRules> => {
         // It would show one item's own document, which an aggregated index never holds.
         if (target.aggregate !== undefined)
           throw new PreviewInputError(
@@ -73,6 +73,14 @@ export function addPreviewCommand(program: Command, context: CommandContext): vo
           index: target.typesense.collection,
         };
       };
+      // Every index of the table, unless --index selected one (the target is then that index's).
+      const rulesOf = (target: Target): Promise<PreviewRules[]> =>
+        Promise.all(
+          (command.optsWithGlobals<GlobalOptions>().index === undefined
+            ? indexAliases(target).map((alias) => targetOfIndex(target, alias) as Target)
+            : [target]
+          ).map(rulesOfIndex),
+        );
       const print = (json: boolean, report: PreviewReport) => {
         if (wouldDeadLetter(report)) context.exitWith(EXIT.problem);
         context.print(json, report, () => renderPreview(report));
@@ -88,7 +96,7 @@ export function addPreviewCommand(program: Command, context: CommandContext): vo
       }
       await context.withConnection(command, async ({ dynamodb, target }, json) => {
         const rules = await rulesOf(target);
-        const parsed = parseKeyOption(key as string, rules.keyAttributes);
+        const parsed = parseKeyOption(key as string, target.keyAttributes);
         print(json, await previewKey(dynamodb, target.tableName, parsed, rules));
       });
     });

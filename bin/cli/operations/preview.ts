@@ -43,7 +43,7 @@ export interface PreviewReport {
   source: string;
   /** The item's key in wire form (binary as base64), as dead letters show keys. */
   key: MarshalledKey;
-  /** One entry per index of the table (today, the sync's one index). */
+  /** One entry per index previewed: every index of the table, or the one `--index` selects. */
   indexes: IndexPreview[];
 }
 
@@ -75,23 +75,36 @@ function indexPreview(item: Item | undefined, id: string, rules: PreviewRules): 
 export function previewItem(
   item: Item | undefined,
   key: MarshalledKey,
-  rules: PreviewRules,
+  rules: PreviewRules | readonly PreviewRules[],
   source: string,
 ): PreviewReport {
-  const id = documentId(key, rules.keyAttributes);
-  return { source, key: toWireKey(key), indexes: [indexPreview(item, id, rules)] };
+  const each = [rules].flat();
+  const id = documentId(key, keyAttributesOf(each));
+  return { source, key: toWireKey(key), indexes: each.map((one) => indexPreview(item, id, one)) };
+}
+
+/** The table's key attributes, which every index's rules share. */
+function keyAttributesOf(rules: readonly PreviewRules[]): readonly string[] {
+  const [first] = rules;
+  if (first === undefined) throw new PreviewInputError('preview needs the rules of at least one index');
+  return first.keyAttributes;
 }
 
 /** `--item`: an item given as JSON, checked to hold the target's key, previewed without any AWS call. */
-export function previewGivenItem(item: Item, rules: PreviewRules, source: string): PreviewReport {
+export function previewGivenItem(
+  item: Item,
+  rules: PreviewRules | readonly PreviewRules[],
+  source: string,
+): PreviewReport {
+  const keyAttributes = keyAttributesOf([rules].flat());
   let key: MarshalledKey;
   try {
-    key = pickKey(item, rules.keyAttributes);
-    documentId(key, rules.keyAttributes);
+    key = pickKey(item, keyAttributes);
+    documentId(key, keyAttributes);
   } catch (error) {
     if (!(error instanceof KeyError)) throw error;
     throw new PreviewInputError(
-      `--item ${source}: ${error.message} (the table's key is ${rules.keyAttributes.join(', ')})`,
+      `--item ${source}: ${error.message} (the table's key is ${keyAttributes.join(', ')})`,
     );
   }
   return previewItem(item, key, rules, source);
@@ -102,7 +115,7 @@ export async function previewKey(
   dynamodb: DynamoDBClient,
   tableName: string,
   key: MarshalledKey,
-  rules: PreviewRules,
+  rules: PreviewRules | readonly PreviewRules[],
 ): Promise<PreviewReport> {
   const { Item } = await dynamodb.send(
     new GetItemCommand({ TableName: tableName, Key: toSdkKey(key), ConsistentRead: true }),

@@ -1,7 +1,8 @@
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
+import { indexAliases, type Target, targetOfIndex } from '../../../functions/contract/target.ts';
 import { compareVersions } from '../../../functions/core/coalesce.ts';
-import { processStreamRecords } from '../../../functions/core/stream-batch.ts';
+import { type BatcherPorts, processStreamRecords } from '../../../functions/core/stream-batch.ts';
 import { sendDeadLetters, sendPackedMessages } from '../../../functions/shared/aws.ts';
 import { type Connection, changeKeysOf } from './target.ts';
 
@@ -97,8 +98,15 @@ export async function replayStreamFailures(
   if (options.dryRun) return report;
 
   batches.sort((a, b) => compareVersions(a.start, b.start));
-  const ports = {
-    sendMessages: sendPackedMessages(sqs, target.queueUrl),
+  // As the batcher: every index's changes queue, each refusal to that index's DLQ.
+  const ports: BatcherPorts = {
+    targets: indexAliases(target).map((alias) => {
+      const index = targetOfIndex(target, alias) as Target;
+      return {
+        sendMessages: sendPackedMessages(sqs, index.queueUrl),
+        sendDeadLetters: sendDeadLetters(sqs, index.dlqUrl),
+      };
+    }),
     sendDeadLetters: sendDeadLetters(sqs, target.dlqUrl),
     now: Date.now,
   };

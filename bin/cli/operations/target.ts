@@ -6,7 +6,13 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 // The operator target is part of the contract shared with the construct (functions/contract/target.ts).
 import { changeKeyAttributes } from '../../../functions/contract/aggregate.ts';
-import { TARGET_OUTPUT, type Target, targetSchema } from '../../../functions/contract/target.ts';
+import {
+  indexAliases,
+  TARGET_OUTPUT,
+  type Target,
+  targetOfIndex,
+  targetSchema,
+} from '../../../functions/contract/target.ts';
 import { OperatorError } from '../../../functions/core/errors.ts';
 import { cachedSecret, createDynamoDbClient } from '../../../functions/shared/aws.ts';
 import { TypesenseClient } from '../../../functions/shared/typesense.ts';
@@ -86,6 +92,21 @@ export async function loadTarget(source: TargetSource): Promise<Target> {
     'no target: give --target <file> (e.g. .local/target.json from `npm start`) or --stack <name>, ' +
       'or set TYPESENSE_SYNC_TARGET / TYPESENSE_SYNC_STACK',
   );
+}
+
+/**
+ * The target as `--index <alias>` selects it (functions/contract/target.ts `targetOfIndex`): that index's
+ * queues, rules and re-sync in the fields every command reads. Without `--index`, the target as it is (its
+ * first index).
+ */
+export function selectIndex(target: Target, alias: string | undefined): Target {
+  if (alias === undefined) return target;
+  const selected = targetOfIndex(target, alias);
+  if (selected === undefined)
+    throw new TargetError(
+      `--index ${alias}: the target has no such index; its indexes are ${indexAliases(target).join(', ')}`,
+    );
+  return selected;
 }
 
 const withRegion = (target: Target, region: string | undefined): Target =>

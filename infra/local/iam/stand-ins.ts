@@ -25,6 +25,14 @@ export interface LocalResourceNames {
   resyncQueueUrl: string;
   failureBucket: string;
   atlas?: { versionsTable: string; ingestQueueUrl: string; ingestDeadLetterQueueUrl: string } | undefined;
+  /** The resources of each further index, by its alias. */
+  indexes?: readonly {
+    alias: string;
+    stateTable: string;
+    queueUrl: string;
+    dlqUrl: string;
+    resyncQueueUrl: string;
+  }[];
 }
 
 /** The local stack's resources in the construct's roles (the re-sync DLQ has no local twin). */
@@ -43,5 +51,13 @@ export function standIns(names: LocalResourceNames): PhysicalResources {
           ingestQueue: queue(names.atlas.ingestQueueUrl),
           ingestDeadLetterQueue: queue(names.atlas.ingestDeadLetterQueueUrl),
         }),
+    ...Object.fromEntries(
+      (names.indexes ?? []).flatMap((index) => [
+        [`stateTable:${index.alias}`, table(index.stateTable)],
+        [`changesQueue:${index.alias}`, queue(index.queueUrl)],
+        [`deadLetterQueue:${index.alias}`, queue(index.dlqUrl)],
+        [`resyncQueue:${index.alias}`, queue(index.resyncQueueUrl)],
+      ]),
+    ),
   };
 }

@@ -15,11 +15,23 @@ import { ACCOUNT, REGION } from './requests.ts';
  * stands in for. One synthesis per distinct options in a process.
  */
 
-/** The construct's functions whose roles the embedded stack enforces. */
-export type SyncFunctionName = SyncFunctionKind;
+/** The functions of each further index (the first index's are the construct's own). */
+export type IndexFunctionKind = 'writer' | 'resync' | 'indexResource';
+
+/** The construct's functions whose roles the embedded stack enforces: a further index's as `writer:<alias>`. */
+export type SyncFunctionName = SyncFunctionKind | `${IndexFunctionKind}:${string}`;
+
+/** The resources of each further index, named `changesQueue:<alias>` and so on. */
+export type IndexResourceName =
+  | 'stateTable'
+  | 'changesQueue'
+  | 'deadLetterQueue'
+  | 'resyncQueue'
+  | 'resyncDeadLetterQueue';
 
 /** The construct's resources that the local stack creates under its own names. */
 export type SyncResourceName =
+  | `${IndexResourceName}:${string}`
   | 'table'
   | 'stateTable'
   | 'changesQueue'
@@ -38,6 +50,14 @@ export interface SyncTemplateOptions {
   sourceTimestampAttribute?: string | undefined;
   projection?: TypesenseSyncProjection | undefined;
   aggregate?: AggregateConfig | undefined;
+  /** Several indexes (the construct's `indexes`; the first is `alias` with `projection` and `aggregate`). */
+  indexes?:
+    | readonly {
+        alias: string;
+        projection?: TypesenseSyncProjection | undefined;
+        aggregate?: AggregateConfig | undefined;
+      }[]
+    | undefined;
 }
 
 export interface CfnResource {
@@ -84,13 +104,23 @@ function synthesise(options: SyncTemplateOptions): SyncTemplate {
       nodes: ['http://127.0.0.1:8108'],
       allowInsecureHttp: true,
       apiKeySecret: secretsmanager.Secret.fromSecretNameV2(stack, 'ApiKey', 'typesense-sync/api-key'),
-      collection: options.alias,
+      ...(options.indexes === undefined && { collection: options.alias }),
     },
     ...(options.sourceTimestampAttribute === undefined
       ? {}
       : { sourceTimestampAttribute: options.sourceTimestampAttribute }),
-    ...(options.projection === undefined ? {} : { projection: options.projection }),
-    ...(options.aggregate === undefined ? {} : { aggregate: options.aggregate }),
+    ...(options.indexes === undefined
+      ? {
+          ...(options.projection === undefined ? {} : { projection: options.projection }),
+          ...(options.aggregate === undefined ? {} : { aggregate: options.aggregate }),
+        }
+      : {
+          indexes: options.indexes.map(({ alias, projection, aggregate }) => ({
+            collection: alias,
+            ...(projection === undefined ? {} : { projection }),
+            ...(aggregate === undefined ? {} : { aggregate }),
+          })),
+        }),
     ...(options.atlas ? { mongoAtlas: { eventSourceName: ATLAS_EVENT_SOURCE } } : {}),
   });
   const resources = (
@@ -124,5 +154,26 @@ function synthesise(options: SyncTemplateOptions): SyncTemplate {
           ingestDeadLetterQueue: logicalId(atlas.ingestDeadLetterQueue),
         }),
   };
+  addFurtherIndexes(sync, logicalId, functions, logicalIds);
   return { resources, functions, logicalIds };
+}
+
+/** The functions and resources of each index after the first, named `writer:<alias>`, `changesQueue:<alias>`… */
+function addFurtherIndexes(
+  sync: TypesenseSync,
+  logicalId: (construct: IConstruct) => string,
+  functions: SyncTemplate['functions'],
+  logicalIds: SyncTemplate['logicalIds'],
+): void {
+  for (const { pipeline, index } of sync.indexes.slice(1)) {
+    const alias = pipeline.index.collection;
+    functions[`writer:${alias}`] = logicalId(pipeline.writer);
+    functions[`resync:${alias}`] = logicalId(pipeline.resync);
+    functions[`indexResource:${alias}`] = logicalId(index.handler);
+    logicalIds[`stateTable:${alias}`] = logicalId(pipeline.resyncStateTable);
+    logicalIds[`changesQueue:${alias}`] = logicalId(pipeline.changesQueue);
+    logicalIds[`deadLetterQueue:${alias}`] = logicalId(pipeline.deadLetterQueue);
+    logicalIds[`resyncQueue:${alias}`] = logicalId(pipeline.resyncQueue);
+    logicalIds[`resyncDeadLetterQueue:${alias}`] = logicalId(pipeline.resyncDeadLetterQueue);
+  }
 }

@@ -1,0 +1,92 @@
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import { METRIC } from '../functions/contract/metrics.ts';
+import { anyDatapointAlarm } from './alarms.ts';
+import { PERIOD, type SyncMetrics } from './sync-metrics.ts';
+
+/**
+ * The alarms and dashboard row of each further index of a sync (the first index's are the sync's own): its
+ * writer's throughput and errors, its dead letters and its re-sync's dead letters. The lag check and the
+ * ingestion-delay endpoint watch the first index only.
+ */
+
+/** What is watched of one further index. */
+export interface WatchedIndex {
+  /** The index's alias, in alarm descriptions and widget titles. */
+  readonly alias: string;
+  /** The construct id of the index (`Index<Alias>`): the prefix of its alarms' ids. */
+  readonly id: string;
+  readonly writer: { readonly fn: lambda.IFunction; readonly serviceName: string };
+  readonly changesQueue: sqs.IQueue;
+  readonly deadLetterQueue: sqs.IQueue;
+  readonly resyncDeadLetterQueue: sqs.IQueue;
+}
+
+/** The alarms of one further index. */
+export interface IndexAlarms {
+  /** Its changes DLQ holds dead-lettered changes. */
+  readonly deadLetters: cloudwatch.Alarm;
+  /** Its writer failed invocations. */
+  readonly writerErrors: cloudwatch.Alarm;
+  /** Its re-sync DLQ holds tasks: its re-sync is stuck. */
+  readonly resyncDeadLetters: cloudwatch.Alarm;
+}
+
+const visible = (queue: sqs.IQueue) =>
+  queue.metricApproximateNumberOfMessagesVisible({ statistic: cloudwatch.Stats.MAXIMUM, period: PERIOD });
+
+export function indexAlarms(scope: Construct, index: WatchedIndex): IndexAlarms {
+  const select = `--index ${index.alias}`;
+  return {
+    deadLetters: anyDatapointAlarm(
+      scope,
+      `${index.id}DeadLettersAlarm`,
+      `Changes of the index ${index.alias} were dead-lettered: it misses them until they are redriven. Run ` +
+        `\`typesense-sync ${select} dlq list\`, fix the cause, then \`typesense-sync ${select} dlq redrive\`.`,
+      visible(index.deadLetterQueue),
+    ),
+    writerErrors: anyDatapointAlarm(
+      scope,
+      `${index.id}WriterErrorsAlarm`,
+      `The ${index.writer.serviceName} function (index ${index.alias}) failed invocations. Changes are retried and ` +
+        `then dead-lettered: see its logs, then \`typesense-sync ${select} dlq list\`.`,
+      index.writer.fn.metricErrors({ statistic: cloudwatch.Stats.SUM, period: PERIOD }),
+    ),
+    resyncDeadLetters: anyDatapointAlarm(
+      scope,
+      `${index.id}ResyncDeadLettersAlarm`,
+      `Re-sync tasks of the index ${index.alias} failed for good: see its re-sync logs and ` +
+        `\`typesense-sync ${select} resync status\`.`,
+      visible(index.resyncDeadLetterQueue),
+    ),
+  };
+}
+
+/** One dashboard row per further index: its writer's throughput and its queues. */
+export function indexWidgets(
+  dashboard: cloudwatch.Dashboard,
+  metrics: SyncMetrics,
+  index: WatchedIndex,
+): void {
+  const sum = (metricName: string, label: string) =>
+    metrics.emfOf(index.writer.serviceName, metricName, cloudwatch.Stats.SUM).with({ label });
+  const graph = (title: string, left: cloudwatch.IMetric[]) =>
+    new cloudwatch.GraphWidget({ title, left, width: 12, height: 6 });
+  dashboard.addWidgets(
+    graph(`Index ${index.alias}: writer (changes / min)`, [
+      sum(METRIC.changesApplied, 'changes applied'),
+      sum(METRIC.retries, 'retries'),
+      sum(METRIC.deadLetters, 'writer dead letters'),
+    ]),
+    graph(`Index ${index.alias}: queues`, [
+      index.changesQueue.metricApproximateNumberOfMessagesVisible({
+        statistic: cloudwatch.Stats.MAXIMUM,
+        period: PERIOD,
+        label: 'messages waiting',
+      }),
+      visible(index.deadLetterQueue).with({ label: 'DLQ messages' }),
+    ]),
+  );
+}
