@@ -25,8 +25,8 @@ describe('AdaptiveTimeout: a hung write is abandoned after ~10× the normal late
   });
 
   it('never goes below the floor nor above the configured timeout', () => {
-    expect(seen(new AdaptiveTimeout(), 50, 2).timeoutMs(10, 1_000)).toBe(250);
-    expect(seen(new AdaptiveTimeout({ floorMs: 100 }), 50, 2).timeoutMs(10, 1_000)).toBe(100);
+    expect(seen(new AdaptiveTimeout({ floorMs: 250 }), 50, 2).timeoutMs(10, 1_000)).toBe(250);
+    expect(seen(new AdaptiveTimeout(), 50, 2).timeoutMs(10, 1_000)).toBe(100);
     expect(seen(new AdaptiveTimeout(), 50, 400).timeoutMs(10, 1_000)).toBe(1_000);
   });
 
