@@ -37,10 +37,12 @@ export const REQUEST_RETRIES = 3;
 /** The first pause before a retry, jittered within [½, 1] of this, ms; it doubles each round. */
 export const RETRY_PAUSE_MS = 100;
 /**
- * The first pause while the breaker sees a lossy but working server (`looksWorking`), ms: a failed
- * line or request there is a random loss, which the very next request mostly gets through, and the
- * pause holds the batch's message group (bench/CONVERGENCE.md: 100 ms pauses were a third of a faulty
- * invocation's time). An overloaded server answers 503/429, which the adaptive limit paces instead.
+ * The pause before the second retry while the breaker sees a lossy but working server (`looksWorking`),
+ * ms; the first retry goes at once. A failed line or request there is a random loss, which the very
+ * next request mostly gets through, and a pause holds the batch's message group (bench/CONVERGENCE.md:
+ * 100 ms pauses were a third of a faulty invocation's time; 5–10 ms ones, stretched by a busy event
+ * loop's timers to ~16 ms, still a fifth). An overloaded server answers 503/429, which the adaptive
+ * limit paces instead, and a run of failed batches ends `looksWorking`.
  */
 export const LOSSY_RETRY_PAUSE_MS = 10;
 
@@ -144,14 +146,15 @@ export function mayRetry(
 }
 
 /**
- * The pause before retry round `round` (0-based): 100 ms (10 ms while the breaker sees a lossy but
- * working server) doubling each round, jittered in [½, 1] so that the retries of concurrent writers
- * do not arrive together at a server shedding load.
+ * The pause before retry round `round` (0-based): 100 ms doubling each round, jittered in [½, 1] so
+ * that the retries of concurrent writers do not arrive together at a server shedding load. While the
+ * breaker sees a lossy but working server: none before the first retry, then 10 ms doubling, jittered.
  */
 export function retryPauseMs(options: Pick<WriterOptions, 'retry' | 'breaker'>, round: number): number {
   const random = options.retry?.random ?? Math.random;
-  const firstMs = options.breaker?.looksWorking === true ? LOSSY_RETRY_PAUSE_MS : RETRY_PAUSE_MS;
-  return Math.round((firstMs / 2) * 2 ** round * (1 + random()));
+  if (options.breaker?.looksWorking !== true)
+    return Math.round((RETRY_PAUSE_MS / 2) * 2 ** round * (1 + random()));
+  return round === 0 ? 0 : Math.round((LOSSY_RETRY_PAUSE_MS / 2) * 2 ** (round - 1) * (1 + random()));
 }
 
 export const sleepOf = (ports: Pick<WriterPorts, 'sleep'>) =>

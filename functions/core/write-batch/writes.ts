@@ -72,7 +72,7 @@ export async function writeDocuments(
       left.failAll(ledger);
       return tally;
     }
-    await sleepOf(ports)(pauseMs);
+    if (pauseMs > 0) await sleepOf(ports)(pauseMs);
     round = left.round;
   }
 }
