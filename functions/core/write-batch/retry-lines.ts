@@ -25,14 +25,15 @@ export const LINE_RETRIES = 3;
  * In-invocation retries of a whole request, by default (0 turns them off), only while the breaker sees
  * a lossy but working server. Typesense's own client retries a failed request once per node of a
  * one-node cluster (typesense-js src/Typesense/Configuration.ts: `numRetries` defaults to the node
- * count, 100 ms apart); three here, because a request failing for a passing reason gives its message
+ * count, 100 ms apart); five here, because a request failing for a passing reason gives its message
  * (and its group) back to SQS for a backoff of seconds, while a retry costs a short pause and, with the
  * adaptive timeout (core/adaptive-timeout.ts), ~10× a normal request at worst. At the chaos run's
- * ~35 % whole-request failures, one retry left 12 % of such requests to a backoff, three leave 1.5 %
+ * ~31 % whole-request failures, one retry left 10 % of such requests to a backoff, three 1 % (still
+ * ~12 give-backs per 4,000-change drain, a fifth of its group-blocking), five 0.1 %
  * (bench/CONVERGENCE.md). An outage is not retried into: the breaker stops looking working after a
  * run of failed batches, each batch counting one failure however many retries it made.
  */
-export const REQUEST_RETRIES = 3;
+export const REQUEST_RETRIES = 5;
 // An import answered 503/429 under the adaptive limit is retried there (adaptive-import.ts), not again here.
 /** The first pause before a retry, jittered within [½, 1] of this, ms; it doubles each round. */
 export const RETRY_PAUSE_MS = 100;
