@@ -86,7 +86,7 @@ export interface WriterOptions {
   /**
    * In-invocation retry rounds of the documents a working Typesense failed for a passing reason, each
    * after a pause (50–100 ms doubling each round; while `breaker` sees a lossy but working server none before the first round, then 5–10 ms doubling), only with `remainingMs` and while the time left
-   * covers it (default 3; 0: off).
+   * covers it (default 3, counted apart from `requestRetries`; 0: off).
    */
   lineRetries?: number;
   /**

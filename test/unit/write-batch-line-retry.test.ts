@@ -378,6 +378,20 @@ describe('processChangeMessages: in-invocation retry of a whole request that fai
     expect(fake.pauses).toEqual([8, 15]);
   });
 
+  it('gives a failed line its own 3 rounds after whole-request failures took rounds before it', async () => {
+    // Two whole failures, then `b`'s line fails three times: rounds of the two kinds are counted apart.
+    const fake = typesense(bFails(3));
+    importFails(fake, 2);
+    const result = await processChangeMessages(
+      batch(),
+      fake.ports,
+      writerOptions(fake, { breaker: workingBreaker(fake) }),
+    );
+    expect(failedIds(result)).toEqual([]);
+    expect(fake.imports.map((lines) => lines.map(idOf))).toEqual([['a', 'b', 'c'], ['b'], ['b'], ['b']]);
+    expect(fake.reads()).toBe(1);
+  });
+
   it('retries a timed-out import only when the time left covers another round as slow', async () => {
     // The import times out after 1 s with 4.6 s left: 3.6 s after it, the reserve (3 s) leaves too little.
     const short = typesense(() => ok, { invocationMs: 4_600 });

@@ -115,18 +115,27 @@ export interface RoundOutcome {
   threw: boolean;
 }
 
+/** The budget a round's failures draw on, and the retries it allows in all (see `retriesAllowed`). */
+export interface RetryBudget {
+  kind: 'line' | 'request';
+  allowed: number;
+}
+
 /**
  * The retries a round's failures allow. Documents a server failed while it took the rest of the round:
  * `lineRetries`. A whole request failing (or every line of it): `requestRetries`, and only while the
  * breaker sees a lossy but working server (`looksWorking`); otherwise an outage is possible, and the
- * circuit decides. Without a breaker, none.
+ * circuit decides. Without a breaker, none. The two budgets are counted apart: under the chaos
+ * defaults a retried line's round fails whole 31 % of the time, and one count let those whole failures
+ * use up a failed line's rounds (most of the batches still given back, bench/CONVERGENCE.md).
  */
 export function retriesAllowed(
   round: RoundOutcome,
   options: Pick<WriterOptions, 'breaker' | 'lineRetries' | 'requestRetries'>,
-): number {
-  if (round.answered && !round.threw) return options.lineRetries ?? LINE_RETRIES;
-  return options.breaker?.looksWorking === true ? (options.requestRetries ?? REQUEST_RETRIES) : 0;
+): RetryBudget {
+  if (round.answered && !round.threw) return { kind: 'line', allowed: options.lineRetries ?? LINE_RETRIES };
+  const allowed = options.breaker?.looksWorking === true ? (options.requestRetries ?? REQUEST_RETRIES) : 0;
+  return { kind: 'request', allowed };
 }
 
 /**
