@@ -57,15 +57,6 @@ export class AdaptiveLimit {
     return this.options.now();
   }
 
-  /**
-   * Gives an import's slot back without a verdict on congestion: an answer that tells nothing about
-   * it, such as one overload answer from a server that looks lossy but working (adaptive-import.ts).
-   */
-  releaseWithoutVerdict(): void {
-    this.inFlight = Math.max(0, this.inFlight - 1);
-    this.admitWaiting();
-  }
-
   /** Reports how an import acquired before went, and lets waiting imports go as the limit allows. */
   release(signal: ImportSignal): void {
     this.inFlight = Math.max(0, this.inFlight - 1);

@@ -36,23 +36,6 @@ describe('AdaptiveLimit', () => {
     expect(limit.decreases).toBe(1);
   });
 
-  it('gives a slot back without a verdict: the limit neither halves nor grows, and a waiting import goes', async () => {
-    const { limit } = limitAt({ cap: 3, initial: 1 });
-    await limit.acquire();
-    let admitted = false;
-    const waiting = limit.acquire().then(() => {
-      admitted = true;
-    });
-    await settle();
-    expect(admitted).toBe(false);
-    limit.releaseWithoutVerdict();
-    await waiting;
-    expect(admitted).toBe(true);
-    expect(limit.limit).toBe(1);
-    expect(limit.decreases).toBe(0);
-    expect(limit.active).toBe(1);
-  });
-
   it('halves when an import takes longer than the latency target', async () => {
     const { limit, run } = limitAt({ cap: 8, latencyTargetMs: 500 });
     await run(499);

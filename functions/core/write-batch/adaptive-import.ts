@@ -4,9 +4,8 @@ import { LOSSY_RETRY_PAUSE_MS, sleepOf } from './retry-lines.ts';
 
 /**
  * The live import under the writer's adaptive limit (adaptive-limit.ts). An import waits for a slot;
- * when Typesense answers the whole request 503 "Not Ready or Lagging" or 429, the limit halves (not on
- * an import's first such answer from a server that looks lossy but working, see `isRandomLossLikely`)
- * and the import is sent again after a pause, while the invocation has time for it: the batch keeps its
+ * when Typesense answers the whole request 503 "Not Ready or Lagging" or 429, the limit halves and the
+ * import is sent again after a pause, while the invocation has time for it: the batch keeps its
  * message group instead of going back to SQS for a backoff of seconds behind a server that only asked
  * to slow down. A server that never takes the import (an outage answering 503) still fails the batch
  * after the last attempt, so the circuit breaker sees the outage as before.
@@ -52,8 +51,7 @@ async function importWithinLimit(
       return outcomes;
     } catch (error) {
       const overloaded = isOverloadAnswer(error);
-      if (overloaded && isRandomLossLikely(retries, options)) limit.releaseWithoutVerdict();
-      else limit.release({ startedAt, overloaded });
+      limit.release({ startedAt, overloaded });
       slowestMs = Math.max(slowestMs, ports.now() - startedAt);
       const pauseMs = overloadPauseMs(retries, options);
       if (!overloaded || !mayRetryOverload(retries, slowestMs, pauseMs, options)) throw error;
@@ -63,23 +61,14 @@ async function importWithinLimit(
 }
 
 /**
- * Whether an overload answer is no evidence of congestion: the import's first, while the breaker sees
- * a lossy but working server. Under random faults (the chaos defaults answer 15 % of requests 503 or
- * 429) halving on each held the limit near 1, and the writers' imports queued behind each other's hung
- * requests (bench/CONVERGENCE.md); a server that sheds load answers the retry 503 again, and that halves.
- */
-function isRandomLossLikely(retries: number, options: WriterOptions): boolean {
-  return retries === 0 && options.breaker?.looksWorking === true;
-}
-
-/**
  * The pause after the `retries`-th overload answer. The first is short while the breaker sees a lossy
  * but working server: one 503/429 among successes is mostly a random loss, and the halved limit already
  * holds the retry back if it is not; the next ones back off as from a server that asks for it.
  */
 function overloadPauseMs(retries: number, options: WriterOptions): number {
   const random = options.retry?.random ?? Math.random;
-  if (isRandomLossLikely(retries, options)) return Math.round(equalJitter(LOSSY_RETRY_PAUSE_MS, random()));
+  if (retries === 0 && options.breaker?.looksWorking === true)
+    return Math.round(equalJitter(LOSSY_RETRY_PAUSE_MS, random()));
   return Math.round(equalJitter(Math.min(OVERLOAD_MAX_PAUSE_MS, OVERLOAD_PAUSE_MS * 2 ** retries), random()));
 }
 
