@@ -5,7 +5,7 @@ import type { FaultPlan } from './fault-proxy.ts';
 import type { PollerFaults, QueuePoller } from './queue-poller.ts';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from './stack.ts';
 import { itemKey, productItem, productSchema, runWorkload, seededRandom } from './workload.ts';
-import { timeWriterPorts, type WriterTiming } from './writer-timing.ts';
+import { LONG_PAUSE_MS, timeWriterPorts, type WriterTiming } from './writer-timing.ts';
 
 export interface ChaosOptions {
   seed: number;
@@ -444,7 +444,8 @@ export function formatPhase(name: string, p: PhaseFigures): string {
       `circuit opened ${p.circuitOpened}×, open ${s(p.circuitOpenMs)}`,
     `    writer ports (s, summed): ${timings(p.writer.ports)}`,
     `    failed live writes (s, summed): ${timings(p.writer.failedWrites)}; imports waiting for a slot ` +
-      `${s(p.writer.importSlotWaits.ms)} (${p.writer.importSlotWaits.calls}), limit halved ${p.importLimitHalvings}×`,
+      `${s(p.writer.importSlotWaits.ms)} (${p.writer.importSlotWaits.calls}), limit halved ${p.importLimitHalvings}×; ` +
+      `pauses of ${LONG_PAUSE_MS} ms or more ${s(p.writer.longPauses.ms)} (${p.writer.longPauses.calls})`,
   ].join('\n');
 }
 

@@ -34,7 +34,15 @@ export interface WriterTiming {
   failedWrites: Record<WriteFailureCause, PortTiming>;
   /** Live imports that waited for a slot of the writer's adaptive import limit, and the time waited. */
   importSlotWaits: PortTiming;
+  /**
+   * Pauses of `LONG_PAUSE_MS` or more (also in `ports.sleep`): backoffs from an overload answered twice
+   * in a row, or retries while the breaker does not see a working server, not a lossy server's 5–10 ms.
+   */
+  longPauses: PortTiming;
 }
+
+/** The shortest pause `longPauses` counts, ms. */
+export const LONG_PAUSE_MS = 50;
 
 function failureCause(error: unknown): WriteFailureCause {
   if (isTimeout(error)) return 'timeout';
@@ -56,6 +64,7 @@ export function timeWriterPorts(ports: WriterPorts, importLimit?: AdaptiveLimit)
       FAILURE_CAUSES.map((cause) => [cause, zero()]),
     ) as WriterTiming['failedWrites'],
     importSlotWaits: zero(),
+    longPauses: zero(),
   };
   const table = ports as unknown as Record<TimedPort, ((...args: unknown[]) => Promise<unknown>) | undefined>;
   // The writer's default pause, made a port so that it is timed too.
@@ -73,6 +82,8 @@ export function timeWriterPorts(ports: WriterPorts, importLimit?: AdaptiveLimit)
         throw error;
       } finally {
         add(timing.ports[name], Date.now() - started);
+        if (name === 'sleep' && Number(args[0]) >= LONG_PAUSE_MS)
+          add(timing.longPauses, Date.now() - started);
       }
     };
   }
