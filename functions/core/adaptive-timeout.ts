@@ -8,9 +8,10 @@
  *
  * It must not cause false timeouts on a slow or loaded machine, so it errs long:
  * - until `minSamples` successes are seen, and whenever the rule asks for more, the ceiling;
- * - 2× the p99 when longer than 10× the median: a machine whose answers vary keeps its tail (3× gave
- *   hung requests 150–275 ms on a loaded 2-core machine whose answers took ~4 ms, with no false
- *   timeout in four chaos runs: bench/CONVERGENCE.md);
+ * - 2× the p99 when longer than 10× the median: a machine whose answers vary keeps its tail (on a
+ *   loaded 2-core machine whose answers took ~4 ms, 3× held hung requests 150–275 ms with no false
+ *   timeout in four chaos runs, 2× holds them 120–140 ms with 0–2 false timeouts in ~1,100
+ *   requests: bench/CONVERGENCE.md);
  * - a request larger than every remembered one gets proportionally more time (latency grows with lines);
  * - every timeout doubles the next requests' time (up to the ceiling), every success halves that back:
  *   a machine that slowed down all at once gets its full timeout after a timeout or two, and its slow

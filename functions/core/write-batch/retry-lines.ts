@@ -29,7 +29,7 @@ export const LINE_RETRIES = 3;
  * (and its group) back to SQS for a backoff of seconds, while a retry costs a short pause and, with the
  * adaptive timeout (core/adaptive-timeout.ts), ~10× a normal request at worst. At the chaos run's
  * ~31 % whole-request failures, one retry left 10 % of such requests to a backoff, three 1 % (still
- * ~12 give-backs per 4,000-change drain, a fifth of its group-blocking), five 0.1 %
+ * ~12 batches given back per 4,000-change drain, with the shared count below), five 0.1 %
  * (bench/CONVERGENCE.md). An outage is not retried into: the breaker stops looking working after a
  * run of failed batches, each batch counting one failure however many retries it made.
  */
