@@ -34,7 +34,7 @@ type Variant = 'oursBatcher' | 'naiveBatcher' | 'oursWriter' | 'naiveWriter';
 type Timings = Record<Variant, number[]>;
 
 /** The batcher core on in-memory ports: `run` packs the stream into `sent`, the messages SQS would hold. */
-export function inMemoryBatcher(batches: readonly DynamoDBRecord[][]) {
+export function inMemoryBatcher(batches: readonly DynamoDBRecord[][], options = BATCHER_OPTIONS) {
   const sent: PackedMessage[] = [];
   const ports = {
     sendMessages: async (messages: PackedMessage[]) => {
@@ -46,7 +46,7 @@ export function inMemoryBatcher(batches: readonly DynamoDBRecord[][]) {
   };
   const run = async () => {
     sent.length = 0;
-    for (const records of batches) await processStreamRecords(records, ports, BATCHER_OPTIONS);
+    for (const records of batches) await processStreamRecords(records, ports, options);
   };
   return { sent, run };
 }

@@ -4,6 +4,7 @@ import { buildDocument, type Transform } from '../functions/core/transform.ts';
 import { processChangeMessages } from '../functions/core/write-batch.ts';
 import { seededRandom } from '../infra/local/workload.ts';
 import { inMemoryBatcher, inMemoryWriterPorts, medians, timeRounds } from './p2-cpu.ts';
+import { type AggregationRow, measureAggregation } from './p8-aggregation.ts';
 import { num, ratio, type Section } from './report.ts';
 import { asQueueRecords, KEY_ATTRIBUTES, keyOf, realisticItem } from './stream.ts';
 import { type Item, streamWithTable, tens } from './stream-fixture.ts';
@@ -12,7 +13,8 @@ import { type Item, streamWithTable, tens } from './stream-fixture.ts';
  * P8: what the document-shaping rules (issue 20) cost the writer per change, against the plain path:
  * the projection's filter, its mapping (rename, flatten, convert) and an app transform, on the same
  * items, with P2's in-memory ports so only our code is timed; and `buildDocument` alone per item, which
- * is what the re-sync pays per scanned item. Routing and aggregation are not built, so not measured.
+ * is what the re-sync pays per scanned item; and an aggregated index against one document per item
+ * (p8-aggregation.ts).
  */
 
 export const SHAPINGS = ['plain', 'filter', 'mapping', 'transform'] as const;
@@ -52,7 +54,21 @@ export const SHAPING_OPTIONS: Record<ShapingName, Shaping> = {
   transform: { projection: MAPPING, transform: withInStock },
 };
 
-const LABELS: Record<ShapingName, string> = {
+/**
+ * Routing (fan-out): two indexes of one table, each keeping what the other drops (`status` active or
+ * draft). Every change reaches both writers, each upserting or deleting its id, so a source change costs
+ * the two writer passes together.
+ */
+export const ROUTES: readonly Shaping[] = [
+  { projection: { filter: { attribute: 'status', equals: 'active' } } },
+  { projection: { filter: { attribute: 'status', equals: 'draft' } } },
+];
+
+type Variant = ShapingName | 'routing';
+const VARIANTS: readonly Variant[] = [...SHAPINGS, 'routing'];
+
+const LABELS: Record<Variant, string> = {
+  routing: 'routing to 2 indexes (`status` active / draft: each change reaches both writers)',
   plain: 'plain (no projection)',
   filter: 'filter (`and` of 3 conditions, half the keys match)',
   mapping: 'mapping (rename 2, flatten nested maps, ISO date → epochSeconds, numeric string → int64)',
@@ -109,16 +125,19 @@ function writerPass({ table, sqsBatches }: Fixture, shaping: Shaping) {
 
 /** What one writer pass sends per shaping; a dead letter means the shaping refused an item, and the timing would be void. */
 async function writesOf(fixture: Fixture) {
-  const writes = {} as Record<ShapingName, { upserts: number; deletes: number; bytes: number }>;
-  for (const name of SHAPINGS) {
-    const counted = await writerPass(fixture, SHAPING_OPTIONS[name])();
-    if (counted.deadLetters > 0)
-      throw new Error(`P8 ${name}: the writer dead-lettered ${counted.deadLetters} changes`);
-    writes[name] = {
-      upserts: counted.importedLines,
-      deletes: counted.deletedIds,
-      bytes: counted.importedBytes,
-    };
+  const writes = {} as Record<Variant, { upserts: number; deletes: number; bytes: number }>;
+  for (const name of VARIANTS) {
+    const indexes = name === 'routing' ? ROUTES : [SHAPING_OPTIONS[name]];
+    const sum = { upserts: 0, deletes: 0, bytes: 0 };
+    for (const shaping of indexes) {
+      const counted = await writerPass(fixture, shaping)();
+      if (counted.deadLetters > 0)
+        throw new Error(`P8 ${name}: the writer dead-lettered ${counted.deadLetters} changes`);
+      sum.upserts += counted.importedLines;
+      sum.deletes += counted.deletedIds;
+      sum.bytes += counted.importedBytes;
+    }
+    writes[name] = sum;
   }
   return writes;
 }
@@ -132,41 +151,51 @@ export interface P8Options {
 export async function runP8({ changes, repetitions, seed }: P8Options): Promise<Section> {
   const fixture = await shapingFixture(changes, 10_000, seed);
   const writes = await writesOf(fixture);
-  const writers = {} as Record<ShapingName, () => Promise<void>>;
-  const builders = {} as Record<ShapingName, () => Promise<void>>;
+  const writers = {} as Record<Variant, () => Promise<void>>;
+  const builders = {} as Record<Variant, () => Promise<void>>;
   let built = 0; // Read after the rounds, so no build is ever dead code to the JIT.
   // As many builds as changes, cycling over the items: one pass over them alone is short enough for a
   // garbage collection to double a round.
   const builds = Math.max(changes, fixture.items.length);
-  for (const name of SHAPINGS) {
-    const { projection, transform } = SHAPING_OPTIONS[name];
-    const pass = writerPass(fixture, SHAPING_OPTIONS[name]);
-    writers[name] = async () => void (await pass());
+  for (const name of VARIANTS) {
+    const indexes = name === 'routing' ? ROUTES : [SHAPING_OPTIONS[name]];
+    const passes = indexes.map((shaping) => writerPass(fixture, shaping));
+    writers[name] = async () => {
+      for (const pass of passes) await pass();
+    };
     builders[name] = async () => {
       for (let n = 0; n < builds; n++) {
         const item = fixture.items[n % fixture.items.length] as Item;
-        if (buildDocument(item, KEY_ATTRIBUTES, projection, transform) !== undefined) built++;
+        for (const { projection, transform } of indexes)
+          if (buildDocument(item, KEY_ATTRIBUTES, projection, transform) !== undefined) built++;
       }
     };
   }
   const writer = await timeRounds(writers, repetitions, changes);
   const builder = await timeRounds(builders, repetitions, builds);
+  const aggregation = [];
+  for (const lines of [10, 100])
+    aggregation.push(await measureAggregation(lines, { changes, repetitions, seed }));
   const measured = {
     writerCpuUs: medians(writer.cpuTimings),
     buildCpuUs: medians(builder.cpuTimings),
     writerUs: medians(writer.timings),
     buildUs: medians(builder.timings),
   };
-  return p8Section({ changes, repetitions, built }, fixture, writes, measured, { writer, builder });
+  return p8Section({ changes, repetitions, built }, fixture, writes, measured, aggregation, {
+    writer,
+    builder,
+  });
 }
 
-type Medians = Record<'writerCpuUs' | 'buildCpuUs' | 'writerUs' | 'buildUs', Record<ShapingName, number>>;
+type Medians = Record<'writerCpuUs' | 'buildCpuUs' | 'writerUs' | 'buildUs', Record<Variant, number>>;
 
 function p8Section(
   run: { changes: number; repetitions: number; built: number },
   { items, sqsBatches }: Fixture,
   writes: Awaited<ReturnType<typeof writesOf>>,
   measured: Medians,
+  aggregation: readonly AggregationRow[],
   rounds: unknown,
 ): Section {
   const { writerCpuUs, buildCpuUs } = measured;
@@ -185,7 +214,7 @@ function p8Section(
           '`buildDocument` ÷ plain',
           'upserts / deletes per pass',
         ],
-        rows: SHAPINGS.map((name) => [
+        rows: VARIANTS.map((name) => [
           LABELS[name],
           num(writerCpuUs[name], 2),
           ratio(writerCpuUs[name], writerCpuUs.plain),
@@ -194,6 +223,7 @@ function p8Section(
           `${num(writes[name].upserts)} / ${num(writes[name].deletes)}`,
         ]),
       },
+      aggregationTable(aggregation),
     ],
     notes: [
       `${num(run.changes)} stream changes on 10,000 keys with P2's traffic shape (30% on 100 hot keys, 10% deletes), ` +
@@ -208,8 +238,36 @@ function p8Section(
       `Filter: \`${JSON.stringify(HALF_FILTER)}\` (a filtered-out item becomes a delete). Mapping: ` +
         `\`${JSON.stringify(MAPPING)}\`. Transform: sets \`inStock\` from \`stock\` and returns the document; the ` +
         "writer then checks the transform's answer is JSON (a walk of the whole document).",
-      'Not measured: routing to several indexes and aggregation (issue 20), which are not built.',
+      'Routing: the writer core once per index (two passes over the same batches, each with its own ports), as ' +
+        "the batcher's fan-out delivers every change to every index's queue; a change an index's filter drops becomes " +
+        "a delete of its id there. Each upserts / deletes figure sums the indexes' writes.",
+      `Aggregation (second table): orders of 10 and 100 lines in one table keyed \`pk\`, \`sk\` (~10,000 items), ` +
+        `${num(run.changes)} MODIFY records of random items through the real batcher and the writer core; per item: ` +
+        'every item its own document (BatchGetItem re-read); aggregated: `aggregate: ' +
+        `${JSON.stringify({ parent: { prefix: 'ORDER' }, children: { lines: { prefix: 'LINE#' } } })}\`, the batcher keyed ` +
+        'by the partition key, one re-read Query of the whole order per changed order and batch. CPU per source change.',
     ],
-    data: { ...run, averageItemBytes: averageItem, writes, ...measured, rounds },
+    data: { ...run, averageItemBytes: averageItem, writes, ...measured, aggregation, rounds },
+  };
+}
+
+function aggregationTable(rows: readonly AggregationRow[]) {
+  return {
+    columns: [
+      'lines per order',
+      'per item: writer CPU µs/change',
+      'aggregated: writer CPU µs/change',
+      'aggregated ÷ per item',
+      'upserts per pass (per item / aggregated)',
+      'aggregated document bytes',
+    ],
+    rows: rows.map((row) => [
+      num(row.linesPerOrder),
+      num(row.perItemCpuUs, 2),
+      num(row.aggregatedCpuUs, 2),
+      ratio(row.aggregatedCpuUs, row.perItemCpuUs),
+      `${num(row.perItemUpserts)} / ${num(row.aggregatedUpserts)}`,
+      num(row.aggregatedBytesPerUpsert),
+    ]),
   };
 }

@@ -8,6 +8,7 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { AggregateConfig } from '../functions/contract/aggregate.ts';
 import type { CollectionSchema } from '../functions/contract/collection-schema.ts';
 import type { IndexOnDelete } from '../functions/contract/index-resource.ts';
 import type { Conversion, ItemFilter, NestedMode } from '../functions/contract/projection.ts';
@@ -264,6 +265,11 @@ export interface TypesenseSyncProps {
   readonly projection?: TypesenseSyncProjection;
   /** Computes each document from the projected one, or leaves the item out. @default none */
   readonly transform?: TypesenseSyncTransform;
+  /**
+   * One document per partition key, built from the partition's items (docs/configuration.md
+   * "Aggregation"): a parent item plus child arrays, by sort-key prefix. Needs a sort key. @default none
+   */
+  readonly aggregate?: AggregateConfig;
   /**
    * FIFO message groups keys are hashed into: the writer's maximum parallelism. Fewer groups make
    * fuller messages (bench P1: 16 groups bill 1.9× the byte-count lower bound of SQS requests, 4 groups

@@ -28,6 +28,7 @@ export function operatorTargetOf(
       sourceTimestampAttribute: props.sourceTimestampAttribute,
     }),
     projection: props.projection ?? {},
+    ...(props.aggregate !== undefined && { aggregate: props.aggregate }),
     // The path the app gave at synth: an operator runs the CLI where the app's sources are.
     ...(props.transform !== undefined && {
       transform: { module: props.transform.entry, exportName: props.transform.exportName ?? 'transform' },

@@ -11,6 +11,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
+import { changeKeyAttributes } from '../functions/contract/aggregate.ts';
 import {
   batcherEnvironment,
   ingestionDelayEnvironment,
@@ -165,7 +166,8 @@ export class TypesenseSync extends Construct {
       environment: batcherEnvironment({
         QUEUE_URL: this.changesQueue.queueUrl,
         DLQ_URL: this.deadLetterQueue.queueUrl,
-        KEY_ATTRIBUTES: keyAttributes,
+        // An aggregated index's changes name partitions: one FIFO group and one write per partition.
+        KEY_ATTRIBUTES: changeKeyAttributes(keyAttributes, props.aggregate),
         MESSAGE_GROUP_BUCKETS: settings.messageGroupBuckets,
         MAX_MESSAGE_BYTES: settings.maxMessageBytes,
         SOURCE_TIMESTAMP_ATTRIBUTE: props.sourceTimestampAttribute,
@@ -236,8 +238,11 @@ export class TypesenseSync extends Construct {
         maxConcurrency: settings.writer.maxConcurrency,
       }),
     );
-    // The strongly consistent re-read, and nothing else: the writer never scans or writes the table.
-    grantTable(this.table, writer, ['dynamodb:BatchGetItem']);
+    // The strongly consistent re-read, and nothing else: the writer never scans or writes the table. An
+    // aggregated index re-reads whole partitions (Query), never single items.
+    grantTable(this.table, writer, [
+      props.aggregate === undefined ? 'dynamodb:BatchGetItem' : 'dynamodb:Query',
+    ]);
     // Re-sends of retryable messages near the receive limit. ChangeMessageVisibility (the backoff)
     // is already part of the event source's consume grant.
     grantSendMessage(this.changesQueue, writer);
@@ -289,8 +294,13 @@ export class TypesenseSync extends Construct {
       }),
     );
     // The re-sync never writes to the source table. BatchGetItem: the finisher re-reads the keys deleted
-    // during the backfill (strongly consistent) before deciding to delete them from the new collection.
-    grantTable(this.table, resync, ['dynamodb:Scan', 'dynamodb:DescribeTable', 'dynamodb:BatchGetItem']);
+    // during the backfill (strongly consistent) before deciding to delete them from the new collection. An
+    // aggregated index reads partitions instead (Query): the backfill builds each from one, and so does the re-check.
+    grantTable(this.table, resync, [
+      'dynamodb:Scan',
+      'dynamodb:DescribeTable',
+      wiring.props.aggregate === undefined ? 'dynamodb:BatchGetItem' : 'dynamodb:Query',
+    ]);
     // Jobs, the active pointer, segment checkpoints, tombstones and rejections (functions/shared/resync-store.ts).
     grantTable(this.resyncStateTable, resync, [
       'dynamodb:GetItem',

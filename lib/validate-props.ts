@@ -2,6 +2,7 @@ import { Duration, Token } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { aggregateProblems } from '../functions/contract/aggregate.ts';
 import { collectionSchemaProblems } from '../functions/contract/collection-schema.ts';
 import { INDEX_ON_DELETE } from '../functions/contract/index-resource.ts';
 import { DEFAULTS, LIMITS, MAX_VISIBILITY_SECONDS } from '../functions/contract/limits.ts';
@@ -133,6 +134,9 @@ export function validateTypesenseSyncProps(props: TypesenseSyncProps): Typesense
   const table = tableSettings(props, lagCheck.schedule !== undefined, problems);
   if (props.projection !== undefined)
     for (const problem of projectionProblems(props.projection, 'projection', table.keyAttributes))
+      problems.add(problem);
+  if (props.aggregate !== undefined)
+    for (const problem of aggregateProblems(props.aggregate, 'aggregate', table.keyAttributes))
       problems.add(problem);
   problems.throwIfAny();
   return {

@@ -1,3 +1,4 @@
+import type { AggregateConfig } from './aggregate.ts';
 import type { Conversion, ItemFilter, NestedMode } from './projection.ts';
 
 /**
@@ -38,6 +39,8 @@ export type TypesenseEnv = ApiKeyEnv & {
   /** Partition key first, then the sort key if any. */
   readonly KEY_ATTRIBUTES: readonly string[];
   readonly PROJECTION?: ProjectionEnv;
+  /** An aggregated index: one document per partition key. */
+  readonly AGGREGATE?: AggregateConfig;
 };
 
 export interface BatcherEnv extends MetricsEnv {

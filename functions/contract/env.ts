@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { aggregateSchema } from './aggregate.ts';
 import { DEFAULTS, LIMITS } from './limits.ts';
 import { projectionSchema } from './projection.ts';
 
@@ -81,6 +82,8 @@ const typesenseFields = {
   TYPESENSE_IMPORT_TIMEOUT_MS: z.coerce.number().int().positive().optional(),
   KEY_ATTRIBUTES: keyAttributes,
   PROJECTION: projection,
+  /** Set for an aggregated index: one document per partition key (contract/aggregate.ts). */
+  AGGREGATE: jsonText(undefined).pipe(aggregateSchema),
   /** The re-sync state table: while a re-sync runs, the writer also writes to its new collection. */
   RESYNC_STATE_TABLE: z.string().min(1).optional(),
 };

@@ -3,6 +3,7 @@
  * builders, metric names and the operator target. It imports nothing but zod, so the construct (lib/) loads
  * it without any runtime SDK client or Powertools.
  */
+export * from './aggregate.ts';
 export * from './collection-schema.ts';
 export * from './env.ts';
 export * from './env-builders.ts';

@@ -29,6 +29,10 @@ export const LIMITS = {
   streamBatchSize: { min: 1, max: 10_000 },
   /** `MaximumBatchingWindowInSeconds`: whole seconds. */
   streamBatchingWindowSeconds: { min: 0, max: 300 },
+  /** Items of one aggregated partition (docs/configuration.md "Aggregation"). */
+  aggregateMaxItems: { min: 1, max: 10_000 },
+  /** The JSON of one aggregated document. */
+  aggregateMaxDocumentBytes: { min: 1_024, max: 10_485_760 },
 } as const satisfies Record<string, Limit>;
 
 /**
@@ -82,6 +86,16 @@ export const DEFAULTS = {
   canaryTimeoutSeconds: 45,
   lagCheckIntervalSeconds: 60,
   atlasVersionTtlDays: 30,
+  /**
+   * An aggregated partition's items, at most: each change of the partition reads them all with one
+   * strongly consistent Query (RCU ∝ the partition's size), and its document holds them all.
+   */
+  aggregateMaxItems: 1_000,
+  /**
+   * An aggregated document's JSON, at most: Typesense sets no size limit on a document, but holds every
+   * document in memory and re-indexes the whole of it on each change of the partition.
+   */
+  aggregateMaxDocumentBytes: 1_048_576,
   /** The CloudWatch namespace of every function's EMF metrics when POWERTOOLS_METRICS_NAMESPACE is unset. */
   metricsNamespace: 'TypesenseSync',
 } as const;

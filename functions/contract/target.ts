@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { aggregateSchema } from './aggregate.ts';
 import { DEFAULTS, LIMITS } from './limits.ts';
 import { projectionSchema } from './projection.ts';
 
@@ -36,6 +37,8 @@ export const targetSchema = z
       .default(DEFAULTS.maxMessageBytes),
     sourceTimestampAttribute: z.string().min(1).optional(),
     projection: projectionSchema.default({}),
+    /** An aggregated index (docs/configuration.md "Aggregation"): `verify` builds aggregates as the writer does. */
+    aggregate: aggregateSchema.optional(),
     /**
      * The app's transform module (docs/configuration.md "Transform"), which `verify` and `preview` import
      * to build documents as the functions do: a path (relative: to the working directory) and its export.

@@ -13,6 +13,12 @@ export interface TransformContext {
   readonly id: string;
   readonly key: MarshalledKey;
   readonly item: Readonly<Record<string, unknown>>;
+  /**
+   * An aggregated index only (docs/configuration.md "Aggregation"): every item of the partition as plain
+   * values, in sort-key order, each with `id` from its full key; `document` is then the built aggregate
+   * and `item` its parent item.
+   */
+  readonly items?: readonly Readonly<Record<string, unknown>>[];
 }
 
 /**
@@ -107,11 +113,20 @@ export function checkTransformResult(result: unknown, id: string): TypesenseDocu
   return document.id === id ? (document as TypesenseDocument) : { id, ...document };
 }
 
-/** The context of one item; its key and whole item are built only when read (most transforms need neither). */
-function contextOf(item: Record<string, AttributeValue>, keyAttributes: readonly string[], id: string) {
+/**
+ * The context of one item (for an aggregate: of its parent, with the partition's `items` read with the full
+ * key `itemKeyAttributes`); its key and items are built only when read (most transforms need neither).
+ */
+function contextOf(
+  item: Record<string, AttributeValue>,
+  keyAttributes: readonly string[],
+  id: string,
+  partition?: { items: readonly Record<string, AttributeValue>[]; itemKeyAttributes: readonly string[] },
+): TransformContext {
   let key: MarshalledKey | undefined;
   let whole: Record<string, unknown> | undefined;
-  return {
+  let items: Record<string, unknown>[] | undefined;
+  const context = {
     id,
     get key() {
       key ??= toWireKey(pickKey(item, keyAttributes));
@@ -122,6 +137,39 @@ function contextOf(item: Record<string, AttributeValue>, keyAttributes: readonly
       return whole;
     },
   };
+  if (partition === undefined) return context;
+  return Object.defineProperty(context, 'items', {
+    enumerable: true,
+    get: () => {
+      items ??= partition.items.map((member) => projectItem(member, partition.itemKeyAttributes));
+      return items;
+    },
+  });
+}
+
+/**
+ * The app's transform applied to a built document (`projected`, whose id it must keep): the document to
+ * index, or undefined when the transform leaves it out. Throws TransformError when it throws or answers
+ * something that is not a document. `partition` is set for an aggregate (functions/core/aggregate.ts).
+ */
+export function transformDocument(
+  projected: TypesenseDocument,
+  transform: Transform,
+  item: Record<string, AttributeValue>,
+  keyAttributes: readonly string[],
+  partition?: Parameters<typeof contextOf>[3],
+): TypesenseDocument | undefined {
+  const { id } = projected;
+  let result: unknown;
+  try {
+    result = transform(projected, contextOf(item, keyAttributes, id, partition));
+  } catch (error) {
+    throw new TransformError(
+      `transform threw: ${error instanceof Error ? error.message : String(error)}`,
+      id,
+    );
+  }
+  return checkTransformResult(result, id) ?? undefined;
 }
 
 /**
@@ -138,15 +186,5 @@ export function buildDocument(
 ): TypesenseDocument | undefined {
   const projected = projectItem(item, keyAttributes, projection);
   if (projected === undefined || transform === undefined) return projected;
-  const { id } = projected;
-  let result: unknown;
-  try {
-    result = transform(projected, contextOf(item, keyAttributes, id));
-  } catch (error) {
-    throw new TransformError(
-      `transform threw: ${error instanceof Error ? error.message : String(error)}`,
-      id,
-    );
-  }
-  return checkTransformResult(result, id) ?? undefined;
+  return transformDocument(projected, transform, item, keyAttributes);
 }

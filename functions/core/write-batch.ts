@@ -1,8 +1,10 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import type { AdaptiveLimit } from './adaptive-limit.ts';
+import type { Aggregation } from './aggregate.ts';
 import type { CircuitBreaker, CircuitState } from './breaker.ts';
 import type { DeadLetter, MarshalledKey } from './change.ts';
+import { SyncError } from './errors.ts';
 import type { Projection } from './project.ts';
 import type { ActiveResync, DeletedKey, Rejection } from './resync/model.ts';
 import type { RetryPolicy } from './retry.ts';
@@ -21,6 +23,11 @@ export type ImportOutcome = ImportLineResult;
 export interface WriterPorts {
   /** Strongly consistent read of the current items; absent keys are simply missing from the result. */
   readItems(keys: MarshalledKey[]): Promise<Record<string, AttributeValue>[]>;
+  /**
+   * An aggregated index's re-read: the items of the partition `key` names, by a strongly consistent, paged
+   * Query in sort-key order, stopping once `limit` items are read.
+   */
+  readPartition?(key: MarshalledKey, limit: number): Promise<Record<string, AttributeValue>[]>;
   /** JSONL import with action=upsert: one outcome per line, in order. */
   /** `remainingMs`: what is left of the invocation, which bounds the import (undefined: no bound). */
   importDocuments(jsonLines: string[], remainingMs?: number): Promise<ImportOutcome[]>;
@@ -60,7 +67,10 @@ export interface ResyncWriterPorts {
 }
 
 export interface WriterOptions {
+  /** The key attributes of the changes: the table's, or its partition key alone for an aggregated index. */
   keyAttributes: readonly string[];
+  /** Set for an aggregated index: each changed partition is re-read whole and built into one document. */
+  aggregation?: Aggregation;
   projection?: Projection;
   /** The app's transform module, applied after the projection (functions/core/transform.ts). */
   transform?: Transform;
@@ -147,9 +157,11 @@ export async function processChangeMessages(
 
   let tally: LiveTally = { upserted: 0, deleted: 0, answered: false, outage: false, threw: false };
   const mayWrite = await circuitAllows(pending, ports, breaker, ledger);
-  const state = mayWrite ? await readCurrent(pending, ports, options.keyAttributes, ledger) : undefined;
+  if (options.aggregation !== undefined && ports.readPartition === undefined)
+    throw new SyncError('an aggregated index needs the writer port readPartition');
+  const state = mayWrite ? await readCurrent(pending, ports, options, ledger) : undefined;
   if (state !== undefined) {
-    const plan = planWrites(pending, state.current, options, ledger);
+    const plan = planWrites(pending, state, options, ledger);
     tally = await writeDocuments(plan, state.resync, ports, options, ledger, now);
   }
   if (breaker !== undefined && mayWrite) {

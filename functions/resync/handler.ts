@@ -1,4 +1,5 @@
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { aggregationOf } from '../core/aggregate.ts';
 import {
   parseResyncTask,
   ResyncError,
@@ -25,6 +26,9 @@ export function resyncOptionsOf(config: ResyncConfig): ResyncOptions {
   return {
     alias: config.TYPESENSE_COLLECTION,
     keyAttributes: config.KEY_ATTRIBUTES,
+    ...(config.AGGREGATE === undefined
+      ? {}
+      : { aggregation: aggregationOf(config.KEY_ATTRIBUTES, config.AGGREGATE) }),
     projection: config.PROJECTION,
     ...(config.COLLECTION_SCHEMA === undefined ? {} : { schema: config.COLLECTION_SCHEMA }),
     totalSegments: config.RESYNC_TOTAL_SEGMENTS,

@@ -4,6 +4,7 @@ import {
   BatchGetItemCommand,
   DynamoDBClient,
   type DynamoDBClientConfig,
+  QueryCommand,
 } from '@aws-sdk/client-dynamodb';
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import {
@@ -165,6 +166,36 @@ export function readItemsConsistently(dynamodb: DynamoDBClient, tableName: strin
         pending = result.UnprocessedKeys?.[tableName]?.Keys ?? [];
       }
     }
+    return items;
+  };
+}
+
+/**
+ * The items of one partition (`key` holds the partition key alone), with a strongly consistent, paged Query
+ * in sort-key order, up to `limit` items: what an aggregated index is built from.
+ */
+export function readPartitionConsistently(dynamodb: DynamoDBClient, tableName: string) {
+  return async (key: MarshalledKey, limit: number): Promise<Record<string, AttributeValue>[]> => {
+    const [partition, ...others] = Object.entries(toSdkKey(key));
+    if (partition === undefined || others.length > 0)
+      throw new SourceReadError('a partition is read by its partition key alone');
+    const items: Record<string, AttributeValue>[] = [];
+    let startKey: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await dynamodb.send(
+        new QueryCommand({
+          TableName: tableName,
+          KeyConditionExpression: '#partition = :partition',
+          ExpressionAttributeNames: { '#partition': partition[0] },
+          ExpressionAttributeValues: { ':partition': partition[1] },
+          ConsistentRead: true,
+          Limit: limit - items.length,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      items.push(...(page.Items ?? []));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey !== undefined && items.length < limit);
     return items;
   };
 }

@@ -5,10 +5,11 @@ import {
   ScanCommand,
 } from '@aws-sdk/client-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
+import { changeKeyAttributes } from '../contract/aggregate.ts';
 import type { MarshalledKey } from '../core/change.ts';
 import { SyncError } from '../core/errors.ts';
 import type { ResyncPorts, ResyncTask } from '../core/resync.ts';
-import { readItemsConsistently, sendJsonMessages } from './aws.ts';
+import { readItemsConsistently, readPartitionConsistently, sendJsonMessages } from './aws.ts';
 import type { ResyncConfig } from './config.ts';
 import { type ChangesQueue, changeOfKey, enqueueChanges } from './enqueue.ts';
 import { dynamoResyncStore } from './resync-store.ts';
@@ -24,6 +25,7 @@ export interface ResyncResources {
   sqs: SQSClient;
   typesense: TypesenseClient;
   tableName: string;
+  /** The key attributes of the changes it enqueues (contract/aggregate.ts `changeKeyAttributes`). */
   keyAttributes: readonly string[];
   stateTable: string;
   resyncQueueUrl: string;
@@ -51,6 +53,7 @@ export function resyncPorts(resources: ResyncResources): ResyncPorts {
       return page.LastEvaluatedKey === undefined ? { items } : { items, lastKey: page.LastEvaluatedKey };
     },
     readItems: readItemsConsistently(dynamodb, tableName),
+    readPartition: readPartitionConsistently(dynamodb, tableName),
     async estimateItemCount() {
       const { Table } = await dynamodb.send(new DescribeTableCommand({ TableName: tableName }));
       return Table?.ItemCount;
@@ -77,7 +80,7 @@ export function resyncAdapters(
   return resyncPorts({
     ...clients,
     tableName: config.TABLE_NAME,
-    keyAttributes: config.KEY_ATTRIBUTES,
+    keyAttributes: changeKeyAttributes(config.KEY_ATTRIBUTES, config.AGGREGATE),
     stateTable: config.RESYNC_STATE_TABLE,
     resyncQueueUrl: config.RESYNC_QUEUE_URL,
     changesQueue: {

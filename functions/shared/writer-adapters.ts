@@ -3,7 +3,13 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import { AdaptiveTimeout } from '../core/adaptive-timeout.ts';
 import { canaryCollectionOf } from '../core/canary.ts';
 import type { WriterPorts } from '../core/write-batch.ts';
-import { changeVisibility, readItemsConsistently, sendDeadLetters, sendPackedMessages } from './aws.ts';
+import {
+  changeVisibility,
+  readItemsConsistently,
+  readPartitionConsistently,
+  sendDeadLetters,
+  sendPackedMessages,
+} from './aws.ts';
 import type { WriterConfig } from './config.ts';
 import { dynamoResyncStore } from './resync-store.ts';
 import type { CallOptions, TypesenseClient } from './typesense.ts';
@@ -39,6 +45,9 @@ export function writerAdapters(clients: WriterClients, config: WriterConfig): Wr
       : dynamoResyncStore(dynamodb, config.RESYNC_STATE_TABLE);
   return {
     readItems: readItemsConsistently(dynamodb, config.TABLE_NAME),
+    ...(config.AGGREGATE === undefined
+      ? {}
+      : { readPartition: readPartitionConsistently(dynamodb, config.TABLE_NAME) }),
     importDocuments: (lines: string[], remainingMs?: number) =>
       liveImports(lines.length, liveImportCeiling(remainingMs), (call) =>
         typesense.importDocuments(config.TYPESENSE_COLLECTION, lines, 'upsert', call),

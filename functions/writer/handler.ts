@@ -1,5 +1,7 @@
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { changeKeyAttributes } from '../contract/aggregate.ts';
 import { AdaptiveLimit } from '../core/adaptive-limit.ts';
+import { aggregationOf } from '../core/aggregate.ts';
 import { CircuitBreaker } from '../core/breaker.ts';
 import type { Transform } from '../core/transform.ts';
 import { processChangeMessages, type WriterPorts } from '../core/write-batch.ts';
@@ -52,8 +54,11 @@ export function createWriterHandler(
       : { latencyTargetMs: config.TYPESENSE_IMPORT_LATENCY_TARGET_MS }),
     now: Date.now,
   });
+  const aggregation = aggregationOf(config.KEY_ATTRIBUTES, config.AGGREGATE);
   const options = {
-    keyAttributes: config.KEY_ATTRIBUTES,
+    // An aggregated index's changes name partitions (contract/aggregate.ts).
+    keyAttributes: changeKeyAttributes(config.KEY_ATTRIBUTES, config.AGGREGATE),
+    ...(aggregation === undefined ? {} : { aggregation }),
     projection: config.PROJECTION,
     ...(transform === undefined ? {} : { transform }),
     maxMessageBytes: config.MAX_MESSAGE_BYTES,

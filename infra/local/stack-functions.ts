@@ -2,6 +2,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { createAtlasIngestHandler } from '../../functions/atlas-ingest/handler.ts';
 import { createBatcherHandler } from '../../functions/batcher/handler.ts';
+import { changeKeyAttributes } from '../../functions/contract/aggregate.ts';
 import {
   atlasIngestEnvironment,
   batcherEnvironment,
@@ -130,6 +131,7 @@ export function functionEnvironments(options: LocalStackOptions, resources: Func
     TYPESENSE_COLLECTION: resources.alias,
     KEY_ATTRIBUTES: resources.keyAttributes,
     PROJECTION: options.projection ?? {},
+    ...(options.aggregate === undefined ? {} : { AGGREGATE: options.aggregate }),
   };
   const queues = { QUEUE_URL: resources.queueUrl, DLQ_URL: resources.dlqUrl };
   const packing = {
@@ -140,7 +142,8 @@ export function functionEnvironments(options: LocalStackOptions, resources: Func
     batcher: batcherEnvironment({
       ...queues,
       ...packing,
-      KEY_ATTRIBUTES: resources.keyAttributes,
+      // As the construct sets it: an aggregated index's changes name partitions.
+      KEY_ATTRIBUTES: changeKeyAttributes(resources.keyAttributes, options.aggregate),
       SOURCE_TIMESTAMP_ATTRIBUTE: options.sourceTimestampAttribute,
     }),
     writer: writerEnvironment({

@@ -3,6 +3,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { TargetInput } from '../../bin/cli/operations/target.ts';
 import type { VerifyReport } from '../../bin/cli/operations/verify.ts';
+import type { AggregateConfig } from '../../functions/contract/aggregate.ts';
 import type { CircuitState } from '../../functions/core/breaker.ts';
 import type { DeadLetter } from '../../functions/core/change.ts';
 import type { KeyType } from '../../functions/core/keys.ts';
@@ -56,6 +57,8 @@ export interface LocalStackOptions {
   prefill?: (dynamodb: DynamoDBClient, tableName: string) => Promise<void>;
   sourceTimestampAttribute?: string;
   projection?: TypesenseSyncProjection;
+  /** An aggregated index (docs/configuration.md "Aggregation"); needs a sort key in `keyAttributes`. */
+  aggregate?: AggregateConfig;
   /**
    * The app's transform (docs/configuration.md "Transform"), run by the writer and the re-sync after the
    * projection: a function, or a module imported by path, which `target` also names for `verify` and

@@ -8,6 +8,7 @@ import { ingestionDelayOf } from '../../bin/cli/operations/lag.ts';
 import { loadTransform } from '../../bin/cli/operations/transform.ts';
 import { verifyIndex } from '../../bin/cli/operations/verify.ts';
 import { DEFAULTS } from '../../functions/contract/limits.ts';
+import { aggregationOf } from '../../functions/core/aggregate.ts';
 import type { DeadLetter } from '../../functions/core/change.ts';
 import { checkLag } from '../../functions/core/lag-check.ts';
 import { FINISHED_PHASES, resyncProgress } from '../../functions/core/resync.ts';
@@ -60,6 +61,7 @@ function resolveNames(options: LocalStackOptions) {
     alias,
     sourceTimestampAttribute: options.sourceTimestampAttribute,
     projection: options.projection,
+    aggregate: options.aggregate,
   };
   return { keyAttributes, tableName, alias, collection: `${alias}_v1`, template };
 }
@@ -308,6 +310,7 @@ async function assembleStack(
         dynamodb: clients.dynamodb,
         tableName,
         keyAttributes,
+        ...(options.aggregate && { aggregation: aggregationOf(keyAttributes, options.aggregate) }),
         ...(options.projection === undefined ? {} : { projection: options.projection }),
         ...(parts.transform === undefined ? {} : { transform: parts.transform }),
         typesense: clients.typesense,
@@ -349,6 +352,7 @@ function targetOf(
       ? {}
       : { sourceTimestampAttribute: options.sourceTimestampAttribute }),
     projection: options.projection ?? {},
+    ...(options.aggregate === undefined ? {} : { aggregate: options.aggregate }),
     // A module the CLI can import; a function given in code has no path to name.
     ...(typeof options.transform === 'object' && { transform: options.transform }),
     typesense: {

@@ -70,6 +70,7 @@ export function syncWiring(
       TYPESENSE_API_KEY_SECRET_ARN: typesense.apiKeySecret.secretArn,
       TYPESENSE_COLLECTION: typesense.collection,
       PROJECTION: props.projection ?? {},
+      ...(props.aggregate !== undefined && { AGGREGATE: props.aggregate }),
     },
     adminKey:
       typesense.adminApiKeySecret === undefined

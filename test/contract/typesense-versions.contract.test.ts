@@ -245,6 +245,25 @@ describe.each(contractTargets())('Typesense contract (versions): $name', (target
       expect(lines[2]).toEqual({ success: true });
     });
 
+    it("an aggregate's list of objects in a field the schema does not declare is stored and returned as sent, without enable_nested_fields (docs api/collections: fields not in the schema are stored on disk, not indexed)", async () => {
+      const aggregated = `${run}_aggregate`;
+      await create({ name: aggregated, fields: [{ name: 'title', type: 'string' }] });
+      const order = {
+        id: 'o1',
+        title: 'order',
+        lines: [
+          { id: 'o1|LINE#1', sku: 'a', qty: 1 },
+          { id: 'o1|LINE#2', sku: 'b', qty: 2.5 },
+        ],
+      };
+      expect(await importLines(aggregated, JSON.stringify(order))).toEqual([{ success: true }]);
+      expect((await raw('GET', `/collections/${aggregated}/documents/o1`)).json).toEqual(order);
+      const fewer = { ...order, lines: [order.lines[1]] };
+      await importLines(aggregated, JSON.stringify(fewer));
+      const exported = await raw('GET', `/collections/${aggregated}/documents/export`);
+      expect(JSON.parse(exported.text)).toEqual(fewer);
+    });
+
     it('export honours filter_by, include_fields and exclude_fields (src/core_api.cpp get_export_documents)', async () => {
       await importLines(name, '{"id":"e1","title":"keep","n":1}\n{"id":"e2","title":"drop","n":2}');
       const picked = await raw(

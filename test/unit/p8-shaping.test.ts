@@ -1,6 +1,7 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { SHAPING_OPTIONS, SHAPINGS, shapingFixture } from '../../bench/p8-shaping.ts';
+import { measureAggregation } from '../../bench/p8-aggregation.ts';
+import { ROUTES, SHAPING_OPTIONS, SHAPINGS, shapingFixture } from '../../bench/p8-shaping.ts';
 import { KEY_ATTRIBUTES } from '../../bench/stream.ts';
 import { readFrom } from '../../bench/stream-fixture.ts';
 import { projectionProblems } from '../../functions/contract/projection.ts';
@@ -44,6 +45,15 @@ describe('P8 shaping fixture', () => {
     expect(kept).toEqual(fixture.items.filter((item) => text(item.status) === 'active'));
     expect(kept.length / fixture.items.length).toBeGreaterThan(0.4);
     expect(kept.length / fixture.items.length).toBeLessThan(0.6);
+  });
+
+  it('routes every item to exactly one of the two indexes', () => {
+    for (const item of fixture.items) {
+      const routed = ROUTES.filter(
+        ({ projection }) => buildDocument(item, KEY_ATTRIBUTES, projection, undefined) !== undefined,
+      );
+      expect(routed).toHaveLength(1);
+    }
   });
 
   it('maps renamed, flattened and converted fields, and the transform adds one field', () => {
@@ -97,5 +107,18 @@ describe('P8 shaping fixture', () => {
         if (item !== undefined) expect(build(item, name)).toBeUndefined();
       }
     }
+  });
+});
+
+describe('P8 aggregation rows', () => {
+  it('writes one document per changed order, holding its lines, and no dead letter', async () => {
+    const row = await measureAggregation(10, { changes: 1_000, repetitions: 1, seed: 3 });
+    // 1,000 changes over ~10,000 items of ~900 orders: per item, nearly one upsert per change; aggregated,
+    // the changes to one order in a batch coalesce, and each document carries the order and its 10 lines.
+    expect(row.perItemUpserts).toBeGreaterThan(row.aggregatedUpserts);
+    expect(row.aggregatedUpserts).toBeGreaterThan(0);
+    expect(row.aggregatedBytesPerUpsert).toBeGreaterThan(10 * 100);
+    expect(row.perItemCpuUs).toBeGreaterThan(0);
+    expect(row.aggregatedCpuUs).toBeGreaterThan(0);
   });
 });

@@ -60,7 +60,7 @@ describe('planWrites', () => {
       ['bad', { pk: { S: 'bad' }, broken: {} as AttributeValue }],
       [heartbeatId, heartbeat],
     ]);
-    const plan = planWrites(entries, current, { keyAttributes: ['pk'] }, ledger);
+    const plan = planWrites(entries, { current }, { keyAttributes: ['pk'] }, ledger);
 
     expect(plan.upserts.map(({ line }) => JSON.parse(line))).toEqual([{ id: 'a', pk: 'a', title: 'A' }]);
     expect(plan.deletes.map(({ change: { id } }) => id)).toEqual(['gone']);

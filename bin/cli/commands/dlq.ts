@@ -8,7 +8,7 @@ import {
   peekDeadLetters,
 } from '../operations/dead-letters.ts';
 import { redriveDeadLetters } from '../operations/redrive.ts';
-import type { Connection } from '../operations/target.ts';
+import { type Connection, changeKeysOf } from '../operations/target.ts';
 import { printable, renderDeadLetterList, renderDeadLetters, renderRedrive } from '../render/dlq.ts';
 
 const filterOption = () =>
@@ -19,7 +19,7 @@ const filterOption = () =>
     .argParser(collectFilters)
     .default([]);
 
-const readAll = ({ sqs, target }: Connection) => peekDeadLetters(sqs, target.dlqUrl, target.keyAttributes);
+const readAll = ({ sqs, target }: Connection) => peekDeadLetters(sqs, target.dlqUrl, changeKeysOf(target));
 
 interface RedriveFlags {
   filter: DeadLetterFilter[];

@@ -60,6 +60,11 @@ export function addPreviewCommand(program: Command, context: CommandContext): vo
           ? undefined
           : parseProjection(await readInput('--projection', options.projection, readStdin));
       const rulesOf = async (target: Target): Promise<PreviewRules> => {
+        // It would show one item's own document, which an aggregated index never holds.
+        if (target.aggregate !== undefined)
+          throw new PreviewInputError(
+            "preview builds one item's document, and the target's index is aggregated (one document per partition): compare a partition with `verify` instead",
+          );
         const transform = await loadTransform(target.transform);
         return {
           keyAttributes: target.keyAttributes,

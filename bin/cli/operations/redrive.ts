@@ -1,3 +1,4 @@
+import { aggregationOf } from '../../../functions/core/aggregate.ts';
 import type { Change } from '../../../functions/core/change.ts';
 import { queueDepth, sleep } from '../../../functions/shared/aws.ts';
 import { enqueueChanges } from '../../../functions/shared/enqueue.ts';
@@ -8,18 +9,20 @@ import {
   peekDeadLetters,
   readDeadLetters,
 } from './dead-letters.ts';
-import type { Connection } from './target.ts';
+import { type Connection, changeKeysOf } from './target.ts';
 import { loadTransform } from './transform.ts';
 import { type VerifyOptions, verifyKeys } from './verify.ts';
 
 /** How `verify` sees the target: its table, index, projection and transform module (loaded once by import). */
 export async function verifyOptionsOf({ dynamodb, typesense, target }: Connection): Promise<VerifyOptions> {
   const transform = await loadTransform(target.transform);
+  const aggregation = aggregationOf(target.keyAttributes, target.aggregate);
   return {
     dynamodb,
     typesense,
     tableName: target.tableName,
     keyAttributes: target.keyAttributes,
+    ...(aggregation === undefined ? {} : { aggregation }),
     projection: target.projection,
     ...(transform === undefined ? {} : { transform }),
     collection: target.typesense.collection,
@@ -65,7 +68,7 @@ export async function waitForSettlement(
       const read = await peekDeadLetters(
         connection.sqs,
         connection.target.dlqUrl,
-        connection.target.keyAttributes,
+        changeKeysOf(connection.target),
       );
       for (const entry of read.entries) {
         for (const id of entry.ids) {
@@ -143,7 +146,7 @@ export async function redriveDeadLetters(
   const enqueuedInRound = new Map<string, number>();
   // Rounds: on a FIFO DLQ a key's later letters become readable only once its earlier ones are gone.
   for (let round = 0; ; round++) {
-    const read = await readDeadLetters(sqs, target.dlqUrl, target.keyAttributes, holdSeconds);
+    const read = await readDeadLetters(sqs, target.dlqUrl, changeKeysOf(target), holdSeconds);
     const selected = read.entries.filter((entry) => matchesFilters(entry, options.filters));
     const redrivable = selected.filter((entry) => entry.changes.length > 0);
     report.selected += selected.length;

@@ -2,7 +2,7 @@ import type { Drift } from '../../../functions/core/diff.ts';
 import { keyOfDocumentId } from '../../../functions/core/keys.ts';
 import { changeOfKey, enqueueChanges } from '../../../functions/shared/enqueue.ts';
 import { type Settlement, waitForSettlement } from './redrive.ts';
-import type { Connection } from './target.ts';
+import { type Connection, changeKeysOf } from './target.ts';
 import { tableKeyTypes } from './verify.ts';
 
 export interface RepairReport {
@@ -23,10 +23,12 @@ export async function repairDrift(
   waitMs: number,
 ): Promise<RepairReport> {
   const { target } = connection;
-  const keyTypes = await tableKeyTypes(connection.dynamodb, target.tableName, target.keyAttributes);
+  // An aggregate's id is its partition's: its change names the partition, as the batcher's do.
+  const keyAttributes = changeKeysOf(target);
+  const keyTypes = await tableKeyTypes(connection.dynamodb, target.tableName, keyAttributes);
   const now = Date.now();
   const changes = [...drift.missing, ...drift.stale.map(({ id }) => id), ...drift.extra].map((id) =>
-    changeOfKey(keyOfDocumentId(id, target.keyAttributes, keyTypes), target.keyAttributes, now),
+    changeOfKey(keyOfDocumentId(id, keyAttributes, keyTypes), keyAttributes, now),
   );
   const result = await enqueueChanges(connection.sqs, target, changes, now);
   const settlement =

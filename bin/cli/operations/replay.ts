@@ -3,7 +3,7 @@ import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { compareVersions } from '../../../functions/core/coalesce.ts';
 import { processStreamRecords } from '../../../functions/core/stream-batch.ts';
 import { sendDeadLetters, sendPackedMessages } from '../../../functions/shared/aws.ts';
-import type { Connection } from './target.ts';
+import { type Connection, changeKeysOf } from './target.ts';
 
 /**
  * What Lambda writes to an S3 on-failure destination for a DynamoDB stream batch it gave up on:
@@ -103,7 +103,7 @@ export async function replayStreamFailures(
     now: Date.now,
   };
   const batcherOptions = {
-    keyAttributes: target.keyAttributes,
+    keyAttributes: changeKeysOf(target),
     sourceTimestampAttribute: target.sourceTimestampAttribute,
     buckets: target.messageGroupBuckets,
     maxMessageBytes: target.maxMessageBytes,

@@ -14,7 +14,7 @@ import { sleep } from '../../../functions/shared/aws.ts';
 import { resyncPorts, sendTasks } from '../../../functions/shared/resync-adapters.ts';
 import { verifyOptionsOf } from './redrive.ts';
 import { type RepairReport, repairDrift } from './repair.ts';
-import { type Connection, TargetError } from './target.ts';
+import { type Connection, changeKeysOf, TargetError } from './target.ts';
 import { verifyIndex } from './verify.ts';
 
 /** A re-sync request that cannot go ahead now: names the re-sync in the way. */
@@ -34,7 +34,7 @@ export function portsOf(connection: Connection): ResyncPorts {
     sqs: connection.sqs,
     typesense: connection.typesense,
     tableName: target.tableName,
-    keyAttributes: target.keyAttributes,
+    keyAttributes: changeKeysOf(target),
     stateTable: target.resync.stateTable,
     resyncQueueUrl: target.resync.queueUrl,
     changesQueue: target,

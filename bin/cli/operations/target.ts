@@ -5,6 +5,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 // The operator target is part of the contract shared with the construct (functions/contract/target.ts).
+import { changeKeyAttributes } from '../../../functions/contract/aggregate.ts';
 import { TARGET_OUTPUT, type Target, targetSchema } from '../../../functions/contract/target.ts';
 import { OperatorError } from '../../../functions/core/errors.ts';
 import { cachedSecret, createDynamoDbClient } from '../../../functions/shared/aws.ts';
@@ -18,6 +19,10 @@ export {
 } from '../../../functions/contract/target.ts';
 
 /** A target that cannot be found or does not parse: names where it came from and what is wrong. */
+/** The key attributes of the target's changes: the table's, or the partition key of an aggregated index. */
+export const changeKeysOf = (target: Pick<Target, 'keyAttributes' | 'aggregate'>): string[] =>
+  changeKeyAttributes(target.keyAttributes, target.aggregate);
+
 export class TargetError extends OperatorError {
   override name = 'TargetError';
 }

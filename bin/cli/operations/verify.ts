@@ -5,6 +5,7 @@ import {
   ScanCommand,
   type TableDescription,
 } from '@aws-sdk/client-dynamodb';
+import { type Aggregation, buildAggregate, PARTITION_READS } from '../../../functions/core/aggregate.ts';
 import { isCanaryItem } from '../../../functions/core/canary.ts';
 import type { MarshalledKey } from '../../../functions/core/change.ts';
 import {
@@ -17,15 +18,19 @@ import {
 } from '../../../functions/core/diff.ts';
 import { ProjectionError } from '../../../functions/core/errors.ts';
 import { documentId, type KeyType, keyOfDocumentId, pickKey } from '../../../functions/core/keys.ts';
+import { inParallel } from '../../../functions/core/parallel.ts';
 import { documentJson, type Projection } from '../../../functions/core/project.ts';
 import { buildDocument, type Transform } from '../../../functions/core/transform.ts';
-import { readItemsConsistently } from '../../../functions/shared/aws.ts';
+import { readItemsConsistently, readPartitionConsistently } from '../../../functions/shared/aws.ts';
 import type { TypesenseClient } from '../../../functions/shared/typesense.ts';
 
 export interface VerifyOptions {
   dynamodb: DynamoDBClient;
   tableName: string;
+  /** The table's key attributes. */
   keyAttributes: readonly string[];
+  /** Set for an aggregated index: documents are compared per partition (functions/core/aggregate.ts). */
+  aggregation?: Aggregation;
   projection?: Projection;
   /** The app's transform module (the target's), applied after the projection as the writer does. */
   transform?: Transform;
@@ -35,7 +40,7 @@ export interface VerifyOptions {
 }
 
 export interface VerifyReport extends Drift {
-  /** Items compared (all of them, or the sample's keys). */
+  /** Items compared (all of them, or the sample's keys); partitions, for an aggregated index. */
   tableItems: number;
   indexDocuments: number;
   /** Items the projection rejects: they can never be in the index. */
@@ -50,19 +55,46 @@ async function schemaFieldsOf(options: VerifyOptions): Promise<SchemaField[]> {
 
 type Unprojectable = VerifyReport['unprojectable'][number];
 
+type Item = Record<string, AttributeValue>;
+type Expected = { document: Document } | { unprojectable: Unprojectable } | undefined;
+
 /**
- * What the index should hold for this item: the writer's projection, then the schema's coercion
- * (see coerceToSchema); or why it cannot be projected; undefined for a lag-check canary and an item
- * the projection's filter or the transform leaves out (a document of it in the index is `extra`).
+ * What the index should hold for these items: each item's document, or for an aggregated index each
+ * partition's aggregate (`items` then hold whole partitions), as the writer builds them. The lag check's
+ * canary is never expected.
+ */
+function expectedDocuments(items: readonly Item[], options: VerifyOptions, fields: readonly SchemaField[]) {
+  const { aggregation, keyAttributes, projection, transform } = options;
+  const kept = items.filter((item) => !isCanaryItem(item, keyAttributes));
+  if (aggregation === undefined)
+    return kept.map((item) =>
+      expectedDocument(() => buildDocument(item, keyAttributes, projection, transform), fields),
+    );
+  const partitions = new Map<string, Item[]>();
+  for (const item of kept) {
+    const id = documentId(item, [aggregation.partitionKey]);
+    partitions.set(id, [...(partitions.get(id) ?? []), item]);
+  }
+  return [...partitions.values()].map((members) =>
+    expectedDocument(() => buildAggregate(members, aggregation, projection, transform), fields),
+  );
+}
+
+/** The key attributes of the index's document ids: the table's, or the partition key of an aggregate. */
+const documentKeyAttributes = (options: VerifyOptions) =>
+  options.aggregation === undefined ? options.keyAttributes : [options.aggregation.partitionKey];
+
+/**
+ * What `build` builds, then the schema's coercion (see coerceToSchema); or why it cannot be built;
+ * undefined for an item the projection's filter or the transform leaves out (a document of it in the
+ * index is `extra`).
  */
 function expectedDocument(
-  item: Record<string, AttributeValue>,
-  options: VerifyOptions,
+  build: () => Record<string, unknown> | undefined,
   fields: readonly SchemaField[],
-): { document: Document } | { unprojectable: Unprojectable } | undefined {
-  if (isCanaryItem(item, options.keyAttributes)) return undefined;
+): Expected {
   try {
-    const document = buildDocument(item, options.keyAttributes, options.projection, options.transform);
+    const document = build();
     return document === undefined ? undefined : { document: coerceToSchema(document, fields) };
   } catch (error) {
     if (!(error instanceof ProjectionError)) throw error;
@@ -83,8 +115,7 @@ function compare(
   const expected = new Map<string, Document>();
   const unprojectable: Unprojectable[] = [];
   let tableItems = 0;
-  for (const item of items) {
-    const outcome = expectedDocument(item, options, fields);
+  for (const outcome of expectedDocuments(items, options, fields)) {
     if (outcome === undefined) continue;
     tableItems++;
     if ('unprojectable' in outcome) unprojectable.push(outcome.unprojectable);
@@ -104,20 +135,26 @@ export async function verifyIndex(options: VerifyOptions): Promise<VerifyReport>
   const expected = new Map<string, string>();
   const unprojectable: Unprojectable[] = [];
   let tableItems = 0;
-  let startKey: Record<string, AttributeValue> | undefined;
-  do {
-    const page = await options.dynamodb.send(
-      new ScanCommand({ TableName: options.tableName, ConsistentRead: true, ExclusiveStartKey: startKey }),
-    );
-    for (const item of page.Items ?? []) {
-      const outcome = expectedDocument(item, options, fields);
+  const expect = (outcomes: readonly Expected[]) => {
+    for (const outcome of outcomes) {
       if (outcome === undefined) continue;
       tableItems++;
       if ('unprojectable' in outcome) unprojectable.push(outcome.unprojectable);
       else expected.set(String(outcome.document.id), documentJson(outcome.document));
     }
+  };
+  // An aggregate needs its whole partition, which may span pages: those items are kept until the end.
+  const aggregated: Item[] = [];
+  let startKey: Record<string, AttributeValue> | undefined;
+  do {
+    const page = await options.dynamodb.send(
+      new ScanCommand({ TableName: options.tableName, ConsistentRead: true, ExclusiveStartKey: startKey }),
+    );
+    if (options.aggregation === undefined) expect(expectedDocuments(page.Items ?? [], options, fields));
+    else aggregated.push(...(page.Items ?? []));
     startKey = page.LastEvaluatedKey;
   } while (startKey !== undefined);
+  expect(expectedDocuments(aggregated, options, fields));
 
   const drift = await diffStream(
     expected,
@@ -133,9 +170,9 @@ export async function verifyKeys(
   keys: readonly MarshalledKey[],
 ): Promise<VerifyReport> {
   // BatchGetItem refuses a request that names a key twice.
-  const keysById = new Map(keys.map((key) => [documentId(key, options.keyAttributes), key]));
+  const keysById = new Map(keys.map((key) => [documentId(key, documentKeyAttributes(options)), key]));
   const ids = [...keysById.keys()];
-  const items = await readItemsConsistently(options.dynamodb, options.tableName)([...keysById.values()]);
+  const items = await readCurrentItems(options, [...keysById.values()]);
   const actual = new Map<string, Document>();
   // A few requests at a time: enough to be quick, few enough not to look like a load test.
   for (let start = 0; start < ids.length; start += 10) {
@@ -145,6 +182,16 @@ export async function verifyKeys(
     for (const document of documents) if (document !== undefined) actual.set(String(document.id), document);
   }
   return compare(items, actual, options, await schemaFieldsOf(options));
+}
+
+/** The items of these keys (strongly consistent): BatchGetItem, or a Query of each aggregate's partition. */
+async function readCurrentItems(options: VerifyOptions, keys: readonly MarshalledKey[]): Promise<Item[]> {
+  const { aggregation } = options;
+  if (aggregation === undefined) return readItemsConsistently(options.dynamodb, options.tableName)([...keys]);
+  const readPartition = readPartitionConsistently(options.dynamodb, options.tableName);
+  return (
+    await inParallel(keys, PARTITION_READS, (key) => readPartition(key, aggregation.maxItems + 1))
+  ).flat();
 }
 
 /** The table's key attribute types, in `keyAttributes` order (to turn document ids back into keys). */
@@ -199,12 +246,11 @@ export async function verifySample(
     page === 1
       ? firstPage
       : await options.typesense.search(options.collection, { q: '*', per_page: perPage, page });
-  const keyTypes = keyTypesOf(Table, options.tableName, options.keyAttributes);
+  const keyAttributes = documentKeyAttributes(options);
+  const keyTypes = keyTypesOf(Table, options.tableName, keyAttributes);
   const keys = [
-    ...Items.map((item) => pickKey(item, options.keyAttributes)),
-    ...sampled.hits.map(({ document }) =>
-      keyOfDocumentId(String(document.id), options.keyAttributes, keyTypes),
-    ),
+    ...Items.map((item) => pickKey(item, keyAttributes)),
+    ...sampled.hits.map(({ document }) => keyOfDocumentId(String(document.id), keyAttributes, keyTypes)),
   ];
   return verifyKeys(options, keys);
 }

@@ -1,8 +1,10 @@
+import { type Aggregation, buildAggregate, PARTITION_READS, partitionKeysOf } from '../aggregate.ts';
 import { isCanaryItem } from '../canary.ts';
 import type { MarshalledKey } from '../change.ts';
 import { isRetryableError, isRetryableLine } from '../classify.ts';
 import { ProjectionError, SyncError } from '../errors.ts';
-import { documentJson } from '../project.ts';
+import { inParallel } from '../parallel.ts';
+import { documentJson, type TypesenseDocument } from '../project.ts';
 import { equalJitter } from '../retry.ts';
 import { buildDocument } from '../transform.ts';
 import type { ImportLineResult } from '../typesense-port.ts';
@@ -209,10 +211,10 @@ function pageReader(task: SegmentTask, totalSegments: number, ports: ResyncPorts
     const scannedAt = ports.now();
     const reading = ports
       .scanPage(task.segment, totalSegments, options.pageSize, startKey)
-      .then(({ items, lastKey }) => {
+      .then(async ({ items, lastKey }) => {
         // The lag check's heartbeat is indexed into its own collection, never into the application's.
         const kept = items.filter((item) => !isCanaryItem(item, options.keyAttributes));
-        const projected = projectPage(kept, options, ports);
+        const projected = projectPage(await documentBuilders(kept, options, ports), ports);
         return { ...(lastKey === undefined ? {} : { lastKey }), scannedAt, scanned: kept.length, projected };
       });
     // A page read ahead may be dropped when the task stops early; its failure is not news then.
@@ -222,17 +224,47 @@ function pageReader(task: SegmentTask, totalSegments: number, ports: ResyncPorts
 }
 
 /**
- * A page's items as import lines; the items the projection refuses are rejections, and those its
+ * How to build each document of a page: one per item; for an aggregated index, one per partition the
+ * page touches, each from a consistent Query of the whole partition. A partition may span pages and
+ * segments: each page that meets it builds it again from its current items, which is harmless (`create`
+ * answers 409 to the second), and none builds it from a part.
+ */
+async function documentBuilders(
+  items: ScannedPage['items'],
+  options: ResyncOptions,
+  ports: ResyncPorts,
+): Promise<(() => TypesenseDocument | undefined)[]> {
+  const { aggregation, keyAttributes, projection, transform } = options;
+  if (aggregation === undefined)
+    return items.map((item) => () => buildDocument(item, keyAttributes, projection, transform));
+  const partitions = await readPartitions(
+    partitionKeysOf(items, aggregation.partitionKey),
+    aggregation,
+    ports,
+  );
+  return partitions.map((members) => () => buildAggregate(members, aggregation, projection, transform));
+}
+
+/** The current items of each partition (one Query each, a few at a time), up to one over the limit. */
+export function readPartitions(keys: readonly MarshalledKey[], aggregation: Aggregation, ports: ResyncPorts) {
+  const { readPartition } = ports;
+  if (readPartition === undefined)
+    throw new SyncError('an aggregated index needs the re-sync port readPartition');
+  return inParallel(keys, PARTITION_READS, (key) => readPartition(key, aggregation.maxItems + 1));
+}
+
+/**
+ * A page's documents as import lines; the items the projection refuses are rejections, and those its
  * filter (or the transform's null) leaves out are only counted.
  */
-function projectPage(items: ScannedPage['items'], options: ResyncOptions, ports: ResyncPorts) {
+function projectPage(builders: readonly (() => TypesenseDocument | undefined)[], ports: ResyncPorts) {
   const lines: string[] = [];
   const ids: string[] = [];
   const rejections: Rejection[] = [];
   let filtered = 0;
-  for (const item of items) {
+  for (const build of builders) {
     try {
-      const document = buildDocument(item, options.keyAttributes, options.projection, options.transform);
+      const document = build();
       if (document === undefined) {
         filtered++;
         continue;

@@ -1,8 +1,10 @@
-import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { buildAggregate } from '../aggregate.ts';
 import type { MarshalledKey } from '../change.ts';
 import { ProjectionError } from '../errors.ts';
 import { documentId, pickKey } from '../keys.ts';
+import { inParallel } from '../parallel.ts';
 import { buildDocument } from '../transform.ts';
+import { readPartitions } from './backfill.ts';
 import {
   abandon,
   type DeletedKey,
@@ -56,6 +58,7 @@ export async function finishResync(
   if (job.phase === 'finishing') {
     const rechecked = await recheckDeletes(job, ports, {
       keyAttributes: options.keyAttributes,
+      ...(options.aggregation === undefined ? {} : { aggregation: options.aggregation }),
       projection: options.projection,
       transform: options.transform,
       maxPasses: MAX_FINISH_CHECKS,
@@ -155,20 +158,6 @@ async function pruneCollections(job: ResyncJob, ports: ResyncPorts, keep: number
   return dropped;
 }
 
-/** Runs `work` over `items` with at most `limit` in flight. */
-async function inParallel<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>) {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await work(items[index] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
-
 /**
  * The chunk's keys that the index should not hold but the new collection does: deleted (or left out
  * by the projection's filter or the transform), then resurrected by an older copy from the backfill.
@@ -180,12 +169,7 @@ async function resurrectedIn(
   options: RecheckOptions,
 ): Promise<MarshalledKey[]> {
   if (chunk.length === 0) return [];
-  const { keyAttributes } = options;
-  const present = new Set(
-    (await ports.readItems(chunk.map(({ key }) => key)))
-      .filter((item) => isIndexed(item, options))
-      .map((item) => documentId(pickKey(item, keyAttributes), keyAttributes)),
-  );
+  const present = await indexedIds(chunk, ports, options);
   const absent = chunk.filter(({ id }) => !present.has(id));
   const held = await inParallel(
     absent,
@@ -196,19 +180,50 @@ async function resurrectedIn(
 }
 
 /**
- * Whether the index should hold this item: it has a document. An item the projection or the transform
- * refuses counts as held: the writer dead-letters its change and leaves its document as it was.
+ * The ids of the chunk's keys the index should hold now: from one BatchGetItem of the items, or for an
+ * aggregated index from a Query of each partition (its tombstones name partitions).
  */
-function isIndexed(item: Record<string, AttributeValue>, options: RecheckOptions): boolean {
+async function indexedIds(
+  chunk: readonly DeletedKey[],
+  ports: ResyncPorts,
+  options: RecheckOptions,
+): Promise<Set<string>> {
+  const { keyAttributes, projection, transform, aggregation } = options;
+  if (aggregation === undefined)
+    return new Set(
+      (await ports.readItems(chunk.map(({ key }) => key)))
+        .filter((item) => isIndexed(() => buildDocument(item, keyAttributes, projection, transform)))
+        .map((item) => documentId(pickKey(item, keyAttributes), keyAttributes)),
+    );
+  const partitions = await readPartitions(
+    chunk.map(({ key }) => key),
+    aggregation,
+    ports,
+  );
+  return new Set(
+    chunk
+      .filter((_, at) =>
+        isIndexed(() => buildAggregate(partitions[at] ?? [], aggregation, projection, transform)),
+      )
+      .map(({ id }) => id),
+  );
+}
+
+/**
+ * Whether the index should hold what `build` builds: it builds a document. An item (or partition) the
+ * projection, the transform or the aggregation refuses counts as held: the writer dead-letters its change
+ * and leaves its document as it was.
+ */
+function isIndexed(build: () => unknown): boolean {
   try {
-    return buildDocument(item, options.keyAttributes, options.projection, options.transform) !== undefined;
+    return build() !== undefined;
   } catch (error) {
     if (error instanceof ProjectionError) return true;
     throw error;
   }
 }
 
-type RecheckOptions = Pick<ResyncOptions, 'keyAttributes' | 'projection' | 'transform'> & {
+type RecheckOptions = Pick<ResyncOptions, 'keyAttributes' | 'projection' | 'transform' | 'aggregation'> & {
   maxPasses: number;
   recheckDelaySeconds: number;
 };

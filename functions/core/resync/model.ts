@@ -1,5 +1,6 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { z } from 'zod';
+import type { Aggregation } from '../aggregate.ts';
 import type { MarshalledKey } from '../change.ts';
 import { OperatorError } from '../errors.ts';
 import type { Projection } from '../project.ts';
@@ -174,6 +175,8 @@ export interface ResyncPorts {
   ): Promise<{ items: Record<string, AttributeValue>[]; lastKey?: MarshalledKey }>;
   /** Strongly consistent reads; absent keys are missing from the result. */
   readItems(keys: MarshalledKey[]): Promise<Record<string, AttributeValue>[]>;
+  /** An aggregated index's read: a partition's items (strongly consistent, paged Query), up to `limit`. */
+  readPartition?(key: MarshalledKey, limit: number): Promise<Record<string, AttributeValue>[]>;
   estimateItemCount(): Promise<number | undefined>;
   sendTasks(tasks: readonly ResyncTask[], delaySeconds?: number): Promise<void>;
   /** Puts keys on the changes queue, each in its message group, for the writer to re-apply. */
@@ -187,7 +190,10 @@ export interface ResyncPorts {
 
 export interface ResyncOptions {
   alias: string;
+  /** The table's key attributes. */
   keyAttributes: readonly string[];
+  /** Set for an aggregated index: documents are built per partition (functions/core/aggregate.ts). */
+  aggregation?: Aggregation;
   projection?: Projection;
   /** The app's transform module, applied after the projection (functions/core/transform.ts). */
   transform?: Transform;

@@ -2,6 +2,7 @@ import { Stack } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { IConstruct } from 'constructs';
+import type { AggregateConfig } from '../../../functions/contract/aggregate.ts';
 import type { SyncFunctionKind } from '../../../lib/sync-function.ts';
 import { TypesenseSync } from '../../../lib/typesense-sync.ts';
 import type { TypesenseSyncProjection } from '../../../lib/typesense-sync-props.ts';
@@ -36,6 +37,7 @@ export interface SyncTemplateOptions {
   alias: string;
   sourceTimestampAttribute?: string | undefined;
   projection?: TypesenseSyncProjection | undefined;
+  aggregate?: AggregateConfig | undefined;
 }
 
 export interface CfnResource {
@@ -88,6 +90,7 @@ function synthesise(options: SyncTemplateOptions): SyncTemplate {
       ? {}
       : { sourceTimestampAttribute: options.sourceTimestampAttribute }),
     ...(options.projection === undefined ? {} : { projection: options.projection }),
+    ...(options.aggregate === undefined ? {} : { aggregate: options.aggregate }),
     ...(options.atlas ? { mongoAtlas: { eventSourceName: ATLAS_EVENT_SOURCE } } : {}),
   });
   const resources = (
