@@ -1,6 +1,6 @@
 /**
  * A write request's client timeout, adapted to how fast Typesense has been answering: 10× the median
- * latency of recent successful requests, or 3× their p99 if longer, within [floor, ceiling], the
+ * latency of recent successful requests, or 2× their p99 if longer, within [floor, ceiling], the
  * ceiling being the configured timeout (TYPESENSE_TIMEOUT_MS, or an import's own). A request that
  * hangs is abandoned after ~10× the normal latency instead of the whole configured timeout: a hung
  * request holds its invocation, and its FIFO group, for as long as its timeout (bench/CONVERGENCE.md:
@@ -8,7 +8,10 @@
  *
  * It must not cause false timeouts on a slow or loaded machine, so it errs long:
  * - until `minSamples` successes are seen, and whenever the rule asks for more, the ceiling;
- * - 3× the p99 when longer than 10× the median: a machine whose answers vary keeps its tail;
+ * - 2× the p99 when longer than 10× the median: a machine whose answers vary keeps its tail (on a
+ *   loaded 2-core machine whose answers took ~4 ms, 3× held hung requests 150–275 ms with no false
+ *   timeout in four chaos runs, 2× holds them 120–140 ms with 0–2 false timeouts in ~1,100
+ *   requests: bench/CONVERGENCE.md);
  * - a request larger than every remembered one gets proportionally more time (latency grows with lines);
  * - every timeout doubles the next requests' time (up to the ceiling), every success halves that back:
  *   a machine that slowed down all at once gets its full timeout after a timeout or two, and its slow
@@ -18,11 +21,14 @@
  */
 
 export interface AdaptiveTimeoutOptions {
-  /** The least a request is given, ms (default 250: above a loaded machine's scheduling hiccups). */
+  /**
+   * The least a request is given, ms (default 100: 20× a write answered in 5 ms; a loaded machine's
+   * hiccups raise the p99, and with it the timeout, above the floor).
+   */
   floorMs?: number;
   /** The timeout as a multiple of the recent median (default 10). */
   factor?: number;
-  /** The timeout as a multiple of the recent p99, where that is longer (default 3). */
+  /** The timeout as a multiple of the recent p99, where that is longer (default 2). */
   tailFactor?: number;
   /** Successful requests remembered (default 100). */
   window?: number;
@@ -31,9 +37,9 @@ export interface AdaptiveTimeoutOptions {
 }
 
 /** Defaults, documented in docs/configuration.md (`TYPESENSE_TIMEOUT_MS`). */
-export const ADAPTIVE_TIMEOUT_FLOOR_MS = 250;
+export const ADAPTIVE_TIMEOUT_FLOOR_MS = 100;
 export const ADAPTIVE_TIMEOUT_FACTOR = 10;
-export const ADAPTIVE_TIMEOUT_TAIL_FACTOR = 3;
+export const ADAPTIVE_TIMEOUT_TAIL_FACTOR = 2;
 
 /** One per writer instance and kind of request (imports, deletes): their latencies differ. */
 export class AdaptiveTimeout {

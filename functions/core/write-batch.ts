@@ -95,8 +95,8 @@ export interface WriterOptions {
   timeReserveMs?: number;
   /**
    * In-invocation retry rounds of the documents a working Typesense failed for a passing reason, each
-   * after a pause (50–100 ms, 5–10 ms while `breaker` sees a lossy but working server; doubling each round), only with `remainingMs` and while the time left
-   * covers it (default 3; 0: off).
+   * after a pause (50–100 ms doubling each round; while `breaker` sees a lossy but working server none before the first round, then 5–10 ms doubling), only with `remainingMs` and while the time left
+   * covers it (default 3, counted apart from `requestRetries`; 0: off).
    */
   lineRetries?: number;
   /**

@@ -5,7 +5,7 @@ import type { FaultPlan } from './fault-proxy.ts';
 import type { PollerFaults, QueuePoller } from './queue-poller.ts';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from './stack.ts';
 import { itemKey, productItem, productSchema, runWorkload, seededRandom } from './workload.ts';
-import { timeWriterPorts, type WriterTiming } from './writer-timing.ts';
+import { LONG_PAUSE_MS, timeWriterPorts, type WriterTiming } from './writer-timing.ts';
 
 export interface ChaosOptions {
   seed: number;
@@ -94,8 +94,13 @@ export interface PhaseFigures {
   circuitOpenMs: number;
   poller: QueuePoller['timing'];
   typesenseWrites: { requests: number; ms: number };
-  /** The writer's time in each of its ports (source re-read, Typesense, backoffs, retry pauses). */
+  /**
+   * The writer's time in each of its ports (source re-read, Typesense, backoffs, retry pauses), its
+   * failed live writes by cause, and its imports' waits for a slot of the adaptive limit.
+   */
   writer: WriterTiming;
+  /** Times the writer's adaptive import limit halved (an overload answer or a slow import). */
+  importLimitHalvings: number;
 }
 
 /** The counters at one moment: a phase's figures are the difference of two snapshots (`at` gives `ms`). */
@@ -175,8 +180,8 @@ export function typesenseFaultPlan(options: ChaosOptions, rates: FaultRates): Fa
  * breaker between batches: read it for the figures, and sample it for the time it was seen open.
  */
 export function phaseRecorder(stack: LocalStack, faults: Faults) {
-  const { breaker } = stack.functions.writer.handler;
-  const writer = timeWriterPorts(stack.functions.writer.adapters);
+  const { breaker, importLimit } = stack.functions.writer.handler;
+  const writer = timeWriterPorts(stack.functions.writer.adapters, importLimit);
   let circuitOpenMs = 0;
   const circuitSampler = setInterval(() => {
     if (breaker.state === 'open') circuitOpenMs += 50;
@@ -192,6 +197,7 @@ export function phaseRecorder(stack: LocalStack, faults: Faults) {
       poller: takeTiming(stack.queuePoller),
       typesenseWrites: { ...faults.writeTiming },
       writer: structuredClone(writer),
+      importLimitHalvings: importLimit.decreases,
     }),
     stop: () => clearInterval(circuitSampler),
   };
@@ -436,8 +442,16 @@ export function formatPhase(name: string, p: PhaseFigures): string {
       `item failure ${s(t.invisibleMs.itemFailure)} (${t.redeliveries.itemFailure}), ` +
       `thrown ${s(t.invisibleMs.thrown)} (${t.redeliveries.thrown}); ` +
       `circuit opened ${p.circuitOpened}×, open ${s(p.circuitOpenMs)}`,
-    `    writer ports (s, summed): ${Object.entries(p.writer)
-      .map(([port, { calls, ms }]) => `${port} ${s(ms)} (${calls})`)
-      .join(', ')}`,
+    `    writer ports (s, summed): ${timings(p.writer.ports)}`,
+    `    failed live writes (s, summed): ${timings(p.writer.failedWrites)}; imports waiting for a slot ` +
+      `${s(p.writer.importSlotWaits.ms)} (${p.writer.importSlotWaits.calls}), limit halved ${p.importLimitHalvings}×; ` +
+      `pauses of ${LONG_PAUSE_MS} ms or more ${s(p.writer.longPauses.ms)} (${p.writer.longPauses.calls})`,
   ].join('\n');
+}
+
+/** `name seconds (calls)`, comma-separated. */
+function timings(record: Record<string, { calls: number; ms: number }>): string {
+  return Object.entries(record)
+    .map(([name, { calls, ms }]) => `${name} ${(ms / 1000).toFixed(1)} (${calls})`)
+    .join(', ');
 }

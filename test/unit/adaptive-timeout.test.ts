@@ -15,18 +15,18 @@ describe('AdaptiveTimeout: a hung write is abandoned after ~10× the normal late
     expect(timeout.timeoutMs(10, 1_000)).toBe(300);
   });
 
-  it('is 10× the median latency, or 3× the p99 when a slow tail makes that longer', () => {
+  it('is 10× the median latency, or 2× the p99 when a slow tail makes that longer', () => {
     const steady = seen(new AdaptiveTimeout(), 49, 30);
     steady.succeeded(70, 10);
     expect(steady.timeoutMs(10, 5_000)).toBe(300);
     const tailed = seen(new AdaptiveTimeout(), 49, 30);
     tailed.succeeded(200, 10);
-    expect(tailed.timeoutMs(10, 5_000)).toBe(600);
+    expect(tailed.timeoutMs(10, 5_000)).toBe(400);
   });
 
   it('never goes below the floor nor above the configured timeout', () => {
-    expect(seen(new AdaptiveTimeout(), 50, 2).timeoutMs(10, 1_000)).toBe(250);
-    expect(seen(new AdaptiveTimeout({ floorMs: 100 }), 50, 2).timeoutMs(10, 1_000)).toBe(100);
+    expect(seen(new AdaptiveTimeout({ floorMs: 250 }), 50, 2).timeoutMs(10, 1_000)).toBe(250);
+    expect(seen(new AdaptiveTimeout(), 50, 2).timeoutMs(10, 1_000)).toBe(100);
     expect(seen(new AdaptiveTimeout(), 50, 400).timeoutMs(10, 1_000)).toBe(1_000);
   });
 
@@ -52,8 +52,8 @@ describe('AdaptiveTimeout: a hung write is abandoned after ~10× the normal late
     const timeout = seen(new AdaptiveTimeout({ window: 50 }), 50, 200);
     expect(timeout.timeoutMs(10, 5_000)).toBe(2_000);
     seen(timeout, 49, 30);
-    // One of the slow ones is still among the last 50: 3 × 200 ms.
-    expect(timeout.timeoutMs(10, 5_000)).toBe(600);
+    // One of the slow ones is still among the last 50: 2 × 200 ms.
+    expect(timeout.timeoutMs(10, 5_000)).toBe(400);
     seen(timeout, 1, 30);
     expect(timeout.timeoutMs(10, 5_000)).toBe(300);
   });

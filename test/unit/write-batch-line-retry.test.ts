@@ -332,14 +332,14 @@ describe('processChangeMessages: in-invocation retry of a whole request that fai
     expect(sent).toHaveLength(2);
     expect(sent[1]).toEqual(sent[0]);
     expect(fake.reads()).toBe(1);
-    // After a short jittered pause: the breaker sees a lossy but working server (¾ of 10 ms).
-    expect(fake.pauses).toEqual([8]);
+    // At once: the breaker sees a lossy but working server, whose next request mostly gets through.
+    expect(fake.pauses).toEqual([]);
     expect(breaker.state).toBe('closed');
   });
 
-  it('retries a whole request 3 times: one failing 3 times in a row is applied on the fourth attempt', async () => {
+  it('retries a whole request 5 times: one failing 5 times in a row is applied on the sixth attempt', async () => {
     const fake = typesense(() => ok);
-    const sent = importFails(fake, 3);
+    const sent = importFails(fake, 5);
     const result = await processChangeMessages(
       batch(),
       fake.ports,
@@ -347,13 +347,26 @@ describe('processChangeMessages: in-invocation retry of a whole request that fai
     );
     expect(failedIds(result)).toEqual([]);
     expect(fake.visibility).toEqual([]);
-    expect(sent).toHaveLength(4);
-    expect(sent[3]).toEqual(sent[0]);
+    expect(sent).toHaveLength(6);
+    expect(sent[5]).toEqual(sent[0]);
     expect(fake.reads()).toBe(1);
-    expect(fake.pauses).toEqual([8, 15, 30]);
+    // The first retry at once, then 5–10 ms doubling (¾ of each with this test's random 0.5).
+    expect(fake.pauses).toEqual([8, 15, 30, 60]);
   });
 
-  it('pauses 5–10 ms before a line retry while the breaker sees a lossy but working server, doubling', async () => {
+  it('gives a whole request that fails 6 times in a row back to SQS for its backoff', async () => {
+    const fake = typesense(() => ok);
+    const sent = importFails(fake, 6);
+    const result = await processChangeMessages(
+      batch(),
+      fake.ports,
+      writerOptions(fake, { breaker: workingBreaker(fake) }),
+    );
+    expect(sent).toHaveLength(6);
+    expect(failedIds(result)).toHaveLength(batch().length);
+  });
+
+  it('retries failed lines at once while the breaker sees a lossy but working server, then after 5–10 ms, doubling', async () => {
     const fake = typesense(bFails(3));
     const result = await processChangeMessages(
       batch(),
@@ -362,7 +375,21 @@ describe('processChangeMessages: in-invocation retry of a whole request that fai
     );
     expect(failedIds(result)).toEqual([]);
     expect(fake.imports.map((lines) => lines.map(idOf))).toEqual([['a', 'b', 'c'], ['b'], ['b'], ['b']]);
-    expect(fake.pauses).toEqual([8, 15, 30]);
+    expect(fake.pauses).toEqual([8, 15]);
+  });
+
+  it('gives a failed line its own 3 rounds after whole-request failures took rounds before it', async () => {
+    // Two whole failures, then `b`'s line fails three times: rounds of the two kinds are counted apart.
+    const fake = typesense(bFails(3));
+    importFails(fake, 2);
+    const result = await processChangeMessages(
+      batch(),
+      fake.ports,
+      writerOptions(fake, { breaker: workingBreaker(fake) }),
+    );
+    expect(failedIds(result)).toEqual([]);
+    expect(fake.imports.map((lines) => lines.map(idOf))).toEqual([['a', 'b', 'c'], ['b'], ['b'], ['b']]);
+    expect(fake.reads()).toBe(1);
   });
 
   it('retries a timed-out import only when the time left covers another round as slow', async () => {

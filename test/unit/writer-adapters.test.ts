@@ -57,9 +57,9 @@ describe('writerAdapters: live writes under an adaptive timeout', () => {
     }
     expect(fake.timeouts.imports[0]).toBe(25_000); // what the invocation allows, less the reporting reserve
     expect(fake.timeouts.deletes[0]).toBe(5_000); // TYPESENSE_TIMEOUT_MS
-    // Answers in ~0 ms: the floor, 250 ms.
-    expect(fake.timeouts.imports.at(-1)).toBe(250);
-    expect(fake.timeouts.deletes.at(-1)).toBe(250);
+    // Answers in ~0 ms: the floor, 100 ms.
+    expect(fake.timeouts.imports.at(-1)).toBe(100);
+    expect(fake.timeouts.deletes.at(-1)).toBe(100);
   });
 
   it('doubles the time after a timeout, so a server that slowed down is not failed again and again', async () => {
@@ -71,6 +71,6 @@ describe('writerAdapters: live writes under an adaptive timeout', () => {
     await expect(ports.deleteDocuments(['a'])).rejects.toThrow(TypesenseUnavailableError);
     fake.state.hung = false;
     await ports.deleteDocuments(['a']);
-    expect(fake.timeouts.deletes.slice(-3)).toEqual([250, 500, 1_000]);
+    expect(fake.timeouts.deletes.slice(-3)).toEqual([100, 200, 400]);
   });
 });

@@ -25,22 +25,25 @@ export const LINE_RETRIES = 3;
  * In-invocation retries of a whole request, by default (0 turns them off), only while the breaker sees
  * a lossy but working server. Typesense's own client retries a failed request once per node of a
  * one-node cluster (typesense-js src/Typesense/Configuration.ts: `numRetries` defaults to the node
- * count, 100 ms apart); three here, because a request failing for a passing reason gives its message
+ * count, 100 ms apart); five here, because a request failing for a passing reason gives its message
  * (and its group) back to SQS for a backoff of seconds, while a retry costs a short pause and, with the
  * adaptive timeout (core/adaptive-timeout.ts), ~10× a normal request at worst. At the chaos run's
- * ~35 % whole-request failures, one retry left 12 % of such requests to a backoff, three leave 1.5 %
+ * ~31 % whole-request failures, one retry left 10 % of such requests to a backoff, three 1 % (still
+ * ~12 batches given back per 4,000-change drain, with the shared count below), five 0.1 %
  * (bench/CONVERGENCE.md). An outage is not retried into: the breaker stops looking working after a
  * run of failed batches, each batch counting one failure however many retries it made.
  */
-export const REQUEST_RETRIES = 3;
+export const REQUEST_RETRIES = 5;
 // An import answered 503/429 under the adaptive limit is retried there (adaptive-import.ts), not again here.
 /** The first pause before a retry, jittered within [½, 1] of this, ms; it doubles each round. */
 export const RETRY_PAUSE_MS = 100;
 /**
- * The first pause while the breaker sees a lossy but working server (`looksWorking`), ms: a failed
- * line or request there is a random loss, which the very next request mostly gets through, and the
- * pause holds the batch's message group (bench/CONVERGENCE.md: 100 ms pauses were a third of a faulty
- * invocation's time). An overloaded server answers 503/429, which the adaptive limit paces instead.
+ * The pause before the second retry while the breaker sees a lossy but working server (`looksWorking`),
+ * ms; the first retry goes at once. A failed line or request there is a random loss, which the very
+ * next request mostly gets through, and a pause holds the batch's message group (bench/CONVERGENCE.md:
+ * 100 ms pauses were a third of a faulty invocation's time; 5–10 ms ones, stretched by a busy event
+ * loop's timers to ~16 ms, still a fifth). An overloaded server answers 503/429, which the adaptive
+ * limit paces instead, and a run of failed batches ends `looksWorking`.
  */
 export const LOSSY_RETRY_PAUSE_MS = 10;
 
@@ -112,18 +115,27 @@ export interface RoundOutcome {
   threw: boolean;
 }
 
+/** The budget a round's failures draw on, and the retries it allows in all (see `retriesAllowed`). */
+export interface RetryBudget {
+  kind: 'line' | 'request';
+  allowed: number;
+}
+
 /**
  * The retries a round's failures allow. Documents a server failed while it took the rest of the round:
  * `lineRetries`. A whole request failing (or every line of it): `requestRetries`, and only while the
  * breaker sees a lossy but working server (`looksWorking`); otherwise an outage is possible, and the
- * circuit decides. Without a breaker, none.
+ * circuit decides. Without a breaker, none. The two budgets are counted apart: under the chaos
+ * defaults a retried line's round fails whole 31 % of the time, and one count let those whole failures
+ * use up a failed line's rounds (most of the batches still given back, bench/CONVERGENCE.md).
  */
 export function retriesAllowed(
   round: RoundOutcome,
   options: Pick<WriterOptions, 'breaker' | 'lineRetries' | 'requestRetries'>,
-): number {
-  if (round.answered && !round.threw) return options.lineRetries ?? LINE_RETRIES;
-  return options.breaker?.looksWorking === true ? (options.requestRetries ?? REQUEST_RETRIES) : 0;
+): RetryBudget {
+  if (round.answered && !round.threw) return { kind: 'line', allowed: options.lineRetries ?? LINE_RETRIES };
+  const allowed = options.breaker?.looksWorking === true ? (options.requestRetries ?? REQUEST_RETRIES) : 0;
+  return { kind: 'request', allowed };
 }
 
 /**
@@ -144,14 +156,15 @@ export function mayRetry(
 }
 
 /**
- * The pause before retry round `round` (0-based): 100 ms (10 ms while the breaker sees a lossy but
- * working server) doubling each round, jittered in [½, 1] so that the retries of concurrent writers
- * do not arrive together at a server shedding load.
+ * The pause before retry round `round` (0-based): 100 ms doubling each round, jittered in [½, 1] so
+ * that the retries of concurrent writers do not arrive together at a server shedding load. While the
+ * breaker sees a lossy but working server: none before the first retry, then 10 ms doubling, jittered.
  */
 export function retryPauseMs(options: Pick<WriterOptions, 'retry' | 'breaker'>, round: number): number {
   const random = options.retry?.random ?? Math.random;
-  const firstMs = options.breaker?.looksWorking === true ? LOSSY_RETRY_PAUSE_MS : RETRY_PAUSE_MS;
-  return Math.round((firstMs / 2) * 2 ** round * (1 + random()));
+  if (options.breaker?.looksWorking !== true)
+    return Math.round((RETRY_PAUSE_MS / 2) * 2 ** round * (1 + random()));
+  return round === 0 ? 0 : Math.round((LOSSY_RETRY_PAUSE_MS / 2) * 2 ** (round - 1) * (1 + random()));
 }
 
 export const sleepOf = (ports: Pick<WriterPorts, 'sleep'>) =>

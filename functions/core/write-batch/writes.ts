@@ -50,6 +50,7 @@ export async function writeDocuments(
     resyncDeletes: writeToResync ? plan.deletes : [],
   };
   let slowestRoundMs = 0;
+  const retried = { line: 0, request: 0 };
   for (let retries = 0; ; retries++) {
     const began = ports.now();
     const left = new Leftovers();
@@ -66,13 +67,14 @@ export async function writeDocuments(
     left.pruneFailed(ledger);
     if (left.size === 0) return tally;
     // A server that took part of any round is working: a later round of its failed lines alone may fail whole.
-    const allowed = retriesAllowed({ answered: tally.answered, threw: roundTally.threw }, options);
+    const budget = retriesAllowed({ answered: tally.answered, threw: roundTally.threw }, options);
     const pauseMs = retryPauseMs(options, retries);
-    if (!mayRetry(retries, allowed, slowestRoundMs, pauseMs, options)) {
+    if (!mayRetry(retried[budget.kind], budget.allowed, slowestRoundMs, pauseMs, options)) {
       left.failAll(ledger);
       return tally;
     }
-    await sleepOf(ports)(pauseMs);
+    retried[budget.kind]++;
+    if (pauseMs > 0) await sleepOf(ports)(pauseMs);
     round = left.round;
   }
 }
