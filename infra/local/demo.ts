@@ -94,7 +94,10 @@ export async function runLocalDemo(options: DemoOptions): Promise<number> {
   const shutdown = async () => {
     if (stopping) return;
     stopping = true;
-    await stopLiveTicker?.();
+    if (stopLiveTicker !== undefined) {
+      await stopLiveTicker();
+      await verifyAtStop(stack);
+    }
     await rm(TARGET_FILE, { force: true });
     await stack.stop();
   };
@@ -117,6 +120,19 @@ export async function runLocalDemo(options: DemoOptions): Promise<number> {
   }
   await shutdown();
   return clean ? 0 : 1;
+}
+
+/**
+ * Ctrl-C after `--keep-running`: every index verified once more, after the writes made meanwhile have caught
+ * up (as far as a few seconds of the signal's grace allow).
+ */
+async function verifyAtStop(stack: LocalStack): Promise<void> {
+  try {
+    await stack.waitForIdle(5_000);
+    for (const { line } of await verifyIndexes(stack)) console.log(line);
+  } catch (error) {
+    console.log(`verify at stop skipped: ${(error as Error).message}`);
+  }
 }
 
 /** Where everything is, and the operator CLI's target file. */

@@ -148,8 +148,12 @@ describe('npm start (bin/local.ts)', () => {
 
     const children = descendants(demo.pid as number);
     expect(children.length).toBeGreaterThan(0); // DynamoDB Local's JVM at least
+    const beforeStop = output.length;
     demo.kill('SIGINT');
     expect(await exited).toBe(130);
+    // Stopping verifies every index once more.
+    for (const alias of ['products', 'reviews', 'catalogue'])
+      expect(output.slice(beforeStop)).toContain(`verify ${alias}: clean`);
     // Children exit on their own schedule once their parent is gone (a tool's pipe closes, the JVM
     // finishes its shutdown): none may survive, but give them a moment to go.
     for (let waited = 0; children.some(alive) && waited < 15_000; waited += 100) {
