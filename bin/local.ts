@@ -44,7 +44,7 @@ const program = new Command('npm start --')
   )
   .addHelpText(
     'after',
-    '\nExamples:\n  npm start\n  npm start -- --items 2000 --rate 1000\n  npm start -- --prefill 20000\n  npm start -- --keep-running --typesense-port 8108',
+    '\nExamples:\n  npm start\n  npm start -- --items 2000 --rate 1000\n  npm start -- --prefill 5000\n  npm start -- --keep-running --typesense-port 8108',
   );
 
 program.parse();
