@@ -96,8 +96,9 @@ export function productItem(
 }
 
 /**
- * Bulk-loads `count` product items (keys `first` … `first + count − 1`, revision 1) with
- * BatchWriteItem, 25 per request and `concurrency` requests in flight, retrying unprocessed items.
+ * Bulk-loads `count` items (numbers `first` … `first + count − 1`, revision 1; products unless `itemOf`
+ * says otherwise) with BatchWriteItem, 25 per request and `concurrency` requests in flight, retrying
+ * unprocessed items.
  */
 export async function loadItems(options: {
   dynamodb: DynamoDBClient;
@@ -107,7 +108,12 @@ export async function loadItems(options: {
   count: number;
   seed?: number;
   concurrency?: number;
+  /** The n-th item (default: `productItem`). */
+  itemOf?: (random: () => number, n: number) => Record<string, AttributeValue>;
 }): Promise<void> {
+  const itemOf =
+    options.itemOf ??
+    ((random: () => number, n: number) => productItem(random, options.keyAttributes, n, 1, Date.now()));
   const random = seededRandom(options.seed ?? 1);
   let next = options.first;
   const end = options.first + options.count;
@@ -116,7 +122,7 @@ export async function loadItems(options: {
       const from = next;
       next = Math.min(end, next + 25);
       let requests = Array.from({ length: next - from }, (_, index) => ({
-        PutRequest: { Item: productItem(random, options.keyAttributes, from + index, 1, Date.now()) },
+        PutRequest: { Item: itemOf(random, from + index) },
       }));
       while (requests.length > 0) {
         const result = await options.dynamodb.send(
@@ -170,7 +176,7 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
 }
 
 /** One operation on key `n`. */
-type Step = { n: number; run: () => Promise<void> };
+export type Step = { n: number; run: () => Promise<void> };
 
 /** Puts and deletes of the workload's items, keeping each key's revision and whether it exists. */
 function writerOf(options: WorkloadOptions, random: () => number) {
@@ -238,13 +244,16 @@ function planOf(
   return plan;
 }
 
-/** Runs the plan with `concurrency` workers, one operation per key at a time, at `rate` at most. */
-async function runPlan(
+/**
+ * Runs the plan with `concurrency` workers, one operation per key at a time, at `rate` at most, counting
+ * each finished step in `result.total`.
+ */
+export async function runPlan(
   plan: readonly Step[],
-  options: WorkloadOptions,
-  result: WorkloadResult,
+  options: Pick<WorkloadOptions, 'rate' | 'concurrency' | 'onProgress'>,
+  result: { total: number },
 ): Promise<void> {
-  const total = options.keys + options.ops;
+  const total = plan.length;
   const busyKeys = new Set<number>();
   const started = Date.now();
   let next = 0;

@@ -1,0 +1,64 @@
+import type { VerifyReport } from '../../bin/cli/operations/verify.ts';
+import { queueDepth } from '../../functions/shared/aws.ts';
+import type { LocalStack } from './stack.ts';
+
+/** `npm start`'s figures and checks per index of the demo table. */
+
+export interface IndexFigures {
+  alias: string;
+  /** Documents in the collection behind the alias (0 before its first load's swap). */
+  documents: number;
+  /** Messages waiting or in flight on the index's changes queue. */
+  pendingMessages: number;
+  dlqDepth: number;
+}
+
+export async function indexFiguresOf(stack: LocalStack): Promise<IndexFigures[]> {
+  return Promise.all(
+    Object.values(stack.indexes).map(async (index) => {
+      const [collection, pending, dlq] = await Promise.all([
+        stack.typesense.getCollection(index.alias),
+        queueDepth(stack.sqs, index.queueUrl),
+        queueDepth(stack.sqs, index.dlqUrl),
+      ]);
+      return {
+        alias: index.alias,
+        documents: collection?.num_documents ?? 0,
+        pendingMessages: pending.total,
+        dlqDepth: dlq.total,
+      };
+    }),
+  );
+}
+
+/** The status line's tail: `| products 212 docs 0 msg DLQ 0 · reviews …`; empty without figures. */
+export function formatIndexFigures(indexes: readonly IndexFigures[]): string {
+  if (indexes.length === 0) return '';
+  const each = indexes.map(
+    ({ alias, documents, pendingMessages, dlqDepth }) =>
+      `${alias} ${documents} docs ${pendingMessages} msg DLQ ${dlqDepth}`,
+  );
+  return ` | ${each.join(' · ')}`;
+}
+
+/** One index's verify in one line, and whether it is clean: no drift, nothing the index refuses. */
+export function verdictOf(alias: string, report: VerifyReport): { clean: boolean; line: string } {
+  const { missing, extra, stale, unprojectable } = report;
+  const clean = missing.length + extra.length + stale.length + unprojectable.length === 0;
+  const figures = `${report.tableItems} table items, ${report.indexDocuments} documents`;
+  return {
+    clean,
+    line: clean
+      ? `verify ${alias}: clean — the index matches the table field by field (${figures})`
+      : `verify ${alias}: NOT CLEAN — missing ${missing.length}, extra ${extra.length}, stale ${stale.length}, ` +
+        `refused ${unprojectable.length} (${figures})`,
+  };
+}
+
+/** Every index against the table (`verify` as the CLI runs it), the first first. */
+export async function verifyIndexes(stack: LocalStack): Promise<{ clean: boolean; line: string }[]> {
+  const verdicts = [];
+  for (const index of Object.values(stack.indexes))
+    verdicts.push(verdictOf(index.alias, await index.verify()));
+  return verdicts;
+}
