@@ -30,7 +30,8 @@ describe('three indexes of one table under chaos', () => {
     const options: ChaosOptions = { seed, keys: 0, ops: 0, maxReceiveCount: 10 };
     const pollerFaults = {
       random: seededRandom(seed * 7919 + 1),
-      crashAfterInvokeRate: DEFAULT_FAULT_RATES.crashes,
+      // Three times the default: this run's few invocations (four pollers, ~500 writes) must see crashes.
+      crashAfterInvokeRate: 3 * DEFAULT_FAULT_RATES.crashes,
       duplicateDeliveryRate: DEFAULT_FAULT_RATES.duplicates,
     };
     // The shop's items carry no source timestamp; everything else is the chaos run's stack.
@@ -56,8 +57,11 @@ describe('three indexes of one table under chaos', () => {
       pollerFaults.duplicateDeliveryRate = 0;
       await stack.waitForIdle(240_000);
 
-      const pollers = [stack.streamPoller, ...SHOP_ALIASES.map((alias) => stack.indexes[alias]?.queuePoller)];
-      const crashes = pollers.reduce((sum, poller) => sum + (poller?.stats.injectedCrashes ?? 0), 0);
+      const writers = SHOP_ALIASES.map((alias) => stack.indexes[alias]?.queuePoller);
+      const sum = (counts: (number | undefined)[]) =>
+        counts.reduce<number>((total, n) => total + (n ?? 0), 0);
+      const crashes = sum([stack.streamPoller, ...writers].map((poller) => poller?.stats.injectedCrashes));
+      const duplicates = sum(writers.map((poller) => poller?.stats.injectedDuplicates));
       const kinds = [
         'http503',
         'http429',
@@ -67,10 +71,11 @@ describe('three indexes of one table under chaos', () => {
         'lostResponses',
       ] as const;
       console.info(
-        `three indexes under chaos (seed ${seed}): ${kinds.map((kind) => `${kind} ${faults.faultStats[kind]}`).join(', ')}, poller crashes ${crashes}`,
+        `three indexes under chaos (seed ${seed}): ${kinds.map((kind) => `${kind} ${faults.faultStats[kind]}`).join(', ')}, poller crashes ${crashes}, duplicate deliveries ${duplicates}`,
       );
       for (const kind of kinds) expect(faults.faultStats[kind], kind).toBeGreaterThan(0);
       expect(crashes).toBeGreaterThan(0);
+      expect(duplicates).toBeGreaterThan(0);
       await expectShopIndexesExact(stack);
     } finally {
       await stack.stop();

@@ -180,18 +180,21 @@ export async function expectShopIndexesExact(stack: LocalStack) {
     const documents = await stack.typesense.exportDocuments(alias);
     const wanted = expected[alias] ?? {};
     expect(Object.keys(wanted).length, alias).toBeGreaterThan(0);
-    expect({ alias, ...compareDocuments(wanted, documents) }).toEqual({
-      alias,
-      lost: [],
-      stale: [],
-      resurrected: [],
-    });
+    // The oracle's and verify's findings side by side: a failure then tells the pipeline from the oracle.
     const report = await index.verify();
-    expect({ alias, missing: report.missing, extra: report.extra, stale: report.stale }).toEqual({
+    const oracle = compareDocuments(wanted, documents);
+    for (const id of oracle.stale.slice(0, 3))
+      console.info(
+        `${alias} ${id} expected ${JSON.stringify(wanted[id])} indexed ${JSON.stringify(documents.find((doc) => doc.id === id))}`,
+      );
+    expect({
       alias,
-      missing: [],
-      extra: [],
-      stale: [],
+      oracle,
+      verify: { missing: report.missing, extra: report.extra, stale: report.stale },
+    }).toEqual({
+      alias,
+      oracle: { lost: [], stale: [], resurrected: [] },
+      verify: { missing: [], extra: [], stale: [] },
     });
     expect({ alias, deadLetters: await index.drainDeadLetters() }).toEqual({ alias, deadLetters: [] });
   }
