@@ -1,13 +1,7 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  type AttributeValue,
-  DeleteItemCommand,
-  DynamoDBServiceException,
-  PutItemCommand,
-  ScanCommand,
-} from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, DynamoDBServiceException, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../../bin/cli/program.ts';
 import type { AggregateConfig } from '../../functions/contract/aggregate.ts';
@@ -15,6 +9,7 @@ import type { ResyncProgress } from '../../functions/core/resync.ts';
 import { type LocalStack, startLocalStack } from '../../infra/local/stack.ts';
 import { seededRandom } from '../../infra/local/workload.ts';
 import { cliAt } from '../helpers/cli.ts';
+import { bySortKey, type PlainItem, plainItem, scanItems } from '../helpers/table-scan.ts';
 
 /**
  * An aggregated index on the embedded stack: orders and their lines in one table (single-table design),
@@ -106,31 +101,20 @@ async function churn(rounds: number, firstRevision: number) {
   }
 }
 
-type Plain = Record<string, string | number>;
-const plain = (item: Record<string, AttributeValue>): Plain =>
-  Object.fromEntries(Object.entries(item).map(([name, value]) => [name, value.S ?? Number(value.N)]));
-
 /** Each order's aggregate as docs/configuration.md defines it, from a consistent scan of the table. */
 async function expectedAggregates(): Promise<Record<string, unknown>> {
-  const partitions = new Map<string, Plain[]>();
-  let startKey: Record<string, AttributeValue> | undefined;
-  do {
-    const page = await stack.dynamodb.send(
-      new ScanCommand({ TableName: stack.tableName, ConsistentRead: true, ExclusiveStartKey: startKey }),
-    );
-    for (const item of page.Items ?? []) {
-      const pk = String(item.pk?.S);
-      partitions.set(pk, [...(partitions.get(pk) ?? []), plain(item)]);
-    }
-    startKey = page.LastEvaluatedKey;
-  } while (startKey !== undefined);
+  const partitions = new Map<string, PlainItem[]>();
+  for (const item of await scanItems(stack.dynamodb, stack.tableName)) {
+    const pk = String(item.pk?.S);
+    partitions.set(pk, [...(partitions.get(pk) ?? []), plainItem(item)]);
+  }
   const expected: Record<string, unknown> = {};
   for (const [pk, items] of partitions) {
     const parent = items.find((item) => String(item.sk).startsWith('ORDER#'));
     if (parent === undefined || items.length > (AGGREGATE.maxItems ?? 0)) continue;
     const lines = items
       .filter((item) => String(item.sk).startsWith('LINE#'))
-      .sort((a, b) => (String(a.sk) < String(b.sk) ? -1 : 1))
+      .sort((a, b) => bySortKey(String(a.sk), String(b.sk)))
       .map((item) => ({ id: `${pk}|${item.sk}`, ...item }));
     expected[pk] = { id: pk, ...parent, lines };
   }

@@ -1,12 +1,7 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  type AttributeValue,
-  DeleteItemCommand,
-  PutItemCommand,
-  ScanCommand,
-} from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../../bin/cli/program.ts';
 import { documentId } from '../../functions/core/keys.ts';
@@ -16,6 +11,7 @@ import type { CollectionSchema } from '../../functions/shared/typesense.ts';
 import { type LocalIndex, type LocalStack, startLocalStack } from '../../infra/local/stack.ts';
 import { seededRandom } from '../../infra/local/workload.ts';
 import { cliAt } from '../helpers/cli.ts';
+import { scanItems } from '../helpers/table-scan.ts';
 
 /**
  * Two routed indexes of one single-table design table on the embedded stack (issue 20, item 1): customers
@@ -92,17 +88,11 @@ async function churn(rounds: number, firstRevision: number) {
 
 /** The ids of the table's items of `type`: what its index must hold. */
 async function idsOfType(type: string): Promise<string[]> {
-  const ids: string[] = [];
-  let startKey: Record<string, AttributeValue> | undefined;
-  do {
-    const page = await stack.dynamodb.send(
-      new ScanCommand({ TableName: stack.tableName, ConsistentRead: true, ExclusiveStartKey: startKey }),
-    );
-    for (const item of page.Items ?? [])
-      if (item.type?.S === type) ids.push(documentId(item, stack.keyAttributes));
-    startKey = page.LastEvaluatedKey;
-  } while (startKey !== undefined);
-  return ids.sort();
+  const items = await scanItems(stack.dynamodb, stack.tableName);
+  return items
+    .filter((item) => item.type?.S === type)
+    .map((item) => documentId(item, stack.keyAttributes))
+    .sort();
 }
 
 const indexOf = (alias: string) => stack.indexes[alias] as LocalIndex;
