@@ -42,7 +42,9 @@ beforeAll(async () => {
     tableName: 'orders',
     schema: SCHEMA,
     aggregate: AGGREGATE,
-    visibilityTimeoutSeconds: 1,
+    // Longer than a loaded writer batch (Lambda's 6× rule): at 1 s, messages still being written were
+    // received again until the receive limit moved them to the DLQ (seen in the three-index test).
+    visibilityTimeoutSeconds: 6,
     logLevel: 'ERROR',
     resync: { totalSegments: 3, pageSize: 7, workers: 2, visibilityTimeoutSeconds: 5 },
   });

@@ -41,7 +41,9 @@ beforeAll(async () => {
         projection: { filter: { attribute: 'type', equals: 'order' }, exclude: ['name'] },
       },
     ],
-    visibilityTimeoutSeconds: 1,
+    // Longer than a loaded writer batch (Lambda's 6× rule): at 1 s, messages still being written were
+    // received again until the receive limit moved them to the DLQ (seen in the three-index test).
+    visibilityTimeoutSeconds: 6,
     logLevel: 'ERROR',
     resync: { totalSegments: 2, pageSize: 20, workers: 2, visibilityTimeoutSeconds: 5 },
   });
