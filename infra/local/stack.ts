@@ -322,7 +322,7 @@ async function assembleStack(
     faults: parts.faults,
     iam: parts.iam,
     status: () => statusOf(parts),
-    checkLag: (canaryTimeoutMs = 10_000) => checkLocalLag(parts, names.alias, canaryTimeoutMs),
+    checkLag: (canaryTimeoutMs = 10_000) => checkLocalLag(parts, canaryTimeoutMs),
     verify: () => (parts.indexes[0] as LocalIndex).verify(),
     drainDeadLetters: () => drainDeadLetters(clients.sqs, dlqUrl),
     waitForIdle: (timeoutMs = 60_000) => waitForIdle(parts, timeoutMs),
@@ -415,33 +415,50 @@ async function statusOf(parts: StackParts): Promise<LocalStatus> {
  * One lag check as the deployed scheduled function runs it: a canary through the whole pipeline
  * (written with the lag check's role) and the backlog figures from the local status.
  */
-function checkLocalLag(parts: StackParts, alias: string, canaryTimeoutMs: number) {
+function checkLocalLag(parts: StackParts, canaryTimeoutMs: number) {
   const { options, resources } = parts;
   const { breaker } = parts.functions.writer.handler;
-  // One status read serves both backlog figures (it includes the DLQ depth).
+  // One status read serves both of the first index's backlog figures (it includes the DLQ depth).
   let figures: Promise<LocalStatus> | undefined;
   const local = () => {
     figures ??= statusOf(parts);
     return figures;
   };
+  const canaryOf = (alias: string) =>
+    canaryPorts({
+      dynamodb: parts.lagCheckDynamodb,
+      typesense: parts.clients.typesense,
+      tableName: resources.tableName,
+      keyAttributes: resources.keyAttributes,
+      alias,
+      ...(options.sourceTimestampAttribute === undefined
+        ? {}
+        : { sourceTimestampAttribute: options.sourceTimestampAttribute }),
+    });
+  const [first, ...further] = parts.indexes as [LocalIndex, ...LocalIndex[]];
+  const firstCanary = canaryOf(first.alias);
   return checkLag(
     {
       now: Date.now,
       sleep,
-      ...canaryPorts({
-        dynamodb: parts.lagCheckDynamodb,
-        typesense: parts.clients.typesense,
-        tableName: resources.tableName,
-        keyAttributes: resources.keyAttributes,
-        alias,
-        ...(options.sourceTimestampAttribute === undefined
-          ? {}
-          : { sourceTimestampAttribute: options.sourceTimestampAttribute }),
-      }),
+      writeCanary: firstCanary.writeCanary,
       streamIteratorAgeMs: async () => undefined,
-      oldestMessageAgeMs: async () => (await local()).oldestPendingAgeMs,
-      dlqDepth: async () => (await local()).dlqDepth,
       circuit: async () => breaker.state,
+      indexes: [
+        {
+          alias: first.alias,
+          ...firstCanary,
+          oldestMessageAgeMs: async () => (await local()).oldestPendingAgeMs,
+          dlqDepth: async () => (await local()).dlqDepth,
+        },
+        // A further index's writer keeps no local figures: its queue age is unknown here, its DLQ is read.
+        ...further.map((index) => ({
+          alias: index.alias,
+          ...canaryOf(index.alias),
+          oldestMessageAgeMs: async () => undefined,
+          dlqDepth: async () => (await queueDepth(parts.clients.sqs, index.dlqUrl)).total,
+        })),
+      ],
     },
     { canaryTimeoutMs, pollIntervalMs: 50 },
   );

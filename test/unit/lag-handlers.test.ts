@@ -218,13 +218,18 @@ describe('the lag-check handler', () => {
       sleep: async (ms) => {
         now += ms;
       },
-      prepareCanary: async () => undefined,
       writeCanary,
-      readCanary: async () => (now >= NOW + 400 ? NOW : undefined),
       streamIteratorAgeMs: async () => 2_000,
-      oldestMessageAgeMs: async () => 100,
-      dlqDepth: async () => 3,
       circuit: async () => 'closed',
+      indexes: [
+        {
+          alias: 'products',
+          prepareCanary: async () => undefined,
+          readCanary: async () => (now >= NOW + 400 ? NOW : undefined),
+          oldestMessageAgeMs: async () => 100,
+          dlqDepth: async () => 3,
+        },
+      ],
     });
     Object.assign(deps, {
       ports: () => ports(async () => undefined),
