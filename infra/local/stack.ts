@@ -7,13 +7,11 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { ingestionDelayOf } from '../../bin/cli/operations/lag.ts';
 import { loadTransform } from '../../bin/cli/operations/transform.ts';
 import { DEFAULTS } from '../../functions/contract/limits.ts';
-import { checkLag } from '../../functions/core/lag-check.ts';
 import { FINISHED_PHASES, resyncProgress } from '../../functions/core/resync.ts';
 import type { Transform } from '../../functions/core/transform.ts';
 import type { IndexResourceResponse } from '../../functions/index-resource/handler.ts';
 import { sendEventBridgeEvents } from '../../functions/shared/atlas-ingest-adapters.ts';
 import { createDynamoDbClient, queueDepth } from '../../functions/shared/aws.ts';
-import { canaryPorts } from '../../functions/shared/lag-check-adapters.ts';
 import { dynamoResyncStore } from '../../functions/shared/resync-store.ts';
 import { TypesenseClient } from '../../functions/shared/typesense.ts';
 import { type FaultProxy, startFaultProxy } from './fault-proxy.ts';
@@ -34,6 +32,7 @@ import {
   setUpIndexes,
   withFirstIndex,
 } from './stack-indexes.ts';
+import { checkLocalLag } from './stack-lag.ts';
 import {
   ACCOUNT_ID,
   API_KEY,
@@ -322,7 +321,11 @@ async function assembleStack(
     faults: parts.faults,
     iam: parts.iam,
     status: () => statusOf(parts),
-    checkLag: (canaryTimeoutMs = 10_000) => checkLocalLag(parts, canaryTimeoutMs),
+    checkLag: (canaryTimeoutMs = 10_000) =>
+      checkLocalLag(
+        { ...parts, breaker: parts.functions.writer.handler.breaker, status: () => statusOf(parts) },
+        canaryTimeoutMs,
+      ),
     verify: () => (parts.indexes[0] as LocalIndex).verify(),
     drainDeadLetters: () => drainDeadLetters(clients.sqs, dlqUrl),
     waitForIdle: (timeoutMs = 60_000) => waitForIdle(parts, timeoutMs),
@@ -409,59 +412,6 @@ async function statusOf(parts: StackParts): Promise<LocalStatus> {
     streamRecordsGivenUp: pollers.streamPoller.stats.recordsGivenUp,
     circuit: parts.functions.writer.handler.breaker.state,
   };
-}
-
-/**
- * One lag check as the deployed scheduled function runs it: a canary through the whole pipeline
- * (written with the lag check's role) and the backlog figures from the local status.
- */
-function checkLocalLag(parts: StackParts, canaryTimeoutMs: number) {
-  const { options, resources } = parts;
-  const { breaker } = parts.functions.writer.handler;
-  // One status read serves both of the first index's backlog figures (it includes the DLQ depth).
-  let figures: Promise<LocalStatus> | undefined;
-  const local = () => {
-    figures ??= statusOf(parts);
-    return figures;
-  };
-  const canaryOf = (alias: string) =>
-    canaryPorts({
-      dynamodb: parts.lagCheckDynamodb,
-      typesense: parts.clients.typesense,
-      tableName: resources.tableName,
-      keyAttributes: resources.keyAttributes,
-      alias,
-      ...(options.sourceTimestampAttribute === undefined
-        ? {}
-        : { sourceTimestampAttribute: options.sourceTimestampAttribute }),
-    });
-  const [first, ...further] = parts.indexes as [LocalIndex, ...LocalIndex[]];
-  const firstCanary = canaryOf(first.alias);
-  return checkLag(
-    {
-      now: Date.now,
-      sleep,
-      writeCanary: firstCanary.writeCanary,
-      streamIteratorAgeMs: async () => undefined,
-      circuit: async () => breaker.state,
-      indexes: [
-        {
-          alias: first.alias,
-          ...firstCanary,
-          oldestMessageAgeMs: async () => (await local()).oldestPendingAgeMs,
-          dlqDepth: async () => (await local()).dlqDepth,
-        },
-        // A further index's writer keeps no local figures: its queue age is unknown here, its DLQ is read.
-        ...further.map((index) => ({
-          alias: index.alias,
-          ...canaryOf(index.alias),
-          oldestMessageAgeMs: async () => undefined,
-          dlqDepth: async () => (await queueDepth(parts.clients.sqs, index.dlqUrl)).total,
-        })),
-      ],
-    },
-    { canaryTimeoutMs, pollIntervalMs: 50 },
-  );
 }
 
 /** Resolves when the stream is drained and every queue is empty (throws after timeoutMs). */
