@@ -240,6 +240,29 @@ describe('ingestionDelayOfReading (the deployed endpoint)', () => {
   };
   const staleAfterMs = 180_000;
 
+  it("with several indexes: the slowest index as the headline, the first index's live DLQ, each index listed", () => {
+    const indexes = [
+      { alias: 'customers', lagMs: 400, canaryDelayMs: 400, oldestPendingChangeAgeMs: 0, dlqDepth: 1 },
+      { alias: 'orders', lagMs: 1_200, canaryDelayMs: 1_200, oldestPendingChangeAgeMs: 300, dlqDepth: 4 },
+    ];
+    const several = { ...reading, dlqDepth: 5, indexes };
+    expect(ingestionDelayOfReading(several, undefined, START + 1_000, staleAfterMs)).toEqual({
+      lagMs: 1_200,
+      oldestPendingChangeAgeMs: 300,
+      dlqDepth: 1,
+      circuit: 'closed',
+      measuredAt: new Date(START).toISOString(),
+      indexes: [
+        { alias: 'customers', lagMs: 400, oldestPendingChangeAgeMs: 0, dlqDepth: 1 },
+        { alias: 'orders', lagMs: 1_200, oldestPendingChangeAgeMs: 300, dlqDepth: 4 },
+      ],
+    });
+    // One index: no list, as before.
+    expect(
+      ingestionDelayOfReading({ ...reading, indexes: indexes.slice(0, 1) }, 0, START + 1_000, staleAfterMs),
+    ).not.toHaveProperty('indexes');
+  });
+
   it('answers the latest reading with the live DLQ depth', () => {
     expect(ingestionDelayOfReading(reading, 4, START + 30_000, staleAfterMs)).toEqual({
       lagMs: 1_200,
