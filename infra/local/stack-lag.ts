@@ -12,9 +12,11 @@ import type { LocalIndex, LocalStackOptions, LocalStatus } from './stack-options
 export interface LocalLagParts {
   options: Pick<LocalStackOptions, 'sourceTimestampAttribute'>;
   resources: { tableName: string; keyAttributes: readonly string[] };
-  clients: { typesense: TypesenseClient; sqs: SQSClient };
+  clients: { typesense: TypesenseClient };
   /** DynamoDB with the lag check's role: the canary is written as the deployed function writes it. */
   lagCheckDynamodb: DynamoDBClient;
+  /** SQS with the lag check's role: a further index's DLQ depth is read as the deployed function reads it. */
+  lagCheckSqs: SQSClient;
   /** Every index, the first first. */
   indexes: readonly LocalIndex[];
   /** The first index's writer's breaker. */
@@ -63,12 +65,13 @@ export function checkLocalLag(parts: LocalLagParts, canaryTimeoutMs: number) {
           oldestMessageAgeMs: async () => (await local()).oldestPendingAgeMs,
           dlqDepth: async () => (await local()).dlqDepth,
         },
-        // A further index's writer keeps no local figures: its queue age is unknown here, its DLQ is read.
+        // A further index's writer keeps no local figures: its queue age is unknown here; its DLQ is read with
+        // the lag check's role, so a missing sqs:GetQueueAttributes grant shows as a problem.
         ...further.map((index) => ({
           alias: index.alias,
           ...canaryOf(index.alias),
           oldestMessageAgeMs: async () => undefined,
-          dlqDepth: async () => (await queueDepth(clients.sqs, index.dlqUrl)).total,
+          dlqDepth: async () => (await queueDepth(parts.lagCheckSqs, index.dlqUrl)).total,
         })),
       ],
     },

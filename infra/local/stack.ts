@@ -208,6 +208,7 @@ async function startOnServices(
     indexes,
     // The canary is written as the deployed lag check writes it: with its role.
     lagCheckDynamodb: roleClients.dynamodb('lagCheck'),
+    lagCheckSqs: roleClients.sqs('lagCheck'),
   };
   return assembleStack(parts, {
     alias,
@@ -248,6 +249,8 @@ interface StackParts {
   /** Every index, the first first. */
   indexes: readonly LocalIndex[];
   lagCheckDynamodb: DynamoDBClient;
+  /** SQS with the lag check's role: it reads every further index's DLQ depth. */
+  lagCheckSqs: SQSClient;
 }
 
 /** The local twin of the deployed ingestion-delay endpoint, and the status page with its history. */

@@ -46,6 +46,9 @@ describe('the lag check over two indexes on the embedded stack', () => {
     expect(reading.problems).toEqual([]);
     expect(reading.indexes?.map((index) => index.alias)).toEqual(['customers', 'orders']);
     for (const index of reading.indexes ?? []) expect(index.canaryDelayMs).not.toBeNull();
+    // The further index's DLQ depth is read with the lag check's role: its grant allows it.
+    expect(reading.indexes?.[1]?.dlqDepth).toBe(0);
+    expect(stack.iam.denials.filter((denial) => denial.function === 'lagCheck')).toEqual([]);
     expect(reading.lagMs).toBe(Math.max(...(reading.indexes ?? []).map((index) => index.lagMs ?? -1)));
     // The aggregated writer indexed the canary under the table's whole key into its own canary collection.
     const canaryId = documentId({ pk: { S: CANARY_KEY_VALUE }, sk: { S: CANARY_KEY_VALUE } }, ['pk', 'sk']);
