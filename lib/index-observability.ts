@@ -45,6 +45,16 @@ export interface IndexLagWatch {
   readonly lagThreshold: Duration;
 }
 
+/** The index's own `SyncLagMs`, as the lag check publishes it with several indexes. */
+const indexLag = (index: WatchedIndex, watch: IndexLagWatch) =>
+  new cloudwatch.Metric({
+    namespace: watch.namespace,
+    metricName: METRIC.syncLag,
+    dimensionsMap: { [SERVICE_DIMENSION]: watch.lagCheckServiceName, [INDEX_DIMENSION]: index.alias },
+    statistic: cloudwatch.Stats.MAXIMUM,
+    period: watch.lagCheckInterval,
+  });
+
 /** Like the sync's lag alarm (lib/observability.ts), on this index's own figure. */
 function indexLagAlarm(scope: Construct, index: WatchedIndex, watch: IndexLagWatch): cloudwatch.Alarm {
   return new cloudwatch.Alarm(scope, `${index.id}LagAlarm`, {
@@ -52,13 +62,7 @@ function indexLagAlarm(scope: Construct, index: WatchedIndex, watch: IndexLagWat
       `The index ${index.alias} is more than ${watch.lagThreshold.toHumanString()} behind the table, or the lag ` +
       `check stopped reporting it. Run \`typesense-sync --index ${index.alias} status\` and \`typesense-sync lag\`; ` +
       'no data at all: see the lag-check function logs.',
-    metric: new cloudwatch.Metric({
-      namespace: watch.namespace,
-      metricName: METRIC.syncLag,
-      dimensionsMap: { [SERVICE_DIMENSION]: watch.lagCheckServiceName, [INDEX_DIMENSION]: index.alias },
-      statistic: cloudwatch.Stats.MAXIMUM,
-      period: watch.lagCheckInterval,
-    }),
+    metric: indexLag(index, watch),
     threshold: watch.lagThreshold.toMilliseconds(),
     comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
     evaluationPeriods: 3,
@@ -103,11 +107,12 @@ export function indexAlarms(
   };
 }
 
-/** One dashboard row per further index: its writer's throughput and its queues. */
+/** One dashboard row per further index: its writer's throughput, its queues and (with a schedule) its lag. */
 export function indexWidgets(
   dashboard: cloudwatch.Dashboard,
   metrics: SyncMetrics,
   index: WatchedIndex,
+  lagWatch: IndexLagWatch | undefined,
 ): void {
   const sum = (metricName: string, label: string) =>
     metrics.emfOf(index.writer.serviceName, metricName, cloudwatch.Stats.SUM).with({ label });
@@ -128,4 +133,8 @@ export function indexWidgets(
       visible(index.deadLetterQueue).with({ label: 'DLQ messages' }),
     ]),
   );
+  if (lagWatch !== undefined)
+    dashboard.addWidgets(
+      graph(`Index ${index.alias}: lag (ms)`, [indexLag(index, lagWatch).with({ label: 'lag' })]),
+    );
 }

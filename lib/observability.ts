@@ -195,7 +195,7 @@ export class SyncObservability extends Construct {
       ...perIndex.flatMap(([, alarms]) => Object.values(alarms)),
     ];
     this.dashboard = syncDashboard(this, props, metrics, allAlarms);
-    for (const index of furtherIndexes) indexWidgets(this.dashboard, metrics, index);
+    for (const index of furtherIndexes) indexWidgets(this.dashboard, metrics, index, lagWatch);
   }
 
   /**

@@ -186,6 +186,8 @@ describe('a table with two routed indexes', () => {
       Threshold: 60_000,
       TreatMissingData: 'breaching',
     });
+    const body = JSON.stringify(template.toJSON().Resources[idOf(sync.dashboard)]);
+    expect(body).toContain('Index orders: lag (ms)');
   });
 
   it('starts the re-sync of every index on a stream gap', () => {
