@@ -13,10 +13,11 @@ export interface LocalLagParts {
   options: Pick<LocalStackOptions, 'sourceTimestampAttribute'>;
   resources: { tableName: string; keyAttributes: readonly string[] };
   clients: { typesense: TypesenseClient };
-  /** DynamoDB with the lag check's role: the canary is written as the deployed function writes it. */
-  lagCheckDynamodb: DynamoDBClient;
-  /** SQS with the lag check's role: a further index's DLQ depth is read as the deployed function reads it. */
-  lagCheckSqs: SQSClient;
+  /**
+   * Clients with the lag check's role: the canary is written, and a further index's DLQ depth read, as the
+   * deployed function does.
+   */
+  lagCheckClients: { dynamodb: DynamoDBClient; sqs: SQSClient };
   /** Every index, the first first. */
   indexes: readonly LocalIndex[];
   /** The first index's writer's breaker. */
@@ -38,7 +39,8 @@ export function checkLocalLag(parts: LocalLagParts, canaryTimeoutMs: number) {
     return figures;
   };
   const { tableName, keyAttributes } = resources;
-  const { lagCheckDynamodb: dynamodb, clients } = parts;
+  const { lagCheckClients, clients } = parts;
+  const { dynamodb } = lagCheckClients;
   const timestamp = options.sourceTimestampAttribute;
   const canaryOf = (alias: string) =>
     canaryPorts({
@@ -71,7 +73,7 @@ export function checkLocalLag(parts: LocalLagParts, canaryTimeoutMs: number) {
           alias: index.alias,
           ...canaryOf(index.alias),
           oldestMessageAgeMs: async () => undefined,
-          dlqDepth: async () => (await queueDepth(parts.lagCheckSqs, index.dlqUrl)).total,
+          dlqDepth: async () => (await queueDepth(lagCheckClients.sqs, index.dlqUrl)).total,
         })),
       ],
     },

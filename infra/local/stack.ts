@@ -207,8 +207,7 @@ async function startOnServices(
     iam,
     indexes,
     // The canary is written as the deployed lag check writes it: with its role.
-    lagCheckDynamodb: roleClients.dynamodb('lagCheck'),
-    lagCheckSqs: roleClients.sqs('lagCheck'),
+    lagCheckClients: { dynamodb: roleClients.dynamodb('lagCheck'), sqs: roleClients.sqs('lagCheck') },
   };
   return assembleStack(parts, {
     alias,
@@ -248,9 +247,8 @@ interface StackParts {
   iam: ReturnType<typeof localIam>;
   /** Every index, the first first. */
   indexes: readonly LocalIndex[];
-  lagCheckDynamodb: DynamoDBClient;
-  /** SQS with the lag check's role: it reads every further index's DLQ depth. */
-  lagCheckSqs: SQSClient;
+  /** The lag check's role: it writes the canary and reads every further index's DLQ depth. */
+  lagCheckClients: { dynamodb: DynamoDBClient; sqs: SQSClient };
 }
 
 /** The local twin of the deployed ingestion-delay endpoint, and the status page with its history. */
