@@ -1,15 +1,16 @@
+import type { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { METRIC } from '../functions/contract/metrics.ts';
+import { INDEX_DIMENSION, METRIC, SERVICE_DIMENSION } from '../functions/contract/metrics.ts';
 import { anyDatapointAlarm } from './alarms.ts';
 import { PERIOD, type SyncMetrics } from './sync-metrics.ts';
 
 /**
  * The alarms and dashboard row of each further index of a sync (the first index's are the sync's own): its
- * writer's throughput and errors, its dead letters and its re-sync's dead letters. The lag check and the
- * ingestion-delay endpoint watch the first index only.
+ * writer's throughput and errors, its dead letters, its re-sync's dead letters and its lag (the lag check's
+ * `SyncLagMs` with the `Index` dimension). The sync's own lag alarm watches the slowest index.
  */
 
 /** What is watched of one further index. */
@@ -32,12 +33,53 @@ export interface IndexAlarms {
   readonly writerErrors: cloudwatch.Alarm;
   /** Its re-sync DLQ holds tasks: its re-sync is stuck. */
   readonly resyncDeadLetters: cloudwatch.Alarm;
+  /** It is further behind the table than `lagThreshold`, or the lag check stopped reporting it (with a schedule). */
+  readonly lag?: cloudwatch.Alarm;
+}
+
+/** The lag check that reports every index's lag; absent without a schedule (then nothing reports). */
+export interface IndexLagWatch {
+  readonly namespace: string;
+  readonly lagCheckServiceName: string;
+  readonly lagCheckInterval: Duration;
+  readonly lagThreshold: Duration;
+}
+
+/** The index's own `SyncLagMs`, as the lag check publishes it with several indexes. */
+const indexLag = (index: WatchedIndex, watch: IndexLagWatch) =>
+  new cloudwatch.Metric({
+    namespace: watch.namespace,
+    metricName: METRIC.syncLag,
+    dimensionsMap: { [SERVICE_DIMENSION]: watch.lagCheckServiceName, [INDEX_DIMENSION]: index.alias },
+    statistic: cloudwatch.Stats.MAXIMUM,
+    period: watch.lagCheckInterval,
+  });
+
+/** Like the sync's lag alarm (lib/observability.ts), on this index's own figure. */
+function indexLagAlarm(scope: Construct, index: WatchedIndex, watch: IndexLagWatch): cloudwatch.Alarm {
+  return new cloudwatch.Alarm(scope, `${index.id}LagAlarm`, {
+    alarmDescription:
+      `The index ${index.alias} is more than ${watch.lagThreshold.toHumanString()} behind the table, or the lag ` +
+      `check stopped reporting it. Run \`typesense-sync --index ${index.alias} status\` and \`typesense-sync lag\`; ` +
+      'no data at all: see the lag-check function logs.',
+    metric: indexLag(index, watch),
+    threshold: watch.lagThreshold.toMilliseconds(),
+    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+    evaluationPeriods: 3,
+    datapointsToAlarm: 3,
+    // A check that does not report this index leaves its lag unknown, which must not read as healthy.
+    treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+  });
 }
 
 const visible = (queue: sqs.IQueue) =>
   queue.metricApproximateNumberOfMessagesVisible({ statistic: cloudwatch.Stats.MAXIMUM, period: PERIOD });
 
-export function indexAlarms(scope: Construct, index: WatchedIndex): IndexAlarms {
+export function indexAlarms(
+  scope: Construct,
+  index: WatchedIndex,
+  lagWatch: IndexLagWatch | undefined,
+): IndexAlarms {
   const select = `--index ${index.alias}`;
   return {
     deadLetters: anyDatapointAlarm(
@@ -61,14 +103,16 @@ export function indexAlarms(scope: Construct, index: WatchedIndex): IndexAlarms 
         `\`typesense-sync ${select} resync status\`.`,
       visible(index.resyncDeadLetterQueue),
     ),
+    ...(lagWatch !== undefined && { lag: indexLagAlarm(scope, index, lagWatch) }),
   };
 }
 
-/** One dashboard row per further index: its writer's throughput and its queues. */
+/** One dashboard row per further index: its writer's throughput, its queues and (with a schedule) its lag. */
 export function indexWidgets(
   dashboard: cloudwatch.Dashboard,
   metrics: SyncMetrics,
   index: WatchedIndex,
+  lagWatch: IndexLagWatch | undefined,
 ): void {
   const sum = (metricName: string, label: string) =>
     metrics.emfOf(index.writer.serviceName, metricName, cloudwatch.Stats.SUM).with({ label });
@@ -89,4 +133,8 @@ export function indexWidgets(
       visible(index.deadLetterQueue).with({ label: 'DLQ messages' }),
     ]),
   );
+  if (lagWatch !== undefined)
+    dashboard.addWidgets(
+      graph(`Index ${index.alias}: lag (ms)`, [indexLag(index, lagWatch).with({ label: 'lag' })]),
+    );
 }

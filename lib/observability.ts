@@ -163,8 +163,14 @@ export class SyncObservability extends Construct {
     ].map(notify);
 
     const furtherIndexes = props.furtherIndexes ?? [];
+    const lagWatch = props.lagCheckInterval && {
+      namespace: props.namespace,
+      lagCheckServiceName: props.functions.lagCheck.serviceName,
+      lagCheckInterval: props.lagCheckInterval,
+      lagThreshold: props.lagThreshold,
+    };
     const perIndex = furtherIndexes.map((index) => {
-      const alarms = indexAlarms(this, index);
+      const alarms = indexAlarms(this, index, lagWatch);
       for (const alarm of Object.values(alarms)) notify(alarm);
       return [index.alias, alarms] as const;
     });
@@ -189,7 +195,7 @@ export class SyncObservability extends Construct {
       ...perIndex.flatMap(([, alarms]) => Object.values(alarms)),
     ];
     this.dashboard = syncDashboard(this, props, metrics, allAlarms);
-    for (const index of furtherIndexes) indexWidgets(this.dashboard, metrics, index);
+    for (const index of furtherIndexes) indexWidgets(this.dashboard, metrics, index, lagWatch);
   }
 
   /**

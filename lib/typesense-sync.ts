@@ -90,7 +90,8 @@ export class TypesenseSync extends Construct {
   public readonly index: IndexResource;
   /**
    * Every index's pipeline and custom resource, the first first (its resources are also the fields above:
-   * `changesQueue`, `writer`, `index`…). The lag check and the ingestion-delay endpoint watch the first.
+   * `changesQueue`, `writer`, `index`…). The lag check watches every index; the ingestion-delay endpoint's
+   * live DLQ depth is the first's.
    */
   public readonly indexes: ReadonlyArray<{ readonly pipeline: IndexPipeline; readonly index: IndexResource }>;
 
@@ -242,6 +243,11 @@ export class TypesenseSync extends Construct {
 
   private addLagCheck(wiring: Wiring, rules: SyncRule[]): SyncFunction {
     const { props, settings, fn, typesenseNetwork, typesenseEnv, serviceName } = wiring;
+    const furtherIndexes = this.indexes.slice(1).map(({ pipeline }) => ({
+      alias: pipeline.index.collection,
+      queueUrl: pipeline.changesQueue.queueUrl,
+      dlqUrl: pipeline.deadLetterQueue.queueUrl,
+    }));
     const lagCheck = fn('lagCheck', {
       timeout: Duration.seconds(settings.lagCheck.canaryTimeoutSeconds + LAG_CHECK_OVERHEAD_SECONDS),
       // A failed check is not retried: the next scheduled one replaces it, and a retry would overlap it.
@@ -255,6 +261,8 @@ export class TypesenseSync extends Construct {
         RESYNC_STATE_TABLE: this.resyncStateTable.tableName,
         BATCHER_FUNCTION_NAME: this.batcher.functionName,
         WRITER_SERVICE_NAME: serviceName('writer'),
+        // The canary is waited for in every index; the first's queues are QUEUE_URL and DLQ_URL.
+        FURTHER_INDEXES: furtherIndexes.length === 0 ? undefined : furtherIndexes,
         CANARY_TIMEOUT_SECONDS: settings.lagCheck.canaryTimeoutSeconds,
         SOURCE_TIMESTAMP_ATTRIBUTE: props.sourceTimestampAttribute,
         POWERTOOLS_METRICS_NAMESPACE: settings.metricsNamespace,
@@ -271,8 +279,11 @@ export class TypesenseSync extends Construct {
     grantTableKey(this.table, lagCheck, 'write');
     // Publishes the latest figures for the ingestion-delay endpoint; reads the re-sync progress.
     grantTable(this.resyncStateTable, lagCheck, ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem']);
-    this.changesQueue.grant(lagCheck, 'sqs:GetQueueAttributes');
-    this.deadLetterQueue.grant(lagCheck, 'sqs:GetQueueAttributes');
+    // Every index's DLQ depth (and queue attributes): the lag check reports them per index.
+    for (const { pipeline } of this.indexes) {
+      pipeline.changesQueue.grant(lagCheck, 'sqs:GetQueueAttributes');
+      pipeline.deadLetterQueue.grant(lagCheck, 'sqs:GetQueueAttributes');
+    }
     // The batcher's IteratorAge and the writer's CircuitOpen. GetMetricData has no resource-level
     // permissions: `*` is the only resource it accepts.
     lagCheck.addToRolePolicy(

@@ -114,6 +114,8 @@ export type LagCheckEnv = TypesenseEnv &
     readonly BATCHER_FUNCTION_NAME: string;
     /** The writer's POWERTOOLS_SERVICE_NAME: the dimension of its CircuitOpen metric. */
     readonly WRITER_SERVICE_NAME: string;
+    /** The indexes after the first: rendered as JSON. */
+    readonly FURTHER_INDEXES?: ReadonlyArray<{ alias: string; queueUrl: string; dlqUrl: string }>;
     readonly CANARY_TIMEOUT_SECONDS?: Count;
     readonly SOURCE_TIMESTAMP_ATTRIBUTE?: string;
   };

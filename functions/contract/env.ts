@@ -210,6 +210,15 @@ export const lagCheckConfigSchema = withApiKeySource({
   BATCHER_FUNCTION_NAME: z.string().min(1),
   /** The writer's POWERTOOLS_SERVICE_NAME: the dimension of its CircuitOpen metric. */
   WRITER_SERVICE_NAME: z.string().min(1),
+  /**
+   * JSON: `[{ alias, queueUrl, dlqUrl }]`, the indexes after the first (whose alias, queue and DLQ are
+   * TYPESENSE_COLLECTION, QUEUE_URL and DLQ_URL): the canary is waited for in each. Default: none.
+   */
+  FURTHER_INDEXES: jsonText([]).pipe(
+    z.array(
+      z.object({ alias: z.string().min(1), queueUrl: z.string().url(), dlqUrl: z.string().url() }).strict(),
+    ),
+  ),
   /** How long to wait for the canary to become searchable. */
   CANARY_TIMEOUT_SECONDS: positiveInt(DEFAULTS.canaryTimeoutSeconds).pipe(
     z.number().max(LIMITS.canaryTimeoutSeconds.max),

@@ -34,5 +34,11 @@ export const METRIC = {
  */
 export const SERVICE_DIMENSION = 'service';
 
+/**
+ * The dimension of the lag check's per-index `SyncLagMs` (with `service`), published when a table has several
+ * indexes: the index's alias. The headline `SyncLagMs` (service only) is the slowest index's.
+ */
+export const INDEX_DIMENSION = 'Index';
+
 /** The namespace when POWERTOOLS_METRICS_NAMESPACE is unset. */
 export const DEFAULT_METRICS_NAMESPACE = DEFAULTS.metricsNamespace;

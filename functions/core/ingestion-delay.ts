@@ -1,15 +1,30 @@
 import { z } from 'zod';
 import type { LagReading } from './lag-check.ts';
 
+/** One index's figures, with a table of several indexes (the lag check's per-index reading). */
+const indexDelaySchema = z.object({
+  alias: z.string(),
+  /** Null when the canary could not be looked for in this index (its lag is unknown). */
+  lagMs: z.number().nullable(),
+  oldestPendingChangeAgeMs: z.number().nullable(),
+  dlqDepth: z.number().nullable(),
+});
+
 /** What `GET /v1/ingestion-delay` answers, and what `lag` and `status` show. */
 export const ingestionDelaySchema = z.object({
-  /** How far behind the index is now, ms: the oldest unapplied change's age, or else the latest applied delay; 0 when idle. */
+  /**
+   * How far behind the index is now, ms: the oldest unapplied change's age, or else the latest applied delay;
+   * 0 when idle. With several indexes, the slowest index's.
+   */
   lagMs: z.number(),
-  /** Age of the oldest change received but not applied (failing, backing off, circuit open), ms. */
+  /** Age of the oldest change received but not applied (failing, backing off, circuit open), ms; over every index. */
   oldestPendingChangeAgeMs: z.number().nullable(),
+  /** The first index's DLQ depth (each index's is in `indexes`). */
   dlqDepth: z.number(),
   circuit: z.enum(['closed', 'open', 'half-open', 'unknown']),
   measuredAt: z.string(),
+  /** Each index's figures, the first first: only for a table with several indexes. */
+  indexes: z.array(indexDelaySchema).optional(),
 });
 export type IngestionDelay = z.infer<typeof ingestionDelaySchema>;
 
@@ -77,11 +92,21 @@ export function ingestionDelayOfReading(
       unknown: `lag unknown: the lag check last reported ${Math.round(ageMs / 1000)} s ago (at ${reading.measuredAt})`,
     };
   if (reading.lagMs === null) return unmeasured(reading.problems);
+  const indexes = reading.indexes ?? [];
   return {
     lagMs: reading.lagMs,
     oldestPendingChangeAgeMs: reading.oldestPendingChangeAgeMs,
-    dlqDepth: liveDlqDepth ?? reading.dlqDepth ?? 0,
+    // The live depth is the first index's DLQ; the reading's own total counts every index's.
+    dlqDepth: liveDlqDepth ?? indexes[0]?.dlqDepth ?? reading.dlqDepth ?? 0,
     circuit: reading.circuit,
     measuredAt: reading.measuredAt,
+    ...(indexes.length > 1 && {
+      indexes: indexes.map(({ alias, lagMs, oldestPendingChangeAgeMs, dlqDepth }) => ({
+        alias,
+        lagMs,
+        oldestPendingChangeAgeMs,
+        dlqDepth,
+      })),
+    }),
   };
 }

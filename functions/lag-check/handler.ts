@@ -11,7 +11,7 @@ import {
   lambdaHandler,
   type TelemetryOptions,
 } from '../shared/lambda.ts';
-import { addLagMetrics } from '../shared/metrics.ts';
+import { addIndexLagMetrics, addLagMetrics } from '../shared/metrics.ts';
 import { typesenseClientOf } from '../shared/typesense-client.ts';
 
 /**
@@ -26,7 +26,7 @@ export function createLagCheckHandler(
   telemetryOptions: TelemetryOptions = {},
 ): LambdaHandler<unknown, LagReading> {
   const telemetry = createTelemetry('lag-check', telemetryOptions);
-  const { logger, metrics } = telemetry;
+  const { logger, metrics, flushed } = telemetry;
   return lambdaHandler(telemetry, async (): Promise<LagReading> => {
     const reading = await checkLag(adapters.ports(), {
       canaryTimeoutMs: config.CANARY_TIMEOUT_SECONDS * 1000,
@@ -40,6 +40,7 @@ export function createLagCheckHandler(
     if (resync.status === 'rejected')
       reading.problems.push(`re-sync progress unknown: ${String(resync.reason)}`);
     addLagMetrics(metrics, reading, resync.status === 'fulfilled' ? resync.value : undefined);
+    if (flushed !== undefined) addIndexLagMetrics(flushed, reading);
     if (reading.problems.length > 0) logger.warn('lag check incomplete', { reading });
     else logger.info('lag check', { reading });
     return reading;

@@ -15,7 +15,7 @@ import {
   canaryKey,
 } from '../core/canary.ts';
 import { documentId } from '../core/keys.ts';
-import type { LagCheckPorts, LagReading } from '../core/lag-check.ts';
+import type { IndexLagPorts, LagCheckPorts, LagReading } from '../core/lag-check.ts';
 import { type ResyncProgress, resyncProgress } from '../core/resync.ts';
 import { queueDepth, sleep } from './aws.ts';
 import type { ingestionDelayConfigSchema, LagCheckConfig } from './config.ts';
@@ -56,10 +56,12 @@ export interface CanaryResources {
   sourceTimestampAttribute?: string;
 }
 
+/** The canary's round trip through one index. */
+export type CanaryPorts = Pick<IndexLagPorts, 'prepareCanary' | 'readCanary'> &
+  Pick<LagCheckPorts, 'writeCanary'>;
+
 /** The canary's round trip: the same for the deployed lag check and the embedded stack's. */
-export function canaryPorts(
-  resources: CanaryResources,
-): Pick<LagCheckPorts, 'prepareCanary' | 'writeCanary' | 'readCanary'> {
+export function canaryPorts(resources: CanaryResources): CanaryPorts {
   const { dynamodb, typesense, keyAttributes } = resources;
   const canaryCollection = canaryCollectionOf(resources.alias);
   const canaryId = documentId(canaryKey(keyAttributes), keyAttributes);
@@ -84,11 +86,18 @@ export function canaryPorts(
   };
 }
 
-export interface LagCheckResources extends CanaryResources {
-  sqs: SQSClient;
-  cloudwatch: CloudWatchClient;
+/** One index the lag check watches: its alias and its changes queue and DLQ. */
+export interface LagCheckIndex {
+  alias: string;
   queueUrl: string;
   dlqUrl: string;
+}
+
+export interface LagCheckResources extends Omit<CanaryResources, 'alias'> {
+  sqs: SQSClient;
+  cloudwatch: CloudWatchClient;
+  /** Every index, the first first. */
+  indexes: readonly LagCheckIndex[];
   batcherFunctionName: string;
   writerServiceName: string;
   metricsNamespace: string;
@@ -118,20 +127,22 @@ const maximumOf = (id: string, Namespace: string, MetricName: string, Name: stri
 });
 
 /**
- * The deployed lag check's ports, for one check: the three CloudWatch figures come from one
- * GetMetricData call, made at most once per check.
+ * The deployed lag check's ports, for one check: the CloudWatch figures (iterator age, circuit, each index's
+ * oldest message age) come from one GetMetricData call, made at most once per check.
  */
 export function lagCheckPorts(resources: LagCheckResources): LagCheckPorts {
   let metrics: ReturnType<typeof latestMetrics> | undefined;
   const metric = async (id: string) => {
     metrics ??= latestMetrics(resources.cloudwatch, [
       maximumOf('iteratorAge', 'AWS/Lambda', 'IteratorAge', 'FunctionName', resources.batcherFunctionName),
-      maximumOf(
-        'oldestMessageAge',
-        'AWS/SQS',
-        'ApproximateAgeOfOldestMessage',
-        'QueueName',
-        resources.queueUrl.split('/').at(-1) as string,
+      ...resources.indexes.map((index, position) =>
+        maximumOf(
+          `oldestMessageAge${position}`,
+          'AWS/SQS',
+          'ApproximateAgeOfOldestMessage',
+          'QueueName',
+          index.queueUrl.split('/').at(-1) as string,
+        ),
       ),
       maximumOf(
         'circuitOpen',
@@ -143,21 +154,27 @@ export function lagCheckPorts(resources: LagCheckResources): LagCheckPorts {
     ]);
     return (await metrics).get(id);
   };
+  const canaries = resources.indexes.map((index) => canaryPorts({ ...resources, alias: index.alias }));
   return {
     now: Date.now,
     sleep,
-    ...canaryPorts(resources),
+    writeCanary: (canaries[0] as CanaryPorts).writeCanary,
     streamIteratorAgeMs: () => metric('iteratorAge'),
-    async oldestMessageAgeMs() {
-      const seconds = await metric('oldestMessageAge');
-      return seconds === undefined ? undefined : seconds * 1000;
-    },
-    dlqDepth: async () => (await queueDepth(resources.sqs, resources.dlqUrl)).total,
     async circuit() {
       const open = await metric('circuitOpen');
       if (open === undefined) return undefined;
       return open >= 1 ? 'open' : 'closed';
     },
+    indexes: resources.indexes.map((index, position) => ({
+      alias: index.alias,
+      prepareCanary: (canaries[position] as CanaryPorts).prepareCanary,
+      readCanary: (canaries[position] as CanaryPorts).readCanary,
+      async oldestMessageAgeMs() {
+        const seconds = await metric(`oldestMessageAge${position}`);
+        return seconds === undefined ? undefined : seconds * 1000;
+      },
+      dlqDepth: async () => (await queueDepth(resources.sqs, index.dlqUrl)).total,
+    })),
   };
 }
 
@@ -186,9 +203,10 @@ export function lagCheckAdapters(
         ...clients,
         tableName: config.TABLE_NAME,
         keyAttributes: config.KEY_ATTRIBUTES,
-        alias: config.TYPESENSE_COLLECTION,
-        queueUrl: config.QUEUE_URL,
-        dlqUrl: config.DLQ_URL,
+        indexes: [
+          { alias: config.TYPESENSE_COLLECTION, queueUrl: config.QUEUE_URL, dlqUrl: config.DLQ_URL },
+          ...config.FURTHER_INDEXES,
+        ],
         batcherFunctionName: config.BATCHER_FUNCTION_NAME,
         writerServiceName: config.WRITER_SERVICE_NAME,
         metricsNamespace: config.POWERTOOLS_METRICS_NAMESPACE,

@@ -1,6 +1,6 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 // The metric names and the default namespace are part of the contract the dashboard and alarms share.
-import { DEFAULT_METRICS_NAMESPACE, METRIC } from '../contract/metrics.ts';
+import { DEFAULT_METRICS_NAMESPACE, INDEX_DIMENSION, METRIC } from '../contract/metrics.ts';
 import type { AtlasIngestSummary } from '../core/atlas-change.ts';
 import type { LagReading } from '../core/lag-check.ts';
 import { FINISHED_PHASES, type ResyncProgress } from '../core/resync.ts';
@@ -88,6 +88,22 @@ export function addLagMetrics(
   // later re-sync is refused, which is a stall the alarm must see.
   if (resync?.progressAgeMs !== undefined)
     metrics.addMetric(METRIC.resyncProgressAge, MetricUnit.Milliseconds, resync.progressAgeMs);
+}
+
+/**
+ * Each index's lag when the table has several, as `SyncLagMs` with an `Index` dimension: one alarm per
+ * index (lib/index-observability.ts). Each is flushed as a record of its own, since its dimensions differ
+ * from the invocation's. With one index the headline is that index's: nothing more is published.
+ */
+export function addIndexLagMetrics(metrics: Pick<Metrics, 'singleMetric'>, reading: LagReading): void {
+  const indexes = reading.indexes ?? [];
+  if (indexes.length < 2) return;
+  for (const index of indexes) {
+    if (index.lagMs === null) continue;
+    const single = metrics.singleMetric();
+    single.addDimension(INDEX_DIMENSION, index.alias);
+    single.addMetric(METRIC.syncLag, MetricUnit.Milliseconds, index.lagMs);
+  }
 }
 
 export function addAtlasIngestMetrics(metrics: MetricsSink, summary: AtlasIngestSummary): void {

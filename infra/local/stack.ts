@@ -7,13 +7,11 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { ingestionDelayOf } from '../../bin/cli/operations/lag.ts';
 import { loadTransform } from '../../bin/cli/operations/transform.ts';
 import { DEFAULTS } from '../../functions/contract/limits.ts';
-import { checkLag } from '../../functions/core/lag-check.ts';
 import { FINISHED_PHASES, resyncProgress } from '../../functions/core/resync.ts';
 import type { Transform } from '../../functions/core/transform.ts';
 import type { IndexResourceResponse } from '../../functions/index-resource/handler.ts';
 import { sendEventBridgeEvents } from '../../functions/shared/atlas-ingest-adapters.ts';
 import { createDynamoDbClient, queueDepth } from '../../functions/shared/aws.ts';
-import { canaryPorts } from '../../functions/shared/lag-check-adapters.ts';
 import { dynamoResyncStore } from '../../functions/shared/resync-store.ts';
 import { TypesenseClient } from '../../functions/shared/typesense.ts';
 import { type FaultProxy, startFaultProxy } from './fault-proxy.ts';
@@ -34,6 +32,7 @@ import {
   setUpIndexes,
   withFirstIndex,
 } from './stack-indexes.ts';
+import { checkLocalLag } from './stack-lag.ts';
 import {
   ACCOUNT_ID,
   API_KEY,
@@ -208,7 +207,7 @@ async function startOnServices(
     iam,
     indexes,
     // The canary is written as the deployed lag check writes it: with its role.
-    lagCheckDynamodb: roleClients.dynamodb('lagCheck'),
+    lagCheckClients: { dynamodb: roleClients.dynamodb('lagCheck'), sqs: roleClients.sqs('lagCheck') },
   };
   return assembleStack(parts, {
     alias,
@@ -248,7 +247,8 @@ interface StackParts {
   iam: ReturnType<typeof localIam>;
   /** Every index, the first first. */
   indexes: readonly LocalIndex[];
-  lagCheckDynamodb: DynamoDBClient;
+  /** The lag check's role: it writes the canary and reads every further index's DLQ depth. */
+  lagCheckClients: { dynamodb: DynamoDBClient; sqs: SQSClient };
 }
 
 /** The local twin of the deployed ingestion-delay endpoint, and the status page with its history. */
@@ -322,7 +322,11 @@ async function assembleStack(
     faults: parts.faults,
     iam: parts.iam,
     status: () => statusOf(parts),
-    checkLag: (canaryTimeoutMs = 10_000) => checkLocalLag(parts, names.alias, canaryTimeoutMs),
+    checkLag: (canaryTimeoutMs = 10_000) =>
+      checkLocalLag(
+        { ...parts, breaker: parts.functions.writer.handler.breaker, status: () => statusOf(parts) },
+        canaryTimeoutMs,
+      ),
     verify: () => (parts.indexes[0] as LocalIndex).verify(),
     drainDeadLetters: () => drainDeadLetters(clients.sqs, dlqUrl),
     waitForIdle: (timeoutMs = 60_000) => waitForIdle(parts, timeoutMs),
@@ -409,42 +413,6 @@ async function statusOf(parts: StackParts): Promise<LocalStatus> {
     streamRecordsGivenUp: pollers.streamPoller.stats.recordsGivenUp,
     circuit: parts.functions.writer.handler.breaker.state,
   };
-}
-
-/**
- * One lag check as the deployed scheduled function runs it: a canary through the whole pipeline
- * (written with the lag check's role) and the backlog figures from the local status.
- */
-function checkLocalLag(parts: StackParts, alias: string, canaryTimeoutMs: number) {
-  const { options, resources } = parts;
-  const { breaker } = parts.functions.writer.handler;
-  // One status read serves both backlog figures (it includes the DLQ depth).
-  let figures: Promise<LocalStatus> | undefined;
-  const local = () => {
-    figures ??= statusOf(parts);
-    return figures;
-  };
-  return checkLag(
-    {
-      now: Date.now,
-      sleep,
-      ...canaryPorts({
-        dynamodb: parts.lagCheckDynamodb,
-        typesense: parts.clients.typesense,
-        tableName: resources.tableName,
-        keyAttributes: resources.keyAttributes,
-        alias,
-        ...(options.sourceTimestampAttribute === undefined
-          ? {}
-          : { sourceTimestampAttribute: options.sourceTimestampAttribute }),
-      }),
-      streamIteratorAgeMs: async () => undefined,
-      oldestMessageAgeMs: async () => (await local()).oldestPendingAgeMs,
-      dlqDepth: async () => (await local()).dlqDepth,
-      circuit: async () => breaker.state,
-    },
-    { canaryTimeoutMs, pollIntervalMs: 50 },
-  );
 }
 
 /** Resolves when the stream is drained and every queue is empty (throws after timeoutMs). */

@@ -147,6 +147,49 @@ describe('a table with two routed indexes', () => {
     expect(body).toContain('Index orders: writer (changes / min)');
   });
 
+  it("waits for the lag canary in every index: each index's alias and queues in its env, their attributes granted", () => {
+    const lagCheck = template.toJSON().Resources[idOf(sync.lagCheck)] as {
+      Properties: { Environment: { Variables: Record<string, unknown> } };
+    };
+    const variables = lagCheck.Properties.Environment.Variables;
+    const orders = sync.indexes[1]?.pipeline;
+    if (orders === undefined) throw new Error('two indexes expected');
+    const further = JSON.stringify(variables.FURTHER_INDEXES);
+    expect(further).toContain('alias\\":\\"orders');
+    for (const queue of [orders.changesQueue, orders.deadLetterQueue])
+      expect(further).toContain(JSON.stringify({ Ref: idOf(queue) }));
+    // Every index's queue depths (GetQueueAttributes), the first's as before.
+    const roleId = idOf(sync.lagCheck.role as never);
+    const statements = Object.values(
+      template.findResources('AWS::IAM::Policy', {
+        Properties: { Roles: Match.arrayWith([{ Ref: roleId }]) },
+      }),
+    ).flatMap((policy) => policy.Properties.PolicyDocument.Statement as Statement[]);
+    const attributesOf = statements
+      .filter((statement) => [statement.Action].flat().includes('sqs:GetQueueAttributes'))
+      .flatMap((statement) => [statement.Resource].flat())
+      .map((resource) => JSON.stringify(resource));
+    for (const { pipeline } of sync.indexes)
+      for (const queue of [pipeline.changesQueue, pipeline.deadLetterQueue])
+        expect(attributesOf).toContain(JSON.stringify({ 'Fn::GetAtt': [idOf(queue), 'Arn'] }));
+  });
+
+  it("alarms on each further index's lag: SyncLagMs of the lag check with its Index dimension", () => {
+    expect(sync.alarms.indexes?.orders?.lag).toBeDefined();
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmDescription: Match.stringLikeRegexp('^The index orders is more than 1 minute behind the table'),
+      MetricName: 'SyncLagMs',
+      Dimensions: [
+        { Name: 'Index', Value: 'orders' },
+        { Name: 'service', Value: Match.stringLikeRegexp('-lag-check$') },
+      ],
+      Threshold: 60_000,
+      TreatMissingData: 'breaching',
+    });
+    const body = JSON.stringify(template.toJSON().Resources[idOf(sync.dashboard)]);
+    expect(body).toContain('Index orders: lag (ms)');
+  });
+
   it('starts the re-sync of every index on a stream gap', () => {
     const rules = template.findResources('AWS::Events::Rule', {
       Properties: { Description: Match.stringLikeRegexp('stream iterator age') },

@@ -53,6 +53,18 @@ describe('renderLag', () => {
       'lag 120 ms (oldest pending change 900 ms) | DLQ 2 | circuit open | at 2023-11-14T22:15:00.000Z',
     );
   });
+
+  it('with several indexes, follows the headline (the slowest index) with one line per index', () => {
+    const indexes = [
+      { alias: 'customers', lagMs: 80, oldestPendingChangeAgeMs: null, dlqDepth: 0 },
+      { alias: 'orders', lagMs: null, oldestPendingChangeAgeMs: null, dlqDepth: null },
+    ];
+    expect(renderLag({ ...lag, indexes }).split('\n')).toEqual([
+      'lag 120 ms (nothing pending) | DLQ 0 | circuit closed | at 2023-11-14T22:15:00.000Z',
+      '  index customers: lag 80 ms | DLQ 0',
+      '  index orders: lag unknown | DLQ unknown',
+    ]);
+  });
 });
 
 describe('renderStatus', () => {

@@ -200,7 +200,25 @@ describe('env builders: what they write, the functions read', () => {
       WRITER_SERVICE_NAME: 'sync-writer',
       CANARY_TIMEOUT_SECONDS: 30,
       POWERTOOLS_METRICS_NAMESPACE: 'Orders',
+      // One index: no further ones, and no variable for them.
+      FURTHER_INDEXES: [],
     });
+    expect(lag).not.toHaveProperty('FURTHER_INDEXES');
+    const further = [{ alias: 'lines', queueUrl: QUEUE_URL, dlqUrl: DLQ_URL }];
+    const several = lagCheckEnvironment({
+      ...typesense,
+      TABLE_NAME: 'orders',
+      RESYNC_STATE_TABLE: 'state',
+      QUEUE_URL,
+      DLQ_URL,
+      BATCHER_FUNCTION_NAME: 'batcher',
+      WRITER_SERVICE_NAME: 'sync-writer',
+      FURTHER_INDEXES: further,
+    });
+    expect(parseConfig(lagCheckConfigSchema, several).FURTHER_INDEXES).toEqual(further);
+    expect(() =>
+      parseConfig(lagCheckConfigSchema, { ...several, FURTHER_INDEXES: '[{"alias":"lines"}]' }),
+    ).toThrow(/FURTHER_INDEXES/);
     const delay = ingestionDelayEnvironment({
       RESYNC_STATE_TABLE: 'state',
       DLQ_URL,

@@ -177,13 +177,18 @@ describe('createLagCheckHandler', () => {
           sleep: async (ms) => {
             now += ms;
           },
-          prepareCanary: async () => undefined,
           writeCanary: async () => undefined,
-          readCanary: async () => undefined,
           streamIteratorAgeMs: async () => 0,
-          oldestMessageAgeMs: async () => undefined,
-          dlqDepth: async () => 0,
           circuit: async () => 'closed',
+          indexes: [
+            {
+              alias: 'products',
+              prepareCanary: async () => undefined,
+              readCanary: async () => undefined,
+              oldestMessageAgeMs: async () => undefined,
+              dlqDepth: async () => 0,
+            },
+          ],
         };
         const saved: LagReading[] = [];
         const handler = createLagCheckHandler(

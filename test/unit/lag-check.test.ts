@@ -1,31 +1,63 @@
 import { describe, expect, it } from 'vitest';
 import { ingestionDelayOfReading } from '../../functions/core/ingestion-delay.ts';
-import { checkLag, type LagCheckPorts, type LagReading } from '../../functions/core/lag-check.ts';
+import {
+  checkLag,
+  type IndexLagPorts,
+  type LagCheckPorts,
+  type LagReading,
+} from '../../functions/core/lag-check.ts';
 
 const START = 1_700_000_000_000;
 
-/** Fake ports on a fake clock: sleeping moves time; the canary becomes searchable at `visibleAt`. */
-function fakePorts(overrides: Partial<LagCheckPorts> & { visibleAt?: number } = {}) {
+type IndexOverrides = Partial<Omit<IndexLagPorts, 'alias'>> & { visibleAt?: number };
+
+/**
+ * Fake ports on a fake clock: sleeping moves time (sleeps begun at once, one per index, end at once); the
+ * canary becomes searchable in an index at its `visibleAt`. `further` adds indexes after the first
+ * (`products`), each with its own overrides. `writes` counts the canaries written.
+ */
+function fakePorts(
+  overrides: Partial<Omit<LagCheckPorts, 'indexes'>> & IndexOverrides = {},
+  further: Record<string, IndexOverrides> = {},
+) {
   let now = START;
   let sentAt: number | undefined;
-  const { visibleAt, ...rest } = overrides;
+  let writes = 0;
+  const { visibleAt, prepareCanary, readCanary, oldestMessageAgeMs, dlqDepth, ...rest } = overrides;
+  const indexPorts = (alias: string, index: IndexOverrides): IndexLagPorts => ({
+    alias,
+    prepareCanary: async () => undefined,
+    readCanary: async () =>
+      index.visibleAt !== undefined && now >= index.visibleAt ? sentAt : START - 60_000,
+    oldestMessageAgeMs: async () => 0,
+    dlqDepth: async () => 0,
+    ...index,
+  });
+  const first = Object.fromEntries(
+    Object.entries({ visibleAt, prepareCanary, readCanary, oldestMessageAgeMs, dlqDepth }).filter(
+      ([, value]) => value !== undefined,
+    ),
+  ) as IndexOverrides;
   const ports: LagCheckPorts = {
     now: () => now,
     sleep: async (ms) => {
-      now += ms;
+      const until = now + ms;
+      await Promise.resolve();
+      now = Math.max(now, until);
     },
-    prepareCanary: async () => undefined,
     writeCanary: async (at) => {
       sentAt = at;
+      writes += 1;
     },
-    readCanary: async () => (visibleAt !== undefined && now >= visibleAt ? sentAt : START - 60_000),
     streamIteratorAgeMs: async () => 1_000,
-    oldestMessageAgeMs: async () => 0,
-    dlqDepth: async () => 0,
     circuit: async () => 'closed',
+    indexes: [
+      indexPorts('products', first),
+      ...Object.entries(further).map(([alias, index]) => indexPorts(alias, index)),
+    ],
     ...rest,
   };
-  return ports;
+  return Object.assign(ports, { writes: () => writes });
 }
 
 const options = { canaryTimeoutMs: 5_000, pollIntervalMs: 100 };
@@ -42,6 +74,9 @@ describe('checkLag', () => {
       circuit: 'closed',
       problems: [],
       measuredAt: new Date(START).toISOString(),
+      indexes: [
+        { alias: 'products', lagMs: 1_500, canaryDelayMs: 1_500, oldestPendingChangeAgeMs: 0, dlqDepth: 0 },
+      ],
     });
   });
 
@@ -126,6 +161,72 @@ describe('checkLag', () => {
   });
 });
 
+describe('checkLag over several indexes', () => {
+  it('writes the canary once, waits for it in every index and takes the slowest index as the lag', async () => {
+    const ports = fakePorts(
+      { visibleAt: START + 300, dlqDepth: async () => 1 },
+      { orders: { visibleAt: START + 2_400, oldestMessageAgeMs: async () => 700, dlqDepth: async () => 2 } },
+    );
+    const reading = await checkLag(ports, options);
+    expect(ports.writes()).toBe(1);
+    expect(reading.problems).toEqual([]);
+    expect(reading.indexes).toEqual([
+      { alias: 'products', lagMs: 1_000, canaryDelayMs: 300, oldestPendingChangeAgeMs: 0, dlqDepth: 1 },
+      { alias: 'orders', lagMs: 2_400, canaryDelayMs: 2_400, oldestPendingChangeAgeMs: 700, dlqDepth: 2 },
+    ]);
+    expect(reading).toMatchObject({
+      lagMs: 2_400,
+      canaryDelayMs: 2_400,
+      oldestPendingChangeAgeMs: 700,
+      dlqDepth: 3,
+    });
+  });
+
+  it('an index the canary never reaches is reported as timed out, by name; the others are measured', async () => {
+    const reading = await checkLag(
+      fakePorts({ visibleAt: START + 200 }, { orders: {}, customers: { visibleAt: START + 600 } }),
+      options,
+    );
+    expect(reading.problems).toEqual(['canary not searchable after 5 s (index orders)']);
+    expect(reading.indexes?.map(({ alias, canaryDelayMs }) => [alias, canaryDelayMs])).toEqual([
+      ['products', 200],
+      ['orders', null],
+      ['customers', 600],
+    ]);
+    // The headline is the timed-out index's lower bound: at least the timeout.
+    expect(reading.lagMs).toBe(5_000);
+    expect(reading.canaryDelayMs).toBeNull();
+  });
+
+  it('an unreachable index makes the lag unknown, naming it; the others still report theirs', async () => {
+    const reading = await checkLag(
+      fakePorts(
+        { visibleAt: START + 200 },
+        {
+          orders: {
+            prepareCanary: async () => {
+              throw new Error('connect ECONNREFUSED');
+            },
+          },
+        },
+      ),
+      options,
+    );
+    expect(reading.lagMs).toBeNull();
+    expect(reading.problems).toEqual([
+      'lag unknown: cannot prepare the canary collection: connect ECONNREFUSED (index orders)',
+    ]);
+    expect(reading.indexes?.map(({ alias, lagMs }) => [alias, lagMs])).toEqual([
+      ['products', 1_000],
+      ['orders', null],
+    ]);
+    // The endpoint names the step, never the error text.
+    expect(ingestionDelayOfReading(reading, 0, START, 180_000)).toMatchObject({
+      unknown: 'lag unknown: cannot prepare the canary collection (details in the lag-check function logs)',
+    });
+  });
+});
+
 describe('ingestionDelayOfReading (the deployed endpoint)', () => {
   const reading: LagReading = {
     lagMs: 1_200,
@@ -138,6 +239,29 @@ describe('ingestionDelayOfReading (the deployed endpoint)', () => {
     measuredAt: new Date(START).toISOString(),
   };
   const staleAfterMs = 180_000;
+
+  it("with several indexes: the slowest index as the headline, the first index's live DLQ, each index listed", () => {
+    const indexes = [
+      { alias: 'customers', lagMs: 400, canaryDelayMs: 400, oldestPendingChangeAgeMs: 0, dlqDepth: 1 },
+      { alias: 'orders', lagMs: 1_200, canaryDelayMs: 1_200, oldestPendingChangeAgeMs: 300, dlqDepth: 4 },
+    ];
+    const several = { ...reading, dlqDepth: 5, indexes };
+    expect(ingestionDelayOfReading(several, undefined, START + 1_000, staleAfterMs)).toEqual({
+      lagMs: 1_200,
+      oldestPendingChangeAgeMs: 300,
+      dlqDepth: 1,
+      circuit: 'closed',
+      measuredAt: new Date(START).toISOString(),
+      indexes: [
+        { alias: 'customers', lagMs: 400, oldestPendingChangeAgeMs: 0, dlqDepth: 1 },
+        { alias: 'orders', lagMs: 1_200, oldestPendingChangeAgeMs: 300, dlqDepth: 4 },
+      ],
+    });
+    // One index: no list, as before.
+    expect(
+      ingestionDelayOfReading({ ...reading, indexes: indexes.slice(0, 1) }, 0, START + 1_000, staleAfterMs),
+    ).not.toHaveProperty('indexes');
+  });
 
   it('answers the latest reading with the live DLQ depth', () => {
     expect(ingestionDelayOfReading(reading, 4, START + 30_000, staleAfterMs)).toEqual({

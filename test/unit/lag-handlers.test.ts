@@ -218,13 +218,18 @@ describe('the lag-check handler', () => {
       sleep: async (ms) => {
         now += ms;
       },
-      prepareCanary: async () => undefined,
       writeCanary,
-      readCanary: async () => (now >= NOW + 400 ? NOW : undefined),
       streamIteratorAgeMs: async () => 2_000,
-      oldestMessageAgeMs: async () => 100,
-      dlqDepth: async () => 3,
       circuit: async () => 'closed',
+      indexes: [
+        {
+          alias: 'products',
+          prepareCanary: async () => undefined,
+          readCanary: async () => (now >= NOW + 400 ? NOW : undefined),
+          oldestMessageAgeMs: async () => 100,
+          dlqDepth: async () => 3,
+        },
+      ],
     });
     Object.assign(deps, {
       ports: () => ports(async () => undefined),
@@ -273,5 +278,32 @@ describe('the lag-check handler', () => {
     const after = emf.records().slice(published.length);
     expect(valuesOf(after, METRIC.lagUnknown)).toEqual([1]);
     expect(valuesOf(after, METRIC.syncLag)).toEqual([]);
+
+    // Two indexes: the headline is the slower one's, and each index's SyncLagMs carries its Index dimension.
+    now = NOW;
+    const single = ports(async () => undefined);
+    const orders = { ...(single.indexes[0] as (typeof single.indexes)[0]), alias: 'orders' };
+    Object.assign(deps, {
+      ports: () => ({
+        ...single,
+        indexes: [
+          ...single.indexes,
+          { ...orders, readCanary: async () => (now >= NOW + 2_600 ? NOW : undefined) },
+        ],
+      }),
+      saveReading: async () => undefined,
+    });
+    const before = emf.records().length;
+    const two = await handler(undefined, context);
+    expect(two).toMatchObject({ lagMs: 2_600, canaryDelayMs: 2_600, problems: [] });
+    const perIndex = emf
+      .records()
+      .slice(before)
+      .filter((record) => record.Index !== undefined)
+      .map((record) => [record.Index, record.service, record[METRIC.syncLag]]);
+    expect(perIndex).toEqual([
+      ['products', 'shop-lag-check', 2_000],
+      ['orders', 'shop-lag-check', 2_600],
+    ]);
   });
 });

@@ -7,6 +7,7 @@ import type { WriterSummary } from '../../functions/core/write-batch.ts';
 import { batcherConfigSchema, parseConfig, writerConfigSchema } from '../../functions/shared/config.ts';
 import {
   addBatcherMetrics,
+  addIndexLagMetrics,
   addLagMetrics,
   addWriterMetrics,
   createMetrics,
@@ -247,6 +248,45 @@ describe('addLagMetrics: the re-sync progress age', () => {
       vi.restoreAllMocks();
     }
     expect(failed(undefined)).toEqual([]);
+  });
+});
+
+describe("addIndexLagMetrics: each index's lag", () => {
+  const reading: LagReading = {
+    lagMs: 2_400,
+    canaryDelayMs: null,
+    oldestPendingChangeAgeMs: 0,
+    streamIteratorAgeMs: 0,
+    dlqDepth: 0,
+    circuit: 'closed',
+    problems: ['lag unknown: cannot read the canary from the index: timeout (index customers)'],
+    measuredAt: '2026-11-30T12:00:00.000Z',
+    indexes: [
+      { alias: 'products', lagMs: 300, canaryDelayMs: 300, oldestPendingChangeAgeMs: 0, dlqDepth: 0 },
+      { alias: 'orders', lagMs: 2_400, canaryDelayMs: 2_400, oldestPendingChangeAgeMs: 0, dlqDepth: 0 },
+      { alias: 'customers', lagMs: null, canaryDelayMs: null, oldestPendingChangeAgeMs: null, dlqDepth: 0 },
+    ],
+  };
+
+  it('publishes SyncLagMs per index under service and Index, leaving out an unknown one', () => {
+    const emf = captureEmf();
+    vi.stubEnv('POWERTOOLS_SERVICE_NAME', 'shop-lag-check');
+    addIndexLagMetrics(createMetrics(), reading);
+    const records = emf.records();
+    expect(records.map((record) => [record.Index, record.service, record[METRIC.syncLag]])).toEqual([
+      ['products', 'shop-lag-check', 300],
+      ['orders', 'shop-lag-check', 2_400],
+    ]);
+    expect(records.map((record) => record._aws.CloudWatchMetrics[0]?.Dimensions)).toEqual([
+      [['service', 'Index']],
+      [['service', 'Index']],
+    ]);
+  });
+
+  it('publishes nothing for a table with one index: the headline is its lag', () => {
+    const emf = captureEmf();
+    addIndexLagMetrics(createMetrics(), { ...reading, indexes: reading.indexes?.slice(0, 1) });
+    expect(emf.records()).toEqual([]);
   });
 });
 

@@ -6,5 +6,11 @@ export function renderLag(lag: IngestionDelay): string {
     lag.oldestPendingChangeAgeMs === null
       ? 'nothing pending'
       : `oldest pending change ${lag.oldestPendingChangeAgeMs} ms`;
-  return `lag ${lag.lagMs} ms (${pending}) | DLQ ${lag.dlqDepth} | circuit ${lag.circuit} | at ${lag.measuredAt}`;
+  const line = `lag ${lag.lagMs} ms (${pending}) | DLQ ${lag.dlqDepth} | circuit ${lag.circuit} | at ${lag.measuredAt}`;
+  // With several indexes, the line above is the slowest index's lag; each index follows on a line of its own.
+  const indexes = (lag.indexes ?? []).map(
+    (index) =>
+      `  index ${index.alias}: lag ${index.lagMs === null ? 'unknown' : `${index.lagMs} ms`} | DLQ ${index.dlqDepth ?? 'unknown'}`,
+  );
+  return [line, ...indexes].join('\n');
 }
