@@ -187,6 +187,21 @@ describe('an aggregated index on the embedded stack', () => {
     expect(await stack.drainDeadLetters()).toEqual([]);
     const verified = await cliAt(targetFile, 'verify');
     expect(verified.code).toBe(EXIT.ok);
+    // `preview --key` of any item of a partition shows the document the index holds for the partition.
+    const big = (await indexed()).big as { lines: { pk: string; sk: string }[] };
+    const [anyLine] = big.lines;
+    const previewed = await cliAt(
+      targetFile,
+      '--json',
+      'preview',
+      '--key',
+      JSON.stringify({ pk: anyLine?.pk, sk: anyLine?.sk }),
+    );
+    expect(previewed.err).toBe('');
+    expect(previewed.code).toBe(EXIT.ok);
+    expect((previewed.json() as { indexes: unknown[] }).indexes).toEqual([
+      { index: 'orders', id: 'big', outcome: 'indexed', document: big },
+    ]);
   }, 300_000);
 
   it('carries the lag check’s canary under the table’s whole key, outside the aggregates', async () => {

@@ -1,6 +1,7 @@
 import { type Command, Option } from 'commander';
 import type { ProjectionConfig } from '../../../functions/contract/projection.ts';
 import { indexAliases, type Target, targetOfIndex } from '../../../functions/contract/target.ts';
+import { aggregationOf } from '../../../functions/core/aggregate.ts';
 import { type CommandContext, EXIT, type GlobalOptions } from '../context.ts';
 import {
   type PreviewReport,
@@ -60,17 +61,16 @@ export function addPreviewCommand(program: Command, context: CommandContext): vo
           ? undefined
           : parseProjection(await readInput('--projection', options.projection, readStdin));
       const rulesOfIndex = async (target: Target): Promise<PreviewRules> => {
-        // It would show one item's own document, which an aggregated index never holds.
-        if (target.aggregate !== undefined)
-          throw new PreviewInputError(
-            "preview builds one item's document, and the target's index is aggregated (one document per partition): compare a partition with `verify` instead",
-          );
         const transform = await loadTransform(target.transform);
         return {
           keyAttributes: target.keyAttributes,
           projection: projection ?? (target.projection as ProjectionConfig),
           ...(transform === undefined ? {} : { transform }),
           index: target.typesense.collection,
+          // An aggregated index previews the item's partition, built as its writer builds it.
+          ...(target.aggregate !== undefined && {
+            aggregation: aggregationOf(target.keyAttributes, target.aggregate),
+          }),
         };
       };
       // Every index of the table, unless --index selected one (the target is then that index's).

@@ -1,11 +1,13 @@
 import { type DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import type { ProjectionConfig } from '../../../functions/contract/projection.ts';
+import { type Aggregation, buildAggregate } from '../../../functions/core/aggregate.ts';
 import type { MarshalledKey } from '../../../functions/core/change.ts';
 import { ProjectionError } from '../../../functions/core/errors.ts';
 import { explainFilter, type FilterExplanation } from '../../../functions/core/filter.ts';
 import { documentId, KeyError, pickKey, toSdkKey, toWireKey } from '../../../functions/core/keys.ts';
 import type { TypesenseDocument } from '../../../functions/core/project.ts';
 import { buildDocument, type Transform } from '../../../functions/core/transform.ts';
+import { readPartitionConsistently } from '../../../functions/shared/aws.ts';
 import { type Item, PreviewInputError } from './preview-input.ts';
 
 /** What decides an item's documents: the target's key attributes and index, and the projection to apply. */
@@ -16,6 +18,8 @@ export interface PreviewRules {
   transform?: Transform;
   /** The alias (or collection) the writer writes to. */
   index: string;
+  /** An aggregated index: its document is built from the item's whole partition. */
+  aggregation?: Aggregation;
 }
 
 /** What the writer does with the item in one index, as the writer decides it (write-batch/documents.ts). */
@@ -28,7 +32,11 @@ export type IndexOutcome =
   /** The projection cannot make a document of it: the writer dead-letters the change with this reason. */
   | { outcome: 'dead-lettered'; reason: string }
   /** The table holds no item with the key: the writer deletes its id. */
-  | { outcome: 'no-item' };
+  | { outcome: 'no-item' }
+  /** An aggregated index whose partition holds no parent item: the writer deletes the partition's id. */
+  | { outcome: 'no-parent' }
+  /** An aggregated index, previewed from `--item` alone: its document needs the partition (`--key`). */
+  | { outcome: 'needs-partition' };
 
 export type IndexPreview = IndexOutcome & {
   index: string;
@@ -45,6 +53,27 @@ export interface PreviewReport {
   key: MarshalledKey;
   /** One entry per index previewed: every index of the table, or the one `--index` selects. */
   indexes: IndexPreview[];
+}
+
+/** An aggregated index's outcome: the partition's aggregate, as the writer builds it (core/aggregate.ts). */
+function aggregatePreview(
+  key: MarshalledKey,
+  partition: Item[] | undefined,
+  rules: PreviewRules,
+): IndexPreview {
+  const { index, aggregation } = rules;
+  if (aggregation === undefined) throw new PreviewInputError(`index ${index} is not aggregated`);
+  const id = documentId(pickKey(key, [aggregation.partitionKey]), [aggregation.partitionKey]);
+  if (partition === undefined) return { index, id, outcome: 'needs-partition' };
+  try {
+    const document = buildAggregate(partition, aggregation, rules.projection, rules.transform);
+    return document === undefined
+      ? { index, id, outcome: 'no-parent' }
+      : { index, id, outcome: 'indexed', document };
+  } catch (error) {
+    if (!(error instanceof ProjectionError)) throw error;
+    return { index, id, outcome: 'dead-lettered', reason: `${error.code}: ${error.message}` };
+  }
 }
 
 function indexPreview(item: Item | undefined, id: string, rules: PreviewRules): IndexPreview {
@@ -77,10 +106,14 @@ export function previewItem(
   key: MarshalledKey,
   rules: PreviewRules | readonly PreviewRules[],
   source: string,
+  partition?: Item[],
 ): PreviewReport {
   const each = [rules].flat();
   const id = documentId(key, keyAttributesOf(each));
-  return { source, key: toWireKey(key), indexes: each.map((one) => indexPreview(item, id, one)) };
+  const indexes = each.map((one) =>
+    one.aggregation === undefined ? indexPreview(item, id, one) : aggregatePreview(key, partition, one),
+  );
+  return { source, key: toWireKey(key), indexes };
 }
 
 /** The table's key attributes, which every index's rules share. */
@@ -110,7 +143,10 @@ export function previewGivenItem(
   return previewItem(item, key, rules, source);
 }
 
-/** `--key`: the item read as the writer reads it, strongly consistent, then previewed. */
+/**
+ * `--key`: the item read as the writer reads it, strongly consistent, then previewed; for an aggregated
+ * index, its whole partition too (a consistent, paged Query, as that index's writer reads it).
+ */
 export async function previewKey(
   dynamodb: DynamoDBClient,
   tableName: string,
@@ -120,5 +156,13 @@ export async function previewKey(
   const { Item } = await dynamodb.send(
     new GetItemCommand({ TableName: tableName, Key: toSdkKey(key), ConsistentRead: true }),
   );
-  return previewItem(Item, key, rules, `table ${tableName}`);
+  const aggregation = [rules].flat().find((one) => one.aggregation !== undefined)?.aggregation;
+  const partition =
+    aggregation === undefined
+      ? undefined
+      : await readPartitionConsistently(dynamodb, tableName)(
+          pickKey(key, [aggregation.partitionKey]),
+          aggregation.maxItems + 1,
+        );
+  return previewItem(Item, key, rules, `table ${tableName}`, partition);
 }

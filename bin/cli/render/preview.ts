@@ -58,12 +58,16 @@ function outcomeLine(preview: IndexPreview): string {
       return `${at}: would be dead-lettered: ${preview.reason}`;
     case 'no-item':
       return `${at}: no item — the writer deletes the id (a no-op where absent)`;
+    case 'no-parent':
+      return `${at}: not indexed — the partition holds no parent item (the writer deletes the id, a no-op where absent)`;
+    case 'needs-partition':
+      return `${at}: aggregated — its document is built from the whole partition: preview it with --key`;
   }
 }
 
 function indexLines(preview: IndexPreview): string[] {
   const lines = [outcomeLine(preview)];
-  if (preview.outcome === 'no-item') return lines;
+  if (['no-item', 'no-parent', 'needs-partition'].includes(preview.outcome)) return lines;
   lines.push(...filterLines(preview.filter));
   if (preview.outcome === 'indexed')
     lines.push('  document:', indent(documentJson(shortened(preview.document), 2), 4));
