@@ -67,6 +67,10 @@ export const ROUTES: readonly Shaping[] = [
 type Variant = ShapingName | 'routing';
 const VARIANTS: readonly Variant[] = [...SHAPINGS, 'routing'];
 
+/** The indexes a variant writes to: the two routes, or the one index of a shaping. */
+const indexesOf = (name: Variant): readonly Shaping[] =>
+  name === 'routing' ? ROUTES : [SHAPING_OPTIONS[name]];
+
 const LABELS: Record<Variant, string> = {
   routing: 'routing to 2 indexes (`status` active / draft: each change reaches both writers)',
   plain: 'plain (no projection)',
@@ -127,7 +131,7 @@ function writerPass({ table, sqsBatches }: Fixture, shaping: Shaping) {
 async function writesOf(fixture: Fixture) {
   const writes = {} as Record<Variant, { upserts: number; deletes: number; bytes: number }>;
   for (const name of VARIANTS) {
-    const indexes = name === 'routing' ? ROUTES : [SHAPING_OPTIONS[name]];
+    const indexes = indexesOf(name);
     const sum = { upserts: 0, deletes: 0, bytes: 0 };
     for (const shaping of indexes) {
       const counted = await writerPass(fixture, shaping)();
@@ -158,7 +162,7 @@ export async function runP8({ changes, repetitions, seed }: P8Options): Promise<
   // garbage collection to double a round.
   const builds = Math.max(changes, fixture.items.length);
   for (const name of VARIANTS) {
-    const indexes = name === 'routing' ? ROUTES : [SHAPING_OPTIONS[name]];
+    const indexes = indexesOf(name);
     const passes = indexes.map((shaping) => writerPass(fixture, shaping));
     writers[name] = async () => {
       for (const pass of passes) await pass();
