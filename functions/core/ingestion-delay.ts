@@ -14,7 +14,8 @@ const indexDelaySchema = z.object({
       z.enum(['none', 'unknown']),
       z.object({
         jobId: z.string(),
-        phase: z.enum(['backfilling', 'finishing', 'swapping', 'done', 'failed', 'cancelled']),
+        /** A `ResyncPhase`: shown as it is, so a phase added later needs no change here. */
+        phase: z.string(),
         segmentsDone: z.number(),
         totalSegments: z.number(),
         indexed: z.number(),
