@@ -139,38 +139,43 @@ describe("the lag check reports each index's re-sync under its alias", () => {
   }, 300_000);
 });
 
-describe("the lag check's grant on the state tables", () => {
-  it('without dynamodb:Query the reads are refused (AccessDenied), the re-syncs unknown, every lag still measured', async () => {
+describe("the lag check's grant on a further index's state table", () => {
+  it("without it the orders re-sync read is refused (AccessDenied) and unknown; customers' and every lag are still read", async () => {
+    const ordersTable = 'shop-revoked-orders-resync-state';
+    const arn = `arn:aws:dynamodb:us-east-1:000000000000:table/${ordersTable}`;
     const revoked = await startLocalStack({
       ...options,
       tableName: 'shop-revoked',
-      iam: { revoke: [{ function: 'lagCheck', action: 'dynamodb:Query' }] },
+      // The grant the construct adds for the further index: GetItem and Query on its state table only.
+      iam: {
+        revoke: ['dynamodb:GetItem', 'dynamodb:Query'].map((action) => ({
+          function: 'lagCheck' as const,
+          action,
+          resource: arn,
+        })),
+      },
     });
     try {
+      expect((revoked.indexes.orders as LocalIndex).resyncStateTable).toBe(ordersTable);
       const reading = await revoked.checkLag(30_000);
       expect(reading.indexes?.map(({ alias, resync }) => [alias, resync])).toEqual([
-        ['customers', 'unknown'],
+        ['customers', 'none'],
         ['orders', 'unknown'],
       ]);
       expect(reading.indexes?.every((index) => index.lagMs !== null && index.canaryDelayMs !== null)).toBe(
         true,
       );
-      const ordersTable = (revoked.indexes.orders as LocalIndex).resyncStateTable;
-      expect(reading.problems).toContainEqual(
-        expect.stringMatching(
-          new RegExp(
-            '^re-sync progress unknown: User: arn:aws:sts::000000000000:assumed-role/\\S+/lagCheck is not ' +
-              `authorized to perform: dynamodb:Query on resource: arn:aws:dynamodb:us-east-1:000000000000:table/${ordersTable} ` +
-              'because no identity-based policy allows the dynamodb:Query action \\(index orders\\)$',
-          ),
+      expect(reading.problems).toHaveLength(1);
+      expect(reading.problems[0]).toMatch(
+        new RegExp(
+          '^re-sync progress unknown: User: arn:aws:sts::000000000000:assumed-role/\\S+/lagCheck is not ' +
+            `authorized to perform: dynamodb:GetItem on resource: ${arn} ` +
+            'because no identity-based policy allows the dynamodb:GetItem action \\(index orders\\)$',
         ),
       );
-      expect(revoked.iam.denials).toContainEqual({
-        function: 'lagCheck',
-        action: 'dynamodb:Query',
-        resource: `arn:aws:dynamodb:us-east-1:000000000000:table/${ordersTable}`,
-        decision: 'implicit-deny',
-      });
+      expect(revoked.iam.denials).toEqual([
+        { function: 'lagCheck', action: 'dynamodb:GetItem', resource: arn, decision: 'implicit-deny' },
+      ]);
     } finally {
       await revoked.stop();
     }
