@@ -4,7 +4,6 @@ import type { DynamoDBRecord, SQSRecord } from 'aws-lambda';
 import type { MarshalledKey } from '../functions/core/change.ts';
 import type { LagReading } from '../functions/core/lag-check.ts';
 import type { PackedMessage } from '../functions/core/pack.ts';
-import type { ResyncProgress } from '../functions/core/resync.ts';
 import { oneQueuePorts, processStreamRecords } from '../functions/core/stream-batch.ts';
 import { processChangeMessages } from '../functions/core/write-batch.ts';
 import { addBatcherMetrics, addLagMetrics, addWriterMetrics } from '../functions/shared/metrics.ts';
@@ -166,9 +165,18 @@ export function lagCheckEmf(): EmfCounts {
     circuit: 'closed',
     problems: [],
     measuredAt: new Date(0).toISOString(),
+    indexes: [
+      {
+        alias: 'products',
+        lagMs: 1_500,
+        canaryDelayMs: 1_500,
+        oldestPendingChangeAgeMs: 0,
+        dlqDepth: 0,
+        resync: { jobId: 'job', phase: 'backfilling', segmentsDone: 1, totalSegments: 4, indexed: 10 },
+      },
+    ],
   };
-  const running = { job: { phase: 'backfilling', totalSegments: 4 }, segmentsDone: 1, indexed: 10 };
-  addLagMetrics(tally.metrics, reading, running as unknown as ResyncProgress);
+  addLagMetrics(tally.metrics, reading);
   tally.flush();
   return emfCounts(tally);
 }

@@ -7,7 +7,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { NagSuppressions } from 'cdk-nag';
 import type { Construct } from 'constructs';
-import { METRIC, SERVICE_DIMENSION } from '../functions/contract/metrics.ts';
+import { INDEX_DIMENSION, METRIC, SERVICE_DIMENSION } from '../functions/contract/metrics.ts';
 
 /**
  * The alarms that keep a stall from going unnoticed (a dead-lettered re-sync task, a re-sync making no
@@ -105,7 +105,8 @@ export function createStallAlarms(scope: Construct, props: StallAlarmsProps): St
 
   // The lag check publishes the age of the running job's last progress once per check, and nothing
   // while no job runs: missing data is the normal idle state, never a stall.
-  const resyncStalled = props.lagCheckInterval === undefined ? undefined : stalledResyncAlarm(scope, props);
+  const watch = props.lagCheckInterval && { ...props, lagCheckInterval: props.lagCheckInterval };
+  const resyncStalled = watch === undefined ? undefined : stalledResyncAlarm(scope, watch);
 
   const ruleDelivery: Partial<Record<SyncRuleRole, RuleDeliveryAlarms>> = {};
   for (const { role, rule, eventBusName, hasDeadLetterQueue } of props.rules) {
@@ -142,8 +143,7 @@ export function createStallAlarms(scope: Construct, props: StallAlarmsProps): St
       }),
     };
   }
-  const resyncFailed =
-    props.lagCheckInterval === undefined ? {} : { resyncFailed: failedResyncAlarm(scope, props) };
+  const resyncFailed = watch === undefined ? {} : { resyncFailed: failedResyncAlarm(scope, watch) };
   return {
     resyncDeadLetters,
     ...(resyncStalled !== undefined && { resyncStalled }),
@@ -152,15 +152,42 @@ export function createStallAlarms(scope: Construct, props: StallAlarmsProps): St
   };
 }
 
+/** What the re-sync figure alarms need of the lag check that publishes the figures, once per check. */
+export type ResyncFigureWatch = Pick<StallAlarmsProps, 'namespace' | 'lagCheckServiceName' | 'stallAfter'> & {
+  readonly lagCheckInterval: Duration;
+};
+
+/**
+ * The index whose re-sync an alarm watches when it is not the sync's own (the first index's): its figures
+ * carry its `Index` dimension, its alarm ids start with its construct id, its texts name it.
+ */
+export interface ResyncIndex {
+  readonly alias: string;
+  /** The construct id of the index (`Index<Alias>`). */
+  readonly id: string;
+}
+
+/** How an alarm text names the re-sync and the CLI command for it: the sync's own, or a further index's. */
+const resyncWords = (index: ResyncIndex | undefined) => ({
+  of: index === undefined ? '' : ` of the index ${index.alias}`,
+  cli: (command: string) =>
+    index === undefined ? `typesense-sync ${command}` : `typesense-sync --index ${index.alias} ${command}`,
+});
+
 /** A running re-sync made no progress for `stallAfter` (the lag check's `ResyncProgressAgeMs`). */
-function stalledResyncAlarm(scope: Construct, props: StallAlarmsProps): cloudwatch.Alarm {
-  return lagCheckFigureAlarm(scope, props, 'ResyncStalledAlarm', {
+export function stalledResyncAlarm(
+  scope: Construct,
+  watch: ResyncFigureWatch,
+  index?: ResyncIndex,
+): cloudwatch.Alarm {
+  const { of, cli } = resyncWords(index);
+  return lagCheckFigureAlarm(scope, watch, index, 'ResyncStalledAlarm', {
     description:
-      `A running re-sync has made no progress for ${props.stallAfter.toHumanString()}. Run ` +
-      '`typesense-sync resync status`; see the re-sync function logs and errors, the re-sync DLQ, and ' +
-      'Typesense health. A re-sync that cannot finish can be started again (`typesense-sync resync start`).',
+      `A running re-sync${of} has made no progress for ${watch.stallAfter.toHumanString()}. Run ` +
+      `\`${cli('resync status')}\`; see the re-sync function logs and errors, the re-sync DLQ, and ` +
+      `Typesense health. A re-sync that cannot finish can be started again (\`${cli('resync start')}\`).`,
     metricName: METRIC.resyncProgressAge,
-    threshold: props.stallAfter.toMilliseconds(),
+    threshold: watch.stallAfter.toMilliseconds(),
     comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
   });
 }
@@ -169,22 +196,29 @@ function stalledResyncAlarm(scope: Construct, props: StallAlarmsProps): cloudwat
  * The latest re-sync failed: it never swapped, so the live collection is the old one and a deployed
  * schema change (issue 19) is not live. The lag check reports it on every run until a later job starts.
  */
-function failedResyncAlarm(scope: Construct, props: StallAlarmsProps): cloudwatch.Alarm {
-  return lagCheckFigureAlarm(scope, props, 'ResyncFailedAlarm', {
+export function failedResyncAlarm(
+  scope: Construct,
+  watch: ResyncFigureWatch,
+  index?: ResyncIndex,
+): cloudwatch.Alarm {
+  const { of, cli } = resyncWords(index);
+  return lagCheckFigureAlarm(scope, watch, index, 'ResyncFailedAlarm', {
     description:
-      'The latest re-sync failed and did not swap: the alias still serves the previous collection (a schema ' +
-      'change deployed with it is not live). `typesense-sync resync status` names the keys the new ' +
-      'collection refused; fix the items or the schema, then deploy again or run `typesense-sync resync start`.',
+      `The latest re-sync${of} failed and did not swap: the alias${index === undefined ? '' : ` ${index.alias}`} ` +
+      'still serves the previous collection (a schema change deployed with it is not live). ' +
+      `\`${cli('resync status')}\` names the keys the new collection refused; fix the items or the schema, then ` +
+      `deploy again or run \`${cli('resync start')}\`.`,
     metricName: METRIC.resyncFailed,
     threshold: 1,
     comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
   });
 }
 
-/** An alarm on a figure the lag check publishes once per check, under its service name. */
+/** An alarm on a figure the lag check publishes once per check, under its service name (and the index's). */
 function lagCheckFigureAlarm(
   scope: Construct,
-  props: StallAlarmsProps,
+  watch: ResyncFigureWatch,
+  index: ResyncIndex | undefined,
   id: string,
   alarm: {
     description: string;
@@ -193,14 +227,17 @@ function lagCheckFigureAlarm(
     comparisonOperator: cloudwatch.ComparisonOperator;
   },
 ): cloudwatch.Alarm {
-  return new cloudwatch.Alarm(scope, id, {
+  return new cloudwatch.Alarm(scope, `${index?.id ?? ''}${id}`, {
     alarmDescription: alarm.description,
     metric: new cloudwatch.Metric({
-      namespace: props.namespace,
+      namespace: watch.namespace,
       metricName: alarm.metricName,
-      dimensionsMap: { [SERVICE_DIMENSION]: props.lagCheckServiceName },
+      dimensionsMap: {
+        [SERVICE_DIMENSION]: watch.lagCheckServiceName,
+        ...(index !== undefined && { [INDEX_DIMENSION]: index.alias }),
+      },
       statistic: cloudwatch.Stats.MAXIMUM,
-      period: props.lagCheckInterval,
+      period: watch.lagCheckInterval,
     }),
     threshold: alarm.threshold,
     comparisonOperator: alarm.comparisonOperator,

@@ -4,13 +4,14 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { INDEX_DIMENSION, METRIC, SERVICE_DIMENSION } from '../functions/contract/metrics.ts';
-import { anyDatapointAlarm } from './alarms.ts';
+import { anyDatapointAlarm, failedResyncAlarm, stalledResyncAlarm } from './alarms.ts';
 import { PERIOD, type SyncMetrics } from './sync-metrics.ts';
 
 /**
  * The alarms and dashboard row of each further index of a sync (the first index's are the sync's own): its
- * writer's throughput and errors, its dead letters, its re-sync's dead letters and its lag (the lag check's
- * `SyncLagMs` with the `Index` dimension). The sync's own lag alarm watches the slowest index.
+ * writer's throughput and errors, its dead letters, its re-sync's dead letters, stalls and failures, and its lag
+ * (the lag check's `SyncLagMs`, `ResyncProgressAgeMs` and `ResyncFailed` with the `Index` dimension). The
+ * sync's own lag alarm watches the slowest index.
  */
 
 /** What is watched of one further index. */
@@ -35,14 +36,20 @@ export interface IndexAlarms {
   readonly resyncDeadLetters: cloudwatch.Alarm;
   /** It is further behind the table than `lagThreshold`, or the lag check stopped reporting it (with a schedule). */
   readonly lag?: cloudwatch.Alarm;
+  /** Its running re-sync made no progress for `stallAfter` (with a schedule: the lag check reports it). */
+  readonly resyncStalled?: cloudwatch.Alarm;
+  /** Its latest re-sync failed and did not swap (with a schedule). */
+  readonly resyncFailed?: cloudwatch.Alarm;
 }
 
-/** The lag check that reports every index's lag; absent without a schedule (then nothing reports). */
+/** The lag check that reports every index's lag and re-sync; absent without a schedule (then nothing reports). */
 export interface IndexLagWatch {
   readonly namespace: string;
   readonly lagCheckServiceName: string;
   readonly lagCheckInterval: Duration;
   readonly lagThreshold: Duration;
+  /** How long a running re-sync may make no progress (the sync's `stallAfter`). */
+  readonly stallAfter: Duration;
 }
 
 /** The index's own `SyncLagMs`, as the lag check publishes it with several indexes. */
@@ -103,7 +110,12 @@ export function indexAlarms(
         `\`typesense-sync ${select} resync status\`.`,
       visible(index.resyncDeadLetterQueue),
     ),
-    ...(lagWatch !== undefined && { lag: indexLagAlarm(scope, index, lagWatch) }),
+    // The same alarms as the sync's own re-sync (lib/alarms.ts), on this index's figures (`Index` dimension).
+    ...(lagWatch !== undefined && {
+      lag: indexLagAlarm(scope, index, lagWatch),
+      resyncStalled: stalledResyncAlarm(scope, lagWatch, index),
+      resyncFailed: failedResyncAlarm(scope, lagWatch, index),
+    }),
   };
 }
 

@@ -168,6 +168,7 @@ export class SyncObservability extends Construct {
       lagCheckServiceName: props.functions.lagCheck.serviceName,
       lagCheckInterval: props.lagCheckInterval,
       lagThreshold: props.lagThreshold,
+      stallAfter: props.stall.stallAfter,
     };
     const perIndex = furtherIndexes.map((index) => {
       const alarms = indexAlarms(this, index, lagWatch);

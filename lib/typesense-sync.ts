@@ -247,6 +247,7 @@ export class TypesenseSync extends Construct {
       alias: pipeline.index.collection,
       queueUrl: pipeline.changesQueue.queueUrl,
       dlqUrl: pipeline.deadLetterQueue.queueUrl,
+      resyncStateTable: pipeline.resyncStateTable.tableName,
     }));
     const lagCheck = fn('lagCheck', {
       timeout: Duration.seconds(settings.lagCheck.canaryTimeoutSeconds + LAG_CHECK_OVERHEAD_SECONDS),
@@ -261,7 +262,8 @@ export class TypesenseSync extends Construct {
         RESYNC_STATE_TABLE: this.resyncStateTable.tableName,
         BATCHER_FUNCTION_NAME: this.batcher.functionName,
         WRITER_SERVICE_NAME: serviceName('writer'),
-        // The canary is waited for in every index; the first's queues are QUEUE_URL and DLQ_URL.
+        // The canary is waited for in every index and each one's re-sync read; the first's queues are QUEUE_URL
+        // and DLQ_URL, its state table RESYNC_STATE_TABLE.
         FURTHER_INDEXES: furtherIndexes.length === 0 ? undefined : furtherIndexes,
         CANARY_TIMEOUT_SECONDS: settings.lagCheck.canaryTimeoutSeconds,
         SOURCE_TIMESTAMP_ATTRIBUTE: props.sourceTimestampAttribute,
@@ -279,6 +281,9 @@ export class TypesenseSync extends Construct {
     grantTableKey(this.table, lagCheck, 'write');
     // Publishes the latest figures for the ingestion-delay endpoint; reads the re-sync progress.
     grantTable(this.resyncStateTable, lagCheck, ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem']);
+    // Reads each further index's re-sync progress: its state table, read only (the reading lives in the first's).
+    for (const { pipeline } of this.indexes.slice(1))
+      grantTable(pipeline.resyncStateTable, lagCheck, ['dynamodb:GetItem', 'dynamodb:Query']);
     // Every index's DLQ depth (and queue attributes): the lag check reports them per index.
     for (const { pipeline } of this.indexes) {
       pipeline.changesQueue.grant(lagCheck, 'sqs:GetQueueAttributes');

@@ -211,12 +211,20 @@ export const lagCheckConfigSchema = withApiKeySource({
   /** The writer's POWERTOOLS_SERVICE_NAME: the dimension of its CircuitOpen metric. */
   WRITER_SERVICE_NAME: z.string().min(1),
   /**
-   * JSON: `[{ alias, queueUrl, dlqUrl }]`, the indexes after the first (whose alias, queue and DLQ are
-   * TYPESENSE_COLLECTION, QUEUE_URL and DLQ_URL): the canary is waited for in each. Default: none.
+   * JSON: `[{ alias, queueUrl, dlqUrl, resyncStateTable }]`, the indexes after the first (whose alias, queue,
+   * DLQ and re-sync state table are TYPESENSE_COLLECTION, QUEUE_URL, DLQ_URL and RESYNC_STATE_TABLE): the
+   * canary is waited for in each, and each one's re-sync progress read. Default: none.
    */
   FURTHER_INDEXES: jsonText([]).pipe(
     z.array(
-      z.object({ alias: z.string().min(1), queueUrl: z.string().url(), dlqUrl: z.string().url() }).strict(),
+      z
+        .object({
+          alias: z.string().min(1),
+          queueUrl: z.string().url(),
+          dlqUrl: z.string().url(),
+          resyncStateTable: z.string().min(1),
+        })
+        .strict(),
     ),
   ),
   /** How long to wait for the canary to become searchable. */

@@ -8,6 +8,21 @@ const indexDelaySchema = z.object({
   lagMs: z.number().nullable(),
   oldestPendingChangeAgeMs: z.number().nullable(),
   dlqDepth: z.number().nullable(),
+  /** Its latest re-sync (see `IndexLagReading.resync`); absent from a reading saved before it was read. */
+  resync: z
+    .union([
+      z.enum(['none', 'unknown']),
+      z.object({
+        jobId: z.string(),
+        /** A `ResyncPhase`: shown as it is, so a phase added later needs no change here. */
+        phase: z.string(),
+        segmentsDone: z.number(),
+        totalSegments: z.number(),
+        indexed: z.number(),
+        progressAgeMs: z.number().optional(),
+      }),
+    ])
+    .optional(),
 });
 
 /** What `GET /v1/ingestion-delay` answers, and what `lag` and `status` show. */
@@ -101,11 +116,12 @@ export function ingestionDelayOfReading(
     circuit: reading.circuit,
     measuredAt: reading.measuredAt,
     ...(indexes.length > 1 && {
-      indexes: indexes.map(({ alias, lagMs, oldestPendingChangeAgeMs, dlqDepth }) => ({
+      indexes: indexes.map(({ alias, lagMs, oldestPendingChangeAgeMs, dlqDepth, resync }) => ({
         alias,
         lagMs,
         oldestPendingChangeAgeMs,
         dlqDepth,
+        ...(resync !== undefined && { resync }),
       })),
     }),
   };

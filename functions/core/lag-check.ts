@@ -1,4 +1,5 @@
 import type { CircuitState } from './breaker.ts';
+import type { ResyncPhase, ResyncProgress } from './resync.ts';
 
 /** What the lag check reads of one index; each may fail on its own (permissions, outages). */
 export interface IndexLagPorts {
@@ -11,6 +12,8 @@ export interface IndexLagPorts {
   /** Age of the oldest message on the index's changes queue, ms; undefined without data. */
   oldestMessageAgeMs(): Promise<number | undefined>;
   dlqDepth(): Promise<number>;
+  /** The index's latest re-sync job, as `resync status` reads it from its state table; undefined without one. */
+  resyncProgress(): Promise<ResyncProgress | undefined>;
 }
 
 /** Everything the lag check reads and writes; each may fail on its own (permissions, outages). */
@@ -43,7 +46,38 @@ export interface IndexLagReading {
   canaryDelayMs: number | null;
   oldestPendingChangeAgeMs: number | null;
   dlqDepth: number | null;
+  /**
+   * The index's latest re-sync: `none` without a job, `unknown` when its state table could not be read.
+   * Absent from a reading saved by a version before it.
+   */
+  resync?: ResyncReading | 'none' | 'unknown';
 }
+
+/** An index's latest re-sync job, as the lag check saw it: what its re-sync metrics and `lag` show. */
+export interface ResyncReading {
+  jobId: string;
+  phase: ResyncPhase;
+  segmentsDone: number;
+  totalSegments: number;
+  indexed: number;
+  /**
+   * Ms since the job last made progress, while it is unfinished or (finished) still holds the active pointer,
+   * which blocks every later re-sync; absent otherwise. What the ResyncStalled alarms watch.
+   */
+  progressAgeMs?: number;
+}
+
+const resyncReadingOf = (progress: ResyncProgress | undefined): ResyncReading | 'none' =>
+  progress === undefined
+    ? 'none'
+    : {
+        jobId: progress.job.jobId,
+        phase: progress.job.phase,
+        segmentsDone: progress.segmentsDone,
+        totalSegments: progress.job.totalSegments,
+        indexed: progress.indexed,
+        ...(progress.progressAgeMs !== undefined && { progressAgeMs: progress.progressAgeMs }),
+      };
 
 /** One lag check's findings: what the ingestion-delay endpoint serves and the metrics publish. */
 export interface LagReading {
@@ -163,11 +197,14 @@ export async function checkLag(ports: LagCheckPorts, options: LagCheckOptions): 
     figureOf(undefined)('stream iterator age', () => ports.streamIteratorAgeMs()),
     figureOf(undefined)('circuit state', () => ports.circuit()),
   ]);
+  // Each index's re-sync is read on its own: a state table that cannot be read leaves that index's re-sync
+  // unknown (a problem naming it), never another index's figures or anyone's lag.
   const backlogs = Promise.all(
     ports.indexes.map((index) =>
       Promise.all([
         figureOf(index)('oldest pending change age', () => index.oldestMessageAgeMs()),
         figureOf(index)('DLQ depth', () => index.dlqDepth()),
+        figureOf(index)('re-sync progress', async () => resyncReadingOf(await index.resyncProgress())),
       ]),
     ),
   );
@@ -175,7 +212,7 @@ export async function checkLag(ports: LagCheckPorts, options: LagCheckOptions): 
   const sentAt = ports.now();
   const waits = await sendCanary(ports, sentAt, options, problemOf);
   const [iteratorAge, circuit] = await shared;
-  const indexes = (await backlogs).map(([oldestAge, dlqDepth], position): IndexLagReading => {
+  const indexes = (await backlogs).map(([oldestAge, dlqDepth, resync], position): IndexLagReading => {
     const wait = waits[position] as CanaryWait;
     return {
       alias: (ports.indexes[position] as IndexLagPorts).alias,
@@ -183,6 +220,7 @@ export async function checkLag(ports: LagCheckPorts, options: LagCheckOptions): 
       canaryDelayMs: wait.delayMs,
       oldestPendingChangeAgeMs: oldestAge ?? null,
       dlqDepth: dlqDepth ?? null,
+      resync: resync ?? 'unknown',
     };
   });
   const oldestAges = indexes.flatMap((index) => index.oldestPendingChangeAgeMs ?? []);

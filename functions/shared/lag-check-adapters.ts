@@ -16,7 +16,7 @@ import {
 } from '../core/canary.ts';
 import { documentId } from '../core/keys.ts';
 import type { IndexLagPorts, LagCheckPorts, LagReading } from '../core/lag-check.ts';
-import { type ResyncProgress, resyncProgress } from '../core/resync.ts';
+import { resyncProgress } from '../core/resync.ts';
 import { queueDepth, sleep } from './aws.ts';
 import type { ingestionDelayConfigSchema, LagCheckConfig } from './config.ts';
 import { dynamoResyncStore } from './resync-store.ts';
@@ -86,11 +86,12 @@ export function canaryPorts(resources: CanaryResources): CanaryPorts {
   };
 }
 
-/** One index the lag check watches: its alias and its changes queue and DLQ. */
+/** One index the lag check watches: its alias, its changes queue and DLQ, and its re-sync state table. */
 export interface LagCheckIndex {
   alias: string;
   queueUrl: string;
   dlqUrl: string;
+  resyncStateTable: string;
 }
 
 export interface LagCheckResources extends Omit<CanaryResources, 'alias'> {
@@ -174,6 +175,8 @@ export function lagCheckPorts(resources: LagCheckResources): LagCheckPorts {
         return seconds === undefined ? undefined : seconds * 1000;
       },
       dlqDepth: async () => (await queueDepth(resources.sqs, index.dlqUrl)).total,
+      resyncProgress: () =>
+        resyncProgress(dynamoResyncStore(resources.dynamodb, index.resyncStateTable), Date.now()),
     })),
   };
 }
@@ -183,7 +186,6 @@ export interface LagCheckAdapters {
   /** Fresh ports per check: they read CloudWatch once per check. */
   ports(): LagCheckPorts;
   saveReading(reading: LagReading): Promise<void>;
-  resyncProgress(): Promise<ResyncProgress | undefined>;
 }
 
 /** The lag check function's adapters, for the table, queues, functions and metrics its config names. */
@@ -196,7 +198,6 @@ export function lagCheckAdapters(
   },
   config: LagCheckConfig,
 ): LagCheckAdapters {
-  const resyncStore = dynamoResyncStore(clients.dynamodb, config.RESYNC_STATE_TABLE);
   return {
     ports: () =>
       lagCheckPorts({
@@ -204,7 +205,12 @@ export function lagCheckAdapters(
         tableName: config.TABLE_NAME,
         keyAttributes: config.KEY_ATTRIBUTES,
         indexes: [
-          { alias: config.TYPESENSE_COLLECTION, queueUrl: config.QUEUE_URL, dlqUrl: config.DLQ_URL },
+          {
+            alias: config.TYPESENSE_COLLECTION,
+            queueUrl: config.QUEUE_URL,
+            dlqUrl: config.DLQ_URL,
+            resyncStateTable: config.RESYNC_STATE_TABLE,
+          },
           ...config.FURTHER_INDEXES,
         ],
         batcherFunctionName: config.BATCHER_FUNCTION_NAME,
@@ -215,7 +221,6 @@ export function lagCheckAdapters(
           : { sourceTimestampAttribute: config.SOURCE_TIMESTAMP_ATTRIBUTE }),
       }),
     saveReading: (reading) => saveLagReading(clients.dynamodb, config.RESYNC_STATE_TABLE, reading),
-    resyncProgress: () => resyncProgress(resyncStore, Date.now()),
   };
 }
 

@@ -2,8 +2,8 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 // The metric names and the default namespace are part of the contract the dashboard and alarms share.
 import { DEFAULT_METRICS_NAMESPACE, INDEX_DIMENSION, METRIC } from '../contract/metrics.ts';
 import type { AtlasIngestSummary } from '../core/atlas-change.ts';
-import type { LagReading } from '../core/lag-check.ts';
-import { FINISHED_PHASES, type ResyncProgress } from '../core/resync.ts';
+import type { IndexLagReading, LagReading } from '../core/lag-check.ts';
+import { FINISHED_PHASES } from '../core/resync.ts';
 import type { BatcherSummary } from '../core/stream-batch.ts';
 import type { WriterSummary } from '../core/write-batch.ts';
 
@@ -53,13 +53,10 @@ export function addBatcherMetrics(metrics: MetricsSink, summary: BatcherSummary)
 
 /**
  * The lag check's figures. A figure it could not read is left out rather than sent as 0, so a graph
- * shows a gap; `LagUnknown` is 1 whenever anything is missing, which is what the alarm watches.
+ * shows a gap; `LagUnknown` is 1 whenever anything is missing, which is what the alarm watches. The
+ * re-sync figures are the first index's (each index's, with several, are in `addIndexLagMetrics`).
  */
-export function addLagMetrics(
-  metrics: MetricsSink,
-  reading: LagReading,
-  resync: ResyncProgress | undefined,
-): void {
+export function addLagMetrics(metrics: MetricsSink, reading: LagReading): void {
   const addKnown = (
     name: string,
     unit: (typeof MetricUnit)[keyof typeof MetricUnit],
@@ -73,17 +70,23 @@ export function addLagMetrics(
   addKnown(METRIC.streamIteratorAge, MetricUnit.Milliseconds, reading.streamIteratorAgeMs);
   addKnown(METRIC.dlqDepth, MetricUnit.Count, reading.dlqDepth);
   metrics.addMetric(METRIC.lagUnknown, MetricUnit.Count, reading.problems.length > 0 ? 1 : 0);
-  const running = resync !== undefined && !FINISHED_PHASES.has(resync.job.phase);
+  addResyncMetrics(metrics, reading.indexes?.[0]?.resync);
+}
+
+/** One index's re-sync figures; no job and an unreadable state table both read as no running job. */
+function addResyncMetrics(metrics: MetricsSink, reading: IndexLagReading['resync']): void {
+  const resync = typeof reading === 'object' ? reading : undefined;
+  const running = resync !== undefined && !FINISHED_PHASES.has(resync.phase);
   metrics.addMetric(METRIC.resyncActive, MetricUnit.Count, running ? 1 : 0);
   if (running) {
     metrics.addMetric(METRIC.resyncSegmentsDone, MetricUnit.Count, resync.segmentsDone);
-    metrics.addMetric(METRIC.resyncSegmentsTotal, MetricUnit.Count, resync.job.totalSegments);
+    metrics.addMetric(METRIC.resyncSegmentsTotal, MetricUnit.Count, resync.totalSegments);
     metrics.addMetric(METRIC.resyncItemsIndexed, MetricUnit.Count, resync.indexed);
   }
   // The latest job failed (say, a migration whose documents the new schema refuses): the deployed
   // schema is not live, and `resync status` names the keys. Stays 1 until a later job starts.
   if (resync !== undefined)
-    metrics.addMetric(METRIC.resyncFailed, MetricUnit.Count, resync.job.phase === 'failed' ? 1 : 0);
+    metrics.addMetric(METRIC.resyncFailed, MetricUnit.Count, resync.phase === 'failed' ? 1 : 0);
   // Absent when nothing runs. Present for a finished job that still holds the active pointer: every
   // later re-sync is refused, which is a stall the alarm must see.
   if (resync?.progressAgeMs !== undefined)
@@ -91,18 +94,26 @@ export function addLagMetrics(
 }
 
 /**
- * Each index's lag when the table has several, as `SyncLagMs` with an `Index` dimension: one alarm per
- * index (lib/index-observability.ts). Each is flushed as a record of its own, since its dimensions differ
- * from the invocation's. With one index the headline is that index's: nothing more is published.
+ * Each index's lag and re-sync figures when the table has several, as `SyncLagMs`, `ResyncProgressAgeMs`,
+ * `ResyncFailed`… with an `Index` dimension: one lag, stall and failed alarm per further index
+ * (lib/index-observability.ts). Each figure is flushed as a record of its own (a single metric clears its
+ * dimensions when it flushes), since its dimensions differ from the invocation's. With one index the
+ * headline figures are that index's: nothing more is published.
  */
 export function addIndexLagMetrics(metrics: Pick<Metrics, 'singleMetric'>, reading: LagReading): void {
   const indexes = reading.indexes ?? [];
   if (indexes.length < 2) return;
   for (const index of indexes) {
-    if (index.lagMs === null) continue;
-    const single = metrics.singleMetric();
-    single.addDimension(INDEX_DIMENSION, index.alias);
-    single.addMetric(METRIC.syncLag, MetricUnit.Milliseconds, index.lagMs);
+    const ofIndex: MetricsSink = {
+      addMetric(name, unit, value) {
+        const single = metrics.singleMetric();
+        single.addDimension(INDEX_DIMENSION, index.alias);
+        single.addMetric(name, unit, value);
+      },
+    };
+    if (index.lagMs !== null) ofIndex.addMetric(METRIC.syncLag, MetricUnit.Milliseconds, index.lagMs);
+    // A reading saved by a version before re-syncs were read per index has none: nothing to publish.
+    if (index.resync !== undefined) addResyncMetrics(ofIndex, index.resync);
   }
 }
 

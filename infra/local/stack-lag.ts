@@ -2,8 +2,10 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { CircuitState } from '../../functions/core/breaker.ts';
 import { checkLag } from '../../functions/core/lag-check.ts';
+import { resyncProgress } from '../../functions/core/resync.ts';
 import { queueDepth } from '../../functions/shared/aws.ts';
 import { canaryPorts } from '../../functions/shared/lag-check-adapters.ts';
+import { dynamoResyncStore } from '../../functions/shared/resync-store.ts';
 import type { TypesenseClient } from '../../functions/shared/typesense.ts';
 import { sleep } from './processes.ts';
 import type { LocalIndex, LocalStackOptions, LocalStatus } from './stack-options.ts';
@@ -28,7 +30,8 @@ export interface LocalLagParts {
 
 /**
  * One lag check as the deployed scheduled function runs it: a canary through the whole pipeline
- * (written with the lag check's role) and the backlog figures from the local status.
+ * (written with the lag check's role), each index's re-sync progress and the backlog figures from the
+ * local status.
  */
 export function checkLocalLag(parts: LocalLagParts, canaryTimeoutMs: number) {
   const { options, resources, breaker } = parts;
@@ -53,6 +56,10 @@ export function checkLocalLag(parts: LocalLagParts, canaryTimeoutMs: number) {
     });
   const [first, ...further] = parts.indexes as [LocalIndex, ...LocalIndex[]];
   const firstCanary = canaryOf(first.alias);
+  // Each index's re-sync progress is read with the lag check's role, as the deployed function reads it: a
+  // missing grant on a state table shows as that index's `re-sync progress unknown` problem.
+  const resyncOf = (index: LocalIndex) => () =>
+    resyncProgress(dynamoResyncStore(dynamodb, index.resyncStateTable), Date.now());
   return checkLag(
     {
       now: Date.now,
@@ -66,6 +73,7 @@ export function checkLocalLag(parts: LocalLagParts, canaryTimeoutMs: number) {
           ...firstCanary,
           oldestMessageAgeMs: async () => (await local()).oldestPendingAgeMs,
           dlqDepth: async () => (await local()).dlqDepth,
+          resyncProgress: resyncOf(first),
         },
         // A further index's writer keeps no local figures: its queue age is unknown here; its DLQ is read with
         // the lag check's role, so a missing sqs:GetQueueAttributes grant shows as a problem.
@@ -74,6 +82,7 @@ export function checkLocalLag(parts: LocalLagParts, canaryTimeoutMs: number) {
           ...canaryOf(index.alias),
           oldestMessageAgeMs: async () => undefined,
           dlqDepth: async () => (await queueDepth(lagCheckClients.sqs, index.dlqUrl)).total,
+          resyncProgress: resyncOf(index),
         })),
       ],
     },

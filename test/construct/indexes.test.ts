@@ -190,6 +190,80 @@ describe('a table with two routed indexes', () => {
     expect(body).toContain('Index orders: lag (ms)');
   });
 
+  it("reads each further index's re-sync: its state table in the env, GetItem and Query on it, nothing more", () => {
+    const orders = sync.indexes[1]?.pipeline;
+    if (orders === undefined) throw new Error('two indexes expected');
+    const lagCheck = template.toJSON().Resources[idOf(sync.lagCheck)] as {
+      Properties: { Environment: { Variables: Record<string, unknown> } };
+    };
+    const further = JSON.stringify(lagCheck.Properties.Environment.Variables.FURTHER_INDEXES);
+    expect(further).toContain(
+      `resyncStateTable\\":\\"",${JSON.stringify({ Ref: idOf(orders.resyncStateTable) })}`,
+    );
+    const roleId = idOf(sync.lagCheck.role as never);
+    const statements = Object.values(
+      template.findResources('AWS::IAM::Policy', {
+        Properties: { Roles: Match.arrayWith([{ Ref: roleId }]) },
+      }),
+    ).flatMap((policy) => policy.Properties.PolicyDocument.Statement as Statement[]);
+    const stateTable = JSON.stringify({ 'Fn::GetAtt': [idOf(orders.resyncStateTable), 'Arn'] });
+    const onStateTable = statements.filter((statement) =>
+      [statement.Resource].flat().some((resource) => JSON.stringify(resource) === stateTable),
+    );
+    expect(onStateTable.flatMap((statement) => [statement.Action].flat()).sort()).toEqual([
+      'dynamodb:GetItem',
+      'dynamodb:Query',
+    ]);
+  });
+
+  it("alarms on each further index's stalled and failed re-sync, as the sync's own, naming the index", () => {
+    const alarms = sync.alarms.indexes?.orders;
+    expect(alarms?.resyncStalled).toBeDefined();
+    expect(alarms?.resyncFailed).toBeDefined();
+    const lagCheckService = Match.stringLikeRegexp('-lag-check$');
+    // The sync's own: the first index's, without an Index dimension, exactly as before.
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmDescription: Match.stringLikeRegexp('^A running re-sync has made no progress for 30 minutes'),
+      MetricName: 'ResyncProgressAgeMs',
+      Dimensions: [{ Name: 'service', Value: lagCheckService }],
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmDescription:
+        'A running re-sync of the index orders has made no progress for 30 minutes. Run ' +
+        '`typesense-sync --index orders resync status`; see the re-sync function logs and errors, the re-sync DLQ, ' +
+        'and Typesense health. A re-sync that cannot finish can be started again ' +
+        '(`typesense-sync --index orders resync start`).',
+      MetricName: 'ResyncProgressAgeMs',
+      Dimensions: [
+        { Name: 'Index', Value: 'orders' },
+        { Name: 'service', Value: lagCheckService },
+      ],
+      Statistic: 'Maximum',
+      Threshold: 30 * 60_000,
+      ComparisonOperator: 'GreaterThanThreshold',
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 1,
+      TreatMissingData: 'notBreaching',
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmDescription: Match.stringLikeRegexp(
+        '^The latest re-sync of the index orders failed and did not swap: the alias orders still serves .*' +
+          '`typesense-sync --index orders resync status` names the keys .* run `typesense-sync --index orders resync start`',
+      ),
+      MetricName: 'ResyncFailed',
+      Dimensions: [
+        { Name: 'Index', Value: 'orders' },
+        { Name: 'service', Value: lagCheckService },
+      ],
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+    });
+    // Under the index's construct id, beside its other alarms.
+    expect(alarms?.resyncStalled?.node.id).toBe('IndexOrdersResyncStalledAlarm');
+    expect(alarms?.resyncFailed?.node.id).toBe('IndexOrdersResyncFailedAlarm');
+  });
+
   it('starts the re-sync of every index on a stream gap', () => {
     const rules = template.findResources('AWS::Events::Rule', {
       Properties: { Description: Match.stringLikeRegexp('stream iterator age') },

@@ -65,6 +65,38 @@ describe('renderLag', () => {
       '  index orders: lag unknown | DLQ unknown',
     ]);
   });
+
+  it("names each index's re-sync on its line: none, unknown, or its phase, segments and how long it stalled", () => {
+    const job = { jobId: 'j', segmentsDone: 3, totalSegments: 8, indexed: 10 };
+    const indexes = [
+      { alias: 'products', lagMs: 80, oldestPendingChangeAgeMs: null, dlqDepth: 0, resync: 'none' as const },
+      {
+        alias: 'orders',
+        lagMs: 90,
+        oldestPendingChangeAgeMs: null,
+        dlqDepth: 0,
+        resync: { ...job, phase: 'backfilling' as const, progressAgeMs: 1_860_000 },
+      },
+      {
+        alias: 'customers',
+        lagMs: 70,
+        oldestPendingChangeAgeMs: null,
+        dlqDepth: 0,
+        resync: { ...job, phase: 'failed' as const },
+      },
+      { alias: 'lines', lagMs: 60, oldestPendingChangeAgeMs: null, dlqDepth: 0, resync: 'unknown' as const },
+    ];
+    expect(
+      renderLag({ ...lag, indexes })
+        .split('\n')
+        .slice(1),
+    ).toEqual([
+      '  index products: lag 80 ms | DLQ 0 | re-sync none',
+      '  index orders: lag 90 ms | DLQ 0 | re-sync backfilling (3/8 segments, no progress for 1860 s)',
+      '  index customers: lag 70 ms | DLQ 0 | re-sync failed (3/8 segments)',
+      '  index lines: lag 60 ms | DLQ 0 | re-sync unknown',
+    ]);
+  });
 });
 
 describe('renderStatus', () => {

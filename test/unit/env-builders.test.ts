@@ -204,7 +204,9 @@ describe('env builders: what they write, the functions read', () => {
       FURTHER_INDEXES: [],
     });
     expect(lag).not.toHaveProperty('FURTHER_INDEXES');
-    const further = [{ alias: 'lines', queueUrl: QUEUE_URL, dlqUrl: DLQ_URL }];
+    const further = [
+      { alias: 'lines', queueUrl: QUEUE_URL, dlqUrl: DLQ_URL, resyncStateTable: 'lines-state' },
+    ];
     const several = lagCheckEnvironment({
       ...typesense,
       TABLE_NAME: 'orders',
@@ -219,6 +221,13 @@ describe('env builders: what they write, the functions read', () => {
     expect(() =>
       parseConfig(lagCheckConfigSchema, { ...several, FURTHER_INDEXES: '[{"alias":"lines"}]' }),
     ).toThrow(/FURTHER_INDEXES/);
+    // Each further index names its re-sync state table: the lag check reads its re-sync there.
+    expect(() =>
+      parseConfig(lagCheckConfigSchema, {
+        ...several,
+        FURTHER_INDEXES: JSON.stringify([{ alias: 'lines', queueUrl: QUEUE_URL, dlqUrl: DLQ_URL }]),
+      }),
+    ).toThrow(/FURTHER_INDEXES.*resyncStateTable/s);
     const delay = ingestionDelayEnvironment({
       RESYNC_STATE_TABLE: 'state',
       DLQ_URL,

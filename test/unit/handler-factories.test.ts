@@ -187,6 +187,7 @@ describe('createLagCheckHandler', () => {
               readCanary: async () => undefined,
               oldestMessageAgeMs: async () => undefined,
               dlqDepth: async () => 0,
+              resyncProgress: async () => undefined,
             },
           ],
         };
@@ -196,7 +197,6 @@ describe('createLagCheckHandler', () => {
           {
             ports: () => ports,
             saveReading: async (reading) => void saved.push(reading),
-            resyncProgress: async () => undefined,
           },
           quiet,
         );

@@ -6,6 +6,7 @@ import {
   type LagCheckPorts,
   type LagReading,
 } from '../../functions/core/lag-check.ts';
+import type { ResyncPhase, ResyncProgress } from '../../functions/core/resync.ts';
 
 const START = 1_700_000_000_000;
 
@@ -23,7 +24,8 @@ function fakePorts(
   let now = START;
   let sentAt: number | undefined;
   let writes = 0;
-  const { visibleAt, prepareCanary, readCanary, oldestMessageAgeMs, dlqDepth, ...rest } = overrides;
+  const { visibleAt, prepareCanary, readCanary, oldestMessageAgeMs, dlqDepth, resyncProgress, ...rest } =
+    overrides;
   const indexPorts = (alias: string, index: IndexOverrides): IndexLagPorts => ({
     alias,
     prepareCanary: async () => undefined,
@@ -31,12 +33,18 @@ function fakePorts(
       index.visibleAt !== undefined && now >= index.visibleAt ? sentAt : START - 60_000,
     oldestMessageAgeMs: async () => 0,
     dlqDepth: async () => 0,
+    resyncProgress: async () => undefined,
     ...index,
   });
   const first = Object.fromEntries(
-    Object.entries({ visibleAt, prepareCanary, readCanary, oldestMessageAgeMs, dlqDepth }).filter(
-      ([, value]) => value !== undefined,
-    ),
+    Object.entries({
+      visibleAt,
+      prepareCanary,
+      readCanary,
+      oldestMessageAgeMs,
+      dlqDepth,
+      resyncProgress,
+    }).filter(([, value]) => value !== undefined),
   ) as IndexOverrides;
   const ports: LagCheckPorts = {
     now: () => now,
@@ -75,7 +83,14 @@ describe('checkLag', () => {
       problems: [],
       measuredAt: new Date(START).toISOString(),
       indexes: [
-        { alias: 'products', lagMs: 1_500, canaryDelayMs: 1_500, oldestPendingChangeAgeMs: 0, dlqDepth: 0 },
+        {
+          alias: 'products',
+          lagMs: 1_500,
+          canaryDelayMs: 1_500,
+          oldestPendingChangeAgeMs: 0,
+          dlqDepth: 0,
+          resync: 'none',
+        },
       ],
     });
   });
@@ -171,8 +186,22 @@ describe('checkLag over several indexes', () => {
     expect(ports.writes()).toBe(1);
     expect(reading.problems).toEqual([]);
     expect(reading.indexes).toEqual([
-      { alias: 'products', lagMs: 1_000, canaryDelayMs: 300, oldestPendingChangeAgeMs: 0, dlqDepth: 1 },
-      { alias: 'orders', lagMs: 2_400, canaryDelayMs: 2_400, oldestPendingChangeAgeMs: 700, dlqDepth: 2 },
+      {
+        alias: 'products',
+        lagMs: 1_000,
+        canaryDelayMs: 300,
+        oldestPendingChangeAgeMs: 0,
+        dlqDepth: 1,
+        resync: 'none',
+      },
+      {
+        alias: 'orders',
+        lagMs: 2_400,
+        canaryDelayMs: 2_400,
+        oldestPendingChangeAgeMs: 700,
+        dlqDepth: 2,
+        resync: 'none',
+      },
     ]);
     expect(reading).toMatchObject({
       lagMs: 2_400,
@@ -224,6 +253,121 @@ describe('checkLag over several indexes', () => {
     expect(ingestionDelayOfReading(reading, 0, START, 180_000)).toMatchObject({
       unknown: 'lag unknown: cannot prepare the canary collection (details in the lag-check function logs)',
     });
+  });
+});
+
+/** A re-sync job's progress as `resyncProgress` reads it from an index's state table. */
+const progress = (phase: ResyncPhase, progressAgeMs: number | undefined): ResyncProgress => ({
+  job: {
+    jobId: `job-${phase}`,
+    alias: 'orders',
+    collection: 'orders_v2',
+    phase,
+    trigger: 'operator',
+    totalSegments: 8,
+    startedAt: START - 3_600_000,
+    updatedAt: START - 60_000,
+  },
+  segmentsDone: 3,
+  scanned: 900,
+  indexed: 800,
+  skipped: 0,
+  filtered: 0,
+  itemsPerSecond: undefined,
+  etaSeconds: undefined,
+  rejections: [],
+  waitingFor: 'segments 3/8 backfilling',
+  progressAgeMs,
+});
+
+describe("checkLag: every index's re-sync", () => {
+  it("reads each index's re-sync at once and reports it under its alias; an unreadable one hides nothing else", async () => {
+    const started: string[] = [];
+    const seenStarted: number[] = [];
+    const resyncOf = (alias: string, read: () => Promise<ResyncProgress | undefined>) => async () => {
+      started.push(alias);
+      await Promise.resolve();
+      seenStarted.push(started.length);
+      return read();
+    };
+    const denied =
+      'User: lagCheck is not authorized to perform: dynamodb:GetItem on resource: suppliers-state';
+    const reading = await checkLag(
+      fakePorts(
+        { visibleAt: START + 200, resyncProgress: resyncOf('products', async () => undefined) },
+        {
+          orders: {
+            visibleAt: START + 300,
+            resyncProgress: resyncOf('orders', async () => progress('backfilling', 1_800_000)),
+          },
+          customers: {
+            visibleAt: START + 400,
+            resyncProgress: resyncOf('customers', async () => progress('failed', undefined)),
+          },
+          suppliers: {
+            visibleAt: START + 500,
+            resyncProgress: resyncOf('suppliers', async () => {
+              throw new Error(denied);
+            }),
+          },
+        },
+      ),
+      options,
+    );
+    // In parallel: every read had started before any went on.
+    expect(seenStarted).toEqual([4, 4, 4, 4]);
+    expect(reading.indexes?.map(({ alias, resync }) => [alias, resync])).toEqual([
+      ['products', 'none'],
+      [
+        'orders',
+        {
+          jobId: 'job-backfilling',
+          phase: 'backfilling',
+          segmentsDone: 3,
+          totalSegments: 8,
+          indexed: 800,
+          progressAgeMs: 1_800_000,
+        },
+      ],
+      [
+        'customers',
+        { jobId: 'job-failed', phase: 'failed', segmentsDone: 3, totalSegments: 8, indexed: 800 },
+      ],
+      ['suppliers', 'unknown'],
+    ]);
+    expect(reading.problems).toEqual([`re-sync progress unknown: ${denied} (index suppliers)`]);
+    // The failed read leaves every lag measured, the suppliers index's own included.
+    expect(reading.indexes?.map(({ alias, lagMs }) => [alias, lagMs])).toEqual([
+      ['products', 1_000],
+      ['orders', 1_000],
+      ['customers', 1_000],
+      ['suppliers', 1_000],
+    ]);
+    expect(reading.lagMs).toBe(1_000);
+    // The endpoint lists each index's re-sync too.
+    expect(ingestionDelayOfReading(reading, 0, START, 180_000)).toMatchObject({
+      indexes: [
+        { alias: 'products', resync: 'none' },
+        { alias: 'orders', resync: { phase: 'backfilling', progressAgeMs: 1_800_000 } },
+        { alias: 'customers', resync: { phase: 'failed' } },
+        { alias: 'suppliers', resync: 'unknown' },
+      ],
+    });
+  });
+
+  it('with one index, an unreadable re-sync is a problem as before, without an index name', async () => {
+    const reading = await checkLag(
+      fakePorts({
+        visibleAt: START + 200,
+        resyncProgress: async () => {
+          throw new Error('ResourceNotFoundException');
+        },
+      }),
+      options,
+    );
+    expect(reading.problems).toEqual(['re-sync progress unknown: ResourceNotFoundException']);
+    expect(reading.lagMs).toBe(1_000);
+    expect(reading.indexes?.[0]?.resync).toBe('unknown');
   });
 });
 

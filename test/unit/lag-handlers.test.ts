@@ -1,6 +1,7 @@
 import type { Context, LambdaFunctionURLEvent } from 'aws-lambda';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { LagCheckPorts, LagReading } from '../../functions/core/lag-check.ts';
+import type { IndexLagPorts, LagCheckPorts, LagReading } from '../../functions/core/lag-check.ts';
+import type { ResyncProgress } from '../../functions/core/resync.ts';
 import {
   ingestionDelayConfigSchema,
   lagCheckConfigSchema,
@@ -205,7 +206,6 @@ describe('the lag-check handler', () => {
         throw new Error('replaced below');
       },
       saveReading: async () => undefined,
-      resyncProgress: async () => undefined,
     };
     // The deployment's service name reaches the metrics through the telemetry's environment.
     const handler = createLagCheckHandler(config, deps, {
@@ -213,7 +213,10 @@ describe('the lag-check handler', () => {
     });
     let now = NOW;
     const saved: LagReading[] = [];
-    const ports = (writeCanary: LagCheckPorts['writeCanary']): LagCheckPorts => ({
+    const ports = (
+      writeCanary: LagCheckPorts['writeCanary'],
+      resyncProgress: IndexLagPorts['resyncProgress'] = async () => undefined,
+    ): LagCheckPorts => ({
       now: () => now,
       sleep: async (ms) => {
         now += ms;
@@ -228,20 +231,26 @@ describe('the lag-check handler', () => {
           readCanary: async () => (now >= NOW + 400 ? NOW : undefined),
           oldestMessageAgeMs: async () => 100,
           dlqDepth: async () => 3,
+          resyncProgress,
         },
       ],
     });
     Object.assign(deps, {
-      ports: () => ports(async () => undefined),
+      // The first index's re-sync, read by the lag check from its state table.
+      ports: () =>
+        ports(
+          async () => undefined,
+          async () =>
+            ({
+              job: { jobId: 'job', phase: 'backfilling', totalSegments: 8 },
+              segmentsDone: 3,
+              indexed: 12_000,
+              progressAgeMs: 42_000,
+            }) as ResyncProgress,
+        ),
       saveReading: async (reading: LagReading) => {
         saved.push(reading);
       },
-      resyncProgress: async () => ({
-        job: { phase: 'backfilling', totalSegments: 8 },
-        segmentsDone: 3,
-        indexed: 12_000,
-        progressAgeMs: 42_000,
-      }),
     });
 
     const reading = await handler(undefined, context);
@@ -288,7 +297,17 @@ describe('the lag-check handler', () => {
         ...single,
         indexes: [
           ...single.indexes,
-          { ...orders, readCanary: async () => (now >= NOW + 2_600 ? NOW : undefined) },
+          {
+            ...orders,
+            readCanary: async () => (now >= NOW + 2_600 ? NOW : undefined),
+            // The further index's re-sync failed: its own ResyncFailed, never the first index's headline one.
+            resyncProgress: async () =>
+              ({
+                job: { jobId: 'job', phase: 'failed', totalSegments: 8 },
+                segmentsDone: 8,
+                indexed: 5,
+              }) as ResyncProgress,
+          },
         ],
       }),
       saveReading: async () => undefined,
@@ -299,11 +318,21 @@ describe('the lag-check handler', () => {
     const perIndex = emf
       .records()
       .slice(before)
-      .filter((record) => record.Index !== undefined)
+      .filter((record) => record.Index !== undefined && record[METRIC.syncLag] !== undefined)
       .map((record) => [record.Index, record.service, record[METRIC.syncLag]]);
     expect(perIndex).toEqual([
       ['products', 'shop-lag-check', 2_000],
       ['orders', 'shop-lag-check', 2_600],
+    ]);
+    const failed = emf
+      .records()
+      .slice(before)
+      .filter((record) => record[METRIC.resyncFailed] !== undefined)
+      .map((record) => [record.Index, record[METRIC.resyncFailed]]);
+    expect(failed).toEqual([['orders', 1]]);
+    expect(two.indexes?.map(({ alias, resync }) => [alias, resync])).toEqual([
+      ['products', 'none'],
+      ['orders', { jobId: 'job', phase: 'failed', segmentsDone: 8, totalSegments: 8, indexed: 5 }],
     ]);
   });
 });

@@ -1,7 +1,7 @@
 import type { Context } from 'aws-lambda';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { LagReading } from '../../functions/core/lag-check.ts';
-import type { ResyncProgress } from '../../functions/core/resync.ts';
+import type { IndexLagReading, LagReading, ResyncReading } from '../../functions/core/lag-check.ts';
+import type { ResyncPhase } from '../../functions/core/resync.ts';
 import { type BatcherSummary, oneQueuePorts } from '../../functions/core/stream-batch.ts';
 import type { WriterSummary } from '../../functions/core/write-batch.ts';
 import { batcherConfigSchema, parseConfig, writerConfigSchema } from '../../functions/shared/config.ts';
@@ -195,18 +195,32 @@ describe('addLagMetrics: the re-sync progress age', () => {
     problems: [],
     measuredAt: '2026-11-30T12:00:00.000Z',
   };
-  const progress = (phase: ResyncProgress['job']['phase'], progressAgeMs: number | undefined) =>
-    ({
-      job: { phase, totalSegments: 8 },
-      segmentsDone: 3,
-      indexed: 1_000,
-      waitingFor: 'segments 3/8 backfilling',
-      progressAgeMs,
-    }) as ResyncProgress;
-  const emitted = (resync: ResyncProgress | undefined) => {
+  const progress = (phase: ResyncPhase, progressAgeMs: number | undefined): ResyncReading => ({
+    jobId: 'job',
+    phase,
+    totalSegments: 8,
+    segmentsDone: 3,
+    indexed: 1_000,
+    ...(progressAgeMs !== undefined && { progressAgeMs }),
+  });
+  /** The reading with the first index's re-sync as the lag check read it. */
+  const withResync = (resync: IndexLagReading['resync']): LagReading => ({
+    ...reading,
+    indexes: [
+      {
+        alias: 'products',
+        lagMs: 500,
+        canaryDelayMs: 500,
+        oldestPendingChangeAgeMs: null,
+        dlqDepth: 0,
+        resync,
+      },
+    ],
+  });
+  const emitted = (resync: IndexLagReading['resync']) => {
     const emf = captureEmf();
     const metrics = createMetrics();
-    addLagMetrics(metrics, reading, resync);
+    addLagMetrics(metrics, withResync(resync));
     metrics.publishStoredMetrics();
     const records = emf.records();
     return {
@@ -228,16 +242,18 @@ describe('addLagMetrics: the re-sync progress age', () => {
     expect(emitted(progress('done', 120_000)).values).toEqual([120_000]);
   });
 
-  it('leaves it out when no re-sync runs or the last one finished', () => {
+  it('leaves it out when no re-sync runs, its state is unknown, or the last one finished', () => {
     expect(emitted(undefined).values).toEqual([]);
+    expect(emitted('none').values).toEqual([]);
+    expect(emitted('unknown').values).toEqual([]);
     expect(emitted(progress('done', undefined)).values).toEqual([]);
   });
 
   it('emits ResyncFailed 1 while the latest job failed, 0 for any other job, and nothing without a job', () => {
-    const failed = (resync: ResyncProgress | undefined) => {
+    const failed = (resync: IndexLagReading['resync']) => {
       const emf = captureEmf();
       const metrics = createMetrics();
-      addLagMetrics(metrics, reading, resync);
+      addLagMetrics(metrics, withResync(resync));
       metrics.publishStoredMetrics();
       return valuesOf(emf.records(), METRIC.resyncFailed);
     };
@@ -247,7 +263,8 @@ describe('addLagMetrics: the re-sync progress age', () => {
       expect(failed(progress(phase, undefined))).toEqual([0]);
       vi.restoreAllMocks();
     }
-    expect(failed(undefined)).toEqual([]);
+    expect(failed('none')).toEqual([]);
+    expect(failed('unknown')).toEqual([]);
   });
 });
 
@@ -281,6 +298,55 @@ describe("addIndexLagMetrics: each index's lag", () => {
       [['service', 'Index']],
       [['service', 'Index']],
     ]);
+  });
+
+  it("publishes each index's re-sync figures under service and Index, as the first index's headline ones", () => {
+    const emf = captureEmf();
+    vi.stubEnv('POWERTOOLS_SERVICE_NAME', 'shop-lag-check');
+    const resyncs: IndexLagReading['resync'][] = [
+      'none',
+      {
+        jobId: 'j1',
+        phase: 'backfilling',
+        segmentsDone: 2,
+        totalSegments: 8,
+        indexed: 500,
+        progressAgeMs: 1_900_000,
+      },
+      { jobId: 'j2', phase: 'failed', segmentsDone: 8, totalSegments: 8, indexed: 40 },
+    ];
+    addIndexLagMetrics(createMetrics(), {
+      ...reading,
+      indexes: reading.indexes?.map((index, position) => ({ ...index, resync: resyncs[position] })),
+    });
+    const records = emf.records();
+    const figures = (alias: string) =>
+      Object.fromEntries(
+        records
+          .filter((record) => record.Index === alias)
+          .flatMap((record) =>
+            (record._aws.CloudWatchMetrics[0]?.Metrics ?? []).map(({ Name }) => [Name, record[Name]]),
+          ),
+      );
+    expect(figures('products')).toEqual({ [METRIC.syncLag]: 300, [METRIC.resyncActive]: 0 });
+    expect(figures('orders')).toEqual({
+      [METRIC.syncLag]: 2_400,
+      [METRIC.resyncActive]: 1,
+      [METRIC.resyncSegmentsDone]: 2,
+      [METRIC.resyncSegmentsTotal]: 8,
+      [METRIC.resyncItemsIndexed]: 500,
+      [METRIC.resyncFailed]: 0,
+      [METRIC.resyncProgressAge]: 1_900_000,
+    });
+    // An index whose lag is unknown still reports its re-sync: a failed one is what its alarm watches.
+    expect(figures('customers')).toEqual({ [METRIC.resyncActive]: 0, [METRIC.resyncFailed]: 1 });
+    expect(
+      new Set(
+        records.map((record) =>
+          JSON.stringify([record.service, record._aws.CloudWatchMetrics[0]?.Dimensions]),
+        ),
+      ),
+    ).toEqual(new Set([JSON.stringify(['shop-lag-check', [['service', 'Index']]])]));
   });
 
   it('publishes nothing for a table with one index: the headline is its lag', () => {

@@ -3,7 +3,7 @@ import { DynamoDBServiceException } from '@aws-sdk/client-dynamodb';
 import { S3ServiceException } from '@aws-sdk/client-s3';
 import { SecretsManagerServiceException } from '@aws-sdk/client-secrets-manager';
 import { SQSServiceException } from '@aws-sdk/client-sqs';
-import { evaluate, type IamDecision, type IamRequest } from './evaluate.ts';
+import { evaluate, type IamDecision, type IamRequest, type PolicyStatement } from './evaluate.ts';
 import { type PhysicalResources, Resolver, type RolePolicy, rolePolicyOf } from './policies.ts';
 import { ACCOUNT, type PartitionKeys, requestsOf } from './requests.ts';
 import { type SyncFunctionName, type SyncTemplateOptions, syncTemplate } from './template.ts';
@@ -41,6 +41,30 @@ export interface AccessDenial {
 export interface Revocation {
   function: SyncFunctionName;
   action: string;
+  /**
+   * Only on this resource (an ARN, as the denials name it; its sub-resources such as a table's indexes too),
+   * the others keeping the action: to show the grant on one resource is needed. Default: every resource.
+   */
+  resource?: string;
+}
+
+const coveredBy = (resource: string, revoked: string) =>
+  resource === revoked || resource.startsWith(`${revoked}/`);
+
+/** An Allow statement less the revocations: a resource-scoped one splits off the revoked action's resources. */
+function allowWithout(statement: PolicyStatement, revocations: readonly Revocation[]): PolicyStatement[] {
+  const revokedOf = (action: string) =>
+    revocations.filter((each) => each.action.toLowerCase() === action.toLowerCase());
+  const kept = statement.actions.filter((action) => revokedOf(action).length === 0);
+  const scoped = statement.actions.flatMap((action) => {
+    const revoked = revokedOf(action);
+    if (revoked.length === 0 || revoked.some((each) => each.resource === undefined)) return [];
+    const resources = statement.resources.filter(
+      (resource) => !revoked.some((each) => coveredBy(resource, each.resource as string)),
+    );
+    return resources.length === 0 ? [] : [{ ...statement, actions: [action], resources }];
+  });
+  return [{ ...statement, actions: kept }, ...scoped];
 }
 
 /** The part of an SDK v3 client the enforcement needs. */
@@ -85,14 +109,9 @@ function roleWithout(
   revoke: readonly Revocation[],
 ): RolePolicy {
   const role = rolePolicyOf(template, fn, resolver);
-  const revoked = revoke.filter((each) => each.function === fn).map((each) => each.action.toLowerCase());
-  const statements = role.statements.map((statement) =>
-    statement.effect === 'Allow'
-      ? {
-          ...statement,
-          actions: statement.actions.filter((action) => !revoked.includes(action.toLowerCase())),
-        }
-      : statement,
+  const revoked = revoke.filter((each) => each.function === fn);
+  const statements = role.statements.flatMap((statement) =>
+    statement.effect === 'Allow' ? allowWithout(statement, revoked) : [statement],
   );
   return { roleName: role.roleName, statements };
 }
