@@ -2,25 +2,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type IngestionDelay, ingestionDelayOf } from '../../bin/cli/operations/lag.ts';
 import type { LocalIndexStatus, LocalStatus } from './stack.ts';
 
-/** One index's figures in a sample: the page's row of that index. */
-export interface IndexSample {
-  alias: string;
-  /** Undefined while Typesense does not answer. */
-  documents: number | undefined;
-  /** This index's writer's lag, as the sample's `lagMs` is the stack's. */
-  lagMs: number;
-  changesPerSecond: number;
-  pendingMessages: number;
-  dlqDepth: number;
-  circuit: IngestionDelay['circuit'];
-  load?: string;
-}
-
-/** One second of the embedded stack, as `GET /v1/history` answers it. */
-export interface HistorySample {
-  /** When the sample was taken, epoch ms. */
-  at: number;
-  /** The ingestion-delay endpoint's figure at that moment. */
+/** The figures a sample shows, of the stack (the top of the page) or of one index (its row). */
+interface SampledFigures {
+  /** The ingestion-delay endpoint's figure at that moment (of this index's writer, in an index's row). */
   lagMs: number;
   /** Changes the writer applied since the previous sample, per second. */
   changesPerSecond: number;
@@ -29,6 +13,19 @@ export interface HistorySample {
   circuit: IngestionDelay['circuit'];
   /** The running re-sync, e.g. `first load 5000/~20000 (backfilling)`; absent when none runs. */
   load?: string;
+}
+
+/** One index's figures in a sample: the page's row of that index. */
+export interface IndexSample extends SampledFigures {
+  alias: string;
+  /** Undefined while Typesense does not answer. */
+  documents: number | undefined;
+}
+
+/** One second of the embedded stack, as `GET /v1/history` answers it. */
+export interface HistorySample extends SampledFigures {
+  /** When the sample was taken, epoch ms. */
+  at: number;
   /** Every index's own figures, the first first (the figures above are the stack's, as before). */
   indexes: IndexSample[];
 }
