@@ -215,7 +215,7 @@ export interface LocalStack {
   endpoints: { dynamodb: string; sqs: string; typesense: string };
   /** `GET` answers the current ingestion delay, as the deployed endpoint does. */
   ingestionDelayUrl: string;
-  /** The local status page: lag chart, throughput, pending, DLQ and circuit, live. */
+  /** The local status page: lag chart, throughput, pending, DLQ and circuit, live; a row of figures per index. */
   statusPageUrl: string;
   /** What the operator CLI needs to reach this stack (`--target`). */
   target: TargetInput;

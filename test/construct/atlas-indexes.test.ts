@@ -1,10 +1,17 @@
-import type { CfnElement, Stack } from 'aws-cdk-lib';
+import { type CfnElement, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Target } from '../../functions/contract/target.ts';
 import type { AtlasSource } from '../../lib/atlas-source.ts';
-import type { TypesenseSync } from '../../lib/typesense-sync.ts';
-import { ATLAS_ROUTED_INDEXES, atlasIndexesStack } from './stacks.ts';
+import { TypesenseSync } from '../../lib/typesense-sync.ts';
+import {
+  ATLAS_EVENT_SOURCE,
+  ATLAS_ROUTED_INDEXES,
+  appWithoutBundling,
+  atlasIndexesStack,
+  ENV,
+} from './stacks.ts';
 
 /**
  * A MongoDB Atlas source with several indexes (issue 20, item 3): the ingest writes the one mirror table,
@@ -140,5 +147,21 @@ describe('a MongoDB Atlas source: aggregate checked at synth', () => {
       ]);
     expect(build).toThrow(/indexes\[1\] \(orders\)\.aggregate cannot be used with mongoAtlas/);
     expect(build).not.toThrow(/indexes\[0\]/);
+  });
+
+  it('refuses the top-level aggregate of a single index too', () => {
+    const build = () => {
+      const stack = new Stack(appWithoutBundling(), 'AtlasAggregate', { env: ENV });
+      return new TypesenseSync(stack, 'Sync', {
+        typesense: {
+          nodes: ['https://typesense.example.com:443'],
+          apiKeySecret: secretsmanager.Secret.fromSecretNameV2(stack, 'ApiKey', 'typesense/key'),
+          collection: 'orders',
+        },
+        mongoAtlas: { eventSourceName: ATLAS_EVENT_SOURCE },
+        aggregate: { parent: { prefix: 'ORDER' }, children: { lines: { prefix: 'LINE#' } } },
+      });
+    };
+    expect(build).toThrow(/TypesenseSync: aggregate cannot be used with mongoAtlas/);
   });
 });
