@@ -149,7 +149,9 @@ async function announce(stack: LocalStack): Promise<void> {
   console.log(
     `  Operator CLI    npm run cli -- --target ${TARGET_FILE} status   (lag: ${stack.ingestionDelayUrl})`,
   );
-  console.log(`  Status page     ${stack.statusPageUrl}  (lag chart, throughput, pending, DLQ, circuit; each index)`);
+  console.log(
+    `  Status page     ${stack.statusPageUrl}  (lag chart, throughput, pending, DLQ, circuit; each index)`,
+  );
 }
 
 /** The first loads with a live status line, until their swaps have created every alias. */
