@@ -1,4 +1,9 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXIT } from '../../bin/cli/program.ts';
+import { queueDepth } from '../../functions/shared/aws.ts';
 import type { CollectionSchema } from '../../functions/shared/typesense.ts';
 import {
   type LocalAtlasSource,
@@ -8,6 +13,7 @@ import {
 } from '../../infra/local/stack.ts';
 import { seededRandom } from '../../infra/local/workload.ts';
 import { type AtlasEvent, atlasEvent } from '../helpers/atlas-events.ts';
+import { cliAt } from '../helpers/cli.ts';
 
 /**
  * Two routed indexes over an Atlas source on the embedded stack (issue 20, item 3): Atlas trigger events →
@@ -151,6 +157,8 @@ async function expectEachIndexExact() {
       deadLetters: [],
     });
   }
+  // Nor on the ingest's own DLQ: every event reached the mirror.
+  expect((await queueDepth(stack.sqs, atlas.ingestDeadLetterQueueUrl)).total).toBe(0);
   expect(stack.iam.denials).toEqual([]);
 }
 
@@ -216,5 +224,14 @@ describe('an Atlas source with two routed indexes on the embedded stack', () => 
     );
     expect(kindsSent.filter((kinds) => kinds.size === 2).length).toBeGreaterThan(3);
     expect(DOCUMENTS + 1 - finalDocuments().size).toBeGreaterThan(1);
+  }, 300_000);
+
+  it('a re-sync of one index (the CLI with --index) scans the mirror through its filter, leaving both exact', async () => {
+    const targetFile = join(await mkdtemp(join(tmpdir(), 'atlas-routed-')), 'target.json');
+    await writeFile(targetFile, JSON.stringify(stack.target));
+    const started = await cliAt(targetFile, '--index', 'reviews', 'resync', 'start', '--wait');
+    expect({ code: started.code, err: started.err }).toEqual({ code: EXIT.ok, err: '' });
+    await stack.waitForIdle(180_000);
+    await expectEachIndexExact();
   }, 300_000);
 });
