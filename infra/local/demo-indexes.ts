@@ -1,42 +1,17 @@
 import type { VerifyReport } from '../../bin/cli/operations/verify.ts';
-import { queueDepth } from '../../functions/shared/aws.ts';
-import type { LocalStack } from './stack.ts';
+import type { LocalIndexStatus, LocalStack } from './stack.ts';
 
 /** `npm start`'s figures and checks per index of the demo table. */
 
-export interface IndexFigures {
-  alias: string;
-  /** Documents in the collection behind the alias (0 before its first load's swap). */
-  documents: number;
-  /** Messages waiting or in flight on the index's changes queue. */
-  pendingMessages: number;
-  dlqDepth: number;
-}
-
-export async function indexFiguresOf(stack: LocalStack): Promise<IndexFigures[]> {
-  return Promise.all(
-    Object.values(stack.indexes).map(async (index) => {
-      const [collection, pending, dlq] = await Promise.all([
-        stack.typesense.getCollection(index.alias),
-        queueDepth(stack.sqs, index.queueUrl),
-        queueDepth(stack.sqs, index.dlqUrl),
-      ]);
-      return {
-        alias: index.alias,
-        documents: collection?.num_documents ?? 0,
-        pendingMessages: pending.total,
-        dlqDepth: dlq.total,
-      };
-    }),
-  );
-}
+/** What the status line shows of an index: from the stack's status (`LocalStatus.indexes`). */
+export type IndexFigures = Pick<LocalIndexStatus, 'alias' | 'documents' | 'pendingMessages' | 'dlqDepth'>;
 
 /** The status line's tail: `| products 212 docs 0 msg DLQ 0 · reviews …`; empty without figures. */
 export function formatIndexFigures(indexes: readonly IndexFigures[]): string {
   if (indexes.length === 0) return '';
   const each = indexes.map(
     ({ alias, documents, pendingMessages, dlqDepth }) =>
-      `${alias} ${documents} docs ${pendingMessages} msg DLQ ${dlqDepth}`,
+      `${alias} ${documents ?? '?'} docs ${pendingMessages} msg DLQ ${dlqDepth}`,
   );
   return ` | ${each.join(' · ')}`;
 }

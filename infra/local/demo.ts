@@ -1,6 +1,6 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { ingestionDelayOf } from '../../bin/cli/operations/lag.ts';
-import { formatIndexFigures, type IndexFigures, indexFiguresOf, verifyIndexes } from './demo-indexes.ts';
+import { formatIndexFigures, verifyIndexes } from './demo-indexes.ts';
 import { loadShop, runShopWorkload, SHOP_KEY_ATTRIBUTES, shopIndexes } from './demo-shop.ts';
 import { exitOnSignals, sleep } from './processes.ts';
 import { type LocalStack, type LocalStatus, startLocalStack } from './stack.ts';
@@ -20,7 +20,7 @@ export interface DemoOptions {
   prefill?: number;
 }
 
-export function formatStatus(status: LocalStatus, progress: string, indexes: IndexFigures[] = []): string {
+export function formatStatus(status: LocalStatus, progress: string): string {
   // The same figure the ingestion-delay endpoint and `typesense-sync lag` answer.
   const delay = ingestionDelayOf(status, Date.now());
   const lag =
@@ -32,7 +32,7 @@ export function formatStatus(status: LocalStatus, progress: string, indexes: Ind
   return (
     `${progress}${formatLoad(status.load)}seen ${status.changesSeen} | applied ${status.changesApplied} | ` +
     `pending ${status.pendingMessages} msg | DLQ ${status.dlqDepth} | lag ${lag} | circuit ${status.circuit}` +
-    formatIndexFigures(indexes)
+    formatIndexFigures(status.indexes)
   );
 }
 
@@ -47,9 +47,9 @@ function statusTicker(stack: LocalStack, progress: () => string) {
   let last = 0;
   const timer = setInterval(async () => {
     // A poll that fails (the stack is stopping) just skips a tick.
-    const [status, indexes] = await Promise.all([stack.status(), indexFiguresOf(stack)]).catch(() => []);
+    const status = await stack.status().catch(() => undefined);
     if (status === undefined) return;
-    const line = formatStatus(status, progress(), indexes);
+    const line = formatStatus(status, progress());
     if (tty) process.stdout.write(`\r\x1b[2K${line}`);
     else if (Date.now() - last >= 2_000) {
       last = Date.now();
@@ -58,8 +58,7 @@ function statusTicker(stack: LocalStack, progress: () => string) {
   }, 250);
   return async () => {
     clearInterval(timer);
-    const [status, indexes] = await Promise.all([stack.status(), indexFiguresOf(stack)]);
-    const line = formatStatus(status, progress(), indexes);
+    const line = formatStatus(await stack.status(), progress());
     console.log(tty ? `\r\x1b[2K${line}` : line);
   };
 }
@@ -150,7 +149,9 @@ async function announce(stack: LocalStack): Promise<void> {
   console.log(
     `  Operator CLI    npm run cli -- --target ${TARGET_FILE} status   (lag: ${stack.ingestionDelayUrl})`,
   );
-  console.log(`  Status page     ${stack.statusPageUrl}  (lag chart, throughput, pending, DLQ, circuit)`);
+  console.log(
+    `  Status page     ${stack.statusPageUrl}  (lag chart, throughput, pending, DLQ, circuit; each index)`,
+  );
 }
 
 /** The first loads with a live status line, until their swaps have created every alias. */

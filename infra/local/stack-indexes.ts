@@ -165,7 +165,7 @@ export async function startFurtherIndexes(
  */
 export async function setUpIndexes(
   context: FurtherIndexContext,
-  first: Pick<LocalIndex, 'functions' | 'queuePoller' | 'resyncPoller'> & {
+  first: Pick<LocalIndex, 'functions' | 'queuePoller' | 'resyncPoller' | 'indexFigures'> & {
     transform: Transform | undefined;
     direct: boolean;
     collection: string;
@@ -181,6 +181,7 @@ export async function setUpIndexes(
     collection: indexCreated?.Data.Collection ?? first.collection,
     queuePoller: first.queuePoller,
     resyncPoller: first.resyncPoller,
+    indexFigures: first.indexFigures,
     functions: first.functions,
     index,
   });

@@ -17,6 +17,7 @@ import type { AccessDenial, Revocation } from './iam/enforce.ts';
 import type { PollerFaults, QueuePoller } from './queue-poller.ts';
 import type { LocalFunctions } from './stack-functions.ts';
 import type { LocalIndexResource } from './stack-index.ts';
+import type { LiveFigures } from './stack-pollers.ts';
 import type { StreamPoller } from './stream-poller.ts';
 import type { TypesenseEmulator, TypesenseVersion } from './typesense-emulator.ts';
 
@@ -157,6 +158,8 @@ export interface LocalIndex {
   resyncQueueUrl: string;
   queuePoller: QueuePoller;
   resyncPoller: QueuePoller;
+  /** What this index's writer poller saw (the stack's `LiveFigures` count every index's). */
+  indexFigures: LiveFigures;
   functions: Pick<LocalFunctions, 'writer' | 'resync' | 'indexResource'>;
   index: LocalIndexResource;
   /** This index's entry in the target's `indexes` (functions/contract/target.ts). */
@@ -165,6 +168,23 @@ export interface LocalIndex {
   verify(): Promise<VerifyReport>;
   /** Receives every message on this index's DLQ. */
   drainDeadLetters(): Promise<DeadLetter[]>;
+}
+
+/** One index's own figures on the embedded stack (infra/local/index-status.ts). */
+export interface LocalIndexStatus {
+  alias: string;
+  /** Documents in the collection behind the alias; undefined while Typesense does not answer. */
+  documents: number | undefined;
+  /** Changes in messages this index's writer finished. */
+  changesApplied: number;
+  /** Messages waiting or in flight on this index's changes queue. */
+  pendingMessages: number;
+  dlqDepth: number;
+  /** As `LocalStatus.lagMs`, of this index's writer. */
+  lagMs: number | undefined;
+  oldestPendingAgeMs: number | undefined;
+  circuit: CircuitState;
+  load?: LocalStatus['load'];
 }
 
 export interface LocalStatus {
@@ -187,13 +207,15 @@ export interface LocalStatus {
   circuit: CircuitState;
   /** The running re-sync, if any: a first load (the alias appears at its swap) or a migration. */
   load?: { jobId: string; firstLoad: boolean; phase: string; scanned: number; estimatedItems?: number };
+  /** Every index's own figures, the first first. */
+  indexes: LocalIndexStatus[];
 }
 
 export interface LocalStack {
   endpoints: { dynamodb: string; sqs: string; typesense: string };
   /** `GET` answers the current ingestion delay, as the deployed endpoint does. */
   ingestionDelayUrl: string;
-  /** The local status page: lag chart, throughput, pending, DLQ and circuit, live. */
+  /** The local status page: lag chart, throughput, pending, DLQ and circuit, live; a row of figures per index. */
   statusPageUrl: string;
   /** What the operator CLI needs to reach this stack (`--target`). */
   target: TargetInput;

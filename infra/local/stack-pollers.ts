@@ -84,6 +84,8 @@ export interface LocalPollers {
   resyncPoller: QueuePoller;
   atlasPoller: QueuePoller | undefined;
   figures: LiveFigures;
+  /** The first index's own figures. */
+  indexFigures: LiveFigures;
 }
 
 /** The pollers over the functions, not yet started. They receive and delete with each function's role. */
@@ -113,7 +115,7 @@ export function createPollers(
       return response;
     },
   });
-  const { queuePoller, resyncPoller } = indexPollers(
+  const { queuePoller, resyncPoller, indexFigures } = indexPollers(
     options,
     { queueUrl: sources.queueUrl, resyncQueueUrl: sources.resyncQueueUrl, prefix: sources.tableName },
     functions,
@@ -132,7 +134,7 @@ export function createPollers(
           handler: (event) => atlasIngest.handler(event, lambdaContext('atlas-ingest')),
           ...faults,
         });
-  return { streamPoller, queuePoller, resyncPoller, atlasPoller, figures };
+  return { streamPoller, queuePoller, resyncPoller, atlasPoller, figures, indexFigures };
 }
 
 const queueArnOf = (queueName: string) => `arn:aws:sqs:${REGION}:${ACCOUNT_ID}:${queueName}`;
@@ -140,7 +142,8 @@ const queueArnOf = (queueName: string) => `arn:aws:sqs:${REGION}:${ACCOUNT_ID}:$
 /**
  * One index's event source mappings: its changes queue driving its writer, its work queue its re-sync, each
  * receiving and deleting with that function's role (`writer:<alias>`… for a further index, named by `role`).
- * Their queues are named after `prefix` (stack-resources.ts).
+ * Their queues are named after `prefix` (stack-resources.ts). What the writer poller sees is counted both in
+ * the stack's `figures` and in the index's own `indexFigures`.
  */
 export function indexPollers(
   options: LocalStackOptions,
@@ -149,7 +152,8 @@ export function indexPollers(
   roleClients: FunctionClients,
   figures: LiveFigures,
   role?: string,
-): { queuePoller: QueuePoller; resyncPoller: QueuePoller } {
+): { queuePoller: QueuePoller; resyncPoller: QueuePoller; indexFigures: LiveFigures } {
+  const indexFigures = new LiveFigures();
   const faults = options.pollerFaults === undefined ? {} : { faults: options.pollerFaults };
   const nameOf = (kind: 'writer' | 'resync') => (role === undefined ? kind : (`${kind}:${role}` as const));
   const queuePoller = new QueuePoller({
@@ -160,8 +164,14 @@ export function indexPollers(
     handler: (event) => functions.writer.handler(event, lambdaContext(nameOf('writer'))),
     concurrency: options.writerConcurrency ?? 2,
     ...faults,
-    onReceive: figures.onReceive,
-    onDone: figures.onDone,
+    onReceive: (records) => {
+      figures.onReceive(records);
+      indexFigures.onReceive(records);
+    },
+    onDone: (records, doneAt) => {
+      figures.onDone(records, doneAt);
+      indexFigures.onDone(records, doneAt);
+    },
   });
   const resyncTimeoutMs = (options.resync?.timeoutSeconds ?? 60) * 1000;
   const resyncPoller = new QueuePoller({
@@ -174,5 +184,5 @@ export function indexPollers(
     handler: (event) => functions.resync.handler(event, lambdaContext(nameOf('resync'), resyncTimeoutMs)),
     concurrency: options.resync?.workers ?? 2,
   });
-  return { queuePoller, resyncPoller };
+  return { queuePoller, resyncPoller, indexFigures };
 }

@@ -7,17 +7,16 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { ingestionDelayOf } from '../../bin/cli/operations/lag.ts';
 import { loadTransform } from '../../bin/cli/operations/transform.ts';
 import { DEFAULTS } from '../../functions/contract/limits.ts';
-import { FINISHED_PHASES, resyncProgress } from '../../functions/core/resync.ts';
 import type { Transform } from '../../functions/core/transform.ts';
 import type { IndexResourceResponse } from '../../functions/index-resource/handler.ts';
 import { sendEventBridgeEvents } from '../../functions/shared/atlas-ingest-adapters.ts';
 import { createDynamoDbClient, queueDepth } from '../../functions/shared/aws.ts';
-import { dynamoResyncStore } from '../../functions/shared/resync-store.ts';
 import { TypesenseClient } from '../../functions/shared/typesense.ts';
 import { type FaultProxy, startFaultProxy } from './fault-proxy.ts';
 import { localIam } from './iam/enforce.ts';
 import { standIns } from './iam/stand-ins.ts';
 import type { SyncTemplateOptions } from './iam/template.ts';
+import { indexStatusOf } from './index-status.ts';
 import { sleep } from './processes.ts';
 import { s3FailureDestination } from './s3-failure-destination.ts';
 import { buildFunctions, type FunctionClients, functionClients } from './stack-functions.ts';
@@ -39,6 +38,7 @@ import {
   CREDENTIALS,
   type LocalAtlasSource,
   type LocalIndex,
+  type LocalIndexStatus,
   type LocalStack,
   type LocalStackOptions,
   type LocalStatus,
@@ -379,39 +379,22 @@ function targetOf(
 }
 
 async function statusOf(parts: StackParts): Promise<LocalStatus> {
-  const { clients, resources, pollers } = parts;
-  const [pending, dlq] = await Promise.all([
-    queueDepth(clients.sqs, resources.queueUrl),
-    queueDepth(clients.sqs, resources.dlqUrl),
-  ]);
+  const { clients, pollers } = parts;
   const now = Date.now();
-  const progress = await resyncProgress(
-    dynamoResyncStore(clients.dynamodb, resources.resyncStateTable),
-    now,
-  ).catch(() => undefined);
-  const running = progress === undefined || FINISHED_PHASES.has(progress.job.phase) ? undefined : progress;
+  const indexes = await Promise.all(parts.indexes.map((index) => indexStatusOf(clients, index, now)));
+  // The top-level queue figures and load are the first index's, as before there were several.
+  const { pendingMessages, dlqDepth, load } = indexes[0] as LocalIndexStatus;
   return {
-    ...(running === undefined
-      ? {}
-      : {
-          load: {
-            jobId: running.job.jobId,
-            firstLoad: running.job.firstLoad === true,
-            phase: running.job.phase,
-            scanned: running.scanned,
-            ...(running.job.estimatedItems === undefined
-              ? {}
-              : { estimatedItems: running.job.estimatedItems }),
-          },
-        }),
+    ...(load === undefined ? {} : { load }),
     changesSeen: pollers.figures.changesSeen,
     changesApplied: pollers.figures.changesApplied,
-    pendingMessages: pending.total,
-    dlqDepth: dlq.total,
+    pendingMessages,
+    dlqDepth,
     lagMs: pollers.figures.lagMs(now),
     oldestPendingAgeMs: pollers.figures.oldestPendingAgeMs(now),
     streamRecordsGivenUp: pollers.streamPoller.stats.recordsGivenUp,
     circuit: parts.functions.writer.handler.breaker.state,
+    indexes,
   };
 }
 

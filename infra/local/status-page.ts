@@ -1,12 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type IngestionDelay, ingestionDelayOf } from '../../bin/cli/operations/lag.ts';
-import type { LocalStatus } from './stack.ts';
+import type { LocalIndexStatus, LocalStatus } from './stack.ts';
 
-/** One second of the embedded stack, as `GET /v1/history` answers it. */
-export interface HistorySample {
-  /** When the sample was taken, epoch ms. */
-  at: number;
-  /** The ingestion-delay endpoint's figure at that moment. */
+/** The figures a sample shows, of the stack (the top of the page) or of one index (its row). */
+interface SampledFigures {
+  /** The ingestion-delay endpoint's figure at that moment (of this index's writer, in an index's row). */
   lagMs: number;
   /** Changes the writer applied since the previous sample, per second. */
   changesPerSecond: number;
@@ -15,6 +13,21 @@ export interface HistorySample {
   circuit: IngestionDelay['circuit'];
   /** The running re-sync, e.g. `first load 5000/~20000 (backfilling)`; absent when none runs. */
   load?: string;
+}
+
+/** One index's figures in a sample: the page's row of that index. */
+export interface IndexSample extends SampledFigures {
+  alias: string;
+  /** Undefined while Typesense does not answer. */
+  documents: number | undefined;
+}
+
+/** One second of the embedded stack, as `GET /v1/history` answers it. */
+export interface HistorySample extends SampledFigures {
+  /** When the sample was taken, epoch ms. */
+  at: number;
+  /** Every index's own figures, the first first (the figures above are the stack's, as before). */
+  indexes: IndexSample[];
 }
 
 /** The running re-sync in a few words: the first load (before the alias exists) or a migration. */
@@ -31,12 +44,30 @@ export interface StatusHistoryOptions {
   capacity?: number;
 }
 
+/** Changes per second between two counts taken `elapsedMs` apart, to one decimal; 0 without a gap. */
+const perSecond = (count: number, previous: number | undefined, elapsedMs: number) =>
+  previous === undefined || elapsedMs <= 0 ? 0 : Math.round(((count - previous) * 10_000) / elapsedMs) / 10;
+
+function indexSample(index: LocalIndexStatus, at: number, changesPerSecond: number): IndexSample {
+  return {
+    alias: index.alias,
+    documents: index.documents,
+    lagMs: ingestionDelayOf(index, at).lagMs,
+    changesPerSecond,
+    pendingMessages: index.pendingMessages,
+    dlqDepth: index.dlqDepth,
+    circuit: index.circuit,
+    ...(index.load === undefined ? {} : { load: describeLoad(index.load) }),
+  };
+}
+
 /** Samples the stack's status on a timer and keeps the latest samples for the status page. */
 export class StatusHistory {
   readonly intervalMs: number;
   private readonly capacity: number;
   private readonly kept: HistorySample[] = [];
-  private previous: { at: number; changesApplied: number } | undefined;
+  /** The previous sample's time and counts: the stack's, and each index's by alias. */
+  private previous: { at: number; changesApplied: number; byIndex: Map<string, number> } | undefined;
   private timer: NodeJS.Timeout | undefined;
   private sampling: Promise<void> | undefined;
 
@@ -74,21 +105,28 @@ export class StatusHistory {
     if (status === undefined) return;
     const at = Date.now();
     const previous = this.previous;
-    this.previous = { at, changesApplied: status.changesApplied };
+    this.previous = {
+      at,
+      changesApplied: status.changesApplied,
+      byIndex: new Map(status.indexes.map((index) => [index.alias, index.changesApplied])),
+    };
     // Measured over the real gap between samples: timers drift when the machine is busy.
     const elapsedMs = previous === undefined ? 0 : at - previous.at;
-    const changesPerSecond =
-      previous === undefined || elapsedMs <= 0
-        ? 0
-        : Math.round(((status.changesApplied - previous.changesApplied) * 10_000) / elapsedMs) / 10;
     this.kept.push({
       at,
       lagMs: ingestionDelayOf(status, at).lagMs,
-      changesPerSecond,
+      changesPerSecond: perSecond(status.changesApplied, previous?.changesApplied, elapsedMs),
       pendingMessages: status.pendingMessages,
       dlqDepth: status.dlqDepth,
       circuit: status.circuit,
       ...(status.load === undefined ? {} : { load: describeLoad(status.load) }),
+      indexes: status.indexes.map((index) =>
+        indexSample(
+          index,
+          at,
+          perSecond(index.changesApplied, previous?.byIndex.get(index.alias), elapsedMs),
+        ),
+      ),
     });
     if (this.kept.length > this.capacity) this.kept.shift();
   }
@@ -154,6 +192,17 @@ const STATUS_PAGE_HTML = `<!doctype html>
   [data-testid="circuit"][data-state="closed"] { color: #1e7d32; }
   [data-testid="circuit"][data-state="half-open"] { color: #a15c00; }
   [data-testid="circuit"][data-state="open"] { color: #b3261e; }
+  .indexes { background: #fff; border: 1px solid var(--grid); border-radius: 8px; padding: 12px 14px;
+    margin-bottom: 16px; }
+  .indexes h2 { font-size: 14px; margin: 0 0 8px; }
+  table { width: 100%; border-collapse: collapse; font-variant-numeric: tabular-nums; }
+  th { font-size: 12px; font-weight: 600; text-transform: uppercase; letter-spacing: .04em; color: var(--muted);
+    text-align: right; padding: 4px 8px; }
+  td { text-align: right; padding: 4px 8px; border-top: 1px solid var(--grid); }
+  th:first-child, td:first-child, th:last-child, td:last-child { text-align: left; }
+  td[data-field="dlq-depth"][data-alert="true"] { color: #b3261e; font-weight: 600; }
+  td[data-field="circuit"][data-state="half-open"] { color: #a15c00; }
+  td[data-field="circuit"][data-state="open"] { color: #b3261e; }
   .chart { background: #fff; border: 1px solid var(--grid); border-radius: 8px; padding: 12px 14px; }
   .chart h2 { font-size: 14px; margin: 0 0 8px; }
   svg { width: 100%; height: auto; display: block; }
@@ -176,6 +225,14 @@ const STATUS_PAGE_HTML = `<!doctype html>
     <div class="figure"><h2>DLQ</h2><span class="value" data-testid="dlq-depth">—</span><span class="unit">messages</span></div>
     <div class="figure"><h2>Circuit</h2><span class="value" data-testid="circuit">—</span></div>
     <div class="figure"><h2>Load</h2><span class="value" data-testid="load">—</span></div>
+  </section>
+  <section class="indexes">
+    <h2>Indexes (each its own changes queue, DLQ, writer and re-sync)</h2>
+    <table data-testid="indexes">
+      <thead><tr><th>Index</th><th>Documents</th><th>Lag ms</th><th>Changes/s</th><th>Pending</th><th>DLQ</th>
+        <th>Circuit</th><th>Re-sync</th></tr></thead>
+      <tbody></tbody>
+    </table>
   </section>
   <section class="chart">
     <h2>Lag over time (item timestamp → applied; age of stuck changes)</h2>
@@ -248,13 +305,51 @@ const STATUS_PAGE_HTML = `<!doctype html>
     byTestId('load').textContent = latest.load === undefined ? 'none' : latest.load;
   }
 
+  // One row per index, kept by alias; its cells by field, in the order of the table's head.
+  const INDEX_FIELDS = ['alias', 'documents', 'lag-ms', 'throughput', 'pending-messages', 'dlq-depth', 'circuit', 'load'];
+  function indexRow(alias) {
+    const rows = document.querySelector('[data-testid="indexes"] tbody');
+    const existing = Array.from(rows.children).find((row) => row.getAttribute('data-alias') === alias);
+    if (existing !== undefined) return existing;
+    const row = document.createElement('tr');
+    row.setAttribute('data-testid', 'index-row');
+    row.setAttribute('data-alias', alias);
+    for (const field of INDEX_FIELDS) {
+      const cell = document.createElement('td');
+      cell.setAttribute('data-field', field);
+      row.appendChild(cell);
+    }
+    rows.appendChild(row);
+    return row;
+  }
+
+  function showIndexes(indexes) {
+    for (const index of indexes) {
+      const row = indexRow(index.alias);
+      const cell = (field) => row.querySelector('[data-field="' + field + '"]');
+      cell('alias').textContent = index.alias;
+      cell('documents').textContent = index.documents === undefined ? '—' : String(index.documents);
+      cell('lag-ms').textContent = String(index.lagMs);
+      cell('throughput').textContent = String(index.changesPerSecond);
+      cell('pending-messages').textContent = String(index.pendingMessages);
+      cell('dlq-depth').textContent = String(index.dlqDepth);
+      cell('dlq-depth').setAttribute('data-alert', String(index.dlqDepth > 0));
+      cell('circuit').textContent = index.circuit;
+      cell('circuit').setAttribute('data-state', index.circuit);
+      cell('load').textContent = index.load === undefined ? 'none' : index.load;
+    }
+  }
+
   async function poll() {
     try {
       const response = await fetch('/v1/history', { cache: 'no-store' });
       if (!response.ok) throw new Error('HTTP ' + response.status);
       const { samples } = await response.json();
       drawChart(samples);
-      if (samples.length > 0) showFigures(samples[samples.length - 1]);
+      if (samples.length > 0) {
+        showFigures(samples[samples.length - 1]);
+        showIndexes(samples[samples.length - 1].indexes);
+      }
       updated.textContent = 'updated ' + new Date().toLocaleTimeString();
       updated.removeAttribute('data-state');
     } catch (error) {

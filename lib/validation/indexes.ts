@@ -131,7 +131,14 @@ export function indexProblems(
         problems.add(problem);
     if (index.transform !== undefined)
       for (const problem of transformProblems(index.transform, at.transform)) problems.add(problem);
-    if (index.aggregate !== undefined)
+    // The mirror of an Atlas collection holds one item per document (keyed by `_id`): no item collection to
+    // aggregate; MongoDB documents embed their children instead.
+    if (index.aggregate !== undefined && props.mongoAtlas !== undefined)
+      problems.add(
+        `${at.aggregate} cannot be used with mongoAtlas: the mirror table holds one item per MongoDB document, ` +
+          `keyed by '_id' alone, so there is no item collection to aggregate; embed the children in the document`,
+      );
+    else if (index.aggregate !== undefined)
       for (const problem of aggregateProblems(index.aggregate, at.aggregate, keyAttributes))
         problems.add(problem);
   }

@@ -6,7 +6,7 @@
  * matches anything (fixed findings are removed from here).
  *
  * Stacks: `Default` (TypesenseSyncStack without context), `FullyFeatured` (every option on) and
- * `LocalStack` (the app as the LocalStack suite deploys it) and `TwoIndexes` (a table with two routed indexes),
+ * `LocalStack` (the app as the LocalStack suite deploys it) `TwoIndexes` (a table with two routed indexes) and `AtlasIndexes` (an Atlas source with two routed indexes),
  * see test/construct/stacks.ts.
  */
 export interface AcceptedFinding {
@@ -151,7 +151,7 @@ export const CFN_GUARD_ACCEPTED: readonly AcceptedFinding[] = [
   {
     rule: 'kms_create_grant_aws_service_check',
     resources: /^(Key961B73FD|undefined)$/,
-    stacks: [...FIXTURE, 'TwoIndexes'],
+    stacks: [...FIXTURE, 'TwoIndexes', 'AtlasIndexes'],
     reason:
       "The test fixture's kms.Key with CDK's default key policy (the guard rule reports it once more without a " +
       'logical id); an app brings its own key and policy.',

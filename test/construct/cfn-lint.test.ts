@@ -56,8 +56,8 @@ describe('cfn-lint over the synthesized stacks', () => {
     }));
   }, 180_000);
 
-  it('lints the default, fully featured, LocalStack and two-index stacks', () => {
-    expect(stacks).toEqual(['Default', 'FullyFeatured', 'LocalStack', 'TwoIndexes']);
+  it('lints the default, fully featured, LocalStack, two-index and Atlas two-index stacks', () => {
+    expect(stacks).toEqual(['Default', 'FullyFeatured', 'LocalStack', 'TwoIndexes', 'AtlasIndexes']);
   });
 
   it('finds no error', () => {

@@ -6,7 +6,14 @@ import type { SynthesisMessage } from 'aws-cdk-lib/cx-api';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TypesenseSync } from '../../lib/typesense-sync.ts';
-import { appWithoutBundling, defaultStack, ENV, fullyFeaturedStack, twoIndexStack } from './stacks.ts';
+import {
+  appWithoutBundling,
+  atlasIndexesStack,
+  defaultStack,
+  ENV,
+  fullyFeaturedStack,
+  twoIndexStack,
+} from './stacks.ts';
 
 /** A sync with the alarms topic it creates (no key: unencrypted) and a public ingestion-delay endpoint. */
 function createdTopicStack(): Stack {
@@ -54,6 +61,7 @@ describe.each([
   ['a sync with every optional feature on', () => fullyFeaturedStack().stack],
   ['a sync with a created alarms topic and a public endpoint', createdTopicStack],
   ['a table with two routed indexes', () => twoIndexStack().stack],
+  ['an Atlas source with two routed indexes', () => atlasIndexesStack().stack],
 ])('cdk-nag AwsSolutions on %s', (_name, build) => {
   let stack: Stack;
   let findings: ReturnType<typeof nagFindings>;

@@ -162,3 +162,40 @@ export function twoIndexStack(): { stack: Stack; sync: TypesenseSync } {
   });
   return { stack, sync };
 }
+
+/** The two document kinds of one MongoDB collection the Atlas routed-indexes tests use: products and reviews. */
+export const ATLAS_ROUTED_INDEXES = [
+  {
+    collection: 'products',
+    schema: { fields: [{ name: 'name', type: 'string' }] },
+    projection: { filter: { attribute: 'kind', equals: 'product' } },
+  },
+  {
+    collection: 'reviews',
+    schema: { fields: [{ name: 'rating', type: 'int32' }] },
+    projection: { filter: { attribute: 'kind', equals: 'review' }, exclude: ['_id'] },
+  },
+] as const satisfies TypesenseSyncProps['indexes'];
+
+/**
+ * A MongoDB Atlas source (the mirror table keyed by `_id`) with two routed indexes, encrypted with a customer
+ * managed key, alarming to a topic.
+ */
+export function atlasIndexesStack(
+  indexes: TypesenseSyncProps['indexes'] = ATLAS_ROUTED_INDEXES.map((index) => ({ ...index })),
+): { stack: Stack; sync: TypesenseSync } {
+  const stack = new Stack(appWithoutBundling(), 'AtlasIndexes', { env: ENV });
+  const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
+  const topic = new sns.Topic(stack, 'Alarms', { masterKey: key, enforceSSL: true });
+  const sync = new TypesenseSync(stack, 'Sync', {
+    typesense: {
+      nodes: ['https://typesense.example.com:443'],
+      apiKeySecret: secretsmanager.Secret.fromSecretNameV2(stack, 'ApiKey', 'typesense/key'),
+    },
+    mongoAtlas: { eventSourceName: ATLAS_EVENT_SOURCE, database: 'shop', collection: 'catalogue' },
+    indexes,
+    encryptionKey: key,
+    alarms: { topic },
+  });
+  return { stack, sync };
+}

@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { App, type Stack } from 'aws-cdk-lib';
 import { LOCALSTACK_CONTEXT } from '../../infra/localstack/deploy.ts';
 import { TypesenseSyncStack } from '../../lib/typesense-sync-stack.ts';
-import { defaultStack, ENV, fullyFeaturedStack, twoIndexStack } from './stacks.ts';
+import { atlasIndexesStack, defaultStack, ENV, fullyFeaturedStack, twoIndexStack } from './stacks.ts';
 
 /**
  * The stacks the external validators check, by name: the default stack, the one with every option
- * on, the app as the LocalStack suite deploys it (composite keys), and a table with two routed indexes. Bundling is skipped: the
+ * on, the app as the LocalStack suite deploys it (composite keys), a table with two routed indexes, and an Atlas source with two routed indexes. Bundling is skipped: the
  * validators read templates only.
  */
 export function validatedStacks(): Record<string, Stack> {
@@ -18,6 +18,7 @@ export function validatedStacks(): Record<string, Stack> {
     FullyFeatured: fullyFeaturedStack().stack,
     LocalStack: new TypesenseSyncStack(localstack, 'LocalStack', { env: ENV }),
     TwoIndexes: twoIndexStack().stack,
+    AtlasIndexes: atlasIndexesStack().stack,
   };
 }
 

@@ -1,18 +1,19 @@
 import { mkdir } from 'node:fs/promises';
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchIngestionDelay } from '../../bin/cli/operations/lag.ts';
 import { waitFor } from '../../infra/local/processes.ts';
 import { type LocalStack, startLocalStack } from '../../infra/local/stack.ts';
 import type { HistorySample } from '../../infra/local/status-page.ts';
 import { productItem, productSchema, runWorkload, seededRandom } from '../../infra/local/workload.ts';
+import { openStatusPage } from '../helpers/status-page.ts';
 
 let stack: LocalStack;
 let browser: Browser;
 let page: Page;
-const requested: string[] = [];
-const pageErrors: string[] = [];
+let requested: string[];
+let pageErrors: string[];
 
 beforeAll(async () => {
   stack = await startLocalStack({
@@ -22,27 +23,7 @@ beforeAll(async () => {
     visibilityTimeoutSeconds: 60,
     logLevel: 'ERROR',
   });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    // Without the background-networking flags Chromium keeps trying to reach a network it cannot.
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-  page = await browser.newPage({ viewport: { width: 1000, height: 620 } });
-  page.on('request', (request) => requested.push(request.url()));
-  page.on('pageerror', (error) => pageErrors.push(error.message));
-  page.on('console', (message) => {
-    if (message.type() === 'error') pageErrors.push(message.text());
-  });
-  await page.goto(stack.statusPageUrl);
+  ({ browser, page, requested, pageErrors } = await openStatusPage(stack.statusPageUrl));
 });
 
 afterAll(async () => {
@@ -102,6 +83,15 @@ describe('the local status page in headless Chromium', () => {
     );
     expect(await figure('dlq-depth')).toBe(0);
     expect(await page.getByTestId('circuit').textContent()).toBe('closed');
+    // One index: one row, its documents those of the collection behind the alias.
+    const row = page.getByTestId('index-row');
+    expect(await row.getAttribute('data-alias')).toBe(stack.alias);
+    const documents = (await stack.typesense.getCollection(stack.alias))?.num_documents;
+    await waitFor(
+      'the row to show the documents',
+      async () => Number(await row.locator('[data-field="documents"]').textContent()) === documents,
+      30_000,
+    );
   });
 
   it('shows the lag growing while the writer holds a change and falling back once it applies', async () => {
