@@ -151,6 +151,6 @@ export class IdCollisionError extends ProjectionError {
 /** The collision of `keys` (their encodings) on the document id `id`, naming every key. */
 export const idCollision = (id: string, keys: readonly string[]) =>
   new IdCollisionError(
-    `keys ${keys.map((key) => `'${key}'`).join(' and ')} all have the document id '${id}' (projection.id): only one key may make a document`,
+    `keys ${keys.map((key) => `'${key}'`).join(' and ')} have the same document id '${id}' (projection.id): only one key may make a document`,
     id,
   );
