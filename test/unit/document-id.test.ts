@@ -5,17 +5,17 @@ import { projectionProblems } from '../../functions/contract/projection.ts';
 import type { MarshalledKey } from '../../functions/core/change.ts';
 import { indexDocumentId, keysOfDocumentId } from '../../functions/core/document-id.ts';
 import { documentId, type KeyType } from '../../functions/core/keys.ts';
-import { projectItem } from '../../functions/core/project.ts';
+import { type Projection, projectItem } from '../../functions/core/project.ts';
 
 /*
  * The per-index document id rule (projection.id): key → document id, from the key alone. Without a rule
  * it is the key's encoding byte for byte; with one, the chosen key values without their prefixes.
  */
 
-const CUSTOMERS = {
+const CUSTOMERS: Projection = {
   filter: { attribute: 'sk', equals: 'PROFILE' },
   id: { attributes: ['pk'], stripPrefix: { pk: 'CUSTOMER#' } },
-} as const;
+};
 const key = (pk: string, sk: string): MarshalledKey => ({ pk: { S: pk }, sk: { S: sk } });
 
 const keyValue = (type: KeyType) =>
