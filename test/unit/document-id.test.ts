@@ -2,6 +2,7 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { projectionProblems } from '../../functions/contract/projection.ts';
+import { aggregationOf, buildAggregate } from '../../functions/core/aggregate.ts';
 import type { MarshalledKey } from '../../functions/core/change.ts';
 import { indexDocumentId, keysOfDocumentId } from '../../functions/core/document-id.ts';
 import { documentId, type KeyType } from '../../functions/core/keys.ts';
@@ -149,5 +150,28 @@ describe('projectionProblems: the id rule', () => {
     expect(
       projectionProblems({ id: { stripPrefix: { pk: 'O#' } } }, 'projection', ['pk', 'sk'], ['pk']),
     ).toEqual([]);
+  });
+});
+
+describe('the id rule of an aggregated index', () => {
+  it("names the partition's document by the rule; its children keep their items' key encoding", () => {
+    const aggregation = aggregationOf(['pk', 'sk'], {
+      parent: { prefix: 'ORDER' },
+      children: { lines: { prefix: 'LINE#' } },
+    });
+    const items: Record<string, AttributeValue>[] = [
+      { pk: { S: 'ORDER#o1' }, sk: { S: 'ORDER' }, status: { S: 'open' } },
+      { pk: { S: 'ORDER#o1' }, sk: { S: 'LINE#1' }, qty: { N: '2' } },
+    ];
+    const projection: Projection = { id: { stripPrefix: { pk: 'ORDER#' } } };
+    expect(buildAggregate(items, aggregation, projection, undefined)).toEqual({
+      id: 'o1',
+      pk: 'ORDER#o1',
+      sk: 'ORDER',
+      status: 'open',
+      lines: [{ id: 'ORDER#o1|LINE#1', pk: 'ORDER#o1', sk: 'LINE#1', qty: 2 }],
+    });
+    // The writer's changes of an aggregated index are keyed by the partition key: the same id.
+    expect(indexDocumentId({ pk: { S: 'ORDER#o1' } }, ['pk'], projection)).toBe('o1');
   });
 });
