@@ -27,6 +27,7 @@ export type {
   TypesenseSyncBatcherProps,
   TypesenseSyncCircuitBreakerProps,
   TypesenseSyncCollectionSchema,
+  TypesenseSyncDocumentId,
   TypesenseSyncIndex,
   TypesenseSyncIngestionDelayEndpointProps,
   TypesenseSyncLagCheckProps,

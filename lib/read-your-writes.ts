@@ -8,8 +8,8 @@
  */
 import { marshall, type NativeAttributeValue } from '@aws-sdk/util-dynamodb';
 import type { MarshalledKey } from '../functions/core/change.ts';
+import { type IdRuleSource, indexDocumentId } from '../functions/core/document-id.ts';
 import { SyncError } from '../functions/core/errors.ts';
-import { documentId } from '../functions/core/keys.ts';
 import {
   TypesenseClient,
   type TypesenseClientOptions,
@@ -75,6 +75,11 @@ type WaitTarget =
       key: NativeKey;
       /** The pipeline's `KEY_ATTRIBUTES`, partition key first. */
       keyAttributes: readonly string[];
+      /**
+       * The index's projection as the construct was given it, when it has an id rule (`projection.id`, with
+       * the `filter` that pins what the rule leaves out): the id is derived by that rule.
+       */
+      projection?: IdRuleSource;
       id?: never;
     };
 
@@ -246,7 +251,7 @@ function validate<Applied extends TypesenseDocument | undefined>(options: WaitFo
   let id: string;
   if (options.key !== undefined) {
     if (options.id !== undefined) fail('pass either id or key, not both');
-    id = idOfKey(options.key, options.keyAttributes, fail);
+    id = idOfKey(options.key, options.keyAttributes, options.projection, fail);
   } else {
     if (typeof options.id !== 'string') fail('pass the document id, or key with keyAttributes');
     id = options.id;
@@ -268,6 +273,7 @@ function validate<Applied extends TypesenseDocument | undefined>(options: WaitFo
 function idOfKey(
   key: NativeKey,
   keyAttributes: readonly string[] | undefined,
+  projection: IdRuleSource | undefined,
   fail: (message: string, cause?: unknown) => never,
 ): string {
   if (!Array.isArray(keyAttributes) || keyAttributes.length < 1 || keyAttributes.length > 2) {
@@ -284,7 +290,10 @@ function idOfKey(
       if (value.N?.includes('e'))
         fail(`key attribute '${name}' is ${value.N}: pass it as its decimal string`);
     }
-    return documentId(marshalled, keyAttributes);
+    const id = indexDocumentId(marshalled, keyAttributes, projection);
+    return (
+      id ?? fail("key: the projection's id rule leaves this key out of the index: it is never indexed there")
+    );
   } catch (error) {
     if (error instanceof WaitForIndexedArgumentError) throw error;
     return fail(`key: ${(error as Error).message}`, error);

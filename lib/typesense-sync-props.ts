@@ -95,6 +95,22 @@ export interface TypesenseSyncProjection {
    * change with the reason. @default none
    */
   readonly convert?: Record<string, Conversion>;
+  /**
+   * How a key becomes its document's id in this index, from the key alone (docs/configuration.md "Document
+   * ids"): `attributes`, the key attributes whose values make it (a left-out one must be pinned by `filter`
+   * with `equals`), and `stripPrefix`, key attribute → a prefix taken off its value. `{ attributes: ['pk'],
+   * stripPrefix: { pk: 'CUSTOMER#' } }` with `filter: { attribute: 'sk', equals: 'PROFILE' }` names
+   * `CUSTOMER#123 / PROFILE` `123`. Checked at synth. @default the key's encoding: `pk`, or `pk|sk`
+   */
+  readonly id?: TypesenseSyncDocumentId;
+}
+
+/** A document id rule (`projection.id`): see TypesenseSyncProjection.id. */
+export interface TypesenseSyncDocumentId {
+  /** The key attributes whose values make the id, in order. @default every key attribute (an aggregated index: the partition key) */
+  readonly attributes?: string[];
+  /** Key attribute → a prefix taken off the start of its value; a value without it is kept whole. @default none */
+  readonly stripPrefix?: Record<string, string>;
 }
 
 /**

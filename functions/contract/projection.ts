@@ -118,6 +118,23 @@ export const CONVERSIONS = [
 ] as const;
 export type Conversion = (typeof CONVERSIONS)[number];
 
+/**
+ * How a key becomes its document's id in this index (docs/configuration.md "Document ids"). Key-derived
+ * only: a delete reaches the writer as a key without an item, so the id must follow from the key alone.
+ * Without it the id is the key's encoding (`functions/core/keys.ts` documentId).
+ */
+export interface DocumentIdConfig {
+  /**
+   * The key attributes whose values make the id, in this order (default: every key attribute of the
+   * index's documents; an aggregated index's: the partition key). A key attribute left out must be
+   * pinned by the filter (`{ attribute, equals }` at its top level or in a top-level `and`), so that
+   * keys of other values are never in the index and their changes never touch its documents.
+   */
+  attributes?: string[] | undefined;
+  /** Key attribute → a prefix taken off the start of its value; a value without it (or only it) is kept whole. */
+  stripPrefix?: Record<string, string> | undefined;
+}
+
 export interface ProjectionConfig {
   /** Top-level attributes to keep (all when absent). */
   include?: string[] | undefined;
@@ -131,9 +148,98 @@ export interface ProjectionConfig {
   nested?: NestedMode | undefined;
   /** Document field (its name after rename and flatten) → its conversion. */
   convert?: Record<string, Conversion> | undefined;
+  /** The document id rule; the key's encoding when absent. */
+  id?: DocumentIdConfig | undefined;
 }
 
-const PROJECTION_KEYS = ['include', 'exclude', 'filter', 'rename', 'nested', 'convert'];
+const PROJECTION_KEYS = ['include', 'exclude', 'filter', 'rename', 'nested', 'convert', 'id'];
+const ID_KEYS = ['attributes', 'stripPrefix'];
+
+/**
+ * The `{ attribute, equals }` node of `filter` that every item it matches satisfies: the filter itself, or
+ * a member of its (nested) top-level `and`. Undefined when the filter does not pin `attribute` that way.
+ */
+export function pinnedEquality(
+  filter: ItemFilter | undefined,
+  attribute: string,
+): (AttributeFilter & { equals: FilterValue }) | undefined {
+  if (filter === undefined || !isRecord(filter)) return undefined;
+  if ('and' in filter && Array.isArray(filter.and)) {
+    for (const member of filter.and) {
+      const pinned = pinnedEquality(member, attribute);
+      if (pinned !== undefined) return pinned;
+    }
+    return undefined;
+  }
+  return 'attribute' in filter && filter.attribute === attribute && 'equals' in filter ? filter : undefined;
+}
+
+/** The problems of `attributes`: a non-empty list of distinct attributes among `idKeys` (when known). */
+function idAttributeProblems(
+  attributes: unknown,
+  at: string,
+  idKeys: readonly string[],
+  keys: readonly string[],
+) {
+  if (attributes === undefined) return [];
+  if (!Array.isArray(attributes) || attributes.length === 0)
+    return [`${at} must be a non-empty list of key attributes`];
+  const problems: string[] = [];
+  attributes.forEach((name, position) => {
+    const here = `${at}[${position}]`;
+    if (typeof name !== 'string' || name.length === 0)
+      problems.push(`${here} must be a non-empty attribute name`);
+    else if (attributes.indexOf(name) !== position) problems.push(`${here} names ${name} twice`);
+    else if (idKeys.length > 0 && keys.includes(name) && !idKeys.includes(name))
+      problems.push(
+        `${here} names the sort key ${name}: an aggregated index holds one document per partition, its id may use the partition key ${idKeys.join(', ')} only`,
+      );
+    else if (idKeys.length > 0 && !idKeys.includes(name))
+      problems.push(`${here} names ${name}, which is not a key attribute (${idKeys.join(', ')})`);
+  });
+  return problems;
+}
+
+/**
+ * The problems of `projection.id`. `keyAttributes` are the table's; `idKeys` those of the index's documents
+ * (the partition key alone for an aggregated index). Each key attribute the rule leaves out must be pinned
+ * by the filter: else keys that differ only there would share an id, and a delete of one remove another's
+ * document.
+ */
+function idRuleProblems(
+  projection: Record<string, unknown>,
+  at: string,
+  keyAttributes: readonly string[],
+  idKeys: readonly string[],
+): string[] {
+  const rule = projection.id;
+  if (rule === undefined) return [];
+  if (!isRecord(rule)) return [`${at}.id must be an object: { attributes?, stripPrefix? }`];
+  const problems = Object.keys(rule)
+    .filter((key) => !ID_KEYS.includes(key))
+    .map((key) => `${at}.id has unknown key ${key}: use ${ID_KEYS.join(', ')}`);
+  problems.push(...idAttributeProblems(rule.attributes, `${at}.id.attributes`, idKeys, keyAttributes));
+  const used = Array.isArray(rule.attributes) ? (rule.attributes as unknown[]) : idKeys;
+  const { stripPrefix } = rule;
+  if (stripPrefix !== undefined && !isRecord(stripPrefix))
+    problems.push(`${at}.id.stripPrefix must be an object: key attribute → prefix`);
+  else if (stripPrefix !== undefined)
+    for (const [name, prefix] of Object.entries(stripPrefix)) {
+      const here = `${at}.id.stripPrefix.${name}`;
+      if (typeof prefix !== 'string' || prefix.length === 0)
+        problems.push(`${here} must be a non-empty prefix`);
+      if (used.length > 0 && !used.includes(name))
+        problems.push(`${here} strips a prefix of ${name}, which the id does not use (${used.join(', ')})`);
+    }
+  const filter = projection.filter as ItemFilter | undefined;
+  if (Array.isArray(rule.attributes))
+    for (const name of idKeys.filter((key) => !used.includes(key)))
+      if (pinnedEquality(filter, name) === undefined)
+        problems.push(
+          `${at}.id.attributes leaves out the key attribute ${name}: ${at}.filter must pin it ({ attribute: '${name}', equals: … } at its top level or in a top-level and), or items differing only in ${name} would share one id`,
+        );
+  return problems;
+}
 
 /** The problems of `include` or `exclude`: a list of non-empty attribute names. */
 function attributeListProblems(list: unknown, at: string): string[] {
@@ -237,12 +343,15 @@ function convertProblems(projection: Record<string, unknown>, at: string): strin
  * Every reason `projection` is not a `ProjectionConfig`, each naming its path (`projection.convert.createdAt
  * must be one of …`); empty when it is one. What can be told before any item is seen is told here: a rename
  * to `id`, two attributes renamed to one field, a rename to a name include or the key (`keyAttributes`, when
- * known) keeps, a rename or conversion of an attribute include/exclude drop.
+ * known) keeps, a rename or conversion of an attribute include/exclude drop, an id rule naming an attribute
+ * that is not a key attribute of the index's documents (`idKeyAttributes`: the partition key alone for an
+ * aggregated index) or leaving out one its filter does not pin.
  */
 export function projectionProblems(
   projection: unknown,
   at = 'projection',
   keyAttributes: readonly string[] = [],
+  idKeyAttributes: readonly string[] = keyAttributes,
 ): string[] {
   if (!isRecord(projection)) return [`${at} must be an object`];
   const unknown = Object.keys(projection).filter((key) => !PROJECTION_KEYS.includes(key));
@@ -256,6 +365,7 @@ export function projectionProblems(
       `${at}.nested must be one of ${NESTED_MODES.join(', ')}, got ${JSON.stringify(projection.nested)}`,
     );
   problems.push(...renameProblems(projection, at, keyAttributes), ...convertProblems(projection, at));
+  problems.push(...idRuleProblems(projection, at, keyAttributes, idKeyAttributes));
   return problems;
 }
 

@@ -1,6 +1,7 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { type AggregateConfig, aggregateLimits } from '../contract/aggregate.ts';
 import type { MarshalledKey } from './change.ts';
+import { indexDocumentId } from './document-id.ts';
 import { ProjectionError, SyncError } from './errors.ts';
 import { documentId, pickKey } from './keys.ts';
 import { documentJson, type Projection, projectItem, type TypesenseDocument } from './project.ts';
@@ -78,12 +79,25 @@ export function partitionKeysOf(
   return [...keys.values()];
 }
 
+const childProjections = new WeakMap<Projection, Projection>();
+
+/**
+ * The projection of a child item: the index's without its id rule, which names the index's documents (the
+ * partitions); a child keeps its item's key encoding as its `id`.
+ */
+function childProjectionOf(projection: Projection | undefined): Projection | undefined {
+  if (projection?.id === undefined) return projection;
+  const child = childProjections.get(projection) ?? { ...projection, id: undefined };
+  childProjections.set(projection, child);
+  return child;
+}
+
 /**
  * The document of one partition from all its `items` (in any order): the parent item's document, one
  * array field per child kind holding the children's documents by sort key, then the app's transform (which
  * also sees every item). Every part of the projection applies to every item: its filter leaves out a child,
  * or a parent (then there is no document). Undefined when the partition has no (indexed) parent or the
- * transform answers null. Throws AggregateTooLargeError over the limits, AggregationError for two parents
+ * transform answers null. Its id is the partition key's under the projection's id rule; a child's is its key's encoding. Throws AggregateTooLargeError over the limits, AggregationError for two parents
  * or a child field the parent's document already has, and what `buildDocument` throws.
  */
 export function buildAggregate(
@@ -95,7 +109,8 @@ export function buildAggregate(
   const { partitionKey, sortKey } = aggregation;
   const first = items[0];
   if (first === undefined) return undefined;
-  const id = documentId(pickKey(first, [partitionKey]), [partitionKey]);
+  // The rule of an aggregated index uses the partition key alone (checked at synth): every partition has an id.
+  const id = indexDocumentId(pickKey(first, [partitionKey]), [partitionKey], projection) as string;
   if (items.length > aggregation.maxItems)
     throw new AggregateTooLargeError(
       `the partition holds more than ${aggregation.maxItems} items (aggregate.maxItems)`,
@@ -117,6 +132,7 @@ export function buildAggregate(
   const base = parent === undefined ? undefined : projectItem(parent, [partitionKey], projection);
   if (parent === undefined || base === undefined) return undefined;
   const itemKeyAttributes = [partitionKey, sortKey];
+  const childProjection = childProjectionOf(projection);
   for (const [field, { prefix }] of Object.entries(aggregation.children)) {
     if (Object.hasOwn(base, field))
       throw new AggregationError(
@@ -125,7 +141,7 @@ export function buildAggregate(
       );
     base[field] = sorted
       .filter(({ sort }) => sort.startsWith(prefix))
-      .flatMap(({ item }) => projectItem(item, itemKeyAttributes, projection) ?? []);
+      .flatMap(({ item }) => projectItem(item, itemKeyAttributes, childProjection) ?? []);
   }
   const document =
     transform === undefined

@@ -7,7 +7,8 @@ export class KeyError extends SyncError {
   override name = 'KeyError';
 }
 
-function keyPart(name: string, value: AttributeValue | undefined): string {
+/** The text of one key value: S and N as they are, B as base64. */
+export function keyPart(name: string, value: AttributeValue | undefined): string {
   if (value === undefined) throw new KeyError(`key attribute '${name}' is missing`);
   if (value.S !== undefined) return value.S;
   if (value.N !== undefined) return value.N;

@@ -1,10 +1,11 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import type { Conversion, NestedMode } from '../contract/projection.ts';
+import type { Conversion, DocumentIdConfig, NestedMode } from '../contract/projection.ts';
 import type { MarshalledKey } from './change.ts';
 import { convertValue, Refusal } from './conversions.ts';
+import { indexDocumentId } from './document-id.ts';
 import { ProjectionError } from './errors.ts';
 import { type ItemFilter, matchesFilter } from './filter.ts';
-import { documentId, KeyError } from './keys.ts';
+import { KeyError } from './keys.ts';
 
 export type TypesenseDocument = { id: string } & Record<string, unknown>;
 
@@ -21,6 +22,8 @@ export interface Projection {
   nested?: NestedMode | undefined;
   /** Field (after rename and flatten) → its conversion (conversions.ts). */
   convert?: Readonly<Record<string, Conversion>> | undefined;
+  /** How a key becomes the document id (document-id.ts); the key's encoding when absent. */
+  id?: DocumentIdConfig | undefined;
 }
 
 /** Digits that carry value: 0.00120 → 12, 1.5e10 → 15. */
@@ -232,8 +235,8 @@ function mappedDocument(item: Record<string, AttributeValue>, compiled: Compiled
 
 /**
  * A DynamoDB item (marshalled) → the Typesense document that represents it, or undefined when the
- * projection's filter leaves the item out of the index. The document id is derived from the key (an item
- * attribute named `id` is replaced by it). Without a projection every item has a document. Mapping runs
+ * projection's filter leaves the item out of the index. The document id is derived from the key by the
+ * projection's id rule (document-id.ts; an item attribute named `id` is replaced by it). Without a projection every item has a document. Mapping runs
  * in this order: filter (on the item), include/exclude (attribute names), rename, flatten, convert (on
  * the field names rename and flatten give).
  */
@@ -252,13 +255,15 @@ export function projectItem(
   projection: Projection = NO_PROJECTION,
 ): TypesenseDocument | undefined {
   if (projection.filter !== undefined && !matchesFilter(projection.filter, item)) return undefined;
-  let id: string;
+  let id: string | undefined;
   try {
-    id = documentId(item as MarshalledKey, keyAttributes);
+    id = indexDocumentId(item as MarshalledKey, keyAttributes, projection);
   } catch (error) {
     if (error instanceof KeyError) throw new ProjectionError(`item key: ${error.message}`, '(unknown)');
     throw error;
   }
+  // A key the id rule leaves out of the index (its filter pins what the rule leaves out), as the filter does.
+  if (id === undefined) return undefined;
   try {
     const compiled = compiledOf(projection);
     if (compiled.mapped) return mappedDocument(item, compiled, id);

@@ -37,7 +37,8 @@ export const shopIndexes: LocalIndexOptions[] = [
   {
     alias: 'products',
     schema: productSchema,
-    projection: { filter: { attribute: 'sk', equals: PRODUCT_SORT_KEY } },
+    // A product's document is named by its partition key alone (p-000042): the filter pins the sort key.
+    projection: { filter: { attribute: 'sk', equals: PRODUCT_SORT_KEY }, id: { attributes: ['pk'] } },
   },
   {
     alias: 'reviews',

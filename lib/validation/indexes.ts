@@ -1,5 +1,5 @@
 import { Token } from 'aws-cdk-lib';
-import { aggregateProblems } from '../../functions/contract/aggregate.ts';
+import { aggregateProblems, changeKeyAttributes } from '../../functions/contract/aggregate.ts';
 import { collectionSchemaProblems } from '../../functions/contract/collection-schema.ts';
 import { projectionProblems } from '../../functions/contract/projection.ts';
 import { transformProblems } from '../transform-entry.ts';
@@ -127,7 +127,12 @@ export function indexProblems(
     if (index.schema !== undefined)
       for (const problem of collectionSchemaProblems(index.schema)) problems.add(`${at.schema} ${problem}`);
     if (index.projection !== undefined)
-      for (const problem of projectionProblems(index.projection, at.projection, keyAttributes))
+      for (const problem of projectionProblems(
+        index.projection,
+        at.projection,
+        keyAttributes,
+        changeKeyAttributes(keyAttributes, index.aggregate),
+      ))
         problems.add(problem);
     if (index.transform !== undefined)
       for (const problem of transformProblems(index.transform, at.transform)) problems.add(problem);

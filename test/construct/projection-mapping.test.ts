@@ -79,7 +79,7 @@ describe('TypesenseSync projection mapping', () => {
 
   it('rejects include/exclude that are not lists of names, and unknown keys, as the functions would', () => {
     expect(problemsOf({ include: 'title', exclude: [''], fields: ['x'] })).toEqual([
-      'TypesenseSync: projection has unknown key fields: use include, exclude, filter, rename, nested, convert',
+      'TypesenseSync: projection has unknown key fields: use include, exclude, filter, rename, nested, convert, id',
       'TypesenseSync: projection.include must be a list of attribute names',
       'TypesenseSync: projection.exclude[0] must be a non-empty attribute name',
     ]);

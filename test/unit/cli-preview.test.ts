@@ -295,3 +295,26 @@ describe('renderPreview', () => {
     expect(renderPreview(report)).not.toContain(long);
   });
 });
+
+describe('preview with an id rule', () => {
+  const customers = {
+    keyAttributes: ['pk', 'sk'],
+    index: 'customers',
+    projection: {
+      filter: { attribute: 'sk', equals: 'PROFILE' },
+      id: { attributes: ['pk'], stripPrefix: { pk: 'CUSTOMER#' } },
+    },
+  };
+
+  it('shows the id the rule gives, and that a key it leaves out is never in the index', () => {
+    const profile = { pk: { S: 'CUSTOMER#123' }, sk: { S: 'PROFILE' } };
+    const [indexed] = previewItem(profile, profile, customers, 'stdin').indexes;
+    expect(indexed).toMatchObject({ id: '123', outcome: 'indexed', document: { id: '123' } });
+    const order = { pk: { S: 'CUSTOMER#123' }, sk: { S: 'ORDER#1' } };
+    const report = previewItem(order, order, customers, 'stdin');
+    expect(report.indexes).toEqual([{ index: 'customers', outcome: 'not-in-index' }]);
+    expect(renderPreview(report)).toContain(
+      "index 'customers', document id none: never in this index — its id rule leaves out a key attribute the filter pins to another value",
+    );
+  });
+});

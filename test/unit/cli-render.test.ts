@@ -394,6 +394,7 @@ describe('re-sync renderers', () => {
           drift: 3,
           repair: {
             enqueued: 3,
+            deletedById: [],
             failed: [],
             settlement: { settled: ['a', 'b'], stillFailing: [{ id: 'c', reason: 'x' }] },
           },
@@ -441,6 +442,7 @@ describe('renderVerify', () => {
       sample: 50,
       repair: {
         enqueued: 23,
+        deletedById: [],
         failed: [{ id: 'x-1', reason: 'queue refused' }],
         settlement: { settled: ['m-0'], stillFailing: [{ id: 's-1', reason: 'HTTP 400' }] },
       },
@@ -463,12 +465,18 @@ describe('renderVerify', () => {
   it('unresolved: every drifting key without a repair; with one, what failed or did not settle', () => {
     const report = verifyReport({ missing: ['a', 'b'], extra: ['c'] });
     expect(unresolvedCount({ report, repair: undefined })).toBe(3);
-    expect(unresolvedCount({ report, repair: { enqueued: 3, failed: [], settlement: undefined } })).toBe(3);
+    expect(
+      unresolvedCount({
+        report,
+        repair: { enqueued: 3, deletedById: [], failed: [], settlement: undefined },
+      }),
+    ).toBe(3);
     expect(
       unresolvedCount({
         report,
         repair: {
           enqueued: 2,
+          deletedById: [],
           failed: [{ id: 'c', reason: 'x' }],
           settlement: { settled: ['a', 'b'], stillFailing: [] },
         },

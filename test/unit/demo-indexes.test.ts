@@ -61,7 +61,7 @@ describe('the demo per index', () => {
       [
         {
           alias: 'products',
-          projection: { filter: { attribute: 'sk', equals: 'PRODUCT' } },
+          projection: { filter: { attribute: 'sk', equals: 'PRODUCT' }, id: { attributes: ['pk'] } },
           aggregate: undefined,
         },
         {

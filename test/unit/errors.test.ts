@@ -15,6 +15,7 @@ import { TargetError } from '../../bin/cli/operations/target.ts';
 import { TransformLoadError } from '../../bin/cli/operations/transform.ts';
 import { AggregateTooLargeError, AggregationError } from '../../functions/core/aggregate.ts';
 import { AtlasEventError } from '../../functions/core/atlas-change.ts';
+import { IdCollisionError } from '../../functions/core/document-id.ts';
 import {
   MessageFormatError,
   OperatorError,
@@ -62,6 +63,7 @@ const PROJECT_ERRORS: [name: string, make: () => Error][] = [
     'AggregateTooLargeError',
     () => new AggregateTooLargeError('o-1 holds 1,001 items, over maxItems 1,000', 'o-1'),
   ],
+  ['IdCollisionError', () => new IdCollisionError("keys 'a' and 'b' have the same document id '1'", '1')],
   ['TransformModuleError', () => new TransformModuleError('the registered transform is a number')],
   ['TransformLoadError', () => new TransformLoadError('cannot load the transform module /x.ts')],
   ['KeyError', () => new KeyError("key attribute 'pk' is missing")],

@@ -390,7 +390,7 @@ describe('projectionProblems: mapping checked before any item is seen', () => {
         fields: [],
       }),
     ).toEqual([
-      'projection has unknown key fields: use include, exclude, filter, rename, nested, convert',
+      'projection has unknown key fields: use include, exclude, filter, rename, nested, convert, id',
       'projection.include[3] must be a non-empty attribute name',
       'projection.nested must be one of object, flatten, got "flat"',
       'projection.rename.a must not be id: that field is the key-derived document id',

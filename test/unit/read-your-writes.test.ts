@@ -278,6 +278,35 @@ describe('waitForIndexed', () => {
     expect(emulator.stats.requests).toBe(before);
   });
 
+  it("derives the id by the index's id rule when given its projection, as the writer does", async () => {
+    const projection = {
+      filter: { attribute: 'sk', equals: 'PROFILE' },
+      id: { attributes: ['pk'], stripPrefix: { pk: 'CUSTOMER#' } },
+    };
+    const item = { pk: 'CUSTOMER#123', sk: 'PROFILE', title: 'Ada', revision: 2 };
+    const written = projectItem(marshall(item), ['pk', 'sk'], projection);
+    await upsert(written as NonNullable<typeof written>);
+    const result = await waitForIndexed({
+      typesense: client,
+      collection: COLLECTION,
+      key: item,
+      keyAttributes: ['pk', 'sk'],
+      projection,
+      until: fieldAtLeast('revision', 2),
+    });
+    expect(result).toMatchObject({ indexed: true, document: { id: '123' }, requests: 1 });
+    const order = await waitForIndexed({
+      typesense: client,
+      collection: COLLECTION,
+      key: { pk: 'CUSTOMER#123', sk: 'ORDER#1' },
+      keyAttributes: ['pk', 'sk'],
+      projection,
+      until: present(),
+    }).catch((error: unknown) => error);
+    expect(order).toBeInstanceOf(WaitForIndexedArgumentError);
+    expect((order as Error).message).toMatch(/leaves this key out of the index/);
+  });
+
   it('derives the id from a composite key exactly as the writer does', async () => {
     const keyAttributes = ['pk', 'sk'];
     // `|` and `\` inside key values are what a hand-made `${pk}|${sk}` would get wrong.

@@ -2,6 +2,7 @@ import { type DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import type { ProjectionConfig } from '../../../functions/contract/projection.ts';
 import { type Aggregation, buildAggregate } from '../../../functions/core/aggregate.ts';
 import type { MarshalledKey } from '../../../functions/core/change.ts';
+import { indexDocumentId } from '../../../functions/core/document-id.ts';
 import { ProjectionError } from '../../../functions/core/errors.ts';
 import { explainFilter, type FilterExplanation } from '../../../functions/core/filter.ts';
 import { documentId, KeyError, pickKey, toSdkKey, toWireKey } from '../../../functions/core/keys.ts';
@@ -36,12 +37,14 @@ export type IndexOutcome =
   /** An aggregated index whose partition holds no parent item: the writer deletes the partition's id. */
   | { outcome: 'no-parent' }
   /** An aggregated index, previewed from `--item` alone: its document needs the partition (`--key`). */
-  | { outcome: 'needs-partition' };
+  | { outcome: 'needs-partition' }
+  /** The id rule leaves the key out of the index (projection.id): the writer writes nothing there. */
+  | { outcome: 'not-in-index' };
 
 export type IndexPreview = IndexOutcome & {
   index: string;
-  /** The document id the item's key maps to. */
-  id: string;
+  /** The document id the item's key maps to (the projection's id rule); absent for `not-in-index`. */
+  id?: string;
   /** Why the filter routes the item here or not; absent when the projection has no filter (all are in). */
   filter?: FilterExplanation;
 };
@@ -63,7 +66,12 @@ function aggregatePreview(
 ): IndexPreview {
   const { index, aggregation } = rules;
   if (aggregation === undefined) throw new PreviewInputError(`index ${index} is not aggregated`);
-  const id = documentId(pickKey(key, [aggregation.partitionKey]), [aggregation.partitionKey]);
+  const id = indexDocumentId(
+    pickKey(key, [aggregation.partitionKey]),
+    [aggregation.partitionKey],
+    rules.projection,
+  );
+  if (id === undefined) return { index, outcome: 'not-in-index' };
   if (partition === undefined) return { index, id, outcome: 'needs-partition' };
   try {
     const document = buildAggregate(partition, aggregation, rules.projection, rules.transform);
@@ -76,8 +84,10 @@ function aggregatePreview(
   }
 }
 
-function indexPreview(item: Item | undefined, id: string, rules: PreviewRules): IndexPreview {
+function indexPreview(item: Item | undefined, key: MarshalledKey, rules: PreviewRules): IndexPreview {
   const { index, projection } = rules;
+  const id = indexDocumentId(key, rules.keyAttributes, projection);
+  if (id === undefined) return { index, outcome: 'not-in-index' };
   if (item === undefined) return { index, id, outcome: 'no-item' };
   const filter = projection.filter === undefined ? undefined : explainFilter(projection.filter, item);
   const explained = filter === undefined ? {} : { filter };
@@ -108,11 +118,11 @@ export function previewItem(
   source: string,
   partition?: Item[],
 ): PreviewReport {
-  const each = [rules].flat();
-  const id = documentId(key, keyAttributesOf(each));
-  const indexes = each.map((one) =>
-    one.aggregation === undefined ? indexPreview(item, id, one) : aggregatePreview(key, partition, one),
-  );
+  const indexes = [rules]
+    .flat()
+    .map((one) =>
+      one.aggregation === undefined ? indexPreview(item, key, one) : aggregatePreview(key, partition, one),
+    );
   return { source, key: toWireKey(key), indexes };
 }
 

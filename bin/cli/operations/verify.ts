@@ -16,8 +16,9 @@ import {
   diffStream,
   type SchemaField,
 } from '../../../functions/core/diff.ts';
+import { idCollision, indexDocumentId, keysOfDocumentId } from '../../../functions/core/document-id.ts';
 import { ProjectionError } from '../../../functions/core/errors.ts';
-import { documentId, type KeyType, keyOfDocumentId, pickKey } from '../../../functions/core/keys.ts';
+import { documentId, type KeyType, pickKey } from '../../../functions/core/keys.ts';
 import { inParallel } from '../../../functions/core/parallel.ts';
 import { documentJson, type Projection } from '../../../functions/core/project.ts';
 import { buildDocument, type Transform } from '../../../functions/core/transform.ts';
@@ -56,7 +57,8 @@ async function schemaFieldsOf(options: VerifyOptions): Promise<SchemaField[]> {
 type Unprojectable = VerifyReport['unprojectable'][number];
 
 type Item = Record<string, AttributeValue>;
-type Expected = { document: Document } | { unprojectable: Unprojectable } | undefined;
+/** What one item (or partition) implies: its document and the key it comes from (its encoding), or why none. */
+type Expected = { document: Document; source: string } | { unprojectable: Unprojectable } | undefined;
 
 /**
  * What the index should hold for these items: each item's document, or for an aggregated index each
@@ -68,15 +70,19 @@ function expectedDocuments(items: readonly Item[], options: VerifyOptions, field
   const kept = items.filter((item) => !isCanaryItem(item, keyAttributes));
   if (aggregation === undefined)
     return kept.map((item) =>
-      expectedDocument(() => buildDocument(item, keyAttributes, projection, transform), fields),
+      expectedDocument(
+        () => buildDocument(item, keyAttributes, projection, transform),
+        fields,
+        documentId(item, keyAttributes),
+      ),
     );
   const partitions = new Map<string, Item[]>();
   for (const item of kept) {
     const id = documentId(item, [aggregation.partitionKey]);
     partitions.set(id, [...(partitions.get(id) ?? []), item]);
   }
-  return [...partitions.values()].map((members) =>
-    expectedDocument(() => buildAggregate(members, aggregation, projection, transform), fields),
+  return [...partitions].map(([source, members]) =>
+    expectedDocument(() => buildAggregate(members, aggregation, projection, transform), fields, source),
   );
 }
 
@@ -92,13 +98,48 @@ const documentKeyAttributes = (options: VerifyOptions) =>
 function expectedDocument(
   build: () => Record<string, unknown> | undefined,
   fields: readonly SchemaField[],
+  source: string,
 ): Expected {
   try {
     const document = build();
-    return document === undefined ? undefined : { document: coerceToSchema(document, fields) };
+    return document === undefined ? undefined : { document: coerceToSchema(document, fields), source };
   } catch (error) {
     if (!(error instanceof ProjectionError)) throw error;
     return { unprojectable: { id: error.id, code: error.code, reason: error.message } };
+  }
+}
+
+/**
+ * What the table implies, gathered outcome by outcome: the documents by id (as `keep` stores them), the
+ * items refused, and keys whose documents share one id (the projection's id rule): a refusal
+ * `id-collision` naming both keys; the first key's document stays the one expected.
+ */
+class Expectations<Stored> {
+  readonly expected = new Map<string, Stored>();
+  readonly unprojectable: Unprojectable[] = [];
+  tableItems = 0;
+  private readonly sources = new Map<string, string>();
+
+  constructor(private readonly keep: (document: Document) => Stored) {}
+
+  add(outcomes: readonly Expected[]): void {
+    for (const outcome of outcomes) {
+      if (outcome === undefined) continue;
+      this.tableItems++;
+      if ('unprojectable' in outcome) {
+        this.unprojectable.push(outcome.unprojectable);
+        continue;
+      }
+      const id = String(outcome.document.id);
+      const first = this.sources.get(id);
+      if (first !== undefined) {
+        const { code, message } = idCollision(id, [first, outcome.source]);
+        this.unprojectable.push({ id, code, reason: message });
+        continue;
+      }
+      this.sources.set(id, outcome.source);
+      this.expected.set(id, this.keep(outcome.document));
+    }
   }
 }
 
@@ -112,15 +153,9 @@ function compare(
   options: VerifyOptions,
   fields: readonly SchemaField[],
 ): VerifyReport {
-  const expected = new Map<string, Document>();
-  const unprojectable: Unprojectable[] = [];
-  let tableItems = 0;
-  for (const outcome of expectedDocuments(items, options, fields)) {
-    if (outcome === undefined) continue;
-    tableItems++;
-    if ('unprojectable' in outcome) unprojectable.push(outcome.unprojectable);
-    else expected.set(String(outcome.document.id), outcome.document);
-  }
+  const expectations = new Expectations((document) => document);
+  expectations.add(expectedDocuments(items, options, fields));
+  const { expected, tableItems, unprojectable } = expectations;
   return { ...diffDocuments(expected, actual), tableItems, indexDocuments: actual.size, unprojectable };
 }
 
@@ -132,17 +167,7 @@ function compare(
  */
 export async function verifyIndex(options: VerifyOptions): Promise<VerifyReport> {
   const fields = await schemaFieldsOf(options);
-  const expected = new Map<string, string>();
-  const unprojectable: Unprojectable[] = [];
-  let tableItems = 0;
-  const expect = (outcomes: readonly Expected[]) => {
-    for (const outcome of outcomes) {
-      if (outcome === undefined) continue;
-      tableItems++;
-      if ('unprojectable' in outcome) unprojectable.push(outcome.unprojectable);
-      else expected.set(String(outcome.document.id), documentJson(outcome.document));
-    }
-  };
+  const expectations = new Expectations((document) => documentJson(document));
   // An aggregate needs its whole partition, which may span pages: those items are kept until the end.
   const aggregated: Item[] = [];
   let startKey: Record<string, AttributeValue> | undefined;
@@ -150,12 +175,14 @@ export async function verifyIndex(options: VerifyOptions): Promise<VerifyReport>
     const page = await options.dynamodb.send(
       new ScanCommand({ TableName: options.tableName, ConsistentRead: true, ExclusiveStartKey: startKey }),
     );
-    if (options.aggregation === undefined) expect(expectedDocuments(page.Items ?? [], options, fields));
+    if (options.aggregation === undefined)
+      expectations.add(expectedDocuments(page.Items ?? [], options, fields));
     else aggregated.push(...(page.Items ?? []));
     startKey = page.LastEvaluatedKey;
   } while (startKey !== undefined);
-  expect(expectedDocuments(aggregated, options, fields));
+  expectations.add(expectedDocuments(aggregated, options, fields));
 
+  const { expected, tableItems, unprojectable } = expectations;
   const drift = await diffStream(
     expected,
     options.typesense.exportDocumentStream(options.collection),
@@ -169,10 +196,13 @@ export async function verifyKeys(
   options: VerifyOptions,
   keys: readonly MarshalledKey[],
 ): Promise<VerifyReport> {
-  // BatchGetItem refuses a request that names a key twice.
-  const keysById = new Map(keys.map((key) => [documentId(key, documentKeyAttributes(options)), key]));
-  const ids = [...keysById.keys()];
-  const items = await readCurrentItems(options, [...keysById.values()]);
+  const keyAttributes = documentKeyAttributes(options);
+  // BatchGetItem refuses a request that names a key twice; several keys may name one document (projection.id).
+  const unique = [...new Map(keys.map((key) => [documentId(key, keyAttributes), key])).values()];
+  const ids = [
+    ...new Set(unique.flatMap((key) => indexDocumentId(key, keyAttributes, options.projection) ?? [])),
+  ];
+  const items = await readCurrentItems(options, unique);
   const actual = new Map<string, Document>();
   // A few requests at a time: enough to be quick, few enough not to look like a load test.
   for (let start = 0; start < ids.length; start += 10) {
@@ -250,7 +280,9 @@ export async function verifySample(
   const keyTypes = keyTypesOf(Table, options.tableName, keyAttributes);
   const keys = [
     ...Items.map((item) => pickKey(item, keyAttributes)),
-    ...sampled.hits.map(({ document }) => keyOfDocumentId(String(document.id), keyAttributes, keyTypes)),
+    ...sampled.hits.flatMap(({ document }) =>
+      keysOfDocumentId(String(document.id), keyAttributes, keyTypes, options.projection),
+    ),
   ];
   return verifyKeys(options, keys);
 }

@@ -46,7 +46,7 @@ function filterLines(filter: FilterExplanation | undefined): string[] {
 }
 
 function outcomeLine(preview: IndexPreview): string {
-  const at = `index '${preview.index}', document id '${preview.id}'`;
+  const at = `index '${preview.index}', document id ${preview.id === undefined ? 'none' : `'${preview.id}'`}`;
   switch (preview.outcome) {
     case 'indexed':
       return `${at}: indexed`;
@@ -62,12 +62,14 @@ function outcomeLine(preview: IndexPreview): string {
       return `${at}: not indexed — the partition holds no parent item (the writer deletes the id, a no-op where absent)`;
     case 'needs-partition':
       return `${at}: aggregated — its document is built from the whole partition: preview it with --key`;
+    case 'not-in-index':
+      return `${at}: never in this index — its id rule leaves out a key attribute the filter pins to another value (the writer writes nothing here)`;
   }
 }
 
 function indexLines(preview: IndexPreview): string[] {
   const lines = [outcomeLine(preview)];
-  if (['no-item', 'no-parent', 'needs-partition'].includes(preview.outcome)) return lines;
+  if (['no-item', 'no-parent', 'needs-partition', 'not-in-index'].includes(preview.outcome)) return lines;
   lines.push(...filterLines(preview.filter));
   if (preview.outcome === 'indexed')
     lines.push('  document:', indent(documentJson(shortened(preview.document), 2), 4));

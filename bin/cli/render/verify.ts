@@ -55,5 +55,10 @@ function renderRepair(repair: RepairReport): string[] {
     `repair: ${repair.enqueued} keys re-enqueued${repair.settlement === undefined ? '' : `, ${repair.settlement.settled.length} applied, ${stillFailing.length} still failing`}`,
     ...stillFailing.map(({ id, reason }) => `  ${id}: ${reason}`),
     ...repair.failed.map(({ id, reason }) => `  ${id}: ${reason}`),
+    ...(repair.deletedById.length === 0
+      ? []
+      : [
+          `repair: ${repair.deletedById.length} extra documents deleted by id (no key of the table has their id): ${repair.deletedById.slice(0, 10).join(', ')}`,
+        ]),
   ];
 }

@@ -2,7 +2,9 @@ import { type Aggregation, buildAggregate, PARTITION_READS, partitionKeysOf } fr
 import { isCanaryItem } from '../canary.ts';
 import type { MarshalledKey } from '../change.ts';
 import { isRetryableError, isRetryableLine } from '../classify.ts';
+import { idCollision } from '../document-id.ts';
 import { ProjectionError, SyncError } from '../errors.ts';
+import { documentId } from '../keys.ts';
 import { inParallel } from '../parallel.ts';
 import { documentJson, type TypesenseDocument } from '../project.ts';
 import { equalJitter } from '../retry.ts';
@@ -233,16 +235,19 @@ async function documentBuilders(
   items: ScannedPage['items'],
   options: ResyncOptions,
   ports: ResyncPorts,
-): Promise<(() => TypesenseDocument | undefined)[]> {
+): Promise<DocumentBuilder[]> {
   const { aggregation, keyAttributes, projection, transform } = options;
   if (aggregation === undefined)
-    return items.map((item) => () => buildDocument(item, keyAttributes, projection, transform));
-  const partitions = await readPartitions(
-    partitionKeysOf(items, aggregation.partitionKey),
-    aggregation,
-    ports,
-  );
-  return partitions.map((members) => () => buildAggregate(members, aggregation, projection, transform));
+    return items.map((item) => ({
+      build: () => buildDocument(item, keyAttributes, projection, transform),
+      source: () => documentId(item, keyAttributes),
+    }));
+  const keys = partitionKeysOf(items, aggregation.partitionKey);
+  const partitions = await readPartitions(keys, aggregation, ports);
+  return partitions.map((members, at) => ({
+    build: () => buildAggregate(members, aggregation, projection, transform),
+    source: () => documentId(keys[at] as MarshalledKey, [aggregation.partitionKey]),
+  }));
 }
 
 /** The current items of each partition (one Query each, a few at a time), up to one over the limit. */
@@ -253,22 +258,35 @@ export function readPartitions(keys: readonly MarshalledKey[], aggregation: Aggr
   return inParallel(keys, PARTITION_READS, (key) => readPartition(key, aggregation.maxItems + 1));
 }
 
+/** How to build one document of a page, and the key (its encoding) it is built from, to name in a collision. */
+interface DocumentBuilder {
+  build: () => TypesenseDocument | undefined;
+  source: () => string;
+}
+
 /**
  * A page's documents as import lines; the items the projection refuses are rejections, and those its
- * filter (or the transform's null) leaves out are only counted.
+ * filter (or the transform's null) leaves out are only counted. Two keys whose documents have one id (the
+ * projection's id rule) are a rejection too (`id-collision`, naming both): the page imports the first.
+ * Across pages `create` answers 409 to the second, which the re-sync cannot tell from a stream write:
+ * `verify` finds those.
  */
-function projectPage(builders: readonly (() => TypesenseDocument | undefined)[], ports: ResyncPorts) {
+function projectPage(builders: readonly DocumentBuilder[], ports: ResyncPorts) {
   const lines: string[] = [];
   const ids: string[] = [];
   const rejections: Rejection[] = [];
+  const sources = new Map<string, DocumentBuilder>();
   let filtered = 0;
-  for (const build of builders) {
+  for (const builder of builders) {
     try {
-      const document = build();
+      const document = builder.build();
       if (document === undefined) {
         filtered++;
         continue;
       }
+      const first = sources.get(document.id);
+      if (first !== undefined) throw idCollision(document.id, [first.source(), builder.source()]);
+      sources.set(document.id, builder);
       lines.push(documentJson(document));
       ids.push(document.id);
     } catch (error) {

@@ -1,7 +1,7 @@
 import { buildAggregate } from '../aggregate.ts';
 import type { MarshalledKey } from '../change.ts';
+import { indexDocumentId } from '../document-id.ts';
 import { ProjectionError } from '../errors.ts';
-import { documentId, pickKey } from '../keys.ts';
 import { inParallel } from '../parallel.ts';
 import { buildDocument } from '../transform.ts';
 import { readPartitions } from './backfill.ts';
@@ -180,7 +180,7 @@ async function resurrectedIn(
 }
 
 /**
- * The ids of the chunk's keys the index should hold now: from one BatchGetItem of the items, or for an
+ * The document ids (tombstones are named by them: the projection's id rule) of the chunk's keys the index should hold now: from one BatchGetItem of the items, or for an
  * aggregated index from a Query of each partition (its tombstones name partitions).
  */
 async function indexedIds(
@@ -193,7 +193,7 @@ async function indexedIds(
     return new Set(
       (await ports.readItems(chunk.map(({ key }) => key)))
         .filter((item) => isIndexed(() => buildDocument(item, keyAttributes, projection, transform)))
-        .map((item) => documentId(pickKey(item, keyAttributes), keyAttributes)),
+        .flatMap((item) => indexDocumentId(item, keyAttributes, projection) ?? []),
     );
   const partitions = await readPartitions(
     chunk.map(({ key }) => key),

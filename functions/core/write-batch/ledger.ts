@@ -7,6 +7,11 @@ export interface Pending {
   messageIds: Set<string>;
 }
 
+/** A changed key with the id of its document in the index (the projection's id rule, functions/core/document-id.ts). */
+export interface Placed extends Pending {
+  documentId: string;
+}
+
 export interface Failure {
   reason: string;
   retryable: boolean;

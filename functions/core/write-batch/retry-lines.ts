@@ -1,6 +1,6 @@
 import type { WriterOptions, WriterPorts } from '../write-batch.ts';
 import type { DocumentLine } from './documents.ts';
-import type { BatchLedger, Pending } from './ledger.ts';
+import type { BatchLedger, Pending, Placed } from './ledger.ts';
 
 /**
  * In-invocation retry of the documents a working Typesense failed for a passing reason (one import
@@ -51,10 +51,10 @@ export const LOSSY_RETRY_PAUSE_MS = 10;
 /** The writes of one round: the batch's plan, then what a round left to retry. */
 export interface WriteRound {
   upserts: DocumentLine[];
-  deletes: Pending[];
+  deletes: Placed[];
   /** Writes into a running re-sync's collection (the double writes). */
   resyncUpserts: DocumentLine[];
-  resyncDeletes: Pending[];
+  resyncDeletes: Placed[];
 }
 
 /** What a round left for a retry, each with the reason it failed (kept if no retry follows). */
@@ -67,7 +67,7 @@ export class Leftovers {
     this.reasons.set(line.entry, reason);
   }
 
-  deletes(entries: readonly Pending[], reason: string): void {
+  deletes(entries: readonly Placed[], reason: string): void {
     this.round.deletes.push(...entries);
     for (const entry of entries) this.reasons.set(entry, reason);
   }
@@ -77,7 +77,7 @@ export class Leftovers {
     this.reasons.set(line.entry, reason);
   }
 
-  resyncDeletes(entries: readonly Pending[], reason: string): void {
+  resyncDeletes(entries: readonly Placed[], reason: string): void {
     this.round.resyncDeletes.push(...entries);
     for (const entry of entries) this.reasons.set(entry, reason);
   }

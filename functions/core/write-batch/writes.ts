@@ -4,7 +4,7 @@ import { runWithinBudget } from '../time-budget.ts';
 import type { ResyncWriterPorts, WriterOptions, WriterPorts } from '../write-batch.ts';
 import { isOverloadAnswer, withinImportLimit } from './adaptive-import.ts';
 import type { DocumentLine, PlannedWrites } from './documents.ts';
-import { type BatchLedger, type Pending, reasonOf } from './ledger.ts';
+import { type BatchLedger, type Pending, type Placed, reasonOf } from './ledger.ts';
 import {
   Leftovers,
   mayRetry,
@@ -170,7 +170,7 @@ function importLive(
  * A delete has no lines: one failing for a passing reason is retried like an import line.
  */
 function deleteLive(
-  deletes: readonly Pending[],
+  deletes: readonly Placed[],
   ports: WriterPorts,
   options: WriterOptions,
   { ledger, left, tally }: RoundSink,
@@ -182,7 +182,7 @@ function deleteLive(
       : { remainingMs: options.remainingMs, reserveMs: options.timeReserveMs ?? 3_000 };
   return runWithinBudget(
     deletes,
-    (chunk) => ports.deleteDocuments(chunk.map(({ change }) => change.id)),
+    (chunk) => ports.deleteDocuments(chunk.map(({ documentId }) => documentId)),
     budget,
     ports.now,
   ).then((run) => {
@@ -250,12 +250,12 @@ async function applyToResync(
       if (outcome === undefined)
         left.resyncUpsert(upsert, 're-sync import answered fewer lines than were sent');
       else if (outcome.success) {
-        written.push(entry.change.id);
+        written.push(entry.documentId);
         if (live) ledger.applied.push(entry);
       } else if (isRetryableAnswer(outcome.code, outcome.error))
         left.resyncUpsert(upsert, `re-sync import ${outcome.code}: ${outcome.error}`);
       else {
-        rejections.push({ id: entry.change.id, reason: `${outcome.code}: ${outcome.error}`, at });
+        rejections.push({ id: entry.documentId, reason: `${outcome.code}: ${outcome.error}`, at });
         if (live) ledger.deadLetter(entry, outcome.code, outcome.error);
       }
     });
@@ -273,9 +273,9 @@ async function applyToResync(
     // The tombstone first: a delete that lands before the backfill's older copy must be re-checked.
     await ports.recordDeletes(
       active.jobId,
-      deletes.map(({ change }) => ({ id: change.id, key: change.key })),
+      deletes.map(({ change, documentId }) => ({ id: documentId, key: change.key })),
     );
-    const ids = deletes.map(({ change }) => change.id);
+    const ids = deletes.map(({ documentId }) => documentId);
     await ports.deleteDocuments(active.collection, ids);
     // A rejected earlier state of a key now deleted has nothing left to fail the re-sync for.
     await ports.clearRejections(active.jobId, ids, clock.batchStart);
