@@ -123,12 +123,15 @@ describe('the status page of two routed indexes in headless Chromium', () => {
     await review(100);
     try {
       await waitFor(
-        'the reviews lag above 1.5 s while the products lag is 0',
+        // One condition over one moment of the page: each figure is sampled apart (the queue's
+        // counts come from SQS, the lag from the poller), so separate reads can straddle two samples.
+        'the reviews lag above 1.5 s with its change pending, while the products lag is 0',
         async () =>
-          (await numberIn('reviews', 'lag-ms')) > 1_500 && (await numberIn('products', 'lag-ms')) === 0,
+          (await numberIn('reviews', 'lag-ms')) > 1_500 &&
+          (await numberIn('reviews', 'pending-messages')) > 0 &&
+          (await numberIn('products', 'lag-ms')) === 0,
         60_000,
       );
-      expect(await numberIn('reviews', 'pending-messages')).toBeGreaterThan(0);
     } finally {
       indexOf('reviews').queuePoller.resume();
     }
