@@ -13,7 +13,15 @@ export interface CircuitOptions {
   window?: number;
   /** Outcomes the window must hold before the ratio counts (default 10). */
   minSamples?: number;
+  /**
+   * Whole requests in a row that went unanswered, across batches, after which the server no longer
+   * looks working (default 6: a batch's first attempt and 5 retries, see `recordRequest`).
+   */
+  requestFailureRun?: number;
 }
+
+/** The default `requestFailureRun`: at the chaos run's ~31 % whole-request failures, 6 in a row come ~once in 1,100 requests. */
+export const REQUEST_FAILURE_RUN = 6;
 
 /**
  * A circuit breaker for Typesense, one per writer instance. Closed: batches call Typesense. It opens
@@ -34,6 +42,8 @@ export class CircuitBreaker {
   private waitMs: number;
   private probeAt = 0;
   private succeeded = false;
+  /** Whole requests in a row that went unanswered, whichever batch sent them. */
+  private unansweredRequests = 0;
   /** The last batch outcomes, oldest first: true for an outage-type failure. */
   private readonly outcomes: boolean[] = [];
   /** Times the circuit opened since this instance started (for metrics and status). */
@@ -60,7 +70,24 @@ export class CircuitBreaker {
    * possible, and the circuit decides.
    */
   get looksWorking(): boolean {
-    return this.current === 'closed' && !this.clearlyDown();
+    return (
+      this.current === 'closed' &&
+      !this.clearlyDown() &&
+      this.unansweredRequests < (this.options.requestFailureRun ?? REQUEST_FAILURE_RUN)
+    );
+  }
+
+  /**
+   * One live request's outcome, as it comes (the batch outcomes come at each batch's end): `answered`
+   * when Typesense answered it with something other than an outage's answer. Tells an outage from loss
+   * while a batch is still retrying: a lossy server answers some request between the failures, from
+   * this batch or a concurrent one, a server that is down answers none. So a run of unanswered requests
+   * ends `looksWorking` at once, and the retries with it, however many a batch is allowed: an outage
+   * costs the first batch `requestFailureRun` requests and each next one a single request, and those
+   * batches' failures then open the circuit (through /health) as before. A run decides nothing else.
+   */
+  recordRequest(answered: boolean): void {
+    this.unansweredRequests = answered ? 0 : this.unansweredRequests + 1;
   }
 
   /** How long a message should stay invisible while the circuit is open, ms. */
@@ -74,6 +101,7 @@ export class CircuitBreaker {
     this.consecutiveFailures = 0;
     this.waitMs = this.options.probeMs;
     this.succeeded = true;
+    this.unansweredRequests = 0;
     this.remember(false);
   }
 
@@ -92,6 +120,7 @@ export class CircuitBreaker {
     if (healthy) {
       this.current = 'closed';
       this.consecutiveFailures = 0;
+      this.unansweredRequests = 0;
     } else {
       this.remember(true);
       this.open();

@@ -337,9 +337,9 @@ describe('processChangeMessages: in-invocation retry of a whole request that fai
     expect(breaker.state).toBe('closed');
   });
 
-  it('retries a whole request 3 times: one failing 3 times in a row is applied on the fourth attempt', async () => {
+  it('retries a whole request 5 times: one failing 5 times in a row is applied on the sixth attempt', async () => {
     const fake = typesense(() => ok);
-    const sent = importFails(fake, 3);
+    const sent = importFails(fake, 5);
     const result = await processChangeMessages(
       batch(),
       fake.ports,
@@ -347,22 +347,22 @@ describe('processChangeMessages: in-invocation retry of a whole request that fai
     );
     expect(failedIds(result)).toEqual([]);
     expect(fake.visibility).toEqual([]);
-    expect(sent).toHaveLength(4);
-    expect(sent[3]).toEqual(sent[0]);
+    expect(sent).toHaveLength(6);
+    expect(sent[5]).toEqual(sent[0]);
     expect(fake.reads()).toBe(1);
     // The first retry at once, then 5–10 ms doubling (¾ of each with this test's random 0.5).
-    expect(fake.pauses).toEqual([8, 15]);
+    expect(fake.pauses).toEqual([8, 15, 30, 60]);
   });
 
-  it('gives a whole request that fails 4 times in a row back to SQS for its backoff', async () => {
+  it('gives a whole request that fails 6 times in a row back to SQS for its backoff', async () => {
     const fake = typesense(() => ok);
-    const sent = importFails(fake, 4);
+    const sent = importFails(fake, 6);
     const result = await processChangeMessages(
       batch(),
       fake.ports,
       writerOptions(fake, { breaker: workingBreaker(fake) }),
     );
-    expect(sent).toHaveLength(4);
+    expect(sent).toHaveLength(6);
     expect(failedIds(result)).toHaveLength(batch().length);
   });
 
@@ -440,6 +440,40 @@ describe('processChangeMessages: in-invocation retry of a whole request that fai
     expect(sent).toHaveLength(1);
     expect(fake.pauses).toEqual([]);
     expect(failedIds(result)).toEqual(['m1', 'm2', 'm3']);
+  });
+
+  it('stops retrying once 6 requests in a row went unanswered (an outage), however many retries are allowed', async () => {
+    const fake = typesense(() => ok);
+    const breaker = workingBreaker(fake);
+    const sent = importFails(fake, Number.POSITIVE_INFINITY);
+    const options = writerOptions(fake, { breaker, requestRetries: 10 });
+    const first = await processChangeMessages(batch(), fake.ports, options);
+    expect(sent).toHaveLength(6);
+    expect(failedIds(first)).toEqual(['m1', 'm2', 'm3']);
+    // The next batch on the still silent server gets no retry: its one failure ends it at once.
+    await processChangeMessages(batch(2), fake.ports, options);
+    expect(sent).toHaveLength(7);
+  });
+
+  it("keeps retrying while another batch's request is answered between the failures (a lossy server)", async () => {
+    const fake = typesense(() => ok);
+    const breaker = workingBreaker(fake);
+    const importing = fake.ports.importDocuments;
+    let attempts = 0;
+    // Every other attempt of this batch sees an answer to a concurrent batch come between.
+    fake.ports.importDocuments = async (lines, remainingMs) => {
+      attempts++;
+      if (attempts > 8) return importing(lines, remainingMs);
+      if (attempts % 2 === 0) breaker.recordRequest(true);
+      throw lost();
+    };
+    const result = await processChangeMessages(
+      batch(),
+      fake.ports,
+      writerOptions(fake, { breaker, requestRetries: 10 }),
+    );
+    expect(attempts).toBe(9);
+    expect(failedIds(result)).toEqual([]);
   });
 
   it('a whole request failing again ends as before: the same backoff, counted once by the circuit', async () => {
