@@ -80,14 +80,29 @@ export class CircuitBreaker {
   /**
    * One live request's outcome, as it comes (the batch outcomes come at each batch's end): `answered`
    * when Typesense answered it with something other than an outage's answer. Tells an outage from loss
-   * while a batch is still retrying: a lossy server answers some request between the failures, from
-   * this batch or a concurrent one, a server that is down answers none. So a run of unanswered requests
-   * ends `looksWorking` at once, and the retries with it, however many a batch is allowed: an outage
-   * costs the first batch `requestFailureRun` requests and each next one a single request, and those
-   * batches' failures then open the circuit (through /health) as before. A run decides nothing else.
+   * while batches are still retrying: a lossy server answers some request between the failures, from
+   * this batch or a concurrent one, a server that is down answers none. A run of `requestFailureRun`
+   * unanswered requests does what a run of failed batches does (`recordOutage`): the state reads
+   * half-open, the in-invocation retries stop (`looksWorking`), and the next batch asks /health, whose
+   * answer decides. So an outage is found after that many requests, however many retries a batch is
+   * allowed, and a lossy server costs a health check once in a long while.
    */
   recordRequest(answered: boolean): void {
-    this.unansweredRequests = answered ? 0 : this.unansweredRequests + 1;
+    if (answered) {
+      this.unansweredRequests = 0;
+      // An answer after a run is what a healthy /health would have said: a working server.
+      if (this.suspect) this.recordHealth(true);
+      return;
+    }
+    this.unansweredRequests++;
+    if (this.unansweredRequests === (this.options.requestFailureRun ?? REQUEST_FAILURE_RUN)) {
+      if (this.current !== 'closed') return;
+      if (this.clearlyDown()) this.open();
+      else {
+        this.suspect = true;
+        this.current = 'half-open';
+      }
+    }
   }
 
   /** How long a message should stay invisible while the circuit is open, ms. */
@@ -95,14 +110,18 @@ export class CircuitBreaker {
     return Math.max(0, this.probeAt - this.options.now());
   }
 
+  /**
+   * A batch Typesense answered. Its answers came before its end (each ended any run of unanswered
+   * requests as it came): a run counted since is newer, and keeps the state for /health to decide.
+   */
   recordSuccess(): void {
-    this.current = 'closed';
-    this.suspect = false;
     this.consecutiveFailures = 0;
     this.waitMs = this.options.probeMs;
     this.succeeded = true;
-    this.unansweredRequests = 0;
     this.remember(false);
+    if (this.unansweredRequests >= (this.options.requestFailureRun ?? REQUEST_FAILURE_RUN)) return;
+    this.current = 'closed';
+    this.suspect = false;
   }
 
   /**

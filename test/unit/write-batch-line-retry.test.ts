@@ -450,9 +450,12 @@ describe('processChangeMessages: in-invocation retry of a whole request that fai
     const first = await processChangeMessages(batch(), fake.ports, options);
     expect(sent).toHaveLength(6);
     expect(failedIds(first)).toEqual(['m1', 'm2', 'm3']);
-    // The next batch on the still silent server gets no retry: its one failure ends it at once.
-    await processChangeMessages(batch(2), fake.ports, options);
-    expect(sent).toHaveLength(7);
+    // The next batch asks /health first; the server is down: the circuit opens, no import is sent.
+    fake.ports.health = async () => false;
+    const second = await processChangeMessages(batch(2), fake.ports, options);
+    expect(sent).toHaveLength(6);
+    expect(breaker.state).toBe('open');
+    expect(failedIds(second)).toEqual(['m1', 'm2', 'm3']);
   });
 
   it("keeps retrying while another batch's request is answered between the failures (a lossy server)", async () => {
@@ -476,7 +479,7 @@ describe('processChangeMessages: in-invocation retry of a whole request that fai
     expect(failedIds(result)).toEqual([]);
   });
 
-  it('a whole request failing again ends as before: the same backoff, counted once by the circuit', async () => {
+  it('a whole request failing again ends as before: the same backoff; its unanswered run asks /health', async () => {
     const fake = typesense(() => ok);
     const breaker = workingBreaker(fake);
     importFails(fake, Number.POSITIVE_INFINITY);
@@ -493,12 +496,13 @@ describe('processChangeMessages: in-invocation retry of a whole request that fai
     expect(failedIds(result)).toEqual(['m1', 'm2', 'm3']);
     expect(fake.visibility).toEqual(before.visibility);
     expect(result.summary.retryReason).toBe(unretried.summary.retryReason);
-    // One outage each: two more such batches make the third in a row, which asks /health.
-    for (const breakerOf of [breaker, beforeBreaker]) {
-      breakerOf.recordOutage();
-      expect(breakerOf.state).toBe('closed');
-      breakerOf.recordOutage();
-      expect(breakerOf.state).toBe('half-open');
-    }
+    // Without retries, one outage: two more such batches make the third in a row, which asks /health.
+    beforeBreaker.recordOutage();
+    expect(beforeBreaker.state).toBe('closed');
+    beforeBreaker.recordOutage();
+    expect(beforeBreaker.state).toBe('half-open');
+    // With them, its 6 unanswered requests in a row ask /health at once (CircuitBreaker.recordRequest).
+    expect(breaker.state).toBe('half-open');
+    expect(breaker.opened).toBe(0);
   });
 });
