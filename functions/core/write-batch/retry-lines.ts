@@ -25,18 +25,17 @@ export const LINE_RETRIES = 3;
  * In-invocation retries of a whole request, by default (0 turns them off), only while the breaker sees
  * a lossy but working server. Typesense's own client retries a failed request once per node of a
  * one-node cluster (typesense-js src/Typesense/Configuration.ts: `numRetries` defaults to the node
- * count, 100 ms apart); five here, because a request failing for a passing reason gives its message
+ * count, 100 ms apart); more here, because a request failing for a passing reason gives its message
  * (and its group) back to SQS for a backoff of seconds, while a retry costs a short pause and, with the
  * adaptive timeout (core/adaptive-timeout.ts), ~10× a normal request at worst. At the chaos run's
- * ~31 % whole-request failures, one retry left 10 % of such requests to a backoff, three 1 % (still
- * ~12 batches given back per 4,000-change drain, with the shared count below), five 0.1 %
- * (bench/CONVERGENCE.md). An outage is not retried into: the breaker stops looking working after a
- * run of unanswered requests across batches (`CircuitBreaker.recordRequest`, 6 by default: this
- * budget's first attempt and five retries), so a batch in an outage makes at most six requests and
- * the next ones one each. Before that run was counted, five retries made the circuit miss the chaos
- * test's 3 s outage in 3 of 7 runs, and three were shipped instead.
+ * ~31 % whole-request failures, one retry left 10 % of such requests to a backoff, three 1 %, five
+ * 0.1 % (bench/CONVERGENCE.md). An outage is not retried into: 6 unanswered requests in a row, across
+ * batches, make the breaker ask /health (`CircuitBreaker.recordRequest`), as does a run of failed
+ * batches. Three, not five: with five the chaos test's 3 s outage was not seen opening the circuit in
+ * 3 of 7 runs, and still in 2 of 14 once the breaker counted the requests (in 0 of 11 with three), while
+ * the throughput runs could not tell five from three on this machine.
  */
-export const REQUEST_RETRIES = 5;
+export const REQUEST_RETRIES = 3;
 // An import answered 503/429 under the adaptive limit is retried there (adaptive-import.ts), not again here.
 /** The first pause before a retry, jittered within [½, 1] of this, ms; it doubles each round. */
 export const RETRY_PAUSE_MS = 100;
