@@ -14,8 +14,8 @@ export interface CircuitOptions {
   /** Outcomes the window must hold before the ratio counts (default 10). */
   minSamples?: number;
   /**
-   * Whole requests in a row that went unanswered, across batches, after which the server no longer
-   * looks working (default 6: a batch's first attempt and 5 retries, see `recordRequest`).
+   * Whole requests in a row that went unanswered, across batches, after which the next batch asks
+   * /health, as after `failureThreshold` failed batches (default 6, see `recordRequest`).
    */
   requestFailureRun?: number;
 }
@@ -65,7 +65,8 @@ export class CircuitBreaker {
 
   /**
    * Whether the server looks lossy but working: the circuit is closed, a batch succeeded since this
-   * instance started, and the recent window is not mostly failures. Then a whole request that failed
+   * instance started, the recent window is not mostly failures, and the last requests were not a run
+   * of unanswered ones (`recordRequest`). Then a whole request that failed
    * is worth one more try inside the invocation (write-batch/retry-lines.ts); otherwise an outage is
    * possible, and the circuit decides.
    */
