@@ -13,7 +13,15 @@ export interface CircuitOptions {
   window?: number;
   /** Outcomes the window must hold before the ratio counts (default 10). */
   minSamples?: number;
+  /**
+   * Whole requests in a row that went unanswered, across batches, after which the next batch asks
+   * /health, as after `failureThreshold` failed batches (default 6, see `recordRequest`).
+   */
+  requestFailureRun?: number;
 }
+
+/** The default `requestFailureRun`: at the chaos run's ~31 % whole-request failures, 6 in a row come ~once in 1,100 requests. */
+export const REQUEST_FAILURE_RUN = 6;
 
 /**
  * A circuit breaker for Typesense, one per writer instance. Closed: batches call Typesense. It opens
@@ -34,6 +42,8 @@ export class CircuitBreaker {
   private waitMs: number;
   private probeAt = 0;
   private succeeded = false;
+  /** Whole requests in a row that went unanswered, whichever batch sent them. */
+  private unansweredRequests = 0;
   /** The last batch outcomes, oldest first: true for an outage-type failure. */
   private readonly outcomes: boolean[] = [];
   /** Times the circuit opened since this instance started (for metrics and status). */
@@ -55,12 +65,45 @@ export class CircuitBreaker {
 
   /**
    * Whether the server looks lossy but working: the circuit is closed, a batch succeeded since this
-   * instance started, and the recent window is not mostly failures. Then a whole request that failed
+   * instance started, the recent window is not mostly failures, and the last requests were not a run
+   * of unanswered ones (`recordRequest`). Then a whole request that failed
    * is worth one more try inside the invocation (write-batch/retry-lines.ts); otherwise an outage is
    * possible, and the circuit decides.
    */
   get looksWorking(): boolean {
-    return this.current === 'closed' && !this.clearlyDown();
+    return (
+      this.current === 'closed' &&
+      !this.clearlyDown() &&
+      this.unansweredRequests < (this.options.requestFailureRun ?? REQUEST_FAILURE_RUN)
+    );
+  }
+
+  /**
+   * One live request's outcome, as it comes (the batch outcomes come at each batch's end): `answered`
+   * when Typesense answered it with something other than an outage's answer. Tells an outage from loss
+   * while batches are still retrying: a lossy server answers some request between the failures, from
+   * this batch or a concurrent one, a server that is down answers none. A run of `requestFailureRun`
+   * unanswered requests does what a run of failed batches does (`recordOutage`): the state reads
+   * half-open, the in-invocation retries stop (`looksWorking`), and the next batch asks /health, whose
+   * answer decides. So an outage is found after that many requests, however many retries a batch is
+   * allowed, and a lossy server costs a health check once in a long while.
+   */
+  recordRequest(answered: boolean): void {
+    if (answered) {
+      this.unansweredRequests = 0;
+      // An answer after a run is what a healthy /health would have said: a working server.
+      if (this.suspect) this.recordHealth(true);
+      return;
+    }
+    this.unansweredRequests++;
+    if (this.unansweredRequests === (this.options.requestFailureRun ?? REQUEST_FAILURE_RUN)) {
+      if (this.current !== 'closed') return;
+      if (this.clearlyDown()) this.open();
+      else {
+        this.suspect = true;
+        this.current = 'half-open';
+      }
+    }
   }
 
   /** How long a message should stay invisible while the circuit is open, ms. */
@@ -68,13 +111,18 @@ export class CircuitBreaker {
     return Math.max(0, this.probeAt - this.options.now());
   }
 
+  /**
+   * A batch Typesense answered. Its answers came before its end (each ended any run of unanswered
+   * requests as it came): a run counted since is newer, and keeps the state for /health to decide.
+   */
   recordSuccess(): void {
-    this.current = 'closed';
-    this.suspect = false;
     this.consecutiveFailures = 0;
     this.waitMs = this.options.probeMs;
     this.succeeded = true;
     this.remember(false);
+    if (this.unansweredRequests >= (this.options.requestFailureRun ?? REQUEST_FAILURE_RUN)) return;
+    this.current = 'closed';
+    this.suspect = false;
   }
 
   /**
@@ -92,6 +140,7 @@ export class CircuitBreaker {
     if (healthy) {
       this.current = 'closed';
       this.consecutiveFailures = 0;
+      this.unansweredRequests = 0;
     } else {
       this.remember(true);
       this.open();

@@ -102,7 +102,7 @@ export interface WriterOptions {
   /**
    * In-invocation retries of a whole request that failed for a passing reason, after the same pause,
    * only while `breaker` sees a working server and the time left covers a round as slow as the
-   * failed one (default 3; 0: off).
+   * failed one (default 3; 0: off; a run of unanswered requests ends them, see `CircuitBreaker.recordRequest`).
    */
   requestRetries?: number;
 }

@@ -79,6 +79,8 @@ export interface ChaosReport {
   /** Largest age of a pending change observed while Typesense was down, ms. */
   maxPendingAgeDuringOutageMs: number;
   circuitOpenedDuringOutage: boolean;
+  /** Times the writer's breaker opened during the outage (a timer at its end; the status may miss one). */
+  breakerOpensDuringOutage: number;
   /** Where the time went while the source wrote under faults, and while the backlog drained after. */
   phases: { writing: PhaseFigures; draining: PhaseFigures };
 }
@@ -214,6 +216,11 @@ function takeTiming(poller: QueuePoller): QueuePoller['timing'] {
 interface OutageFigures {
   maxPendingAgeDuringOutageMs: number;
   circuitOpenedDuringOutage: boolean;
+  /**
+   * Times the writer's breaker opened from the outage's start to a timer at its end: the status is
+   * sampled every 250 ms, and a status answered late on a loaded machine may miss a short opening.
+   */
+  breakerOpensDuringOutage: number;
 }
 
 /**
@@ -225,7 +232,12 @@ function outageWatcher(stack: LocalStack, faults: Faults, options: ChaosOptions)
   const total = options.keys + options.ops;
   let started = false;
   let endsAt = 0;
-  const figures: OutageFigures = { maxPendingAgeDuringOutageMs: 0, circuitOpenedDuringOutage: false };
+  const figures: OutageFigures = {
+    maxPendingAgeDuringOutageMs: 0,
+    circuitOpenedDuringOutage: false,
+    breakerOpensDuringOutage: 0,
+  };
+  const { breaker } = stack.functions.writer.handler;
   const watcher = setInterval(async () => {
     const status = await stack.status().catch(() => undefined);
     if (status === undefined) return;
@@ -248,6 +260,10 @@ function outageWatcher(stack: LocalStack, faults: Faults, options: ChaosOptions)
         started = true;
         endsAt = Date.now() + outageMs;
         faults.downFor(outageMs);
+        const opensBefore = breaker.opened;
+        setTimeout(() => {
+          figures.breakerOpensDuringOutage = breaker.opened - opensBefore;
+        }, outageMs);
       }
     },
     /** When the outage ends (0: none started), ms since the epoch. */
@@ -398,7 +414,7 @@ export function formatChaosReport(report: ChaosReport): string {
         .map(([kind, count]) => `${kind} ${count}`)
         .join(', '),
     `  writer retries: ${report.retries} messages | DLQ: ${letters.length} (reasons: ${reasons}) | converged ${(report.convergeMs / 1000).toFixed(1)} s after the last write`,
-    `  outage: circuit opened ${report.circuitOpenedDuringOutage ? 'yes' : 'no'}, max pending age ${report.maxPendingAgeDuringOutageMs} ms`,
+    `  outage: circuit opened ${report.circuitOpenedDuringOutage ? 'yes' : 'no'} (the breaker opened ${report.breakerOpensDuringOutage}× by its end), max pending age ${report.maxPendingAgeDuringOutageMs} ms`,
     ...unexpectedLetters(report),
     `  index vs table: ${report.tableItems} items, ${report.indexDocuments} documents — lost ${report.lost.length}, stale ${report.stale.length}, resurrected ${report.resurrected.length}`,
   ].join('\n');

@@ -185,3 +185,81 @@ describe('CircuitBreaker: an outage, not a lossy but working server', () => {
     expect(breaker.looksWorking).toBe(false); // open
   });
 });
+
+describe('CircuitBreaker: the run of failed requests (an outage, told from loss by answers between)', () => {
+  it('stops looking working after 6 requests in a row failed with no answer between, across batches', () => {
+    const { breaker } = breakerAt(0);
+    breaker.recordSuccess();
+    for (let i = 0; i < 5; i++) breaker.recordRequest(false);
+    expect(breaker.looksWorking).toBe(true); // one batch's first attempt and 4 retries: loss is possible
+    breaker.recordRequest(false);
+    expect(breaker.looksWorking).toBe(false); // no answer in 6 requests: an outage is likelier, retry no more
+    // As after a run of failed batches: the next batch asks /health, which decides.
+    expect(breaker.state).toBe('half-open');
+    expect(breaker.opened).toBe(0);
+    breaker.recordHealth(false);
+    expect(breaker.state).toBe('open');
+  });
+
+  it('closes again when /health answers after such a run (a lossy server), and never opened', () => {
+    const { breaker } = breakerAt(0);
+    breaker.recordSuccess();
+    for (let i = 0; i < 6; i++) breaker.recordRequest(false);
+    breaker.recordHealth(true);
+    expect(breaker.state).toBe('closed');
+    expect(breaker.looksWorking).toBe(true);
+    expect(breaker.opened).toBe(0);
+  });
+
+  it('stays half-open when a batch that was answered before the run ends with success: only /health decides', () => {
+    const { breaker } = breakerAt(0);
+    breaker.recordSuccess();
+    for (let i = 0; i < 6; i++) breaker.recordRequest(false);
+    // A batch whose first round was answered before the outage, whose retries then went unanswered.
+    breaker.recordSuccess();
+    expect(breaker.state).toBe('half-open');
+    expect(breaker.looksWorking).toBe(false);
+    breaker.recordHealth(false);
+    expect(breaker.state).toBe('open');
+  });
+
+  it('keeps looking working while answered requests come between the failed ones (a lossy server)', () => {
+    const { breaker } = breakerAt(0);
+    breaker.recordSuccess();
+    for (let i = 0; i < 100; i++) {
+      breaker.recordRequest(false);
+      breaker.recordRequest(false);
+      breaker.recordRequest(false);
+      breaker.recordRequest(i % 2 === 0);
+      breaker.recordRequest(true);
+    }
+    expect(breaker.looksWorking).toBe(true);
+  });
+
+  it('ends the run on an answered request or a healthy /health', () => {
+    for (const end of ['request', 'health'] as const) {
+      const { breaker } = breakerAt(0);
+      breaker.recordSuccess();
+      for (let i = 0; i < 6; i++) breaker.recordRequest(false);
+      expect(breaker.looksWorking).toBe(false);
+      if (end === 'request') breaker.recordRequest(true);
+      else breaker.recordHealth(true);
+      expect(breaker.looksWorking, end).toBe(true);
+    }
+  });
+
+  it('takes the run length from its options', () => {
+    const breaker = new CircuitBreaker({
+      failureThreshold: 3,
+      probeMs: 1_000,
+      maxProbeMs: 4_000,
+      now: () => 0,
+      requestFailureRun: 2,
+    });
+    breaker.recordSuccess();
+    breaker.recordRequest(false);
+    expect(breaker.looksWorking).toBe(true);
+    breaker.recordRequest(false);
+    expect(breaker.looksWorking).toBe(false);
+  });
+});

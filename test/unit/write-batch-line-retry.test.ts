@@ -442,6 +442,43 @@ describe('processChangeMessages: in-invocation retry of a whole request that fai
     expect(failedIds(result)).toEqual(['m1', 'm2', 'm3']);
   });
 
+  it('stops retrying once 6 requests in a row went unanswered (an outage), however many retries are allowed', async () => {
+    const fake = typesense(() => ok);
+    const breaker = workingBreaker(fake);
+    const sent = importFails(fake, Number.POSITIVE_INFINITY);
+    const options = writerOptions(fake, { breaker, requestRetries: 10 });
+    const first = await processChangeMessages(batch(), fake.ports, options);
+    expect(sent).toHaveLength(6);
+    expect(failedIds(first)).toEqual(['m1', 'm2', 'm3']);
+    // The next batch asks /health first; the server is down: the circuit opens, no import is sent.
+    fake.ports.health = async () => false;
+    const second = await processChangeMessages(batch(2), fake.ports, options);
+    expect(sent).toHaveLength(6);
+    expect(breaker.state).toBe('open');
+    expect(failedIds(second)).toEqual(['m1', 'm2', 'm3']);
+  });
+
+  it("keeps retrying while another batch's request is answered between the failures (a lossy server)", async () => {
+    const fake = typesense(() => ok);
+    const breaker = workingBreaker(fake);
+    const importing = fake.ports.importDocuments;
+    let attempts = 0;
+    // Every other attempt of this batch sees an answer to a concurrent batch come between.
+    fake.ports.importDocuments = async (lines, remainingMs) => {
+      attempts++;
+      if (attempts > 8) return importing(lines, remainingMs);
+      if (attempts % 2 === 0) breaker.recordRequest(true);
+      throw lost();
+    };
+    const result = await processChangeMessages(
+      batch(),
+      fake.ports,
+      writerOptions(fake, { breaker, requestRetries: 10 }),
+    );
+    expect(attempts).toBe(9);
+    expect(failedIds(result)).toEqual([]);
+  });
+
   it('a whole request failing again ends as before: the same backoff, counted once by the circuit', async () => {
     const fake = typesense(() => ok);
     const breaker = workingBreaker(fake);

@@ -25,14 +25,15 @@ export const LINE_RETRIES = 3;
  * In-invocation retries of a whole request, by default (0 turns them off), only while the breaker sees
  * a lossy but working server. Typesense's own client retries a failed request once per node of a
  * one-node cluster (typesense-js src/Typesense/Configuration.ts: `numRetries` defaults to the node
- * count, 100 ms apart); five here, because a request failing for a passing reason gives its message
+ * count, 100 ms apart); more here, because a request failing for a passing reason gives its message
  * (and its group) back to SQS for a backoff of seconds, while a retry costs a short pause and, with the
  * adaptive timeout (core/adaptive-timeout.ts), ~10× a normal request at worst. At the chaos run's
- * ~31 % whole-request failures, one retry left 10 % of such requests to a backoff, three 1 % (still
- * ~12 batches given back per 4,000-change drain, with the shared count below), five 0.1 %
- * (bench/CONVERGENCE.md). An outage is not retried into: the breaker stops looking working after a
- * run of failed batches, each batch counting one failure however many retries it made. Five made the
- * circuit miss the chaos test's 3 s outage in 3 of 7 runs (3 in 8 runs: never), so three it is.
+ * ~31 % whole-request failures, one retry left 10 % of such requests to a backoff, three 1 %, five
+ * 0.1 % (bench/CONVERGENCE.md). An outage is not retried into: 6 unanswered requests in a row, across
+ * batches, make the breaker ask /health (`CircuitBreaker.recordRequest`), as does a run of failed
+ * batches. Three, not five: with five the chaos test's 3 s outage was not seen opening the circuit in
+ * 3 of 7 runs, and still in 2 of 14 once the breaker counted the requests (in 0 of 11 with three), while
+ * the throughput runs could not tell five from three on this machine.
  */
 export const REQUEST_RETRIES = 3;
 // An import answered 503/429 under the adaptive limit is retried there (adaptive-import.ts), not again here.

@@ -134,6 +134,7 @@ function importLive(
         );
         tally.answered ||= answered;
         tally.outage ||= !answered && outcomes.length > 0;
+        options.breaker?.recordRequest(answered);
         upserts.forEach((upsert, index) => {
           const outcome = outcomes[index];
           // A line without an answer was not confirmed: retry it rather than acknowledge it.
@@ -150,6 +151,7 @@ function importLive(
         // A passing failure may get another round (retry-lines.ts); a refused request fails now, and
         // so does an overload the adaptive limit already retried (retries must not compound).
         const limitRetried = options.importLimit !== undefined && isOverloadAnswer(error);
+        options.breaker?.recordRequest(!isRetryableError(error));
         if (!isRetryableError(error) || limitRetried)
           return typesenseFailed(
             ledger,
@@ -186,6 +188,8 @@ function deleteLive(
     budget,
     ports.now,
   ).then((run) => {
+    if (run.done.length > 0) options.breaker?.recordRequest(true);
+    if (run.error !== undefined) options.breaker?.recordRequest(!isRetryableError(run.error));
     tally.answered ||= run.done.length > 0;
     tally.deleted += run.done.length;
     ledger.applied.push(...run.done);
