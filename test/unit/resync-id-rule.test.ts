@@ -64,8 +64,9 @@ describe('re-sync with an id rule', () => {
       await runResyncTask(next.task, env.ports, env.options);
     const job = await env.store.getJob(env.job.jobId);
     expect(job?.phase).toBe('failed');
+    // The message names the collision, not the collection schema.
     expect(job?.message).toMatch(
-      /first: 7: keys '(CUSTOMER#7|7)' and '(CUSTOMER#7|7)' have the same document id '7' \(projection\.id\)/,
+      /^1 item of one page was refused: 1 id-collision \(keys with one document id under projection\.id\); first: 7: keys '(CUSTOMER#7|7)' and '(CUSTOMER#7|7)' have the same document id '7' \(projection\.id\)/,
     );
     expect(await env.store.listRejections(env.job.jobId, 10)).toEqual([
       { id: '7', reason: expect.stringContaining("have the same document id '7'") },
