@@ -311,8 +311,8 @@ function rejectionKind(code: string | number): string {
 /** The failed job's message: how many of each kind of rejection the page had, and the first of them. */
 function rejectionsMessage(rejections: readonly PageRejection[]): string {
   const counts = new Map<string, number>();
-  for (const { code } of rejections)
-    counts.set(rejectionKind(code), (counts.get(rejectionKind(code)) ?? 0) + 1);
+  for (const kind of rejections.map(({ code }) => rejectionKind(code)))
+    counts.set(kind, (counts.get(kind) ?? 0) + 1);
   const kinds = [...counts].map(([kind, count]) => `${count} ${kind}`).join(', ');
   const [first] = rejections as [PageRejection];
   const refused =
