@@ -7,13 +7,33 @@ import { PERIOD, type SyncMetrics } from './sync-metrics.ts';
 
 const WIDGET_WIDTH = 12;
 
+/** A graph of the dashboard's size: two to a row. */
+export const graph = (
+  title: string,
+  left: cloudwatch.IMetric[],
+  extra: Partial<cloudwatch.GraphWidgetProps> = {},
+) => new cloudwatch.GraphWidget({ title, left, width: WIDGET_WIDTH, height: 6, ...extra });
+
+/**
+ * A re-sync's progress from the lag check's gauges: the sync's own (`figure` without an `Index` dimension) or
+ * a further index's (lib/index-observability.ts, with it).
+ */
+export const resyncProgressGraph = (
+  title: string,
+  figure: (metricName: string, label: string) => cloudwatch.IMetric,
+) =>
+  graph(
+    title,
+    [
+      figure(METRIC.resyncActive, 'active'),
+      figure(METRIC.resyncSegmentsDone, 'segments done'),
+      figure(METRIC.resyncSegmentsTotal, 'segments total'),
+    ],
+    { right: [figure(METRIC.resyncItemsIndexed, 'items indexed')] },
+  );
+
 /** Widget builders over the sync's metrics. */
 function widgets(metrics: SyncMetrics) {
-  const graph = (
-    title: string,
-    left: cloudwatch.IMetric[],
-    extra: Partial<cloudwatch.GraphWidgetProps> = {},
-  ) => new cloudwatch.GraphWidget({ title, left, width: WIDGET_WIDTH, height: 6, ...extra });
   const charted = (role: EmfRole, metricName: string, statistic: string, label: string) =>
     metrics.emf(role, metricName, statistic).with({ label });
   const sum = (role: EmfRole, metricName: string, label: string) =>
@@ -21,7 +41,7 @@ function widgets(metrics: SyncMetrics) {
   // The lag check's figures are gauges: one value per check.
   const max = (metricName: string, label: string) =>
     charted('lagCheck', metricName, cloudwatch.Stats.MAXIMUM, label);
-  return { graph, charted, sum, max };
+  return { charted, sum, max };
 }
 
 /** The sync's dashboard: alarm states first, then lag, throughput, errors, queues, circuit and re-sync. */
@@ -47,7 +67,7 @@ function lagWidgets(
   props: SyncObservabilityProps,
   metrics: SyncMetrics,
 ): void {
-  const { graph, charted, max } = widgets(metrics);
+  const { charted, max } = widgets(metrics);
   dashboard.addWidgets(
     graph(
       'Lag (ms)',
@@ -79,7 +99,7 @@ function pipelineWidgets(
   props: SyncObservabilityProps,
   metrics: SyncMetrics,
 ): void {
-  const { graph, charted, sum, max } = widgets(metrics);
+  const { charted, sum, max } = widgets(metrics);
   dashboard.addWidgets(
     graph('Throughput (changes / min)', [
       sum('batcher', METRIC.streamRecords, 'stream records'),
@@ -141,15 +161,7 @@ function pipelineWidgets(
         leftYAxis: { min: 0, max: 1 },
       },
     ),
-    graph(
-      'Re-sync progress',
-      [
-        max(METRIC.resyncActive, 'active'),
-        max(METRIC.resyncSegmentsDone, 'segments done'),
-        max(METRIC.resyncSegmentsTotal, 'segments total'),
-      ],
-      { right: [max(METRIC.resyncItemsIndexed, 'items indexed')] },
-    ),
+    resyncProgressGraph('Re-sync progress', max),
   );
 }
 
@@ -158,7 +170,6 @@ function atlasWidgets(
   atlas: AtlasObservabilityProps,
   metrics: SyncMetrics,
 ): void {
-  const { graph } = widgets(metrics);
   const atlasSum = (metricName: string, label: string) =>
     metrics.emfOf(atlas.serviceName, metricName, cloudwatch.Stats.SUM).with({ label });
   const queueMaximum = { statistic: cloudwatch.Stats.MAXIMUM, period: PERIOD };

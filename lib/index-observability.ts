@@ -5,6 +5,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { INDEX_DIMENSION, METRIC, SERVICE_DIMENSION } from '../functions/contract/metrics.ts';
 import { anyDatapointAlarm, failedResyncAlarm, stalledResyncAlarm } from './alarms.ts';
+import { graph, resyncProgressGraph } from './dashboard.ts';
 import { PERIOD, type SyncMetrics } from './sync-metrics.ts';
 
 /**
@@ -52,15 +53,17 @@ export interface IndexLagWatch {
   readonly stallAfter: Duration;
 }
 
-/** The index's own `SyncLagMs`, as the lag check publishes it with several indexes. */
-const indexLag = (index: WatchedIndex, watch: IndexLagWatch) =>
+/** A figure of the index's own (`SyncLagMs`, `ResyncActive`…), as the lag check publishes it with several indexes. */
+const indexFigure = (index: WatchedIndex, watch: IndexLagWatch, metricName: string) =>
   new cloudwatch.Metric({
     namespace: watch.namespace,
-    metricName: METRIC.syncLag,
+    metricName,
     dimensionsMap: { [SERVICE_DIMENSION]: watch.lagCheckServiceName, [INDEX_DIMENSION]: index.alias },
     statistic: cloudwatch.Stats.MAXIMUM,
     period: watch.lagCheckInterval,
   });
+
+const indexLag = (index: WatchedIndex, watch: IndexLagWatch) => indexFigure(index, watch, METRIC.syncLag);
 
 /** Like the sync's lag alarm (lib/observability.ts), on this index's own figure. */
 function indexLagAlarm(scope: Construct, index: WatchedIndex, watch: IndexLagWatch): cloudwatch.Alarm {
@@ -119,7 +122,10 @@ export function indexAlarms(
   };
 }
 
-/** One dashboard row per further index: its writer's throughput, its queues and (with a schedule) its lag. */
+/**
+ * One dashboard row per further index: its writer's throughput and its queues; with a schedule a second row: its
+ * lag and its re-sync's progress (the graph of the first index's, on this index's figures).
+ */
 export function indexWidgets(
   dashboard: cloudwatch.Dashboard,
   metrics: SyncMetrics,
@@ -128,8 +134,6 @@ export function indexWidgets(
 ): void {
   const sum = (metricName: string, label: string) =>
     metrics.emfOf(index.writer.serviceName, metricName, cloudwatch.Stats.SUM).with({ label });
-  const graph = (title: string, left: cloudwatch.IMetric[]) =>
-    new cloudwatch.GraphWidget({ title, left, width: 12, height: 6 });
   dashboard.addWidgets(
     graph(`Index ${index.alias}: writer (changes / min)`, [
       sum(METRIC.changesApplied, 'changes applied'),
@@ -148,5 +152,8 @@ export function indexWidgets(
   if (lagWatch !== undefined)
     dashboard.addWidgets(
       graph(`Index ${index.alias}: lag (ms)`, [indexLag(index, lagWatch).with({ label: 'lag' })]),
+      resyncProgressGraph(`Index ${index.alias}: re-sync progress`, (metricName, label) =>
+        indexFigure(index, lagWatch, metricName).with({ label }),
+      ),
     );
 }

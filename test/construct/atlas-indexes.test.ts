@@ -2,9 +2,10 @@ import { type CfnElement, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { projectionSchema } from '../../functions/contract/projection.ts';
 import type { Target } from '../../functions/contract/target.ts';
 import type { AtlasSource } from '../../lib/atlas-source.ts';
-import { TypesenseSync } from '../../lib/typesense-sync.ts';
+import { TypesenseSync, type TypesenseSyncProps } from '../../lib/typesense-sync.ts';
 import {
   ATLAS_EVENT_SOURCE,
   ATLAS_ROUTED_INDEXES,
@@ -163,5 +164,52 @@ describe('a MongoDB Atlas source: aggregate checked at synth', () => {
       });
     };
     expect(build).toThrow(/TypesenseSync: aggregate cannot be used with mongoAtlas/);
+  });
+});
+
+describe('a MongoDB Atlas source with an id rule (projection.id)', () => {
+  const [products, reviews] = ATLAS_ROUTED_INDEXES;
+  type IdRule = NonNullable<NonNullable<TypesenseSyncProps['projection']>['id']>;
+  const withRule = (id: IdRule) => [
+    { ...products, projection: { ...products.projection, id } },
+    { ...reviews },
+  ];
+  const problemsOf = (id: IdRule) => {
+    try {
+      atlasIndexesStack(withRule(id));
+    } catch (error) {
+      return (error as Error).message.split('\n');
+    }
+    return [];
+  };
+
+  it("strips a prefix of _id, the mirror's one key attribute: the index's writer, re-sync and target get the rule", () => {
+    const rule = { stripPrefix: { _id: 'product:' } };
+    const { stack, sync } = atlasIndexesStack(withRule(rule));
+    const resources = Template.fromStack(stack).toJSON().Resources;
+    const pipeline = sync.indexes[0]?.pipeline;
+    if (pipeline === undefined) throw new Error('two indexes expected');
+    for (const fn of [pipeline.writer, pipeline.resync]) {
+      const variables = resources[stack.getLogicalId(fn.node.defaultChild as CfnElement)].Properties
+        .Environment.Variables as Record<string, string>;
+      expect(projectionSchema.parse(JSON.parse(variables.PROJECTION as string))).toEqual({
+        ...products.projection,
+        id: rule,
+      });
+    }
+    // The operator target (verify, preview, redrive) names its documents by the rule too; the other index by `_id`.
+    const target = sync.operatorTarget as Pick<Target, 'indexes'>;
+    expect(target.indexes?.products?.projection).toEqual({ ...products.projection, id: rule });
+    expect(target.indexes?.reviews?.projection).toEqual(reviews.projection);
+  });
+
+  it('refuses at synth a rule naming an attribute other than _id, at its index', () => {
+    expect(problemsOf({ attributes: ['sku'] })).toEqual([
+      'TypesenseSync: indexes[0] (products).projection.id.attributes[0] names sku, which is not a key attribute (_id)',
+      "TypesenseSync: indexes[0] (products).projection.id.attributes leaves out the key attribute _id: indexes[0] (products).projection.filter must pin it ({ attribute: '_id', equals: … } at its top level or in a top-level and), or items differing only in _id would share one id",
+    ]);
+    expect(problemsOf({ stripPrefix: { sku: 'SKU-' } })).toEqual([
+      'TypesenseSync: indexes[0] (products).projection.id.stripPrefix.sku strips a prefix of sku, which the id does not use (_id)',
+    ]);
   });
 });

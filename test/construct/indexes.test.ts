@@ -190,6 +190,34 @@ describe('a table with two routed indexes', () => {
     expect(body).toContain('Index orders: lag (ms)');
   });
 
+  it("charts each further index's re-sync progress as the first's, on the lag check's figures with its Index dimension", () => {
+    const body = template.toJSON().Resources[idOf(sync.dashboard)].Properties.DashboardBody as {
+      'Fn::Join': [string, unknown[]];
+    };
+    const text = body['Fn::Join'][1]
+      .map((part) => (typeof part === 'string' ? part : 'DEPLOY-TIME'))
+      .join('');
+    type Widget = { properties: { title: string; metrics?: unknown[][] } };
+    const widgets = (JSON.parse(text) as { widgets: Widget[] }).widgets;
+    /** A graph's metrics as `name [dimension=value …] label: statistic (axis)`; the options are the last element. */
+    const chart = (title: string) =>
+      (widgets.find((widget) => widget.properties.title === title)?.properties.metrics ?? []).map(
+        (metric) => {
+          const options = metric.at(-1) as { label: string; stat: string; yAxis?: string };
+          const dimensions = metric.slice(2, -1).map((part, at) => (at % 2 === 0 ? `${part}=` : `${part} `));
+          return `${metric[1]} [${dimensions.join('').trim()}] ${options.label}: ${options.stat} (${options.yAxis ?? 'left'})`;
+        },
+      );
+    const first = chart('Re-sync progress');
+    expect(first).toHaveLength(4);
+    expect(first[3]).toMatch(
+      /^ResyncItemsIndexed \[service=\S+-lag-check\] items indexed: Maximum \(right\)$/,
+    );
+    expect(chart('Index orders: re-sync progress')).toEqual(
+      first.map((line) => line.replace('[service=', '[Index=orders service=')),
+    );
+  });
+
   it("reads each further index's re-sync: its state table in the env, GetItem and Query on it, nothing more", () => {
     const orders = sync.indexes[1]?.pipeline;
     if (orders === undefined) throw new Error('two indexes expected');

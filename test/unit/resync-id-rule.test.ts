@@ -64,13 +64,26 @@ describe('re-sync with an id rule', () => {
       await runResyncTask(next.task, env.ports, env.options);
     const job = await env.store.getJob(env.job.jobId);
     expect(job?.phase).toBe('failed');
+    // The message names the collision, not the collection schema.
     expect(job?.message).toMatch(
-      /first: 7: keys '(CUSTOMER#7|7)' and '(CUSTOMER#7|7)' have the same document id '7' \(projection\.id\)/,
+      /^1 item of one page was refused: 1 id-collision \(keys with one document id under projection\.id\); first: 7: keys '(CUSTOMER#7|7)' and '(CUSTOMER#7|7)' have the same document id '7' \(projection\.id\)/,
     );
     expect(await env.store.listRejections(env.job.jobId, 10)).toEqual([
       { id: '7', reason: expect.stringContaining("have the same document id '7'") },
     ]);
     // The alias stays on the collection it had.
     expect((await suite.typesense.getAlias(env.alias))?.collection_name).toBe(`${env.alias}_v1`);
+  });
+  it('counts a page of mixed rejections per kind: the collision apart from what Typesense refused', async () => {
+    const env = await setup(['CUSTOMER#7', '7', 'CUSTOMER#8']);
+    env.table.set('CUSTOMER#9', { pk: { S: 'CUSTOMER#9' }, name: { N: '9' } });
+    env.table.set('CUSTOMER#10', { pk: { S: 'CUSTOMER#10' }, name: { N: '10' } });
+    for (let next = env.tasks.shift(); next !== undefined; next = env.tasks.shift())
+      await runResyncTask(next.task, env.ports, env.options);
+    const job = await env.store.getJob(env.job.jobId);
+    expect(job?.phase).toBe('failed');
+    expect(job?.message).toMatch(
+      /^3 items of one page were refused: 1 id-collision \(keys with one document id under projection\.id\), 2 Typesense 400 \(does not fit the collection schema\); first: 7: keys /,
+    );
   });
 });

@@ -103,5 +103,8 @@ describe('re-sync with a transform', () => {
     expect(stored?.phase).toBe('failed');
     expect(JSON.stringify(stored)).toContain('k-5');
     expect(JSON.stringify(stored)).toContain('transform threw: cannot lower-case boom');
+    expect(stored?.message).toMatch(
+      /^1 item of one page was refused: 1 transform-error \(refused by the transform\); first: k-5: /,
+    );
   });
 });

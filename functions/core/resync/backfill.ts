@@ -274,7 +274,7 @@ interface DocumentBuilder {
 function projectPage(builders: readonly DocumentBuilder[], ports: ResyncPorts) {
   const lines: string[] = [];
   const ids: string[] = [];
-  const rejections: Rejection[] = [];
+  const rejections: PageRejection[] = [];
   const sources = new Map<string, DocumentBuilder>();
   let filtered = 0;
   for (const builder of builders) {
@@ -291,10 +291,33 @@ function projectPage(builders: readonly DocumentBuilder[], ports: ResyncPorts) {
       ids.push(document.id);
     } catch (error) {
       if (!(error instanceof ProjectionError)) throw error;
-      rejections.push({ id: error.id, reason: error.message, at: ports.now() });
+      rejections.push({ id: error.id, reason: error.message, at: ports.now(), code: error.code });
     }
   }
   return { lines, ids, rejections, filtered };
+}
+
+/** A rejection with its reason code: a ProjectionError's, or the HTTP code of Typesense's answer. */
+type PageRejection = Rejection & { code: string | number };
+
+/** What each kind of rejection means to an operator, so the failed job points at the right cause. */
+function rejectionKind(code: string | number): string {
+  if (typeof code === 'number') return `Typesense ${code} (does not fit the collection schema)`;
+  if (code === 'id-collision') return `${code} (keys with one document id under projection.id)`;
+  if (code === 'transform-error') return `${code} (refused by the transform)`;
+  return `${code} (refused by the projection)`;
+}
+
+/** The failed job's message: how many of each kind of rejection the page had, and the first of them. */
+function rejectionsMessage(rejections: readonly PageRejection[]): string {
+  const counts = new Map<string, number>();
+  for (const kind of rejections.map(({ code }) => rejectionKind(code)))
+    counts.set(kind, (counts.get(kind) ?? 0) + 1);
+  const kinds = [...counts].map(([kind, count]) => `${count} ${kind}`).join(', ');
+  const [first] = rejections as [PageRejection];
+  const refused =
+    rejections.length === 1 ? '1 item of one page was' : `${rejections.length} items of one page were`;
+  return `${refused} refused: ${kinds}; first: ${first.id}: ${first.reason}`;
 }
 
 /** A page imported: the ids that went in, and the items the stream had already written (409). */
@@ -340,16 +363,13 @@ async function importPage(
         id: ids[index] as string,
         reason: `${outcome.code}: ${outcome.error}`,
         at: ports.now(),
+        code: outcome.code,
       });
   });
   if (rejections.length > 0) {
-    await store.recordRejections(job.jobId, rejections.slice(0, 10));
-    await abandon(
-      ports,
-      job,
-      'failed',
-      `${rejections.length} items of one page do not fit the collection schema; first: ${rejections[0]?.id}: ${rejections[0]?.reason}`,
-    );
+    const recorded = rejections.slice(0, 10).map(({ id, reason, at }) => ({ id, reason, at }));
+    await store.recordRejections(job.jobId, recorded);
+    await abandon(ports, job, 'failed', rejectionsMessage(rejections));
     return 'failed';
   }
   return { latest, ids: imported, skipped };
