@@ -79,11 +79,17 @@ export function indexDocumentId(
 ): string | undefined {
   const rule = projection?.id;
   if (projection === undefined || rule === undefined) return documentId(key, keyAttributes);
-  const byKeys = compiledRules.get(projection) ?? new Map<string, CompiledRule>();
-  compiledRules.set(projection, byKeys);
+  let byKeys = compiledRules.get(projection);
+  if (byKeys === undefined) {
+    byKeys = new Map<string, CompiledRule>();
+    compiledRules.set(projection, byKeys);
+  }
   const name = keyAttributes.join('\u0000');
-  const compiled = byKeys.get(name) ?? compileRule(keyAttributes, rule, projection.filter);
-  byKeys.set(name, compiled);
+  let compiled = byKeys.get(name);
+  if (compiled === undefined) {
+    compiled = compileRule(keyAttributes, rule, projection.filter);
+    byKeys.set(name, compiled);
+  }
   return compiled(key);
 }
 
