@@ -56,12 +56,14 @@ function numberValue(text: string): number | string {
  * DynamoDB lists it in. Number sets order by value (exact text breaks ties between numbers too
  * long for a double); string and binary sets by text.
  */
-function compareMembers(numeric: boolean) {
-  const byText = (a: unknown, b: unknown) => (String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0);
-  return numeric ? (a: unknown, b: unknown) => Number(a) - Number(b) || byText(a, b) : byText;
-}
+// Module-level comparators: a re-sync sorts the sets of every item, and a closure made per set showed in its profile.
+const byText = (a: unknown, b: unknown) => (String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0);
+const byNumber = (a: unknown, b: unknown) => Number(a) - Number(b) || byText(a, b);
+const compareMembers = (numeric: boolean) => (numeric ? byNumber : byText);
 
-const base64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
+// A view of the bytes, not a copy of them.
+const base64 = (bytes: Uint8Array) =>
+  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
 
 /** Sets a member even when its name is `__proto__`, which plain assignment would take as the prototype. */
 function setMember(target: Record<string, unknown>, name: string, value: unknown): void {
@@ -85,12 +87,18 @@ function documentValue(value: AttributeValue): unknown {
   if (value.BOOL !== undefined) return value.BOOL;
   if (value.M !== undefined) {
     const map: Record<string, unknown> = {};
-    for (const [name, member] of Object.entries(value.M)) {
+    const members = value.M;
+    for (const name of Object.keys(members)) {
+      const member = members[name] as AttributeValue;
       if (member.NULL === undefined) setMember(map, name, documentValue(member));
     }
     return map;
   }
-  if (value.L !== undefined) return value.L.filter((member) => member.NULL === undefined).map(documentValue);
+  if (value.L !== undefined) {
+    const list: unknown[] = [];
+    for (const member of value.L) if (member.NULL === undefined) list.push(documentValue(member));
+    return list;
+  }
   if (value.SS !== undefined) return [...value.SS].sort(compareMembers(false));
   if (value.NS !== undefined) {
     const members = value.NS.map(numberValue);
@@ -269,8 +277,9 @@ export function projectItem(
     if (compiled.mapped) return mappedDocument(item, compiled, id);
     const { include, exclude } = compiled;
     const document: TypesenseDocument = { id };
-    for (const [name, value] of Object.entries(item)) {
+    for (const name of Object.keys(item)) {
       if (name === 'id' || exclude.has(name) || (include !== undefined && !include.has(name))) continue;
+      const value = item[name] as AttributeValue;
       if (value.NULL !== undefined) continue; // An absent field, as Typesense would store it (see documentValue).
       setMember(document, name, documentValue(value));
     }

@@ -27,6 +27,7 @@ export {
   IMPORT_ATTEMPTS,
   importCallWithin,
   importWithRetries,
+  JOB_REREAD_MS,
   ResyncImportError,
   runSegment,
   type SegmentOutcome,

@@ -2,6 +2,7 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { MarshalledKey } from '../../functions/core/change.ts';
 import {
+  JOB_REREAD_MS,
   type ResyncOptions,
   type ResyncPorts,
   runSegment,
@@ -63,10 +64,13 @@ async function setup(items: number) {
   const imported: string[][] = [];
   const scanStarts: (string | undefined)[] = [];
   const store = memoryResyncStore();
+  // The test moves the clock; `collectionGone` stands for a job's collection that `abandon` dropped.
+  const clock = { now: 1_795_000_000_000, collectionGone: false };
   const ports: ResyncPorts = {
     store,
     typesense: {
       async importDocuments(_collection: string, lines: string[]) {
+        if (clock.collectionGone) throw new Error('404: Not Found - collection products_v2 not found');
         const page = imported.push(lines.map((line) => (JSON.parse(line) as { id: string }).id));
         events.push(`import ${page} start`);
         await gates.import;
@@ -90,7 +94,7 @@ async function setup(items: number) {
     estimateItemCount: async () => items,
     sendTasks: async () => undefined,
     enqueueKeys: async () => undefined,
-    now: () => 1_795_000_000_000,
+    now: () => clock.now,
     sleep: async () => undefined,
   };
   const clearRejections = store.clearRejections.bind(store);
@@ -121,7 +125,7 @@ async function setup(items: number) {
     keepCollections: 2,
   };
   const segment = () => runSegment({ jobId: JOB, segment: 0 }, ports, options);
-  return { events, gates, imported, scanStarts, store, ports, segment, ids };
+  return { events, gates, imported, scanStarts, store, ports, segment, ids, clock };
 }
 
 describe('backfill read-ahead', () => {
@@ -182,18 +186,47 @@ describe('backfill read-ahead', () => {
     expect(await env.store.getSegment(JOB, 0)).toMatchObject({ done: true, pages: 3, indexed: 6 });
   });
 
-  it('a cancel during a page import stops the segment at the next page boundary', async () => {
+  it('a job that left the backfill during a page import is seen by the next import once a re-read is due', async () => {
     const env = await setup(8);
     const holdImport = deferred();
     env.gates.import = holdImport.promise;
     const running = env.segment();
     await vi.waitFor(() => expect(env.events).toContain('import 1 start'));
     await env.store.transition(JOB, ['backfilling'], { phase: 'cancelled' });
+    env.clock.now += JOB_REREAD_MS;
     holdImport.resolve();
     expect(await running).toBe('stopped');
-    // The job is re-read alongside each import: page 1's read came before the cancel, page 2's
-    // sees it, so nothing after page 2 is imported (and page 3, read ahead, is dropped).
+    // Page 2's import re-reads the job (a re-read is due) and sees the cancel, so nothing after page 2
+    // is imported (and page 3, read ahead, is dropped).
     expect(env.imported).toEqual([env.ids.slice(0, 2), env.ids.slice(2, 4)]);
+  });
+
+  it("a cancel stops the segment at its next import: the job's collection is gone", async () => {
+    const env = await setup(8);
+    const holdImport = deferred();
+    env.gates.import = holdImport.promise;
+    const running = env.segment();
+    await vi.waitFor(() => expect(env.events).toContain('import 1 start'));
+    // As `abandon` does: the phase moves, then the collection is dropped. No re-read is due.
+    await env.store.transition(JOB, ['backfilling'], { phase: 'cancelled' });
+    env.clock.collectionGone = true;
+    holdImport.resolve();
+    expect(await running).toBe('stopped');
+    expect(env.imported).toEqual([env.ids.slice(0, 2)]);
+  });
+
+  it('re-reads the job at most every JOB_REREAD_MS, not at every page (bench P4)', async () => {
+    const env = await setup(10);
+    const getJob = env.store.getJob.bind(env.store);
+    let reads = 0;
+    env.store.getJob = async (jobId) => {
+      reads++;
+      return getJob(jobId);
+    };
+    expect(await env.segment()).toBe('segment-done');
+    // 5 pages within one moment: only the task's own read at its start.
+    expect(env.imported).toHaveLength(5);
+    expect(reads).toBe(1);
   });
 });
 

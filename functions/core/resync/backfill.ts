@@ -104,6 +104,14 @@ export async function importWithRetries(
  */
 export const PROGRESS_EVERY_MS = 5_000;
 
+/**
+ * How often a segment task re-reads its job, alongside a page's import, to stop when the job left the
+ * backfill. Not every page: a read costs the state table about what a page's checkpoint does, and a
+ * job that failed or was cancelled loses its collection (`abandon`), so the next import fails and the
+ * task stops anyway; a duplicate delivery stops at its checkpoint. The re-read only ends a task sooner.
+ */
+export const JOB_REREAD_MS = 1_000;
+
 export type SegmentOutcome = 'continued' | 'segment-done' | 'stopped' | 'failed';
 
 type SegmentTask = { jobId: string; segment: number };
@@ -144,6 +152,7 @@ export async function runSegment(
   // The slowest page so far: the reserve must cover one more of those and its checkpoint.
   let slowestPageMs = 0;
   let progressRecordedAt = Number.NEGATIVE_INFINITY;
+  let jobReadAt = ports.now();
   for (let page = 0; !state.done; page++) {
     if (job?.phase !== 'backfilling') return 'stopped';
     if (page === options.pagesPerTask || timeLeft(ports) < TASK_RESERVE_MS + 2 * slowestPageMs) {
@@ -158,7 +167,9 @@ export async function runSegment(
     // the slower side, so this keeps it busy. It is only data; nothing is written before this
     // page's checkpoint.
     prefetched = lastKey !== undefined && page + 1 < options.pagesPerTask ? read(lastKey) : undefined;
-    const imported = await importPage(job, current, checkpointed, ports);
+    const reread = ports.now() - jobReadAt >= JOB_REREAD_MS;
+    if (reread) jobReadAt = ports.now();
+    const imported = await importPage(job, current, checkpointed, reread, ports);
     if (typeof imported === 'string') return imported;
     const previousPages = state.pages;
     state = {
@@ -216,7 +227,7 @@ function pageReader(task: SegmentTask, totalSegments: number, ports: ResyncPorts
       .then(async ({ items, lastKey }) => {
         // The lag check's heartbeat is indexed into its own collection, never into the application's.
         const kept = items.filter((item) => !isCanaryItem(item, options.keyAttributes));
-        const projected = projectPage(await documentBuilders(kept, options, ports), ports);
+        const projected = await projectedPage(kept, options, ports);
         return { ...(lastKey === undefined ? {} : { lastKey }), scannedAt, scanned: kept.length, projected };
       });
     // A page read ahead may be dropped when the task stops early; its failure is not news then.
@@ -226,28 +237,33 @@ function pageReader(task: SegmentTask, totalSegments: number, ports: ResyncPorts
 }
 
 /**
- * How to build each document of a page: one per item; for an aggregated index, one per partition the
- * page touches, each from a consistent Query of the whole partition. A partition may span pages and
- * segments: each page that meets it builds it again from its current items, which is harmless (`create`
- * answers 409 to the second), and none builds it from a part.
+ * A page's documents: one per item; for an aggregated index, one per partition the page touches, each
+ * from a consistent Query of the whole partition. A partition may span pages and segments: each page
+ * that meets it builds it again from its current items, which is harmless (`create` answers 409 to the
+ * second), and none builds it from a part.
  */
-async function documentBuilders(
-  items: ScannedPage['items'],
-  options: ResyncOptions,
-  ports: ResyncPorts,
-): Promise<DocumentBuilder[]> {
+async function projectedPage(items: ScannedPage['items'], options: ResyncOptions, ports: ResyncPorts) {
   const { aggregation, keyAttributes, projection, transform } = options;
+  // Two functions over the page's sources, not two closures per item: the re-sync builds every item.
   if (aggregation === undefined)
-    return items.map((item) => ({
-      build: () => buildDocument(item, keyAttributes, projection, transform),
-      source: () => documentId(item, keyAttributes),
-    }));
+    return projectPage(
+      {
+        sources: items,
+        build: (item) => buildDocument(item, keyAttributes, projection, transform),
+        keyOf: (item) => documentId(item, keyAttributes),
+      },
+      ports,
+    );
   const keys = partitionKeysOf(items, aggregation.partitionKey);
   const partitions = await readPartitions(keys, aggregation, ports);
-  return partitions.map((members, at) => ({
-    build: () => buildAggregate(members, aggregation, projection, transform),
-    source: () => documentId(keys[at] as MarshalledKey, [aggregation.partitionKey]),
-  }));
+  return projectPage(
+    {
+      sources: partitions.map((members, at) => ({ members, key: keys[at] as MarshalledKey })),
+      build: ({ members }) => buildAggregate(members, aggregation, projection, transform),
+      keyOf: ({ key }) => documentId(key, [aggregation.partitionKey]),
+    },
+    ports,
+  );
 }
 
 /** The current items of each partition (one Query each, a few at a time), up to one over the limit. */
@@ -258,10 +274,14 @@ export function readPartitions(keys: readonly MarshalledKey[], aggregation: Aggr
   return inParallel(keys, PARTITION_READS, (key) => readPartition(key, aggregation.maxItems + 1));
 }
 
-/** How to build one document of a page, and the key (its encoding) it is built from, to name in a collision. */
-interface DocumentBuilder {
-  build: () => TypesenseDocument | undefined;
-  source: () => string;
+/**
+ * How to build a page's documents: one per source (an item; for an aggregated index, a partition's
+ * items), and the key (its encoding) each is built from, to name in a collision.
+ */
+interface DocumentBuilders<Source> {
+  sources: readonly Source[];
+  build: (source: Source) => TypesenseDocument | undefined;
+  keyOf: (source: Source) => string;
 }
 
 /**
@@ -271,22 +291,22 @@ interface DocumentBuilder {
  * Across pages `create` answers 409 to the second, which the re-sync cannot tell from a stream write:
  * `verify` finds those.
  */
-function projectPage(builders: readonly DocumentBuilder[], ports: ResyncPorts) {
+function projectPage<Source>({ sources, build, keyOf }: DocumentBuilders<Source>, ports: ResyncPorts) {
   const lines: string[] = [];
   const ids: string[] = [];
   const rejections: PageRejection[] = [];
-  const sources = new Map<string, DocumentBuilder>();
+  const built = new Map<string, Source>();
   let filtered = 0;
-  for (const builder of builders) {
+  for (const source of sources) {
     try {
-      const document = builder.build();
+      const document = build(source);
       if (document === undefined) {
         filtered++;
         continue;
       }
-      const first = sources.get(document.id);
-      if (first !== undefined) throw idCollision(document.id, [first.source(), builder.source()]);
-      sources.set(document.id, builder);
+      const first = built.get(document.id);
+      if (first !== undefined) throw idCollision(document.id, [keyOf(first), keyOf(source)]);
+      built.set(document.id, source);
       lines.push(documentJson(document));
       ids.push(document.id);
     } catch (error) {
@@ -325,12 +345,14 @@ type PageImported = { latest: ResyncJob | undefined; ids: string[]; skipped: num
 
 /**
  * Imports one projected page, and settles its rejections: any fails the job. Stops when the job
- * left the backfill or another delivery of this task moved the segment on (`moved` false).
+ * left the backfill or another delivery of this task moved the segment on (`moved` false). With
+ * `reread`, the job is read again alongside the import, so a cancel is seen by the next page.
  */
 async function importPage(
   job: ResyncJob,
   page: ReadPage,
   checkpointed: Promise<boolean>,
+  reread: boolean,
   ports: ResyncPorts,
 ): Promise<PageImported | 'stopped' | 'failed'> {
   const { store } = ports;
@@ -340,10 +362,9 @@ async function importPage(
   let latest: ResyncJob | undefined;
   let moved: boolean;
   try {
-    // The job is re-read alongside the import so a cancel is seen by the next page.
     [outcomes, latest, moved] = await Promise.all([
       lines.length === 0 ? [] : importWithRetries(job.collection, lines, ports),
-      store.getJob(job.jobId),
+      reread ? store.getJob(job.jobId) : job,
       checkpointed,
     ]);
   } catch (error) {
