@@ -281,7 +281,7 @@ function p4Section(items: number, runs: P4Run[]): Section {
         'of the live schema (dropped after each round).',
       'Re-sync: job start → alias swapped (`startedAt` → `finishedAt`), started by an operator task and run by ' +
         "the stack's re-sync poller. Besides scan and import it projects each page, writes a segment checkpoint " +
-        'and re-reads the job after every page, and waits for its segment and finish tasks to be received from ' +
+        'and re-reads the job at most every second, and waits for its segment and finish tasks to be received from ' +
         `the work queue (visibility timeout ${RESYNC.visibilityTimeoutSeconds} s: like the deployed queue's, ` +
         'longer than a task, so no running task is redelivered).',
       `Every item was scanned, imported and re-indexed in every round: ${complete ? 'yes' : 'NO'}. DynamoDB ` +
