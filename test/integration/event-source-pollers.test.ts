@@ -155,7 +155,7 @@ describe('StreamPoller (Lambda DynamoDB event source)', () => {
     expect(poller.stats.recordsGivenUp).toBe(1);
   });
 
-  it('renews a TRIM_HORIZON iterator that DynamoDB Local calls trimmed once an empty shard gets records, and delivers them', async () => {
+  it('delivers the records of a shard that was empty when polling began, renewing a TRIM_HORIZON iterator that DynamoDB Local calls trimmed', async () => {
     // The poller takes its iterator while the table is empty; a write to another table then takes the
     // next stream record number, so the shard's first record is numbered past the iterator.
     const streamArn = await tableWithItems('starts-empty', 0);
@@ -183,8 +183,14 @@ describe('StreamPoller (Lambda DynamoDB event source)', () => {
       await poller.stop();
     }
     expect(delivered).toEqual(['a', 'b', 'c']);
-    expect(poller.stats.iteratorsRenewed).toBe(1);
-    expect(log).toEqual([expect.stringMatching(/TrimmedDataAccessException; resuming at TRIM_HORIZON/)]);
+    // Whether DynamoDB Local calls the iterator trimmed depends on its timing: in a full run under load
+    // it once did not (0 renewals, the records delivered all the same). The renewal's logic is pinned by
+    // the scripted client below; here, at most the one renewal, and its log line when it happened.
+    const renewed = poller.stats.iteratorsRenewed;
+    expect(renewed).toBeLessThanOrEqual(1);
+    expect(log).toEqual(
+      renewed === 1 ? [expect.stringMatching(/TrimmedDataAccessException; resuming at TRIM_HORIZON/)] : [],
+    );
   });
 });
 
