@@ -186,32 +186,38 @@ describe('backfill read-ahead', () => {
     expect(await env.store.getSegment(JOB, 0)).toMatchObject({ done: true, pages: 3, indexed: 6 });
   });
 
-  it('a job that left the backfill during a page import is seen by the next import once a re-read is due', async () => {
+  /**
+   * A segment of 8 items whose first import is held while the job is cancelled; `then` runs before the
+   * import answers. Answers what the segment returned.
+   */
+  async function cancelledDuringFirstImport(then: (env: Awaited<ReturnType<typeof setup>>) => void) {
     const env = await setup(8);
     const holdImport = deferred();
     env.gates.import = holdImport.promise;
     const running = env.segment();
     await vi.waitFor(() => expect(env.events).toContain('import 1 start'));
     await env.store.transition(JOB, ['backfilling'], { phase: 'cancelled' });
-    env.clock.now += JOB_REREAD_MS;
+    then(env);
     holdImport.resolve();
-    expect(await running).toBe('stopped');
+    return { env, outcome: await running };
+  }
+
+  it('a job that left the backfill during a page import is seen by the next import once a re-read is due', async () => {
+    const { env, outcome } = await cancelledDuringFirstImport(({ clock }) => {
+      clock.now += JOB_REREAD_MS;
+    });
+    expect(outcome).toBe('stopped');
     // Page 2's import re-reads the job (a re-read is due) and sees the cancel, so nothing after page 2
     // is imported (and page 3, read ahead, is dropped).
     expect(env.imported).toEqual([env.ids.slice(0, 2), env.ids.slice(2, 4)]);
   });
 
   it("a cancel stops the segment at its next import: the job's collection is gone", async () => {
-    const env = await setup(8);
-    const holdImport = deferred();
-    env.gates.import = holdImport.promise;
-    const running = env.segment();
-    await vi.waitFor(() => expect(env.events).toContain('import 1 start'));
     // As `abandon` does: the phase moves, then the collection is dropped. No re-read is due.
-    await env.store.transition(JOB, ['backfilling'], { phase: 'cancelled' });
-    env.clock.collectionGone = true;
-    holdImport.resolve();
-    expect(await running).toBe('stopped');
+    const { env, outcome } = await cancelledDuringFirstImport(({ clock }) => {
+      clock.collectionGone = true;
+    });
+    expect(outcome).toBe('stopped');
     expect(env.imported).toEqual([env.ids.slice(0, 2)]);
   });
 
