@@ -167,8 +167,9 @@ export async function runSegment(
     // the slower side, so this keeps it busy. It is only data; nothing is written before this
     // page's checkpoint.
     prefetched = lastKey !== undefined && page + 1 < options.pagesPerTask ? read(lastKey) : undefined;
-    const reread = ports.now() - jobReadAt >= JOB_REREAD_MS;
-    if (reread) jobReadAt = ports.now();
+    const readDueAt = ports.now();
+    const reread = readDueAt - jobReadAt >= JOB_REREAD_MS;
+    if (reread) jobReadAt = readDueAt;
     const imported = await importPage(job, current, checkpointed, reread, ports);
     if (typeof imported === 'string') return imported;
     const previousPages = state.pages;
