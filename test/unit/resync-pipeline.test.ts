@@ -64,13 +64,14 @@ async function setup(items: number) {
   const imported: string[][] = [];
   const scanStarts: (string | undefined)[] = [];
   const store = memoryResyncStore();
-  // The test moves the clock; `collectionGone` stands for a job's collection that `abandon` dropped.
-  const clock = { now: 1_795_000_000_000, collectionGone: false };
+  // The test moves the clock, and may drop the job's collection as `abandon` does.
+  const clock = { now: 1_795_000_000_000 };
+  const collection = { gone: false };
   const ports: ResyncPorts = {
     store,
     typesense: {
       async importDocuments(_collection: string, lines: string[]) {
-        if (clock.collectionGone) throw new Error('404: Not Found - collection products_v2 not found');
+        if (collection.gone) throw new Error('404: Not Found - collection products_v2 not found');
         const page = imported.push(lines.map((line) => (JSON.parse(line) as { id: string }).id));
         events.push(`import ${page} start`);
         await gates.import;
@@ -125,7 +126,7 @@ async function setup(items: number) {
     keepCollections: 2,
   };
   const segment = () => runSegment({ jobId: JOB, segment: 0 }, ports, options);
-  return { events, gates, imported, scanStarts, store, ports, segment, ids, clock };
+  return { events, gates, imported, scanStarts, store, ports, segment, ids, clock, collection };
 }
 
 describe('backfill read-ahead', () => {
@@ -214,8 +215,8 @@ describe('backfill read-ahead', () => {
 
   it("a cancel stops the segment at its next import: the job's collection is gone", async () => {
     // As `abandon` does: the phase moves, then the collection is dropped. No re-read is due.
-    const { env, outcome } = await cancelledDuringFirstImport(({ clock }) => {
-      clock.collectionGone = true;
+    const { env, outcome } = await cancelledDuringFirstImport(({ collection }) => {
+      collection.gone = true;
     });
     expect(outcome).toBe('stopped');
     expect(env.imported).toEqual([env.ids.slice(0, 2)]);
