@@ -36,6 +36,11 @@ const options = new Command('npm run chaos --')
     3,
   )
   .option(
+    '--groups <n>',
+    "FIFO message groups (default: the message shape's, 16, or 4 with --default-messages)",
+    count('--groups', 1),
+  )
+  .option(
     '--default-messages',
     "the construct's message shape (1 s batching window, 4 groups), not many small messages",
   )
@@ -58,11 +63,12 @@ const options = new Command('npm run chaos --')
     rate: number;
     faultScale: number;
     writers: number;
+    groups?: number;
     defaultMessages?: boolean;
     throughput?: boolean;
   }>();
 
-const { faultScale, throughput, writers, defaultMessages, ...run } = options;
+const { faultScale, throughput, writers, groups, defaultMessages, ...run } = options;
 const messages = defaultMessages === true ? 'default' : 'small';
 const faultRates = Object.fromEntries(
   Object.entries(DEFAULT_FAULT_RATES).map(([kind, rate]) => [kind, rate * faultScale]),
@@ -73,6 +79,7 @@ if (throughput === true) {
   const report = await runThroughput({
     ...{ seed, keys, ops, faultRates, messages, onStatus },
     writerConcurrency: writers,
+    messageGroups: groups,
   });
   process.stderr.write('\n');
   console.log(formatThroughput(report));
@@ -83,6 +90,7 @@ const report = await runChaos({
   ...run,
   faultRates,
   writerConcurrency: writers,
+  messageGroups: groups,
   messages,
   onStatus,
 });

@@ -38,6 +38,8 @@ export interface ThroughputOptions {
   writerConcurrency?: number;
   /** The message shape (see `ChaosOptions`). */
   messages?: 'small' | 'default';
+  /** FIFO message groups (see `ChaosOptions`). */
+  messageGroups?: number;
   onStatus?: (line: string) => void;
 }
 

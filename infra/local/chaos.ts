@@ -36,6 +36,11 @@ export interface ChaosOptions {
    * faults to hit; `default`: the construct's defaults (1 s window, 4 groups), fuller messages.
    */
   messages?: 'small' | 'default';
+  /**
+   * FIFO message groups (default: the message shape's, 16 or the construct's 4). A crash holds its
+   * batch's group for the visibility timeout, so more groups leave more work for the other pollers.
+   */
+  messageGroups?: number;
   /** Cap of the writer's backoff and of the circuit's probe wait, s (default 2). */
   retryCapSeconds?: number;
   /** Injected fault probabilities (Typesense per write request or import line; pollers per invocation). */
@@ -157,6 +162,7 @@ export function chaosStackOptions(options: ChaosOptions, pollerFaults: PollerFau
     // faults fewer targets; test/integration runs the defaults. The window is pinned to none, as the
     // default now is, so a change of the default does not change the chaos runs.
     ...(options.messages === 'default' ? {} : { streamMaxBatchingWindowSeconds: 0, buckets: 16 }),
+    ...(options.messageGroups === undefined ? {} : { buckets: options.messageGroups }),
     pollerFaults,
     logLevel: 'ERROR',
     faultInjection: true,

@@ -2,7 +2,13 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AdaptiveLimit } from '../../functions/core/adaptive-limit.ts';
 
-function limitAt(options: { cap: number; initial?: number; latencyTargetMs?: number }) {
+function limitAt(options: {
+  cap: number;
+  initial?: number;
+  latencyTargetMs?: number;
+  overloadWindow?: number;
+  overloadTolerance?: number;
+}) {
   const clock = { now: 1_000 };
   const limit = new AdaptiveLimit({ ...options, now: () => clock.now });
   /** One import: acquired now, answered `ms` later. */
@@ -54,6 +60,42 @@ describe('AdaptiveLimit', () => {
     clock.now += 10;
     limit.release({ startedAt: later, overloaded: true });
     expect(limit.limit).toBe(2);
+  });
+
+  it('keeps its limit through 503/429 answers that stay a small share of the recent ones (random losses)', async () => {
+    const { limit, run } = limitAt({ cap: 8 });
+    for (let i = 0; i < 40; i++) await run(10);
+    // One answer in five refused, spread out: a lossy but working server, not an overload.
+    for (let i = 0; i < 200; i++) await run(10, i % 5 === 0);
+    expect(limit.decreases).toBe(0);
+    expect(limit.limit).toBe(8);
+  });
+
+  it('halves once the 503/429 answers exceed the tolerated share of the last ones, counting slow ones', async () => {
+    const { limit, run } = limitAt({
+      cap: 8,
+      latencyTargetMs: 500,
+      overloadWindow: 10,
+      overloadTolerance: 0.3,
+    });
+    for (let i = 0; i < 10; i++) await run(10);
+    await run(10, true);
+    await run(600);
+    await run(10, true);
+    // 3 of the last 10: at the tolerance, not above it.
+    expect(limit.limit).toBe(8);
+    await run(10, true);
+    expect(limit.limit).toBe(4);
+    expect(limit.decreases).toBe(1);
+  });
+
+  it('refuses a tolerance outside [0, 1) and a window below 1', () => {
+    expect(() => new AdaptiveLimit({ cap: 2, overloadTolerance: 1, now: Date.now })).toThrow(
+      /overloadTolerance must be in \[0, 1\)/,
+    );
+    expect(() => new AdaptiveLimit({ cap: 2, overloadWindow: 0, now: Date.now })).toThrow(
+      /overloadWindow must be an integer ≥ 1/,
+    );
   });
 
   it('never goes below 1 and recovers to the cap once Typesense keeps up again', async () => {
