@@ -53,6 +53,8 @@ export class AdaptiveLimit {
   /** The last `overloadWindow` answers, oldest first: true for an overload (or slow) one. */
   private readonly recent: boolean[] = [];
   private recentOverloads = 0;
+  private readonly overloadWindow: number;
+  private readonly overloadTolerance: number;
   /** Halvings since this limit was made (for the log and the benchmarks). */
   decreases = 0;
 
@@ -64,6 +66,8 @@ export class AdaptiveLimit {
       throw new RangeError(`adaptive limit: overloadWindow must be an integer ≥ 1, got ${overloadWindow}`);
     if (!(overloadTolerance >= 0 && overloadTolerance < 1))
       throw new RangeError(`adaptive limit: overloadTolerance must be in [0, 1), got ${overloadTolerance}`);
+    this.overloadWindow = overloadWindow;
+    this.overloadTolerance = overloadTolerance;
     this.current = clamp(options.initial ?? options.cap, 1, options.cap);
   }
 
@@ -93,7 +97,10 @@ export class AdaptiveLimit {
     const congested = signal.overloaded || slow;
     this.remember(congested);
     if (congested) {
-      if (signal.startedAt >= this.lastDecreaseAt && this.overloadShare() > this.tolerance()) {
+      if (
+        signal.startedAt >= this.lastDecreaseAt &&
+        this.recentOverloads / this.recent.length > this.overloadTolerance
+      ) {
         this.current = Math.max(1, this.current / 2);
         this.lastDecreaseAt = at;
         this.decreases++;
@@ -105,16 +112,7 @@ export class AdaptiveLimit {
   private remember(congested: boolean): void {
     this.recent.push(congested);
     if (congested) this.recentOverloads++;
-    if (this.recent.length > (this.options.overloadWindow ?? OVERLOAD_WINDOW) && this.recent.shift())
-      this.recentOverloads--;
-  }
-
-  private overloadShare(): number {
-    return this.recentOverloads / this.recent.length;
-  }
-
-  private tolerance(): number {
-    return this.options.overloadTolerance ?? OVERLOAD_TOLERANCE;
+    if (this.recent.length > this.overloadWindow && this.recent.shift()) this.recentOverloads--;
   }
 
   private slots(): number {
