@@ -1,14 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AdaptiveLimit } from '../../functions/core/adaptive-limit.ts';
+import { AdaptiveLimit, type AdaptiveLimitOptions } from '../../functions/core/adaptive-limit.ts';
 
-function limitAt(options: {
-  cap: number;
-  initial?: number;
-  latencyTargetMs?: number;
-  overloadWindow?: number;
-  overloadTolerance?: number;
-}) {
+function limitAt(options: Omit<AdaptiveLimitOptions, 'now'>) {
   const clock = { now: 1_000 };
   const limit = new AdaptiveLimit({ ...options, now: () => clock.now });
   /** One import: acquired now, answered `ms` later. */
