@@ -379,10 +379,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const written = await phases.snapshot();
     const outageEnds = outage.endsAt();
     if (outageEnds > writesDone) await new Promise((resolve) => setTimeout(resolve, outageEnds - writesDone));
-    faults.setFaults(undefined);
-    // All faults stop, the pollers' too: a crash keeps on holding its batch's message groups for a
+    // Random faults stop, the pollers' too: a crash keeps on holding its batch's message groups for a
     // visibility timeout, so crashes left on during the drain measured them, not the pipeline's drain
-    // (bench/CONVERGENCE.md). Their cost is in the writing phase's figures.
+    // (bench/CONVERGENCE.md). Their cost is in the writing phase's figures. A Typesense fault kind not
+    // shown yet still comes once: a loaded machine's writing phase may make too few writes for all.
+    faults.stopRandomFaults();
     pollerFaults.crashAfterInvokeRate = 0;
     pollerFaults.duplicateDeliveryRate = 0;
     // Generous, scaled to the backlog: a timeout here means "did not converge", so it must not bite early.

@@ -45,6 +45,12 @@ export interface FaultProxy {
   /** Point the writer here; reads for verification go to the emulator directly. */
   url: string;
   setFaults(plan: FaultPlan | undefined): void;
+  /**
+   * Random faults end now; the kinds `everyKindOnce` has not shown yet are still forced, once each on
+   * the next writes they fit, spaced as before, and then nothing. A run whose faulty phase ended after
+   * few writes (a loaded machine) still meets every kind. `setFaults(undefined)` ends them all at once.
+   */
+  stopRandomFaults(): void;
   /** Typesense unreachable (every connection dropped, `/health` included) for `ms`. */
   downFor(ms: number): void;
   readonly faultStats: FaultStats;
@@ -142,6 +148,22 @@ function applyPlan(state: ProxyState, next: FaultPlan | undefined): void {
   state.writes = 0;
   state.unseen =
     next?.everyKindOnce === true ? rates.filter(([, rate]) => (rate ?? 0) > 0).map(([kind]) => kind) : [];
+}
+
+/** Keeps only the plan's forced kinds still to be shown (see `FaultProxy.stopRandomFaults`). */
+function keepUnshownKinds(state: ProxyState): void {
+  const plan = state.plan;
+  if (plan === undefined || state.unseen.length === 0) {
+    applyPlan(state, undefined);
+    return;
+  }
+  const { seed, hangMs, everyKindSpacing } = plan;
+  state.plan = {
+    seed,
+    everyKindOnce: true,
+    ...(hangMs === undefined ? {} : { hangMs }),
+    ...(everyKindSpacing === undefined ? {} : { everyKindSpacing }),
+  };
 }
 
 async function handle(state: ProxyState, incoming: IncomingMessage, outgoing: ServerResponse): Promise<void> {
@@ -297,6 +319,7 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
     faultStats: state.faultStats,
     writeTiming: state.writeTiming,
     setFaults: (next) => applyPlan(state, next),
+    stopRandomFaults: () => keepUnshownKinds(state),
     downFor(ms) {
       state.downUntil = Date.now() + ms;
       // Connections already open (keep-alive) break too, as when a server dies.

@@ -9,16 +9,33 @@ afterEach(async () => {
   emulator = undefined;
 });
 
+const headers = { 'x-typesense-api-key': API_KEY, 'content-type': 'application/json' };
+
+/** An emulator with one collection `c`, and a fault proxy in front of it. */
+async function proxyInFrontOfCollection() {
+  emulator = await startTypesenseEmulator({ apiKey: API_KEY });
+  await fetch(`${emulator.url}/collections`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ name: 'c', fields: [{ name: 'name', type: 'string' }] }),
+  });
+  return startFaultProxy(emulator.url);
+}
+
+/** One single-line import through the proxy: its status. */
+async function importOne(proxyUrl: string, n: number): Promise<number> {
+  const response = await fetch(`${proxyUrl}/collections/c/documents/import?action=upsert`, {
+    method: 'POST',
+    headers,
+    body: `{"id":"${n}","name":"a"}`,
+  });
+  await response.text();
+  return response.status;
+}
+
 describe('fault proxy', () => {
   it('everyKindOnce: each kind with a rate shows up on the first writes it fits, however small its rate', async () => {
-    emulator = await startTypesenseEmulator({ apiKey: API_KEY });
-    const headers = { 'x-typesense-api-key': API_KEY, 'content-type': 'application/json' };
-    await fetch(`${emulator.url}/collections`, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify({ name: 'c', fields: [{ name: 'name', type: 'string' }] }),
-    });
-    const proxy = await startFaultProxy(emulator.url);
+    const proxy = await proxyInFrontOfCollection();
     try {
       const rare = 1e-9;
       proxy.setFaults({
@@ -60,14 +77,7 @@ describe('fault proxy', () => {
     }
   });
   it('everyKindSpacing: the forced kinds land on every n-th write, not on the first ones in a row', async () => {
-    emulator = await startTypesenseEmulator({ apiKey: API_KEY });
-    const headers = { 'x-typesense-api-key': API_KEY, 'content-type': 'application/json' };
-    await fetch(`${emulator.url}/collections`, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify({ name: 'c', fields: [{ name: 'name', type: 'string' }] }),
-    });
-    const proxy = await startFaultProxy(emulator.url);
+    const proxy = await proxyInFrontOfCollection();
     try {
       const rare = 1e-9;
       proxy.setFaults({
@@ -77,16 +87,27 @@ describe('fault proxy', () => {
         everyKindSpacing: 3,
       });
       const statuses: number[] = [];
-      for (let n = 0; n < 9; n++) {
-        const response = await fetch(`${proxy.url}/collections/c/documents/import?action=upsert`, {
-          method: 'POST',
-          headers,
-          body: `{"id":"${n}","name":"a"}`,
-        });
-        await response.text();
-        statuses.push(response.status);
-      }
+      for (let n = 0; n < 9; n++) statuses.push(await importOne(proxy.url, n));
       expect(statuses).toEqual([200, 200, 503, 200, 200, 429, 200, 200, 200]);
+    } finally {
+      await proxy.stop();
+    }
+  });
+  it('stopRandomFaults: random faults end at once, the kinds not shown yet still come once each, spaced as before', async () => {
+    // A run whose faulty phase ends after few writes (a slow machine) must still meet every kind.
+    const proxy = await proxyInFrontOfCollection();
+    try {
+      proxy.setFaults({
+        seed: 1,
+        httpErrors: { 503: 0.99, 429: 1e-9 },
+        everyKindOnce: true,
+        everyKindSpacing: 2,
+      });
+      for (let n = 0; n < 2; n++) await importOne(proxy.url, n);
+      proxy.stopRandomFaults();
+      const statuses: number[] = [];
+      for (let n = 2; n < 8; n++) statuses.push(await importOne(proxy.url, n));
+      expect(statuses).toEqual([200, 429, 200, 200, 200, 200]);
     } finally {
       await proxy.stop();
     }
