@@ -41,6 +41,11 @@ const options = new Command('npm run chaos --')
     count('--groups', 1),
   )
   .option(
+    '--visibility-timeout <s>',
+    "the changes queue's visibility timeout, how long a crash holds its message groups (default: 6 × the Typesense timeout, 6 s)",
+    count('--visibility-timeout', 1),
+  )
+  .option(
     '--default-messages',
     "the construct's message shape (1 s batching window, 4 groups), not many small messages",
   )
@@ -64,11 +69,12 @@ const options = new Command('npm run chaos --')
     faultScale: number;
     writers: number;
     groups?: number;
+    visibilityTimeout?: number;
     defaultMessages?: boolean;
     throughput?: boolean;
   }>();
 
-const { faultScale, throughput, writers, groups, defaultMessages, ...run } = options;
+const { faultScale, throughput, writers, groups, visibilityTimeout, defaultMessages, ...run } = options;
 const messages = defaultMessages === true ? 'default' : 'small';
 const faultRates = Object.fromEntries(
   Object.entries(DEFAULT_FAULT_RATES).map(([kind, rate]) => [kind, rate * faultScale]),
@@ -80,6 +86,7 @@ if (throughput === true) {
     ...{ seed, keys, ops, faultRates, messages, onStatus },
     writerConcurrency: writers,
     messageGroups: groups,
+    visibilityTimeoutSeconds: visibilityTimeout,
   });
   process.stderr.write('\n');
   console.log(formatThroughput(report));
@@ -91,6 +98,7 @@ const report = await runChaos({
   faultRates,
   writerConcurrency: writers,
   messageGroups: groups,
+  visibilityTimeoutSeconds: visibilityTimeout,
   messages,
   onStatus,
 });

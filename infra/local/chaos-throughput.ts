@@ -40,6 +40,8 @@ export interface ThroughputOptions {
   messages?: 'small' | 'default';
   /** FIFO message groups (see `ChaosOptions`). */
   messageGroups?: number;
+  /** The changes queue's visibility timeout, s (see `ChaosOptions`). */
+  visibilityTimeoutSeconds?: number;
   onStatus?: (line: string) => void;
 }
 

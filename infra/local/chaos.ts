@@ -41,6 +41,11 @@ export interface ChaosOptions {
    * batch's group for the visibility timeout, so more groups leave more work for the other pollers.
    */
   messageGroups?: number;
+  /**
+   * The changes queue's visibility timeout, s (default 6 × the Typesense timeout, Lambda's rule for a
+   * function of about that time): how long a crash holds its batch's message groups.
+   */
+  visibilityTimeoutSeconds?: number;
   /** Cap of the writer's backoff and of the circuit's probe wait, s (default 2). */
   retryCapSeconds?: number;
   /** Injected fault probabilities (Typesense per write request or import line; pollers per invocation). */
@@ -150,7 +155,8 @@ export function chaosStackOptions(options: ChaosOptions, pollerFaults: PollerFau
     schema: productSchema,
     sourceTimestampAttribute: 'updatedAt',
     // Lambda's rule: visibility ≥ 6 × the function's time (here ~ the Typesense timeout + work).
-    visibilityTimeoutSeconds: Math.ceil((6 * (options.typesenseTimeoutMs ?? 1_000)) / 1000),
+    visibilityTimeoutSeconds:
+      options.visibilityTimeoutSeconds ?? Math.ceil((6 * (options.typesenseTimeoutMs ?? 1_000)) / 1000),
     maxReceiveCount: options.maxReceiveCount ?? 5,
     retry: { baseSeconds: 1, maxSeconds: options.retryCapSeconds ?? 2 },
     circuit: { failureThreshold: 3, probeSeconds: 1, maxProbeSeconds: options.retryCapSeconds ?? 2 },
