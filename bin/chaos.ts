@@ -46,6 +46,11 @@ const options = new Command('npm run chaos --')
     count('--visibility-timeout', 1),
   )
   .option(
+    '--lease <s>',
+    "the writer's visibility lease: a crash then holds its message groups about this long (default: none)",
+    count('--lease', 1),
+  )
+  .option(
     '--default-messages',
     "the construct's message shape (1 s batching window, 4 groups), not many small messages",
   )
@@ -70,11 +75,13 @@ const options = new Command('npm run chaos --')
     writers: number;
     groups?: number;
     visibilityTimeout?: number;
+    lease?: number;
     defaultMessages?: boolean;
     throughput?: boolean;
   }>();
 
-const { faultScale, throughput, writers, groups, visibilityTimeout, defaultMessages, ...run } = options;
+const { faultScale, throughput, writers, groups, visibilityTimeout, lease, defaultMessages, ...run } =
+  options;
 const messages = defaultMessages === true ? 'default' : 'small';
 const faultRates = Object.fromEntries(
   Object.entries(DEFAULT_FAULT_RATES).map(([kind, rate]) => [kind, rate * faultScale]),
@@ -87,6 +94,7 @@ if (throughput === true) {
     writerConcurrency: writers,
     messageGroups: groups,
     visibilityTimeoutSeconds: visibilityTimeout,
+    visibilityLeaseSeconds: lease,
   });
   process.stderr.write('\n');
   console.log(formatThroughput(report));
@@ -99,6 +107,7 @@ const report = await runChaos({
   writerConcurrency: writers,
   messageGroups: groups,
   visibilityTimeoutSeconds: visibilityTimeout,
+  visibilityLeaseSeconds: lease,
   messages,
   onStatus,
 });

@@ -77,6 +77,8 @@ export class IndexPipeline {
         ...settings.writerTuning,
         // The cap of the adaptive import limit; unset, the function's default (contract DEFAULTS).
         TYPESENSE_MAX_CONCURRENT_IMPORTS: settings.writer.maxConcurrentImports,
+        // Its ChangeMessageVisibility calls come with the event source's consume grant, as the backoff's do.
+        VISIBILITY_LEASE_SECONDS: settings.writer.visibilityLeaseSeconds,
         ...typesenseEnv,
         // While a re-sync runs, the writer also applies changes to its new collection.
         RESYNC_STATE_TABLE: this.resyncStateTable.tableName,

@@ -190,6 +190,15 @@ export interface TypesenseSyncWriterProps {
    * `maxConcurrency` (at least 2), the bound across Lambda instances. @default typesenseCores − 2
    */
   readonly maxConcurrentImports?: number;
+  /**
+   * The writer's visibility lease, whole seconds up to 12 h: each batch sets its messages invisible for
+   * this long when it starts (one more SQS request per batch) and extends it while its writes need it, so
+   * that an invocation that dies (out of memory, a runtime exit) holds its FIFO message groups about a
+   * lease instead of the queue's visibility timeout (6 × `writerTimeout`). Every Typesense write of the
+   * batch is sent at the latest half a lease before the lease ends (docs/configuration.md, "Visibility
+   * lease"). @default no lease
+   */
+  readonly visibilityLease?: Duration;
 }
 
 /** The batcher's concurrency. */

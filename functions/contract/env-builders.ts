@@ -81,6 +81,8 @@ export type WriterEnv = TypesenseEnv &
     /** The cap of the adaptive import limit: N − 2 on a Typesense node of N cores. */
     readonly TYPESENSE_MAX_CONCURRENT_IMPORTS?: Count;
     readonly TYPESENSE_IMPORT_LATENCY_TARGET_MS?: Count;
+    /** The writer's visibility lease, s: far below the queue's visibility timeout. */
+    readonly VISIBILITY_LEASE_SECONDS?: Count;
     readonly RESYNC_STATE_TABLE?: string;
   };
 

@@ -158,6 +158,17 @@ export const writerConfigSchema = withApiKeySource({
   TYPESENSE_MAX_CONCURRENT_IMPORTS: positiveInt(DEFAULTS.maxConcurrentImports),
   /** An import slower than this halves the adaptive limit too. Default: only 503/429 do. */
   TYPESENSE_IMPORT_LATENCY_TARGET_MS: z.coerce.number().int().positive().optional(),
+  /**
+   * The visibility lease, s (core/write-batch/lease.ts): how long a batch's messages stay invisible
+   * while it runs, extended as its writes need; an invocation that dies holds its message groups about
+   * this long instead of the queue's visibility timeout. Default: no lease.
+   */
+  VISIBILITY_LEASE_SECONDS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .max(LIMITS.visibilityLeaseSeconds.max)
+    .optional(),
 });
 export type WriterConfig = z.infer<typeof writerConfigSchema>;
 

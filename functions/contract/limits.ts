@@ -19,6 +19,7 @@ export const LIMITS = {
   /** FIFO message groups keys are hashed into. */
   messageGroupBuckets: { min: 1, max: 10_000 },
   retryMaxSeconds: { min: 1, max: MAX_VISIBILITY_SECONDS },
+  visibilityLeaseSeconds: { min: 1, max: MAX_VISIBILITY_SECONDS },
   circuitMaxProbeSeconds: { min: 1, max: MAX_VISIBILITY_SECONDS },
   resyncTotalSegments: { min: 1, max: 1_000 },
   resyncPageSize: { min: 1, max: 10_000 },

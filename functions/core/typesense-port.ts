@@ -12,8 +12,11 @@ export type ImportLineResult =
   | { success: true; id?: string }
   | { success: false; code: number; error: string; document?: string };
 
-/** Per call: an import bounded by what remains of the invocation, say. */
-export type CallOptions = { timeoutMs?: number };
+/**
+ * Per call: an import bounded by what remains of the invocation, say; `sendBy` (ms since the epoch): no
+ * request of the call starts after it (a write under the writer's visibility lease).
+ */
+export type CallOptions = { timeoutMs?: number; sendBy?: number };
 
 /** A collection's schema without its name: what a re-sync gives its new collection. */
 export interface CollectionDefinition {

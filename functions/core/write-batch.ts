@@ -12,6 +12,7 @@ import type { SendPorts } from './send.ts';
 import type { Transform } from './transform.ts';
 import type { ImportLineResult } from './typesense-port.ts';
 import { circuitAllows, planWrites, readCurrent } from './write-batch/documents.ts';
+import { leasedPorts, VisibilityLease, type WriteLease } from './write-batch/lease.ts';
 import { BatchLedger } from './write-batch/ledger.ts';
 import { readBatch } from './write-batch/messages.ts';
 import { blockBehindFailures, settleFailures, storeDeadLetters, summarise } from './write-batch/settle.ts';
@@ -28,14 +29,20 @@ export interface WriterPorts {
    * Query in sort-key order, stopping once `limit` items are read.
    */
   readPartition?(key: MarshalledKey, limit: number): Promise<Record<string, AttributeValue>[]>;
-  /** JSONL import with action=upsert: one outcome per line, in order. */
-  /** `remainingMs`: what is left of the invocation, which bounds the import (undefined: no bound). */
-  importDocuments(jsonLines: string[], remainingMs?: number): Promise<ImportOutcome[]>;
-  deleteDocuments(ids: string[]): Promise<number>;
+  /**
+   * JSONL import with action=upsert: one outcome per line, in order. `remainingMs`: what is left of the
+   * invocation, which bounds the import (undefined: no bound); `lease`: the batch's visibility lease,
+   * which bounds it too (every Typesense write below takes one).
+   */
+  importDocuments(jsonLines: string[], remainingMs?: number, lease?: WriteLease): Promise<ImportOutcome[]>;
+  deleteDocuments(ids: string[], lease?: WriteLease): Promise<number>;
   sendDeadLetters(letters: DeadLetter[]): Promise<void>;
   /** Typesense `/health`; used to probe a half-open circuit. Never throws. */
   health?(): Promise<boolean>;
-  /** Keeps messages invisible for their backoff (ChangeMessageVisibility). Best effort. */
+  /**
+   * Keeps messages invisible for their backoff (ChangeMessageVisibility); rejects when SQS refuses an
+   * entry. Best effort for a backoff; the visibility lease needs every entry.
+   */
   changeVisibility?(entries: { receiptHandle: string; seconds: number }[]): Promise<void>;
   /**
    * One SendMessageBatch of re-sent messages to the changes queue (each in its group); resolves with
@@ -45,7 +52,7 @@ export interface WriterPorts {
   /** Present when re-syncs are configured: the writer also writes to a running re-sync's collection. */
   resync?: ResyncWriterPorts;
   /** JSONL upsert into the lag check's canary collection (see functions/core/canary.ts). */
-  importCanaries?(jsonLines: string[], remainingMs?: number): Promise<unknown>;
+  importCanaries?(jsonLines: string[], remainingMs?: number, lease?: WriteLease): Promise<unknown>;
   now(): number;
   /** Waits before an in-invocation retry (default: a timer); injectable for tests. */
   sleep?(ms: number): Promise<void>;
@@ -56,8 +63,13 @@ export interface ResyncWriterPorts {
   /** The running re-sync, read strongly consistently once per batch. */
   active(): Promise<ActiveResync | undefined>;
   /** JSONL import with action=upsert into the re-sync's collection. */
-  importDocuments(collection: string, jsonLines: string[], remainingMs?: number): Promise<ImportOutcome[]>;
-  deleteDocuments(collection: string, ids: string[]): Promise<number>;
+  importDocuments(
+    collection: string,
+    jsonLines: string[],
+    remainingMs?: number,
+    lease?: WriteLease,
+  ): Promise<ImportOutcome[]>;
+  deleteDocuments(collection: string, ids: string[], lease?: WriteLease): Promise<number>;
   /** Tombstones: the re-sync re-checks these keys before it swaps the alias. */
   recordDeletes(jobId: string, keys: DeletedKey[]): Promise<void>;
   /** Documents the new collection refused: they fail the re-sync before its swap. */
@@ -93,6 +105,13 @@ export interface WriterOptions {
    */
   remainingMs?: () => number;
   timeReserveMs?: number;
+  /**
+   * The visibility lease, s (write-batch/lease.ts; needs `changeVisibility`): the batch's messages are
+   * set invisible for this long when it starts, instead of the queue's visibility timeout, and kept so
+   * while its writes need it. An invocation that dies then holds its message groups about this long.
+   * Every Typesense write ends half a lease before the lease does. Absent: no lease.
+   */
+  visibilityLeaseSeconds?: number;
   /**
    * In-invocation retry rounds of the documents a working Typesense failed for a passing reason, each
    * after a pause (50–100 ms doubling each round; while `breaker` sees a lossy but working server none before the first round, then 5–10 ms doubling), only with `remainingMs` and while the time left
@@ -146,6 +165,21 @@ export interface WriterResult extends SQSBatchResponse {
  * FIFO groups blocked behind a failure, failures re-sent, dead-lettered or backed off.
  */
 export async function processChangeMessages(
+  records: readonly SQSRecord[],
+  ports: WriterPorts,
+  options: WriterOptions,
+): Promise<WriterResult> {
+  const lease =
+    options.visibilityLeaseSeconds === undefined || ports.changeVisibility === undefined
+      ? undefined
+      : await VisibilityLease.take(records, options.visibilityLeaseSeconds, {
+          changeVisibility: ports.changeVisibility,
+          now: ports.now,
+        });
+  return processLeased(records, lease === undefined ? ports : leasedPorts(ports, lease), options);
+}
+
+async function processLeased(
   records: readonly SQSRecord[],
   ports: WriterPorts,
   options: WriterOptions,

@@ -92,11 +92,19 @@ export function sendPackedMessages(sqs: SQSClient, queueUrl: string) {
   };
 }
 
-/** Backoff: keeps received messages invisible for their delay, 10 per call. */
+/** Thrown when SQS refused to change some messages' visibility: theirs stays as it was. */
+export class VisibilityChangeError extends SyncError {
+  override name = 'VisibilityChangeError';
+}
+
+/**
+ * Keeps received messages invisible for the given time (a backoff, the writer's visibility lease), 10
+ * per call; rejects when SQS refused an entry (a batch call answers per entry).
+ */
 export function changeVisibility(sqs: SQSClient, queueUrl: string) {
   return async (entries: { receiptHandle: string; seconds: number }[]): Promise<void> => {
     for (let start = 0; start < entries.length; start += 10) {
-      await sqs.send(
+      const { Failed: failed = [] } = await sqs.send(
         new ChangeMessageVisibilityBatchCommand({
           QueueUrl: queueUrl,
           Entries: entries.slice(start, start + 10).map(({ receiptHandle, seconds }, index) => ({
@@ -106,6 +114,10 @@ export function changeVisibility(sqs: SQSClient, queueUrl: string) {
           })),
         }),
       );
+      if (failed.length > 0)
+        throw new VisibilityChangeError(
+          `ChangeMessageVisibility refused ${failed.length} of ${Math.min(10, entries.length - start)} messages: ${failed[0]?.Code ?? 'unknown'}`,
+        );
     }
   };
 }

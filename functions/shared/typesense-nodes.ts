@@ -38,6 +38,11 @@ export type RequestOptions = {
   body?: string;
   contentType?: string;
   timeoutMs?: number;
+  /**
+   * No byte of the call is sent after this time (ms since the epoch): each request's timeout ends by
+   * it, and a request due later (a delete's next chunk, a retry with a rotated key) is not sent at all.
+   */
+  sendBy?: number;
   /** Whether sending it twice does no harm (default: every method but POST), so a call may fail over after a reset. */
   idempotent?: boolean;
 };
@@ -134,7 +139,15 @@ export class TypesenseNodes {
     options: RequestOptions,
     apiKey: string | undefined,
   ): Promise<Exchange> {
-    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+    const timeoutMs = Math.min(
+      options.timeoutMs ?? this.timeoutMs,
+      options.sendBy === undefined ? Number.POSITIVE_INFINITY : options.sendBy - this.now(),
+    );
+    if (timeoutMs <= 0)
+      throw unavailable(
+        { where: `${method} ${path}`, timeoutMs: 0 },
+        new Error('its time ran out before it was sent; not sent'),
+      );
     const idempotent = options.idempotent ?? method !== 'POST';
     const signal = AbortSignal.timeout(timeoutMs);
     const candidates = this.candidates();

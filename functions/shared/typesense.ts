@@ -100,6 +100,7 @@ export class TypesenseClient
       body: jsonLines.join('\n'),
       contentType: 'text/plain',
       timeoutMs: call.timeoutMs ?? this.importTimeoutMs,
+      ...(call.sendBy === undefined ? {} : { sendBy: call.sendBy }),
       // Sent twice, an upsert/update/emplace line lands the same; a create line would answer 409.
       idempotent: action !== 'create',
     });
@@ -120,7 +121,7 @@ export class TypesenseClient
    * Typesense's filter parser drops backticks (an escaped one keeps its backslash), trims surrounding
    * whitespace, and treats the value `*` as "every document". An id ending in `\` (every composite id
    * whose last key part ends in `\`) would escape its own closing backtick and swallow the rest of its
-   * chunk (StringUtils::split_to_values), so such ids go one by one too. `call.timeoutMs` bounds each request.
+   * chunk (StringUtils::split_to_values), so such ids go one by one too. `call.timeoutMs` bounds each request, `call.sendBy` all of them.
    */
   async deleteByIds(collection: string, ids: string[], call: CallOptions = {}): Promise<number> {
     // No document can be addressed by an empty id, so there is nothing to delete for it.
@@ -137,7 +138,7 @@ export class TypesenseClient
     )) {
       const text = await this.request('DELETE', basePath, {
         query: { filter_by: chunk },
-        ...(call.timeoutMs === undefined ? {} : { timeoutMs: call.timeoutMs }),
+        ...callBounds(call),
       });
       const body = parseJson(text, `delete from ${collection}`) as { num_deleted?: unknown };
       if (typeof body.num_deleted !== 'number') {
@@ -148,11 +149,7 @@ export class TypesenseClient
 
     for (const id of oneByOne) {
       try {
-        await this.request(
-          'DELETE',
-          `${basePath}/${encode(id)}`,
-          call.timeoutMs === undefined ? {} : { timeoutMs: call.timeoutMs },
-        );
+        await this.request('DELETE', `${basePath}/${encode(id)}`, callBounds(call));
         deleted += 1;
       } catch (error) {
         if (!isDocumentNotFound(error)) throw error;
@@ -377,3 +374,9 @@ function parseImportLine(line: string, index: number): ImportLineResult {
   }
   throw new TypesenseProtocolError(`Typesense import result line ${index} has an unexpected shape`);
 }
+
+/** A call's bounds as request options: each request's timeout, and the time after which none is sent. */
+const callBounds = ({ timeoutMs, sendBy }: CallOptions): { timeoutMs?: number; sendBy?: number } => ({
+  ...(timeoutMs === undefined ? {} : { timeoutMs }),
+  ...(sendBy === undefined ? {} : { sendBy }),
+});

@@ -2,6 +2,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { AdaptiveTimeout } from '../core/adaptive-timeout.ts';
 import { canaryCollectionOf } from '../core/canary.ts';
+import type { WriteLease } from '../core/write-batch/lease.ts';
 import type { WriterPorts } from '../core/write-batch.ts';
 import {
   changeVisibility,
@@ -48,20 +49,20 @@ export function writerAdapters(clients: WriterClients, config: WriterConfig): Wr
     ...(config.AGGREGATE === undefined
       ? {}
       : { readPartition: readPartitionConsistently(dynamodb, config.TABLE_NAME) }),
-    importDocuments: (lines: string[], remainingMs?: number) =>
-      liveImports(lines.length, liveImportCeiling(remainingMs), (call) =>
+    importDocuments: (lines: string[], remainingMs?: number, lease?: WriteLease) =>
+      liveImports(lines.length, liveImportCeiling(remainingMs), lease, (call) =>
         typesense.importDocuments(config.TYPESENSE_COLLECTION, lines, 'upsert', call),
       ),
-    deleteDocuments: (ids: string[]) =>
-      liveDeletes(ids.length, config.TYPESENSE_TIMEOUT_MS, (call) =>
+    deleteDocuments: (ids: string[], lease?: WriteLease) =>
+      liveDeletes(ids.length, config.TYPESENSE_TIMEOUT_MS, lease, (call) =>
         typesense.deleteByIds(config.TYPESENSE_COLLECTION, ids, call),
       ),
-    importCanaries: (lines: string[], remainingMs?: number) =>
+    importCanaries: async (lines: string[], remainingMs?: number, lease?: WriteLease) =>
       typesense.importDocuments(
         canaryCollectionOf(config.TYPESENSE_COLLECTION),
         lines,
         'upsert',
-        importCall(remainingMs),
+        await leasedCall(liveImportCeiling(remainingMs), lease),
       ),
     sendDeadLetters: sendDeadLetters(sqs, config.DLQ_URL),
     health: () => typesense.health(),
@@ -72,9 +73,20 @@ export function writerAdapters(clients: WriterClients, config: WriterConfig): Wr
       : {
           resync: {
             active: () => resyncStore.active(),
-            importDocuments: (collection: string, lines: string[], remainingMs?: number) =>
-              typesense.importDocuments(collection, lines, 'upsert', importCall(remainingMs)),
-            deleteDocuments: (collection: string, ids: string[]) => typesense.deleteByIds(collection, ids),
+            importDocuments: async (
+              collection: string,
+              lines: string[],
+              remainingMs?: number,
+              lease?: WriteLease,
+            ) =>
+              typesense.importDocuments(
+                collection,
+                lines,
+                'upsert',
+                await leasedCall(liveImportCeiling(remainingMs), lease),
+              ),
+            deleteDocuments: async (collection: string, ids: string[], lease?: WriteLease) =>
+              typesense.deleteByIds(collection, ids, await leasedCall(config.TYPESENSE_TIMEOUT_MS, lease)),
             recordDeletes: resyncStore.recordDeletes,
             recordRejections: resyncStore.recordRejections,
             clearRejections: resyncStore.clearRejections,
@@ -85,14 +97,31 @@ export function writerAdapters(clients: WriterClients, config: WriterConfig): Wr
 }
 
 /**
+ * A write's bounds: `wantedMs`, or less when the batch's visibility lease cannot give that much; under
+ * a lease no request of the call is sent after its time (the lease ends half a lease later).
+ */
+async function leasedCall(wantedMs: number, lease: WriteLease | undefined): Promise<CallOptions> {
+  if (lease === undefined) return { timeoutMs: wantedMs };
+  const timeoutMs = await lease.window(wantedMs);
+  return { timeoutMs, sendBy: Date.now() + timeoutMs };
+}
+
+/**
  * Live writes under an adaptive timeout (core/adaptive-timeout.ts): each request of `size` lines or ids
- * gets ~10× the recent latency, at most `ceilingMs`; its success or timeout adapts the next ones.
+ * gets ~10× the recent latency, at most `ceilingMs` (and what the lease gives); its success or timeout
+ * adapts the next ones.
  */
 function timedWrites(timeout: AdaptiveTimeout) {
-  return async <T>(size: number, ceilingMs: number, write: (call: CallOptions) => Promise<T>): Promise<T> => {
+  return async <T>(
+    size: number,
+    ceilingMs: number,
+    lease: WriteLease | undefined,
+    write: (call: CallOptions) => Promise<T>,
+  ): Promise<T> => {
+    const call = await leasedCall(timeout.timeoutMs(size, ceilingMs), lease);
     const startedAt = Date.now();
     try {
-      const result = await write({ timeoutMs: timeout.timeoutMs(size, ceilingMs) });
+      const result = await write(call);
       timeout.succeeded(Date.now() - startedAt, size);
       return result;
     } catch (error) {

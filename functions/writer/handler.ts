@@ -64,6 +64,9 @@ export function createWriterHandler(
     maxMessageBytes: config.MAX_MESSAGE_BYTES,
     breaker,
     importLimit,
+    ...(config.VISIBILITY_LEASE_SECONDS === undefined
+      ? {}
+      : { visibilityLeaseSeconds: config.VISIBILITY_LEASE_SECONDS }),
     retry: {
       baseSeconds: config.RETRY_BASE_SECONDS,
       maxSeconds: config.RETRY_MAX_SECONDS,

@@ -1,7 +1,7 @@
 import {
+  type ChaosOptions,
   chaosStackOptions,
   DEFAULT_FAULT_RATES,
-  type FaultRates,
   formatPhase,
   type PhaseFigures,
   phase,
@@ -25,25 +25,24 @@ import { runWorkload, seededRandom } from './workload.ts';
  * process and collection start slow.
  */
 
-export interface ThroughputOptions {
-  seed: number;
-  /** Distinct keys: every phase writes each once, then `ops` random operations on them. */
-  keys: number;
-  ops: number;
-  /** The faulty phase's rates (default: the chaos defaults). */
-  faultRates?: FaultRates;
-  /** The writer's Typesense timeout, ms (default 1,000; see `ChaosOptions`). */
-  typesenseTimeoutMs?: number;
-  /** Concurrent writer pollers (see `ChaosOptions`). */
-  writerConcurrency?: number;
-  /** The message shape (see `ChaosOptions`). */
-  messages?: 'small' | 'default';
-  /** FIFO message groups (see `ChaosOptions`). */
-  messageGroups?: number;
-  /** The changes queue's visibility timeout, s (see `ChaosOptions`). */
-  visibilityTimeoutSeconds?: number;
-  onStatus?: (line: string) => void;
-}
+/**
+ * `keys`: every phase writes each once, then `ops` random operations on them; `faultRates`: the faulty
+ * phase's (default: the chaos defaults); the rest as in a chaos run.
+ */
+export type ThroughputOptions = Pick<
+  ChaosOptions,
+  | 'seed'
+  | 'keys'
+  | 'ops'
+  | 'faultRates'
+  | 'typesenseTimeoutMs'
+  | 'writerConcurrency'
+  | 'messages'
+  | 'messageGroups'
+  | 'visibilityTimeoutSeconds'
+  | 'visibilityLeaseSeconds'
+  | 'onStatus'
+>;
 
 /** A phase's faults: none, every kind at its rate, or every kind but the pollers' crashes. */
 export type PhaseFaults = 'none' | 'all' | 'no crashes';

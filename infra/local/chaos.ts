@@ -46,6 +46,8 @@ export interface ChaosOptions {
    * function of about that time): how long a crash holds its batch's message groups.
    */
   visibilityTimeoutSeconds?: number;
+  /** The writer's visibility lease, s (default none): how long a crash holds its groups with one. */
+  visibilityLeaseSeconds?: number;
   /** Cap of the writer's backoff and of the circuit's probe wait, s (default 2). */
   retryCapSeconds?: number;
   /** Injected fault probabilities (Typesense per write request or import line; pollers per invocation). */
@@ -161,6 +163,9 @@ export function chaosStackOptions(options: ChaosOptions, pollerFaults: PollerFau
     retry: { baseSeconds: 1, maxSeconds: options.retryCapSeconds ?? 2 },
     circuit: { failureThreshold: 3, probeSeconds: 1, maxProbeSeconds: options.retryCapSeconds ?? 2 },
     typesenseTimeoutMs: options.typesenseTimeoutMs ?? 1_000,
+    ...(options.visibilityLeaseSeconds === undefined
+      ? {}
+      : { visibilityLeaseSeconds: options.visibilityLeaseSeconds }),
     writerConcurrency: options.writerConcurrency ?? 3,
     // Many small messages, as before the fuller-message defaults (4 groups, batches of up to 10,000
     // records): the most Typesense requests and group hand-offs for the faults to hit, so every fault

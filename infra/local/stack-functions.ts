@@ -170,6 +170,7 @@ export function functionEnvironments(options: LocalStackOptions, resources: Func
       CIRCUIT_PROBE_SECONDS: options.circuit?.probeSeconds ?? 1,
       CIRCUIT_MAX_PROBE_SECONDS: options.circuit?.maxProbeSeconds ?? 4,
       TYPESENSE_MAX_CONCURRENT_IMPORTS: options.maxConcurrentImports,
+      VISIBILITY_LEASE_SECONDS: options.visibilityLeaseSeconds,
       RESYNC_STATE_TABLE: resources.resyncStateTable,
     }),
     resync: resyncEnvironment({

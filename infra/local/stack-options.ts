@@ -110,6 +110,8 @@ export interface LocalStackOptions {
   pollerFaults?: PollerFaults;
   /** The writer's Typesense request timeout (default 2 s locally). */
   typesenseTimeoutMs?: number;
+  /** The writer's visibility lease, s (`VISIBILITY_LEASE_SECONDS`; default none, as deployed). */
+  visibilityLeaseSeconds?: number;
   /** Route the writer through a fault-injecting proxy (`stack.faults`); reads stay direct. */
   faultInjection?: boolean;
   /**

@@ -1,10 +1,14 @@
-import { DEFAULTS } from '../../functions/contract/limits.ts';
+import { DEFAULTS, LIMITS } from '../../functions/contract/limits.ts';
 import type { TypesenseSyncWriterProps } from '../typesense-sync-props.ts';
 import { EVENT_SOURCE_CONCURRENCY_RANGE, type Problems, type Range, resolved } from './problems.ts';
 
 /** Cores of a Typesense node: 3 is the least for which N − 2 leaves an import. */
 const TYPESENSE_CORES_RANGE: Range = [3, 1_024];
 const MAX_CONCURRENT_IMPORTS_RANGE: Range = [1, 1_000];
+const VISIBILITY_LEASE_SECONDS_RANGE: Range = [
+  LIMITS.visibilityLeaseSeconds.min,
+  LIMITS.visibilityLeaseSeconds.max,
+];
 
 /** The writer's concurrency settings, with the defaults the write concurrency design gives them. */
 export interface WriterSettings {
@@ -13,6 +17,8 @@ export interface WriterSettings {
   readonly reservedConcurrentExecutions?: number;
   /** TYPESENSE_MAX_CONCURRENT_IMPORTS, set only when the props say (the function defaults it). */
   readonly maxConcurrentImports?: number;
+  /** VISIBILITY_LEASE_SECONDS, set only when the props say. */
+  readonly visibilityLeaseSeconds?: number;
 }
 
 /**
@@ -47,9 +53,16 @@ export function writerSettings(
     maxConcurrentImports !== undefined && resolved(cap, messageGroupBuckets) && cap < messageGroupBuckets;
   const maxConcurrency = writer.maxConcurrency ?? (capBindsGroups ? Math.max(2, cap) : undefined);
   problems.concurrency('writer', reservedConcurrentExecutions, maxConcurrency);
+  const visibilityLeaseSeconds = problems.wholeUnits(
+    'writer.visibilityLease',
+    writer.visibilityLease,
+    'seconds',
+    VISIBILITY_LEASE_SECONDS_RANGE,
+  );
   return {
     ...(maxConcurrency === undefined ? {} : { maxConcurrency }),
     ...(reservedConcurrentExecutions === undefined ? {} : { reservedConcurrentExecutions }),
     ...(maxConcurrentImports === undefined ? {} : { maxConcurrentImports }),
+    ...(visibilityLeaseSeconds === undefined ? {} : { visibilityLeaseSeconds }),
   };
 }

@@ -1,3 +1,4 @@
+import { Duration } from 'aws-cdk-lib';
 import type { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../../functions/contract/limits.ts';
@@ -65,9 +66,24 @@ describe('write concurrency props', () => {
     expect(maxConcurrency).toBe(3);
   });
 
+  it('sets the visibility lease when the props give one, and none by default', () => {
+    expect(writer(synth()).env.VISIBILITY_LEASE_SECONDS).toBeUndefined();
+    expect(
+      writer(synth({ writer: { visibilityLease: Duration.seconds(5) } })).env.VISIBILITY_LEASE_SECONDS,
+    ).toBe('5');
+  });
+
   it.each([
     [{ typesenseCores: 2 }, 'writer.typesenseCores must be an integer from 3 to 1024, got 2'],
     [{ maxConcurrentImports: 0 }, 'writer.maxConcurrentImports must be an integer from 1 to 1000, got 0'],
+    [
+      { visibilityLease: Duration.millis(1_500) },
+      'writer.visibilityLease must be a whole number of seconds from 1 to 43200, got 1 second 500 millis',
+    ],
+    [
+      { visibilityLease: Duration.hours(13) },
+      'writer.visibilityLease must be a whole number of seconds from 1 to 43200, got 13 hours',
+    ],
     [
       { typesenseCores: 4, reservedConcurrentExecutions: 1 },
       'writer.reservedConcurrentExecutions (1) must be at least writer.maxConcurrency (2)',

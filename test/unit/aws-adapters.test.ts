@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { type AttributeValue, BatchGetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import {
+  type ChangeMessageVisibilityBatchCommand,
   SendMessageBatchCommand,
   type SendMessageBatchCommandOutput,
   type SendMessageBatchRequestEntry,
@@ -12,12 +13,14 @@ import type { DeadLetter, MarshalledKey } from '../../functions/core/change.ts';
 import { messageGroupOf, type PackedMessage, packChanges } from '../../functions/core/pack.ts';
 import {
   cachedSecret,
+  changeVisibility,
   createSqsClient,
   DeadLetterError,
   readItemsConsistently,
   SourceReadError,
   sendDeadLetters,
   sendPackedMessages,
+  VisibilityChangeError,
 } from '../../functions/shared/aws.ts';
 import { change } from '../helpers/factories.ts';
 
@@ -296,5 +299,28 @@ describe('cachedSecret', () => {
     const getKey = cachedSecret(client, 'arn:secret');
     await expect(getKey()).rejects.toThrow(/arn:secret has no SecretString/);
     expect(await getKey()).toBe('k');
+  });
+});
+
+describe('changeVisibility', () => {
+  const entries = (count: number) =>
+    Array.from({ length: count }, (_, n) => ({ receiptHandle: `handle-${n}`, seconds: 3 }));
+
+  it('changes 10 messages per call', async () => {
+    const { client, commands } = fakeClient<SQSClient>(() => ({ Successful: [], Failed: [] }));
+    await changeVisibility(client, QUEUE_URL)(entries(12));
+    const inputs = commands.map((command) => (command as ChangeMessageVisibilityBatchCommand).input);
+    expect(inputs.map(({ Entries }) => Entries?.length)).toEqual([10, 2]);
+    expect(inputs[1]?.Entries?.[1]).toEqual({ Id: '1', ReceiptHandle: 'handle-11', VisibilityTimeout: 3 });
+  });
+
+  it('rejects when SQS refused an entry: that message keeps the visibility it had (the lease relies on it)', async () => {
+    const { client } = fakeClient<SQSClient>(() => ({
+      Successful: [],
+      Failed: [{ Id: '0', SenderFault: true, Code: 'ReceiptHandleIsInvalid' }],
+    }));
+    const error = await changeVisibility(client, QUEUE_URL)(entries(2)).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(VisibilityChangeError);
+    expect((error as Error).message).toMatch(/refused 1 of 2 messages: ReceiptHandleIsInvalid/);
   });
 });

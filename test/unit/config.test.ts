@@ -192,6 +192,18 @@ describe('writer config', () => {
     });
   });
 
+  it('reads a visibility lease in whole seconds up to the 12 h SQS limit, none by default', () => {
+    expect(parseConfig(writerConfigSchema, writerEnv).VISIBILITY_LEASE_SECONDS).toBeUndefined();
+    expect(
+      parseConfig(writerConfigSchema, { ...writerEnv, VISIBILITY_LEASE_SECONDS: '5' })
+        .VISIBILITY_LEASE_SECONDS,
+    ).toBe(5);
+    for (const bad of ['0', '1.5', '43201'])
+      expect(() => parseConfig(writerConfigSchema, { ...writerEnv, VISIBILITY_LEASE_SECONDS: bad })).toThrow(
+        /VISIBILITY_LEASE_SECONDS/,
+      );
+  });
+
   it('rejects a retry backoff beyond the 12 h SQS visibility limit, naming the variable', () => {
     expect(() => parseConfig(writerConfigSchema, { ...writerEnv, RETRY_MAX_SECONDS: '43201' })).toThrow(
       /RETRY_MAX_SECONDS: Number must be less than or equal to 43200/,

@@ -29,8 +29,9 @@ import { KeyError } from '../../functions/core/keys.ts';
 import { OversizeChangeError } from '../../functions/core/pack.ts';
 import { ResyncImportError } from '../../functions/core/resync/backfill.ts';
 import { ResyncError } from '../../functions/core/resync.ts';
+import { LeaseLostError, LeaseNotTakenError } from '../../functions/core/write-batch/lease.ts';
 import { AtlasEventSendError } from '../../functions/shared/atlas-ingest-adapters.ts';
-import { DeadLetterError, SourceReadError } from '../../functions/shared/aws.ts';
+import { DeadLetterError, SourceReadError, VisibilityChangeError } from '../../functions/shared/aws.ts';
 import { ConfigError } from '../../functions/shared/config.ts';
 import { ResyncQueueError } from '../../functions/shared/resync-adapters.ts';
 import { ResyncStoreError } from '../../functions/shared/resync-store.ts';
@@ -99,6 +100,9 @@ const PROJECT_ERRORS: [name: string, make: () => Error][] = [
   ['RequestError', () => new RequestError(400, 'Parameter `name` is required.')],
   ['JsonSyntaxError', () => new JsonSyntaxError('[json.exception.parse_error.101]')],
   ['OverloadScenarioError', () => new OverloadScenarioError('the writer did not drain the backlog in time')],
+  ['LeaseLostError', () => new LeaseLostError('visibility lease of 2 messages ended: write not sent')],
+  ['LeaseNotTakenError', () => new LeaseNotTakenError('visibility lease of 2 s not taken')],
+  ['VisibilityChangeError', () => new VisibilityChangeError('ChangeMessageVisibility refused 1 of 2')],
 ];
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

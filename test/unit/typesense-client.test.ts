@@ -1,5 +1,6 @@
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { describe, expect, it, vi } from 'vitest';
+import { isRetryableError } from '../../functions/core/classify.ts';
 import { cachedSecret } from '../../functions/shared/aws.ts';
 import {
   chunkIdFilters,
@@ -111,6 +112,22 @@ describe('TypesenseClient transport', () => {
     const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
     const { client: down } = client(() => Promise.reject(new TypeError('fetch failed', { cause: refused })));
     expect(isTimeout(await caught(down.deleteByIds('c', ['a'], { timeoutMs: 50 })))).toBe(false);
+  });
+
+  it('sends no request of a call after its sendBy: each timeout ends by it, a later chunk is not sent', async () => {
+    let now = 1_000_000;
+    vi.spyOn(Date, 'now').mockImplementation(() => now);
+    const { client: ts, calls } = client(() => {
+      now += 80; // Each delete answers 80 ms later.
+      return Promise.resolve(jsonResponse(200, { num_deleted: 1 }));
+    });
+    // Two ids a filter cannot express: two requests, the second due after the call's sendBy.
+    const error = await caught(ts.deleteByIds('c', ['a`1', 'b`2'], { timeoutMs: 500, sendBy: now + 50 }));
+    expect(calls).toHaveLength(1);
+    expect(error).toBeInstanceOf(TypesenseUnavailableError);
+    expect(error.message).toMatch(/not sent/);
+    expect(isRetryableError(error)).toBe(true);
+    vi.restoreAllMocks();
   });
 
   it('turns a refused connection into TypesenseUnavailableError', async () => {

@@ -23,6 +23,7 @@ function fakeTypesense() {
     imports: [],
     deletes: [],
   };
+  const calls: CallOptions[] = [];
   const state = { hung: false };
   const answer = <T>(value: T) => {
     if (!state.hung) return Promise.resolve(value);
@@ -34,14 +35,16 @@ function fakeTypesense() {
   const typesense = {
     importDocuments(_collection: string, lines: string[], _action: string, call: CallOptions = {}) {
       timeouts.imports.push(call.timeoutMs);
+      calls.push(call);
       return answer(lines.map(() => ({ success: true })));
     },
     deleteByIds(_collection: string, ids: string[], call: CallOptions = {}) {
       timeouts.deletes.push(call.timeoutMs);
+      calls.push(call);
       return answer(ids.length);
     },
   } as unknown as TypesenseClient;
-  return { typesense, timeouts, state };
+  return { typesense, timeouts, calls, state };
 }
 
 const adaptersOver = (typesense: TypesenseClient) =>
@@ -72,5 +75,36 @@ describe('writerAdapters: live writes under an adaptive timeout', () => {
     fake.state.hung = false;
     await ports.deleteDocuments(['a']);
     expect(fake.timeouts.deletes.slice(-3)).toEqual([100, 200, 400]);
+  });
+});
+
+describe('writerAdapters under a visibility lease', () => {
+  /** A lease that gives each write at most `maxMs`, and records what was asked. */
+  const lease = (maxMs: number) => {
+    const asked: number[] = [];
+    return { asked, window: async (wantedMs: number) => (asked.push(wantedMs), Math.min(wantedMs, maxMs)) };
+  };
+
+  it('asks the lease for each write’s timeout, and sends no request of it after what the lease gave', async () => {
+    const fake = fakeTypesense();
+    const ports = adaptersOver(fake.typesense);
+    const short = lease(400);
+    const before = Date.now();
+    await ports.importDocuments(['{"id":"a"}'], 30_000, short);
+    await ports.deleteDocuments(['a'], short);
+    // They wanted their usual timeouts (the invocation's time less the reserve; TYPESENSE_TIMEOUT_MS).
+    expect(short.asked).toEqual([25_000, 5_000]);
+    expect(fake.timeouts.imports).toEqual([400]);
+    expect(fake.timeouts.deletes).toEqual([400]);
+    for (const call of fake.calls) {
+      expect(call.sendBy).toBeGreaterThanOrEqual(before + 400);
+      expect(call.sendBy).toBeLessThanOrEqual(Date.now() + 400);
+    }
+  });
+
+  it('without a lease, a write has no sendBy', async () => {
+    const fake = fakeTypesense();
+    await adaptersOver(fake.typesense).importDocuments(['{"id":"a"}'], 30_000);
+    expect(fake.calls[0]?.sendBy).toBeUndefined();
   });
 });

@@ -4,6 +4,7 @@ import { runWithinBudget } from '../time-budget.ts';
 import type { ResyncWriterPorts, WriterOptions, WriterPorts } from '../write-batch.ts';
 import { isOverloadAnswer, withinImportLimit } from './adaptive-import.ts';
 import type { DocumentLine, PlannedWrites } from './documents.ts';
+import { LeaseLostError } from './lease.ts';
 import { type BatchLedger, type Pending, type Placed, reasonOf } from './ledger.ts';
 import {
   Leftovers,
@@ -111,7 +112,8 @@ function writeRound(
 /** A failed live request: an outage (retryable, counted by the circuit), or a request Typesense refuses. */
 const typesenseFailed =
   (ledger: BatchLedger, tally: LiveTally, entries: Pending[], what: string) => (error: unknown) => {
-    tally.outage ||= isRetryableError(error);
+    // A write the batch's lease could not cover was never sent: no sign of Typesense's health.
+    tally.outage ||= isRetryableError(error) && !(error instanceof LeaseLostError);
     tally.threw = true;
     ledger.fail(entries, `${what} failed: ${reasonOf(error)}`, isRetryableError(error));
   };
@@ -151,8 +153,9 @@ function importLive(
         // A passing failure may get another round (retry-lines.ts); a refused request fails now, and
         // so does an overload the adaptive limit already retried (retries must not compound).
         const limitRetried = options.importLimit !== undefined && isOverloadAnswer(error);
-        options.breaker?.recordRequest(!isRetryableError(error));
-        if (!isRetryableError(error) || limitRetried)
+        const notSent = error instanceof LeaseLostError;
+        if (!notSent) options.breaker?.recordRequest(!isRetryableError(error));
+        if (!isRetryableError(error) || limitRetried || notSent)
           return typesenseFailed(
             ledger,
             tally,
@@ -189,11 +192,12 @@ function deleteLive(
     ports.now,
   ).then((run) => {
     if (run.done.length > 0) options.breaker?.recordRequest(true);
-    if (run.error !== undefined) options.breaker?.recordRequest(!isRetryableError(run.error));
+    const notSent = run.error instanceof LeaseLostError;
+    if (run.error !== undefined && !notSent) options.breaker?.recordRequest(!isRetryableError(run.error));
     tally.answered ||= run.done.length > 0;
     tally.deleted += run.done.length;
     ledger.applied.push(...run.done);
-    if (run.error !== undefined && isRetryableError(run.error)) {
+    if (run.error !== undefined && isRetryableError(run.error) && !notSent) {
       tally.outage = true;
       left.deletes(run.failed, `delete failed: ${reasonOf(run.error)}`);
     } else if (run.error !== undefined) typesenseFailed(ledger, tally, run.failed, 'delete')(run.error);
