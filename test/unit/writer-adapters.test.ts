@@ -82,7 +82,11 @@ describe('writerAdapters under a visibility lease', () => {
   /** A lease that gives each write at most `maxMs`, and records what was asked. */
   const lease = (maxMs: number) => {
     const asked: number[] = [];
-    return { asked, window: async (wantedMs: number) => (asked.push(wantedMs), Math.min(wantedMs, maxMs)) };
+    const window = async (wantedMs: number) => {
+      asked.push(wantedMs);
+      return Math.min(wantedMs, maxMs);
+    };
+    return { asked, window };
   };
 
   it('asks the lease for each write’s timeout, and sends no request of it after what the lease gave', async () => {
