@@ -90,12 +90,15 @@ describe('the status page of two routed indexes in headless Chromium', () => {
     // A review without its title: the reviews collection refuses it, so it is dead-lettered there only.
     await put('R#bad', { type: { S: 'review' }, rating: { N: '1' } });
     await stack.waitForIdle(120_000);
+    // The page shows what its last refresh read: wait until it has read the idle queues too.
     await waitFor(
-      'each row to show its documents and DLQ',
+      'each row to show its documents, DLQ and no pending message',
       async () =>
         (await numberIn('products', 'documents')) === PRODUCTS &&
         (await numberIn('reviews', 'documents')) === REVIEWS &&
-        (await numberIn('reviews', 'dlq-depth')) === 1,
+        (await numberIn('reviews', 'dlq-depth')) === 1 &&
+        (await numberIn('products', 'pending-messages')) === 0 &&
+        (await numberIn('reviews', 'pending-messages')) === 0,
       60_000,
     );
     const rows = page.getByTestId('index-row');
@@ -112,7 +115,6 @@ describe('the status page of two routed indexes in headless Chromium', () => {
     for (const alias of ['products', 'reviews']) {
       expect(await cell(alias, 'circuit')).toBe('closed');
       expect(await cell(alias, 'load')).toBe('none');
-      expect(await numberIn(alias, 'pending-messages')).toBe(0);
     }
     const [letter] = await indexOf('reviews').drainDeadLetters();
     expect(letter?.id).toBe('R#bad');
