@@ -148,7 +148,7 @@ export interface TypesenseSyncResyncProps {
   readonly schedule?: events.Schedule;
   /** Parallel Scan segments, each a task of its own, 1..1000. @default 8 */
   readonly totalSegments?: number;
-  /** Items per Scan page (one import request and one checkpoint each), 1..10000. @default 500 */
+  /** Items per Scan page (one import request each; checkpoints record whole pages), 1..10000. @default 500 */
   readonly pageSize?: number;
   /** Older collections kept for rollback after a swap, 1..100. @default 2 */
   readonly keepCollections?: number;

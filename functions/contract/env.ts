@@ -199,7 +199,7 @@ export const resyncConfigSchema = withApiKeySource({
   RESYNC_TOTAL_SEGMENTS: positiveInt(DEFAULTS.resyncTotalSegments).pipe(
     z.number().max(LIMITS.resyncTotalSegments.max),
   ),
-  /** Items per Scan page: one import request and one checkpoint each. */
+  /** Items per Scan page: one import request each (a checkpoint records whole pages). */
   RESYNC_PAGE_SIZE: positiveInt(DEFAULTS.resyncPageSize).pipe(z.number().max(LIMITS.resyncPageSize.max)),
   /** Pages one task scans before handing its segment on to a fresh task (bounds a Lambda run). */
   RESYNC_PAGES_PER_TASK: positiveInt(DEFAULTS.resyncPagesPerTask),

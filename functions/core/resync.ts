@@ -24,6 +24,7 @@
  */
 
 export {
+  CHECKPOINT_EVERY_MS,
   IMPORT_ATTEMPTS,
   importCallWithin,
   importWithRetries,
@@ -46,6 +47,8 @@ export {
   type DeletedKey,
   FINISH_RECHECK_SECONDS,
   FINISHED_PHASES,
+  type FixingWrite,
+  fixedBeforeOf,
   jobIdAt,
   MAX_FINISH_CHECKS,
   parseResyncTask,

@@ -6,7 +6,7 @@ import type { CircuitBreaker, CircuitState } from './breaker.ts';
 import type { DeadLetter, MarshalledKey } from './change.ts';
 import { SyncError } from './errors.ts';
 import type { Projection } from './project.ts';
-import type { ActiveResync, DeletedKey, Rejection } from './resync/model.ts';
+import type { ActiveResync, DeletedKey, FixingWrite, Rejection } from './resync/model.ts';
 import type { RetryPolicy } from './retry.ts';
 import type { SendPorts } from './send.ts';
 import type { Transform } from './transform.ts';
@@ -75,7 +75,7 @@ export interface ResyncWriterPorts {
   /** Documents the new collection refused: they fail the re-sync before its swap. */
   recordRejections(jobId: string, rejections: Rejection[]): Promise<void>;
   /** A later successful write of these ids fixed their rejections recorded before `before` (ms). */
-  clearRejections(jobId: string, ids: readonly string[], before: number): Promise<number>;
+  clearRejections(jobId: string, writes: readonly FixingWrite[]): Promise<number>;
 }
 
 export interface WriterOptions {

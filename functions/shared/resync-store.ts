@@ -13,14 +13,15 @@ import {
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { MarshalledKey } from '../core/change.ts';
 import { SyncError } from '../core/errors.ts';
-import type {
-  ActiveResync,
-  DeletedKey,
-  Rejection,
-  ResyncJob,
-  ResyncPhase,
-  ResyncStore,
-  SegmentState,
+import {
+  type ActiveResync,
+  type DeletedKey,
+  fixedBeforeOf,
+  type Rejection,
+  type ResyncJob,
+  type ResyncPhase,
+  type ResyncStore,
+  type SegmentState,
 } from '../core/resync.ts';
 import { sleep } from './aws.ts';
 
@@ -317,14 +318,15 @@ function keyLists(
         reason: reason?.S as string,
       }));
     },
-    async clearRejections(jobId, ids, before) {
+    async clearRejections(jobId, writes) {
       // Rejections are rare: one small Query per call, and a delete only for an id that has one.
-      const wanted = new Set(ids);
+      const fixedBefore = fixedBeforeOf(writes);
       const stale = (await query(`rejected#${jobId}`))
         .map(rejectionOf)
-        .filter(({ id, at }) => wanted.has(id) && (at ?? 0) < before);
+        .filter(({ id, at }) => (at ?? 0) < (fixedBefore.get(id) ?? Number.NEGATIVE_INFINITY));
       let cleared = 0;
       for (const { id } of stale) {
+        const before = fixedBefore.get(id) as number;
         try {
           await dynamodb.send(
             new DeleteItemCommand({

@@ -1,14 +1,15 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { MarshalledKey } from '../../functions/core/change.ts';
-import type {
-  ActiveResync,
-  DeletedKey,
-  Rejection,
-  ResyncJob,
-  ResyncPorts,
-  ResyncStore,
-  ResyncTask,
-  SegmentState,
+import {
+  type ActiveResync,
+  type DeletedKey,
+  fixedBeforeOf,
+  type Rejection,
+  type ResyncJob,
+  type ResyncPorts,
+  type ResyncStore,
+  type ResyncTask,
+  type SegmentState,
 } from '../../functions/core/resync.ts';
 
 /** The re-sync state table in memory, with the same conditional semantics as the DynamoDB store. */
@@ -76,9 +77,12 @@ export function memoryResyncStore(): ResyncStore & { deletes: Map<string, Delete
     },
     listRejections: async (jobId, limit) =>
       (rejections.get(jobId) ?? []).slice(0, limit).map(({ id, reason }) => ({ id, reason })),
-    async clearRejections(jobId, ids, before) {
+    async clearRejections(jobId, writes) {
       const list = rejections.get(jobId) ?? [];
-      const kept = list.filter(({ id, at }) => !(ids.includes(id) && (at ?? 0) < before));
+      const fixedBefore = fixedBeforeOf(writes);
+      const kept = list.filter(
+        ({ id, at }) => !((at ?? 0) < (fixedBefore.get(id) ?? Number.NEGATIVE_INFINITY)),
+      );
       rejections.set(jobId, kept);
       return list.length - kept.length;
     },

@@ -5,6 +5,7 @@ import { DeleteItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../../bin/cli/program.ts';
 import type { ResyncProgress } from '../../functions/core/resync.ts';
+import { dynamoResyncStore } from '../../functions/shared/resync-store.ts';
 import { type LocalStack, startLocalStack } from '../../infra/local/stack.ts';
 import { itemKey, loadItems, productItem, productSchema, seededRandom } from '../../infra/local/workload.ts';
 import { cliAt } from '../helpers/cli.ts';
@@ -104,9 +105,9 @@ describe('full re-sync on the embedded stack', () => {
       if (crashed?.segment === segment) resumedFrom.push(rest[2] ?? 'the start');
       return scanPage(segment, ...rest);
     };
-    // A crash after a segment's third page was imported and before its checkpoint: the worst moment.
+    // A crash after pages were imported and before their checkpoint (the segment's second): the worst moment.
     ports.store.putSegment = async (jobId, segment, previousPages) => {
-      if (segment.pages === 3 && crashed === undefined) {
+      if (segment.pages > 1 && crashed === undefined) {
         crashes++;
         // Claimed before the first await, so segments reaching page 3 together crash only once.
         crashed = { segment: segment.segment, resumeFrom: undefined };
@@ -138,7 +139,7 @@ describe('full re-sync on the embedded stack', () => {
       // The alias moved once: every swap request named the new collection.
       expect(new Set(swaps)).toEqual(new Set([progress.job.collection]));
       expect(crashes).toBe(1);
-      // Resumed, not restarted: the redelivered task scanned on from the last checkpoint (page 2).
+      // Resumed, not restarted: the redelivered task scanned on from the last checkpoint (page 1).
       expect(crashed?.resumeFrom).toEqual(expect.objectContaining({ pk: expect.anything() }));
       expect(resumedFrom).toContainEqual(crashed?.resumeFrom);
       expect(resumedFrom).not.toContain('the start');
@@ -164,6 +165,23 @@ describe('full re-sync on the embedded stack', () => {
       ports.typesense.upsertAlias = upsertAlias;
     }
   }, 300_000);
+
+  it('the state table clears a rejection only when it was recorded before the write that fixed its id', async () => {
+    const store = dynamoResyncStore(stack.dynamodb, stack.resyncStateTable);
+    const jobId = 'r-clear-rejections';
+    await store.recordRejections(jobId, [
+      { id: 'a', reason: '400: before the first write', at: 1_000 },
+      { id: 'b', reason: '400: after the first write', at: 2_500 },
+      { id: 'c', reason: '400: before the second write', at: 2_500 },
+      { id: 'd', reason: '400: not written', at: 1_000 },
+    ]);
+    const cleared = await store.clearRejections(jobId, [
+      { ids: ['a', 'b'], before: 2_000 },
+      { ids: ['c'], before: 3_000 },
+    ]);
+    expect(cleared).toBe(2);
+    expect((await store.listRejections(jobId, 10)).map(({ id }) => id)).toEqual(['b', 'd']);
+  });
 
   it('a document the schema rejects fails the re-sync before the swap and names the key', async () => {
     const bad = productItem(random, stack.keyAttributes, ITEMS + 1, 1, Date.now());

@@ -2,6 +2,7 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { MarshalledKey } from '../../functions/core/change.ts';
 import {
+  CHECKPOINT_EVERY_MS,
   JOB_REREAD_MS,
   type ResyncOptions,
   type ResyncPorts,
@@ -39,9 +40,10 @@ const JOB = 'job-1';
 /**
  * One segment of `items` items in pages of 2, on ports whose scans, imports and rejection clearing
  * each wait on a gate the test may hold. `events` tells the order things happened in; projecting a
- * page reads its items' `name`, which logs `project <page>`.
+ * page reads its items' `name`, which logs `project <page>`. The clock stands still unless a scan or
+ * an import moves it on (`scanMs`, `importMs`).
  */
-async function setup(items: number) {
+async function setup(items: number, { scanMs = 0, importMs = 0 } = {}) {
   const events: string[] = [];
   const ids = Array.from({ length: items }, (_, n) => `p-${String(n).padStart(3, '0')}`);
   const pageOf = (id: string) => Math.floor(ids.indexOf(id) / 2) + 1;
@@ -74,6 +76,7 @@ async function setup(items: number) {
         if (collection.gone) throw new Error('404: Not Found - collection products_v2 not found');
         const page = imported.push(lines.map((line) => (JSON.parse(line) as { id: string }).id));
         events.push(`import ${page} start`);
+        clock.now += importMs;
         await gates.import;
         events.push(`import ${page} done`);
         return lines.map(() => ({ success: true }));
@@ -85,6 +88,7 @@ async function setup(items: number) {
       scanStarts.push(startKey?.pk?.S);
       events.push(`scan ${page} start`);
       await gates.scan;
+      clock.now += scanMs;
       const slice = ids.slice(from, from + limit);
       const last = slice.at(-1);
       return from + limit < ids.length && last !== undefined
@@ -99,12 +103,12 @@ async function setup(items: number) {
     sleep: async () => undefined,
   };
   const clearRejections = store.clearRejections.bind(store);
-  store.clearRejections = async (jobId, list, before) => {
-    const page = pageOf(list[0] as string);
-    events.push(`clear ${page} start`);
+  store.clearRejections = async (jobId, writes) => {
+    const pages = writes.map(({ ids }) => pageOf(ids[0] as string)).join(',');
+    events.push(`clear ${pages} start`);
     await gates.clear;
-    events.push(`clear ${page} done`);
-    return clearRejections(jobId, list, before);
+    events.push(`clear ${pages} done`);
+    return clearRejections(jobId, writes);
   };
   await store.putJob({
     jobId: JOB,
@@ -163,7 +167,8 @@ describe('backfill read-ahead', () => {
   });
 
   it('a crash after the import of a page but before its checkpoint resumes at that page', async () => {
-    const env = await setup(6);
+    // Each page's import takes a checkpoint interval: every page is checkpointed.
+    const env = await setup(6, { importMs: CHECKPOINT_EVERY_MS });
     const putSegment = env.store.putSegment.bind(env.store);
     // The checkpoint of page 2 never lands: the task dies after page 2 was imported.
     env.store.putSegment = async (jobId, state, previousPages) => {
@@ -234,6 +239,87 @@ describe('backfill read-ahead', () => {
     // 5 pages within one moment: only the task's own read at its start.
     expect(env.imported).toHaveLength(5);
     expect(reads).toBe(1);
+  });
+});
+
+describe('checkpoints at most every CHECKPOINT_EVERY_MS (bench P4)', () => {
+  /** The segment's page counts as its checkpoints are written; `failAt` makes that one's write die. */
+  function recordCheckpoints(env: Awaited<ReturnType<typeof setup>>, failAt?: number) {
+    const putSegment = env.store.putSegment.bind(env.store);
+    const written: number[] = [];
+    env.store.putSegment = async (jobId, state, previousPages) => {
+      if (state.pages === failAt) throw new Error('task died');
+      written.push(state.pages);
+      return putSegment(jobId, state, previousPages);
+    };
+    return written;
+  }
+
+  it('writes one after the first page, then when one is due, and after the last page', async () => {
+    const still = await setup(10);
+    const writtenStill = recordCheckpoints(still);
+    expect(await still.segment()).toBe('segment-done');
+    expect(writtenStill).toEqual([1, 5]);
+
+    // Pages half an interval apart: every other page.
+    const paced = await setup(10, { importMs: CHECKPOINT_EVERY_MS / 2 });
+    const writtenPaced = recordCheckpoints(paced);
+    expect(await paced.segment()).toBe('segment-done');
+    expect(writtenPaced).toEqual([1, 3, 5]);
+    expect(await paced.store.getSegment(JOB, 0)).toMatchObject({
+      done: true,
+      pages: 5,
+      scanned: 10,
+      indexed: 10,
+    });
+  });
+
+  it('a crash before a checkpoint re-runs every page since the one before, and counts none twice', async () => {
+    const env = await setup(10);
+    const putSegment = env.store.putSegment;
+    // Pages 2 to 5 go in within one interval; the checkpoint after the last one dies.
+    recordCheckpoints(env, 5);
+    await expect(env.segment()).rejects.toThrow('task died');
+    expect(env.imported).toHaveLength(5);
+    expect(await env.store.getSegment(JOB, 0)).toMatchObject({
+      pages: 1,
+      lastKey: { pk: { S: env.ids[1] } },
+    });
+
+    env.store.putSegment = putSegment;
+    const before = env.imported.length;
+    env.scanStarts.splice(0);
+    expect(await env.segment()).toBe('segment-done');
+    expect(env.scanStarts[0]).toBe(env.ids[1]);
+    expect(env.imported.slice(before).flat()).toEqual(env.ids.slice(2));
+    expect(await env.store.getSegment(JOB, 0)).toMatchObject({
+      done: true,
+      pages: 5,
+      scanned: 10,
+      indexed: 10,
+    });
+  });
+
+  it("clears each page's fixed rejections by that page's scan time, in one call for the pages of a checkpoint", async () => {
+    // Scans 10 ms apart: page n is scanned at T + 10 (n - 1); every page within one interval.
+    const env = await setup(6, { scanMs: 10 });
+    const t = env.clock.now;
+    await env.store.recordRejections(JOB, [
+      { id: env.ids[0] as string, reason: 'after page 1 was scanned', at: t + 5 },
+      { id: env.ids[2] as string, reason: 'before page 2 was scanned', at: t + 5 },
+      { id: env.ids[3] as string, reason: 'after page 2 was scanned', at: t + 15 },
+      { id: env.ids[4] as string, reason: 'before page 3 was scanned', at: t + 15 },
+    ]);
+    expect(await env.segment()).toBe('segment-done');
+    // A rejection recorded after its page was scanned may be of a state the scan did not see: it stays.
+    expect((await env.store.listRejections(JOB, 10)).map(({ id }) => id).sort()).toEqual([
+      env.ids[0],
+      env.ids[3],
+    ]);
+    expect(env.events.filter((event) => event.startsWith('clear') && event.endsWith('start'))).toEqual([
+      'clear 1 start',
+      'clear 2,3 start',
+    ]);
   });
 });
 

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { CANARY_KEY_VALUE, canaryItem } from '../../functions/core/canary.ts';
 import type { Change, DeadLetter, MarshalledKey } from '../../functions/core/change.ts';
 import { documentId } from '../../functions/core/keys.ts';
+import type { FixingWrite } from '../../functions/core/resync.ts';
 import {
   type ImportOutcome,
   processChangeMessages,
@@ -490,8 +491,8 @@ describe('processChangeMessages: while a re-sync runs', () => {
           log.push(`reject ${jobId}`);
           rejections.push(...list);
         },
-        async clearRejections(jobId: string, ids: readonly string[], before: number) {
-          cleared.push(`${jobId} ${ids} before ${before}`);
+        async clearRejections(jobId: string, writes: readonly FixingWrite[]) {
+          for (const { ids, before } of writes) cleared.push(`${jobId} ${ids} before ${before}`);
           return 0;
         },
       },

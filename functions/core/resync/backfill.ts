@@ -12,10 +12,12 @@ import { buildDocument } from '../transform.ts';
 import type { ImportLineResult } from '../typesense-port.ts';
 import {
   abandon,
+  type FixingWrite,
   type Rejection,
   type ResyncJob,
   type ResyncOptions,
   type ResyncPorts,
+  type SegmentState,
   sleepOf,
   TASK_RESERVE_MS,
   timeLeft,
@@ -98,9 +100,17 @@ export async function importWithRetries(
 }
 
 /**
+ * How often a segment task writes its checkpoint: after its first page, then at most this often, and
+ * after its last page and before it hands on. Each checkpoint clears the fixed rejections of the pages
+ * since the one before (a Query) and saves the segment (a PutItem): at every page these two round
+ * trips cost the state table more CPU than a page's Scan (bench P4). A crash re-runs the pages since
+ * the last checkpoint: about this long, plus the page in flight and the one read ahead.
+ */
+export const CHECKPOINT_EVERY_MS = 1_000;
+
+/**
  * How often a segment task refreshes the job's `lastProgressAt` (what the stall alarm watches, in
- * minutes): at its first page, then at most this often and at its last. Every page would add a third
- * DynamoDB round trip to each page's checkpoint, which the next page's import waits for (bench P4).
+ * minutes), with a checkpoint: its first, then at most this often, and its last.
  */
 export const PROGRESS_EVERY_MS = 5_000;
 
@@ -128,12 +138,12 @@ type ReadPage = {
 /**
  * Backfills one segment from its checkpoint, page by page: scan, project, import with `create`,
  * checkpoint. The next page is read ahead (scanned and projected) while this one imports, and a
- * page's checkpoint is written while the next page is imported, so a crash or timeout re-runs at
- * most those two pages (the task is redelivered; `create` makes that safe); a checkpoint only ever
- * records a page whose import succeeded. When the invocation's remaining time falls below a reserve
- * (or after `pagesPerTask` pages) the segment continues in a fresh task; a page read ahead is then
- * dropped, to be read again by that task. Transient import failures are retried inside the task.
- * The last segment to finish queues the finish task.
+ * checkpoint is written while the next page is imported, at most every `CHECKPOINT_EVERY_MS`, so a
+ * crash or timeout re-runs the pages since the last one (the task is redelivered; `create` makes that
+ * safe); a checkpoint only ever records pages whose import succeeded. When the invocation's remaining
+ * time falls below a reserve (or after `pagesPerTask` pages) the segment checkpoints and continues in a
+ * fresh task; a page read ahead is then dropped, to be read again by that task. Transient import
+ * failures are retried inside the task. The last segment to finish queues the finish task.
  */
 export async function runSegment(
   task: SegmentTask,
@@ -146,17 +156,15 @@ export async function runSegment(
   if (job === undefined || state === undefined) return 'stopped';
 
   const read = pageReader(task, job.totalSegments, ports, options);
+  const checkpoints = segmentCheckpoints(task, state, ports);
   let prefetched: Promise<ReadPage> | undefined;
-  // The previous page's checkpoint: false when another delivery of this task had moved it on.
-  let checkpointed: Promise<boolean> = Promise.resolve(true);
   // The slowest page so far: the reserve must cover one more of those and its checkpoint.
   let slowestPageMs = 0;
-  let progressRecordedAt = Number.NEGATIVE_INFINITY;
   let jobReadAt = ports.now();
   for (let page = 0; !state.done; page++) {
     if (job?.phase !== 'backfilling') return 'stopped';
     if (page === options.pagesPerTask || timeLeft(ports) < TASK_RESERVE_MS + 2 * slowestPageMs) {
-      if (!(await checkpointed)) return 'stopped';
+      if (!(await checkpoints.save(state))) return 'stopped';
       await ports.sendTasks([{ action: 'segment', ...task }]);
       return 'continued';
     }
@@ -170,9 +178,8 @@ export async function runSegment(
     const readDueAt = ports.now();
     const reread = readDueAt - jobReadAt >= JOB_REREAD_MS;
     if (reread) jobReadAt = readDueAt;
-    const imported = await importPage(job, current, checkpointed, reread, ports);
+    const imported = await importPage(job, current, checkpoints.written, reread, ports);
     if (typeof imported === 'string') return imported;
-    const previousPages = state.pages;
     state = {
       segment: task.segment,
       ...(lastKey === undefined ? {} : { lastKey }),
@@ -183,27 +190,13 @@ export async function runSegment(
       skipped: state.skipped + imported.skipped,
       filtered: (state.filtered ?? 0) + current.projected.filtered,
     };
-    // Off the page's critical path: the DynamoDB round trips of a page, which the next import
-    // overlaps. Checkpoints stay in order: each is written after the one before it was, and after
-    // this page's fixed rejections are cleared (a crash in between re-imports the page and clears
-    // them again).
-    const progressAt = ports.now();
-    const saving = state;
-    const recordProgress = state.done || progressAt - progressRecordedAt >= PROGRESS_EVERY_MS;
-    if (recordProgress) progressRecordedAt = progressAt;
-    checkpointed = clearFixed(ports, task.jobId, imported.ids, current.scannedAt)
-      .then(() => store.putSegment(task.jobId, saving, previousPages))
-      .then(async (saved) => {
-        if (saved && recordProgress)
-          await store.transition(task.jobId, ['backfilling'], { lastProgressAt: progressAt });
-        return saved;
-      });
-    slowestPageMs = Math.max(slowestPageMs, progressAt - pageStarted);
-    // Awaited with the next page; not at all when the task stops early, which needs no checkpoint.
-    checkpointed.catch(() => undefined);
+    checkpoints.imported({ ids: imported.ids, before: current.scannedAt });
+    const importedAt = ports.now();
+    if (state.done || checkpoints.due(importedAt)) checkpoints.save(state);
+    slowestPageMs = Math.max(slowestPageMs, importedAt - pageStarted);
     job = imported.latest;
   }
-  if (!(await checkpointed)) return 'stopped';
+  if (!(await checkpoints.written)) return 'stopped';
 
   const segments = await store.listSegments(task.jobId);
   if (segments.every((segment) => segment.done))
@@ -212,11 +205,53 @@ export async function runSegment(
 }
 
 /**
- * A rejection of an earlier state of these items (by the writer) is fixed by this page's import, as
- * long as it was recorded before the page was scanned: the scan then read a later state.
+ * A segment task's checkpoints, off the pages' critical path: the next import overlaps each one's
+ * DynamoDB round trips. They stay in order: each is written after the one before it was, and after
+ * the fixed rejections of the pages it records are cleared (a crash in between re-imports those pages
+ * and clears them again). `written` answers the last one started: false when another delivery of
+ * this task had moved the segment on.
  */
-async function clearFixed(ports: ResyncPorts, jobId: string, ids: readonly string[], scannedAt: number) {
-  if (ids.length > 0) await ports.store.clearRejections(jobId, ids, scannedAt);
+function segmentCheckpoints(task: SegmentTask, start: SegmentState, ports: ResyncPorts) {
+  const { store } = ports;
+  let written: Promise<boolean> = Promise.resolve(true);
+  let savedPages = start.pages;
+  let savedAt = Number.NEGATIVE_INFINITY;
+  let progressRecordedAt = Number.NEGATIVE_INFINITY;
+  // The pages imported since the last checkpoint started: each fixed the rejections recorded before its scan.
+  let unsaved: FixingWrite[] = [];
+  return {
+    get written() {
+      return written;
+    },
+    /** A page went in: its ids fixed their rejections recorded before it was scanned. */
+    imported(page: FixingWrite) {
+      unsaved.push(page);
+    },
+    due: (now: number) => now - savedAt >= CHECKPOINT_EVERY_MS,
+    /** Starts writing `state` (if it records pages not saved yet); answers `written`. */
+    save(state: SegmentState): Promise<boolean> {
+      if (state.pages === savedPages) return written;
+      const now = ports.now();
+      const recordProgress = state.done || now - progressRecordedAt >= PROGRESS_EVERY_MS;
+      if (recordProgress) progressRecordedAt = now;
+      const [previous, fixed, previousPages] = [
+        written,
+        unsaved.filter(({ ids }) => ids.length > 0),
+        savedPages,
+      ];
+      [unsaved, savedPages, savedAt] = [[], state.pages, now];
+      written = (async () => {
+        if (!(await previous)) return false;
+        if (fixed.length > 0) await store.clearRejections(task.jobId, fixed);
+        if (!(await store.putSegment(task.jobId, state, previousPages))) return false;
+        if (recordProgress) await store.transition(task.jobId, ['backfilling'], { lastProgressAt: now });
+        return true;
+      })();
+      // Awaited with the next page; not at all when the task stops early, which needs no checkpoint.
+      written.catch(() => undefined);
+      return written;
+    },
+  };
 }
 
 /** Reads pages of the task's segment: scans one (stamped with when its scan began) and projects it. */

@@ -151,10 +151,24 @@ export interface ResyncStore {
   recordRejections(jobId: string, rejections: readonly Rejection[]): Promise<void>;
   listRejections(jobId: string, limit: number): Promise<Rejection[]>;
   /**
-   * Drops the rejections of these ids recorded before `before` (ms): a later successful write of the
-   * id replaced the rejected state. Returns how many it dropped.
+   * Drops the rejections of each write's ids recorded before its `before` (ms): a later successful
+   * write of the id replaced the rejected state. Returns how many it dropped.
    */
-  clearRejections(jobId: string, ids: readonly string[], before: number): Promise<number>;
+  clearRejections(jobId: string, writes: readonly FixingWrite[]): Promise<number>;
+}
+
+/** Ids written successfully by a write that read their state at `before` (ms) or later. */
+export interface FixingWrite {
+  ids: readonly string[];
+  before: number;
+}
+
+/** Each id's time before which its rejections are fixed: the latest of the writes that wrote it. */
+export function fixedBeforeOf(writes: readonly FixingWrite[]): Map<string, number> {
+  const fixedBefore = new Map<string, number>();
+  for (const { ids, before } of writes)
+    for (const id of ids) fixedBefore.set(id, Math.max(before, fixedBefore.get(id) ?? before));
+  return fixedBefore;
 }
 
 export type { CollectionDefinition } from '../typesense-port.ts';

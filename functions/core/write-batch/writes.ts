@@ -274,7 +274,8 @@ async function applyToResync(
     if (rejections.length > 0) await ports.recordRejections(active.jobId, rejections);
     // A rejection recorded before this batch began was of an earlier state of the key (per-key
     // order), which this successful write replaced: it no longer fails the re-sync.
-    if (written.length > 0) await ports.clearRejections(active.jobId, written, clock.batchStart);
+    if (written.length > 0)
+      await ports.clearRejections(active.jobId, [{ ids: written, before: clock.batchStart }]);
   };
   const deleting = async () => {
     if (deletes.length === 0) return;
@@ -286,7 +287,7 @@ async function applyToResync(
     const ids = deletes.map(({ documentId }) => documentId);
     await ports.deleteDocuments(active.collection, ids);
     // A rejected earlier state of a key now deleted has nothing left to fail the re-sync for.
-    await ports.clearRejections(active.jobId, ids, clock.batchStart);
+    await ports.clearRejections(active.jobId, [{ ids, before: clock.batchStart }]);
     if (live) {
       ledger.applied.push(...deletes);
       tally.deleted += deletes.length;
