@@ -21,7 +21,11 @@ const RESYNC = {
   keepCollections: 2,
   visibilityTimeoutSeconds: 60,
 };
-const GOAL = 0.8;
+/**
+ * Issue 23: the re-sync at ≥ 0.9× of the shared-CPU bound, taken per round (each round's re-sync
+ * against its own scan and import, so a slower moment of the machine hits both), median of the rounds.
+ */
+const GOAL = 0.9;
 const ROUNDS = 3;
 
 export interface P4Options {
@@ -224,18 +228,37 @@ function p4Figures(items: number, runs: readonly P4Run[]) {
   const sharedCpuRate = rate('sharedCpu');
   const resyncRate = rate('resync');
   const bottleneck = Math.min(scanRate, importRate);
-  const met = resyncRate / bottleneck >= GOAL;
+  const roundRatios = runs.map((run) => run.resync.itemsPerSecond / run.sharedCpu.itemsPerSecond);
+  const roundRatio = median(roundRatios);
+  const met = roundRatio >= GOAL;
   const complete = runs.every(
     (run) => run.scan.items === items && run.import.items === items && run.resync.indexed === items,
   );
-  return { scanRate, importRate, sharedCpuRate, resyncRate, bottleneck, met, complete };
+  return {
+    scanRate,
+    importRate,
+    sharedCpuRate,
+    resyncRate,
+    bottleneck,
+    roundRatios,
+    roundRatio,
+    met,
+    complete,
+  };
 }
 
 function p4Section(items: number, runs: P4Run[]): Section {
-  const { scanRate, importRate, sharedCpuRate, resyncRate, bottleneck, met, complete } = p4Figures(
-    items,
-    runs,
-  );
+  const {
+    scanRate,
+    importRate,
+    sharedCpuRate,
+    resyncRate,
+    bottleneck,
+    roundRatios,
+    roundRatio,
+    met,
+    complete,
+  } = p4Figures(items, runs);
   const row = (name: string, measured: Measured, itemsPerSecond: number) => {
     const all = runs.map((run) => run[measured].itemsPerSecond);
     return [
@@ -243,15 +266,21 @@ function p4Section(items: number, runs: P4Run[]): Section {
       num(median(runs.map((run) => run[measured].seconds)), 2),
       num(itemsPerSecond),
       `${num(Math.min(...all))}–${num(Math.max(...all))}`,
-      ratio(itemsPerSecond, bottleneck),
+      ratio(itemsPerSecond, sharedCpuRate),
     ];
   };
   return {
     id: 'P4',
-    title: 'Re-sync items/s vs the slower of scan and import',
+    title: 'Re-sync items/s vs scanning and importing one after the other',
     tables: [
       {
-        columns: ['measured', 'seconds (median)', 'items/s (median)', 'items/s (range)', '÷ bottleneck'],
+        columns: [
+          'measured',
+          'seconds (median)',
+          'items/s (median)',
+          'items/s (range)',
+          '÷ shared-CPU bound',
+        ],
         rows: [
           row('DynamoDB parallel Scan', 'scan', scanRate),
           row('Typesense import (create)', 'import', importRate),
@@ -261,15 +290,17 @@ function p4Section(items: number, runs: P4Run[]): Section {
       },
     ],
     notes: [
-      `Bottleneck = the slower of scan and import: ${scanRate <= importRate ? 'scan' : 'import'}, ` +
-        `${num(bottleneck)} items/s. Re-sync ÷ bottleneck = ${ratio(resyncRate, bottleneck)} ` +
-        `(goal ≥ ${GOAL}×: ${met ? 'met' : 'NOT met'}).`,
-      'Shared-CPU bound (informative; the goal is measured against the bottleneck above): the rate of ' +
-        'scanning and importing one after the other instead of overlapped, from the same rounds. Here DynamoDB ' +
-        'Local, the Typesense emulator and the re-sync share 2 cores and scan or import alone already keeps ' +
-        'most of them busy, so a re-sync, which does both, can hardly beat it on this machine; with DynamoDB and ' +
-        'Typesense on servers of their own it would approach the bottleneck. Re-sync ÷ shared-CPU bound = ' +
+      'Shared-CPU bound: the rate of scanning and importing one after the other instead of overlapped, ' +
+        '1/(1/scan + 1/import). Here DynamoDB Local, the Typesense emulator and the re-sync share 2 cores and ' +
+        'scan or import alone already keeps most of them busy, so a re-sync, which does both, can hardly beat ' +
+        "it on this machine. Re-sync ÷ shared-CPU bound per round (each round's re-sync against its own scan " +
+        `and import): ${roundRatios.map((value) => ratio(value, 1)).join(', ')}; median ${ratio(roundRatio, 1)} ` +
+        `(goal ≥ ${GOAL}×: ${met ? 'met' : 'NOT met'}). Of the medians in the table: ` +
         `${ratio(resyncRate, sharedCpuRate)}.`,
+      `The slower of scan and import alone (informative): ${scanRate <= importRate ? 'scan' : 'import'}, ` +
+        `${num(bottleneck)} items/s; re-sync ÷ it = ${ratio(resyncRate, bottleneck)}. With DynamoDB and ` +
+        'Typesense on servers of their own, scan and import overlap and a re-sync approaches this rate; that ' +
+        'cannot be measured on one 2-core machine.',
       `${num(items)} items (≈1 KB products, \`loadItems\`), each measured over all of them in ${ROUNDS} ` +
         'interleaved rounds (scan, import, re-sync), median and range of the rounds, after an unreported ' +
         'warm-up scan. The stream pipeline had drained after the load, so nothing else ran. Settings: ' +
@@ -300,7 +331,8 @@ function p4Section(items: number, runs: P4Run[]): Section {
       sharedCpuRate,
       resyncRate,
       bottleneck,
-      ratio: resyncRate / bottleneck,
+      roundRatios,
+      ratio: roundRatio,
       goal: GOAL,
       met,
       complete,
