@@ -124,7 +124,12 @@ export function validateTypesenseSyncProps(props: TypesenseSyncProps): Typesense
   const queueOverrides = changesQueueOverrides(props, writerTimeout, problems);
   const deadLetterQueueOverrides = props.deadLetterQueueProps ?? {};
   problems.queueOverrides('deadLetterQueueProps', deadLetterQueueOverrides);
-  const writer = writerSettings(props.writer ?? {}, messageGroupBuckets, problems);
+  const writer = writerSettings(
+    props.writer ?? {},
+    messageGroupBuckets,
+    queueOverrides.visibilityTimeout?.toSeconds() ?? writerTimeout.toSeconds() * 6,
+    problems,
+  );
   problems.concurrency('batcher', props.batcher?.reservedConcurrentExecutions, undefined);
   const ingestionDelayEndpoint = ingestionDelayEndpointSettings(props, problems);
   if (props.mongoAtlas !== undefined) problems.addWorded(atlasSourcePropsProblems(props.mongoAtlas));

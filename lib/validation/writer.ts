@@ -27,11 +27,13 @@ export interface WriterSettings {
  * a FIFO queue runs at most one batch per message group. So across Lambda instances the imports in
  * flight are bounded by min(`messageGroupBuckets`, `maxConcurrency`): when the cap the props give is
  * below the message groups and `maxConcurrency` is not set, the event source gets max(2, cap), 2
- * being its minimum.
+ * being its minimum. A visibility lease must be shorter than the changes queue's visibility timeout
+ * (`queueVisibilitySeconds`): it exists to hold a dying invocation's message groups for less.
  */
 export function writerSettings(
   writer: TypesenseSyncWriterProps,
   messageGroupBuckets: number,
+  queueVisibilitySeconds: number,
   problems: Problems,
 ): WriterSettings {
   const { typesenseCores, reservedConcurrentExecutions } = writer;
@@ -59,6 +61,16 @@ export function writerSettings(
     'seconds',
     VISIBILITY_LEASE_SECONDS_RANGE,
   );
+  if (
+    visibilityLeaseSeconds !== undefined &&
+    resolved(visibilityLeaseSeconds, queueVisibilitySeconds) &&
+    visibilityLeaseSeconds >= queueVisibilitySeconds
+  )
+    problems.add(
+      `writer.visibilityLease (${visibilityLeaseSeconds} s) must be shorter than the changes queue's ` +
+        `visibility timeout (${queueVisibilitySeconds} s): a dying invocation holds its message groups ` +
+        'for the lease, which is only worth taking when shorter',
+    );
   return {
     ...(maxConcurrency === undefined ? {} : { maxConcurrency }),
     ...(reservedConcurrentExecutions === undefined ? {} : { reservedConcurrentExecutions }),

@@ -66,6 +66,17 @@ describe('write concurrency props', () => {
     expect(maxConcurrency).toBe(3);
   });
 
+  it("takes a lease up to just under the changes queue's visibility timeout, also a longer one set by queueProps", () => {
+    expect(
+      writer(synth({ writer: { visibilityLease: Duration.seconds(179) } })).env.VISIBILITY_LEASE_SECONDS,
+    ).toBe('179');
+    const longerQueue = synth({
+      writer: { visibilityLease: Duration.minutes(5) },
+      queueProps: { visibilityTimeout: Duration.minutes(10) },
+    });
+    expect(writer(longerQueue).env.VISIBILITY_LEASE_SECONDS).toBe('300');
+  });
+
   it('sets the visibility lease when the props give one, and none by default', () => {
     expect(writer(synth()).env.VISIBILITY_LEASE_SECONDS).toBeUndefined();
     expect(
@@ -83,6 +94,12 @@ describe('write concurrency props', () => {
     [
       { visibilityLease: Duration.hours(13) },
       'writer.visibilityLease must be a whole number of seconds from 1 to 43200, got 13 hours',
+    ],
+    [
+      // The queue's visibility timeout is 6 × writerTimeout (30 s): a lease as long would hold a dying
+      // invocation's groups as long as without one.
+      { visibilityLease: Duration.minutes(3) },
+      "writer.visibilityLease (180 s) must be shorter than the changes queue's visibility timeout (180 s)",
     ],
     [
       { typesenseCores: 4, reservedConcurrentExecutions: 1 },
