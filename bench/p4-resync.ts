@@ -248,17 +248,8 @@ function p4Figures(items: number, runs: readonly P4Run[]) {
 }
 
 function p4Section(items: number, runs: P4Run[]): Section {
-  const {
-    scanRate,
-    importRate,
-    sharedCpuRate,
-    resyncRate,
-    bottleneck,
-    roundRatios,
-    roundRatio,
-    met,
-    complete,
-  } = p4Figures(items, runs);
+  const figures = p4Figures(items, runs);
+  const { scanRate, importRate, sharedCpuRate, resyncRate, bottleneck } = figures;
   const row = (name: string, measured: Measured, itemsPerSecond: number) => {
     const all = runs.map((run) => run[measured].itemsPerSecond);
     return [
@@ -294,8 +285,8 @@ function p4Section(items: number, runs: P4Run[]): Section {
         '1/(1/scan + 1/import). Here DynamoDB Local, the Typesense emulator and the re-sync share 2 cores and ' +
         'scan or import alone already keeps most of them busy, so a re-sync, which does both, can hardly beat ' +
         "it on this machine. Re-sync ÷ shared-CPU bound per round (each round's re-sync against its own scan " +
-        `and import): ${roundRatios.map((value) => ratio(value, 1)).join(', ')}; median ${ratio(roundRatio, 1)} ` +
-        `(goal ≥ ${GOAL}×: ${met ? 'met' : 'NOT met'}). Of the medians in the table: ` +
+        `and import): ${figures.roundRatios.map((value) => ratio(value, 1)).join(', ')}; median ${ratio(figures.roundRatio, 1)} ` +
+        `(goal ≥ ${GOAL}×: ${figures.met ? 'met' : 'NOT met'}). Of the medians in the table: ` +
         `${ratio(resyncRate, sharedCpuRate)}.`,
       `The slower of scan and import alone (informative): ${scanRate <= importRate ? 'scan' : 'import'}, ` +
         `${num(bottleneck)} items/s; re-sync ÷ it = ${ratio(resyncRate, bottleneck)}. With DynamoDB and ` +
@@ -315,7 +306,7 @@ function p4Section(items: number, runs: P4Run[]): Section {
         'and re-reads the job at most every second, and waits for its segment and finish tasks to be received from ' +
         `the work queue (visibility timeout ${RESYNC.visibilityTimeoutSeconds} s: like the deployed queue's, ` +
         'longer than a task, so no running task is redelivered).',
-      `Every item was scanned, imported and re-indexed in every round: ${complete ? 'yes' : 'NO'}. DynamoDB ` +
+      `Every item was scanned, imported and re-indexed in every round: ${figures.complete ? 'yes' : 'NO'}. DynamoDB ` +
         'Local (Java), the Typesense emulator (in a Node.js process of its own, as a real Typesense is a ' +
         'separate server; scan, import and re-sync all use that same one) and the process that scans, imports ' +
         "and runs the re-sync share this machine's 2 cores, so the figures show proportions, not AWS's or " +
@@ -331,11 +322,11 @@ function p4Section(items: number, runs: P4Run[]): Section {
       sharedCpuRate,
       resyncRate,
       bottleneck,
-      roundRatios,
-      ratio: roundRatio,
+      roundRatios: figures.roundRatios,
+      ratio: figures.roundRatio,
       goal: GOAL,
-      met,
-      complete,
+      met: figures.met,
+      complete: figures.complete,
     },
   };
 }

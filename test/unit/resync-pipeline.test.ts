@@ -166,32 +166,6 @@ describe('backfill read-ahead', () => {
     expect(await env.store.getSegment(JOB, 0)).toMatchObject({ done: true, pages: 3, indexed: 6 });
   });
 
-  it('a crash after the import of a page but before its checkpoint resumes at that page', async () => {
-    // Each page's import takes a checkpoint interval: every page is checkpointed.
-    const env = await setup(6, { importMs: CHECKPOINT_EVERY_MS });
-    const putSegment = env.store.putSegment.bind(env.store);
-    // The checkpoint of page 2 never lands: the task dies after page 2 was imported.
-    env.store.putSegment = async (jobId, state, previousPages) => {
-      if (state.pages === 2) throw new Error('task died');
-      return putSegment(jobId, state, previousPages);
-    };
-    await expect(env.segment()).rejects.toThrow('task died');
-    expect(env.imported.flat()).toEqual(expect.arrayContaining(env.ids.slice(0, 4)));
-    expect(await env.store.getSegment(JOB, 0)).toMatchObject({
-      pages: 1,
-      lastKey: { pk: { S: env.ids[1] } },
-    });
-
-    // The redelivered task starts where the last checkpoint says: page 2 again, never page 3.
-    env.store.putSegment = putSegment;
-    const before = env.imported.length;
-    env.scanStarts.splice(0);
-    expect(await env.segment()).toBe('segment-done');
-    expect(env.scanStarts[0]).toBe(env.ids[1]);
-    expect(env.imported.slice(before)).toEqual([env.ids.slice(2, 4), env.ids.slice(4, 6)]);
-    expect(await env.store.getSegment(JOB, 0)).toMatchObject({ done: true, pages: 3, indexed: 6 });
-  });
-
   /**
    * A segment of 8 items whose first import is held while the job is cancelled; `then` runs before the
    * import answers. Answers what the segment returned.
@@ -274,31 +248,42 @@ describe('checkpoints at most every CHECKPOINT_EVERY_MS (bench P4)', () => {
     });
   });
 
-  it('a crash before a checkpoint re-runs every page since the one before, and counts none twice', async () => {
-    const env = await setup(10);
-    const putSegment = env.store.putSegment;
-    // Pages 2 to 5 go in within one interval; the checkpoint after the last one dies.
-    recordCheckpoints(env, 5);
-    await expect(env.segment()).rejects.toThrow('task died');
-    expect(env.imported).toHaveLength(5);
-    expect(await env.store.getSegment(JOB, 0)).toMatchObject({
-      pages: 1,
-      lastKey: { pk: { S: env.ids[1] } },
-    });
+  it.each([
+    {
+      crash: 'at page 2, each page checkpointed (imports an interval apart)',
+      items: 6,
+      importMs: CHECKPOINT_EVERY_MS,
+      failAt: 2,
+    },
+    { crash: 'after page 5, pages 2 to 5 within one interval', items: 10, importMs: 0, failAt: 5 },
+  ])(
+    'a crash before a checkpoint ($crash) re-runs every page since the one before, and counts none twice',
+    async ({ items, importMs, failAt }) => {
+      const env = await setup(items, { importMs });
+      const putSegment = env.store.putSegment;
+      recordCheckpoints(env, failAt);
+      await expect(env.segment()).rejects.toThrow('task died');
+      expect(env.imported.flat()).toEqual(expect.arrayContaining(env.ids.slice(0, 2 * failAt)));
+      expect(await env.store.getSegment(JOB, 0)).toMatchObject({
+        pages: 1,
+        lastKey: { pk: { S: env.ids[1] } },
+      });
 
-    env.store.putSegment = putSegment;
-    const before = env.imported.length;
-    env.scanStarts.splice(0);
-    expect(await env.segment()).toBe('segment-done');
-    expect(env.scanStarts[0]).toBe(env.ids[1]);
-    expect(env.imported.slice(before).flat()).toEqual(env.ids.slice(2));
-    expect(await env.store.getSegment(JOB, 0)).toMatchObject({
-      done: true,
-      pages: 5,
-      scanned: 10,
-      indexed: 10,
-    });
-  });
+      // The redelivered task starts where the last checkpoint says: page 2 again, and imports the rest once.
+      env.store.putSegment = putSegment;
+      const before = env.imported.length;
+      env.scanStarts.splice(0);
+      expect(await env.segment()).toBe('segment-done');
+      expect(env.scanStarts[0]).toBe(env.ids[1]);
+      expect(env.imported.slice(before).flat()).toEqual(env.ids.slice(2));
+      expect(await env.store.getSegment(JOB, 0)).toMatchObject({
+        done: true,
+        pages: items / 2,
+        scanned: items,
+        indexed: items,
+      });
+    },
+  );
 
   it("clears each page's fixed rejections by that page's scan time, in one call for the pages of a checkpoint", async () => {
     // Scans 10 ms apart: page n is scanned at T + 10 (n - 1); every page within one interval.
