@@ -280,38 +280,7 @@ function p4Section(items: number, runs: P4Run[]): Section {
         ],
       },
     ],
-    notes: [
-      'Shared-CPU bound: the rate of scanning and importing one after the other instead of overlapped, ' +
-        '1/(1/scan + 1/import). Here DynamoDB Local, the Typesense emulator and the re-sync share 2 cores and ' +
-        'scan or import alone already keeps most of them busy, so a re-sync, which does both, can hardly beat ' +
-        "it on this machine. Re-sync ÷ shared-CPU bound per round (each round's re-sync against its own scan " +
-        `and import): ${figures.roundRatios.map((value) => ratio(value, 1)).join(', ')}; median ${ratio(figures.roundRatio, 1)} ` +
-        `(goal ≥ ${GOAL}×: ${figures.met ? 'met' : 'NOT met'}). Of the medians in the table: ` +
-        `${ratio(resyncRate, sharedCpuRate)}.`,
-      `The slower of scan and import alone (informative): ${scanRate <= importRate ? 'scan' : 'import'}, ` +
-        `${num(bottleneck)} items/s; re-sync ÷ it = ${ratio(resyncRate, bottleneck)}. With DynamoDB and ` +
-        'Typesense on servers of their own, scan and import overlap and a re-sync approaches this rate; that ' +
-        'cannot be measured on one 2-core machine.',
-      `${num(items)} items (≈1 KB products, \`loadItems\`), each measured over all of them in ${ROUNDS} ` +
-        'interleaved rounds (scan, import, re-sync), median and range of the rounds, after an unreported ' +
-        'warm-up scan. The stream pipeline had drained after the load, so nothing else ran. Settings: ' +
-        `${RESYNC.totalSegments} segments, pages of ${RESYNC.pageSize}, ${RESYNC.pagesPerTask} pages per task, ` +
-        `${RESYNC.workers} re-sync workers (also the scan and import concurrency).`,
-      "Scan: the re-sync function's own `scanPage` (parallel Scan, consistent reads) over every segment, " +
-        `${RESYNC.workers} at a time. Import: the warm-up scan's pages, projected beforehand (not counted), ` +
-        `imported page by page with \`action=create\`, ${RESYNC.workers} in flight, into a fresh collection ` +
-        'of the live schema (dropped after each round).',
-      'Re-sync: job start → alias swapped (`startedAt` → `finishedAt`), started by an operator task and run by ' +
-        "the stack's re-sync poller. Besides scan and import it projects each page, writes a segment checkpoint " +
-        'and re-reads the job at most every second, and waits for its segment and finish tasks to be received from ' +
-        `the work queue (visibility timeout ${RESYNC.visibilityTimeoutSeconds} s: like the deployed queue's, ` +
-        'longer than a task, so no running task is redelivered).',
-      `Every item was scanned, imported and re-indexed in every round: ${figures.complete ? 'yes' : 'NO'}. DynamoDB ` +
-        'Local (Java), the Typesense emulator (in a Node.js process of its own, as a real Typesense is a ' +
-        'separate server; scan, import and re-sync all use that same one) and the process that scans, imports ' +
-        "and runs the re-sync share this machine's 2 cores, so the figures show proportions, not AWS's or " +
-        "Typesense's.",
-    ],
+    notes: p4Notes(items, figures),
     data: {
       items,
       rounds: ROUNDS,
@@ -329,6 +298,43 @@ function p4Section(items: number, runs: P4Run[]): Section {
       complete: figures.complete,
     },
   };
+}
+
+/** The section's notes: the goal per round, what the bound means, how each figure was taken. */
+function p4Notes(items: number, figures: ReturnType<typeof p4Figures>): string[] {
+  const { scanRate, importRate, sharedCpuRate, resyncRate, bottleneck } = figures;
+  return [
+    'Shared-CPU bound: the rate of scanning and importing one after the other instead of overlapped, ' +
+      '1/(1/scan + 1/import). Here DynamoDB Local, the Typesense emulator and the re-sync share 2 cores and ' +
+      'scan or import alone already keeps most of them busy, so a re-sync, which does both, can hardly beat ' +
+      "it on this machine. Re-sync ÷ shared-CPU bound per round (each round's re-sync against its own scan " +
+      `and import): ${figures.roundRatios.map((value) => ratio(value, 1)).join(', ')}; median ${ratio(figures.roundRatio, 1)} ` +
+      `(goal ≥ ${GOAL}×: ${figures.met ? 'met' : 'NOT met'}). Of the medians in the table: ` +
+      `${ratio(resyncRate, sharedCpuRate)}.`,
+    `The slower of scan and import alone (informative): ${scanRate <= importRate ? 'scan' : 'import'}, ` +
+      `${num(bottleneck)} items/s; re-sync ÷ it = ${ratio(resyncRate, bottleneck)}. With DynamoDB and ` +
+      'Typesense on servers of their own, scan and import overlap and a re-sync approaches this rate; that ' +
+      'cannot be measured on one 2-core machine.',
+    `${num(items)} items (≈1 KB products, \`loadItems\`), each measured over all of them in ${ROUNDS} ` +
+      'interleaved rounds (scan, import, re-sync), median and range of the rounds, after an unreported ' +
+      'warm-up scan. The stream pipeline had drained after the load, so nothing else ran. Settings: ' +
+      `${RESYNC.totalSegments} segments, pages of ${RESYNC.pageSize}, ${RESYNC.pagesPerTask} pages per task, ` +
+      `${RESYNC.workers} re-sync workers (also the scan and import concurrency).`,
+    "Scan: the re-sync function's own `scanPage` (parallel Scan, consistent reads) over every segment, " +
+      `${RESYNC.workers} at a time. Import: the warm-up scan's pages, projected beforehand (not counted), ` +
+      `imported page by page with \`action=create\`, ${RESYNC.workers} in flight, into a fresh collection ` +
+      'of the live schema (dropped after each round).',
+    'Re-sync: job start → alias swapped (`startedAt` → `finishedAt`), started by an operator task and run by ' +
+      "the stack's re-sync poller. Besides scan and import it projects each page, writes a segment checkpoint " +
+      'and re-reads the job at most every second, and waits for its segment and finish tasks to be received from ' +
+      `the work queue (visibility timeout ${RESYNC.visibilityTimeoutSeconds} s: like the deployed queue's, ` +
+      'longer than a task, so no running task is redelivered).',
+    `Every item was scanned, imported and re-indexed in every round: ${figures.complete ? 'yes' : 'NO'}. DynamoDB ` +
+      'Local (Java), the Typesense emulator (in a Node.js process of its own, as a real Typesense is a ' +
+      'separate server; scan, import and re-sync all use that same one) and the process that scans, imports ' +
+      "and runs the re-sync share this machine's 2 cores, so the figures show proportions, not AWS's or " +
+      "Typesense's.",
+  ];
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
