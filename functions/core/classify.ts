@@ -36,3 +36,11 @@ export function isRetryableLine(line: ImportLineResult): boolean {
 export function isRetryableError(error: unknown): boolean {
   return (error as { retryable?: unknown } | null | undefined)?.retryable === true;
 }
+
+/**
+ * Whether a failed write was never sent (`notSent`: its time or its batch's visibility lease ran out
+ * first): it says nothing of Typesense's health, so the circuit breaker does not count it.
+ */
+export function wasNotSent(error: unknown): boolean {
+  return (error as { notSent?: unknown } | null | undefined)?.notSent === true;
+}

@@ -31,6 +31,16 @@ export class TypesenseUnavailableError extends TypesenseError {
   readonly retryable = true;
 }
 
+/**
+ * The call's time ran out before this request was sent (its `sendBy`, e.g. a visibility lease's): nothing
+ * reached Typesense. Retryable, and no sign of Typesense's health: the circuit breaker does not count it.
+ */
+export class TypesenseNotSentError extends TypesenseError {
+  override name = 'TypesenseNotSentError';
+  readonly retryable = true;
+  readonly notSent = true;
+}
+
 /** The request was given up at its timeout (the client's `AbortSignal.timeout`), not refused or reset. */
 export function isTimeout(error: unknown): boolean {
   const cause = error instanceof TypesenseUnavailableError ? error.cause : undefined;

@@ -1,4 +1,9 @@
-import { TypesenseHttpError, TypesenseProtocolError, TypesenseUnavailableError } from './typesense-errors.ts';
+import {
+  TypesenseHttpError,
+  TypesenseNotSentError,
+  TypesenseProtocolError,
+  TypesenseUnavailableError,
+} from './typesense-errors.ts';
 import { describeFetchError, headersOf, mayFailOver, serverMessage, urlOf } from './typesense-wire.ts';
 
 /*
@@ -144,9 +149,8 @@ export class TypesenseNodes {
       options.sendBy === undefined ? Number.POSITIVE_INFINITY : options.sendBy - this.now(),
     );
     if (timeoutMs <= 0)
-      throw unavailable(
-        { where: `${method} ${path}`, timeoutMs: 0 },
-        new Error('its time ran out before it was sent; not sent'),
+      throw new TypesenseNotSentError(
+        `Typesense ${method} ${path} not sent: its time ran out before it was sent`,
       );
     const idempotent = options.idempotent ?? method !== 'POST';
     const signal = AbortSignal.timeout(timeoutMs);

@@ -13,6 +13,7 @@ export type { CallOptions, ImportAction, ImportLineResult } from '../core/typese
 export {
   TypesenseError,
   TypesenseHttpError,
+  TypesenseNotSentError,
   TypesenseProtocolError,
   TypesenseUnavailableError,
 } from './typesense-errors.ts';

@@ -39,6 +39,7 @@ import { TransformModuleError } from '../../functions/shared/transform-registry.
 import {
   TypesenseError,
   TypesenseHttpError,
+  TypesenseNotSentError,
   TypesenseProtocolError,
   TypesenseUnavailableError,
 } from '../../functions/shared/typesense.ts';
@@ -80,6 +81,7 @@ const PROJECT_ERRORS: [name: string, make: () => Error][] = [
   ['ResyncQueueError', () => new ResyncQueueError('queue refused')],
   ['TypesenseHttpError', () => new TypesenseHttpError(404, 'Not Found', 'GET', '/collections/x')],
   ['TypesenseUnavailableError', () => new TypesenseUnavailableError('Typesense unreachable')],
+  ['TypesenseNotSentError', () => new TypesenseNotSentError('Typesense POST /x not sent: its time ran out')],
   ['TypesenseProtocolError', () => new TypesenseProtocolError('no list')],
   ['TargetError', () => new TargetError('no target')],
   ['PreviewInputError', () => new PreviewInputError('preview needs --key <json> or --item <file>')],
@@ -148,6 +150,7 @@ describe('project errors', () => {
     for (const make of [
       () => new TypesenseHttpError(503, 'Not Ready or Lagging', 'POST', '/x'),
       () => new TypesenseUnavailableError('reset'),
+      () => new TypesenseNotSentError('not sent'),
       () => new TypesenseProtocolError('no list'),
     ])
       expect(make()).toBeInstanceOf(TypesenseError);

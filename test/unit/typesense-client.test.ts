@@ -1,6 +1,6 @@
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { describe, expect, it, vi } from 'vitest';
-import { isRetryableError } from '../../functions/core/classify.ts';
+import { isRetryableError, wasNotSent } from '../../functions/core/classify.ts';
 import { cachedSecret } from '../../functions/shared/aws.ts';
 import {
   chunkIdFilters,
@@ -8,6 +8,7 @@ import {
   MAX_URL_LENGTH,
   TypesenseClient,
   TypesenseHttpError,
+  TypesenseNotSentError,
   TypesenseProtocolError,
   TypesenseUnavailableError,
 } from '../../functions/shared/typesense.ts';
@@ -124,9 +125,10 @@ describe('TypesenseClient transport', () => {
     // Two ids a filter cannot express: two requests, the second due after the call's sendBy.
     const error = await caught(ts.deleteByIds('c', ['a`1', 'b`2'], { timeoutMs: 500, sendBy: now + 50 }));
     expect(calls).toHaveLength(1);
-    expect(error).toBeInstanceOf(TypesenseUnavailableError);
+    expect(error).toBeInstanceOf(TypesenseNotSentError);
     expect(error.message).toMatch(/not sent/);
     expect(isRetryableError(error)).toBe(true);
+    expect(wasNotSent(error)).toBe(true);
     vi.restoreAllMocks();
   });
 

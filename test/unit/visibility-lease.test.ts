@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { CircuitBreaker } from '../../functions/core/breaker.ts';
 import {
   LeaseLostError,
   LeaseNotTakenError,
@@ -6,6 +7,7 @@ import {
   type WriteLease,
 } from '../../functions/core/write-batch/lease.ts';
 import { processChangeMessages, type WriterPorts } from '../../functions/core/write-batch.ts';
+import { TypesenseNotSentError, TypesenseUnavailableError } from '../../functions/shared/typesense-errors.ts';
 import { change, pkOf, sqsRecord } from '../helpers/factories.ts';
 
 type Entry = { receiptHandle: string; seconds: number };
@@ -191,4 +193,38 @@ describe('processChangeMessages with a visibility lease', () => {
     // messages another invocation holds by then.
     expect(writer.calls).toHaveLength(1);
   });
+
+  it.each([
+    ['the lease could not cover it', 'closed', () => new LeaseLostError('lease ends too soon')],
+    ["the client's time ran out before it sent it", 'closed', () => new TypesenseNotSentError('POST /x')],
+    ['it was sent and got no answer', 'open', () => new TypesenseUnavailableError('no answer')],
+  ])(
+    'a write that failed because %s leaves the circuit %s: only a sent one can show an outage',
+    async (_why, state, failure) => {
+      const writer = leasedWriter();
+      writer.ports.importDocuments = async () => {
+        throw failure();
+      };
+      writer.ports.deleteDocuments = async () => {
+        throw failure();
+      };
+      const breaker = new CircuitBreaker({
+        failureThreshold: 1,
+        probeMs: 30_000,
+        maxProbeMs: 300_000,
+        requestFailureRun: 1,
+        now: writer.sqs.now,
+      });
+      const result = await processChangeMessages(batch(), writer.ports, {
+        keyAttributes: ['pk'],
+        visibilityLeaseSeconds: 3,
+        breaker,
+      });
+      expect(result.batchItemFailures.map(({ itemIdentifier }) => itemIdentifier).sort()).toEqual([
+        'm1',
+        'm2',
+      ]);
+      expect(breaker.state).toBe(state);
+    },
+  );
 });

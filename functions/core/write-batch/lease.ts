@@ -29,6 +29,7 @@ export interface LeasePorts {
 export class LeaseLostError extends SyncError {
   override name = 'LeaseLostError';
   readonly retryable = true;
+  readonly notSent = true;
 }
 
 /** Thrown when the lease cannot be taken: nothing was written, the messages return when their visibility ends. */

@@ -1,10 +1,9 @@
-import { isRetryableAnswer, isRetryableError } from '../classify.ts';
+import { isRetryableAnswer, isRetryableError, wasNotSent } from '../classify.ts';
 import type { ActiveResync, Rejection } from '../resync/model.ts';
 import { runWithinBudget } from '../time-budget.ts';
 import type { ResyncWriterPorts, WriterOptions, WriterPorts } from '../write-batch.ts';
 import { isOverloadAnswer, withinImportLimit } from './adaptive-import.ts';
 import type { DocumentLine, PlannedWrites } from './documents.ts';
-import { LeaseLostError } from './lease.ts';
 import { type BatchLedger, type Pending, type Placed, reasonOf } from './ledger.ts';
 import {
   Leftovers,
@@ -112,8 +111,8 @@ function writeRound(
 /** A failed live request: an outage (retryable, counted by the circuit), or a request Typesense refuses. */
 const typesenseFailed =
   (ledger: BatchLedger, tally: LiveTally, entries: Pending[], what: string) => (error: unknown) => {
-    // A write the batch's lease could not cover was never sent: no sign of Typesense's health.
-    tally.outage ||= isRetryableError(error) && !(error instanceof LeaseLostError);
+    // A write never sent (the batch's lease or the call's time ran out first): no sign of Typesense's health.
+    tally.outage ||= isRetryableError(error) && !wasNotSent(error);
     tally.threw = true;
     ledger.fail(entries, `${what} failed: ${reasonOf(error)}`, isRetryableError(error));
   };
@@ -153,7 +152,7 @@ function importLive(
         // A passing failure may get another round (retry-lines.ts); a refused request fails now, and
         // so does an overload the adaptive limit already retried (retries must not compound).
         const limitRetried = options.importLimit !== undefined && isOverloadAnswer(error);
-        const notSent = error instanceof LeaseLostError;
+        const notSent = wasNotSent(error);
         if (!notSent) options.breaker?.recordRequest(!isRetryableError(error));
         if (!isRetryableError(error) || limitRetried || notSent)
           return typesenseFailed(
@@ -192,7 +191,7 @@ function deleteLive(
     ports.now,
   ).then((run) => {
     if (run.done.length > 0) options.breaker?.recordRequest(true);
-    const notSent = run.error instanceof LeaseLostError;
+    const notSent = wasNotSent(run.error);
     if (run.error !== undefined && !notSent) options.breaker?.recordRequest(!isRetryableError(run.error));
     tally.answered ||= run.done.length > 0;
     tally.deleted += run.done.length;
