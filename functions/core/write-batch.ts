@@ -74,7 +74,7 @@ export interface ResyncWriterPorts {
   recordDeletes(jobId: string, keys: DeletedKey[]): Promise<void>;
   /** Documents the new collection refused: they fail the re-sync before its swap. */
   recordRejections(jobId: string, rejections: Rejection[]): Promise<void>;
-  /** A later successful write of these ids fixed their rejections recorded before `before` (ms). */
+  /** Each write's successful ids fixed their rejections recorded before its `before` (ms). */
   clearRejections(jobId: string, writes: readonly FixingWrite[]): Promise<number>;
 }
 

@@ -234,12 +234,12 @@ function segmentCheckpoints(task: SegmentTask, start: SegmentState, ports: Resyn
       const now = ports.now();
       const recordProgress = state.done || now - progressRecordedAt >= PROGRESS_EVERY_MS;
       if (recordProgress) progressRecordedAt = now;
-      const [previous, fixed, previousPages] = [
-        written,
-        unsaved.filter(({ ids }) => ids.length > 0),
-        savedPages,
-      ];
-      [unsaved, savedPages, savedAt] = [[], state.pages, now];
+      const previous = written;
+      const previousPages = savedPages;
+      const fixed = unsaved.filter(({ ids }) => ids.length > 0);
+      unsaved = [];
+      savedPages = state.pages;
+      savedAt = now;
       written = (async () => {
         if (!(await previous)) return false;
         if (fixed.length > 0) await store.clearRejections(task.jobId, fixed);
