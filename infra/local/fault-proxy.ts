@@ -195,15 +195,17 @@ async function handleWrite(state: ProxyState, plan: FaultPlan, request: WriteReq
   const { faultStats } = state;
   const hit = documentsIn(path, body);
   const forced = takeUnseen(state, path);
+  // A write that carries a forced kind shows that kind: a random fault drawn before it would hide it.
+  const rolls = forced === undefined ? (rate: number | undefined) => roll(state, rate) : () => false;
   for (const status of [503, 429, 500] as const) {
-    if (roll(state, plan.httpErrors?.[status]) || forced === status) {
+    if (rolls(plan.httpErrors?.[status]) || forced === status) {
       faultStats[`http${status}`]++;
       faultStats.documentsHit += hit;
       outgoing.writeHead(status, { 'content-type': 'application/json' }).end(BODIES[status]);
       return;
     }
   }
-  if (roll(state, plan.timeouts) || forced === 'timeout') {
+  if (rolls(plan.timeouts) || forced === 'timeout') {
     faultStats.timeouts++;
     faultStats.documentsHit += hit;
     const timer = setTimeout(() => {
@@ -213,7 +215,7 @@ async function handleWrite(state: ProxyState, plan: FaultPlan, request: WriteReq
     state.timers.add(timer);
     return;
   }
-  const lost = roll(state, plan.lostResponses) || forced === 'lostResponse';
+  const lost = rolls(plan.lostResponses) || forced === 'lostResponse';
   const answer = path.includes('/documents/import')
     ? await importWithLineFailures(state, incoming, body, forced === 'importLine')
     : await forward(state.target, incoming, body);

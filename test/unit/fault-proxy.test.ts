@@ -76,6 +76,25 @@ describe('fault proxy', () => {
       await proxy.stop();
     }
   });
+  it('everyKindOnce: a forced kind is shown even where a random fault of another kind would fall', async () => {
+    // A lossy test once met no lost response: the write that carried it drew a random 503 first.
+    const proxy = await proxyInFrontOfCollection();
+    try {
+      proxy.setFaults({
+        seed: 1,
+        httpErrors: { 503: 0.999, 429: 1e-9 },
+        lostResponses: 1e-9,
+        everyKindOnce: true,
+      });
+      const statuses: number[] = [];
+      for (let n = 0; n < 5; n++) statuses.push(await importOne(proxy.url, n).catch(() => 0));
+      // The forced 503, 429 and lost response (a dropped connection), then random 503s again.
+      expect(statuses).toEqual([503, 429, 0, 503, 503]);
+      expect(proxy.faultStats).toMatchObject({ http429: 1, lostResponses: 1 });
+    } finally {
+      await proxy.stop();
+    }
+  });
   it('everyKindSpacing: the forced kinds land on every n-th write, not on the first ones in a row', async () => {
     const proxy = await proxyInFrontOfCollection();
     try {
