@@ -38,6 +38,19 @@ export function writerAdapters(clients: WriterClients, config: WriterConfig): Wr
       : { timeoutMs: importTimeoutWithin(remainingMs, config.TYPESENSE_IMPORT_TIMEOUT_MS) };
   const liveImportCeiling = (remainingMs: number | undefined) =>
     importCall(remainingMs).timeoutMs ?? config.TYPESENSE_IMPORT_TIMEOUT_MS ?? IMPORT_TIMEOUT_MS;
+  /** An upsert outside the live collection's adaptive timeout (canaries, the re-sync's collection). */
+  const leasedUpsert = async (
+    collection: string,
+    lines: string[],
+    remainingMs?: number,
+    lease?: WriteLease,
+  ) =>
+    typesense.importDocuments(
+      collection,
+      lines,
+      'upsert',
+      await leasedCall(liveImportCeiling(remainingMs), lease),
+    );
   const liveImports = timedWrites(new AdaptiveTimeout());
   const liveDeletes = timedWrites(new AdaptiveTimeout());
   const resyncStore =
@@ -57,13 +70,8 @@ export function writerAdapters(clients: WriterClients, config: WriterConfig): Wr
       liveDeletes(ids.length, config.TYPESENSE_TIMEOUT_MS, lease, (call) =>
         typesense.deleteByIds(config.TYPESENSE_COLLECTION, ids, call),
       ),
-    importCanaries: async (lines: string[], remainingMs?: number, lease?: WriteLease) =>
-      typesense.importDocuments(
-        canaryCollectionOf(config.TYPESENSE_COLLECTION),
-        lines,
-        'upsert',
-        await leasedCall(liveImportCeiling(remainingMs), lease),
-      ),
+    importCanaries: (lines: string[], remainingMs?: number, lease?: WriteLease) =>
+      leasedUpsert(canaryCollectionOf(config.TYPESENSE_COLLECTION), lines, remainingMs, lease),
     sendDeadLetters: sendDeadLetters(sqs, config.DLQ_URL),
     health: () => typesense.health(),
     changeVisibility: changeVisibility(sqs, config.QUEUE_URL),
@@ -73,18 +81,7 @@ export function writerAdapters(clients: WriterClients, config: WriterConfig): Wr
       : {
           resync: {
             active: () => resyncStore.active(),
-            importDocuments: async (
-              collection: string,
-              lines: string[],
-              remainingMs?: number,
-              lease?: WriteLease,
-            ) =>
-              typesense.importDocuments(
-                collection,
-                lines,
-                'upsert',
-                await leasedCall(liveImportCeiling(remainingMs), lease),
-              ),
+            importDocuments: leasedUpsert,
             deleteDocuments: async (collection: string, ids: string[], lease?: WriteLease) =>
               typesense.deleteByIds(collection, ids, await leasedCall(config.TYPESENSE_TIMEOUT_MS, lease)),
             recordDeletes: resyncStore.recordDeletes,
