@@ -79,12 +79,16 @@ export function realisticItem(random: () => number, n: number, targetBytes: numb
   return item;
 }
 
-/** Lambda delivers stream records as JSON: binary as base64 text. */
+/**
+ * Lambda delivers stream records as JSON: binary as base64 text. The replacer looks at the value before
+ * its `toJSON`: a Buffer's would make it `{ type: 'Buffer', data: [...] }`.
+ */
 function toLambdaImage(item: Item): Record<string, LambdaAttributeValue> {
   return JSON.parse(
-    JSON.stringify(item, (_name, value: unknown) =>
-      value instanceof Uint8Array ? Buffer.from(value).toString('base64') : value,
-    ),
+    JSON.stringify(item, function (this: Record<string, unknown>, name: string, value: unknown) {
+      const original = this[name];
+      return original instanceof Uint8Array ? Buffer.from(original).toString('base64') : value;
+    }),
   ) as Record<string, LambdaAttributeValue>;
 }
 

@@ -61,9 +61,12 @@ const byText = (a: unknown, b: unknown) => (String(a) < String(b) ? -1 : String(
 const byNumber = (a: unknown, b: unknown) => Number(a) - Number(b) || byText(a, b);
 const compareMembers = (numeric: boolean) => (numeric ? byNumber : byText);
 
-// A view of the bytes, not a copy of them.
-const base64 = (bytes: Uint8Array) =>
-  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+// A view of the bytes, not a copy of them. Text is base64 already: a Lambda stream event's JSON images
+// carry binary so (the SDK's reads give bytes).
+const base64 = (bytes: Uint8Array | string) =>
+  typeof bytes === 'string'
+    ? bytes
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
 
 /** Sets a member even when its name is `__proto__`, which plain assignment would take as the prototype. */
 function setMember(target: Record<string, unknown>, name: string, value: unknown): void {

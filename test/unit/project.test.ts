@@ -36,6 +36,14 @@ describe('projectItem: scalar values', () => {
     expect(project({ b: { B: new Uint8Array([0x01, 0xff, 0x7c]) } }).b).toBe('Af98');
   });
 
+  it("keeps binary that is base64 text already, as in a Lambda stream event's JSON images", () => {
+    const event = { b: { B: 'Af98' }, bs: { BS: ['fA==', 'AA=='] } } as unknown as Record<
+      string,
+      AttributeValue
+    >;
+    expect(project(event)).toMatchObject({ b: 'Af98', bs: ['AA==', 'fA=='] });
+  });
+
   it('makes safe integers JSON numbers', () => {
     const doc = project({
       zero: { N: '0' },
