@@ -176,7 +176,13 @@ export async function processChangeMessages(
           changeVisibility: ports.changeVisibility,
           now: ports.now,
         });
-  return processLeased(records, lease === undefined ? ports : leasedPorts(ports, lease), options);
+  if (lease === undefined) return processLeased(records, ports, options);
+  const stopRenewing = lease.keep();
+  try {
+    return await processLeased(records, leasedPorts(ports, lease), options);
+  } finally {
+    stopRenewing();
+  }
 }
 
 async function processLeased(

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CircuitBreaker } from '../../functions/core/breaker.ts';
 import {
   LeaseLostError,
@@ -227,4 +227,93 @@ describe('processChangeMessages with a visibility lease', () => {
       expect(breaker.state).toBe(state);
     },
   );
+});
+
+describe('the lease while a batch waits between its writes (a retry pause, a slot of the import limit)', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** A writer on fake timers whose import waits `waitMs` before it asks the lease for its time and writes. */
+  function waitingWriter(waitMs: number) {
+    vi.useFakeTimers({ now: 1_700_000_000_000 });
+    const renewals: { at: number; seconds: number[] }[] = [];
+    const writes: number[] = [];
+    const sqs = { refuseAfter: Number.POSITIVE_INFINITY };
+    const ports: WriterPorts = {
+      readItems: async (keys) => keys.map((key) => ({ pk: { S: pkOf(key) }, title: { S: 'a title' } })),
+      importDocuments: async (lines, _remainingMs, lease) => {
+        await vi.advanceTimersByTimeAsync(waitMs);
+        await lease?.window(100);
+        writes.push(Date.now());
+        return lines.map(() => ({ success: true as const }));
+      },
+      deleteDocuments: async (ids) => ids.length,
+      sendDeadLetters: async () => {},
+      changeVisibility: async (entries) => {
+        if (renewals.length >= sqs.refuseAfter) throw new Error('ReceiptHandleIsInvalid');
+        renewals.push({ at: Date.now(), seconds: entries.map(({ seconds }) => seconds) });
+      },
+      now: () => Date.now(),
+    };
+    return { ports, renewals, writes, sqs };
+  }
+
+  it('renews the lease every quarter lease while the batch runs, so a write after a long wait is still sent', async () => {
+    const writer = waitingWriter(3_000);
+    const takenAt = Date.now();
+    // A 2 s lease leaves a write 1 s: the wait alone is three times that.
+    const result = await processChangeMessages(records(1), writer.ports, {
+      keyAttributes: ['pk'],
+      visibilityLeaseSeconds: 2,
+    });
+    expect(result.batchItemFailures).toEqual([]);
+    expect(writer.writes).toHaveLength(1);
+    expect(writer.renewals.map(({ at }) => at - takenAt)).toEqual([
+      0, 500, 1_000, 1_500, 2_000, 2_500, 3_000,
+    ]);
+    for (const { seconds } of writer.renewals) expect(seconds).toEqual([2]);
+    // Nothing renews the lease once the batch has returned: its messages are the event source's again.
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(writer.renewals).toHaveLength(7);
+  });
+
+  it('stops renewing a message once the batch settles its visibility (a renewal would undo its backoff), and keeps the others until the batch returns', async () => {
+    vi.useFakeTimers({ now: 1_700_000_000_000 });
+    const calls: Entry[][] = [];
+    const [backedOff, done] = records(2).map(({ receiptHandle }) => receiptHandle);
+    const lease = await VisibilityLease.take(records(2), 2, {
+      changeVisibility: async (entries) => {
+        calls.push(entries);
+      },
+      now: () => Date.now(),
+    });
+    const stop = lease.keep();
+    await vi.advanceTimersByTimeAsync(500);
+    await lease.change([{ receiptHandle: backedOff ?? '', seconds: 8 }]);
+    await vi.advanceTimersByTimeAsync(1_000);
+    stop();
+    await vi.advanceTimersByTimeAsync(1_000);
+    const held = (entries: Entry[]) =>
+      entries.map(({ receiptHandle, seconds }) => `${receiptHandle}:${seconds}`);
+    expect(calls.map(held)).toEqual([
+      [`${backedOff}:2`, `${done}:2`],
+      [`${backedOff}:2`, `${done}:2`],
+      [`${backedOff}:8`],
+      [`${done}:2`],
+      [`${done}:2`],
+    ]);
+  });
+
+  it('stops renewing once a renewal fails: the write after the wait is not sent, the messages come back at the lease’s end', async () => {
+    const writer = waitingWriter(3_000);
+    writer.sqs.refuseAfter = 2; // the take and one renewal
+    const result = await processChangeMessages(records(1), writer.ports, {
+      keyAttributes: ['pk'],
+      visibilityLeaseSeconds: 2,
+    });
+    expect(result.batchItemFailures.map(({ itemIdentifier }) => itemIdentifier)).toEqual(['m0']);
+    expect(writer.writes).toEqual([]);
+    expect(writer.renewals).toHaveLength(2);
+  });
 });

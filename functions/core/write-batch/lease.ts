@@ -7,7 +7,10 @@ import type { WriterPorts } from '../write-batch.ts';
  * timeout (6 × the writer's timeout), so that an invocation that dies holds its FIFO message groups for
  * about a lease instead of minutes. What keeps a key's applies from overlapping is unchanged: no write of
  * this batch is sent after its lease ends, less a margin, and no visibility change of it lands after that
- * either (another invocation may hold the messages by then).
+ * either (another invocation may hold the messages by then). While the batch runs, the lease is renewed
+ * every quarter lease (SQS's "heartbeat"), so waits between writes (retry pauses, a slot of the import
+ * limit, a health probe) do not let it lapse; only an invocation that died, or whose event loop stalls,
+ * stops renewing.
  */
 
 /** What a write asks of the lease: how long it may take, at most what it wants (ms). */
@@ -21,6 +24,9 @@ export interface LeasePorts {
   changeVisibility(entries: { receiptHandle: string; seconds: number }[]): Promise<void>;
   now(): number;
 }
+
+/** How often a running batch renews its lease, as a share of the lease. */
+const RENEW_EVERY = 1 / 4;
 
 /**
  * A write that the lease cannot cover: it is not sent, and its messages return to the queue when the
@@ -42,6 +48,11 @@ export class VisibilityLease implements WriteLease {
   private endsAt: number;
   private extending: Promise<void> | undefined;
   /**
+   * The messages the lease still holds: a message whose visibility the batch settled (a backoff) leaves
+   * it, as a renewal would undo that; the rest stay held until the event source deletes them.
+   */
+  private readonly held: Set<string>;
+  /**
    * Kept clear of the lease's end: what a write sent last may still need to reach Typesense, and a
    * visibility change to reach SQS. Half the lease.
    */
@@ -53,6 +64,7 @@ export class VisibilityLease implements WriteLease {
     private readonly ports: LeasePorts,
     takenAt: number,
   ) {
+    this.held = new Set(receiptHandles);
     this.marginMs = (seconds * 1000) / 2;
     this.endsAt = takenAt + seconds * 1000;
   }
@@ -73,6 +85,21 @@ export class VisibilityLease implements WriteLease {
     return new VisibilityLease(receiptHandles, seconds, ports, takenAt);
   }
 
+  /**
+   * Renews the lease every quarter lease until the returned stop is called (when the batch is done), as
+   * long as it still holds the messages: a failed renewal leaves the lease to end.
+   */
+  keep(): () => void {
+    const timer = setInterval(
+      () => {
+        if (this.held.size === 0 || this.extending !== undefined || this.leftMs() <= 0) return;
+        this.shareExtension(0).catch(() => undefined);
+      },
+      this.seconds * 1000 * RENEW_EVERY,
+    );
+    return () => clearInterval(timer);
+  }
+
   async window(wantedMs: number): Promise<number> {
     if (this.leftMs() >= wantedMs) return wantedMs;
     // Concurrent writes share an extension in flight; one that still wants more extends again, once.
@@ -81,13 +108,7 @@ export class VisibilityLease implements WriteLease {
       if (this.leftMs() >= wantedMs) return wantedMs;
     }
     if (this.leftMs() <= 0) throw this.lost('ended');
-    const extending = this.extend(wantedMs);
-    this.extending = extending;
-    try {
-      await extending;
-    } finally {
-      if (this.extending === extending) this.extending = undefined;
-    }
+    await this.shareExtension(wantedMs);
     // A slow call leaves a little less than was asked for: the write gets that.
     const left = this.leftMs();
     if (left <= 0) throw this.lost('not extended in time');
@@ -96,11 +117,25 @@ export class VisibilityLease implements WriteLease {
 
   /**
    * A visibility change of some of the batch's messages (a backoff, or 0 to retry at once), sent only
-   * while the lease holds them; later, the messages come back when the lease ends anyway.
+   * while the lease holds them; later, the messages come back when the lease ends anyway. They leave the
+   * lease first, and a renewal in flight lands before the change.
    */
   async change(entries: { receiptHandle: string; seconds: number }[]): Promise<void> {
+    for (const { receiptHandle } of entries) this.held.delete(receiptHandle);
+    await this.extending?.catch(() => undefined);
     if (this.leftMs() <= 0) return;
     await this.ports.changeVisibility(entries);
+  }
+
+  /** Extends the lease, the extension visible to concurrent writes while it is in flight. */
+  private async shareExtension(wantedMs: number): Promise<void> {
+    const extending = this.extend(wantedMs);
+    this.extending = extending;
+    try {
+      await extending;
+    } finally {
+      if (this.extending === extending) this.extending = undefined;
+    }
   }
 
   /** Time left for writes: until the margin before the lease ends. */
@@ -109,12 +144,11 @@ export class VisibilityLease implements WriteLease {
   }
 
   private async extend(wantedMs: number): Promise<void> {
+    if (this.held.size === 0) return;
     const seconds = Math.max(this.seconds, Math.ceil((wantedMs + this.marginMs) / 1000));
     const sentAt = this.ports.now();
     try {
-      await this.ports.changeVisibility(
-        this.receiptHandles.map((receiptHandle) => ({ receiptHandle, seconds })),
-      );
+      await this.ports.changeVisibility([...this.held].map((receiptHandle) => ({ receiptHandle, seconds })));
     } catch (error) {
       throw this.lost('not extended', error);
     }
