@@ -70,7 +70,8 @@ function rowsOf(p1: P1Figures) {
   return { ours, naive };
 }
 
-const billed = (row: P1Figures['rows'][number]) => row.sendChunks + row.receiveChunks + row.deletes;
+const billed = (row: P1Figures['rows'][number]) =>
+  row.sendChunks + row.receiveChunks + row.deletes + row.leases;
 
 /** Durations per invocation: the run's CPU per change spread over P1's invocations, plus assumed I/O. */
 function durationsOf({ p1, run, facts }: P6Inputs) {
@@ -88,17 +89,19 @@ function durationsOf({ p1, run, facts }: P6Inputs) {
     naiveBatcher: cpu(us.naiveBatcher, invocations.batcher),
     naiveWriter: cpu(us.naiveWriter, invocations.naiveWriter),
   };
-  // The writer's BatchGetItem calls run one after another; its imports and deletes at once. The
-  // run's calls per change, times the changes of one of P1's invocations (the run is a sample of P1's
-  // stream: its first changes, whose records are smaller, fill an invocation with more of them).
+  // The writer takes its visibility lease first (one SQS request), then its BatchGetItem calls run one
+  // after another; its imports and deletes at once. The run's calls per change, times the changes of
+  // one of P1's invocations (the run is a sample of P1's stream: its first changes, whose records are
+  // smaller, fill an invocation with more of them).
   const perWriterInvocation = (count: number) => (count / run.changes) * (PER / invocations.writer);
   const ioMs: Durations = {
-    batcher: ASSUMPTIONS.sqsSendMs,
+    batcher: ASSUMPTIONS.sqsRequestMs,
     writer:
+      ASSUMPTIONS.sqsRequestMs +
       perWriterInvocation(run.batchGetCalls) * ASSUMPTIONS.dynamodbReadMs +
       ASSUMPTIONS.typesenseImportMs +
       perWriterInvocation(run.importedDocuments) * ASSUMPTIONS.typesenseImportMsPerDocument,
-    naiveBatcher: ASSUMPTIONS.sqsSendMs,
+    naiveBatcher: ASSUMPTIONS.sqsRequestMs,
     naiveWriter: ASSUMPTIONS.typesenseRequestMs,
   };
   const mb = { batcher: memoryOf(facts, 'batcher'), writer: memoryOf(facts, 'writer') };
@@ -123,10 +126,10 @@ function oursPerMillion({ inputs, invocations, durations, mb }: Basis): CostLine
     (emf.bytes * scale) / count;
   return [
     line(
-      'SQS FIFO billed requests (send + receive chunks + deletes)',
+      'SQS FIFO billed requests (send + receive chunks + deletes + leases)',
       billed(rowsOf(inputs.p1).ours),
       'sqsFifoRequest',
-      'P1 ours row: sendChunks + receiveChunks + deletes',
+      'P1 ours row: sendChunks + receiveChunks + deletes + leases',
     ),
     line('Lambda requests: batcher', invocations.batcher, 'lambdaRequest', 'P1 invocations × scale'),
     line(
@@ -139,13 +142,13 @@ function oursPerMillion({ inputs, invocations, durations, mb }: Basis): CostLine
       `Lambda GB-s: batcher, ${msOf(durations.batcher, mb.batcher)}`,
       invocations.batcher * gbSeconds(mb.batcher, durations.batcher),
       'lambdaArmGbSecond',
-      'P6 run: cpuMicrosPerChange.oursBatcher; template MemorySize; sqsSendMs (assumed)',
+      'P6 run: cpuMicrosPerChange.oursBatcher; template MemorySize; sqsRequestMs (assumed)',
     ),
     line(
       `Lambda GB-s: writer, ${msOf(durations.writer, mb.writer)}`,
       invocations.writer * gbSeconds(mb.writer, durations.writer),
       'lambdaArmGbSecond',
-      'P6 run: cpuMicrosPerChange.oursWriter, batchGetCalls, importedDocuments; template MemorySize; I/O ms (assumed)',
+      'P6 run: cpuMicrosPerChange.oursWriter, batchGetCalls, importedDocuments; template MemorySize; sqsRequestMs (the lease) and I/O ms (assumed)',
     ),
     line(
       `DynamoDB RRU: writer's consistent BatchGetItem re-reads (mean item ${num(run.meanItemBytes)} B)`,
@@ -186,7 +189,7 @@ function naivePerMillion({ inputs, invocations, durations, mb }: Basis): CostLin
       'SQS FIFO billed requests (SendMessage per change)',
       billed(rowsOf(inputs.p1).naive),
       'sqsFifoRequest',
-      'P1 naive row: sendChunks + receiveChunks + deletes',
+      'P1 naive row: sendChunks + receiveChunks + deletes + leases (none)',
     ),
     line('Lambda requests: batcher', invocations.batcher, 'lambdaRequest', 'P1 invocations × scale'),
     line(
@@ -199,7 +202,7 @@ function naivePerMillion({ inputs, invocations, durations, mb }: Basis): CostLin
       `Lambda GB-s: batcher, ${msOf(durations.naiveBatcher, mb.batcher)}`,
       invocations.batcher * gbSeconds(mb.batcher, durations.naiveBatcher),
       'lambdaArmGbSecond',
-      'P6 run: cpuMicrosPerChange.naiveBatcher; sqsSendMs (assumed)',
+      'P6 run: cpuMicrosPerChange.naiveBatcher; sqsRequestMs (assumed)',
     ),
     line(
       `Lambda GB-s: writer, ${msOf(durations.naiveWriter, mb.writer)}`,
@@ -256,7 +259,7 @@ function lambdaAndQueueMonth({ facts }: P6Inputs, lagRuns: number): CostLine[] {
   const a = ASSUMPTIONS.lagCheck;
   // Each canary is one change through the pipeline: one batcher and one writer invocation, one
   // message sent, received and deleted, and the writer's two reads (the canary, the re-sync pointer).
-  const canaryBatcherMs = durationMs(0, memoryOf(facts, 'batcher'), ASSUMPTIONS.sqsSendMs);
+  const canaryBatcherMs = durationMs(0, memoryOf(facts, 'batcher'), ASSUMPTIONS.sqsRequestMs);
   const canaryWriterMs = durationMs(
     0,
     memoryOf(facts, 'writer'),

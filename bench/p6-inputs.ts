@@ -5,7 +5,15 @@ export interface P1Figures {
   changes: number;
   scale: number;
   invocations: number;
-  rows: { variant: string; sendChunks: number; receiveChunks: number; deletes: number; receives: number }[];
+  rows: {
+    variant: string;
+    sendChunks: number;
+    receiveChunks: number;
+    deletes: number;
+    /** The writer's visibility leases (ChangeMessageVisibilityBatch), one per receive when taken. */
+    leases: number;
+    receives: number;
+  }[];
 }
 
 /**
@@ -15,7 +23,8 @@ export interface P1Figures {
  * does the cores' work as fast as one core of the benchmark machine.
  */
 export const ASSUMPTIONS = {
-  sqsSendMs: 20,
+  /** One SQS request's round trip: the batcher's send, the writer's lease. */
+  sqsRequestMs: 20,
   dynamodbReadMs: 10,
   /** Round trip of one import request, plus the time per document in it (Typesense's indexing rate not measured on a real server). */
   typesenseImportMs: 30,

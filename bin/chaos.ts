@@ -31,9 +31,8 @@ const options = new Command('npm run chaos --')
   )
   .option(
     '--writers <n>',
-    'concurrent writer pollers (Lambda: up to one per message group)',
+    'concurrent writer pollers (default: one per message group, as Lambda scales a FIFO source)',
     count('--writers', 1),
-    3,
   )
   .option(
     '--groups <n>',
@@ -47,8 +46,8 @@ const options = new Command('npm run chaos --')
   )
   .option(
     '--lease <s>',
-    "the writer's visibility lease: a crash then holds its message groups about this long (default: none)",
-    count('--lease', 1),
+    "the writer's visibility lease, how long a crash holds its message groups (default: as deployed, a sixth of the visibility timeout; 0: none)",
+    count('--lease', 0),
   )
   .option(
     '--default-messages',
@@ -72,7 +71,7 @@ const options = new Command('npm run chaos --')
     outageMs: number;
     rate: number;
     faultScale: number;
-    writers: number;
+    writers?: number;
     groups?: number;
     visibilityTimeout?: number;
     lease?: number;

@@ -196,7 +196,9 @@ export interface TypesenseSyncWriterProps {
    * that an invocation that dies (out of memory, a runtime exit) holds its FIFO message groups about a
    * lease instead of the queue's visibility timeout (6 × `writerTimeout`). Every Typesense write of the
    * batch is sent at the latest half a lease before the lease ends (docs/configuration.md, "Visibility
-   * lease"). Must be shorter than the changes queue's visibility timeout. @default no lease
+   * lease"). Must be shorter than the changes queue's visibility timeout; `Duration.seconds(0)` takes
+   * none. @default a sixth of the changes queue's visibility timeout: `writerTimeout` (30 s) unless
+   * `queueProps.visibilityTimeout` is longer
    */
   readonly visibilityLease?: Duration;
 }

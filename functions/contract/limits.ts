@@ -100,3 +100,15 @@ export const DEFAULTS = {
   /** The CloudWatch namespace of every function's EMF metrics when POWERTOOLS_METRICS_NAMESPACE is unset. */
   metricsNamespace: 'TypesenseSync',
 } as const;
+
+/**
+ * The writer's visibility lease when none is chosen, s: a sixth of the changes queue's visibility timeout.
+ * Lambda's guide sets that timeout to 6 × the function's, so the lease is about the writer's timeout: a
+ * writer that dies holds its message groups about that long instead of six times as long, and each write
+ * is still sent at least half a timeout before another invocation can take its messages
+ * (docs/configuration.md, "Visibility lease"). None under a second: leases are whole seconds.
+ */
+export function defaultVisibilityLeaseSeconds(queueVisibilitySeconds: number): number | undefined {
+  const seconds = Math.floor(queueVisibilitySeconds / 6);
+  return seconds >= LIMITS.visibilityLeaseSeconds.min ? seconds : undefined;
+}

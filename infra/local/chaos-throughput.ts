@@ -20,8 +20,8 @@ import { runWorkload, seededRandom } from './workload.ts';
  * Phases run fault-free, with every fault, with every fault but the pollers' crashes, fault-free, so
  * the fault-free rate brackets the faulty ones on a machine whose load drifts; each ratio is a faulty
  * rate over the mean of the two fault-free ones. The crash-free phase is reported beside, not instead:
- * a crash holds its batch's message groups for the queue's visibility timeout, a wait set by the queue
- * that no writer shortens (bench/CONVERGENCE.md). A smaller unmeasured drain comes first: a fresh
+ * a crash holds its batch's message groups for the writer's visibility lease, or without one for the
+ * queue's visibility timeout (bench/CONVERGENCE.md). A smaller unmeasured drain comes first: a fresh
  * process and collection start slow.
  */
 

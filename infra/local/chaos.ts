@@ -1,4 +1,5 @@
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { DEFAULTS } from '../../functions/contract/limits.ts';
 import type { DeadLetter } from '../../functions/core/change.ts';
 import { documentId } from '../../functions/core/keys.ts';
 import type { FaultPlan } from './fault-proxy.ts';
@@ -27,8 +28,9 @@ export interface ChaosOptions {
    */
   typesenseTimeoutMs?: number;
   /**
-   * Concurrent writer pollers (default 3). Lambda runs a FIFO event source's function up to once per
-   * active message group (16 here) unless the mapping's maximum concurrency caps it.
+   * Concurrent writer pollers (default: one per message group). Lambda runs a FIFO event source's
+   * function up to once per active message group unless the mapping's maximum concurrency caps it,
+   * which the construct leaves unset by default.
    */
   writerConcurrency?: number;
   /**
@@ -46,7 +48,10 @@ export interface ChaosOptions {
    * function of about that time): how long a crash holds its batch's message groups.
    */
   visibilityTimeoutSeconds?: number;
-  /** The writer's visibility lease, s (default none): how long a crash holds its groups with one. */
+  /**
+   * The writer's visibility lease, s: how long a crash holds its groups. Default as deployed, a sixth of
+   * the visibility timeout (1 s at the default 6 s); 0: none, a crash holds them for the visibility timeout.
+   */
   visibilityLeaseSeconds?: number;
   /** Cap of the writer's backoff and of the circuit's probe wait, s (default 2). */
   retryCapSeconds?: number;
@@ -153,6 +158,8 @@ type Faults = NonNullable<LocalStack['faults']>;
 
 /** The embedded stack under chaos, its writer's timings derived from the run's Typesense timeout. */
 export function chaosStackOptions(options: ChaosOptions, pollerFaults: PollerFaults): LocalStackOptions {
+  const groups =
+    options.messageGroups ?? (options.messages === 'default' ? DEFAULTS.messageGroupBuckets : 16);
   return {
     schema: productSchema,
     sourceTimestampAttribute: 'updatedAt',
@@ -166,14 +173,14 @@ export function chaosStackOptions(options: ChaosOptions, pollerFaults: PollerFau
     ...(options.visibilityLeaseSeconds === undefined
       ? {}
       : { visibilityLeaseSeconds: options.visibilityLeaseSeconds }),
-    writerConcurrency: options.writerConcurrency ?? 3,
+    writerConcurrency: options.writerConcurrency ?? groups,
     // Many small messages, as before the fuller-message defaults (4 groups, batches of up to 10,000
     // records): the most Typesense requests and group hand-offs for the faults to hit, so every fault
     // kind and the outage meet live traffic in a CI-sized run. The defaults' fuller messages give
     // faults fewer targets; test/integration runs the defaults. The window is pinned to none, as the
     // default now is, so a change of the default does not change the chaos runs.
-    ...(options.messages === 'default' ? {} : { streamMaxBatchingWindowSeconds: 0, buckets: 16 }),
-    ...(options.messageGroups === undefined ? {} : { buckets: options.messageGroups }),
+    ...(options.messages === 'default' ? {} : { streamMaxBatchingWindowSeconds: 0 }),
+    buckets: groups,
     pollerFaults,
     logLevel: 'ERROR',
     faultInjection: true,

@@ -39,7 +39,7 @@ import { typesenseClientOf } from '../../functions/shared/typesense-client.ts';
 import { writerAdapters } from '../../functions/shared/writer-adapters.ts';
 import { createWriterHandler, type WriterHandler } from '../../functions/writer/handler.ts';
 import type { LocalIam } from './iam/enforce.ts';
-import { API_KEY, CREDENTIALS, type LocalStackOptions, REGION } from './stack-options.ts';
+import { API_KEY, CREDENTIALS, type LocalStackOptions, REGION, writerLeaseSeconds } from './stack-options.ts';
 import type { StackResources } from './stack-resources.ts';
 
 /**
@@ -170,7 +170,7 @@ export function functionEnvironments(options: LocalStackOptions, resources: Func
       CIRCUIT_PROBE_SECONDS: options.circuit?.probeSeconds ?? 1,
       CIRCUIT_MAX_PROBE_SECONDS: options.circuit?.maxProbeSeconds ?? 4,
       TYPESENSE_MAX_CONCURRENT_IMPORTS: options.maxConcurrentImports,
-      VISIBILITY_LEASE_SECONDS: options.visibilityLeaseSeconds,
+      VISIBILITY_LEASE_SECONDS: writerLeaseSeconds(options),
       RESYNC_STATE_TABLE: resources.resyncStateTable,
     }),
     resync: resyncEnvironment({

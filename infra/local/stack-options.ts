@@ -4,6 +4,7 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { TargetInput } from '../../bin/cli/operations/target.ts';
 import type { VerifyReport } from '../../bin/cli/operations/verify.ts';
 import type { AggregateConfig } from '../../functions/contract/aggregate.ts';
+import { defaultVisibilityLeaseSeconds } from '../../functions/contract/limits.ts';
 import type { CircuitState } from '../../functions/core/breaker.ts';
 import type { DeadLetter } from '../../functions/core/change.ts';
 import type { KeyType } from '../../functions/core/keys.ts';
@@ -27,6 +28,18 @@ export const REGION = 'us-east-1';
 export const ACCOUNT_ID = '000000000000';
 export const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 export const API_KEY = 'local-typesense-key';
+/** The changes queue's visibility timeout when the options do not set one, s. */
+export const CHANGES_VISIBILITY_SECONDS = 2;
+
+/** The writer's visibility lease, s, as the construct picks it (`defaultVisibilityLeaseSeconds`); 0 is none. */
+export function writerLeaseSeconds(
+  options: Pick<LocalStackOptions, 'visibilityTimeoutSeconds' | 'visibilityLeaseSeconds'>,
+): number | undefined {
+  const lease =
+    options.visibilityLeaseSeconds ??
+    defaultVisibilityLeaseSeconds(options.visibilityTimeoutSeconds ?? CHANGES_VISIBILITY_SECONDS);
+  return lease === 0 ? undefined : lease;
+}
 
 /** One index of the table (the construct's `indexes` entry): its alias, schema, projection and transform. */
 export interface LocalIndexOptions {
@@ -110,7 +123,10 @@ export interface LocalStackOptions {
   pollerFaults?: PollerFaults;
   /** The writer's Typesense request timeout (default 2 s locally). */
   typesenseTimeoutMs?: number;
-  /** The writer's visibility lease, s (`VISIBILITY_LEASE_SECONDS`; default none, as deployed). */
+  /**
+   * The writer's visibility lease, s (`VISIBILITY_LEASE_SECONDS`); 0: none. Default as deployed: a sixth of
+   * the changes queue's visibility timeout, none under a second (so none at the default 2 s).
+   */
   visibilityLeaseSeconds?: number;
   /** Route the writer through a fault-injecting proxy (`stack.faults`); reads stay direct. */
   faultInjection?: boolean;

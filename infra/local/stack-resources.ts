@@ -5,7 +5,7 @@ import {
   type KeySchemaElement,
 } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { ACCOUNT_ID, type LocalStackOptions, REGION } from './stack-options.ts';
+import { ACCOUNT_ID, CHANGES_VISIBILITY_SECONDS, type LocalStackOptions, REGION } from './stack-options.ts';
 
 /**
  * The embedded stack's tables and queues, named and set up as the construct creates them (the IAM
@@ -96,7 +96,7 @@ export async function createChangeQueues(sqs: SQSClient, options: LocalStackOpti
         DeduplicationScope: 'messageGroup',
         FifoThroughputLimit: 'perMessageGroupId',
         MaximumMessageSize: String(maxMessageBytes),
-        VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? 2),
+        VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? CHANGES_VISIBILITY_SECONDS),
         RedrivePolicy: JSON.stringify({
           deadLetterTargetArn: queueArn(`${tableName}-dlq.fifo`),
           maxReceiveCount,

@@ -1,4 +1,5 @@
-import { DEFAULTS, LIMITS } from '../../functions/contract/limits.ts';
+import type { Duration } from 'aws-cdk-lib';
+import { DEFAULTS, defaultVisibilityLeaseSeconds, LIMITS } from '../../functions/contract/limits.ts';
 import type { TypesenseSyncWriterProps } from '../typesense-sync-props.ts';
 import { EVENT_SOURCE_CONCURRENCY_RANGE, type Problems, type Range, resolved } from './problems.ts';
 
@@ -17,7 +18,7 @@ export interface WriterSettings {
   readonly reservedConcurrentExecutions?: number;
   /** TYPESENSE_MAX_CONCURRENT_IMPORTS, set only when the props say (the function defaults it). */
   readonly maxConcurrentImports?: number;
-  /** VISIBILITY_LEASE_SECONDS, set only when the props say. */
+  /** VISIBILITY_LEASE_SECONDS: the props', or a sixth of the queue's visibility; none when the props give 0 s. */
   readonly visibilityLeaseSeconds?: number;
 }
 
@@ -27,8 +28,7 @@ export interface WriterSettings {
  * a FIFO queue runs at most one batch per message group. So across Lambda instances the imports in
  * flight are bounded by min(`messageGroupBuckets`, `maxConcurrency`): when the cap the props give is
  * below the message groups and `maxConcurrency` is not set, the event source gets max(2, cap), 2
- * being its minimum. A visibility lease must be shorter than the changes queue's visibility timeout
- * (`queueVisibilitySeconds`): it exists to hold a dying invocation's message groups for less.
+ * being its minimum.
  */
 export function writerSettings(
   writer: TypesenseSyncWriterProps,
@@ -55,26 +55,42 @@ export function writerSettings(
     maxConcurrentImports !== undefined && resolved(cap, messageGroupBuckets) && cap < messageGroupBuckets;
   const maxConcurrency = writer.maxConcurrency ?? (capBindsGroups ? Math.max(2, cap) : undefined);
   problems.concurrency('writer', reservedConcurrentExecutions, maxConcurrency);
-  const visibilityLeaseSeconds = problems.wholeUnits(
-    'writer.visibilityLease',
-    writer.visibilityLease,
-    'seconds',
-    VISIBILITY_LEASE_SECONDS_RANGE,
-  );
-  if (
-    visibilityLeaseSeconds !== undefined &&
-    resolved(visibilityLeaseSeconds, queueVisibilitySeconds) &&
-    visibilityLeaseSeconds >= queueVisibilitySeconds
-  )
-    problems.add(
-      `writer.visibilityLease (${visibilityLeaseSeconds} s) must be shorter than the changes queue's ` +
-        `visibility timeout (${queueVisibilitySeconds} s): a dying invocation holds its message groups ` +
-        'for the lease, which is only worth taking when shorter',
-    );
+  const visibilityLeaseSeconds = visibilityLeaseOf(writer.visibilityLease, queueVisibilitySeconds, problems);
   return {
     ...(maxConcurrency === undefined ? {} : { maxConcurrency }),
     ...(reservedConcurrentExecutions === undefined ? {} : { reservedConcurrentExecutions }),
     ...(maxConcurrentImports === undefined ? {} : { maxConcurrentImports }),
     ...(visibilityLeaseSeconds === undefined ? {} : { visibilityLeaseSeconds }),
   };
+}
+
+/**
+ * The writer's visibility lease, s: by default a sixth of the changes queue's visibility timeout (about
+ * `writerTimeout`), none for 0 s. A chosen lease must be shorter than the queue's visibility timeout
+ * (`queueVisibilitySeconds`): it exists to hold a dying invocation's message groups for less.
+ */
+function visibilityLeaseOf(
+  lease: Duration | undefined,
+  queueVisibilitySeconds: number,
+  problems: Problems,
+): number | undefined {
+  if (lease === undefined)
+    return resolved(queueVisibilitySeconds)
+      ? defaultVisibilityLeaseSeconds(queueVisibilitySeconds)
+      : undefined;
+  const asked = lease.toSeconds({ integral: false });
+  if (resolved(asked) && asked === 0) return undefined;
+  const seconds = problems.wholeUnits(
+    'writer.visibilityLease',
+    lease,
+    'seconds',
+    VISIBILITY_LEASE_SECONDS_RANGE,
+  );
+  if (seconds !== undefined && resolved(seconds, queueVisibilitySeconds) && seconds >= queueVisibilitySeconds)
+    problems.add(
+      `writer.visibilityLease (${seconds} s) must be shorter than the changes queue's ` +
+        `visibility timeout (${queueVisibilitySeconds} s): a dying invocation holds its message groups ` +
+        'for the lease, which is only worth taking when shorter',
+    );
+  return seconds;
 }

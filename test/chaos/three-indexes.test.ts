@@ -30,7 +30,7 @@ describe('three indexes of one table under chaos', () => {
     const options: ChaosOptions = { seed, keys: 0, ops: 0, maxReceiveCount: 10 };
     const pollerFaults = {
       random: seededRandom(seed * 7919 + 1),
-      // Three times the default: this run's few invocations (four pollers, ~500 writes) must see crashes.
+      // Three times the default: this run's few invocations (~500 writes) must see crashes.
       crashAfterInvokeRate: 3 * DEFAULT_FAULT_RATES.crashes,
       duplicateDeliveryRate: DEFAULT_FAULT_RATES.duplicates,
     };
@@ -51,8 +51,9 @@ describe('three indexes of one table under chaos', () => {
       await writer.churn(20, 2);
       await writer.flipOrder(0, 50);
 
-      // Quiesce: the faults stop, and the pipelines must converge by themselves.
-      faults.setFaults(undefined);
+      // Quiesce: the faults stop, and the pipelines must converge by themselves. A Typesense fault kind
+      // not shown yet still comes once (a loaded machine's writers may make few writes while the shop writes).
+      faults.stopRandomFaults();
       pollerFaults.crashAfterInvokeRate = 0;
       pollerFaults.duplicateDeliveryRate = 0;
       await stack.waitForIdle(240_000);

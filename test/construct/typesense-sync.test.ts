@@ -273,6 +273,8 @@ describe('TypesenseSync (fully configured, bundled)', () => {
       TYPESENSE_COLLECTION: 'products',
       PROJECTION: '{"exclude":["internalNotes"]}',
       RESYNC_STATE_TABLE: { Ref: id(sync.resyncStateTable.node.defaultChild) },
+      // A sixth of the queue's visibility timeout (6 × writerTimeout): the writer's timeout.
+      VISIBILITY_LEASE_SECONDS: '45',
     });
   });
 

@@ -77,11 +77,19 @@ describe('write concurrency props', () => {
     expect(writer(longerQueue).env.VISIBILITY_LEASE_SECONDS).toBe('300');
   });
 
-  it('sets the visibility lease when the props give one, and none by default', () => {
-    expect(writer(synth()).env.VISIBILITY_LEASE_SECONDS).toBeUndefined();
+  it("leases by default for a sixth of the changes queue's visibility timeout, the props' lease when they give one, none for 0 s", () => {
+    // 6 × writerTimeout: a dying writer holds its groups one writer timeout, not six.
+    expect(writer(synth()).env.VISIBILITY_LEASE_SECONDS).toBe('30');
+    expect(writer(synth({ writerTimeout: Duration.seconds(10) })).env.VISIBILITY_LEASE_SECONDS).toBe('10');
+    expect(
+      writer(synth({ queueProps: { visibilityTimeout: Duration.minutes(10) } })).env.VISIBILITY_LEASE_SECONDS,
+    ).toBe('100');
     expect(
       writer(synth({ writer: { visibilityLease: Duration.seconds(5) } })).env.VISIBILITY_LEASE_SECONDS,
     ).toBe('5');
+    expect(
+      writer(synth({ writer: { visibilityLease: Duration.seconds(0) } })).env.VISIBILITY_LEASE_SECONDS,
+    ).toBeUndefined();
   });
 
   it.each([

@@ -35,13 +35,14 @@ const inputs: P6Inputs = {
     scale: 1,
     invocations: 1_000,
     rows: [
-      { variant: 'ours', sendChunks: 2_000, receiveChunks: 1_500, deletes: 500, receives: 500 },
-      { variant: 'bound', sendChunks: 0, receiveChunks: 0, deletes: 0, receives: 0 },
+      { variant: 'ours', sendChunks: 2_000, receiveChunks: 1_500, deletes: 500, leases: 500, receives: 500 },
+      { variant: 'bound', sendChunks: 0, receiveChunks: 0, deletes: 0, leases: 0, receives: 0 },
       {
         variant: 'naive',
         sendChunks: 1_000_000,
         receiveChunks: 100_000,
         deletes: 100_000,
+        leases: 0,
         receives: 100_000,
       },
     ],
@@ -77,10 +78,10 @@ const byItem = (lines: ReturnType<typeof billOf>['ours'], start: string) => {
 describe('P6 bill: from measured counts to dollars', () => {
   const bill = billOf(inputs);
 
-  it('bills P1’s SQS requests (send and receive chunks, deletes) at the FIFO price', () => {
+  it('bills P1’s SQS requests (send and receive chunks, deletes, the writer’s leases) at the FIFO price', () => {
     const sqs = byItem(bill.ours, 'SQS FIFO billed');
-    expect(sqs.count).toBe(4_000);
-    expect(sqs.usd).toBeCloseTo(0.002, 12);
+    expect(sqs.count).toBe(4_500);
+    expect(sqs.usd).toBeCloseTo(0.00225, 12);
     expect(byItem(bill.naive, 'SQS FIFO billed').usd).toBeCloseTo(0.6, 12);
   });
 
@@ -88,14 +89,15 @@ describe('P6 bill: from measured counts to dollars', () => {
     // Batcher: 5 µs × 1M ÷ 1,000 invocations = 5 ms of CPU, × 1,769/512, + one 20 ms send round.
     expect(bill.cpuMs.batcher).toBeCloseTo(5, 9);
     expect(bill.durations.batcher).toBeCloseTo(5 * (1_769 / 512) + 20, 9);
-    // Writer: 50 µs × 1M ÷ 500 = 100 ms of CPU; I/O = 4 sequential BatchGetItem × 10 ms + 30 ms + 2,000 documents × 0.1 ms.
+    // Writer: 50 µs × 1M ÷ 500 = 100 ms of CPU; I/O = the lease's 20 ms round + 4 sequential BatchGetItem
+    // × 10 ms + 30 ms + 2,000 documents × 0.1 ms.
     expect(bill.cpuMs.writer).toBeCloseTo(100, 9);
-    expect(bill.ioMs.writer).toBeCloseTo(40 + 30 + 200, 9);
-    expect(bill.durations.writer).toBeCloseTo(100 * (1_769 / 512) + 270, 9);
-    // Billed per invocation rounded up to 1 ms: 616 ms × 0.5 GB × 500 invocations = 154 GB-s.
+    expect(bill.ioMs.writer).toBeCloseTo(20 + 40 + 30 + 200, 9);
+    expect(bill.durations.writer).toBeCloseTo(100 * (1_769 / 512) + 290, 9);
+    // Billed per invocation rounded up to 1 ms: 636 ms × 0.5 GB × 500 invocations = 159 GB-s.
     const writerGbs = byItem(bill.ours, 'Lambda GB-s: writer');
-    expect(writerGbs.count).toBeCloseTo(154, 9);
-    expect(writerGbs.usd).toBeCloseTo(154 * PRICES.lambdaArmGbSecond.usd, 12);
+    expect(writerGbs.count).toBeCloseTo(159, 9);
+    expect(writerGbs.usd).toBeCloseTo(159 * PRICES.lambdaArmGbSecond.usd, 12);
   });
 
   it('gives no more CPU than one vCPU at or above 1,769 MB', () => {
