@@ -160,8 +160,9 @@ export const writerConfigSchema = withApiKeySource({
   TYPESENSE_IMPORT_LATENCY_TARGET_MS: z.coerce.number().int().positive().optional(),
   /**
    * The visibility lease, s (core/write-batch/lease.ts): how long a batch's messages stay invisible
-   * while it runs, extended as its writes need; an invocation that dies holds its message groups about
-   * this long instead of the queue's visibility timeout. Default: no lease.
+   * while it runs, renewed while it runs and extended as its writes need; an invocation that dies holds
+   * its message groups about this long instead of the queue's visibility timeout. Unset: no lease; the
+   * construct sets a sixth of the changes queue's visibility timeout (`defaultVisibilityLeaseSeconds`).
    */
   VISIBILITY_LEASE_SECONDS: z.coerce
     .number()
