@@ -23,8 +23,19 @@ export interface DynamoDbLocal {
   stop(): Promise<void>;
 }
 
-/** Starts DynamoDB Local (in memory, shared DB) on a free port and waits until it answers. */
-export async function startDynamoDbLocal(port?: number): Promise<DynamoDbLocal> {
+/** Starts on a port the caller did not give, at most this often: another may take a free port first. */
+const START_ATTEMPTS = 3;
+
+/**
+ * Starts DynamoDB Local (in memory, shared DB) on `port`, or on a free port (`choosePort`), and waits
+ * until it answers. A free port can be taken by another process between the check and Java's bind (the
+ * tests start many servers at once): a start on a port of its own choosing that exits is tried again on
+ * another port.
+ */
+export async function startDynamoDbLocal(
+  port?: number,
+  choosePort: () => Promise<number> = freePort,
+): Promise<DynamoDbLocal> {
   try {
     execFileSync('java', ['-version'], { stdio: 'ignore' });
   } catch {
@@ -32,7 +43,17 @@ export async function startDynamoDbLocal(port?: number): Promise<DynamoDbLocal> 
       'DynamoDB Local needs Java 17 or newer and `java` is not on PATH (Debian: apt-get install -y default-jre-headless)',
     );
   }
-  const chosen = port ?? (await freePort());
+  if (port !== undefined) return startOn(port);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOn(await choosePort());
+    } catch (error) {
+      if (!(error instanceof DynamoDbLocalError) || attempt >= START_ATTEMPTS) throw error;
+    }
+  }
+}
+
+async function startOn(chosen: number): Promise<DynamoDbLocal> {
   const child = ownChild(dynamoDbLocal.spawn({ port: chosen, sharedDb: true, stdio: 'ignore' }));
   const endpoint = `http://127.0.0.1:${chosen}`;
   const probe = new DynamoDBClient({
