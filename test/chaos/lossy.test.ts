@@ -25,12 +25,14 @@ describe('lossy but working Typesense', () => {
       resurrected: [],
     });
     expect(report.indexDocuments).toBe(report.tableItems);
-    // The faults did happen, batches given back to the queue included (the writer now rides out most
-    // failed requests and lines inside the invocation, so these are counted over the whole run: a
-    // fresh-clone CI run gave none back while writing and 12 in all; passing runs gave back 12–41)...
+    // The faults did happen, and the writer saw its live writes fail (it rides most of them out inside
+    // the invocation: with one poller per group and the visibility lease a run may give no batch back to
+    // the queue at all, so what counts is the failures it met)...
     for (const kind of ['http503', 'http429', 'http500', 'timeouts', 'lostResponses'])
       expect(report.faults[kind], kind).toBeGreaterThan(0);
-    expect(report.retries).toBeGreaterThan(0);
+    const { writing, draining } = report.phases;
+    const failedWrites = [writing, draining].flatMap(({ writer }) => Object.values(writer.failedWrites));
+    expect(failedWrites.reduce((sum, { calls }) => sum + calls, 0)).toBeGreaterThan(0);
     // ...and none of them opened the circuit.
     expect(report.phases.writing.circuitOpened + report.phases.draining.circuitOpened).toBe(0);
   }, 300_000);

@@ -239,7 +239,7 @@ describe('the lease while a batch waits between its writes (a retry pause, a slo
     vi.useFakeTimers({ now: 1_700_000_000_000 });
     const renewals: { at: number; seconds: number[] }[] = [];
     const writes: number[] = [];
-    const sqs = { refuseAfter: Number.POSITIVE_INFINITY };
+    const sqs = { refuseAfter: Number.POSITIVE_INFINITY, calls: 0 };
     const ports: WriterPorts = {
       readItems: async (keys) => keys.map((key) => ({ pk: { S: pkOf(key) }, title: { S: 'a title' } })),
       importDocuments: async (lines, _remainingMs, lease) => {
@@ -251,6 +251,7 @@ describe('the lease while a batch waits between its writes (a retry pause, a slo
       deleteDocuments: async (ids) => ids.length,
       sendDeadLetters: async () => {},
       changeVisibility: async (entries) => {
+        sqs.calls++;
         if (renewals.length >= sqs.refuseAfter) throw new Error('ReceiptHandleIsInvalid');
         renewals.push({ at: Date.now(), seconds: entries.map(({ seconds }) => seconds) });
       },
@@ -315,5 +316,27 @@ describe('the lease while a batch waits between its writes (a retry pause, a slo
     expect(result.batchItemFailures.map(({ itemIdentifier }) => itemIdentifier)).toEqual(['m0']);
     expect(writer.writes).toEqual([]);
     expect(writer.renewals).toHaveLength(2);
+    // The refused renewal is not tried again: the lease ends.
+    expect(writer.sqs.calls).toBe(3);
+  });
+
+  it('renews as soon as a renewal slower than a quarter lease returns, so one slow SQS call does not end the lease', async () => {
+    const writer = waitingWriter(3_000);
+    const changeVisibility = writer.ports.changeVisibility;
+    let slow = true;
+    writer.ports.changeVisibility = async (entries) => {
+      await changeVisibility?.(entries);
+      // The first renewal (the take's call is the first) takes 700 ms: more than a quarter of the 2 s lease.
+      if (writer.renewals.length === 2 && slow) {
+        slow = false;
+        await new Promise((resolve) => setTimeout(resolve, 700));
+      }
+    };
+    const result = await processChangeMessages(records(1), writer.ports, {
+      keyAttributes: ['pk'],
+      visibilityLeaseSeconds: 2,
+    });
+    expect(result.batchItemFailures).toEqual([]);
+    expect(writer.writes).toHaveLength(1);
   });
 });

@@ -8,9 +8,9 @@ import type { WriterPorts } from '../write-batch.ts';
  * about a lease instead of minutes. What keeps a key's applies from overlapping is unchanged: no write of
  * this batch is sent after its lease ends, less a margin, and no visibility change of it lands after that
  * either (another invocation may hold the messages by then). While the batch runs, the lease is renewed
- * every quarter lease (SQS's "heartbeat"), so waits between writes (retry pauses, a slot of the import
- * limit, a health probe) do not let it lapse; only an invocation that died, or whose event loop stalls,
- * stops renewing.
+ * when three quarters of it are left (SQS's "heartbeat"), so waits between writes (retry pauses, a slot
+ * of the import limit, a health probe) do not let it lapse; only an invocation that died, whose event
+ * loop stalls, or whose SQS calls take half a lease, stops renewing.
  */
 
 /** What a write asks of the lease: how long it may take, at most what it wants (ms). */
@@ -86,18 +86,36 @@ export class VisibilityLease implements WriteLease {
   }
 
   /**
-   * Renews the lease every quarter lease until the returned stop is called (when the batch is done), as
-   * long as it still holds the messages: a failed renewal leaves the lease to end.
+   * Renews the lease until the returned stop is called (when the batch is done), as long as it still
+   * holds the messages: each renewal a quarter lease after the last one was sent, or as soon as a slow
+   * one returns, so that one slow SQS call does not end it; a failed renewal leaves the lease to end.
    */
   keep(): () => void {
-    const timer = setInterval(
-      () => {
-        if (this.held.size === 0 || this.extending !== undefined || this.leftMs() <= 0) return;
-        this.shareExtension(0).catch(() => undefined);
-      },
-      this.seconds * 1000 * RENEW_EVERY,
-    );
-    return () => clearInterval(timer);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let stopped = false;
+    const renewOnce = async () => {
+      if (stopped || this.held.size === 0) return;
+      if (this.extending !== undefined) await this.extending.catch(() => undefined);
+      else if (this.leftMs() > 0) {
+        try {
+          await this.shareExtension(0);
+        } catch {
+          return; // Refused: the lease ends, and the messages come back.
+        }
+      }
+      if (this.leftMs() > 0) schedule();
+    };
+    const schedule = () => {
+      if (stopped) return;
+      // Due when three quarters of the lease are left, counted from the last call that set its end.
+      const dueAt = this.endsAt - this.seconds * 1000 * (1 - RENEW_EVERY);
+      timer = setTimeout(renewOnce, Math.max(0, dueAt - this.ports.now()));
+    };
+    schedule();
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
   }
 
   async window(wantedMs: number): Promise<number> {
